@@ -1,0 +1,1 @@
+"""Server side of the watchdog: never imported by trading code."""
