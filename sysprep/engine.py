@@ -182,6 +182,9 @@ def _restore_one(host: Host, relative: str, saved: Saved) -> Outcome:
             if host.files.exists(path):
                 host.files.remove(path)
             return Outcome(saved.name, Result.REMOVED, after="absent")
+        if _restored(saved, host.files.read(path)):
+            # never changed (its write failed) or already put back: nothing to write
+            return Outcome(saved.name, Result.OK, after=_shown(saved))
         if saved.form == "file":
             host.files.replace(path, saved.value)
         else:
@@ -196,7 +199,11 @@ def _restore_one(host: Host, relative: str, saved: Saved) -> Outcome:
         else:
             result, reason = Result.FAILED, str(err)
         return Outcome(saved.name, result, reason=reason)
-    return Outcome(saved.name, Result.RESTORED, after=saved.value.strip())
+    return Outcome(saved.name, Result.RESTORED, after=_shown(saved))
+
+
+def _shown(saved: Saved) -> str:
+    return "original file" if saved.form == "file" else (saved.value or "").strip()
 
 
 def revert(host: Host, store: StateStore) -> RunReport:

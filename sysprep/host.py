@@ -37,7 +37,7 @@ class RealFiles:
     def write(self, path: Path, text: str) -> None:
         """One write(2) call: procfs and sysfs parse each write on its own."""
         data = text.encode()
-        fd = os.open(path, os.O_WRONLY)
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
         try:
             written = os.write(fd, data)
         finally:
