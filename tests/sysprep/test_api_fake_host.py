@@ -225,3 +225,12 @@ def test_a_custom_state_dir_holds_the_originals(host: Path, tmp_path: Path) -> N
     assert (state / "originals.json").exists()
     assert not (host / "var/lib/sysprep").exists()
     assert api.revert(host, state_dir=state, files=FaultyFiles()).exit_code == 0
+
+
+def test_debians_sysctl_conf_link_is_read_once_and_inside_the_root(host: Path) -> None:
+    put(host, "etc/sysctl.conf", "vm.swappiness = 60\n")
+    os.symlink("/etc/sysctl.conf", host / "etc/sysctl.d/99-sysctl.conf")  # absolute, as Debian
+    report = api.verify(LATENCY, host, role=None, files=FaultyFiles())
+    overrides = [f for f in report.drift if f.name.startswith("sysctl.d override")]
+    assert [f.name for f in overrides] == ["sysctl.d override vm.swappiness"]
+    assert "/etc/sysctl.d/99-sysctl.conf" in overrides[0].reason
