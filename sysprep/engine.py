@@ -15,6 +15,7 @@ from sysprep.checks import (
     affinity_finding,
     effective_affinity_finding,
     isolation_findings,
+    pile_up_finding,
     swap_finding,
 )
 from sysprep.errors import MalformedValueError
@@ -267,5 +268,8 @@ def verify_findings(survey_: Survey, host: Host, role: str | None, pid: int) -> 
     if profile.irq is not None:
         findings += _irq_effective(host, facts, survey_)
     if role is not None:
-        findings.append(affinity_finding(role, pid, _process_affinity(pid), plan.layout))
+        allowed = _process_affinity(pid)
+        findings.append(affinity_finding(role, pid, allowed, plan.layout))
+        if role == "trader" and (pile_up := pile_up_finding(pid, allowed, facts.cmdline)):
+            findings.append(pile_up)
     return findings

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -234,3 +237,50 @@ def test_debians_sysctl_conf_link_is_read_once_and_inside_the_root(host: Path) -
     overrides = [f for f in report.drift if f.name.startswith("sysctl.d override")]
     assert [f.name for f in overrides] == ["sysctl.d override vm.swappiness"]
     assert "/etc/sysctl.d/99-sysctl.conf" in overrides[0].reason
+
+
+@pytest.fixture
+def child() -> Iterator[subprocess.Popen[bytes]]:
+    """A real process whose CPU affinity the test sets; it exits when its stdin closes."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs 2 CPUs this process may use")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    try:
+        yield proc
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def test_the_watchdog_can_check_the_traders_pinning_by_pid(
+    host: Path, child: subprocess.Popen[bytes]
+) -> None:
+    os.sched_setaffinity(child.pid, {1})
+    pinned = api.verify(LATENCY, host, pid=child.pid, role="trader", files=FaultyFiles())
+    assert next(f for f in pinned.findings if "CPU affinity" in f.name).verdict is Verdict.OK
+    os.sched_setaffinity(child.pid, {0, 1})
+    loose = api.verify(LATENCY, host, pid=child.pid, role="trader", files=FaultyFiles())
+    finding = next(f for f in loose.drift if "CPU affinity" in f.name)
+    assert finding.current == "0-1"
+    assert f"taskset -pc 1 {child.pid}" in finding.reason
+
+
+def test_threads_allowed_on_several_isolated_cpus_get_an_advisory(
+    tmp_path: Path, child: subprocess.Popen[bytes]
+) -> None:
+    root = make_host(tmp_path / "r", cpus=4, cmdline="isolcpus=2-3")
+    text = '[profile]\nname="x"\n[cpus]\ntrader="2-3"\nwatchdog="1"\nhousekeeping="0"\n'
+    os.sched_setaffinity(child.pid, {0, 1})  # stands in for a process on two isolated CPUs
+    report = api.verify(
+        parse_profile(text, "x.toml"), root, pid=child.pid, role="trader", files=FaultyFiles()
+    )
+    assert not any(f.verdict is Verdict.ADVISORY for f in report.findings)
+    root2 = make_host(tmp_path / "r2", cpus=4, cmdline="isolcpus=0-3")
+    report2 = api.verify(
+        parse_profile(text, "x.toml"), root2, pid=child.pid, role="trader", files=FaultyFiles()
+    )
+    advisory = [f for f in report2.findings if f.verdict is Verdict.ADVISORY]
+    assert [f.name for f in advisory] == [f"pid {child.pid} threads on isolated CPUs"]
