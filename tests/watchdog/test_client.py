@@ -14,8 +14,7 @@ import pytest
 
 from risk.events import AccountSnapshot, Heartbeat, OrderEvent, OrderEventKind, PositionSnapshot
 from risk.state import TradingState
-from tests.watchdog.polling import wait_until
-from tests.watchdog.wire import KEY, NOW, OTHER_KEY, TRADER
+from tests.watchdog.wire import KEY, NOW, OTHER_KEY, TRADER, wait_until
 from watchdog.client import ClientConfig, WatchdogClient, load_key
 from watchdog.clock import FakeClock
 from watchdog.daemon.ingress import Ingress, IngressConfig

@@ -14,8 +14,7 @@ import pytest
 
 from risk.events import Heartbeat
 from risk.state import TradingState
-from tests.watchdog.polling import send, wait_until
-from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, fill
+from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, fill, send, wait_until
 from watchdog.clock import FakeClock
 from watchdog.daemon.ingress import BurstDetector, Ingress, IngressConfig, InvalidBurst
 from watchdog.errors import IngressError
