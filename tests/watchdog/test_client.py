@@ -419,3 +419,17 @@ async def test_number_subclasses_such_as_numpy_floats_are_accepted(
     assert client.counters.invalid == 0
     assert snapshots[0].equity == 1000.5
     assert type(snapshots[0].equity) is float
+
+
+async def test_a_stale_socket_file_with_no_watchdog_is_counted_not_raised(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "dead.sock"
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dead.bind(str(path))
+    dead.close()  # the file stays: connecting to it is refused (ECONNREFUSED)
+    async with WatchdogClient(config(str(path)), clock=clock) as client:
+        client.report_account(1.0, 0.0, 0.0)
+        await wait_until(lambda: client.counters.send_errors >= 3)
+        assert client.state is TradingState.HALTED
+    assert client.counters.sent == 0

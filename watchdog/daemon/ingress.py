@@ -196,7 +196,13 @@ class Ingress:
         try:
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-            sock.bind(str(path))
+            # The umask closes the window between bind() and chmod() in which the file would
+            # carry the process's default mode; nothing else runs in between (no await).
+            previous = os.umask(0o777 & ~self._config.socket_mode)
+            try:
+                sock.bind(str(path))
+            finally:
+                os.umask(previous)
             os.chmod(path, self._config.socket_mode)
             self._unix_inode = os.lstat(path).st_ino
         except OSError:
