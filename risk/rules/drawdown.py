@@ -75,7 +75,7 @@ class DrawdownRule:
             state, limit, which = TradingState.KILLED, self.hard, "hard"
         elif drawdown > self.soft:
             state, limit, which = TradingState.REDUCING, self.soft, "soft"
-        elif drawdown >= self.soft * self.warn_ratio:
+        elif drawdown >= self.soft * self.warn_ratio and drawdown > 0.0:
             state, limit, which = TradingState.WARN, self.soft, "soft"
         else:
             return None
