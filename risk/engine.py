@@ -341,6 +341,7 @@ class RiskEngine:
         self._next_reset = next_reset(now, self.limits.daily_loss)
         self.daily_loss.reset_day()
         self.position.set_base(self.daily_loss.day_start_equity)
+        self.divergence.reset_counts(now)
 
     def _set_latch(self, reason: str, text: str) -> None:
         self._latch_reason = reason

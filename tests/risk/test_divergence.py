@@ -58,3 +58,14 @@ def test_float_rounding_is_not_divergence() -> None:
     eng.apply(position(T0, "BTCUSDT", 0.1 + 0.2, 50_000.0, TELEMETRY), T0)
     eng.apply(position(T0, "BTCUSDT", 0.3, 50_000.0, VENUE), T0)
     assert eng.divergence.gaps == {}
+
+
+def test_the_daily_reset_restarts_the_order_count_comparison() -> None:
+    eng = engine(limits(divergence=DIVERGENCE))
+    eng.apply(order(T0, OrderEventKind.ACK, source=TELEMETRY), T0)
+    for i in range(4):
+        eng.apply(order(T0 + i, OrderEventKind.ACK, source=VENUE), T0 + i)
+    assert "order_count" in eng.divergence.gaps
+    eng.daily_reset(T0 + 5)
+    assert eng.divergence.gaps == {}
+    assert eng.divergence.acks == [0, 0]

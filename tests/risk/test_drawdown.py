@@ -50,3 +50,12 @@ def test_drawdown_is_never_negative(equities: list[float]) -> None:
         eng.apply(account(T0 + i * 0.01, equity, source), T0 + i * 0.01)
         assert eng.drawdown.drawdown >= 0.0
         assert eng.drawdown.high_water_mark == max(equities[: i + 1])
+
+
+def test_a_rearm_after_recovery_under_the_hard_limit_does_not_relatch() -> None:
+    eng = engine(limits(daily_loss=WIDE_DAILY, drawdown={"cooldown_s": 600.0}))
+    eng.apply(account(T0 + 1, 84_000.0), T0 + 1)  # hard: killed
+    eng.apply(account(T0 + 2, 95_000.0), T0 + 2)  # back under soft; the cool-down holds
+    result = eng.rearm(T0 + 3, "recovered")
+    assert result.accepted
+    assert result.assessment.state is TradingState.ACTIVE
