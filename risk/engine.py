@@ -130,7 +130,11 @@ class RiskEngine:
 
     def apply(self, event: RiskEvent, now: float) -> Assessment:
         """Apply one fact observed at `now`. Bad facts are not applied: they HALT."""
-        if not self._now <= now < _MAX_NOW:
+        try:
+            in_order = self._now <= now < _MAX_NOW
+        except TypeError:
+            in_order = False
+        if not in_order:
             if not self._accept_now(now):
                 return self._assessment
             now = self._now
@@ -156,7 +160,7 @@ class RiskEngine:
 
     def trip(self, now: float, reason: str) -> Assessment:
         """A manual kill: latch KILLED at once."""
-        self._check_now(now)
+        self._check_now(now)  # a bad clock is recorded, but never stops a manual kill
         if self._latch_decision is None:
             self._set_latch(f"manual: {reason}", f"manual kill: {reason}")
         self._rebuild()
@@ -322,9 +326,13 @@ class RiskEngine:
         return False
 
     def _check_now(self, now: float) -> bool:
-        if self._now <= now < _MAX_NOW:
-            self._now = now
-            return True
+        """Take `now` if it is plausible; a step back keeps the latest time."""
+        try:
+            if self._now <= now < _MAX_NOW:
+                self._now = now
+                return True
+        except TypeError:
+            pass  # not a number: _accept_now records it as bad data
         return self._accept_now(now)
 
     # --- time and composition ------------------------------------------------------------------

@@ -122,3 +122,42 @@ def test_bad_data_blocks_a_rearm() -> None:
     result = eng.rearm(T0 + 2, "drill over")
     assert not result.accepted
     assert "AccountSnapshot.equity" in result.reason
+
+
+ANY_NUMBER = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(min_value=T0 - 300, max_value=T0 + 300),
+    st.none(),
+    st.text(max_size=3),
+)
+ANY_EVENT = st.one_of(
+    st.builds(Heartbeat, ANY_NUMBER),
+    st.builds(AccountSnapshot, ANY_NUMBER, ANY_NUMBER, ANY_NUMBER, ANY_NUMBER),
+    st.builds(
+        position,
+        ANY_NUMBER,
+        st.text(max_size=3),
+        ANY_NUMBER,
+        ANY_NUMBER,
+    ),
+    st.builds(
+        order,
+        ANY_NUMBER,
+        st.sampled_from(list(OrderEventKind)),
+        pnl=ANY_NUMBER,
+        qty=ANY_NUMBER,
+        price=ANY_NUMBER,
+        symbol=st.text(max_size=3),
+    ),
+    st.builds(FeedStatus, ANY_NUMBER, st.text(max_size=3), ANY_NUMBER),
+    st.builds(OpenOrdersSnapshot, ANY_NUMBER, ANY_NUMBER),
+)
+
+
+@given(st.lists(st.tuples(ANY_EVENT, ANY_NUMBER), max_size=30))
+def test_no_input_makes_apply_raise(inputs: list[tuple[Any, Any]]) -> None:
+    eng = engine()
+    for event, now in inputs:
+        assessment = eng.apply(event, now)
+        assert assessment is eng.assessment
