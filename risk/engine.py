@@ -125,6 +125,11 @@ class RiskEngine:
         return self._assessment
 
     @property
+    def next_due(self) -> float | None:
+        """When to call `evaluate` next (same as `assessment.next_due`)."""
+        return self._assessment.next_due
+
+    @property
     def latched(self) -> bool:
         return self._latch_decision is not None
 

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from risk import OrderEventKind, RiskEngine, TradingState
+from risk.rules import Recovery
 
 from .helpers import T0, account, beat, engine, limits, order
 
@@ -148,3 +149,18 @@ def test_restoring_from_persisted_keeps_the_latch(ops: list[tuple[str, object]])
     restored = RiskEngine(eng.limits, now=now, persisted=eng.persisted())
     assert (restored.state is TradingState.KILLED) == eng.latched
     assert restored.persisted().high_water_mark == eng.persisted().high_water_mark
+
+
+def test_every_rule_states_its_recovery_kind_and_a_unique_name() -> None:
+    eng = engine()
+    names = [rule.name for rule in eng.rules]
+    assert len(set(names)) == len(names)
+    kinds = {rule.name: rule.recovery for rule in eng.rules}
+    assert kinds["daily_loss"] is Recovery.STICKY
+    assert all(isinstance(kind, Recovery) for kind in kinds.values())
+    assert set(eng.utilisation()) == set(names)
+
+
+def test_the_engine_exposes_next_due_for_the_shells_timer() -> None:
+    eng = engine(limits(heartbeat=HEARTBEAT))
+    assert eng.next_due == eng.assessment.next_due == T0 + 3.0
