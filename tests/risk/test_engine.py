@@ -117,6 +117,8 @@ def test_the_state_never_leaves_killed_without_an_accepted_rearm(
         now, rearmed = _run(eng, op, now)
         if rearmed:
             assert was_killed
+            assert eng.state is not TradingState.KILLED
+            assert not eng.persisted().latched
         elif was_killed:
             assert eng.state is TradingState.KILLED
             assert eng.persisted().latched
