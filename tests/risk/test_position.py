@@ -47,3 +47,16 @@ def test_the_venue_book_is_graded_too_and_flat_positions_leave() -> None:
     eng.apply(position(T0 + 1, "BTCUSDT", 0.0, 50_000.0, VENUE), T0 + 1)
     assert eng.evaluate(T0 + 6).state is TradingState.ACTIVE
     assert eng.position.books[1] == {}
+
+
+def test_a_per_symbol_notional_overrides_the_general_one_and_follows_the_equity() -> None:
+    lim = limits(
+        position={**POSITION, "symbols": {"BTCUSDT": {"max_notional": {"pct": 5}}}},
+        drawdown={"soft": {"pct": 90}, "hard": {"pct": 100}},
+        daily_loss={"max_loss": {"pct": 100}},
+    )
+    eng = engine(lim)  # day start 100 000: BTC may hold 5 000
+    assert eng.apply(position(T0, "BTCUSDT", 0.11, 50_000.0), T0).state is TradingState.REDUCING
+    assert eng.apply(position(T0, "ETHUSDT", 5.0, 2_000.0), T0).state is TradingState.REDUCING
+    eng.apply(position(T0 + 1, "BTCUSDT", 0.0, 50_000.0), T0 + 1)
+    assert eng.position.symbol_notional_max["BTCUSDT"] == 5_000.0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from risk import OrderEventKind, TradingState
 
 from .helpers import T0, engine, limits, order
@@ -48,3 +51,25 @@ def test_old_outcomes_leave_the_ratio_window() -> None:
         eng.apply(order(T0 + 61 + i, ACK), T0 + 61 + i)
     assert eng.rejects.sources[0].rejected == 0
     assert eng.evaluate(T0 + 200).state is TradingState.ACTIVE
+
+
+@given(outcomes=st.lists(st.tuples(st.integers(0, 8), st.booleans()), min_size=1, max_size=120))
+def test_the_reject_ratio_and_run_equal_a_brute_force_count(
+    outcomes: list[tuple[int, bool]],
+) -> None:
+    eng = engine(limits(rejects={**REJECTS, "max_consecutive": 1000, "max_ratio_pct": 100}))
+    seen: list[tuple[float, bool]] = []
+    now = T0
+    for step, rejected in outcomes:
+        now += step / 4
+        eng.apply(order(now, REJECT if rejected else ACK), now)
+        seen.append((now, rejected))
+        inside = [r for t, r in seen if now < t + 60.0]
+        state = eng.rejects.sources[0]
+        assert (len(state.outcomes), state.rejected) == (len(inside), sum(inside))
+        run = 0
+        for _, r in reversed(seen):
+            if not r:
+                break
+            run += 1
+        assert state.consecutive == run
