@@ -7,7 +7,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from tests.support.faultproxy import send_rst
 
@@ -110,8 +110,7 @@ class DatagramEcho(asyncio.DatagramProtocol):
         self.senders: list[Any] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         self.received.append(data)
@@ -128,8 +127,7 @@ class DatagramClient(asyncio.DatagramProtocol):
         self.inbox: asyncio.Queue[tuple[bytes, Any]] = asyncio.Queue()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         self.inbox.put_nowait((data, addr))

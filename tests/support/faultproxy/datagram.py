@@ -50,6 +50,7 @@ class DatagramDirectionStats:
 class DatagramStats:
     clients: int
     unroutable: int  # replies for a client that has no address to answer to
+    in_flight: int  # datagrams waiting in a delay or reorder timer
     upstream: DatagramDirectionStats
     downstream: DatagramDirectionStats
 
@@ -221,6 +222,7 @@ class DatagramRelay:
         return DatagramStats(
             clients=len(self._peers),
             unroutable=self._state.unroutable,
+            in_flight=len(self._timers),
             upstream=counters[Direction.UPSTREAM].snapshot(),
             downstream=counters[Direction.DOWNSTREAM].snapshot(),
         )
