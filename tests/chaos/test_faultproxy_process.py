@@ -76,6 +76,18 @@ async def wait_for_datagrams(control: ControlClient, *, received: int) -> None:
             await asyncio.sleep(0.02)
 
 
+async def test_a_proxy_process_shuts_down_cleanly_on_sigterm_with_connections_open() -> None:
+    async with tcp_echo_server() as echo:
+        proxy = FaultProxyProcess("tcp", "--upstream", f"127.0.0.1:{echo.port}")
+        async with proxy:
+            reader, writer = await asyncio.open_connection(*proxy.address)
+            await proxy.control.set_faults(TcpFaults(stall_upstream=True))
+            writer.write(b"in flight")
+        assert proxy.returncode == 0
+        assert await asyncio.wait_for(reader.read(), DEADLINE_S) == b""  # a FIN, not a hang
+        writer.close()
+
+
 async def test_a_udp_relay_process_relays_replies() -> None:
     async with (
         udp_echo_server() as (_, address),

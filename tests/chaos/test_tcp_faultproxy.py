@@ -195,6 +195,7 @@ async def test_close_connections_ends_both_sides_cleanly(
     assert await proxy.close_connections() == 1
     assert await asyncio.wait_for(reader.read(1), DEADLINE_S) == b""
     await wait_for_condition(lambda: echo.endings == ["eof"], what="upstream saw a clean close")
+    writer.close()
 
 
 async def test_a_half_close_travels_through_and_the_answer_still_arrives(
@@ -205,6 +206,7 @@ async def test_a_half_close_travels_through_and_the_answer_still_arrives(
     writer.write_eof()
     assert await asyncio.wait_for(reader.read(), DEADLINE_S) == b"last words"
     await wait_for_condition(lambda: echo.endings == ["eof"])
+    writer.close()
 
 
 async def test_refuse_by_reset_resets_new_connections_but_keeps_open_ones(
@@ -318,8 +320,8 @@ async def test_closing_the_proxy_leaves_no_task_behind(echo: TcpEcho) -> None:
     proxy = TcpFaultProxy(("127.0.0.1", echo.port))
     async with proxy:
         await proxy.stall()
-        for _ in range(3):
-            _, writer = await connect(proxy)
+        writers = [(await connect(proxy))[1] for _ in range(3)]
+        for writer in writers:
             writer.write(b"stuck")
         await wait_for_condition(lambda: proxy.stats().connections_open == 3)
     leftovers = [
@@ -328,6 +330,8 @@ async def test_closing_the_proxy_leaves_no_task_behind(echo: TcpEcho) -> None:
         if task.get_coro().__qualname__.startswith("TcpFaultProxy")  # type: ignore[union-attr]
     ]
     assert leftovers == []
+    for writer in writers:
+        writer.close()
 
 
 async def test_faults_can_be_swapped_at_once(proxy: TcpFaultProxy) -> None:

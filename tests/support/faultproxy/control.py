@@ -15,8 +15,7 @@ import asyncio
 import contextlib
 import json
 from dataclasses import asdict
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from tests.support.faultproxy.datagram import (
     DatagramDirectionStats,
@@ -32,6 +31,7 @@ from tests.support.faultproxy.faults import (
     tcp_faults_from_json,
     to_json,
 )
+from tests.support.faultproxy.lifecycle import AsyncService
 from tests.support.faultproxy.tcp import DirectionStats, TcpFaultProxy, TcpStats
 
 MAX_LINE = 64 * 1024
@@ -82,7 +82,7 @@ async def _set_faults(proxy: TcpFaultProxy | DatagramRelay, faults: object) -> N
         proxy.set_faults(datagram_faults_from_json(faults))
 
 
-class ControlServer:
+class ControlServer(AsyncService):
     """Serve the control protocol for one proxy on a loopback port."""
 
     def __init__(self, proxy: TcpFaultProxy | DatagramRelay, *, port: int = 0) -> None:
@@ -93,19 +93,13 @@ class ControlServer:
         self._tasks: asyncio.TaskGroup | None = None
         self._clients: set[asyncio.StreamWriter] = set()
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
         self._tasks = await self._stack.enter_async_context(asyncio.TaskGroup())
         self._server = await asyncio.start_server(
             self._on_client, "127.0.0.1", self._port, limit=MAX_LINE
         )
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         if self._server is not None:
             self._server.close()
         for writer in list(self._clients):

@@ -21,10 +21,10 @@ import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from tests.support.faultproxy.faults import DatagramFaults, DatagramPath, Direction
+from tests.support.faultproxy.lifecycle import AsyncService
 
 UdpAddress = tuple[str, int]
 Address = UdpAddress | str  # a str is a Unix datagram socket path
@@ -107,7 +107,7 @@ class _State:
     unroutable: int = 0
 
 
-class DatagramRelay:
+class DatagramRelay(AsyncService):
     """Relay datagrams between clients and ``upstream`` with faults applied each way.
 
     ``upstream`` is ``(host, port)`` for UDP or a filesystem path for Unix datagram sockets.
@@ -143,18 +143,6 @@ class DatagramRelay:
         self._dir: str | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

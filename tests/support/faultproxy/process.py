@@ -9,11 +9,11 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO, Self
+from typing import Any, BinaryIO
 
 from tests.support.faultproxy.control import ControlClient
 from tests.support.faultproxy.faults import FaultProxyError
+from tests.support.faultproxy.lifecycle import AsyncService
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -22,7 +22,7 @@ class ProxyProcessError(FaultProxyError, RuntimeError):
     """The proxy process did not start, or died."""
 
 
-class FaultProxyProcess:
+class FaultProxyProcess(AsyncService):
     """``async with FaultProxyProcess("tcp", "--upstream", "127.0.0.1:8080") as proxy:``.
 
     ``proxy.address`` is where clients go; ``proxy.control`` steers it. On exit the process gets
@@ -40,7 +40,7 @@ class FaultProxyProcess:
         self._ready: dict[str, Any] = {}
         self._log = Path(self._dir.name) / "stderr.log"
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
         ready_file = Path(self._dir.name) / "ready.json"
         log = _open_for_writing(self._log)  # a file, not a pipe: a chatty child never blocks
         try:
@@ -62,17 +62,17 @@ class FaultProxyProcess:
         try:
             self._ready = await self._wait_ready(ready_file)
         except BaseException:
-            await self._stop()
+            await self.aclose()
             raise
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
+        """SIGTERM, then SIGKILL past the stop timeout; remove the scratch directory."""
         await self._stop()
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once stopped (0 after a clean SIGTERM shutdown), else None."""
+        return None if self._process is None else self._process.returncode
 
     @property
     def pid(self) -> int:
@@ -111,7 +111,8 @@ class FaultProxyProcess:
         if process is not None and process.returncode is None:
             process.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(process.wait(), self._stop_timeout_s)
+                async with asyncio.timeout(self._stop_timeout_s):
+                    await process.wait()
             except TimeoutError:
                 process.kill()
                 await process.wait()

@@ -19,10 +19,9 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from types import TracebackType
-from typing import Self
 
 from tests.support.faultproxy.faults import AcceptMode, Direction, Latency, TcpFaults
+from tests.support.faultproxy.lifecycle import AsyncService
 
 _EOF = b""
 _RST_LINGER = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
@@ -91,7 +90,7 @@ def send_rst(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
-class TcpFaultProxy:
+class TcpFaultProxy(AsyncService):
     """Listen on ``listen`` (default 127.0.0.1, port 0) and relay every connection to ``upstream``.
 
     Use as ``async with TcpFaultProxy(("127.0.0.1", port)) as proxy:`` and point the client at
@@ -128,18 +127,6 @@ class TcpFaultProxy:
         self._closing = False
 
     # --- lifecycle ---------------------------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def start(self) -> None:
         self._tasks = await self._stack.enter_async_context(asyncio.TaskGroup())
@@ -276,10 +263,11 @@ class TcpFaultProxy:
 
     async def _relay(self, conn: _Connection, client_reader: asyncio.StreamReader) -> None:
         try:
-            up_reader, upstream = await asyncio.wait_for(
-                asyncio.open_connection(*self._upstream), self._connect_timeout_s
-            )
-        except (OSError, TimeoutError):
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands
+            # as the connect completes, and the relay would then outlive reset/close.
+            async with asyncio.timeout(self._connect_timeout_s):
+                up_reader, upstream = await asyncio.open_connection(*self._upstream)
+        except OSError:  # TimeoutError included
             self._counters.upstream_failures += 1
             send_rst(conn.client)  # the client sees the path die, as it would without us
             self._connections.discard(conn)
