@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.docker_images import mirror_from_sources, source_hash
+import pytest
+
+from tests.support.docker_images import (
+    MIRROR_ENV,
+    DockerImageError,
+    host_mirror,
+    mirror_from_sources,
+    source_hash,
+)
 
 DEB822 = """\
 Types: deb
@@ -56,3 +64,23 @@ def test_the_source_hash_changes_with_the_source_and_only_then(tmp_path: Path) -
     (tmp_path / "risk" / "engine.py").write_text("LIMIT = 2\n")
     assert source_hash(tmp_path) != first
     assert source_hash(tmp_path, [b"base-1"]) != source_hash(tmp_path, [b"base-2"])
+
+
+def test_the_host_mirror_is_read_from_the_apt_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(DEB822)
+    (tmp_path / "sources.list.d" / "other.list.disabled").write_text("deb http://x/ bookworm main")
+    assert host_mirror(tmp_path) == "http://mirror.example/debian"
+    monkeypatch.setenv(MIRROR_ENV, "http://override.example/debian")
+    assert host_mirror(tmp_path) == "http://override.example/debian"
+
+
+def test_no_mirror_is_an_error_that_says_how_to_set_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    with pytest.raises(DockerImageError, match=MIRROR_ENV):
+        host_mirror(tmp_path)

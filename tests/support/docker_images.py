@@ -146,6 +146,8 @@ def ensure_base_image(tag: str = BASE_IMAGE) -> bool:
         return True
     if shutil.which("debootstrap") is None:
         raise ToolMissingError("debootstrap is not installed (Debian package: debootstrap)")
+    if os.geteuid() != 0:
+        raise ToolMissingError(f"building {tag} needs root (debootstrap makes device nodes)")
     mirror = host_mirror()
     with tempfile.TemporaryDirectory(prefix="killswitch-rootfs-", dir="/var/tmp") as scratch:
         rootfs = Path(scratch) / "rootfs"
@@ -201,7 +203,16 @@ def ensure_suite_image(base: str = BASE_IMAGE) -> tuple[str, bool]:
             env={**os.environ, "DOCKER_BUILDKIT": "0"},  # legacy builder: no BuildKit image
         )
     _run(["docker", "tag", tag, f"{SUITE_REPOSITORY}:latest"])
+    _remove_stale_suite_images(keep=tag)
     return tag, False
+
+
+def _remove_stale_suite_images(keep: str) -> None:
+    """Drop suite images of older source trees, so a long-lived engine does not fill its disk."""
+    listed = _run(["docker", "images", SUITE_REPOSITORY, "--format", "{{.Repository}}:{{.Tag}}"])
+    stale = [t for t in listed.stdout.split() if t not in (keep, f"{SUITE_REPOSITORY}:latest")]
+    if stale:
+        _run(["docker", "rmi", *stale], check=False)  # one still in use stays: harmless
 
 
 def ensure_images() -> BuildReport:
