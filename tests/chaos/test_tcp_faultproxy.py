@@ -340,3 +340,22 @@ async def test_faults_can_be_swapped_at_once(proxy: TcpFaultProxy) -> None:
     assert proxy.faults == faults
     await proxy.heal()
     assert proxy.faults == TcpFaults()
+
+
+async def test_many_concurrent_connections_each_get_their_own_bytes_back(
+    proxy: TcpFaultProxy,
+) -> None:
+    await proxy.set_latency(Direction.DOWNSTREAM, Latency(jitter_s=0.02))
+
+    async def client(i: int) -> bytes:
+        reader, writer = await connect(proxy)
+        payload = f"client-{i:03d}".encode() * 100
+        writer.write(payload)
+        await writer.drain()
+        got = await asyncio.wait_for(reader.readexactly(len(payload)), DEADLINE_S)
+        writer.close()
+        return got
+
+    results = await asyncio.gather(*(client(i) for i in range(50)))
+    assert results == [f"client-{i:03d}".encode() * 100 for i in range(50)]
+    assert proxy.stats().connections_accepted == 50
