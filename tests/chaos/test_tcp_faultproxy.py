@@ -131,10 +131,11 @@ async def test_a_downstream_stall_lets_requests_through_but_no_answer_back(
     writer.close()
 
 
-async def test_a_stall_applies_back_pressure_with_bounded_memory_and_loses_no_byte() -> None:
+async def test_a_stall_blocks_a_fast_sender_and_loses_no_byte_once_healed() -> None:
     total = 64 * 1024 * 1024  # more than the proxy queue plus every kernel buffer on the path
     block = bytes(range(256)) * 256
     sent_all = asyncio.Event()
+    received, digest = 0, hashlib.sha256()
 
     async def firehose(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         for _ in range(total // len(block)):
@@ -143,22 +144,28 @@ async def test_a_stall_applies_back_pressure_with_bounded_memory_and_loses_no_by
         sent_all.set()
         await reader.read()
 
+    async def consume(reader: asyncio.StreamReader) -> None:
+        nonlocal received
+        while received < total:
+            chunk = await reader.read(1 << 20)
+            assert chunk, "the stream ended early"
+            digest.update(chunk)
+            received += len(chunk)
+
     async with tcp_server(firehose) as port, TcpFaultProxy(("127.0.0.1", port)) as proxy:
         await proxy.stall(Direction.DOWNSTREAM)
         reader, writer = await connect(proxy)
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(sent_all.wait(), QUIET_S * 2)  # the sender is blocked
-        await proxy.heal()
-        received, digest = 0, hashlib.sha256()
-        async with asyncio.timeout(60):
-            while received < total:
-                chunk = await reader.read(1 << 20)
-                assert chunk, "the stream ended early"
-                digest.update(chunk)
-                received += len(chunk)
+        async with asyncio.timeout(120), asyncio.TaskGroup() as tasks:
+            tasks.create_task(consume(reader))  # a client that reads as fast as it can
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(sent_all.wait(), QUIET_S * 2)  # the sender is blocked
+            assert received == 0
+            assert proxy.stats().downstream.bytes_forwarded == 0
+            await proxy.heal()
         expected = hashlib.sha256()
         for _ in range(total // len(block)):
             expected.update(block)
+        assert received == total
         assert digest.digest() == expected.digest()
         writer.close()
 
