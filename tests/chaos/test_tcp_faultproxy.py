@@ -366,3 +366,14 @@ async def test_many_concurrent_connections_each_get_their_own_bytes_back(
     results = await asyncio.gather(*(client(i) for i in range(50)))
     assert results == [f"client-{i:03d}".encode() * 100 for i in range(50)]
     assert proxy.stats().connections_accepted == 50
+
+
+async def test_a_proxy_started_closed_refuses_until_healed(echo: TcpEcho) -> None:
+    closed = TcpFaults(accept=AcceptMode.CLOSED)
+    async with TcpFaultProxy(("127.0.0.1", echo.port), faults=closed) as proxy:
+        with pytest.raises(ConnectionRefusedError):
+            await connect(proxy)
+        await proxy.heal()
+        reader, writer = await connect(proxy)
+        await roundtrip(reader, writer, b"open")
+        writer.close()

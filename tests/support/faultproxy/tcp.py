@@ -131,7 +131,9 @@ class TcpFaultProxy(AsyncService):
     async def start(self) -> None:
         self._tasks = await self._stack.enter_async_context(asyncio.TaskGroup())
         self._apply_stalls()
-        await self._listen_now(self._listen)
+        await self._listen_now(self._listen)  # even when CLOSED: the address must be known
+        if self._faults.accept is AcceptMode.CLOSED:
+            self._stop_listening()
 
     async def aclose(self) -> None:
         """Stop listening, close every connection (FIN), wait for every relay task to end."""
