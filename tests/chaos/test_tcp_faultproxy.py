@@ -132,7 +132,9 @@ async def test_a_downstream_stall_lets_requests_through_but_no_answer_back(
 
 
 async def test_a_stall_blocks_a_fast_sender_and_loses_no_byte_once_healed() -> None:
-    total = 64 * 1024 * 1024  # more than the proxy queue plus every kernel buffer on the path
+    # More than the proxy queue (4 MiB) plus the largest kernel buffers before it (tcp_wmem and
+    # tcp_rmem maxima, 4 + 32 MiB on Debian 12): the sender must end up blocked.
+    total = 64 * 1024 * 1024
     block = bytes(range(256)) * 256
     sent_all = asyncio.Event()
     received, digest = 0, hashlib.sha256()
