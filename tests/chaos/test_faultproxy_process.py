@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from tests.support.faultproxy import (
     ControlError,
     DatagramFaults,
     DatagramPath,
+    DatagramRelay,
     FaultProxyProcess,
     ProxyProcessError,
     TcpFaults,
@@ -129,6 +131,20 @@ async def test_a_proxy_that_cannot_start_says_why(tmp_path: Path) -> None:
             "unix", "--upstream", str(tmp_path / "up.sock"), "--listen", str(taken)
         ):
             pass
+
+
+async def test_a_relay_that_cannot_bind_leaves_no_private_directory(tmp_path: Path) -> None:
+    taken = tmp_path / "taken.sock"
+    taken.write_text("")
+    before = private_dirs()
+    with pytest.raises(OSError, match="Address already in use"):
+        async with DatagramRelay(str(tmp_path / "up.sock"), listen=str(taken)):
+            pass
+    assert private_dirs() == before
+
+
+def private_dirs() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("faultproxy-*"))
 
 
 def test_bad_arguments_get_a_one_line_usage_error() -> None:

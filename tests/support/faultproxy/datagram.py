@@ -147,7 +147,11 @@ class DatagramRelay(AsyncService):
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._dir = tempfile.mkdtemp(prefix="faultproxy-")
-        self._sock = self._listening_socket()
+        try:
+            self._sock = self._listening_socket()
+        except OSError:
+            await self.aclose()  # no private directory left behind by a relay that never ran
+            raise
         self._loop.add_reader(self._sock.fileno(), self._on_client_readable)
 
     async def aclose(self) -> None:
