@@ -30,11 +30,14 @@ def _split(raw: str, values: dict[str, str], kept: list[str]) -> str | None:
         if not part:
             continue
         name_raw, _, value_raw = part.partition("=")
-        try:
-            name = unquote_plus(name_raw, errors="strict")
-            value = unquote_plus(value_raw, errors="strict")
-        except UnicodeDecodeError:
-            raise codes.illegal_chars(name_raw[:32]) from None
+        if "%" in part or "+" in part:
+            try:
+                name = unquote_plus(name_raw, errors="strict")
+                value = unquote_plus(value_raw, errors="strict")
+            except UnicodeDecodeError:
+                raise codes.illegal_chars(name_raw[:32]) from None
+        else:  # the common case: nothing escaped, nothing to decode
+            name, value = name_raw, value_raw
         if not name.isascii() or not name.isprintable() or not name:
             raise codes.illegal_chars(name[:32])
         if len(value) > MAX_VALUE_LEN or not value.isprintable():

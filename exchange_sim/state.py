@@ -160,10 +160,15 @@ class Sim:
         token = secrets.token_urlsafe(48)[:64].replace("-", "a").replace("_", "b")
         lk = ListenKey(token, key.config.api_key, key.account, expires)
         self.listen_keys[token] = lk
+        self._update_listening()
         return lk
+
+    def _update_listening(self) -> None:
+        self.engine.listening = {lk.account for lk in self.listen_keys.values()}
 
     def close_listen_key(self, lk: ListenKey, reason: str, final: bytes | None = None) -> None:
         self.listen_keys.pop(lk.token, None)
+        self._update_listening()
         self.hub.close(self.hub.by_listen_key(lk.token), 1000, reason, final)
 
     def expire_listen_keys(self) -> None:
