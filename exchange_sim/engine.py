@@ -200,6 +200,15 @@ class Exchange:
         if self._resting.pop(order.order_id, None) is not None:
             notional = account.resting_notional
             notional[order.symbol] -= order.remaining * order.price
+            self._compact(order.symbol)
+
+    def _compact(self, symbol: str) -> None:
+        """Rebuild a side's heap once cancelled entries dominate, so place/cancel churn far from
+        the market cannot grow memory without bound."""
+        for book in (self._bids[symbol], self._asks[symbol]):
+            if len(book) > 1024 and len(book) > 4 * len(self._resting):
+                book[:] = [entry for entry in book if entry[1] in self._resting]
+                heapq.heapify(book)
 
     def _taker_fills(self, new: NewOrder, quote: Quote) -> list[Fill]:
         """Walk the simulated book: ``depth_levels`` levels of ``level_qty``, spaced in ticks."""

@@ -69,6 +69,7 @@ class Endpoint:
     handler: Handler
     required: tuple[str, ...] = ()
     counts_order: bool = False
+    weight_without_symbol: int | None = None  # the venue charges more for all-symbol queries
 
 
 # ---------------------------------------------------------------------------- handlers
@@ -406,7 +407,7 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
         ),
         e("DELETE /fapi/v1/order", "SIGNED", "trade", 1, _cancel_order, ("symbol",)),
         e("GET /fapi/v1/order", "SIGNED", "read", 1, _query_order, ("symbol",)),
-        e("GET /fapi/v1/openOrders", "SIGNED", "read", 1, _open_orders),
+        e("GET /fapi/v1/openOrders", "SIGNED", "read", 1, _open_orders, weight_without_symbol=40),
         e("DELETE /fapi/v1/allOpenOrders", "SIGNED", "trade", 1, _cancel_all, ("symbol",)),
         e(
             "POST /fapi/v1/countdownCancelAll",
@@ -501,7 +502,10 @@ async def _handle(sim: Sim, request: web.Request, endpoint: Endpoint | None, out
         raise fail.error(sim.config.rate_limits.weight_per_minute)
     client = request.remote or "?"
     now_s = sim.clock.wall()
-    used = sim.limiter.charge_weight(client, endpoint.weight if endpoint else 1, now_s)
+    weight = endpoint.weight if endpoint else 1
+    if endpoint and endpoint.weight_without_symbol and "symbol=" not in request.query_string:
+        weight = endpoint.weight_without_symbol
+    used = sim.limiter.charge_weight(client, weight, now_s)
     out.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
     if endpoint is None:
         raise codes.unknown_endpoint()
@@ -538,7 +542,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     except VenueError as err:
         status, code, body = err.status, err.code, {"code": err.code, "msg": err.msg}
         if status in (418, 429):
-            out.headers["Retry-After"] = str(sim.limiter.retry_after(wall))
+            out.headers["Retry-After"] = str(sim.limiter.retry_after(request.remote or "?", wall))
     key = out.key
     sim.journal.record(
         mono=arrival,

@@ -114,3 +114,13 @@ def test_no_events_are_built_for_accounts_nobody_follows() -> None:
     ex.listening.clear()
     ex.place("trader1", _order("BUY", "1"), 1)
     assert ex.outbox == []
+
+
+def test_place_cancel_churn_does_not_grow_the_book() -> None:
+    ex = _exchange()
+    ex.listening.clear()
+    for _ in range(5000):
+        order = ex.place("trader1", _order("BUY", "0.01", "50000.0"), 1)
+        ex.cancel("trader1", "BTCUSDT", order.order_id, None, 1)
+    assert len(ex._bids["BTCUSDT"]) <= 1025
+    assert ex.order_margin(ex.accounts["trader1"]) == 0
