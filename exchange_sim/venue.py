@@ -8,6 +8,7 @@ records every request in the journal with its monotonic arrival time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -645,6 +646,13 @@ async def _serve(
                 writer.cancel()
     finally:
         sim.hub.remove(conn)
+        sim.journal.event(
+            sim.clock.monotonic(),
+            sim.clock.wall(),
+            "ws_close",
+            None,
+            f"{kind} {request.path_qs[:120]} code={ws.close_code}",
+        )
     return ws
 
 
@@ -652,7 +660,8 @@ async def _read_loop(sim: Sim, conn: Conn) -> None:
     async for msg in conn.ws:
         if msg.type == WSMsgType.PING:
             if conn.kind not in sim.faults.stalled:
-                await conn.ws.pong(msg.data)
+                with contextlib.suppress(ConnectionError):
+                    await conn.ws.pong(msg.data)
         elif msg.type == WSMsgType.TEXT and conn.kind == "market":
             _on_control(sim, conn, msg.data)
         elif msg.type == WSMsgType.CLOSE:

@@ -123,3 +123,32 @@ async def test_keepalive_extends_the_listen_key(
         await ws.close()
     finally:
         sim.stop()
+
+
+async def test_subscribers_that_vanish_mid_stream_leave_no_errors(tmp_path: Path) -> None:
+    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=2000))
+    try:
+        for _ in range(5):
+            reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+            writer.write(
+                b"GET /ws/btcusdt@bookTicker HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n"
+            )
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(64)  # events are flowing
+            writer.transport.abort()  # vanish without a close frame
+        closes = sim.admin.wait_for_journal(lambda e: e["endpoint"] == "ws_close")
+        assert "market" in closes["detail"]
+        ws_entries = [e for e in sim.admin.journal() if e["endpoint"] == "ws_close"]
+        deadline = asyncio.get_running_loop().time() + 15
+        while len(ws_entries) < 5 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+            ws_entries = [e for e in sim.admin.journal() if e["endpoint"] == "ws_close"]
+        assert len(ws_entries) == 5
+        assert sim.child.alive()
+    finally:
+        sim.stop()
+    log = sim.child.log_tail(10_000)
+    assert "Traceback" not in log
+    assert '"level": "error"' not in log
