@@ -134,6 +134,14 @@ def quantity_invalid() -> VenueError:
     return VenueError(-4003, "Quantity less than or equal to zero.", 400)
 
 
+def quantity_below_min() -> VenueError:
+    return VenueError(-4004, "Quantity less than min quantity.", 400)
+
+
+def quantity_above_max() -> VenueError:
+    return VenueError(-4005, "Quantity greater than max quantity.", 400)
+
+
 def price_invalid() -> VenueError:
     return VenueError(-4001, "Price less than 0.", 400)
 

@@ -137,12 +137,14 @@ def parse_new_order(values: dict[str, str], sym: SymbolConfig) -> NewOrder:
     if qty <= 0:
         raise codes.quantity_invalid()
     _on_grid(qty, sym.step_size)
-    if qty < sym.min_qty or qty > sym.max_qty:
-        raise codes.bad_param("quantity")
+    if qty < sym.min_qty:
+        raise codes.quantity_below_min()
+    if qty > sym.max_qty:
+        raise codes.quantity_above_max()
     tif = values.get("timeInForce", "GTC")
     price = Decimal(0)
     if order_type == "LIMIT":
-        if "timeInForce" not in values:
+        if not values.get("timeInForce"):
             raise codes.mandatory("timeInForce")
         if tif not in TIFS:
             raise codes.invalid_tif()

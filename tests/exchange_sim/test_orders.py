@@ -67,6 +67,9 @@ async def test_a_resting_limit_order_is_listed_queried_and_cancelled(venue: Venu
         ({"quantity": "0"}, -4003),
         ({"newClientOrderId": "bad id!"}, -4015),
         ({"reduceOnly": "true"}, -2022),
+        ({"quantity": "2000000"}, -4005),
+        ({"type": "MARKET", "price": "50000"}, -1106),
+        ({"timeInForce": ""}, -1102),
     ],
 )
 async def test_invalid_orders_get_the_venue_error_code(
