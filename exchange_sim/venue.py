@@ -359,6 +359,15 @@ def _delete_sub_key(ctx: Ctx) -> Any:
     return {}
 
 
+def _delete_broker_sub_key(ctx: Ctx) -> Any:
+    """The broker flavour of the same call: the sub-account is named by ``subAccountId``."""
+    account = ctx.sim.engine.accounts.get(ctx.params["subAccountId"])
+    if account is None or account.master:
+        raise codes.sub_account_missing()
+    ctx.sim.delete_key(account.email, ctx.params["subAccountApiKey"])
+    return {}
+
+
 def _sub_accounts(ctx: Ctx) -> Any:
     subs = [a for a in ctx.sim.engine.accounts.values() if not a.master]
     return {
@@ -434,6 +443,14 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
             1,
             _delete_sub_key,
             ("email", "subAccountApiKey"),
+        ),
+        e(
+            "DELETE /sapi/v1/broker/subAccountApi",
+            "SIGNED",
+            "master",
+            1,
+            _delete_broker_sub_key,
+            ("subAccountId", "subAccountApiKey"),
         ),
         e("GET /sapi/v1/sub-account/list", "SIGNED", "master", 1, _sub_accounts),
         e("GET /sapi/v1/account/apiRestrictions", "SIGNED", None, 1, _api_restrictions),
