@@ -64,6 +64,10 @@ def duplicate_param(name: str) -> VenueError:
     return VenueError(-1101, f"Duplicate values for parameter '{name}'.", 400)
 
 
+def too_many_params() -> VenueError:
+    return VenueError(-1101, "Too many parameters sent for this endpoint.", 400)
+
+
 def mandatory(name: str) -> VenueError:
     return VenueError(
         -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.", 400

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import secrets
+import string
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -28,6 +29,7 @@ from exchange_sim.streams import Hub
 
 log = logging.getLogger("exchange_sim")
 
+_TOKEN_ALPHABET = string.ascii_letters + string.digits
 # Catch-up cap: a loop that fell more than this many ticks behind drops the backlog.
 MAX_TICKS_PER_WAKE = 2000
 
@@ -157,7 +159,7 @@ class Sim:
         if existing is not None:
             existing.expires_mono = expires
             return existing
-        token = secrets.token_urlsafe(48)[:64].replace("-", "a").replace("_", "b")
+        token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(64))
         lk = ListenKey(token, key.config.api_key, key.account, expires)
         self.listen_keys[token] = lk
         self._update_listening()

@@ -554,9 +554,12 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if latency is not None:
         await asyncio.sleep(latency.sample_s(sim.rng))
     code: int | None = None
+    detail = ""
     try:
         body = await _handle(sim, request, endpoint, out)
         status = 200
+        if isinstance(body, dict) and "orderId" in body:
+            detail = f"{body['symbol']} orderId={body['orderId']} {body['status']}"
     except VenueError as err:
         status, code, body = err.status, err.code, {"code": err.code, "msg": err.msg}
         if status in (418, 429):
@@ -573,7 +576,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         account=key.account if key is not None else None,
         status=status,
         code=code,
-        detail="",
+        detail=detail,
     )
     return web.Response(
         body=orjson.dumps(body),

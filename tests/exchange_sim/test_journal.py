@@ -22,6 +22,7 @@ async def test_every_request_is_journaled_in_order(venue: VenueClient) -> None:
         ("GET /fapi/v1/openOrders", 401, -2015),
     ]
     assert [e["api_key"] for e in entries] == [sim.trader_key.api_key] * 2 + ["Z" * 64]
+    assert entries[0]["detail"].startswith("BTCUSDT orderId=")
     assert entries[0]["account"] == "trader1"
     assert entries[2]["account"] is None
     monos = [e["mono"] for e in entries]
