@@ -152,3 +152,24 @@ async def test_subscribers_that_vanish_mid_stream_leave_no_errors(tmp_path: Path
     log = sim.child.log_tail(10_000)
     assert "Traceback" not in log
     assert '"level": "error"' not in log
+
+
+async def test_a_replayed_market_streams_the_recorded_tickers(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    csv = tmp_path / "ticks.csv"
+    rows = ["symbol,bid,ask,bid_qty,ask_qty"]
+    rows += [f"BTCUSDT,{60000 + i}.0,{60000 + i}.5,1.5,2.5" for i in range(5)]
+    rows += ["ETHUSDT,3000.00,3000.01,1,1"]
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=20, replay_csv=csv))
+    try:
+        ws = await session.ws_connect(f"{sim.ws_url}/ws/btcusdt@bookTicker")
+        bids = {(await ws.receive_json(timeout=10))["b"] for _ in range(6)}
+        assert bids <= {f"{60000 + i}.0" for i in range(5)}
+        assert len(bids) >= 3
+        event = await ws.receive_json(timeout=10)
+        assert (event["B"], event["A"]) == ("1.5", "2.5")
+        await ws.close()
+    finally:
+        sim.stop()
