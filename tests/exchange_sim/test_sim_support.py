@@ -51,5 +51,9 @@ async def test_the_async_admin_client(sim_process: SimProcess) -> None:
         jumped = await admin.price_jump("ETHUSDT", 1)
         assert float(jumped["bid"]) > 0
         await admin.clear_faults()
+        assert await admin.countdowns() == []
+        found = await admin.wait_for_journal(lambda e: e["endpoint"] == "price_jump")
+        assert found["detail"] == "ETHUSDT +1.0%"
+        assert await admin.last_seq() >= found["seq"]
         entries = await admin.journal(since=0)
         assert [e["endpoint"] for e in entries if e["kind"] == "event"][:1] == ["faults_set"]

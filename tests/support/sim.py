@@ -12,6 +12,7 @@ or, in a test, the ``sim_process`` fixture (import it into your conftest.py).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -233,6 +234,10 @@ class SimAdmin:
         rows: list[dict[str, Any]] = self._call("GET", "/admin/accounts")["accounts"]
         return rows
 
+    def countdowns(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self._call("GET", "/admin/countdowns")["countdowns"]
+        return rows
+
     def quotes(self) -> dict[str, dict[str, str]]:
         quotes: dict[str, dict[str, str]] = self._call("GET", "/admin/quotes")
         return quotes
@@ -317,6 +322,29 @@ class AsyncSimAdmin:
             await self._call("GET", f"/admin/positions?account={account}")
         )["positions"]
         return rows
+
+    async def countdowns(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = (await self._call("GET", "/admin/countdowns"))["countdowns"]
+        return rows
+
+    async def last_seq(self) -> int:
+        return int((await self._call("GET", "/admin/health"))["journal_seq"])
+
+    async def wait_for_journal(
+        self, predicate: Callable[[dict[str, Any]], bool], since: int = 0, deadline_s: float = 15.0
+    ) -> dict[str, Any]:
+        """Poll the journal until an entry matches; raise with the tail if none does in time."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline_s
+        seen: list[dict[str, Any]] = []
+        while loop.time() < end:
+            for entry in await self.journal(since=since):
+                since = entry["seq"]
+                seen.append(entry)
+                if predicate(entry):
+                    return entry
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no matching journal entry in {deadline_s}s; last: {seen[-5:]}")
 
     async def set_fault(self, **spec: Any) -> dict[str, Any]:
         state: dict[str, Any] = await self._call("POST", "/admin/faults", spec)
