@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import urllib.error
+import urllib.request
 
 import aiohttp
 import orjson
@@ -187,3 +190,36 @@ async def test_price_jump_moves_the_market(frozen_sim: SimProcess) -> None:
     after = frozen_sim.admin.price_jump("BTCUSDT", -10)
     assert float(after["bid"]) == pytest.approx(before * 0.9, rel=1e-3)
     assert any(e["endpoint"] == "price_jump" for e in frozen_sim.admin.journal())
+
+
+async def test_a_stalled_user_stream_delivers_nothing_until_resumed(
+    venue: VenueClient, session: aiohttp.ClientSession
+) -> None:
+    sim = venue.sim
+    ws = await session.ws_connect(f"{sim.ws_url}/ws/{await venue.listen_key(sim.watchdog_key)}")
+    sim.admin.streams("stall", "user")
+    await venue.limit(sim.trader_key, "BUY", "50000")
+    with pytest.raises(TimeoutError):
+        await ws.receive(timeout=1.0)
+    sim.admin.streams("resume", "user")
+    await venue.limit(sim.trader_key, "BUY", "50001")
+    event = await ws.receive_json(timeout=10)
+    assert event["o"]["p"] == "50001"  # the stalled event was never sent: a gap, as on a real stall
+    await ws.close()
+
+
+def test_admin_input_is_validated_not_crashed(frozen_sim: SimProcess) -> None:
+    for method, path, body in [
+        ("POST", "/admin/faults", b"not json"),
+        ("POST", "/admin/faults", b"[1, 2]"),
+        ("POST", "/admin/price-jump", b'{"symbol": "BTCUSDT", "pct": "lots"}'),
+        ("POST", "/admin/price-jump", b'{"symbol": "NOPE", "pct": 1}'),
+        ("POST", "/admin/streams", b'{"action": "close", "kind": "both"}'),
+        ("GET", "/admin/journal?since=abc", None),
+        ("GET", "/admin/open-orders?account=nobody", None),
+    ]:
+        req = urllib.request.Request(frozen_sim.admin_url + path, data=body, method=method)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 400, path
+        assert "error" in json.loads(err.value.read())

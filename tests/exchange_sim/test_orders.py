@@ -194,3 +194,18 @@ async def test_margin_counts_resting_orders(tmp_path: Path, session: aiohttp.Cli
         assert (await venue.limit(sim.trader_key, "BUY", "50000", qty="0.3")).code == -2019
     finally:
         sim.stop()
+
+
+async def test_a_post_only_order_rests_and_pays_the_maker_fee_when_filled(
+    venue: VenueClient,
+) -> None:
+    key = venue.sim.trader_key
+    bid, _ = _quote(venue)
+    start = Decimal((await venue.signed("GET", "/fapi/v2/account", key)).body["totalWalletBalance"])
+    price = bid - 10
+    placed = await venue.limit(key, "BUY", str(price), qty="0.5", tif="GTX")
+    assert placed.body["status"] == "NEW"
+    venue.sim.admin.price_jump("BTCUSDT", -1)
+    account = (await venue.signed("GET", "/fapi/v2/account", key)).body
+    maker_fee = price * Decimal("0.5") * Decimal("0.0002")
+    assert start - Decimal(account["totalWalletBalance"]) == maker_fee
