@@ -31,7 +31,7 @@ async def run(args: argparse.Namespace) -> None:
             client.report_account(args.equity, 0.0, 0.0)
         args.pidfile.write_text(f"{os.getpid()}\n")
         while args.breach_file is None or not args.breach_file.exists():
-            await asyncio.sleep(0.02)  # noqa: ASYNC110 - a file from another process, no event
+            await asyncio.sleep(0.02)
         loss = args.equity * 0.1 if args.equity is not None else 0.0
         while True:
             client.report_account((args.equity or 0.0) - loss, 0.0, -loss)
