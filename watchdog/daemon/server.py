@@ -13,6 +13,7 @@ shutdown  ordered and capped by `shutdown_timeout_s`: stop taking telemetry, giv
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import os
@@ -315,7 +316,7 @@ class WatchdogServer:
         worst = max((s.state for s in self.supervisors.values()), default=TradingState.ACTIVE)
         return f"{worst.name}; traders={len(self.supervisors)}"
 
-    def status(self) -> dict[str, Any]:
+    def status(self, only: str | None = None) -> dict[str, Any]:
         store_ok = self._durable is not None and self._durable.healthy
         return {
             "pid": os.getpid(),
@@ -324,7 +325,11 @@ class WatchdogServer:
             "store_error": "" if store_ok or self._durable is None else self._durable.last_error,
             "loop_lag_s": round(self.lag.last_lag_s, 6),
             "metrics_port": self.metrics_port,
-            "traders": [self._trader_status(s) for s in self.supervisors.values()],
+            "traders": [
+                self._trader_status(s)
+                for s in self.supervisors.values()
+                if only is None or s.id == only
+            ],
         }
 
     def _trader_status(self, supervisor: TraderSupervisor) -> dict[str, Any]:
@@ -360,7 +365,13 @@ class WatchdogServer:
             "utilisation": view.utilisation,
             "next_daily_reset": self._resets.next_run(supervisor.id),
             "kill": kill,
+            "kill_timing": self._kill_timing(supervisor.id),
+            "last_heartbeat_monotonic": supervisor.last_heartbeat,
         }
+
+    def _kill_timing(self, trader: str) -> dict[str, Any] | None:
+        started = self._killer.last_started.get(trader) if self._killer else None
+        return None if started is None else dataclasses.asdict(started)
 
     def _require_store(self) -> Store:
         if self._store is None:
