@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,10 @@ cooldown_s = 0.5
 def _timings(space: Workspace) -> dict[str, dict[str, Any]]:
     status = space.request("GET", "/status")
     return {t["id"]: t for t in status["traders"]}
+
+
+def _all_active(space: Workspace) -> bool:
+    return all(t["state"] == "ACTIVE" for t in _timings(space).values())
 
 
 def _kill_timing(space: Workspace, trader: str) -> dict[str, Any]:
@@ -177,10 +182,7 @@ def bench_sigstop(root: Path, rounds: int, per_round: int) -> dict[str, float]:
             # Bots first (they retry until the socket exists): the deadline is short.
             bots = [_start_bot(space, trader) for trader in traders]
             space.start_watchdog()
-            wait_until(
-                lambda s=space: all(t["state"] == "ACTIVE" for t in _timings(s).values()),
-                what="bots ACTIVE",
-            )
+            wait_until(partial(_all_active, space), what="bots ACTIVE")
             for bot in bots:
                 os.kill(bot.pid, signal.SIGSTOP)
             for trader in traders:
