@@ -32,8 +32,8 @@ async def test_death_of_the_watched_process_is_reported_once(
         exits.append(pid)
         died.set()
 
-    watch = ProcessWatch(ProcessTarget(pidfile=pidfile), on_exit)
-    watch._use_pidfd = use_pidfd  # the fallback path, as on a kernel without pidfds
+    # use_pidfd=False: the fallback path, as on a kernel without pidfds.
+    watch = ProcessWatch(ProcessTarget(pidfile=pidfile), on_exit, use_pidfd=use_pidfd)
     assert await watch.attach() == process.pid
     assert watch.alive()
     os.kill(process.pid, signal.SIGKILL)
