@@ -1,6 +1,11 @@
-"""Shared values for the wire-protocol tests: keys, ids and a strategy for valid events."""
+"""Shared by the wire tests: keys, ids, a strategy for valid events, and condition polling."""
 
 from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable
 
 from hypothesis import strategies as st
 
@@ -86,3 +91,16 @@ def fill(ts: float = NOW, pnl: float | None = -12.5) -> OrderEvent:
         realized_pnl=pnl,
         source=TEL,
     )
+
+
+async def send(sock: socket.socket, data: bytes) -> None:
+    """Send one datagram without blocking the loop (a Unix datagram queue holds only ~10)."""
+    await asyncio.get_running_loop().sock_sendall(sock, data)
+
+
+async def wait_until(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await asyncio.sleep(0.002)
