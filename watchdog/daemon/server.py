@@ -172,6 +172,8 @@ class WatchdogServer:
         # 2. Flush what the supervisors hold in memory (risk state) and stop their timers.
         for supervisor in self.supervisors.values():
             supervisor.close()
+        if self._durable is not None:
+            self._durable.flush()
         self._resets.shutdown()
         for coroutine in self._pending:  # startup failed before main_loop could run them
             coroutine.close()
@@ -286,7 +288,7 @@ class WatchdogServer:
         detail = {"count": burst.count, "window_s": burst.window, "reasons": dict(burst.reasons)}
         log_event(_log, logging.WARNING, "invalid_input_burst", **detail)
         if self._durable is not None:
-            self._durable.write(lambda s: s.audit(self.clock.wall(), "*", "invalid_input", detail))
+            self._durable.audit_soon(self.clock.wall(), "*", "invalid_input", detail)
         self.alerter.notify("invalid_input_burst", "*", **detail)
 
     def _group_kill(self, group: str, reason: str) -> None:

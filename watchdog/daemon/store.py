@@ -287,6 +287,11 @@ class Store:
         with self._tx() as db:
             self._audit(db, ts, trader, kind, detail)
 
+    def audit_many(self, entries: list[tuple[float, str, str, dict[str, Any]]]) -> None:
+        with self._tx() as db:
+            for ts, trader, kind, detail in entries:
+                self._audit(db, ts, trader, kind, detail)
+
     @staticmethod
     def _audit(
         db: sqlite3.Connection, ts: float, trader: str, kind: str, detail: dict[str, Any]

@@ -265,7 +265,7 @@ class TraderSupervisor:
         self.process.close()
 
     def _audit(self, kind: str, detail: dict[str, Any]) -> None:
-        self._s.durable.write(lambda s: s.audit(self._s.clock.wall(), self.id, kind, detail))
+        self._s.durable.audit_soon(self._s.clock.wall(), self.id, kind, detail)
 
 
 def _decision_dict(decision: Decision) -> dict[str, Any]:

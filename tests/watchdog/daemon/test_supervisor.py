@@ -97,6 +97,7 @@ async def test_telemetry_makes_it_active_and_the_change_is_pushed_and_audited(
         rig.telemetry("s1", changed=True)
         assert rig.supervisor.state == TradingState.ACTIVE
         assert rig.pushed == [TradingState.ACTIVE]
+        await asyncio.sleep(0)
         kinds = [e.kind for e in rig.store.audit_since(0)]
         assert kinds == ["session_changed", "decision"]
         rig.supervisor.close()
@@ -109,6 +110,7 @@ async def test_a_store_that_stops_taking_writes_halts_the_trader(tmp_path: Path)
         locker = sqlite3.connect(tmp_path / "w.sqlite3", isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")
         rig.telemetry("s2", changed=True)  # the session-change audit cannot be written
+        await asyncio.sleep(0)  # audits commit right after the current callbacks
         assert rig.supervisor.engine.state == TradingState.ACTIVE
         assert rig.supervisor.state == TradingState.HALTED  # what the ack says
         assert not rig.services.durable.healthy
