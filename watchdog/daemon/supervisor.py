@@ -81,6 +81,9 @@ class TraderSupervisor:
         self._timer: asyncio.TimerHandle | None = None
         self._persist_timer: asyncio.TimerHandle | None = None
         self._trigger = 0.0  # monotonic stamp of what caused the current handling
+        self._saved: tuple[float | None, ...] | None = None
+        if row is not None:
+            self._saved = (row.high_water_mark, row.day_start_equity, row.day_start_ts)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -252,9 +255,11 @@ class TraderSupervisor:
         """Flush HWM and day-start equity: at most once a second, off the per-event path."""
         self._persist_timer = None
         p = self.engine.persisted()
-        self._s.durable.write(
-            lambda s: s.save_risk(self.id, p.high_water_mark, p.day_start_equity, p.day_start_ts)
-        )
+        values = (p.high_water_mark, p.day_start_equity, p.day_start_ts)
+        if values == self._saved:
+            return  # heartbeats alone change nothing durable: no fsync for them
+        if self._s.durable.write(lambda s: s.save_risk(self.id, *values)):
+            self._saved = values
 
     def close(self) -> None:
         for timer in (self._timer, self._persist_timer):
