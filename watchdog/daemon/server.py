@@ -244,9 +244,11 @@ class WatchdogServer:
         previous = os.umask(0o777 & ~self.config.control_socket_mode)
         try:
             await web.UnixSite(runner, str(path)).start()
+            os.chmod(path, self.config.control_socket_mode)
+        except OSError as exc:
+            raise StartupError(f"control socket {path}: cannot listen: {exc}") from exc
         finally:
             os.umask(previous)
-        os.chmod(path, self.config.control_socket_mode)
 
     async def _start_metrics(self) -> None:
         if not self.config.metrics.enabled:
@@ -254,8 +256,12 @@ class WatchdogServer:
         runner = web.AppRunner(self.metrics.app(), access_log=None, handle_signals=False)
         await runner.setup()
         self._runners.append(runner)
-        site = web.TCPSite(runner, self.config.metrics.host, self.config.metrics.port)
-        await site.start()
+        host, port = self.config.metrics.host, self.config.metrics.port
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(f"metrics endpoint {host}:{port}: cannot listen: {exc}") from exc
         server = site._server  # aiohttp exposes the bound port nowhere else
         if isinstance(server, asyncio.base_events.Server) and server.sockets:
             self.metrics_port = int(server.sockets[0].getsockname()[1])

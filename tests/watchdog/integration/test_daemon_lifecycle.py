@@ -82,6 +82,20 @@ def test_an_unwritable_state_file_refuses_to_arm(workspace: Workspace) -> None:
     assert not workspace.control.exists()
 
 
+def test_a_metrics_port_in_use_refuses_to_arm(workspace: Workspace) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    workspace.config.write_text(workspace.config.read_text().replace("port = 0", f"port = {port}"))
+    result = workspace.cli("run", "--config", str(workspace.config))
+    taken.close()
+    assert result.returncode == 1
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"watchdog: error: refusing to arm: metrics endpoint 127.0.0.1:{port}")
+    assert "Traceback" not in result.stderr
+
+
 def test_a_second_watchdog_on_the_same_sockets_refuses_to_arm(workspace: Workspace) -> None:
     workspace.start_watchdog()
     result = workspace.cli("run", "--config", str(workspace.config))
