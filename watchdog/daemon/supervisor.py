@@ -196,26 +196,42 @@ class TraderSupervisor:
     def _handle(self, assessment: Assessment, cause: str) -> None:
         self._reschedule(assessment.next_due)
         previous, self._state = self._state, assessment.state
-        if assessment.decisions == self.decisions and previous == assessment.state:
+        if previous == assessment.state and assessment.decisions == self.decisions:
             return
-        self.decisions = assessment.decisions
-        if previous != assessment.state:
-            self._state_changed(previous, assessment, cause)
+        before, self.decisions = self.decisions, assessment.decisions
+        if assessment.state == TradingState.KILLED and previous != TradingState.KILLED:
+            # First, before any logging or bookkeeping: the latch and the actions.
+            self._start_kill(_kill_cause(cause, assessment), _kill_reason(assessment))
+        if previous != assessment.state or _verdicts(before) != _verdicts(assessment.decisions):
+            self._decision_changed(previous, before, assessment, cause)
 
-    def _state_changed(self, previous: TradingState, assessment: Assessment, cause: str) -> None:
+    def _decision_changed(
+        self,
+        previous: TradingState,
+        before: tuple[Decision, ...],
+        assessment: Assessment,
+        cause: str,
+    ) -> None:
+        """A new state, or a rule entering or leaving a grade: audit, count, ack, alert.
+
+        A measured value moving inside the same grade (a growing heartbeat age) is not a
+        change: it would flood the audit with every event.
+        """
         decisions = [_decision_dict(d) for d in assessment.decisions]
+        known = _verdicts(before)
         for decision in assessment.decisions:
-            self._s.metrics.decision(self.id, decision.rule, decision.state.name)
+            if (decision.rule, decision.state) not in known:
+                self._s.metrics.decision(self.id, decision.rule, decision.state.name)
         detail = {
             "from": previous.name,
             "to": assessment.state.name,
             "cause": cause,
             "decisions": decisions,
         }
-        log_event(_log, logging.WARNING, "state_changed", trader=self.id, **detail)
-        if assessment.state == TradingState.KILLED:
-            self._start_kill(_kill_cause(cause, assessment), _kill_reason(assessment))
+        log_event(_log, logging.WARNING, "decision_changed", trader=self.id, **detail)
         self._audit("decision", detail)
+        if previous == assessment.state:
+            return
         self._s.push_state(self.id, self.state)
         if assessment.state >= TradingState.WARN and previous < assessment.state:
             self._s.alerter.notify(
@@ -271,6 +287,10 @@ class TraderSupervisor:
 
     def _audit(self, kind: str, detail: dict[str, Any]) -> None:
         self._s.durable.audit_soon(self._s.clock.wall(), self.id, kind, detail)
+
+
+def _verdicts(decisions: tuple[Decision, ...]) -> frozenset[tuple[str, TradingState]]:
+    return frozenset((d.rule, d.state) for d in decisions)
 
 
 def _decision_dict(decision: Decision) -> dict[str, Any]:

@@ -139,3 +139,24 @@ async def test_rearm_is_refused_while_the_kill_runs_and_audited(tmp_path: Path) 
         assert kinds.count("rearm_refused") == 1
         assert kinds.count("rearm_accepted") == 1
         rig.supervisor.close()
+
+
+async def test_a_rule_entering_a_grade_is_audited_even_when_the_state_stays(
+    tmp_path: Path,
+) -> None:
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group)
+        # Heartbeats but no equity: HALTED by daily_loss ("equity unknown").
+        rig.supervisor.on_batch("s1", [Heartbeat(ts=time.time())], True)
+        assert rig.supervisor.state == TradingState.HALTED
+        # Then silence: the heartbeat rule's timer adds WARN under the same HALTED state.
+        deadline = time.monotonic() + 10
+        while not any(d.rule == "heartbeat" for d in rig.supervisor.decisions):
+            assert time.monotonic() < deadline, "the heartbeat timer never fired"
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
+        entries = [e for e in rig.store.audit_since(0) if e.kind == "decision"]
+        rules = [{d["rule"] for d in e.detail["decisions"]} for e in entries]
+        assert {"daily_loss", "heartbeat"} in rules
+        assert entries[-1].detail["from"] == entries[-1].detail["to"] == "HALTED"
+        rig.supervisor.close()
