@@ -181,6 +181,11 @@ class Ingress:
         await self.close()
 
     @property
+    def healthy(self) -> bool:
+        """Every bound endpoint is still open: a closed transport means telemetry is lost."""
+        return bool(self._transports) and not any(t.is_closing() for t in self._transports)
+
+    @property
     def udp_address(self) -> tuple[str, int] | None:
         """The bound UDP address (with the real port when 0 was configured)."""
         for transport in self._transports:
@@ -224,7 +229,11 @@ class Ingress:
             self._reject(exc.reason)
             return
         header = telemetry.header
-        peer.transport, peer.address = transport, address
+        if address:
+            # An unbound Unix sender has no address (None or ""): it cannot receive acks, and
+            # handing sendto() a missing address is a fatal transport error that would close
+            # the ingress for every trader.
+            peer.transport, peer.address = transport, address
         events: Sequence[TelemetryEvent] = telemetry.events
         self.accepted_datagrams += 1
         if admission.late:
@@ -259,6 +268,8 @@ class Ingress:
         """
         peer = self._peers.get(trader_id)
         if peer is None or peer.transport is None or peer.guard.session_id is None:
+            return False
+        if not peer.address:
             return False
         if peer.transport.is_closing():
             return False

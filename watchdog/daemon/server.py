@@ -314,8 +314,10 @@ class WatchdogServer:
     # -- health and status ---------------------------------------------------------------
 
     def healthy(self) -> bool:
-        """For the systemd keepalive: the loop runs on time and the ingress is bound."""
-        return self._ingress is not None and self.lag.healthy(self.config.loop_lag_bound_s)
+        """For the systemd keepalive: the loop runs on time and the ingress is open."""
+        if self._ingress is None or not self._ingress.healthy:
+            return False
+        return self.lag.healthy(self.config.loop_lag_bound_s)
 
     def _status_line(self) -> str:
         worst = max((s.state for s in self.supervisors.values()), default=TradingState.ACTIVE)

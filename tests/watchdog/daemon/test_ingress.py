@@ -179,6 +179,36 @@ async def test_acks_go_back_to_the_last_authenticated_sender(
     assert (frame.ack.last_seq, frame.ack_seq, frame.ack.ts) == (7, 1, NOW)
 
 
+async def test_a_sender_without_an_address_is_served_but_never_breaks_the_ingress(
+    ingress: tuple[Ingress, Recorder], sock_path: Path
+) -> None:
+    ing, rec = ingress
+    unbound = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # no bind(): no return address
+    unbound.connect(str(sock_path))
+    unbound.setblocking(False)
+    with unbound, sender(sock_path) as trader:
+        await send(unbound, datagram([Heartbeat(ts=NOW)], seq=1))
+        await wait_until(lambda: len(rec.batches) == 1)
+        assert ing.send_ack(TRADER, TradingState.ACTIVE, limits_version="v1") is False
+        assert ing.healthy
+        await send(trader, datagram([Heartbeat(ts=NOW)], seq=2))
+        await wait_until(lambda: len(rec.batches) == 2)
+        assert ing.send_ack(TRADER, TradingState.ACTIVE, limits_version="v1")
+        frame = decode_ack(await recv(trader), KEY, TRADER, SESSION)
+    assert frame.ack.last_seq == 2
+    assert ing.healthy
+
+
+async def test_the_ingress_is_unhealthy_once_closed(sock_path: Path) -> None:
+    config = IngressConfig(keys={TRADER: KEY}, unix_path=sock_path)
+    ing = make_ingress(config, Recorder())
+    assert not ing.healthy
+    await ing.start()
+    assert ing.healthy
+    await ing.close()
+    assert not ing.healthy
+
+
 async def test_udp_on_loopback_works_the_same(tmp_path: Path) -> None:
     rec = Recorder()
     config = IngressConfig(keys={TRADER: KEY}, udp=("127.0.0.1", 0))
