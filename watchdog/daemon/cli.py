@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     rearm.add_argument("--trader", required=True)
     rearm.add_argument("--reason", required=True)
     rearm.add_argument("--operator", default=None, help="who re-arms (default: login name)")
+    rearm.add_argument(
+        "--reset-high-water-mark",
+        action="store_true",
+        help="accept current equity as the new drawdown high-water mark (after a drawdown kill)",
+    )
     audit = commands.add_parser("audit", help="the audit log")
     audit.add_argument(
         "--since", type=_since, default=0.0, help="epoch seconds or ISO 8601 (UTC if no zone)"
@@ -120,7 +125,12 @@ async def _control(args: argparse.Namespace, socket_path: Path) -> int:
         return 0
     if args.command == "rearm":
         operator = args.operator or getpass.getuser()
-        body = {"trader": args.trader, "reason": args.reason, "operator": operator}
+        body = {
+            "trader": args.trader,
+            "reason": args.reason,
+            "operator": operator,
+            "reset_high_water_mark": args.reset_high_water_mark,
+        }
         result = await _call(socket_path, "POST", "/rearm", body, ok=(200, 409))
         if not result["accepted"]:
             print(f"{PROG}: error: re-arm refused: {result['reason']}", file=sys.stderr)

@@ -59,7 +59,8 @@ class ControlApi:
         body = await _body(request, ("trader", "reason", "operator"))
         supervisor = self._trader(body["trader"])
         operator = f"{body['operator']} (uid {_peer_uid(request)})"
-        outcome = supervisor.rearm(body["reason"], operator)
+        reset = await _flag(request, "reset_high_water_mark")
+        outcome = supervisor.rearm(body["reason"], operator, reset_high_water_mark=reset)
         payload = {
             "trader": supervisor.id,
             "accepted": outcome.accepted,
@@ -96,6 +97,14 @@ async def _body(request: web.Request, keys: tuple[str, ...]) -> dict[str, str]:
         if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT:
             raise _error(400, f"{key}: a non-empty string of at most {_MAX_TEXT} characters")
     return {key: body[key].strip() for key in keys}
+
+
+async def _flag(request: web.Request, key: str) -> bool:
+    """An optional boolean of the JSON body: absent is False, anything but a bool is refused."""
+    value = orjson.loads(await request.read()).get(key, False)
+    if not isinstance(value, bool):
+        raise _error(400, f"{key}: true or false")
+    return value
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:

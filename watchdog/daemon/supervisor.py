@@ -161,11 +161,22 @@ class TraderSupervisor:
         self._handle(self.engine.trip(self._s.clock.wall(), reason), cause)
         self._audit("trip", {"cause": cause, "reason": reason})
 
-    def rearm(self, reason: str, operator: str) -> RearmOutcome:
+    def rearm(
+        self, reason: str, operator: str, *, reset_high_water_mark: bool = False
+    ) -> RearmOutcome:
+        """Clear the latch unless a hard limit still holds.
+
+        After a hard drawdown kill equity cannot recover while trading is stopped, so the
+        operator may accept current equity as the new high-water mark; that choice is audited.
+        """
         detail = {"reason": reason, "operator": operator}
+        if reset_high_water_mark:
+            detail["reset_high_water_mark"] = "yes"
         if self._s.killer.running(self.id):
             return self._refuse(detail, "the kill pipeline is still running: wait until verified")
-        result = self.engine.rearm(self._s.clock.wall(), reason)
+        result = self.engine.rearm(
+            self._s.clock.wall(), reason, reset_high_water_mark=reset_high_water_mark
+        )
         if not result.accepted:
             return self._refuse(detail, result.reason)
         self._s.durable.write(lambda s: s.clear_latch(self.id, self._s.clock.wall(), detail))

@@ -165,3 +165,30 @@ async def test_a_rule_entering_a_grade_is_audited_even_when_the_state_stays(
         assert {"daily_loss", "heartbeat"} in rules
         assert entries[-1].detail["from"] == entries[-1].detail["to"] == "HALTED"
         rig.supervisor.close()
+
+
+async def test_a_drawdown_kill_rearms_only_when_the_operator_resets_the_high_water_mark(
+    tmp_path: Path,
+) -> None:
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group)
+        rig.telemetry("s1", changed=True)  # day starts at 10,000
+        now = time.time()
+        for equity in (13_000.0, 10_400.0):  # a new high, then 20 % down: past the hard 15 %
+            snapshot = AccountSnapshot(
+                ts=now, equity=equity, realized_pnl=0.0, unrealized_pnl=equity - 10_000.0
+            )
+            rig.supervisor.on_batch("s1", [Heartbeat(ts=now), snapshot], False)
+        assert rig.supervisor.state == TradingState.KILLED
+        rig.gate.open = True
+        assert await rig.services.killer.wait_idle(10)
+        refused = rig.supervisor.rearm("looked at it", "ops")
+        assert not refused.accepted
+        accepted = rig.supervisor.rearm(
+            "accept 10,400 as the new high", "ops", reset_high_water_mark=True
+        )
+        assert accepted.accepted, accepted.reason
+        assert accepted.state != TradingState.KILLED
+        details = [e.detail for e in rig.store.audit_since(0) if e.kind == "rearm_accepted"]
+        assert "reset_high_water_mark" in str(details)
+        rig.supervisor.close()
