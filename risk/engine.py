@@ -1,0 +1,394 @@
+"""The risk engine: composes the rules into one graded, latching trading state.
+
+Pure and single-threaded: facts and the time come in as arguments, an `Assessment` comes
+out. The engine never reads a clock. `now` (wall seconds) should not go backwards; if it
+does (a wall-clock step) the engine keeps its latest `now`, so windows stay ordered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from risk.decision import Assessment, Decision, RearmResult
+from risk.errors import RiskError
+from risk.events import (
+    AccountSnapshot,
+    EventSource,
+    FeedStatus,
+    Heartbeat,
+    OpenOrdersSnapshot,
+    OrderEvent,
+    OrderEventKind,
+    PositionSnapshot,
+    RiskEvent,
+    Side,
+)
+from risk.limits import Limits
+from risk.persisted import PersistedRisk
+from risk.rules._common import INF, Rule
+from risk.rules.bad_data import BIG, BadDataRule, diagnose, fact_key
+from risk.rules.consecutive_losses import ConsecutiveLossesRule
+from risk.rules.daily_loss import DailyLossRule, next_reset
+from risk.rules.divergence import DivergenceRule
+from risk.rules.drawdown import DrawdownRule
+from risk.rules.heartbeat import HeartbeatRule
+from risk.rules.order_rate import OrderRateRule
+from risk.rules.position import PositionRule
+from risk.rules.rejects import RejectsRule
+from risk.rules.stale_data import StaleDataRule
+from risk.state import TradingState
+
+__all__ = ["PersistedRisk", "RearmResult", "RiskEngine"]
+
+_KILLED = TradingState.KILLED
+_TELEMETRY = EventSource.TELEMETRY
+_VENUE = EventSource.VENUE
+_SUBMIT = OrderEventKind.SUBMIT
+_ACK = OrderEventKind.ACK
+_REJECT = OrderEventKind.REJECT
+_FILL = OrderEventKind.FILL
+_MAX_NOW = 1e11  # year 5138: a wall time beyond it is garbage
+
+
+def _state_of(decision: Decision) -> TradingState:
+    return decision.state
+
+
+class RiskEngine:
+    """Apply facts, get decisions. See docs/design.md ("risk (pure)") for the contract."""
+
+    def __init__(
+        self, limits: Limits, *, now: float, persisted: PersistedRisk | None = None
+    ) -> None:
+        if not 0.0 < now < _MAX_NOW:
+            raise RiskError(f"RiskEngine: now must be wall seconds since the epoch, got {now!r}")
+        self.limits = limits
+        self._now = now
+        warn = limits.warn_at_pct / 100.0
+        p = persisted or PersistedRisk(False, "", None, None, None)
+        self.daily_loss = DailyLossRule(limits.daily_loss, warn, p.day_start_equity)
+        self.drawdown = DrawdownRule(limits.drawdown, warn, p.high_water_mark)
+        self.order_rate = OrderRateRule(limits.order_rate, warn)
+        self.rejects = RejectsRule(limits.rejects, warn)
+        self.position = PositionRule(limits.position, warn, p.day_start_equity)
+        self.consecutive_losses = ConsecutiveLossesRule(limits.consecutive_losses, warn)
+        self.stale_data = StaleDataRule(limits.stale_data, warn)
+        self.heartbeat = HeartbeatRule(limits.heartbeat, now)
+        self.divergence = DivergenceRule(limits.divergence)
+        self.bad_data = BadDataRule(limits.bad_data)
+        self.rules: tuple[Rule, ...] = (
+            self.daily_loss,
+            self.drawdown,
+            self.order_rate,
+            self.rejects,
+            self.position,
+            self.consecutive_losses,
+            self.stale_data,
+            self.heartbeat,
+            self.divergence,
+            self.bad_data,
+        )
+        self._handlers: dict[type, Callable[[object, float], bool]] = {
+            OrderEvent: self._on_order,  # type: ignore[dict-item]  # dispatch is by type
+            AccountSnapshot: self._on_account,  # type: ignore[dict-item]
+            Heartbeat: self._on_heartbeat,  # type: ignore[dict-item]
+            PositionSnapshot: self._on_position,  # type: ignore[dict-item]
+            FeedStatus: self._on_feed,  # type: ignore[dict-item]
+            OpenOrdersSnapshot: self._on_open_orders,  # type: ignore[dict-item]
+        }
+        bad = limits.bad_data
+        self._max_past = bad.max_past_s
+        self._max_future = bad.max_future_s
+        self._latch_decision: Decision | None = None
+        self._latch_reason = ""
+        if p.latched:
+            self._set_latch(
+                p.latch_reason,
+                f"latched before restart: {p.latch_reason}; only an accepted re-arm clears it",
+            )
+        self._day_start_ts = p.day_start_ts if p.day_start_ts is not None else now
+        self._next_reset = next_reset(self._day_start_ts, limits.daily_loss)
+        self._due = INF
+        self._assessment = Assessment(TradingState.ACTIVE, (), None)
+        if now >= self._next_reset:
+            self._reset_day(now)
+        self._rebuild()
+
+    # --- public API -------------------------------------------------------------------------
+
+    @property
+    def state(self) -> TradingState:
+        return self._assessment.state
+
+    @property
+    def assessment(self) -> Assessment:
+        return self._assessment
+
+    @property
+    def latched(self) -> bool:
+        return self._latch_decision is not None
+
+    def apply(self, event: RiskEvent, now: float) -> Assessment:
+        """Apply one fact observed at `now`. Bad facts are not applied: they HALT."""
+        if not self._now <= now < _MAX_NOW:
+            if not self._accept_now(now):
+                return self._assessment
+            now = self._now
+        self._now = now
+        changed = False
+        if now >= self._due:
+            changed = self._tick(now)
+        handler = self._handlers.get(event.__class__)
+        if handler is None:
+            changed = self._bad(event, now) or changed
+        elif handler(event, now):
+            changed = True
+        if changed:
+            self._rebuild()
+        return self._assessment
+
+    def evaluate(self, now: float) -> Assessment:
+        """Advance the time-driven rules to `now` (call at `Assessment.next_due`)."""
+        if self._check_now(now):
+            self._tick(self._now)
+            self._rebuild()
+        return self._assessment
+
+    def trip(self, now: float, reason: str) -> Assessment:
+        """A manual kill: latch KILLED at once."""
+        self._check_now(now)
+        if self._latch_decision is None:
+            self._set_latch(f"manual: {reason}", f"manual kill: {reason}")
+        self._rebuild()
+        return self._assessment
+
+    def rearm(self, now: float, reason: str, *, reset_high_water_mark: bool = False) -> RearmResult:
+        """Leave KILLED, unless a hard limit is still breached.
+
+        `reset_high_water_mark` lets an operator accept the current equity as the new
+        high-water mark, the only way out of a hard drawdown breach (audit it).
+        """
+        if not self._check_now(now):
+            return self._refuse("the time given is invalid")
+        refusal = self._rearm_refusal(reason, reset_high_water_mark)
+        if refusal is not None:
+            return self._refuse(refusal)
+        if reset_high_water_mark:
+            self.drawdown.reset_high_water_mark()
+        self._latch_decision = None
+        self._latch_reason = ""
+        for rule in self.rules:
+            rule.on_rearm(self._now)
+        self._rebuild()
+        if self.latched:  # a rule re-latched at once: the re-arm did not take
+            return RearmResult(False, "a rule is still at the kill level", self._assessment)
+        return RearmResult(True, f"re-armed: {reason}", self._assessment)
+
+    def daily_reset(self, now: float) -> Assessment:
+        """Start a new trading day now: day-start equity := current equity."""
+        if self._check_now(now):
+            self._reset_day(self._now)
+            self._rebuild()
+        return self._assessment
+
+    def next_daily_reset(self, now: float) -> float:
+        """The next configured day boundary after `now`."""
+        return next_reset(now, self.limits.daily_loss)
+
+    def persisted(self) -> PersistedRisk:
+        return PersistedRisk(
+            latched=self._latch_decision is not None,
+            latch_reason=self._latch_reason,
+            high_water_mark=self.drawdown.high_water_mark,
+            day_start_equity=self.daily_loss.day_start_equity,
+            day_start_ts=self._day_start_ts,
+        )
+
+    def utilisation(self) -> dict[str, float]:
+        """Each rule's measured value over its limit (1.0 = at the limit)."""
+        return {rule.name: rule.utilisation() for rule in self.rules}
+
+    # --- event handlers: fast validity check, then the rules that care ---------------------
+
+    def _fresh(self, ts: float, now: float) -> bool:
+        return now - self._max_past <= ts <= now + self._max_future
+
+    def _on_order(self, e: OrderEvent, now: float) -> bool:
+        try:
+            pnl = e.realized_pnl
+            ok = (
+                now - self._max_past <= e.ts <= now + self._max_future
+                and 0.0 <= e.qty <= BIG
+                and 0.0 <= e.price <= BIG
+                and e.source.__class__ is EventSource
+                and e.kind.__class__ is OrderEventKind
+                and e.side.__class__ is Side
+                and e.symbol.__class__ is str
+                and e.symbol != ""
+                and (pnl is None or -BIG <= pnl <= BIG)
+            )
+        except TypeError:
+            ok = False
+        if not ok:
+            return self._bad(e, now)
+        changed = self._good(e, now) if self._bad_pending() else False
+        kind, source = e.kind, e.source
+        if kind is _SUBMIT:
+            if source is _TELEMETRY:
+                changed = self.order_rate.on_order(0, now) or changed
+        elif kind is _ACK:
+            if source is _VENUE:
+                changed = self.order_rate.on_order(1, now) or changed
+            changed = self.rejects.on_outcome(source, False, now) or changed
+            changed = self.divergence.on_ack(source, now) or changed
+        elif kind is _REJECT:
+            changed = self.rejects.on_outcome(source, True, now) or changed
+        elif kind is _FILL and pnl is not None:
+            changed = self.consecutive_losses.on_fill(source, pnl, now) or changed
+        return changed
+
+    def _on_account(self, e: AccountSnapshot, now: float) -> bool:
+        try:
+            ok = (
+                now - self._max_past <= e.ts <= now + self._max_future
+                and 0.0 <= e.equity <= BIG
+                and -BIG <= e.realized_pnl <= BIG
+                and -BIG <= e.unrealized_pnl <= BIG
+                and e.source.__class__ is EventSource
+            )
+        except TypeError:
+            ok = False
+        if not ok:
+            return self._bad(e, now)
+        changed = self._good(e, now) if self._bad_pending() else False
+        daily = self.daily_loss
+        start = daily.day_start_equity
+        changed = daily.on_equity(e.source, e.equity) or changed
+        if daily.day_start_equity is not start:
+            self.position.set_base(daily.day_start_equity)
+        return self.drawdown.on_equity(e.source, e.equity, now) or changed
+
+    def _on_heartbeat(self, e: Heartbeat, now: float) -> bool:
+        try:
+            ok = now - self._max_past <= e.ts <= now + self._max_future
+        except TypeError:
+            ok = False
+        if not ok:
+            return self._bad(e, now)
+        changed = self._good(e, now) if self._bad_pending() else False
+        return self.heartbeat.on_heartbeat(now) or changed
+
+    def _on_position(self, e: PositionSnapshot, now: float) -> bool:
+        if diagnose(e, now, self.limits.bad_data) is not None:
+            return self._bad(e, now)
+        changed = self._good(e, now) if self._bad_pending() else False
+        changed = self.position.on_position(e.source, e.symbol, e.qty, e.mark_price, now) or changed
+        return self.divergence.on_position(e.source, e.symbol, e.qty, now) or changed
+
+    def _on_feed(self, e: FeedStatus, now: float) -> bool:
+        if diagnose(e, now, self.limits.bad_data) is not None:
+            return self._bad(e, now)
+        changed = self._good(e, now) if self._bad_pending() else False
+        return self.stale_data.on_feed(e.symbol, e.last_event_ts, now) or changed
+
+    def _on_open_orders(self, e: OpenOrdersSnapshot, now: float) -> bool:
+        if diagnose(e, now, self.limits.bad_data) is not None:
+            return self._bad(e, now)
+        changed = self._good(e, now) if self._bad_pending() else False
+        return self.divergence.on_open_orders(e.source, e.count, now) or changed
+
+    # --- bad data ----------------------------------------------------------------------------
+
+    def _bad_pending(self) -> bool:
+        bad = self.bad_data
+        return bool(bad.bad) or bad.cooldown.held is not None
+
+    def _bad(self, event: object, now: float) -> bool:
+        reason = diagnose(event, now, self.limits.bad_data)
+        if reason is None:  # the fast check refused what the full one accepts: stay safe
+            reason = f"{type(event).__name__} failed validation"
+        return self.bad_data.on_bad(fact_key(event), reason, now)
+
+    def _good(self, event: object, now: float) -> bool:
+        changed = self.bad_data.on_good("now", now)
+        return self.bad_data.on_good(fact_key(event), now) or changed
+
+    def _accept_now(self, now: float) -> bool:
+        """`now` is not in [latest now, max): clamp a step back, HALT on garbage."""
+        if isinstance(now, int | float) and not isinstance(now, bool) and 0.0 < now < _MAX_NOW:
+            return True  # finite and plausible, only earlier than the latest: clamp
+        if self.bad_data.on_bad("now", f"now is {now!r}", self._now):
+            self._rebuild()
+        return False
+
+    def _check_now(self, now: float) -> bool:
+        if self._now <= now < _MAX_NOW:
+            self._now = now
+            return True
+        return self._accept_now(now)
+
+    # --- time and composition ------------------------------------------------------------------
+
+    def _tick(self, now: float) -> bool:
+        if now >= self._next_reset:
+            self._reset_day(now)
+        for rule in self.rules:
+            rule.evaluate(now)
+        return True  # always re-derive `next_due`: it has been reached
+
+    def _reset_day(self, now: float) -> None:
+        self._day_start_ts = now
+        self._next_reset = next_reset(now, self.limits.daily_loss)
+        self.daily_loss.reset_day()
+        self.position.set_base(self.daily_loss.day_start_equity)
+
+    def _set_latch(self, reason: str, text: str) -> None:
+        self._latch_reason = reason
+        self._latch_decision = Decision(_KILLED, "latch", 0.0, 0.0, text)
+
+    def _rebuild(self) -> None:
+        decisions = [rule.decision for rule in self.rules if rule.decision is not None]
+        if self._latch_decision is None:
+            for decision in decisions:
+                if decision.state is _KILLED:
+                    self._set_latch(
+                        f"{decision.rule}: {decision.reason}",
+                        f"latched by {decision.rule}: {decision.reason}; "
+                        "only an accepted re-arm clears it",
+                    )
+                    break
+        if self._latch_decision is not None:
+            decisions.append(self._latch_decision)
+        decisions.sort(key=_state_of, reverse=True)
+        state = decisions[0].state if decisions else TradingState.ACTIVE
+        due = self._next_reset
+        for rule in self.rules:
+            if rule.due < due:
+                due = rule.due
+        self._due = due
+        old = self._assessment
+        result = tuple(decisions)
+        if old.state is state and old.next_due == due and old.decisions == result:
+            return
+        self._assessment = Assessment(state, result, due)
+
+    def _rearm_refusal(self, reason: str, reset_high_water_mark: bool) -> str | None:
+        if not isinstance(reason, str) or not reason.strip():
+            return "a re-arm needs a reason (it is audited)"
+        if self._latch_decision is None:
+            return "not latched: nothing to re-arm"
+        if self.daily_loss.current is None:
+            return "equity unknown: hard limits cannot be verified before an account snapshot"
+        if self.bad_data.bad:
+            reason_text = next(iter(self.bad_data.bad.values())).reason
+            return f"cannot verify hard limits: {reason_text}"
+        for rule in self.rules:
+            if rule is self.drawdown and reset_high_water_mark:
+                continue
+            breach = rule.hard_breach()
+            if breach is not None:
+                return f"hard limit still breached: {breach.rule}: {breach.reason}"
+        return None
+
+    def _refuse(self, reason: str) -> RearmResult:
+        return RearmResult(False, reason, self._assessment)

@@ -1,0 +1,99 @@
+"""What every rule shares: recovery kinds, grading against a limit, and the cool-down hold."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Protocol
+
+from risk.decision import Decision
+from risk.state import TradingState
+
+INF = float("inf")
+
+
+class Recovery(Enum):
+    """How a rule's breach ends."""
+
+    TRANSIENT = "transient"  # back to the lower state after a cool-down once under the limit
+    STICKY = "sticky-until-daily-reset"  # holds until the daily reset
+    LATCHED = "latched"  # KILLED: only an accepted re-arm ends it
+
+
+class Rule(Protocol):
+    """The engine's view of a rule: its current verdict and its time-driven side."""
+
+    name: str
+    recovery: Recovery
+    decision: Decision | None  # None while ACTIVE
+    due: float  # wall time of the next time-driven transition; INF when none
+
+    def evaluate(self, now: float) -> bool:
+        """Advance time-driven state to `now`; True when `decision` or `due` changed."""
+        ...
+
+    def hard_breach(self) -> Decision | None:
+        """The breach that must refuse a re-arm (a hard limit still breached), if any."""
+        ...
+
+    def utilisation(self) -> float:
+        """Measured value over its (tightest) limit; 0.0 when unknown."""
+        ...
+
+    def on_rearm(self, now: float) -> None:
+        """Reset what a re-arm restarts (liveness clocks, compared views)."""
+        ...
+
+
+def grade(value: float, limit: float, warn_ratio: float, breach: TradingState) -> TradingState:
+    """`breach` above the limit, WARN from `warn_ratio` of it, else ACTIVE."""
+    if value > limit:
+        return breach
+    if value >= limit * warn_ratio and limit > 0 and warn_ratio < 1.0:
+        return TradingState.WARN
+    return TradingState.ACTIVE
+
+
+class Cooldown:
+    """Holds a breach for `seconds` after the measure falls back under the limit.
+
+    Only REDUCING and worse are held: a WARN is an alert and may clear at once.
+    """
+
+    __slots__ = ("held", "release_at", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.held: Decision | None = None
+        self.release_at = INF
+
+    def settle(self, raw: Decision | None, now: float) -> Decision | None:
+        """The effective decision given the rule's raw verdict at `now`."""
+        held = self.held
+        if (
+            raw is not None
+            and raw.state >= TradingState.REDUCING
+            and (held is None or raw.state >= held.state)
+        ):
+            self.held = raw
+            self.release_at = INF
+            return raw
+        if held is None:
+            return raw
+        if self.release_at == INF:
+            self.release_at = now + self.seconds
+            self.held = held = Decision(
+                held.state,
+                held.rule,
+                held.value,
+                held.limit,
+                f"{held.reason}; back under the limit, cool-down until {self.release_at:.3f}",
+            )
+        if now < self.release_at:
+            return held
+        self.held = None
+        self.release_at = INF
+        return self.settle(raw, now)
+
+    def clear(self) -> None:
+        self.held = None
+        self.release_at = INF

@@ -1,0 +1,167 @@
+"""Order rate: new orders per sliding window, one window set per source.
+
+Window edge (exact): an order at `ts` is inside the window of `seconds` while
+`now < ts + seconds`; at `now == ts + seconds` it has left. Each order is appended once and
+popped once, so the cost per event is O(1) amortized.
+
+Over any window -> HALTED (transient, cool-down once every window is back under). Over some
+window continuously for `kill_after_s` -> KILLED (latched through the engine). TELEMETRY
+counts the trader's SUBMITs; VENUE counts orders the venue reports as new (ACK).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from risk.decision import Decision
+from risk.limits import OrderRateLimits
+from risk.rules._common import INF, Cooldown, Recovery
+from risk.state import TradingState
+
+_SOURCES = ("telemetry", "venue")
+
+
+class SlidingWindow:
+    """Counts timestamps in the half-open window (now - seconds, now]."""
+
+    __slots__ = ("max_orders", "seconds", "times", "warn_count")
+
+    def __init__(self, seconds: float, max_orders: int, warn_ratio: float) -> None:
+        self.seconds = seconds
+        self.max_orders = max_orders
+        self.warn_count = max_orders * warn_ratio if warn_ratio < 1.0 else INF
+        self.times: deque[float] = deque()
+
+    def expire(self, now: float) -> int:
+        """Drop what has left the window at `now`; return the count still inside."""
+        times, seconds = self.times, self.seconds
+        while times and times[0] + seconds <= now:
+            times.popleft()
+        return len(times)
+
+    def add(self, now: float) -> int:
+        self.expire(now)
+        self.times.append(now)
+        return len(self.times)
+
+
+class OrderRateRule:
+    name = "order_rate"
+    recovery = Recovery.TRANSIENT  # the halt; a sustained breach latches through the engine
+
+    def __init__(self, limits: OrderRateLimits, warn_ratio: float) -> None:
+        self.limits = limits
+        self.windows = tuple(
+            tuple(SlidingWindow(w.seconds, w.max_orders, warn_ratio) for w in limits.windows)
+            for _ in _SOURCES
+        )
+        self.over_since = INF  # since when some window has been over its limit continuously
+        self.cooldown = Cooldown(limits.cooldown_s)
+        self.raw: Decision | None = None
+        self.decision: Decision | None = None
+        self.due = INF
+        self.hot = False  # some window at or above its warn count: re-grade on every change
+
+    def on_order(self, source: int, now: float) -> bool:
+        hot = False
+        over = False
+        for window in self.windows[source]:
+            count = window.expire(now)
+            # An expiry just now may have ended the breach before this order re-opens it:
+            # checking between expiry and append keeps "sustained" exact.
+            if count > window.max_orders:
+                over = True
+            window.times.append(now)
+            if count + 1 >= window.warn_count:
+                hot = True
+        if not over and self.over_since != INF and not self._any_over(now):
+            self.over_since = INF
+        if not hot and not self.hot and self.cooldown.held is None:
+            return False
+        return self._regrade(now)
+
+    def _any_over(self, now: float) -> bool:
+        return any(w.expire(now) > w.max_orders for ws in self.windows for w in ws)
+
+    def _regrade(self, now: float) -> bool:
+        worst: tuple[float, SlidingWindow, int, int] | None = None
+        hot = False
+        for source, windows in enumerate(self.windows):
+            for window in windows:
+                count = window.expire(now)
+                if count >= window.warn_count:
+                    hot = True
+                    ratio = count / window.max_orders
+                    if worst is None or ratio > worst[0]:
+                        worst = (ratio, window, count, source)
+        self.hot = hot
+        over = worst is not None and worst[2] > worst[1].max_orders
+        if not over:
+            self.over_since = INF
+        elif self.over_since == INF:
+            self.over_since = now
+        self.raw = None if worst is None else self._grade(worst[1], worst[2], worst[3], now)
+        return self._settle(now)
+
+    def _grade(self, window: SlidingWindow, count: int, source: int, now: float) -> Decision:
+        where = f"{count} orders in {window.seconds:g} s ({_SOURCES[source]})"
+        limit = float(window.max_orders)
+        if count <= window.max_orders:
+            return Decision(
+                TradingState.WARN, self.name, float(count), limit, f"{where}, limit {limit:g}"
+            )
+        sustained = now - self.over_since
+        if sustained >= self.limits.kill_after_s:
+            return Decision(
+                TradingState.KILLED,
+                self.name,
+                float(count),
+                limit,
+                f"{where} over the limit {limit:g} for {sustained:.1f} s "
+                f"(kill after {self.limits.kill_after_s:g} s)",
+            )
+        return Decision(
+            TradingState.HALTED, self.name, float(count), limit, f"{where} over {limit:g}"
+        )
+
+    def _settle(self, now: float) -> bool:
+        before, before_due = self.decision, self.due
+        self.decision = self.cooldown.settle(self.raw, now)
+        self.due = min(self.cooldown.release_at, self._next_expiry(), self._kill_due())
+        return self.decision is not before or self.due < before_due
+
+    def _next_expiry(self) -> float:
+        """When the oldest order in a hot window leaves it (the count can only fall then)."""
+        due = INF
+        if self.hot:
+            for windows in self.windows:
+                for w in windows:
+                    if w.times and len(w.times) >= w.warn_count:
+                        due = min(due, w.times[0] + w.seconds)
+        return due
+
+    def _kill_due(self) -> float:
+        if self.over_since == INF:
+            return INF
+        return self.over_since + self.limits.kill_after_s
+
+    def count(self, source: int, window_index: int, now: float) -> int:
+        """Orders from `source` inside window `window_index` at `now`."""
+        return self.windows[source][window_index].expire(now)
+
+    def evaluate(self, now: float) -> bool:
+        if not self.hot and self.cooldown.held is None:
+            return False
+        return self._regrade(now)
+
+    def hard_breach(self) -> Decision | None:
+        return None  # a re-arm restarts the sustain clock; the windows keep counting
+
+    def utilisation(self) -> float:
+        return max((len(w.times) / w.max_orders for ws in self.windows for w in ws), default=0.0)
+
+    def on_rearm(self, now: float) -> None:
+        if self.over_since != INF:
+            self.over_since = now
+        self.cooldown.clear()
+        self._regrade(now)

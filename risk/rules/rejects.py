@@ -1,0 +1,150 @@
+"""Rejects: N consecutive rejects, or the reject ratio in a window once it holds enough orders.
+
+Either -> HALTED, transient: cool-down once back under. An ACK ends a run of rejects. The
+window edge is the order-rate one: an outcome at `ts` counts while `now < ts + window_s`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from risk.decision import Decision
+from risk.limits import RejectLimits
+from risk.rules._common import INF, Cooldown, Recovery
+from risk.state import TradingState
+
+_SOURCES = ("telemetry", "venue")
+
+
+class _Outcomes:
+    """Per-source outcomes: the run of consecutive rejects and the windowed ratio."""
+
+    __slots__ = ("consecutive", "outcomes", "rejected")
+
+    def __init__(self) -> None:
+        self.consecutive = 0
+        self.outcomes: deque[tuple[float, bool]] = deque()
+        self.rejected = 0
+
+    def expire(self, now: float, window_s: float) -> None:
+        outcomes = self.outcomes
+        while outcomes and outcomes[0][0] + window_s <= now:
+            if outcomes.popleft()[1]:
+                self.rejected -= 1
+
+
+class RejectsRule:
+    name = "rejects"
+    recovery = Recovery.TRANSIENT
+
+    def __init__(self, limits: RejectLimits, warn_ratio: float) -> None:
+        self.limits = limits
+        self.warn_ratio = warn_ratio
+        self.sources = (_Outcomes(), _Outcomes())
+        self.cooldown = Cooldown(limits.cooldown_s)
+        self.raw: Decision | None = None
+        self.decision: Decision | None = None
+        self.due = INF
+        self.warn_consecutive = limits.max_consecutive * warn_ratio if warn_ratio < 1.0 else INF
+        self.warn_ratio_pct = limits.max_ratio_pct * warn_ratio if warn_ratio < 1.0 else INF
+
+    def on_outcome(self, source: int, rejected: bool, now: float) -> bool:
+        state = self.sources[source]
+        state.expire(now, self.limits.window_s)
+        state.outcomes.append((now, rejected))
+        if rejected:
+            state.rejected += 1
+            state.consecutive += 1
+        else:
+            state.consecutive = 0
+        if (
+            self.raw is None
+            and self.cooldown.held is None
+            and state.consecutive < self.warn_consecutive
+            and self._ratio(state) < self.warn_ratio_pct
+        ):
+            return False
+        return self._regrade(now)
+
+    def _ratio(self, state: _Outcomes) -> float:
+        total = len(state.outcomes)
+        if total < self.limits.min_sample:
+            return 0.0
+        return 100.0 * state.rejected / total
+
+    def _regrade(self, now: float) -> bool:
+        raw: Decision | None = None
+        for source, state in enumerate(self.sources):
+            state.expire(now, self.limits.window_s)
+            decision = self._grade(source, state)
+            if decision is not None and (raw is None or decision.state > raw.state):
+                raw = decision
+        self.raw = raw
+        before, before_due = self.decision, self.due
+        self.decision = self.cooldown.settle(raw, now)
+        self.due = min(self.cooldown.release_at, self._next_expiry())
+        return self.decision is not before or self.due < before_due
+
+    def _grade(self, source: int, state: _Outcomes) -> Decision | None:
+        limits, who = self.limits, _SOURCES[source]
+        if state.consecutive >= limits.max_consecutive:
+            return Decision(
+                TradingState.HALTED,
+                self.name,
+                state.consecutive,
+                limits.max_consecutive,
+                f"{state.consecutive} consecutive rejects ({who}), limit {limits.max_consecutive}",
+            )
+        ratio = self._ratio(state)
+        if ratio > limits.max_ratio_pct:
+            return Decision(
+                TradingState.HALTED,
+                self.name,
+                ratio,
+                limits.max_ratio_pct,
+                f"reject ratio {ratio:.1f}% of {len(state.outcomes)} orders in "
+                f"{limits.window_s:g} s ({who}) over {limits.max_ratio_pct:g}%",
+            )
+        if state.consecutive >= self.warn_consecutive:
+            return Decision(
+                TradingState.WARN,
+                self.name,
+                state.consecutive,
+                limits.max_consecutive,
+                f"{state.consecutive} consecutive rejects ({who}), limit {limits.max_consecutive}",
+            )
+        if ratio >= self.warn_ratio_pct:
+            return Decision(
+                TradingState.WARN,
+                self.name,
+                ratio,
+                limits.max_ratio_pct,
+                f"reject ratio {ratio:.1f}% ({who}) nears {limits.max_ratio_pct:g}%",
+            )
+        return None
+
+    def _next_expiry(self) -> float:
+        if self.raw is None:
+            return INF
+        return min(
+            (s.outcomes[0][0] + self.limits.window_s for s in self.sources if s.outcomes),
+            default=INF,
+        )
+
+    def evaluate(self, now: float) -> bool:
+        if self.raw is None and self.cooldown.held is None:
+            return False
+        return self._regrade(now)
+
+    def hard_breach(self) -> Decision | None:
+        return None
+
+    def utilisation(self) -> float:
+        limits = self.limits
+        return max(
+            max(s.consecutive / limits.max_consecutive, self._ratio(s) / limits.max_ratio_pct)
+            for s in self.sources
+        )
+
+    def on_rearm(self, now: float) -> None:
+        del now
