@@ -1,0 +1,244 @@
+"""The ingress over real sockets: binding, validation, counting, delivery and acks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import stat
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from risk.events import Heartbeat
+from risk.state import TradingState
+from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, fill, send, wait_until
+from watchdog.clock import FakeClock
+from watchdog.daemon.ingress import BurstDetector, Ingress, IngressConfig, InvalidBurst
+from watchdog.errors import IngressError
+from watchdog.protocol import (
+    TelemetryEvent,
+    decode_ack,
+    encode_event,
+    encode_telemetry,
+)
+
+
+@dataclass
+class Recorder:
+    batches: list[tuple[str, bytes, list[TelemetryEvent], bool]] = field(default_factory=list)
+    rejects: list[str] = field(default_factory=list)
+    bursts: list[InvalidBurst] = field(default_factory=list)
+
+    def on_batch(
+        self,
+        trader_id: str,
+        session_id: bytes,
+        events: Sequence[TelemetryEvent],
+        session_changed: bool,
+    ) -> None:
+        self.batches.append((trader_id, session_id, list(events), session_changed))
+
+
+def datagram(
+    events: list[TelemetryEvent],
+    seq: int,
+    *,
+    key: bytes = KEY,
+    session: bytes = SESSION,
+    sent: float = NOW,
+) -> bytes:
+    return encode_telemetry(key, TRADER, session, seq, sent, [encode_event(e) for e in events])
+
+
+def make_ingress(config: IngressConfig, rec: Recorder) -> Ingress:
+    return Ingress(
+        config,
+        clock=FakeClock(wall=NOW),
+        on_batch=rec.on_batch,
+        on_reject=rec.rejects.append,
+        on_invalid_burst=rec.bursts.append,
+    )
+
+
+@pytest.fixture
+def sock_path(tmp_path: Path) -> Path:
+    return tmp_path / "telemetry.sock"
+
+
+@pytest.fixture
+async def ingress(sock_path: Path) -> AsyncIterator[tuple[Ingress, Recorder]]:
+    rec = Recorder()
+    config = IngressConfig(keys={TRADER: KEY}, unix_path=sock_path, burst_threshold=5)
+    async with make_ingress(config, rec) as ing:
+        yield ing, rec
+
+
+async def recv(sock: socket.socket) -> bytes:
+    sock.setblocking(False)
+    return await asyncio.wait_for(asyncio.get_running_loop().sock_recv(sock, 2048), 10)
+
+
+def sender(path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("")  # abstract autobind, as the client does: where acks come back
+    sock.connect(str(path))
+    sock.setblocking(False)
+    return sock
+
+
+async def test_an_authentic_batch_is_delivered_with_the_session_change_flag(
+    ingress: tuple[Ingress, Recorder], sock_path: Path
+) -> None:
+    ing, rec = ingress
+    with sender(sock_path) as sock:
+        await send(sock, datagram([Heartbeat(ts=NOW), fill()], seq=1))
+        await send(sock, datagram([Heartbeat(ts=NOW)], seq=2))
+        await wait_until(lambda: len(rec.batches) == 2)
+    assert rec.batches[0] == (TRADER, SESSION, [Heartbeat(ts=NOW), fill()], True)
+    assert rec.batches[1] == (TRADER, SESSION, [Heartbeat(ts=NOW)], False)
+    assert (ing.accepted_datagrams, ing.accepted_events, ing.rejects) == (2, 3, {})
+
+
+async def test_bad_datagrams_are_dropped_and_counted_by_reason_never_delivered(
+    ingress: tuple[Ingress, Recorder], sock_path: Path
+) -> None:
+    ing, rec = ingress
+    good = datagram([Heartbeat(ts=NOW)], seq=1)
+    with sender(sock_path) as sock:
+        await send(sock, b"garbage")
+        await send(sock, datagram([Heartbeat(ts=NOW)], seq=1, key=OTHER_KEY))
+        await send(sock, good)
+        await send(sock, good)  # replay
+        await send(sock, datagram([Heartbeat(ts=NOW)], seq=2, sent=NOW - 3600))
+        await send(sock, good[:-1] + bytes([good[-1] ^ 1]))
+        await wait_until(lambda: sum(ing.rejects.values()) == 5)
+    assert ing.rejects == {"truncated": 1, "bad_hmac": 2, "replay": 1, "clock_skew": 1}
+    assert sorted(rec.rejects) == sorted(
+        ["truncated", "bad_hmac", "bad_hmac", "replay", "clock_skew"]
+    )
+    assert len(rec.batches) == 1
+
+
+async def test_a_burst_of_invalid_input_is_reported_once_per_window(
+    ingress: tuple[Ingress, Recorder], sock_path: Path
+) -> None:
+    ing, rec = ingress
+    with sender(sock_path) as sock:
+        for _ in range(12):
+            await send(sock, b"x" * 100)
+        await wait_until(lambda: sum(ing.rejects.values()) == 12)
+    assert rec.bursts == [InvalidBurst(count=5, window=1.0, reasons={"bad_magic": 5})]
+
+
+def test_the_burst_detector_starts_a_new_window_after_the_old_one_ends() -> None:
+    detector = BurstDetector(threshold=2, window=1.0)
+    assert detector.record(0.0, "a") is None
+    assert detector.record(0.5, "b") == InvalidBurst(2, 1.0, {"a": 1, "b": 1})
+    assert detector.record(0.9, "a") is None
+    assert detector.record(2.0, "a") is None
+    assert detector.record(2.1, "a") == InvalidBurst(2, 1.0, {"a": 2})
+
+
+async def test_a_late_datagram_delivers_only_its_order_events(
+    ingress: tuple[Ingress, Recorder], sock_path: Path
+) -> None:
+    _, rec = ingress
+    with sender(sock_path) as sock:
+        await send(sock, datagram([Heartbeat(ts=NOW)], seq=1))
+        await send(sock, datagram([Heartbeat(ts=NOW)], seq=3))
+        await send(sock, datagram([Heartbeat(ts=NOW), fill()], seq=2))
+        await send(sock, datagram([Heartbeat(ts=NOW)], seq=4))
+        await wait_until(lambda: len(rec.batches) == 4)
+    assert rec.batches[2] == (TRADER, SESSION, [fill()], False)
+
+
+async def test_acks_go_back_to_the_last_authenticated_sender(
+    ingress: tuple[Ingress, Recorder], sock_path: Path
+) -> None:
+    ing, rec = ingress
+    assert ing.send_ack(TRADER, TradingState.ACTIVE, limits_version="v1") is False
+    with sender(sock_path) as trader, sender(sock_path) as forger:
+        await send(trader, datagram([Heartbeat(ts=NOW)], seq=7))
+        await wait_until(lambda: len(rec.batches) == 1)
+        await send(forger, datagram([Heartbeat(ts=NOW)], seq=8, key=OTHER_KEY))
+        await wait_until(lambda: ing.rejects.get("bad_hmac") == 1)
+        assert ing.send_ack(TRADER, TradingState.REDUCING, limits_version="v1", reason="dd")
+        frame = decode_ack(await recv(trader), KEY, TRADER, SESSION)
+        with pytest.raises(BlockingIOError):
+            forger.recv(2048)
+    assert (frame.ack.state, frame.ack.limits_version, frame.ack.reason) == (
+        TradingState.REDUCING,
+        "v1",
+        "dd",
+    )
+    assert (frame.ack.last_seq, frame.ack_seq, frame.ack.ts) == (7, 1, NOW)
+
+
+async def test_udp_on_loopback_works_the_same(tmp_path: Path) -> None:
+    rec = Recorder()
+    config = IngressConfig(keys={TRADER: KEY}, udp=("127.0.0.1", 0))
+    async with make_ingress(config, rec) as ing:
+        address = ing.udp_address
+        assert address is not None
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(10)
+            sock.connect(address)
+            sock.send(datagram([Heartbeat(ts=NOW)], seq=1))
+            await wait_until(lambda: len(rec.batches) == 1)
+            assert ing.send_ack(TRADER, TradingState.WARN, limits_version="v2")
+            frame = decode_ack(await recv(sock), KEY, TRADER, SESSION)
+    assert frame.ack.state is TradingState.WARN
+
+
+async def test_the_socket_file_has_mode_0660_and_is_removed_on_close(sock_path: Path) -> None:
+    async with make_ingress(IngressConfig(keys={TRADER: KEY}, unix_path=sock_path), Recorder()):
+        mode = os.lstat(sock_path).st_mode
+        assert stat.S_ISSOCK(mode)
+        assert stat.S_IMODE(mode) == 0o660
+    assert not exists(sock_path)
+
+
+async def test_a_stale_socket_file_is_replaced(sock_path: Path) -> None:
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    stale.bind(str(sock_path))
+    stale.close()  # the file stays, nobody listens: a watchdog that died
+    rec = Recorder()
+    async with make_ingress(IngressConfig(keys={TRADER: KEY}, unix_path=sock_path), rec):
+        with sender(sock_path) as sock:
+            await send(sock, datagram([Heartbeat(ts=NOW)], seq=1))
+            await wait_until(lambda: len(rec.batches) == 1)
+
+
+async def test_a_socket_in_use_or_a_regular_file_is_never_replaced(sock_path: Path) -> None:
+    config = IngressConfig(keys={TRADER: KEY}, unix_path=sock_path)
+    async with make_ingress(config, Recorder()):
+        with pytest.raises(IngressError, match="in use"):
+            await make_ingress(config, Recorder()).start()
+    write(sock_path, "precious")
+    with pytest.raises(IngressError, match="not a socket"):
+        await make_ingress(config, Recorder()).start()
+    assert read(sock_path) == "precious"
+
+
+def exists(path: Path) -> bool:
+    return os.path.lexists(path)
+
+
+def write(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
+def read(path: Path) -> str:
+    return path.read_text()
+
+
+def test_the_config_refuses_short_keys_bad_ids_and_no_endpoint(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="shorter than 32"):
+        IngressConfig(keys={TRADER: b"short"}, unix_path=tmp_path / "s")
+    with pytest.raises(ValueError, match="trader id"):
+        IngressConfig(keys={"bad id": KEY}, unix_path=tmp_path / "s")
+    with pytest.raises(ValueError, match="needs"):
+        IngressConfig(keys={TRADER: KEY})

@@ -1,0 +1,361 @@
+"""The client against a real ingress (or a fake watchdog socket) over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from risk.events import AccountSnapshot, Heartbeat, OrderEvent, OrderEventKind, PositionSnapshot
+from risk.state import TradingState
+from tests.watchdog.wire import KEY, NOW, OTHER_KEY, TRADER, wait_until
+from watchdog.client import ClientConfig, WatchdogClient, load_key
+from watchdog.clock import FakeClock
+from watchdog.daemon.ingress import Ingress, IngressConfig
+from watchdog.errors import ConfigError
+from watchdog.protocol import Ack, TelemetryEvent, decode_telemetry, encode_ack
+
+
+@dataclass
+class Watchdog:
+    """A real ingress that records batches and acks each one with `state` (None: no ack)."""
+
+    path: Path
+    clock: FakeClock
+    state: TradingState | None = TradingState.ACTIVE
+    batches: list[tuple[bytes, list[TelemetryEvent], bool]] = field(default_factory=list)
+    ingress: Ingress | None = None
+
+    def on_batch(
+        self, trader_id: str, session: bytes, events: Sequence[TelemetryEvent], changed: bool
+    ) -> None:
+        self.batches.append((session, list(events), changed))
+        if self.state is not None and self.ingress is not None:
+            self.ingress.send_ack(trader_id, self.state, limits_version="v1")
+
+    def events(self) -> list[TelemetryEvent]:
+        return [event for _, events, _ in self.batches for event in events]
+
+    def of(self, kind: type) -> list[TelemetryEvent]:
+        return [event for event in self.events() if isinstance(event, kind)]
+
+    async def start(self, **config: object) -> Ingress:
+        cfg = IngressConfig(keys={TRADER: KEY}, unix_path=self.path, **config)  # type: ignore[arg-type]
+        self.ingress = Ingress(cfg, clock=self.clock, on_batch=self.on_batch)
+        await self.ingress.start()
+        return self.ingress
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(wall=NOW)
+
+
+@pytest.fixture
+async def watchdog(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Watchdog]:
+    dog = Watchdog(tmp_path / "wd.sock", clock)
+    await dog.start()
+    yield dog
+    assert dog.ingress is not None
+    await dog.ingress.close()
+
+
+def config(address: str | tuple[str, int], **overrides: object) -> ClientConfig:
+    values: dict[str, object] = {"heartbeat_interval": 0.02, "ack_timeout": 0.5}
+    values.update(overrides)
+    return ClientConfig(TRADER, KEY, address, **values)  # type: ignore[arg-type]
+
+
+async def test_heartbeats_arrive_at_the_configured_interval(watchdog: Watchdog) -> None:
+    loop = asyncio.get_running_loop()
+    async with WatchdogClient(config(str(watchdog.path)), clock=watchdog.clock) as client:
+        start = loop.time()
+        await wait_until(lambda: len(watchdog.of(Heartbeat)) >= 20)
+        elapsed = loop.time() - start
+    assert watchdog.batches[0][2] is True  # the first datagram starts the session
+    assert {session for session, _, _ in watchdog.batches} == {client.session_id}
+    # 20 beats at 20 ms: about 0.4 s. Generous bounds: the machine is shared.
+    assert 0.15 < elapsed < 5.0
+    assert client.counters.send_errors == 0
+
+
+async def test_acks_set_the_state_and_silence_fails_closed_after_the_timeout(
+    watchdog: Watchdog,
+) -> None:
+    changes: list[tuple[TradingState, TradingState]] = []
+    client = WatchdogClient(
+        config(str(watchdog.path)),
+        clock=watchdog.clock,
+        on_state_change=lambda old, new: changes.append((old, new)),
+    )
+    assert client.state is TradingState.HALTED  # no ack yet: fail closed
+    async with client:
+        await wait_until(lambda: client.state is TradingState.ACTIVE)
+        assert client.counters.acks >= 1
+        watchdog.state = TradingState.REDUCING
+        await wait_until(lambda: client.state is TradingState.REDUCING)
+        watchdog.state = None  # the watchdog goes silent
+        silent_from = len(watchdog.batches)
+        await wait_until(lambda: len(watchdog.batches) >= silent_from + 3)
+        watchdog.clock.advance(0.49)
+        assert state_of(client) is TradingState.REDUCING
+        watchdog.clock.advance(0.02)
+        assert state_of(client) is TradingState.HALTED
+        await wait_until(lambda: changes[-1] == (TradingState.REDUCING, TradingState.HALTED))
+        watchdog.state = TradingState.ACTIVE
+        await wait_until(lambda: client.state is TradingState.ACTIVE)
+    assert changes[:2] == [
+        (TradingState.HALTED, TradingState.ACTIVE),
+        (TradingState.ACTIVE, TradingState.REDUCING),
+    ]
+
+
+def state_of(client: WatchdogClient) -> TradingState:
+    """Read the property through a call: the clock moved, mypy's narrowing must not stick."""
+    return client.state
+
+
+async def test_killed_stays_killed_whatever_comes_next(watchdog: Watchdog) -> None:
+    async with WatchdogClient(config(str(watchdog.path)), clock=watchdog.clock) as client:
+        watchdog.state = TradingState.KILLED
+        await wait_until(lambda: client.state is TradingState.KILLED)
+        watchdog.state = TradingState.ACTIVE
+        acks = client.counters.acks
+        await wait_until(lambda: client.counters.acks > acks + 2)
+        assert client.state is TradingState.KILLED
+        watchdog.clock.advance(60)
+        assert client.state is TradingState.KILLED
+
+
+async def test_a_missing_watchdog_is_counted_and_the_client_recovers_when_it_appears(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    dog = Watchdog(tmp_path / "wd.sock", clock)
+    async with WatchdogClient(config(str(dog.path), max_pending_orders=3), clock=clock) as client:
+        await wait_until(lambda: client.counters.send_errors >= 3)
+        for qty in range(1, 6):
+            client.report_order("SUBMIT", "BTCUSDT", "BUY", qty, 100.0)
+        assert client.counters.dropped == 2
+        assert client.state is TradingState.HALTED
+        await dog.start()
+        try:
+            await wait_until(lambda: client.state is TradingState.ACTIVE)
+            await wait_until(lambda: len(dog.of(OrderEvent)) == 3)
+        finally:
+            assert dog.ingress is not None
+            await dog.ingress.close()
+    assert [event.qty for event in dog.of(OrderEvent)] == [3.0, 4.0, 5.0]  # type: ignore[union-attr]
+
+
+async def test_a_restarted_watchdog_is_found_again(watchdog: Watchdog) -> None:
+    async with WatchdogClient(config(str(watchdog.path)), clock=watchdog.clock) as client:
+        await wait_until(lambda: client.state is TradingState.ACTIVE)
+        assert watchdog.ingress is not None
+        await watchdog.ingress.close()
+        await wait_until(lambda: client.counters.send_errors >= 1)
+        count = len(watchdog.batches)
+        await watchdog.start()
+        await wait_until(lambda: len(watchdog.batches) > count + 2)
+    assert client.state is TradingState.ACTIVE
+
+
+async def test_snapshots_coalesce_latest_wins_per_kind_and_symbol(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    dog = Watchdog(tmp_path / "wd.sock", clock)
+    client = WatchdogClient(config(str(dog.path)), clock=clock)
+    client.report_account(1000.0, 0.0, 0.0)
+    client.report_account(990.0, -5.0, -5.0)
+    client.report_position("BTCUSDT", 0.1, 65_000.0)
+    client.report_position("ETHUSDT", -1.0, 3_000.0)
+    client.report_position("BTCUSDT", 0.2, 65_100.0)
+    await dog.start()
+    try:
+        async with client:
+            await wait_until(lambda: bool(dog.of(AccountSnapshot)))
+    finally:
+        assert dog.ingress is not None
+        await dog.ingress.close()
+    assert [(e.equity, e.realized_pnl) for e in dog.of(AccountSnapshot)] == [(990.0, -5.0)]  # type: ignore[union-attr]
+    positions = {(e.symbol, e.qty) for e in dog.of(PositionSnapshot)}  # type: ignore[union-attr]
+    assert positions == {("BTCUSDT", 0.2), ("ETHUSDT", -1.0)}
+
+
+async def test_an_order_event_goes_out_at_once_not_at_the_next_heartbeat(
+    watchdog: Watchdog,
+) -> None:
+    slow = config(str(watchdog.path), heartbeat_interval=10.0, ack_timeout=20.0)
+    async with WatchdogClient(slow, clock=watchdog.clock) as client:
+        await wait_until(lambda: len(watchdog.batches) == 1)  # the first heartbeat
+        client.report_order(OrderEventKind.FILL, "BTCUSDT", "SELL", 0.5, 65_000.0, realized_pnl=-3)
+        client.report_order(OrderEventKind.REJECT, "BTCUSDT", "BUY", 1, 1.0, reason="-2019 margin")
+        await wait_until(lambda: len(watchdog.of(OrderEvent)) == 2, within=5.0)
+    orders = watchdog.of(OrderEvent)
+    assert len(watchdog.batches) == 2  # both orders in one datagram, no heartbeat in between
+    assert [(o.kind, o.reason, o.realized_pnl) for o in orders] == [  # type: ignore[union-attr]
+        (OrderEventKind.FILL, "", -3.0),
+        (OrderEventKind.REJECT, "-2019 margin", None),
+    ]
+
+
+async def test_udp_on_loopback_carries_heartbeats_and_acks(clock: FakeClock) -> None:
+    batches: list[Sequence[TelemetryEvent]] = []
+    holder: list[Ingress] = []
+
+    def on_batch(tid: str, session: bytes, events: Sequence[TelemetryEvent], new: bool) -> None:
+        batches.append(events)
+        holder[0].send_ack(tid, TradingState.WARN, limits_version="v9")
+
+    cfg = IngressConfig(keys={TRADER: KEY}, udp=("127.0.0.1", 0))
+    async with Ingress(cfg, clock=clock, on_batch=on_batch) as ingress:
+        holder.append(ingress)
+        address = ingress.udp_address
+        assert address is not None
+        async with WatchdogClient(config(address), clock=clock) as client:
+            await wait_until(lambda: client.state is TradingState.WARN)
+            await wait_until(lambda: len(batches) >= 3)
+    assert client.last_ack is not None
+    assert client.last_ack.ack.limits_version == "v9"
+
+
+async def test_the_client_keeps_running_when_no_udp_watchdog_listens(clock: FakeClock) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = probe.getsockname()
+    async with WatchdogClient(config(address), clock=clock) as client:  # port now closed
+        await wait_until(lambda: client.counters.send_errors >= 2)
+        client.report_order("SUBMIT", "BTCUSDT", "BUY", 1, 1)
+        assert client.state is TradingState.HALTED
+
+
+# -- against a fake watchdog: a bare socket whose acks the test writes ------------------------
+
+
+@pytest.fixture
+async def fake_watchdog(tmp_path: Path) -> AsyncIterator[tuple[socket.socket, str]]:
+    path = str(tmp_path / "fake.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.setblocking(False)
+    yield sock, path
+    sock.close()
+
+
+async def receive(sock: socket.socket) -> tuple[bytes, Any]:
+    loop = asyncio.get_running_loop()
+    return await asyncio.wait_for(loop.sock_recvfrom(sock, 2048), 10)
+
+
+async def test_replayed_forged_and_premature_acks_are_rejected(
+    fake_watchdog: tuple[socket.socket, str], clock: FakeClock
+) -> None:
+    sock, path = fake_watchdog
+    async with WatchdogClient(config(path), clock=clock) as client:
+        data, peer = await receive(sock)
+        seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+        session = client.session_id
+
+        def ack(state: TradingState, last_seq: int, ack_seq: int, key: bytes = KEY) -> bytes:
+            return encode_ack(key, TRADER, session, ack_seq, Ack(state, "v1", last_seq, "", NOW))
+
+        first = ack(TradingState.ACTIVE, seq, 1)
+        sock.sendto(first, peer)
+        await wait_until(lambda: client.state is TradingState.ACTIVE)
+        sock.sendto(ack(TradingState.ACTIVE, seq, 2, key=OTHER_KEY), peer)  # forged
+        sock.sendto(first, peer)  # replayed
+        sock.sendto(ack(TradingState.ACTIVE, seq + 10_000, 3), peer)  # acks what was never sent
+        sock.sendto(b"junk", peer)
+        await wait_until(lambda: client.counters.rejected_acks == 4)
+        sock.sendto(ack(TradingState.HALTED, seq, 2), peer)  # same telemetry, newer ack: fine
+        await wait_until(lambda: client.state is TradingState.HALTED)
+        assert client.counters.acks == 2
+
+
+async def test_a_failing_state_callback_does_not_stop_heartbeats(
+    fake_watchdog: tuple[socket.socket, str], clock: FakeClock
+) -> None:
+    sock, path = fake_watchdog
+
+    def explode(old: TradingState, new: TradingState) -> None:
+        raise RuntimeError("bot bug")
+
+    async with WatchdogClient(config(path), clock=clock, on_state_change=explode) as client:
+        data, peer = await receive(sock)
+        seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+        ack = Ack(TradingState.ACTIVE, "v1", seq, "", NOW)
+        sock.sendto(encode_ack(KEY, TRADER, client.session_id, 1, ack), peer)
+        await wait_until(lambda: client.state is TradingState.ACTIVE)
+        for _ in range(3):
+            await receive(sock)
+
+
+async def test_invalid_reports_are_counted_never_raised_and_never_sent(
+    fake_watchdog: tuple[socket.socket, str], clock: FakeClock
+) -> None:
+    sock, path = fake_watchdog
+    async with WatchdogClient(config(path), clock=clock) as client:
+        client.report_account(math.nan, 0, 0)
+        client.report_account(1.0, math.inf, 0)
+        client.report_position("", 1, 1)
+        client.report_position("X" * 40, 1, 1)
+        client.report_position("BTCUSDT", 1, -1)
+        client.report_order("EXPLODE", "BTCUSDT", "BUY", 1, 1)
+        client.report_order("FILL", "BTCUSDT", "HOLD", 1, 1)
+        client.report_order("FILL", "BTCUSDT", "BUY", -1, 1)
+        client.report_order(["FILL"], "BTCUSDT", "BUY", 1, 1)  # type: ignore[arg-type]
+        client.report_order("FILL", "BTCUSDT", "BUY", True, 1)
+        client.report_feed("BTCUSDT", -5.0)
+        client.report_open_orders(-1)
+        client.report_state(7)  # type: ignore[arg-type]
+        client.report_account(1.0, 0, 0, ts=math.nan)
+        client.report_order("FILL", "BTCUSDT", "BUY", 1, 1, reason="bad\x00\nreason" * 50)
+        assert client.counters.invalid == 14
+        orders: list[OrderEvent] = []
+        while not orders:
+            data, _ = await receive(sock)
+            orders = [e for e in decode(data) if isinstance(e, OrderEvent)]
+    assert [o.reason for o in orders] == [("bad??reason" * 50)[:200]]
+
+
+def decode(data: bytes) -> tuple[TelemetryEvent, ...]:
+    return decode_telemetry(data, {TRADER: KEY}.get).events
+
+
+# -- configuration and keys -------------------------------------------------------------------
+
+
+def test_load_key_reads_hex_and_refuses_unsafe_or_short_files(tmp_path: Path) -> None:
+    path = tmp_path / "trader.key"
+    path.write_text(KEY.hex()[:32] + "\n" + KEY.hex()[32:] + "\n")
+    path.chmod(0o600)
+    assert load_key(path) == KEY
+    path.chmod(0o604)
+    with pytest.raises(ConfigError, match="other users"):
+        load_key(path)
+    path.chmod(0o600)
+    path.write_text("abcd")
+    with pytest.raises(ConfigError, match="need at least 32"):
+        load_key(path)
+    path.write_text("not hex at all, no")
+    with pytest.raises(ConfigError, match="not hex"):
+        load_key(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_key(tmp_path / "missing.key")
+
+
+def test_the_client_config_refuses_nonsense() -> None:
+    with pytest.raises(ConfigError, match="trader id"):
+        ClientConfig("bad id", KEY)
+    with pytest.raises(ConfigError, match="at least 32"):
+        ClientConfig(TRADER, b"short")
+    with pytest.raises(ConfigError, match="ack_timeout"):
+        ClientConfig(TRADER, KEY, heartbeat_interval=1.0, ack_timeout=0.5)
+    shown = repr(ClientConfig(TRADER, KEY))
+    assert repr(KEY) not in shown
+    assert "key=" not in shown

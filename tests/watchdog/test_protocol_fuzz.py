@@ -1,0 +1,153 @@
+"""Fuzzing the decoder: whatever arrives, only ProtocolError escapes, and nothing is accepted
+without the right HMAC tag."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from risk.events import Heartbeat
+from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, events
+from watchdog.errors import AuthError, ProtocolError, ReplayError
+from watchdog.protocol import (
+    HEADER_SIZE,
+    MAX_DATAGRAM,
+    TAG_SIZE,
+    SessionGuard,
+    TelemetryEvent,
+    decode_ack,
+    decode_telemetry,
+    encode_event,
+    encode_telemetry,
+    pack_events,
+)
+
+FUZZ = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+
+
+def keys(trader_id: str) -> bytes | None:
+    return KEY if trader_id == TRADER else None
+
+
+def valid(evts: list[TelemetryEvent], seq: int = 1) -> bytes:
+    group = pack_events([encode_event(e) for e in evts], TRADER)[0]
+    return encode_telemetry(KEY, TRADER, SESSION, seq, NOW, group)
+
+
+def decodes(data: bytes) -> bool:
+    try:
+        decode_telemetry(data, keys)
+    except ProtocolError:
+        return False
+    return True
+
+
+@FUZZ
+@given(st.binary(max_size=2 * MAX_DATAGRAM))
+def test_arbitrary_bytes_only_ever_raise_protocol_errors(data: bytes) -> None:
+    assert not decodes(data)  # random bytes never carry a valid tag
+    with contextlib.suppress(ProtocolError):
+        decode_ack(data, KEY, TRADER, SESSION)
+
+
+@FUZZ
+@given(st.binary(min_size=0, max_size=200))
+def test_arbitrary_bytes_behind_a_valid_header_are_refused(tail: bytes) -> None:
+    head = valid([Heartbeat(ts=NOW)])[: HEADER_SIZE + len(TRADER)]
+    assert not decodes(head + tail)
+
+
+@FUZZ
+@given(st.lists(events, min_size=1, max_size=8), st.data())
+def test_any_truncation_of_a_valid_datagram_is_refused(
+    evts: list[TelemetryEvent], data: st.DataObject
+) -> None:
+    datagram = valid(evts)
+    cut = data.draw(st.integers(min_value=0, max_value=len(datagram) - 1))
+    assert not decodes(datagram[:cut])
+
+
+@FUZZ
+@given(st.lists(events, min_size=1, max_size=8), st.data())
+def test_any_bit_flip_in_a_valid_datagram_is_refused(
+    evts: list[TelemetryEvent], data: st.DataObject
+) -> None:
+    datagram = bytearray(valid(evts))
+    bit = data.draw(st.integers(min_value=0, max_value=len(datagram) * 8 - 1))
+    datagram[bit // 8] ^= 1 << (bit % 8)
+    assert not decodes(bytes(datagram))
+
+
+@FUZZ
+@given(st.lists(events, min_size=1, max_size=8), st.binary(min_size=1, max_size=64))
+def test_bytes_appended_to_a_valid_datagram_are_refused(
+    evts: list[TelemetryEvent], extra: bytes
+) -> None:
+    assert not decodes(valid(evts) + extra)
+
+
+@FUZZ
+@given(st.lists(events, min_size=1, max_size=8))
+def test_a_datagram_under_the_wrong_key_is_an_auth_failure(evts: list[TelemetryEvent]) -> None:
+    group = pack_events([encode_event(e) for e in evts], TRADER)[0]
+    forged = encode_telemetry(OTHER_KEY, TRADER, SESSION, 1, NOW, group)
+    with pytest.raises(AuthError) as caught:
+        decode_telemetry(forged, keys)
+    assert caught.value.reason == "bad_hmac"
+
+
+@FUZZ
+@given(st.binary(max_size=MAX_DATAGRAM - HEADER_SIZE - len(TRADER) - TAG_SIZE))
+def test_any_authenticated_payload_bytes_decode_or_raise_protocol_errors(payload: bytes) -> None:
+    """What a key holder with a bug could send: the decoder still never crashes."""
+    datagram = valid([Heartbeat(ts=NOW)])
+    body = datagram[: HEADER_SIZE + len(TRADER)] + payload
+    decodes(body + hmac.digest(KEY, body, hashlib.sha256))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=10),
+    max_leaves=30,
+)
+
+
+@FUZZ
+@given(st.lists(json_values, max_size=10))
+def test_any_authenticated_json_structure_decodes_or_raises_protocol_errors(
+    items: list[object],
+) -> None:
+    datagram = valid([Heartbeat(ts=NOW)])
+    try:
+        payload = orjson.dumps(items)
+    except TypeError:
+        return
+    body = datagram[: HEADER_SIZE + len(TRADER)] + payload
+    if len(body) + TAG_SIZE <= MAX_DATAGRAM:
+        decodes(body + hmac.digest(KEY, body, hashlib.sha256))
+
+
+@FUZZ
+@given(st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=80))
+def test_replayed_and_reordered_real_datagrams_are_each_accepted_at_most_once(
+    order: list[int],
+) -> None:
+    """Deliver real datagrams in any order with duplicates: the guard admits each seq once."""
+    datagrams = {seq: valid([Heartbeat(ts=NOW)], seq=seq) for seq in set(order)}
+    guard = SessionGuard(window=16)
+    admitted: list[int] = []
+    for seq in order:
+        try:
+            telemetry = decode_telemetry(datagrams[seq], keys)
+            guard.admit(telemetry.header, NOW)
+        except ReplayError:
+            continue
+        admitted.append(telemetry.header.seq)
+    assert len(admitted) == len(set(admitted))
+    assert admitted[0] == order[0]

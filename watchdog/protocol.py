@@ -1,0 +1,549 @@
+"""The telemetry wire protocol between a trading bot and its watchdog (spec: docs/protocol.md).
+
+Pure: bytes in, values out, no sockets and no clock reads (time is passed in). A datagram is
+
+    header (40 bytes) | trader id (1..64 bytes) | orjson payload | HMAC-SHA256 tag (32 bytes)
+
+and the tag covers everything before it. The receiver checks, in this order: size, magic,
+version, header fields, trader id -> key, tag, payload, and finally freshness (`SessionGuard`).
+Nothing after the tag check runs on unauthenticated bytes, and every rejection is a
+`ProtocolError` subclass with a stable `reason` code.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import math
+import re
+import struct
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from risk.events import (
+    AccountSnapshot,
+    EventSource,
+    FeedStatus,
+    Heartbeat,
+    OpenOrdersSnapshot,
+    OrderEvent,
+    OrderEventKind,
+    PositionSnapshot,
+    Side,
+)
+from risk.state import TradingState
+from watchdog.errors import AuthError, MalformedError, ReplayError, VersionError
+
+MAGIC = b"KSWD"
+VERSION = 1
+MAX_DATAGRAM = 1400  # fits one Ethernet frame with IPv4/IPv6 + UDP headers: never fragmented
+TAG_SIZE = 32
+SESSION_ID_SIZE = 16
+MAX_TRADER_ID = 64
+MAX_SYMBOL = 32
+MAX_REASON = 200
+MAX_LIMITS_VERSION = 64
+MAX_EVENTS = 256
+MIN_KEY_SIZE = 32
+
+_HEADER = struct.Struct("!4sBBBx16sQd")
+HEADER_SIZE = _HEADER.size  # 40
+_U64_MAX = 2**64 - 1
+_TRADER_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")
+
+
+class MessageType(enum.IntEnum):
+    TELEMETRY = 1  # trader -> watchdog
+    ACK = 2  # watchdog -> trader
+
+
+@dataclass(frozen=True, slots=True)
+class TraderState:
+    """The trader's own view of its state (it may be stricter than the watchdog's)."""
+
+    ts: float
+    state: TradingState
+    reason: str
+
+
+TelemetryEvent = (
+    Heartbeat
+    | AccountSnapshot
+    | PositionSnapshot
+    | OrderEvent
+    | FeedStatus
+    | OpenOrdersSnapshot
+    | TraderState
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    version: int
+    msg_type: MessageType
+    trader_id: str
+    session_id: bytes
+    seq: int
+    sent_ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class Telemetry:
+    """An authenticated, decoded telemetry datagram (not yet checked for freshness)."""
+
+    header: Header
+    events: tuple[TelemetryEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The watchdog's answer: its state for this trader and what it has seen.
+
+    `ts` is the watchdog's wall time when it sent the ack (the header's send time).
+    """
+
+    state: TradingState
+    limits_version: str
+    last_seq: int
+    reason: str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class AckFrame:
+    """A decoded ack with its ordering data: acks are ordered by (`ack.last_seq`, `ack_seq`)."""
+
+    session_id: bytes
+    ack_seq: int
+    ack: Ack
+
+    @property
+    def order_key(self) -> tuple[int, int]:
+        return (self.ack.last_seq, self.ack_seq)
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding
+
+
+def check_key(key: bytes) -> bytes:
+    if len(key) < MIN_KEY_SIZE:
+        raise ValueError(f"HMAC key must be at least {MIN_KEY_SIZE} bytes, got {len(key)}")
+    return key
+
+
+def check_trader_id(trader_id: str) -> str:
+    if not _TRADER_ID_RE.match(trader_id):
+        raise ValueError(
+            f"trader id {trader_id!r} must be 1..64 of [A-Za-z0-9_.-], starting alphanumeric"
+        )
+    return trader_id
+
+
+def encode_event(event: TelemetryEvent) -> bytes:
+    """One event as its JSON array (the client encodes once, then packs arrays into datagrams)."""
+    return orjson.dumps(_event_to_wire(event))
+
+
+def _event_to_wire(event: TelemetryEvent) -> list[object]:
+    if isinstance(event, OrderEvent):
+        return [
+            "ord",
+            event.ts,
+            event.kind.name,
+            event.symbol,
+            event.side.value,
+            event.qty,
+            event.price,
+            event.reason,
+            event.realized_pnl,
+        ]
+    if isinstance(event, Heartbeat):
+        return ["hb", event.ts]
+    if isinstance(event, AccountSnapshot):
+        return ["acct", event.ts, event.equity, event.realized_pnl, event.unrealized_pnl]
+    if isinstance(event, PositionSnapshot):
+        return ["pos", event.ts, event.symbol, event.qty, event.mark_price]
+    if isinstance(event, FeedStatus):
+        return ["feed", event.ts, event.symbol, event.last_event_ts]
+    if isinstance(event, OpenOrdersSnapshot):
+        return ["open", event.ts, event.count]
+    return ["state", event.ts, event.state.name, event.reason]
+
+
+def telemetry_overhead(trader_id: str) -> int:
+    """Bytes of a telemetry datagram that are not event arrays (header, id, brackets, tag)."""
+    return HEADER_SIZE + len(trader_id.encode()) + 2 + TAG_SIZE
+
+
+def pack_events(encoded: Iterable[bytes], trader_id: str) -> list[list[bytes]]:
+    """Split encoded events into groups that each fit one datagram, keeping their order.
+
+    An event too large for any datagram cannot happen for validated events (strings are
+    bounded); it raises ValueError so a sender bug surfaces in tests.
+    """
+    budget = MAX_DATAGRAM - telemetry_overhead(trader_id)
+    groups: list[list[bytes]] = []
+    current: list[bytes] = []
+    used = 0
+    for item in encoded:
+        cost = len(item) + (1 if current else 0)  # the comma between array elements
+        if len(item) > budget:
+            raise ValueError(f"one event is {len(item)} bytes, over the {budget}-byte budget")
+        if used + cost > budget or len(current) >= MAX_EVENTS:
+            groups.append(current)
+            current, used, cost = [], 0, len(item)
+        current.append(item)
+        used += cost
+    if current:
+        groups.append(current)
+    return groups
+
+
+def encode_telemetry(
+    key: bytes,
+    trader_id: str,
+    session_id: bytes,
+    seq: int,
+    sent_ts: float,
+    encoded_events: Sequence[bytes],
+) -> bytes:
+    payload = b"[" + b",".join(encoded_events) + b"]"
+    return _seal(key, MessageType.TELEMETRY, trader_id, session_id, seq, sent_ts, payload)
+
+
+def encode_ack(key: bytes, trader_id: str, session_id: bytes, ack_seq: int, ack: Ack) -> bytes:
+    payload = orjson.dumps([ack.state.name, ack.limits_version, ack.last_seq, ack.reason])
+    return _seal(key, MessageType.ACK, trader_id, session_id, ack_seq, ack.ts, payload)
+
+
+def _seal(
+    key: bytes,
+    msg_type: MessageType,
+    trader_id: str,
+    session_id: bytes,
+    seq: int,
+    sent_ts: float,
+    payload: bytes,
+) -> bytes:
+    tid = trader_id.encode()
+    body = (
+        _HEADER.pack(MAGIC, VERSION, msg_type, len(tid), session_id, seq, sent_ts) + tid + payload
+    )
+    if len(body) + TAG_SIZE > MAX_DATAGRAM:
+        raise ValueError(f"datagram of {len(body) + TAG_SIZE} bytes is over {MAX_DATAGRAM}")
+    return body + hmac.digest(key, body, hashlib.sha256)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+
+
+def peek_header(data: bytes) -> Header:
+    """Parse and check the unauthenticated header: says which key to verify the tag with."""
+    size = len(data)
+    if size > MAX_DATAGRAM:
+        raise MalformedError("oversized", f"{size} bytes, limit {MAX_DATAGRAM}")
+    if size < HEADER_SIZE + 1 + 2 + TAG_SIZE:
+        raise MalformedError("truncated", f"{size} bytes is shorter than any datagram")
+    magic, version, msg_type, tid_len, session_id, seq, sent_ts = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise MalformedError("bad_magic", f"magic {magic!r}, expected {MAGIC!r}")
+    if version != VERSION:
+        raise VersionError("bad_version", f"protocol version {version}, this side speaks {VERSION}")
+    if data[7] != 0:
+        raise MalformedError("bad_header", "reserved header byte is not zero")
+    if msg_type not in _MESSAGE_TYPES:
+        raise MalformedError("bad_type", f"unknown message type {msg_type}")
+    if not 1 <= tid_len <= MAX_TRADER_ID or HEADER_SIZE + tid_len + 2 + TAG_SIZE > size:
+        raise MalformedError("bad_header", f"trader id length {tid_len} does not fit")
+    try:
+        trader_id = data[HEADER_SIZE : HEADER_SIZE + tid_len].decode("ascii")
+    except UnicodeDecodeError:
+        raise MalformedError("bad_header", "trader id is not ASCII") from None
+    if not _TRADER_ID_RE.match(trader_id):
+        raise MalformedError("bad_header", f"trader id {trader_id!r} has invalid characters")
+    if seq == 0 or not math.isfinite(sent_ts) or sent_ts < 0:
+        raise MalformedError("bad_header", f"sequence {seq} or send time {sent_ts} is invalid")
+    return Header(version, MessageType(msg_type), trader_id, session_id, seq, sent_ts)
+
+
+_MESSAGE_TYPES = frozenset(int(t) for t in MessageType)
+
+
+def _verify(data: bytes, key: bytes) -> bytes:
+    """Check the tag in constant time; return the payload bytes."""
+    body, tag = data[:-TAG_SIZE], data[-TAG_SIZE:]
+    if not hmac.compare_digest(hmac.digest(key, body, hashlib.sha256), tag):
+        raise AuthError("bad_hmac", "HMAC tag does not match: forged, corrupted or wrong key")
+    return body
+
+
+def decode_telemetry(data: bytes, key_for: Callable[[str], bytes | None]) -> Telemetry:
+    """Authenticate and decode a telemetry datagram. `key_for(trader_id)` is None if unknown."""
+    header = peek_header(data)
+    if header.msg_type is not MessageType.TELEMETRY:
+        raise MalformedError("bad_type", f"expected telemetry, got {header.msg_type.name}")
+    key = key_for(header.trader_id)
+    if key is None:
+        raise AuthError("unknown_trader", f"no key for trader {header.trader_id!r}")
+    body = _verify(data, key)
+    items = _load_payload(body, HEADER_SIZE + len(header.trader_id))
+    if len(items) > MAX_EVENTS:
+        raise MalformedError("bad_payload", f"{len(items)} events, limit {MAX_EVENTS}")
+    return Telemetry(header, tuple(_event_from_wire(item) for item in items))
+
+
+def decode_ack(data: bytes, key: bytes, trader_id: str, session_id: bytes) -> AckFrame:
+    """Authenticate and decode an ack meant for this trader's current session."""
+    header = peek_header(data)
+    if header.msg_type is not MessageType.ACK:
+        raise MalformedError("bad_type", f"expected ack, got {header.msg_type.name}")
+    if header.trader_id != trader_id:
+        raise AuthError("unknown_trader", f"ack for trader {header.trader_id!r}")
+    body = _verify(data, key)
+    if header.session_id != session_id:
+        raise ReplayError("stale_session", "ack for another session of this trader")
+    item = _load_payload(body, HEADER_SIZE + len(trader_id))
+    if len(item) != 4:
+        raise MalformedError("bad_payload", "ack must be [state, limits_version, last_seq, reason]")
+    state = _state(item[0])
+    limits_version = _text(item[1], MAX_LIMITS_VERSION, "limits_version")
+    last_seq = item[2]
+    if type(last_seq) is not int or not 0 <= last_seq <= _U64_MAX:
+        raise MalformedError("bad_payload", f"last_seq {last_seq!r} is not a u64")
+    reason = _text(item[3], MAX_REASON, "reason")
+    ack = Ack(state, limits_version, last_seq, reason, header.sent_ts)
+    return AckFrame(header.session_id, header.seq, ack)
+
+
+def _load_payload(body: bytes, start: int) -> list[object]:
+    try:
+        value = orjson.loads(body[start:])
+    except orjson.JSONDecodeError as exc:
+        raise MalformedError("bad_payload", f"payload is not JSON: {exc}") from None
+    if type(value) is not list:
+        raise MalformedError("bad_payload", "payload must be a JSON array")
+    return value
+
+
+def _event_from_wire(item: object) -> TelemetryEvent:
+    if type(item) is not list or not item:
+        raise MalformedError("bad_payload", "an event must be a non-empty JSON array")
+    decoder = _DECODERS.get(item[0]) if type(item[0]) is str else None
+    if decoder is None:
+        raise MalformedError("bad_payload", f"unknown event kind {item[0]!r}")
+    arity, build = decoder
+    if len(item) != arity:
+        raise MalformedError("bad_payload", f"{item[0]} needs {arity} fields, got {len(item)}")
+    return build(item)
+
+
+def _num(value: object, name: str) -> float:
+    # bool is an int subclass: `type(...) is` keeps true/false out of numeric fields.
+    if type(value) is float:
+        if math.isfinite(value):
+            return value
+    elif type(value) is int and -(2**53) <= value <= 2**53:
+        return float(value)
+    raise MalformedError("bad_payload", f"{name} {value!r} is not a finite number")
+
+
+def _nonneg(value: object, name: str) -> float:
+    number = _num(value, name)
+    if number < 0:
+        raise MalformedError("bad_payload", f"{name} {number} is negative")
+    return number
+
+
+def _text(value: object, limit: int, name: str) -> str:
+    if type(value) is not str or len(value) > limit:
+        raise MalformedError("bad_payload", f"{name} must be a string of at most {limit} chars")
+    return value
+
+
+def _symbol(value: object) -> str:
+    if type(value) is not str or not 0 < len(value) <= MAX_SYMBOL or not value.isprintable():
+        raise MalformedError("bad_payload", f"symbol {value!r} must be 1..{MAX_SYMBOL} printable")
+    return value
+
+
+def _state(value: object) -> TradingState:
+    member = TradingState.__members__.get(value) if type(value) is str else None
+    if member is None:
+        raise MalformedError("bad_payload", f"unknown trading state {value!r}")
+    return member
+
+
+def _heartbeat(item: list[object]) -> Heartbeat:
+    return Heartbeat(ts=_nonneg(item[1], "ts"))
+
+
+def _account(item: list[object]) -> AccountSnapshot:
+    return AccountSnapshot(
+        ts=_nonneg(item[1], "ts"),
+        equity=_num(item[2], "equity"),
+        realized_pnl=_num(item[3], "realized_pnl"),
+        unrealized_pnl=_num(item[4], "unrealized_pnl"),
+        source=EventSource.TELEMETRY,
+    )
+
+
+def _position(item: list[object]) -> PositionSnapshot:
+    return PositionSnapshot(
+        ts=_nonneg(item[1], "ts"),
+        symbol=_symbol(item[2]),
+        qty=_num(item[3], "qty"),
+        mark_price=_nonneg(item[4], "mark_price"),
+        source=EventSource.TELEMETRY,
+    )
+
+
+def _order(item: list[object]) -> OrderEvent:
+    kind = OrderEventKind.__members__.get(item[2]) if type(item[2]) is str else None
+    if kind is None:
+        raise MalformedError("bad_payload", f"unknown order event kind {item[2]!r}")
+    side = Side.__members__.get(item[4]) if type(item[4]) is str else None
+    if side is None:
+        raise MalformedError("bad_payload", f"side {item[4]!r} must be BUY or SELL")
+    pnl = item[8]
+    return OrderEvent(
+        ts=_nonneg(item[1], "ts"),
+        kind=kind,
+        symbol=_symbol(item[3]),
+        side=side,
+        qty=_nonneg(item[5], "qty"),
+        price=_nonneg(item[6], "price"),
+        reason=_text(item[7], MAX_REASON, "reason"),
+        realized_pnl=None if pnl is None else _num(pnl, "realized_pnl"),
+        source=EventSource.TELEMETRY,
+    )
+
+
+def _feed(item: list[object]) -> FeedStatus:
+    return FeedStatus(
+        ts=_nonneg(item[1], "ts"),
+        symbol=_symbol(item[2]),
+        last_event_ts=_nonneg(item[3], "last_event_ts"),
+    )
+
+
+def _open_orders(item: list[object]) -> OpenOrdersSnapshot:
+    count = item[2]
+    if type(count) is not int or not 0 <= count <= _U64_MAX:
+        raise MalformedError("bad_payload", f"open order count {count!r} is not a u64")
+    return OpenOrdersSnapshot(ts=_nonneg(item[1], "ts"), count=count, source=EventSource.TELEMETRY)
+
+
+def _trader_state(item: list[object]) -> TraderState:
+    return TraderState(
+        ts=_nonneg(item[1], "ts"),
+        state=_state(item[2]),
+        reason=_text(item[3], MAX_REASON, "reason"),
+    )
+
+
+_DECODERS: Mapping[object, tuple[int, Callable[[list[object]], TelemetryEvent]]] = {
+    "hb": (2, _heartbeat),
+    "acct": (5, _account),
+    "pos": (5, _position),
+    "ord": (9, _order),
+    "feed": (4, _feed),
+    "open": (3, _open_orders),
+    "state": (4, _trader_state),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Freshness: the receiver-side replay guard
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Why a datagram was let in.
+
+    `session_changed`: first datagram of a new session (a trader restart: audit it).
+    `late`: it arrived after a higher sequence number (reordered within the window). Its order
+    events still count (a fill must never be lost) but its snapshots are older than ones
+    already applied, and it is not a sign of life.
+    """
+
+    session_changed: bool
+    late: bool
+
+
+class SessionGuard:
+    """Per-trader freshness check: only the current session's new sequence numbers pass.
+
+    - A higher sequence number than any seen so far is accepted.
+    - A lower one is accepted once if it is within `window` of the highest (UDP may reorder);
+      a second copy is a `replay`, anything older is `too_old`.
+    - A different session id starts a new session (trader restart) unless it is one of the
+      last `remembered_sessions` retired ones (`stale_session`: an old session replayed).
+    - A send time more than `max_skew` seconds from the receiver's wall clock is rejected
+      (`clock_skew`): this bounds replays of sessions the guard never saw, e.g. after the
+      watchdog itself restarted and lost this in-memory state.
+
+    Call `admit` only for authenticated datagrams: forged ones must not move the window.
+    """
+
+    def __init__(
+        self, *, window: int = 64, max_skew: float = 10.0, remembered_sessions: int = 16
+    ) -> None:
+        if not 0 <= window <= 1024:
+            raise ValueError(f"reorder window {window} must be within 0..1024")
+        self._window = window
+        self._max_skew = max_skew
+        self._remembered = remembered_sessions
+        self._session: bytes | None = None
+        self._retired: list[bytes] = []
+        self._highest = 0
+        self._seen = 0  # bit i set: sequence (highest - i) was accepted
+
+    @property
+    def session_id(self) -> bytes | None:
+        return self._session
+
+    @property
+    def highest_seq(self) -> int:
+        return self._highest
+
+    def admit(self, header: Header, now_wall: float) -> Admission:
+        """Accept `header` (updating the window) or raise ReplayError with the reason."""
+        if abs(now_wall - header.sent_ts) > self._max_skew:
+            raise ReplayError(
+                "clock_skew", f"sent {header.sent_ts - now_wall:+.3f} s from receiver time"
+            )
+        if header.session_id != self._session:
+            return self._new_session(header)
+        return self._same_session(header.seq)
+
+    def _new_session(self, header: Header) -> Admission:
+        if header.session_id in self._retired:
+            raise ReplayError("stale_session", "datagram from a retired session of this trader")
+        if self._session is not None:
+            self._retired.append(self._session)
+            del self._retired[: -self._remembered or None]
+        self._session = header.session_id
+        self._highest = header.seq
+        self._seen = 1
+        return Admission(session_changed=True, late=False)
+
+    def _same_session(self, seq: int) -> Admission:
+        if seq > self._highest:
+            shift = seq - self._highest
+            self._seen = ((self._seen << shift) | 1) & ((1 << (self._window + 1)) - 1)
+            self._highest = seq
+            return Admission(session_changed=False, late=False)
+        offset = self._highest - seq
+        if offset > self._window:
+            raise ReplayError(
+                "too_old", f"sequence {seq} is {offset} behind (window {self._window})"
+            )
+        if self._seen >> offset & 1:
+            raise ReplayError("replay", f"sequence {seq} was already accepted")
+        self._seen |= 1 << offset
+        return Admission(session_changed=False, late=True)
