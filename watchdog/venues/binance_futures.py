@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from watchdog.clock import Clock, SystemClock
 from watchdog.venues import binance_wire as wire
 from watchdog.venues.base import (
     AccountView,
@@ -32,7 +33,6 @@ from watchdog.venues.base import (
     Side,
     TimeInForce,
 )
-from watchdog.venues.clock import SYSTEM_CLOCK, Clock
 from watchdog.venues.credentials import Credentials, redact_key
 from watchdog.venues.errors import (
     InvalidSignature,
@@ -107,12 +107,12 @@ class BinanceFutures:
         endpoint: VenueEndpoint,
         credentials: Credentials | None,
         *,
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock | None = None,
     ) -> None:
         self._session = session
         self._endpoint = endpoint
         self._credentials = credentials
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._offset_ms = 0.0
         self._blocked_until = 0.0
         self._rate = RateState(None, None, None)

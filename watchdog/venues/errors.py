@@ -8,6 +8,8 @@ A response the adapter cannot read is ``VenueProtocolError``: it is never taken 
 
 from __future__ import annotations
 
+from watchdog.errors import ConfigError, WatchdogError
+
 # Binance error codes the adapter gives their own type (documented in the venue's error list).
 CODE_TOO_MANY_REQUESTS = -1003
 CODE_TIMESTAMP_OUTSIDE_WINDOW = -1021
@@ -18,11 +20,11 @@ CODE_BAD_API_KEY_FORMAT = -2014
 CODE_API_KEY_REFUSED = -2015
 
 
-class VenueError(Exception):
+class VenueError(WatchdogError):
     """Root of every error raised by ``watchdog.venues``."""
 
 
-class CredentialsError(VenueError, ValueError):
+class CredentialsError(VenueError, ConfigError):
     """A credentials file is missing, unreadable, too open, or malformed."""
 
 

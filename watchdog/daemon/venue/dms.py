@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from watchdog.clock import Clock
 from watchdog.venues.base import CountdownAck
-from watchdog.venues.clock import Clock
 from watchdog.venues.errors import VenueError
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,8 @@ from risk.events import (
     RiskEvent,
 )
 from risk.events import Side as RiskSide
+from watchdog.clock import Clock
 from watchdog.venues.base import AccountView, OpenOrder, Position
-from watchdog.venues.clock import Clock
 from watchdog.venues.errors import VenueError
 from watchdog.venues.user_events import OrderUpdate
 

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from watchdog.venues.clock import Clock
+from watchdog.clock import Clock
 from watchdog.venues.errors import RateLimited, VenueError, is_retryable, retry_delay
 
 T = TypeVar("T")

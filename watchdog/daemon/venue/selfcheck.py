@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from watchdog.venues.clock import Clock
+from watchdog.clock import Clock
 from watchdog.venues.errors import KeyRefused, VenueError
 
 Check = Callable[[], Awaitable[str]]

@@ -33,13 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchdog.daemon.venue.dms import DmsSettings
+from watchdog.errors import ConfigError
 from watchdog.venues.binance_futures import VenueEndpoint
 from watchdog.venues.user_stream import UserStreamConfig
 
 KINDS = ("binance_futures",)
 
 
-class VenueConfigError(ValueError):
+class VenueConfigError(ConfigError):
     """A ``[traders.venue]`` value is invalid: the message names the key and the reason."""
 
 
