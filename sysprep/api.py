@@ -1,0 +1,95 @@
+"""The Python API the trader runs at start and the watchdog runs periodically.
+
+``plan`` and ``verify`` only read; ``apply`` and ``revert`` write. Every function takes a root
+directory so it can be pointed at a fake /proc and /sys tree.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sysprep import engine
+from sysprep.checks import Finding, Verdict
+from sysprep.engine import RunReport
+from sysprep.host import Host, HostFiles, RealFiles
+from sysprep.layout import CpuLayout
+from sysprep.planning import Plan
+from sysprep.profile import Profile
+from sysprep.profile import load_profile as _load_profile
+from sysprep.state import StateStore
+
+DEFAULT_STATE_DIR = "var/lib/sysprep"
+ROLES = ("trader", "watchdog")
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """``ok`` is False on any drift; ``findings`` also holds what is ok or unsupported."""
+
+    ok: bool
+    drift: tuple[Finding, ...]
+    findings: tuple[Finding, ...]
+    profile: str
+    layout: CpuLayout
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A built-in profile (``latency``, ``baseline``) or a TOML file. Raises ProfileError."""
+    return _load_profile(name_or_path)
+
+
+def _host(root: Path, files: HostFiles | None) -> Host:
+    return Host(Path(root), files if files is not None else RealFiles())
+
+
+def _store(root: Path, state_dir: Path | None) -> StateStore:
+    return StateStore(state_dir if state_dir is not None else Path(root) / DEFAULT_STATE_DIR)
+
+
+def plan(profile: Profile, root: Path = Path("/"), *, files: HostFiles | None = None) -> Plan:
+    """What apply would change (read only). Raises ProfileError for a layout the host lacks."""
+    return engine.survey(profile, _host(root, files)).plan
+
+
+def verify(
+    profile: Profile,
+    root: Path = Path("/"),
+    pid: int | None = None,
+    *,
+    role: str | None = "trader",
+    files: HostFiles | None = None,
+) -> VerifyReport:
+    """Check the host against the profile, and ``pid`` (default: the caller) against ``role``.
+
+    ``role=None`` checks only the host (what a periodic drift check from another process wants
+    when it has no pid to check).
+    """
+    if role is not None and role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)} or None, not {role!r}")
+    host = _host(root, files)
+    survey = engine.survey(profile, host)
+    who = pid if pid is not None else os.getpid()
+    findings = tuple(engine.verify_findings(survey, host, role, who))
+    drift = tuple(f for f in findings if f.verdict is Verdict.DRIFT)
+    return VerifyReport(not drift, drift, findings, profile.name, survey.plan.layout)
+
+
+def apply(
+    profile: Profile,
+    root: Path = Path("/"),
+    *,
+    state_dir: Path | None = None,
+    files: HostFiles | None = None,
+) -> RunReport:
+    """Save originals once, write every pending change, re-read each to confirm it."""
+    host = _host(root, files)
+    return engine.apply(engine.survey(profile, host), host, _store(root, state_dir))
+
+
+def revert(
+    root: Path = Path("/"), *, state_dir: Path | None = None, files: HostFiles | None = None
+) -> RunReport:
+    """Restore every saved original and remove the files apply created."""
+    return engine.revert(_host(root, files), _store(root, state_dir))

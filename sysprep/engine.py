@@ -1,0 +1,264 @@
+"""The imperative shell: observe the host, write knobs, re-read them, restore originals."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import psutil
+
+from sysprep.checks import (
+    Finding,
+    Verdict,
+    affinity_finding,
+    effective_affinity_finding,
+    isolation_findings,
+    swap_finding,
+)
+from sysprep.errors import MalformedValueError
+from sysprep.host import Host, HostFacts, discover
+from sysprep.knobs import DROPIN_PATH, Kind, Knob, knobs_for
+from sysprep.layout import resolve_layout
+from sysprep.planning import (
+    Absent,
+    Observation,
+    Plan,
+    Present,
+    Status,
+    Step,
+    Unreadable,
+    build_plan,
+)
+from sysprep.profile import Profile
+from sysprep.state import Saved, StateStore
+from sysprep.wanted import selected, tokens
+
+
+class Result(StrEnum):
+    APPLIED = "applied"
+    RESTORED = "restored"
+    REMOVED = "removed"
+    OK = "ok"
+    UNSUPPORTED = "unsupported"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    result: Result
+    before: str | None = None
+    after: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What apply or revert did, knob by knob."""
+
+    command: str
+    outcomes: tuple[Outcome, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(o.result is Result.FAILED for o in self.outcomes) else 0
+
+
+def observe(host: Host, paths: Iterable[str]) -> dict[str, Observation]:
+    seen: dict[str, Observation] = {}
+    for relative in paths:
+        try:
+            seen[relative] = Present(host.read(relative))
+        except FileNotFoundError:
+            seen[relative] = Absent()
+        except IsADirectoryError:
+            seen[relative] = Present("")
+        except (OSError, UnicodeDecodeError) as err:
+            seen[relative] = Unreadable(_why(err))
+    return seen
+
+
+def _why(err: Exception) -> str:
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return str(err)
+
+
+@dataclass(frozen=True)
+class Survey:
+    profile: Profile
+    facts: HostFacts
+    plan: Plan
+
+
+def survey(profile: Profile, host: Host) -> Survey:
+    facts = discover(host, profile.irq.nics if profile.irq else None)
+    layout = resolve_layout(profile.cpus, facts.online)
+    knobs = knobs_for(profile, layout, facts)
+    seen = observe(host, [knob.path for knob in knobs if knob.never is None] + [DROPIN_PATH])
+    return Survey(profile, facts, build_plan(profile, layout, facts, knobs, seen))
+
+
+def _write_failure(relative: str, err: OSError) -> tuple[Result, str]:
+    """Classify a failed write. EIO on an IRQ is a managed IRQ: reported, not a failure."""
+    where = f"/{relative}"
+    if err.errno == errno.EIO and relative.startswith("proc/irq/"):
+        return Result.UNSUPPORTED, "managed IRQ: the kernel owns its affinity (EIO)"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return Result.FAILED, f"permission denied writing {where} (not root, or read-only here)"
+    if err.errno == errno.EROFS:
+        return Result.FAILED, f"read-only file system: {where}"
+    if err.errno == errno.EINVAL:
+        return Result.FAILED, f"the kernel rejected the value for {where} (EINVAL)"
+    if err.errno == errno.ENOENT:
+        return Result.UNSUPPORTED, f"{where} vanished"
+    return Result.FAILED, f"{where}: {_why(err)}"
+
+
+def _put(host: Host, knob: Knob, text: str) -> None:
+    path = host.path(knob.path)
+    if knob.kind is Kind.FILE:
+        host.files.replace(path, text)
+    else:
+        host.files.write(path, text)
+
+
+def _apply_step(host: Host, step: Step) -> Outcome:
+    knob, target = step.knob, step.target or ""
+    try:
+        _put(host, knob, target)
+    except OSError as err:
+        result, reason = _write_failure(knob.path, err)
+        return Outcome(step.name, result, step.current, step.wanted, reason)
+    try:
+        raw = host.read(knob.path)
+        holds = knob.wanted.satisfied(raw)
+        shown = knob.wanted.show(raw)
+    except (OSError, MalformedValueError) as err:
+        reason = f"wrote {target.strip()!r} but cannot re-read it: {_why(err)}"
+        return Outcome(step.name, Result.FAILED, step.current, step.wanted, reason)
+    if not holds:
+        reason = f"wrote {target.strip()!r} but the kernel shows {shown!r}"
+        return Outcome(step.name, Result.FAILED, step.current, step.wanted, reason)
+    return Outcome(step.name, Result.APPLIED, step.current, shown)
+
+
+def _plain_outcome(step: Step) -> Outcome:
+    if step.status is Status.OK:
+        return Outcome(step.name, Result.OK, step.current, step.current)
+    if step.status is Status.UNSUPPORTED:
+        return Outcome(step.name, Result.UNSUPPORTED, reason=step.reason)
+    return Outcome(step.name, Result.FAILED, reason=step.reason)
+
+
+def apply(survey_: Survey, host: Host, store: StateStore) -> RunReport:
+    """Save originals once (fsynced) before the first write, then write and re-read each."""
+    changes = survey_.plan.changes
+    store.save_once(
+        {step.knob.path: Saved(step.name, step.original, step.knob.wanted.form) for step in changes}
+    )
+    outcomes = [
+        _apply_step(host, step) if step.status is Status.CHANGE else _plain_outcome(step)
+        for step in survey_.plan.steps
+    ]
+    return RunReport("apply", tuple(outcomes), survey_.plan.manual)
+
+
+def _restored(saved: Saved, raw: str) -> bool:
+    if saved.form == "selected":
+        return selected(raw) == saved.value
+    if saved.form == "file":
+        return raw == saved.value
+    return tokens(raw) == tokens(saved.value or "")
+
+
+def _restore_one(host: Host, relative: str, saved: Saved) -> Outcome:
+    path = host.path(relative)
+    try:
+        if saved.value is None:
+            if host.files.exists(path):
+                host.files.remove(path)
+            return Outcome(saved.name, Result.REMOVED, after="absent")
+        if saved.form == "file":
+            host.files.replace(path, saved.value)
+        else:
+            host.files.write(path, saved.value)
+        raw = host.files.read(path)
+        if not _restored(saved, raw):
+            reason = f"wrote {saved.value!r} but the kernel shows {raw.strip()!r}"
+            return Outcome(saved.name, Result.FAILED, after=raw.strip(), reason=reason)
+    except (OSError, MalformedValueError) as err:
+        if isinstance(err, OSError):
+            result, reason = _write_failure(relative, err)
+        else:
+            result, reason = Result.FAILED, str(err)
+        return Outcome(saved.name, result, reason=reason)
+    return Outcome(saved.name, Result.RESTORED, after=saved.value.strip())
+
+
+def revert(host: Host, store: StateStore) -> RunReport:
+    """Restore saved originals, newest first; keep the record of any that failed."""
+    saved = store.load()
+    outcomes = [_restore_one(host, path, entry) for path, entry in reversed(saved.items())]
+    failed = {
+        path
+        for (path, _), outcome in zip(reversed(saved.items()), outcomes, strict=True)
+        if outcome.result is Result.FAILED
+    }
+    store.keep_only(failed)
+    notes = () if saved else ("nothing to revert: no saved originals",)
+    return RunReport("revert", tuple(outcomes), notes)
+
+
+def _step_finding(step: Step) -> Finding:
+    if step.status is Status.OK:
+        return Finding(step.name, Verdict.OK, step.current, step.wanted)
+    if step.status is Status.UNSUPPORTED:
+        return Finding(step.name, Verdict.UNSUPPORTED, reason=step.reason)
+    if step.status is Status.CHANGE:
+        return Finding(step.name, Verdict.DRIFT, step.current, step.wanted, "run sysprep apply")
+    return Finding(step.name, Verdict.DRIFT, reason=step.reason)
+
+
+def _irq_effective(host: Host, facts: HostFacts, survey_: Survey) -> list[Finding]:
+    findings = []
+    for nic, irqs in sorted(facts.nic_irqs.items()):
+        for irq in irqs or ():
+            name = f"irq {irq} ({nic}) effective affinity"
+            try:
+                raw: str | None = host.read(f"proc/irq/{irq}/effective_affinity_list")
+            except FileNotFoundError:
+                raw = None
+            except OSError as err:
+                findings.append(Finding(name, Verdict.DRIFT, reason=f"cannot read: {_why(err)}"))
+                continue
+            findings.append(effective_affinity_finding(name, raw, survey_.plan.layout))
+    return findings
+
+
+def _process_affinity(pid: int) -> frozenset[int] | str:
+    try:
+        return frozenset(psutil.Process(pid).cpu_affinity() or ())
+    except psutil.NoSuchProcess:
+        return f"no process {pid}"
+    except psutil.Error as err:
+        return f"cannot read the CPU affinity of pid {pid}: {err}"
+
+
+def verify_findings(survey_: Survey, host: Host, role: str | None, pid: int) -> list[Finding]:
+    profile, facts, plan = survey_.profile, survey_.facts, survey_.plan
+    findings = [_step_finding(step) for step in plan.steps]
+    for override in plan.overrides:
+        reason = f"{override.path} sets {override.value!r}, applied after sysprep at boot"
+        findings.append(Finding(f"sysctl.d override {override.key}", Verdict.DRIFT, reason=reason))
+    findings += isolation_findings(profile, plan.layout, facts)
+    if profile.swap_off:
+        findings.append(swap_finding(facts))
+    if profile.irq is not None:
+        findings += _irq_effective(host, facts, survey_)
+    if role is not None:
+        findings.append(affinity_finding(role, pid, _process_affinity(pid), plan.layout))
+    return findings

@@ -1,0 +1,259 @@
+"""The imperative shell's view of a host: files under a root directory, and what they say.
+
+Every path sysprep touches is relative to a root (``/`` in production, a fake tree in tests),
+and every read or write goes through :class:`HostFiles`, the seam tests replace with a fake
+that injects faults (EIO on a managed IRQ, a read-only /proc/sys, ...).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sysprep.cpulist import parse_cpulist
+from sysprep.errors import MalformedValueError, SysprepError
+
+
+class HostFiles(Protocol):
+    def read(self, path: Path) -> str: ...
+    def write(self, path: Path, text: str) -> None: ...
+    def replace(self, path: Path, text: str) -> None: ...
+    def remove(self, path: Path) -> None: ...
+    def listdir(self, path: Path) -> list[str]: ...
+    def exists(self, path: Path) -> bool: ...
+    def realpath(self, path: Path) -> Path: ...
+
+
+class RealFiles:
+    """The real file system."""
+
+    def read(self, path: Path) -> str:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+
+    def write(self, path: Path, text: str) -> None:
+        """One write(2) call: procfs and sysfs parse each write on its own."""
+        data = text.encode()
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            written = os.write(fd, data)
+        finally:
+            os.close(fd)
+        if written != len(data):
+            raise OSError(errno.EIO, f"short write ({written} of {len(data)} bytes)", str(path))
+
+    def replace(self, path: Path, text: str) -> None:
+        """Atomically replace a regular file, fsynced, so a crash leaves old or new."""
+        atomic_write(path, text)
+
+    def remove(self, path: Path) -> None:
+        path.unlink()
+        fsync_dir(path.parent)
+
+    def listdir(self, path: Path) -> list[str]:
+        return sorted(os.listdir(path))
+
+    def exists(self, path: Path) -> bool:
+        return path.exists()
+
+    def realpath(self, path: Path) -> Path:
+        return Path(os.path.realpath(path))
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    fsync_dir(path.parent)
+
+
+@dataclass(frozen=True)
+class Host:
+    """A root directory and the way to reach its files."""
+
+    root: Path
+    files: HostFiles
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative.lstrip("/")
+
+    def read(self, relative: str) -> str:
+        return self.files.read(self.path(relative))
+
+    def exists(self, relative: str) -> bool:
+        return self.files.exists(self.path(relative))
+
+    def listdir(self, relative: str) -> list[str]:
+        try:
+            return self.files.listdir(self.path(relative))
+        except FileNotFoundError:
+            return []
+
+
+@dataclass(frozen=True)
+class IdleState:
+    cpu: int
+    index: int
+    name: str
+    latency_us: int
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the host is made of: observed once, then planning is pure."""
+
+    online: frozenset[int]
+    max_freq_khz: dict[int, str]
+    idle_states: tuple[IdleState, ...]
+    nic_irqs: dict[str, tuple[int, ...] | None]  # None: the NIC's IRQs cannot be found
+    cmdline: str
+    swaps: tuple[str, ...]
+    nohz_full_supported: bool
+    sysctl_files: tuple[tuple[str, str], ...]  # (path, text) in systemd-sysctl order
+
+
+def read_online(host: Host) -> frozenset[int]:
+    relative = "sys/devices/system/cpu/online"
+    try:
+        return parse_cpulist(host.read(relative))
+    except (OSError, MalformedValueError) as err:
+        raise SysprepError(
+            f"cannot tell which CPUs are online ({host.path(relative)}: {err})"
+        ) from None
+
+
+def _idle_states(host: Host, online: frozenset[int]) -> tuple[IdleState, ...]:
+    states: list[IdleState] = []
+    for cpu in sorted(online):
+        base = f"sys/devices/system/cpu/cpu{cpu}/cpuidle"
+        for entry in host.listdir(base):
+            if not entry.startswith("state") or not entry[5:].isdigit():
+                continue
+            try:
+                name = host.read(f"{base}/{entry}/name").strip()
+                latency = int(host.read(f"{base}/{entry}/latency"))
+            except (OSError, ValueError):
+                continue  # a state we cannot describe is left alone, never disabled blindly
+            states.append(IdleState(cpu, int(entry[5:]), name, latency))
+    return tuple(states)
+
+
+def _max_freq(host: Host, online: frozenset[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for cpu in sorted(online):
+        try:
+            found[cpu] = host.read(f"sys/devices/system/cpu/cpu{cpu}/cpufreq/cpuinfo_max_freq")
+        except OSError:
+            continue
+    return {cpu: text.strip() for cpu, text in found.items()}
+
+
+def nic_names(host: Host) -> list[str]:
+    """Interfaces backed by a device (not lo, bridges, veth, ifb)."""
+    return [
+        name
+        for name in host.listdir("sys/class/net")
+        if host.exists(f"sys/class/net/{name}/device")
+    ]
+
+
+def _nic_irqs(host: Host, name: str) -> tuple[int, ...] | None:
+    """A NIC's IRQs through sysfs, never by name: virtio names them after the device.
+
+    ``device/msi_irqs`` lives on the PCI function; a virtio NIC's ``device`` is the virtio
+    device below it, so its parent is tried too. Links are only followed inside the root.
+    """
+    root = host.files.realpath(host.root)
+    device = host.files.realpath(host.path(f"sys/class/net/{name}/device"))
+    for candidate in (device, device.parent):
+        if candidate != root and root not in candidate.parents:
+            continue
+        irqs_dir = candidate / "msi_irqs"
+        if host.files.exists(irqs_dir):
+            entries = host.files.listdir(irqs_dir)
+            return tuple(sorted(int(entry) for entry in entries if entry.isdigit()))
+    return None
+
+
+def _swaps(host: Host) -> tuple[str, ...]:
+    try:
+        lines = host.read("proc/swaps").splitlines()
+    except FileNotFoundError:
+        return ()
+    return tuple(line.split()[0] for line in lines[1:] if line.strip())
+
+
+SYSCTL_DIRS = (
+    "etc/sysctl.d",
+    "run/sysctl.d",
+    "usr/local/lib/sysctl.d",
+    "usr/lib/sysctl.d",
+    "lib/sysctl.d",
+)
+
+
+def _read_config(host: Host, relative: str) -> str | None:
+    """Read a config file, following an absolute symlink inside the root, not the host's."""
+    path = host.path(relative)
+    try:
+        if path.is_symlink():
+            target = Path(os.readlink(path))
+            if target.is_absolute():
+                path = host.path(str(target))
+        return host.files.read(path)
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def sysctl_files(host: Host) -> tuple[tuple[str, str], ...]:
+    """sysctl.d files in the order systemd-sysctl applies them, /etc/sysctl.conf last.
+
+    Files sort by name across the directories; a name in an earlier directory masks the same
+    name in later ones.
+    """
+    chosen: dict[str, str] = {}
+    for directory in SYSCTL_DIRS:
+        for name in host.listdir(directory):
+            if name.endswith(".conf") and name not in chosen:
+                chosen[name] = f"{directory}/{name}"
+    ordered = [chosen[name] for name in sorted(chosen)] + ["etc/sysctl.conf"]
+    found = []
+    for relative in ordered:
+        text = _read_config(host, relative)
+        if text is not None:
+            found.append(("/" + relative, text))
+    return tuple(found)
+
+
+def discover(host: Host, nics: tuple[str, ...] | None) -> HostFacts:
+    online = read_online(host)
+    names = list(nics) if nics is not None else nic_names(host)
+    try:
+        cmdline = host.read("proc/cmdline").strip()
+    except OSError:
+        cmdline = ""
+    return HostFacts(
+        online=online,
+        max_freq_khz=_max_freq(host, online),
+        idle_states=_idle_states(host, online),
+        nic_irqs={name: _nic_irqs(host, name) for name in names},
+        cmdline=cmdline,
+        swaps=_swaps(host),
+        nohz_full_supported=host.exists("sys/devices/system/cpu/nohz_full"),
+        sysctl_files=sysctl_files(host),
+    )

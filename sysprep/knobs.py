@@ -1,0 +1,159 @@
+"""Knobs are data: a path under the root, comparison semantics and why it may be unsupported.
+
+``knobs_for`` turns a profile, a resolved CPU layout and the host's facts into the list of knobs
+(pure). The seed script's two bogus sysctls are known here and never applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sysprep.cpulist import format_cpulist
+from sysprep.host import HostFacts
+from sysprep.layout import CpuLayout
+from sysprep.profile import Profile
+from sysprep.wanted import CpusExcluded, Exact, Selected, ShellVariable, Wanted
+
+#: Sysctls that circulate in tuning scripts but must never be applied.
+NEVER_APPLY = {
+    "net.ipv4.tcp_nodelay": (
+        "does not exist: TCP_NODELAY is a per-socket option the trader sets on its own sockets"
+    ),
+    "net.ipv4.tcp_low_latency": "has no effect since Linux 4.14: the kernel ignores it",
+}
+
+DROPIN_PATH = "etc/sysctl.d/60-sysprep.conf"
+IRQBALANCE_PATH = "etc/default/irqbalance"
+CPU_DIR = "sys/devices/system/cpu"
+
+
+class Kind(StrEnum):
+    SYSCTL = "sysctl"
+    SYSFS = "sysfs"
+    IRQ = "irq"
+    FILE = "file"  # persistent configuration: replaced atomically, saved whole
+
+
+@dataclass(frozen=True)
+class Knob:
+    name: str
+    path: str  # relative to the root
+    wanted: Wanted
+    kind: Kind
+    absent: str = "not present on this host"
+    never: str | None = None  # set: reported unsupported with this reason, never written
+    create: bool = False  # a FILE knob whose absence means "create it"
+    sysctl_key: str | None = None
+
+
+def sysctl_path(key: str) -> str:
+    return "proc/sys/" + key.replace(".", "/")
+
+
+def _sysctl_knobs(profile: Profile) -> list[Knob]:
+    return [
+        Knob(
+            name=wish.key,
+            path=sysctl_path(wish.key),
+            wanted=wish.wanted,
+            kind=Kind.SYSCTL,
+            absent=f"the kernel has no {wish.key} (or not in this network namespace)",
+            never=NEVER_APPLY.get(wish.key),
+            sysctl_key=wish.key,
+        )
+        for wish in profile.sysctls
+    ]
+
+
+def _frequency_knobs(profile: Profile, facts: HostFacts) -> list[Knob]:
+    knobs: list[Knob] = []
+    for cpu in sorted(facts.online):
+        base = f"{CPU_DIR}/cpu{cpu}/cpufreq"
+        absent = f"no cpufreq driver (/{base} absent: a VM or firmware-managed frequency)"
+        if profile.governor is not None:
+            wanted = Exact(profile.governor)
+            knobs.append(
+                Knob(f"cpu{cpu} governor", f"{base}/scaling_governor", wanted, Kind.SYSFS, absent)
+            )
+        if profile.min_freq is not None:
+            value = facts.max_freq_khz.get(cpu) if profile.min_freq == "max" else profile.min_freq
+            never = None if value is not None else absent
+            knobs.append(
+                Knob(
+                    f"cpu{cpu} min_freq",
+                    f"{base}/scaling_min_freq",
+                    Exact(value or "max"),
+                    Kind.SYSFS,
+                    absent,
+                    never,
+                )
+            )
+    return knobs
+
+
+def _cstate_knobs(profile: Profile, layout: CpuLayout, facts: HostFacts) -> list[Knob]:
+    limit = profile.cstate_max_latency_us
+    if limit is None:
+        return []
+    cpus = layout.online if profile.cstate_all_cpus else layout.trader
+    knobs: list[Knob] = []
+    for cpu in sorted(cpus):
+        states = [state for state in facts.idle_states if state.cpu == cpu]
+        base = f"{CPU_DIR}/cpu{cpu}"
+        if not states:
+            never = f"no cpuidle states under /{base}/cpuidle"
+            knobs.append(
+                Knob(
+                    f"cpu{cpu} idle states", f"{base}/cpuidle", Exact("-"), Kind.SYSFS, never=never
+                )
+            )
+        for state in states:
+            if state.latency_us > limit:
+                name = f"cpu{cpu} idle {state.name} ({state.latency_us}us) disable"
+                path = f"{base}/cpuidle/state{state.index}/disable"
+                knobs.append(Knob(name, path, Exact("1"), Kind.SYSFS))
+        # "n/a" is the kernel's spelling of "no resume latency accepted"; 0 means no limit.
+        qos = Exact("n/a" if limit == 0 else str(limit))
+        path = f"{base}/power/pm_qos_resume_latency_us"
+        knobs.append(Knob(f"cpu{cpu} pm_qos_resume_latency_us", path, qos, Kind.SYSFS))
+    return knobs
+
+
+def _irq_knobs(profile: Profile, layout: CpuLayout, facts: HostFacts) -> list[Knob]:
+    wish = profile.irq
+    if wish is None:
+        return []
+    away = CpusExcluded(layout.trader, layout.housekeeping)
+    knobs: list[Knob] = []
+    for nic, irqs in sorted(facts.nic_irqs.items()):
+        if irqs is None:
+            never = f"no msi_irqs under /sys/class/net/{nic}/device (legacy INTx?): pin it by hand"
+            knobs.append(
+                Knob(f"{nic} IRQs", f"sys/class/net/{nic}/device", away, Kind.IRQ, never=never)
+            )
+            continue
+        for irq in irqs:
+            path = f"proc/irq/{irq}/smp_affinity_list"
+            knobs.append(Knob(f"irq {irq} ({nic}) smp_affinity_list", path, away, Kind.IRQ))
+    if wish.default_affinity:
+        mask = CpusExcluded(layout.trader, layout.housekeeping, mask=True)
+        knobs.append(
+            Knob("irq default_smp_affinity", "proc/irq/default_smp_affinity", mask, Kind.IRQ)
+        )
+    if wish.irqbalance_ban and profile.persist:
+        banned = ShellVariable("IRQBALANCE_BANNED_CPULIST", format_cpulist(layout.trader))
+        absent = "irqbalance is not installed (no /etc/default/irqbalance): nothing moves IRQs back"
+        knobs.append(Knob("irqbalance banned CPUs", IRQBALANCE_PATH, banned, Kind.FILE, absent))
+    return knobs
+
+
+def knobs_for(profile: Profile, layout: CpuLayout, facts: HostFacts) -> tuple[Knob, ...]:
+    """Every knob the profile asks for on this host, in the order apply writes them."""
+    knobs = _frequency_knobs(profile, facts) + _cstate_knobs(profile, layout, facts)
+    knobs += _sysctl_knobs(profile) + _irq_knobs(profile, layout, facts)
+    if profile.transparent_hugepage is not None:
+        path = "sys/kernel/mm/transparent_hugepage/enabled"
+        thp = Selected(profile.transparent_hugepage)
+        knobs.append(Knob("transparent_hugepage", path, thp, Kind.SYSFS, "kernel without THP"))
+    return tuple(knobs)
