@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from risk.limits import Limits, limits_from_mapping, parse_limits
+from watchdog.client import load_key
 from watchdog.daemon.tomlcheck import Table
 from watchdog.daemon.venue_config import VenueSettings, parse_venue
 from watchdog.errors import ConfigError
@@ -213,14 +214,12 @@ def _trader(table: Table, base: Path) -> TraderConfig:
 
 
 def _hmac_key(table: Table, base: Path) -> bytes:
+    """The same reader and checks as the client's: hex text, >= 32 bytes, not world-readable."""
     path = _path(base, table.text("hmac_key_file", required=True))
     try:
-        key = path.read_bytes().strip()
-    except OSError as exc:
-        raise table.fail("hmac_key_file", f"cannot read {path}: {exc.strerror}") from exc
-    if len(key) < 32:
-        raise table.fail("hmac_key_file", f"{path}: the key must be at least 32 bytes")
-    return key
+        return load_key(path)
+    except ConfigError as exc:
+        raise table.fail("hmac_key_file", str(exc)) from None
 
 
 def _limits(table: Table, base: Path) -> Limits:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-KEY = b"k" * 40
+KEY = (b"k" * 40).hex()
 
 LIMITS = """
 profile = "standard"
@@ -23,7 +23,8 @@ cooldown_s = 0.5
 
 def write_config(directory: Path, body: str, *, traders: str | None = None) -> Path:
     """A config with one trader `alpha` unless `traders` is given; returns its path."""
-    (directory / "alpha.key").write_bytes(KEY)
+    (directory / "alpha.key").write_text(KEY)
+    (directory / "alpha.key").chmod(0o600)
     (directory / "limits.toml").write_text(LIMITS)
     default_trader = """
         [[traders]]

@@ -28,7 +28,8 @@ def test_a_minimal_config_resolves_paths_next_to_the_file(config_file: ConfigFil
 
 
 def test_the_hmac_key_never_shows_in_a_repr(config_file: ConfigFile) -> None:
-    assert b"kkkk" not in repr(load_config(config_file())).encode()
+    assert "6b6b6b6b" not in repr(load_config(config_file()))
+    assert "kkkk" not in repr(load_config(config_file()))
 
 
 def test_inline_limits_are_parsed_like_a_limits_file(config_file: ConfigFile) -> None:
@@ -109,8 +110,15 @@ def test_duplicate_trader_ids_are_refused(config_file: ConfigFile) -> None:
 
 def test_a_short_hmac_key_is_refused(config_file: ConfigFile, tmp_path: Path) -> None:
     path = config_file()
-    (tmp_path / "alpha.key").write_bytes(b"short")
-    with pytest.raises(ConfigError, match=r"hmac_key_file: .*at least 32 bytes"):
+    (tmp_path / "alpha.key").write_text("abcd")
+    with pytest.raises(ConfigError, match=r"hmac_key_file: .*need at least 32"):
+        load_config(path)
+
+
+def test_a_world_readable_hmac_key_is_refused(config_file: ConfigFile, tmp_path: Path) -> None:
+    path = config_file()
+    (tmp_path / "alpha.key").chmod(0o644)
+    with pytest.raises(ConfigError, match=r"traders\[0\]\.hmac_key_file: .*other users"):
         load_config(path)
 
 

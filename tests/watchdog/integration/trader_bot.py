@@ -1,0 +1,53 @@
+"""A minimal bot for the integration tests: heartbeats through `WatchdogClient`, equity on demand.
+
+    python -m tests.watchdog.integration.trader_bot --trader T --key-file K --socket S \
+        --pidfile P [--equity 10000] [--breach-file F]
+
+It writes its pid file once connected and reports `--equity` once (when given): risk holds a
+trader HALTED until it knows the equity. After that only heartbeats go out, until
+`--breach-file` exists: then it reports a 10% loss, a daily-loss breach for every profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from pathlib import Path
+
+from watchdog.client import ClientConfig, WatchdogClient, load_key
+
+
+async def run(args: argparse.Namespace) -> None:
+    config = ClientConfig(
+        trader_id=args.trader,
+        key=load_key(args.key_file),
+        address=args.socket,
+        heartbeat_interval=0.05,
+        ack_timeout=1.0,
+    )
+    async with WatchdogClient(config) as client:
+        if args.equity is not None:
+            client.report_account(args.equity, 0.0, 0.0)
+        args.pidfile.write_text(f"{os.getpid()}\n")
+        while args.breach_file is None or not args.breach_file.exists():
+            await asyncio.sleep(0.02)
+        loss = args.equity * 0.1 if args.equity is not None else 0.0
+        while True:
+            client.report_account((args.equity or 0.0) - loss, 0.0, -loss)
+            await asyncio.sleep(0.05)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trader", required=True)
+    parser.add_argument("--key-file", type=Path, required=True)
+    parser.add_argument("--socket", required=True)
+    parser.add_argument("--pidfile", type=Path, required=True)
+    parser.add_argument("--equity", type=float, default=None)
+    parser.add_argument("--breach-file", type=Path, default=None)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
