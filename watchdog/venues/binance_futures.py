@@ -155,6 +155,10 @@ class BinanceFutures:
     async def account(self) -> AccountView:
         return wire.parse_account(await self._signed("GET", "/fapi/v2/account", []))
 
+    async def balance_assets(self) -> dict[str, Decimal]:
+        """Wallet balance per asset (``GET /fapi/v2/balance``): the cheapest signed read."""
+        return wire.parse_balances(await self._signed("GET", "/fapi/v2/balance", []))
+
     async def position_risk(self, symbol: str | None = None) -> tuple[Position, ...]:
         params = [("symbol", symbol)] if symbol else []
         return wire.parse_position_risk(await self._signed("GET", "/fapi/v2/positionRisk", params))

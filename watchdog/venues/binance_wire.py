@@ -223,6 +223,15 @@ def _account_position(o: dict[str, object], where: str) -> Position:
     )
 
 
+def parse_balances(body: object) -> dict[str, Decimal]:
+    rows = f.array(body, "balance")
+    out: dict[str, Decimal] = {}
+    for i, row in enumerate(rows):
+        o = f.obj(row, f"balance[{i}]")
+        out[f.text(o, "asset", f"balance[{i}]")] = f.decimal(o, "balance", f"balance[{i}]")
+    return out
+
+
 def parse_position_risk(body: object) -> tuple[Position, ...]:
     rows = f.array(body, "positionRisk")
     out = []

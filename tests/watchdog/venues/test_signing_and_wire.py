@@ -256,3 +256,9 @@ def test_unavailable_and_timeout_errors_are_stdlib_connection_and_timeout_errors
 
     assert issubclass(VenueUnavailable, ConnectionError)
     assert issubclass(VenueTimeout, TimeoutError)
+
+
+def test_balances_parse_per_asset() -> None:
+    assert wire.parse_balances([{"asset": "USDT", "balance": "12.5"}]) == {"USDT": Decimal("12.5")}
+    with pytest.raises(VenueProtocolError, match=r"balance\[0\]\.balance: missing"):
+        wire.parse_balances([{"asset": "USDT"}])

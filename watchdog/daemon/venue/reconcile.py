@@ -111,7 +111,7 @@ class Reconciler:
         symbols: Sequence[str],
         *,
         clock: Clock,
-        sink: Callable[[RiskEvent], None],
+        sink: Callable[[Sequence[RiskEvent]], None],
         full_list_every: int = 10,
     ) -> None:
         if full_list_every < 1:
@@ -135,8 +135,7 @@ class Reconciler:
             log.warning("venue reconcile failed", extra={"detail": detail})
             return ReconcileResult(False, detail, ())
         events = snapshot_events(self._clock.wall(), account, count, self._symbols)
-        for event in events:
-            self._sink(event)
+        self._sink(events)
         return ReconcileResult(True, f"equity {account.equity}, {count} open", events)
 
     async def _count(self, full: bool) -> int:

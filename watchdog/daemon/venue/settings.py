@@ -1,8 +1,8 @@
 """The ``[traders.venue]`` table: where the venue is and which of the watchdog's keys to use.
 
 Parsed once at the edge, strictly: unknown keys and ill-typed values are errors naming the key.
-Paths are checked for existence here; the credentials themselves are read at startup (and
-their mode checked) by ``watchdog.venues.credentials``.
+The key files are read here, once (their format and mode checked by
+``watchdog.venues.credentials``): a bad file refuses to arm with a one-line error.
 
 ```toml
 [traders.venue]
@@ -35,6 +35,8 @@ from pathlib import Path
 from watchdog.daemon.venue.dms import DmsSettings
 from watchdog.errors import ConfigError
 from watchdog.venues.binance_futures import VenueEndpoint
+from watchdog.venues.credentials import Credentials, load_api_key_id, load_credentials
+from watchdog.venues.errors import CredentialsError
 from watchdog.venues.user_stream import UserStreamConfig
 
 KINDS = ("binance_futures",)
@@ -48,10 +50,10 @@ class VenueConfigError(ConfigError):
 class VenueSettings:
     endpoint: VenueEndpoint
     stream: UserStreamConfig | None
-    account_credentials: Path
-    master_credentials: Path
+    account: Credentials  # the watchdog's own key on the trading account
+    master: Credentials  # the master key: deletes the trader's key
     trader_email: str
-    trader_key_file: Path
+    trader_key: str  # the trader's key id (never its secret)
     symbols: tuple[str, ...]
     dms: DmsSettings | None
     reconcile_period_s: float
@@ -68,12 +70,17 @@ _KEYS = {
 KNOWN_VENUE_KEYS = frozenset(_KEYS)
 
 
-def parse_venue_settings(table: Mapping[str, object], where: str) -> VenueSettings:
-    """``where`` is the key path for messages, e.g. ``watchdog.toml: traders[0].venue``."""
-    r = _Reader(table, where)
-    unknown = sorted(set(table) - _KEYS)
-    if unknown:
-        raise VenueConfigError(f"{where}: unknown key(s): {', '.join(unknown)}")
+def parse_venue_settings(
+    table: Mapping[str, object], where: str, *, base: Path | None = None
+) -> VenueSettings:
+    """``where`` names the table in messages (``watchdog.toml: traders[0].venue``); relative
+    paths resolve against ``base`` (the config file's directory)."""
+    r = _Reader(table, where, base)
+    for key in table:
+        if key not in _KEYS:
+            raise VenueConfigError(
+                f"{where}.{key}: unknown key (allowed: {', '.join(sorted(_KEYS))})"
+            )
     kind = r.text("kind", "binance_futures")
     if kind not in KINDS:
         raise VenueConfigError(f"{where}.kind: unsupported venue {kind!r}; known: {KINDS}")
@@ -100,10 +107,10 @@ def parse_venue_settings(table: Mapping[str, object], where: str) -> VenueSettin
     return VenueSettings(
         endpoint=endpoint,
         stream=stream,
-        account_credentials=r.path("account_credentials"),
-        master_credentials=r.path("master_credentials"),
+        account=r.credentials("account_credentials"),
+        master=r.credentials("master_credentials"),
         trader_email=r.text("trader_email"),
-        trader_key_file=r.path("trader_key_file"),
+        trader_key=r.key_id("trader_key_file"),
         symbols=r.symbols("symbols"),
         dms=dms,
         reconcile_period_s=r.positive("reconcile_period_s", 1.0),
@@ -115,9 +122,10 @@ def parse_venue_settings(table: Mapping[str, object], where: str) -> VenueSettin
 class _Reader:
     _MISSING = object()
 
-    def __init__(self, table: Mapping[str, object], where: str) -> None:
+    def __init__(self, table: Mapping[str, object], where: str, base: Path | None) -> None:
         self._t = table
         self._where = where
+        self._base = base
 
     def _get(self, key: str, default: object) -> object:
         value = self._t.get(key, default)
@@ -166,9 +174,23 @@ class _Reader:
 
     def path(self, key: str) -> Path:
         path = Path(self.text(key))
+        if self._base is not None and not path.is_absolute():
+            path = (self._base / path).resolve()
         if not path.is_file():
             raise VenueConfigError(f"{self._where}.{key}: no such file: {path}")
         return path
+
+    def credentials(self, key: str) -> Credentials:
+        try:
+            return load_credentials(self.path(key))
+        except CredentialsError as exc:
+            raise VenueConfigError(f"{self._where}.{key}: {exc}") from None
+
+    def key_id(self, key: str) -> str:
+        try:
+            return load_api_key_id(self.path(key))
+        except CredentialsError as exc:
+            raise VenueConfigError(f"{self._where}.{key}: {exc}") from None
 
     def symbols(self, key: str) -> tuple[str, ...]:
         value = self._get(key, self._MISSING)

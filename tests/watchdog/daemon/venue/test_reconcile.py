@@ -20,7 +20,7 @@ from watchdog.venues.user_events import OrderUpdate
 
 
 def _reconciler(book: FakeBook, events: list[RiskEvent], every: int = 10) -> Reconciler:
-    return Reconciler(book, ["BTCUSDT", "ETHUSDT"], clock=FakeClock(), sink=events.append,
+    return Reconciler(book, ["BTCUSDT", "ETHUSDT"], clock=FakeClock(), sink=events.extend,
                       full_list_every=every)  # fmt: skip
 
 

@@ -13,10 +13,13 @@ from watchdog.daemon.venue.settings import VenueConfigError, parse_venue_setting
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, str]:
     out = {}
-    for name in ("account", "master", "trader"):
+    for name in ("account", "master"):
         path = tmp_path / name
-        path.write_text("x")
+        path.write_text(f'api_key = "{name.upper()}KEY"\nsecret = "{name}-secret"\n')
+        path.chmod(0o600)
         out[name] = str(path)
+    (tmp_path / "trader").write_text('api_key = "TRADERKEY"\n')
+    out["trader"] = str(tmp_path / "trader")
     return out
 
 
@@ -43,12 +46,26 @@ def test_a_minimal_table_gets_safe_defaults(files: dict[str, str]) -> None:
     assert settings.flatten is False
     assert settings.endpoint.sapi_url is None
     assert settings.stream is not None
+    assert settings.trader_key == "TRADERKEY"
+    assert settings.master.api_key == "MASTERKEY"
+
+
+def test_relative_paths_resolve_against_the_config_directory(files: dict[str, str]) -> None:
+    base = Path(files["account"]).parent
+    table = {**_table(files), "account_credentials": "account", "trader_key_file": "trader"}
+    assert parse_venue_settings(table, "v", base=base).account.api_key == "ACCOUNTKEY"
+
+
+def test_a_credentials_file_open_to_others_refuses_to_arm(files: dict[str, str]) -> None:
+    Path(files["master"]).chmod(0o644)
+    with pytest.raises(VenueConfigError, match=r"v\.master_credentials: .*chmod 600"):
+        parse_venue_settings(_table(files), "v")
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ("colour = 1", r"unknown key\(s\): colour"),
+        ("colour = 1", r"venue\.colour: unknown key \(allowed: account_credentials"),
         ("kind = 'okx'", "kind: unsupported venue"),
         ("reconcile_period_s = 0", "reconcile_period_s: expected a number > 0"),
         ("flatten = 'yes'", "flatten: expected true or false"),
