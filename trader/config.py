@@ -25,6 +25,8 @@ class VenueConfig:
     credentials_file: Path
     request_timeout_s: float = 2.0
     recv_window_ms: int = 5000
+    reconcile_interval_s: float = 0.5
+    shutdown_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +251,8 @@ def _venue(t: _Table, base: Path) -> VenueConfig:
         credentials_file=t.path("credentials_file", base),
         request_timeout_s=t.positive("request_timeout_s", 2.0),
         recv_window_ms=t.integer("recv_window_ms", 5000, 1, 60000),
+        reconcile_interval_s=t.positive("reconcile_interval_s", 0.5),
+        shutdown_timeout_s=t.positive("shutdown_timeout_s", 10.0),
     )
     t.done()
     return venue

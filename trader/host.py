@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from sysprep import api as sysprep_api
+from sysprep.errors import SysprepError
 from trader.config import HostConfig
 from trader.errors import HostError
 
@@ -112,3 +114,20 @@ def prepare_host(
     pinned = pin(config.cpus, online_cpus(sys_root))
     drift = check_host(config, verifier, os.getpid() if pid is None else pid)
     return HostOutcome(drift=drift, pinned_to=pinned)
+
+
+def sysprep_verifier(root: Path = Path("/")) -> HostVerifier:
+    """The production verifier: sysprep's verify API against ``root`` (a fake tree in tests)."""
+
+    def verify(profile: str, pid: int) -> HostReport:
+        try:
+            report = sysprep_api.verify(sysprep_api.load_profile(profile), root, pid)
+        except (SysprepError, OSError) as exc:
+            raise HostError(f"sysprep verify with profile {profile!r} failed: {exc}") from None
+        drift = tuple(
+            f"{f.name}: {f.current} -> {f.wanted}" + (f" ({f.reason})" if f.reason else "")
+            for f in report.drift
+        )
+        return HostReport(report.ok, drift)
+
+    return verify

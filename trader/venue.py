@@ -7,10 +7,19 @@ and benchmarks can plug in anything that keeps the same promises.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import contextvars
+import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any, Protocol
 
+import aiohttp
+
+import watchdog.venues as wv
 from trader.errors import TraderError
 from trader.strategy import Side
 
@@ -111,3 +120,133 @@ class OrderVenue(Protocol):
     async def open_orders(self) -> list[OrderReport]: ...
 
     async def account(self) -> AccountReport: ...
+
+
+# -- the production implementation over watchdog.venues ---------------------------------------
+
+# The send hook of the request being made in the current task: a contextvar, because the trace
+# callback runs inside aiohttp, in the task that called ``place``, and tasks never share it.
+_SENT_HOOK: contextvars.ContextVar[SentHook | None] = contextvars.ContextVar(
+    "trader_sent_hook", default=None
+)
+
+
+async def _on_headers_sent(
+    _session: aiohttp.ClientSession,
+    _ctx: SimpleNamespace,
+    _params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    # aiohttp writes a body-less request synchronously right after this hook returns, so this
+    # is the last point before the bytes reach the socket that a client can observe.
+    hook = _SENT_HOOK.get()
+    if hook is not None:
+        _SENT_HOOK.set(None)
+        hook()
+
+
+def _nodelay_socket(addr_info: tuple[Any, ...]) -> socket.socket:
+    sock = socket.socket(addr_info[0], addr_info[1], addr_info[2])
+    # Order requests are small: Nagle would hold one behind an unacknowledged segment.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def open_order_session(max_connections: int = 16) -> aiohttp.ClientSession:
+    """The process's one HTTP session: pooled keep-alive, TCP_NODELAY, the send-time trace."""
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(_on_headers_sent)
+    connector = aiohttp.TCPConnector(
+        limit=max_connections, keepalive_timeout=60.0, socket_factory=_nodelay_socket
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=10.0, sock_connect=3.0),
+        trace_configs=[trace],
+        raise_for_status=False,
+    )
+
+
+def _float(value: Decimal | None) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def _report(ack: wv.OrderAck | wv.OpenOrder) -> OrderReport:
+    avg = ack.avg_price if isinstance(ack, wv.OrderAck) else None
+    return OrderReport(
+        symbol=ack.symbol,
+        client_id=ack.client_order_id,
+        side=Side(ack.side.value),
+        status=ack.status,
+        price=float(ack.price),
+        orig_qty=float(ack.orig_qty),
+        executed_qty=float(ack.executed_qty),
+        avg_price=_float(avg),
+    )
+
+
+@contextlib.contextmanager
+def _translated(definite: bool) -> Iterator[None]:
+    """Venue errors as the order manager's: ``definite`` when a refusal proves no effect."""
+    try:
+        yield
+    except wv.UnknownOrder as exc:
+        raise UnknownOrder(exc.code or 0, exc.msg) from exc
+    except wv.RateLimited as exc:
+        raise VenueThrottled(exc.retry_after) from exc
+    except (wv.VenueRejected, wv.TimestampOutOfWindow) as exc:
+        if not definite:
+            raise VenueUnavailable(str(exc)) from exc
+        raise VenueRejected(exc.code or 0, exc.msg) from exc
+    except (wv.VenueUnavailable, wv.VenueProtocolError, wv.VenueAnswerError) as exc:
+        raise VenueUnavailable(str(exc)) from exc
+
+
+class BinanceOrderVenue:
+    """``OrderVenue`` over ``watchdog.venues.BinanceFutures`` (post-only GTX limit orders)."""
+
+    def __init__(self, adapter: wv.BinanceFutures) -> None:
+        self._adapter = adapter
+
+    async def place(self, order: OrderRequest, on_sent: SentHook | None = None) -> OrderReport:
+        _SENT_HOOK.set(on_sent)
+        with _translated(definite=True):
+            ack = await self._adapter.new_order(
+                order.symbol,
+                wv.Side(order.side.value),
+                wv.OrderType.LIMIT,
+                Decimal(order.qty),
+                price=Decimal(order.price),
+                time_in_force=wv.TimeInForce.GTX if order.post_only else wv.TimeInForce.GTC,
+                reduce_only=order.reduce_only,
+                client_order_id=order.client_id,
+            )
+        return _report(ack)
+
+    async def cancel(self, symbol: str, client_id: str) -> OrderReport:
+        with _translated(definite=True):
+            return _report(await self._adapter.cancel_order(symbol, client_order_id=client_id))
+
+    async def query(self, symbol: str, client_id: str) -> OrderReport:
+        with _translated(definite=True):
+            return _report(await self._adapter.query_order(symbol, client_order_id=client_id))
+
+    async def open_orders(self) -> list[OrderReport]:
+        with _translated(definite=False):
+            return [_report(o) for o in await self._adapter.open_orders()]
+
+    async def account(self) -> AccountReport:
+        with _translated(definite=False):
+            view = await self._adapter.account()
+        positions = tuple(
+            PositionReport(p.symbol, float(p.qty), _float(p.mark_price), float(p.unrealized_pnl))
+            for p in view.positions
+        )
+        return AccountReport(float(view.equity), float(view.unrealized), positions)
+
+    async def warm_up(self, connections: int) -> None:
+        """Open keep-alive connections now, so the first orders do not pay for a handshake."""
+        with _translated(definite=False):
+            async with asyncio.TaskGroup() as tg:
+                for _ in range(connections):
+                    tg.create_task(self._adapter.ping())
+            await self._adapter.sync_time()
