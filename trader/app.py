@@ -157,6 +157,7 @@ class Trader:
         self._holdings: dict[str, Holding] = {s: Holding() for s in instruments}
         self._realized = 0.0
         self._mismatch: dict[str, float] = {}
+        self._connects_seen = 0
         self._stopping = False
         self._ready = False
         self._watchdog_state = TradingState.HALTED
@@ -254,6 +255,7 @@ class Trader:
             self._tops[symbol] = None
             self.orders.cancel_all("feed stale: " + transition.reason, symbol)
         self._requote(symbol, None)
+        self._publish_posture()
 
     def on_watchdog_state(self, previous: TradingState, current: TradingState) -> None:
         self._watchdog_state = current
@@ -262,6 +264,7 @@ class Trader:
         if current >= TradingState.HALTED:
             self.orders.cancel_all(f"watchdog {current.name}")
         self.requote_all()
+        self._publish_posture()
 
     # -- order listener --------------------------------------------------------------------
 
@@ -403,6 +406,9 @@ class Trader:
 
     def _update_metrics(self) -> None:
         now = self._clock.monotonic()
+        if self.feed is not None and self.feed.connects > self._connects_seen:
+            self.metrics.feed_connects.inc(self.feed.connects - self._connects_seen)
+            self._connects_seen = self.feed.connects
         for symbol in self.instruments:
             last = self._last_rx.get(symbol)
             if last is not None:
@@ -411,6 +417,9 @@ class Trader:
         if state != self._watchdog_state:
             self.on_watchdog_state(self._watchdog_state, state)
         self.metrics.watchdog_state.set(int(state))
+        self._publish_posture()
+
+    def _publish_posture(self) -> None:
         worst = max(self.posture(s) for s in self.instruments)
         self.metrics.posture.set(int(worst))
 

@@ -137,12 +137,14 @@ class OrderManager:
     # -- the hot path ----------------------------------------------------------------------
 
     def execute(self, symbol: str, plan: Plan, tick_ns: int | None) -> None:
-        for client_id in plan.cancel:
-            self.cancel(client_id, "requote")
+        # New orders start first: their tasks run first, so no cancel request is built ahead
+        # of them. The strategy sized them as if every order being replaced still filled.
         if plan.place and not self.throttled():
             instrument = self._instruments[symbol]
             for quote in plan.place:
                 self._submit(instrument, quote, tick_ns)
+        for client_id in plan.cancel:
+            self.cancel(client_id, "requote")
 
     def cancel(self, client_id: str, reason: str) -> None:
         order = self._orders.get(client_id)
@@ -182,7 +184,9 @@ class OrderManager:
         )
         self._track(order)
         self._spawn(self._send(order, request, tick_ns))
-        self._listener.order_submitted(order)
+        # Bookkeeping (telemetry, in-process risk) runs after the send task's first step, which
+        # writes the request: it never sits between the signal and the bytes on the wire.
+        asyncio.get_running_loop().call_soon(self._listener.order_submitted, order)
 
     # -- request tasks ---------------------------------------------------------------------
 

@@ -114,14 +114,30 @@ def _targets(
         if position < 0:
             return Quote(Side.BUY, bid_px, qty, reduce_only=True), None
         return None, None
-    # An order being cancelled may still fill: count it against the room that is left.
-    buy_room = params.max_position_lots - position - _cancelling(resting, Side.BUY)
-    sell_room = params.max_position_lots + position - _cancelling(resting, Side.SELL)
-    buy_qty = min(params.quote_lots, buy_room)
-    sell_qty = min(params.quote_lots, sell_room)
-    bid = Quote(Side.BUY, bid_px, buy_qty, reduce_only=False) if buy_qty > 0 else None
-    ask = Quote(Side.SELL, ask_px, sell_qty, reduce_only=False) if sell_qty > 0 else None
+    buy_room = params.max_position_lots - position
+    sell_room = params.max_position_lots + position
+    bid = _sized(Side.BUY, bid_px, params, buy_room, resting)
+    ask = _sized(Side.SELL, ask_px, params, sell_room, resting)
     return bid, ask
+
+
+def _sized(
+    side: Side, price: int, params: QuoteParams, room: int, resting: Sequence[Resting]
+) -> Quote | None:
+    """The quote for one side, sized so that every order on that side filling stays in room.
+
+    Orders being cancelled, or about to be replaced, can still fill before the cancel lands:
+    all of them count. An order that already matches the target is kept, so it only has to
+    fit beside the others.
+    """
+    same_side = [r for r in resting if r.side is side]
+    total = sum(r.qty for r in same_side)
+    if total <= room:
+        for order in same_side:
+            if _keepable(order, price, params):
+                return Quote(side, order.price, order.qty, reduce_only=False)
+    qty = min(params.quote_lots, room - total)
+    return Quote(side, price, qty, reduce_only=False) if qty > 0 else None
 
 
 def _prices(params: QuoteParams, top: Top, position: int) -> tuple[int, int]:
@@ -135,8 +151,13 @@ def _prices(params: QuoteParams, top: Top, position: int) -> tuple[int, int]:
     return max(bid, 1), ask
 
 
-def _cancelling(resting: Sequence[Resting], side: Side) -> int:
-    return sum(r.qty for r in resting if r.side is side and r.cancelling)
+def _keepable(order: Resting, price: int, params: QuoteParams) -> bool:
+    return (
+        not order.cancelling
+        and not order.reduce_only
+        and order.qty == params.quote_lots
+        and abs(order.price - price) <= params.requote_ticks
+    )
 
 
 def _reconcile(

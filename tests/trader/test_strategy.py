@@ -139,3 +139,20 @@ def test_a_one_tick_spread_still_quotes_at_least_one_tick_from_mid() -> None:
     got = quotes(decide(QuoteParams(0.0001, 0.0, 0, 1, 3), Top(10, 11), 0, [], Posture.QUOTE))
     assert got[Side.BUY][0] <= 10
     assert got[Side.SELL][0] >= 11
+
+
+def test_a_replaced_order_still_counts_against_the_room_until_its_cancel_lands() -> None:
+    drifted = Resting("b-old", Side.BUY, 99_000, 10, False)
+    plan = decide(PARAMS, TOP, 15, [drifted], Posture.QUOTE)
+    assert plan.cancel == ("b-old",)
+    assert quotes(plan)[Side.BUY][1] == 5
+
+
+def test_with_no_room_left_beside_the_resting_orders_the_side_is_emptied() -> None:
+    resting = [
+        Resting("b1", Side.BUY, 99_950, 10, False),
+        Resting("b2", Side.BUY, 99_000, 10, False),
+    ]
+    plan = decide(PARAMS, TOP, 15, resting, Posture.QUOTE)
+    assert set(plan.cancel) == {"b1", "b2"}
+    assert Side.BUY not in quotes(plan)
