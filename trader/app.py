@@ -37,7 +37,7 @@ from trader.orders import OrderManager, TrackedOrder
 from trader.pretrade import PreTradeRisk
 from trader.sdnotify import SdNotifier
 from trader.strategy import NOTHING, Plan, Posture, QuoteParams, Side, Top, decide
-from trader.venue import AccountReport, OrderVenue, VenueError
+from trader.venue import AccountReport, OrderVenue, PositionReport, VenueError
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +370,8 @@ class Trader:
         self, symbol: str, instrument: Instrument, account: AccountReport, now: float
     ) -> None:
         """The venue is the truth for positions: adopt its quantity, keep our average price."""
-        qty = account.position(symbol)
+        venue_position = account.find(symbol)
+        qty = venue_position.qty if venue_position is not None else 0.0
         held = self._holdings[symbol]
         if abs(qty - held.qty) <= instrument.lot / 2:
             self._mismatch.pop(symbol, None)
@@ -383,15 +384,29 @@ class Trader:
                 "position corrected from the venue",
                 extra={"symbol": symbol, "local": held.qty, "venue": qty},
             )
-            self._holdings[symbol] = Holding(qty, held.avg_price if qty else 0.0, held.realized)
+            entry = venue_position.entry_price if venue_position is not None else 0.0
+            self._holdings[symbol] = Holding(qty, entry if qty else 0.0, held.realized)
             self._lots[symbol] = instrument.lots(qty)
             self._mismatch.pop(symbol, None)
-        top = self._tops[symbol]
-        mark = instrument.price(top.bid + top.ask) / 2 if top else held.avg_price
-        if math.isfinite(mark) and mark >= 0:
-            self.link.report_position(symbol, qty, mark)
-            self.pretrade.apply(PositionSnapshot(now, symbol, qty, mark), now)
         self.metrics.position.labels(symbol).set(qty)
+        mark = self._mark(symbol, instrument, venue_position)
+        if qty and mark is None:
+            log.warning("position not reported: no price to mark it at", extra={"symbol": symbol})
+            return
+        self.link.report_position(symbol, qty, mark or 0.0)
+        self.pretrade.apply(PositionSnapshot(now, symbol, qty, mark or 0.0), now)
+
+    def _mark(
+        self, symbol: str, instrument: Instrument, venue: PositionReport | None
+    ) -> float | None:
+        """Mid from the feed, else the venue's mark, else the entry price; None if none is > 0."""
+        top = self._tops[symbol]
+        candidates = (
+            instrument.price(top.bid + top.ask) / 2 if top else 0.0,
+            venue.mark_price if venue else 0.0,
+            venue.entry_price if venue else 0.0,
+        )
+        return next((c for c in candidates if math.isfinite(c) and c > 0), None)
 
     def _local_risk(self) -> None:
         now = self._clock.wall()

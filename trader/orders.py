@@ -115,6 +115,7 @@ class OrderManager:
         self._empty.set()
         self._throttled_until = 0.0
         self._throttle_strikes = 0
+        self.submitted = 0
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -183,6 +184,7 @@ class OrderManager:
             reduce_only=quote.reduce_only,
         )
         self._track(order)
+        self.submitted += 1
         self._spawn(self._send(order, request, tick_ns))
         # Bookkeeping (telemetry, in-process risk) runs after the send task's first step, which
         # writes the request: it never sits between the signal and the bytes on the wire.

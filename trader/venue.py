@@ -89,8 +89,9 @@ class OrderReport:
 class PositionReport:
     symbol: str
     qty: float
-    mark_price: float
+    mark_price: float  # 0.0 when the venue's answer carries none
     unrealized_pnl: float
+    entry_price: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +101,14 @@ class AccountReport:
     positions: tuple[PositionReport, ...] = field(default_factory=tuple)
 
     def position(self, symbol: str) -> float:
+        found = self.find(symbol)
+        return found.qty if found is not None else 0.0
+
+    def find(self, symbol: str) -> PositionReport | None:
         for p in self.positions:
             if p.symbol == symbol:
-                return p.qty
-        return 0.0
+                return p
+        return None
 
 
 SentHook = Callable[[], None]
@@ -238,7 +243,13 @@ class BinanceOrderVenue:
         with _translated(definite=False):
             view = await self._adapter.account()
         positions = tuple(
-            PositionReport(p.symbol, float(p.qty), _float(p.mark_price), float(p.unrealized_pnl))
+            PositionReport(
+                p.symbol,
+                float(p.qty),
+                _float(p.mark_price),
+                float(p.unrealized_pnl),
+                float(p.entry_price),
+            )
             for p in view.positions
         )
         return AccountReport(float(view.equity), float(view.unrealized), positions)
