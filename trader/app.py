@@ -229,6 +229,8 @@ class Trader:
             else:
                 self.metrics.rejects.labels(symbol, "pretrade").inc()
                 log.info("pre-trade denial", extra={"rule": denial.rule, "reason": denial.reason})
+        if len(allowed) == len(plan.place):
+            return plan
         return Plan(plan.cancel, tuple(allowed))
 
     # -- feed listener (the hot path) ------------------------------------------------------
