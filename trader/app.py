@@ -172,7 +172,7 @@ class Trader:
             raise RuntimeError("the trader is not running: no task group to start requests in")
         return self._tg.create_task(coro)
 
-    def attach(self, tg: asyncio.TaskGroup, feed: BookFeed) -> None:
+    def attach(self, tg: asyncio.TaskGroup, feed: BookFeed | None) -> None:
         self._tg = tg
         self.feed = feed
 

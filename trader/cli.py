@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TraderError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return 1
+    except Exception as exc:  # noqa: BLE001 - the process boundary: a bug, already logged in full
+        sys.stderr.write(f"{PROG}: error: stopped by an internal error: {exc!r}\n")
+        return 1
 
 
 if __name__ == "__main__":
