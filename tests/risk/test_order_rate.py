@@ -112,3 +112,28 @@ def test_venue_acks_count_as_venue_orders_and_telemetry_acks_do_not() -> None:
     assert eng.order_rate.count(1, 0, T0 + 0.2) == 11
     assert eng.state is TradingState.HALTED
     assert "venue" in eng.assessment.decisions[0].reason
+
+
+def test_level_drop_at_names_when_the_count_falls_below_its_level() -> None:
+    window = SlidingWindow(1.0, 10, 0.8)  # warn from 8
+    for i in range(12):
+        window.add(T0 + i / 16)
+    # 12 > 10: two must leave, the second-oldest at T0 + 1/16 + 1.
+    assert window.level_drop_at() == T0 + 1 / 16 + 1.0
+    assert window.expire(T0 + 1 / 16 + 1.0) == 10
+    # 10 >= 8 (WARN): three must leave to get under 8.
+    assert window.level_drop_at() == T0 + 4 / 16 + 1.0
+    assert window.expire(T0 + 4 / 16 + 1.0) == 7
+    assert window.level_drop_at() == float("inf")
+
+
+def test_a_steady_rate_at_warn_reuses_its_decision() -> None:
+    eng = engine(limits(order_rate=ONE_SECOND_10))
+    for i in range(9):
+        eng.apply(order(T0 + i / 10), T0 + i / 10)
+    first = eng.assessment
+    assert first.state is TradingState.WARN
+    # The count only falls below WARN once two orders have left: no timer before that.
+    assert first.next_due == T0 + 1.1
+    # One in, one out: the count stays 9, so the decision is the same object.
+    assert eng.apply(order(T0 + 1.05), T0 + 1.05).decisions[0] is first.decisions[0]
