@@ -134,3 +134,24 @@ def affinity_finding(
         return Finding(name, Verdict.OK, current, wanted)
     reason = f"pin it: taskset -pc {wanted} {pid}, or CPUAffinity={wanted} in its unit"
     return Finding(name, Verdict.DRIFT, current, wanted, reason)
+
+
+def pile_up_finding(pid: int, allowed: frozenset[int] | str, cmdline: str) -> Finding | None:
+    """isolcpus takes CPUs out of load balancing: a process allowed on several of them keeps
+    all its threads on the first one. Advisory: pin each thread to its own CPU instead."""
+    if isinstance(allowed, str) or len(allowed) < 2:
+        return None
+    try:
+        isolated = cmdline_cpus(cmdline, "isolcpus")
+    except MalformedValueError:
+        return None
+    if isolated is None or not allowed <= isolated:
+        return None
+    reason = "isolated CPUs are not load-balanced: pin each trader thread to one CPU"
+    return Finding(
+        f"pid {pid} threads on isolated CPUs",
+        Verdict.ADVISORY,
+        format_cpulist(allowed),
+        None,
+        reason,
+    )

@@ -15,6 +15,7 @@ from sysprep.checks import (
     affinity_finding,
     effective_affinity_finding,
     isolation_findings,
+    pile_up_finding,
     swap_finding,
 )
 from sysprep.errors import MalformedValueError
@@ -182,6 +183,9 @@ def _restore_one(host: Host, relative: str, saved: Saved) -> Outcome:
             if host.files.exists(path):
                 host.files.remove(path)
             return Outcome(saved.name, Result.REMOVED, after="absent")
+        if _restored(saved, host.files.read(path)):
+            # never changed (its write failed) or already put back: nothing to write
+            return Outcome(saved.name, Result.OK, after=_shown(saved))
         if saved.form == "file":
             host.files.replace(path, saved.value)
         else:
@@ -196,7 +200,11 @@ def _restore_one(host: Host, relative: str, saved: Saved) -> Outcome:
         else:
             result, reason = Result.FAILED, str(err)
         return Outcome(saved.name, result, reason=reason)
-    return Outcome(saved.name, Result.RESTORED, after=saved.value.strip())
+    return Outcome(saved.name, Result.RESTORED, after=_shown(saved))
+
+
+def _shown(saved: Saved) -> str:
+    return "original file" if saved.form == "file" else (saved.value or "").strip()
 
 
 def revert(host: Host, store: StateStore) -> RunReport:
@@ -260,5 +268,8 @@ def verify_findings(survey_: Survey, host: Host, role: str | None, pid: int) -> 
     if profile.irq is not None:
         findings += _irq_effective(host, facts, survey_)
     if role is not None:
-        findings.append(affinity_finding(role, pid, _process_affinity(pid), plan.layout))
+        allowed = _process_affinity(pid)
+        findings.append(affinity_finding(role, pid, allowed, plan.layout))
+        if role == "trader" and (pile_up := pile_up_finding(pid, allowed, facts.cmdline)):
+            findings.append(pile_up)
     return findings

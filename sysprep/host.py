@@ -37,7 +37,7 @@ class RealFiles:
     def write(self, path: Path, text: str) -> None:
         """One write(2) call: procfs and sysfs parse each write on its own."""
         data = text.encode()
-        fd = os.open(path, os.O_WRONLY)
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
         try:
             written = os.write(fd, data)
         finally:
@@ -207,24 +207,21 @@ SYSCTL_DIRS = (
 )
 
 
-def _read_config(host: Host, relative: str) -> str | None:
-    """Read a config file, following an absolute symlink inside the root, not the host's."""
+def _resolve_in_root(host: Host, relative: str) -> Path:
+    """Follow one symlink the way the host would, keeping absolute targets inside the root."""
     path = host.path(relative)
-    try:
-        if path.is_symlink():
-            target = Path(os.readlink(path))
-            if target.is_absolute():
-                path = host.path(str(target))
-        return host.files.read(path)
-    except (OSError, UnicodeDecodeError):
-        return None
+    if path.is_symlink():
+        target = Path(os.readlink(path))
+        path = host.path(str(target)) if target.is_absolute() else path.parent / target
+    return Path(os.path.normpath(path))
 
 
 def sysctl_files(host: Host) -> tuple[tuple[str, str], ...]:
     """sysctl.d files in the order systemd-sysctl applies them, /etc/sysctl.conf last.
 
     Files sort by name across the directories; a name in an earlier directory masks the same
-    name in later ones.
+    name in later ones. A file reached twice (Debian's 99-sysctl.conf links to sysctl.conf)
+    is read once.
     """
     chosen: dict[str, str] = {}
     for directory in SYSCTL_DIRS:
@@ -232,11 +229,16 @@ def sysctl_files(host: Host) -> tuple[tuple[str, str], ...]:
             if name.endswith(".conf") and name not in chosen:
                 chosen[name] = f"{directory}/{name}"
     ordered = [chosen[name] for name in sorted(chosen)] + ["etc/sysctl.conf"]
-    found = []
+    found, seen = [], set()
     for relative in ordered:
-        text = _read_config(host, relative)
-        if text is not None:
-            found.append(("/" + relative, text))
+        resolved = _resolve_in_root(host, relative)
+        if resolved in seen:
+            continue
+        seen.add(resolved)
+        try:
+            found.append(("/" + relative, host.files.read(resolved)))
+        except (OSError, UnicodeDecodeError):
+            continue  # absent or unreadable config cannot override anything we can see
     return tuple(found)
 
 

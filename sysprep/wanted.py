@@ -9,6 +9,7 @@ current state for humans. Parse failures raise :class:`MalformedValueError`.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -186,6 +187,7 @@ class FileContent:
         return f"{len(raw.splitlines())} line(s)"
 
 
+_MARK = "# Set by sysprep apply (keeps IRQs off the trader CPUs); sysprep revert restores."
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 
@@ -195,7 +197,11 @@ def shell_variable(raw: str, name: str) -> str | None:
     for line in raw.splitlines():
         match = _ASSIGNMENT.match(line)
         if match and match.group(1) == name:
-            value = match.group(2).strip().strip("\"'")
+            try:
+                words = shlex.split(match.group(2), comments=True)
+            except ValueError:
+                raise MalformedValueError(f"unbalanced quotes in {line.strip()!r}") from None
+            value = words[0] if words else ""
     return value
 
 
@@ -217,9 +223,10 @@ class ShellVariable:
         kept = [
             line
             for line in raw.splitlines()
-            if not ((match := _ASSIGNMENT.match(line)) and match.group(1) == self.name)
+            if line != _MARK
+            and not ((match := _ASSIGNMENT.match(line)) and match.group(1) == self.name)
         ]
-        kept.append(f'{self.name}="{self.value}"  # sysprep: keep IRQs off the trader CPUs')
+        kept += [_MARK, f'{self.name}="{self.value}"']
         return "\n".join(kept) + "\n"
 
     def restorable(self, raw: str) -> str:

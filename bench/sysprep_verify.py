@@ -1,0 +1,50 @@
+"""How long `sysprep.api.verify` takes: the trader runs it at start, the watchdog periodically.
+
+Runs against a fake 2-CPU host tree (so the figures do not depend on this machine's tuning) and,
+read only, against this host. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sysprep import api
+from sysprep.profile import Profile
+from tests.sysprep.fakehost import make_host
+
+
+def _sample(profile: Profile, root: Path, runs: int) -> list[float]:
+    took = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        api.verify(profile, root, role=None)
+        took.append((time.perf_counter() - start) * 1e6)
+    return sorted(took)
+
+
+def _figures(prefix: str, took: list[float]) -> dict[str, float]:
+    return {
+        f"{prefix}_p50_us": round(statistics.median(took), 1),
+        f"{prefix}_p99_us": round(took[min(len(took) - 1, int(len(took) * 0.99))], 1),
+        f"{prefix}_max_us": round(took[-1], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="a short run")
+    runs = 20 if parser.parse_args().quick else 300
+    profile = api.load_profile("latency")
+    with tempfile.TemporaryDirectory() as directory:
+        fake = _sample(profile, make_host(Path(directory) / "root"), runs)
+    real = _sample(profile, Path("/"), runs)
+    print(json.dumps({"runs": runs, **_figures("fake_host", fake), **_figures("this_host", real)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""A fake /proc, /sys and /etc tree shaped like a 2-vCPU virtio VM, and faulty file access."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+from sysprep.host import RealFiles
+
+SYSCTLS = {
+    "net.core.rmem_max": "212992",
+    "net.core.wmem_max": "212992",
+    "net.ipv4.tcp_rmem": "4096\t131072\t33554432",
+    "net.ipv4.tcp_wmem": "4096\t16384\t4194304",
+    "net.core.somaxconn": "4096",
+    "net.core.netdev_max_backlog": "1000",
+    "net.core.busy_read": "0",
+    "net.core.busy_poll": "0",
+    "net.ipv4.tcp_fastopen": "1",
+    "vm.swappiness": "60",
+    "kernel.numa_balancing": "1",
+    "kernel.timer_migration": "1",
+    "vm.stat_interval": "1",
+    "net.ipv4.tcp_low_latency": "0",
+}
+NIC_IRQS = (37, 38, 39)
+
+
+def put(root: Path, relative: str, text: str) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def make_host(
+    root: Path,
+    *,
+    cpus: int = 2,
+    cpufreq: bool = False,
+    irqbalance: bool = True,
+    cmdline: str = "console=ttyS0 quiet",
+    swaps: tuple[str, ...] = (),
+    nohz_full: bool = False,
+) -> Path:
+    """Build the tree and return its root."""
+    cpu_dir = "sys/devices/system/cpu"
+    put(root, f"{cpu_dir}/online", f"0-{cpus - 1}\n")
+    for cpu in range(cpus):
+        base = f"{cpu_dir}/cpu{cpu}"
+        for index, (name, latency) in enumerate((("POLL", 0), ("C1", 2), ("C6", 100))):
+            put(root, f"{base}/cpuidle/state{index}/name", f"{name}\n")
+            put(root, f"{base}/cpuidle/state{index}/latency", f"{latency}\n")
+            put(root, f"{base}/cpuidle/state{index}/disable", "0\n")
+        put(root, f"{base}/power/pm_qos_resume_latency_us", "0\n")
+        if cpufreq:
+            put(root, f"{base}/cpufreq/scaling_governor", "powersave\n")
+            put(root, f"{base}/cpufreq/cpuinfo_max_freq", "3000000\n")
+            put(root, f"{base}/cpufreq/scaling_min_freq", "800000\n")
+    if nohz_full:
+        put(root, f"{cpu_dir}/nohz_full", "(null)\n")
+    for key, value in SYSCTLS.items():
+        put(root, "proc/sys/" + key.replace(".", "/"), value + "\n")
+    pci = root / "sys/devices/pci0000:00/0000:00:03.0"
+    (pci / "virtio2").mkdir(parents=True)
+    for irq in NIC_IRQS:
+        put(root, f"sys/devices/pci0000:00/0000:00:03.0/msi_irqs/{irq}", "msix\n")
+        put(root, f"proc/irq/{irq}/smp_affinity_list", "0-1\n")
+        put(root, f"proc/irq/{irq}/effective_affinity_list", "1\n")
+    (root / "sys/class/net/eth0").mkdir(parents=True)
+    os.symlink(
+        "../../../devices/pci0000:00/0000:00:03.0/virtio2", root / "sys/class/net/eth0/device"
+    )
+    (root / "sys/class/net/lo").mkdir(parents=True)
+    put(root, "proc/irq/default_smp_affinity", "3\n")
+    put(root, "sys/kernel/mm/transparent_hugepage/enabled", "always [madvise] never\n")
+    put(root, "proc/cmdline", cmdline + "\n")
+    swap_lines = "".join(f"{dev}\tpartition\t1024\t0\t-2\n" for dev in swaps)
+    put(root, "proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n" + swap_lines)
+    (root / "etc/sysctl.d").mkdir(parents=True)
+    if irqbalance:
+        put(root, "etc/default/irqbalance", '#IRQBALANCE_ONESHOT=\nIRQBALANCE_BANNED_CPULIST=""\n')
+    return root
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every regular file's text under the tree (to prove a revert restored it)."""
+    return {
+        str(path.relative_to(root)): path.read_text()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not path.is_symlink() and "var/lib" not in str(path)
+    }
+
+
+def _select(current: str, choice: str) -> str:
+    """A sysfs selector takes one choice and shows all of them, the chosen one bracketed."""
+    choices = current.replace("[", "").replace("]", "").split()
+    if choice not in choices:
+        raise OSError(errno.EINVAL, "Invalid argument")
+    return " ".join(f"[{c}]" if c == choice else c for c in choices) + "\n"
+
+
+class FaultyFiles(RealFiles):
+    """Real files that behave like sysfs selectors, with errors injected per path.
+
+    Every write is recorded.
+
+    ``ignored`` paths accept a write and keep their old value, like a kernel that clamps.
+    """
+
+    def __init__(
+        self,
+        *,
+        write_errors: dict[Path, int] | None = None,
+        read_errors: dict[Path, int] | None = None,
+        ignored: set[Path] | None = None,
+    ) -> None:
+        self.write_errors = write_errors or {}
+        self.read_errors = read_errors or {}
+        self.ignored = ignored or set()
+        self.writes: list[tuple[Path, str]] = []
+
+    def read(self, path: Path) -> str:
+        if path in self.read_errors:
+            code = self.read_errors[path]
+            raise OSError(code, os.strerror(code), str(path))
+        return super().read(path)
+
+    def write(self, path: Path, text: str) -> None:
+        self.writes.append((path, text))
+        if path in self.write_errors:
+            code = self.write_errors[path]
+            raise OSError(code, os.strerror(code), str(path))
+        if path in self.ignored:
+            if not path.exists():
+                raise OSError(errno.ENOENT, "No such file or directory", str(path))
+            return
+        if path.name == "enabled" and path.parent.name == "transparent_hugepage":
+            text = _select(path.read_text(), text.strip())
+        if "sys" in path.parts and "proc" in path.parts:
+            text = "\t".join(text.split())  # sysctl shows vectors tab-separated
+        super().write(path, text if text.endswith("\n") else text + "\n")  # as the kernel shows
+
+    def replace(self, path: Path, text: str) -> None:
+        self.writes.append((path, text))
+        super().replace(path, text)
