@@ -38,7 +38,7 @@ from watchdog.daemon.venue.reconcile import Reconciler, order_event
 from watchdog.daemon.venue.selfcheck import CredentialSelfCheck, SelfCheckResult
 from watchdog.daemon.venue.settings import VenueSettings
 from watchdog.venues.binance_futures import BinanceFutures, open_session
-from watchdog.venues.errors import VenueError
+from watchdog.venues.errors import VenueError, VenueRejected
 from watchdog.venues.user_events import AccountUpdate, OrderUpdate
 from watchdog.venues.user_stream import (
     StreamConnected,
@@ -227,7 +227,8 @@ class VenueService:
                 on_status=lambda status: self._on_dms(trader, status),
             )  # fmt: skip
         selfcheck = CredentialSelfCheck(
-            _account_check(account), _master_check(master), clock=self._clock,
+            _account_check(account), _master_check(master, settings.trader_email),
+            clock=self._clock,
             on_result=lambda result: self._on_selfcheck(holder[0], result),
         )  # fmt: skip
         follower = None
@@ -334,9 +335,15 @@ def _account_check(account: BinanceFutures) -> Callable[[], Awaitable[str]]:
     return check
 
 
-def _master_check(master: BinanceFutures) -> Callable[[], Awaitable[str]]:
+def _master_check(master: BinanceFutures, trader_email: str) -> Callable[[], Awaitable[str]]:
     async def check() -> str:
-        balances = await master.balance_assets()
-        return f"signed read, {len(balances)} balances"
+        emails = await master.sub_account_emails()
+        if trader_email not in emails:
+            # The key works but cannot reach the trader's account: it could not delete its key.
+            raise VenueRejected(
+                None, f"sub-account {trader_email} is not managed by this master key",
+                http_status=200, endpoint="GET /sapi/v1/sub-account/list",
+            )  # fmt: skip
+        return f"master manages {trader_email}"
 
     return check
