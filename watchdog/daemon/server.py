@@ -334,6 +334,7 @@ class WatchdogServer:
             "store_healthy": store_ok,
             "store_error": "" if store_ok or self._durable is None else self._durable.last_error,
             "loop_lag_s": round(self.lag.last_lag_s, 6),
+            "metrics_port": self.metrics_port,
             "traders": [self._trader_status(s) for s in self.supervisors.values()],
         }
 

@@ -162,10 +162,11 @@ class TraderSupervisor:
         self._audit("session_changed", detail)
         # A restarted trader may be a new process: watch that one from now on.
         self._s.spawn(self._reattach())
-        if self._state == TradingState.KILLED and not self._s.killer.running(self.id):
-            self._start_kill(
-                "restart_while_latched", f"trader restarted while latched ({session_id})"
-            )
+        if self._state == TradingState.KILLED:
+            # Latched: the ack says KILLED (the client fails closed) and its credential was
+            # revoked. It is not killed again: an operator may be bringing it up to give the
+            # re-arm check the equity it needs. Say so loudly instead.
+            self._s.alerter.notify("session_while_latched", self.id, session=session_id)
 
     async def _reattach(self) -> None:
         await self.process.attach()

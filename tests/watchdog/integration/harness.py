@@ -146,8 +146,6 @@ class Workspace:
             str(self.ingress),
             "--pidfile",
             str(self.pidfile),
-            "--breach-file",
-            str(self.root / "breach"),
         ]
         if equity is not None:
             args += ["--equity", str(equity)]

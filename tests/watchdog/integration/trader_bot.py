@@ -1,11 +1,11 @@
 """A minimal bot for the integration tests: heartbeats through `WatchdogClient`, equity on demand.
 
     python -m tests.watchdog.integration.trader_bot --trader T --key-file K --socket S \
-        --pidfile P [--equity 10000] [--breach-file F]
+        --pidfile P [--equity 10000]
 
-It writes its pid file once connected and reports `--equity` once (when given): risk holds a
-trader HALTED until it knows the equity. After that only heartbeats go out, until
-`--breach-file` exists: then it reports a 10% loss, a daily-loss breach for every profile.
+It reports `--equity` once (risk holds a trader HALTED until it knows the equity) and writes
+its pid file; from then on only heartbeats go out, until it gets SIGUSR1: then it reports a
+10% loss, a daily-loss breach for every profile.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 from pathlib import Path
 
 from watchdog.client import ClientConfig, WatchdogClient, load_key
@@ -26,15 +27,16 @@ async def run(args: argparse.Namespace) -> None:
         heartbeat_interval=0.05,
         ack_timeout=1.0,
     )
+    breach = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, breach.set)
     async with WatchdogClient(config) as client:
         if args.equity is not None:
             client.report_account(args.equity, 0.0, 0.0)
         args.pidfile.write_text(f"{os.getpid()}\n")
-        while args.breach_file is None or not args.breach_file.exists():
-            await asyncio.sleep(0.02)
-        loss = args.equity * 0.1 if args.equity is not None else 0.0
+        await breach.wait()
+        equity = args.equity or 0.0
         while True:
-            client.report_account((args.equity or 0.0) - loss, 0.0, -loss)
+            client.report_account(equity * 0.9, 0.0, -equity * 0.1)
             await asyncio.sleep(0.05)
 
 
@@ -45,7 +47,6 @@ def main() -> None:
     parser.add_argument("--socket", required=True)
     parser.add_argument("--pidfile", type=Path, required=True)
     parser.add_argument("--equity", type=float, default=None)
-    parser.add_argument("--breach-file", type=Path, default=None)
     asyncio.run(run(parser.parse_args()))
 
 
