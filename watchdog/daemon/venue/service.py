@@ -156,6 +156,8 @@ class VenueService:
         if not self._traders:
             return
         await asyncio.gather(*(self._selfcheck(v) for v in self._traders.values()))
+        # Jobs run several times a second: their "running job" lines would drown the journal.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         self._scheduler = AsyncIOScheduler(timezone=datetime.UTC)
         for venue in self._traders.values():
             self._schedule(venue)
