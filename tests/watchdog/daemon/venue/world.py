@@ -69,7 +69,7 @@ class VenueWorld:
         return self.sim.admin.open_orders(TRADER_ACCOUNT)
 
     def key_deleted(self) -> bool:
-        return self.sim.admin.key_status(self.trader_key.api_key)["status"] != "active"
+        return bool(self.sim.admin.key_status(self.trader_key.api_key)["status"] != "active")
 
     def place_resting(self, count: int) -> int:
         """Place `count` resting orders with the trader's key; returns how many were accepted."""
