@@ -22,6 +22,7 @@ from watchdog.venues import (
     Credentials,
     KeyRefused,
     OrderType,
+    RateLimited,
     Side,
     VenueEndpoint,
     open_session,
@@ -94,6 +95,11 @@ class VenueWorld:
                     if stop_on_refusal:
                         return placed
                     raise
+                except RateLimited as exc:
+                    if not stop_on_refusal:
+                        raise
+                    await asyncio.sleep(exc.retry_after or 0.05)  # a flooder, not a fool
+                    continue
                 placed += 1
         finally:
             await session.close()
@@ -101,6 +107,19 @@ class VenueWorld:
 
     def place_until_refused(self, limit: int = 100_000) -> int:
         return asyncio.run(self._place(limit, stop_on_refusal=True))
+
+    def market_buy(self, symbol: str, qty: Decimal) -> None:
+        asyncio.run(self._market_buy(symbol, qty))
+
+    async def _market_buy(self, symbol: str, qty: Decimal) -> None:
+        session = open_session()
+        key = self.trader_key
+        client = BinanceFutures(session, VenueEndpoint(self.sim.base_url),
+                                Credentials(key.api_key, key.secret))  # fmt: skip
+        try:
+            await client.new_order(symbol, Side.BUY, OrderType.MARKET, qty)
+        finally:
+            await session.close()
 
     def audit_steps(self) -> dict[str, str]:
         return dict(self.space.trader()["kill"]["steps"])
@@ -114,8 +133,13 @@ class VenueWorld:
 
 @contextmanager
 def venue_world(
-    *, countdown_ms: int = 10_000, extra_config: str = "", sim_config: SimConfig | None = None
+    *,
+    countdown_ms: int = 10_000,
+    extra_config: str = "",
+    sim_config: SimConfig | None = None,
+    master_secret: str | None = None,
 ) -> Iterator[VenueWorld]:
+    """``master_secret`` replaces the master key's secret in the watchdog's file (a bad key)."""
     # Unix socket paths are limited to 108 bytes: a short directory, not pytest's tmp_path.
     with tempfile.TemporaryDirectory(prefix="wdv-") as root_name:
         root = Path(root_name)
@@ -125,7 +149,10 @@ def venue_world(
                                        email=TRADER_EMAIL, countdown_ms=countdown_ms)  # fmt: skip
             space = Workspace(root, CONFIG + extra_config + table)
             _write_key(root / "watchdog-account.cred", sim.key("watchdog"))
-            _write_key(root / "watchdog-master.cred", sim.master_key)
+            master = sim.master_key
+            if master_secret is not None:
+                master = SimKey(master.label, master.api_key, master_secret, master.permissions)
+            _write_key(root / "watchdog-master.cred", master)
             _write_key(root / "trader-key-id", sim.key("trader"), secret=False)
             try:
                 yield VenueWorld(sim, space)
