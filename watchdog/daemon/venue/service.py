@@ -50,6 +50,7 @@ from watchdog.venues.user_stream import (
 
 _log = logging.getLogger("watchdog.venue")
 SELFCHECK_HOLD = "venue_selfcheck"
+RECONCILE_ALERT_AFTER = 5  # failed reconciliations in a row before an alert
 
 
 class VenueListener(Protocol):
@@ -81,6 +82,7 @@ class VenueTrader:
     follower: UserStreamFollower | None
     listener: VenueListener | None = None
     pending: list[RiskEvent] = field(default_factory=list)  # before attach()
+    reconcile_failures: int = 0  # in a row
 
 
 class _VenueMetrics:
@@ -259,22 +261,30 @@ class VenueService:
         s = venue.settings
         self._every(f"venue-reconcile-{venue.trader}", s.reconcile_period_s,
                     lambda: self._reconcile(venue))  # fmt: skip
+        # The start-up self-check has just run: the next one is a period away.
         self._every(f"venue-selfcheck-{venue.trader}", s.selfcheck_period_s,
-                    lambda: self._selfcheck(venue))  # fmt: skip
+                    lambda: self._selfcheck(venue), first_in_s=s.selfcheck_period_s)  # fmt: skip
         if venue.dms is not None:
             dms = venue.dms
             self._every(f"venue-dms-{venue.trader}", dms.settings.refresh_interval_s, dms.refresh)
 
-    def _every(self, job_id: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    def _every(
+        self,
+        job_id: str,
+        seconds: float,
+        job: Callable[[], Awaitable[object]],
+        *,
+        first_in_s: float = 0.0,
+    ) -> None:
         assert self._scheduler is not None
 
         async def run() -> None:
             await job()
 
+        first = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=first_in_s)
         self._scheduler.add_job(
             run, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True,
-            misfire_grace_time=max(1, int(seconds)),
-            next_run_time=datetime.datetime.now(tz=datetime.UTC),
+            misfire_grace_time=max(1, int(seconds)), next_run_time=first,
         )  # fmt: skip
 
     async def _reconcile(self, venue: VenueTrader) -> None:
@@ -284,6 +294,15 @@ class VenueService:
             self._metrics.used_weight.labels(venue.trader).set(used)
         if result.ok:
             self._metrics.reconcile_ok.labels(venue.trader).set(self._clock.wall())
+            venue.reconcile_failures = 0
+            return
+        venue.reconcile_failures += 1
+        if venue.reconcile_failures == RECONCILE_ALERT_AFTER:
+            # Once per outage: the venue view is blind, risk runs on telemetry alone meanwhile.
+            failures = venue.reconcile_failures
+            self._alerts.notify(
+                "venue_reconcile_failing", venue.trader, failures=failures, detail=result.detail
+            )
 
     async def _selfcheck(self, venue: VenueTrader) -> SelfCheckResult:
         return await venue.selfcheck.run_once()
