@@ -125,12 +125,21 @@ class RiskEngine:
         return self._assessment
 
     @property
+    def next_due(self) -> float | None:
+        """When to call `evaluate` next (same as `assessment.next_due`)."""
+        return self._assessment.next_due
+
+    @property
     def latched(self) -> bool:
         return self._latch_decision is not None
 
     def apply(self, event: RiskEvent, now: float) -> Assessment:
         """Apply one fact observed at `now`. Bad facts are not applied: they HALT."""
-        if not self._now <= now < _MAX_NOW:
+        try:
+            in_order = self._now <= now < _MAX_NOW
+        except TypeError:
+            in_order = False
+        if not in_order:
             if not self._accept_now(now):
                 return self._assessment
             now = self._now
@@ -156,7 +165,7 @@ class RiskEngine:
 
     def trip(self, now: float, reason: str) -> Assessment:
         """A manual kill: latch KILLED at once."""
-        self._check_now(now)
+        self._check_now(now)  # a bad clock is recorded, but never stops a manual kill
         if self._latch_decision is None:
             self._set_latch(f"manual: {reason}", f"manual kill: {reason}")
         self._rebuild()
@@ -322,9 +331,13 @@ class RiskEngine:
         return False
 
     def _check_now(self, now: float) -> bool:
-        if self._now <= now < _MAX_NOW:
-            self._now = now
-            return True
+        """Take `now` if it is plausible; a step back keeps the latest time."""
+        try:
+            if self._now <= now < _MAX_NOW:
+                self._now = now
+                return True
+        except TypeError:
+            pass  # not a number: _accept_now records it as bad data
         return self._accept_now(now)
 
     # --- time and composition ------------------------------------------------------------------
@@ -341,6 +354,7 @@ class RiskEngine:
         self._next_reset = next_reset(now, self.limits.daily_loss)
         self.daily_loss.reset_day()
         self.position.set_base(self.daily_loss.day_start_equity)
+        self.divergence.reset_counts(now)
 
     def _set_latch(self, reason: str, text: str) -> None:
         self._latch_reason = reason

@@ -262,10 +262,6 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
 
 # --- strict reading ------------------------------------------------------------------------
 
-_TOP_KEYS = frozenset(
-    {"profile", "warn_at_pct", "bad_data", "daily_loss", "drawdown", "order_rate", "rejects"}
-    | {"position", "consecutive_losses", "stale_data", "heartbeat", "divergence"}
-)
 _RESET_TIME = re.compile(r"([0-9]{2}):([0-9]{2})")
 _GRADES = {
     "warn": TradingState.WARN,
@@ -275,15 +271,19 @@ _GRADES = {
 }
 
 
+_KINDS = {bool: "boolean", str: "string", int: "integer", float: "float"}
+
+
 def _describe(value: object) -> str:
-    kind = {bool: "boolean", str: "string", int: "integer", float: "float"}.get(type(value))
+    """How a wrong value reads in an error: its TOML kind, and the value if it is short."""
+    if isinstance(value, dict):
+        return "table"
+    if isinstance(value, list):
+        return "array"
+    kind = _KINDS.get(type(value))
     if kind is None:
-        kind = "table" if isinstance(value, dict) else type(value).__name__
-        if isinstance(value, list):
-            kind = "array"
-        return kind
-    text = repr(value)
-    return f"{kind} {text[:40]}"
+        return type(value).__name__
+    return f"{kind} {repr(value)[:40]}"
 
 
 class _Table:
@@ -498,67 +498,64 @@ def _divergence(t: _Table) -> DivergenceLimits:
     )
 
 
+_SECTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "bad_data": _keys("max_future_s", "max_past_s", "cooldown_s"),
+        "daily_loss": _keys("max_loss", "reset_time", "timezone", "action"),
+        "drawdown": _keys("soft", "hard", "cooldown_s"),
+        "order_rate": _keys("windows", "kill_after_s", "cooldown_s"),
+        "rejects": _keys(
+            "max_consecutive", "max_ratio_pct", "window_s", "min_sample", "cooldown_s"
+        ),
+        "position": _keys(
+            "max_symbol_notional",
+            "max_gross_notional",
+            "max_net_notional",
+            "symbols",
+            "cooldown_s",
+        ),
+        "consecutive_losses": _keys("max_count", "pause_s"),
+        "stale_data": _keys("max_age_s", "cooldown_s"),
+        "heartbeat": _keys(
+            "interval_s", "warn_after_s", "halt_after_s", "kill_after_s", "cooldown_s"
+        ),
+        "divergence": _keys("open_orders", "position_qty", "order_count", "grace_s", "grade"),
+    }
+)
+_TOP_KEYS = frozenset({"profile", "warn_at_pct", *_SECTION_KEYS})
+
+
+def _consecutive(t: _Table) -> ConsecutiveLossLimits:
+    return ConsecutiveLossLimits(
+        max_count=t.count("max_count"), pause_s=t.number("pause_s", allow_zero=True)
+    )
+
+
+def _stale(t: _Table) -> StaleDataLimits:
+    return StaleDataLimits(
+        max_age_s=t.number("max_age_s"), cooldown_s=t.number("cooldown_s", allow_zero=True)
+    )
+
+
 def _build(top: _Table) -> Limits:
+    def section(name: str) -> _Table:
+        return top.sub(name, _SECTION_KEYS[name])
+
     profile = top.raw.get("profile")
     return Limits(
         profile=profile if isinstance(profile, str) else None,
         warn_at_pct=top.pct("warn_at_pct"),
-        bad_data=_bad_data(top.sub("bad_data", _keys("max_future_s", "max_past_s", "cooldown_s"))),
-        daily_loss=_daily_loss(
-            top.sub("daily_loss", _keys("max_loss", "reset_time", "timezone", "action"))
-        ),
-        drawdown=_drawdown(top.sub("drawdown", _keys("soft", "hard", "cooldown_s"))),
-        order_rate=_order_rate(
-            top.sub("order_rate", _keys("windows", "kill_after_s", "cooldown_s"))
-        ),
-        rejects=_rejects(
-            top.sub(
-                "rejects",
-                _keys("max_consecutive", "max_ratio_pct", "window_s", "min_sample", "cooldown_s"),
-            )
-        ),
-        position=_position(
-            top.sub(
-                "position",
-                _keys(
-                    "max_symbol_notional",
-                    "max_gross_notional",
-                    "max_net_notional",
-                    "symbols",
-                    "cooldown_s",
-                ),
-            )
-        ),
-        consecutive_losses=ConsecutiveLossLimits(
-            **_consecutive(top.sub("consecutive_losses", _keys("max_count", "pause_s")))
-        ),
-        stale_data=StaleDataLimits(
-            **_stale(top.sub("stale_data", _keys("max_age_s", "cooldown_s")))
-        ),
-        heartbeat=_heartbeat(
-            top.sub(
-                "heartbeat",
-                _keys("interval_s", "warn_after_s", "halt_after_s", "kill_after_s", "cooldown_s"),
-            )
-        ),
-        divergence=_divergence(
-            top.sub(
-                "divergence",
-                _keys("open_orders", "position_qty", "order_count", "grace_s", "grade"),
-            )
-        ),
+        bad_data=_bad_data(section("bad_data")),
+        daily_loss=_daily_loss(section("daily_loss")),
+        drawdown=_drawdown(section("drawdown")),
+        order_rate=_order_rate(section("order_rate")),
+        rejects=_rejects(section("rejects")),
+        position=_position(section("position")),
+        consecutive_losses=_consecutive(section("consecutive_losses")),
+        stale_data=_stale(section("stale_data")),
+        heartbeat=_heartbeat(section("heartbeat")),
+        divergence=_divergence(section("divergence")),
     )
-
-
-def _consecutive(t: _Table) -> dict[str, Any]:
-    return {"max_count": t.count("max_count"), "pause_s": t.number("pause_s", allow_zero=True)}
-
-
-def _stale(t: _Table) -> dict[str, Any]:
-    return {
-        "max_age_s": t.number("max_age_s"),
-        "cooldown_s": t.number("cooldown_s", allow_zero=True),
-    }
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

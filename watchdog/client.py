@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SOCKET_PATH = "/run/killswitch-watchdog/telemetry.sock"
 
+SENT_HISTORY = 4096  # datagrams whose send time is kept to judge how fresh an ack is
+
 StateCallback = Callable[[TradingState, TradingState], None]
 
 
@@ -147,6 +149,7 @@ class WatchdogClient:
         self._snapshots: dict[_SnapshotKey, TelemetryEvent] = {}
         self._orders: deque[OrderEvent] = deque()
         self._seq = 0
+        self._sent_at: deque[float] = deque(maxlen=SENT_HISTORY)  # monotonic, per sequence
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._transport: asyncio.DatagramTransport | None = None
@@ -165,6 +168,7 @@ class WatchdogClient:
         self._loop = asyncio.get_running_loop()
         await self._connect()
         self._task = asyncio.create_task(self._heartbeat_loop(), name="watchdog-heartbeat")
+        self._task.add_done_callback(_log_crash)
 
     async def close(self) -> None:
         """Stop heartbeats (the watchdog will notice) and close the socket."""
@@ -189,7 +193,8 @@ class WatchdogClient:
 
     @property
     def state(self) -> TradingState:
-        """The state the bot must obey now (fail-closed: no fresh ack means HALTED)."""
+        """The state the bot must obey now. Fail-closed: HALTED unless the last accepted ack
+        acknowledges telemetry sent less than `ack_timeout` ago; KILLED once acked, for good."""
         if self._killed:
             return TradingState.KILLED
         if self._last_ack is None:
@@ -388,6 +393,7 @@ class WatchdogClient:
                 self.counters.dropped += len(group)
                 continue
             self._seq += 1
+            self._sent_at.append(self._clock.monotonic())
             data = encode_telemetry(
                 config.key, config.trader_id, self.session_id, self._seq, self._clock.wall(), group
             )
@@ -451,18 +457,34 @@ class WatchdogClient:
         except ProtocolError:
             self.counters.rejected_acks += 1
             return
+        if frame.ack.state is TradingState.KILLED:
+            self._killed = True  # authentic and for this session: latch even if out of order
         previous = self._last_ack
-        if frame.ack.last_seq > self._seq or (
-            previous is not None and frame.order_key <= previous.order_key
-        ):
+        sent_at = self._sent_time(frame.ack.last_seq)
+        if sent_at is None or (previous is not None and frame.order_key <= previous.order_key):
             self.counters.rejected_acks += 1  # replayed, reordered, or claims unsent data
+            self._check_state()
             return
         self.counters.acks += 1
         self._last_ack = frame
-        self._last_ack_at = self._clock.monotonic()
-        if frame.ack.state is TradingState.KILLED:
-            self._killed = True
+        # Fresh as of when the acked telemetry left, not when the ack was read: an ack that
+        # sat in the socket while the loop was blocked proves nothing about the watchdog now.
+        self._last_ack_at = max(self._last_ack_at, sent_at)
         self._check_state()
+
+    def _sent_time(self, seq: int) -> float | None:
+        """When datagram `seq` was sent (monotonic), None if never sent or long forgotten."""
+        index = seq - (self._seq - len(self._sent_at) + 1)
+        if seq > self._seq or index < 0:
+            return None
+        return self._sent_at[index]
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    # The task is awaited (and its error raised) in close(); say at once that heartbeats
+    # stopped, because the watchdog will soon treat this bot as hung.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("watchdog heartbeat loop stopped", exc_info=task.exception())
 
 
 def _unix_socket(path: str) -> socket.socket:
@@ -499,11 +521,12 @@ def _clean(reason: str) -> str:
 
 
 def _ok_num(value: float) -> bool:
-    return type(value) in (float, int) and math.isfinite(value)
+    # Subclasses (numpy.float64) are fine; bool is an int but never a quantity.
+    return isinstance(value, float | int) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _ok_nonneg(value: float) -> bool:
-    return type(value) in (float, int) and math.isfinite(value) and value >= 0
+    return _ok_num(value) and value >= 0
 
 
 def _ok_symbol(symbol: str) -> bool:

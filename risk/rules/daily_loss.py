@@ -76,13 +76,13 @@ class DailyLossRule:
                 f"({self.limits.max_loss.describe()} of day-start equity {start:.2f}); "
                 "holds until the daily reset",
             )
-        elif loss >= self.warn_at:
+        elif loss >= self.warn_at and loss > 0.0:
             self.decision = Decision(
                 TradingState.WARN,
                 self.name,
                 loss,
                 limit,
-                f"daily loss {loss:.2f} is {100 * loss / limit:.0f}% of its {limit:.2f} limit",
+                f"daily loss {loss:.2f} nears its {limit:.2f} quote limit",
             )
         else:
             self.decision = None

@@ -5,7 +5,8 @@ position quantity, and the number of orders acknowledged (ACK events). A gap abo
 tolerance is a WARN during `grace_s` (orders in flight) and graded `grade` once it has
 lasted that long. Position quantities also allow a relative 1e-9 for float rounding.
 Transient: recovers after a cool-down of `grace_s` once the views agree. A re-arm forgets
-both views (the trader restarts, the venue is re-read).
+both views (the trader restarts, the venue is re-read); the daily reset restarts the order
+count comparison.
 """
 
 from __future__ import annotations
@@ -102,6 +103,16 @@ class DivergenceRule:
         grace_due = self.since + self.limits.grace_s
         self.due = min(grace_due if grace_due > now else INF, self.cooldown.release_at)
         return self.decision is not before or self.due < before_due
+
+    def reset_counts(self, now: float) -> bool:
+        """The daily reset restarts the acknowledged-order comparison, so that a datagram
+        lost now and then cannot add up to a breach over weeks."""
+        self.acks = [0, 0]
+        self.orders_seen = [False, False]
+        if "order_count" not in self.gaps:
+            return False
+        del self.gaps["order_count"]
+        return self.evaluate(now)
 
     def hard_breach(self) -> Decision | None:
         return None

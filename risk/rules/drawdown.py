@@ -75,7 +75,7 @@ class DrawdownRule:
             state, limit, which = TradingState.KILLED, self.hard, "hard"
         elif drawdown > self.soft:
             state, limit, which = TradingState.REDUCING, self.soft, "soft"
-        elif drawdown >= self.soft * self.warn_ratio:
+        elif drawdown >= self.soft * self.warn_ratio and drawdown > 0.0:
             state, limit, which = TradingState.WARN, self.soft, "soft"
         else:
             return None
@@ -112,4 +112,7 @@ class DrawdownRule:
         return self.drawdown / self.soft if self.soft not in (0.0, INF) else 0.0
 
     def on_rearm(self, now: float) -> None:
-        del now
+        # A KILLED decision held by the cool-down would re-latch at once: start fresh from
+        # the measure (the re-arm was refused if it is still past the hard limit).
+        self.cooldown.clear()
+        self._settle(self.raw, now)

@@ -11,6 +11,7 @@ counts the trader's SUBMITs; VENUE counts orders the venue reports as new (ACK).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 from risk.decision import Decision
@@ -29,8 +30,21 @@ class SlidingWindow:
     def __init__(self, seconds: float, max_orders: int, warn_ratio: float) -> None:
         self.seconds = seconds
         self.max_orders = max_orders
-        self.warn_count = max_orders * warn_ratio if warn_ratio < 1.0 else INF
+        # Counts are integers: "count >= max * ratio" is "count >= ceil(max * ratio)".
+        self.warn_count = math.ceil(max_orders * warn_ratio) if warn_ratio < 1.0 else INF
         self.times: deque[float] = deque()
+
+    def level_drop_at(self) -> float:
+        """When the count next falls below its current level's floor (over the limit ->
+        at most the limit; at WARN -> under the warn count); INF when below both."""
+        times, count = self.times, len(self.times)
+        if count > self.max_orders:
+            leaving = count - self.max_orders
+        elif count >= self.warn_count:
+            leaving = count - int(self.warn_count) + 1
+        else:
+            return INF
+        return times[leaving - 1] + self.seconds
 
     def expire(self, now: float) -> int:
         """Drop what has left the window at `now`; return the count still inside."""
@@ -61,6 +75,7 @@ class OrderRateRule:
         self.decision: Decision | None = None
         self.due = INF
         self.hot = False  # some window at or above its warn count: re-grade on every change
+        self._raw_key: tuple[int, int, int, int] | None = None  # what `raw` was graded from
 
     def on_order(self, source: int, now: float) -> bool:
         hot = False
@@ -100,8 +115,23 @@ class OrderRateRule:
             self.over_since = INF
         elif self.over_since == INF:
             self.over_since = now
-        self.raw = None if worst is None else self._grade(worst[1], worst[2], worst[3], now)
+        if worst is None:
+            self.raw = self._raw_key = None
+        else:
+            _, window, count, source = worst
+            state = self._state(window, count, now)
+            key = (state, count, id(window), source)
+            if key != self._raw_key:  # at a steady rate the count often stays put: reuse
+                self._raw_key = key
+                self.raw = self._grade(window, count, source, now)
         return self._settle(now)
+
+    def _state(self, window: SlidingWindow, count: int, now: float) -> int:
+        if count <= window.max_orders:
+            return TradingState.WARN
+        if now - self.over_since >= self.limits.kill_after_s:
+            return TradingState.KILLED
+        return TradingState.HALTED
 
     def _grade(self, window: SlidingWindow, count: int, source: int, now: float) -> Decision:
         where = f"{count} orders in {window.seconds:g} s ({_SOURCES[source]})"
@@ -131,13 +161,14 @@ class OrderRateRule:
         return self.decision is not before or self.due < before_due
 
     def _next_expiry(self) -> float:
-        """When the oldest order in a hot window leaves it (the count can only fall then)."""
+        """When some hot window's count falls below its level: the next possible drop."""
         due = INF
         if self.hot:
             for windows in self.windows:
                 for w in windows:
-                    if w.times and len(w.times) >= w.warn_count:
-                        due = min(due, w.times[0] + w.seconds)
+                    at = w.level_drop_at()
+                    if at < due:
+                        due = at
         return due
 
     def _kill_due(self) -> float:

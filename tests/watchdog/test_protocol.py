@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from risk.events import Heartbeat, OrderEvent
+from risk.events import Heartbeat, OrderEvent, OrderEventKind, Side
 from risk.state import TradingState
 from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, events, fill
 from watchdog.errors import (
@@ -25,6 +25,8 @@ from watchdog.protocol import (
     HEADER_SIZE,
     MAX_DATAGRAM,
     MAX_EVENTS,
+    MAX_REASON,
+    MAX_SYMBOL,
     TAG_SIZE,
     Ack,
     Header,
@@ -282,3 +284,28 @@ def test_the_guard_accepts_exactly_the_unseen_sequences_within_the_window(
         assert expected, seq
         accepted.add(seq)
         highest = max(highest, seq)
+
+
+def test_the_largest_valid_event_fits_one_datagram_even_with_the_longest_trader_id() -> None:
+    widest = "\U0001d11e"  # 4 bytes in UTF-8, sent unescaped
+    event = OrderEvent(
+        ts=4e9 + 0.123456789,
+        kind=OrderEventKind.CANCEL,
+        symbol=widest * MAX_SYMBOL,
+        side=Side.SELL,
+        qty=1.2345678901234567e300,
+        price=1.2345678901234567e300,
+        reason=widest * MAX_REASON,
+        realized_pnl=-1.2345678901234567e300,
+    )
+    trader_id = "t" * 64
+    (group,) = pack_events([encode_event(event)], trader_id)
+    data = encode_telemetry(KEY, trader_id, SESSION, 2**64 - 1, NOW, group)
+    assert len(data) <= MAX_DATAGRAM
+    assert decode_telemetry(data, lambda _: KEY).events == (event,)
+
+
+def test_an_open_orders_count_must_be_a_non_negative_integer() -> None:
+    for bad in (b"-1", b"1.5", b"true", b'"3"'):
+        with pytest.raises(MalformedError, match="open order count"):
+            decode_telemetry(raw(b'[["open", 1, ' + bad + b"]]"), keys)

@@ -6,18 +6,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import math
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from risk.events import Heartbeat
+from risk.events import Heartbeat, OrderEvent
 from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, events
 from watchdog.errors import AuthError, ProtocolError, ReplayError
 from watchdog.protocol import (
     HEADER_SIZE,
     MAX_DATAGRAM,
+    MAX_SYMBOL,
     TAG_SIZE,
     SessionGuard,
     TelemetryEvent,
@@ -111,26 +113,43 @@ def test_any_authenticated_payload_bytes_decode_or_raise_protocol_errors(payload
     decodes(body + hmac.digest(KEY, body, hashlib.sha256))
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
-    lambda inner: st.lists(inner, max_size=10),
-    max_leaves=30,
-)
+_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40)
+json_values: st.SearchStrategy[object] = st.one_of(_scalars, st.lists(_scalars, max_size=3))
 
 
 @FUZZ
-@given(st.lists(json_values, max_size=10))
-def test_any_authenticated_json_structure_decodes_or_raises_protocol_errors(
-    items: list[object],
+@given(events, json_values, st.data())
+def test_any_field_of_a_valid_event_replaced_by_any_json_value_is_validated(
+    event: TelemetryEvent, value: object, data: st.DataObject
 ) -> None:
-    datagram = valid([Heartbeat(ts=NOW)])
+    """Structure-aware fuzzing: one field wrong (type, range, enum) and the rest right.
+
+    The result either decodes to an event of the same kind whose fields are all in range, or
+    is a ProtocolError: never another exception, never an out-of-range value accepted.
+    """
+    wire = orjson.loads(encode_event(event))
+    field = data.draw(st.integers(min_value=1, max_value=len(wire) - 1))
+    wire[field] = value
     try:
-        payload = orjson.dumps(items)
-    except TypeError:
+        payload = orjson.dumps([wire])
+    except TypeError:  # orjson refuses integers beyond 64 bits: not sendable
         return
-    body = datagram[: HEADER_SIZE + len(TRADER)] + payload
-    if len(body) + TAG_SIZE <= MAX_DATAGRAM:
-        decodes(body + hmac.digest(KEY, body, hashlib.sha256))
+    body = valid([Heartbeat(ts=NOW)])[: HEADER_SIZE + len(TRADER)] + payload
+    try:
+        decoded = decode_telemetry(body + hmac.digest(KEY, body, hashlib.sha256), keys)
+    except ProtocolError:
+        return
+    (result,) = decoded.events
+    assert type(result) is type(event)
+    for name in ("ts", "price", "mark_price", "last_event_ts", "equity", "qty"):
+        number = getattr(result, name, 0.0)
+        assert type(number) is float
+        assert math.isfinite(number)
+        signed = name == "equity" or (name == "qty" and not isinstance(result, OrderEvent))
+        assert signed or number >= 0
+    symbol = getattr(result, "symbol", "S")
+    assert type(symbol) is str
+    assert 0 < len(symbol) <= MAX_SYMBOL
 
 
 @FUZZ

@@ -132,8 +132,9 @@ class Ingress:
         self._transports: list[asyncio.DatagramTransport] = []
         self._unix_inode: int | None = None
         self.rejects: dict[str, int] = {}
-        self.accepted_datagrams = 0
-        self.accepted_events = 0
+        self.accepted_datagrams = 0  # authentic and fresh (late ones included)
+        self.late_datagrams = 0  # accepted out of order: only their order events delivered
+        self.accepted_events = 0  # events delivered to on_batch
         self.ack_errors = 0
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -195,7 +196,13 @@ class Ingress:
         try:
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-            sock.bind(str(path))
+            # The umask closes the window between bind() and chmod() in which the file would
+            # carry the process's default mode; nothing else runs in between (no await).
+            previous = os.umask(0o777 & ~self._config.socket_mode)
+            try:
+                sock.bind(str(path))
+            finally:
+                os.umask(previous)
             os.chmod(path, self._config.socket_mode)
             self._unix_inode = os.lstat(path).st_ino
         except OSError:
@@ -219,13 +226,14 @@ class Ingress:
         header = telemetry.header
         peer.transport, peer.address = transport, address
         events: Sequence[TelemetryEvent] = telemetry.events
+        self.accepted_datagrams += 1
         if admission.late:
             # Newer snapshots were already applied and a late datagram is no sign of life;
             # its order events still count (a fill must never be lost).
+            self.late_datagrams += 1
             events = [event for event in events if isinstance(event, OrderEvent)]
             if not events:
                 return
-        self.accepted_datagrams += 1
         self.accepted_events += len(events)
         self._on_batch(header.trader_id, header.session_id, events, admission.session_changed)
 

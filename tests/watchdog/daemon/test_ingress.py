@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from risk.events import Heartbeat
 from risk.state import TradingState
@@ -242,3 +244,67 @@ def test_the_config_refuses_short_keys_bad_ids_and_no_endpoint(tmp_path: Path) -
         IngressConfig(keys={"bad id": KEY}, unix_path=tmp_path / "s")
     with pytest.raises(ValueError, match="needs"):
         IngressConfig(keys={TRADER: KEY})
+
+
+async def test_each_trader_is_authenticated_with_its_own_key_and_acked_on_its_own_address(
+    sock_path: Path,
+) -> None:
+    rec = Recorder()
+    other = "arb-eth"
+    config = IngressConfig(keys={TRADER: KEY, other: OTHER_KEY}, unix_path=sock_path)
+    async with make_ingress(config, rec) as ing:
+        impostor = encode_telemetry(KEY, other, SESSION, 1, NOW, [encode_event(Heartbeat(NOW))])
+        genuine = encode_telemetry(
+            OTHER_KEY, other, SESSION, 1, NOW, [encode_event(Heartbeat(NOW))]
+        )
+        with sender(sock_path) as mine, sender(sock_path) as theirs:
+            await send(mine, datagram([Heartbeat(ts=NOW)], seq=1))
+            await send(theirs, impostor)  # trader A's key cannot speak for trader B
+            await send(theirs, genuine)
+            await wait_until(lambda: len(rec.batches) == 2)
+            assert ing.rejects == {"bad_hmac": 1}
+            assert ing.send_ack(other, TradingState.HALTED, limits_version="v1")
+            frame = decode_ack(await recv(theirs), OTHER_KEY, other, SESSION)
+            assert ing.send_ack(TRADER, TradingState.ACTIVE, limits_version="v1")
+            assert decode_ack(await recv(mine), KEY, TRADER, SESSION).ack.state is (
+                TradingState.ACTIVE
+            )
+    assert [batch[0] for batch in rec.batches] == [TRADER, other]
+    assert frame.ack.state is TradingState.HALTED
+
+
+junk = st.one_of(
+    st.binary(max_size=1500),
+    st.builds(
+        lambda seq, cut: datagram([Heartbeat(ts=NOW)], seq=seq)[:cut],
+        st.integers(1, 5),
+        st.integers(0, 200),
+    ),
+    st.builds(
+        lambda seq, bit: flip(datagram([Heartbeat(ts=NOW), fill()], seq=seq), bit),
+        st.integers(1, 5),
+        st.integers(0, 8 * 150),
+    ),
+)
+real = st.builds(lambda seq: datagram([Heartbeat(ts=NOW)], seq=seq), st.integers(1, 5))
+
+
+def flip(data: bytes, bit: int) -> bytes:
+    flipped = bytearray(data)
+    flipped[(bit // 8) % len(data)] ^= 1 << (bit % 8)
+    return bytes(flipped)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(junk | real, max_size=30))
+def test_whatever_arrives_each_datagram_is_either_delivered_once_or_counted(
+    inputs: list[bytes],
+) -> None:
+    rec = Recorder()
+    ing = make_ingress(IngressConfig(keys={TRADER: KEY}, udp=("127.0.0.1", 0)), rec)
+    for data in inputs:
+        ing.handle_datagram(data, None, None)
+    assert ing.accepted_datagrams + sum(ing.rejects.values()) == len(inputs)
+    assert len(rec.batches) == ing.accepted_datagrams - ing.late_datagrams
+    genuine = {datagram([Heartbeat(ts=NOW)], seq=seq) for seq in range(1, 6)}
+    assert ing.accepted_datagrams <= len(genuine & set(inputs))
