@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from exchange_sim.errors import SimError
 from exchange_sim.faults import STREAM_KINDS, Faults, FaultSpecError, apply_spec
 from exchange_sim.orders import fmt, to_wire
 from exchange_sim.state import Sim
@@ -16,7 +17,7 @@ from exchange_sim.venue import SIM
 STREAM_ACTIONS = ("stall", "resume", "close", "reset")
 
 
-class AdminInputError(FaultSpecError):
+class AdminInputError(SimError, ValueError):
     """An admin request was malformed (answered with 400 and the reason)."""
 
 
@@ -55,7 +56,7 @@ def _account(sim: Sim, request: web.Request) -> str:
 async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         response: web.StreamResponse = await handler(request)
-    except FaultSpecError as err:
+    except (FaultSpecError, AdminInputError) as err:
         return _json({"error": str(err)}, 400)
     return response
 

@@ -30,11 +30,14 @@ def _split(raw: str, values: dict[str, str], kept: list[str]) -> str | None:
         if not part:
             continue
         name_raw, _, value_raw = part.partition("=")
-        try:
-            name = unquote_plus(name_raw, errors="strict")
-            value = unquote_plus(value_raw, errors="strict")
-        except UnicodeDecodeError:
-            raise codes.illegal_chars(name_raw[:32]) from None
+        if "%" in part or "+" in part:
+            try:
+                name = unquote_plus(name_raw, errors="strict")
+                value = unquote_plus(value_raw, errors="strict")
+            except UnicodeDecodeError:
+                raise codes.illegal_chars(name_raw[:32]) from None
+        else:  # the common case: nothing escaped, nothing to decode
+            name, value = name_raw, value_raw
         if not name.isascii() or not name.isprintable() or not name:
             raise codes.illegal_chars(name[:32])
         if len(value) > MAX_VALUE_LEN or not value.isprintable():
@@ -47,12 +50,8 @@ def _split(raw: str, values: dict[str, str], kept: list[str]) -> str | None:
         values[name] = value
         kept.append(part)
     if len(values) > MAX_PARAMS:
-        raise VenueTooManyParams()
+        raise codes.too_many_params()
     return signature
-
-
-class VenueTooManyParams(Exception):
-    """Internal marker turned into -1101 by ``parse_params``."""
 
 
 def parse_params(query: str, body: str) -> Params:
@@ -60,11 +59,8 @@ def parse_params(query: str, body: str) -> Params:
     values: dict[str, str] = {}
     kept_query: list[str] = []
     kept_body: list[str] = []
-    try:
-        sig_q = _split(query, values, kept_query)
-        sig_b = _split(body, values, kept_body)
-    except VenueTooManyParams:
-        raise codes.duplicate_param("too many parameters") from None
+    sig_q = _split(query, values, kept_query)
+    sig_b = _split(body, values, kept_body)
     if sig_q is not None and sig_b is not None:
         raise codes.duplicate_param("signature")
     payload = "&".join(kept_query) + "&".join(kept_body)

@@ -64,6 +64,10 @@ def duplicate_param(name: str) -> VenueError:
     return VenueError(-1101, f"Duplicate values for parameter '{name}'.", 400)
 
 
+def too_many_params() -> VenueError:
+    return VenueError(-1101, "Too many parameters sent for this endpoint.", 400)
+
+
 def mandatory(name: str) -> VenueError:
     return VenueError(
         -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.", 400
@@ -132,6 +136,14 @@ def reduce_only_rejected() -> VenueError:
 
 def quantity_invalid() -> VenueError:
     return VenueError(-4003, "Quantity less than or equal to zero.", 400)
+
+
+def quantity_below_min() -> VenueError:
+    return VenueError(-4004, "Quantity less than min quantity.", 400)
+
+
+def quantity_above_max() -> VenueError:
+    return VenueError(-4005, "Quantity greater than max quantity.", 400)
 
 
 def price_invalid() -> VenueError:

@@ -118,6 +118,10 @@ class _Table:
         self._used.add(key)
         return self._raw.get(key, default)
 
+    def sub(self, raw: Any, where: str) -> _Table:
+        """A table that is not one of this table's keys (e.g. an array element)."""
+        return _Table(raw, where, self._source)
+
     def table(self, key: str) -> _Table:
         return _Table(self.get(key, {}), self.path(key), self._source)
 
@@ -249,9 +253,7 @@ def _account(t: _Table, name: str) -> AccountConfig:
     raw_keys = t.get("keys", [])
     if not isinstance(raw_keys, list):
         raise t.fail("keys", "must be an array of tables ([[accounts.NAME.keys]])")
-    keys = tuple(
-        _key(_Table(k, f"{t.path('keys')}[{i}]", t._source)) for i, k in enumerate(raw_keys)
-    )
+    keys = tuple(_key(t.sub(k, f"{t.path('keys')}[{i}]")) for i, k in enumerate(raw_keys))
     cfg = AccountConfig(
         name=name,
         email=t.text("email", f"{name}@sub.sim"),

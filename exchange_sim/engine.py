@@ -55,6 +55,7 @@ class Account:
     open: dict[int, Order] = field(default_factory=dict)
     history: OrderedDict[int, Order] = field(default_factory=OrderedDict)
     countdowns: dict[str, float] = field(default_factory=dict)  # symbol -> monotonic deadline
+    resting_notional: dict[str, Decimal] = field(default_factory=dict)  # exact: qty * price
     update_ms: int = 0
 
 
@@ -83,6 +84,8 @@ class Exchange:
         }
         self.quotes: dict[str, Quote] = {}
         self.outbox: list[UserEvent] = []
+        # Accounts someone follows on a user-data stream: events are only built for these.
+        self.listening: set[str] = set()
         self.paused = False
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
@@ -118,10 +121,11 @@ class Exchange:
             self._fill_resting(heapq.heappop(asks)[1], now_ms)
 
     def _fill_resting(self, order_id: int, now_ms: int) -> None:
-        order = self._resting.pop(order_id, None)
+        order = self._resting.get(order_id)
         if order is None or not order.is_open:
             return  # cancelled since it was queued: lazy deletion from the heap
         account = self.accounts[order.account]
+        self._unrest(account, order)
         qty = self._reduce_only_cap(account, order, order.remaining)
         if qty > 0:
             self._execute(account, order, [Fill(qty, order.price)], maker=True, now_ms=now_ms)
@@ -188,6 +192,23 @@ class Exchange:
             (-order.price if order.side == "BUY" else order.price, order.order_id),
         )
         self._resting[order.order_id] = order
+        notional = account.resting_notional
+        notional[order.symbol] = notional.get(order.symbol, ZERO) + order.remaining * order.price
+
+    def _unrest(self, account: Account, order: Order) -> None:
+        """Take an order off the book and its margin off the account (heap entry goes lazily)."""
+        if self._resting.pop(order.order_id, None) is not None:
+            notional = account.resting_notional
+            notional[order.symbol] -= order.remaining * order.price
+            self._compact(order.symbol)
+
+    def _compact(self, symbol: str) -> None:
+        """Rebuild a side's heap once cancelled entries dominate, so place/cancel churn far from
+        the market cannot grow memory without bound."""
+        for book in (self._bids[symbol], self._asks[symbol]):
+            if len(book) > 1024 and len(book) > 4 * len(self._resting):
+                book[:] = [entry for entry in book if entry[1] in self._resting]
+                heapq.heapify(book)
 
     def _taker_fills(self, new: NewOrder, quote: Quote) -> list[Fill]:
         """Walk the simulated book: ``depth_levels`` levels of ``level_qty``, spaced in ticks."""
@@ -293,8 +314,8 @@ class Exchange:
     def _close(self, account: Account, order: Order, status: str, now_ms: int) -> None:
         order.status = status
         order.update_ms = now_ms
+        self._unrest(account, order)
         account.open.pop(order.order_id, None)
-        self._resting.pop(order.order_id, None)
         account.history[order.order_id] = order
         if len(account.history) > HISTORY_PER_ACCOUNT:
             account.history.popitem(last=False)
@@ -396,11 +417,16 @@ class Exchange:
 
     # --------------------------------------------------------------------------- events
     def _emit_order(self, order: Order, exec_type: str, now_ms: int) -> None:
+        if order.account not in self.listening:
+            return
         self.outbox.append(UserEvent(order.account, _order_event(order, exec_type, now_ms)))
 
     def _emit_trade(
         self, order: Order, f: Fill, fee: Decimal, realized: Decimal, maker: bool, now_ms: int
     ) -> None:
+        trade_id = next(self._trade_ids)
+        if order.account not in self.listening:
+            return
         event = _order_event(order, "TRADE", now_ms)
         o = event["o"]
         o.update(
@@ -408,13 +434,15 @@ class Exchange:
             L=fmt(f.price),
             N="USDT",
             n=fmt(fee),
-            t=next(self._trade_ids),
+            t=trade_id,
             m=maker,
             rp=fmt(realized),
         )
         self.outbox.append(UserEvent(order.account, event))
 
     def _emit_account(self, account: Account, symbol: str, now_ms: int) -> None:
+        if account.name not in self.listening:
+            return
         pos = account.positions[symbol]
         self.outbox.append(
             UserEvent(

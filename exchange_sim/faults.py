@@ -42,9 +42,9 @@ class FailNext:
     status: int
     endpoint: str | None  # e.g. "POST /fapi/v1/order"; None = every venue request
 
-    def error(self, retry_after_limit: int) -> VenueError:
+    def error(self, weight_limit: int) -> VenueError:
         if self.kind == "429":
-            return codes.too_many_requests(retry_after_limit)
+            return codes.too_many_requests(weight_limit)
         if self.kind == "-1021":
             return codes.timestamp_outside()
         err = codes.internal_error()

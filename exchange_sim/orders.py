@@ -64,15 +64,16 @@ class Order:
 
 def fmt(value: Decimal, places: int = 8) -> str:
     """The venue's plain decimal strings: no exponent, trailing zeros trimmed, at least one."""
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -places:
-        value = value.quantize(Decimal(1).scaleb(-places))
     text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0")
-        if text.endswith("."):
-            text += "0"
-    return "0" if text in ("-0", "-0.0") else text
+    point = text.find(".")
+    if point < 0:
+        return "0" if text == "-0" else text
+    if len(text) - point - 1 > places:
+        text = format(value.quantize(Decimal(1).scaleb(-places)), "f")
+    text = text.rstrip("0")
+    if text.endswith("."):
+        text += "0"
+    return "0" if text in ("-0.0", "0.0") else text
 
 
 def to_wire(o: Order, with_time: bool = False) -> dict[str, object]:
@@ -136,12 +137,14 @@ def parse_new_order(values: dict[str, str], sym: SymbolConfig) -> NewOrder:
     if qty <= 0:
         raise codes.quantity_invalid()
     _on_grid(qty, sym.step_size)
-    if qty < sym.min_qty or qty > sym.max_qty:
-        raise codes.bad_param("quantity")
+    if qty < sym.min_qty:
+        raise codes.quantity_below_min()
+    if qty > sym.max_qty:
+        raise codes.quantity_above_max()
     tif = values.get("timeInForce", "GTC")
     price = Decimal(0)
     if order_type == "LIMIT":
-        if "timeInForce" not in values:
+        if not values.get("timeInForce"):
             raise codes.mandatory("timeInForce")
         if tif not in TIFS:
             raise codes.invalid_tif()

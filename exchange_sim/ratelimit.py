@@ -81,6 +81,9 @@ class RateLimiter:
             raise codes.too_many_orders(cfg.orders_per_minute, "1 MINUTE")
         return n10, n60
 
-    def retry_after(self, now_s: float) -> int:
-        """Seconds a refused client should wait: the configured floor, or a ban's remainder."""
+    def retry_after(self, client: str, now_s: float) -> int:
+        """Seconds a refused client should wait: a ban's remainder, else the configured value."""
+        c = self._clients.get(client)
+        if c is not None and now_s < c.banned_until:
+            return max(1, int(c.banned_until - now_s + 0.999))
         return self.config.retry_after_s

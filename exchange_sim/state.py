@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import secrets
+import string
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -28,6 +29,7 @@ from exchange_sim.streams import Hub
 
 log = logging.getLogger("exchange_sim")
 
+_TOKEN_ALPHABET = string.ascii_letters + string.digits
 # Catch-up cap: a loop that fell more than this many ticks behind drops the backlog.
 MAX_TICKS_PER_WAKE = 2000
 
@@ -157,13 +159,18 @@ class Sim:
         if existing is not None:
             existing.expires_mono = expires
             return existing
-        token = secrets.token_urlsafe(48)[:64].replace("-", "a").replace("_", "b")
+        token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(64))
         lk = ListenKey(token, key.config.api_key, key.account, expires)
         self.listen_keys[token] = lk
+        self._update_listening()
         return lk
+
+    def _update_listening(self) -> None:
+        self.engine.listening = {lk.account for lk in self.listen_keys.values()}
 
     def close_listen_key(self, lk: ListenKey, reason: str, final: bytes | None = None) -> None:
         self.listen_keys.pop(lk.token, None)
+        self._update_listening()
         self.hub.close(self.hub.by_listen_key(lk.token), 1000, reason, final)
 
     def expire_listen_keys(self) -> None:

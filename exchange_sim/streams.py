@@ -145,7 +145,14 @@ def abort_with_rst(ws: web.WebSocketResponse, request: web.Request) -> None:
 
 
 async def write_loop(conn: Conn, request: web.Request) -> None:
-    """Drain the connection's queue until it closes; honour per-message due times."""
+    """Drain the connection's queue until it closes; a peer that vanished just ends it."""
+    try:
+        await _drain(conn, request)
+    except ConnectionError:
+        conn.done = True  # the subscriber went away mid-send: nothing left to deliver
+
+
+async def _drain(conn: Conn, request: web.Request) -> None:
     loop = asyncio.get_running_loop()
     ws = conn.ws
     while not conn.done and not ws.closed:

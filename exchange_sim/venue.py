@@ -8,6 +8,7 @@ records every request in the journal with its monotonic arrival time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ class Endpoint:
     handler: Handler
     required: tuple[str, ...] = ()
     counts_order: bool = False
+    weight_without_symbol: int | None = None  # the venue charges more for all-symbol queries
 
 
 # ---------------------------------------------------------------------------- handlers
@@ -357,6 +359,15 @@ def _delete_sub_key(ctx: Ctx) -> Any:
     return {}
 
 
+def _delete_broker_sub_key(ctx: Ctx) -> Any:
+    """The broker flavour of the same call: the sub-account is named by ``subAccountId``."""
+    account = ctx.sim.engine.accounts.get(ctx.params["subAccountId"])
+    if account is None or account.master:
+        raise codes.sub_account_missing()
+    ctx.sim.delete_key(account.email, ctx.params["subAccountApiKey"])
+    return {}
+
+
 def _sub_accounts(ctx: Ctx) -> Any:
     subs = [a for a in ctx.sim.engine.accounts.values() if not a.master]
     return {
@@ -406,7 +417,7 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
         ),
         e("DELETE /fapi/v1/order", "SIGNED", "trade", 1, _cancel_order, ("symbol",)),
         e("GET /fapi/v1/order", "SIGNED", "read", 1, _query_order, ("symbol",)),
-        e("GET /fapi/v1/openOrders", "SIGNED", "read", 1, _open_orders),
+        e("GET /fapi/v1/openOrders", "SIGNED", "read", 1, _open_orders, weight_without_symbol=40),
         e("DELETE /fapi/v1/allOpenOrders", "SIGNED", "trade", 1, _cancel_all, ("symbol",)),
         e(
             "POST /fapi/v1/countdownCancelAll",
@@ -432,6 +443,14 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
             1,
             _delete_sub_key,
             ("email", "subAccountApiKey"),
+        ),
+        e(
+            "DELETE /sapi/v1/broker/subAccountApi",
+            "SIGNED",
+            "master",
+            1,
+            _delete_broker_sub_key,
+            ("subAccountId", "subAccountApiKey"),
         ),
         e("GET /sapi/v1/sub-account/list", "SIGNED", "master", 1, _sub_accounts),
         e("GET /sapi/v1/account/apiRestrictions", "SIGNED", None, 1, _api_restrictions),
@@ -501,7 +520,10 @@ async def _handle(sim: Sim, request: web.Request, endpoint: Endpoint | None, out
         raise fail.error(sim.config.rate_limits.weight_per_minute)
     client = request.remote or "?"
     now_s = sim.clock.wall()
-    used = sim.limiter.charge_weight(client, endpoint.weight if endpoint else 1, now_s)
+    weight = endpoint.weight if endpoint else 1
+    if endpoint and endpoint.weight_without_symbol and "symbol=" not in request.query_string:
+        weight = endpoint.weight_without_symbol
+    used = sim.limiter.charge_weight(client, weight, now_s)
     out.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
     if endpoint is None:
         raise codes.unknown_endpoint()
@@ -532,13 +554,16 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if latency is not None:
         await asyncio.sleep(latency.sample_s(sim.rng))
     code: int | None = None
+    detail = ""
     try:
         body = await _handle(sim, request, endpoint, out)
         status = 200
+        if isinstance(body, dict) and "orderId" in body:
+            detail = f"{body['symbol']} orderId={body['orderId']} {body['status']}"
     except VenueError as err:
         status, code, body = err.status, err.code, {"code": err.code, "msg": err.msg}
         if status in (418, 429):
-            out.headers["Retry-After"] = str(sim.limiter.retry_after(wall))
+            out.headers["Retry-After"] = str(sim.limiter.retry_after(request.remote or "?", wall))
     key = out.key
     sim.journal.record(
         mono=arrival,
@@ -551,7 +576,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         account=key.account if key is not None else None,
         status=status,
         code=code,
-        detail="",
+        detail=detail,
     )
     return web.Response(
         body=orjson.dumps(body),
@@ -641,6 +666,13 @@ async def _serve(
                 writer.cancel()
     finally:
         sim.hub.remove(conn)
+        sim.journal.event(
+            sim.clock.monotonic(),
+            sim.clock.wall(),
+            "ws_close",
+            None,
+            f"{kind} {request.path_qs[:120]} code={ws.close_code}",
+        )
     return ws
 
 
@@ -648,7 +680,8 @@ async def _read_loop(sim: Sim, conn: Conn) -> None:
     async for msg in conn.ws:
         if msg.type == WSMsgType.PING:
             if conn.kind not in sim.faults.stalled:
-                await conn.ws.pong(msg.data)
+                with contextlib.suppress(ConnectionError):
+                    await conn.ws.pong(msg.data)
         elif msg.type == WSMsgType.TEXT and conn.kind == "market":
             _on_control(sim, conn, msg.data)
         elif msg.type == WSMsgType.CLOSE:

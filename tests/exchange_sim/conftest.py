@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.exchange_sim.venue_client import VenueClient
-from tests.support.sim import SimProcess, sim_process
+from tests.support.sim import SimConfig, SimProcess, sim_process
 
 __all__ = ["sim_process"]
 
@@ -20,5 +21,15 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-def venue(sim_process: SimProcess, session: aiohttp.ClientSession) -> VenueClient:
-    return VenueClient(sim_process, session)
+def frozen_sim(tmp_path: Path) -> Iterator[SimProcess]:
+    """A simulator whose prices move only when a test jumps them: exact, race-free quotes."""
+    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=0))
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture
+def venue(frozen_sim: SimProcess, session: aiohttp.ClientSession) -> VenueClient:
+    return VenueClient(frozen_sim, session)

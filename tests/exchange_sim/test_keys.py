@@ -80,3 +80,16 @@ async def test_the_deletion_is_journaled_with_its_arrival_time(venue: VenueClien
     assert request["api_key"] == sim.master_key.api_key
     # CLOCK_MONOTONIC is system-wide: the sim's arrival time sits on this process's clock.
     assert before <= request["mono"] <= asyncio.get_running_loop().time()
+
+
+async def test_the_broker_flavour_deletes_by_sub_account_id(venue: VenueClient) -> None:
+    sim = venue.sim
+    reply = await venue.signed(
+        "DELETE",
+        "/sapi/v1/broker/subAccountApi",
+        sim.master_key,
+        {"subAccountId": "trader1", "subAccountApiKey": sim.watchdog_key.api_key},
+    )
+    assert reply.status == 200, reply.body
+    assert (await venue.open_orders(sim.watchdog_key)).code == -2015
+    assert (await venue.open_orders(sim.trader_key)).status == 200

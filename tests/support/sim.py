@@ -12,6 +12,7 @@ or, in a test, the ``sim_process`` fixture (import it into your conftest.py).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -21,7 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,31 +90,45 @@ class SimConfig:
     book_ticker_hz: float = 10.0
     volatility_bps: float = 1.0
     jump_probability: float = 0.0
+    jump_max_pct: float = 2.0
+    spread_ticks: int = 1
     depth_levels: int = 10
     level_qty: str = "5"
+    level_spacing_ticks: int = 1
+    replay_csv: Path | None = None  # header symbol,bid,ask[,bid_qty,ask_qty]: replays it
     maker_fee: str = "0.0002"
     taker_fee: str = "0.0005"
     weight_per_minute: int = 2400
     orders_per_10s: int = 300
     orders_per_minute: int = 1200
     ban_after_429s: int = 20
+    retry_after_s: int = 5
+    ban_s: int = 120
+    journal_size: int = 200_000
     listen_key_validity_s: float = 3600.0
     countdown_check_ms: float = 10.0
-    extra: dict[str, Any] = field(default_factory=dict)  # top-level keys added verbatim
 
     def to_toml(self) -> str:
         q = json.dumps  # a JSON string literal is a valid TOML basic string
         lines = [
             f"listen_key_validity_s = {self.listen_key_validity_s}",
             f"countdown_check_ms = {self.countdown_check_ms}",
-            *(f"{k} = {q(v)}" for k, v in self.extra.items()),
+            f"journal_size = {self.journal_size}",
             "[market]",
             f"seed = {self.seed}",
             f"book_ticker_hz = {self.book_ticker_hz}",
             f"volatility_bps = {self.volatility_bps}",
             f"jump_probability = {self.jump_probability}",
+            f"jump_max_pct = {self.jump_max_pct}",
+            f"spread_ticks = {self.spread_ticks}",
             f"depth_levels = {self.depth_levels}",
             f"level_qty = {q(self.level_qty)}",
+            f"level_spacing_ticks = {self.level_spacing_ticks}",
+            *(
+                [f"model = {q('replay')}", f"replay_csv = {q(str(self.replay_csv))}"]
+                if self.replay_csv is not None
+                else []
+            ),
             "[fees]",
             f"maker = {q(self.maker_fee)}",
             f"taker = {q(self.taker_fee)}",
@@ -122,6 +137,8 @@ class SimConfig:
             f"orders_per_10s = {self.orders_per_10s}",
             f"orders_per_minute = {self.orders_per_minute}",
             f"ban_after_429s = {self.ban_after_429s}",
+            f"retry_after_s = {self.retry_after_s}",
+            f"ban_s = {self.ban_s}",
         ]
         for s in self.symbols:
             lines += [
@@ -217,6 +234,10 @@ class SimAdmin:
         rows: list[dict[str, Any]] = self._call("GET", "/admin/accounts")["accounts"]
         return rows
 
+    def countdowns(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self._call("GET", "/admin/countdowns")["countdowns"]
+        return rows
+
     def quotes(self) -> dict[str, dict[str, str]]:
         quotes: dict[str, dict[str, str]] = self._call("GET", "/admin/quotes")
         return quotes
@@ -301,6 +322,29 @@ class AsyncSimAdmin:
             await self._call("GET", f"/admin/positions?account={account}")
         )["positions"]
         return rows
+
+    async def countdowns(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = (await self._call("GET", "/admin/countdowns"))["countdowns"]
+        return rows
+
+    async def last_seq(self) -> int:
+        return int((await self._call("GET", "/admin/health"))["journal_seq"])
+
+    async def wait_for_journal(
+        self, predicate: Callable[[dict[str, Any]], bool], since: int = 0, deadline_s: float = 15.0
+    ) -> dict[str, Any]:
+        """Poll the journal until an entry matches; raise with the tail if none does in time."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline_s
+        seen: list[dict[str, Any]] = []
+        while loop.time() < end:
+            for entry in await self.journal(since=since):
+                since = entry["seq"]
+                seen.append(entry)
+                if predicate(entry):
+                    return entry
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no matching journal entry in {deadline_s}s; last: {seen[-5:]}")
 
     async def set_fault(self, **spec: Any) -> dict[str, Any]:
         state: dict[str, Any] = await self._call("POST", "/admin/faults", spec)
