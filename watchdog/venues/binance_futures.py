@@ -95,6 +95,7 @@ def open_session(*, max_connections: int = 32, keepalive_s: float = 30.0) -> aio
         timeout=aiohttp.ClientTimeout(total=10.0, sock_connect=3.0),
         json_serialize=lambda o: orjson.dumps(o).decode(),
         raise_for_status=False,
+        cookie_jar=aiohttp.DummyCookieJar(),  # the venue sets none: skip the per-request work
     )
 
 
@@ -198,6 +199,12 @@ class BinanceFutures:
             "DELETE", "/sapi/v1/sub-account/subAccountApi", params, base=self._sapi_url()
         )
         return f"deleted {redact_key(api_key)}: {orjson.dumps(body).decode()[:200]}"
+
+    async def sub_account_emails(self) -> tuple[str, ...]:
+        """The master account's sub-accounts (``GET /sapi/v1/sub-account/list``): a harmless
+        signed read that proves the master key works and still manages the trader's account."""
+        body = await self._signed("GET", "/sapi/v1/sub-account/list", [], base=self._sapi_url())
+        return wire.parse_sub_accounts(body)
 
     async def key_accepted(self, api_key: str) -> bool:
         """Does the venue still accept ``api_key``? Needs no secret of that key.
