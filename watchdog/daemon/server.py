@@ -344,6 +344,7 @@ class WatchdogServer:
             "store_error": "" if store_ok or self._durable is None else self._durable.last_error,
             "loop_lag_s": round(self.lag.last_lag_s, 6),
             "metrics_port": self.metrics_port,
+            "ingress_udp": self._ingress.udp_address if self._ingress is not None else None,
             "traders": [
                 self._trader_status(s)
                 for s in self.supervisors.values()
