@@ -215,7 +215,9 @@ class BookFeed:
                 open_timeout=self._config.open_timeout_s,
                 ping_interval=None,  # the staleness timer is the liveness check
                 proxy=None,
-                max_queue=None,
+                # Bounded, so a stalled loop cannot grow memory without limit; a backlog of old
+                # messages is caught by the event-time check anyway.
+                max_queue=4096,
             ) as ws:
                 _set_nodelay(ws)
                 self._ws = ws

@@ -75,6 +75,13 @@ def _credentials(config: TraderConfig) -> wv.Credentials:
         raise ConfigError(f"venue.credentials_file: {exc}") from None
 
 
+def check_files(config: TraderConfig) -> None:
+    """Load every file the config names (limits, venue credentials, watchdog key)."""
+    load_limits(config.risk.limits_file)
+    _credentials(config)
+    _client_config(config)
+
+
 def _write_ready(path: Path, metrics_port: int) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_bytes(orjson.dumps({"pid": os.getpid(), "metrics_port": metrics_port}))

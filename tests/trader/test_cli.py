@@ -31,10 +31,31 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_check_accepts_the_example_config() -> None:
-    result = run("run", "--config", str(REPO / "examples" / "trader.toml"), "--check")
+def valid_files(tmp_path: Path) -> Path:
+    """The example config with the files it names present and valid."""
+    (tmp_path / "limits.toml").write_text((REPO / "examples" / "limits.toml").read_text())
+    creds = tmp_path / "trader-venue.key"
+    creds.write_text('api_key = "key"\nsecret = "secret"\n')
+    creds.chmod(0o600)
+    key = tmp_path / "trader-hmac.key"
+    key.write_text(bytes(range(32)).hex())
+    key.chmod(0o600)
+    return write(tmp_path, EXAMPLE)
+
+
+def test_check_accepts_the_example_config_and_its_files(tmp_path: Path) -> None:
+    result = run("run", "--config", str(valid_files(tmp_path)), "--check")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith(": ok")
+
+
+def test_check_refuses_credentials_open_to_others(tmp_path: Path) -> None:
+    path = valid_files(tmp_path)
+    (tmp_path / "trader-venue.key").chmod(0o644)
+    result = run("run", "--config", str(path), "--check")
+    assert result.returncode == 1
+    assert "venue.credentials_file" in result.stderr
+    assert "chmod 600" in result.stderr
 
 
 def test_an_unknown_key_is_one_line_naming_its_path_and_exit_1(tmp_path: Path) -> None:
