@@ -1,8 +1,9 @@
 """The shipped systemd units are accepted by systemd and hardened to the promised level.
 
 `systemd-analyze verify` exits 0 on unknown keys and bad values and only warns on stderr, so
-any stderr output is a failure. Units name the production install prefix; the test relocates
-it to this checkout's virtual environment, which also proves every command a unit runs exists.
+any stderr output is a failure. Units name the production install prefix (the venv, and
+/usr/local/bin where deploy/install.sh links the suite's commands); the test relocates both to
+this checkout's virtual environment, which also proves every command a unit runs exists.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 UNIT_DIR = REPO / "deploy" / "systemd"
-INSTALL_BIN = "/opt/killswitch/venv/bin/"
+INSTALL_BINS = ("/opt/killswitch/venv/bin/", "/usr/local/bin/")
 UNITS = ("watchdog.service", "trader.service", "sysprep.service")
 MAX_EXPOSURE = {"watchdog.service": 2.5, "trader.service": 4.5}
 
@@ -35,7 +36,9 @@ def relocated_units(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("units")
     for name in UNITS:
         text = (UNIT_DIR / name).read_text()
-        (out / name).write_text(text.replace(INSTALL_BIN, f"{venv_bin}/"))
+        for prefix in INSTALL_BINS:
+            text = text.replace(prefix, f"{venv_bin}/")
+        (out / name).write_text(text)
     return out
 
 
