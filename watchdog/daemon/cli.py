@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 
 from risk.errors import RiskError
-from watchdog.daemon import logs
+from watchdog.daemon import logs, statuspage
 from watchdog.daemon.config import Config, load_config
 from watchdog.daemon.errors import ControlError
 from watchdog.errors import WatchdogError
@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--limit", type=int, default=1000)
     audit.add_argument("--json", action="store_true")
-    for sub in (status, trip, rearm, audit):
+    page = commands.add_parser("status-page", help="read-only status page on 127.0.0.1")
+    page.add_argument("--port", type=statuspage.parse_port, default=statuspage.DEFAULT_PORT)
+    for sub in (status, trip, rearm, audit, page):
         where = sub.add_mutually_exclusive_group(required=True)
         where.add_argument("--config", type=Path, help="read the control socket path from here")
         where.add_argument("--socket", type=Path, help="the control socket")
@@ -114,6 +116,8 @@ def _run(config: Config) -> int:
 
 
 async def _control(args: argparse.Namespace, socket_path: Path) -> int:
+    if args.command == "status-page":
+        return await statuspage.serve(socket_path, args.port, print)
     if args.command == "status":
         status = await _call(socket_path, "GET", "/status")
         print(_dumps(status) if args.json else _status_text(status))

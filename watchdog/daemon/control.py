@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from watchdog.daemon import statuspage
 from watchdog.daemon.errors import StartupError
 from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import TraderSupervisor
@@ -41,6 +42,7 @@ class ControlApi:
         app.router.add_post("/trip", self.post_trip)
         app.router.add_post("/rearm", self.post_rearm)
         app.router.add_get("/audit", self.get_audit)
+        app.router.add_get(statuspage.PAGE_PATH, statuspage.page_handler(self._status, self._store))
         return app
 
     async def get_status(self, request: web.Request) -> web.Response:
