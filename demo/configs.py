@@ -16,7 +16,7 @@ TRADER_ID = "demo-mm"
 TRADER_ACCOUNT = "trader1"
 SYMBOLS = ("BTCUSDT", "ETHUSDT")  # the watchdog cancels on both; the trader quotes the first
 TRADED = SYMBOLS[0]
-DAILY_LOSS_QUOTE = 40.0  # USDT: far above a few seconds of quoting noise, far below a crash
+DAILY_LOSS_QUOTE = 30.0  # USDT: far above a few seconds of quoting noise, far below a crash
 
 # The sim's default world with a faster market (fills within seconds) and rate limits that let
 # the order flood be caught by the watchdog rather than by the venue's own throttle.

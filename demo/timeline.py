@@ -72,12 +72,12 @@ def _watchdog_timing(timing: Mapping[str, Any] | None, since: float) -> list[Row
         return []  # no kill, or an older one
     reason = str(timing.get("reason", ""))
     return [
-        Row(float(timing["trigger_monotonic"]), "detection", reason, "watchdog kill_timing"),
+        Row(float(timing["trigger_monotonic"]), "detection", reason, "watchdog status"),
         Row(
             float(timing["latched_monotonic"]),
             "latch persisted",
             "latch fsynced to SQLite, kill actions launched",
-            "watchdog kill_timing",
+            "watchdog status",
         ),
     ]
 
@@ -128,15 +128,13 @@ def _first(entries: Iterable[Mapping[str, Any]], match: Any) -> Mapping[str, Any
 
 
 def render(rows: Sequence[Row], origin: float) -> list[str]:
-    """Aligned lines: milliseconds after ``origin``, milestone, detail, source."""
+    """Aligned lines: milliseconds after ``origin``, milestone, source, detail."""
     width = max((len(r.milestone) for r in rows), default=0)
+    source_width = max((len(r.source) for r in rows), default=0)
     lines = []
     for row in rows:
         ms = (row.mono - origin) * 1000.0
-        detail = _clip(row.detail, 62)
-        lines.append(f"  {ms:+9.1f} ms  {row.milestone:<{width}}  {detail:<62}  [{row.source}]")
+        lines.append(
+            f"  {ms:+9.1f} ms  {row.milestone:<{width}}  {row.source:<{source_width}}  {row.detail}"
+        )
     return lines
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
