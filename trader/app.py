@@ -172,7 +172,7 @@ class Trader:
             raise RuntimeError("the trader is not running: no task group to start requests in")
         return self._tg.create_task(coro)
 
-    def attach(self, tg: asyncio.TaskGroup, feed: BookFeed) -> None:
+    def attach(self, tg: asyncio.TaskGroup, feed: BookFeed | None) -> None:
         self._tg = tg
         self.feed = feed
 
@@ -229,6 +229,8 @@ class Trader:
             else:
                 self.metrics.rejects.labels(symbol, "pretrade").inc()
                 log.info("pre-trade denial", extra={"rule": denial.rule, "reason": denial.reason})
+        if len(allowed) == len(plan.place):
+            return plan
         return Plan(plan.cancel, tuple(allowed))
 
     # -- feed listener (the hot path) ------------------------------------------------------

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 _CID_SAFE = re.compile(r"[^A-Za-z0-9_]")
+CODE_POST_ONLY_WOULD_CROSS = -5022
 
 
 @dataclass(slots=True, eq=False)
@@ -222,6 +223,11 @@ class OrderManager:
             self._throttle(exc.retry_after_s)
             self._forget(order)
             self._listener.order_rejected(order, "throttled (429)")
+        elif isinstance(exc, VenueRejected) and exc.code == CODE_POST_ONLY_WOULD_CROSS:
+            # The book moved between the tick and the venue: nothing went wrong, the quote
+            # just expired. Counting it as a reject would feed the reject-ratio limits noise.
+            self._forget(order)
+            self._listener.order_cancelled(order, "post-only: would have crossed")
         elif isinstance(exc, VenueRejected):
             self._forget(order)
             self._listener.order_rejected(order, f"{exc.code} {exc.reason}")
@@ -334,7 +340,7 @@ class OrderManager:
         if not report.final:
             return
         self._forget(order)
-        if report.status in ("EXPIRED", "REJECTED", "EXPIRED_IN_MATCH") and not order.cancelling:
+        if report.status == "REJECTED" and not order.cancelling:
             self._listener.order_rejected(order, f"venue status {report.status}")
         elif report.status != "FILLED":
             self._listener.order_cancelled(order, cancel_reason or f"venue status {report.status}")

@@ -177,12 +177,18 @@ async def test_a_venue_rejection_forgets_the_order_and_reports_the_reason(setup:
     assert "-2019" in str(recorder.events[-1][2])
 
 
-async def test_a_post_only_order_the_venue_expires_counts_as_rejected(setup: Setup) -> None:
+@pytest.mark.parametrize(
+    "answer", ["EXPIRED", VenueRejected(-5022, "Post Only order will be rejected.")]
+)
+async def test_a_post_only_order_that_would_cross_expires_and_is_no_reject(
+    setup: Setup, answer: str | BaseException
+) -> None:
     manager, venue, recorder = setup
-    venue.place_script.append("EXPIRED")
+    venue.place_script.append(answer)
     manager.execute("BTCUSDT", Plan((), (BID,)), None)
-    await wait_until(lambda: "rejected" in recorder.kinds())
+    await wait_until(lambda: "cancelled" in recorder.kinds())
     assert manager.orders() == []
+    assert "rejected" not in recorder.kinds()
 
 
 async def test_429_pauses_new_orders_for_at_least_retry_after(setup: Setup) -> None:
