@@ -1,0 +1,212 @@
+"""The demo's generated configuration: the sim's world, the watchdog, the trader, the limits.
+
+Pure text rendering; the shell writes the files (keys mode 0600) into the run's temp dir.
+The limits are tuned so every scenario trips quickly and normal quoting never does: see
+docs/demo.md ("Limits") for why each value is what it is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from exchange_sim.config import DEFAULT_CONFIG, KeyConfig, parse_config
+
+TRADER_ID = "demo-mm"
+TRADER_ACCOUNT = "trader1"
+SYMBOLS = ("BTCUSDT", "ETHUSDT")  # the watchdog cancels on both; the trader quotes the first
+TRADED = SYMBOLS[0]
+DAILY_LOSS_QUOTE = 30.0  # USDT: far above a few seconds of quoting noise, far below a crash
+
+# The sim's default world with a faster market (fills within seconds) and rate limits that let
+# the order flood be caught by the watchdog rather than by the venue's own throttle.
+_MARKET = """[market]
+model = "random_walk"
+seed = 7
+book_ticker_hz = 20
+volatility_bps = 1.5
+jump_probability = 0.0
+jump_max_pct = 2.0
+spread_ticks = 1
+depth_levels = 10
+level_qty = "5"
+level_spacing_ticks = 1
+"""
+
+_RATE_LIMITS = """[rate_limits]
+weight_per_minute = 1000000
+orders_per_10s = 5000
+orders_per_minute = 30000
+retry_after_s = 5
+ban_after_429s = 20
+ban_s = 120
+"""
+
+
+def _replace_table(text: str, header: str, body: str) -> str:
+    pattern = re.compile(rf"^\[{re.escape(header)}\]\n(?:[^\[\n].*\n)*", re.MULTILINE)
+    if not pattern.search(text):
+        raise ValueError(f"the sim's default world has no [{header}] table")
+    return pattern.sub(body, text, count=1)
+
+
+def sim_toml() -> str:
+    text = _replace_table(DEFAULT_CONFIG, "market", _MARKET)
+    return _replace_table(text, "rate_limits", _RATE_LIMITS)
+
+
+@dataclass(frozen=True)
+class WorldKeys:
+    """The venue keys of the sim's default world, by label."""
+
+    trader: KeyConfig
+    watchdog: KeyConfig
+    master: KeyConfig
+    trader_email: str
+
+
+def world_keys() -> WorldKeys:
+    config = parse_config(sim_toml(), "<demo sim world>")
+    keys = {key.label: key for account in config.accounts for key in account.keys}
+    email = next(a.email for a in config.accounts if a.name == TRADER_ACCOUNT)
+    return WorldKeys(keys["trader"], keys["watchdog"], keys["master"], email)
+
+
+def credentials_toml(key: KeyConfig, *, with_secret: bool = True) -> str:
+    text = f'api_key = "{key.api_key}"\n'
+    return text + (f'secret = "{key.secret}"\n' if with_secret else "")
+
+
+LIMITS = f"""# Demo limits: the standard profile, with deadlines short enough to watch.
+profile = "standard"
+warn_at_pct = 80
+
+[daily_loss]
+max_loss = {{ quote = {DAILY_LOSS_QUOTE} }}
+action = "killed"
+
+[heartbeat]
+interval_s = 0.1
+warn_after_s = 0.75
+halt_after_s = 1.5
+kill_after_s = 3.0
+cooldown_s = 0.5
+
+[stale_data]
+max_age_s = 2.0
+cooldown_s = 0.5
+
+[consecutive_losses]
+max_count = 1000
+pause_s = 1.0
+
+[order_rate]
+windows = [{{ seconds = 1.0, max_orders = 80 }}]
+kill_after_s = 1.0
+cooldown_s = 1.0
+
+[rejects]
+max_consecutive = 5
+max_ratio_pct = 50
+window_s = 10.0
+min_sample = 10
+cooldown_s = 1.0
+"""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    base_url: str  # the sim's REST, e.g. http://127.0.0.1:PORT
+    ws_url: str  # the sim's streams, e.g. ws://127.0.0.1:PORT
+
+
+def watchdog_toml(venue: Endpoints, trader_email: str) -> str:
+    """Every path is relative to the run's directory, where the file is written."""
+    symbols = ", ".join(f'"{s}"' for s in SYMBOLS)
+    return f"""state_dir = "state"
+control_socket = "control.sock"
+control_socket_mode = "0600"
+log_level = "info"
+shutdown_timeout_s = 3.0
+
+[ingress]
+unix_socket = "ingress.sock"
+
+[metrics]
+host = "127.0.0.1"
+port = 0
+
+[kill]
+deadline_s = 5.0
+backoff_initial_s = 0.05
+backoff_max_s = 0.5
+
+[[traders]]
+id = "{TRADER_ID}"
+hmac_key_file = "trader-hmac.key"
+limits_file = "limits.toml"
+pidfile = "trader.pid"
+credential_file = "trader-venue.cred"
+
+[traders.kill]
+stop_process = true
+stop_grace_s = 1.0
+revoke_credential = true
+revoke_mode = "replace"
+
+[traders.venue]
+base_url = "{venue.base_url}"
+ws_url = "{venue.ws_url}"
+account_credentials = "watchdog-account.cred"
+master_credentials = "watchdog-master.cred"
+trader_email = "{trader_email}"
+trader_key_file = "trader-key-id"
+symbols = [{symbols}]
+dms_countdown_ms = 10000
+reconcile_period_s = 0.25
+selfcheck_period_s = 30.0
+request_timeout_s = 2.0
+"""
+
+
+def trader_toml(venue: Endpoints, ingress_socket: str) -> str:
+    return f"""[venue]
+base_url = "{venue.base_url}"
+ws_url = "{venue.ws_url}"
+credentials_file = "trader-venue.cred"
+request_timeout_s = 2.0
+reconcile_interval_s = 0.25
+shutdown_timeout_s = 5.0
+
+[feed]
+stale_after_s = 1.0
+max_event_age_s = 5.0
+reconnect_initial_s = 0.05
+reconnect_max_s = 0.5
+
+[symbols.{TRADED}]
+tick_size = "0.1"
+lot_size = "0.001"
+quote_qty = "0.002"
+max_position = "0.010"
+
+[strategy]
+half_spread_bps = 2.0
+skew_bps = 1.0
+requote_ticks = 40
+
+[risk]
+limits_file = "limits.toml"
+
+[watchdog]
+socket = "{ingress_socket}"
+key_file = "trader-hmac.key"
+trader_id = "{TRADER_ID}"
+heartbeat_interval_s = 0.1
+silence_timeout_s = 1.0
+telemetry_interval_s = 0.5
+
+[metrics]
+host = "127.0.0.1"
+port = 0
+"""

@@ -1,0 +1,369 @@
+"""One demo run, as a straight line: start -> trade -> inject -> timeline -> prove.
+
+The shell around the pure parts (configs, timeline, scenarios' data). Output goes to ``out``:
+short section headers, one live status line, an aligned timeline, the proofs. The parts log
+to files in the run's directory; their tails are printed only when something fails.
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from demo import configs, timeline
+from demo.errors import DemoError, ProofFailed
+from demo.procs import wait_for
+from demo.scenarios import Scenario, Trigger
+from demo.world import World, metric_sum
+
+TRADE_S = 5.0  # quoting and filling before the failure
+NON_TTY_STATUS_S = 1.0
+OUTCOME_WITHIN_S = 45.0  # generous: a busy 2-core machine is slow, never this slow
+
+
+@dataclass(frozen=True)
+class Options:
+    trade_s: float = TRADE_S
+    keep: bool = False
+
+
+class Console:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._live = out.isatty()
+        self._section = 0
+        self._last_status = -NON_TTY_STATUS_S
+        self._last_text = ""
+
+    def section(self, title: str) -> None:
+        self._section += 1
+        self.line(f"\n{self._section}. {title}")
+
+    def line(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def status(self, text: str, *, final: bool = False) -> None:
+        """A live line: rewritten in place on a terminal; elsewhere (a log, a pipe) one line
+        a second, so a captured run stays short."""
+        if self._live:
+            self.out.write("\r\x1b[2K" + text + ("\n" if final else ""))
+            self.out.flush()
+            return
+        now = time.monotonic()
+        due = now - self._last_status >= NON_TTY_STATUS_S
+        if (due or final) and text != self._last_text:
+            self._last_status, self._last_text = now, text
+            self.line(text)
+
+
+def run(scenario: Scenario, options: Options, out: TextIO) -> int:
+    console = Console(out)
+    began = time.monotonic()
+    console.line(f"Kill-switch demo · {scenario.name}: {scenario.title}")
+    with World(keep=options.keep) as world:
+        try:
+            _start(world, console)
+            _trade(world, console, options.trade_s)
+            trigger = _inject(world, console, scenario)
+            if scenario.expects_kill:
+                _show_kill(world, console, trigger)
+                _prove_kill(world, console)
+            else:
+                _show_halt(world, console, trigger, scenario)
+                _prove_halt(world, console, scenario)
+        except DemoError as exc:
+            console.line(f"\nFAIL: {exc}")
+            _print_tails(world, console)
+            _where(world, console, options)
+            return 1
+        _where(world, console, options)
+    console.line(f"\nPASS: {scenario.name} in {time.monotonic() - began:.1f} s")
+    return 0
+
+
+def _where(world: World, console: Console, options: Options) -> None:
+    if options.keep:
+        console.line(f"\nKept for inspection: {world.root}")
+
+
+# -- 1. start ------------------------------------------------------------------------------
+
+
+def _start(world: World, console: Console) -> None:
+    console.section(f"Starting the suite as real processes  (files and logs: {world.root})")
+    sim = world.start_sim()
+    console.line(f"   exchange-sim  pid {world.proc('sim').pid:<7}  venue {sim.base_url}  "
+                 f"admin {sim.admin_url}")  # fmt: skip
+    world.write_credentials()
+    world.start_watchdog()
+    console.line(f"   watchdog      pid {world.proc('watchdog').pid:<7}  armed; its own keys "
+                 "(account + master), state in state/watchdog.sqlite3")  # fmt: skip
+    world.start_trader()
+    console.line(f"   trader        pid {world.proc('trader').pid:<7}  quotes {configs.TRADED} "
+                 "with its own key, heartbeats to the watchdog")  # fmt: skip
+
+
+# -- 2. trade ------------------------------------------------------------------------------
+
+
+def _trade(world: World, console: Console, trade_s: float) -> None:
+    console.section(f"Trading for {trade_s:g} s  (watchdog state · equity · venue · heartbeat)")
+    start_equity: float | None = None
+    began = time.monotonic()
+    fills = 0.0
+    while True:
+        elapsed = time.monotonic() - began
+        snap = _snapshot(world)
+        start_equity = snap.equity if start_equity is None else start_equity
+        fills = snap.fills
+        console.status(_status_line(elapsed, snap, start_equity))
+        if snap.state in ("HALTED", "KILLED") and elapsed > 2.0:
+            console.status(_status_line(elapsed, snap, start_equity), final=True)
+            raise DemoError(f"the watchdog is {snap.state} before any failure: {snap.reason}")
+        if elapsed >= trade_s and (fills > 0 or elapsed > trade_s + 20):
+            break
+        time.sleep(0.25)
+    console.status(_status_line(elapsed, snap, start_equity), final=True)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: str
+    rules: str  # the rules behind a state other than ACTIVE
+    reason: str
+    heartbeat_age_s: float | None
+    equity: float
+    fills: float
+    open_orders: int
+
+
+def _snapshot(world: World) -> Snapshot:
+    status = world.trader_status()
+    metrics = world.trader_metrics()
+    decisions = status.get("decisions") or []
+    reason = str(decisions[0].get("reason", "")) if decisions else ""
+    rules = ",".join(str(d.get("rule")) for d in decisions)
+    age = status.get("heartbeat_age_s")
+    return Snapshot(
+        state=str(status.get("state")),
+        rules=rules,
+        reason=reason,
+        heartbeat_age_s=None if age is None else float(age),
+        equity=metrics.get("trader_equity", 0.0),
+        fills=metric_sum(metrics, "trader_fills_total"),
+        open_orders=len(world.open_orders()),
+    )
+
+
+def _status_line(elapsed: float, snap: Snapshot, start_equity: float) -> str:
+    age = "—" if snap.heartbeat_age_s is None else f"{snap.heartbeat_age_s * 1000:4.0f} ms"
+    state = snap.state if not snap.rules else f"{snap.state} ({snap.rules})"
+    return (
+        f"   t+{elapsed:4.1f}s  {state:<8} equity {snap.equity:,.2f} USDT "
+        f"(PnL {snap.equity - start_equity:+.2f})  open orders at venue {snap.open_orders}  "
+        f"heartbeat {age}  fills {snap.fills:.0f}"
+    )
+
+
+# -- 3. inject -----------------------------------------------------------------------------
+
+
+def _inject(world: World, console: Console, scenario: Scenario) -> Trigger:
+    console.section(f"Failure: {scenario.title}")
+    world.journal_mark = world.admin.last_seq()
+    trigger = scenario.inject(world)
+    console.line(f"   {trigger.detail}")
+    return trigger
+
+
+# -- 4. what happened ----------------------------------------------------------------------
+
+
+def _wait(condition: Callable[[], Any], what: str) -> Any:
+    try:
+        return wait_for(condition, OUTCOME_WITHIN_S, what)
+    except DemoError as exc:
+        raise ProofFailed(str(exc)) from None
+
+
+def _kill_done(world: World) -> bool:
+    status = _status_or_none(world)
+    kill = (status or {}).get("kill") or {}
+    return bool(status and status.get("state") == "KILLED" and kill.get("finished"))
+
+
+def _status_or_none(world: World) -> dict[str, Any] | None:
+    try:
+        return world.trader_status()
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+
+
+def _show_kill(world: World, console: Console, trigger: Trigger) -> None:
+    console.line("   waiting for the watchdog to kill, verify and sweep (+0.1 s, +1 s, +5 s) ...")
+    _wait(lambda: _kill_done(world), "the watchdog to finish the kill")
+    evidence = timeline.Evidence(
+        trigger_mono=trigger.mono,
+        trigger_detail=trigger.detail,
+        wall_minus_mono=time.time() - time.monotonic(),
+        journal=world.admin.journal(since=world.journal_mark),
+        audit=_audit(world),
+        kill_timing=world.trader_status().get("kill_timing"),
+        watchdog_key=world.keys.watchdog.api_key,
+        trader_key=world.keys.trader.api_key,
+    )
+    rows = timeline.kill_rows(evidence)
+    console.section("Kill timeline  (ms after the trigger, CLOCK_MONOTONIC across processes)")
+    for line in timeline.render(rows, trigger.mono):
+        console.line(line)
+    absent = timeline.missing(rows)
+    if absent:
+        raise ProofFailed("the timeline lacks: " + ", ".join(absent))
+
+
+def _audit(world: World) -> list[dict[str, Any]]:
+    entries = world.watchdog_cli("audit", "--limit", "1000")
+    return [e for e in entries if e.get("trader") == configs.TRADER_ID]
+
+
+def _show_halt(world: World, console: Console, trigger: Trigger, scenario: Scenario) -> None:
+    wanted = " or ".join(scenario.halt_rules)
+    console.line(f"   waiting for the watchdog to halt the trader ({wanted}) "
+                 "and for the trader to pull its orders ...")  # fmt: skip
+    halted: list[str] = []
+
+    def halted_and_flat() -> float | None:
+        status = world.trader_status()
+        if status.get("state") == "KILLED":
+            raise ProofFailed(f"the watchdog killed instead of halting: {status.get('kill')}")
+        rules = [str(d.get("rule")) for d in status.get("decisions") or []]
+        if status.get("state") == "HALTED" and set(rules) & set(scenario.halt_rules):
+            halted.append(",".join(rules))
+        if halted and not world.open_orders():
+            return time.monotonic()
+        return None
+
+    flat_at = _wait(halted_and_flat, f"a halt by {wanted} with no open orders")
+    rows = halt_rows(world, trigger, flat_at)
+    console.section("Timeline  (ms after the trigger, CLOCK_MONOTONIC across processes)")
+    for line in timeline.render(rows, trigger.mono):
+        console.line(line)
+    if "watchdog halted" not in {r.milestone for r in rows}:
+        raise ProofFailed("the watchdog's audit has no HALTED decision after the trigger")
+
+
+def halt_rows(world: World, trigger: Trigger, flat_at: float) -> list[timeline.Row]:
+    wall_minus_mono = time.time() - time.monotonic()
+    rows = [timeline.Row(trigger.mono, "trigger", trigger.detail, "demo")]
+    for entry in _audit(world):
+        detail = entry.get("detail") or {}
+        ts = float(entry["ts"]) - wall_minus_mono
+        if entry.get("kind") == "decision" and ts >= trigger.mono and detail.get("to") == "HALTED":
+            reasons = [d.get("reason", "") for d in detail.get("decisions", [])]
+            text = "HALTED: " + (reasons[0] if reasons else "")
+            rows.append(timeline.Row(ts, "watchdog halted", text, "watchdog audit"))
+            break
+    trader_key = world.keys.trader.api_key
+    journal = [
+        e for e in world.admin.journal(since=world.journal_mark)
+        if e.get("api_key") == trader_key and float(e["mono"]) >= trigger.mono
+    ]  # fmt: skip
+    refused = [e for e in journal if e["endpoint"] == "POST /fapi/v1/order" and e.get("code")]
+    if refused:
+        first = refused[0]
+        rows.append(timeline.Row(float(first["mono"]), "venue refuses",
+                                 f"new order answered HTTP {first['status']} {first['code']} "
+                                 f"({len(refused)} refused in all)", "venue journal"))  # fmt: skip
+    cancels = [
+        e for e in journal
+        if e["endpoint"] in ("DELETE /fapi/v1/order", "DELETE /fapi/v1/allOpenOrders")
+    ]  # fmt: skip
+    if cancels:
+        rows.append(timeline.Row(float(cancels[0]["mono"]), "trader cancels",
+                                 f"the trader pulls its own orders ({len(cancels)} cancels)",
+                                 "venue journal"))  # fmt: skip
+    rows.append(timeline.Row(flat_at, "no open orders", "seen at the venue (sim admin)", "demo"))
+    return sorted(rows, key=lambda r: r.mono)
+
+
+# -- 5. proofs -----------------------------------------------------------------------------
+
+
+def _check(console: Console, ok: bool, text: str) -> None:
+    console.line(f"   {'ok  ' if ok else 'FAIL'} {text}")
+    if not ok:
+        raise ProofFailed(text)
+
+
+def _prove_no_orders(world: World, console: Console) -> None:
+    counts = {s: len(world.admin.open_orders(configs.TRADER_ACCOUNT, s)) for s in configs.SYMBOLS}
+    listing = ", ".join(f"{s} {n}" for s, n in counts.items())
+    _check(console, not any(counts.values()), f"open orders at the venue: {listing}")
+
+
+def _prove_kill(world: World, console: Console) -> None:
+    console.section("Proof from the venue's side")
+    _prove_no_orders(world, console)
+    client = world.trader_client()
+    try:
+        answer = client.balance()
+    finally:
+        client.close()
+    _check(console, answer.key_refused,
+           f"a signed request with the trader's key: HTTP {answer.status} {answer.code} "
+           f"{answer.msg!r}")  # fmt: skip
+    status = _cli_trader(world)
+    _check(console, status.get("state") == "KILLED" and status.get("latched") is True,
+           f"`watchdog status`: {status.get('state')}, latched={status.get('latched')}: "
+           f"{(status.get('kill') or {}).get('reason', '')}")  # fmt: skip
+    trader = world.proc("trader")
+    credential = (world.root / "trader-venue.cred").read_text(errors="replace")
+    revoked = world.keys.trader.secret not in credential
+    _check(
+        console,
+        not trader.alive() and revoked,
+        f"trader process gone (exit {trader.popen.returncode}); its local credential revoked",
+    )
+
+
+def _prove_halt(world: World, console: Console, scenario: Scenario) -> None:
+    console.section("Proof from the venue's side")
+    _prove_no_orders(world, console)
+    client = world.trader_client()
+    try:
+        answer = client.balance()
+    finally:
+        client.close()
+    _check(
+        console,
+        answer.status == 200 and answer.code is None,
+        f"the trader's key still works (HTTP {answer.status}): a halt is not a kill",
+    )
+    status = _cli_trader(world)
+    rules = [str(d.get("rule")) for d in status.get("decisions") or []]
+    _check(console, status.get("state") != "KILLED" and status.get("latched") is False,
+           f"`watchdog status`: {status.get('state')} ({', '.join(rules) or 'no rule'}), "
+           f"latched={status.get('latched')}: the halt lifts once the cause clears")  # fmt: skip
+    _check(
+        console,
+        world.proc("trader").alive(),
+        "the trader still runs, paused: it resumes on its own when the cause clears",
+    )
+
+
+def _cli_trader(world: World) -> dict[str, Any]:
+    answer = world.watchdog_cli("status")[0]
+    for trader in answer.get("traders", []):
+        if trader.get("id") == configs.TRADER_ID:
+            return dict(trader)
+    raise ProofFailed(f"`watchdog status` does not list {configs.TRADER_ID}")
+
+
+def _print_tails(world: World, console: Console) -> None:
+    for name, proc in world.procs.items():
+        console.line(f"\n--- last lines of {name}.log ---")
+        console.line(proc.log_tail())

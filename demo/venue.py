@@ -1,0 +1,125 @@
+"""The venue's side: the sim's admin API (its truth) and signed requests with the trader's key.
+
+The proof uses these, not the suite's adapters: what the venue itself says is the evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from demo.errors import DemoError
+
+KEY_REFUSED_CODES = (-2015, -2014)
+
+
+class SimAdmin:
+    """``/admin`` on the sim's loopback admin port; JSON in, JSON out."""
+
+    def __init__(self, admin_url: str, timeout_s: float = 10.0) -> None:
+        self._url = admin_url.rstrip("/")
+        self._timeout_s = timeout_s
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - a loopback http URL the demo built
+            self._url + path, data=data, method=method
+        )
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:  # noqa: S310 - as above
+                return json.loads(response.read())
+        except (OSError, ValueError) as exc:
+            raise DemoError(f"sim admin {method} {path} failed: {exc}") from None
+
+    def open_orders(self, account: str, symbol: str | None = None) -> list[dict[str, Any]]:
+        query = {"account": account} | ({"symbol": symbol} if symbol else {})
+        answer = self.call("GET", "/admin/open-orders?" + urllib.parse.urlencode(query))
+        return list(answer["orders"])
+
+    def journal(self, since: int = 0, limit: int = 100_000) -> list[dict[str, Any]]:
+        query = urllib.parse.urlencode({"since": since, "limit": limit})
+        return list(self.call("GET", f"/admin/journal?{query}")["entries"])
+
+    def last_seq(self) -> int:
+        return int(self.call("GET", "/admin/health")["journal_seq"])
+
+    def key_status(self, api_key: str) -> str:
+        return str(self.call("GET", f"/admin/keys/{api_key}")["status"])
+
+    def positions(self, account: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/admin/positions?account=" + account)["positions"])
+
+    def quotes(self) -> Any:
+        return self.call("GET", "/admin/quotes")
+
+    def faults(self, **faults: Any) -> None:
+        self.call("POST", "/admin/faults", faults)
+
+    def streams(self, action: str, kind: str) -> None:
+        self.call("POST", "/admin/streams", {"action": action, "kind": kind})
+
+    def price_jump(self, symbol: str, pct: float) -> None:
+        self.call("POST", "/admin/price-jump", {"symbol": symbol, "pct": pct})
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    code: int | None  # the venue's error code, None on success
+    msg: str
+
+    @property
+    def key_refused(self) -> bool:
+        return self.code in KEY_REFUSED_CODES
+
+
+class SignedClient:
+    """Signed REST with one key over one keep-alive connection (used by the order flood and
+    the proof's key probe). The signature is HMAC-SHA256 of exactly the query sent."""
+
+    def __init__(self, base_url: str, api_key: str, secret: str, timeout_s: float = 5.0) -> None:
+        parsed = urllib.parse.urlsplit(base_url)
+        if parsed.hostname is None or parsed.port is None:
+            raise DemoError(f"venue URL {base_url!r} has no host:port")
+        self._conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout_s)
+        self._api_key = api_key
+        self._secret = secret.encode()
+
+    def request(self, method: str, path: str, params: dict[str, str]) -> Answer:
+        query = urllib.parse.urlencode(params | {"timestamp": str(int(time.time() * 1000))})
+        signature = hmac.new(self._secret, query.encode(), hashlib.sha256).hexdigest()
+        url = f"{path}?{query}&signature={signature}"
+        try:
+            self._conn.request(method, url, headers={"X-MBX-APIKEY": self._api_key})
+            response = self._conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self._conn.close()
+            raise DemoError(f"venue {method} {path} failed: {exc}") from None
+        return _answer(response.status, body)
+
+    def balance(self) -> Answer:
+        """A harmless signed read: does the venue still accept this key?"""
+        return self.request("GET", "/fapi/v2/balance", {})
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _answer(status: int, body: bytes) -> Answer:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return Answer(status, None, body[:200].decode(errors="replace"))
+    if isinstance(payload, dict) and isinstance(payload.get("code"), int) and status >= 400:
+        return Answer(status, payload["code"], str(payload.get("msg", "")))
+    return Answer(status, None, "ok")

@@ -1,0 +1,258 @@
+"""The running suite: exchange_sim, the watchdog and the trader as real processes, started
+through their command lines, with every file in one temporary directory.
+
+``World`` is a context manager: leaving it (normally, on an error or on Ctrl-C) stops every
+process it started, in order (trader, watchdog, sim), and removes the directory unless kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from demo import configs
+from demo.errors import DemoError, StartError
+from demo.procs import Proc, wait_for, wait_ready_file
+from demo.venue import SignedClient, SimAdmin
+
+START_WITHIN_S = 60.0  # generous: a first run on a busy machine imports everything cold
+
+
+def _write(path: Path, text: str, mode: int = 0o600) -> Path:
+    """Create with ``mode`` from the start: a key file is never readable by others."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    return path
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout_s: float) -> None:
+        super().__init__("watchdog", timeout=timeout_s)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(str(self._path))
+        self.sock = sock
+
+
+@dataclass(frozen=True)
+class SimInfo:
+    base_url: str
+    ws_url: str
+    admin_url: str
+
+
+class World:
+    def __init__(self, *, keep: bool = False) -> None:
+        # A short path: Unix socket names are limited to 108 bytes.
+        self.root = Path(tempfile.mkdtemp(prefix="ksdemo-"))
+        self.keep = keep
+        self.keys = configs.world_keys()
+        self.procs: dict[str, Proc] = {}
+        self.sim: SimInfo | None = None
+        self._admin: SimAdmin | None = None
+        self.trader_metrics_port = 0
+        self.journal_mark = 0  # the sim's journal sequence just before the failure
+
+    # -- context -------------------------------------------------------------------------
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for name in ("trader", "watchdog", "sim"):
+            proc = self.procs.pop(name, None)
+            if proc is not None:
+                proc.stop()
+        if not self.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- starting ------------------------------------------------------------------------
+
+    def start_sim(self) -> SimInfo:
+        config = _write(self.root / "sim.toml", configs.sim_toml(), 0o644)
+        ready = self.root / "sim.ready"
+        proc = self._spawn(
+            "sim",
+            ["-m", "exchange_sim", "--host", "127.0.0.1", "--port", "0", "--admin-port", "0",
+             "--config", str(config), "--ready-file", str(ready)],
+        )  # fmt: skip
+        info = wait_ready_file(ready, proc, START_WITHIN_S)
+        port, admin_port = int(info["port"]), int(info["admin_port"])
+        self.sim = SimInfo(
+            f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}"
+        )
+        self._admin = SimAdmin(self.sim.admin_url)
+        return self.sim
+
+    def write_credentials(self) -> None:
+        """The trader's key for the trader; the watchdog's own two keys and the trader's key
+        id (no secret) for the watchdog; one HMAC key both share for telemetry."""
+        keys = self.keys
+        _write(self.root / "trader-venue.cred", configs.credentials_toml(keys.trader))
+        _write(self.root / "watchdog-account.cred", configs.credentials_toml(keys.watchdog))
+        _write(self.root / "watchdog-master.cred", configs.credentials_toml(keys.master))
+        trader_id = configs.credentials_toml(keys.trader, with_secret=False)
+        _write(self.root / "trader-key-id", trader_id)
+        _write(self.root / "trader-hmac.key", secrets.token_hex(32))
+        _write(self.root / "limits.toml", configs.LIMITS, 0o644)
+
+    def start_watchdog(self) -> Proc:
+        sim = self._require_sim()
+        endpoints = configs.Endpoints(sim.base_url, sim.ws_url)
+        text = configs.watchdog_toml(endpoints, self.keys.trader_email)
+        config = _write(self.root / "watchdog.toml", text, 0o644)
+        proc = self._spawn("watchdog", ["-m", "watchdog", "run", "--config", str(config)])
+
+        def armed() -> bool:
+            if not proc.alive():
+                raise StartError(f"watchdog exited with {proc.popen.returncode} while arming")
+            try:
+                return bool(self.watchdog_status().get("armed"))
+            except (OSError, http.client.HTTPException, ValueError):
+                return False
+
+        wait_for(armed, START_WITHIN_S, "the watchdog to arm")
+        return proc
+
+    def start_trader(self) -> Proc:
+        sim = self._require_sim()
+        endpoints = configs.Endpoints(sim.base_url, sim.ws_url)
+        text = configs.trader_toml(endpoints, str(self.root / "ingress.sock"))
+        config = _write(self.root / "trader.toml", text, 0o644)
+        ready = self.root / "trader.ready"
+        proc = self._spawn(
+            "trader", ["-m", "trader", "run", "--config", str(config), "--ready-file", str(ready)]
+        )
+        # The watchdog finds the trader's process through this file when its session starts.
+        _write(self.root / "trader.pid", f"{proc.pid}\n", 0o644)
+        info = wait_ready_file(ready, proc, START_WITHIN_S)
+        self.trader_metrics_port = int(info["metrics_port"])
+        return proc
+
+    def _spawn(self, name: str, args: list[str]) -> Proc:
+        proc = Proc(name, [sys.executable, *args], self.root / f"{name}.log", cwd=self.root)
+        self.procs[name] = proc
+        return proc
+
+    def _require_sim(self) -> SimInfo:
+        if self.sim is None:
+            raise DemoError("the sim is not running")
+        return self.sim
+
+    # -- reading the parts ---------------------------------------------------------------
+
+    @property
+    def admin(self) -> SimAdmin:
+        if self._admin is None:
+            raise DemoError("the sim is not running")
+        return self._admin
+
+    def proc(self, name: str) -> Proc:
+        return self.procs[name]
+
+    def watchdog_status(self) -> dict[str, Any]:
+        """``GET /status`` on the control socket (the live line polls this, not the CLI)."""
+        conn = _UnixHTTP(self.root / "control.sock", 5.0)
+        try:
+            conn.request("GET", "/status")
+            body = conn.getresponse().read()
+        finally:
+            conn.close()
+        value = json.loads(body)
+        if not isinstance(value, dict):
+            raise ValueError("watchdog status is not a JSON object")
+        return value
+
+    def trader_status(self) -> dict[str, Any]:
+        """This demo's one trader in the watchdog's status."""
+        for trader in self.watchdog_status().get("traders", []):
+            if trader.get("id") == configs.TRADER_ID:
+                return dict(trader)
+        raise DemoError(f"the watchdog does not report trader {configs.TRADER_ID!r}")
+
+    def watchdog_cli(self, *args: str) -> list[Any]:
+        """Run ``watchdog <args> --json --config ...`` (the operator's own command); its
+        output is a stream of JSON documents (one per audit entry)."""
+        argv = [sys.executable, "-m", "watchdog", *args, "--json",
+                "--config", str(self.root / "watchdog.toml")]  # fmt: skip
+        done = subprocess.run(  # noqa: S603 - argv built here, no shell
+            argv, cwd=self.root, capture_output=True, text=True, timeout=60, check=False
+        )
+        if done.returncode != 0:
+            raise DemoError(f"`watchdog {' '.join(args)}` failed: {done.stderr.strip()}")
+        return parse_json_stream(done.stdout)
+
+    def trader_metrics(self) -> dict[str, float]:
+        url = f"http://127.0.0.1:{self.trader_metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return parse_metrics(response.read().decode())
+
+    def trader_client(self) -> SignedClient:
+        key = self.keys.trader
+        return SignedClient(self._require_sim().base_url, key.api_key, key.secret)
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        return self.admin.open_orders(configs.TRADER_ACCOUNT)
+
+
+def parse_json_stream(text: str) -> list[Any]:
+    decoder = json.JSONDecoder()
+    values: list[Any] = []
+    index = 0
+    while True:
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index >= len(text):
+            return values
+        value, index = decoder.raw_decode(text, index)
+        values.append(value)
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$")
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text format -> ``{"name{labels}": value}``."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if match:
+            with contextlib.suppress(ValueError):
+                out[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+    return out
+
+
+def metric_sum(metrics: dict[str, float], name: str) -> float:
+    """Sum of every labelled sample of ``name``."""
+    return sum(v for k, v in metrics.items() if k == name or k.startswith(name + "{"))
+
+
+def monotonic_ms() -> float:
+    return time.monotonic() * 1000.0

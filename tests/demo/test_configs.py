@@ -1,0 +1,52 @@
+"""The generated configuration is what the parts accept, and the limits do what the demo says."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from demo import configs
+from exchange_sim.config import parse_config
+from risk import TradingState, parse_limits
+from trader.config import load_config as load_trader_config
+
+
+def test_the_sim_world_parses_and_keeps_the_documented_keys() -> None:
+    config = parse_config(configs.sim_toml(), "demo")
+    assert config.rate_limits.orders_per_10s == 5000
+    assert config.market.book_ticker_hz == 20
+    keys = configs.world_keys()
+    assert keys.trader.api_key.startswith("SimTraderKey")
+    assert keys.watchdog.api_key.startswith("SimWatchdogKey")
+    assert "master" in keys.master.permissions
+    assert keys.trader_email == "trader1@sub.sim"
+
+
+def test_the_limits_parse_and_kill_on_the_demo_triggers() -> None:
+    limits = parse_limits(configs.LIMITS, "limits.toml")
+    assert limits.daily_loss.action is TradingState.KILLED
+    assert limits.daily_loss.max_loss.quote == configs.DAILY_LOSS_QUOTE
+    assert limits.heartbeat.kill_after_s == 3.0
+    assert limits.order_rate.kill_after_s == 1.0
+
+
+def test_the_trader_config_loads(tmp_path: Path) -> None:
+    endpoints = configs.Endpoints("http://127.0.0.1:1", "ws://127.0.0.1:1")
+    (tmp_path / "trader.toml").write_text(configs.trader_toml(endpoints, "/tmp/x.sock"))
+    (tmp_path / "limits.toml").write_text(configs.LIMITS)
+    cred = tmp_path / "trader-venue.cred"
+    cred.write_text(configs.credentials_toml(configs.world_keys().trader))
+    cred.chmod(0o600)
+    (tmp_path / "trader-hmac.key").write_text("ab" * 32)
+    (tmp_path / "trader-hmac.key").chmod(0o600)
+    config = load_trader_config(tmp_path / "trader.toml")
+    assert config.watchdog.trader_id == configs.TRADER_ID
+
+
+def test_the_watchdog_config_names_the_trader_and_its_venue() -> None:
+    endpoints = configs.Endpoints("http://127.0.0.1:1", "ws://127.0.0.1:1")
+    doc = tomllib.loads(configs.watchdog_toml(endpoints, "trader1@sub.sim"))
+    trader = doc["traders"][0]
+    assert trader["id"] == configs.TRADER_ID
+    assert trader["venue"]["symbols"] == list(configs.SYMBOLS)
+    assert trader["kill"]["stop_process"] is True

@@ -1,0 +1,115 @@
+"""The demo end to end: real processes, each scenario's proof, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from demo.scenarios import SCENARIOS
+
+REPO = Path(__file__).resolve().parents[2]
+KILLS = [name for name, s in SCENARIOS.items() if s.expects_kill]
+HALTS = [name for name, s in SCENARIOS.items() if not s.expects_kill]
+
+
+def run_demo(*args: str, timeout: float = 150.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "demo", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_dir(stdout: str) -> Path:
+    match = re.search(r"files and logs: (\S+)\)", stdout)
+    assert match, stdout
+    return Path(match.group(1))
+
+
+def processes_under(root: Path) -> list[str]:
+    """Processes whose command line names the run's directory (sim, watchdog, trader)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(root) in cmdline and proc.info["pid"] != os.getpid():
+            found.append(cmdline)
+    return found
+
+
+def assert_clean(stdout: str) -> None:
+    root = run_dir(stdout)
+    assert not root.exists(), f"the demo left {root}"
+    assert processes_under(root) == []
+
+
+@pytest.mark.parametrize("scenario", KILLS)
+def test_a_kill_scenario_ends_with_an_empty_book_and_the_key_refused(scenario: str) -> None:
+    done = run_demo("--scenario", scenario, "--trade-s", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "ok   open orders at the venue: BTCUSDT 0, ETHUSDT 0" in out
+    assert re.search(r"ok   a signed request with the trader's key: HTTP 401 -2015", out)
+    assert "ok   `watchdog status`: KILLED, latched=True" in out
+    for milestone in ("trigger", "detection", "latch persisted", "cancel-all sent",
+                      "no open orders", "trader key refused", "trader stopped"):  # fmt: skip
+        assert re.search(rf"^\s+[+-]\d+\.\d ms  {milestone}\s", out, re.MULTILINE), milestone
+    assert f"PASS: {scenario}" in out
+    assert_clean(out)
+
+
+@pytest.mark.parametrize("scenario", HALTS)
+def test_a_halt_scenario_pulls_every_order_and_keeps_the_key(scenario: str) -> None:
+    done = run_demo("--scenario", scenario, "--trade-s", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "ok   open orders at the venue: BTCUSDT 0, ETHUSDT 0" in out
+    assert "ok   the trader's key still works (HTTP 200)" in out
+    assert re.search(r"^\s+[+-]\d+\.\d ms  watchdog halted\s", out, re.MULTILINE)
+    assert "latched=False" in out
+    assert_clean(out)
+
+
+def test_keep_leaves_the_run_directory_with_logs_and_stops_the_processes() -> None:
+    done = run_demo("--scenario", "trader-kill9", "--trade-s", "1", "--keep")
+    assert done.returncode == 0, done.stdout + done.stderr
+    root = run_dir(done.stdout)
+    try:
+        assert f"Kept for inspection: {root}" in done.stdout
+        assert {"sim.log", "watchdog.log", "trader.log"} <= {p.name for p in root.iterdir()}
+        for key in ("trader-venue.cred", "watchdog-account.cred", "watchdog-master.cred"):
+            assert (root / key).stat().st_mode & 0o777 == 0o600, key
+        assert processes_under(root) == []
+    finally:
+        subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def test_an_unknown_scenario_is_a_one_line_usage_error() -> None:
+    done = run_demo("--scenario", "meteor", timeout=60)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("demo: error: unknown scenario 'meteor' (known: trader-kill9,")
+
+
+def test_a_bad_option_is_a_one_line_usage_error() -> None:
+    done = run_demo("--trade-s", "nope", timeout=60)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith("demo: error: argument --trade-s")
+
+
+def test_list_names_every_scenario() -> None:
+    done = run_demo("--list", timeout=60)
+    assert done.returncode == 0
+    names = [line.split()[0] for line in done.stdout.splitlines()]
+    assert names == list(SCENARIOS)
