@@ -2,12 +2,19 @@
 
 A real exchange_sim process streams bookTicker at a high rate with enough volatility that
 almost every tick moves the quotes; the trader (in this process, the production classes)
-requotes on each one. A sample is one new order: from the feed message received (after the
-websocket read) to aiohttp's headers-sent hook, immediately before the request is written to
-the socket. Each mode runs in alternating rounds so drift on the shared machine hits both:
+requotes on each one. A sample is one new order: from the feed message received (the websocket
+read returned the bytes to the trader) to the order bytes written: right after
+``transport.write()`` returns on the fast path, aiohttp's headers-sent hook (immediately before
+its write) on the aiohttp path. Every mode runs in alternating rounds so drift on the shared
+machine hits all of them:
 
+- path ``fast_path`` (``trader.fastpath``) or ``aiohttp_path`` (fast path off);
 - ``without_telemetry``: a link that is always ACTIVE and reports nothing;
-- ``with_telemetry``: the real ``WatchdogClient`` talking to a real watchdog process.
+  ``with_telemetry``: the real ``WatchdogClient`` talking to a real watchdog process.
+
+``breakdown_fast_path`` splits the fast path's first order of each tick into decode (websocket
+bytes to ticker, staleness), strategy (decide, pre-trade risk, order bookkeeping), sign+build
+(the request bytes) and write (``transport.write()`` and arming the request timer).
 
 Run: ``python -m bench.tick_to_order [--quick]``; prints one JSON object.
 """
@@ -21,6 +28,7 @@ import secrets
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -32,6 +40,7 @@ from tests.support.sim import SimConfig
 from tests.trader.world import LIMITS, World, trader_toml
 from trader.app import Trader
 from trader.config import TraderConfig, load_config
+from trader.fastpath import FastOrderEntry, FastPathConfig, OrderSigner
 from trader.feed import BookFeed, BookTicker, stream_url
 from trader.instrument import Instrument
 from trader.metrics import TraderMetrics
@@ -39,12 +48,13 @@ from trader.orders import TrackedOrder
 from trader.pretrade import PreTradeRisk, load_limits
 from trader.runner import _client_config
 from trader.sdnotify import SdNotifier
-from trader.venue import BinanceOrderVenue, open_order_session
+from trader.venue import BinanceOrderVenue, OrderRequest, open_order_session
 from watchdog.client import WatchdogClient
 from watchdog.clock import SystemClock
 
 GOAL_P50_US = 50.0
 GOAL_P99_US = 200.0
+STAGES = ("decode", "strategy", "sign_build", "write")
 # No order-rate cap in the way, and the watchdog tolerates the pauses between telemetry rounds.
 BENCH_LIMITS = (
     LIMITS.replace("max_orders = 100 }", "max_orders = 100000 }")
@@ -98,23 +108,83 @@ class SilentLink:
         return None
 
 
+class TimedSigner(OrderSigner):
+    """The production signer, noting when the first request of a tick starts and ends."""
+
+    marks: list[int]
+
+    def new_order(self, order: OrderRequest, timestamp_ms: int) -> bytes:
+        start = time.perf_counter_ns()
+        data = super().new_order(order, timestamp_ms)
+        if not self.marks:
+            self.marks += (start, time.perf_counter_ns())
+        return data
+
+
 class SamplingTrader(Trader):
     """The production trader, keeping every tick-to-order sample rather than a histogram."""
 
     samples: list[int]
     decisions: list[int]
+    stages: dict[str, list[int]]
+    signer: TimedSigner | None
+    _entered = 0
+    _first = True
 
     def on_ticker(self, ticker: BookTicker, received_ns: int) -> None:
+        self._entered = time.perf_counter_ns()
+        self._first = True
+        if self.signer is not None:
+            self.signer.marks.clear()
         before = self.orders.submitted
         super().on_ticker(ticker, received_ns)
         if self.orders.submitted != before:
-            # The trader's own share: decode done, decide, pre-trade risk, request started.
+            # The trader's own share up to the send: decode, decide, pre-trade risk, and (fast
+            # path) the request written; (aiohttp path) the send task created.
             self.decisions.append(time.perf_counter_ns() - received_ns)
 
     def order_sent(self, order: TrackedOrder, tick_ns: int | None) -> None:
+        now = time.perf_counter_ns()
         if tick_ns is not None:
-            self.samples.append(time.perf_counter_ns() - tick_ns)
+            self.samples.append(now - tick_ns)
+            marks = self.signer.marks if self.signer is not None else []
+            if self._first and len(marks) == 2:
+                self.stages["decode"].append(self._entered - tick_ns)
+                self.stages["strategy"].append(marks[0] - self._entered)
+                self.stages["sign_build"].append(marks[1] - marks[0])
+                self.stages["write"].append(now - marks[1])
+            self._first = False
         super().order_sent(order, tick_ns)
+
+
+def _fast_entry(
+    config: TraderConfig,
+    adapter: wv.BinanceFutures,
+    credentials: wv.Credentials,
+    clock: SystemClock,
+) -> tuple[FastOrderEntry, TimedSigner]:
+    signer = TimedSigner(config.venue.base_url, credentials, config.venue.recv_window_ms)
+    signer.marks = []
+
+    def timestamp_ms() -> int:
+        return int(clock.wall() * 1000.0 + adapter.time_offset_ms)
+
+    entry = FastOrderEntry(
+        config.venue.base_url,
+        signer,
+        timestamp_ms,
+        adapter.sync_time,
+        FastPathConfig(connections=4, request_timeout_s=2.0),
+    )
+    return entry, signer
+
+
+@dataclass
+class Samples:
+    sent: list[int] = field(default_factory=list)
+    decided: list[int] = field(default_factory=list)
+    stages: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    fallbacks: int = 0
 
 
 async def _wait_active(client: WatchdogClient) -> None:
@@ -125,17 +195,17 @@ async def _wait_active(client: WatchdogClient) -> None:
         await asyncio.sleep(0.02)
 
 
-async def run_mode(
-    config: TraderConfig, telemetry: bool, seconds: float
-) -> tuple[list[int], list[int]]:
+async def run_mode(config: TraderConfig, telemetry: bool, fast: bool, seconds: float) -> Samples:
     clock = SystemClock()
     credentials = wv.load_credentials(config.venue.credentials_file)
     session = open_order_session()
     client = WatchdogClient(_client_config(config), clock=clock) if telemetry else None
     try:
         endpoint = wv.VenueEndpoint(config.venue.base_url, request_timeout_s=2.0)
-        venue = BinanceOrderVenue(wv.BinanceFutures(session, endpoint, credentials, clock=clock))
+        adapter = wv.BinanceFutures(session, endpoint, credentials, clock=clock)
+        venue = BinanceOrderVenue(adapter)
         await venue.warm_up(4)
+        entry, signer = _fast_entry(config, adapter, credentials, clock) if fast else (None, None)
         if client is not None:
             await client.start()
         trader = SamplingTrader(
@@ -151,15 +221,21 @@ async def run_mode(
             session=secrets.token_hex(4),
             request_timeout_s=2.0,
             reconcile_interval_s=0.5,
+            fast=entry,
         )
-        trader.samples = []
-        trader.decisions = []
+        out = Samples()
+        trader.samples, trader.decisions, trader.stages = out.sent, out.decided, out.stages
+        trader.signer = signer
         symbols = [s.symbol for s in config.symbols]
         async with asyncio.TaskGroup() as tg:
             feed = BookFeed(
                 stream_url(config.venue.ws_url, symbols), symbols, config.feed, trader, clock
             )
             trader.attach(tg, feed)
+            entry_task = tg.create_task(entry.run()) if entry is not None else None
+            if entry is not None:
+                async with asyncio.timeout(30):
+                    await entry.wait_ready(4)
             await trader.housekeep_once()
             if client is not None:
                 await _wait_active(client)  # the watchdog halts until it has seen equity
@@ -169,9 +245,12 @@ async def run_mode(
             feed_task.cancel()
             housekeeping.cancel()
             result = await trader.shutdown(10.0)
+            if entry_task is not None:
+                entry_task.cancel()
             if not result.flat:
                 raise RuntimeError(f"bench run did not end flat: {result.detail}")
-        return trader.samples, trader.decisions
+        out.fallbacks = entry.fallbacks if entry is not None else 0
+        return out
     finally:
         if client is not None:
             await client.close()
@@ -207,30 +286,61 @@ async def bench(root: Path, seconds: float, rounds: int) -> dict[str, object]:
             trader_toml(world.sim, root, half_spread_bps="2.0", requote_ticks="0")
         )
         config = load_config(config_path)
-        samples: dict[bool, list[int]] = {False: [], True: []}
-        decisions: dict[bool, list[int]] = {False: [], True: []}
+        modes = [(fast, telemetry) for fast in (True, False) for telemetry in (False, True)]
+        runs: dict[tuple[bool, bool], list[Samples]] = {m: [] for m in modes}
         for _ in range(rounds):
-            for telemetry in (False, True):
-                sent, decided = await run_mode(config, telemetry, seconds / rounds)
-                samples[telemetry] += sent
-                decisions[telemetry] += decided
+            for fast, telemetry in modes:
+                runs[fast, telemetry].append(
+                    await run_mode(config, telemetry, fast, seconds / rounds)
+                )
     finally:
         world.stop()
-    without, with_ = summary(samples[False]), summary(samples[True])
-    return {
-        "bench": "tick_to_order",
-        "without_telemetry": without,
-        "with_telemetry": with_,
-        "telemetry_cost_p50_us": round(with_.get("p50_us", 0) - without.get("p50_us", 0), 1),
-        # Tick received -> order request started (task created), the trader's own code only;
-        # the rest of tick-to-order is the HTTP client building and writing the request.
-        "decide_without_telemetry": summary(decisions[False]),
-        "decide_with_telemetry": summary(decisions[True]),
-        "goal_p50_us": GOAL_P50_US,
-        "goal_p99_us": GOAL_P99_US,
-        "seconds_per_mode": seconds,
-        "python": sys.version.split()[0],
-    }
+    result: dict[str, object] = {"bench": "tick_to_order"}
+    for fast in (True, False):
+        path = "fast_path" if fast else "aiohttp_path"
+        merged = {t: _merge(runs[fast, t]) for t in (False, True)}
+        without, with_ = summary(merged[False].sent), summary(merged[True].sent)
+        result[path] = {
+            "without_telemetry": without,
+            "with_telemetry": with_,
+            "telemetry_cost_p50_us": round(with_.get("p50_us", 0) - without.get("p50_us", 0), 1),
+            # Tick received -> the trader's hot path returns (fast path: bytes written;
+            # aiohttp path: send task created, the request is built and written later).
+            "decide_without_telemetry": summary(merged[False].decided),
+            "decide_with_telemetry": summary(merged[True].decided),
+            "fallbacks": merged[False].fallbacks + merged[True].fallbacks,
+        }
+    stages = _merge(runs[True, False]).stages
+    result["breakdown_fast_path_without_telemetry"] = {s: summary(stages[s]) for s in STAGES}
+    fast_p50 = _p50(result["fast_path"])
+    result.update(
+        {
+            "speedup_p50_ratio": round(_p50(result["aiohttp_path"]) / fast_p50, 1)
+            if fast_p50
+            else 0.0,
+            "goal_p50_us": GOAL_P50_US,
+            "goal_p99_us": GOAL_P99_US,
+            "seconds_per_mode": seconds,
+            "python": sys.version.split()[0],
+        }
+    )
+    return result
+
+
+def _merge(runs: list[Samples]) -> Samples:
+    out = Samples()
+    for run in runs:
+        out.sent += run.sent
+        out.decided += run.decided
+        out.fallbacks += run.fallbacks
+        for stage in STAGES:
+            out.stages[stage] += run.stages[stage]
+    return out
+
+
+def _p50(path: object) -> float:
+    assert isinstance(path, dict)
+    return float(path["without_telemetry"].get("p50_us", 0.0))
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from trader.config import StrategyConfig
 from trader.feed import BookFeed, BookTicker, Clock, Transition
 from trader.instrument import Instrument
 from trader.metrics import TraderMetrics
-from trader.orders import OrderManager, TrackedOrder
+from trader.orders import FastEntry, OrderManager, TrackedOrder
 from trader.pretrade import PreTradeRisk
 from trader.sdnotify import SdNotifier
 from trader.strategy import NOTHING, Plan, Posture, QuoteParams, Side, Top, decide
@@ -118,6 +118,7 @@ class Trader:
         session: str,
         request_timeout_s: float,
         reconcile_interval_s: float,
+        fast: FastEntry | None = None,
     ) -> None:
         self.instruments = instruments
         self._params = {
@@ -147,6 +148,7 @@ class Trader:
             trader_id=trader_id,
             session=session,
             request_timeout_s=request_timeout_s,
+            fast=fast,
         )
         self.feed: BookFeed | None = None
         self._tops: dict[str, Top | None] = dict.fromkeys(instruments)

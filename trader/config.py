@@ -27,6 +27,7 @@ class VenueConfig:
     recv_window_ms: int = 5000
     reconcile_interval_s: float = 0.5
     shutdown_timeout_s: float = 10.0
+    fast_connections: int = 2  # order-entry fast path; 0 sends new orders through aiohttp
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +254,7 @@ def _venue(t: _Table, base: Path) -> VenueConfig:
         recv_window_ms=t.integer("recv_window_ms", 5000, 1, 60000),
         reconcile_interval_s=t.positive("reconcile_interval_s", 0.5),
         shutdown_timeout_s=t.positive("shutdown_timeout_s", 10.0),
+        fast_connections=t.integer("fast_connections", 2, 0, 16),
     )
     t.done()
     return venue

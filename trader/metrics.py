@@ -78,6 +78,37 @@ class TraderMetrics:
         self.host_drift = Gauge(
             "trader_host_drift", "1 when sysprep verify found drift at start", registry=registry
         )
+        self.fast_fallbacks = Counter(
+            "trader_fastpath_fallbacks_total",
+            "New orders sent through aiohttp because no fast-path connection was ready",
+            registry=registry,
+        )
+        self.fast_connections = Gauge(
+            "trader_fastpath_connections",
+            "Order-entry fast-path connections open",
+            registry=registry,
+        )
+        self.fast_connects = Counter(
+            "trader_fastpath_connects_total",
+            "Order-entry fast-path connections opened",
+            registry=registry,
+        )
+
+
+class FastPathMetrics:
+    """``trader.fastpath.FastPathHooks`` onto the Prometheus metrics."""
+
+    def __init__(self, metrics: TraderMetrics) -> None:
+        self._m = metrics
+
+    def fallback(self) -> None:
+        self._m.fast_fallbacks.inc()
+
+    def open_connections(self, count: int) -> None:
+        self._m.fast_connections.set(count)
+
+    def connected(self) -> None:
+        self._m.fast_connects.inc()
 
 
 class MetricsServer:

@@ -15,7 +15,7 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -86,6 +86,18 @@ class OrderListener(Protocol):
     def order_cancelled(self, order: TrackedOrder, reason: str) -> None: ...
 
 
+class PendingPlace(Protocol):
+    def report(self) -> Awaitable[OrderReport]:
+        """Wait for the venue's answer to a new order whose bytes are already written."""
+
+
+class FastEntry(Protocol):
+    """The order-entry fast path (``trader.fastpath.FastOrderEntry``)."""
+
+    def try_place(self, order: OrderRequest) -> PendingPlace | None:
+        """Write the new order now, synchronously; None when no connection is ready."""
+
+
 class OrderManager:
     def __init__(
         self,
@@ -99,8 +111,10 @@ class OrderManager:
         session: str,
         request_timeout_s: float,
         max_backoff_s: float = 2.0,
+        fast: FastEntry | None = None,
     ) -> None:
         self._venue = venue
+        self._fast = fast
         self._instruments = instruments
         self._listener = listener
         self._clock = clock
@@ -187,9 +201,15 @@ class OrderManager:
         )
         self._track(order)
         self.submitted += 1
-        self._spawn(self._send(order, request, tick_ns))
-        # Bookkeeping (telemetry, in-process risk) runs after the send task's first step, which
-        # writes the request: it never sits between the signal and the bytes on the wire.
+        pending = self._fast.try_place(request) if self._fast is not None else None
+        if pending is not None:
+            # The bytes are written: this is the end of tick-to-order on the fast path.
+            self._listener.order_sent(order, tick_ns)
+            self._spawn(self._await_answer(order, pending.report()))
+        else:
+            self._spawn(self._send(order, request, tick_ns))
+        # Bookkeeping (telemetry, in-process risk) runs after the request is written (the fast
+        # path above, or the send task's first step): never between the signal and the bytes.
         asyncio.get_running_loop().call_soon(self._announce, order)
 
     def _announce(self, order: TrackedOrder) -> None:
@@ -204,10 +224,14 @@ class OrderManager:
         def on_sent() -> None:
             self._listener.order_sent(order, tick_ns)
 
+        await self._await_answer(order, self._venue.place(request, on_sent))
+
+    async def _await_answer(self, order: TrackedOrder, answer: Awaitable[OrderReport]) -> None:
+        """The same handling for both paths: ack, definite refusal, or unknown outcome."""
         started = time.perf_counter_ns()
         try:
             async with asyncio.timeout(self._timeout):
-                report = await self._venue.place(request, on_sent)
+                report = await answer
         except (VenueError, TimeoutError) as exc:
             self._announce(order)
             self._send_failed(order, exc)

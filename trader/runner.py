@@ -25,10 +25,11 @@ from risk import TradingState
 from trader.app import ShutdownResult, Trader
 from trader.config import TraderConfig
 from trader.errors import ConfigError
+from trader.fastpath import FastOrderEntry, FastPathConfig, OrderSigner
 from trader.feed import BookFeed, Clock, stream_url
 from trader.host import HostVerifier, prepare_host
 from trader.instrument import Instrument
-from trader.metrics import MetricsServer, TraderMetrics
+from trader.metrics import FastPathMetrics, MetricsServer, TraderMetrics
 from trader.pretrade import PreTradeRisk, load_limits
 from trader.sdnotify import SdNotifier
 from trader.venue import BinanceOrderVenue, VenueError, open_order_session
@@ -120,7 +121,9 @@ async def serve(
             recv_window_ms=config.venue.recv_window_ms,
             request_timeout_s=config.venue.request_timeout_s,
         )
-        venue = BinanceOrderVenue(wv.BinanceFutures(session, endpoint, credentials, clock=clock))
+        adapter = wv.BinanceFutures(session, endpoint, credentials, clock=clock)
+        venue = BinanceOrderVenue(adapter)
+        fast = _fast_entry(config, adapter, credentials, clock, metrics)
         trader = Trader(
             instruments=instruments,
             strategy=config.strategy,
@@ -134,12 +137,13 @@ async def serve(
             session=secrets.token_hex(4),
             request_timeout_s=config.venue.request_timeout_s,
             reconcile_interval_s=config.venue.reconcile_interval_s,
+            fast=fast,
         )
         holder.append(trader)
         await server.start()
         await _warm_up(venue)
         await client.start()
-        result = await _main_loop(config, options, trader, server.port, clock)
+        result = await _main_loop(config, options, trader, server.port, clock, fast)
     finally:
         await client.close()
         await session.close()
@@ -153,6 +157,33 @@ async def serve(
     return 0
 
 
+def _fast_entry(
+    config: TraderConfig,
+    adapter: wv.BinanceFutures,
+    credentials: wv.Credentials,
+    clock: Clock,
+    metrics: TraderMetrics,
+) -> FastOrderEntry | None:
+    """The order-entry fast path over its own connections, or None when configured off."""
+    venue = config.venue
+    if venue.fast_connections == 0:
+        return None
+
+    def timestamp_ms() -> int:
+        return int(clock.wall() * 1000.0 + adapter.time_offset_ms)
+
+    return FastOrderEntry(
+        venue.base_url,
+        OrderSigner(venue.base_url, credentials, venue.recv_window_ms),
+        timestamp_ms,
+        adapter.sync_time,
+        FastPathConfig(
+            connections=venue.fast_connections, request_timeout_s=venue.request_timeout_s
+        ),
+        FastPathMetrics(metrics),
+    )
+
+
 async def _warm_up(venue: BinanceOrderVenue) -> None:
     try:
         await venue.warm_up(4)
@@ -162,14 +193,19 @@ async def _warm_up(venue: BinanceOrderVenue) -> None:
 
 
 async def _main_loop(
-    config: TraderConfig, options: RunOptions, trader: Trader, metrics_port: int, clock: Clock
+    config: TraderConfig,
+    options: RunOptions,
+    trader: Trader,
+    metrics_port: int,
+    clock: Clock,
+    fast: FastOrderEntry | None = None,
 ) -> ShutdownResult:
     stop = asyncio.Event()
     _install_signals(stop.set)
     symbols = [s.symbol for s in config.symbols]
     feed = BookFeed(stream_url(config.venue.ws_url, symbols), symbols, config.feed, trader, clock)
     try:
-        return await _trade(config, options, trader, feed, stop, metrics_port)
+        return await _trade(config, options, trader, fast, feed, stop, metrics_port)
     except Exception:
         # A bug escaped a task: the group is gone, but our orders may still rest. Cancel them
         # in a fresh group before the error ends the process (the watchdog sees the exit too).
@@ -184,6 +220,7 @@ async def _trade(
     config: TraderConfig,
     options: RunOptions,
     trader: Trader,
+    fast: FastOrderEntry | None,
     feed: BookFeed,
     stop: asyncio.Event,
     metrics_port: int,
@@ -191,6 +228,9 @@ async def _trade(
     symbols = [s.symbol for s in config.symbols]
     async with asyncio.TaskGroup() as tg:
         trader.attach(tg, feed)
+        # Order-entry connections come up in the background; until one is ready new orders
+        # take the aiohttp path (counted), so a slow connect never delays trading.
+        entry = tg.create_task(fast.run(), name="order-entry") if fast is not None else None
         # The first reconciliation adopts and cancels orders a previous run left behind.
         await trader.housekeep_once()
         if options.ready_file is not None:
@@ -202,7 +242,10 @@ async def _trade(
         log.info("stop requested: cancelling own orders")
         feed_task.cancel()
         housekeeping.cancel()
-        return await trader.shutdown(config.venue.shutdown_timeout_s)
+        result = await trader.shutdown(config.venue.shutdown_timeout_s)
+        if entry is not None:
+            entry.cancel()
+        return result
 
 
 def _install_signals(on_stop: Callable[[], None]) -> None:

@@ -179,7 +179,7 @@ def _float(value: Decimal | None) -> float:
     return float(value) if value is not None else 0.0
 
 
-def _report(ack: wv.OrderAck | wv.OpenOrder) -> OrderReport:
+def order_report(ack: wv.OrderAck | wv.OpenOrder) -> OrderReport:
     avg = ack.avg_price if isinstance(ack, wv.OrderAck) else None
     return OrderReport(
         symbol=ack.symbol,
@@ -194,7 +194,7 @@ def _report(ack: wv.OrderAck | wv.OpenOrder) -> OrderReport:
 
 
 @contextlib.contextmanager
-def _translated(definite: bool) -> Iterator[None]:
+def translated(definite: bool) -> Iterator[None]:
     """Venue errors as the order manager's: ``definite`` when a refusal proves no effect."""
     try:
         yield
@@ -218,7 +218,7 @@ class BinanceOrderVenue:
 
     async def place(self, order: OrderRequest, on_sent: SentHook | None = None) -> OrderReport:
         _SENT_HOOK.set(on_sent)
-        with _translated(definite=True):
+        with translated(definite=True):
             ack = await self._adapter.new_order(
                 order.symbol,
                 wv.Side(order.side.value),
@@ -229,22 +229,22 @@ class BinanceOrderVenue:
                 reduce_only=order.reduce_only,
                 client_order_id=order.client_id,
             )
-        return _report(ack)
+        return order_report(ack)
 
     async def cancel(self, symbol: str, client_id: str) -> OrderReport:
-        with _translated(definite=True):
-            return _report(await self._adapter.cancel_order(symbol, client_order_id=client_id))
+        with translated(definite=True):
+            return order_report(await self._adapter.cancel_order(symbol, client_order_id=client_id))
 
     async def query(self, symbol: str, client_id: str) -> OrderReport:
-        with _translated(definite=True):
-            return _report(await self._adapter.query_order(symbol, client_order_id=client_id))
+        with translated(definite=True):
+            return order_report(await self._adapter.query_order(symbol, client_order_id=client_id))
 
     async def open_orders(self) -> list[OrderReport]:
-        with _translated(definite=False):
-            return [_report(o) for o in await self._adapter.open_orders()]
+        with translated(definite=False):
+            return [order_report(o) for o in await self._adapter.open_orders()]
 
     async def account(self) -> AccountReport:
-        with _translated(definite=False):
+        with translated(definite=False):
             view = await self._adapter.account()
         positions = tuple(
             PositionReport(
@@ -260,7 +260,7 @@ class BinanceOrderVenue:
 
     async def warm_up(self, connections: int) -> None:
         """Open keep-alive connections now, so the first orders do not pay for a handshake."""
-        with _translated(definite=False):
+        with translated(definite=False):
             async with asyncio.TaskGroup() as tg:
                 for _ in range(connections):
                     tg.create_task(self._adapter.ping())
