@@ -7,6 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 import aiohttp
 import orjson
@@ -119,7 +120,7 @@ async def test_paused_matching_leaves_crossed_orders_resting(venue: VenueClient)
 
 
 async def test_bad_fault_specs_are_refused(frozen_sim: SimProcess) -> None:
-    for spec in (
+    specs: tuple[dict[str, Any], ...] = (
         {"rest_latency": {"fixed_ms": -1}},
         {"fail_next": {"kind": "teapot"}},
         {"nonsense": True},
@@ -128,7 +129,8 @@ async def test_bad_fault_specs_are_refused(frozen_sim: SimProcess) -> None:
         {"reject_orders": {"code": "-2019"}},
         {"reject_orders": {"code": -2019, "msg": "custom"}},
         {"reject_orders": {}},
-    ):
+    )
+    for spec in specs:
         with pytest.raises(AdminError, match="400"):
             frozen_sim.admin.set_fault(**spec)
     with pytest.raises(AdminError, match="400"):
