@@ -16,6 +16,7 @@ TRADER_ID = "demo-mm"
 TRADER_ACCOUNT = "trader1"
 SYMBOLS = ("BTCUSDT", "ETHUSDT")  # the watchdog cancels on both; the trader quotes the first
 TRADED = SYMBOLS[0]
+REJECT_CODE = -2019  # the reject storm: a definite rejection ("Margin is insufficient.")
 DAILY_LOSS_QUOTE = 30.0  # USDT: far above a few seconds of quoting noise, far below a crash
 
 # The sim's default world with a faster market (fills within seconds) and rate limits that let
@@ -95,6 +96,7 @@ cooldown_s = 0.5
 [stale_data]
 max_age_s = 2.0
 cooldown_s = 0.5
+kill_after_s = 2.0
 
 [consecutive_losses]
 max_count = 1000
@@ -111,6 +113,7 @@ max_ratio_pct = 50
 window_s = 10.0
 min_sample = 10
 cooldown_s = 1.0
+kill_after_s = 2.0
 """
 
 

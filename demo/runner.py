@@ -69,12 +69,8 @@ def run(scenario: Scenario, options: Options, out: TextIO) -> int:
             _start(world, console)
             _trade(world, console, options.trade_s)
             trigger = _inject(world, console, scenario)
-            if scenario.expects_kill:
-                _show_kill(world, console, trigger)
-                _prove_kill(world, console)
-            else:
-                _show_halt(world, console, trigger, scenario)
-                _prove_halt(world, console, scenario)
+            _show_kill(world, console, trigger)
+            _prove_kill(world, console)
         except DemoError as exc:
             console.line(f"\nFAIL: {exc}")
             _print_tails(world, console)
@@ -230,69 +226,6 @@ def _audit(world: World) -> list[dict[str, Any]]:
     return [e for e in entries if e.get("trader") == configs.TRADER_ID]
 
 
-def _show_halt(world: World, console: Console, trigger: Trigger, scenario: Scenario) -> None:
-    wanted = " or ".join(scenario.halt_rules)
-    console.line(f"   waiting for the watchdog to halt the trader ({wanted}) "
-                 "and for the trader to pull its orders ...")  # fmt: skip
-    halted: list[str] = []
-
-    def halted_and_flat() -> float | None:
-        status = world.trader_status()
-        if status.get("state") == "KILLED":
-            raise ProofFailed(f"the watchdog killed instead of halting: {status.get('kill')}")
-        rules = [str(d.get("rule")) for d in status.get("decisions") or []]
-        if status.get("state") == "HALTED" and set(rules) & set(scenario.halt_rules):
-            halted.append(",".join(rules))
-        if halted and not world.open_orders():
-            return time.monotonic()
-        return None
-
-    flat_at = _wait(halted_and_flat, f"a halt by {wanted} with no open orders")
-    rows = halt_rows(world, trigger, flat_at)
-    console.section("Timeline  (ms after the trigger, CLOCK_MONOTONIC across processes)")
-    for line in timeline.render(rows, trigger.mono):
-        console.line(line)
-    if "watchdog halted" not in {r.milestone for r in rows}:
-        raise ProofFailed("the watchdog's audit has no HALTED decision after the trigger")
-
-
-def halt_rows(world: World, trigger: Trigger, flat_at: float) -> list[timeline.Row]:
-    wall_minus_mono = time.time() - time.monotonic()
-    rows = [timeline.Row(trigger.mono, "trigger", trigger.detail, "demo")]
-    for entry in _audit(world):
-        detail = entry.get("detail") or {}
-        ts = float(entry["ts"]) - wall_minus_mono
-        if entry.get("kind") == "decision" and ts >= trigger.mono and detail.get("to") == "HALTED":
-            reasons = [d.get("reason", "") for d in detail.get("decisions", [])]
-            text = "HALTED: " + (reasons[0] if reasons else "")
-            rows.append(timeline.Row(ts, "watchdog halted", text, "watchdog audit"))
-            break
-    trader_key = world.keys.trader.api_key
-    journal = [
-        e for e in world.admin.journal(since=world.journal_mark)
-        if e.get("api_key") == trader_key and float(e["mono"]) >= trigger.mono
-    ]  # fmt: skip
-    refused = [e for e in journal if e["endpoint"] == "POST /fapi/v1/order" and e.get("code")]
-    if refused:
-        first = refused[0]
-        rows.append(timeline.Row(float(first["mono"]), "venue refuses",
-                                 f"new order answered HTTP {first['status']} {first['code']} "
-                                 f"({len(refused)} refused in all)", "venue journal"))  # fmt: skip
-    cancels = [
-        e for e in journal
-        if e["endpoint"] in ("DELETE /fapi/v1/order", "DELETE /fapi/v1/allOpenOrders")
-    ]  # fmt: skip
-    if cancels:
-        rows.append(timeline.Row(float(cancels[0]["mono"]), "trader cancels",
-                                 f"the trader pulls its own orders ({len(cancels)} cancels)",
-                                 "venue journal"))  # fmt: skip
-    rows.append(timeline.Row(flat_at, "no open orders", "seen at the venue (sim admin)", "demo"))
-    return sorted(rows, key=lambda r: r.mono)
-
-
-# -- 5. proofs -----------------------------------------------------------------------------
-
-
 def _check(console: Console, ok: bool, text: str) -> None:
     console.line(f"   {'ok  ' if ok else 'FAIL'} {text}")
     if not ok:
@@ -327,31 +260,6 @@ def _prove_kill(world: World, console: Console) -> None:
         console,
         not trader.alive() and revoked,
         f"trader process gone (exit {trader.popen.returncode}); its local credential revoked",
-    )
-
-
-def _prove_halt(world: World, console: Console, scenario: Scenario) -> None:
-    console.section("Proof from the venue's side")
-    _prove_no_orders(world, console)
-    client = world.trader_client()
-    try:
-        answer = client.balance()
-    finally:
-        client.close()
-    _check(
-        console,
-        answer.status == 200 and answer.code is None,
-        f"the trader's key still works (HTTP {answer.status}): a halt is not a kill",
-    )
-    status = _cli_trader(world)
-    rules = [str(d.get("rule")) for d in status.get("decisions") or []]
-    _check(console, status.get("state") != "KILLED" and status.get("latched") is False,
-           f"`watchdog status`: {status.get('state')} ({', '.join(rules) or 'no rule'}), "
-           f"latched={status.get('latched')}: the halt lifts once the cause clears")  # fmt: skip
-    _check(
-        console,
-        world.proc("trader").alive(),
-        "the trader still runs, paused: it resumes on its own when the cause clears",
     )
 
 

@@ -1,10 +1,9 @@
 """The failures the demo can inject, and what each must end with.
 
-A scenario either ends in a kill (the watchdog latches KILLED, cancels everything, revokes the
-trader's key and stops it) or, where the design grades the failure below a kill, in a halt
-(no new orders, nothing resting at the venue, the key still valid so trading can resume).
-Which is which follows docs/limits.md: a stale feed and a storm of venue rejects are HALTED
-rules (transient), every other failure here reaches KILLED.
+Every scenario ends in a kill: the watchdog latches KILLED, cancels everything, revokes the
+trader's key and stops it. A stale feed and a storm of venue rejects first HALT (transient
+rules in docs/limits.md); the demo's limits set their `kill_after_s`, so a halt that holds
+escalates to the kill.
 """
 
 from __future__ import annotations
@@ -30,8 +29,6 @@ class Trigger:
 class Scenario:
     name: str
     title: str  # one line for --list and the header
-    expects_kill: bool
-    halt_rules: tuple[str, ...]  # for a halt: the watchdog rules that may halt the trader
     inject: Callable[[World], Trigger]
 
 
@@ -133,8 +130,12 @@ def _far_bid(world: World, symbol: str) -> tuple[str, str]:
 
 def _reject_storm(world: World) -> Trigger:
     mono = time.monotonic()
-    world.admin.faults(reject_orders=True)
-    return Trigger(mono, "the venue refuses every new order: 503 -1008 (sim admin reject_orders)")
+    world.admin.faults(reject_orders={"code": configs.REJECT_CODE})
+    return Trigger(
+        mono,
+        f"the venue rejects every new order: HTTP 400 {configs.REJECT_CODE} "
+        "Margin is insufficient (sim admin reject_orders)",
+    )
 
 
 def _feed_dead(world: World) -> Trigger:
@@ -146,17 +147,17 @@ def _feed_dead(world: World) -> Trigger:
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
-        Scenario("trader-kill9", "the trader process is killed (SIGKILL)", True, (),
+        Scenario("trader-kill9", "the trader process is killed (SIGKILL)",
                  _signal_trader(signal.SIGKILL, "SIGKILL")),
-        Scenario("trader-hang", "the trader hangs (SIGSTOP): heartbeats stop", True, (),
+        Scenario("trader-hang", "the trader hangs (SIGSTOP): heartbeats stop",
                  _signal_trader(signal.SIGSTOP, "SIGSTOP")),
         Scenario("daily-loss", "a price crash takes the position through the daily-loss limit",
-                 True, (), _crash),
+                 _crash),
         Scenario("order-flood", "runaway orders with the trader's key, bypassing its telemetry",
-                 True, (), _flood),
-        Scenario("reject-storm", "the venue refuses every new order (halts, does not kill)",
-                 False, ("rejects", "order_rate"), _reject_storm),
-        Scenario("feed-dead", "the market data feed stalls (halts, does not kill)",
-                 False, ("stale_data",), _feed_dead),
+                 _flood),
+        Scenario("reject-storm", "the venue rejects every new order (halt, sustained: kill)",
+                 _reject_storm),
+        Scenario("feed-dead", "the market data feed stalls (halt, sustained: kill)",
+                 _feed_dead),
     )
 }  # fmt: skip

@@ -6,6 +6,8 @@ handlers raise ``codes.unknown_order()`` rather than repeating literals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from exchange_sim.errors import VenueError
 
 
@@ -186,13 +188,27 @@ def gtx_rejected() -> VenueError:
     )
 
 
+OVERLOADED = -1008
+
+
 def trading_disabled() -> VenueError:
-    """What the admin's "reject every new order" fault answers (the venue's system-busy code)."""
+    """What the admin's "reject every new order" fault answers by default: the venue's
+    system-busy code, whose outcome a client cannot know (the order may exist)."""
     return VenueError(
-        -1008,
+        OVERLOADED,
         "Server is currently overloaded with other requests. Please try again in a few minutes.",
         503,
     )
+
+
+# What the "reject every new order" fault may answer: the overload error, or a definite
+# rejection with the venue's own status and text (the order was not created).
+ORDER_REJECTIONS: dict[int, Callable[[], VenueError]] = {
+    OVERLOADED: trading_disabled,
+    -2019: margin_insufficient,
+    -2022: reduce_only_rejected,
+    -2025: max_open_orders,
+}
 
 
 def sub_account_missing() -> VenueError:

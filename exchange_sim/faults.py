@@ -57,7 +57,7 @@ class Faults:
     rest_latency: Latency | None = None
     stream_latency: Latency | None = None
     fail_next: list[FailNext] = field(default_factory=list)
-    reject_orders: bool = False
+    reject_orders: int | None = None  # the error code every new order gets; None = off
     pause_matching: bool = False
     stalled: set[str] = field(default_factory=set)
 
@@ -91,7 +91,9 @@ class Faults:
                 {"count": f.count, "kind": f.kind, "status": f.status, "endpoint": f.endpoint}
                 for f in self.fail_next
             ],
-            "reject_orders": self.reject_orders,
+            "reject_orders": (
+                False if self.reject_orders is None else {"code": self.reject_orders}
+            ),
             "pause_matching": self.pause_matching,
             "stalled": sorted(self.stalled),
         }
@@ -145,6 +147,23 @@ def parse_fail_next(raw: Any) -> FailNext:
     return FailNext(count, kind, status, endpoint)
 
 
+def parse_reject_orders(raw: Any) -> int | None:
+    """``true`` (the overload error, -1008), ``false`` (off), or ``{"code": <rejection>}``."""
+    if raw is True:
+        return codes.OVERLOADED
+    if raw is False:
+        return None
+    if not isinstance(raw, dict):
+        raise FaultSpecError('reject_orders: must be true, false or {"code": <code>}')
+    spec = dict(raw)
+    code = spec.pop("code", None)
+    _no_leftovers(spec, "reject_orders")
+    if isinstance(code, bool) or not isinstance(code, int) or code not in codes.ORDER_REJECTIONS:
+        known = ", ".join(str(c) for c in sorted(codes.ORDER_REJECTIONS, reverse=True))
+        raise FaultSpecError(f"reject_orders.code: must be one of {known}, got {code!r}")
+    return code
+
+
 def apply_spec(faults: Faults, raw: Any) -> None:
     """Merge a JSON fault request into ``faults``; validate everything before changing anything."""
     if not isinstance(raw, dict):
@@ -156,12 +175,13 @@ def apply_spec(faults: Faults, raw: Any) -> None:
             updates[key] = parse_latency(spec.pop(key), key)
     if "fail_next" in spec:
         updates["fail_next"] = parse_fail_next(spec.pop("fail_next"))
-    for key in ("reject_orders", "pause_matching"):
-        if key in spec:
-            value = spec.pop(key)
-            if not isinstance(value, bool):
-                raise FaultSpecError(f"{key}: must be true or false")
-            updates[key] = value
+    if "reject_orders" in spec:
+        updates["reject_orders"] = parse_reject_orders(spec.pop("reject_orders"))
+    if "pause_matching" in spec:
+        value = spec.pop("pause_matching")
+        if not isinstance(value, bool):
+            raise FaultSpecError("pause_matching: must be true or false")
+        updates["pause_matching"] = value
     _no_leftovers(spec, "body")
     for key, value in updates.items():
         if key == "fail_next":

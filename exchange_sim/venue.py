@@ -186,8 +186,9 @@ def _new_order(ctx: Ctx) -> Any:
     sym = ctx.symbol()
     assert sym is not None
     new = parse_new_order(ctx.params, sym)
-    if ctx.sim.faults.reject_orders:
-        raise codes.trading_disabled()
+    rejection = ctx.sim.faults.reject_orders
+    if rejection is not None:
+        raise codes.ORDER_REJECTIONS[rejection]()
     ctx.sim.engine.paused = ctx.sim.faults.pause_matching
     order = ctx.sim.engine.place(ctx.account, new, ctx.now_ms)
     ctx.sim.flush_user_events()

@@ -89,11 +89,15 @@ class OrderRateLimits:
 
 @dataclass(frozen=True, slots=True)
 class RejectLimits:
+    """Over either limit -> HALTED; held continuously for `kill_after_s` -> KILLED (None:
+    never)."""
+
     max_consecutive: int
     max_ratio_pct: float
     window_s: float
     min_sample: int
     cooldown_s: float
+    kill_after_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +126,12 @@ class ConsecutiveLossLimits:
 
 @dataclass(frozen=True, slots=True)
 class StaleDataLimits:
+    """Older than `max_age_s` -> HALTED; for `kill_after_s` beyond that -> KILLED (None:
+    never)."""
+
     max_age_s: float
     cooldown_s: float
+    kill_after_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +336,10 @@ class _Table:
             raise self.error(key, f"must be {bound}, got {value!r}")
         return result
 
+    def optional_number(self, key: str) -> float | None:
+        """A positive number, or None when the key is absent (the feature is off)."""
+        return self.number(key) if key in self.raw else None
+
     def count(self, key: str, *, allow_zero: bool = False) -> int:
         value = self.get(key)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -445,6 +457,7 @@ def _rejects(t: _Table) -> RejectLimits:
         window_s=t.number("window_s"),
         min_sample=t.count("min_sample"),
         cooldown_s=t.number("cooldown_s", allow_zero=True),
+        kill_after_s=t.optional_number("kill_after_s"),
     )
 
 
@@ -505,7 +518,12 @@ _SECTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
         "drawdown": _keys("soft", "hard", "cooldown_s"),
         "order_rate": _keys("windows", "kill_after_s", "cooldown_s"),
         "rejects": _keys(
-            "max_consecutive", "max_ratio_pct", "window_s", "min_sample", "cooldown_s"
+            "max_consecutive",
+            "max_ratio_pct",
+            "window_s",
+            "min_sample",
+            "cooldown_s",
+            "kill_after_s",
         ),
         "position": _keys(
             "max_symbol_notional",
@@ -515,7 +533,7 @@ _SECTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
             "cooldown_s",
         ),
         "consecutive_losses": _keys("max_count", "pause_s"),
-        "stale_data": _keys("max_age_s", "cooldown_s"),
+        "stale_data": _keys("max_age_s", "cooldown_s", "kill_after_s"),
         "heartbeat": _keys(
             "interval_s", "warn_after_s", "halt_after_s", "kill_after_s", "cooldown_s"
         ),
@@ -533,7 +551,9 @@ def _consecutive(t: _Table) -> ConsecutiveLossLimits:
 
 def _stale(t: _Table) -> StaleDataLimits:
     return StaleDataLimits(
-        max_age_s=t.number("max_age_s"), cooldown_s=t.number("cooldown_s", allow_zero=True)
+        max_age_s=t.number("max_age_s"),
+        cooldown_s=t.number("cooldown_s", allow_zero=True),
+        kill_after_s=t.optional_number("kill_after_s"),
     )
 
 

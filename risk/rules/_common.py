@@ -1,4 +1,5 @@
-"""What every rule shares: recovery kinds, grading against a limit, and the cool-down hold."""
+"""What every rule shares: recovery kinds, grading against a limit, the cool-down hold, and
+the escalation of a sustained breach to a kill."""
 
 from __future__ import annotations
 
@@ -97,3 +98,57 @@ class Cooldown:
     def clear(self) -> None:
         self.held = None
         self.release_at = INF
+
+
+class Sustain:
+    """Escalates a breach that has held continuously for `kill_after_s` to KILLED.
+
+    `kill_after_s` None never escalates. The rule reports, at each of its evaluations, whether
+    it is breached and since when; the kill is due at `since + kill_after_s`, a time the rule
+    puts into its `due` so the shell wakes for it (the same expression decides both, so the
+    wake-up is never a float rounding short of the kill).
+    """
+
+    __slots__ = ("kill_after_s", "since")
+
+    def __init__(self, kill_after_s: float | None) -> None:
+        self.kill_after_s = kill_after_s
+        self.since = INF  # start of the current continuous breach; INF when not breached
+
+    def track(self, breached: bool, start: float) -> None:
+        """Record the breach state; `start` is when a breach that is new now began."""
+        if not breached:
+            self.since = INF
+        elif self.since == INF:
+            self.since = start
+
+    @property
+    def kill_at(self) -> float:
+        """When the breach, if it still holds, becomes a kill; INF when never."""
+        if self.kill_after_s is None or self.since == INF:
+            return INF
+        return self.since + self.kill_after_s
+
+    def killed(self, now: float) -> bool:
+        return now >= self.kill_at
+
+    def due(self, now: float) -> float:
+        """The wake-up the escalation needs after `now`: INF once it has happened."""
+        at = self.kill_at
+        return at if at > now else INF
+
+    def escalate(self, decision: Decision, now: float) -> Decision:
+        """`decision` (the breach) at the kill level, saying how long it has held."""
+        return Decision(
+            TradingState.KILLED,
+            decision.rule,
+            decision.value,
+            decision.limit,
+            f"{decision.reason}, held {now - self.since:.1f} s "
+            f"(kill after {self.kill_after_s:g} s)",
+        )
+
+    def restart(self, now: float) -> None:
+        """A re-arm gives a breach that still holds a fresh `kill_after_s`."""
+        if self.since != INF:
+            self.since = now

@@ -2,6 +2,13 @@
 
 Either -> HALTED, transient: cool-down once back under. An ACK ends a run of rejects. The
 window edge is the order-rate one: an outcome at `ts` counts while `now < ts + window_s`.
+A breach (either kind, either source) that holds continuously for `kill_after_s` -> KILLED
+(latched through the engine); absent, a reject storm never kills.
+
+The breach is exact in time, not only at events: the ratio can also rise when accepted
+orders leave the window, so while it is below the warn level the rule schedules the first
+expiry that would lift it there (computed only when enough rejects are inside for that to be
+possible), and from WARN on it wakes at every expiry.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from collections import deque
 
 from risk.decision import Decision
 from risk.limits import RejectLimits
-from risk.rules._common import INF, Cooldown, Recovery
+from risk.rules._common import INF, Cooldown, Recovery, Sustain
 from risk.state import TradingState
 
 _SOURCES = ("telemetry", "venue")
@@ -42,11 +49,16 @@ class RejectsRule:
         self.warn_ratio = warn_ratio
         self.sources = (_Outcomes(), _Outcomes())
         self.cooldown = Cooldown(limits.cooldown_s)
+        self.sustain = Sustain(limits.kill_after_s)
         self.raw: Decision | None = None
         self.decision: Decision | None = None
         self.due = INF
         self.warn_consecutive = limits.max_consecutive * warn_ratio if warn_ratio < 1.0 else INF
         self.warn_ratio_pct = limits.max_ratio_pct * warn_ratio if warn_ratio < 1.0 else INF
+        # The lowest ratio that changes the grade, and the fewest rejects that can reach it
+        # in a minimum sample: below that many, expiry alone can never lift the grade.
+        self.rise_pct = min(self.warn_ratio_pct, limits.max_ratio_pct)
+        self.rise_rejects = self.rise_pct * limits.min_sample / 100.0
 
     def on_outcome(self, source: int, rejected: bool, now: float) -> bool:
         state = self.sources[source]
@@ -62,8 +74,9 @@ class RejectsRule:
             and self.cooldown.held is None
             and state.consecutive < self.warn_consecutive
             and self._ratio(state) < self.warn_ratio_pct
+            and (not rejected or state.rejected < self.rise_rejects)
         ):
-            return False
+            return False  # an ACK only delays a rise by expiry: a `due` set before stays early
         return self._regrade(now)
 
     def _ratio(self, state: _Outcomes) -> float:
@@ -79,10 +92,14 @@ class RejectsRule:
             decision = self._grade(source, state)
             if decision is not None and (raw is None or decision.state > raw.state):
                 raw = decision
+        sustain = self.sustain
+        sustain.track(raw is not None and raw.state >= TradingState.HALTED, now)
+        if raw is not None and sustain.killed(now):
+            raw = sustain.escalate(raw, now)
         self.raw = raw
         before, before_due = self.decision, self.due
         self.decision = self.cooldown.settle(raw, now)
-        self.due = min(self.cooldown.release_at, self._next_expiry())
+        self.due = min(self.cooldown.release_at, self._next_expiry(), sustain.due(now))
         return self.decision is not before or self.due < before_due
 
     def _grade(self, source: int, state: _Outcomes) -> Decision | None:
@@ -124,15 +141,38 @@ class RejectsRule:
         return None
 
     def _next_expiry(self) -> float:
+        """The next time expiry alone can change the grade."""
+        window_s = self.limits.window_s
         if self.raw is None:
-            return INF
-        return min(
-            (s.outcomes[0][0] + self.limits.window_s for s in self.sources if s.outcomes),
-            default=INF,
+            return min(
+                (self._rise_at(s) for s in self.sources if s.rejected >= self.rise_rejects),
+                default=INF,
+            )
+        return min((s.outcomes[0][0] + window_s for s in self.sources if s.outcomes), default=INF)
+
+    def _rise_at(self, state: _Outcomes) -> float:
+        """The first expiry after which the ratio reaches the warn (or breach) level; INF if
+        none does before the window holds fewer than the minimum sample."""
+        total, rejected = len(state.outcomes), state.rejected
+        min_sample, window_s, threshold = (
+            self.limits.min_sample,
+            self.limits.window_s,
+            self.rise_pct,
         )
+        outcomes = state.outcomes
+        for index, (ts, was_rejected) in enumerate(outcomes):
+            total -= 1
+            rejected -= was_rejected
+            if total < min_sample:
+                return INF
+            if index + 1 < len(outcomes) and outcomes[index + 1][0] == ts:
+                continue  # outcomes at one time leave together
+            if 100.0 * rejected / total >= threshold:
+                return ts + window_s
+        return INF
 
     def evaluate(self, now: float) -> bool:
-        if self.raw is None and self.cooldown.held is None:
+        if self.raw is None and self.cooldown.held is None and now < self.due:
             return False
         return self._regrade(now)
 
@@ -147,4 +187,6 @@ class RejectsRule:
         )
 
     def on_rearm(self, now: float) -> None:
-        del now
+        self.sustain.restart(now)
+        self.cooldown.clear()
+        self._regrade(now)

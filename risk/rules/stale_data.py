@@ -1,14 +1,20 @@
 """Stale market data: the age of the oldest symbol's last market event against a maximum.
 
-Over the maximum -> HALTED, transient (cool-down once fresh again). Only symbols the trader
-has reported are watched; liveness of the trader itself is the heartbeat rule's job.
+Over the maximum -> HALTED, transient (cool-down once fresh again). Stale continuously for
+`kill_after_s` -> KILLED (latched through the engine); absent, a dead feed never kills. The
+breach starts when the oldest symbol's age passes `max_age_s` (or at the report that reveals
+a symbol already stale while the others were fresh) and lasts while some symbol stays stale:
+with one symbol the kill is due at an age of `max_age_s + kill_after_s`. Only symbols the
+trader has reported are watched; liveness of the trader itself is the heartbeat rule's job.
 """
 
 from __future__ import annotations
 
+import math
+
 from risk.decision import Decision
 from risk.limits import StaleDataLimits
-from risk.rules._common import INF, Cooldown, Recovery
+from risk.rules._common import INF, Cooldown, Recovery, Sustain
 from risk.state import TradingState
 
 
@@ -24,10 +30,14 @@ class StaleDataRule:
         self.oldest = INF
         self.age = 0.0
         self.cooldown = Cooldown(limits.cooldown_s)
+        self.sustain = Sustain(limits.kill_after_s)
+        self.fresh_at = -INF  # the last time every watched symbol was seen fresh
         self.decision: Decision | None = None
         self.due = INF
 
     def on_feed(self, symbol: str, last_event_ts: float, now: float) -> bool:
+        if now <= self.oldest + self.limits.max_age_s:
+            self.fresh_at = now  # fresh up to this report: a breach it reveals starts now
         last = self.last
         previous = last.get(symbol)
         last[symbol] = last_event_ts if previous is None else max(previous, last_event_ts)
@@ -39,32 +49,41 @@ class StaleDataRule:
     def evaluate(self, now: float) -> bool:
         if self.oldest == INF:
             return False
-        age = now - self.oldest
+        # Levels compare times, not ages: `now` against the very times put into `due`, so a
+        # wake-up at `due` always finds the level it was scheduled for (no float rounding gap).
+        oldest, max_age = self.oldest, self.limits.max_age_s
+        stale_at, warn_at = oldest + max_age, oldest + self.warn_age
+        age = now - oldest
         self.age = age if age > 0.0 else 0.0
-        max_age = self.limits.max_age_s
+        stale = now > stale_at
+        if not stale:
+            self.fresh_at = now
+        sustain = self.sustain
+        sustain.track(stale, max(stale_at, self.fresh_at))
         raw: Decision | None = None
-        if age > max_age or age >= self.warn_age:
-            state = TradingState.HALTED if age > max_age else TradingState.WARN
+        if stale or now >= warn_at:
             raw = Decision(
-                state,
+                TradingState.HALTED if stale else TradingState.WARN,
                 self.name,
                 age,
                 max_age,
                 f"market data for {self.oldest_symbol} is {age:.2f} s old (max {max_age:g} s)",
             )
+            if sustain.killed(now):
+                raw = sustain.escalate(raw, now)
         before, before_due = self.decision, self.due
         if raw is None and self.cooldown.held is None and before is None:
             self.decision = None
         else:
             self.decision = self.cooldown.settle(raw, now)
-        # Next change: WARN begins, HALTED begins (just past max age), or the cool-down ends.
-        if age < self.warn_age:
-            due = self.oldest + self.warn_age
-        elif age <= max_age:
-            due = self.oldest + max_age
+        # Next change: WARN begins, HALTED begins (just past max age), the kill, the cool-down.
+        if now < warn_at < stale_at:  # warn_at is INF when WARN is off
+            due = warn_at
+        elif not stale:
+            due = math.nextafter(stale_at, INF)
         else:
             due = INF
-        self.due = min(due, self.cooldown.release_at)
+        self.due = min(due, self.cooldown.release_at, sustain.due(now))
         return self.decision is not before or self.due < before_due
 
     def hard_breach(self) -> Decision | None:
@@ -74,4 +93,6 @@ class StaleDataRule:
         return self.age / self.limits.max_age_s
 
     def on_rearm(self, now: float) -> None:
-        del now
+        self.sustain.restart(now)
+        self.cooldown.clear()
+        self.evaluate(now)

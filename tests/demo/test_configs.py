@@ -28,6 +28,8 @@ def test_the_limits_parse_and_kill_on_the_demo_triggers() -> None:
     assert limits.daily_loss.max_loss.quote == configs.DAILY_LOSS_QUOTE
     assert limits.heartbeat.kill_after_s == 3.0
     assert limits.order_rate.kill_after_s == 1.0
+    assert limits.rejects.kill_after_s == 2.0  # the reject storm ends in a kill
+    assert limits.stale_data.kill_after_s == 2.0  # so does the dead feed
 
 
 def test_the_trader_config_loads(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 import aiohttp
 import orjson
@@ -77,6 +78,29 @@ async def test_reject_orders_refuses_new_orders_but_never_cancels(venue: VenueCl
     assert placed.status == 200
 
 
+async def test_reject_orders_answers_the_overload_error_by_default(venue: VenueClient) -> None:
+    state = venue.sim.admin.set_fault(reject_orders=True)
+    assert state["reject_orders"] == {"code": -1008}
+    refused = await venue.limit(venue.sim.trader_key, "BUY", "50000")
+    assert (refused.status, refused.code) == (503, -1008)
+
+
+async def test_reject_orders_can_answer_a_real_rejection(venue: VenueClient) -> None:
+    key = venue.sim.trader_key
+    state = venue.sim.admin.set_fault(reject_orders={"code": -2019})
+    assert state["reject_orders"] == {"code": -2019}
+    refused = await venue.limit(key, "BUY", "50000", newClientOrderId="refused-1")
+    assert refused.status == 400
+    assert refused.body == {"code": -2019, "msg": "Margin is insufficient."}
+    assert venue.sim.admin.open_orders("trader1") == []  # a definite rejection: no order
+    gone = await venue.signed(
+        "GET", "/fapi/v1/order", key, {"symbol": "BTCUSDT", "origClientOrderId": "refused-1"}
+    )
+    assert gone.code == -2013
+    assert venue.sim.admin.set_fault(reject_orders=False)["reject_orders"] is False
+    assert (await venue.limit(key, "BUY", "50000")).status == 200
+
+
 async def test_paused_matching_leaves_crossed_orders_resting(venue: VenueClient) -> None:
     sim, key = venue.sim, venue.sim.trader_key
     bid = float(sim.admin.quotes()["BTCUSDT"]["bid"])
@@ -96,12 +120,17 @@ async def test_paused_matching_leaves_crossed_orders_resting(venue: VenueClient)
 
 
 async def test_bad_fault_specs_are_refused(frozen_sim: SimProcess) -> None:
-    for spec in (
+    specs: tuple[dict[str, Any], ...] = (
         {"rest_latency": {"fixed_ms": -1}},
         {"fail_next": {"kind": "teapot"}},
         {"nonsense": True},
         {"reject_orders": "yes"},
-    ):
+        {"reject_orders": {"code": -2020}},
+        {"reject_orders": {"code": "-2019"}},
+        {"reject_orders": {"code": -2019, "msg": "custom"}},
+        {"reject_orders": {}},
+    )
+    for spec in specs:
         with pytest.raises(AdminError, match="400"):
             frozen_sim.admin.set_fault(**spec)
     with pytest.raises(AdminError, match="400"):

@@ -146,6 +146,22 @@ def test_the_example_file_parses_and_differs_from_its_profile() -> None:
             'profile = "standard"\n[divergence]\ngrade = "panic"',
             "limits.toml: divergence.grade: expected one of warn, reducing, halted, killed",
         ),
+        (
+            'profile = "standard"\n[rejects]\nkill_after_s = 0',
+            "limits.toml: rejects.kill_after_s: must be more than zero, got 0",
+        ),
+        (
+            'profile = "standard"\n[rejects]\nkill_after_s = "10s"',
+            "limits.toml: rejects.kill_after_s: expected a number, got string '10s'",
+        ),
+        (
+            'profile = "standard"\n[stale_data]\nkill_after_s = -1',
+            "limits.toml: stale_data.kill_after_s: must be more than zero, got -1",
+        ),
+        (
+            'profile = "standard"\n[stale_data]\nkill_after = 30',
+            "limits.toml: stale_data.kill_after: unknown key",
+        ),
         ('profile = "yolo"', "limits.toml: profile: unknown profile 'yolo'"),
         ("[daily_loss]\nmax_loss = { pct = 3 }", "limits.toml: warn_at_pct: missing required"),
         ('profile = "standard"\nwarn_at_pct = nan', "limits.toml: warn_at_pct: expected a finite"),
@@ -230,3 +246,11 @@ def test_parse_limits_raises_only_limits_error_on_any_text(text: str) -> None:
 
 def test_deeply_nested_toml_is_refused_cleanly() -> None:
     error_of("x = " + "[" * 5000 + "]" * 5000)
+
+
+def test_sustained_kill_escalations_are_off_unless_given() -> None:
+    assert PROFILES["standard"].rejects.kill_after_s is None
+    assert PROFILES["standard"].stale_data.kill_after_s is None
+    text = 'profile = "standard"\n[rejects]\nkill_after_s = 10\n[stale_data]\nkill_after_s = 30'
+    limits = parse_limits(text, "limits.toml")
+    assert (limits.rejects.kill_after_s, limits.stale_data.kill_after_s) == (10.0, 30.0)

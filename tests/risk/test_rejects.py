@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from risk import OrderEventKind, TradingState
+from risk import AccountSnapshot, OrderEventKind, TradingState
 
 from .helpers import T0, engine, limits, order
 
@@ -73,3 +74,82 @@ def test_the_reject_ratio_and_run_equal_a_brute_force_count(
                 break
             run += 1
         assert state.consecutive == run
+
+
+KILLING = {**REJECTS, "kill_after_s": 10.0}
+KILLED, HALTED = TradingState.KILLED, TradingState.HALTED
+
+
+def test_a_reject_storm_never_kills_without_kill_after_s() -> None:
+    eng = engine(limits(rejects=REJECTS))
+    for i in range(5):
+        eng.apply(order(T0 + i, REJECT), T0 + i)
+    assert eng.evaluate(T0 + 10_000).state is HALTED
+    assert not eng.latched
+
+
+def test_a_sustained_run_of_rejects_kills_at_exactly_kill_after_s() -> None:
+    eng = engine(limits(rejects=KILLING))
+    for i in range(5):
+        eng.apply(order(T0 + i, REJECT), T0 + i)
+    assert eng.state is HALTED
+    assert eng.assessment.next_due == T0 + 4 + 10.0  # the escalation is scheduled, not polled
+    assert eng.evaluate(T0 + 13.999).state is HALTED
+    killed = eng.evaluate(T0 + 14.0)
+    assert killed.state is KILLED
+    assert eng.latched
+    reason = next(d.reason for d in killed.decisions if d.rule == "rejects")
+    assert "5 consecutive rejects" in reason
+    assert "held 10.0 s (kill after 10 s)" in reason
+
+
+def test_an_ack_before_kill_after_s_ends_the_escalation() -> None:
+    eng = engine(limits(rejects={**KILLING, "min_sample": 1000}))  # the run alone
+    for i in range(5):
+        eng.apply(order(T0 + i, REJECT), T0 + i)
+    eng.apply(order(T0 + 9, ACK), T0 + 9)  # the run is over
+    assert eng.rejects.sustain.since == float("inf")
+    assert eng.evaluate(T0 + 14.0).state is HALTED  # cool-down, not a kill
+    for i in range(5):
+        eng.apply(order(T0 + 20 + i, REJECT), T0 + 20 + i)
+    assert eng.evaluate(T0 + 33.9).state is HALTED  # a new breach gets a full kill_after_s
+    assert eng.evaluate(T0 + 34.0).state is KILLED
+
+
+def test_a_ratio_breach_kills_once_sustained_and_a_rearm_restarts_the_clock() -> None:
+    eng = engine(limits(rejects={**KILLING, "max_consecutive": 1000}))
+    for i, kind in enumerate([REJECT, ACK] * 5):
+        eng.apply(order(T0 + i, kind), T0 + i)
+    assert eng.state is HALTED  # 50% of 10 > 30%
+    assert eng.evaluate(T0 + 19.0).state is KILLED  # breached since T0 + 9
+    eng.apply(AccountSnapshot(T0 + 19, 100_000.0, 0.0, 0.0), T0 + 19)
+    result = eng.rearm(T0 + 20, "venue fixed")
+    assert result.accepted
+    assert result.assessment.state is HALTED  # still breached: a fresh kill_after_s
+    assert eng.assessment.next_due is not None
+    assert eng.assessment.next_due <= T0 + 30.0
+
+
+def test_a_ratio_rising_as_accepted_orders_expire_is_seen_when_it_happens() -> None:
+    """ACKs first, then rejects: the ratio crosses the limit when ACKs leave the window, with
+    no event at that time; the rule wakes for it, and the breach ends the same way."""
+    eng = engine(limits(rejects={**KILLING, "max_consecutive": 1000, "window_s": 10.0}))
+    for i in range(13):
+        eng.apply(order(T0 + i * 0.1, ACK), T0 + i * 0.1)
+    for i in range(4):
+        eng.apply(order(T0 + 5 + i * 0.1, REJECT), T0 + 5 + i * 0.1)
+    assert eng.state is TradingState.ACTIVE  # 4 of 17 = 23.5%, under the 24% warn level
+    assert eng.assessment.next_due == pytest.approx(T0 + 10.0)  # 4 of 16 = 25%: WARN
+    seen: list[tuple[float, TradingState]] = []
+    while len(seen) < 12:
+        due = eng.assessment.next_due
+        assert due is not None
+        if due > T0 + 30:
+            break
+        seen.append((due, eng.evaluate(due).state))
+    first_halt = next(t for t, state in seen if state is HALTED)
+    assert first_halt == pytest.approx(T0 + 10.3)  # 4 of 13 = 30.8% > 30%
+    # ... and at T0 + 10.7 only 9 outcomes remain: under the minimum sample, no ratio.
+    assert eng.rejects.sustain.since == float("inf")
+    assert all(state is not KILLED for _, state in seen)
+    assert not eng.latched
