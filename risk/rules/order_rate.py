@@ -129,7 +129,7 @@ class OrderRateRule:
     def _state(self, window: SlidingWindow, count: int, now: float) -> int:
         if count <= window.max_orders:
             return TradingState.WARN
-        if now - self.over_since >= self.limits.kill_after_s:
+        if now >= self._kill_due():
             return TradingState.KILLED
         return TradingState.HALTED
 
@@ -141,7 +141,7 @@ class OrderRateRule:
                 TradingState.WARN, self.name, float(count), limit, f"{where}, limit {limit:g}"
             )
         sustained = now - self.over_since
-        if sustained >= self.limits.kill_after_s:
+        if now >= self._kill_due():
             return Decision(
                 TradingState.KILLED,
                 self.name,
@@ -157,7 +157,9 @@ class OrderRateRule:
     def _settle(self, now: float) -> bool:
         before, before_due = self.decision, self.due
         self.decision = self.cooldown.settle(self.raw, now)
-        self.due = min(self.cooldown.release_at, self._next_expiry(), self._kill_due())
+        kill_at = self._kill_due()
+        wake_for_kill = kill_at if kill_at > now else INF  # a kill that happened needs no timer
+        self.due = min(self.cooldown.release_at, self._next_expiry(), wake_for_kill)
         return self.decision is not before or self.due < before_due
 
     def _next_expiry(self) -> float:
@@ -172,6 +174,8 @@ class OrderRateRule:
         return due
 
     def _kill_due(self) -> float:
+        """The kill time: the one expression both the decision and the wake-up use, so the
+        wake-up is never a float rounding short of the kill."""
         if self.over_since == INF:
             return INF
         return self.over_since + self.limits.kill_after_s

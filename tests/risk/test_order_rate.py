@@ -137,3 +137,23 @@ def test_a_steady_rate_at_warn_reuses_its_decision() -> None:
     assert first.next_due == T0 + 1.1
     # One in, one out: the count stays 9, so the decision is the same object.
     assert eng.apply(order(T0 + 1.05), T0 + 1.05).decisions[0] is first.decisions[0]
+
+
+def test_the_kill_happens_at_the_wake_up_it_scheduled_whatever_the_float_rounding() -> None:
+    # At epoch-sized times `(since + k) - since` can round below k: deciding with one
+    # expression and scheduling with the other left the shell's timer firing at `due` forever.
+    since, kill_after = 1700134364.2441125, 0.1
+    assert (since + kill_after) - since < kill_after
+    one_per_second = {
+        "windows": [{"seconds": 1.0, "max_orders": 1}],
+        "kill_after_s": kill_after,
+        "cooldown_s": 2.0,
+    }
+    eng = engine(limits(order_rate=one_per_second), now=since)
+    eng.apply(order(since), since)
+    assert eng.apply(order(since), since).state is TradingState.HALTED
+    due = eng.next_due
+    assert due == since + kill_after
+    assessment = eng.evaluate(due)
+    assert assessment.state is TradingState.KILLED
+    assert assessment.next_due is None or assessment.next_due > due
