@@ -141,35 +141,24 @@ class RejectsRule:
         return None
 
     def _next_expiry(self) -> float:
-        """The next time expiry alone can change the grade."""
+        """The next time expiry alone can change the grade (early is fine, late never is).
+
+        Without a decision, the ratio can only rise when an accepted order leaves the window,
+        and only once enough rejects are in it. The next expiry is then the wake-up: it is O(1)
+        where finding the exact crossing means scanning the window, and each outcome costs at
+        most one such wake-up, so the rule stays O(1) amortized per event.
+        """
         window_s = self.limits.window_s
         if self.raw is None:
             return min(
-                (self._rise_at(s) for s in self.sources if s.rejected >= self.rise_rejects),
+                (
+                    s.outcomes[0][0] + window_s
+                    for s in self.sources
+                    if s.outcomes and s.rejected >= self.rise_rejects
+                ),
                 default=INF,
             )
         return min((s.outcomes[0][0] + window_s for s in self.sources if s.outcomes), default=INF)
-
-    def _rise_at(self, state: _Outcomes) -> float:
-        """The first expiry after which the ratio reaches the warn (or breach) level; INF if
-        none does before the window holds fewer than the minimum sample."""
-        total, rejected = len(state.outcomes), state.rejected
-        min_sample, window_s, threshold = (
-            self.limits.min_sample,
-            self.limits.window_s,
-            self.rise_pct,
-        )
-        outcomes = state.outcomes
-        for index, (ts, was_rejected) in enumerate(outcomes):
-            total -= 1
-            rejected -= was_rejected
-            if total < min_sample:
-                return INF
-            if index + 1 < len(outcomes) and outcomes[index + 1][0] == ts:
-                continue  # outcomes at one time leave together
-            if 100.0 * rejected / total >= threshold:
-                return ts + window_s
-        return INF
 
     def evaluate(self, now: float) -> bool:
         if self.raw is None and self.cooldown.held is None and now < self.due:
