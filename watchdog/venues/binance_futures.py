@@ -199,6 +199,12 @@ class BinanceFutures:
         )
         return f"deleted {redact_key(api_key)}: {orjson.dumps(body).decode()[:200]}"
 
+    async def sub_account_emails(self) -> tuple[str, ...]:
+        """The master account's sub-accounts (``GET /sapi/v1/sub-account/list``): a harmless
+        signed read that proves the master key works and still manages the trader's account."""
+        body = await self._signed("GET", "/sapi/v1/sub-account/list", [], base=self._sapi_url())
+        return wire.parse_sub_accounts(body)
+
     async def key_accepted(self, api_key: str) -> bool:
         """Does the venue still accept ``api_key``? Needs no secret of that key.
 

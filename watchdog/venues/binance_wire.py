@@ -232,6 +232,15 @@ def parse_balances(body: object) -> dict[str, Decimal]:
     return out
 
 
+def parse_sub_accounts(body: object) -> tuple[str, ...]:
+    where = "subAccountList"
+    rows = f.array(f.field(f.obj(body, where), "subAccounts", where), f"{where}.subAccounts")
+    return tuple(
+        f.text(f.obj(r, f"{where}.subAccounts[{i}]"), "email", f"{where}.subAccounts[{i}]")
+        for i, r in enumerate(rows)
+    )
+
+
 def parse_position_risk(body: object) -> tuple[Position, ...]:
     rows = f.array(body, "positionRisk")
     out = []

@@ -262,3 +262,10 @@ def test_balances_parse_per_asset() -> None:
     assert wire.parse_balances([{"asset": "USDT", "balance": "12.5"}]) == {"USDT": Decimal("12.5")}
     with pytest.raises(VenueProtocolError, match=r"balance\[0\]\.balance: missing"):
         wire.parse_balances([{"asset": "USDT"}])
+
+
+def test_sub_account_list_parses_emails() -> None:
+    body = {"subAccounts": [{"email": "a@x", "isFreeze": False}]}
+    assert wire.parse_sub_accounts(body) == ("a@x",)
+    with pytest.raises(VenueProtocolError, match=r"subAccountList\.subAccounts: missing"):
+        wire.parse_sub_accounts({})

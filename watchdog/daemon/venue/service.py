@@ -38,7 +38,7 @@ from watchdog.daemon.venue.reconcile import Reconciler, order_event
 from watchdog.daemon.venue.selfcheck import CredentialSelfCheck, SelfCheckResult
 from watchdog.daemon.venue.settings import VenueSettings
 from watchdog.venues.binance_futures import BinanceFutures, open_session
-from watchdog.venues.errors import VenueError
+from watchdog.venues.errors import VenueError, VenueRejected
 from watchdog.venues.user_events import AccountUpdate, OrderUpdate
 from watchdog.venues.user_stream import (
     StreamConnected,
@@ -50,6 +50,7 @@ from watchdog.venues.user_stream import (
 
 _log = logging.getLogger("watchdog.venue")
 SELFCHECK_HOLD = "venue_selfcheck"
+RECONCILE_ALERT_AFTER = 5  # failed reconciliations in a row before an alert
 
 
 class VenueListener(Protocol):
@@ -81,6 +82,7 @@ class VenueTrader:
     follower: UserStreamFollower | None
     listener: VenueListener | None = None
     pending: list[RiskEvent] = field(default_factory=list)  # before attach()
+    reconcile_failures: int = 0  # in a row
 
 
 class _VenueMetrics:
@@ -156,6 +158,8 @@ class VenueService:
         if not self._traders:
             return
         await asyncio.gather(*(self._selfcheck(v) for v in self._traders.values()))
+        # Jobs run several times a second: their "running job" lines would drown the journal.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         self._scheduler = AsyncIOScheduler(timezone=datetime.UTC)
         for venue in self._traders.values():
             self._schedule(venue)
@@ -227,7 +231,8 @@ class VenueService:
                 on_status=lambda status: self._on_dms(trader, status),
             )  # fmt: skip
         selfcheck = CredentialSelfCheck(
-            _account_check(account), _master_check(master), clock=self._clock,
+            _account_check(account), _master_check(master, settings.trader_email),
+            clock=self._clock,
             on_result=lambda result: self._on_selfcheck(holder[0], result),
         )  # fmt: skip
         follower = None
@@ -256,22 +261,30 @@ class VenueService:
         s = venue.settings
         self._every(f"venue-reconcile-{venue.trader}", s.reconcile_period_s,
                     lambda: self._reconcile(venue))  # fmt: skip
+        # The start-up self-check has just run: the next one is a period away.
         self._every(f"venue-selfcheck-{venue.trader}", s.selfcheck_period_s,
-                    lambda: self._selfcheck(venue))  # fmt: skip
+                    lambda: self._selfcheck(venue), first_in_s=s.selfcheck_period_s)  # fmt: skip
         if venue.dms is not None:
             dms = venue.dms
             self._every(f"venue-dms-{venue.trader}", dms.settings.refresh_interval_s, dms.refresh)
 
-    def _every(self, job_id: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    def _every(
+        self,
+        job_id: str,
+        seconds: float,
+        job: Callable[[], Awaitable[object]],
+        *,
+        first_in_s: float = 0.0,
+    ) -> None:
         assert self._scheduler is not None
 
         async def run() -> None:
             await job()
 
+        first = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=first_in_s)
         self._scheduler.add_job(
             run, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True,
-            misfire_grace_time=max(1, int(seconds)),
-            next_run_time=datetime.datetime.now(tz=datetime.UTC),
+            misfire_grace_time=max(1, int(seconds)), next_run_time=first,
         )  # fmt: skip
 
     async def _reconcile(self, venue: VenueTrader) -> None:
@@ -281,6 +294,15 @@ class VenueService:
             self._metrics.used_weight.labels(venue.trader).set(used)
         if result.ok:
             self._metrics.reconcile_ok.labels(venue.trader).set(self._clock.wall())
+            venue.reconcile_failures = 0
+            return
+        venue.reconcile_failures += 1
+        if venue.reconcile_failures == RECONCILE_ALERT_AFTER:
+            # Once per outage: the venue view is blind, risk runs on telemetry alone meanwhile.
+            failures = venue.reconcile_failures
+            self._alerts.notify(
+                "venue_reconcile_failing", venue.trader, failures=failures, detail=result.detail
+            )
 
     async def _selfcheck(self, venue: VenueTrader) -> SelfCheckResult:
         return await venue.selfcheck.run_once()
@@ -334,9 +356,15 @@ def _account_check(account: BinanceFutures) -> Callable[[], Awaitable[str]]:
     return check
 
 
-def _master_check(master: BinanceFutures) -> Callable[[], Awaitable[str]]:
+def _master_check(master: BinanceFutures, trader_email: str) -> Callable[[], Awaitable[str]]:
     async def check() -> str:
-        balances = await master.balance_assets()
-        return f"signed read, {len(balances)} balances"
+        emails = await master.sub_account_emails()
+        if trader_email not in emails:
+            # The key works but cannot reach the trader's account: it could not delete its key.
+            raise VenueRejected(
+                None, f"sub-account {trader_email} is not managed by this master key",
+                http_status=200, endpoint="GET /sapi/v1/sub-account/list",
+            )  # fmt: skip
+        return f"master manages {trader_email}"
 
     return check
