@@ -169,8 +169,10 @@ lot_size = "0.001"
 quote_qty = "0.002"
 max_position = "0.010"
 
+# Quotes far from mid: they rest rather than fill, so a test sees the same orders before and
+# after a fault.
 [strategy]
-half_spread_bps = 20.0
+half_spread_bps = 50.0
 skew_bps = 1.0
 requote_ticks = 200
 
@@ -322,7 +324,7 @@ class Stack:
         self.venue_url = f"http://{host}:{spec.get_exposed_port(VENUE_PORT)}"
         self.admin = SimAdmin(f"http://{host}:{spec.get_exposed_port(RELAY_PORT)}")
         self._open_gate("sim")
-        wait_until(lambda: node.has_file(f"{RUN}/sim.ready"), f"sim ready\n{node.logs()}")
+        wait_until(lambda: node.has_file(f"{RUN}/sim.ready"), "sim ready")
         wait_until(self._admin_answers, "sim admin API through the published port")
 
     def _admin_answers(self) -> bool:
@@ -339,13 +341,13 @@ class Stack:
         trader = self._create_trader()
         self._open_gate("watchdog")
         self._open_gate("trader")
-        wait_until(lambda: self._armed(watchdog), f"watchdog armed\n{watchdog.logs()}")
+        wait_until(lambda: self._armed(watchdog), "watchdog armed")
 
         def ready() -> bool:
             assert trader.running(), f"trader exited\n{trader.logs()}"
             return trader.has_file(f"{RUN}/trader.ready")
 
-        wait_until(ready, f"trader ready\n{trader.logs()}")
+        wait_until(ready, "trader ready")
 
     def _create_watchdog(self) -> Node:
         files = {

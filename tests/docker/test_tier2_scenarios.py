@@ -111,47 +111,50 @@ def test_a_dead_trader_is_killed_on_the_venue(world: Stack) -> None:
 def test_cut_from_its_watchdog_the_trader_cancels_its_own_orders_and_is_killed(
     world: Stack,
 ) -> None:
+    seq = world.venue.last_seq()  # first: a requote after it is in the journal below
     resting = {o["orderId"] for o in world.open_orders()}
-    seq = world.venue.last_seq()
     world.disconnect("trader", "telemetry")
     assert_killed_on_the_venue(world, "heartbeat")
 
-    # Fail-closed first: with no ack for its silence timeout the trader cancelled its own
-    # orders with its own key, before the watchdog's deadline deleted that key.
+    # Fail-closed first: with no ack for its silence timeout the trader cancelled every order
+    # it had at the venue with its own key, before the watchdog's deadline deleted that key.
     journal = world.venue.journal(since=seq)
     deleted_at = next(e["seq"] for e in journal if e["endpoint"] == "key_deleted")
-    own_cancels = [
-        e
-        for e in journal
-        if e["endpoint"] == "DELETE /fapi/v1/order"
-        and e["api_key"] == TRADER_KEY.api_key
-        and e["status"] == 200
-    ]
-    assert own_cancels, "the trader never cancelled its own orders"
-    assert all(e["seq"] < deleted_at for e in own_cancels)
-    cancelled = {int(e["detail"].split("orderId=")[1].split()[0]) for e in own_cancels}
-    assert resting <= cancelled, "a resting order was left for the watchdog to cancel"
+    by_trader = [e for e in journal if e["api_key"] == TRADER_KEY.api_key and e["status"] == 200]
+    placed = {_order_id(e) for e in by_trader if e["endpoint"] == "POST /fapi/v1/order"}
+    cancels = [e for e in by_trader if e["endpoint"] == "DELETE /fapi/v1/order"]
+    assert cancels, "the trader never cancelled its own orders"
+    assert all(e["seq"] < deleted_at for e in cancels)
+    left = (resting | placed) - {_order_id(e) for e in cancels}
+    assert not left, f"orders {left} were left for the watchdog to cancel"
+
+
+def _order_id(entry: dict[str, Any]) -> int:
+    """From the journal's order detail, ``"BTCUSDT orderId=7 NEW"``."""
+    return int(entry["detail"].split("orderId=")[1].split()[0])
 
 
 def test_cut_from_the_venue_the_trader_is_halted_not_killed_and_recovers(world: Stack) -> None:
-    resting = {o["orderId"] for o in world.open_orders()}
-    seq = world.venue.last_seq()
     world.disconnect("trader", "venue_t")
 
     # The trader's feed goes stale; it reports so over the intact telemetry link, and the
     # watchdog halts on the age it measures. Heartbeats keep flowing: no kill is due.
-    def stale_for_longer_than_the_kill_deadline() -> bool:
+    def stale_for(seconds: float) -> bool:
         status = world.watchdog_status()
         stale = [d for d in status["decisions"] if d["rule"] == "stale_data"]
-        return bool(stale and stale[0]["value"] > STALE_AFTER_S + KILL_AFTER_S)
+        return bool(stale and stale[0]["value"] > seconds)
 
-    wait_until(stale_for_longer_than_the_kill_deadline, "the watchdog halted on stale data")
+    wait_until(lambda: stale_for(STALE_AFTER_S), "the watchdog halted on stale data")
+    # Whatever was in flight at the cut has landed by now: this is what the trader left.
+    seq = world.venue.last_seq()
+    resting = {o["orderId"] for o in world.open_orders()}
+    wait_until(lambda: stale_for(STALE_AFTER_S + KILL_AFTER_S), "stale past the kill deadline")
     assert world.watchdog_state() == "HALTED"
     # The documented gap: the trader cannot reach the venue to cancel, and HALTED stops new
     # orders without cancelling resting ones, so its quotes stay on the book until the link
     # heals (or a kill is due, or the watchdog dies and the venue's countdown fires).
-    # (The market may fill one meanwhile: that is the exposure the gap leaves.)
-    assert {o["orderId"] for o in world.open_orders()} <= resting
+    assert resting, "the trader's quotes should still rest at the venue"
+    assert {o["orderId"] for o in world.open_orders()} == resting
     during = {e["endpoint"] for e in world.venue.journal(since=seq) if e["kind"] == "request"}
     assert "POST /fapi/v1/order" not in during  # the trader is cut off: nothing new arrives
     assert "DELETE /fapi/v1/order" not in during  # ... and nobody cancels its quotes
