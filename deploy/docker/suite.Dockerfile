@@ -14,8 +14,9 @@ COPY wheels/ /tmp/wheels/
 RUN python3 -m venv /opt/killswitch \
  && /opt/killswitch/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheels killswitch-suite \
  && rm -rf /tmp/wheels \
- && useradd --system --create-home --home-dir /var/lib/killswitch killswitch
+ && useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/killswitch killswitch
 
+# A fixed uid: the tests hand per-test key files (mode 0600) to exactly this owner.
 USER killswitch
 WORKDIR /var/lib/killswitch
 CMD ["python3", "-c", "import risk, watchdog, trader, exchange_sim; print('killswitch suite image')"]
