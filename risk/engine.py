@@ -200,6 +200,18 @@ class RiskEngine:
             self._rebuild()
         return self._assessment
 
+    def restart_order_count(self, now: float) -> Assessment:
+        """Compare acknowledged-order counts afresh from now.
+
+        The venue's own count comes from a stream that only sees orders while it is connected:
+        orders acknowledged before it (re)connected exist on the trader's side only, and would
+        read as a permanent divergence. The shell calls this each time that stream connects.
+        """
+        if self._check_now(now):
+            self.divergence.reset_counts(self._now)
+            self._rebuild()
+        return self._assessment
+
     def next_daily_reset(self, now: float) -> float:
         """The next configured day boundary after `now`."""
         return next_reset(now, self.limits.daily_loss)

@@ -69,3 +69,26 @@ def test_the_daily_reset_restarts_the_order_count_comparison() -> None:
     eng.daily_reset(T0 + 5)
     assert eng.divergence.gaps == {}
     assert eng.divergence.acks == [0, 0]
+
+
+def test_orders_acked_before_the_venue_stream_connected_never_read_as_divergence() -> None:
+    eng = engine(limits(divergence=DIVERGENCE))
+    for i in range(5):  # the trader trades before the watchdog's venue stream is up
+        eng.apply(order(T0 + i, OrderEventKind.ACK, source=TELEMETRY), T0 + i)
+    eng.restart_order_count(T0 + 5)  # the stream connects
+    for i in range(6, 9):  # from here both sides see every order
+        eng.apply(order(T0 + i, OrderEventKind.ACK, source=TELEMETRY), T0 + i)
+        eng.apply(order(T0 + i, OrderEventKind.ACK, source=VENUE), T0 + i)
+    assert eng.divergence.gaps == {}
+    assert eng.evaluate(T0 + 30).state is TradingState.ACTIVE
+
+
+def test_without_the_restart_the_same_history_is_a_divergence() -> None:
+    eng = engine(limits(divergence=DIVERGENCE))
+    for i in range(5):
+        eng.apply(order(T0 + i, OrderEventKind.ACK, source=TELEMETRY), T0 + i)
+    for i in range(6, 9):
+        eng.apply(order(T0 + i, OrderEventKind.ACK, source=TELEMETRY), T0 + i)
+        eng.apply(order(T0 + i, OrderEventKind.ACK, source=VENUE), T0 + i)
+    assert "order_count" in eng.divergence.gaps
+    assert eng.evaluate(T0 + 30).state is TradingState.HALTED

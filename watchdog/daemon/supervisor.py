@@ -222,6 +222,12 @@ class TraderSupervisor:
         log_event(_log, logging.WARNING, "rearm_refused", trader=self.id, why=why, **detail)
         return RearmOutcome(False, why, self.state)
 
+    def venue_stream_connected(self) -> None:
+        """The venue's order stream (re)connected: its order count starts from zero again."""
+        now = self._s.clock.wall()
+        self._audit("order_count_baseline", {"ts": now})
+        self._handle(self.engine.restart_order_count(now), "venue")
+
     def daily_reset(self, missed_since: float | None = None) -> None:
         now = self._s.clock.wall()
         self._audit("daily_reset", {"ts": now, "missed_since": missed_since})

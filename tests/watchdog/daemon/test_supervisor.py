@@ -192,3 +192,17 @@ async def test_a_drawdown_kill_rearms_only_when_the_operator_resets_the_high_wat
         details = [e.detail for e in rig.store.audit_since(0) if e.kind == "rearm_accepted"]
         assert "reset_high_water_mark" in str(details)
         rig.supervisor.close()
+
+
+async def test_a_venue_stream_connection_restarts_the_order_count_and_is_audited(
+    tmp_path: Path,
+) -> None:
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group)
+        rig.telemetry("s1", changed=True)
+        rig.supervisor.engine.divergence.acks = [5, 0]  # acked before the stream was up
+        rig.supervisor.venue_stream_connected()
+        assert rig.supervisor.engine.divergence.acks == [0, 0]
+        await asyncio.sleep(0)
+        assert "order_count_baseline" in [e.kind for e in rig.store.audit_since(0)]
+        rig.supervisor.close()

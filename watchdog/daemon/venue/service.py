@@ -62,6 +62,8 @@ class VenueListener(Protocol):
 
     def release(self, key: str) -> None: ...
 
+    def venue_stream_connected(self) -> None: ...
+
 
 class Alerts(Protocol):
     def notify(self, kind: str, trader: str, **detail: object) -> None: ...
@@ -82,6 +84,7 @@ class VenueTrader:
     follower: UserStreamFollower | None
     listener: VenueListener | None = None
     pending: list[RiskEvent] = field(default_factory=list)  # before attach()
+    stream_connected_before_attach: bool = False
     reconcile_failures: int = 0  # in a row
 
 
@@ -149,6 +152,8 @@ class VenueService:
     def attach(self, listeners: Mapping[str, VenueListener]) -> None:
         for trader, venue in self._traders.items():
             venue.listener = listeners[trader]
+            if venue.stream_connected_before_attach:
+                venue.listener.venue_stream_connected()
             if venue.pending:
                 venue.listener.on_venue(venue.pending)
                 venue.pending.clear()
@@ -339,6 +344,11 @@ class VenueService:
                 self._deliver(venue, (event,))
         elif isinstance(item, StreamConnected):
             self._metrics.stream_connected.labels(venue.trader).set(1)
+            # Orders acknowledged while the stream was away are missing from the venue's count.
+            if venue.listener is None:
+                venue.stream_connected_before_attach = True
+            else:
+                venue.listener.venue_stream_connected()
         elif isinstance(item, StreamDisconnected):
             self._metrics.stream_connected.labels(venue.trader).set(0)
         elif isinstance(item, StreamFault):

@@ -63,3 +63,20 @@ def test_a_master_key_that_does_not_work_holds_the_trader_halted() -> None:
         wait_until(lambda: world.space.state() == "HALTED", what="HALTED (fail closed)")
         (hold,) = world.space.audit("hold")
         assert "master key" in hold["detail"]["reason"]
+
+
+def test_each_user_stream_connection_restarts_the_order_count_comparison() -> None:
+    # Orders acknowledged while the watchdog's stream is away are missing from the venue's
+    # count; without a fresh comparison they would read as a divergence for the rest of the day.
+    with venue_world() as world:
+        world.space.start_watchdog()
+        world.space.start_trader(equity=100_000.0)
+        wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
+        wait_until(lambda: len(world.space.audit("order_count_baseline")) == 1, what="baseline")
+        assert world.sim.admin.streams("close", "user") >= 1
+        wait_until(
+            lambda: len(world.space.audit("order_count_baseline")) == 2,
+            within=30,
+            what="a new baseline once the watchdog's stream reconnected",
+        )
+        assert world.space.state() == "ACTIVE"

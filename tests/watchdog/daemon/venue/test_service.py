@@ -46,6 +46,9 @@ class Listener:
         if self.holds.pop(key, None) is not None:
             self.log.append(f"release {key}")
 
+    def venue_stream_connected(self) -> None:
+        self.log.append("stream connected")
+
 
 class Alerts:
     def __init__(self) -> None:
