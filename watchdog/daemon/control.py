@@ -29,7 +29,7 @@ class ControlApi:
         self,
         supervisors: Mapping[str, TraderSupervisor],
         store: Store,
-        status: Callable[[], dict[str, Any]],
+        status: Callable[[str | None], dict[str, Any]],
     ) -> None:
         self._supervisors = supervisors
         self._store = store
@@ -43,8 +43,11 @@ class ControlApi:
         app.router.add_get("/audit", self.get_audit)
         return app
 
-    async def get_status(self, _: web.Request) -> web.Response:
-        return _json(self._status())
+    async def get_status(self, request: web.Request) -> web.Response:
+        trader = request.query.get("trader")
+        if trader is not None:
+            self._trader(trader)  # 404 for an unknown id
+        return _json(self._status(trader))
 
     async def post_trip(self, request: web.Request) -> web.Response:
         body = await _body(request, ("trader", "reason"))

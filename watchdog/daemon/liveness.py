@@ -89,13 +89,19 @@ def pidfd_exited(fd: int) -> bool:
 class ProcessWatch:
     """Watches one trader's process; calls `on_exit(pid)` once when it dies."""
 
-    def __init__(self, target: ProcessTarget, on_exit: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        target: ProcessTarget,
+        on_exit: Callable[[int], None],
+        *,
+        use_pidfd: bool | None = None,  # None: pidfds when the kernel has them
+    ) -> None:
         self.target = target
         self._on_exit = on_exit
         self._pid: int | None = None
         self._fd: int | None = None
         self._thread_watch: asyncio.Future[None] | None = None
-        self._use_pidfd = pidfds_supported()
+        self._use_pidfd = pidfds_supported() if use_pidfd is None else use_pidfd
 
     @property
     def pid(self) -> int | None:

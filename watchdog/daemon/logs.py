@@ -41,3 +41,5 @@ def configure(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # APScheduler narrates every job at INFO; its warnings (misfires) still come through.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))

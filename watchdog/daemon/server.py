@@ -13,6 +13,7 @@ shutdown  ordered and capped by `shutdown_timeout_s`: stop taking telemetry, giv
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import os
@@ -180,6 +181,8 @@ class WatchdogServer:
         # 2. Flush what the supervisors hold in memory (risk state) and stop their timers.
         for supervisor in self.supervisors.values():
             supervisor.close()
+        if self._durable is not None:
+            self._durable.flush()
         self._resets.shutdown()
         for coroutine in self._pending:  # startup failed before main_loop could run them
             coroutine.close()
@@ -252,9 +255,11 @@ class WatchdogServer:
         previous = os.umask(0o777 & ~self.config.control_socket_mode)
         try:
             await web.UnixSite(runner, str(path)).start()
+            os.chmod(path, self.config.control_socket_mode)
+        except OSError as exc:
+            raise StartupError(f"control socket {path}: cannot listen: {exc}") from exc
         finally:
             os.umask(previous)
-        os.chmod(path, self.config.control_socket_mode)
 
     async def _start_metrics(self) -> None:
         if not self.config.metrics.enabled:
@@ -262,8 +267,12 @@ class WatchdogServer:
         runner = web.AppRunner(self.metrics.app(), access_log=None, handle_signals=False)
         await runner.setup()
         self._runners.append(runner)
-        site = web.TCPSite(runner, self.config.metrics.host, self.config.metrics.port)
-        await site.start()
+        host, port = self.config.metrics.host, self.config.metrics.port
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(f"metrics endpoint {host}:{port}: cannot listen: {exc}") from exc
         server = site._server  # aiohttp exposes the bound port nowhere else
         if isinstance(server, asyncio.base_events.Server) and server.sockets:
             self.metrics_port = int(server.sockets[0].getsockname()[1])
@@ -296,7 +305,7 @@ class WatchdogServer:
         detail = {"count": burst.count, "window_s": burst.window, "reasons": dict(burst.reasons)}
         log_event(_log, logging.WARNING, "invalid_input_burst", **detail)
         if self._durable is not None:
-            self._durable.write(lambda s: s.audit(self.clock.wall(), "*", "invalid_input", detail))
+            self._durable.audit_soon(self.clock.wall(), "*", "invalid_input", detail)
         self.alerter.notify("invalid_input_burst", "*", **detail)
 
     def _group_kill(self, group: str, reason: str) -> None:
@@ -326,7 +335,7 @@ class WatchdogServer:
         worst = max((s.state for s in self.supervisors.values()), default=TradingState.ACTIVE)
         return f"{worst.name}; traders={len(self.supervisors)}"
 
-    def status(self) -> dict[str, Any]:
+    def status(self, only: str | None = None) -> dict[str, Any]:
         store_ok = self._durable is not None and self._durable.healthy
         return {
             "pid": os.getpid(),
@@ -335,7 +344,11 @@ class WatchdogServer:
             "store_error": "" if store_ok or self._durable is None else self._durable.last_error,
             "loop_lag_s": round(self.lag.last_lag_s, 6),
             "metrics_port": self.metrics_port,
-            "traders": [self._trader_status(s) for s in self.supervisors.values()],
+            "traders": [
+                self._trader_status(s)
+                for s in self.supervisors.values()
+                if only is None or s.id == only
+            ],
         }
 
     def _trader_status(self, supervisor: TraderSupervisor) -> dict[str, Any]:
@@ -371,7 +384,13 @@ class WatchdogServer:
             "utilisation": view.utilisation,
             "next_daily_reset": self._resets.next_run(supervisor.id),
             "kill": kill,
+            "kill_timing": self._kill_timing(supervisor.id),
+            "last_heartbeat_monotonic": supervisor.last_heartbeat,
         }
+
+    def _kill_timing(self, trader: str) -> dict[str, Any] | None:
+        started = self._killer.last_started.get(trader) if self._killer else None
+        return None if started is None else dataclasses.asdict(started)
 
     def _require_store(self) -> Store:
         if self._store is None:

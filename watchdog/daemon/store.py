@@ -12,6 +12,8 @@ keeps the file consistent when the process is killed at any instruction.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,8 +107,10 @@ class Store:
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 2000) -> None:
         self.path = path
+        self._lock_fd: int | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock()
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE) below.
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -115,10 +119,29 @@ class Store:
             self._db.executescript(_SCHEMA)
             self._probe_write()
         except (sqlite3.Error, OSError) as exc:
+            self.close_lock()
             raise StoreError(f"state database {path}: cannot open or write: {exc}") from exc
 
     def close(self) -> None:
         self._db.close()
+        self.close_lock()
+
+    def close_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+    def _lock(self) -> None:
+        """One watchdog per state dir: a second one must not resume or start kills."""
+        fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(
+                f"state database {self.path}: another watchdog process holds its lock"
+            ) from None
+        self._lock_fd = fd
 
     def _probe_write(self) -> None:
         """Prove now, not at the first kill, that the file is writable."""
@@ -263,6 +286,11 @@ class Store:
     def audit(self, ts: float, trader: str, kind: str, detail: dict[str, Any]) -> None:
         with self._tx() as db:
             self._audit(db, ts, trader, kind, detail)
+
+    def audit_many(self, entries: list[tuple[float, str, str, dict[str, Any]]]) -> None:
+        with self._tx() as db:
+            for ts, trader, kind, detail in entries:
+                self._audit(db, ts, trader, kind, detail)
 
     @staticmethod
     def _audit(

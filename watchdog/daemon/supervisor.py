@@ -82,6 +82,9 @@ class TraderSupervisor:
         self._persist_timer: asyncio.TimerHandle | None = None
         self._trigger = 0.0  # monotonic stamp of what caused the current handling
         self._holds: dict[str, str] = {}  # outside conditions holding at least HALTED
+        self._saved: tuple[float | None, ...] | None = None
+        if row is not None:
+            self._saved = (row.high_water_mark, row.day_start_equity, row.day_start_ts)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -185,8 +188,9 @@ class TraderSupervisor:
         return self.state
 
     def _trip(self, cause: str, reason: str) -> None:
-        self._audit("trip", {"cause": cause, "reason": reason})
+        # The kill (its latch write) goes first: one fsync less before the actions start.
         self._handle(self.engine.trip(self._s.clock.wall(), reason), cause)
+        self._audit("trip", {"cause": cause, "reason": reason})
 
     def rearm(self, reason: str, operator: str) -> RearmOutcome:
         detail = {"reason": reason, "operator": operator}
@@ -223,26 +227,42 @@ class TraderSupervisor:
     def _handle(self, assessment: Assessment, cause: str) -> None:
         self._reschedule(assessment.next_due)
         previous, self._state = self._state, assessment.state
-        if assessment.decisions == self.decisions and previous == assessment.state:
+        if previous == assessment.state and assessment.decisions == self.decisions:
             return
-        self.decisions = assessment.decisions
-        if previous != assessment.state:
-            self._state_changed(previous, assessment, cause)
+        before, self.decisions = self.decisions, assessment.decisions
+        if assessment.state == TradingState.KILLED and previous != TradingState.KILLED:
+            # First, before any logging or bookkeeping: the latch and the actions.
+            self._start_kill(_kill_cause(cause, assessment), _kill_reason(assessment))
+        if previous != assessment.state or _verdicts(before) != _verdicts(assessment.decisions):
+            self._decision_changed(previous, before, assessment, cause)
 
-    def _state_changed(self, previous: TradingState, assessment: Assessment, cause: str) -> None:
+    def _decision_changed(
+        self,
+        previous: TradingState,
+        before: tuple[Decision, ...],
+        assessment: Assessment,
+        cause: str,
+    ) -> None:
+        """A new state, or a rule entering or leaving a grade: audit, count, ack, alert.
+
+        A measured value moving inside the same grade (a growing heartbeat age) is not a
+        change: it would flood the audit with every event.
+        """
         decisions = [_decision_dict(d) for d in assessment.decisions]
+        known = _verdicts(before)
         for decision in assessment.decisions:
-            self._s.metrics.decision(self.id, decision.rule, decision.state.name)
+            if (decision.rule, decision.state) not in known:
+                self._s.metrics.decision(self.id, decision.rule, decision.state.name)
         detail = {
             "from": previous.name,
             "to": assessment.state.name,
             "cause": cause,
             "decisions": decisions,
         }
-        log_event(_log, logging.WARNING, "state_changed", trader=self.id, **detail)
-        if assessment.state == TradingState.KILLED:
-            self._start_kill(_kill_cause(cause, assessment), _kill_reason(assessment))
+        log_event(_log, logging.WARNING, "decision_changed", trader=self.id, **detail)
         self._audit("decision", detail)
+        if previous == assessment.state:
+            return
         self._s.push_state(self.id, self.state)
         if assessment.state >= TradingState.WARN and previous < assessment.state:
             self._s.alerter.notify(
@@ -282,9 +302,11 @@ class TraderSupervisor:
         """Flush HWM and day-start equity: at most once a second, off the per-event path."""
         self._persist_timer = None
         p = self.engine.persisted()
-        self._s.durable.write(
-            lambda s: s.save_risk(self.id, p.high_water_mark, p.day_start_equity, p.day_start_ts)
-        )
+        values = (p.high_water_mark, p.day_start_equity, p.day_start_ts)
+        if values == self._saved:
+            return  # heartbeats alone change nothing durable: no fsync for them
+        if self._s.durable.write(lambda s: s.save_risk(self.id, *values)):
+            self._saved = values
 
     def close(self) -> None:
         for timer in (self._timer, self._persist_timer):
@@ -295,7 +317,11 @@ class TraderSupervisor:
         self.process.close()
 
     def _audit(self, kind: str, detail: dict[str, Any]) -> None:
-        self._s.durable.write(lambda s: s.audit(self._s.clock.wall(), self.id, kind, detail))
+        self._s.durable.audit_soon(self._s.clock.wall(), self.id, kind, detail)
+
+
+def _verdicts(decisions: tuple[Decision, ...]) -> frozenset[tuple[str, TradingState]]:
+    return frozenset((d.rule, d.state) for d in decisions)
 
 
 def _decision_dict(decision: Decision) -> dict[str, Any]:

@@ -72,6 +72,14 @@ def test_a_state_dir_that_cannot_be_created_is_refused(tmp_path: Path) -> None:
         Store(tmp_path / "file" / "w.sqlite3")
 
 
+def test_one_store_per_state_dir(tmp_path: Path) -> None:
+    first = Store(tmp_path / "w.sqlite3")
+    with pytest.raises(StoreError, match="another watchdog process holds its lock"):
+        Store(tmp_path / "w.sqlite3")
+    first.close()
+    Store(tmp_path / "w.sqlite3").close()
+
+
 def test_a_database_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
     (tmp_path / "w.sqlite3").write_bytes(b"garbage" * 1000)
     with pytest.raises(StoreError, match=r"w\.sqlite3"):

@@ -73,6 +73,9 @@ def test_forged_and_replayed_heartbeats_do_not_keep_a_silent_trader_alive(
     assert counts['killswitch_datagrams_total{result="bad_hmac"}'] >= 2
     assert counts['killswitch_datagrams_total{result="replay"}'] >= len(genuine)
     assert workspace.credential_revoked()
+    bursts = workspace.audit("invalid_input")
+    assert bursts, "a burst of rejected datagrams is audited"
+    assert set(bursts[0]["detail"]["reasons"]) <= {"bad_hmac", "replay", "stale_session"}
     assert assert_key_unchanged(key)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 
-from tests.watchdog.integration.harness import Workspace, wait_until
+from tests.watchdog.integration.harness import KEY, Workspace, wait_until
 
 
 def test_a_client_sending_only_heartbeats_keeps_the_watchdog_active(workspace: Workspace) -> None:
@@ -39,6 +40,12 @@ def test_kill_9_of_the_trader_kills_at_once_and_revokes(workspace: Workspace) ->
     assert started["detail"]["cause"] == "process_exit"
     steps = workspace.trader()["kill"]["steps"]
     assert steps == {"stop_process": "verified", "revoke_credential": "verified"}
+    # The journal: JSON lines only, and neither the HMAC key nor the credential in them.
+    log = workspace.log("watchdog")
+    events = [json.loads(line)["event"] for line in log.splitlines()]
+    assert "kill_started" in events
+    assert KEY not in log
+    assert "trader-secret" not in log
 
 
 def test_a_stopped_trader_is_killed_by_the_heartbeat_deadline(workspace: Workspace) -> None:

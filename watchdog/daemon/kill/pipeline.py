@@ -34,10 +34,18 @@ Spawn = Callable[[Coroutine[Any, Any, None]], None]
 
 @dataclass(frozen=True)
 class KillStarted:
+    """When a kill began, on the system-wide CLOCK_MONOTONIC (benchmarks compare stamps).
+
+    trigger: what caused it arrived (datagram batch, pidfd readable, timer fired);
+    decided: the pipeline was entered; latched: the latch was durable and the actions launched.
+    """
+
     kill_id: str
     trader: str
     reason: str
-    started_monotonic: float
+    trigger_monotonic: float
+    decided_monotonic: float
+    latched_monotonic: float
 
 
 class KillPipeline:
@@ -60,6 +68,7 @@ class KillPipeline:
         self._factories = tuple(factories)
         self._spawn = spawn
         self._active: dict[str, int] = {}  # trader id -> kills of it still running
+        self.last_started: dict[str, KillStarted] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -82,7 +91,7 @@ class KillPipeline:
         kill_id = f"{trader.id}-{uuid.uuid4().hex[:12]}"
         actions = self._actions(trader, process, kill_id, reason)
         names = [action.name for action in actions]
-        detail = {"cause": cause, "trigger_monotonic": trigger, "started_monotonic": started}
+        detail = {"cause": cause, "trigger_monotonic": trigger, "decided_monotonic": started}
         self._durable.write(
             lambda s: s.begin_kill(kill_id, trader.id, reason, self._clock.wall(), names, detail)
         )
@@ -97,7 +106,10 @@ class KillPipeline:
             steps=names,
         )
         self._launch(trader.id, kill_id, actions, started)
-        return KillStarted(kill_id, trader.id, reason, started)
+        latched = self._clock.monotonic()
+        record = KillStarted(kill_id, trader.id, reason, trigger, started, latched)
+        self.last_started[trader.id] = record
+        return record
 
     def resume(self, record: KillRecord, trader: TraderConfig, process: ProcessWatch) -> None:
         """Finish a kill a previous run left unverified."""
