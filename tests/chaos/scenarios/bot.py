@@ -260,10 +260,11 @@ class Bot:
             client.report_order("ACK", symbol, "BUY", float(QTY[symbol]), float(price))
 
     async def _cancel_mine(self, venue: BinanceFutures, client: WatchdogClient) -> None:
-        """Cancel every order of mine, retrying until the venue confirms or refuses the key."""
+        """Cancel every order of mine, a few tries per symbol: a venue that cannot be reached
+        is the watchdog's and the venue's countdown's job, and must not freeze the bot."""
         self.status.cancel_rounds += 1
         for symbol in self.config.symbols:
-            for _ in range(20):
+            for _ in range(3):
                 try:
                     await venue.cancel_all(symbol)
                 except VenueError:

@@ -34,7 +34,7 @@ def trading(feed_stack: Stack) -> Stack:
 
 
 def _pause_and_resume(
-    stack: Stack, tmp_path: Path, name: str, fault: Callable[[], None], heal: Callable[[], None]
+    stack: Stack, tmp_path: Path, name: str, fault: Callable[[], object], heal: Callable[[], object]
 ) -> None:
     pauses = len(stack.bot_status()["pauses"])
     start = time.monotonic()
@@ -53,9 +53,14 @@ def _pause_and_resume(
     assert bot["pauses"][-1] - start < 10
     stack.assert_no_kill()
     assert stack.state() in ("ACTIVE", "WARN")
-    record_timings(tmp_path, f"feed_{name}", to_trader_pause_s=bot["pauses"][-1] - start,
-                   to_orders_cancelled_s=cancelled - start, to_watchdog_halted_s=halted - start,
-                   heal_to_trading_s=resumed_at - healed)  # fmt: skip
+    record_timings(
+        tmp_path,
+        f"feed_{name}",
+        to_trader_pause_s=bot["pauses"][-1] - start,
+        to_orders_cancelled_s=cancelled - start,
+        to_watchdog_halted_s=halted - start,
+        heal_to_trading_s=resumed_at - healed,
+    )
 
 
 def test_feed_closed_cleanly_and_not_reachable(trading: Stack, tmp_path: Path) -> None:
@@ -87,8 +92,13 @@ def test_feed_silent_stall_on_the_link(trading: Stack, tmp_path: Path) -> None:
 
 def test_feed_silent_stall_at_the_venue(trading: Stack, tmp_path: Path) -> None:
     admin = trading.venue.admin
-    _pause_and_resume(trading, tmp_path, "venue_stall", lambda: admin.streams("stall", "market"),
-                      lambda: admin.streams("resume", "market"))  # fmt: skip
+    _pause_and_resume(
+        trading,
+        tmp_path,
+        "venue_stall",
+        lambda: admin.streams("stall", "market"),
+        lambda: admin.streams("resume", "market"),
+    )
 
 
 def test_the_venues_stream_side_dies(trading: Stack, tmp_path: Path) -> None:
@@ -115,8 +125,11 @@ def test_short_latency_spikes_on_the_feed_are_tolerated(trading: Stack, tmp_path
     pauses = len(trading.bot_status()["pauses"])
     spike = {"spike_s": 0.3, "spike_probability": 0.05}
     proxy.set_faults(downstream=spike)
-    delayed = lambda: proxy.stats()["stats"]["downstream"]["chunks_delayed"]  # noqa: E731 - a probe
-    wait_until(lambda: delayed() >= 5, what="spikes injected")
+
+    def delayed() -> bool:
+        return int(proxy.stats()["stats"]["downstream"]["chunks_delayed"]) >= 5
+
+    wait_until(delayed, what="spikes injected")
     proxy.heal()
     assert len(trading.bot_status()["pauses"]) == pauses
     trading.assert_no_kill()
@@ -125,5 +138,10 @@ def test_short_latency_spikes_on_the_feed_are_tolerated(trading: Stack, tmp_path
 
 def test_sustained_feed_latency_halts_then_recovers(trading: Stack, tmp_path: Path) -> None:
     proxy = trading.proxy("stream")
-    _pause_and_resume(trading, tmp_path, "sustained_latency",
-                      lambda: proxy.set_faults(downstream={"base_s": 2.5}), proxy.heal)  # fmt: skip
+    _pause_and_resume(
+        trading,
+        tmp_path,
+        "sustained_latency",
+        lambda: proxy.set_faults(downstream={"base_s": 2.5}),
+        proxy.heal,
+    )

@@ -32,8 +32,13 @@ def test_a_runaway_flood_with_the_traders_key_is_killed_by_the_venue_view(
     assert placed > 20  # over the 20/s window for the 1 s it takes to kill
     deleted = stack.first_journal(is_key_deleted, since)
     assert deleted is not None
-    record_timings(tmp_path, "order_flood", orders_placed=placed, flood_to_refused_s=refused - start,
-                   flood_to_key_deleted_s=deleted["mono"] - start)  # fmt: skip
+    record_timings(
+        tmp_path,
+        "order_flood",
+        orders_placed=placed,
+        flood_to_refused_s=refused - start,
+        flood_to_key_deleted_s=deleted["mono"] - start,
+    )
 
 
 def test_a_reject_storm_halts_the_trader_without_a_kill(stack: Stack, tmp_path: Path) -> None:

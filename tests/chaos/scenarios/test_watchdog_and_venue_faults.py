@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from risk.events import Heartbeat
-from tests.support.stack import HMAC_KEY_HEX, TRADER, Stack, StackSpec, record_timings, wait_until
+from tests.support.stack import HMAC_KEY_HEX, TRADER, Stack, record_timings, wait_until
 from watchdog.protocol import encode_event, encode_telemetry
 
 pytestmark = pytest.mark.chaos
@@ -52,9 +52,15 @@ def test_a_watchdog_killed_mid_kill_finishes_the_kill_after_restart(
         assert len(stack.kills()) == 1, "the restart resumes the kill: it does not start another"
         if kills:
             assert stack.audit("kill_resumed"), "an interrupted kill must be resumed"
-        record_timings(tmp_path, f"watchdog_sigkill_seed{seed}", killed_after_s=delay,
-                       steps_verified_before_death=steps_done, latch_written=bool(kills),
-                       restart_s=restarted - died, restart_to_finished_s=finished - restarted)  # fmt: skip
+        record_timings(
+            tmp_path,
+            f"watchdog_sigkill_seed{seed}",
+            killed_after_s=delay,
+            steps_verified_before_death=steps_done,
+            latch_written=bool(kills),
+            restart_s=restarted - died,
+            restart_to_finished_s=finished - restarted,
+        )
 
 
 @pytest.mark.parametrize(
@@ -80,8 +86,12 @@ def test_a_venue_failing_during_the_kill_still_ends_clean(
             if e.get("status", 200) >= 400 and e.get("kind") == "request"
         ]
         assert failed, "the fault must have hit the kill's requests"
-        record_timings(tmp_path, f"venue_{name}_during_kill", venue_errors=len(failed),
-                       to_kill_finished_s=time.monotonic() - start)  # fmt: skip
+        record_timings(
+            tmp_path,
+            f"venue_{name}_during_kill",
+            venue_errors=len(failed),
+            to_kill_finished_s=time.monotonic() - start,
+        )
 
 
 def test_venue_timeouts_during_the_kill_are_retried_until_verified(tmp_path: Path) -> None:
@@ -90,14 +100,21 @@ def test_venue_timeouts_during_the_kill_are_retried_until_verified(tmp_path: Pat
         # Every venue answer takes 1.5 s: the watchdog's 1 s request timeout fires on each.
         stack.venue.admin.set_fault(rest_latency={"fixed_ms": 1500})
         start = _sigkill_trader(stack)
-        wait_until(lambda: any("imeout" in str(e["detail"]) for e in stack.audit("kill_step_attempt")),
-                   within=30, what="a kill step timed out")  # fmt: skip
+        wait_until(
+            lambda: any("imeout" in str(e["detail"]) for e in stack.audit("kill_step_attempt")),
+            within=30,
+            what="a kill step timed out",
+        )
         assert not stack.kill_finished()
         stack.venue.admin.clear_faults()
         healed = time.monotonic()
         stack.wait_killed_clean()
-        record_timings(tmp_path, "venue_timeouts_during_kill", timeouts_for_s=healed - start,
-                       heal_to_finished_s=time.monotonic() - healed)  # fmt: skip
+        record_timings(
+            tmp_path,
+            "venue_timeouts_during_kill",
+            timeouts_for_s=healed - start,
+            heal_to_finished_s=time.monotonic() - healed,
+        )
 
 
 class _Attacker(threading.Thread):
@@ -114,12 +131,14 @@ class _Attacker(threading.Thread):
         event = [encode_event(Heartbeat(ts=time.time()))]
         kind = n % 3
         if kind == 0:  # forged: a key the watchdog does not hold
-            return encode_telemetry(self.rng.randbytes(40), TRADER, self.rng.randbytes(16), n + 1,
-                                    time.time(), event)  # fmt: skip
+            return encode_telemetry(
+                self.rng.randbytes(40), TRADER, self.rng.randbytes(16), n + 1, time.time(), event
+            )
         if kind == 1:  # replayed: the real key and session, a sequence already seen
             seq = self.rng.randint(1, max(1, self.last_seq))
-            return encode_telemetry(bytes.fromhex(HMAC_KEY_HEX), TRADER, self.session, seq,
-                                    time.time(), event)  # fmt: skip
+            return encode_telemetry(
+                bytes.fromhex(HMAC_KEY_HEX), TRADER, self.session, seq, time.time(), event
+            )
         return self.rng.randbytes(self.rng.randint(0, 1500))  # malformed
 
     def run(self) -> None:
@@ -167,5 +186,10 @@ def test_forged_replayed_and_malformed_telemetry_does_not_keep_a_hung_trader_ali
     assert attacker.sent > 1000
     assert stack.audit("invalid_input"), "the burst of rejected datagrams must be audited"
     assert worst_status_s < 5
-    record_timings(tmp_path, "telemetry_flood_while_hung", datagrams_sent=attacker.sent,
-                   to_killed_s=killed - hung, worst_status_answer_s=worst_status_s)  # fmt: skip
+    record_timings(
+        tmp_path,
+        "telemetry_flood_while_hung",
+        datagrams_sent=attacker.sent,
+        to_killed_s=killed - hung,
+        worst_status_answer_s=worst_status_s,
+    )

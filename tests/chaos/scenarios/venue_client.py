@@ -21,8 +21,10 @@ from watchdog.venues import (
 )
 
 # Far from the market (BTC 60000, ETH 3000): they rest.
-RESTING = {"BTCUSDT": (Decimal("50000"), Decimal("0.002")),
-           "ETHUSDT": (Decimal("2500"), Decimal("0.01"))}  # fmt: skip
+RESTING = {
+    "BTCUSDT": (Decimal("50000"), Decimal("0.002")),
+    "ETHUSDT": (Decimal("2500"), Decimal("0.01")),
+}
 
 
 async def _flood(sim: SimProcess, limit: int) -> int:
@@ -39,8 +41,14 @@ async def _flood(sim: SimProcess, limit: int) -> int:
             symbol = next(symbols)
             price, qty = RESTING[symbol]
             try:
-                await venue.new_order(symbol, Side.BUY, OrderType.LIMIT, qty, price=price,
-                                      client_order_id=f"flood-{run}-{n}")  # fmt: skip
+                await venue.new_order(
+                    symbol,
+                    Side.BUY,
+                    OrderType.LIMIT,
+                    qty,
+                    price=price,
+                    client_order_id=f"flood-{run}-{n}",
+                )
             except KeyRefused:
                 return placed
             except RateLimited as exc:
