@@ -69,7 +69,10 @@ def test_sustained_watchdog_link_latency_fails_closed_then_kills(tmp_path: Path)
         stack.wait_killed_clean()
         bot = stack.bot_status()
         paused = bot["pauses"][-1]
-        cancel = stack.first_journal(is_cancel_all, since)
+        watchdog_key = stack.venue.watchdog_key.api_key
+        cancel = stack.first_journal(
+            lambda e: is_cancel_all(e) and e.get("api_key") == watchdog_key, since
+        )
         assert cancel is not None
         # The trader stopped on its own (no ack for 0.5 s) before the watchdog's kill landed.
         assert start < paused < cancel["mono"]
