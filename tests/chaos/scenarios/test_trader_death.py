@@ -1,0 +1,121 @@
+"""The trader dies or hangs: the watchdog cancels everything at the venue and revokes the key;
+a trader that wakes up after the kill must not trade."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import (
+    Stack,
+    StackSpec,
+    is_cancel_all,
+    is_key_deleted,
+    record_timings,
+    wait_until,
+)
+
+pytestmark = pytest.mark.chaos
+
+
+def _kill_timings(stack: Stack, fault_mono: float, since: int) -> dict[str, float]:
+    """From the fault to the venue's first cancel-all and to the key deletion (journal times)."""
+    cancel = stack.first_journal(is_cancel_all, since)
+    deleted = stack.first_journal(is_key_deleted, since)
+    assert cancel is not None
+    assert deleted is not None
+    return {
+        "to_first_cancel_s": cancel["mono"] - fault_mono,
+        "to_key_deleted_s": deleted["mono"] - fault_mono,
+    }
+
+
+def test_trader_sigkill_ends_with_an_empty_book_and_a_dead_key(
+    stack: Stack, tmp_path: Path
+) -> None:
+    stack.wait_trading()
+    since = stack.venue.admin.last_seq()
+    assert stack.trader is not None
+    fault = time.monotonic()
+    os.kill(stack.trader.pid, signal.SIGKILL)
+    kill = stack.wait_killed_clean()
+    timings = _kill_timings(stack, fault, since)
+    assert kill["reason"]
+    (started,) = stack.audit("kill_started")
+    assert started["detail"]["cause"] == "process_exit"
+    assert timings["to_key_deleted_s"] < 10  # measured: well under a second
+    record_timings(tmp_path, "trader_sigkill", **timings)
+
+
+def test_trader_sigstop_is_killed_by_the_heartbeat_deadline(stack: Stack, tmp_path: Path) -> None:
+    stack.wait_trading()
+    since = stack.venue.admin.last_seq()
+    assert stack.trader is not None
+    fault = time.monotonic()
+    os.kill(stack.trader.pid, signal.SIGSTOP)
+    stack.wait_killed_clean()
+    timings = _kill_timings(stack, fault, since)
+    (started,) = stack.audit("kill_started")
+    assert started["detail"]["cause"] == "heartbeat"
+    # Heartbeat kill_after_s is 2 s: not before it, and not long after.
+    assert 1.9 < timings["to_first_cancel_s"] < 15
+    wait_until(lambda: not stack.trader.alive(), what="stopped trader terminated by the watchdog")  # type: ignore[union-attr]
+    record_timings(tmp_path, "trader_sigstop", **timings)
+
+
+def test_a_stopped_trader_that_wakes_after_the_kill_hears_killed_and_cannot_trade(
+    tmp_path: Path,
+) -> None:
+    # Out of the watchdog's reach (another host, another uid): it cannot stop the process.
+    with Stack.start(tmp_path, StackSpec(stop_process=False)) as stack:
+        stack.wait_trading()
+        assert stack.trader is not None
+        pid = stack.trader.pid
+        os.kill(pid, signal.SIGSTOP)
+        stack.wait_killed_clean()
+        kill_seq = stack.venue.admin.last_seq()
+        kill_done = time.monotonic()
+        os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: stack.bot_status()["heard_killed"], what="the zombie hears KILLED")
+        woke = time.monotonic()
+        bot = stack.bot_status()
+        assert bot["trading"] is False
+        # The venue's side: nothing of the trader's key was accepted after the kill.
+        accepted = [
+            e
+            for e in stack.journal(kill_seq)
+            if e.get("api_key") == stack.venue.trader_key.api_key and e.get("status") == 200
+        ]
+        assert accepted == []
+        assert stack.open_orders() == []
+        record_timings(tmp_path, "zombie_wakes", wake_to_heard_killed_s=woke - kill_done)
+
+
+def test_a_reckless_zombie_that_ignores_killed_is_refused_by_the_venue(tmp_path: Path) -> None:
+    spec = StackSpec(stop_process=False, reckless=True)
+    with Stack.start(tmp_path, spec) as stack:
+        stack.wait_trading()
+        assert stack.trader is not None
+        pid = stack.trader.pid
+        os.kill(pid, signal.SIGSTOP)
+        stack.wait_killed_clean()
+        kill_seq = stack.venue.admin.last_seq()
+        os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: stack.bot_status()["attempts_while_killed"] >= 3, what="zombie tries")
+        wait_until(
+            lambda: stack.bot_status()["refusals"].get("KeyRefused", 0) >= 3,
+            what="the venue refuses the zombie's key",
+        )
+        key = stack.venue.trader_key.api_key
+        tries = [
+            e
+            for e in stack.journal(kill_seq)
+            if e.get("api_key") == key and e.get("endpoint") == "POST /fapi/v1/order"
+        ]
+        assert tries, "the zombie's attempts must reach the venue"
+        assert all(e["code"] == -2015 for e in tries), tries[:3]
+        assert stack.open_orders() == []

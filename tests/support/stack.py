@@ -1,0 +1,551 @@
+"""A whole trading stack of real processes for the chaos scenarios.
+
+exchange_sim, fault proxies (TCP on the trader's REST and stream links, a datagram relay on its
+telemetry link), the watchdog daemon with the venue side configured, and a trader, all started
+with generated configs and keys in a short scratch directory (Unix socket paths are limited to
+108 bytes). The end state is read the way an operator would: from the venue (the sim's admin
+API), from the watchdog's SQLite opened read-only, and from its control socket.
+
+    with Stack.start(tmp_path, StackSpec()) as stack:
+        stack.wait_trading()
+        stack.proxy("stream").stall()
+        ...
+
+Timings go to `timings.jsonl` in the test's tmp_path and, when `KILLSWITCH_ARTIFACTS` names a
+directory, to `chaos-timings.jsonl` there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tests.support.procs import Child, start_child, wait_ready_file
+from tests.support.sim import SimConfig, SimKey, SimProcess
+
+REPO = Path(__file__).resolve().parents[2]
+TRADER = "alpha"
+TRADER_ACCOUNT = "trader1"
+TRADER_EMAIL = "trader1@sub.sim"
+HMAC_KEY_HEX = bytes(range(64, 104)).hex()
+POLL_S = 0.02
+T = TypeVar("T")
+
+# Tight enough that a scenario runs in seconds, loose enough for a loaded 2-core machine.
+LIMITS = """
+[traders.limits]
+profile = "standard"
+
+[traders.limits.heartbeat]
+interval_s = 0.05
+warn_after_s = 0.6
+halt_after_s = 1.0
+kill_after_s = 2.0
+cooldown_s = 0.3
+
+[traders.limits.stale_data]
+max_age_s = 1.5
+cooldown_s = 0.3
+
+[traders.limits.rejects]
+max_consecutive = 5
+max_ratio_pct = 50
+window_s = 10.0
+min_sample = 1000
+cooldown_s = 1.0
+
+[traders.limits.order_rate]
+windows = [{{ seconds = 1.0, max_orders = 20 }}]
+kill_after_s = 1.0
+cooldown_s = 1.0
+
+[traders.limits.position]
+max_symbol_notional = {{ quote = 1000000 }}
+max_gross_notional = {{ quote = 1000000 }}
+max_net_notional = {{ quote = 1000000 }}
+cooldown_s = 1.0
+
+[traders.limits.drawdown]
+soft = {{ pct = {dd_soft} }}
+hard = {{ pct = {dd_hard} }}
+cooldown_s = 1.0
+"""
+
+WATCHDOG_CONFIG = """
+state_dir = "state"
+control_socket = "control.sock"
+log_level = "info"
+shutdown_timeout_s = 2.0
+
+[ingress]
+unix_socket = "ingress.sock"
+
+[metrics]
+host = "127.0.0.1"
+port = 0
+
+[kill]
+deadline_s = 5.0
+backoff_initial_s = 0.05
+backoff_max_s = 0.5
+
+[[traders]]
+id = "{trader}"
+hmac_key_file = "trader.hmac"
+pidfile = "trader.pid"
+credential_file = "trader.cred"
+
+[traders.kill]
+stop_process = {stop_process}
+stop_grace_s = 0.5
+{limits}
+[traders.venue]
+base_url = "{base_url}"
+ws_url = "{ws_url}"
+account_credentials = "watchdog-account.cred"
+master_credentials = "watchdog-master.cred"
+trader_email = "{email}"
+trader_key_file = "trader-key-id"
+symbols = ["BTCUSDT", "ETHUSDT"]
+dms_countdown_ms = {countdown_ms}
+reconcile_period_s = 0.25
+selfcheck_period_s = 30.0
+request_timeout_s = 1.0
+"""
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """What a scenario changes about the stack."""
+
+    sim: SimConfig = field(default_factory=lambda: SimConfig(retry_after_s=1))
+    stop_process: bool = True  # False: the trader is out of the watchdog's reach (a zombie)
+    dms_countdown_ms: int = 10_000
+    drawdown_soft_pct: float = 10.0
+    drawdown_hard_pct: float = 15.0
+    proxies: tuple[str, ...] = ()  # any of "rest", "stream", "telemetry"
+    trade: bool = True  # False: heartbeats, equity and feed only
+    reckless: bool = False
+    seed: int = 7
+
+    def with_(self, **changes: Any) -> StackSpec:
+        return replace(self, **changes)
+
+
+def wait_until(condition: Callable[[], T], within: float = 20.0, what: str = "condition") -> T:
+    """Poll `condition` until truthy and return its value; fail after a generous deadline."""
+    deadline = time.monotonic() + within
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not reached within {within} s")
+        time.sleep(POLL_S)
+
+
+def record_timings(tmp_path: Path, scenario: str, **figures: float | int | str | None) -> None:
+    """One JSON line per scenario: the figures it measured (seconds unless the key says)."""
+    line = json.dumps({"scenario": scenario, "ts": time.time(), **figures}) + "\n"
+    with (tmp_path / "timings.jsonl").open("a") as out:
+        out.write(line)
+    artifacts = os.environ.get("KILLSWITCH_ARTIFACTS")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        with (Path(artifacts) / "chaos-timings.jsonl").open("a") as out:
+            out.write(line)
+
+
+# --- fault proxies as processes, steered synchronously --------------------------------------
+
+
+@dataclass
+class Proxy:
+    child: Child
+    address: str | tuple[str, int]
+    control_port: int
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        with closing(socket.create_connection(("127.0.0.1", self.control_port), 10)) as sock:
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        answer: dict[str, Any] = json.loads(data)
+        if not answer.get("ok"):
+            raise AssertionError(f"fault proxy refused {request}: {answer}")
+        return answer
+
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        return self.call({"op": "set_faults", "faults": faults})
+
+    def stall(self) -> None:
+        self.set_faults(stall_upstream=True, stall_downstream=True)
+
+    def reset(self) -> None:
+        self.call({"op": "reset"})
+
+    def close(self) -> None:
+        self.call({"op": "close"})
+
+    def heal(self) -> None:
+        self.call({"op": "heal"})
+
+    def stats(self) -> dict[str, Any]:
+        return self.call({"op": "stats"})
+
+    @property
+    def url_host(self) -> str:
+        assert isinstance(self.address, tuple)
+        return f"{self.address[0]}:{self.address[1]}"
+
+
+def _start_proxy(root: Path, name: str, kind: str, upstream: str, seed: int) -> Proxy:
+    ready = root / f"proxy-{name}.json"
+    argv = [
+        sys.executable,
+        "-m",
+        "tests.support.faultproxy",
+        kind,
+        "--upstream",
+        upstream,
+        "--seed",
+        str(seed),
+        "--ready-file",
+        str(ready),
+    ]
+    if kind == "unix":
+        argv += ["--listen", str(root / f"{name}.sock")]
+    child = start_child(argv, log_path=root / f"proxy-{name}.log", name=f"proxy-{name}", cwd=REPO)
+    info = wait_ready_file(ready, child)
+    address = info["address"]
+    return Proxy(
+        child, address if isinstance(address, str) else tuple(address), int(info["control_port"])
+    )
+
+
+# --- the control socket -------------------------------------------------------------------
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: Path) -> None:
+        super().__init__("watchdog", timeout=10)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(str(self._path))
+
+
+def _write_secret(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o600)
+
+
+def _key_file(key: SimKey, *, secret: bool = True) -> str:
+    return f'api_key = "{key.api_key}"\n' + (f'secret = "{key.secret}"\n' if secret else "")
+
+
+class Stack:
+    """Every process of one scenario; `close()` stops them all and keeps their logs."""
+
+    def __init__(self, tmp_path: Path, spec: StackSpec) -> None:
+        self.tmp_path = tmp_path
+        self.spec = spec
+        self.root = Path(tempfile.mkdtemp(prefix="ks-"))
+        self.sim: SimProcess | None = None
+        self.proxies: dict[str, Proxy] = {}
+        self.watchdog: Child | None = None
+        self.trader: Child | None = None
+        self.children: list[Child] = []
+
+    @classmethod
+    def start(cls, tmp_path: Path, spec: StackSpec | None = None) -> Stack:
+        stack = cls(tmp_path, spec or StackSpec())
+        try:
+            stack._start()
+        except BaseException:
+            stack.close()
+            raise
+        return stack
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        spec, root = self.spec, self.root
+        self.sim = sim = SimProcess.start(root, spec.sim)
+        upstream = f"127.0.0.1:{sim.port}"
+        for n, name in enumerate(p for p in spec.proxies if p in ("rest", "stream")):
+            self.proxies[name] = _start_proxy(root, name, "tcp", upstream, spec.seed + n)
+        _write_secret(root / "trader.hmac", HMAC_KEY_HEX)
+        _write_secret(root / "watchdog-account.cred", _key_file(sim.watchdog_key))
+        _write_secret(root / "watchdog-master.cred", _key_file(sim.master_key))
+        _write_secret(root / "trader-key-id", _key_file(sim.trader_key, secret=False))
+        _write_secret(root / "trader.cred", _key_file(sim.trader_key))
+        limits = LIMITS.format(dd_soft=spec.drawdown_soft_pct, dd_hard=spec.drawdown_hard_pct)
+        config = WATCHDOG_CONFIG.format(
+            trader=TRADER,
+            stop_process=str(spec.stop_process).lower(),
+            limits=limits,
+            base_url=sim.base_url,
+            ws_url=sim.ws_url,
+            email=TRADER_EMAIL,
+            countdown_ms=spec.dms_countdown_ms,
+        )
+        (root / "watchdog.toml").write_text(config)
+        self.start_watchdog()
+        if "telemetry" in spec.proxies:
+            ingress = str(root / "ingress.sock")
+            self.proxies["telemetry"] = _start_proxy(root, "telemetry", "unix", ingress, spec.seed)
+        self.start_trader()
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def start_watchdog(self) -> Child:
+        argv = [
+            sys.executable,
+            "-m",
+            "watchdog",
+            "run",
+            "--config",
+            str(self.root / "watchdog.toml"),
+        ]
+        child = start_child(argv, log_path=self.root / "watchdog.log", name="watchdog", cwd=REPO)
+        self.children.append(child)
+        self.watchdog = child
+
+        def armed() -> bool:
+            if not child.alive():
+                raise AssertionError(f"watchdog exited:\n{child.log_tail()}")
+            try:
+                self.status()
+            except OSError:
+                return False
+            return True
+
+        wait_until(armed, within=30, what="watchdog armed")
+        return child
+
+    def start_trader(self) -> Child:
+        spec, root = self.spec, self.root
+        (root / "trader.pid").unlink(missing_ok=True)
+        (root / "bot-status.json").unlink(missing_ok=True)
+        assert self.sim is not None
+        rest = self.proxies.get("rest")
+        stream = self.proxies.get("stream")
+        telemetry = self.proxies.get("telemetry")
+        config = {
+            "trader_id": TRADER,
+            "hmac_key_file": str(root / "trader.hmac"),
+            "watchdog": telemetry.address if telemetry else str(root / "ingress.sock"),
+            "rest_url": f"http://{rest.url_host}" if rest else self.sim.base_url,
+            "ws_url": f"ws://{stream.url_host}" if stream else self.sim.ws_url,
+            "credentials_file": str(root / "trader-venue.cred"),
+            "status_file": str(root / "bot-status.json"),
+            "trade": spec.trade,
+            "reckless": spec.reckless,
+        }
+        _write_secret(root / "trader-venue.cred", _key_file(self.sim.trader_key))
+        (root / "bot.json").write_text(json.dumps(config))
+        argv = [
+            sys.executable,
+            "-m",
+            "tests.chaos.scenarios.bot",
+            "--config",
+            str(root / "bot.json"),
+        ]
+        child = start_child(argv, log_path=root / "trader.log", name="trader", cwd=REPO)
+        self.children.append(child)
+        self.trader = child
+        (root / "trader.pid").write_text(f"{child.pid}\n")
+        wait_until(lambda: self.bot() is not None or not child.alive(), what="trader up")
+        assert child.alive(), child.log_tail()
+        wait_until(lambda: self.trader_status()["pid"] == child.pid, what="trader pid watched")
+        return child
+
+    def proxy(self, name: str) -> Proxy:
+        return self.proxies[name]
+
+    def close(self) -> None:
+        for child in reversed(self.children):
+            if child.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGCONT)  # a stopped child cannot act on SIGTERM
+            child.stop(timeout_s=5)
+        for proxy in self.proxies.values():
+            proxy.child.stop(timeout_s=5)
+        if self.sim is not None:
+            self.sim.stop()
+        keep = self.tmp_path / "stack"
+        shutil.copytree(
+            self.root,
+            keep,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("*.sock", "*.cred", "*.hmac", "trader-key-id"),
+        )
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- the watchdog: control socket and its SQLite, read-only --------------------------------
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        connection = _UnixHTTP(self.root / "control.sock")
+        try:
+            payload = None if body is None else json.dumps(body)
+            connection.request(method, path, body=payload)
+            return json.loads(connection.getresponse().read())
+        finally:
+            connection.close()
+
+    def status(self) -> dict[str, Any]:
+        answer: dict[str, Any] = self.request("GET", "/status")
+        return answer
+
+    def trader_status(self) -> dict[str, Any]:
+        return dict(self.status()["traders"][0])
+
+    def state(self) -> str:
+        return str(self.trader_status()["state"])
+
+    def db(self) -> sqlite3.Connection:
+        path = self.root / "state" / "watchdog.sqlite3"
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def latch(self) -> tuple[bool, str]:
+        with closing(self.db()) as db:
+            row = db.execute(
+                "SELECT latched, latch_reason FROM traders WHERE trader = ?", (TRADER,)
+            ).fetchone()
+        return (False, "") if row is None else (bool(row["latched"]), str(row["latch_reason"]))
+
+    def audit(self, kind: str | None = None) -> list[dict[str, Any]]:
+        with closing(self.db()) as db:
+            rows = db.execute("SELECT ts, kind, detail FROM audit ORDER BY id").fetchall()
+        return [
+            {"ts": r["ts"], "kind": r["kind"], "detail": json.loads(r["detail"])}
+            for r in rows
+            if kind is None or r["kind"] == kind
+        ]
+
+    def kills(self) -> list[dict[str, Any]]:
+        with closing(self.db()) as db:
+            kills = [dict(r) for r in db.execute("SELECT * FROM kills ORDER BY started_ts")]
+            for kill in kills:
+                steps = db.execute(
+                    "SELECT step, status, attempts FROM kill_steps WHERE kill_id = ?",
+                    (kill["kill_id"],),
+                ).fetchall()
+                kill["steps"] = {s["step"]: s["status"] for s in steps}
+                kill["attempts"] = {s["step"]: s["attempts"] for s in steps}
+        return kills
+
+    def kill_finished(self) -> bool:
+        kills = self.kills()
+        return bool(kills) and kills[-1]["finished_ts"] is not None
+
+    # -- the trader -------------------------------------------------------------------------
+
+    def bot(self) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads((self.root / "bot-status.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return data
+
+    def bot_status(self) -> dict[str, Any]:
+        status = self.bot()
+        assert status is not None, "the trader wrote no status"
+        return status
+
+    def wait_trading(self, within: float = 30.0) -> float:
+        """Until the trader rests its orders at the venue; returns the monotonic time."""
+        wanted = 2 * 2  # orders_per_symbol x symbols
+        wait_until(
+            lambda: self.bot_status()["trading"] and len(self.open_orders()) >= wanted,
+            within=within,
+            what="trader trading with its orders resting",
+        )
+        return time.monotonic()
+
+    # -- the venue (the sim's admin API) ------------------------------------------------------
+
+    @property
+    def venue(self) -> SimProcess:
+        assert self.sim is not None
+        return self.sim
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        return self.venue.admin.open_orders(TRADER_ACCOUNT)
+
+    def key_refused(self) -> bool:
+        status = self.venue.admin.key_status(self.venue.trader_key.api_key)
+        return bool(status["status"] != "active")
+
+    def journal(self, since: int = 0) -> list[dict[str, Any]]:
+        return self.venue.admin.journal(since=since, limit=100_000)
+
+    # -- end states -------------------------------------------------------------------------
+
+    def wait_killed_clean(self, within: float = 60.0) -> dict[str, Any]:
+        """KILLED, the kill verified, and the venue agrees: no open order, the key refused."""
+        wait_until(lambda: self.state() == "KILLED", within=within, what="KILLED")
+        wait_until(self.kill_finished, within=within, what="kill pipeline verified")
+        kill = self.kills()[-1]
+        assert set(kill["steps"].values()) == {"verified"}, kill
+        for step in ("venue_cancel_all", "venue_sweep", "venue_revoke_key"):
+            assert step in kill["steps"], kill
+        assert self.open_orders() == []
+        assert self.key_refused()
+        latched, reason = self.latch()
+        assert latched, "the latch is not in SQLite"
+        assert reason
+        kinds = {e["kind"] for e in self.audit()}
+        assert {"kill_started", "kill_step_verified", "kill_finished"} <= kinds, kinds
+        return kill
+
+    def assert_no_kill(self) -> None:
+        assert self.kills() == []
+        assert self.latch() == (False, "") or not self.latch()[0]
+        assert not self.key_refused()
+        assert self.audit("kill_started") == []
+
+    def first_journal(
+        self, predicate: Callable[[dict[str, Any]], bool], since: int = 0
+    ) -> dict[str, Any] | None:
+        return next((e for e in self.journal(since) if predicate(e)), None)
+
+
+def is_cancel_all(entry: dict[str, Any]) -> bool:
+    return entry.get("endpoint") == "DELETE /fapi/v1/allOpenOrders"
+
+
+def is_key_deleted(entry: dict[str, Any]) -> bool:
+    return entry.get("endpoint") == "key_deleted"
+
+
+def stack(tmp_path: Path, spec: StackSpec | None = None) -> Iterator[Stack]:
+    with Stack.start(tmp_path, spec) as s:
+        yield s
