@@ -2,6 +2,10 @@
 
 Soft limit -> REDUCING (transient: cool-down once back under); hard limit -> KILLED (latched).
 Percent limits are of the high-water mark. The drawdown is never negative.
+
+Each source (telemetry, venue) is measured against its own high-water mark and the worse
+drawdown counts: the sources report at different moments, and a source that has not yet seen a
+rise must not read the other's new peak as a fall. A fall either source sees still counts.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ class DrawdownRule:
     ) -> None:
         self.limits = limits
         self.warn_ratio = warn_ratio
-        self.high_water_mark = high_water_mark
+        self.high_water_mark = high_water_mark  # the highest of the sources' marks: persisted
+        self.marks: list[float | None] = [high_water_mark, high_water_mark]  # per source
         self.equity: list[float | None] = [None, None]
         self.current: float | None = None
         self.drawdown = 0.0
@@ -43,6 +48,9 @@ class DrawdownRule:
         self.equity[source] = equity
         other = self.equity[1 - source]
         self.current = equity if other is None or equity < other else other
+        own = self.marks[source]
+        if own is None or equity > own:
+            self.marks[source] = equity
         hwm = self.high_water_mark
         if hwm is None or equity > hwm:
             self.high_water_mark = equity
@@ -50,11 +58,14 @@ class DrawdownRule:
         return self._measure(now)
 
     def _measure(self, now: float) -> bool:
-        hwm, current = self.high_water_mark, self.current
-        if hwm is None or current is None:
+        hwm = self.high_water_mark
+        if hwm is None or self.current is None:
             return False
-        drawdown = hwm - current
-        self.drawdown = drawdown if drawdown > 0.0 else 0.0
+        drawdown = 0.0
+        for mark, equity in zip(self.marks, self.equity, strict=True):
+            if mark is not None and equity is not None and mark - equity > drawdown:
+                drawdown = mark - equity
+        self.drawdown = drawdown
         raw = self.raw
         if self.drawdown >= self.soft * self.warn_ratio or raw is not None:
             self.raw = raw = self._grade(self.drawdown, hwm)
@@ -92,6 +103,7 @@ class DrawdownRule:
         """An operator accepts the current equity as the new high-water mark (audited re-arm)."""
         if self.current is not None:
             self.high_water_mark = self.current
+            self.marks = [self.current, self.current]
             self._resolve()
             self.drawdown = 0.0
             self.raw = None

@@ -59,3 +59,17 @@ def test_a_rearm_after_recovery_under_the_hard_limit_does_not_relatch() -> None:
     result = eng.rearm(T0 + 3, "recovered")
     assert result.accepted
     assert result.assessment.state is TradingState.ACTIVE
+
+
+def test_a_rise_one_source_has_not_reported_yet_is_not_a_fall() -> None:
+    # The sources report at different moments: the lagging one must not read the other's new
+    # peak as drawdown (found by the chaos suite: a +6 % rise killed a trader on drawdown).
+    eng = engine(limits(daily_loss=WIDE_DAILY))
+    eng.apply(account(T0 + 1, 100_000.0, source=VENUE), T0 + 1)
+    rose = eng.apply(account(T0 + 2, 120_000.0), T0 + 2)  # telemetry first: +20 %
+    assert rose.state is TradingState.ACTIVE
+    assert eng.drawdown.drawdown == 0.0
+    caught_up = eng.apply(account(T0 + 3, 120_000.0, source=VENUE), T0 + 3)
+    assert caught_up.state is TradingState.ACTIVE
+    fell = eng.apply(account(T0 + 4, 100_000.0, source=VENUE), T0 + 4)  # the venue sees a fall
+    assert fell.state is TradingState.KILLED  # 16.7 % from its own 120,000 peak: past 15 %
