@@ -1,0 +1,249 @@
+"""Benchmark: how fast the watchdog starts a kill, with real processes on this host.
+
+(a) breach: an authenticated datagram reporting a 10% loss arrives -> latch durable and kill
+    actions launched. Measured inside the daemon (batch received -> launched) and end to end
+    (the bench's stamp just before `send` -> launched).
+(b) SIGKILL: the bench kills a trader process -> the daemon's pidfd fires -> launched.
+(c) SIGSTOP: a heartbeating bot is stopped -> the heartbeat deadline fires -> launched; the
+    excess is the time past (last heartbeat received + kill_after_s).
+
+Every figure is a difference of CLOCK_MONOTONIC stamps (system-wide on Linux): the daemon's
+come from its status API. The state dir is on the working directory's file system, so the
+latch write includes a real fsync. Run: `python -m bench.kill_latency_local [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from risk.events import AccountSnapshot, Heartbeat
+from tests.watchdog.integration.harness import REPO, Workspace, wait_until
+from watchdog.protocol import encode_event, encode_telemetry
+
+KILL_AFTER_S = 0.5
+
+
+def _config(traders: list[str], *, pidfiles: bool, kill_after_s: float) -> str:
+    head = """
+state_dir = "state"
+control_socket = "control.sock"
+log_level = "warning"
+[ingress]
+unix_socket = "ingress.sock"
+[kill]
+deadline_s = 5.0
+"""
+    body = ""
+    for name in traders:
+        body += f"""
+[[traders]]
+id = "{name}"
+hmac_key_file = "alpha.key"
+{f'pidfile = "{name}.pid"' if pidfiles else ""}
+[traders.limits]
+profile = "standard"
+[traders.limits.heartbeat]
+interval_s = 0.05
+warn_after_s = {kill_after_s * 0.4}
+halt_after_s = {kill_after_s * 0.6}
+kill_after_s = {kill_after_s}
+cooldown_s = 0.5
+"""
+    return head + body
+
+
+def _timings(space: Workspace) -> dict[str, dict[str, Any]]:
+    status = space.request("GET", "/status")
+    return {t["id"]: t for t in status["traders"]}
+
+
+def _all_active(space: Workspace) -> bool:
+    return all(t["state"] == "ACTIVE" for t in _timings(space).values())
+
+
+def _kill_timing(space: Workspace, trader: str) -> dict[str, Any]:
+    """Poll one trader's status gently: the daemon's loop is what is being measured."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        (status,) = space.request("GET", f"/status?trader={trader}")["traders"]
+        if status["kill_timing"]:
+            return dict(status)
+        time.sleep(0.05)
+    raise AssertionError(f"{trader}: no kill within 30 s")
+
+
+def _stats(values: list[float], unit: str, prefix: str) -> dict[str, float]:
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {
+        f"{prefix}_p50_{unit}": round(statistics.median(ordered), 1),
+        f"{prefix}_p99_{unit}": round(p99, 1),
+        f"{prefix}_max_{unit}": round(ordered[-1], 1),
+    }
+
+
+def _datagram(key: bytes, trader: str, session: bytes, seq: int, equity: float) -> bytes:
+    now = time.time()
+    events = [
+        encode_event(Heartbeat(ts=now)),
+        encode_event(
+            AccountSnapshot(
+                ts=now, equity=equity, realized_pnl=0.0, unrealized_pnl=equity - 10_000.0
+            )
+        ),
+    ]
+    return encode_telemetry(key, trader, session, seq, now, events)
+
+
+def bench_breach(root: Path, samples: int) -> dict[str, float]:
+    traders = [f"b{i}" for i in range(samples)]
+    space = Workspace(root, _config(traders, pidfiles=False, kill_after_s=600.0))
+    key = bytes.fromhex((root / "alpha.key").read_text())
+    sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sender.bind("")
+    try:
+        space.start_watchdog()
+        sender.connect(str(space.ingress))
+        sessions = {t: secrets.token_bytes(16) for t in traders}
+        for trader in traders:
+            sender.send(_datagram(key, trader, sessions[trader], 1, 10_000.0))
+        wait_until(
+            lambda: all(t["state"] == "ACTIVE" for t in _timings(space).values()), what="all ACTIVE"
+        )
+        decided, latched, end_to_end = [], [], []
+        for trader in traders:
+            data = _datagram(key, trader, sessions[trader], 2, 9_000.0)
+            sent = time.monotonic()
+            sender.send(data)
+            timing = _kill_timing(space, trader)["kill_timing"]
+            decided.append((timing["decided_monotonic"] - timing["trigger_monotonic"]) * 1e6)
+            latched.append((timing["latched_monotonic"] - timing["trigger_monotonic"]) * 1e6)
+            end_to_end.append((timing["latched_monotonic"] - sent) * 1e6)
+        return {
+            **_stats(decided, "us", "breach_to_pipeline_start"),
+            **_stats(latched, "us", "breach_to_latch_fsynced_actions_launched"),
+            **_stats(end_to_end, "us", "breach_send_to_actions_launched"),
+        }
+    finally:
+        sender.close()
+        space.cleanup()
+
+
+def bench_sigkill(root: Path, samples: int) -> dict[str, float]:
+    traders = [f"k{i}" for i in range(samples)]
+    space = Workspace(root, _config(traders, pidfiles=True, kill_after_s=600.0))
+    sleepers = {}
+    try:
+        for trader in traders:
+            sleeper = subprocess.Popen(["sleep", "600"])
+            (root / f"{trader}.pid").write_text(f"{sleeper.pid}\n")
+            sleepers[trader] = sleeper
+            space.processes.append(sleeper)
+        space.start_watchdog()
+        wait_until(lambda: all(t["pid"] for t in _timings(space).values()), what="pids watched")
+        started, launched = [], []
+        for trader, sleeper in sleepers.items():
+            killed = time.monotonic()
+            os.kill(sleeper.pid, signal.SIGKILL)
+            timing = _kill_timing(space, trader)["kill_timing"]
+            sleeper.wait()
+            started.append((timing["decided_monotonic"] - killed) * 1e3)
+            launched.append((timing["latched_monotonic"] - killed) * 1e3)
+        return {
+            **_stats(started, "ms", "sigkill_to_pipeline_start"),
+            **_stats(launched, "ms", "sigkill_to_actions_launched"),
+        }
+    finally:
+        space.cleanup()
+
+
+def bench_sigstop(root: Path, rounds: int, per_round: int) -> dict[str, float]:
+    excess = []
+    for round_ in range(rounds):
+        traders = [f"s{round_}x{i}" for i in range(per_round)]
+        (root / f"r{round_}").mkdir()
+        space = Workspace(
+            root / f"r{round_}", _config(traders, pidfiles=False, kill_after_s=KILL_AFTER_S)
+        )
+        try:
+            # Bots first (they retry until the socket exists): the deadline is short.
+            bots = [_start_bot(space, trader) for trader in traders]
+            space.start_watchdog()
+            wait_until(partial(_all_active, space), what="bots ACTIVE")
+            for bot in bots:
+                # One hang at a time (apart by more than the timer chain's audit writes), as
+                # in production; simultaneous hangs queue behind each other's latch fsync.
+                os.kill(bot.pid, signal.SIGSTOP)
+                time.sleep(0.15)
+            for trader in traders:
+                status = _kill_timing(space, trader)
+                last = status["last_heartbeat_monotonic"]
+                latched = status["kill_timing"]["decided_monotonic"]
+                excess.append((latched - last - KILL_AFTER_S) * 1e3)
+        finally:
+            space.cleanup()
+    return {"heartbeat_timeout_ms": KILL_AFTER_S * 1e3, **_stats(excess, "ms", "sigstop_excess")}
+
+
+def _start_bot(space: Workspace, trader: str) -> subprocess.Popen[bytes]:
+    pidfile = space.root / f"{trader}.pid"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.watchdog.integration.trader_bot",
+            "--trader",
+            trader,
+            "--key-file",
+            str(space.root / "alpha.key"),
+            "--socket",
+            str(space.ingress),
+            "--pidfile",
+            str(pidfile),
+            "--equity",
+            "10000",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    space.processes.append(process)
+    wait_until(pidfile.exists, what=f"{trader} started")
+    return process
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short run")
+    args = parser.parse_args()
+    samples = 20 if args.quick else 200
+    rounds, per_round = (1, 4) if args.quick else (10, 4)
+    # On the working directory's file system (not a tmpfs): the latch fsync is real.
+    with tempfile.TemporaryDirectory(prefix=".bench-kill-", dir=Path.cwd()) as tmp:
+        root = Path(tmp)
+        (root / "a").mkdir()
+        (root / "b").mkdir()
+        (root / "c").mkdir()
+        result: dict[str, float | int] = {"samples": samples}
+        result.update(bench_breach(root / "a", samples))
+        result.update(bench_sigkill(root / "b", samples))
+        result.update(bench_sigstop(root / "c", rounds, per_round))
+        result["sigstop_samples"] = rounds * per_round
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Fixtures for the daemon's unit tests: config files on disk, as an operator writes them."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+KEY = (b"k" * 40).hex()
+
+LIMITS = """
+profile = "standard"
+[heartbeat]
+interval_s = 0.1
+warn_after_s = 0.4
+halt_after_s = 0.8
+kill_after_s = 1.5
+cooldown_s = 0.5
+"""
+
+
+def write_config(directory: Path, body: str, *, traders: str | None = None) -> Path:
+    """A config with one trader `alpha` unless `traders` is given; returns its path."""
+    (directory / "alpha.key").write_text(KEY)
+    (directory / "alpha.key").chmod(0o600)
+    (directory / "limits.toml").write_text(LIMITS)
+    default_trader = """
+        [[traders]]
+        id = "alpha"
+        hmac_key_file = "alpha.key"
+        limits_file = "limits.toml"
+    """
+    head = 'state_dir = "state"\ncontrol_socket = "control.sock"\n'
+    ingress = '[ingress]\nunix_socket = "ingress.sock"\n'
+    text = head + textwrap.dedent(body) + ingress + textwrap.dedent(traders or default_trader)
+    path = directory / "watchdog.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Callable[..., Path]:
+    def make(body: str = "", traders: str | None = None) -> Path:
+        return write_config(tmp_path, body, traders=traders)
+
+    return make

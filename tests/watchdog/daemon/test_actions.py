@@ -1,0 +1,136 @@
+"""The local kill actions against real processes and real files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.watchdog.daemon import fake_systemctl
+from watchdog.daemon.config import ProcessTarget
+from watchdog.daemon.errors import KillStepError
+from watchdog.daemon.kill.actions.credential import MARKER, RevokeCredential
+from watchdog.daemon.kill.actions.process import StopProcess, StopUnit
+from watchdog.daemon.liveness import ProcessWatch
+
+IGNORES_SIGTERM = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "print('ready', flush=True); time.sleep(600)"
+)
+
+
+@pytest.fixture
+async def sleeper() -> AsyncIterator[asyncio.subprocess.Process]:
+    process = await asyncio.create_subprocess_exec("sleep", "600")
+    yield process
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+
+
+async def _watched(pid: int, exits: list[int]) -> ProcessWatch:
+    watch = ProcessWatch(ProcessTarget(pid=pid), exits.append)
+    assert await watch.attach() == pid
+    return watch
+
+
+async def test_stop_process_ends_a_process_with_sigterm(
+    sleeper: asyncio.subprocess.Process,
+) -> None:
+    exits: list[int] = []
+    action = StopProcess(await _watched(sleeper.pid, exits), grace_s=5.0)
+    detail = await action.attempt()
+    assert detail == f"pid {sleeper.pid} exited after SIGTERM"
+    assert await action.verify()
+    assert await sleeper.wait() == -signal.SIGTERM
+
+
+async def test_stop_process_escalates_to_sigkill_after_the_grace() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", IGNORES_SIGTERM, stdout=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert (await process.stdout.readline()).strip() == b"ready"
+    action = StopProcess(await _watched(process.pid, []), grace_s=0.2)
+    assert "killed by SIGKILL" in await action.attempt()
+    assert await action.verify()
+    assert await process.wait() == -signal.SIGKILL
+
+
+async def test_stop_process_ends_a_stopped_process(sleeper: asyncio.subprocess.Process) -> None:
+    os.kill(sleeper.pid, signal.SIGSTOP)
+    action = StopProcess(await _watched(sleeper.pid, []), grace_s=5.0)
+    assert "exited after SIGTERM" in await action.attempt()  # SIGCONT let it see SIGTERM
+    assert await sleeper.wait() == -signal.SIGTERM
+
+
+async def test_stop_process_with_no_process_is_verified_at_once(tmp_path: Path) -> None:
+    watch = ProcessWatch(ProcessTarget(pidfile=tmp_path / "absent.pid"), lambda pid: None)
+    action = StopProcess(watch, grace_s=1.0)
+    assert await action.attempt() == "no trader process running"
+    assert await action.verify()
+
+
+async def test_stop_unit_stops_the_unit_through_systemctl(
+    sleeper: asyncio.subprocess.Process, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    systemctl = fake_systemctl.install(tmp_path, monkeypatch)
+    systemctl.run_unit(sleeper.pid)
+    watch = ProcessWatch(ProcessTarget(unit="trader.service"), lambda pid: None)
+    assert await watch.attach() == sleeper.pid
+    action = StopUnit("trader.service", watch, 10.0)
+    assert not await action.verify()
+    assert await action.attempt() == "systemctl stop trader.service"
+    assert await sleeper.wait() == -signal.SIGTERM
+    assert await action.verify()
+    assert "stop trader.service" in systemctl.calls()
+
+
+async def test_stop_unit_fails_as_a_step_error_when_systemctl_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "systemctl").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    action = StopUnit("trader.service", ProcessWatch(ProcessTarget(), lambda pid: None), 5.0)
+    with pytest.raises(KillStepError, match=r"systemctl stop trader\.service failed"):
+        await action.attempt()
+    assert not await action.verify()
+
+
+async def test_revoke_replaces_the_credential_atomically(tmp_path: Path) -> None:
+    credential = tmp_path / "trader.credential"
+    credential.write_text("api-key=secret\n")
+    action = RevokeCredential(credential, "replace", "k1", 1.0)
+    assert not await action.verify()
+    assert "replaced" in await action.attempt()
+    assert await action.verify()
+    assert credential.read_bytes().startswith(MARKER)
+    assert b"secret" not in credential.read_bytes()
+    assert os.listdir(tmp_path) == ["trader.credential"]  # no temporary file left
+    assert "replaced" in await action.attempt()  # idempotent
+
+
+async def test_revoke_can_remove_the_credential(tmp_path: Path) -> None:
+    credential = tmp_path / "trader.credential"
+    credential.write_text("api-key=secret\n")
+    action = RevokeCredential(credential, "remove", "k1", 1.0)
+    await action.attempt()
+    assert await action.verify()
+    assert not credential.exists()
+    await action.attempt()  # already gone: still fine
+
+
+async def test_revoke_fails_as_a_step_error_when_the_directory_is_gone(tmp_path: Path) -> None:
+    action = RevokeCredential(tmp_path / "missing-dir" / "c", "replace", "k1", 1.0)
+    with pytest.raises(KillStepError, match="cannot revoke"):
+        await action.attempt()
+    assert not await action.verify()

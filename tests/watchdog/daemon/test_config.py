@@ -1,0 +1,138 @@
+"""Config: one strict parse at the edge; every error names the file and the key path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from risk.errors import LimitsError
+from watchdog.daemon.config import load_config
+from watchdog.errors import ConfigError
+
+ConfigFile = Callable[..., Path]
+
+
+def test_a_minimal_config_resolves_paths_next_to_the_file(config_file: ConfigFile) -> None:
+    path = config_file()
+    config = load_config(path)
+    assert config.state_dir == path.parent / "state"
+    assert config.ingress.unix_socket == path.parent / "ingress.sock"
+    assert config.control_socket_mode == 0o600
+    (trader,) = config.traders
+    assert trader.id == "alpha"
+    assert trader.limits.heartbeat.kill_after_s == 1.5
+    assert not trader.process.configured
+
+
+def test_the_hmac_key_never_shows_in_a_repr(config_file: ConfigFile) -> None:
+    assert "6b6b6b6b" not in repr(load_config(config_file()))
+    assert "kkkk" not in repr(load_config(config_file()))
+
+
+def test_inline_limits_are_parsed_like_a_limits_file(config_file: ConfigFile) -> None:
+    traders = """
+        [[traders]]
+        id = "alpha"
+        hmac_key_file = "alpha.key"
+        pidfile = "alpha.pid"
+        credential_file = "alpha.cred"
+        kill_group = "desk"
+        [traders.limits]
+        profile = "conservative"
+        [traders.limits.heartbeat]
+        interval_s = 0.1
+        warn_after_s = 0.2
+        halt_after_s = 0.3
+        kill_after_s = 0.4
+        cooldown_s = 1.0
+        [traders.kill]
+        stop_grace_s = 0.5
+        revoke_mode = "remove"
+    """
+    (trader,) = load_config(config_file(traders=traders)).traders
+    assert trader.limits.profile == "conservative"
+    assert trader.limits.heartbeat.kill_after_s == 0.4
+    assert trader.process.pidfile is not None
+    assert trader.process.pidfile.name == "alpha.pid"
+    assert trader.kill.revoke_mode == "remove"
+    assert trader.kill_group == "desk"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("colour = 1\n", "colour: unknown key"),
+        ("[kill]\ndeadline_s = -1\n", "kill.deadline_s: must be > 0"),
+        ("[kill]\nbackoff_initial_s = 3\nbackoff_max_s = 1\n", "kill.backoff_max_s"),
+        ('[alerts]\nwebhooks = ["ftp://x"]\n', "alerts.webhooks[0]: must be an http"),
+        ('control_socket_mode = "0666"\n', "control_socket_mode: must be"),
+        ("[metrics]\nport = true\n", "metrics.port: expected an integer, got a boolean"),
+    ],
+)
+def test_bad_values_name_the_file_and_key(config_file: ConfigFile, body: str, message: str) -> None:
+    path = config_file(body)
+    with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(str(path))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('pid = 1234\nunit = "x.service"\n', r"traders\[0\].unit: give only one"),
+        ('[traders.venue]\napi_key = "x"\n', r"traders\[0\].venue.api_key: unknown key"),
+        ('[traders.kill]\nrevoke_mode = "shred"\n', r"traders\[0\].kill.revoke_mode"),
+        ('limits = { profile = "standard" }\n', "give exactly one of limits_file"),
+        ("pid = 1\n", r"traders\[0\].pid: must be >= 2"),
+    ],
+)
+def test_trader_errors_name_the_trader_table(
+    config_file: ConfigFile, extra: str, message: str
+) -> None:
+    traders = f"""
+[[traders]]
+id = "alpha"
+hmac_key_file = "alpha.key"
+limits_file = "limits.toml"
+{extra}"""
+    with pytest.raises(ConfigError, match=message):
+        load_config(config_file(traders=traders))
+
+
+def test_duplicate_trader_ids_are_refused(config_file: ConfigFile) -> None:
+    one = '[[traders]]\nid = "alpha"\nhmac_key_file = "alpha.key"\nlimits_file = "limits.toml"\n'
+    with pytest.raises(ConfigError, match=r"traders\[1\].id: duplicate"):
+        load_config(config_file(traders=one + one))
+
+
+def test_a_short_hmac_key_is_refused(config_file: ConfigFile, tmp_path: Path) -> None:
+    path = config_file()
+    (tmp_path / "alpha.key").write_text("abcd")
+    with pytest.raises(ConfigError, match=r"hmac_key_file: .*need at least 32"):
+        load_config(path)
+
+
+def test_a_world_readable_hmac_key_is_refused(config_file: ConfigFile, tmp_path: Path) -> None:
+    path = config_file()
+    (tmp_path / "alpha.key").chmod(0o644)
+    with pytest.raises(ConfigError, match=r"traders\[0\]\.hmac_key_file: .*other users"):
+        load_config(path)
+
+
+def test_bad_limits_name_the_limits_file_and_key(config_file: ConfigFile, tmp_path: Path) -> None:
+    path = config_file()
+    (tmp_path / "limits.toml").write_text('profile = "reckless"\n')
+    with pytest.raises(LimitsError, match=r"limits\.toml: profile: unknown profile"):
+        load_config(path)
+
+
+def test_a_missing_or_broken_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(tmp_path / "absent.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("state_dir = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(broken)

@@ -1,0 +1,162 @@
+"""One trader's supervisor: decisions pushed as acks, a failing store HALTS, re-arm rules."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from risk import AccountSnapshot, Heartbeat, TradingState
+from risk.limits import parse_limits
+from tests.watchdog.daemon.conftest import LIMITS
+from watchdog.clock import SystemClock
+from watchdog.daemon.alerts import Alerter
+from watchdog.daemon.config import AlertConfig, KillConfig, ProcessTarget, TraderConfig, TraderKill
+from watchdog.daemon.durable import Durable
+from watchdog.daemon.errors import KillStepError
+from watchdog.daemon.kill import KillAction, KillContext, KillPipeline
+from watchdog.daemon.metrics import Metrics
+from watchdog.daemon.store import Store
+from watchdog.daemon.supervisor import Services, TraderSupervisor
+
+CONFIG = TraderConfig(
+    id="alpha",
+    hmac_key=b"k" * 32,
+    limits=parse_limits(LIMITS, "test"),
+    process=ProcessTarget(),
+    credential_file=None,
+    kill_group=None,
+    kill=TraderKill(),
+    venue=None,
+)
+
+
+class Gate:
+    """A kill action that verifies only once opened."""
+
+    name = "gate"
+
+    def __init__(self) -> None:
+        self.open = False
+
+    async def attempt(self) -> str:
+        if not self.open:
+            raise KillStepError("closed")
+        return "open"
+
+    async def verify(self) -> bool:
+        return self.open
+
+
+class Rig:
+    def __init__(self, tmp_path: Path, group: asyncio.TaskGroup) -> None:
+        self.store = Store(tmp_path / "w.sqlite3", busy_timeout_ms=10)
+        self.pushed: list[TradingState] = []
+        self.gate = Gate()
+        self.group = group
+        clock = SystemClock()
+        durable = Durable(self.store, lambda error: None)
+        alerter = Alerter(AlertConfig(), clock, "test")
+        metrics = Metrics()
+
+        def gate_factory(context: KillContext) -> KillAction | None:
+            return self.gate
+
+        killer = KillPipeline(
+            clock=clock, durable=durable, alerter=alerter, metrics=metrics,
+            config=KillConfig(backoff_initial_s=0.001, backoff_max_s=0.01),
+            factories=[gate_factory], spawn=self.spawn,
+        )  # fmt: skip
+        self.services = Services(
+            clock, durable, alerter, metrics, killer,
+            lambda trader, state: self.pushed.append(state), lambda group, reason: None,
+            self.spawn,
+        )  # fmt: skip
+        self.supervisor = TraderSupervisor(CONFIG, self.services, None)
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        self.group.create_task(coroutine)
+
+    def telemetry(self, session: str, changed: bool = False) -> None:
+        now = time.time()
+        events = [
+            Heartbeat(ts=now),
+            AccountSnapshot(ts=now, equity=10_000.0, realized_pnl=0.0, unrealized_pnl=0.0),
+        ]
+        self.supervisor.on_batch(session, events, changed)
+
+
+async def test_telemetry_makes_it_active_and_the_change_is_pushed_and_audited(
+    tmp_path: Path,
+) -> None:
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group)
+        rig.telemetry("s1", changed=True)
+        assert rig.supervisor.state == TradingState.ACTIVE
+        assert rig.pushed == [TradingState.ACTIVE]
+        await asyncio.sleep(0)
+        kinds = [e.kind for e in rig.store.audit_since(0)]
+        assert kinds == ["session_changed", "decision"]
+        rig.supervisor.close()
+
+
+async def test_a_store_that_stops_taking_writes_halts_the_trader(tmp_path: Path) -> None:
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group)
+        rig.telemetry("s1", changed=True)
+        locker = sqlite3.connect(tmp_path / "w.sqlite3", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        rig.telemetry("s2", changed=True)  # the session-change audit cannot be written
+        await asyncio.sleep(0)  # audits commit right after the current callbacks
+        assert rig.supervisor.engine.state == TradingState.ACTIVE
+        assert rig.supervisor.state == TradingState.HALTED  # what the ack says
+        assert not rig.services.durable.healthy
+        locker.execute("ROLLBACK")
+        rig.supervisor.close()
+
+
+async def test_rearm_is_refused_while_the_kill_runs_and_audited(tmp_path: Path) -> None:
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group)
+        rig.telemetry("s1", changed=True)
+        assert rig.supervisor.trip("test", "uid 0") == TradingState.KILLED
+        refused = rig.supervisor.rearm("too soon", "ops")
+        assert not refused.accepted
+        assert "still running" in refused.reason
+        rig.gate.open = True
+        assert await rig.services.killer.wait_idle(10)
+        rig.telemetry("s1")
+        accepted = rig.supervisor.rearm("checked", "ops")
+        assert accepted.accepted, accepted.reason
+        assert rig.supervisor.state == TradingState.ACTIVE
+        row = rig.store.trader("alpha")
+        assert row is not None
+        assert not row.latched
+        kinds = [e.kind for e in rig.store.audit_since(0)]
+        assert kinds.count("rearm_refused") == 1
+        assert kinds.count("rearm_accepted") == 1
+        rig.supervisor.close()
+
+
+async def test_a_rule_entering_a_grade_is_audited_even_when_the_state_stays(
+    tmp_path: Path,
+) -> None:
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group)
+        # Heartbeats but no equity: HALTED by daily_loss ("equity unknown").
+        rig.supervisor.on_batch("s1", [Heartbeat(ts=time.time())], True)
+        assert rig.supervisor.state == TradingState.HALTED
+        # Then silence: the heartbeat rule's timer adds WARN under the same HALTED state.
+        deadline = time.monotonic() + 10
+        while not any(d.rule == "heartbeat" for d in rig.supervisor.decisions):
+            assert time.monotonic() < deadline, "the heartbeat timer never fired"
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
+        entries = [e for e in rig.store.audit_since(0) if e.kind == "decision"]
+        rules = [{d["rule"] for d in e.detail["decisions"]} for e in entries]
+        assert {"daily_loss", "heartbeat"} in rules
+        assert entries[-1].detail["from"] == entries[-1].detail["to"] == "HALTED"
+        rig.supervisor.close()

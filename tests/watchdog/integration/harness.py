@@ -1,0 +1,216 @@
+"""Real processes for the integration tests: a watchdog daemon, trader bots, the control API."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[3]
+KEY = bytes(range(32, 72)).hex()
+
+CONFIG = """
+state_dir = "state"
+control_socket = "control.sock"
+log_level = "debug"
+shutdown_timeout_s = 2.0
+
+[ingress]
+unix_socket = "ingress.sock"
+
+[metrics]
+host = "127.0.0.1"
+port = 0
+
+[kill]
+deadline_s = 5.0
+backoff_initial_s = 0.05
+backoff_max_s = 0.5
+
+[[traders]]
+id = "alpha"
+hmac_key_file = "alpha.key"
+pidfile = "alpha.pid"
+credential_file = "alpha.credential"
+
+[traders.kill]
+stop_grace_s = 0.5
+
+[traders.limits]
+profile = "standard"
+
+[traders.limits.heartbeat]
+interval_s = 0.05
+warn_after_s = 0.4
+halt_after_s = 0.8
+kill_after_s = 1.5
+cooldown_s = 0.5
+"""
+
+
+def wait_until(condition: Callable[[], Any], within: float = 20.0, what: str = "condition") -> Any:
+    """Poll `condition` until truthy (its value is returned); fail after a generous deadline."""
+    deadline = time.monotonic() + within
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {within} s")
+        time.sleep(0.01)
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: Path) -> None:
+        super().__init__("watchdog", timeout=10)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(str(self._path))
+
+
+class Workspace:
+    """One directory holding a config, keys, a credential file and the state dir."""
+
+    def __init__(self, root: Path, config: str = CONFIG) -> None:
+        self.root = root
+        (root / "alpha.key").write_text(KEY)
+        (root / "alpha.key").chmod(0o600)
+        self.credential = root / "alpha.credential"
+        self.credential.write_text("api-key=trader-secret\n")
+        self.config = root / "watchdog.toml"
+        self.config.write_text(config)
+        self.control = root / "control.sock"
+        self.ingress = root / "ingress.sock"
+        self.pidfile = root / "alpha.pid"
+        self.gate = root / "gate"
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    # -- processes -----------------------------------------------------------------------
+
+    def _spawn(
+        self, args: Sequence[str], env: dict[str, str] | None = None, log: str = "proc"
+    ) -> subprocess.Popen[bytes]:
+        out = open(self.root / f"{log}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        process = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=REPO,
+            stdout=out,
+            stderr=out,
+            env={**os.environ, **(env or {})},
+        )
+        out.close()
+        self.processes.append(process)
+        return process
+
+    def start_watchdog(
+        self, *, gated: bool = False, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        if gated:
+            args = [
+                "-m",
+                "tests.watchdog.integration.gated_watchdog",
+                "--config",
+                str(self.config),
+                "--gate",
+                str(self.gate),
+            ]
+        else:
+            args = ["-m", "watchdog", "run", "--config", str(self.config)]
+        process = self._spawn(args, env, log="watchdog")
+        wait_until(lambda: process.poll() is not None or self._answers(), what="watchdog armed")
+        assert process.poll() is None, self.log("watchdog")
+        return process
+
+    def start_trader(self, *, equity: float | None = 10_000.0) -> subprocess.Popen[bytes]:
+        self.pidfile.unlink(missing_ok=True)
+        args = [
+            "-m",
+            "tests.watchdog.integration.trader_bot",
+            "--trader",
+            "alpha",
+            "--key-file",
+            str(self.root / "alpha.key"),
+            "--socket",
+            str(self.ingress),
+            "--pidfile",
+            str(self.pidfile),
+        ]
+        if equity is not None:
+            args += ["--equity", str(equity)]
+        process = self._spawn(args, log="trader")
+        wait_until(self.pidfile.exists, what="trader pid file")
+        return process
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "watchdog", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def log(self, name: str) -> str:
+        path = self.root / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def cleanup(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                with_signal(process, signal.SIGCONT)
+                with_signal(process, signal.SIGKILL)
+            process.wait(timeout=30)
+
+    # -- control API -----------------------------------------------------------------------
+
+    def _answers(self) -> bool:
+        try:
+            self.request("GET", "/status")
+        except OSError:
+            return False
+        return True
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        connection = _UnixHTTP(self.control)
+        try:
+            payload = None if body is None else json.dumps(body)
+            connection.request(method, path, body=payload)
+            return json.loads(connection.getresponse().read())
+        finally:
+            connection.close()
+
+    def trader(self) -> dict[str, Any]:
+        status = self.request("GET", "/status")
+        return dict(status["traders"][0])
+
+    def state(self) -> str:
+        return str(self.trader()["state"])
+
+    def audit(self, kind: str | None = None) -> list[dict[str, Any]]:
+        entries = self.request("GET", "/audit?since=0")["entries"]
+        return [e for e in entries if kind is None or e["kind"] == kind]
+
+    def kill_finished(self) -> bool:
+        kill = self.trader()["kill"]
+        return kill is not None and bool(kill["finished"])
+
+    def credential_revoked(self) -> bool:
+        return self.credential.read_bytes().startswith(b"REVOKED")
+
+
+def with_signal(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, signum)

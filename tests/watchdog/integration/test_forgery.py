@@ -1,0 +1,83 @@
+"""Forged and replayed datagrams never keep a dead trader alive; they are dropped and counted."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import time
+import urllib.request
+
+from risk.events import AccountSnapshot, Heartbeat
+from tests.watchdog.integration.harness import KEY, Workspace, wait_until
+from watchdog.protocol import encode_event, encode_telemetry
+
+WRONG_KEY = bytes(range(100, 140))
+
+
+def _datagram(key: bytes, session: bytes, seq: int, *, equity: bool = False) -> bytes:
+    now = time.time()
+    events = [encode_event(Heartbeat(ts=now))]
+    if equity:
+        events.append(
+            encode_event(
+                AccountSnapshot(ts=now, equity=10_000.0, realized_pnl=0.0, unrealized_pnl=0.0)
+            )
+        )
+    return encode_telemetry(key, "alpha", session, seq, now, events)
+
+
+def _metric(port: int, name: str) -> dict[str, float]:
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    values: dict[str, float] = {}
+    for line in body.splitlines():
+        if line.startswith(name + "{"):
+            labels, value = line.rsplit(" ", 1)
+            values[labels] = float(value)
+    return values
+
+
+def test_forged_and_replayed_heartbeats_do_not_keep_a_silent_trader_alive(
+    workspace: Workspace,
+) -> None:
+    workspace.start_watchdog()
+    key = bytes.fromhex(workspace.root.joinpath("alpha.key").read_text())
+    session = secrets.token_bytes(16)
+    sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sender.bind("")  # an autobound abstract address, as the real client uses, to receive acks
+    sender.connect(str(workspace.ingress))
+    genuine = [_datagram(key, session, seq, equity=seq == 1) for seq in range(1, 6)]
+    for datagram in genuine:
+        sender.send(datagram)
+    wait_until(lambda: workspace.state() == "ACTIVE", what="ACTIVE on genuine telemetry")
+
+    # The trader is now silent. An attacker replays what it saw and forges new datagrams:
+    # with the wrong key, and with the right trader id but a fresh session and wrong key.
+    seq = 100
+    forged_session = secrets.token_bytes(16)
+
+    def flood_until_killed() -> bool:
+        nonlocal seq
+        for datagram in genuine:
+            sender.send(datagram)
+        seq += 1
+        sender.send(_datagram(WRONG_KEY, session, seq))
+        sender.send(_datagram(WRONG_KEY, forged_session, seq))
+        return workspace.state() == "KILLED"
+
+    wait_until(flood_until_killed, what="KILLED despite the flood")
+    (started,) = workspace.audit("kill_started")
+    assert started["detail"]["cause"] == "heartbeat"
+    port = workspace.request("GET", "/status")["metrics_port"]
+    counts = _metric(port, "killswitch_datagrams_total")
+    assert counts['killswitch_datagrams_total{result="accepted"}'] == len(genuine)
+    assert counts['killswitch_datagrams_total{result="bad_hmac"}'] >= 2
+    assert counts['killswitch_datagrams_total{result="replay"}'] >= len(genuine)
+    assert workspace.credential_revoked()
+    bursts = workspace.audit("invalid_input")
+    assert bursts, "a burst of rejected datagrams is audited"
+    assert set(bursts[0]["detail"]["reasons"]) <= {"bad_hmac", "replay", "stale_session"}
+    assert assert_key_unchanged(key)
+
+
+def assert_key_unchanged(key: bytes) -> bool:
+    return key == bytes.fromhex(KEY)

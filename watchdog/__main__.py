@@ -1,0 +1,7 @@
+"""`python -m watchdog` is the `watchdog` command."""
+
+import sys
+
+from watchdog.daemon.cli import main
+
+sys.exit(main())

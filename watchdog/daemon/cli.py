@@ -1,0 +1,166 @@
+"""`watchdog` command line: run the daemon, or talk to a running one over its control socket.
+
+Errors are one line on stderr, `watchdog: error: <what> (<where>)`, exit 1 (2 for usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import getpass
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import aiohttp
+import orjson
+
+from risk.errors import RiskError
+from watchdog.daemon import logs
+from watchdog.daemon.config import Config, load_config
+from watchdog.daemon.errors import ControlError
+from watchdog.errors import WatchdogError
+
+PROG = "watchdog"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Independent kill-switch watchdog for trading bots")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = commands.add_parser("run", help="run the daemon")
+    run.add_argument("--config", type=Path, required=True)
+    check = commands.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("--config", type=Path, required=True)
+    status = commands.add_parser("status", help="state of every trader")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    trip = commands.add_parser("trip", help="kill a trader now (latched)")
+    trip.add_argument("--trader", required=True)
+    trip.add_argument("--reason", required=True)
+    rearm = commands.add_parser("rearm", help="clear a trader's latch (refused while breached)")
+    rearm.add_argument("--trader", required=True)
+    rearm.add_argument("--reason", required=True)
+    rearm.add_argument("--operator", default=None, help="who re-arms (default: login name)")
+    audit = commands.add_parser("audit", help="the audit log")
+    audit.add_argument("--since", type=float, default=0.0, help="epoch seconds")
+    audit.add_argument("--limit", type=int, default=1000)
+    audit.add_argument("--json", action="store_true")
+    for sub in (status, trip, rearm, audit):
+        where = sub.add_mutually_exclusive_group(required=True)
+        where.add_argument("--config", type=Path, help="read the control socket path from here")
+        where.add_argument("--socket", type=Path, help="the control socket")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (WatchdogError, RiskError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run(load_config(args.config))
+    if args.command == "check-config":
+        config = load_config(args.config)
+        print(
+            f"{args.config}: ok ({len(config.traders)} traders: "
+            f"{', '.join(t.id for t in config.traders)})"
+        )
+        return 0
+    socket_path = args.socket or load_config(args.config).control_socket
+    return asyncio.run(_control(args, socket_path))
+
+
+def _run(config: Config) -> int:
+    from watchdog.daemon.server import WatchdogServer  # the daemon's imports only when run
+
+    logs.configure(config.log_level)
+    return asyncio.run(WatchdogServer(config).serve())
+
+
+async def _control(args: argparse.Namespace, socket_path: Path) -> int:
+    if args.command == "status":
+        status = await _call(socket_path, "GET", "/status")
+        print(_dumps(status) if args.json else _status_text(status))
+        return 0
+    if args.command == "trip":
+        body = {"trader": args.trader, "reason": args.reason}
+        result = await _call(socket_path, "POST", "/trip", body)
+        print(f"{result['trader']}: {result['state']}")
+        return 0
+    if args.command == "rearm":
+        operator = args.operator or getpass.getuser()
+        body = {"trader": args.trader, "reason": args.reason, "operator": operator}
+        result = await _call(socket_path, "POST", "/rearm", body, ok=(200, 409))
+        if not result["accepted"]:
+            print(f"{PROG}: error: re-arm refused: {result['reason']}", file=sys.stderr)
+            return 1
+        print(f"{result['trader']}: re-armed, now {result['state']}")
+        return 0
+    result = await _call(socket_path, "GET", f"/audit?since={args.since}&limit={args.limit}")
+    for entry in result["entries"]:
+        print(_dumps(entry) if args.json else _audit_text(entry))
+    return 0
+
+
+async def _call(
+    socket_path: Path, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200,)
+) -> Any:
+    timeout = aiohttp.ClientTimeout(total=10)
+    connector = aiohttp.UnixConnector(path=str(socket_path))
+    try:
+        async with (
+            aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
+            session.request(method, f"http://watchdog{path}", json=body) as response,
+        ):
+            payload = await response.read()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise ControlError(f"cannot reach the watchdog ({socket_path}): {exc}") from exc
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise ControlError(f"unexpected answer from {socket_path} (HTTP {status})") from None
+    if status not in ok:
+        message = data.get("error", f"HTTP {status}") if isinstance(data, dict) else status
+        raise ControlError(f"{message} ({socket_path})")
+    return data
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
+
+def _status_text(status: dict[str, Any]) -> str:
+    lines = [
+        f"watchdog pid {status['pid']}: store "
+        f"{'ok' if status['store_healthy'] else 'FAILED: ' + status['store_error']}"
+    ]
+    for trader in status["traders"]:
+        age = trader["heartbeat_age_s"]
+        lines.append(
+            f"  {trader['id']}: {trader['state']}{' (latched)' if trader['latched'] else ''}"
+            f", heartbeat {'never' if age is None else f'{age:.1f}s ago'}"
+        )
+        lines.extend(f"    {d['state']} {d['rule']}: {d['reason']}" for d in trader["decisions"])
+        kill = trader["kill"]
+        if kill is not None and not kill["finished"]:
+            lines.append(f"    kill {kill['kill_id']} running: {kill['steps']}")
+    return "\n".join(lines)
+
+
+def _audit_text(entry: dict[str, Any]) -> str:
+    ts = datetime.datetime.fromtimestamp(entry["ts"], tz=datetime.UTC).isoformat()
+    return f"{ts} {entry['trader']} {entry['kind']} {orjson.dumps(entry['detail']).decode()}"

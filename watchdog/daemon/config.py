@@ -1,0 +1,309 @@
+"""`watchdog.toml`: parsed once at the edge, validated strictly, turned into frozen values.
+
+Paths are resolved against the config file's directory, so a config and its key files can
+move together. Secrets (HMAC keys) are read here and never logged.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from risk.limits import Limits, limits_from_mapping, parse_limits
+from watchdog.client import load_key
+from watchdog.daemon.tomlcheck import Table
+from watchdog.daemon.venue_config import VenueSettings, parse_venue
+from watchdog.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ProcessTarget:
+    """How to find the trader's process: exactly one of pid, pidfile or systemd unit."""
+
+    pid: int | None = None
+    pidfile: Path | None = None
+    unit: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.pid is not None or self.pidfile is not None or self.unit is not None
+
+
+@dataclass(frozen=True)
+class TraderKill:
+    """Which local kill actions run for this trader."""
+
+    stop_process: bool = True
+    stop_grace_s: float = 2.0
+    revoke_credential: bool = True
+    revoke_mode: str = "replace"  # "replace" with a marker, or "remove"
+
+
+@dataclass(frozen=True)
+class TraderConfig:
+    id: str
+    hmac_key: bytes = field(repr=False)
+    limits: Limits
+    process: ProcessTarget
+    credential_file: Path | None
+    kill_group: str | None
+    kill: TraderKill
+    venue: VenueSettings | None
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    unix_socket: Path | None
+    udp_host: str | None
+    udp_port: int | None
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class KillConfig:
+    """Retry pacing shared by every kill action."""
+
+    deadline_s: float = 10.0
+    backoff_initial_s: float = 0.05
+    backoff_max_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    webhooks: tuple[str, ...] = ()
+    timeout_s: float = 2.0
+    retries: int = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path
+    state_dir: Path
+    control_socket: Path
+    control_socket_mode: int
+    ingress: IngressSettings
+    metrics: MetricsConfig
+    kill: KillConfig
+    alerts: AlertConfig
+    traders: tuple[TraderConfig, ...]
+    shutdown_timeout_s: float = 5.0
+    loop_lag_bound_s: float = 0.25
+    log_level: str = "info"
+
+    @property
+    def database(self) -> Path:
+        return self.state_dir / "watchdog.sqlite3"
+
+
+_TOP = frozenset(
+    {
+        "state_dir",
+        "control_socket",
+        "control_socket_mode",
+        "log_level",
+        "shutdown_timeout_s",
+        "loop_lag_bound_s",
+        "ingress",
+        "metrics",
+        "kill",
+        "alerts",
+        "traders",
+    }
+)
+_TRADER = frozenset(
+    {
+        "id",
+        "hmac_key_file",
+        "limits_file",
+        "limits",
+        "pid",
+        "pidfile",
+        "unit",
+        "credential_file",
+        "kill_group",
+        "kill",
+        "venue",
+    }
+)
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file; raises `ConfigError` naming the file and key path."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_config(data, path)
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    top = Table(str(path), "", data)
+    top.reject_unknown(_TOP)
+    base = path.parent
+    traders = tuple(_trader(t, base) for t in top.tables("traders"))
+    if not traders:
+        raise top.fail("traders", "at least one [[traders]] table is required")
+    _check_unique(top, traders)
+    level = top.text("log_level", "info")
+    if level not in _LOG_LEVELS:
+        raise top.fail("log_level", f"must be one of {', '.join(_LOG_LEVELS)}")
+    return Config(
+        source=path,
+        state_dir=_path(base, top.text("state_dir", required=True)),
+        control_socket=_path(base, top.text("control_socket", required=True)),
+        control_socket_mode=_mode(top),
+        ingress=_ingress(top.table("ingress"), base),
+        metrics=_metrics(top.table("metrics")),
+        kill=_kill(top.table("kill")),
+        alerts=_alerts(top.table("alerts")),
+        traders=traders,
+        shutdown_timeout_s=top.number("shutdown_timeout_s", 5.0),
+        loop_lag_bound_s=top.number("loop_lag_bound_s", 0.25),
+        log_level=level,
+    )
+
+
+def _path(base: Path, value: str) -> Path:
+    return (base / value).resolve() if not Path(value).is_absolute() else Path(value)
+
+
+def _mode(top: Table) -> int:
+    text = top.text("control_socket_mode", "0600")
+    if text not in ("0600", "0660"):
+        raise top.fail("control_socket_mode", 'must be "0600" or "0660" (who may control)')
+    return int(text, 8)
+
+
+def _check_unique(top: Table, traders: tuple[TraderConfig, ...]) -> None:
+    seen: set[str] = set()
+    for index, trader in enumerate(traders):
+        if trader.id in seen:
+            raise top.fail(f"traders[{index}].id", f"duplicate trader id {trader.id!r}")
+        seen.add(trader.id)
+
+
+def _trader(table: Table, base: Path) -> TraderConfig:
+    table.reject_unknown(_TRADER)
+    trader_id = table.text("id", required=True)
+    if not trader_id.replace("-", "").replace("_", "").isalnum() or len(trader_id) > 64:
+        raise table.fail("id", "use letters, digits, '-' and '_' (at most 64)")
+    credential = table.text("credential_file")
+    return TraderConfig(
+        id=trader_id,
+        hmac_key=_hmac_key(table, base),
+        limits=_limits(table, base),
+        process=_process(table, base),
+        credential_file=_path(base, credential) if credential else None,
+        kill_group=table.text("kill_group"),
+        kill=_trader_kill(table.table("kill")),
+        venue=parse_venue(table.table("venue")),
+    )
+
+
+def _hmac_key(table: Table, base: Path) -> bytes:
+    """The same reader and checks as the client's: hex text, >= 32 bytes, not world-readable."""
+    path = _path(base, table.text("hmac_key_file", required=True))
+    try:
+        return load_key(path)
+    except ConfigError as exc:
+        raise table.fail("hmac_key_file", str(exc)) from None
+
+
+def _limits(table: Table, base: Path) -> Limits:
+    if table.has("limits_file") == table.has("limits"):
+        raise table.fail("limits", "give exactly one of limits_file or an inline [limits] table")
+    if table.has("limits_file"):
+        path = _path(base, table.text("limits_file"))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise table.fail("limits_file", f"cannot read {path}: {exc}") from exc
+        return parse_limits(text, str(path))
+    inline = table.table("limits")
+    return limits_from_mapping(inline.data, f"{table.source}: {inline.path}")
+
+
+def _process(table: Table, base: Path) -> ProcessTarget:
+    given = [key for key in ("pid", "pidfile", "unit") if table.has(key)]
+    if len(given) > 1:
+        raise table.fail(given[1], f"give only one of pid, pidfile, unit (also got {given[0]})")
+    pidfile = table.text("pidfile")
+    return ProcessTarget(
+        pid=table.integer("pid", minimum=2) if table.has("pid") else None,
+        pidfile=_path(base, pidfile) if pidfile else None,
+        unit=table.text("unit"),
+    )
+
+
+def _trader_kill(table: Table) -> TraderKill:
+    table.reject_unknown(
+        frozenset({"stop_process", "stop_grace_s", "revoke_credential", "revoke_mode"})
+    )
+    mode = table.text("revoke_mode", "replace")
+    if mode not in ("replace", "remove"):
+        raise table.fail("revoke_mode", 'must be "replace" or "remove"')
+    return TraderKill(
+        stop_process=table.boolean("stop_process", True),
+        stop_grace_s=table.number("stop_grace_s", 2.0),
+        revoke_credential=table.boolean("revoke_credential", True),
+        revoke_mode=mode,
+    )
+
+
+def _ingress(table: Table, base: Path) -> IngressSettings:
+    table.reject_unknown(frozenset({"unix_socket", "udp"}))
+    unix = table.text("unix_socket")
+    udp = table.text("udp")
+    if unix is None and udp is None:
+        raise table.fail("unix_socket", "give unix_socket and/or udp (host:port)")
+    host, port = None, None
+    if udp is not None:
+        host, _, port_text = udp.rpartition(":")
+        if not host or not port_text.isdigit() or int(port_text) > 65535:
+            raise table.fail("udp", f"expected host:port, got {udp!r}")
+        port = int(port_text)
+    return IngressSettings(_path(base, unix) if unix else None, host, port)
+
+
+def _metrics(table: Table) -> MetricsConfig:
+    table.reject_unknown(frozenset({"enabled", "host", "port"}))
+    port = table.integer("port", 9108)
+    if port > 65535:
+        raise table.fail("port", "must be <= 65535")
+    return MetricsConfig(
+        table.boolean("enabled", bool(table.data)), table.text("host", "127.0.0.1"), port
+    )
+
+
+def _kill(table: Table) -> KillConfig:
+    table.reject_unknown(frozenset({"deadline_s", "backoff_initial_s", "backoff_max_s"}))
+    config = KillConfig(
+        deadline_s=table.number("deadline_s", 10.0),
+        backoff_initial_s=table.number("backoff_initial_s", 0.05),
+        backoff_max_s=table.number("backoff_max_s", 2.0),
+    )
+    if config.backoff_max_s < config.backoff_initial_s:
+        raise table.fail("backoff_max_s", "must be >= backoff_initial_s")
+    return config
+
+
+def _alerts(table: Table) -> AlertConfig:
+    table.reject_unknown(frozenset({"webhooks", "timeout_s", "retries"}))
+    hooks = table.str_list("webhooks")
+    for index, url in enumerate(hooks):
+        if not url.startswith(("http://", "https://")):
+            raise table.fail(f"webhooks[{index}]", "must be an http:// or https:// URL")
+    return AlertConfig(hooks, table.number("timeout_s", 2.0), table.integer("retries", 3))

@@ -1,0 +1,400 @@
+"""The daemon's lifecycle, as a straight line: serve() -> startup() -> main_loop() -> shutdown().
+
+startup   open the store (refuse to arm if it cannot be written), build one supervisor per
+          trader, resume unfinished kills, apply missed daily resets, bind the ingress, the
+          control socket and the metrics endpoint; READY=1.
+main_loop one task group: alert delivery, loop-lag monitor, systemd keepalive, kill pipelines;
+          it ends when a signal sets the exit flag.
+shutdown  ordered and capped by `shutdown_timeout_s`: stop taking telemetry, give running kill
+          pipelines the remaining time (they resume on the next start anyway), close sockets,
+          flush risk state, close the store. A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from aiohttp import web
+
+from risk import RiskError, TradingState
+from watchdog.clock import Clock, SystemClock
+from watchdog.daemon.alerts import Alerter
+from watchdog.daemon.config import Config, TraderConfig
+from watchdog.daemon.control import ControlApi, prepare_socket_path
+from watchdog.daemon.durable import Durable
+from watchdog.daemon.errors import StartupError, StoreError
+from watchdog.daemon.ingress import Ingress, IngressConfig, InvalidBurst
+from watchdog.daemon.kill import ActionFactory, KillPipeline
+from watchdog.daemon.kill.actions import DEFAULT_FACTORIES
+from watchdog.daemon.logs import log_event
+from watchdog.daemon.loopmon import LagMonitor
+from watchdog.daemon.metrics import Metrics
+from watchdog.daemon.scheduler import DailyResets
+from watchdog.daemon.sdnotify import Notifier
+from watchdog.daemon.store import Store
+from watchdog.daemon.supervisor import Services, TraderSupervisor
+from watchdog.errors import IngressError
+from watchdog.protocol import TraderState
+
+_log = logging.getLogger("watchdog.server")
+
+
+def limits_version(trader: TraderConfig) -> str:
+    """A short fingerprint of the limits in force, echoed to the trader in every ack."""
+    return hashlib.sha256(repr(trader.limits).encode()).hexdigest()[:16]
+
+
+class WatchdogServer:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        factories: Sequence[ActionFactory] = DEFAULT_FACTORIES,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.factories = tuple(factories)
+        self.notifier = notifier or Notifier()
+        self.metrics = Metrics()
+        self.alerter = Alerter(config.alerts, self.clock, socket.gethostname())
+        self.lag = LagMonitor(self.metrics)
+        self.supervisors: dict[str, TraderSupervisor] = {}
+        self.should_exit = asyncio.Event()
+        self.force_exit = False
+        self._store: Store | None = None
+        self._durable: Durable | None = None
+        self._ingress: Ingress | None = None
+        self._killer: KillPipeline | None = None
+        self._runners: list[web.AppRunner] = []
+        self._resets = DailyResets(self.clock)
+        self._group: asyncio.TaskGroup | None = None
+        self._pending: list[Coroutine[Any, Any, None]] = []
+        self._spawned: set[asyncio.Task[None]] = set()
+        self._ingress_ok = False
+        self.metrics_port: int | None = None
+
+    # -- the straight line ---------------------------------------------------------------
+
+    async def serve(self) -> int:
+        self._install_signal_handlers()
+        try:
+            await self.startup()
+        except (StartupError, StoreError, IngressError, RiskError) as exc:
+            log_event(_log, logging.CRITICAL, "refusing_to_arm", error=str(exc))
+            await self._close_io()
+            raise StartupError(f"refusing to arm: {exc}") from exc
+        try:
+            await self.main_loop()
+        finally:
+            await self.shutdown()
+        return 0
+
+    async def startup(self) -> None:
+        store = Store(self.config.database)  # raises StoreError: refuse to arm
+        self._store = store
+        self._durable = Durable(store, self._store_failed)
+        await self.alerter.start()
+        self._killer = KillPipeline(
+            clock=self.clock,
+            durable=self._durable,
+            alerter=self.alerter,
+            metrics=self.metrics,
+            config=self.config.kill,
+            factories=self.factories,
+            spawn=self._spawn,
+        )
+        services = Services(
+            self.clock,
+            self._durable,
+            self.alerter,
+            self.metrics,
+            self._killer,
+            self._push_state,
+            self._group_kill,
+            self._spawn,
+        )
+        for trader in self.config.traders:
+            self.supervisors[trader.id] = TraderSupervisor(
+                trader, services, store.trader(trader.id)
+            )
+        for record in store.unfinished_kills():
+            supervisor = self.supervisors.get(record.trader)
+            if supervisor is None:
+                self.alerter.notify("kill_orphaned", record.trader, kill_id=record.kill_id)
+                continue
+            self._killer.resume(record, supervisor.config, supervisor.process)
+        for supervisor in self.supervisors.values():
+            await supervisor.start()
+        self._resets.start(self.supervisors.values())
+        await self._start_ingress()
+        await self._start_control()
+        await self._start_metrics()
+        self.metrics.watch(
+            lambda: [s.view() for s in self.supervisors.values()], self._datagram_counts
+        )
+        self.metrics.armed.set(1)
+        self.metrics.store_healthy.set(1)
+        self.notifier.ready(self._status_line())
+        log_event(_log, logging.INFO, "armed", traders=list(self.supervisors), pid=os.getpid())
+
+    async def main_loop(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            for coroutine in self._pending:
+                self._spawn(coroutine)
+            self._pending.clear()
+            services = [
+                group.create_task(self.alerter.run()),
+                group.create_task(self.lag.run()),
+                group.create_task(self.notifier.keepalive(self.healthy)),
+            ]
+            await self.should_exit.wait()
+            for task in services:
+                task.cancel()
+            await self._drain_kills()
+        self._group = None
+
+    async def shutdown(self) -> None:
+        log_event(_log, logging.INFO, "shutting_down")
+        self.notifier.stopping()
+        # 1. No new telemetry or commands: the state is frozen from here on.
+        await self._close_io()
+        # 2. Flush what the supervisors hold in memory (risk state) and stop their timers.
+        for supervisor in self.supervisors.values():
+            supervisor.close()
+        if self._durable is not None:
+            self._durable.flush()
+        self._resets.shutdown()
+        for coroutine in self._pending:  # startup failed before main_loop could run them
+            coroutine.close()
+        self._pending.clear()
+        # 3. The store last: everything above may still write to it.
+        if self._store is not None:
+            self._store.close()
+        self.notifier.close()
+        log_event(_log, logging.INFO, "stopped")
+
+    # -- pieces --------------------------------------------------------------------------
+
+    async def _drain_kills(self) -> None:
+        """Give running kills the shutdown budget; they resume on the next start if cut."""
+        if self._killer is not None and not await self._killer.wait_idle(
+            self.config.shutdown_timeout_s
+        ):
+            log_event(_log, logging.WARNING, "kills_left_for_next_start")
+        for task in list(self._spawned):
+            task.cancel()
+
+    async def _close_io(self) -> None:
+        if self._ingress is not None:
+            await self._ingress.close()
+            self._ingress = None
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        await self.alerter.close()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        if self._group is None:
+            # During startup (a resumed kill, an overdue deadline): main_loop starts it first
+            # thing, microseconds later; the latch is already durable.
+            self._pending.append(coroutine)
+            return
+        task = self._group.create_task(coroutine)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
+
+    async def _start_ingress(self) -> None:
+        settings = self.config.ingress
+        udp = None
+        if settings.udp_host is not None and settings.udp_port is not None:
+            udp = (settings.udp_host, settings.udp_port)
+        ingress_config = IngressConfig(
+            keys={t.id: t.hmac_key for t in self.config.traders},
+            unix_path=settings.unix_socket,
+            udp=udp,
+        )
+        self._ingress = Ingress(
+            ingress_config,
+            clock=self.clock,
+            on_batch=self._on_batch,
+            on_invalid_burst=self._on_invalid_burst,
+        )
+        await self._ingress.start()
+        self._ingress_ok = True
+
+    async def _start_control(self) -> None:
+        path = self.config.control_socket
+        prepare_socket_path(path)
+        api = ControlApi(self.supervisors, self._require_store(), self.status)
+        runner = web.AppRunner(api.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        self._runners.append(runner)
+        # The umask closes the window between bind() and chmod() in which anyone could connect.
+        previous = os.umask(0o777 & ~self.config.control_socket_mode)
+        try:
+            await web.UnixSite(runner, str(path)).start()
+            os.chmod(path, self.config.control_socket_mode)
+        except OSError as exc:
+            raise StartupError(f"control socket {path}: cannot listen: {exc}") from exc
+        finally:
+            os.umask(previous)
+
+    async def _start_metrics(self) -> None:
+        if not self.config.metrics.enabled:
+            return
+        runner = web.AppRunner(self.metrics.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        self._runners.append(runner)
+        host, port = self.config.metrics.host, self.config.metrics.port
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(f"metrics endpoint {host}:{port}: cannot listen: {exc}") from exc
+        server = site._server  # aiohttp exposes the bound port nowhere else
+        if isinstance(server, asyncio.base_events.Server) and server.sockets:
+            self.metrics_port = int(server.sockets[0].getsockname()[1])
+
+    # -- callbacks -----------------------------------------------------------------------
+
+    def _on_batch(
+        self, trader_id: str, session_id: bytes, events: Sequence[Any], session_changed: bool
+    ) -> None:
+        supervisor = self.supervisors.get(trader_id)
+        if supervisor is None:
+            return
+        risk_events = [e for e in events if not isinstance(e, TraderState)]
+        supervisor.on_batch(session_id.hex(), risk_events, session_changed)
+        self._push_state(trader_id, supervisor.state)
+
+    def _push_state(self, trader_id: str, state: TradingState) -> None:
+        if self._ingress is None:
+            return
+        supervisor = self.supervisors[trader_id]
+        reason = supervisor.decisions[0].reason if supervisor.decisions else ""
+        self._ingress.send_ack(
+            trader_id,
+            state,
+            limits_version=limits_version(supervisor.config),
+            reason=reason[:200],
+        )
+
+    def _on_invalid_burst(self, burst: InvalidBurst) -> None:
+        detail = {"count": burst.count, "window_s": burst.window, "reasons": dict(burst.reasons)}
+        log_event(_log, logging.WARNING, "invalid_input_burst", **detail)
+        if self._durable is not None:
+            self._durable.audit_soon(self.clock.wall(), "*", "invalid_input", detail)
+        self.alerter.notify("invalid_input_burst", "*", **detail)
+
+    def _group_kill(self, group: str, reason: str) -> None:
+        for supervisor in self.supervisors.values():
+            if supervisor.config.kill_group == group:
+                supervisor.group_trip(reason)
+
+    def _store_failed(self, error: str) -> None:
+        self.metrics.store_healthy.set(0)
+        self.alerter.notify("store_failed", "*", error=error)
+        for supervisor in self.supervisors.values():
+            self._push_state(supervisor.id, supervisor.state)  # now at least HALTED
+        self.notifier.status(self._status_line())
+
+    def _datagram_counts(self) -> dict[str, int]:
+        if self._ingress is None:
+            return {}
+        return {"accepted": self._ingress.accepted_datagrams, **self._ingress.rejects}
+
+    # -- health and status ---------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        """For the systemd keepalive: the loop runs on time and the ingress is bound."""
+        return self._ingress is not None and self.lag.healthy(self.config.loop_lag_bound_s)
+
+    def _status_line(self) -> str:
+        worst = max((s.state for s in self.supervisors.values()), default=TradingState.ACTIVE)
+        return f"{worst.name}; traders={len(self.supervisors)}"
+
+    def status(self, only: str | None = None) -> dict[str, Any]:
+        store_ok = self._durable is not None and self._durable.healthy
+        return {
+            "pid": os.getpid(),
+            "armed": True,
+            "store_healthy": store_ok,
+            "store_error": "" if store_ok or self._durable is None else self._durable.last_error,
+            "loop_lag_s": round(self.lag.last_lag_s, 6),
+            "metrics_port": self.metrics_port,
+            "traders": [
+                self._trader_status(s)
+                for s in self.supervisors.values()
+                if only is None or s.id == only
+            ],
+        }
+
+    def _trader_status(self, supervisor: TraderSupervisor) -> dict[str, Any]:
+        view = supervisor.view()
+        latest = self._require_store().latest_kill(supervisor.id)
+        kill = None
+        if latest is not None:
+            kill = {
+                "kill_id": latest.kill_id,
+                "reason": latest.reason,
+                "finished": latest.finished_ts is not None,
+                "steps": {s.step: s.status for s in latest.steps},
+            }
+        return {
+            "id": supervisor.id,
+            "state": supervisor.state.name,
+            "latched": view.latched,
+            "session": supervisor.session_id,
+            "pid": supervisor.process.pid,
+            "heartbeat_age_s": None
+            if view.heartbeat_age_s is None
+            else round(view.heartbeat_age_s, 3),
+            "decisions": [
+                {
+                    "rule": d.rule,
+                    "state": d.state.name,
+                    "value": d.value,
+                    "limit": d.limit,
+                    "reason": d.reason,
+                }
+                for d in supervisor.decisions
+            ],
+            "utilisation": view.utilisation,
+            "next_daily_reset": self._resets.next_run(supervisor.id),
+            "kill": kill,
+            "kill_timing": self._kill_timing(supervisor.id),
+            "last_heartbeat_monotonic": supervisor.last_heartbeat,
+        }
+
+    def _kill_timing(self, trader: str) -> dict[str, Any] | None:
+        started = self._killer.last_started.get(trader) if self._killer else None
+        return None if started is None else dataclasses.asdict(started)
+
+    def _require_store(self) -> Store:
+        if self._store is None:
+            raise StartupError("the store is not open")
+        return self._store
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self._on_signal, signum)
+
+    def _on_signal(self, signum: int) -> None:
+        if self.should_exit.is_set():
+            # Second signal: the operator insists. The latch is durable: exiting now is safe.
+            log_event(_log, logging.WARNING, "forced_exit", signal=signal.Signals(signum).name)
+            os._exit(1)
+        log_event(_log, logging.INFO, "signal", signal=signal.Signals(signum).name)
+        self.should_exit.set()

@@ -1,0 +1,316 @@
+"""One trader under supervision: its risk engine, its timer, its liveness, its kill.
+
+Everything here runs on the event loop and stays synchronous up to the kill launch, so the
+path from a breaching datagram to a durable latch and a started pipeline has no await in it.
+Time-driven rules (heartbeat deadlines, pauses) get one timer per trader, set to the engine's
+`next_due`: no polling loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from risk import Assessment, Decision, Heartbeat, PersistedRisk, RiskEngine, TradingState
+from watchdog.clock import Clock
+from watchdog.daemon.alerts import Alerter
+from watchdog.daemon.config import TraderConfig
+from watchdog.daemon.durable import Durable
+from watchdog.daemon.kill import KillPipeline
+from watchdog.daemon.kill.pipeline import Spawn
+from watchdog.daemon.liveness import ProcessWatch
+from watchdog.daemon.logs import log_event
+from watchdog.daemon.metrics import Metrics, TraderView
+from watchdog.daemon.store import TraderRow
+
+_log = logging.getLogger("watchdog.supervisor")
+_PERSIST_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class RearmOutcome:
+    accepted: bool
+    reason: str
+    state: TradingState
+
+
+@dataclass(frozen=True)
+class Services:
+    """The shared parts every supervisor uses (one of each per process)."""
+
+    clock: Clock
+    durable: Durable
+    alerter: Alerter
+    metrics: Metrics
+    killer: KillPipeline
+    push_state: Callable[[str, TradingState], None]  # ack the trader with its new state
+    group_kill: Callable[[str, str], None]  # (kill group, reason): kill the group's others
+    spawn: Spawn  # start a task in the daemon's task group
+
+
+def restore_persisted(row: TraderRow | None) -> PersistedRisk | None:
+    if row is None:
+        return None
+    return PersistedRisk(
+        latched=row.latched,
+        latch_reason=row.latch_reason,
+        high_water_mark=row.high_water_mark,
+        day_start_equity=row.day_start_equity,
+        day_start_ts=row.day_start_ts,
+    )
+
+
+class TraderSupervisor:
+    def __init__(self, config: TraderConfig, services: Services, row: TraderRow | None) -> None:
+        self.config = config
+        self.id = config.id
+        self._s = services
+        now = services.clock.wall()
+        # Raises PersistedStateError for a corrupt row: the daemon then refuses to arm.
+        self.engine = RiskEngine(config.limits, now=now, persisted=restore_persisted(row))
+        # The engine applies a daily reset missed while we were down; the scheduler audits it.
+        self.restored_day_start = row.day_start_ts if row is not None else None
+        self.process = ProcessWatch(config.process, self._on_process_exit)
+        self.session_id: str | None = None
+        self.last_heartbeat: float | None = None  # monotonic
+        self.decisions: tuple[Decision, ...] = ()
+        self._state = self.engine.state
+        self._timer: asyncio.TimerHandle | None = None
+        self._persist_timer: asyncio.TimerHandle | None = None
+        self._trigger = 0.0  # monotonic stamp of what caused the current handling
+        self._saved: tuple[float | None, ...] | None = None
+        if row is not None:
+            self._saved = (row.high_water_mark, row.day_start_equity, row.day_start_ts)
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> TradingState:
+        """The engine's state, at least HALTED while the store cannot record what happens."""
+        if not self._s.durable.healthy:
+            return max(self._state, TradingState.HALTED)
+        return self._state
+
+    def view(self) -> TraderView:
+        age = None
+        if self.last_heartbeat is not None:
+            age = self._s.clock.monotonic() - self.last_heartbeat
+        return TraderView(
+            self.id,
+            int(self.state),
+            self._state == TradingState.KILLED,
+            age,
+            self.engine.utilisation(),
+        )
+
+    # -- inputs --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Watch the process and run the time-driven rules once (a restart may be overdue)."""
+        await self.process.attach()
+        self._handle(self.engine.evaluate(self._s.clock.wall()), "start")
+
+    def on_batch(self, session_id: str, events: Sequence[Any], session_changed: bool) -> None:
+        self._trigger = self._s.clock.monotonic()
+        if session_changed:
+            self._new_session(session_id)
+        now = self._s.clock.wall()
+        assessment = None
+        for event in events:
+            if isinstance(event, Heartbeat):
+                self.last_heartbeat = self._trigger
+            assessment = self.engine.apply(event, now)
+        if assessment is not None:
+            self._handle(assessment, "telemetry")
+        self._schedule_persist()
+
+    def _new_session(self, session_id: str) -> None:
+        previous, self.session_id = self.session_id, session_id
+        detail = {"previous": previous, "session": session_id}
+        log_event(_log, logging.WARNING, "session_changed", trader=self.id, **detail)
+        self._audit("session_changed", detail)
+        # A restarted trader may be a new process: watch that one from now on.
+        self._s.spawn(self._reattach())
+        if self._state == TradingState.KILLED:
+            # Latched: the ack says KILLED (the client fails closed) and its credential was
+            # revoked. It is not killed again: an operator may be bringing it up to give the
+            # re-arm check the equity it needs. Say so loudly instead.
+            self._s.alerter.notify("session_while_latched", self.id, session=session_id)
+
+    async def _reattach(self) -> None:
+        await self.process.attach()
+
+    def _on_process_exit(self, pid: int) -> None:
+        self._trigger = self._s.clock.monotonic()
+        log_event(_log, logging.ERROR, "trader_process_exited", trader=self.id, pid=pid)
+        if self._state == TradingState.KILLED:
+            self._audit("process_exited", {"pid": pid})
+            return
+        self._trip("process_exit", f"trader process {pid} exited")
+
+    def trip(self, reason: str, source: str) -> TradingState:
+        self._trigger = self._s.clock.monotonic()
+        self._trip("manual", f"{reason} (by {source})")
+        return self.state
+
+    def _trip(self, cause: str, reason: str) -> None:
+        # The kill (its latch write) goes first: one fsync less before the actions start.
+        self._handle(self.engine.trip(self._s.clock.wall(), reason), cause)
+        self._audit("trip", {"cause": cause, "reason": reason})
+
+    def rearm(self, reason: str, operator: str) -> RearmOutcome:
+        detail = {"reason": reason, "operator": operator}
+        if self._s.killer.running(self.id):
+            return self._refuse(detail, "the kill pipeline is still running: wait until verified")
+        result = self.engine.rearm(self._s.clock.wall(), reason)
+        if not result.accepted:
+            return self._refuse(detail, result.reason)
+        self._s.durable.write(lambda s: s.clear_latch(self.id, self._s.clock.wall(), detail))
+        self._s.metrics.rearms.labels(self.id, "accepted").inc()
+        log_event(_log, logging.WARNING, "rearmed", trader=self.id, **detail)
+        self._handle(result.assessment, "rearm")
+        return RearmOutcome(True, result.reason, self.state)
+
+    def _refuse(self, detail: dict[str, str], why: str) -> RearmOutcome:
+        self._audit("rearm_refused", {**detail, "why": why})
+        self._s.metrics.rearms.labels(self.id, "refused").inc()
+        log_event(_log, logging.WARNING, "rearm_refused", trader=self.id, why=why, **detail)
+        return RearmOutcome(False, why, self.state)
+
+    def daily_reset(self, missed_since: float | None = None) -> None:
+        now = self._s.clock.wall()
+        self._audit("daily_reset", {"ts": now, "missed_since": missed_since})
+        self._handle(self.engine.daily_reset(now), "daily_reset")
+        self._persist()
+
+    def group_trip(self, reason: str) -> None:
+        if self._state != TradingState.KILLED:
+            self._trigger = self._s.clock.monotonic()
+            self._trip("group", reason)
+
+    # -- decisions -----------------------------------------------------------------------
+
+    def _handle(self, assessment: Assessment, cause: str) -> None:
+        self._reschedule(assessment.next_due)
+        previous, self._state = self._state, assessment.state
+        if previous == assessment.state and assessment.decisions == self.decisions:
+            return
+        before, self.decisions = self.decisions, assessment.decisions
+        if assessment.state == TradingState.KILLED and previous != TradingState.KILLED:
+            # First, before any logging or bookkeeping: the latch and the actions.
+            self._start_kill(_kill_cause(cause, assessment), _kill_reason(assessment))
+        if previous != assessment.state or _verdicts(before) != _verdicts(assessment.decisions):
+            self._decision_changed(previous, before, assessment, cause)
+
+    def _decision_changed(
+        self,
+        previous: TradingState,
+        before: tuple[Decision, ...],
+        assessment: Assessment,
+        cause: str,
+    ) -> None:
+        """A new state, or a rule entering or leaving a grade: audit, count, ack, alert.
+
+        A measured value moving inside the same grade (a growing heartbeat age) is not a
+        change: it would flood the audit with every event.
+        """
+        decisions = [_decision_dict(d) for d in assessment.decisions]
+        known = _verdicts(before)
+        for decision in assessment.decisions:
+            if (decision.rule, decision.state) not in known:
+                self._s.metrics.decision(self.id, decision.rule, decision.state.name)
+        detail = {
+            "from": previous.name,
+            "to": assessment.state.name,
+            "cause": cause,
+            "decisions": decisions,
+        }
+        log_event(_log, logging.WARNING, "decision_changed", trader=self.id, **detail)
+        self._audit("decision", detail)
+        if previous == assessment.state:
+            return
+        self._s.push_state(self.id, self.state)
+        if assessment.state >= TradingState.WARN and previous < assessment.state:
+            self._s.alerter.notify(
+                "state", self.id, state=assessment.state.name, decisions=decisions
+            )
+
+    def _start_kill(self, cause: str, reason: str) -> None:
+        self._s.killer.start(self.config, self.process, cause, reason, self._trigger)
+        if self.config.kill_group is not None:
+            self._s.group_kill(
+                self.config.kill_group,
+                f"group {self.config.kill_group}: {self.id} killed ({reason})",
+            )
+
+    # -- timers --------------------------------------------------------------------------
+
+    def _reschedule(self, due: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if due is None:
+            return
+        delay = max(0.0, due - self._s.clock.wall())
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._trigger = self._s.clock.monotonic()
+        self._handle(self.engine.evaluate(self._s.clock.wall()), "timer")
+
+    def _schedule_persist(self) -> None:
+        if self._persist_timer is None:
+            loop = asyncio.get_running_loop()
+            self._persist_timer = loop.call_later(_PERSIST_EVERY_S, self._persist)
+
+    def _persist(self) -> None:
+        """Flush HWM and day-start equity: at most once a second, off the per-event path."""
+        self._persist_timer = None
+        p = self.engine.persisted()
+        values = (p.high_water_mark, p.day_start_equity, p.day_start_ts)
+        if values == self._saved:
+            return  # heartbeats alone change nothing durable: no fsync for them
+        if self._s.durable.write(lambda s: s.save_risk(self.id, *values)):
+            self._saved = values
+
+    def close(self) -> None:
+        for timer in (self._timer, self._persist_timer):
+            if timer is not None:
+                timer.cancel()
+        if self._persist_timer is not None:
+            self._persist()
+        self.process.close()
+
+    def _audit(self, kind: str, detail: dict[str, Any]) -> None:
+        self._s.durable.audit_soon(self._s.clock.wall(), self.id, kind, detail)
+
+
+def _verdicts(decisions: tuple[Decision, ...]) -> frozenset[tuple[str, TradingState]]:
+    return frozenset((d.rule, d.state) for d in decisions)
+
+
+def _decision_dict(decision: Decision) -> dict[str, Any]:
+    return {
+        "state": decision.state.name,
+        "rule": decision.rule,
+        "value": decision.value,
+        "limit": decision.limit,
+        "reason": decision.reason,
+    }
+
+
+def _kill_cause(cause: str, assessment: Assessment) -> str:
+    if cause in ("telemetry", "timer", "start") and assessment.decisions:
+        return assessment.decisions[0].rule
+    return cause
+
+
+def _kill_reason(assessment: Assessment) -> str:
+    if not assessment.decisions:
+        return "killed"
+    worst = assessment.decisions[0]
+    return f"{worst.rule}: {worst.reason}"
