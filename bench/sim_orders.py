@@ -1,0 +1,144 @@
+"""Signed order placement against exchange_sim over loopback, from one keep-alive client.
+
+Runs the simulator as a subprocess. Two phases on one HTTP/1.1 keep-alive connection:
+latency (one order in flight: p50/p99/max round trip) and throughput (``--pipeline`` orders in
+flight, HTTP pipelining). Orders are LIMIT IOC far below the market: every one goes through the
+full path (key, timestamp, HMAC, filters, margin, matching, journal) and expires without
+accumulating state. Requests are signed before timing starts, so the figure is the server's.
+
+    python -m bench.sim_orders [--quick] [--orders N] [--pipeline K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+from tests.support.sim import SimConfig, SimKey, SimProcess, sign
+
+
+def _requests(key: SimKey, count: int, host: str) -> list[bytes]:
+    now = int(time.time() * 1000)
+    out = []
+    for i in range(count):
+        params = urllib.parse.urlencode(
+            {
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "LIMIT",
+                "timeInForce": "IOC",
+                "quantity": "0.1",
+                "price": "1000.0",
+                "newClientOrderId": f"bench-{i}",
+                "recvWindow": 60000,
+                "timestamp": now,
+            }
+        )
+        query = f"{params}&signature={sign(key.secret, params)}"
+        out.append(
+            f"POST /fapi/v1/order?{query} HTTP/1.1\r\nHost: {host}\r\n"
+            f"X-MBX-APIKEY: {key.api_key}\r\nContent-Length: 0\r\n\r\n".encode()
+        )
+    return out
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+async def _latency(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reqs: list[bytes]
+) -> list[float]:
+    samples = []
+    for req in reqs:
+        start = time.perf_counter_ns()
+        writer.write(req)
+        status = await _read_response(reader)
+        samples.append((time.perf_counter_ns() - start) / 1000)
+        if status != 200:
+            raise SystemExit(f"sim_orders: order refused with HTTP {status}")
+    return samples
+
+
+async def _throughput(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reqs: list[bytes], depth: int
+) -> float:
+    """Keep up to ``depth`` requests in flight; refill in batches once half have been answered,
+    so the client spends one write per batch rather than one per order."""
+    start = time.perf_counter()
+    sent = received = 0
+    while received < len(reqs):
+        if sent - received <= depth // 2 and sent < len(reqs):
+            batch = reqs[sent : sent + depth - (sent - received)]
+            writer.write(b"".join(batch))
+            sent += len(batch)
+            await writer.drain()
+        if await _read_response(reader) != 200:
+            raise SystemExit("sim_orders: an order was refused during the throughput phase")
+        received += 1
+    return len(reqs) / (time.perf_counter() - start)
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run(orders: int, pipeline: int) -> dict[str, object]:
+    config = SimConfig(
+        book_ticker_hz=10, weight_per_minute=10**9, orders_per_10s=10**9, orders_per_minute=10**9
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = SimProcess.start(Path(tmp), config)
+        try:
+            host = f"127.0.0.1:{sim.port}"
+            latency_reqs = _requests(sim.trader_key, max(200, orders // 5), host)
+            bulk = _requests(sim.trader_key, orders, host)
+            reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+            await _latency(reader, writer, latency_reqs[:50])  # warm-up
+            samples = await _latency(reader, writer, latency_reqs[50:])
+            rate = await _throughput(reader, writer, bulk, pipeline)
+            writer.close()
+            await writer.wait_closed()
+        finally:
+            sim.stop()
+    return {
+        "orders_per_s": round(rate),
+        "serial_orders_per_s": round(1e6 / statistics.fmean(samples)),
+        "p50_us": round(_pct(samples, 0.50), 1),
+        "p99_us": round(_pct(samples, 0.99), 1),
+        "max_us": round(max(samples), 1),
+        "orders": orders,
+        "latency_samples": len(samples),
+        "pipeline_depth": pipeline,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.sim_orders")
+    parser.add_argument("--quick", action="store_true", help="short run")
+    parser.add_argument("--orders", type=int, default=None)
+    parser.add_argument("--pipeline", type=int, default=16)
+    args = parser.parse_args()
+    orders = args.orders or (3000 if args.quick else 30000)
+    if orders < 1 or args.pipeline < 1:
+        sys.exit("sim_orders: --orders and --pipeline must be >= 1")
+    print(json.dumps(asyncio.run(run(orders, args.pipeline))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,416 @@
+"""The simulator's config: TOML parsed once, validated strictly, turned into frozen values.
+
+Unknown keys are errors; every message names the file and the key path, so a typo never runs a
+venue that silently differs from what the test or the demo asked for.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from exchange_sim.errors import ConfigError
+
+PERMISSIONS = frozenset({"read", "trade", "master"})
+KEY_PATTERN = re.compile(r"[A-Za-z0-9]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolConfig:
+    symbol: str
+    base_asset: str
+    quote_asset: str
+    price: Decimal
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    min_notional: Decimal
+    leverage: int
+    max_open_orders: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarketConfig:
+    model: str  # "random_walk" or "replay"
+    seed: int
+    book_ticker_hz: float  # per symbol
+    volatility_bps: float  # standard deviation of one step, in basis points of the price
+    jump_probability: float  # per step
+    jump_max_pct: float
+    spread_ticks: int
+    depth_levels: int
+    level_qty: Decimal  # base-asset quantity offered at each level
+    level_spacing_ticks: int
+    replay_csv: Path | None
+    replay_loop: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FeeConfig:
+    maker: Decimal
+    taker: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitConfig:
+    weight_per_minute: int
+    orders_per_10s: int
+    orders_per_minute: int
+    retry_after_s: int
+    ban_after_429s: int  # this many refusals inside one minute turns 429 into a 418 ban
+    ban_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyConfig:
+    label: str
+    api_key: str
+    secret: str
+    permissions: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    name: str
+    email: str
+    master: bool
+    usdt: Decimal
+    keys: tuple[KeyConfig, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    symbols: tuple[SymbolConfig, ...]
+    accounts: tuple[AccountConfig, ...]
+    market: MarketConfig
+    fees: FeeConfig
+    rate_limits: RateLimitConfig
+    listen_key_validity_s: float
+    countdown_check_ms: float
+    journal_size: int
+    recv_window_max_ms: int = 60000
+
+
+class _Table:
+    """Reads one TOML table, remembering which keys were used so leftovers are reported."""
+
+    def __init__(self, raw: Any, where: str, source: str) -> None:
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{source}: {where or '<root>'}: must be a table")
+        self._raw: Mapping[str, Any] = raw
+        self._where = where
+        self._source = source
+        self._used: set[str] = set()
+
+    def path(self, key: str) -> str:
+        return f"{self._where}.{key}" if self._where else key
+
+    def fail(self, key: str, why: str) -> ConfigError:
+        return ConfigError(f"{self._source}: {self.path(key)}: {why}")
+
+    def get(self, key: str, default: Any) -> Any:
+        self._used.add(key)
+        return self._raw.get(key, default)
+
+    def sub(self, raw: Any, where: str) -> _Table:
+        """A table that is not one of this table's keys (e.g. an array element)."""
+        return _Table(raw, where, self._source)
+
+    def table(self, key: str) -> _Table:
+        return _Table(self.get(key, {}), self.path(key), self._source)
+
+    def names(self) -> list[str]:
+        return list(self._raw)
+
+    def integer(self, key: str, default: int, low: int = 0, high: int = 2**62) -> int:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(key, f"must be an integer in [{low}, {high}], got {value!r}")
+        return value
+
+    def number(self, key: str, default: float, low: float = 0.0, high: float = 1e12) -> float:
+        value = self.get(key, default)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            raise self.fail(key, f"must be a number in [{low}, {high}], got {value!r}")
+        return float(value)
+
+    def dec(self, key: str, default: str | None, positive: bool = True) -> Decimal:
+        value = self.get(key, default)
+        if value is None:
+            raise self.fail(key, "is required")
+        try:
+            result = Decimal(str(value))
+        except InvalidOperation:
+            raise self.fail(key, f"must be a decimal number, got {value!r}") from None
+        if not result.is_finite() or result < 0 or (positive and result == 0):
+            raise self.fail(key, f"must be a {'positive' if positive else 'non-negative'} number")
+        return result
+
+    def text(self, key: str, default: str | None) -> str:
+        value = self.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise self.fail(key, f"must be a non-empty string, got {value!r}")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {value!r}")
+        return value
+
+    def done(self) -> None:
+        unknown = sorted(set(self._raw) - self._used)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key")
+
+
+def _symbol(t: _Table, name: str) -> SymbolConfig:
+    quote = t.text("quote_asset", "USDT")
+    if quote != "USDT":
+        raise t.fail("quote_asset", "only USDT-margined symbols are simulated")
+    base = t.text("base_asset", name.removesuffix("USDT"))
+    cfg = SymbolConfig(
+        symbol=name,
+        base_asset=base,
+        quote_asset=quote,
+        price=t.dec("price", None),
+        tick_size=t.dec("tick_size", "0.01"),
+        step_size=t.dec("step_size", "0.001"),
+        min_qty=t.dec("min_qty", None) if "min_qty" in t.names() else Decimal(0),
+        max_qty=t.dec("max_qty", "1000000"),
+        min_notional=t.dec("min_notional", "5"),
+        leverage=t.integer("leverage", 20, 1, 125),
+        max_open_orders=t.integer("max_open_orders", 200, 1, 1_000_000),
+    )
+    t.done()
+    if not re.fullmatch(r"[A-Z0-9]{2,20}USDT", name):
+        raise t.fail("", "symbol names are upper-case and end in USDT")
+    return cfg
+
+
+def _market(t: _Table, base: Path) -> MarketConfig:
+    model = t.text("model", "random_walk")
+    if model not in ("random_walk", "replay"):
+        raise t.fail("model", "must be 'random_walk' or 'replay'")
+    csv_raw = t.get("replay_csv", None)
+    if csv_raw is not None and not isinstance(csv_raw, str):
+        raise t.fail("replay_csv", "must be a path string")
+    csv = None if csv_raw is None else (base / csv_raw)
+    if model == "replay" and csv is None:
+        raise t.fail("replay_csv", "is required when model = 'replay'")
+    cfg = MarketConfig(
+        model=model,
+        seed=t.integer("seed", 1),
+        book_ticker_hz=t.number("book_ticker_hz", 10.0, 0.0, 1_000_000.0),
+        volatility_bps=t.number("volatility_bps", 1.0, 0.0, 1000.0),
+        jump_probability=t.number("jump_probability", 0.0005, 0.0, 1.0),
+        jump_max_pct=t.number("jump_max_pct", 2.0, 0.0, 90.0),
+        spread_ticks=t.integer("spread_ticks", 1, 1, 10_000),
+        depth_levels=t.integer("depth_levels", 10, 1, 1000),
+        level_qty=t.dec("level_qty", "5"),
+        level_spacing_ticks=t.integer("level_spacing_ticks", 1, 1, 10_000),
+        replay_csv=csv,
+        replay_loop=t.flag("replay_loop", True),
+    )
+    t.done()
+    return cfg
+
+
+def _key(t: _Table) -> KeyConfig:
+    api_key = t.text("api_key", None)
+    secret = t.text("secret", None)
+    if not KEY_PATTERN.fullmatch(api_key):
+        raise t.fail("api_key", "must be 64 letters or digits (the venue's key format)")
+    if not KEY_PATTERN.fullmatch(secret):
+        raise t.fail("secret", "must be 64 letters or digits")
+    perms = t.get("permissions", ["read", "trade"])
+    if not isinstance(perms, list) or not all(isinstance(p, str) for p in perms):
+        raise t.fail("permissions", "must be a list of strings")
+    unknown = set(perms) - PERMISSIONS
+    if unknown:
+        raise t.fail("permissions", f"unknown permission {sorted(unknown)[0]!r}")
+    cfg = KeyConfig(
+        label=t.text("label", api_key[:8]),
+        api_key=api_key,
+        secret=secret,
+        permissions=frozenset(perms),
+    )
+    t.done()
+    return cfg
+
+
+def _account(t: _Table, name: str) -> AccountConfig:
+    raw_keys = t.get("keys", [])
+    if not isinstance(raw_keys, list):
+        raise t.fail("keys", "must be an array of tables ([[accounts.NAME.keys]])")
+    keys = tuple(_key(t.sub(k, f"{t.path('keys')}[{i}]")) for i, k in enumerate(raw_keys))
+    cfg = AccountConfig(
+        name=name,
+        email=t.text("email", f"{name}@sub.sim"),
+        master=t.flag("master", False),
+        usdt=t.dec("usdt", "100000", positive=False),
+        keys=keys,
+    )
+    t.done()
+    return cfg
+
+
+def parse_config(text: str, source: str, base: Path | None = None) -> SimConfig:
+    """Parse and validate a config; ``base`` resolves relative paths (the file's folder)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    root = _Table(raw, "", source)
+    symbols_t = root.table("symbols")
+    symbols = tuple(_symbol(symbols_t.table(n), n) for n in symbols_t.names())
+    accounts_t = root.table("accounts")
+    accounts = tuple(_account(accounts_t.table(n), n) for n in accounts_t.names())
+    limits_t = root.table("rate_limits")
+    limits = RateLimitConfig(
+        weight_per_minute=limits_t.integer("weight_per_minute", 2400, 1),
+        orders_per_10s=limits_t.integer("orders_per_10s", 300, 1),
+        orders_per_minute=limits_t.integer("orders_per_minute", 1200, 1),
+        retry_after_s=limits_t.integer("retry_after_s", 5, 1),
+        ban_after_429s=limits_t.integer("ban_after_429s", 20, 1),
+        ban_s=limits_t.integer("ban_s", 120, 1),
+    )
+    limits_t.done()
+    fees_t = root.table("fees")
+    fees = FeeConfig(
+        maker=fees_t.dec("maker", "0.0002", positive=False),
+        taker=fees_t.dec("taker", "0.0005", positive=False),
+    )
+    fees_t.done()
+    market = _market(root.table("market"), base or Path("."))
+    cfg = SimConfig(
+        symbols=symbols,
+        accounts=accounts,
+        market=market,
+        fees=fees,
+        rate_limits=limits,
+        listen_key_validity_s=root.number("listen_key_validity_s", 3600.0, 0.05, 1e7),
+        countdown_check_ms=root.number("countdown_check_ms", 10.0, 1.0, 1000.0),
+        journal_size=root.integer("journal_size", 200_000, 100, 10_000_000),
+    )
+    root.done()
+    _check_whole(cfg, source)
+    return cfg
+
+
+def _check_whole(cfg: SimConfig, source: str) -> None:
+    if not cfg.symbols:
+        raise ConfigError(f"{source}: symbols: at least one symbol is required")
+    masters = [a for a in cfg.accounts if a.master]
+    if len(masters) != 1:
+        raise ConfigError(f"{source}: accounts: exactly one account must have master = true")
+    seen: set[str] = set()
+    emails: set[str] = set()
+    for account in cfg.accounts:
+        if account.email in emails:
+            raise ConfigError(f"{source}: accounts.{account.name}.email: duplicated")
+        emails.add(account.email)
+        for key in account.keys:
+            if key.api_key in seen:
+                raise ConfigError(f"{source}: accounts.{account.name}.keys: api_key duplicated")
+            seen.add(key.api_key)
+            if "master" in key.permissions and not account.master:
+                raise ConfigError(
+                    f"{source}: accounts.{account.name}.keys: permission 'master' needs the "
+                    "master account"
+                )
+
+
+def load_config(path: Path | None) -> SimConfig:
+    """Read ``path`` (or the built-in default, identical to examples/sim.toml)."""
+    if path is None:
+        return parse_config(DEFAULT_CONFIG, "<default config>")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(text, str(path), path.parent)
+
+
+# The documented default world (docs/exchange_sim.md). Keys are fixed so the demo and the docs
+# can name them; they only ever open doors on this loopback simulator.
+DEFAULT_CONFIG = """\
+# exchange-sim default world: one master account, one trading sub-account with two keys.
+listen_key_validity_s = 3600
+countdown_check_ms = 10
+
+[market]
+model = "random_walk"
+seed = 1
+book_ticker_hz = 10
+volatility_bps = 1.0
+jump_probability = 0.0005
+jump_max_pct = 2.0
+spread_ticks = 1
+depth_levels = 10
+level_qty = "5"
+level_spacing_ticks = 1
+
+[fees]
+maker = "0.0002"
+taker = "0.0005"
+
+[rate_limits]
+weight_per_minute = 2400
+orders_per_10s = 300
+orders_per_minute = 1200
+retry_after_s = 5
+ban_after_429s = 20
+ban_s = 120
+
+[symbols.BTCUSDT]
+price = "60000"
+tick_size = "0.10"
+step_size = "0.001"
+min_notional = "100"
+leverage = 20
+
+[symbols.ETHUSDT]
+price = "3000"
+tick_size = "0.01"
+step_size = "0.001"
+min_notional = "20"
+leverage = 20
+
+[accounts.master]
+email = "master@sim"
+master = true
+usdt = "1000000"
+
+[[accounts.master.keys]]
+label = "master"
+api_key = "SimMasterKey0000000000000000000000000000000000000000000000000000"
+secret = "SimMasterSecret0000000000000000000000000000000000000000000000000"
+permissions = ["master", "read", "trade"]
+
+[accounts.trader1]
+email = "trader1@sub.sim"
+usdt = "100000"
+
+[[accounts.trader1.keys]]
+label = "trader"
+api_key = "SimTraderKey0000000000000000000000000000000000000000000000000000"
+secret = "SimTraderSecret0000000000000000000000000000000000000000000000000"
+permissions = ["read", "trade"]
+
+[[accounts.trader1.keys]]
+label = "watchdog"
+api_key = "SimWatchdogKey00000000000000000000000000000000000000000000000000"
+secret = "SimWatchdogSecret00000000000000000000000000000000000000000000000"
+permissions = ["read", "trade"]
+"""

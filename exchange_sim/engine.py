@@ -1,0 +1,545 @@
+"""The exchange's state machine: accounts, keys, orders, matching, positions, countdowns.
+
+No I/O and no clock reads: every call takes the time it happens at and returns results; what
+the user-data streams must hear is queued in ``outbox`` for the shell to publish.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from exchange_sim import codes
+from exchange_sim.config import (
+    AccountConfig,
+    FeeConfig,
+    KeyConfig,
+    MarketConfig,
+    SimConfig,
+    SymbolConfig,
+)
+from exchange_sim.market import Quote
+from exchange_sim.orders import NewOrder, Order, fmt
+
+ZERO = Decimal(0)
+HISTORY_PER_ACCOUNT = 50_000
+
+
+@dataclass(slots=True)
+class Position:
+    symbol: str
+    qty: Decimal = ZERO  # signed: one-way mode, positionSide BOTH
+    entry: Decimal = ZERO
+    update_ms: int = 0
+
+
+@dataclass(slots=True)
+class Key:
+    config: KeyConfig
+    account: str
+    deleted: bool = False
+    deleted_ms: int | None = None
+
+
+@dataclass(slots=True)
+class Account:
+    name: str
+    email: str
+    master: bool
+    wallet: Decimal
+    positions: dict[str, Position]
+    open: dict[int, Order] = field(default_factory=dict)
+    history: OrderedDict[int, Order] = field(default_factory=OrderedDict)
+    countdowns: dict[str, float] = field(default_factory=dict)  # symbol -> monotonic deadline
+    resting_notional: dict[str, Decimal] = field(default_factory=dict)  # exact: qty * price
+    update_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UserEvent:
+    account: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    qty: Decimal
+    price: Decimal
+
+
+class Exchange:
+    """All venue state. One instance per simulator process, driven by one event loop."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.symbols: dict[str, SymbolConfig] = {s.symbol: s for s in config.symbols}
+        self._market: MarketConfig = config.market
+        self._fees: FeeConfig = config.fees
+        self.accounts: dict[str, Account] = {a.name: _account(a, config) for a in config.accounts}
+        self.keys: dict[str, Key] = {
+            k.api_key: Key(k, a.name) for a in config.accounts for k in a.keys
+        }
+        self.quotes: dict[str, Quote] = {}
+        self.outbox: list[UserEvent] = []
+        # Accounts someone follows on a user-data stream: events are only built for these.
+        self.listening: set[str] = set()
+        self.paused = False
+        self._order_ids = itertools.count(1)
+        self._trade_ids = itertools.count(1)
+        self._bids: dict[str, list[tuple[Decimal, int]]] = {s: [] for s in self.symbols}
+        self._asks: dict[str, list[tuple[Decimal, int]]] = {s: [] for s in self.symbols}
+        self._resting: dict[int, Order] = {}
+
+    # ----------------------------------------------------------------- keys and accounts
+    def account_by_email(self, email: str) -> Account | None:
+        return next((a for a in self.accounts.values() if a.email == email), None)
+
+    def delete_key(self, email: str, api_key: str, now_ms: int) -> Key:
+        account = self.account_by_email(email)
+        if account is None or account.master:
+            raise codes.sub_account_missing()
+        key = self.keys.get(api_key)
+        if key is None or key.account != account.name or key.deleted:
+            raise codes.sub_account_key_missing()
+        key.deleted = True
+        key.deleted_ms = now_ms
+        return key
+
+    # ----------------------------------------------------------------------- market data
+    def on_quote(self, symbol: str, quote: Quote, now_ms: int) -> None:
+        """A new top of book: resting limit orders the market now crosses fill as makers."""
+        self.quotes[symbol] = quote
+        if self.paused:
+            return
+        bids, asks = self._bids[symbol], self._asks[symbol]
+        while bids and -bids[0][0] >= quote.ask:
+            self._fill_resting(heapq.heappop(bids)[1], now_ms)
+        while asks and asks[0][0] <= quote.bid:
+            self._fill_resting(heapq.heappop(asks)[1], now_ms)
+
+    def _fill_resting(self, order_id: int, now_ms: int) -> None:
+        order = self._resting.get(order_id)
+        if order is None or not order.is_open:
+            return  # cancelled since it was queued: lazy deletion from the heap
+        account = self.accounts[order.account]
+        self._unrest(account, order)
+        qty = self._reduce_only_cap(account, order, order.remaining)
+        if qty > 0:
+            self._execute(account, order, [Fill(qty, order.price)], maker=True, now_ms=now_ms)
+        if order.is_open:
+            self._close(account, order, "EXPIRED", now_ms)
+
+    # ---------------------------------------------------------------------------- orders
+    def place(self, account_name: str, new: NewOrder, now_ms: int) -> Order:
+        account = self.accounts[account_name]
+        sym = self.symbols[new.symbol]
+        quote = self.quotes.get(new.symbol)
+        if quote is None:
+            raise codes.service_unavailable()
+        cid = new.client_order_id
+        if cid is not None and any(o.client_order_id == cid for o in account.open.values()):
+            raise codes.client_order_id_duplicated()
+        ref_price = (
+            new.price if new.type == "LIMIT" else (quote.ask if new.side == "BUY" else quote.bid)
+        )
+        if not new.reduce_only and new.qty * ref_price < sym.min_notional:
+            raise codes.min_notional(fmt(sym.min_notional))
+        self._check_reduce_only(account, new)
+        self._check_margin(account, sym, new, ref_price)
+        if len([o for o in account.open.values() if o.symbol == new.symbol]) >= sym.max_open_orders:
+            raise codes.max_open_orders()
+        fills = self._taker_fills(new, quote)
+        if new.type == "LIMIT" and new.tif == "GTX" and fills:
+            raise codes.gtx_rejected()
+        if new.tif == "FOK" and sum(f.qty for f in fills) < new.qty:
+            raise codes.fok_rejected()
+        order_id = next(self._order_ids)
+        order = Order(
+            order_id=order_id,
+            account=account_name,
+            client_order_id=cid or f"sim-{order_id}",
+            symbol=new.symbol,
+            side=new.side,
+            type=new.type,
+            tif=new.tif,
+            price=new.price,
+            orig_qty=new.qty,
+            reduce_only=new.reduce_only,
+            time_ms=now_ms,
+            update_ms=now_ms,
+        )
+        account.open[order_id] = order
+        self._emit_order(order, "NEW", now_ms)
+        self._run_new(account, order, fills, now_ms)
+        return order
+
+    def _run_new(self, account: Account, order: Order, fills: list[Fill], now_ms: int) -> None:
+        if order.reduce_only:
+            fills = _cap(fills, self._reduce_only_cap(account, order, order.orig_qty))
+        if fills:
+            self._execute(account, order, fills, maker=False, now_ms=now_ms)
+        if not order.is_open:
+            return
+        if order.type == "MARKET" or order.tif in ("IOC", "FOK"):
+            self._close(account, order, "EXPIRED", now_ms)
+            return
+        book = self._bids if order.side == "BUY" else self._asks
+        heapq.heappush(
+            book[order.symbol],
+            (-order.price if order.side == "BUY" else order.price, order.order_id),
+        )
+        self._resting[order.order_id] = order
+        notional = account.resting_notional
+        notional[order.symbol] = notional.get(order.symbol, ZERO) + order.remaining * order.price
+
+    def _unrest(self, account: Account, order: Order) -> None:
+        """Take an order off the book and its margin off the account (heap entry goes lazily)."""
+        if self._resting.pop(order.order_id, None) is not None:
+            notional = account.resting_notional
+            notional[order.symbol] -= order.remaining * order.price
+            self._compact(order.symbol)
+
+    def _compact(self, symbol: str) -> None:
+        """Rebuild a side's heap once cancelled entries dominate, so place/cancel churn far from
+        the market cannot grow memory without bound."""
+        for book in (self._bids[symbol], self._asks[symbol]):
+            if len(book) > 1024 and len(book) > 4 * len(self._resting):
+                book[:] = [entry for entry in book if entry[1] in self._resting]
+                heapq.heapify(book)
+
+    def _taker_fills(self, new: NewOrder, quote: Quote) -> list[Fill]:
+        """Walk the simulated book: ``depth_levels`` levels of ``level_qty``, spaced in ticks."""
+        if self.paused:
+            return []
+        tick = self.symbols[new.symbol].tick_size
+        m = self._market
+        step = tick * m.level_spacing_ticks
+        remaining = new.qty
+        fills: list[Fill] = []
+        for level in range(m.depth_levels):
+            if new.side == "BUY":
+                price = quote.ask + step * level
+                if new.type == "LIMIT" and price > new.price:
+                    break
+            else:
+                price = quote.bid - step * level
+                if price <= 0 or (new.type == "LIMIT" and price < new.price):
+                    break
+            size = quote.ask_qty if level == 0 and new.side == "BUY" else m.level_qty
+            if level == 0 and new.side == "SELL":
+                size = quote.bid_qty
+            take = min(size, remaining)
+            fills.append(Fill(take, price))
+            remaining -= take
+            if remaining <= 0:
+                break
+        return fills
+
+    def _check_reduce_only(self, account: Account, new: NewOrder) -> None:
+        if not new.reduce_only:
+            return
+        pos = account.positions[new.symbol].qty
+        if pos == 0 or (pos > 0) == (new.side == "BUY"):
+            raise codes.reduce_only_rejected()
+
+    def _reduce_only_cap(self, account: Account, order: Order, wanted: Decimal) -> Decimal:
+        if not order.reduce_only:
+            return wanted
+        pos = account.positions[order.symbol].qty
+        if pos == 0 or (pos > 0) == (order.side == "BUY"):
+            return ZERO
+        return min(wanted, abs(pos))
+
+    def _check_margin(
+        self, account: Account, sym: SymbolConfig, new: NewOrder, ref_price: Decimal
+    ) -> None:
+        if new.reduce_only:
+            return
+        pos = account.positions[new.symbol].qty
+        opposing = abs(pos) if pos != 0 and (pos > 0) != (new.side == "BUY") else ZERO
+        exposure = max(ZERO, new.qty - opposing)
+        required = exposure * ref_price / sym.leverage
+        if required > self.available_balance(account):
+            raise codes.margin_insufficient()
+
+    def cancel(
+        self, account_name: str, symbol: str, order_id: int | None, cid: str | None, now_ms: int
+    ) -> Order:
+        account = self.accounts[account_name]
+        order = self._find(account, symbol, order_id, cid, open_only=True)
+        if order is None:
+            raise codes.unknown_order()
+        self._close(account, order, "CANCELED", now_ms)
+        return order
+
+    def cancel_all(self, account_name: str, symbol: str, now_ms: int) -> list[Order]:
+        account = self.accounts[account_name]
+        victims = [o for o in account.open.values() if o.symbol == symbol]
+        for order in victims:
+            self._close(account, order, "CANCELED", now_ms)
+        return victims
+
+    def query(self, account_name: str, symbol: str, order_id: int | None, cid: str | None) -> Order:
+        order = self._find(self.accounts[account_name], symbol, order_id, cid, open_only=False)
+        if order is None:
+            raise codes.no_such_order()
+        return order
+
+    def open_orders(self, account_name: str, symbol: str | None) -> list[Order]:
+        orders = self.accounts[account_name].open.values()
+        return [o for o in orders if symbol is None or o.symbol == symbol]
+
+    def _find(
+        self, account: Account, symbol: str, order_id: int | None, cid: str | None, open_only: bool
+    ) -> Order | None:
+        pools: list[dict[int, Order]] = [account.open]
+        if not open_only:
+            pools.append(account.history)
+        for pool in pools:
+            if order_id is not None:
+                found = pool.get(order_id)
+            else:
+                found = next((o for o in pool.values() if o.client_order_id == cid), None)
+            if (
+                found is not None
+                and found.symbol == symbol
+                and (cid is None or found.client_order_id == cid)
+            ):
+                return found
+        return None
+
+    def _close(self, account: Account, order: Order, status: str, now_ms: int) -> None:
+        order.status = status
+        order.update_ms = now_ms
+        self._unrest(account, order)
+        account.open.pop(order.order_id, None)
+        account.history[order.order_id] = order
+        if len(account.history) > HISTORY_PER_ACCOUNT:
+            account.history.popitem(last=False)
+        self._emit_order(order, status, now_ms)
+
+    # ------------------------------------------------------------------------ execution
+    def _execute(
+        self, account: Account, order: Order, fills: list[Fill], maker: bool, now_ms: int
+    ) -> None:
+        rate = self._fees.maker if maker else self._fees.taker
+        for f in fills:
+            realized = self._apply_fill(account, order.symbol, order.side, f, now_ms)
+            fee = f.qty * f.price * rate
+            account.wallet += realized - fee
+            order.executed_qty += f.qty
+            order.cum_quote += f.qty * f.price
+            order.update_ms = now_ms
+            filled = order.executed_qty >= order.orig_qty
+            order.status = "FILLED" if filled else "PARTIALLY_FILLED"
+            self._emit_trade(order, f, fee, realized, maker, now_ms)
+        if not order.is_open:
+            account.open.pop(order.order_id, None)
+            account.history[order.order_id] = order
+        self._emit_account(account, order.symbol, now_ms)
+
+    def _apply_fill(
+        self, account: Account, symbol: str, side: str, f: Fill, now_ms: int
+    ) -> Decimal:
+        pos = account.positions[symbol]
+        signed = f.qty if side == "BUY" else -f.qty
+        realized = ZERO
+        if pos.qty == 0 or (pos.qty > 0) == (signed > 0):
+            new_qty = pos.qty + signed
+            pos.entry = (pos.entry * abs(pos.qty) + f.price * f.qty) / abs(new_qty)
+            pos.qty = new_qty
+        else:
+            closing = min(f.qty, abs(pos.qty))
+            direction = 1 if pos.qty > 0 else -1
+            realized = closing * (f.price - pos.entry) * direction
+            new_qty = pos.qty + signed
+            if new_qty == 0:
+                pos.entry = ZERO
+            elif (new_qty > 0) != (pos.qty > 0):
+                pos.entry = f.price
+            pos.qty = new_qty
+        pos.update_ms = now_ms
+        account.update_ms = now_ms
+        return realized
+
+    # ------------------------------------------------------------------------- valuation
+    def mark(self, symbol: str) -> Decimal:
+        quote = self.quotes.get(symbol)
+        return quote.mid if quote is not None else self.symbols[symbol].price
+
+    def unrealized(self, pos: Position) -> Decimal:
+        return pos.qty * (self.mark(pos.symbol) - pos.entry) if pos.qty else ZERO
+
+    def position_margin(self, pos: Position) -> Decimal:
+        return abs(pos.qty) * self.mark(pos.symbol) / self.symbols[pos.symbol].leverage
+
+    def order_margin(self, account: Account) -> Decimal:
+        return sum(
+            (
+                o.remaining * o.price / self.symbols[o.symbol].leverage
+                for o in account.open.values()
+            ),
+            ZERO,
+        )
+
+    def available_balance(self, account: Account) -> Decimal:
+        positions = account.positions.values()
+        upnl = sum((self.unrealized(p) for p in positions), ZERO)
+        used = sum((self.position_margin(p) for p in positions), ZERO)
+        return account.wallet + upnl - used - self.order_margin(account)
+
+    # ------------------------------------------------------------------------ countdowns
+    def set_countdown(
+        self, account_name: str, symbol: str, countdown_ms: int, now_mono: float
+    ) -> None:
+        countdowns = self.accounts[account_name].countdowns
+        if countdown_ms == 0:
+            countdowns.pop(symbol, None)
+        else:
+            countdowns[symbol] = now_mono + countdown_ms / 1000
+
+    def expire_countdowns(self, now_mono: float, now_ms: int) -> list[tuple[str, str, list[Order]]]:
+        """Cancel every order of each (account, symbol) whose countdown ran out."""
+        expired: list[tuple[str, str, list[Order]]] = []
+        for account in self.accounts.values():
+            if not account.countdowns:
+                continue
+            due = [s for s, deadline in account.countdowns.items() if deadline <= now_mono]
+            for symbol in due:
+                del account.countdowns[symbol]
+                expired.append(
+                    (account.name, symbol, self.cancel_all(account.name, symbol, now_ms))
+                )
+        return expired
+
+    # --------------------------------------------------------------------------- events
+    def _emit_order(self, order: Order, exec_type: str, now_ms: int) -> None:
+        if order.account not in self.listening:
+            return
+        self.outbox.append(UserEvent(order.account, _order_event(order, exec_type, now_ms)))
+
+    def _emit_trade(
+        self, order: Order, f: Fill, fee: Decimal, realized: Decimal, maker: bool, now_ms: int
+    ) -> None:
+        trade_id = next(self._trade_ids)
+        if order.account not in self.listening:
+            return
+        event = _order_event(order, "TRADE", now_ms)
+        o = event["o"]
+        o.update(
+            l=fmt(f.qty),
+            L=fmt(f.price),
+            N="USDT",
+            n=fmt(fee),
+            t=trade_id,
+            m=maker,
+            rp=fmt(realized),
+        )
+        self.outbox.append(UserEvent(order.account, event))
+
+    def _emit_account(self, account: Account, symbol: str, now_ms: int) -> None:
+        if account.name not in self.listening:
+            return
+        pos = account.positions[symbol]
+        self.outbox.append(
+            UserEvent(
+                account.name,
+                {
+                    "e": "ACCOUNT_UPDATE",
+                    "E": now_ms,
+                    "T": now_ms,
+                    "a": {
+                        "m": "ORDER",
+                        "B": [
+                            {
+                                "a": "USDT",
+                                "wb": fmt(account.wallet),
+                                "cw": fmt(account.wallet),
+                                "bc": "0",
+                            }
+                        ],
+                        "P": [
+                            {
+                                "s": symbol,
+                                "pa": fmt(pos.qty),
+                                "ep": fmt(pos.entry),
+                                "bep": fmt(pos.entry),
+                                "cr": "0",
+                                "up": fmt(self.unrealized(pos)),
+                                "mt": "cross",
+                                "iw": "0",
+                                "ps": "BOTH",
+                            }
+                        ],
+                    },
+                },
+            )
+        )
+
+
+def _cap(fills: list[Fill], limit: Decimal) -> list[Fill]:
+    capped: list[Fill] = []
+    for f in fills:
+        if limit <= 0:
+            break
+        take = min(f.qty, limit)
+        capped.append(Fill(take, f.price))
+        limit -= take
+    return capped
+
+
+def _order_event(order: Order, exec_type: str, now_ms: int) -> dict[str, Any]:
+    return {
+        "e": "ORDER_TRADE_UPDATE",
+        "E": now_ms,
+        "T": now_ms,
+        "o": {
+            "s": order.symbol,
+            "c": order.client_order_id,
+            "S": order.side,
+            "o": order.type,
+            "f": order.tif,
+            "q": fmt(order.orig_qty),
+            "p": fmt(order.price),
+            "ap": fmt(order.avg_price),
+            "sp": "0",
+            "x": exec_type,
+            "X": order.status,
+            "i": order.order_id,
+            "l": "0",
+            "z": fmt(order.executed_qty),
+            "L": "0",
+            "N": "USDT",
+            "n": "0",
+            "T": now_ms,
+            "t": 0,
+            "b": "0",
+            "a": "0",
+            "m": False,
+            "R": order.reduce_only,
+            "wt": "CONTRACT_PRICE",
+            "ot": order.type,
+            "ps": "BOTH",
+            "cp": False,
+            "rp": "0",
+            "pP": False,
+            "si": 0,
+            "ss": 0,
+            "V": "NONE",
+            "pm": "NONE",
+            "gtd": 0,
+        },
+    }
+
+
+def _account(cfg: AccountConfig, sim: SimConfig) -> Account:
+    return Account(
+        name=cfg.name,
+        email=cfg.email,
+        master=cfg.master,
+        wallet=cfg.usdt,
+        positions={s.symbol: Position(s.symbol) for s in sim.symbols},
+    )

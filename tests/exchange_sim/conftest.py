@@ -1,0 +1,35 @@
+"""Fixtures: a real simulator process per test, and an HTTP session to talk to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.exchange_sim.venue_client import VenueClient
+from tests.support.sim import SimConfig, SimProcess, sim_process
+
+__all__ = ["sim_process"]
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as s:
+        yield s
+
+
+@pytest.fixture
+def frozen_sim(tmp_path: Path) -> Iterator[SimProcess]:
+    """A simulator whose prices move only when a test jumps them: exact, race-free quotes."""
+    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=0))
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture
+def venue(frozen_sim: SimProcess, session: aiohttp.ClientSession) -> VenueClient:
+    return VenueClient(frozen_sim, session)

@@ -1,0 +1,89 @@
+"""Config validation and the CLI's one-line errors, run as a real process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from exchange_sim.config import DEFAULT_CONFIG, load_config, parse_config
+from exchange_sim.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_example_config_is_the_built_in_default() -> None:
+    example = REPO / "examples" / "sim.toml"
+    assert example.read_text(encoding="utf-8") == DEFAULT_CONFIG
+    assert load_config(example) == load_config(None)
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (("seed = 1", "sede = 1"), "market.sede: unknown key"),
+        (('tick_size = "0.10"', 'tick_size = "-1"'), "symbols.BTCUSDT.tick_size"),
+        (("master = true", "master = false"), "exactly one account"),
+        (('usdt = "100000"', 'usdt = "lots"'), "accounts.trader1.usdt"),
+        (("SimTraderKey000", "SimTraderKey!!!"), "keys[0].api_key"),
+        (('permissions = ["read", "trade"]', 'permissions = ["root"]'), "permissions"),
+        (("book_ticker_hz = 10", "book_ticker_hz = -1"), "market.book_ticker_hz"),
+        (("[market]", "[market\n"), "not valid TOML"),
+    ],
+)
+def test_invalid_configs_name_the_key(change: tuple[str, str], where: str) -> None:
+    text = DEFAULT_CONFIG.replace(*change, 1)
+    assert text != DEFAULT_CONFIG
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "sim.toml")
+    assert str(err.value).startswith("sim.toml")
+    assert where in str(err.value)
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exchange_sim", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_bad_config_is_one_line_on_stderr_and_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "sim.toml"
+    bad.write_text(DEFAULT_CONFIG.replace("seed = 1", "seed = 'x'"), encoding="utf-8")
+    result = _run("--config", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("exchange-sim: error: ")
+    assert "market.seed" in result.stderr
+
+
+def test_a_missing_config_file_is_reported(tmp_path: Path) -> None:
+    result = _run("--config", str(tmp_path / "nope.toml"))
+    assert result.returncode == 1
+    assert "nope.toml: cannot read" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_port_is_a_usage_error() -> None:
+    result = _run("--port", "70000")
+    assert result.returncode == 2
+    assert "port out of range" in result.stderr
+
+
+def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run("--port", str(port), "--ready-file", str(tmp_path / "ready"))
+    assert result.returncode == 1
+    assert "cannot listen on 127.0.0.1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "ready").exists()
