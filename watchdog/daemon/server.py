@@ -41,6 +41,7 @@ from watchdog.daemon.scheduler import DailyResets
 from watchdog.daemon.sdnotify import Notifier
 from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import Services, TraderSupervisor
+from watchdog.daemon.venue.service import VenueService
 from watchdog.errors import IngressError
 from watchdog.protocol import TraderState
 
@@ -77,6 +78,10 @@ class WatchdogServer:
         self._killer: KillPipeline | None = None
         self._runners: list[web.AppRunner] = []
         self._resets = DailyResets(self.clock)
+        self.venues = VenueService(
+            {t.id: t.venue for t in config.traders if t.venue is not None},
+            clock=self.clock, alerts=self.alerter, registry=self.metrics.registry,
+        )  # fmt: skip
         self._group: asyncio.TaskGroup | None = None
         self._pending: list[Coroutine[Any, Any, None]] = []
         self._spawned: set[asyncio.Task[None]] = set()
@@ -104,13 +109,15 @@ class WatchdogServer:
         self._store = store
         self._durable = Durable(store, self._store_failed)
         await self.alerter.start()
+        # The venue side before the pipeline: a kill resumed below must reach the venue.
+        await self.venues.open()
         self._killer = KillPipeline(
             clock=self.clock,
             durable=self._durable,
             alerter=self.alerter,
             metrics=self.metrics,
             config=self.config.kill,
-            factories=self.factories,
+            factories=(*self.factories, *self.venues.factories()),
             spawn=self._spawn,
         )
         services = Services(
@@ -133,6 +140,7 @@ class WatchdogServer:
                 self.alerter.notify("kill_orphaned", record.trader, kill_id=record.kill_id)
                 continue
             self._killer.resume(record, supervisor.config, supervisor.process)
+        self.venues.attach(self.supervisors)
         for supervisor in self.supervisors.values():
             await supervisor.start()
         self._resets.start(self.supervisors.values())
@@ -157,6 +165,7 @@ class WatchdogServer:
                 group.create_task(self.alerter.run()),
                 group.create_task(self.lag.run()),
                 group.create_task(self.notifier.keepalive(self.healthy)),
+                group.create_task(self.venues.run()),
             ]
             await self.should_exit.wait()
             for task in services:
@@ -178,7 +187,9 @@ class WatchdogServer:
         for coroutine in self._pending:  # startup failed before main_loop could run them
             coroutine.close()
         self._pending.clear()
-        # 3. The store last: everything above may still write to it.
+        # 3. The venue side: disarm the dead man's switch only if configured; close HTTP.
+        await self.venues.close()
+        # 4. The store last: everything above may still write to it.
         if self._store is not None:
             self._store.close()
         self.notifier.close()

@@ -84,13 +84,15 @@ class TraderSupervisor:
         self._saved: tuple[float | None, ...] | None = None
         if row is not None:
             self._saved = (row.high_water_mark, row.day_start_equity, row.day_start_ts)
+        self._holds: dict[str, str] = {}  # outside conditions holding at least HALTED
 
     # -- state ---------------------------------------------------------------------------
 
     @property
     def state(self) -> TradingState:
-        """The engine's state, at least HALTED while the store cannot record what happens."""
-        if not self._s.durable.healthy:
+        """The engine's state, at least HALTED while the store cannot record what happens
+        or a hold is set (e.g. the watchdog's own venue keys fail: it could not kill)."""
+        if not self._s.durable.healthy or self._holds:
             return max(self._state, TradingState.HALTED)
         return self._state
 
@@ -126,6 +128,35 @@ class TraderSupervisor:
         if assessment is not None:
             self._handle(assessment, "telemetry")
         self._schedule_persist()
+
+    def on_venue(self, events: Sequence[Any]) -> None:
+        """Facts from the watchdog's own view of the venue (source VENUE)."""
+        self._trigger = self._s.clock.monotonic()
+        now = self._s.clock.wall()
+        assessment = None
+        for event in events:
+            assessment = self.engine.apply(event, now)
+        if assessment is not None:
+            self._handle(assessment, "venue")
+        self._schedule_persist()
+
+    def hold(self, key: str, reason: str) -> None:
+        """Hold the trader at least HALTED until `release(key)`; audited and pushed."""
+        if self._holds.get(key) == reason:
+            return
+        before = self.state
+        self._holds[key] = reason
+        self._audit("hold", {"key": key, "reason": reason})
+        log_event(_log, logging.ERROR, "hold", trader=self.id, key=key, reason=reason)
+        if self.state != before:
+            self._s.push_state(self.id, self.state)
+
+    def release(self, key: str) -> None:
+        if self._holds.pop(key, None) is None:
+            return
+        self._audit("hold_released", {"key": key})
+        log_event(_log, logging.WARNING, "hold_released", trader=self.id, key=key)
+        self._s.push_state(self.id, self.state)
 
     def _new_session(self, session_id: str) -> None:
         previous, self.session_id = self.session_id, session_id
@@ -304,7 +335,7 @@ def _decision_dict(decision: Decision) -> dict[str, Any]:
 
 
 def _kill_cause(cause: str, assessment: Assessment) -> str:
-    if cause in ("telemetry", "timer", "start") and assessment.decisions:
+    if cause in ("telemetry", "venue", "timer", "start") and assessment.decisions:
         return assessment.decisions[0].rule
     return cause
 

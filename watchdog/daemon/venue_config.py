@@ -1,27 +1,22 @@
 """The `[traders.venue]` table: the watchdog's own view of the trader's venue account.
 
-The venue adapters plug in here: each known key gets a field on `VenueSettings` and a line in
-`parse_venue`. Until an adapter is configured the table must be empty or absent, so a typo or a
-setting this build cannot honour is an error instead of a silently ignored safety feature.
+Parsed by the venue side (`watchdog.daemon.venue.settings`, documented in docs/venues.md);
+an empty or absent table means the trader has no venue side configured.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 
 from watchdog.daemon.tomlcheck import Table
+from watchdog.daemon.venue.settings import KNOWN_VENUE_KEYS, VenueSettings, parse_venue_settings
 
-KNOWN_VENUE_KEYS: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class VenueSettings:
-    """Settings of the trader's venue account as the watchdog sees it (filled by adapters)."""
+__all__ = ["KNOWN_VENUE_KEYS", "VenueSettings", "parse_venue"]
 
 
 def parse_venue(table: Table) -> VenueSettings | None:
     """Validate the table; `None` when the trader has no venue side configured."""
     if not table.data:
         return None
-    table.reject_unknown(KNOWN_VENUE_KEYS)
-    return VenueSettings()
+    where = f"{table.source}: {table.path}"
+    return parse_venue_settings(table.data, where, base=Path(table.source).parent)

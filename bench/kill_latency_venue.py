@@ -1,0 +1,368 @@
+"""Kill latency at the venue: from a trigger to "venue shows no open orders" and to "trader key
+refused", read from exchange_sim's request journal (monotonic times on this host).
+
+    python -m bench.kill_latency_venue [--quick] [--runs N] [--batch K]
+
+Real processes on loopback: one exchange_sim with K sub-accounts, one watchdog supervising K
+traders (each a trader bot with its own sub-account key), for each scenario and each venue
+latency (0 and 50 ms injected by the sim on every REST answer). Scenarios:
+
+- ``sigkill``: the trader process is SIGKILLed (seen by its pidfd);
+- ``sigstop``: the trader is SIGSTOPped (seen by the heartbeat deadline, 0.8 s here);
+- ``telemetry``: the trader reports a 10% loss (daily-loss breach in telemetry);
+- ``venue_only``: the trader keeps reporting full equity while the venue marks a 6% loss
+  (a price jump); only the watchdog's reconciliation (every 0.25 s) sees it.
+
+"No open orders" is when the venue processed the last of the cancel-alls (one per symbol with
+orders) that emptied the account (its arrival in the journal, plus the injected latency, which
+the sim applies before processing); "key refused" is the venue's ``key_deleted`` event. Each run
+is checked: the account ends with no open orders and the key refused. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tests.support.sim import MASTER_ACCOUNT, SimAccount, SimConfig, SimKey, SimProcess
+
+SCENARIOS = ("sigkill", "sigstop", "telemetry", "venue_only")
+LATENCIES_MS = (0, 50)
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+# Resting far above the market: a falling price (venue_only) never fills them.
+RESTING = (("BTCUSDT", "90000", "0.002"), ("ETHUSDT", "4500", "0.01"))
+HMAC_KEY = bytes(range(32, 72)).hex()
+GOALS_MS = {"sigkill_no_open_orders_p99": 20.0, "sigkill_key_refused_p99": 25.0}
+
+WATCHDOG_TOP = """
+state_dir = "state"
+control_socket = "control.sock"
+log_level = "warning"
+shutdown_timeout_s = 2.0
+
+[ingress]
+unix_socket = "ingress.sock"
+
+[metrics]
+host = "127.0.0.1"
+port = 0
+
+[kill]
+deadline_s = 5.0
+backoff_initial_s = 0.01
+backoff_max_s = 0.5
+"""
+
+WATCHDOG_TRADER = """
+[[traders]]
+id = "{id}"
+hmac_key_file = "{id}.key"
+pidfile = "{id}.pid"
+
+[traders.kill]
+stop_grace_s = 0.5
+
+[traders.limits]
+profile = "standard"
+
+[traders.limits.heartbeat]
+interval_s = 0.05
+warn_after_s = 0.3
+halt_after_s = 0.5
+kill_after_s = 0.8
+cooldown_s = 0.5
+
+[traders.venue]
+base_url = "{base_url}"
+ws_url = "{ws_url}"
+account_credentials = "{id}-watchdog.cred"
+master_credentials = "master.cred"
+trader_email = "{email}"
+trader_key_file = "{id}-trader.id"
+symbols = ["BTCUSDT", "ETHUSDT"]
+reconcile_period_s = 0.25
+selfcheck_period_s = 60.0
+request_timeout_s = 2.0
+"""
+
+
+def _key(label: str) -> str:
+    return label.ljust(64, "0")
+
+
+@dataclass(frozen=True)
+class Slot:
+    id: str
+    account: str
+    email: str
+    trader: SimKey
+    watchdog: SimKey
+
+
+def _slots(count: int) -> list[Slot]:
+    return [
+        Slot(f"t{i}", f"t{i}", f"t{i}@sub.sim",
+             SimKey(f"trader{i}", _key(f"BenchTrader{i}Key"), _key(f"BenchTrader{i}Secret")),
+             SimKey(f"watchdog{i}", _key(f"BenchWatchdog{i}Key"), _key(f"BenchWd{i}Secret")))
+        for i in range(count)
+    ]  # fmt: skip
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: Path) -> None:
+        super().__init__("watchdog", timeout=10)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(str(self._path))
+
+
+def _wait(condition: Callable[[], Any], within: float, what: str) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not reached within {within} s")
+        time.sleep(0.005)
+
+
+@dataclass
+class Batch:
+    root: Path
+    sim: SimProcess
+    watchdog: subprocess.Popen[bytes]
+    bots: dict[str, subprocess.Popen[bytes]]
+    slots: list[Slot]
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        connection = _UnixHTTP(self.root / "control.sock")
+        try:
+            connection.request("GET", "/status")
+            body = json.loads(connection.getresponse().read())
+        finally:
+            connection.close()
+        return {t["id"]: t for t in body["traders"]}
+
+    def answers(self) -> bool:
+        try:
+            self.status()
+        except OSError:
+            return False
+        return True
+
+
+def _spawn(root: Path, args: list[str], log: str) -> subprocess.Popen[bytes]:
+    out = open(root / f"{log}.log", "ab")  # noqa: SIM115 - lives as long as the process
+    process = subprocess.Popen([sys.executable, *args], stdout=out, stderr=out)
+    out.close()
+    return process
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o600)
+
+
+@contextmanager
+def batch(slots: list[Slot], latency_ms: int) -> Iterator[Batch]:
+    with tempfile.TemporaryDirectory(prefix="kv-") as name:
+        root = Path(name)
+        accounts = tuple(SimAccount(s.account, s.email, "100000", False, (s.trader, s.watchdog))
+                         for s in slots)  # fmt: skip
+        sim = SimProcess.start(root, SimConfig(accounts=(MASTER_ACCOUNT, *accounts),
+                                               orders_per_10s=100_000, orders_per_minute=100_000,
+                                               weight_per_minute=1_000_000))  # fmt: skip
+        bots: dict[str, subprocess.Popen[bytes]] = {}
+        watchdog = None
+        try:
+            master = sim.master_key
+            _write(
+                root / "master.cred", f'api_key = "{master.api_key}"\nsecret = "{master.secret}"\n'
+            )
+            text = WATCHDOG_TOP
+            for s in slots:
+                _write(root / f"{s.id}.key", HMAC_KEY)
+                _write(
+                    root / f"{s.id}-watchdog.cred",
+                    f'api_key = "{s.watchdog.api_key}"\nsecret = "{s.watchdog.secret}"\n',
+                )
+                _write(root / f"{s.id}-trader.id", f'api_key = "{s.trader.api_key}"\n')
+                text += WATCHDOG_TRADER.format(id=s.id, base_url=sim.base_url, ws_url=sim.ws_url,
+                                               email=s.email)  # fmt: skip
+            (root / "watchdog.toml").write_text(text)
+            for s in slots:
+                bots[s.id] = _spawn(root, [
+                    "-m", "tests.watchdog.integration.trader_bot", "--trader", s.id,
+                    "--key-file", str(root / f"{s.id}.key"), "--socket",
+                    str(root / "ingress.sock"), "--pidfile", str(root / f"{s.id}.pid"),
+                    "--equity", "100000",
+                ], f"bot-{s.id}")  # fmt: skip
+            _wait(lambda: all((root / f"{s.id}.pid").exists() for s in slots), 60, "bots up")
+            watchdog = _spawn(root, ["-m", "watchdog", "run", "--config",
+                                     str(root / "watchdog.toml")], "watchdog")  # fmt: skip
+            b = Batch(root, sim, watchdog, bots, slots)
+            _wait(lambda: watchdog.poll() is not None or b.answers(), 30, "watchdog armed")
+            if watchdog.poll() is not None:
+                raise RuntimeError((root / "watchdog.log").read_text()[-2000:])
+            try:
+                _wait(lambda: all(t["state"] == "ACTIVE" for t in b.status().values()), 60,
+                      "every trader ACTIVE")  # fmt: skip
+            except RuntimeError as exc:
+                stuck = {k: t["decisions"] for k, t in b.status().items() if t["state"] != "ACTIVE"}
+                raise RuntimeError(f"{exc}: {json.dumps(stuck)[:2000]}") from None
+            if latency_ms:
+                sim.admin.set_fault(rest_latency={"fixed_ms": latency_ms})
+            yield b
+        finally:
+            for process in [*bots.values(), *([watchdog] if watchdog else [])]:
+                if process.poll() is None:
+                    os.kill(process.pid, signal.SIGCONT)
+                    process.kill()
+                process.wait(timeout=30)
+            sim.stop()
+
+
+def _signed(sim: SimProcess, key: SimKey, method: str, path: str, params: dict[str, Any]) -> Any:
+    import urllib.request
+
+    query = sim.signed_query(key, params)
+    request = urllib.request.Request(f"{sim.base_url}{path}?{query}", method=method)
+    request.add_header("X-MBX-APIKEY", key.api_key)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _place_resting(b: Batch, slot: Slot) -> None:
+    for symbol, price, qty in RESTING:
+        _signed(b.sim, slot.trader, "POST", "/fapi/v1/order",
+                {"symbol": symbol, "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
+                 "quantity": qty, "price": price})  # fmt: skip
+
+
+def _buy_for_six_percent(b: Batch, slot: Slot) -> None:
+    mid = Decimal(b.sim.admin.quotes()["BTCUSDT"]["mid"])
+    qty = (Decimal(60_000) / mid).quantize(Decimal("0.001"))  # 10% of it is 6% of 100000
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": str(qty)}
+    _signed(b.sim, slot.trader, "POST", "/fapi/v1/order", order)
+
+
+def _trigger(b: Batch, slot: Slot, scenario: str) -> float:
+    """Fire the scenario; returns the trigger's monotonic time."""
+    pid = b.bots[slot.id].pid
+    if scenario == "sigkill":
+        began = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+    elif scenario == "sigstop":
+        began = time.monotonic()
+        os.kill(pid, signal.SIGSTOP)
+    elif scenario == "telemetry":
+        began = time.monotonic()
+        os.kill(pid, signal.SIGUSR1)
+    else:
+        seq = b.sim.admin.last_seq()
+        b.sim.admin.price_jump("BTCUSDT", -10)
+        jump = next(e for e in b.sim.admin.journal(since=seq) if e["endpoint"] == "price_jump")
+        began = float(jump["mono"])
+    return began
+
+
+def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[float, float]:
+    pid = b.bots[slot.id].pid
+    _wait(lambda: b.status()[slot.id]["state"] == "ACTIVE", 30, f"{slot.id} ACTIVE")
+    _wait(lambda: b.status()[slot.id]["pid"] == pid, 30, f"{slot.id} pid watched")
+    _place_resting(b, slot)
+    if scenario == "venue_only":
+        _buy_for_six_percent(b, slot)
+    seq = b.sim.admin.last_seq()
+    began = _trigger(b, slot, scenario)
+    cancels: list[float] = []
+    deleted: list[float] = []
+
+    def done() -> bool:
+        nonlocal seq
+        for e in b.sim.admin.journal(since=seq):
+            seq = e["seq"]
+            if (e["endpoint"] == "DELETE /fapi/v1/allOpenOrders" and e["status"] == 200
+                    and e["api_key"] == slot.watchdog.api_key):  # fmt: skip
+                cancels.append(float(e["mono"]))
+            if e["endpoint"] == "key_deleted" and e["api_key"] == slot.trader.api_key:
+                deleted.append(float(e["mono"]))
+        return len(cancels) >= len(SYMBOLS) and bool(deleted)
+
+    _wait(done, 30, f"{scenario}: cancels and key deletion for {slot.id}")
+    # The sim journals a request on arrival and applies injected latency before processing it:
+    # the book is empty once the last cancel-all has waited out that latency.
+    no_orders = sorted(cancels)[len(SYMBOLS) - 1] + latency_ms / 1000.0
+    _wait(lambda: b.sim.admin.open_orders(slot.account) == [], 30, "no open orders left")
+    status = b.sim.admin.key_status(slot.trader.api_key)["status"]
+    if status == "active":
+        raise RuntimeError(f"{slot.id}: trader key still active after the kill")
+    return (no_orders - began) * 1000.0, (deleted[0] - began) * 1000.0
+
+
+def _stats(prefix: str, values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    p99 = ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]  # nearest rank
+    return {
+        f"{prefix}_p50_ms": round(statistics.median(ordered), 2),
+        f"{prefix}_p99_ms": round(p99, 2),
+        f"{prefix}_max_ms": round(ordered[-1], 2),
+    }
+
+
+def run(runs: int, batch_size: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"runs_per_scenario": runs}
+    for latency in LATENCIES_MS:
+        for scenario in SCENARIOS:
+            no_orders: list[float] = []
+            refused: list[float] = []
+            while len(no_orders) < runs:
+                slots = _slots(min(batch_size, runs - len(no_orders)))
+                with batch(slots, latency) as b:
+                    for slot in slots:
+                        a, k = _measure(b, slot, scenario, latency)
+                        no_orders.append(a)
+                        refused.append(k)
+            name = scenario if latency == 0 else f"{scenario}_lat{latency}ms"
+            out |= _stats(f"{name}_no_open_orders", no_orders)
+            out |= _stats(f"{name}_key_refused", refused)
+    for goal, limit in GOALS_MS.items():
+        out[f"goal_{goal}_ms"] = limit
+    out["goals_met"] = all(out[f"{goal}_ms"] <= limit for goal, limit in GOALS_MS.items())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 runs per scenario")
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=10, help="traders per watchdog process")
+    args = parser.parse_args()
+    runs = 5 if args.quick else args.runs
+    if runs < 1 or args.batch < 1:
+        parser.error("--runs and --batch must be >= 1")
+    print(json.dumps(run(runs, args.batch)))
+
+
+if __name__ == "__main__":
+    main()

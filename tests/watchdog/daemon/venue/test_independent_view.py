@@ -1,0 +1,65 @@
+"""The watchdog's own view of the venue: it catches what telemetry hides, and the venue's dead
+man's switch catches the watchdog's own death."""
+
+from __future__ import annotations
+
+import os
+import signal
+from decimal import Decimal
+
+from tests.watchdog.daemon.venue.world import venue_world
+from tests.watchdog.integration.harness import wait_until
+
+LOW_ORDER_RATE = """
+[traders.limits.order_rate]
+windows = [{seconds = 1.0, max_orders = 5}]
+kill_after_s = 0.5
+cooldown_s = 5.0
+"""
+
+
+def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view() -> None:
+    with venue_world(extra_config=LOW_ORDER_RATE) as world:
+        world.space.start_watchdog()
+        world.space.start_trader(equity=100_000.0)  # heartbeats only: it says nothing of orders
+        wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
+        placed = world.place_until_refused()  # ends when the watchdog has revoked the key
+        world.wait_killed_clean()
+        assert placed > 5
+        (started,) = world.space.audit("kill_started")
+        assert started["detail"]["cause"] == "order_rate"
+
+
+def test_a_loss_only_the_venue_shows_kills_while_the_trader_reports_all_is_well() -> None:
+    with venue_world() as world:
+        world.space.start_watchdog()
+        world.space.start_trader(equity=100_000.0)  # and it keeps saying so: a lie, soon
+        wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
+        world.market_buy("BTCUSDT", Decimal("1"))
+        world.place_resting(2)
+        world.sim.admin.price_jump("BTCUSDT", -10)  # about -6000 on 100000: a 6% daily loss
+        world.wait_killed_clean()
+        kills = world.space.audit("kill_started")
+        assert kills[0]["detail"]["cause"] == "daily_loss"
+
+
+def test_when_the_watchdog_dies_the_venues_countdown_cancels_the_orders() -> None:
+    with venue_world(countdown_ms=2_000) as world:
+        watchdog = world.space.start_watchdog()
+        world.space.start_trader(equity=100_000.0)
+        wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
+        assert world.place_resting(4) == 4
+        os.kill(watchdog.pid, signal.SIGKILL)
+        watchdog.wait(timeout=30)
+        wait_until(lambda: world.open_orders() == [], within=30, what="venue countdown fired")
+        # Nobody revoked anything: the venue did this on its own.
+        assert not world.key_deleted()
+
+
+def test_a_master_key_that_does_not_work_holds_the_trader_halted() -> None:
+    with venue_world(master_secret="not-the-secret") as world:
+        world.space.start_watchdog()
+        world.space.start_trader(equity=100_000.0)
+        wait_until(lambda: world.space.state() == "HALTED", what="HALTED (fail closed)")
+        (hold,) = world.space.audit("hold")
+        assert "master key" in hold["detail"]["reason"]

@@ -1,0 +1,70 @@
+"""Real processes: exchange_sim, the watchdog, a trader. Every kill ends at the venue with zero
+open orders and the trader's key refused, whatever the trigger and whatever the venue answers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+from tests.watchdog.daemon.venue.world import VenueWorld, venue_world
+from tests.watchdog.integration.harness import wait_until
+
+VENUE_STEPS = {"venue_cancel_all", "venue_sweep", "venue_revoke_key"}
+
+
+def _armed_with_orders(world: VenueWorld, orders: int = 6) -> int:
+    world.space.start_watchdog()
+    trader = world.space.start_trader(equity=100_000.0)  # what the venue shows
+    wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
+    wait_until(lambda: world.space.trader()["pid"] == trader.pid, what="pid watched")
+    assert world.place_resting(orders) == orders
+    assert len(world.open_orders()) == orders
+    return trader.pid
+
+
+def test_trader_sigkill_cancels_everything_and_revokes_the_key_at_the_venue() -> None:
+    with venue_world() as world:
+        pid = _armed_with_orders(world)
+        os.kill(pid, signal.SIGKILL)
+        world.wait_killed_clean()
+        steps = world.audit_steps()
+        assert {s: steps[s] for s in VENUE_STEPS} == dict.fromkeys(VENUE_STEPS, "verified")
+        # The watchdog's own key on the same account still works after the trader's is gone.
+        assert world.sim.admin.key_status(world.sim.key("watchdog").api_key)["status"] == "active"
+
+
+def test_a_telemetry_breach_ends_the_same_way() -> None:
+    with venue_world() as world:
+        pid = _armed_with_orders(world)
+        os.kill(pid, signal.SIGUSR1)  # the bot now reports a 10% loss
+        world.wait_killed_clean()
+        (started,) = world.space.audit("kill_started")
+        assert started["detail"]["cause"] == "daily_loss"
+
+
+def test_a_venue_answering_5xx_and_429_for_a_while_still_ends_clean() -> None:
+    with venue_world() as world:
+        pid = _armed_with_orders(world)
+        world.sim.admin.set_fault(fail_next={"count": 8, "kind": "5xx"})
+        world.sim.admin.set_fault(fail_next={"count": 8, "kind": "429"})
+        world.sim.admin.set_fault(fail_next={"count": 3, "kind": "-1021"})
+        os.kill(pid, signal.SIGKILL)
+        world.wait_killed_clean()
+
+
+def test_orders_placed_during_the_kill_are_swept() -> None:
+    with venue_world() as world:
+        pid = _armed_with_orders(world, orders=2)
+        placed: list[int] = []
+        # A second client keeps placing orders with the trader's key until the venue refuses it.
+        flood = threading.Thread(target=lambda: placed.append(world.place_until_refused()))
+        flood.start()
+        wait_until(lambda: len(world.open_orders()) >= 6, what="orders in flight")
+        os.kill(pid, signal.SIGKILL)
+        flood.join(timeout=60)
+        assert not flood.is_alive()
+        world.wait_killed_clean()
+        assert placed
+        assert placed[0] > 4

@@ -1,0 +1,147 @@
+"""The venue service against a scripted venue on loopback: self-check holds and releases,
+reconciliation feeds the supervisor, and alerts say what failed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from risk.events import AccountSnapshot, EventSource, RiskEvent
+from tests.watchdog.venues.fake_venue import FakeVenue, Reply, running
+from watchdog.clock import SystemClock
+from watchdog.daemon.venue.service import SELFCHECK_HOLD, VenueService
+from watchdog.daemon.venue.settings import VenueSettings
+from watchdog.venues import Credentials, VenueEndpoint
+
+ACCOUNT = Credentials("WATCHDOGACCOUNTKEY", "account-secret")
+MASTER = Credentials("WATCHDOGMASTERKEY0", "master-secret")
+EMAIL = "trader@sub.example"
+
+ACCOUNT_BODY = {
+    "totalMarginBalance": "1000", "totalWalletBalance": "1000", "totalUnrealizedProfit": "0",
+    "availableBalance": "1000", "positions": [],
+}  # fmt: skip
+REFUSED = Reply(401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action"})
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.events: list[RiskEvent] = []
+        self.holds: dict[str, str] = {}
+        self.log: list[str] = []
+
+    def on_venue(self, events: Sequence[RiskEvent]) -> None:
+        self.events.extend(events)
+
+    def hold(self, key: str, reason: str) -> None:
+        self.holds[key] = reason
+        self.log.append(f"hold {key}")
+
+    def release(self, key: str) -> None:
+        if self.holds.pop(key, None) is not None:
+            self.log.append(f"release {key}")
+
+
+class Alerts:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, object]]] = []
+
+    def notify(self, kind: str, trader: str, **detail: object) -> None:
+        self.sent.append((kind, detail))
+
+
+@pytest.fixture
+async def venue() -> AsyncIterator[FakeVenue]:
+    secrets = {ACCOUNT.api_key: ACCOUNT.secret, MASTER.api_key: MASTER.secret}
+    async with running(FakeVenue(secrets=secrets)) as v:
+        v.defaults["GET /fapi/v1/time"] = Reply(200, {"serverTime": int(time.time() * 1000)})
+        v.defaults["GET /fapi/v2/account"] = Reply(200, ACCOUNT_BODY)
+        v.defaults["GET /fapi/v1/openOrders"] = Reply(200, [])
+        v.defaults["GET /sapi/v1/sub-account/list"] = Reply(
+            200, {"subAccounts": [{"email": EMAIL}]}
+        )
+        yield v
+
+
+def _settings(venue: FakeVenue, selfcheck_s: float = 60.0) -> VenueSettings:
+    return VenueSettings(
+        endpoint=VenueEndpoint(venue.base_url), stream=None, account=ACCOUNT, master=MASTER,
+        trader_email=EMAIL, trader_key="TRADERKEY", symbols=("BTCUSDT",), dms=None,
+        reconcile_period_s=0.05, selfcheck_period_s=selfcheck_s, flatten=False,
+    )  # fmt: skip
+
+
+async def _until(condition: Callable[[], Any], what: str) -> None:
+    deadline = time.monotonic() + 10.0
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
+
+
+async def _serve(
+    settings: VenueSettings, listener: Listener, alerts: Alerts, until: Callable[[], Any], what: str
+) -> None:
+    """Open, attach and run the service as the daemon does, until `until()` holds."""
+    service = VenueService({"t": settings}, clock=SystemClock(), alerts=alerts,
+                           registry=CollectorRegistry())  # fmt: skip
+    await service.open()
+    service.attach({"t": listener})
+    try:
+        async with asyncio.TaskGroup() as group:
+            task = group.create_task(service.run())
+            try:
+                await _until(until, what)
+            finally:
+                task.cancel()
+    finally:
+        await service.close()
+
+
+async def test_reconciliation_feeds_venue_events_to_the_supervisor(venue: FakeVenue) -> None:
+    listener = Listener()
+    await _serve(_settings(venue), listener, Alerts(),
+                 lambda: any(isinstance(e, AccountSnapshot) for e in listener.events),
+                 "an account snapshot")  # fmt: skip
+    account = next(e for e in listener.events if isinstance(e, AccountSnapshot))
+    assert account.source is EventSource.VENUE
+    assert account.equity == 1000.0
+    assert listener.holds == {}
+
+
+async def test_a_refused_master_key_holds_the_trader_and_a_working_one_releases_it(
+    venue: FakeVenue,
+) -> None:
+    venue.script("GET /sapi/v1/sub-account/list", REFUSED)
+    listener, alerts = Listener(), Alerts()
+    await _serve(_settings(venue, selfcheck_s=0.1), listener, alerts,
+                 lambda: listener.log[-1:] == [f"release {SELFCHECK_HOLD}"],
+                 "released once the key works again")  # fmt: skip
+    assert listener.log == [f"hold {SELFCHECK_HOLD}", f"release {SELFCHECK_HOLD}"]
+    kind, detail = alerts.sent[0]
+    assert kind == "venue_selfcheck_failed"
+    assert "master key: key refused" in str(detail["detail"])
+
+
+async def test_a_master_key_that_does_not_manage_the_traders_account_fails_closed(
+    venue: FakeVenue,
+) -> None:
+    venue.defaults["GET /sapi/v1/sub-account/list"] = Reply(200, {"subAccounts": []})
+    listener = Listener()
+    await _serve(_settings(venue), listener, Alerts(),
+                 lambda: SELFCHECK_HOLD in listener.holds, "held")  # fmt: skip
+    assert "not managed by this master key" in listener.holds[SELFCHECK_HOLD]
+
+
+async def test_failing_reconciliation_alerts_once_per_outage(venue: FakeVenue) -> None:
+    venue.defaults["GET /fapi/v2/account"] = Reply(503, None)
+    alerts = Alerts()
+    tries = venue.calls
+    await _serve(_settings(venue), Listener(), alerts,
+                 lambda: len(tries("GET /fapi/v2/account")) >= 12, "a dozen tries")  # fmt: skip
+    kinds = [kind for kind, _ in alerts.sent]
+    assert kinds.count("venue_reconcile_failing") == 1

@@ -1,0 +1,162 @@
+"""A whole venue world of real processes: exchange_sim, the watchdog daemon, a trader bot, and
+a scripted client trading with the trader's own key (it may lie to, or ignore, the watchdog).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tests.support.sim import SimConfig, SimKey, SimProcess
+from tests.watchdog.integration.harness import CONFIG, Workspace, wait_until
+from watchdog.venues import (
+    BinanceFutures,
+    Credentials,
+    KeyRefused,
+    OrderType,
+    RateLimited,
+    Side,
+    VenueEndpoint,
+    open_session,
+)
+
+TRADER_ACCOUNT = "trader1"
+TRADER_EMAIL = "trader1@sub.sim"
+
+VENUE_TABLE = """
+[traders.venue]
+base_url = "{base_url}"
+ws_url = "{ws_url}"
+account_credentials = "watchdog-account.cred"
+master_credentials = "watchdog-master.cred"
+trader_email = "{email}"
+trader_key_file = "trader-key-id"
+symbols = ["BTCUSDT", "ETHUSDT"]
+dms_countdown_ms = {countdown_ms}
+reconcile_period_s = 0.25
+selfcheck_period_s = 30.0
+request_timeout_s = 2.0
+"""
+
+# Far from the market so they rest: BTC trades at 60000, ETH at 3000 (sim defaults).
+RESTING = {"BTCUSDT": (Decimal("50000"), Decimal("0.002")),
+           "ETHUSDT": (Decimal("2500"), Decimal("0.01"))}  # fmt: skip
+
+
+def _write_key(path: Path, key: SimKey, *, secret: bool = True) -> None:
+    text = f'api_key = "{key.api_key}"\n' + (f'secret = "{key.secret}"\n' if secret else "")
+    path.write_text(text)
+    path.chmod(0o600)
+
+
+@dataclass
+class VenueWorld:
+    sim: SimProcess
+    space: Workspace
+
+    @property
+    def trader_key(self) -> SimKey:
+        return self.sim.key("trader")
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        return self.sim.admin.open_orders(TRADER_ACCOUNT)
+
+    def key_deleted(self) -> bool:
+        return bool(self.sim.admin.key_status(self.trader_key.api_key)["status"] != "active")
+
+    def place_resting(self, count: int) -> int:
+        """Place `count` resting orders with the trader's key; returns how many were accepted."""
+        return asyncio.run(self._place(count, stop_on_refusal=False))
+
+    async def _place(self, count: int, *, stop_on_refusal: bool) -> int:
+        session = open_session()
+        key = self.trader_key
+        client = BinanceFutures(session, VenueEndpoint(self.sim.base_url),
+                                Credentials(key.api_key, key.secret))  # fmt: skip
+        placed = 0
+        run = uuid.uuid4().hex[:8]
+        try:
+            symbols = itertools.cycle(RESTING)
+            for n in range(count):
+                symbol = next(symbols)
+                price, qty = RESTING[symbol]
+                try:
+                    await client.new_order(symbol, Side.BUY, OrderType.LIMIT, qty, price=price,
+                                           client_order_id=f"s-{run}-{n}")  # fmt: skip
+                except KeyRefused:
+                    if stop_on_refusal:
+                        return placed
+                    raise
+                except RateLimited as exc:
+                    if not stop_on_refusal:
+                        raise
+                    await asyncio.sleep(exc.retry_after or 0.05)  # a flooder, not a fool
+                    continue
+                placed += 1
+        finally:
+            await session.close()
+        return placed
+
+    def place_until_refused(self, limit: int = 100_000) -> int:
+        return asyncio.run(self._place(limit, stop_on_refusal=True))
+
+    def market_buy(self, symbol: str, qty: Decimal) -> None:
+        asyncio.run(self._market_buy(symbol, qty))
+
+    async def _market_buy(self, symbol: str, qty: Decimal) -> None:
+        session = open_session()
+        key = self.trader_key
+        client = BinanceFutures(session, VenueEndpoint(self.sim.base_url),
+                                Credentials(key.api_key, key.secret))  # fmt: skip
+        try:
+            await client.new_order(symbol, Side.BUY, OrderType.MARKET, qty)
+        finally:
+            await session.close()
+
+    def audit_steps(self) -> dict[str, str]:
+        return dict(self.space.trader()["kill"]["steps"])
+
+    def wait_killed_clean(self) -> None:
+        wait_until(lambda: self.space.state() == "KILLED", within=30, what="KILLED")
+        wait_until(self.space.kill_finished, within=60, what="kill verified")
+        assert self.open_orders() == []
+        assert self.key_deleted()
+
+
+@contextmanager
+def venue_world(
+    *,
+    countdown_ms: int = 10_000,
+    extra_config: str = "",
+    sim_config: SimConfig | None = None,
+    master_secret: str | None = None,
+) -> Iterator[VenueWorld]:
+    """``master_secret`` replaces the master key's secret in the watchdog's file (a bad key)."""
+    # Unix socket paths are limited to 108 bytes: a short directory, not pytest's tmp_path.
+    with tempfile.TemporaryDirectory(prefix="wdv-") as root_name:
+        root = Path(root_name)
+        sim = SimProcess.start(root, sim_config)
+        try:
+            table = VENUE_TABLE.format(base_url=sim.base_url, ws_url=sim.ws_url,
+                                       email=TRADER_EMAIL, countdown_ms=countdown_ms)  # fmt: skip
+            space = Workspace(root, CONFIG + extra_config + table)
+            _write_key(root / "watchdog-account.cred", sim.key("watchdog"))
+            master = sim.master_key
+            if master_secret is not None:
+                master = SimKey(master.label, master.api_key, master_secret, master.permissions)
+            _write_key(root / "watchdog-master.cred", master)
+            _write_key(root / "trader-key-id", sim.key("trader"), secret=False)
+            try:
+                yield VenueWorld(sim, space)
+            finally:
+                space.cleanup()
+        finally:
+            sim.stop()

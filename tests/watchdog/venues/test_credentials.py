@@ -1,0 +1,67 @@
+"""Credentials files: strict format, strict permissions, the secret never echoed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watchdog.venues.credentials import load_api_key_id, load_credentials
+from watchdog.venues.errors import CredentialsError
+
+SECRET = "s3cr3t-value-that-must-never-be-shown"
+
+
+def _write(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
+    path = tmp_path / "cred.toml"
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_a_well_formed_file_loads(tmp_path: Path) -> None:
+    creds = load_credentials(_write(tmp_path, f'api_key = "KEY123"\nsecret = "{SECRET}"\n'))
+    assert creds.api_key == "KEY123"
+    assert creds.secret == SECRET
+
+
+def test_a_file_open_to_others_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, f'api_key = "K"\nsecret = "{SECRET}"\n', mode=0o644)
+    with pytest.raises(CredentialsError, match=r"open to group or others .*chmod 600"):
+        load_credentials(path)
+
+
+def test_unknown_keys_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(CredentialsError, match=r"unknown key.*passphrase"):
+        load_credentials(_write(tmp_path, 'api_key = "K"\nsecret = "S"\npassphrase = "x"\n'))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'api_key = "K"\n',
+        'api_key = ""\nsecret = "S"\n',
+        'api_key = " K"\nsecret = "S"\n',
+        "api_key = 5\nsecret = 'S'\n",
+    ],
+)
+def test_missing_or_bad_values_are_errors(tmp_path: Path, text: str) -> None:
+    with pytest.raises(CredentialsError):
+        load_credentials(_write(tmp_path, text))
+
+
+def test_a_toml_error_does_not_quote_the_secret(tmp_path: Path) -> None:
+    with pytest.raises(CredentialsError) as info:
+        load_credentials(_write(tmp_path, f'api_key = "K"\nsecret = {SECRET}\n'))
+    assert SECRET not in str(info.value)
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CredentialsError, match="cannot read credentials"):
+        load_credentials(tmp_path / "absent.toml")
+
+
+def test_the_key_id_file_holds_only_the_key(tmp_path: Path) -> None:
+    assert load_api_key_id(_write(tmp_path, 'api_key = "TRADERKEY"\n', mode=0o644)) == "TRADERKEY"
+    with pytest.raises(CredentialsError, match=r"unknown key.*secret"):
+        load_api_key_id(_write(tmp_path, 'api_key = "K"\nsecret = "S"\n'))

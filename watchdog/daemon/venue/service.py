@@ -1,0 +1,370 @@
+"""The daemon's venue side, per trader with a ``[traders.venue]`` table.
+
+Lifecycle (called by the server): ``open()`` at startup (one HTTP session, the keys loaded,
+server time learnt) before the kill pipeline is built, so a kill resumed at startup can act;
+``factories()`` for the pipeline; ``attach()`` the supervisors; ``run()`` inside the daemon's
+task group (self-check first, then the scheduled jobs and the user-data streams);
+``close()`` at shutdown (disarm the dead man's switch only when configured).
+
+Jobs (APScheduler, coalesced, one instance each): reconcile (default every 1 s), dead man's
+switch refresh (countdown / 3), self-check (default every 60 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiohttp
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from risk.events import RiskEvent
+from watchdog.clock import Clock
+from watchdog.daemon.kill import ActionFactory, KillAction, KillContext
+from watchdog.daemon.logs import log_event
+from watchdog.daemon.venue.actions import (
+    CancelAllOrders,
+    FlattenPositions,
+    RevokeTraderKey,
+    SweepOpenOrders,
+)
+from watchdog.daemon.venue.dms import DeadMansSwitch, DmsStatus
+from watchdog.daemon.venue.reconcile import Reconciler, order_event
+from watchdog.daemon.venue.selfcheck import CredentialSelfCheck, SelfCheckResult
+from watchdog.daemon.venue.settings import VenueSettings
+from watchdog.venues.binance_futures import BinanceFutures, open_session
+from watchdog.venues.errors import VenueError, VenueRejected
+from watchdog.venues.user_events import AccountUpdate, OrderUpdate
+from watchdog.venues.user_stream import (
+    StreamConnected,
+    StreamDisconnected,
+    StreamFault,
+    StreamItem,
+    UserStreamFollower,
+)
+
+_log = logging.getLogger("watchdog.venue")
+SELFCHECK_HOLD = "venue_selfcheck"
+RECONCILE_ALERT_AFTER = 5  # failed reconciliations in a row before an alert
+
+
+class VenueListener(Protocol):
+    """What the venue side needs from a trader's supervisor."""
+
+    def on_venue(self, events: Sequence[RiskEvent]) -> None: ...
+
+    def hold(self, key: str, reason: str) -> None: ...
+
+    def release(self, key: str) -> None: ...
+
+
+class Alerts(Protocol):
+    def notify(self, kind: str, trader: str, **detail: object) -> None: ...
+
+
+@dataclass
+class VenueTrader:
+    """One trader's venue side: the watchdog's two adapters and its jobs."""
+
+    trader: str
+    settings: VenueSettings
+    account: BinanceFutures
+    master: BinanceFutures
+    trader_key: str
+    reconciler: Reconciler
+    dms: DeadMansSwitch | None
+    selfcheck: CredentialSelfCheck
+    follower: UserStreamFollower | None
+    listener: VenueListener | None = None
+    pending: list[RiskEvent] = field(default_factory=list)  # before attach()
+    reconcile_failures: int = 0  # in a row
+
+
+class _VenueMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.dms_refreshed = Gauge(
+            "killswitch_venue_dms_refreshed_timestamp_seconds",
+            "Wall time of the last confirmed countdownCancelAll refresh", ["trader"], registry=r,
+        )  # fmt: skip
+        self.selfcheck_ok = Gauge(
+            "killswitch_venue_selfcheck_ok", "1 while the watchdog's own venue keys work",
+            ["trader"], registry=r,
+        )  # fmt: skip
+        self.reconcile_ok = Gauge(
+            "killswitch_venue_reconcile_timestamp_seconds",
+            "Wall time of the last successful venue reconciliation", ["trader"], registry=r,
+        )  # fmt: skip
+        self.stream_connected = Gauge(
+            "killswitch_venue_stream_connected", "1 while the user-data stream is connected",
+            ["trader"], registry=r,
+        )  # fmt: skip
+        self.stream_events = Counter(
+            "killswitch_venue_stream_events", "User-data stream items by kind",
+            ["trader", "kind"], registry=r,
+        )  # fmt: skip
+        self.used_weight = Gauge(
+            "killswitch_venue_used_weight_1m", "The venue's X-MBX-USED-WEIGHT-1M, last seen",
+            ["trader"], registry=r,
+        )  # fmt: skip
+
+
+class VenueService:
+    def __init__(
+        self,
+        traders: Mapping[str, VenueSettings],
+        *,
+        clock: Clock,
+        alerts: Alerts,
+        registry: CollectorRegistry,
+    ) -> None:
+        self._settings = dict(traders)
+        self._clock = clock
+        self._alerts = alerts
+        self._metrics = _VenueMetrics(registry)
+        self._session: aiohttp.ClientSession | None = None
+        self._traders: dict[str, VenueTrader] = {}
+        self._scheduler: AsyncIOScheduler | None = None
+
+    @property
+    def traders(self) -> Mapping[str, VenueTrader]:
+        return self._traders
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """One HTTP session for every venue call; learn each key's server-time offset."""
+        if not self._settings:
+            return
+        self._session = open_session()
+        for trader, settings in self._settings.items():
+            self._traders[trader] = self._build(trader, settings, self._session)
+        await asyncio.gather(*(self._sync_time(v) for v in self._traders.values()))
+
+    def attach(self, listeners: Mapping[str, VenueListener]) -> None:
+        for trader, venue in self._traders.items():
+            venue.listener = listeners[trader]
+            if venue.pending:
+                venue.listener.on_venue(venue.pending)
+                venue.pending.clear()
+
+    async def run(self) -> None:
+        """Self-check at start, then jobs and streams until cancelled."""
+        if not self._traders:
+            return
+        await asyncio.gather(*(self._selfcheck(v) for v in self._traders.values()))
+        # Jobs run several times a second: their "running job" lines would drown the journal.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+        self._scheduler = AsyncIOScheduler(timezone=datetime.UTC)
+        for venue in self._traders.values():
+            self._schedule(venue)
+        self._scheduler.start()
+        try:
+            async with asyncio.TaskGroup() as group:
+                for venue in self._traders.values():
+                    if venue.follower is not None:
+                        group.create_task(venue.follower.run())
+                await asyncio.Event().wait()  # until the daemon cancels us
+        finally:
+            self._scheduler.shutdown(wait=False)
+
+    async def close(self) -> None:
+        for venue in self._traders.values():
+            if venue.dms is not None and venue.dms.settings.disarm_on_shutdown:
+                await venue.dms.disarm()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- kill actions --------------------------------------------------------------------
+
+    def factories(self) -> tuple[ActionFactory, ...]:
+        return (self._cancel_factory, self._sweep_factory, self._revoke_factory,
+                self._flatten_factory)  # fmt: skip
+
+    def _cancel_factory(self, ctx: KillContext) -> KillAction | None:
+        venue = self._traders.get(ctx.trader.id)
+        if venue is None:
+            return None
+        return CancelAllOrders(venue.account, venue.settings.symbols, clock=ctx.clock)
+
+    def _sweep_factory(self, ctx: KillContext) -> KillAction | None:
+        venue = self._traders.get(ctx.trader.id)
+        return None if venue is None else SweepOpenOrders(venue.account, clock=ctx.clock)
+
+    def _revoke_factory(self, ctx: KillContext) -> KillAction | None:
+        venue = self._traders.get(ctx.trader.id)
+        if venue is None:
+            return None
+        return RevokeTraderKey(
+            venue.master, venue.account, email=venue.settings.trader_email,
+            trader_key=venue.trader_key, clock=ctx.clock,
+        )  # fmt: skip
+
+    def _flatten_factory(self, ctx: KillContext) -> KillAction | None:
+        venue = self._traders.get(ctx.trader.id)
+        if venue is None or not venue.settings.flatten:
+            return None
+        return FlattenPositions(venue.account, clock=ctx.clock)
+
+    # -- pieces --------------------------------------------------------------------------
+
+    def _build(
+        self, trader: str, settings: VenueSettings, session: aiohttp.ClientSession
+    ) -> VenueTrader:
+        account = BinanceFutures(session, settings.endpoint, settings.account, clock=self._clock)
+        master = BinanceFutures(session, settings.endpoint, settings.master, clock=self._clock)
+        holder: list[VenueTrader] = []
+        reconciler = Reconciler(
+            account, settings.symbols, clock=self._clock,
+            sink=lambda events: self._deliver(holder[0], events),
+        )  # fmt: skip
+        dms = None
+        if settings.dms is not None:
+            dms = DeadMansSwitch(
+                account, settings.symbols, settings.dms, clock=self._clock,
+                on_status=lambda status: self._on_dms(trader, status),
+            )  # fmt: skip
+        selfcheck = CredentialSelfCheck(
+            _account_check(account), _master_check(master, settings.trader_email),
+            clock=self._clock,
+            on_result=lambda result: self._on_selfcheck(holder[0], result),
+        )  # fmt: skip
+        follower = None
+        if settings.stream is not None:
+            follower = UserStreamFollower(
+                account, settings.stream, lambda item: self._on_stream(holder[0], item)
+            )
+        venue = VenueTrader(
+            trader, settings, account, master, settings.trader_key,
+            reconciler, dms, selfcheck, follower,
+        )  # fmt: skip
+        holder.append(venue)
+        return venue
+
+    async def _sync_time(self, venue: VenueTrader) -> None:
+        for adapter in (venue.account, venue.master):
+            try:
+                await adapter.sync_time()
+            except VenueError as exc:
+                # Not fatal here: the self-check right after decides (and fails closed).
+                log_event(_log, logging.WARNING, "venue_time_sync_failed",
+                          trader=venue.trader, error=str(exc))  # fmt: skip
+
+    def _schedule(self, venue: VenueTrader) -> None:
+        assert self._scheduler is not None
+        s = venue.settings
+        self._every(f"venue-reconcile-{venue.trader}", s.reconcile_period_s,
+                    lambda: self._reconcile(venue))  # fmt: skip
+        # The start-up self-check has just run: the next one is a period away.
+        self._every(f"venue-selfcheck-{venue.trader}", s.selfcheck_period_s,
+                    lambda: self._selfcheck(venue), first_in_s=s.selfcheck_period_s)  # fmt: skip
+        if venue.dms is not None:
+            dms = venue.dms
+            self._every(f"venue-dms-{venue.trader}", dms.settings.refresh_interval_s, dms.refresh)
+
+    def _every(
+        self,
+        job_id: str,
+        seconds: float,
+        job: Callable[[], Awaitable[object]],
+        *,
+        first_in_s: float = 0.0,
+    ) -> None:
+        assert self._scheduler is not None
+
+        async def run() -> None:
+            await job()
+
+        first = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=first_in_s)
+        self._scheduler.add_job(
+            run, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True,
+            misfire_grace_time=max(1, int(seconds)), next_run_time=first,
+        )  # fmt: skip
+
+    async def _reconcile(self, venue: VenueTrader) -> None:
+        result = await venue.reconciler.run_once()
+        used = venue.account.rate.used_weight_1m
+        if used is not None:
+            self._metrics.used_weight.labels(venue.trader).set(used)
+        if result.ok:
+            self._metrics.reconcile_ok.labels(venue.trader).set(self._clock.wall())
+            venue.reconcile_failures = 0
+            return
+        venue.reconcile_failures += 1
+        if venue.reconcile_failures == RECONCILE_ALERT_AFTER:
+            # Once per outage: the venue view is blind, risk runs on telemetry alone meanwhile.
+            failures = venue.reconcile_failures
+            self._alerts.notify(
+                "venue_reconcile_failing", venue.trader, failures=failures, detail=result.detail
+            )
+
+    async def _selfcheck(self, venue: VenueTrader) -> SelfCheckResult:
+        return await venue.selfcheck.run_once()
+
+    def _deliver(self, venue: VenueTrader, events: Sequence[RiskEvent]) -> None:
+        if venue.listener is None:
+            venue.pending.extend(events)
+        else:
+            venue.listener.on_venue(events)
+
+    def _on_dms(self, trader: str, status: DmsStatus) -> None:
+        if status.ok and status.refreshed_wall is not None:
+            self._metrics.dms_refreshed.labels(trader).set(status.refreshed_wall)
+        elif not status.ok:
+            self._alerts.notify("venue_dms_refresh_failed", trader, detail=status.detail)
+
+    def _on_selfcheck(self, venue: VenueTrader, result: SelfCheckResult) -> None:
+        self._metrics.selfcheck_ok.labels(venue.trader).set(1 if result.ok else 0)
+        if venue.listener is None:
+            return
+        if result.ok:
+            venue.listener.release(SELFCHECK_HOLD)
+            return
+        # Fail closed: without working keys the watchdog cannot kill on the venue.
+        self._alerts.notify("venue_selfcheck_failed", venue.trader, detail=result.detail)
+        venue.listener.hold(SELFCHECK_HOLD, f"venue credentials self-check: {result.detail}")
+
+    def _on_stream(self, venue: VenueTrader, item: StreamItem) -> None:
+        kind = type(item).__name__
+        self._metrics.stream_events.labels(venue.trader, kind).inc()
+        if isinstance(item, OrderUpdate):
+            event = order_event(item, self._clock.wall())
+            if event is not None:
+                self._deliver(venue, (event,))
+        elif isinstance(item, StreamConnected):
+            self._metrics.stream_connected.labels(venue.trader).set(1)
+        elif isinstance(item, StreamDisconnected):
+            self._metrics.stream_connected.labels(venue.trader).set(0)
+        elif isinstance(item, StreamFault):
+            log_event(_log, logging.WARNING, "venue_stream_fault", trader=venue.trader,
+                      reason=item.reason)  # fmt: skip
+        elif isinstance(item, AccountUpdate):
+            pass  # equity and positions come from reconciliation, read in full each period
+
+
+def _account_check(account: BinanceFutures) -> Callable[[], Awaitable[str]]:
+    async def check() -> str:
+        view = await account.account()
+        return f"account read, equity {view.equity}"
+
+    return check
+
+
+def _master_check(master: BinanceFutures, trader_email: str) -> Callable[[], Awaitable[str]]:
+    async def check() -> str:
+        emails = await master.sub_account_emails()
+        if trader_email not in emails:
+            # The key works but cannot reach the trader's account: it could not delete its key.
+            raise VenueRejected(
+                None, f"sub-account {trader_email} is not managed by this master key",
+                http_status=200, endpoint="GET /sapi/v1/sub-account/list",
+            )  # fmt: skip
+        return f"master manages {trader_email}"
+
+    return check

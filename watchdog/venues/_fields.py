@@ -1,0 +1,86 @@
+"""Strict readers for the venue's JSON: a missing or ill-typed field is an error naming it.
+
+A kill switch that reads ``"price": null`` as zero, or a missing ``positions`` as "no positions",
+would report "flat" when it cannot know. Every reader here raises ``VenueProtocolError``
+with the field's path instead.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from watchdog.venues.errors import VenueProtocolError
+
+
+def obj(value: object, where: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise VenueProtocolError(f"{where}: expected a JSON object, got {_kind(value)}")
+    return value
+
+
+def array(value: object, where: str) -> list[object]:
+    if not isinstance(value, list):
+        raise VenueProtocolError(f"{where}: expected a JSON array, got {_kind(value)}")
+    return value
+
+
+def field(o: dict[str, object], name: str, where: str) -> object:
+    if name not in o:
+        raise VenueProtocolError(f"{where}.{name}: missing")
+    return o[name]
+
+
+def text(o: dict[str, object], name: str, where: str) -> str:
+    value = field(o, name, where)
+    if not isinstance(value, str):
+        raise VenueProtocolError(f"{where}.{name}: expected a string, got {_kind(value)}")
+    return value
+
+
+def integer(o: dict[str, object], name: str, where: str) -> int:
+    value = field(o, name, where)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise VenueProtocolError(f"{where}.{name}: expected an integer, got {_kind(value)}")
+    try:
+        return int(value)
+    except ValueError:
+        raise VenueProtocolError(f"{where}.{name}: expected an integer, got {value!r}") from None
+
+
+def decimal(o: dict[str, object], name: str, where: str) -> Decimal:
+    """The venue sends decimals as strings; integers are accepted, floats are not (inexact)."""
+    value = field(o, name, where)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise VenueProtocolError(f"{where}.{name}: expected a decimal string, got {_kind(value)}")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise VenueProtocolError(f"{where}.{name}: expected a decimal, got {value!r}") from None
+    if not number.is_finite():
+        raise VenueProtocolError(f"{where}.{name}: expected a finite decimal, got {value!r}")
+    return number
+
+
+def boolean(o: dict[str, object], name: str, where: str) -> bool:
+    value = field(o, name, where)
+    if not isinstance(value, bool):
+        raise VenueProtocolError(f"{where}.{name}: expected true/false, got {_kind(value)}")
+    return value
+
+
+def optional_decimal(o: dict[str, object], name: str, where: str) -> Decimal | None:
+    return decimal(o, name, where) if name in o else None
+
+
+def optional_boolean(o: dict[str, object], name: str, where: str) -> bool | None:
+    return boolean(o, name, where) if name in o else None
+
+
+def optional_integer(o: dict[str, object], name: str, where: str) -> int | None:
+    return integer(o, name, where) if name in o else None
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return type(value).__name__

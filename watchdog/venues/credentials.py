@@ -1,0 +1,91 @@
+"""API credentials from files, never from argv, the environment or a log line.
+
+File format (TOML, UTF-8, mode 0600 or stricter; systemd ``LoadCredential=`` in production)::
+
+    api_key = "the key id the venue shows"
+    secret = "the HMAC secret"
+
+A key-id file (for the trader's key, which the watchdog must be able to name and revoke but
+never use) holds only ``api_key``. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from watchdog.venues.errors import CredentialsError
+
+_GROUP_OR_OTHER = stat.S_IRWXG | stat.S_IRWXO
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    api_key: str
+    secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Credentials(api_key={redact_key(self.api_key)!r}, secret=<hidden>)"
+
+    def sign(self, payload: str) -> str:
+        """Hex HMAC-SHA256 of the exact bytes sent (query string), as the venue recomputes it."""
+        return sign(self.secret, payload)
+
+
+def sign(secret: str, payload: str) -> str:
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def redact_key(api_key: str) -> str:
+    """A key id short enough to name in logs and audit without handing it out whole."""
+    return f"{api_key[:4]}…{api_key[-4:]}" if len(api_key) > 12 else "…"
+
+
+def load_credentials(path: Path) -> Credentials:
+    table = _read_table(path, allowed={"api_key", "secret"}, secret_inside=True)
+    return Credentials(
+        api_key=_required_text(table, "api_key", path), secret=_required_text(table, "secret", path)
+    )
+
+
+def load_api_key_id(path: Path) -> str:
+    """The trader's key id alone; a file that also carries a secret is refused (least knowledge)."""
+    table = _read_table(path, allowed={"api_key"}, secret_inside=False)
+    return _required_text(table, "api_key", path)
+
+
+def _read_table(path: Path, *, allowed: set[str], secret_inside: bool) -> dict[str, object]:
+    try:
+        mode = path.stat().st_mode
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CredentialsError(f"{path}: cannot read credentials: {exc.strerror}") from exc
+    if secret_inside and mode & _GROUP_OR_OTHER:
+        raise CredentialsError(
+            f"{path}: credentials file is open to group or others (mode {stat.S_IMODE(mode):o}); "
+            "chmod 600 it"
+        )
+    try:
+        table = tomllib.loads(raw.decode())
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        # The parser's message can quote the line, which may hold the secret: say only where.
+        raise CredentialsError(f"{path}: not valid UTF-8 TOML (see format in docs)") from None
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise CredentialsError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+    return table
+
+
+def _required_text(table: dict[str, object], key: str, path: Path) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise CredentialsError(f"{path}: {key}: must be a non-empty string without spaces around")
+    if not value.isascii() or not value.isprintable():
+        raise CredentialsError(f"{path}: {key}: must be printable ASCII")
+    return value
