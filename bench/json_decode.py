@@ -1,0 +1,92 @@
+"""Benchmark: stdlib json vs orjson decoding bookTicker messages, side by side in one run.
+
+The messages are realistic combined-stream frames (``{"stream", "data"}``) with varying prices
+and quantities, as bytes off the socket. Each decoder turns them into the trader's
+``BookTicker`` the same way, so the figure is the whole decode the feed pays per message.
+Run: ``python -m bench.json_decode [--quick]``; prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections.abc import Callable
+
+import orjson
+
+from trader.feed import BookTicker, parse_book_ticker
+
+
+def messages(count: int, seed: int = 7) -> list[bytes]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        mid = 60_000 + rng.uniform(-500, 500)
+        data = {
+            "e": "bookTicker",
+            "u": 400_900_000_000 + i,
+            "s": "BTCUSDT",
+            "b": f"{mid - 0.05:.2f}",
+            "B": f"{rng.uniform(0.001, 20):.3f}",
+            "a": f"{mid + 0.05:.2f}",
+            "A": f"{rng.uniform(0.001, 20):.3f}",
+            "T": 1_700_000_000_000 + i,
+            "E": 1_700_000_000_001 + i,
+        }
+        out.append(orjson.dumps({"stream": "btcusdt@bookTicker", "data": data}))
+    return out
+
+
+def parse_stdlib(raw: bytes) -> BookTicker:
+    msg = json.loads(raw)
+    data = msg.get("data", msg)
+    return BookTicker(
+        data["s"],
+        float(data["b"]),
+        float(data["B"]),
+        float(data["a"]),
+        float(data["A"]),
+        int(data["E"]),
+        int(data["u"]),
+    )
+
+
+def ns_per_message(decode: Callable[[bytes], BookTicker], batch: list[bytes], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        for raw in batch:
+            decode(raw)
+        best = min(best, (time.perf_counter_ns() - start) / len(batch))
+    return round(best, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short run")
+    args = parser.parse_args()
+    count, repeat = (2_000, 3) if args.quick else (50_000, 7)
+    batch = messages(count)
+    assert parse_stdlib(batch[0]) == parse_book_ticker(batch[0])
+    # Interleave the two so that machine noise hits both alike; keep each one's best pass.
+    json_ns = orjson_ns = float("inf")
+    for _ in range(repeat):
+        json_ns = min(json_ns, ns_per_message(parse_stdlib, batch, 1))
+        orjson_ns = min(orjson_ns, ns_per_message(parse_book_ticker, batch, 1))
+    print(
+        json.dumps(
+            {
+                "bench": "json_decode",
+                "messages": count,
+                "json_ns_per_msg": json_ns,
+                "orjson_ns_per_msg": orjson_ns,
+                "ratio": round(json_ns / orjson_ns, 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Strict configuration: every mistake is a one-line error that names the key path."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from trader.config import load_config, parse_config
+from trader.errors import ConfigError
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "trader.toml"
+
+
+def example_text() -> str:
+    return EXAMPLE.read_text()
+
+
+def parse(text: str) -> object:
+    return parse_config(text, "t.toml", base=Path("/etc/trader"))
+
+
+def test_the_example_config_loads_with_paths_relative_to_its_folder() -> None:
+    config = load_config(EXAMPLE)
+    assert config.venue.credentials_file == EXAMPLE.parent / "trader-venue.key"
+    assert config.symbol("BTCUSDT").tick_size == Decimal("0.1")
+    assert config.host.cpus == (1,)
+    assert config.watchdog.trader_id == "trader-1"
+
+
+def test_an_unknown_key_is_named_with_its_path() -> None:
+    text = example_text().replace("stale_after_s = 2.0", "stale_afer_s = 2.0")
+    with pytest.raises(ConfigError, match=r"^t\.toml: feed\.stale_afer_s: unknown key$"):
+        parse(text)
+
+
+def test_an_unknown_key_inside_a_symbol_is_named_with_its_path() -> None:
+    text = example_text().replace('lot_size = "0.001"', 'lot_size = "0.001"\nlots = 3')
+    with pytest.raises(ConfigError, match=r"symbols\.BTCUSDT\.lots: unknown key"):
+        parse(text)
+
+
+def test_an_unknown_top_level_table_is_an_error() -> None:
+    with pytest.raises(ConfigError, match=r"t\.toml: extra: unknown key"):
+        parse(example_text() + "\n[extra]\na = 1\n")
+
+
+def test_a_missing_required_key_is_named() -> None:
+    text = example_text().replace('trader_id = "trader-1"', "")
+    with pytest.raises(ConfigError, match=r"watchdog\.trader_id: missing key"):
+        parse(text)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        ("stale_after_s = 2.0", "stale_after_s = -1.0", r"feed\.stale_after_s: must be a positive"),
+        ("stale_after_s = 2.0", 'stale_after_s = "2"', r"feed\.stale_after_s: expected float"),
+        ("strict = true", "strict = 1", r"host\.strict: expected bool"),
+        ("cpus = [1]", "cpus = [1, 1]", r"host\.cpus: lists a CPU twice"),
+        ("cpus = [1]", "cpus = [-1]", r"host\.cpus: expected a list of CPU numbers"),
+        ('ws_url = "ws://127.0.0.1:8080"', 'ws_url = "http://x"', r"venue\.ws_url: must start"),
+        ('quote_qty = "0.001"', 'quote_qty = "0.0015"', r"quote_qty: must be a multiple"),
+        ('max_position = "0.005"', 'max_position = "0"', r"max_position: must be positive"),
+        ('quote_qty = "0.001"', 'quote_qty = "0.01"', r"quote_qty: must not exceed"),
+        ("port = 9110", "port = 70000", r"metrics\.port: must be between"),
+        ("silence_timeout_s = 3.0", "silence_timeout_s = 0.1", r"must be longer"),
+        ("[symbols.BTCUSDT]", "[symbols.btcusdt]", r"symbols\.btcusdt: symbol names"),
+    ],
+)
+def test_invalid_values_are_refused_with_the_key_path(old: str, new: str, match: str) -> None:
+    text = example_text()
+    assert old in text
+    with pytest.raises(ConfigError, match=match):
+        parse(text.replace(old, new, 1))
+
+
+def test_broken_toml_is_one_clear_error() -> None:
+    with pytest.raises(ConfigError, match=r"^t\.toml: not valid TOML"):
+        parse("[venue\n")
+
+
+def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_no_symbols_is_an_error() -> None:
+    start = example_text().index("[symbols.BTCUSDT]")
+    end = example_text().index("[strategy]")
+    text = example_text()[:start] + "[symbols]\n" + example_text()[end:]
+    with pytest.raises(ConfigError, match="list at least one symbol"):
+        parse(text)

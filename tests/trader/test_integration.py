@@ -1,0 +1,93 @@
+"""The trader as a real process against exchange_sim and the watchdog as real processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.trader.world import World, wait_until
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path)
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+def started(world: World, **overrides: str) -> World:
+    world.start_watchdog()
+    world.start_trader(**overrides)
+    wait_until(world.quoting, what=f"quotes on both sides\n{world.t.log()}")
+    return world
+
+
+def test_it_quotes_fills_and_reports_to_the_watchdog(world: World) -> None:
+    started(world)
+    wait_until(
+        lambda: (
+            world.t.metric('trader_fills_total{side="BUY",symbol="BTCUSDT"}')
+            + world.t.metric('trader_fills_total{side="SELL",symbol="BTCUSDT"}')
+            > 0
+        ),
+        within=60,
+        what="a fill",
+    )
+    assert world.t.metric("trader_watchdog_state") == 0
+    assert world.t.metric("trader_tick_to_order_seconds_count") > 0
+    assert world.t.metric("trader_order_round_trip_seconds_count") > 0
+    status = world.watchdog_cli("status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert '"ACTIVE"' in status.stdout or "ACTIVE" in status.stdout
+
+
+@pytest.mark.parametrize("death", ["close", "reset", "stall"])
+def test_each_feed_death_cancels_and_pauses_then_it_resumes(world: World, death: str) -> None:
+    started(world)
+    world.sim.admin.streams(death, "market")
+    wait_until(world.flat_at_venue, what=f"orders cancelled after {death}")
+    assert world.t.metric('trader_feed_fresh{symbol="BTCUSDT"}') == 0 or death != "stall"
+    if death == "stall":
+        world.sim.admin.streams("resume", "market")
+    wait_until(world.quoting, what=f"quoting again after {death}")
+
+
+def test_killing_the_watchdog_stops_trading_fail_closed(world: World) -> None:
+    started(world)
+    assert world.watchdog is not None
+    world.watchdog.kill()
+    wait_until(world.flat_at_venue, what="orders cancelled when the watchdog went silent")
+    wait_until(lambda: world.t.metric("trader_posture") == 2, what="posture flat")
+    # Still flat a while later: nothing new is opened while the watchdog is silent.
+    journal_seq = world.sim.admin.last_seq()
+    wait_until(lambda: world.t.metric('trader_feed_fresh{symbol="BTCUSDT"}') == 1, what="feed")
+    assert not world.open_orders()
+    assert world.new_orders(since=journal_seq) == []
+
+
+def test_a_watchdog_trip_halts_trading_and_it_stays_flat(world: World) -> None:
+    started(world)
+    result = world.watchdog_cli("trip", "--trader", "mm1", "--reason", "integration test")
+    assert result.returncode == 0, result.stderr
+    wait_until(lambda: world.t.metric("trader_watchdog_state") == 4, what="KILLED seen")
+    assert world.t.metric("trader_posture") == 2
+    wait_until(world.flat_at_venue, what="orders cancelled after the trip")
+    # KILLED is latched in the client: the fresh feed keeps ticking and nothing new is sent.
+    seq = world.sim.admin.last_seq()
+    connects = world.t.metric("trader_feed_connects_total")
+    wait_until(lambda: world.sim.admin.last_seq() > seq + 20, what="the venue keeps running")
+    assert world.new_orders(since=seq) == []
+    assert world.open_orders() == []
+    assert world.t.metric("trader_feed_connects_total") == connects
+
+
+def test_sigterm_cancels_every_own_order_and_exits_zero(world: World) -> None:
+    started(world)
+    assert world.open_orders()
+    code = world.t.child.stop(timeout_s=30)
+    assert code == 0, world.t.log()
+    assert world.open_orders() == []

@@ -1,0 +1,292 @@
+"""Real processes for the trader's integration tests: exchange_sim, the watchdog, the trader.
+
+Every process is a child on loopback with its files in the test's tmp dir. Tests read the
+venue's truth through the sim's admin API and the trader's through its Prometheus endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support.procs import Child, start_child, wait_ready_file
+from tests.support.sim import SimConfig, SimProcess
+
+REPO = Path(__file__).resolve().parents[2]
+TRADER_ID = "mm1"
+SIM_ACCOUNT = "trader1"
+HMAC_KEY = bytes(range(100, 140)).hex()
+
+LIMITS = """
+profile = "standard"
+
+[heartbeat]
+interval_s = 0.1
+warn_after_s = 1.0
+halt_after_s = 2.0
+kill_after_s = 4.0
+cooldown_s = 0.5
+
+[stale_data]
+max_age_s = 60.0
+cooldown_s = 0.5
+
+[consecutive_losses]
+max_count = 1000
+pause_s = 1.0
+
+[order_rate]
+windows = [{ seconds = 1.0, max_orders = 100 }]
+kill_after_s = 10.0
+cooldown_s = 1.0
+
+[rejects]
+max_consecutive = 50
+max_ratio_pct = 90
+window_s = 60.0
+min_sample = 50
+cooldown_s = 1.0
+"""
+
+WATCHDOG = f"""
+state_dir = "state"
+control_socket = "control.sock"
+log_level = "info"
+shutdown_timeout_s = 2.0
+
+[ingress]
+unix_socket = "ingress.sock"
+
+[kill]
+deadline_s = 5.0
+backoff_initial_s = 0.05
+backoff_max_s = 0.5
+
+[[traders]]
+id = "{TRADER_ID}"
+hmac_key_file = "{TRADER_ID}.key"
+limits_file = "limits.toml"
+
+[traders.kill]
+stop_process = false
+revoke_credential = false
+"""
+
+
+def trader_toml(sim: SimProcess, root: Path, **overrides: str) -> str:
+    values = {
+        "stale_after_s": "1.0",
+        "half_spread_bps": "1.0",
+        "requote_ticks": "40",
+        "silence_timeout_s": "1.0",
+        **overrides,
+    }
+    return f"""
+[venue]
+base_url = "{sim.base_url}"
+ws_url = "{sim.ws_url}"
+credentials_file = "venue.key"
+request_timeout_s = 2.0
+reconcile_interval_s = 0.2
+shutdown_timeout_s = 10.0
+
+[feed]
+stale_after_s = {values["stale_after_s"]}
+max_event_age_s = 5.0
+reconnect_initial_s = 0.05
+reconnect_max_s = 0.5
+
+[symbols.BTCUSDT]
+tick_size = "0.1"
+lot_size = "0.001"
+quote_qty = "0.002"
+max_position = "0.010"
+
+[strategy]
+half_spread_bps = {values["half_spread_bps"]}
+skew_bps = 1.0
+requote_ticks = {values["requote_ticks"]}
+
+[risk]
+limits_file = "limits.toml"
+
+[watchdog]
+socket = "{root / "ingress.sock"}"
+key_file = "{TRADER_ID}.key"
+trader_id = "{TRADER_ID}"
+heartbeat_interval_s = 0.1
+silence_timeout_s = {values["silence_timeout_s"]}
+
+[metrics]
+port = 0
+"""
+
+
+def wait_until(condition: Callable[[], Any], within: float = 30.0, what: str = "") -> Any:
+    """Poll ``condition`` until truthy; generous deadline because the machine is shared."""
+    deadline = time.monotonic() + within
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what or condition}")
+        time.sleep(0.02)
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$")
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """``name{labels}`` -> value, from the Prometheus text format."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if match:
+            out[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+    return out
+
+
+@dataclass
+class TraderProc:
+    child: Child
+    metrics_port: int
+
+    def metrics(self) -> dict[str, float]:
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return parse_metrics(resp.read().decode())
+
+    def metric(self, name: str, default: float = 0.0) -> float:
+        try:
+            return self.metrics().get(name, default)
+        except OSError:
+            return default
+
+    def log(self) -> str:
+        return self.child.log_tail(60)
+
+
+class World:
+    """A sim, a watchdog and a trader wired together in ``root``."""
+
+    def __init__(self, root: Path, sim_config: SimConfig | None = None) -> None:
+        self.root = root
+        self.sim = SimProcess.start(root, sim_config or default_sim())
+        key = root / f"{TRADER_ID}.key"
+        key.write_text(HMAC_KEY)
+        key.chmod(0o600)
+        (root / "limits.toml").write_text(LIMITS)
+        creds = root / "venue.key"
+        trader_key = self.sim.trader_key
+        creds.write_text(f'api_key = "{trader_key.api_key}"\nsecret = "{trader_key.secret}"\n')
+        creds.chmod(0o600)
+        (root / "watchdog.toml").write_text(WATCHDOG)
+        self.watchdog: Child | None = None
+        self.trader: TraderProc | None = None
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def start_watchdog(self) -> Child:
+        argv = [
+            sys.executable,
+            "-m",
+            "watchdog",
+            "run",
+            "--config",
+            str(self.root / "watchdog.toml"),
+        ]
+        self.watchdog = start_child(
+            argv, log_path=self.root / "watchdog.log", name="watchdog", cwd=REPO
+        )
+        wait_until(
+            lambda: not self.watchdog.alive() or (self.root / "control.sock").exists(),  # type: ignore[union-attr]
+            what="watchdog control socket",
+        )
+        assert self.watchdog.alive(), self.watchdog.log_tail()
+        return self.watchdog
+
+    def start_trader(self, **overrides: str) -> TraderProc:
+        config = self.root / "trader.toml"
+        config.write_text(trader_toml(self.sim, self.root, **overrides))
+        ready = self.root / "trader.ready"
+        ready.unlink(missing_ok=True)
+        argv = [
+            sys.executable,
+            "-m",
+            "trader",
+            "run",
+            "--config",
+            str(config),
+            "--ready-file",
+            str(ready),
+        ]
+        child = start_child(argv, log_path=self.root / "trader.log", name="trader", cwd=REPO)
+        info = wait_ready_file(ready, child, 30.0)
+        self.trader = TraderProc(child, int(info["metrics_port"]))
+        return self.trader
+
+    def watchdog_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "watchdog", *args, "--config", str(self.root / "watchdog.toml")],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def stop(self) -> None:
+        for child in (self.trader.child if self.trader else None, self.watchdog):
+            if child is not None:
+                with contextlib.suppress(Exception):
+                    child.stop()
+        self.sim.stop()
+
+    # -- the venue's truth -------------------------------------------------------------------
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        return self.sim.admin.open_orders(SIM_ACCOUNT)
+
+    def new_orders(self, since: int = 0) -> list[dict[str, Any]]:
+        """New-order requests the venue received from the trader's account."""
+        return [
+            e
+            for e in self.sim.admin.journal(since=since)
+            if e["kind"] == "request"
+            and e["endpoint"] == "POST /fapi/v1/order"
+            and e["account"] == SIM_ACCOUNT
+        ]
+
+    # -- the trader's view -------------------------------------------------------------------
+
+    @property
+    def t(self) -> TraderProc:
+        assert self.trader is not None
+        return self.trader
+
+    def quoting(self) -> bool:
+        """Both sides rest at the venue and the trader says it is quoting."""
+        sides = {o["side"] for o in self.open_orders()}
+        return sides == {"BUY", "SELL"} and self.t.metric("trader_posture") == 0
+
+    def flat_at_venue(self) -> bool:
+        return not self.open_orders()
+
+
+def default_sim() -> SimConfig:
+    return SimConfig(
+        book_ticker_hz=20.0,
+        volatility_bps=1.5,
+        orders_per_10s=5000,
+        orders_per_minute=30000,
+        weight_per_minute=1_000_000,
+    )

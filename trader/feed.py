@@ -1,0 +1,279 @@
+"""bookTicker market data over one combined websocket stream, with staleness that fails safe.
+
+A feed dies in three ways: a clean close, a reset, and the silent stall where the socket stays
+open and nothing arrives. The first two end the read loop; only a timer catches the third. The
+timer is re-armed at the earliest deadline (not polled at a fixed rate), and a feed counts as
+stale until proven fresh: at start, after a disconnect, when a symbol falls silent, or when the
+exchange's event time lags the local clock by more than the configured maximum.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import orjson
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from trader.config import FeedConfig
+from trader.errors import FeedError
+
+log = logging.getLogger(__name__)
+
+
+class Clock(Protocol):
+    """The subset of ``watchdog.clock.Clock`` the trader needs (structurally compatible)."""
+
+    def wall(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BookTicker:
+    symbol: str
+    bid: float
+    bid_qty: float
+    ask: float
+    ask_qty: float
+    event_ms: int
+    update_id: int
+
+
+def parse_book_ticker(raw: bytes | str) -> BookTicker:
+    """Decode one bookTicker message, bare or wrapped as a combined-stream ``{stream, data}``."""
+    try:
+        msg = orjson.loads(raw)
+        data = msg.get("data", msg)
+        return BookTicker(
+            symbol=data["s"],
+            bid=float(data["b"]),
+            bid_qty=float(data["B"]),
+            ask=float(data["a"]),
+            ask_qty=float(data["A"]),
+            event_ms=int(data["E"]),
+            update_id=int(data["u"]),
+        )
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise FeedError(f"bad bookTicker message: {type(exc).__name__}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A symbol's feed became fresh (``fresh=True``) or stale, and why."""
+
+    symbol: str
+    fresh: bool
+    reason: str
+
+
+class Staleness:
+    """Pure freshness bookkeeping per symbol; the shell feeds it times and arms its timer."""
+
+    def __init__(self, symbols: Sequence[str], stale_after: float, max_event_age: float) -> None:
+        self._stale_after = stale_after
+        self._max_event_age = max_event_age
+        self._symbols = tuple(symbols)
+        self._known = frozenset(symbols)
+        self._last_rx: dict[str, float] = {}
+        self._reason: dict[str, str] = dict.fromkeys(symbols, "no data yet")
+
+    def knows(self, symbol: str) -> bool:
+        return symbol in self._known
+
+    def is_fresh(self, symbol: str) -> bool:
+        return symbol not in self._reason
+
+    def all_fresh(self) -> bool:
+        return not self._reason
+
+    def last_rx(self, symbol: str) -> float | None:
+        return self._last_rx.get(symbol)
+
+    def message(self, symbol: str, now: float, wall: float, event_ms: int) -> Transition | None:
+        """Record a message; a lagging event time marks the symbol stale however often it ticks."""
+        if symbol not in self._known:
+            return None  # a symbol we did not subscribe to: it must not freshen anything
+        self._last_rx[symbol] = now
+        lag = wall - event_ms / 1000.0
+        if lag > self._max_event_age:
+            return self._mark(symbol, f"event time {lag:.3f}s old > {self._max_event_age}s")
+        if symbol in self._reason:
+            del self._reason[symbol]
+            return Transition(symbol, True, "fresh")
+        return None
+
+    def check(self, now: float) -> tuple[list[Transition], float]:
+        """Symbols silent too long go stale; returns them and the delay to the next deadline."""
+        out: list[Transition] = []
+        next_due = self._stale_after
+        for symbol, last in self._last_rx.items():
+            silent = now - last
+            if silent >= self._stale_after:
+                change = self._mark(symbol, f"no message for {silent:.3f}s")
+                if change is not None:
+                    out.append(change)
+            else:
+                next_due = min(next_due, self._stale_after - silent)
+        return out, next_due
+
+    def disconnected(self, reason: str) -> list[Transition]:
+        self._last_rx.clear()
+        return [t for s in self._symbols if (t := self._mark(s, reason)) is not None]
+
+    def _mark(self, symbol: str, reason: str) -> Transition | None:
+        was_fresh = symbol not in self._reason
+        self._reason[symbol] = reason
+        return Transition(symbol, False, reason) if was_fresh else None
+
+
+class FeedListener(Protocol):
+    def on_ticker(self, ticker: BookTicker, received_ns: int) -> None:
+        """Called synchronously for every message: decide and start sends here, never await."""
+
+    def on_feed_state(self, transition: Transition) -> None:
+        """A symbol turned fresh or stale."""
+
+
+class Backoff:
+    """Capped exponential backoff with jitter, so many clients do not reconnect in lockstep."""
+
+    def __init__(self, initial: float, maximum: float, rng: random.Random) -> None:
+        self._initial = initial
+        self._maximum = maximum
+        self._rng = rng
+        self._attempt = 0
+
+    def next_delay(self) -> float:
+        cap = min(self._maximum, self._initial * float(2**self._attempt))
+        self._attempt = min(self._attempt + 1, 32)
+        return cap / 2 + self._rng.uniform(0, cap / 2)
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+
+def stream_url(ws_url: str, symbols: Sequence[str]) -> str:
+    streams = "/".join(f"{s.lower()}@bookTicker" for s in symbols)
+    return f"{ws_url.rstrip('/')}/stream?streams={streams}"
+
+
+class BookFeed:
+    """Keeps one combined bookTicker connection alive and tells the listener what it sees."""
+
+    def __init__(
+        self,
+        url: str,
+        symbols: Sequence[str],
+        config: FeedConfig,
+        listener: FeedListener,
+        clock: Clock,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._url = url
+        self._config = config
+        self._listener = listener
+        self._clock = clock
+        self._staleness = Staleness(symbols, config.stale_after_s, config.max_event_age_s)
+        self._backoff = Backoff(
+            config.reconnect_initial_s, config.reconnect_max_s, rng or random.Random()
+        )
+        self._ws: ClientConnection | None = None
+        self._last_conn_rx = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self.connects = 0
+        self.bad_messages = 0
+
+    @property
+    def staleness(self) -> Staleness:
+        return self._staleness
+
+    async def run(self) -> None:
+        """Connect, read, reconnect with backoff, forever (until cancelled)."""
+        self._arm(self._config.stale_after_s)
+        try:
+            while True:
+                reason = await self._session()
+                self._emit(self._staleness.disconnected(reason))
+                delay = self._backoff.next_delay()
+                log.warning("feed disconnected", extra={"reason": reason, "retry_in_s": delay})
+                await asyncio.sleep(delay)
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+
+    async def _session(self) -> str:
+        """One connection's life; returns why it ended."""
+        try:
+            async with connect(
+                self._url,
+                compression=None,
+                open_timeout=self._config.open_timeout_s,
+                ping_interval=None,  # the staleness timer is the liveness check
+                proxy=None,
+                max_queue=None,
+            ) as ws:
+                _set_nodelay(ws)
+                self._ws = ws
+                self.connects += 1
+                self._last_conn_rx = self._clock.monotonic()
+                return await self._read(ws)
+        except websockets.ConnectionClosed as exc:
+            return f"closed: {exc}"
+        except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
+            return f"connect failed: {type(exc).__name__}: {exc}"
+        finally:
+            self._ws = None
+
+    async def _read(self, ws: ClientConnection) -> str:
+        while True:
+            raw = await ws.recv(decode=False)
+            received_ns = time.perf_counter_ns()
+            self._last_conn_rx = now = self._clock.monotonic()
+            try:
+                ticker = parse_book_ticker(raw)
+            except FeedError as exc:
+                self.bad_messages += 1
+                log.warning("feed message dropped", extra={"error": str(exc)})
+                continue
+            if not self._staleness.knows(ticker.symbol):
+                self.bad_messages += 1
+                continue
+            wall = self._clock.wall()
+            change = self._staleness.message(ticker.symbol, now, wall, ticker.event_ms)
+            if change is not None:
+                if change.fresh:
+                    self._backoff.reset()
+                self._listener.on_feed_state(change)
+            self._listener.on_ticker(ticker, received_ns)
+
+    def _arm(self, delay: float) -> None:
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        now = self._clock.monotonic()
+        changes, next_due = self._staleness.check(now)
+        self._emit(changes)
+        silent = now - self._last_conn_rx
+        if self._ws is not None and silent >= self._config.stale_after_s:
+            # The silent stall: the socket is open and nothing arrives. Drop it and reconnect.
+            log.warning("feed stalled, dropping the connection", extra={"silent_s": silent})
+            self._ws.transport.abort()
+        self._arm(max(next_due, 0.001))
+
+    def _emit(self, changes: list[Transition]) -> None:
+        for change in changes:
+            self._listener.on_feed_state(change)
+
+
+def _set_nodelay(ws: ClientConnection) -> None:
+    sock = ws.transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

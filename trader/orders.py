@@ -1,0 +1,342 @@
+"""Order manager: turns strategy plans into venue requests and tracks the trader's own orders.
+
+``execute`` is synchronous: it registers the orders and starts their sends as tasks in the
+trader's task group, so nothing awaits the network between the signal and the send. Every
+request has an explicit timeout. A new order whose outcome is unknown (timeout, connection
+error) is cancelled by client order id at once, because an order we cannot see is the most
+dangerous kind. Cancels are never given up: they retry with capped backoff, honouring 429's
+Retry-After, until the venue confirms the order is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import re
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from trader.feed import Clock
+from trader.instrument import Instrument
+from trader.strategy import Plan, Quote, Resting, Side
+from trader.venue import (
+    OrderReport,
+    OrderRequest,
+    OrderVenue,
+    UnknownOrder,
+    VenueRejected,
+    VenueThrottled,
+    VenueUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+Spawn = Callable[[Coroutine[Any, Any, None]], object]
+
+_CID_SAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+@dataclass(slots=True, eq=False)
+class TrackedOrder:
+    """One of our orders from submit until the venue says it no longer rests (mutable on purpose:
+    it is the manager's private record, never handed to pure code)."""
+
+    client_id: str
+    symbol: str
+    side: Side
+    price_ticks: int
+    qty_lots: int
+    price: float
+    qty: float
+    reduce_only: bool
+    submitted_ns: int
+    acked: bool = False
+    unknown: bool = False
+    cancelling: bool = False
+    filled: float = 0.0
+
+    def resting(self) -> Resting:
+        return Resting(
+            self.client_id,
+            self.side,
+            self.price_ticks,
+            self.qty_lots,
+            self.reduce_only,
+            self.cancelling,
+        )
+
+
+class OrderListener(Protocol):
+    def order_submitted(self, order: TrackedOrder) -> None: ...
+
+    def order_sent(self, order: TrackedOrder, tick_ns: int | None) -> None:
+        """The request bytes are written: ``tick_ns`` is when the triggering tick arrived."""
+
+    def order_acked(self, order: TrackedOrder, round_trip_s: float) -> None: ...
+
+    def order_rejected(self, order: TrackedOrder, reason: str) -> None: ...
+
+    def order_filled(self, order: TrackedOrder, qty: float, price: float) -> None: ...
+
+    def order_cancelled(self, order: TrackedOrder, reason: str) -> None: ...
+
+
+class OrderManager:
+    def __init__(
+        self,
+        venue: OrderVenue,
+        instruments: Mapping[str, Instrument],
+        listener: OrderListener,
+        clock: Clock,
+        spawn: Spawn,
+        *,
+        trader_id: str,
+        session: str,
+        request_timeout_s: float,
+        max_backoff_s: float = 2.0,
+    ) -> None:
+        self._venue = venue
+        self._instruments = instruments
+        self._listener = listener
+        self._clock = clock
+        self._spawn = spawn
+        self._timeout = request_timeout_s
+        self._max_backoff = max_backoff_s
+        # Binance client ids: [.A-Z:/a-z0-9_-]{1,36}. The owner prefix survives restarts so a
+        # new run recognises (and cancels) orders an old run left behind.
+        self._owner = _CID_SAFE.sub("", trader_id)[:12] + "-"
+        self._prefix = f"{self._owner}{_CID_SAFE.sub('', session)[:8]}-"
+        self._seq = itertools.count(1)
+        self._orders: dict[str, TrackedOrder] = {}
+        self._empty = asyncio.Event()
+        self._empty.set()
+        self._throttled_until = 0.0
+        self._throttle_strikes = 0
+        self.submitted = 0
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def resting(self, symbol: str) -> list[Resting]:
+        return [o.resting() for o in self._orders.values() if o.symbol == symbol]
+
+    def orders(self) -> list[TrackedOrder]:
+        return list(self._orders.values())
+
+    def is_own(self, client_id: str) -> bool:
+        return client_id.startswith(self._owner)
+
+    def throttled(self) -> bool:
+        return self._clock.monotonic() < self._throttled_until
+
+    async def wait_no_orders(self) -> None:
+        """Return once the venue has confirmed every tracked order gone."""
+        await self._empty.wait()
+
+    # -- the hot path ----------------------------------------------------------------------
+
+    def execute(self, symbol: str, plan: Plan, tick_ns: int | None) -> None:
+        # New orders start first: their tasks run first, so no cancel request is built ahead
+        # of them. The strategy sized them as if every order being replaced still filled.
+        if plan.place and not self.throttled():
+            instrument = self._instruments[symbol]
+            for quote in plan.place:
+                self._submit(instrument, quote, tick_ns)
+        for client_id in plan.cancel:
+            self.cancel(client_id, "requote")
+
+    def cancel(self, client_id: str, reason: str) -> None:
+        order = self._orders.get(client_id)
+        if order is None or order.cancelling:
+            return
+        order.cancelling = True
+        self._spawn(self._cancel(order, reason))
+
+    def cancel_all(self, reason: str, symbol: str | None = None) -> int:
+        """Start a cancel for every own order (of ``symbol``); returns how many were started."""
+        started = 0
+        for order in list(self._orders.values()):
+            if (symbol is None or order.symbol == symbol) and not order.cancelling:
+                self.cancel(order.client_id, reason)
+                started += 1
+        return started
+
+    def _submit(self, instrument: Instrument, quote: Quote, tick_ns: int | None) -> None:
+        order = TrackedOrder(
+            client_id=f"{self._prefix}{next(self._seq)}",
+            symbol=instrument.symbol,
+            side=quote.side,
+            price_ticks=quote.price,
+            qty_lots=quote.qty,
+            price=instrument.price(quote.price),
+            qty=instrument.qty(quote.qty),
+            reduce_only=quote.reduce_only,
+            submitted_ns=time.perf_counter_ns(),
+        )
+        request = OrderRequest(
+            symbol=instrument.symbol,
+            side=quote.side,
+            price=instrument.price_str(quote.price),
+            qty=instrument.qty_str(quote.qty),
+            client_id=order.client_id,
+            reduce_only=quote.reduce_only,
+        )
+        self._track(order)
+        self.submitted += 1
+        self._spawn(self._send(order, request, tick_ns))
+        # Bookkeeping (telemetry, in-process risk) runs after the send task's first step, which
+        # writes the request: it never sits between the signal and the bytes on the wire.
+        asyncio.get_running_loop().call_soon(self._listener.order_submitted, order)
+
+    # -- request tasks ---------------------------------------------------------------------
+
+    async def _send(self, order: TrackedOrder, request: OrderRequest, tick_ns: int | None) -> None:
+        def on_sent() -> None:
+            self._listener.order_sent(order, tick_ns)
+
+        started = time.perf_counter_ns()
+        try:
+            async with asyncio.timeout(self._timeout):
+                report = await self._venue.place(request, on_sent)
+        except VenueThrottled as exc:
+            self._throttle(exc.retry_after_s)
+            self._forget(order)
+            self._listener.order_rejected(order, "throttled (429)")
+        except VenueRejected as exc:
+            self._forget(order)
+            self._listener.order_rejected(order, f"{exc.code} {exc.reason}")
+        except (VenueUnavailable, TimeoutError) as exc:
+            log.warning(
+                "order outcome unknown, cancelling",
+                extra={"client_id": order.client_id, "error": str(exc)},
+            )
+            order.unknown = True
+            self.cancel(order.client_id, "outcome unknown")
+        else:
+            self._throttle_strikes = 0
+            order.acked = True
+            self._listener.order_acked(order, (time.perf_counter_ns() - started) / 1e9)
+            self._apply(order, report)
+
+    async def _cancel(self, order: TrackedOrder, reason: str) -> None:
+        delay = 0.05
+        while order.client_id in self._orders:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    report = await self._venue.cancel(order.symbol, order.client_id)
+            except UnknownOrder:
+                await self._resolve(order, reason)
+                return
+            except VenueThrottled as exc:
+                self._throttle(exc.retry_after_s)
+                await asyncio.sleep(max(exc.retry_after_s or delay, delay))
+            except (VenueRejected, VenueUnavailable, TimeoutError) as exc:
+                log.warning(
+                    "cancel failed, retrying",
+                    extra={"client_id": order.client_id, "error": str(exc)},
+                )
+                await asyncio.sleep(delay)
+            else:
+                self._apply(order, report, cancel_reason=reason)
+                return
+            delay = min(delay * 2, self._max_backoff)
+
+    async def _resolve(self, order: TrackedOrder, reason: str) -> None:
+        """The venue no longer knows the order as open: learn how it ended (fills included)."""
+        delay = 0.05
+        while order.client_id in self._orders:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    report = await self._venue.query(order.symbol, order.client_id)
+            except UnknownOrder:
+                # Never reached the venue (an unknown-outcome send that did not land).
+                self._forget(order)
+                self._listener.order_cancelled(order, f"{reason}: never reached the venue")
+                return
+            except (VenueThrottled, VenueRejected, VenueUnavailable, TimeoutError) as exc:
+                log.warning(
+                    "order query failed, retrying",
+                    extra={"client_id": order.client_id, "error": str(exc)},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_backoff)
+            else:
+                if not report.final:
+                    # Still open after all (a cancel raced the ack): cancel it properly.
+                    order.cancelling = False
+                    self.cancel(order.client_id, reason)
+                    return
+                self._apply(order, report, cancel_reason=reason)
+
+    # -- reconciliation with the venue -----------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """Compare tracked orders with the venue's open orders: fills, vanished orders, orphans."""
+        async with asyncio.timeout(self._timeout):
+            reports = await self._venue.open_orders()
+        at_venue = {r.client_id: r for r in reports}
+        for order in list(self._orders.values()):
+            report = at_venue.get(order.client_id)
+            if report is not None:
+                order.acked = True
+                self._apply(order, report)
+            elif order.acked and not order.cancelling:
+                # Gone without our cancel: filled, or cancelled by the watchdog or the venue.
+                order.cancelling = True
+                self._spawn(self._resolve(order, "gone from the venue"))
+        for report in reports:
+            if self.is_own(report.client_id) and report.client_id not in self._orders:
+                self._adopt(report)
+
+    def _adopt(self, report: OrderReport) -> None:
+        """An own order we do not track (a previous run, a lost answer): track it and cancel it."""
+        instrument = self._instruments.get(report.symbol)
+        order = TrackedOrder(
+            client_id=report.client_id,
+            symbol=report.symbol,
+            side=report.side,
+            price_ticks=instrument.ticks(report.price) if instrument else 0,
+            qty_lots=instrument.lots(report.orig_qty) if instrument else 0,
+            price=report.price,
+            qty=report.orig_qty,
+            reduce_only=False,
+            submitted_ns=time.perf_counter_ns(),
+            acked=True,
+            filled=report.executed_qty,
+        )
+        log.warning("cancelling an untracked own order", extra={"client_id": report.client_id})
+        self._track(order)
+        self.cancel(order.client_id, "untracked own order")
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _apply(self, order: TrackedOrder, report: OrderReport, cancel_reason: str = "") -> None:
+        if report.executed_qty > order.filled + 1e-12:
+            qty = report.executed_qty - order.filled
+            order.filled = report.executed_qty
+            self._listener.order_filled(order, qty, report.avg_price or order.price)
+        if not report.final:
+            return
+        self._forget(order)
+        if report.status in ("EXPIRED", "REJECTED", "EXPIRED_IN_MATCH") and not order.cancelling:
+            self._listener.order_rejected(order, f"venue status {report.status}")
+        elif report.status != "FILLED":
+            self._listener.order_cancelled(order, cancel_reason or f"venue status {report.status}")
+
+    def _track(self, order: TrackedOrder) -> None:
+        self._orders[order.client_id] = order
+        self._empty.clear()
+
+    def _forget(self, order: TrackedOrder) -> None:
+        self._orders.pop(order.client_id, None)
+        if not self._orders:
+            self._empty.set()
+
+    def _throttle(self, retry_after_s: float | None) -> None:
+        self._throttle_strikes += 1
+        backoff = min(0.1 * 2 ** (self._throttle_strikes - 1), 30.0)
+        wait = max(retry_after_s or 0.0, backoff)
+        self._throttled_until = max(self._throttled_until, self._clock.monotonic() + wait)
+        log.warning("venue throttled, pausing new orders", extra={"pause_s": wait})

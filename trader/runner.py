@@ -1,0 +1,190 @@
+"""Build the trader from its configuration and run it: startup, main loop, shutdown.
+
+Startup order matters: the host check comes first (refuse before touching the venue), then
+credentials and limits (fail on bad files before opening sockets), then the venue session,
+metrics, the watchdog link, and one reconciliation that cancels orders a previous run left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from prometheus_client import CollectorRegistry
+
+import watchdog.venues as wv
+from risk import TradingState
+from trader.app import ShutdownResult, Trader
+from trader.config import TraderConfig
+from trader.errors import ConfigError
+from trader.feed import BookFeed, Clock, stream_url
+from trader.host import HostVerifier, prepare_host
+from trader.instrument import Instrument
+from trader.metrics import MetricsServer, TraderMetrics
+from trader.pretrade import PreTradeRisk, load_limits
+from trader.sdnotify import SdNotifier
+from trader.venue import BinanceOrderVenue, VenueError, open_order_session
+from watchdog.client import ClientConfig, WatchdogClient, load_key
+from watchdog.errors import ConfigError as WatchdogConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    ready_file: Path | None = None
+    sys_root: Path = Path("/sys")
+
+
+def watchdog_address(text: str) -> str | tuple[str, int]:
+    """``udp://host:port`` for a remote watchdog, anything else is a Unix socket path."""
+    if not text.startswith("udp://"):
+        return text
+    host, _, port = text.removeprefix("udp://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"watchdog.socket: expected udp://host:port, got {text!r}")
+    return host, int(port)
+
+
+def _client_config(config: TraderConfig) -> ClientConfig:
+    w = config.watchdog
+    try:
+        return ClientConfig(
+            trader_id=w.trader_id,
+            key=load_key(w.key_file),
+            address=watchdog_address(w.socket),
+            heartbeat_interval=w.heartbeat_interval_s,
+            ack_timeout=w.silence_timeout_s,
+        )
+    except WatchdogConfigError as exc:
+        raise ConfigError(f"watchdog: {exc}") from None
+
+
+def _credentials(config: TraderConfig) -> wv.Credentials:
+    try:
+        return wv.load_credentials(config.venue.credentials_file)
+    except wv.CredentialsError as exc:
+        raise ConfigError(f"venue.credentials_file: {exc}") from None
+
+
+def _write_ready(path: Path, metrics_port: int) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(orjson.dumps({"pid": os.getpid(), "metrics_port": metrics_port}))
+    tmp.replace(path)
+
+
+async def serve(
+    config: TraderConfig,
+    options: RunOptions,
+    *,
+    clock: Clock,
+    verifier: HostVerifier | None,
+    notifier: SdNotifier | None = None,
+) -> int:
+    notifier = notifier or SdNotifier()
+    outcome = prepare_host(config.host, verifier, sys_root=options.sys_root)
+    limits = load_limits(config.risk.limits_file)
+    credentials = _credentials(config)
+    client_config = _client_config(config)
+    registry = CollectorRegistry()
+    metrics = TraderMetrics(registry)
+    metrics.host_drift.set(1 if outcome.drift else 0)
+    instruments = {s.symbol: Instrument.from_config(s) for s in config.symbols}
+    session = open_order_session()
+    server = MetricsServer(registry, config.metrics.host, config.metrics.port)
+    holder: list[Trader] = []
+
+    def on_state(previous: TradingState, current: TradingState) -> None:
+        if holder:
+            holder[0].on_watchdog_state(previous, current)
+
+    client = WatchdogClient(client_config, clock=clock, on_state_change=on_state)
+    try:
+        endpoint = wv.VenueEndpoint(
+            base_url=config.venue.base_url,
+            recv_window_ms=config.venue.recv_window_ms,
+            request_timeout_s=config.venue.request_timeout_s,
+        )
+        venue = BinanceOrderVenue(wv.BinanceFutures(session, endpoint, credentials, clock=clock))
+        trader = Trader(
+            instruments=instruments,
+            strategy=config.strategy,
+            venue=venue,
+            link=client,
+            pretrade=PreTradeRisk(limits, now=clock.wall()),
+            metrics=metrics,
+            clock=clock,
+            notifier=notifier,
+            trader_id=config.watchdog.trader_id,
+            session=secrets.token_hex(4),
+            request_timeout_s=config.venue.request_timeout_s,
+            reconcile_interval_s=config.venue.reconcile_interval_s,
+        )
+        holder.append(trader)
+        await server.start()
+        await _warm_up(venue)
+        await client.start()
+        result = await _main_loop(config, options, trader, server.port, clock)
+    finally:
+        await client.close()
+        await session.close()
+        await server.close()
+    if not result.flat:
+        log.error(
+            "shutdown could not verify that no own orders rest", extra={"detail": result.detail}
+        )
+        return 1
+    log.info("stopped cleanly", extra={"detail": result.detail})
+    return 0
+
+
+async def _warm_up(venue: BinanceOrderVenue) -> None:
+    try:
+        await venue.warm_up(4)
+    except VenueError as exc:
+        # Not fatal: nothing is quoted until reconciliation and the feed work anyway.
+        log.warning("venue warm-up failed", extra={"error": str(exc)})
+
+
+async def _main_loop(
+    config: TraderConfig, options: RunOptions, trader: Trader, metrics_port: int, clock: Clock
+) -> ShutdownResult:
+    stop = asyncio.Event()
+    _install_signals(stop.set)
+    symbols = [s.symbol for s in config.symbols]
+    async with asyncio.TaskGroup() as tg:
+        feed = BookFeed(
+            stream_url(config.venue.ws_url, symbols),
+            symbols,
+            config.feed,
+            trader,
+            clock,
+        )
+        trader.attach(tg, feed)
+        # The first reconciliation adopts and cancels orders a previous run left behind.
+        await trader.housekeep_once()
+        if options.ready_file is not None:
+            _write_ready(options.ready_file, metrics_port)
+        log.info("trader started", extra={"metrics_port": metrics_port, "symbols": symbols})
+        feed_task = tg.create_task(feed.run(), name="feed")
+        housekeeping = tg.create_task(trader.housekeeping(), name="housekeeping")
+        await stop.wait()
+        log.info("stop requested: cancelling own orders")
+        feed_task.cancel()
+        housekeeping.cancel()
+        return await trader.shutdown(config.venue.shutdown_timeout_s)
+
+
+def _install_signals(on_stop: Callable[[], None]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, on_stop)
