@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from watchdog.daemon.errors import KillStepError
 
 from tests.watchdog.daemon.venue.fakes import FakeBook, FakeClock, FakeKeys, order
+from watchdog.daemon.errors import KillStepError
 from watchdog.daemon.venue.actions import (
     CancelAllOrders,
     FlattenPositions,
