@@ -394,7 +394,9 @@ def _clients(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a short run (3 s windows)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a short run (3 s windows; 6 s otherwise)"
+    )
     parser.add_argument("--clients", type=_clients, default=[1, 10, 50, 100], help="e.g. 1,10")
     parser.add_argument("--window", type=float, default=0.0, help="measured seconds per point")
     parser.add_argument("--orders-per-s", type=float, default=5.0, help="orders per client per s")
@@ -404,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = SenderSpec(**json.loads(args.sender.read_text()))
         Path(spec.out).write_text(json.dumps(asyncio.run(sender(spec))))
         return 0
-    window = args.window or (3.0 if args.quick else 8.0)
+    window = args.window or (3.0 if args.quick else 6.0)
     if not 1.0 <= window <= 600 or not 0 <= args.orders_per_s <= 40:
         parser.error("--window must be within 1..600 s and --orders-per-s within 0..40")
     print(json.dumps(run(args.clients, window, args.orders_per_s)))

@@ -100,6 +100,6 @@ def _number(value: float) -> str:
 
 
 def format_value(value: float, unit: str) -> str:
-    if value >= 10_000:
+    if value >= 1_000:
         return f"{value:,.0f} {unit}"
     return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"

@@ -74,7 +74,7 @@ def latency_plot(path: Path, title: str, result: Mapping[str, Any]) -> str:
 
 
 def _ecdf(path: Path, title: str, series: Mapping[str, list[float]], unit: str) -> None:
-    fig, ax = plt.subplots(figsize=(8.0, 4.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8.0, 4.6 + 0.2 * len(series)), layout="constrained")
     lo = min(min(v) for v in series.values())
     hi = max(max(v) for v in series.values())
     for name, values in series.items():
@@ -90,7 +90,9 @@ def _ecdf(path: Path, title: str, series: Mapping[str, list[float]], unit: str) 
     ax.set_xlabel(_UNIT_LABEL[unit])
     ax.set_ylabel("fraction of samples at or below")
     ax.set_ylim(0, 1.02)
-    _finish(fig, ax, path, title)
+    # Below the axes: a legend inside would hide the curves' tails, where the story is.
+    fig.legend(loc="outside lower center", ncol=1, fontsize=8, frameon=False)
+    _finish(fig, ax, path, title, legend=False)
 
 
 def _bars(path: Path, title: str, summaries: Mapping[str, Mapping[str, float]]) -> None:
