@@ -12,10 +12,10 @@ bots would be. Measured over a window once every client is ACTIVE:
 - `accepted_datagrams_per_s`: from the daemon's `killswitch_datagrams_total{result="accepted"}`;
 - `events_per_s`: events the clients sent in the window (their counters); every datagram the
   watchdog rejected is counted in `rejected_datagrams_count` and must be 0;
-- `ack_rtt_p50_us` / `_p99_us`: a probe trader (one more supervised trader, in the first sender
-  process, speaking the wire protocol directly so it can stamp each datagram) sends a
-  heartbeat every 20 ms and times send -> the watchdog's ack received, through the same
-  loaded sender loop and watchdog.
+- `ack_rtt_p50_us` / `_p99_us`: a probe (one more supervised trader, alone in its own process
+  so that a busy sender loop does not count against the watchdog, speaking the wire protocol
+  directly so it can stamp each datagram) sends a heartbeat every 20 ms and times send -> the
+  watchdog's ack received, while the watchdog serves the N clients.
 
 Run: `python -m bench.scale [--quick] [--clients 1,10,50,100]`; prints one JSON object.
 """
@@ -279,15 +279,16 @@ def _spawn_senders(
 ) -> list[tuple[SenderSpec, subprocess.Popen[bytes]]]:
     count = max(1, -(-len(traders) // CLIENTS_PER_SENDER))
     senders = []
-    for k in range(count):
+    for k in range(count + 1):  # the last one hosts the probe alone
+        probe = k == count
         spec = SenderSpec(
-            traders=traders[k::count],
+            traders=[] if probe else traders[k::count],
             key_dir=str(root / "keys"),
             socket=str(space.ingress),
             ready=str(root / f"sender{k}.ready"),
             out=str(root / f"sender{k}.json"),
             orders_per_s=orders_per_s,
-            probe=k == 0,
+            probe=probe,
         )
         (root / f"sender{k}.spec").write_text(json.dumps(asdict(spec)))
         process = space._spawn(  # the harness's spawn: logged, cleaned up with the workspace
@@ -326,7 +327,7 @@ def measure(root: Path, n: int, window_s: float, orders_per_s: float) -> dict[st
             if process.poll() is not None:
                 raise RuntimeError(f"sender {k} failed: {space.log(f'sender{k}')[-2000:]}")
         time.sleep(1.0)  # warm-up: the measured window starts in steady state
-        hosts = [psutil.Process(process.pid) for _, process in senders]
+        hosts = [psutil.Process(process.pid) for spec, process in senders if not spec.probe]
         start, cpu0, (acc0, rej0) = time.monotonic(), _busy([watchdog]), _accepted(port)
         senders0 = _busy(hosts)
         time.sleep(window_s)  # the measured window itself, not a wait for a condition
@@ -342,7 +343,7 @@ def measure(root: Path, n: int, window_s: float, orders_per_s: float) -> dict[st
     rtts = [rtt for out in outs for at, rtt in out["probe"] if start <= at <= end]
     point: dict[str, Any] = {
         "clients_count": n,
-        "sender_processes_count": len(senders),
+        "sender_processes_count": len(hosts),
         "window_s": round(end - start, 3),
         "watchdog_cpu_pct": round(100 * (cpu1 - cpu0) / (end - start), 1),
         # The clients' side, to tell a saturated sender from a slow watchdog.

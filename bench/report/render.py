@@ -209,7 +209,10 @@ def _specs(runs: Runs) -> list[tuple[str, str, str, _Maker]]:
 
     def scale(path: Path) -> str:
         plots.scale_plot(path, (_result(runs, "scale") or {})["curve"])
-        return "Each point is one window with every client ACTIVE; ack from a 50 Hz probe."
+        return (
+            "Each point is one window with every client ACTIVE; the ack round trip is timed by "
+            "a 50 Hz probe in its own process."
+        )
 
     def poll(path: Path) -> str:
         result = _result(runs, "poll_baseline") or {}
