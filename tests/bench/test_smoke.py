@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench._stats import keys_without_unit
+from bench.poll_baseline import poll_forever
 
 ROOT = Path(__file__).parents[2]
 
@@ -103,3 +107,37 @@ def test_kill_latency_local_gives_raw_samples_for_the_report() -> None:
     # The bench rounds its own figures to 0.1 ms; the samples keep more digits.
     top = max(samples["sigkill_to_pipeline_start"])
     assert top == pytest.approx(result["sigkill_to_pipeline_start_max_ms"], abs=0.051)
+
+
+def test_the_polling_kill_switch_reports_each_death_once_then_stops() -> None:
+    alive = subprocess.Popen(["sleep", "600"])
+    dead = subprocess.Popen(["sleep", "600"])
+    dead.kill()
+    dead.wait()
+    out = io.StringIO()
+    try:
+        poller = threading.Thread(target=poll_forever, args=([alive.pid, dead.pid], 0.05, out))
+        poller.start()
+        deadline = time.monotonic() + 30
+        while dead.pid not in _reported(out):
+            assert time.monotonic() < deadline, "the dead pid was never reported"
+            time.sleep(0.01)
+        assert alive.pid not in _reported(out)
+        killed_at = time.monotonic()
+        alive.kill()
+        alive.wait()
+        poller.join(timeout=30)
+        assert not poller.is_alive(), "the poller kept running after every pid died"
+    finally:
+        alive.kill()
+        alive.wait()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "ready"
+    reports = [json.loads(line) for line in lines[1:]]
+    assert sorted(r["pid"] for r in reports) == sorted([alive.pid, dead.pid])
+    last = next(r for r in reports if r["pid"] == alive.pid)
+    assert last["detected_monotonic"] >= killed_at
+
+
+def _reported(out: io.StringIO) -> set[int]:
+    return {json.loads(line)["pid"] for line in out.getvalue().splitlines()[1:]}
