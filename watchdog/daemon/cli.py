@@ -31,6 +31,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {message}\n")
 
 
+def _since(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither epoch seconds nor an ISO 8601 time"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Independent kill-switch watchdog for trading bots")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -48,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     rearm.add_argument("--reason", required=True)
     rearm.add_argument("--operator", default=None, help="who re-arms (default: login name)")
     audit = commands.add_parser("audit", help="the audit log")
-    audit.add_argument("--since", type=float, default=0.0, help="epoch seconds")
+    audit.add_argument(
+        "--since", type=_since, default=0.0, help="epoch seconds or ISO 8601 (UTC if no zone)"
+    )
     audit.add_argument("--limit", type=int, default=1000)
     audit.add_argument("--json", action="store_true")
     for sub in (status, trip, rearm, audit):

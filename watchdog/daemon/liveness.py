@@ -37,12 +37,29 @@ def pidfds_supported() -> bool:
     return True
 
 
+_PIDFILE_SLACK_S = 1.0  # file system timestamp granularity and clock steps
+
+
 def read_pidfile(path: Path) -> int | None:
+    """The pid in `path`, or None: absent, garbage, or stale (the pid now names a process
+    that started after the file was written, so it cannot be the one that wrote it: signals
+    meant for the trader must never reach a recycled pid)."""
     try:
         text = path.read_text(encoding="ascii").strip()
+        written = path.stat().st_mtime
     except (OSError, UnicodeDecodeError):
         return None
-    return int(text) if text.isdigit() and int(text) > 1 else None
+    if not text.isdigit() or int(text) <= 1:
+        return None
+    pid = int(text)
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return pid  # gone: attaching finds nothing, stopping has nothing to do
+    if started > written + _PIDFILE_SLACK_S:
+        log_event(_log, logging.WARNING, "stale_pidfile", path=str(path), pid=pid)
+        return None
+    return pid
 
 
 async def unit_main_pid(unit: str, wait_s: float = 5.0) -> int | None:

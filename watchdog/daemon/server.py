@@ -71,7 +71,6 @@ class WatchdogServer:
         self.lag = LagMonitor(self.metrics)
         self.supervisors: dict[str, TraderSupervisor] = {}
         self.should_exit = asyncio.Event()
-        self.force_exit = False
         self._store: Store | None = None
         self._durable: Durable | None = None
         self._ingress: Ingress | None = None
@@ -85,7 +84,6 @@ class WatchdogServer:
         self._group: asyncio.TaskGroup | None = None
         self._pending: list[Coroutine[Any, Any, None]] = []
         self._spawned: set[asyncio.Task[None]] = set()
-        self._ingress_ok = False
         self.metrics_port: int | None = None
 
     # -- the straight line ---------------------------------------------------------------
@@ -96,7 +94,7 @@ class WatchdogServer:
             await self.startup()
         except (StartupError, StoreError, IngressError, RiskError) as exc:
             log_event(_log, logging.CRITICAL, "refusing_to_arm", error=str(exc))
-            await self._close_io()
+            await self.shutdown()  # close what did open, release the state dir's lock
             raise StartupError(f"refusing to arm: {exc}") from exc
         try:
             await self.main_loop()
@@ -242,7 +240,6 @@ class WatchdogServer:
             on_invalid_burst=self._on_invalid_burst,
         )
         await self._ingress.start()
-        self._ingress_ok = True
 
     async def _start_control(self) -> None:
         path = self.config.control_socket
@@ -344,6 +341,7 @@ class WatchdogServer:
             "store_error": "" if store_ok or self._durable is None else self._durable.last_error,
             "loop_lag_s": round(self.lag.last_lag_s, 6),
             "metrics_port": self.metrics_port,
+            "ingress_udp": self._ingress.udp_address if self._ingress is not None else None,
             "traders": [
                 self._trader_status(s)
                 for s in self.supervisors.values()

@@ -303,7 +303,7 @@ class Store:
 
     def audit_since(self, since: float, limit: int = 1000) -> list[AuditEntry]:
         rows = self._read(
-            "SELECT id, ts, trader, kind, detail FROM audit WHERE ts >= ? ORDER BY id LIMIT ?",
+            "SELECT id, ts, trader, kind, detail FROM audit WHERE ts >= ? ORDER BY ts, id LIMIT ?",
             (since, limit),
         )
         return [AuditEntry(i, ts, t, k, orjson.loads(d)) for i, ts, t, k, d in rows]

@@ -263,7 +263,8 @@ class TraderSupervisor:
         self._audit("decision", detail)
         if previous == assessment.state:
             return
-        self._s.push_state(self.id, self.state)
+        if cause != "telemetry":  # a batch is acked by the daemon right after it is applied
+            self._s.push_state(self.id, self.state)
         if assessment.state >= TradingState.WARN and previous < assessment.state:
             self._s.alerter.notify(
                 "state", self.id, state=assessment.state.name, decisions=decisions

@@ -63,7 +63,9 @@ class RecordingAction:
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, deadline_s: float = 5.0) -> None:
+    def __init__(
+        self, tmp_path: Path, deadline_s: float = 5.0, extra: tuple[Any, ...] = ()
+    ) -> None:
         self.store = Store(tmp_path / "w.sqlite3", busy_timeout_ms=10)
         self.store_failures: list[str] = []
         self.durable = Durable(self.store, self.store_failures.append)
@@ -75,7 +77,7 @@ class Harness:
             alerter=Alerter(AlertConfig(), SystemClock(), "test"),
             metrics=Metrics(),
             config=KillConfig(deadline_s=deadline_s, backoff_initial_s=0.001, backoff_max_s=0.01),
-            factories=[self._factory("first"), self._factory("second")],
+            factories=[self._factory("first"), self._factory("second"), *extra],
             spawn=self._spawn,
         )
 
@@ -143,6 +145,38 @@ async def test_actions_run_concurrently_so_a_stuck_one_does_not_delay_the_others
         gate.set()
     assert not h.pipeline.running("alpha")
     assert h.store.kill(kill_id).finished_ts is not None
+
+
+class BuggyAction:
+    """Raises something no action should (a bug) twice, then works."""
+
+    name = "buggy"
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def attempt(self) -> str:
+        self.attempts += 1
+        if self.attempts <= 2:
+            raise ZeroDivisionError("a bug in the action")
+        return "fine now"
+
+    async def verify(self) -> bool:
+        return self.attempts > 2
+
+
+async def test_a_buggy_action_neither_stops_the_others_nor_is_abandoned(tmp_path: Path) -> None:
+    buggy = BuggyAction()
+    h = Harness(tmp_path, extra=(lambda context: buggy,))
+    h.actions = {"second": RecordingAction("second", h.store)}
+    async with asyncio.TaskGroup() as h.group:
+        kill_id = h.start()
+    assert h.actions["second"].done
+    assert buggy.attempts == 3
+    steps = {s.step: s for s in h.store.kill(kill_id).steps}
+    assert (steps["buggy"].status, steps["buggy"].attempts) == ("verified", 3)
+    errors = [e.detail for e in h.store.audit_since(0) if e.detail.get("result") == "error"]
+    assert errors[0]["detail"] == "ZeroDivisionError: a bug in the action"
 
 
 async def test_a_step_past_its_deadline_escalates_once_and_keeps_trying(tmp_path: Path) -> None:

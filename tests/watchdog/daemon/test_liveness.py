@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -57,10 +58,23 @@ async def test_a_stopped_process_is_alive_and_a_zombie_is_not() -> None:
     watch.close()
 
 
+async def test_a_pid_file_older_than_its_process_is_stale(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec("sleep", "600")
+    path = tmp_path / "p"
+    path.write_text(f"{process.pid}\n")
+    assert read_pidfile(path) == process.pid
+    # Written an hour before this process started: the pid was recycled.
+    an_hour_ago = time.time() - 3600
+    os.utime(path, (an_hour_ago, an_hour_ago))
+    assert read_pidfile(path) is None
+    process.kill()
+    await process.wait()
+
+
 def test_pid_files_are_read_strictly(tmp_path: Path) -> None:
     path = tmp_path / "p"
     assert read_pidfile(path) is None
-    for text, pid in (("123\n", 123), ("1\n", None), ("12a", None), ("", None)):
+    for text, pid in (("4194000\n", 4194000), ("1\n", None), ("12a", None), ("", None)):
         path.write_text(text)
         assert read_pidfile(path) == pid
 

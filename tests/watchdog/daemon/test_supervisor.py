@@ -96,10 +96,15 @@ async def test_telemetry_makes_it_active_and_the_change_is_pushed_and_audited(
         rig = Rig(tmp_path, group)
         rig.telemetry("s1", changed=True)
         assert rig.supervisor.state == TradingState.ACTIVE
-        assert rig.pushed == [TradingState.ACTIVE]
+        assert rig.pushed == []  # telemetry is acked by the daemon, once per batch
+        rig.supervisor.trip("test", "uid 0")
+        assert rig.pushed == [TradingState.KILLED]  # a change from elsewhere is pushed
+        await asyncio.sleep(0)
         await asyncio.sleep(0)
         kinds = [e.kind for e in rig.store.audit_since(0)]
-        assert kinds == ["session_changed", "decision"]
+        # In time order, although the latch commits before the audits queued before it.
+        assert kinds[:5] == ["session_changed", "decision", "kill_started", "decision", "trip"]
+        rig.gate.open = True  # let the kill finish so the task group can close
         rig.supervisor.close()
 
 

@@ -140,6 +140,12 @@ def test_cli_status_audit_and_check_config(workspace: Workspace) -> None:
     assert audit.returncode == 0
     assert " alpha trip " in audit.stdout
     assert " alpha kill_started " in audit.stdout
+    future = workspace.cli("audit", "--socket", str(workspace.control), "--since", "2999-01-01")
+    assert future.returncode == 0
+    assert future.stdout == ""
+    bad = workspace.cli("audit", "--socket", str(workspace.control), "--since", "yesterday")
+    assert bad.returncode == 2
+    assert "neither epoch seconds nor an ISO 8601 time" in bad.stderr
 
 
 def test_the_control_socket_is_private_to_its_owner(workspace: Workspace) -> None:

@@ -9,7 +9,7 @@ import urllib.request
 
 from risk.events import AccountSnapshot, Heartbeat
 from tests.watchdog.integration.harness import KEY, Workspace, wait_until
-from watchdog.protocol import encode_event, encode_telemetry
+from watchdog.protocol import decode_ack, encode_event, encode_telemetry
 
 WRONG_KEY = bytes(range(100, 140))
 
@@ -81,3 +81,24 @@ def test_forged_and_replayed_heartbeats_do_not_keep_a_silent_trader_alive(
 
 def assert_key_unchanged(key: bytes) -> bool:
     return key == bytes.fromhex(KEY)
+
+
+def test_telemetry_over_udp_is_acked_with_the_state(workspace: Workspace) -> None:
+    workspace.config.write_text(
+        workspace.config.read_text().replace(
+            'unix_socket = "ingress.sock"', 'unix_socket = "ingress.sock"\nudp = "127.0.0.1:0"'
+        )
+    )
+    workspace.start_watchdog()
+    host, port = workspace.request("GET", "/status")["ingress_udp"]
+    key = bytes.fromhex(workspace.root.joinpath("alpha.key").read_text())
+    session = secrets.token_bytes(16)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.settimeout(10)
+    sender.connect((host, port))
+    sender.send(_datagram(key, session, 1, equity=True))
+    frame = decode_ack(sender.recv(2048), key, "alpha", session)
+    assert frame.ack.state.name == "ACTIVE"
+    assert frame.ack.last_seq == 1
+    assert workspace.state() == "ACTIVE"
+    sender.close()

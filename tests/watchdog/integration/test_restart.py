@@ -105,3 +105,32 @@ def test_a_limit_breach_in_telemetry_kills(workspace: Workspace) -> None:
     wait_until(workspace.kill_finished, what="kill verified")
     assert trader.wait(timeout=10) is not None
     assert workspace.credential_revoked()
+
+
+def _trip_and_hold(workspace: Workspace) -> None:
+    trip = workspace.cli(
+        "trip", "--socket", str(workspace.control), "--trader", "alpha", "--reason", "shutdown test"
+    )
+    assert trip.returncode == 0, trip.stderr
+    wait_until(lambda: workspace.audit("kill_step_attempt"), what="the gate held")
+
+
+def test_sigterm_mid_kill_exits_cleanly_and_the_next_start_resumes(workspace: Workspace) -> None:
+    watchdog = workspace.start_watchdog(gated=True)
+    _trip_and_hold(workspace)
+    watchdog.send_signal(signal.SIGTERM)
+    assert watchdog.wait(timeout=30) == 0  # after shutdown_timeout_s (2 s) at most
+    assert "kills_left_for_next_start" in workspace.log("watchdog")
+    workspace.start_watchdog(gated=True)
+    workspace.gate.touch()
+    wait_until(workspace.kill_finished, what="resumed kill finished")
+
+
+def test_a_second_signal_forces_the_exit(workspace: Workspace) -> None:
+    watchdog = workspace.start_watchdog(gated=True)
+    _trip_and_hold(workspace)
+    watchdog.send_signal(signal.SIGTERM)
+    wait_until(lambda: '"event":"signal"' in workspace.log("watchdog"), what="first signal seen")
+    watchdog.send_signal(signal.SIGTERM)
+    assert watchdog.wait(timeout=30) == 1
+    assert "forced_exit" in workspace.log("watchdog")

@@ -206,6 +206,11 @@ class KillPipeline:
         except (KillStepError, OSError) as exc:
             # OSError: an action's I/O failed in a way it did not wrap; still only this try.
             detail, verified, result = str(exc), False, "failed"
+        except Exception as exc:  # noqa: BLE001 - a bug in one action must not stop the others
+            # Not swallowed: logged with its traceback, audited, alerted (by escalation) and
+            # retried. Letting it cancel the sibling steps would abandon a kill half done.
+            _log.exception("kill_action_bug", extra={"kv": {"step": action.name}})
+            detail, verified, result = f"{type(exc).__name__}: {exc}", False, "error"
         duration = self._clock.monotonic() - began
         self._metrics.kill_step(action.name, result, duration)
         record = {
