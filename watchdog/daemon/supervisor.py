@@ -81,10 +81,10 @@ class TraderSupervisor:
         self._timer: asyncio.TimerHandle | None = None
         self._persist_timer: asyncio.TimerHandle | None = None
         self._trigger = 0.0  # monotonic stamp of what caused the current handling
+        self._holds: dict[str, str] = {}  # outside conditions holding at least HALTED
         self._saved: tuple[float | None, ...] | None = None
         if row is not None:
             self._saved = (row.high_water_mark, row.day_start_equity, row.day_start_ts)
-        self._holds: dict[str, str] = {}  # outside conditions holding at least HALTED
 
     # -- state ---------------------------------------------------------------------------
 

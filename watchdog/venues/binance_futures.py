@@ -95,6 +95,7 @@ def open_session(*, max_connections: int = 32, keepalive_s: float = 30.0) -> aio
         timeout=aiohttp.ClientTimeout(total=10.0, sock_connect=3.0),
         json_serialize=lambda o: orjson.dumps(o).decode(),
         raise_for_status=False,
+        cookie_jar=aiohttp.DummyCookieJar(),  # the venue sets none: skip the per-request work
     )
 
 

@@ -102,10 +102,21 @@ class CancelAllOrders(_VenueStep):
 
     async def attempt(self) -> str:
         # The configured symbols are cancelled while the list is fetched: one round trip
-        # to an empty book in the usual case. The list then finds symbols nobody configured.
-        listing, notes = await asyncio.gather(
-            self._list(), self._cancel_symbols(self._book, self._symbols)
+        # to an empty book in the usual case. The cancels go out first (gather starts its
+        # tasks in order); the list then finds symbols nobody configured.
+        cancels = asyncio.gather(
+            *(self._cancel_one(self._book, s) for s in self._symbols), return_exceptions=True
         )
+        listed = asyncio.gather(self._list(), return_exceptions=True)
+        answers, (listing,) = await asyncio.gather(cancels, listed)
+        # Every call has finished (none was abandoned): the first failure speaks for all.
+        notes: list[str] = []
+        for symbol, answer in zip(self._symbols, answers, strict=True):
+            if isinstance(answer, BaseException):
+                raise answer
+            notes.append(f"{symbol}: {answer}")
+        if isinstance(listing, BaseException):
+            raise listing
         unknown = sorted({o.symbol for o in listing} - set(self._symbols))
         if unknown:
             notes += await self._cancel_symbols(self._book, unknown)

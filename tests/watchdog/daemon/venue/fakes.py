@@ -51,6 +51,7 @@ class FakeBook:
     positions: list[Position] = field(default_factory=list)
     equity: Decimal = Decimal(1000)
     countdown_confirms: int | None = None  # None: echo what was asked
+    list_failures: deque[VenueError] = field(default_factory=deque)  # listing only
 
     def _fail(self) -> None:
         if self.failures:
@@ -59,6 +60,8 @@ class FakeBook:
     async def open_orders(self, symbol: str | None = None) -> tuple[OpenOrder, ...]:
         self.calls.append(f"list {symbol or '*'}")
         self._fail()
+        if self.list_failures:
+            raise self.list_failures.popleft()
         if self.arrive_on_list:
             late = self.arrive_on_list.popleft()
             self.orders.setdefault(late.symbol, []).append(late)

@@ -65,6 +65,16 @@ async def test_cancel_all_fails_the_attempt_with_the_venues_answer_when_refused(
         await _cancel(book, clock).attempt()
 
 
+async def test_cancels_go_out_first_and_complete_even_when_the_listing_fails() -> None:
+    clock = FakeClock()
+    book = FakeBook(orders={"BTCUSDT": [order("BTCUSDT")], "ETHUSDT": [order("ETHUSDT", 2)]})
+    book.list_failures.extend([KeyRefused(-2015, "no", http_status=401, endpoint="e")])
+    with pytest.raises(KillStepError, match="KeyRefused"):
+        await _cancel(book, clock).attempt()
+    assert book.calls[:3] == ["cancel BTCUSDT", "cancel ETHUSDT", "list *"]
+    assert book.orders == {}
+
+
 async def test_cancel_all_relists_until_orders_that_keep_arriving_are_gone() -> None:
     clock = FakeClock()
     book = FakeBook(orders={"BTCUSDT": [order("BTCUSDT")]})
