@@ -172,7 +172,7 @@ class Trader:
             raise RuntimeError("the trader is not running: no task group to start requests in")
         return self._tg.create_task(coro)
 
-    def attach(self, tg: asyncio.TaskGroup, feed: BookFeed) -> None:
+    def attach(self, tg: asyncio.TaskGroup, feed: BookFeed | None) -> None:
         self._tg = tg
         self.feed = feed
 
@@ -229,6 +229,8 @@ class Trader:
             else:
                 self.metrics.rejects.labels(symbol, "pretrade").inc()
                 log.info("pre-trade denial", extra={"rule": denial.rule, "reason": denial.reason})
+        if len(allowed) == len(plan.place):
+            return plan
         return Plan(plan.cancel, tuple(allowed))
 
     # -- feed listener (the hot path) ------------------------------------------------------
@@ -252,6 +254,7 @@ class Trader:
             extra={"symbol": symbol, "fresh": transition.fresh, "reason": transition.reason},
         )
         if not transition.fresh:
+            self.metrics.feed_stale.labels(symbol).inc()
             self._tops[symbol] = None
             self.orders.cancel_all("feed stale: " + transition.reason, symbol)
         self._requote(symbol, None)
@@ -466,7 +469,12 @@ class Trader:
     async def _verify_flat(self) -> ShutdownResult:
         """Re-list at the venue; cancel anything of ours still there (e.g. an in-flight send)."""
         while True:
-            await self.orders.reconcile()
+            try:
+                await self.orders.reconcile()
+            except (VenueError, TimeoutError) as exc:
+                log.warning("shutdown reconciliation failed, retrying", extra={"error": str(exc)})
+                await asyncio.sleep(0.2)
+                continue
             if not self.orders.orders():
                 return ShutdownResult(True, "no own orders at the venue")
             self.orders.cancel_all("shutdown sweep")

@@ -16,7 +16,7 @@ from trader.config import load_config
 from trader.errors import HostError, TraderError
 from trader.host import sysprep_verifier
 from trader.logs import configure
-from trader.runner import RunOptions, serve
+from trader.runner import RunOptions, check_files, serve
 from watchdog.clock import SystemClock
 
 PROG = "trader"
@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, type=Path, help="trader TOML file")
     run.add_argument("--ready-file", type=Path, help='write {"pid", "metrics_port"} once started')
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    run.add_argument("--check", action="store_true", help="validate the config and exit")
+    run.add_argument(
+        "--check", action="store_true", help="validate the config and the files it names, then exit"
+    )
     return parser
 
 
@@ -46,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         if args.check:
+            check_files(config)
             print(f"{args.config}: ok")
             return 0
         options = RunOptions(ready_file=args.ready_file)
@@ -55,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_HOST_REFUSED
     except TraderError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the process boundary: a bug, already logged in full
+        sys.stderr.write(f"{PROG}: error: stopped by an internal error: {exc!r}\n")
         return 1
 
 

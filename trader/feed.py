@@ -16,7 +16,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import orjson
 import websockets
@@ -24,20 +24,17 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from trader.config import FeedConfig
 from trader.errors import FeedError
+from watchdog.clock import Clock
+
+__all__ = ["BookFeed", "BookTicker", "Clock", "FeedListener", "Staleness", "Transition"]
 
 log = logging.getLogger(__name__)
 
 
-class Clock(Protocol):
-    """The subset of ``watchdog.clock.Clock`` the trader needs (structurally compatible)."""
+class BookTicker(NamedTuple):
+    """One top-of-book update. A NamedTuple, not a frozen dataclass: one is built per message
+    and the dataclass's per-field ``object.__setattr__`` would triple the construction cost."""
 
-    def wall(self) -> float: ...
-
-    def monotonic(self) -> float: ...
-
-
-@dataclass(frozen=True, slots=True)
-class BookTicker:
     symbol: str
     bid: float
     bid_qty: float
@@ -218,7 +215,9 @@ class BookFeed:
                 open_timeout=self._config.open_timeout_s,
                 ping_interval=None,  # the staleness timer is the liveness check
                 proxy=None,
-                max_queue=None,
+                # Bounded, so a stalled loop cannot grow memory without limit; a backlog of old
+                # messages is caught by the event-time check anyway.
+                max_queue=4096,
             ) as ws:
                 _set_nodelay(ws)
                 self._ws = ws

@@ -39,6 +39,12 @@ class TraderMetrics:
         self.feed_fresh = Gauge(
             "trader_feed_fresh", "1 while the symbol's feed is fresh", ["symbol"], registry=registry
         )
+        self.feed_stale = Counter(
+            "trader_feed_stale_total",
+            "Times a symbol's feed went stale",
+            ["symbol"],
+            registry=registry,
+        )
         self.feed_connects = Counter(
             "trader_feed_connects_total", "Websocket connections opened", registry=registry
         )

@@ -27,9 +27,9 @@ from trader.venue import (
     OrderRequest,
     OrderVenue,
     UnknownOrder,
+    VenueError,
     VenueRejected,
     VenueThrottled,
-    VenueUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 _CID_SAFE = re.compile(r"[^A-Za-z0-9_]")
+CODE_POST_ONLY_WOULD_CROSS = -5022
 
 
 @dataclass(slots=True, eq=False)
@@ -57,6 +58,7 @@ class TrackedOrder:
     unknown: bool = False
     cancelling: bool = False
     filled: float = 0.0
+    announced: bool = False
 
     def resting(self) -> Resting:
         return Resting(
@@ -188,7 +190,13 @@ class OrderManager:
         self._spawn(self._send(order, request, tick_ns))
         # Bookkeeping (telemetry, in-process risk) runs after the send task's first step, which
         # writes the request: it never sits between the signal and the bytes on the wire.
-        asyncio.get_running_loop().call_soon(self._listener.order_submitted, order)
+        asyncio.get_running_loop().call_soon(self._announce, order)
+
+    def _announce(self, order: TrackedOrder) -> None:
+        """Report the submit once, and always before any answer about the order."""
+        if not order.announced:
+            order.announced = True
+            self._listener.order_submitted(order)
 
     # -- request tasks ---------------------------------------------------------------------
 
@@ -200,25 +208,37 @@ class OrderManager:
         try:
             async with asyncio.timeout(self._timeout):
                 report = await self._venue.place(request, on_sent)
-        except VenueThrottled as exc:
+        except (VenueError, TimeoutError) as exc:
+            self._announce(order)
+            self._send_failed(order, exc)
+        else:
+            self._announce(order)
+            self._throttle_strikes = 0
+            order.acked = True
+            self._listener.order_acked(order, (time.perf_counter_ns() - started) / 1e9)
+            self._apply(order, report)
+
+    def _send_failed(self, order: TrackedOrder, exc: VenueError | TimeoutError) -> None:
+        if isinstance(exc, VenueThrottled):
             self._throttle(exc.retry_after_s)
             self._forget(order)
             self._listener.order_rejected(order, "throttled (429)")
-        except VenueRejected as exc:
+        elif isinstance(exc, VenueRejected) and exc.code == CODE_POST_ONLY_WOULD_CROSS:
+            # The book moved between the tick and the venue: nothing went wrong, the quote
+            # just expired. Counting it as a reject would feed the reject-ratio limits noise.
+            self._forget(order)
+            self._listener.order_cancelled(order, "post-only: would have crossed")
+        elif isinstance(exc, VenueRejected):
             self._forget(order)
             self._listener.order_rejected(order, f"{exc.code} {exc.reason}")
-        except (VenueUnavailable, TimeoutError) as exc:
+        else:
+            # No answer, or one we cannot read: the order may rest. Cancel it by client id.
             log.warning(
                 "order outcome unknown, cancelling",
                 extra={"client_id": order.client_id, "error": str(exc)},
             )
             order.unknown = True
             self.cancel(order.client_id, "outcome unknown")
-        else:
-            self._throttle_strikes = 0
-            order.acked = True
-            self._listener.order_acked(order, (time.perf_counter_ns() - started) / 1e9)
-            self._apply(order, report)
 
     async def _cancel(self, order: TrackedOrder, reason: str) -> None:
         delay = 0.05
@@ -232,7 +252,7 @@ class OrderManager:
             except VenueThrottled as exc:
                 self._throttle(exc.retry_after_s)
                 await asyncio.sleep(max(exc.retry_after_s or delay, delay))
-            except (VenueRejected, VenueUnavailable, TimeoutError) as exc:
+            except (VenueError, TimeoutError) as exc:
                 log.warning(
                     "cancel failed, retrying",
                     extra={"client_id": order.client_id, "error": str(exc)},
@@ -255,7 +275,7 @@ class OrderManager:
                 self._forget(order)
                 self._listener.order_cancelled(order, f"{reason}: never reached the venue")
                 return
-            except (VenueThrottled, VenueRejected, VenueUnavailable, TimeoutError) as exc:
+            except (VenueError, TimeoutError) as exc:
                 log.warning(
                     "order query failed, retrying",
                     extra={"client_id": order.client_id, "error": str(exc)},
@@ -320,7 +340,7 @@ class OrderManager:
         if not report.final:
             return
         self._forget(order)
-        if report.status in ("EXPIRED", "REJECTED", "EXPIRED_IN_MATCH") and not order.cancelling:
+        if report.status == "REJECTED" and not order.cancelling:
             self._listener.order_rejected(order, f"venue status {report.status}")
         elif report.status != "FILLED":
             self._listener.order_cancelled(order, cancel_reason or f"venue status {report.status}")

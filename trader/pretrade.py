@@ -17,7 +17,14 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from risk import Limits, RiskEngine, TradingState, allows_new_orders, parse_limits
+from risk import (
+    AccountSnapshot,
+    Limits,
+    RiskEngine,
+    TradingState,
+    allows_new_orders,
+    parse_limits,
+)
 from risk.decision import Assessment
 from risk.events import RiskEvent
 from trader.errors import ConfigError
@@ -64,13 +71,18 @@ class PreTradeRisk:
         self._windows = tuple(_Window(w.seconds, w.max_orders) for w in limits.order_rate.windows)
         self._per_symbol = {s.symbol: s for s in limits.position.symbols}
         self._equity: float | None = None
+        self._day_start_equity: float | None = None
 
     @property
     def state(self) -> TradingState:
         return self.engine.state
 
     def apply(self, event: RiskEvent, now: float) -> Assessment:
-        return self.engine.apply(event, now)
+        assessment = self.engine.apply(event, now)
+        if isinstance(event, AccountSnapshot):
+            # Percent limits are of the day-start equity; read it here, not per order.
+            self._day_start_equity = self.engine.persisted().day_start_equity
+        return assessment
 
     def evaluate(self, now: float) -> Assessment:
         return self.engine.evaluate(now)
@@ -105,7 +117,7 @@ class PreTradeRisk:
             window.times.append(now)
 
     def _position_check(self, symbol: str, qty_after: float, price: float) -> Denial | None:
-        base = self.engine.persisted().day_start_equity or self._equity
+        base = self._day_start_equity or self._equity
         notional = qty_after * price
         special = self._per_symbol.get(symbol)
         if special is not None and special.max_qty is not None and qty_after > special.max_qty:

@@ -75,6 +75,13 @@ def _credentials(config: TraderConfig) -> wv.Credentials:
         raise ConfigError(f"venue.credentials_file: {exc}") from None
 
 
+def check_files(config: TraderConfig) -> None:
+    """Load every file the config names (limits, venue credentials, watchdog key)."""
+    load_limits(config.risk.limits_file)
+    _credentials(config)
+    _client_config(config)
+
+
 def _write_ready(path: Path, metrics_port: int) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_bytes(orjson.dumps({"pid": os.getpid(), "metrics_port": metrics_port}))
@@ -160,14 +167,29 @@ async def _main_loop(
     stop = asyncio.Event()
     _install_signals(stop.set)
     symbols = [s.symbol for s in config.symbols]
+    feed = BookFeed(stream_url(config.venue.ws_url, symbols), symbols, config.feed, trader, clock)
+    try:
+        return await _trade(config, options, trader, feed, stop, metrics_port)
+    except Exception:
+        # A bug escaped a task: the group is gone, but our orders may still rest. Cancel them
+        # in a fresh group before the error ends the process (the watchdog sees the exit too).
+        log.exception("trader failed: cancelling own orders before exiting")
+        async with asyncio.TaskGroup() as rescue:
+            trader.attach(rescue, feed)
+            await trader.shutdown(config.venue.shutdown_timeout_s)
+        raise
+
+
+async def _trade(
+    config: TraderConfig,
+    options: RunOptions,
+    trader: Trader,
+    feed: BookFeed,
+    stop: asyncio.Event,
+    metrics_port: int,
+) -> ShutdownResult:
+    symbols = [s.symbol for s in config.symbols]
     async with asyncio.TaskGroup() as tg:
-        feed = BookFeed(
-            stream_url(config.venue.ws_url, symbols),
-            symbols,
-            config.feed,
-            trader,
-            clock,
-        )
         trader.attach(tg, feed)
         # The first reconciliation adopts and cancels orders a previous run left behind.
         await trader.housekeep_once()

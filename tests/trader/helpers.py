@@ -7,14 +7,9 @@ import time
 from collections.abc import Callable
 
 from trader.feed import BookTicker, Transition
+from watchdog.clock import SystemClock as RealClock
 
-
-class RealClock:
-    def wall(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
+__all__ = ["RealClock", "RecordingFeedListener", "wait_until"]
 
 
 async def wait_until(condition: Callable[[], bool], within: float = 15.0, what: str = "") -> None:

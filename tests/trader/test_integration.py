@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,15 +23,23 @@ def world(tmp_path: Path) -> Iterator[World]:
         w.stop()
 
 
-def started(world: World, **overrides: str) -> World:
+def started(world: World) -> World:
     world.start_watchdog()
-    world.start_trader(**overrides)
+    world.start_trader()
     wait_until(world.quoting, what=f"quotes on both sides\n{world.t.log()}")
     return world
 
 
-def test_it_quotes_fills_and_reports_to_the_watchdog(world: World) -> None:
-    started(world)
+def test_it_quotes_fills_and_reports_to_the_watchdog(world: World, tmp_path: Path) -> None:
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.setblocking(False)
+    world.start_watchdog()
+    cpu = min(os.sched_getaffinity(0))
+    env = {"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "1000000"}
+    world.start_trader(env=env, overrides={"cpus": str(cpu)})
+    wait_until(world.quoting, what=f"quotes on both sides\n{world.t.log()}")
+    assert os.sched_getaffinity(world.t.child.pid) == {cpu}  # it pinned itself
     wait_until(
         lambda: (
             world.t.metric('trader_fills_total{side="BUY",symbol="BTCUSDT"}')
@@ -42,16 +54,31 @@ def test_it_quotes_fills_and_reports_to_the_watchdog(world: World) -> None:
     assert world.t.metric("trader_order_round_trip_seconds_count") > 0
     status = world.watchdog_cli("status", "--json")
     assert status.returncode == 0, status.stderr
-    assert '"ACTIVE"' in status.stdout or "ACTIVE" in status.stdout
+    assert json.loads(status.stdout)["traders"][0]["state"] == "ACTIVE"
+    # Type=notify: READY=1 once, when trading could start, then WATCHDOG=1 while healthy.
+    messages = []
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            messages.append(notify.recv(256).decode())
+    notify.close()
+    assert sum(m.startswith("READY=1") for m in messages) == 1
+    assert messages.count("WATCHDOG=1") >= 2
 
 
 @pytest.mark.parametrize("death", ["close", "reset", "stall"])
 def test_each_feed_death_cancels_and_pauses_then_it_resumes(world: World, death: str) -> None:
     started(world)
+    stale = 'trader_feed_stale_total{symbol="BTCUSDT"}'
+    before = world.t.metric(stale)
     world.sim.admin.streams(death, "market")
+    wait_until(lambda: world.t.metric(stale) > before, what=f"feed seen stale after {death}")
     wait_until(world.flat_at_venue, what=f"orders cancelled after {death}")
-    assert world.t.metric('trader_feed_fresh{symbol="BTCUSDT"}') == 0 or death != "stall"
     if death == "stall":
+        # Reconnecting does not help while the venue stays silent: nothing is placed.
+        seq = world.sim.admin.last_seq()
+        wait_until(lambda: world.t.metric("trader_feed_connects_total") >= 2, what="reconnect")
+        assert world.t.metric('trader_feed_fresh{symbol="BTCUSDT"}') == 0
+        assert world.new_orders(since=seq) == []
         world.sim.admin.streams("resume", "market")
     wait_until(world.quoting, what=f"quoting again after {death}")
 
@@ -67,6 +94,16 @@ def test_killing_the_watchdog_stops_trading_fail_closed(world: World) -> None:
     wait_until(lambda: world.t.metric('trader_feed_fresh{symbol="BTCUSDT"}') == 1, what="feed")
     assert not world.open_orders()
     assert world.new_orders(since=journal_seq) == []
+
+
+def test_trading_resumes_once_a_restarted_watchdog_acks_again(world: World) -> None:
+    started(world)
+    assert world.watchdog is not None
+    world.watchdog.kill()
+    wait_until(world.flat_at_venue, what="orders cancelled when the watchdog went silent")
+    world.start_watchdog()
+    wait_until(world.quoting, what="quoting again under the restarted watchdog")
+    assert world.t.metric("trader_watchdog_state") == 0
 
 
 def test_a_watchdog_trip_halts_trading_and_it_stays_flat(world: World) -> None:

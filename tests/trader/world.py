@@ -7,6 +7,7 @@ venue's truth through the sim's admin API and the trader's through its Prometheu
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import sys
@@ -87,6 +88,7 @@ def trader_toml(sim: SimProcess, root: Path, **overrides: str) -> str:
         "half_spread_bps": "1.0",
         "requote_ticks": "40",
         "silence_timeout_s": "1.0",
+        "cpus": "",
         **overrides,
     }
     return f"""
@@ -124,6 +126,9 @@ key_file = "{TRADER_ID}.key"
 trader_id = "{TRADER_ID}"
 heartbeat_interval_s = 0.1
 silence_timeout_s = {values["silence_timeout_s"]}
+
+[host]
+cpus = [{values["cpus"]}]
 
 [metrics]
 port = 0
@@ -214,9 +219,11 @@ class World:
         assert self.watchdog.alive(), self.watchdog.log_tail()
         return self.watchdog
 
-    def start_trader(self, **overrides: str) -> TraderProc:
+    def start_trader(
+        self, *, env: dict[str, str] | None = None, overrides: dict[str, str] | None = None
+    ) -> TraderProc:
         config = self.root / "trader.toml"
-        config.write_text(trader_toml(self.sim, self.root, **overrides))
+        config.write_text(trader_toml(self.sim, self.root, **(overrides or {})))
         ready = self.root / "trader.ready"
         ready.unlink(missing_ok=True)
         argv = [
@@ -229,7 +236,13 @@ class World:
             "--ready-file",
             str(ready),
         ]
-        child = start_child(argv, log_path=self.root / "trader.log", name="trader", cwd=REPO)
+        child = start_child(
+            argv,
+            log_path=self.root / "trader.log",
+            name="trader",
+            cwd=REPO,
+            env={**os.environ, **env} if env else None,
+        )
         info = wait_ready_file(ready, child, 30.0)
         self.trader = TraderProc(child, int(info["metrics_port"]))
         return self.trader

@@ -1,0 +1,215 @@
+"""The trader's shell in process: a recording venue and a recording watchdog link."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from risk import OrderEventKind, TradingState, parse_limits
+from risk import Side as RiskSide
+from tests.trader.helpers import RealClock, wait_until
+from tests.trader.test_orders import BTC, FakeVenue, report
+from trader.app import Trader
+from trader.config import StrategyConfig, load_config
+from trader.feed import BookTicker, Transition
+from trader.metrics import TraderMetrics
+from trader.pretrade import PreTradeRisk
+from trader.runner import RunOptions, _main_loop
+from trader.sdnotify import SdNotifier
+from trader.strategy import Side
+from trader.venue import AccountReport, PositionReport
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "trader.toml"
+
+
+class RecordingLink:
+    """A watchdog link whose state the test sets and which records every report."""
+
+    def __init__(self) -> None:
+        self.state = TradingState.ACTIVE
+        self.reports: list[tuple[str, tuple[object, ...]]] = []
+        self.flushes = 0
+
+    def report_order(
+        self,
+        kind: OrderEventKind | str,
+        symbol: str,
+        side: RiskSide | str,
+        qty: float,
+        price: float,
+        *,
+        reason: str = "",
+        realized_pnl: float | None = None,
+        ts: float | None = None,
+    ) -> None:
+        self.reports.append(("order", (kind, symbol, side, qty, reason)))
+
+    def report_account(
+        self, equity: float, realized_pnl: float, unrealized_pnl: float, *, ts: float | None = None
+    ) -> None:
+        self.reports.append(("account", (equity,)))
+
+    def report_position(
+        self, symbol: str, qty: float, mark_price: float, *, ts: float | None = None
+    ) -> None:
+        self.reports.append(("position", (symbol, qty, mark_price)))
+
+    def report_feed(self, symbol: str, last_event_ts: float, *, ts: float | None = None) -> None:
+        self.reports.append(("feed", (symbol,)))
+
+    def report_open_orders(self, count: int, *, ts: float | None = None) -> None:
+        self.reports.append(("open_orders", (count,)))
+
+    def report_state(
+        self, state: TradingState, reason: str = "", *, ts: float | None = None
+    ) -> None:
+        self.reports.append(("state", (state, reason)))
+
+    def flush(self, *, heartbeat: bool = True) -> None:
+        self.flushes += 1
+
+    def kinds(self, kind: str) -> list[tuple[object, ...]]:
+        return [args for k, args in self.reports if k == kind]
+
+
+class AccountVenue(FakeVenue):
+    def __init__(self, position: float = 0.0) -> None:
+        super().__init__()
+        self.position = position
+
+    async def account(self) -> AccountReport:
+        positions = (PositionReport("BTCUSDT", self.position, 0.0, 0.0, 60_000.0),)
+        return AccountReport(100_000.0, 0.0, positions if self.position else ())
+
+
+def build(venue: FakeVenue, link: RecordingLink) -> Trader:
+    limits = parse_limits('profile = "standard"\n', "t")
+    clock = RealClock()
+    return Trader(
+        instruments={"BTCUSDT": BTC},
+        strategy=StrategyConfig(half_spread_bps=1.0, skew_bps=1.0, requote_ticks=5),
+        venue=venue,
+        link=link,
+        pretrade=PreTradeRisk(limits, now=clock.wall()),
+        metrics=TraderMetrics(CollectorRegistry()),
+        clock=clock,
+        notifier=SdNotifier({}),
+        trader_id="mm1",
+        session="t",
+        request_timeout_s=1.0,
+        reconcile_interval_s=0.1,
+    )
+
+
+def tick(price: float = 60_000.0) -> BookTicker:
+    return BookTicker("BTCUSDT", price, 1.0, price + 0.1, 1.0, int(time.time() * 1000), 1)
+
+
+Running = tuple[Trader, AccountVenue, RecordingLink]
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[Running]:
+    venue, link = AccountVenue(), RecordingLink()
+    trader = build(venue, link)
+    async with asyncio.TaskGroup() as tg:
+        trader.attach(tg, None)  # no feed: the test plays it
+        await trader.housekeep_once()
+        trader.on_feed_state(Transition("BTCUSDT", True, "fresh"))
+        trader.on_ticker(tick(), time.perf_counter_ns())
+        await wait_until(lambda: len(venue.resting) == 2, what="two quotes")
+        yield trader, venue, link
+        await trader.shutdown(5.0)
+
+
+async def test_it_quotes_both_sides_and_reports_each_order(running: Running) -> None:
+    _, venue, link = running
+    sides = {r.side for r in venue.resting.values()}
+    assert sides == {Side.BUY, Side.SELL}
+    await wait_until(lambda: len(link.kinds("order")) >= 4, what="submit and ack reports")
+    kinds = [k for k, *_ in link.kinds("order")]
+    assert kinds[0] == OrderEventKind.SUBMIT  # a submit always precedes its answer
+    assert kinds.count(OrderEventKind.SUBMIT) == kinds.count(OrderEventKind.ACK) == 2
+
+
+async def test_a_halted_watchdog_cancels_everything_and_opens_nothing(running: Running) -> None:
+    trader, venue, link = running
+    link.state = TradingState.HALTED
+    trader.on_watchdog_state(TradingState.ACTIVE, TradingState.HALTED)
+    await wait_until(lambda: not venue.resting, what="all cancelled")
+    placed = venue.count("place")
+    trader.on_ticker(tick(60_100.0), time.perf_counter_ns())
+    await asyncio.sleep(0)  # let any (wrongly) started send run its first step
+    assert venue.count("place") == placed
+
+
+async def test_a_silent_watchdog_is_noticed_by_housekeeping_too(running: Running) -> None:
+    trader, venue, link = running
+    link.state = TradingState.HALTED  # the client's fail-closed read, without a callback
+    await trader.housekeep_once()
+    await wait_until(lambda: not venue.resting, what="all cancelled")
+    assert trader.metrics.registry.get_sample_value("trader_watchdog_state") == 3
+
+
+async def test_a_stale_feed_cancels_the_symbol_and_a_fresh_one_requotes(running: Running) -> None:
+    trader, venue, _ = running
+    trader.on_feed_state(Transition("BTCUSDT", False, "no message for 2s"))
+    await wait_until(lambda: not venue.resting, what="cancelled on stale")
+    trader.on_feed_state(Transition("BTCUSDT", True, "fresh"))
+    trader.on_ticker(tick(), time.perf_counter_ns())
+    await wait_until(lambda: len(venue.resting) == 2, what="requoted")
+
+
+async def test_reducing_leaves_only_a_reduce_only_exit(running: Running) -> None:
+    trader, venue, link = running
+    venue.position = 0.004
+    await trader.housekeep_once()
+    await trader.housekeep_once()  # the same gap twice: adopted as the venue's truth
+    assert trader.position("BTCUSDT") == pytest.approx(0.004)
+    link.state = TradingState.REDUCING
+    trader.on_watchdog_state(TradingState.ACTIVE, TradingState.REDUCING)
+    await wait_until(
+        lambda: (
+            [o.side for o in trader.orders.orders() if not o.cancelling] == [Side.SELL]
+            and all(o.reduce_only for o in trader.orders.orders() if not o.cancelling)
+        ),
+        what="one reduce-only ask",
+    )
+
+
+async def test_shutdown_cancels_verifies_and_sends_final_telemetry(running: Running) -> None:
+    trader, venue, link = running
+    result = await trader.shutdown(5.0)
+    assert result.flat
+    assert venue.resting == {}
+    assert link.kinds("open_orders")[-1] == (0,)
+    state, reason = link.kinds("state")[-1]
+    assert state is TradingState.HALTED
+    assert str(reason).startswith("shutdown")
+    assert link.flushes >= 1
+
+
+async def test_a_crash_still_cancels_own_orders_before_the_error_surfaces(tmp_path: Path) -> None:
+    class BuggyVenue(AccountVenue):
+        calls_to_open_orders = 0
+
+        async def open_orders(self) -> list:  # type: ignore[type-arg]
+            self.calls_to_open_orders += 1
+            if self.calls_to_open_orders == 1:
+                raise RuntimeError("a bug in the venue layer")
+            return await super().open_orders()
+
+    venue = BuggyVenue()
+    venue.resting["mm1-old-1"] = report("mm1-old-1", "NEW")  # left by a previous run
+    trader = build(venue, RecordingLink())
+    config = load_config(EXAMPLE)
+    with pytest.raises(ExceptionGroup) as failure:
+        await _main_loop(config, RunOptions(), trader, 0, RealClock())
+    assert failure.group_contains(RuntimeError, match="a bug in the venue layer")
+    assert ("cancel", "mm1-old-1") in venue.calls
+    assert venue.resting == {}
