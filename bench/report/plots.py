@@ -136,16 +136,24 @@ def scale_plot(path: Path, curve: Sequence[Mapping[str, Any]]) -> None:
     _save(fig, path)
 
 
-def pair_bars(path: Path, title: str, values: Mapping[str, float], unit: str) -> None:
-    """Side-by-side bars of a few like figures (orjson vs json, ...)."""
-    fig, ax = plt.subplots(figsize=(6.0, 3.0), layout="constrained")
-    names = list(values)
-    bars = ax.barh(names, [values[n] for n in names], color=["tab:blue", "tab:orange"])
-    ax.bar_label(bars, labels=[f"{_fmt(values[n])} {unit}" for n in names], padding=3)
+def grouped_bars(
+    path: Path, title: str, groups: Mapping[str, Mapping[str, float]], unit: str
+) -> None:
+    """Like figures side by side, per group (orjson vs json, per way of measuring)."""
+    names = list(groups)
+    members = list(dict.fromkeys(m for g in groups.values() for m in g))
+    fig, ax = plt.subplots(figsize=(7.0, 1.2 + 1.1 * len(names)), layout="constrained")
+    step = 0.8 / len(members)
+    for k, member in enumerate(members):
+        ys = [i + (k - (len(members) - 1) / 2) * step for i in range(len(names))]
+        values = [groups[n].get(member, 0.0) for n in names]
+        bars = ax.barh(ys, values, height=step, label=member)
+        ax.bar_label(bars, labels=[f"{_fmt(v)} {unit}" for v in values], padding=3, fontsize=8)
+    ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
     ax.set_xlabel(unit)
     ax.margins(x=0.25)
-    _finish(fig, ax, path, title, legend=False)
+    _finish(fig, ax, path, title)
 
 
 def _finish(fig: Figure, ax: Axes, path: Path, title: str, legend: bool = True) -> None:

@@ -191,3 +191,25 @@ def test_a_file_that_is_not_a_results_file_gets_one_line_of_error(tmp_path: Path
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1
     assert "is not a run_all results file" in done.stderr
+
+
+def test_orjson_against_json_is_shown_for_the_whole_decode_and_for_loads_alone(
+    tmp_path: Path,
+) -> None:
+    run = results()
+    run["benchmarks"]["json_decode"] = ok(
+        {
+            "json_ns_per_msg": 6000.0,
+            "orjson_ns_per_msg": 2000.0,
+            "ratio": 3.0,
+            "json_loads_ns_per_msg": 2500.0,
+            "orjson_loads_ns_per_msg": 500.0,
+            "loads_ratio": 5.0,
+        }
+    )
+    text = write_report(run, tmp_path).read_text()
+    assert "json 6,000 ns/msg, orjson 2,000 ns/msg: orjson **3x** faster (loads() alone: 5x)." in (
+        text
+    )
+    assert "![orjson vs json](json_decode.png)" in text
+    assert (tmp_path / "json_decode.png").read_bytes().startswith(PNG)
