@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # before pyplot: files only, never a display
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from bench._stats import SAMPLE_KEYS, percentile
 
@@ -84,7 +85,7 @@ def _ecdf(path: Path, title: str, series: Mapping[str, list[float]], unit: str) 
         label = f"{name} (n={n}, p50 {_fmt(p50)}, p99 {_fmt(p99)} {_UNIT_LABEL[unit]})"
         ax.step(ordered, [(i + 1) / n for i in range(n)], where="post", label=label)
     if lo > 0 and hi / lo > 30:
-        ax.set_xscale("log")
+        _log(ax, "x")
     for q in (0.5, 0.99):
         ax.axhline(q, color="grey", linewidth=0.6, linestyle=":")
     ax.set_xlabel(_UNIT_LABEL[unit])
@@ -107,7 +108,7 @@ def _bars(path: Path, title: str, summaries: Mapping[str, Mapping[str, float]]) 
     ax.invert_yaxis()
     values = [v for s in summaries.values() for v in s.values() if v > 0]
     if values and max(values) / min(values) > 30:
-        ax.set_xscale("log")
+        _log(ax, "x")
     ax.set_xlabel("ms (p50 / p99 / max; no raw samples in this benchmark's output)")
     _finish(fig, ax, path, title)
 
@@ -127,7 +128,7 @@ def scale_plot(path: Path, curve: Sequence[Mapping[str, Any]]) -> None:
     rtt.plot(n, [p["ack_rtt_p50_us"] / 1e3 for p in curve], marker="o", label="p50")
     rtt.plot(n, [p["ack_rtt_p99_us"] / 1e3 for p in curve], marker="s", label="p99")
     rtt.set_title("ack round trip (ms, log)", fontsize=10)
-    rtt.set_yscale("log")  # p99 under load dwarfs p50
+    _log(rtt, "y")  # p99 under load dwarfs p50
     rtt.legend(fontsize=8)
     for ax in (cpu, rate, rtt):
         ax.set_xlabel("supervised clients")
@@ -154,6 +155,18 @@ def grouped_bars(
     ax.set_xlabel(unit)
     ax.margins(x=0.25)
     _finish(fig, ax, path, title)
+
+
+def _log(ax: Axes, which: str) -> None:
+    """A log axis labelled with plain numbers (0.1, 1, 10), not powers of ten."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    if which == "x":
+        ax.set_xscale("log")
+    else:
+        ax.set_yscale("log")
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _finish(fig: Figure, ax: Axes, path: Path, title: str, legend: bool = True) -> None:
