@@ -22,12 +22,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-
-from bench.report import write_report
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -178,7 +176,13 @@ def _git() -> dict[str, Any]:
 # -- the run -------------------------------------------------------------------------------------
 
 
-def run_all(names: Sequence[str], quick: bool, timeout_s: float, out: Path) -> dict[str, Any]:
+def run_all(
+    names: Sequence[str],
+    quick: bool,
+    timeout_s: float,
+    out: Path,
+    report: Callable[[Mapping[str, Any], Path], Path],
+) -> dict[str, Any]:
     started_wall = dt.datetime.now(dt.UTC)
     started = time.monotonic()
     machine = machine_info()
@@ -200,7 +204,7 @@ def run_all(names: Sequence[str], quick: bool, timeout_s: float, out: Path) -> d
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    write_report(results, out)
+    report(results, out)
     return results
 
 
@@ -211,6 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench-results", help="output dir")
     parser.add_argument("--timeout", type=float, default=0.0, help="seconds per benchmark")
     args = parser.parse_args(argv)
+    try:  # before any benchmark runs: a run that cannot end in a report is not worth starting
+        from bench.report import write_report
+    except ImportError as exc:
+        print(
+            f"bench.run_all: error: the report needs {exc.name or 'matplotlib'}: "
+            "pip install -e '.[bench]' (make venv installs it)",
+            file=sys.stderr,
+        )
+        return 2
     found = discover()
     names = found
     if args.only:
@@ -221,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     timeout = args.timeout or TIMEOUT_S[args.quick]
     if timeout <= 0:
         parser.error("--timeout must be positive")
-    results = run_all(names, args.quick, timeout, args.out)
+    results = run_all(names, args.quick, timeout, args.out, write_report)
     print(f"bench: wrote {args.out / 'results.json'} and {args.out / 'report.md'}")
     return 0 if all(r["ok"] for r in results["benchmarks"].values()) else 1
 

@@ -135,3 +135,19 @@ def test_an_unknown_benchmark_name_is_refused_in_one_line(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert "no such benchmark: nope" in done.stderr
     assert not (tmp_path / "results.json").exists()
+
+
+def test_without_matplotlib_nothing_runs_and_one_line_says_what_to_install(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['matplotlib'] = None  # as if the bench extra were not installed\n"
+        "from bench.run_all import main\n"
+        f"sys.exit(main(['--only', 'risk_eval', '--out', {str(tmp_path)!r}]))\n"
+    )
+    done = subprocess.run(
+        python(code), cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "the report needs matplotlib: pip install -e '.[bench]'" in done.stderr
+    assert not (tmp_path / "results.json").exists()
