@@ -10,13 +10,13 @@ SCENARIO ?= trader-kill9
 help:
 	@echo "make demo [SCENARIO=...]  start sim, watchdog and trader; trip the kill switch; prove it at the venue"
 	@echo "make test                 lint, format check, mypy --strict, import contracts, full test suite"
-	@echo "make bench                every benchmark, JSON + Markdown report under bench-results/"
+	@echo "make bench [QUICK=1]      every benchmark, JSON + Markdown report under bench-results/"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ required, found " + sys.version'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -42,7 +42,7 @@ demo: $(STAMP)
 	$(BIN)/python -m demo --scenario $(SCENARIO)
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.run_all $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis bench-results

@@ -108,7 +108,7 @@ def _datagram(key: bytes, trader: str, session: bytes, seq: int, equity: float) 
     return encode_telemetry(key, trader, session, seq, now, events)
 
 
-def bench_breach(root: Path, samples: int) -> dict[str, float]:
+def bench_breach(root: Path, samples: int, raw: dict[str, list[float]]) -> dict[str, float]:
     traders = [f"b{i}" for i in range(samples)]
     space = Workspace(root, _config(traders, pidfiles=False, kill_after_s=600.0))
     key = bytes.fromhex((root / "alpha.key").read_text())
@@ -132,6 +132,8 @@ def bench_breach(root: Path, samples: int) -> dict[str, float]:
             decided.append((timing["decided_monotonic"] - timing["trigger_monotonic"]) * 1e6)
             latched.append((timing["latched_monotonic"] - timing["trigger_monotonic"]) * 1e6)
             end_to_end.append((timing["latched_monotonic"] - sent) * 1e6)
+        raw["breach_to_pipeline_start"] = [round(v / 1e3, 4) for v in decided]
+        raw["breach_to_actions_launched"] = [round(v / 1e3, 4) for v in latched]
         return {
             **_stats(decided, "us", "breach_to_pipeline_start"),
             **_stats(latched, "us", "breach_to_latch_fsynced_actions_launched"),
@@ -142,7 +144,7 @@ def bench_breach(root: Path, samples: int) -> dict[str, float]:
         space.cleanup()
 
 
-def bench_sigkill(root: Path, samples: int) -> dict[str, float]:
+def bench_sigkill(root: Path, samples: int, raw: dict[str, list[float]]) -> dict[str, float]:
     traders = [f"k{i}" for i in range(samples)]
     space = Workspace(root, _config(traders, pidfiles=True, kill_after_s=600.0))
     sleepers = {}
@@ -162,6 +164,8 @@ def bench_sigkill(root: Path, samples: int) -> dict[str, float]:
             sleeper.wait()
             started.append((timing["decided_monotonic"] - killed) * 1e3)
             launched.append((timing["latched_monotonic"] - killed) * 1e3)
+        raw["sigkill_to_pipeline_start"] = [round(v, 4) for v in started]
+        raw["sigkill_to_actions_launched"] = [round(v, 4) for v in launched]
         return {
             **_stats(started, "ms", "sigkill_to_pipeline_start"),
             **_stats(launched, "ms", "sigkill_to_actions_launched"),
@@ -170,7 +174,9 @@ def bench_sigkill(root: Path, samples: int) -> dict[str, float]:
         space.cleanup()
 
 
-def bench_sigstop(root: Path, rounds: int, per_round: int) -> dict[str, float]:
+def bench_sigstop(
+    root: Path, rounds: int, per_round: int, raw: dict[str, list[float]]
+) -> dict[str, float]:
     excess = []
     for round_ in range(rounds):
         traders = [f"s{round_}x{i}" for i in range(per_round)]
@@ -195,6 +201,7 @@ def bench_sigstop(root: Path, rounds: int, per_round: int) -> dict[str, float]:
                 excess.append((latched - last - KILL_AFTER_S) * 1e3)
         finally:
             space.cleanup()
+    raw["sigstop_excess"] = [round(v, 4) for v in excess]
     return {"heartbeat_timeout_ms": KILL_AFTER_S * 1e3, **_stats(excess, "ms", "sigstop_excess")}
 
 
@@ -237,11 +244,13 @@ def main() -> None:
         (root / "a").mkdir()
         (root / "b").mkdir()
         (root / "c").mkdir()
-        result: dict[str, float | int] = {"samples": samples}
-        result.update(bench_breach(root / "a", samples))
-        result.update(bench_sigkill(root / "b", samples))
-        result.update(bench_sigstop(root / "c", rounds, per_round))
+        raw: dict[str, list[float]] = {}  # every sample in ms, for the report's distributions
+        result: dict[str, object] = {"samples": samples}
+        result.update(bench_breach(root / "a", samples, raw))
+        result.update(bench_sigkill(root / "b", samples, raw))
+        result.update(bench_sigstop(root / "c", rounds, per_round, raw))
         result["sigstop_samples"] = rounds * per_round
+        result["samples_ms"] = raw
     print(json.dumps(result))
 
 
