@@ -1,7 +1,9 @@
 """Rejects: N consecutive rejects, or the reject ratio in a window once it holds enough orders.
 
-Either -> HALTED, transient: cool-down once back under. An ACK ends a run of rejects. The
-window edge is the order-rate one: an outcome at `ts` counts while `now < ts + window_s`.
+Either -> HALTED, transient: cool-down once back under. An ACK ends a run of rejects, and a
+run counts only the rejects still inside the window: a halted trader places no orders, so
+without that a run would never end and the halt never clear. The window edge is the
+order-rate one: an outcome at `ts` counts while `now < ts + window_s`.
 A breach (either kind, either source) that holds continuously for `kill_after_s` -> KILLED
 (latched through the engine); absent, a reject storm never kills.
 
@@ -38,6 +40,9 @@ class _Outcomes:
         while outcomes and outcomes[0][0] + window_s <= now:
             if outcomes.popleft()[1]:
                 self.rejected -= 1
+        # The run is the newest outcomes (an ACK ends it): whatever expired left it too.
+        if self.consecutive > len(outcomes):
+            self.consecutive = len(outcomes)
 
 
 class RejectsRule:

@@ -69,8 +69,8 @@ def test_the_reject_ratio_and_run_equal_a_brute_force_count(
         state = eng.rejects.sources[0]
         assert (len(state.outcomes), state.rejected) == (len(inside), sum(inside))
         run = 0
-        for _, r in reversed(seen):
-            if not r:
+        for t, r in reversed(seen):
+            if not r or now >= t + 60.0:
                 break
             run += 1
         assert state.consecutive == run
@@ -84,8 +84,24 @@ def test_a_reject_storm_never_kills_without_kill_after_s() -> None:
     eng = engine(limits(rejects=REJECTS))
     for i in range(5):
         eng.apply(order(T0 + i, REJECT), T0 + i)
-    assert eng.evaluate(T0 + 10_000).state is HALTED
+    assert eng.evaluate(T0 + 30).state is HALTED
     assert not eng.latched
+
+
+def test_a_run_of_rejects_ends_as_its_rejects_leave_the_window() -> None:
+    # A halted trader places nothing, so no ACK will ever end the run: the window must.
+    eng = engine(limits(rejects=REJECTS))
+    for i in range(5):
+        eng.apply(order(T0 + i, REJECT), T0 + i)
+    assert eng.state is HALTED
+    assert eng.evaluate(T0 + 61).state is HALTED  # one reject has left: 4 in a row, cool-down
+    due = eng.next_due
+    assert due is not None
+    while due is not None and due < T0 + 200:
+        eng.evaluate(due)
+        due = eng.next_due
+    assert eng.state is TradingState.ACTIVE
+    assert eng.rejects.sources[0].consecutive == 0
 
 
 def test_a_sustained_run_of_rejects_kills_at_exactly_kill_after_s() -> None:

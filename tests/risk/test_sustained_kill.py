@@ -51,9 +51,9 @@ def _reject_breached(seen: list[tuple[float, bool, int]], t: float) -> bool:
     for source in range(len(SOURCES)):
         outs = [(ts, r) for ts, r, s in seen if s == source and ts <= t]
         run = 0
-        for _, rejected in reversed(outs):
-            if not rejected:
-                break
+        for ts, rejected in reversed(outs):
+            if not rejected or t >= ts + REJECTS["window_s"]:
+                break  # an ACK ends a run, and so does the window
             run += 1
         inside = [r for ts, r in outs if t < ts + REJECTS["window_s"]]
         if run >= REJECTS["max_consecutive"]:
