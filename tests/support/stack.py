@@ -1,7 +1,8 @@
 """A whole trading stack of real processes for the chaos scenarios.
 
 exchange_sim, fault proxies (TCP on the trader's REST and stream links, a datagram relay on its
-telemetry link), the watchdog daemon with the venue side configured, and a trader, all started
+telemetry link), the watchdog daemon with the venue side configured, and a trader (the real one,
+`python -m trader run`, or the scripted bot for what no well-behaved trader does), all started
 with generated configs and keys in a short scratch directory (Unix socket paths are limited to
 108 bytes). The end state is read the way an operator would: from the venue (the sim's admin
 API), from the watchdog's SQLite opened read-only, and from its control socket.
@@ -27,12 +28,14 @@ import socket
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from tests.support.procs import Child, start_child, wait_ready_file
 from tests.support.sim import SimConfig, SimKey, SimProcess
@@ -45,41 +48,41 @@ HMAC_KEY_HEX = bytes(range(64, 104)).hex()
 POLL_S = 0.02
 T = TypeVar("T")
 
-# Tight enough that a scenario runs in seconds, loose enough for a loaded 2-core machine.
+# Tight enough that a scenario runs in seconds, loose enough for a loaded 2-core machine. One
+# file for the watchdog and the real trader's own pre-trade engine (the same format).
 LIMITS = """
-[traders.limits]
 profile = "standard"
 
-[traders.limits.heartbeat]
+[heartbeat]
 interval_s = 0.05
 warn_after_s = 0.6
 halt_after_s = 1.0
 kill_after_s = 2.0
 cooldown_s = 0.3
 
-[traders.limits.stale_data]
+[stale_data]
 max_age_s = 1.5
 cooldown_s = 0.3
 
-[traders.limits.rejects]
+[rejects]
 max_consecutive = 5
 max_ratio_pct = 50
 window_s = 10.0
 min_sample = 1000
 cooldown_s = 1.0
 
-[traders.limits.order_rate]
+[order_rate]
 windows = [{{ seconds = 1.0, max_orders = 20 }}]
 kill_after_s = 1.0
 cooldown_s = 1.0
 
-[traders.limits.position]
+[position]
 max_symbol_notional = {{ quote = 1000000 }}
 max_gross_notional = {{ quote = 1000000 }}
 max_net_notional = {{ quote = 1000000 }}
 cooldown_s = 1.0
 
-[traders.limits.drawdown]
+[drawdown]
 soft = {{ pct = {dd_soft} }}
 hard = {{ pct = {dd_hard} }}
 cooldown_s = 1.0
@@ -108,11 +111,12 @@ id = "{trader}"
 hmac_key_file = "trader.hmac"
 pidfile = "trader.pid"
 credential_file = "trader.cred"
+limits_file = "limits.toml"
 
 [traders.kill]
 stop_process = {stop_process}
 stop_grace_s = 0.5
-{limits}
+
 [traders.venue]
 base_url = "{base_url}"
 ws_url = "{ws_url}"
@@ -127,20 +131,84 @@ selfcheck_period_s = 30.0
 request_timeout_s = 1.0
 """
 
+# The real trader, tuned to the scenarios' clocks: it fails closed (silence_timeout_s) well
+# before the watchdog's heartbeat halt and kill, and calls its feed stale (1 s of silence or
+# event time) before the watchdog's stale-data halt (1.5 s). Quotes rest 5% from mid and are
+# kept within 2000 ticks of their target: they neither fill nor churn the order-rate window.
+REAL_TRADER_CONFIG = """
+[venue]
+base_url = "{base_url}"
+ws_url = "{ws_url}"
+credentials_file = "trader-venue.cred"
+request_timeout_s = 1.0
+reconcile_interval_s = 0.5
+shutdown_timeout_s = 5.0
+fast_connections = 2
+
+[feed]
+stale_after_s = 1.0
+max_event_age_s = 1.0
+reconnect_initial_s = 0.05
+reconnect_max_s = 0.5
+open_timeout_s = 2.0
+
+[symbols.BTCUSDT]
+tick_size = "0.1"
+lot_size = "0.001"
+quote_qty = "0.003"
+max_position = "0.010"
+
+[symbols.ETHUSDT]
+tick_size = "0.01"
+lot_size = "0.001"
+quote_qty = "0.010"
+max_position = "0.050"
+
+[strategy]
+half_spread_bps = 500.0
+skew_bps = 1.0
+requote_ticks = 2000
+
+[risk]
+limits_file = "limits.toml"
+
+[watchdog]
+socket = "{socket}"
+key_file = "trader.hmac"
+trader_id = "{trader}"
+heartbeat_interval_s = 0.05
+silence_timeout_s = 0.5
+telemetry_interval_s = 0.25
+
+[metrics]
+host = "127.0.0.1"
+port = 0
+"""
+
+POSTURE_QUOTE = 0
+WATCHDOG_KILLED = 4
+
 
 @dataclass(frozen=True)
 class StackSpec:
     """What a scenario changes about the stack."""
 
-    sim: SimConfig = field(default_factory=lambda: SimConfig(retry_after_s=1))
+    # The venue's weight limit is per IP, and on loopback the trader, the watchdog (its own
+    # reconciliation every 0.25 s) and the tests share one: five hosts' worth of weight.
+    sim: SimConfig = field(
+        default_factory=lambda: SimConfig(retry_after_s=1, weight_per_minute=5 * 2400)
+    )
     stop_process: bool = True  # False: the trader is out of the watchdog's reach (a zombie)
     dms_countdown_ms: int = 10_000
     drawdown_soft_pct: float = 10.0
     drawdown_hard_pct: float = 15.0
     proxies: tuple[str, ...] = ()  # any of "rest", "stream", "telemetry"
     trade: bool = True  # False: heartbeats, equity and feed only
-    reckless: bool = False
+    reckless: bool = False  # scripted only: keeps placing orders after KILLED
     seed: int = 7
+    # "real": `python -m trader run`; "scripted": tests.chaos.scenarios.bot, for behaviour no
+    # well-behaved trader shows (a reckless zombie, telemetry whose session the test must know)
+    trader: Literal["real", "scripted"] = "real"
 
     def with_(self, **changes: Any) -> StackSpec:
         return replace(self, **changes)
@@ -241,6 +309,83 @@ def _start_proxy(root: Path, name: str, kind: str, upstream: str, seed: int) -> 
     )
 
 
+# --- the real trader, watched through its Prometheus endpoint --------------------------------
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """`name{labels}` -> value, from the Prometheus text format."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        with contextlib.suppress(ValueError):
+            out[name] = float(value)
+    return out
+
+
+def _summed(metrics: dict[str, float], name: str) -> float:
+    return sum(v for k, v in metrics.items() if k == name or k.startswith(name + "{"))
+
+
+class TraderObserver(threading.Thread):
+    """Scrapes the real trader's metrics every 20 ms and keeps what the scenarios ask of the
+    scripted bot's status: posture changes with their CLOCK_MONOTONIC times, whether it ever
+    heard KILLED, counters. A stopped trader answers nothing: the last view stands."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True, name="trader-observer")
+        self.url = f"http://127.0.0.1:{port}/metrics"
+        self.halt = threading.Event()
+        self.lock = threading.Lock()
+        self.view: dict[str, Any] | None = None
+        self.pauses: list[float] = []
+        self.resumes: list[float] = []
+        self.heard_killed = False
+
+    def scrape(self) -> dict[str, float] | None:
+        try:
+            with urllib.request.urlopen(self.url, timeout=0.5) as answer:
+                return parse_metrics(answer.read().decode())
+        except (OSError, ValueError):
+            return None
+
+    def run(self) -> None:
+        while not self.halt.wait(POLL_S):
+            metrics = self.scrape()
+            if metrics is not None:
+                self._update(metrics, time.monotonic())
+
+    def _update(self, metrics: dict[str, float], now: float) -> None:
+        quoting = metrics.get("trader_posture") == POSTURE_QUOTE
+        with self.lock:
+            was = None if self.view is None else self.view["trading"]
+            if was is True and not quoting:
+                self.pauses.append(now)
+            elif was is not True and quoting:
+                self.resumes.append(now)
+            state = int(metrics.get("trader_watchdog_state", -1))
+            self.heard_killed = self.heard_killed or state == WATCHDOG_KILLED
+            self.view = {
+                "trading": quoting,
+                "watchdog_state": state,
+                "heard_killed": self.heard_killed,
+                "feed_connects": int(metrics.get("trader_feed_connects_total", 0)),
+                "placed": int(_summed(metrics, "trader_orders_total")),
+                "refused": int(_summed(metrics, "trader_order_rejects_total")),
+                "pauses": list(self.pauses),
+                "resumes": list(self.resumes),
+            }
+
+    def status(self) -> dict[str, Any] | None:
+        with self.lock:
+            return None if self.view is None else dict(self.view)
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(timeout=5)
+
+
 # --- the control socket -------------------------------------------------------------------
 
 
@@ -275,6 +420,7 @@ class Stack:
         self.proxies: dict[str, Proxy] = {}
         self.watchdog: Child | None = None
         self.trader: Child | None = None
+        self.observer: TraderObserver | None = None
         self.children: list[Child] = []
 
     @classmethod
@@ -305,10 +451,10 @@ class Stack:
         _write_secret(root / "trader-key-id", _key_file(sim.trader_key, secret=False))
         _write_secret(root / "trader.cred", _key_file(sim.trader_key))
         limits = LIMITS.format(dd_soft=spec.drawdown_soft_pct, dd_hard=spec.drawdown_hard_pct)
+        (root / "limits.toml").write_text(limits)
         config = WATCHDOG_CONFIG.format(
             trader=TRADER,
             stop_process=str(spec.stop_process).lower(),
-            limits=limits,
             base_url=sim.base_url,
             ws_url=sim.ws_url,
             email=TRADER_EMAIL,
@@ -349,8 +495,58 @@ class Stack:
         return child
 
     def start_trader(self) -> Child:
+        (self.root / "trader.pid").unlink(missing_ok=True)
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer = None
+        if self.spec.trader == "scripted":
+            child = self._start_scripted_trader()
+        else:
+            child = self._start_real_trader()
+        wait_until(lambda: self.trader_status()["pid"] == child.pid, what="trader pid watched")
+        return child
+
+    def _start_real_trader(self) -> Child:
+        root = self.root
+        assert self.sim is not None
+        rest = self.proxies.get("rest")
+        stream = self.proxies.get("stream")
+        telemetry = self.proxies.get("telemetry")
+        _write_secret(root / "trader-venue.cred", _key_file(self.sim.trader_key))
+        config = REAL_TRADER_CONFIG.format(
+            # New orders take the fast path's own connections to this same base URL: through
+            # the REST proxy as well when there is one.
+            base_url=f"http://{rest.url_host}" if rest else self.sim.base_url,
+            ws_url=f"ws://{stream.url_host}" if stream else self.sim.ws_url,
+            socket=telemetry.address if telemetry else str(root / "ingress.sock"),
+            trader=TRADER,
+        )
+        (root / "trader.toml").write_text(config)
+        ready = root / "trader-ready.json"
+        ready.unlink(missing_ok=True)
+        argv = [
+            sys.executable,
+            "-m",
+            "trader",
+            "run",
+            "--config",
+            str(root / "trader.toml"),
+            "--ready-file",
+            str(ready),
+        ]
+        child = start_child(argv, log_path=root / "trader.log", name="trader", cwd=REPO)
+        self.children.append(child)
+        self.trader = child
+        (root / "trader.pid").write_text(f"{child.pid}\n")
+        info = wait_ready_file(ready, child, 30.0)
+        self.observer = TraderObserver(int(info["metrics_port"]))
+        self.observer.start()
+        wait_until(lambda: self.bot() is not None or not child.alive(), what="trader metrics")
+        assert child.alive(), child.log_tail()
+        return child
+
+    def _start_scripted_trader(self) -> Child:
         spec, root = self.spec, self.root
-        (root / "trader.pid").unlink(missing_ok=True)
         (root / "bot-status.json").unlink(missing_ok=True)
         assert self.sim is not None
         rest = self.proxies.get("rest")
@@ -382,13 +578,14 @@ class Stack:
         (root / "trader.pid").write_text(f"{child.pid}\n")
         wait_until(lambda: self.bot() is not None or not child.alive(), what="trader up")
         assert child.alive(), child.log_tail()
-        wait_until(lambda: self.trader_status()["pid"] == child.pid, what="trader pid watched")
         return child
 
     def proxy(self, name: str) -> Proxy:
         return self.proxies[name]
 
     def close(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()
         for child in reversed(self.children):
             if child.alive():
                 with contextlib.suppress(ProcessLookupError):
@@ -469,6 +666,10 @@ class Stack:
     # -- the trader -------------------------------------------------------------------------
 
     def bot(self) -> dict[str, Any] | None:
+        """The trader's own view: the real trader's metrics as last scraped, or the scripted
+        bot's status file."""
+        if self.spec.trader == "real":
+            return None if self.observer is None else self.observer.status()
         try:
             data: dict[str, Any] = json.loads((self.root / "bot-status.json").read_text())
         except (OSError, ValueError):
@@ -482,7 +683,7 @@ class Stack:
 
     def wait_trading(self, within: float = 30.0) -> float:
         """Until the trader rests its orders at the venue; returns the monotonic time."""
-        wanted = 2 * 2  # orders_per_symbol x symbols
+        wanted = 2 * 2  # two orders per symbol (the real trader: a bid and an ask) x symbols
         wait_until(
             lambda: self.bot_status()["trading"] and len(self.open_orders()) >= wanted,
             within=within,

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.chaos
 
 
 def test_order_entry_spikes_are_tolerated_and_sustained_latency_halts(tmp_path: Path) -> None:
-    with Stack.start(tmp_path, StackSpec(proxies=("rest",))) as stack:
+    # Scripted: the real trader treats a timed-out new order as of unknown outcome (cancel by
+    # client id, then query), not as a reject, so it does not reach this halt; its scenario is
+    # not yet written.
+    with Stack.start(tmp_path, StackSpec(proxies=("rest",), trader="scripted")) as stack:
         stack.wait_trading()
         rest = stack.proxy("rest")
         pauses = len(stack.bot_status()["pauses"])

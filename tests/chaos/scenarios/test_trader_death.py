@@ -1,5 +1,6 @@
 """The trader dies or hangs: the watchdog cancels everything at the venue and revokes the key;
-a trader that wakes up after the kill must not trade."""
+a trader that wakes up after the kill must not trade. The real trader in each, except the
+reckless zombie (a scripted bot that ignores KILLED, to prove the venue refuses its key)."""
 
 from __future__ import annotations
 
@@ -96,7 +97,8 @@ def test_a_stopped_trader_that_wakes_after_the_kill_hears_killed_and_cannot_trad
 
 
 def test_a_reckless_zombie_that_ignores_killed_is_refused_by_the_venue(tmp_path: Path) -> None:
-    spec = StackSpec(stop_process=False, reckless=True)
+    """Scripted: the real trader obeys KILLED; only a bot with a bug keeps sending orders."""
+    spec = StackSpec(stop_process=False, reckless=True, trader="scripted")
     with Stack.start(tmp_path, spec) as stack:
         stack.wait_trading()
         assert stack.trader is not None

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from risk.events import Heartbeat
-from tests.support.stack import HMAC_KEY_HEX, TRADER, Stack, record_timings, wait_until
+from tests.support.stack import (
+    HMAC_KEY_HEX,
+    TRADER,
+    Stack,
+    StackSpec,
+    record_timings,
+    wait_until,
+)
 from watchdog.protocol import encode_event, encode_telemetry
 
 pytestmark = pytest.mark.chaos
@@ -157,8 +164,15 @@ class _Attacker(threading.Thread):
 
 
 def test_forged_replayed_and_malformed_telemetry_does_not_keep_a_hung_trader_alive(
-    stack: Stack, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
+    # Scripted: the replays need the trader's live session id and sequence, which the scripted
+    # bot publishes and the real trader (rightly) does not.
+    with Stack.start(tmp_path, StackSpec(trader="scripted")) as stack:
+        _telemetry_flood_while_hung(stack, tmp_path)
+
+
+def _telemetry_flood_while_hung(stack: Stack, tmp_path: Path) -> None:
     stack.wait_trading()
     bot = stack.bot_status()
     attacker = _Attacker(
