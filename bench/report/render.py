@@ -130,11 +130,14 @@ def _baselines(runs: Runs) -> list[str]:
         )
     tick = _result(runs, "tick_to_order")
     if tick is not None:
-        lines.append(
-            "- Tick-to-order p50 without / with watchdog telemetry: "
-            f"{_v(tick, 'without_telemetry.p50_us')} / {_v(tick, 'with_telemetry.p50_us')} µs "
-            f"(p99 {_v(tick, 'without_telemetry.p99_us')} / {_v(tick, 'with_telemetry.p99_us')})."
-        )
+        for path, name in (("fast_path", "fast path"), ("aiohttp_path", "aiohttp path")):
+            lines.append(
+                f"- Tick-to-order ({name}) p50 without / with watchdog telemetry: "
+                f"{_v(tick, path + '.without_telemetry.p50_us')} / "
+                f"{_v(tick, path + '.with_telemetry.p50_us')} µs (p99 "
+                f"{_v(tick, path + '.without_telemetry.p99_us')} / "
+                f"{_v(tick, path + '.with_telemetry.p99_us')})."
+            )
     return lines
 
 

@@ -42,12 +42,41 @@ def test_a_runaway_flood_with_the_traders_key_is_killed_by_the_venue_view(
 
 
 def test_a_reject_storm_halts_the_trader_without_a_kill(tmp_path: Path) -> None:
-    """Consecutive rejects halt; only an accepted order ends the run, and a halted trader
-    places none, so it stays halted (fail safe) until someone looks: no kill is due.
-    Scripted: with the real trader the watchdog's rejects rule was not seen to fire within
-    20 s (not yet explained)."""
+    """Overload answers (503/-1008, outcome unknown) as well as real rejections halt the
+    scripted bot, which counts both as rejects; no kill is due (no `kill_after_s`)."""
     with Stack.start(tmp_path, StackSpec(trader="scripted")) as stack:
         _reject_storm(stack, tmp_path)
+
+
+def test_real_rejections_halt_the_real_trader_and_the_halt_clears_as_they_age_out(
+    tmp_path: Path,
+) -> None:
+    """The venue refuses every new order (-2019, margin insufficient): the trader reports each
+    as a REJECT and the watchdog halts it. A halted trader places nothing, so no accepted
+    order ends the run of rejects: the run leaves with the window (10 s here), the halt clears
+    after its cool-down and trading resumes. No kill is due."""
+    with Stack.start(tmp_path, StackSpec()) as stack:
+        stack.wait_trading()
+        stack.venue.admin.set_fault(reject_orders={"code": -2019})
+        start = time.monotonic()
+        # Its quotes rest; a feed stall makes it cancel them and the feed's return makes it
+        # place new ones, into the storm.
+        pauses = len(stack.bot_status()["pauses"])
+        stack.venue.admin.streams("stall", "market")
+        wait_until(lambda: len(stack.bot_status()["pauses"]) > pauses, what="paused by the stall")
+        stack.venue.admin.streams("resume", "market")
+        wait_until(lambda: stack.bot_status()["refused"] >= 5, what="orders rejected")
+        wait_until(lambda: stack.state() == "HALTED", what="HALTED on rejects")
+        halted = time.monotonic()
+        assert any(d["rule"] == "rejects" for d in stack.trader_status()["decisions"])
+        stack.venue.admin.clear_faults()
+        wait_until(lambda: stack.state() == "ACTIVE", within=40, what="the halt cleared")
+        cleared = time.monotonic()
+        stack.wait_trading()
+        stack.assert_no_kill()
+        record_timings(
+            tmp_path, "reject_storm_real", to_halted_s=halted - start, to_clear_s=cleared - halted
+        )
 
 
 def _reject_storm(stack: Stack, tmp_path: Path) -> None:
