@@ -83,6 +83,7 @@ class ResponseParser:
         self._head: _Head | None = None
         self._body = bytearray()
         self._remaining = 0
+        self._error: HttpParseError | None = None  # raised on the next call: see feed()
 
     @property
     def idle(self) -> bool:
@@ -90,6 +91,10 @@ class ResponseParser:
         return self._phase is _Phase.HEAD and not self._buf
 
     def feed(self, data: bytes) -> list[HttpResponse]:
+        """The responses `data` completes. Responses completed before a parse error in the same
+        bytes are returned, and the error is raised on the next call: how the bytes were split
+        into reads must never decide whether a complete answer is seen."""
+        self._raise_pending()
         if self._phase is _Phase.DONE:
             if data:
                 raise HttpParseError("bytes after the last response of the connection")
@@ -97,13 +102,29 @@ class ResponseParser:
         self._buf += data
         out: list[HttpResponse] = []
         while True:
-            response = self._step()
+            try:
+                response = self._step()
+            except HttpParseError as exc:
+                if not out:
+                    raise
+                self._error = exc
+                return out
             if response is None:
                 return out
             out.append(response)
 
+    @property
+    def pending_error(self) -> HttpParseError | None:
+        """A parse error found after the responses the last call returned."""
+        return self._error
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            raise self._error
+
     def feed_eof(self) -> list[HttpResponse]:
         """The peer closed: completes a close-delimited body; a partial response is an error."""
+        self._raise_pending()
         if self._phase is _Phase.UNTIL_CLOSE:
             self._body += self._buf
             self._buf.clear()

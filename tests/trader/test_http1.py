@@ -151,3 +151,12 @@ def test_garbage_after_a_valid_answer_split_anywhere_behaves_the_same(
     stream = OK + tail
     cut %= len(stream) + 1
     assert _results([stream[:cut], stream[cut:]]) == _results([stream])
+
+
+def test_an_answer_before_garbage_in_the_same_read_is_returned_then_the_error_raised() -> None:
+    parser = ResponseParser()
+    (answer,) = parser.feed(OK + b"\r\n\r\n")
+    assert answer.status == 200
+    assert parser.pending_error is not None
+    with pytest.raises(HttpParseError):
+        parser.feed(b"")
