@@ -209,6 +209,22 @@ class Trader:
         if plan is not NOTHING:
             self._execute(symbol, plan, tick_ns)
 
+    def rehearse(self, symbol: str) -> Plan:
+        """The quotes a tick would place now, decided and priced but never executed: keeps the
+        hot path warm between ticks (trader.heater). Reads state, changes nothing."""
+        plan = decide(
+            self._params[symbol],
+            self._tops[symbol],
+            self._lots[symbol],
+            self.orders.resting(symbol),
+            Posture.QUOTE,
+        )
+        instrument = self.instruments[symbol]
+        for quote in plan.place:
+            instrument.price_str(quote.price)
+            instrument.qty_str(quote.qty)
+        return plan
+
     def _execute(self, symbol: str, plan: Plan, tick_ns: int | None) -> None:
         if plan.place:
             plan = self._pretrade(symbol, plan)

@@ -55,6 +55,7 @@ class StrategyConfig:
     half_spread_bps: float = 5.0
     skew_bps: float = 5.0
     requote_ticks: int = 1
+    warm_interval_ms: float = 1.0  # hot-path cache heater period; 0 turns it off
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +305,7 @@ def _strategy(t: _Table) -> StrategyConfig:
         half_spread_bps=t.positive("half_spread_bps", 5.0),
         skew_bps=t.non_negative("skew_bps", 5.0),
         requote_ticks=t.integer("requote_ticks", 1, 0, 1_000_000),
+        warm_interval_ms=t.non_negative("warm_interval_ms", 1.0),
     )
     t.done()
     return strategy

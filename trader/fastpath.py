@@ -204,6 +204,9 @@ class EntryConnection(asyncio.Protocol):
             return
         for response in responses:
             self._deliver(response)
+        error = self._parser.pending_error
+        if error is not None:  # complete answers came first; the rest is garbage
+            self._fail(f"malformed answer: {error}")
 
     def eof_received(self) -> bool | None:
         try:
@@ -347,6 +350,11 @@ class FastOrderEntry:
         self._changed = asyncio.Event()
         self.fallbacks = 0
         self.placed = 0
+
+    @property
+    def signer(self) -> OrderSigner:
+        """The request builder (the cache heater rehearses it; it is pure)."""
+        return self._signer
 
     @property
     def ready_count(self) -> int:

@@ -27,6 +27,7 @@ from trader.config import TraderConfig
 from trader.errors import ConfigError
 from trader.fastpath import FastOrderEntry, FastPathConfig, OrderSigner
 from trader.feed import BookFeed, Clock, stream_url
+from trader.heater import HotPathHeater
 from trader.host import HostVerifier, prepare_host
 from trader.instrument import Instrument
 from trader.metrics import FastPathMetrics, MetricsServer, TraderMetrics
@@ -238,14 +239,29 @@ async def _trade(
         log.info("trader started", extra={"metrics_port": metrics_port, "symbols": symbols})
         feed_task = tg.create_task(feed.run(), name="feed")
         housekeeping = tg.create_task(trader.housekeeping(), name="housekeeping")
+        heater = _heater(config, trader, fast)
+        warming = tg.create_task(heater.run(), name="heater") if heater is not None else None
         await stop.wait()
         log.info("stop requested: cancelling own orders")
         feed_task.cancel()
         housekeeping.cancel()
+        if warming is not None:
+            warming.cancel()
         result = await trader.shutdown(config.venue.shutdown_timeout_s)
         if entry is not None:
             entry.cancel()
         return result
+
+
+def _heater(
+    config: TraderConfig, trader: Trader, fast: FastOrderEntry | None
+) -> HotPathHeater | None:
+    interval_ms = config.strategy.warm_interval_ms
+    if interval_ms <= 0:
+        return None
+    signer = fast.signer if fast is not None else None
+    symbols = [s.symbol for s in config.symbols]
+    return HotPathHeater(trader, symbols, signer, interval_ms / 1000.0)
 
 
 def _install_signals(on_stop: Callable[[], None]) -> None:

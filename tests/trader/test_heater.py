@@ -1,0 +1,86 @@
+"""The hot-path heater rehearses the tick path and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+import watchdog.venues as wv
+from tests.trader.helpers import wait_until
+from tests.trader.test_app import AccountVenue, RecordingLink, build, tick
+from trader.config import load_config
+from trader.errors import ConfigError
+from trader.fastpath import OrderSigner
+from trader.feed import Transition, parse_book_ticker
+from trader.heater import HotPathHeater, sample_message
+from trader.strategy import Top
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "trader.toml"
+SIGNER = OrderSigner("http://127.0.0.1:1", wv.Credentials("K" * 64, "S" * 64), 5000)
+
+
+def test_the_sample_message_is_a_real_book_ticker() -> None:
+    ticker = parse_book_ticker(sample_message("ETHUSDT"))
+    assert (ticker.symbol, ticker.bid, ticker.ask) == ("ETHUSDT", 100.0, 100.1)
+
+
+async def test_warming_sends_records_and_changes_nothing() -> None:
+    venue, link = AccountVenue(), RecordingLink()
+    trader = build(venue, link)
+    async with asyncio.TaskGroup() as tg:
+        trader.attach(tg, None)
+        await trader.housekeep_once()
+        trader.on_feed_state(Transition("BTCUSDT", True, "fresh"))
+        trader.on_ticker(tick(), time.perf_counter_ns())
+        await wait_until(lambda: len(venue.resting) == 2, what="two quotes")
+        await wait_until(lambda: len(link.kinds("order")) >= 4, what="submits and acks")
+        resting, reports = dict(venue.resting), list(link.reports)
+        submitted = trader.orders.submitted
+        heater = HotPathHeater(trader, ["BTCUSDT"], SIGNER, interval_s=0.001)
+        for _ in range(200):
+            heater.warm_once()
+        await asyncio.sleep(0.05)  # give anything the rehearsal might have started a chance
+        assert venue.resting == resting
+        assert link.reports == reports
+        assert trader.orders.submitted == submitted
+        assert heater.rounds == 200
+        await trader.shutdown(5.0)
+
+
+async def test_a_rehearsal_decides_the_quotes_a_moved_market_would_get() -> None:
+    venue, link = AccountVenue(), RecordingLink()
+    trader = build(venue, link)
+    async with asyncio.TaskGroup() as tg:
+        trader.attach(tg, None)
+        await trader.housekeep_once()
+        trader.on_feed_state(Transition("BTCUSDT", True, "fresh"))
+        trader.on_ticker(tick(), time.perf_counter_ns())
+        await wait_until(lambda: len(venue.resting) == 2, what="two quotes")
+        trader._tops["BTCUSDT"] = Top(1_000_000, 1_000_010)  # the market moved, in ticks
+        plan = trader.rehearse("BTCUSDT")  # far from the resting quotes: a requote is due
+        assert plan.place
+        assert len(venue.resting) == 2  # ...but nothing was executed
+        await trader.shutdown(5.0)
+
+
+async def test_the_heater_runs_until_cancelled() -> None:
+    venue, link = AccountVenue(), RecordingLink()
+    trader = build(venue, link)
+    heater = HotPathHeater(trader, ["BTCUSDT"], None, interval_s=0.001)
+    task = asyncio.create_task(heater.run())
+    await wait_until(lambda: heater.rounds >= 10, what="ten warm rounds")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def test_warm_interval_is_configurable_and_validated(tmp_path: Path) -> None:
+    assert load_config(EXAMPLE).strategy.warm_interval_ms == 1.0
+    text = EXAMPLE.read_text().replace("warm_interval_ms = 1.0", "warm_interval_ms = -1", 1)
+    bad = tmp_path / "trader.toml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match="warm_interval_ms"):
+        load_config(bad)

@@ -1,0 +1,66 @@
+"""Keeps the hot path warm between ticks.
+
+Ticks arrive tens of milliseconds apart; in between, the CPU's caches and branch predictors
+fill with other work and the next tick runs cold, several times slower than a warm one (this
+project measured the fast path at p50 ~310 us with 40 ticks/s and ~95 us with 400 ticks/s).
+The heater runs the pure parts of the hot path on the trader's own CPU every `interval_s`:
+decoding a book ticker, deciding the quotes from the current state, pricing them, and building
+and signing a request. Every result is thrown away; nothing is sent, recorded or changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import orjson
+
+from trader.app import Trader
+from trader.fastpath import OrderSigner
+from trader.feed import parse_book_ticker
+from trader.strategy import Side
+from trader.venue import OrderRequest
+
+
+def sample_message(symbol: str) -> bytes:
+    """A combined-stream bookTicker message as the venue sends it (decoded, never traded on)."""
+    data = {
+        "e": "bookTicker", "u": 1, "E": 0, "T": 0, "s": symbol,
+        "b": "100.00", "B": "1.000", "a": "100.10", "A": "1.000",
+    }  # fmt: skip
+    return orjson.dumps({"stream": f"{symbol.lower()}@bookTicker", "data": data})
+
+
+class HotPathHeater:
+    def __init__(
+        self,
+        trader: Trader,
+        symbols: Sequence[str],
+        signer: OrderSigner | None,
+        interval_s: float,
+    ) -> None:
+        self._trader = trader
+        self._symbols = tuple(symbols)
+        self._signer = signer
+        self._interval = interval_s
+        self._messages = tuple(sample_message(s) for s in self._symbols)
+        self._request = OrderRequest(
+            symbol=self._symbols[0], side=Side.BUY, price="100.00", qty="1.000",
+            client_id="warm-0", reduce_only=False,
+        )  # fmt: skip
+        self.rounds = 0
+
+    def warm_once(self) -> None:
+        for message in self._messages:
+            parse_book_ticker(message)
+        for symbol in self._symbols:
+            self._trader.rehearse(symbol)
+        if self._signer is not None:
+            self._signer.new_order(self._request, 0)
+        self.rounds += 1
+
+    async def run(self) -> None:
+        """Warm every `interval_s` until cancelled (a periodic job in the trader's task group)."""
+        while True:
+            self.warm_once()
+            await asyncio.sleep(self._interval)
