@@ -138,6 +138,11 @@ def _baselines(runs: Runs) -> list[str]:
                 f"{_v(tick, path + '.without_telemetry.p99_us')} / "
                 f"{_v(tick, path + '.with_telemetry.p99_us')})."
             )
+        lines.append(
+            "- Tick-to-order (fast path, cache heater on, as deployed) p50 with telemetry: "
+            f"{_v(tick, 'fast_path_warm.with_telemetry.p50_us')} µs "
+            f"(p99 {_v(tick, 'fast_path_warm.with_telemetry.p99_us')})."
+        )
     return lines
 
 
