@@ -3,7 +3,7 @@
 Data in, decisions out, time passed in: see docs/design.md ("risk (pure)").
 """
 
-from risk.decision import Assessment, Decision, RearmResult
+from risk.decision import Assessment, Decision, Maintenance, MaintenanceResult, RearmResult
 from risk.engine import RiskEngine
 from risk.errors import LimitsError, PersistedStateError, RiskError
 from risk.events import (
@@ -32,6 +32,8 @@ __all__ = [
     "Heartbeat",
     "Limits",
     "LimitsError",
+    "Maintenance",
+    "MaintenanceResult",
     "OpenOrdersSnapshot",
     "OrderEvent",
     "OrderEventKind",

@@ -41,3 +41,25 @@ class RearmResult:
     accepted: bool
     reason: str
     assessment: Assessment
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """A planned stop: until `until` (wall seconds) the trader may be silent or exit.
+
+    While it lasts the engine holds the trader HALTED (it must place nothing) and suspends
+    the rules that measure the trader's own liveness (heartbeat, stale market data); every
+    other limit, the venue's view included, still applies and still kills.
+    """
+
+    until: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceResult:
+    """The answer to starting or ending a maintenance window."""
+
+    accepted: bool
+    reason: str
+    assessment: Assessment

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from risk.decision import Assessment, Decision, RearmResult
+from risk.decision import Assessment, Decision, Maintenance, MaintenanceResult, RearmResult
 from risk.errors import RiskError
 from risk.events import (
     AccountSnapshot,
@@ -38,9 +38,10 @@ from risk.rules.rejects import RejectsRule
 from risk.rules.stale_data import StaleDataRule
 from risk.state import TradingState
 
-__all__ = ["PersistedRisk", "RearmResult", "RiskEngine"]
+__all__ = ["Maintenance", "MaintenanceResult", "PersistedRisk", "RearmResult", "RiskEngine"]
 
 _KILLED = TradingState.KILLED
+_HALTED = TradingState.HALTED
 _TELEMETRY = EventSource.TELEMETRY
 _VENUE = EventSource.VENUE
 _SUBMIT = OrderEventKind.SUBMIT
@@ -88,6 +89,12 @@ class RiskEngine:
             self.divergence,
             self.bad_data,
         )
+        # The rules that measure the trader's own liveness: a maintenance window suspends them.
+        self._liveness: tuple[Rule, ...] = (self.stale_data, self.heartbeat)
+        # The rules in force: all of them outside a maintenance window.
+        self._watched: tuple[Rule, ...] = self.rules
+        self.maintenance: Maintenance | None = None
+        self._maintenance_decision: Decision | None = None
         self._handlers: dict[type, Callable[[object, float], bool]] = {
             OrderEvent: self._on_order,  # type: ignore[dict-item]  # dispatch is by type
             AccountSnapshot: self._on_account,  # type: ignore[dict-item]
@@ -112,6 +119,9 @@ class RiskEngine:
         self._assessment = Assessment(TradingState.ACTIVE, (), None)
         if now >= self._next_reset:
             self._reset_day(now)
+        until = p.maintenance_until
+        if until is not None and not p.latched and now < until:
+            self._enter_maintenance(Maintenance(until, p.maintenance_reason))
         self._rebuild()
 
     # --- public API -------------------------------------------------------------------------
@@ -193,6 +203,46 @@ class RiskEngine:
             return RearmResult(False, "a rule is still at the kill level", self._assessment)
         return RearmResult(True, f"re-armed: {reason}", self._assessment)
 
+    def begin_maintenance(self, now: float, until: float, reason: str) -> MaintenanceResult:
+        """Open (or move the end of) a planned-stop window lasting until `until`.
+
+        Refused for a latched trader, and, unless a window is already open (extending it),
+        for a trader that is not heartbeating: a silent trader may be hung, and a hung trader
+        is killed, not stood down. The window ends by `end_maintenance` or at `until`.
+        """
+        if not self._check_now(now):
+            return self._maintenance_answer(False, "the time given is invalid")
+        refusal = self._begin_refusal(until, reason)
+        if refusal is not None:
+            return self._maintenance_answer(False, refusal)
+        self._enter_maintenance(Maintenance(until, reason))
+        self._rebuild()
+        return self._maintenance_answer(True, f"maintenance until {until:.3f}: {reason}")
+
+    def end_maintenance(
+        self, now: float, reason: str, *, require_heartbeat: bool = True
+    ) -> MaintenanceResult:
+        """Close the window: the liveness rules resume, their clocks counting from now.
+
+        Refused while the trader is silent (`require_heartbeat`): ending would only kill it
+        a few seconds later; start it first, or let the window close on its own.
+        """
+        if not self._check_now(now):
+            return self._maintenance_answer(False, "the time given is invalid")
+        window = self.maintenance
+        if window is None:
+            return self._maintenance_answer(False, "no maintenance window is open")
+        silent = self._silent_for()
+        if require_heartbeat and silent is not None:
+            return self._maintenance_answer(
+                False,
+                f"no heartbeat for {silent:.1f} s: start the trader first "
+                f"(the window closes on its own at {window.until:.3f})",
+            )
+        self._leave_maintenance(self._now)
+        self._rebuild()
+        return self._maintenance_answer(True, f"maintenance ended: {reason}")
+
     def daily_reset(self, now: float) -> Assessment:
         """Start a new trading day now: day-start equity := current equity."""
         if self._check_now(now):
@@ -223,11 +273,66 @@ class RiskEngine:
             high_water_mark=self.drawdown.high_water_mark,
             day_start_equity=self.daily_loss.day_start_equity,
             day_start_ts=self._day_start_ts,
+            maintenance_until=self.maintenance.until if self.maintenance else None,
+            maintenance_reason=self.maintenance.reason if self.maintenance else "",
         )
 
     def utilisation(self) -> dict[str, float]:
-        """Each rule's measured value over its limit (1.0 = at the limit)."""
-        return {rule.name: rule.utilisation() for rule in self.rules}
+        """Each rule's measured value over its limit (1.0 = at the limit); 0.0 while the
+        rule is suspended (a maintenance window)."""
+        watched = self._watched
+        return {rule.name: rule.utilisation() if rule in watched else 0.0 for rule in self.rules}
+
+    # --- maintenance ---------------------------------------------------------------------------
+
+    def _begin_refusal(self, until: float, reason: str) -> str | None:
+        if not isinstance(reason, str) or not reason.strip():
+            return "a reason is required"
+        try:
+            in_future = self._now < until < _MAX_NOW
+        except TypeError:
+            in_future = False
+        if not in_future:
+            return f"the window must end after now ({self._now:.3f}), got {until!r}"
+        if self._latch_decision is not None:
+            return "the trader is KILLED (latched): it is stopped already; re-arm it instead"
+        silent = self._silent_for()
+        if self.maintenance is None and silent is not None:
+            return (
+                f"no heartbeat for {silent:.1f} s: a silent trader may be hung, "
+                "and a hung trader is killed, not stood down"
+            )
+        return None
+
+    def _silent_for(self) -> float | None:
+        """Seconds without a heartbeat, when that is long enough to warn about; else None."""
+        silent = self._now - self.heartbeat.last
+        return silent if silent >= self.limits.heartbeat.warn_after_s else None
+
+    def _maintenance_answer(self, accepted: bool, reason: str) -> MaintenanceResult:
+        return MaintenanceResult(accepted, reason, self._assessment)
+
+    def _enter_maintenance(self, window: Maintenance) -> None:
+        self.maintenance = window
+        self._maintenance_decision = Decision(
+            _HALTED,
+            "maintenance",
+            window.until,
+            window.until,
+            f"planned stop until {window.until:.3f}: {window.reason} "
+            "(heartbeat and stale-data rules suspended)",
+        )
+        liveness = self._liveness
+        self._watched = tuple(rule for rule in self.rules if rule not in liveness)
+
+    def _leave_maintenance(self, now: float) -> None:
+        self.maintenance = None
+        self._maintenance_decision = None
+        self._watched = self.rules
+        # The trader reports afresh after a planned stop (its symbols may have changed), and
+        # its heartbeat clock counts from now: one that stays away is killed on schedule.
+        self.stale_data.forget()
+        self.heartbeat.on_rearm(now)
 
     # --- event handlers: fast validity check, then the rules that care ---------------------
 
@@ -357,7 +462,10 @@ class RiskEngine:
     def _tick(self, now: float) -> bool:
         if now >= self._next_reset:
             self._reset_day(now)
-        for rule in self.rules:
+        window = self.maintenance
+        if window is not None and now >= window.until:
+            self._leave_maintenance(now)  # expired: watching resumes on its own
+        for rule in self._watched:
             rule.evaluate(now)
         return True  # always re-derive `next_due`: it has been reached
 
@@ -373,7 +481,7 @@ class RiskEngine:
         self._latch_decision = Decision(_KILLED, "latch", 0.0, 0.0, text)
 
     def _rebuild(self) -> None:
-        decisions = [rule.decision for rule in self.rules if rule.decision is not None]
+        decisions = [rule.decision for rule in self._watched if rule.decision is not None]
         if self._latch_decision is None:
             for decision in decisions:
                 if decision.state is _KILLED:
@@ -383,14 +491,24 @@ class RiskEngine:
                         "only an accepted re-arm clears it",
                     )
                     break
+        if self._maintenance_decision is not None:
+            if self._latch_decision is not None:
+                # A kill ends a planned stop: from here the trader is watched like any other.
+                self._leave_maintenance(self._now)
+                decisions = [rule.decision for rule in self.rules if rule.decision is not None]
+            else:
+                decisions.append(self._maintenance_decision)
         if self._latch_decision is not None:
             decisions.append(self._latch_decision)
         decisions.sort(key=_state_of, reverse=True)
         state = decisions[0].state if decisions else TradingState.ACTIVE
         due = self._next_reset
-        for rule in self.rules:
+        for rule in self._watched:
             if rule.due < due:
                 due = rule.due
+        window = self.maintenance
+        if window is not None and window.until < due:
+            due = window.until
         self._due = due
         old = self._assessment
         result = tuple(decisions)

@@ -25,7 +25,8 @@ class PersistedRisk:
     """The watchdog stores this (SQLite) and passes it back at start.
 
     A latched record makes the restored engine start KILLED; the high-water mark and the
-    day start keep drawdown and daily loss measured across restarts.
+    day start keep drawdown and daily loss measured across restarts; a maintenance window
+    still open at restart stays open (a trader stopped on purpose is not killed for it).
     """
 
     latched: bool
@@ -33,6 +34,8 @@ class PersistedRisk:
     high_water_mark: float | None
     day_start_equity: float | None
     day_start_ts: float | None
+    maintenance_until: float | None = None
+    maintenance_reason: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.latched, bool):
@@ -42,6 +45,9 @@ class PersistedRisk:
         _check_amount("high_water_mark", self.high_water_mark)
         _check_amount("day_start_equity", self.day_start_equity)
         _check_amount("day_start_ts", self.day_start_ts)
+        _check_amount("maintenance_until", self.maintenance_until)
+        if not isinstance(self.maintenance_reason, str):
+            raise PersistedStateError("persisted risk: maintenance_reason: expected a string")
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready values."""
@@ -50,7 +56,15 @@ class PersistedRisk:
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> PersistedRisk:
         """Rebuild from `as_dict` output; raises `PersistedStateError` naming a bad field."""
-        fields = ("latched", "latch_reason", "high_water_mark", "day_start_equity", "day_start_ts")
+        fields = (
+            "latched",
+            "latch_reason",
+            "high_water_mark",
+            "day_start_equity",
+            "day_start_ts",
+            "maintenance_until",
+            "maintenance_reason",
+        )
         unknown = sorted(set(data) - set(fields))
         if unknown:
             raise PersistedStateError(f"persisted risk: {unknown[0]}: unknown field")
@@ -63,4 +77,6 @@ class PersistedRisk:
             high_water_mark=data["high_water_mark"],  # type: ignore[arg-type]
             day_start_equity=data["day_start_equity"],  # type: ignore[arg-type]
             day_start_ts=data["day_start_ts"],  # type: ignore[arg-type]
+            maintenance_until=data["maintenance_until"],  # type: ignore[arg-type]
+            maintenance_reason=data["maintenance_reason"],  # type: ignore[arg-type]
         )

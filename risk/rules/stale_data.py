@@ -92,6 +92,18 @@ class StaleDataRule:
     def utilisation(self) -> float:
         return self.age / self.limits.max_age_s
 
+    def forget(self) -> None:
+        """Drop every symbol's reports: the trader reports afresh (after a planned stop)."""
+        self.last.clear()
+        self.oldest_symbol = ""
+        self.oldest = INF
+        self.age = 0.0
+        self.fresh_at = -INF
+        self.sustain.track(False, INF)
+        self.cooldown.clear()
+        self.decision = None
+        self.due = INF
+
     def on_rearm(self, now: float) -> None:
         self.sustain.restart(now)
         self.cooldown.clear()

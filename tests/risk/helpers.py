@@ -28,6 +28,15 @@ QUIET_HEARTBEAT = {
     "kill_after_s": 30_000.0,
 }
 
+# Deadlines a few seconds apart, for the tests of liveness itself.
+LIVE_HEARTBEAT = {
+    "interval_s": 1.0,
+    "warn_after_s": 3.0,
+    "halt_after_s": 5.0,
+    "kill_after_s": 15.0,
+    "cooldown_s": 2.0,
+}
+
 
 def limits(**tables: Any) -> Limits:
     """The standard profile with some tables overridden (keys replace the profile's).

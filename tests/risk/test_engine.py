@@ -72,6 +72,8 @@ OPS = st.lists(
         st.tuples(st.just("rearm"), st.booleans()),
         st.tuples(st.just("nan"), st.just(0)),
         st.tuples(st.just("loss_fill"), st.just(0)),
+        st.tuples(st.just("maintenance"), st.floats(min_value=0.5, max_value=60.0)),
+        st.tuples(st.just("end_maintenance"), st.booleans()),
     ),
     max_size=40,
 )
@@ -102,6 +104,11 @@ def _run(eng: RiskEngine, op: tuple[str, object], now: float) -> tuple[float, bo
         eng.apply(account(now, float("nan")), now)
     elif kind == "loss_fill":
         eng.apply(order(now, OrderEventKind.FILL, pnl=-10.0), now)
+    elif kind == "maintenance":
+        assert isinstance(arg, float)
+        eng.begin_maintenance(now, now + arg, "property")
+    elif kind == "end_maintenance":
+        eng.end_maintenance(now, "property", require_heartbeat=bool(arg))
     return now, False
 
 
@@ -150,6 +157,7 @@ def test_restoring_from_persisted_keeps_the_latch(ops: list[tuple[str, object]])
         now, _ = _run(eng, op, now)
     restored = RiskEngine(eng.limits, now=now, persisted=eng.persisted())
     assert (restored.state is TradingState.KILLED) == eng.latched
+    assert restored.maintenance == eng.maintenance  # restored at the same `now`: still open
     assert restored.persisted().high_water_mark == eng.persisted().high_water_mark
 
 

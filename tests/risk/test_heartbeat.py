@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from risk import RiskEngine, TradingState
 
+from .helpers import LIVE_HEARTBEAT as HEARTBEAT
 from .helpers import T0, account, beat, limits
-
-HEARTBEAT = {
-    "interval_s": 1.0,
-    "warn_after_s": 3.0,
-    "halt_after_s": 5.0,
-    "kill_after_s": 15.0,
-    "cooldown_s": 2.0,
-}
 
 
 def live_engine() -> RiskEngine:

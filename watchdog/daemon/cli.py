@@ -47,6 +47,23 @@ def _since(text: str) -> float:
     return moment.timestamp()
 
 
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _duration(text: str) -> float:
+    """Seconds from `900`, `90s`, `15m` or `2h`."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration (seconds, or a number with s, m or h: 15m)"
+        ) from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration must be more than 0")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Independent kill-switch watchdog for trading bots")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -68,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept current equity as the new drawdown high-water mark (after a drawdown kill)",
     )
+    maintenance = commands.add_parser(
+        "maintenance", help="a planned stop: the trader may exit without being killed"
+    )
+    windows = maintenance.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    start = windows.add_parser("start", help="hold the trader HALTED; its exit is not a kill")
+    start.add_argument(
+        "--for", dest="window", type=_duration, required=True, help="how long: 900, 15m, 2h"
+    )
+    end = windows.add_parser("end", help="resume liveness checks (the trader must be back)")
+    for sub in (start, end):
+        sub.add_argument("--trader", required=True)
+        sub.add_argument("--reason", required=True)
+        sub.add_argument("--operator", default=None, help="who (default: login name)")
     audit = commands.add_parser("audit", help="the audit log")
     audit.add_argument(
         "--since", type=_since, default=0.0, help="epoch seconds or ISO 8601 (UTC if no zone)"
@@ -76,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true")
     page = commands.add_parser("status-page", help="read-only status page on 127.0.0.1")
     page.add_argument("--port", type=statuspage.parse_port, default=statuspage.DEFAULT_PORT)
-    for sub in (status, trip, rearm, audit, page):
+    for sub in (status, trip, rearm, start, end, audit, page):
         where = sub.add_mutually_exclusive_group(required=True)
         where.add_argument("--config", type=Path, help="read the control socket path from here")
         where.add_argument("--socket", type=Path, help="the control socket")
@@ -141,10 +171,39 @@ async def _control(args: argparse.Namespace, socket_path: Path) -> int:
             return 1
         print(f"{result['trader']}: re-armed, now {result['state']}")
         return 0
+    if args.command == "maintenance":
+        return await _maintenance(args, socket_path)
     result = await _call(socket_path, "GET", f"/audit?since={args.since}&limit={args.limit}")
     for entry in result["entries"]:
         print(_dumps(entry) if args.json else _audit_text(entry))
     return 0
+
+
+async def _maintenance(args: argparse.Namespace, socket_path: Path) -> int:
+    body: dict[str, Any] = {
+        "trader": args.trader,
+        "reason": args.reason,
+        "operator": args.operator or getpass.getuser(),
+    }
+    if args.action == "start":
+        body["window_s"] = args.window
+    result = await _call(socket_path, "POST", f"/maintenance/{args.action}", body, ok=(200, 409))
+    if not result["accepted"]:
+        print(
+            f"{PROG}: error: maintenance {args.action} refused: {result['reason']}", file=sys.stderr
+        )
+        return 1
+    if args.action == "start":
+        print(
+            f"{result['trader']}: in maintenance until {_utc(result['until'])}, {result['state']}"
+        )
+    else:
+        print(f"{result['trader']}: maintenance ended, now {result['state']}")
+    return 0
+
+
+def _utc(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts, tz=datetime.UTC).isoformat(timespec="seconds")
 
 
 async def _call(
@@ -186,6 +245,9 @@ def _status_text(status: dict[str, Any]) -> str:
             f"  {trader['id']}: {trader['state']}{' (latched)' if trader['latched'] else ''}"
             f", heartbeat {'never' if age is None else f'{age:.1f}s ago'}"
         )
+        window = trader.get("maintenance")
+        if window is not None:
+            lines.append(f"    maintenance until {_utc(window['until'])}: {window['reason']}")
         lines.extend(f"    {d['state']} {d['rule']}: {d['reason']}" for d in trader["decisions"])
         kill = trader["kill"]
         if kill is not None and not kill["finished"]:

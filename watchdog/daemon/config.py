@@ -97,6 +97,7 @@ class Config:
     shutdown_timeout_s: float = 5.0
     loop_lag_bound_s: float = 0.25
     log_level: str = "info"
+    max_maintenance_s: float = 3600.0  # the longest planned-stop window an operator may open
 
     @property
     def database(self) -> Path:
@@ -111,6 +112,7 @@ _TOP = frozenset(
         "log_level",
         "shutdown_timeout_s",
         "loop_lag_bound_s",
+        "max_maintenance_s",
         "ingress",
         "metrics",
         "kill",
@@ -173,7 +175,15 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         shutdown_timeout_s=top.number("shutdown_timeout_s", 5.0),
         loop_lag_bound_s=top.number("loop_lag_bound_s", 0.25),
         log_level=level,
+        max_maintenance_s=_max_maintenance(top),
     )
+
+
+def _max_maintenance(top: Table) -> float:
+    seconds = top.number("max_maintenance_s", 3600.0)
+    if seconds > 86_400.0:
+        raise top.fail("max_maintenance_s", "at most 86400 (a day): a window must end")
+    return seconds
 
 
 def _path(base: Path, value: str) -> Path:

@@ -20,7 +20,7 @@ from aiohttp import web
 from watchdog.daemon import statuspage
 from watchdog.daemon.errors import StartupError
 from watchdog.daemon.store import Store
-from watchdog.daemon.supervisor import TraderSupervisor
+from watchdog.daemon.supervisor import Outcome, TraderSupervisor
 
 _MAX_TEXT = 500
 
@@ -31,16 +31,20 @@ class ControlApi:
         supervisors: Mapping[str, TraderSupervisor],
         store: Store,
         status: Callable[[str | None], dict[str, Any]],
+        max_maintenance_s: float,
     ) -> None:
         self._supervisors = supervisors
         self._store = store
         self._status = status
+        self._max_maintenance_s = max_maintenance_s
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_get("/status", self.get_status)
         app.router.add_post("/trip", self.post_trip)
         app.router.add_post("/rearm", self.post_rearm)
+        app.router.add_post("/maintenance/start", self.post_maintenance_start)
+        app.router.add_post("/maintenance/end", self.post_maintenance_end)
         app.router.add_get("/audit", self.get_audit)
         app.router.add_get(statuspage.PAGE_PATH, statuspage.page_handler(self._status, self._store))
         return app
@@ -63,13 +67,22 @@ class ControlApi:
         operator = f"{body['operator']} (uid {_peer_uid(request)})"
         reset = await _flag(request, "reset_high_water_mark")
         outcome = supervisor.rearm(body["reason"], operator, reset_high_water_mark=reset)
-        payload = {
-            "trader": supervisor.id,
-            "accepted": outcome.accepted,
-            "reason": outcome.reason,
-            "state": outcome.state.name,
-        }
-        return _json(payload, status=200 if outcome.accepted else 409)
+        return _outcome(supervisor, outcome)
+
+    async def post_maintenance_start(self, request: web.Request) -> web.Response:
+        body = await _body(request, ("trader", "reason", "operator"))
+        supervisor = self._trader(body["trader"])
+        window_s = await _number(request, "window_s", self._max_maintenance_s)
+        operator = f"{body['operator']} (uid {_peer_uid(request)})"
+        outcome = supervisor.begin_maintenance(window_s, body["reason"], operator)
+        window = supervisor.engine.maintenance
+        return _outcome(supervisor, outcome, until=window.until if window else None)
+
+    async def post_maintenance_end(self, request: web.Request) -> web.Response:
+        body = await _body(request, ("trader", "reason", "operator"))
+        supervisor = self._trader(body["trader"])
+        operator = f"{body['operator']} (uid {_peer_uid(request)})"
+        return _outcome(supervisor, supervisor.end_maintenance(body["reason"], operator))
 
     async def get_audit(self, request: web.Request) -> web.Response:
         try:
@@ -107,6 +120,25 @@ async def _flag(request: web.Request, key: str) -> bool:
     if not isinstance(value, bool):
         raise _error(400, f"{key}: true or false")
     return value
+
+
+async def _number(request: web.Request, key: str, most: float) -> float:
+    """A required number of seconds in (0, most]."""
+    value = orjson.loads(await request.read()).get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= most:
+        raise _error(400, f"{key}: seconds, more than 0 and at most {most:g}")
+    return float(value)
+
+
+def _outcome(supervisor: TraderSupervisor, outcome: Outcome, **extra: Any) -> web.Response:
+    payload = {
+        "trader": supervisor.id,
+        "accepted": outcome.accepted,
+        "reason": outcome.reason,
+        "state": outcome.state.name,
+        **extra,
+    }
+    return _json(payload, status=200 if outcome.accepted else 409)
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:

@@ -30,6 +30,7 @@ class TraderView:
     latched: bool
     heartbeat_age_s: float | None
     utilisation: Mapping[str, float]
+    maintenance: bool = False
 
 
 class _LiveCollector(Collector):
@@ -51,12 +52,18 @@ class _LiveCollector(Collector):
         age = GaugeMetricFamily(
             "killswitch_heartbeat_age_seconds", "Since the last heartbeat", labels=["trader"]
         )
+        maintenance = GaugeMetricFamily(
+            "killswitch_maintenance",
+            "1 while a planned-stop window is open (liveness alerts stand down)",
+            labels=["trader"],
+        )
         use = GaugeMetricFamily(
             "killswitch_limit_utilisation_ratio", "Measured / limit", labels=["trader", "rule"]
         )
         for view in self._traders():
             state.add_metric([view.trader], view.state)
             latched.add_metric([view.trader], 1.0 if view.latched else 0.0)
+            maintenance.add_metric([view.trader], 1.0 if view.maintenance else 0.0)
             if view.heartbeat_age_s is not None:
                 age.add_metric([view.trader], view.heartbeat_age_s)
             for rule, ratio in view.utilisation.items():
@@ -68,7 +75,7 @@ class _LiveCollector(Collector):
         )
         for result, count in self._datagrams().items():
             datagrams.add_metric([_label(result)], count)
-        return [state, latched, age, use, datagrams]
+        return [state, latched, maintenance, age, use, datagrams]
 
 
 def _label(text: str) -> str:

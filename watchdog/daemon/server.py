@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from risk import RiskError, TradingState
+from risk import Maintenance, RiskError, TradingState
 from watchdog.clock import Clock, SystemClock
 from watchdog.daemon.alerts import Alerter
 from watchdog.daemon.config import Config, TraderConfig
@@ -244,7 +244,9 @@ class WatchdogServer:
     async def _start_control(self) -> None:
         path = self.config.control_socket
         prepare_socket_path(path)
-        api = ControlApi(self.supervisors, self._require_store(), self.status)
+        api = ControlApi(
+            self.supervisors, self._require_store(), self.status, self.config.max_maintenance_s
+        )
         runner = web.AppRunner(api.app(), access_log=None, handle_signals=False)
         await runner.setup()
         self._runners.append(runner)
@@ -366,6 +368,7 @@ class WatchdogServer:
             "id": supervisor.id,
             "state": supervisor.state.name,
             "latched": view.latched,
+            "maintenance": _maintenance_status(supervisor.engine.maintenance),
             "session": supervisor.session_id,
             "pid": supervisor.process.pid,
             "heartbeat_age_s": None
@@ -409,3 +412,7 @@ class WatchdogServer:
             os._exit(1)
         log_event(_log, logging.INFO, "signal", signal=signal.Signals(signum).name)
         self.should_exit.set()
+
+
+def _maintenance_status(window: Maintenance | None) -> dict[str, Any] | None:
+    return None if window is None else {"until": window.until, "reason": window.reason}

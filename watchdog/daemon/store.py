@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS traders (
     latch_ts REAL,
     high_water_mark REAL,
     day_start_equity REAL,
-    day_start_ts REAL
+    day_start_ts REAL,
+    maintenance_until REAL,
+    maintenance_reason TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS kills (
     kill_id TEXT PRIMARY KEY,
@@ -61,6 +63,16 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
 """
 
+# Columns added after the first release: a database from an older watchdog gains them at start.
+_ADDED_TRADER_COLUMNS = {
+    "maintenance_until": "REAL",
+    "maintenance_reason": "TEXT NOT NULL DEFAULT ''",
+}
+_SELECT_TRADER = (
+    "SELECT trader, latched, latch_reason, latch_ts, high_water_mark, day_start_equity,"
+    " day_start_ts, maintenance_until, maintenance_reason FROM traders WHERE trader = ?"
+)
+
 
 @dataclass(frozen=True)
 class TraderRow:
@@ -71,6 +83,8 @@ class TraderRow:
     high_water_mark: float | None
     day_start_equity: float | None
     day_start_ts: float | None
+    maintenance_until: float | None = None
+    maintenance_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,7 @@ class Store:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             self._db.executescript(_SCHEMA)
+            self._migrate()
             self._probe_write()
         except (sqlite3.Error, OSError) as exc:
             self.close_lock()
@@ -142,6 +157,13 @@ class Store:
                 f"state database {self.path}: another watchdog process holds its lock"
             ) from None
         self._lock_fd = fd
+
+    def _migrate(self) -> None:
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(traders)")}
+        with self._tx() as db:
+            for column, kind in _ADDED_TRADER_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE traders ADD COLUMN {column} {kind}")
 
     def _probe_write(self) -> None:
         """Prove now, not at the first kill, that the file is writable."""
@@ -171,11 +193,11 @@ class Store:
     # -- traders -------------------------------------------------------------------------
 
     def trader(self, trader: str) -> TraderRow | None:
-        rows = self._read("SELECT * FROM traders WHERE trader = ?", (trader,))
+        rows = self._read(_SELECT_TRADER, (trader,))
         if not rows:
             return None
-        t, latched, reason, ts, hwm, dse, dst = rows[0]
-        return TraderRow(t, bool(latched), reason, ts, hwm, dse, dst)
+        t, latched, reason, ts, hwm, dse, dst, until, why = rows[0]
+        return TraderRow(t, bool(latched), reason, ts, hwm, dse, dst, until, why)
 
     def save_risk(
         self, trader: str, high_water_mark: float | None, equity: float | None, ts: float | None
@@ -189,6 +211,26 @@ class Store:
                 " day_start_ts = excluded.day_start_ts",
                 (trader, high_water_mark, equity, ts),
             )
+
+    def save_maintenance(
+        self,
+        trader: str,
+        until: float | None,
+        reason: str,
+        ts: float,
+        kind: str,
+        detail: dict[str, Any],
+    ) -> None:
+        """Open (`until`) or close (None) a maintenance window, audited in the same commit."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO traders (trader, maintenance_until, maintenance_reason)"
+                " VALUES (?, ?, ?) ON CONFLICT(trader) DO UPDATE SET"
+                " maintenance_until = excluded.maintenance_until,"
+                " maintenance_reason = excluded.maintenance_reason",
+                (trader, until, reason),
+            )
+            self._audit(db, ts, trader, kind, detail)
 
     def begin_kill(
         self,

@@ -31,7 +31,9 @@ _PERSIST_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
-class RearmOutcome:
+class Outcome:
+    """The answer to an operator's request (re-arm, maintenance)."""
+
     accepted: bool
     reason: str
     state: TradingState
@@ -60,6 +62,8 @@ def restore_persisted(row: TraderRow | None) -> PersistedRisk | None:
         high_water_mark=row.high_water_mark,
         day_start_equity=row.day_start_equity,
         day_start_ts=row.day_start_ts,
+        maintenance_until=row.maintenance_until,
+        maintenance_reason=row.maintenance_reason,
     )
 
 
@@ -85,6 +89,10 @@ class TraderSupervisor:
         if row is not None:
             self._saved = (row.high_water_mark, row.day_start_equity, row.day_start_ts)
         self._holds: dict[str, str] = {}  # outside conditions holding at least HALTED
+        # The maintenance window as last written to the store: a change (expiry, a kill
+        # ending it) is noticed after each decision and recorded.
+        self._maintenance = self.engine.maintenance
+        self.restored_maintenance_until = row.maintenance_until if row is not None else None
 
     # -- state ---------------------------------------------------------------------------
 
@@ -106,6 +114,7 @@ class TraderSupervisor:
             self._state == TradingState.KILLED,
             age,
             self.engine.utilisation(),
+            self.engine.maintenance is not None,
         )
 
     # -- inputs --------------------------------------------------------------------------
@@ -113,6 +122,13 @@ class TraderSupervisor:
     async def start(self) -> None:
         """Watch the process and run the time-driven rules once (a restart may be overdue)."""
         await self.process.attach()
+        until = self.restored_maintenance_until
+        if until is not None and self.engine.maintenance is None:
+            # The window closed while the watchdog was down (or the trader is latched).
+            detail = {"until": until, "while_down": True}
+            log_event(_log, logging.ERROR, "maintenance_expired", trader=self.id, **detail)
+            self._s.alerter.notify("maintenance_expired", self.id, **detail)
+            self._save_maintenance("maintenance_expired", detail)
         self._handle(self.engine.evaluate(self._s.clock.wall()), "start")
 
     def on_batch(self, session_id: str, events: Sequence[Any], session_changed: bool) -> None:
@@ -176,6 +192,11 @@ class TraderSupervisor:
 
     def _on_process_exit(self, pid: int) -> None:
         self._trigger = self._s.clock.monotonic()
+        window = self.engine.maintenance
+        if window is not None:
+            log_event(_log, logging.WARNING, "trader_process_exited", trader=self.id, pid=pid)
+            self._audit("process_exited", {"pid": pid, "planned": window.reason})
+            return
         log_event(_log, logging.ERROR, "trader_process_exited", trader=self.id, pid=pid)
         if self._state == TradingState.KILLED:
             self._audit("process_exited", {"pid": pid})
@@ -192,9 +213,7 @@ class TraderSupervisor:
         self._handle(self.engine.trip(self._s.clock.wall(), reason), cause)
         self._audit("trip", {"cause": cause, "reason": reason})
 
-    def rearm(
-        self, reason: str, operator: str, *, reset_high_water_mark: bool = False
-    ) -> RearmOutcome:
+    def rearm(self, reason: str, operator: str, *, reset_high_water_mark: bool = False) -> Outcome:
         """Clear the latch unless a hard limit still holds.
 
         After a hard drawdown kill equity cannot recover while trading is stopped, so the
@@ -214,13 +233,76 @@ class TraderSupervisor:
         self._s.metrics.rearms.labels(self.id, "accepted").inc()
         log_event(_log, logging.WARNING, "rearmed", trader=self.id, **detail)
         self._handle(result.assessment, "rearm")
-        return RearmOutcome(True, result.reason, self.state)
+        return Outcome(True, result.reason, self.state)
 
-    def _refuse(self, detail: dict[str, str], why: str) -> RearmOutcome:
+    def begin_maintenance(self, window_s: float, reason: str, operator: str) -> Outcome:
+        """Stand the trader down for a planned stop of at most `window_s` seconds.
+
+        Durable before it is answered: a watchdog restarted inside the window keeps it, so a
+        trader stopped on purpose is never killed for it.
+        """
+        now = self._s.clock.wall()
+        detail = {"reason": reason, "operator": operator, "window_s": window_s}
+        if not self._s.durable.healthy:
+            why = "the state database is failing: the window could not survive a restart"
+            return self._refuse_maintenance(detail, why)
+        result = self.engine.begin_maintenance(now, now + window_s, f"{reason} (by {operator})")
+        if not result.accepted:
+            return self._refuse_maintenance(detail, result.reason)
+        window = self.engine.maintenance
+        assert window is not None  # accepted: a window is open
+        if not self._save_maintenance("maintenance_started", {**detail, "until": window.until}):
+            self._maintenance = None  # never recorded: nothing to close in the store
+            self.engine.end_maintenance(now, "not recorded", require_heartbeat=False)
+            self._handle(self.engine.assessment, "maintenance")
+            return self._refuse_maintenance(detail, "the window could not be recorded")
+        log_event(_log, logging.WARNING, "maintenance_started", trader=self.id, **detail)
+        self._handle(result.assessment, "maintenance")
+        return Outcome(True, result.reason, self.state)
+
+    def end_maintenance(self, reason: str, operator: str) -> Outcome:
+        detail = {"reason": reason, "operator": operator}
+        result = self.engine.end_maintenance(self._s.clock.wall(), reason)
+        if not result.accepted:
+            return self._refuse_maintenance(detail, result.reason)
+        self._trigger = self._s.clock.monotonic()
+        self._handle(result.assessment, "maintenance", ended=("maintenance_ended", detail))
+        log_event(_log, logging.WARNING, "maintenance_ended", trader=self.id, **detail)
+        return Outcome(True, result.reason, self.state)
+
+    def _refuse_maintenance(self, detail: dict[str, Any], why: str) -> Outcome:
+        self._audit("maintenance_refused", {**detail, "why": why})
+        log_event(_log, logging.WARNING, "maintenance_refused", trader=self.id, why=why, **detail)
+        return Outcome(False, why, self.state)
+
+    def _save_maintenance(self, kind: str, detail: dict[str, Any]) -> bool:
+        window = self.engine.maintenance
+        until, reason = (window.until, window.reason) if window else (None, "")
+        now = self._s.clock.wall()
+        saved = self._s.durable.write(
+            lambda s: s.save_maintenance(self.id, until, reason, now, kind, detail)
+        )
+        self._maintenance = window
+        return saved
+
+    def _maintenance_closed(self, ended: tuple[str, dict[str, Any]] | None) -> None:
+        """The window closed: by the operator (`ended`), by a kill, or at its end time."""
+        before = self._maintenance
+        if ended is not None:
+            kind, detail = ended
+        elif self.engine.latched:
+            kind, detail = "maintenance_ended", {"reason": "killed"}
+        else:
+            kind, detail = "maintenance_expired", {"until": before.until if before else None}
+            log_event(_log, logging.ERROR, "maintenance_expired", trader=self.id, **detail)
+            self._s.alerter.notify("maintenance_expired", self.id, **detail)
+        self._save_maintenance(kind, detail)
+
+    def _refuse(self, detail: dict[str, str], why: str) -> Outcome:
         self._audit("rearm_refused", {**detail, "why": why})
         self._s.metrics.rearms.labels(self.id, "refused").inc()
         log_event(_log, logging.WARNING, "rearm_refused", trader=self.id, why=why, **detail)
-        return RearmOutcome(False, why, self.state)
+        return Outcome(False, why, self.state)
 
     def venue_stream_connected(self) -> None:
         """The venue's order stream (re)connected: its order count starts from zero again."""
@@ -241,7 +323,12 @@ class TraderSupervisor:
 
     # -- decisions -----------------------------------------------------------------------
 
-    def _handle(self, assessment: Assessment, cause: str) -> None:
+    def _handle(
+        self,
+        assessment: Assessment,
+        cause: str,
+        ended: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
         self._reschedule(assessment.next_due)
         previous, self._state = self._state, assessment.state
         if previous == assessment.state and assessment.decisions == self.decisions:
@@ -250,6 +337,8 @@ class TraderSupervisor:
         if assessment.state == TradingState.KILLED and previous != TradingState.KILLED:
             # First, before any logging or bookkeeping: the latch and the actions.
             self._start_kill(_kill_cause(cause, assessment), _kill_reason(assessment))
+        if self._maintenance is not None and self.engine.maintenance is None:
+            self._maintenance_closed(ended)
         if previous != assessment.state or _verdicts(before) != _verdicts(assessment.decisions):
             self._decision_changed(previous, before, assessment, cause)
 

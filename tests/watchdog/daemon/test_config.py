@@ -25,6 +25,7 @@ def test_a_minimal_config_resolves_paths_next_to_the_file(config_file: ConfigFil
     assert trader.id == "alpha"
     assert trader.limits.heartbeat.kill_after_s == 1.5
     assert not trader.process.configured
+    assert config.max_maintenance_s == 3600.0
 
 
 def test_the_hmac_key_never_shows_in_a_repr(config_file: ConfigFile) -> None:
@@ -70,6 +71,8 @@ def test_inline_limits_are_parsed_like_a_limits_file(config_file: ConfigFile) ->
         ('[alerts]\nwebhooks = ["ftp://x"]\n', "alerts.webhooks[0]: must be an http"),
         ('control_socket_mode = "0666"\n', "control_socket_mode: must be"),
         ("[metrics]\nport = true\n", "metrics.port: expected an integer, got a boolean"),
+        ("max_maintenance_s = 0\n", "max_maintenance_s: must be > 0"),
+        ("max_maintenance_s = 100000\n", "max_maintenance_s: at most 86400"),
     ],
 )
 def test_bad_values_name_the_file_and_key(config_file: ConfigFile, body: str, message: str) -> None:

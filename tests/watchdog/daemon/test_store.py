@@ -60,6 +60,44 @@ def test_risk_references_are_saved_without_touching_the_latch(tmp_path: Path) ->
     assert (row.latched, row.high_water_mark, row.day_start_equity) == (True, 1200.0, 1000.0)
 
 
+def test_a_maintenance_window_is_saved_with_its_audit_and_closed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "w.sqlite3")
+    store.save_risk("alpha", 1200.0, 1000.0, 50.0)
+    store.save_maintenance("alpha", 900.0, "deploy", 300.0, "maintenance_started", {"x": 1})
+    store.close()
+    reopened = Store(tmp_path / "w.sqlite3")
+    row = reopened.trader("alpha")
+    assert row is not None
+    assert (row.maintenance_until, row.maintenance_reason) == (900.0, "deploy")
+    assert row.high_water_mark == 1200.0  # the window leaves the risk references alone
+    reopened.save_maintenance("alpha", None, "", 400.0, "maintenance_ended", {})
+    row = reopened.trader("alpha")
+    assert row is not None
+    assert row.maintenance_until is None
+    kinds = [entry.kind for entry in reopened.audit_since(0)]
+    assert kinds == ["maintenance_started", "maintenance_ended"]
+
+
+def test_a_database_from_before_maintenance_windows_gains_the_columns(tmp_path: Path) -> None:
+    path = tmp_path / "w.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE traders (
+            trader TEXT PRIMARY KEY, latched INTEGER NOT NULL DEFAULT 0,
+            latch_reason TEXT NOT NULL DEFAULT '', latch_ts REAL, high_water_mark REAL,
+            day_start_equity REAL, day_start_ts REAL
+        );
+        INSERT INTO traders (trader, latched, latch_reason) VALUES ('alpha', 1, 'manual');
+        """
+    )
+    old.close()
+    store = Store(path)
+    row = store.trader("alpha")
+    assert row is not None
+    assert (row.latched, row.latch_reason, row.maintenance_until) == (True, "manual", None)
+
+
 def test_the_database_runs_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
     Store(tmp_path / "w.sqlite3").close()
     db = sqlite3.connect(tmp_path / "w.sqlite3")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,9 @@ class Gate:
 
 
 class Rig:
-    def __init__(self, tmp_path: Path, group: asyncio.TaskGroup) -> None:
+    def __init__(
+        self, tmp_path: Path, group: asyncio.TaskGroup, config: TraderConfig = CONFIG
+    ) -> None:
         self.store = Store(tmp_path / "w.sqlite3", busy_timeout_ms=10)
         self.pushed: list[TradingState] = []
         self.gate = Gate()
@@ -75,7 +78,7 @@ class Rig:
             lambda trader, state: self.pushed.append(state), lambda group, reason: None,
             self.spawn,
         )  # fmt: skip
-        self.supervisor = TraderSupervisor(CONFIG, self.services, None)
+        self.supervisor = TraderSupervisor(config, self.services, self.store.trader(config.id))
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         self.group.create_task(coroutine)
@@ -205,4 +208,101 @@ async def test_a_venue_stream_connection_restarts_the_order_count_and_is_audited
         assert rig.supervisor.engine.divergence.acks == [0, 0]
         await asyncio.sleep(0)
         assert "order_count_baseline" in [e.kind for e in rig.store.audit_since(0)]
+        rig.supervisor.close()
+
+
+async def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def audited(rig: Rig, kind: str) -> list[dict[str, Any]]:
+    return [e.detail for e in rig.store.audit_since(0) if e.kind == kind]
+
+
+async def test_a_trader_that_exits_inside_a_maintenance_window_is_not_killed(
+    tmp_path: Path,
+) -> None:
+    process = await asyncio.create_subprocess_exec("sleep", "60")
+    config = dataclasses.replace(CONFIG, process=ProcessTarget(pid=process.pid))
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, config)
+        await rig.supervisor.start()
+        rig.telemetry("s1", changed=True)
+        outcome = rig.supervisor.begin_maintenance(60.0, "deploy v1.2", "ops")
+        assert outcome.accepted, outcome.reason
+        assert outcome.state == TradingState.HALTED
+        assert rig.pushed[-1] == TradingState.HALTED  # the trader is told to stand down
+        row = rig.store.trader("alpha")
+        assert row is not None
+        assert row.maintenance_until is not None
+        process.kill()
+        await process.wait()
+        await wait_for(lambda: bool(audited(rig, "process_exited")), "the exit to be audited")
+        assert audited(rig, "process_exited")[0]["planned"] == "deploy v1.2 (by ops)"
+        await asyncio.sleep(2.0)  # past every heartbeat deadline
+        assert rig.supervisor.state == TradingState.HALTED
+        assert not rig.supervisor.engine.latched
+        assert rig.store.latest_kill("alpha") is None
+        rig.supervisor.close()
+
+
+async def test_an_expired_window_is_recorded_and_alerts_then_liveness_resumes(
+    tmp_path: Path,
+) -> None:
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group)
+        rig.telemetry("s1", changed=True)
+        assert rig.supervisor.begin_maintenance(0.3, "short", "ops").accepted
+        await wait_for(lambda: bool(audited(rig, "maintenance_expired")), "the expiry")
+        row = rig.store.trader("alpha")
+        assert row is not None
+        assert row.maintenance_until is None
+        # Nobody came back: the heartbeat deadlines (kill at 1.5 s) now run from the expiry.
+        await wait_for(lambda: rig.supervisor.state == TradingState.KILLED, "the kill")
+        rig.gate.open = True
+        assert await rig.services.killer.wait_idle(10)
+        rig.supervisor.close()
+
+
+async def test_a_window_survives_a_watchdog_restart(tmp_path: Path) -> None:
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group)
+        rig.telemetry("s1", changed=True)
+        assert rig.supervisor.begin_maintenance(600.0, "deploy", "ops").accepted
+        rig.supervisor.close()
+        rig.store.close()
+        again = Rig(tmp_path, group)  # the same database, as after a restart
+        await again.supervisor.start()
+        assert again.supervisor.engine.maintenance is not None
+        assert again.supervisor.state == TradingState.HALTED
+        await asyncio.sleep(2.0)  # past every heartbeat deadline
+        assert not again.supervisor.engine.latched
+        ended = again.supervisor.end_maintenance("done", "ops")
+        assert not ended.accepted
+        assert "start the trader first" in ended.reason
+        again.telemetry("s2", changed=True)
+        ended = again.supervisor.end_maintenance("deployed", "ops")
+        assert ended.accepted, ended.reason
+        assert ended.state == TradingState.ACTIVE
+        assert audited(again, "maintenance_ended")[0]["operator"] == "ops"
+        row = again.store.trader("alpha")
+        assert row is not None
+        assert row.maintenance_until is None
+        again.supervisor.close()
+
+
+async def test_no_window_opens_while_the_store_fails(tmp_path: Path) -> None:
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group)
+        rig.telemetry("s1", changed=True)
+        locker = sqlite3.connect(tmp_path / "w.sqlite3", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        refused = rig.supervisor.begin_maintenance(60.0, "deploy", "ops")
+        assert not refused.accepted
+        assert "could not be recorded" in refused.reason
+        assert rig.supervisor.engine.maintenance is None
+        locker.execute("ROLLBACK")
         rig.supervisor.close()

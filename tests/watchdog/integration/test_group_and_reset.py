@@ -64,6 +64,7 @@ def test_a_daily_reset_missed_while_down_is_applied_and_audited_at_start(
 DOCUMENTED = {
     "killswitch_trader_state",
     "killswitch_latched",
+    "killswitch_maintenance",
     "killswitch_heartbeat_age_seconds",
     "killswitch_limit_utilisation_ratio",
     "killswitch_decisions_total",
