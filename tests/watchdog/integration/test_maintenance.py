@@ -34,6 +34,9 @@ def test_a_trader_restarted_inside_a_window_is_not_killed(workspace: Workspace) 
     assert "alpha: in maintenance until" in out
     assert workspace.state() == "HALTED"
     assert workspace.trader()["maintenance"]["reason"].startswith("deploy v1.2 (by alice (uid ")
+    status = workspace.cli("status", "--socket", str(workspace.control)).stdout
+    assert "maintenance until" in status
+    assert "HALTED maintenance: planned stop until" in status
 
     first.send_signal(signal.SIGTERM)
     first.wait(timeout=10)
