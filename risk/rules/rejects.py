@@ -64,6 +64,8 @@ class RejectsRule:
         # in a minimum sample: below that many, expiry alone can never lift the grade.
         self.rise_pct = min(self.warn_ratio_pct, limits.max_ratio_pct)
         self.rise_rejects = self.rise_pct * limits.min_sample / 100.0
+        # The shortest run that changes the grade: the warn level, or the limit without one.
+        self.rise_consecutive = min(self.warn_consecutive, limits.max_consecutive)
 
     def on_outcome(self, source: int, rejected: bool, now: float) -> bool:
         state = self.sources[source]
@@ -77,8 +79,8 @@ class RejectsRule:
         if (
             self.raw is None
             and self.cooldown.held is None
-            and state.consecutive < self.warn_consecutive
-            and self._ratio(state) < self.warn_ratio_pct
+            and state.consecutive < self.rise_consecutive
+            and self._ratio(state) < self.rise_pct
             and (not rejected or state.rejected < self.rise_rejects)
         ):
             return False  # an ACK only delays a rise by expiry: a `due` set before stays early

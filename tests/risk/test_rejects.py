@@ -169,3 +169,23 @@ def test_a_ratio_rising_as_accepted_orders_expire_is_seen_when_it_happens() -> N
     assert eng.rejects.sustain.since == float("inf")
     assert all(state is not KILLED for _, state in seen)
     assert not eng.latched
+
+
+def test_without_a_warn_level_a_run_of_rejects_still_halts_at_its_limit() -> None:
+    # warn_at_pct = 100 means no WARN level: the limits themselves must still be checked.
+    eng = engine(limits(warn_at_pct=100, rejects={**REJECTS, "min_sample": 20}))
+    for i in range(4):
+        assert eng.apply(order(T0 + i, REJECT), T0 + i).state is TradingState.ACTIVE
+    halted = eng.apply(order(T0 + 4, REJECT), T0 + 4)
+    assert halted.state is HALTED
+    assert "5 consecutive rejects" in halted.decisions[0].reason
+
+
+def test_without_a_warn_level_an_ack_completing_the_sample_halts_on_the_ratio() -> None:
+    eng = engine(limits(warn_at_pct=100, rejects={**REJECTS, "max_consecutive": 1000}))
+    for i, kind in enumerate([REJECT, ACK] * 4 + [REJECT]):
+        eng.apply(order(T0 + i, kind), T0 + i)
+    assert eng.state is TradingState.ACTIVE  # 5 of 9: under the minimum sample of 10
+    assessment = eng.apply(order(T0 + 9, ACK), T0 + 9)
+    assert assessment.state is HALTED  # 5 of 10 = 50% > 30%
+    assert assessment.decisions[0].value == 50.0
