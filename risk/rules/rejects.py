@@ -8,9 +8,10 @@ A breach (either kind, either source) that holds continuously for `kill_after_s`
 (latched through the engine); absent, a reject storm never kills.
 
 The breach is exact in time, not only at events: the ratio can also rise when accepted
-orders leave the window, so while it is below the warn level the rule schedules the first
-expiry that would lift it there (computed only when enough rejects are inside for that to be
-possible), and from WARN on it wakes at every expiry.
+orders leave the window. While it is below the warn level the rule wakes at the first expiry
+that could lift it there (a lower bound: see `_rise_at`), recomputed only on a reject or at
+that wake-up, since ACKs and expiries only move it later; from WARN on it wakes at every
+expiry. A busy trader's ACKs thus cost no wake-up, and the engine no tick of every rule.
 """
 
 from __future__ import annotations
@@ -63,9 +64,12 @@ class RejectsRule:
         # The lowest ratio that changes the grade, and the fewest rejects that can reach it
         # in a minimum sample: below that many, expiry alone can never lift the grade.
         self.rise_pct = min(self.warn_ratio_pct, limits.max_ratio_pct)
-        self.rise_rejects = self.rise_pct * limits.min_sample / 100.0
+        self.rise_rejects = _fewest_rejects(self.rise_pct, limits.min_sample)
         # The shortest run that changes the grade: the warn level, or the limit without one.
         self.rise_consecutive = min(self.warn_consecutive, limits.max_consecutive)
+        # `_most_total` by reject count, filled as counts are first seen: at most one entry
+        # per reject a window has held, and a lookup where computing it costs ~0.2 us.
+        self.most_totals: list[int] = []
 
     def on_outcome(self, source: int, rejected: bool, now: float) -> bool:
         state = self.sources[source]
@@ -77,14 +81,21 @@ class RejectsRule:
         else:
             state.consecutive = 0
         if (
-            self.raw is None
-            and self.cooldown.held is None
-            and state.consecutive < self.rise_consecutive
-            and self._ratio(state) < self.rise_pct
-            and (not rejected or state.rejected < self.rise_rejects)
+            self.raw is not None
+            or self.cooldown.held is not None
+            or state.consecutive >= self.rise_consecutive
+            or self._ratio(state) >= self.rise_pct
         ):
-            return False  # an ACK only delays a rise by expiry: a `due` set before stays early
-        return self._regrade(now)
+            return self._regrade(now)
+        # Still no decision, nothing held, no breach to sustain: only the wake-up can change.
+        # An ACK only moves this source's rise later (a `due` set before stays early); a
+        # reject can bring it nearer.
+        if rejected:
+            rise = self._rise_at(state)
+            if rise < self.due:
+                self.due = rise
+                return True
+        return False
 
     def _ratio(self, state: _Outcomes) -> float:
         total = len(state.outcomes)
@@ -150,22 +161,33 @@ class RejectsRule:
     def _next_expiry(self) -> float:
         """The next time expiry alone can change the grade (early is fine, late never is).
 
-        Without a decision, the ratio can only rise when an accepted order leaves the window,
-        and only once enough rejects are in it. The next expiry is then the wake-up: it is O(1)
-        where finding the exact crossing means scanning the window, and each outcome costs at
-        most one such wake-up, so the rule stays O(1) amortized per event.
+        From WARN on, any expiry can (either way), so the next one is the wake-up. Without a
+        decision, the ratio can only rise as outcomes leave the window: see `_rise_at`.
         """
-        window_s = self.limits.window_s
         if self.raw is None:
-            return min(
-                (
-                    s.outcomes[0][0] + window_s
-                    for s in self.sources
-                    if s.outcomes and s.rejected >= self.rise_rejects
-                ),
-                default=INF,
-            )
+            return min(self._rise_at(self.sources[0]), self._rise_at(self.sources[1]))
+        window_s = self.limits.window_s
         return min((s.outcomes[0][0] + window_s for s in self.sources if s.outcomes), default=INF)
+
+    def _rise_at(self, state: _Outcomes) -> float:
+        """The earliest expiry after which this source's ratio could reach `rise_pct`.
+
+        At best every outcome that leaves is an ACK: the rejects stay, the total shrinks, and
+        the ratio cannot reach `rise_pct` before the total is down to `_most_total` of them.
+        The wake-up is the expiry of the outcome whose leaving gets it there. A lower bound,
+        never late: at it the rule re-grades and takes the next bound. It is O(1) (one deque
+        index) and moves only later as time passes or ACKs arrive, so only a reject needs it
+        recomputed; an exact crossing would mean scanning the window on every reject.
+        """
+        outcomes, min_sample = state.outcomes, self.limits.min_sample
+        total = len(outcomes)
+        if total < min_sample or state.rejected < self.rise_rejects:
+            return INF  # too few outcomes or rejects: expiry alone never lifts the grade
+        rejected, most_totals = state.rejected, self.most_totals
+        while len(most_totals) <= rejected:
+            most_totals.append(_most_total(len(most_totals), self.rise_pct))
+        leave = total - most_totals[rejected]
+        return outcomes[leave - 1 if leave > 0 else 0][0] + self.limits.window_s
 
     def evaluate(self, now: float) -> bool:
         if self.raw is None and self.cooldown.held is None and now < self.due:
@@ -186,3 +208,23 @@ class RejectsRule:
         self.sustain.restart(now)
         self.cooldown.clear()
         self._regrade(now)
+
+
+def _fewest_rejects(pct: float, total: int) -> int:
+    """The fewest rejects whose ratio in `total` outcomes reaches `pct`, as `_ratio` computes
+    it (float division is monotonic, so counting up from an estimate is exact)."""
+    rejects = max(0, int(pct * total / 100.0) - 2)  # from below: never too many
+    while rejects <= total and 100.0 * rejects / total < pct:
+        rejects += 1
+    return rejects
+
+
+def _most_total(rejects: int, pct: float) -> int:
+    """The largest total in which `rejects` rejects are still a ratio of at least `pct` (0 for
+    none), as `_ratio` computes it: a larger total is below `pct` by monotonic division."""
+    if rejects <= 0:
+        return 0
+    total = int(100.0 * rejects / pct) + 2  # from above: never too few
+    while total > 0 and 100.0 * rejects / total < pct:
+        total -= 1
+    return total

@@ -155,7 +155,7 @@ def test_a_ratio_rising_as_accepted_orders_expire_is_seen_when_it_happens() -> N
     for i in range(4):
         eng.apply(order(T0 + 5 + i * 0.1, REJECT), T0 + 5 + i * 0.1)
     assert eng.state is TradingState.ACTIVE  # 4 of 17 = 23.5%, under the 24% warn level
-    assert eng.assessment.next_due == pytest.approx(T0 + 10.0)  # 4 of 16 = 25%: WARN
+    assert eng.assessment.next_due == pytest.approx(T0 + 10.0, abs=1e-6)  # 4 of 16 = 25%: WARN
     seen: list[tuple[float, TradingState]] = []
     while len(seen) < 12:
         due = eng.assessment.next_due
@@ -164,7 +164,7 @@ def test_a_ratio_rising_as_accepted_orders_expire_is_seen_when_it_happens() -> N
             break
         seen.append((due, eng.evaluate(due).state))
     first_halt = next(t for t, state in seen if state is HALTED)
-    assert first_halt == pytest.approx(T0 + 10.3)  # 4 of 13 = 30.8% > 30%
+    assert first_halt == pytest.approx(T0 + 10.3, abs=1e-6)  # 4 of 13 = 30.8% > 30%
     # ... and at T0 + 10.7 only 9 outcomes remain: under the minimum sample, no ratio.
     assert eng.rejects.sustain.since == float("inf")
     assert all(state is not KILLED for _, state in seen)
