@@ -10,8 +10,9 @@ A breach (either kind, either source) that holds continuously for `kill_after_s`
 The breach is exact in time, not only at events: the ratio can also rise when accepted
 orders leave the window. While it is below the warn level the rule wakes at the first expiry
 that could lift it there (a lower bound: see `_rise_at`), recomputed only on a reject or at
-that wake-up, since ACKs and expiries only move it later; from WARN on it wakes at every
-expiry. A busy trader's ACKs thus cost no wake-up, and the engine no tick of every rule.
+that wake-up, since ACKs and expiries only move it later. At a level it wakes no later than
+the first expiry that could end the level or lift it (see `_change_at`). A busy trader's
+ACKs thus cost no wake-up, and the engine no tick of every rule.
 """
 
 from __future__ import annotations
@@ -159,15 +160,42 @@ class RejectsRule:
         return None
 
     def _next_expiry(self) -> float:
-        """The next time expiry alone can change the grade (early is fine, late never is).
+        """The next time expiry alone can change the grade (early is fine, late never is)."""
+        return min(self._change_at(self.sources[0]), self._change_at(self.sources[1]))
 
-        From WARN on, any expiry can (either way), so the next one is the wake-up. Without a
-        decision, the ratio can only rise as outcomes leave the window: see `_rise_at`.
+    def _change_at(self, state: _Outcomes) -> float:
+        """The earliest expiry that could change this source's grade, found in O(1).
+
+        Expiry moves a grade four ways, each needing some count of the oldest outcomes to
+        leave first: a run at a level shrinks once its first reject leaves; a ratio at a level
+        ends once the sample is short, or (at best every outcome to leave is a reject) once
+        `_fewest_to_fall` have left; and a ratio rises to the next level no sooner than
+        `_rise_at` says. The wake-up is the expiry of the fewest of those.
         """
-        if self.raw is None:
-            return min(self._rise_at(self.sources[0]), self._rise_at(self.sources[1]))
-        window_s = self.limits.window_s
-        return min((s.outcomes[0][0] + window_s for s in self.sources if s.outcomes), default=INF)
+        outcomes, min_sample = state.outcomes, self.limits.min_sample
+        total, rejected, run = len(outcomes), state.rejected, state.consecutive
+        leave = total + 1  # more than the window holds: never
+        if run >= self.rise_consecutive:
+            leave = total - run + 1
+        ratio = self._ratio(state)
+        max_pct = self.limits.max_ratio_pct
+        if ratio < self.rise_pct:
+            return min(self._wake(state, leave), self._rise_at(state))
+        level = max_pct if ratio > max_pct else self.warn_ratio_pct
+        if ratio >= level:
+            fall = _fewest_to_fall(rejected, total, level)
+            leave = min(leave, total - min_sample + 1, fall)
+        if ratio <= max_pct:  # the breach is still above
+            most = _most_total(rejected, max_pct)
+            if most >= min_sample:
+                leave = min(leave, max(total - most, 1))
+        return self._wake(state, leave)
+
+    def _wake(self, state: _Outcomes, leave: int) -> float:
+        """The expiry after which `leave` of the oldest outcomes have left; INF if never."""
+        if leave > len(state.outcomes):
+            return INF
+        return state.outcomes[leave - 1][0] + self.limits.window_s
 
     def _rise_at(self, state: _Outcomes) -> float:
         """The earliest expiry after which this source's ratio could reach `rise_pct`.
@@ -190,7 +218,7 @@ class RejectsRule:
         return outcomes[leave - 1 if leave > 0 else 0][0] + self.limits.window_s
 
     def evaluate(self, now: float) -> bool:
-        if self.raw is None and self.cooldown.held is None and now < self.due:
+        if now < self.due:  # every time-driven change is at or after `due`
             return False
         return self._regrade(now)
 
@@ -228,3 +256,16 @@ def _most_total(rejects: int, pct: float) -> int:
     while total > 0 and 100.0 * rejects / total < pct:
         total -= 1
     return total
+
+
+def _fewest_to_fall(rejects: int, total: int, pct: float) -> int:
+    """The fewest outcomes that must leave before the ratio can fall to `pct` or below, at
+    best all of them rejects, as `_ratio` computes it; more than `total` when it never can.
+    (rejects - k) / (total - k) falls as k grows, so counting up from an estimate is exact."""
+    if pct >= 100.0 or rejects >= total:
+        return total + 1  # all rejects, or a limit only a ratio over 100% passes: never
+    estimate = (100.0 * rejects - pct * total) / (100.0 - pct)
+    leave = max(1, int(estimate) - 2)  # from below: never too many
+    while leave < total and 100.0 * (rejects - leave) / (total - leave) > pct:
+        leave += 1
+    return leave

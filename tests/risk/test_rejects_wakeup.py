@@ -18,10 +18,10 @@ from .helpers import T0, engine, limits, order, run_dues_before
 
 INF = float("inf")
 WINDOW = 5.125  # ends between quarter-second grid points
-MIN_SAMPLE = 4
+MIN_SAMPLE = 6
 REJECTS = {
     "max_consecutive": 4,
-    "max_ratio_pct": 50,
+    "max_ratio_pct": 45,  # 36% warns: neither level a simple fraction, so no bound is exact by luck
     "window_s": WINDOW,
     "min_sample": MIN_SAMPLE,
     "cooldown_s": 0.0,
@@ -87,15 +87,15 @@ def _rule_outcomes(eng: RiskEngine, source: int) -> list[Outcome]:
 
 
 steps_strategy = st.lists(
-    st.tuples(st.integers(0, 8), st.integers(0, 3), st.integers(0, 1)), min_size=1, max_size=80
+    st.tuples(st.integers(0, 4), st.integers(0, 3), st.integers(0, 1)), min_size=1, max_size=80
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=400, deadline=None)
 @pytest.mark.parametrize("warn_at_pct", [80, 100])
-@given(steps=steps_strategy)
+@given(steps=steps_strategy, rejects_in_4=st.integers(1, 3))
 def test_the_rejects_grade_is_exact_at_every_instant(
-    warn_at_pct: int, steps: list[tuple[int, int, int]]
+    warn_at_pct: int, steps: list[tuple[int, int, int]], rejects_in_4: int
 ) -> None:
     """Driven as the shell drives it (evaluate at every next_due), the rule's grade equals the
     model's at each event and wake-up, and the model's grade never changes in between."""
@@ -119,10 +119,11 @@ def test_the_rejects_grade_is_exact_at_every_instant(
         woken.append(t)
 
     now = T0
-    for quarters, reject_in_4, source in steps:
+    for quarters, roll, source in steps:
         now += quarters / 4
         run_dues_before(eng, now, check)
-        rejected = reject_in_4 == 0  # one outcome in four rejected: ratios near the limits
+        # A share of rejects per example: around the ratio levels, and long runs too.
+        rejected = roll < rejects_in_4
         kind = OrderEventKind.REJECT if rejected else OrderEventKind.ACK
         eng.apply(order(now, kind, source=SOURCES[source]), now)
         seen[source].append((now, rejected))
@@ -141,15 +142,19 @@ def test_the_incremental_wake_up_is_the_from_scratch_bound_never_later(
     eng = engine(limits(warn_at_pct=warn_at_pct, rejects=REJECTS))
     rule = eng.rejects
     pct = _levels(warn_at_pct)[2]
+    due_before = [rule.due]  # the rule's due before the latest apply or evaluate
 
     def check(t: float, *, woken: bool) -> None:
+        # The engine may wake for an earlier due the rule has since moved on from: only a
+        # wake-up at or after the rule's own due re-derives the bound.
+        rule_woke, due_before[0] = woken and due_before[0] <= t, rule.due
         if rule.raw is not None or rule.cooldown.held is not None:
             return
         outs = [_rule_outcomes(eng, s) for s in range(len(SOURCES))]
         bound = min(_bound(o, pct) for o in outs)
         assert rule.due <= bound <= min(_crossing(o, pct) for o in outs), t
         assert bound > t  # a bound at or before now would have been a wake-up
-        if woken:
+        if rule_woke:
             assert rule.due == bound, t
 
     now = T0
