@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from risk import (
@@ -93,3 +94,16 @@ def beat(ts: float) -> Heartbeat:
 
 def rules_of(eng: RiskEngine) -> set[str]:
     return {d.rule for d in eng.assessment.decisions}
+
+
+def run_dues_before(eng: RiskEngine, t: float, check: Callable[[float], object]) -> None:
+    """Evaluate at every due before `t`, as the shell's timer would, checking each."""
+    for _ in range(10_000):
+        due = eng.assessment.next_due
+        if due is None or due >= t:
+            return
+        eng.evaluate(due)
+        after = eng.assessment.next_due
+        assert after is None or after > due, f"next_due does not advance past {due}"
+        check(due)
+    raise AssertionError("too many wake-ups")

@@ -155,7 +155,7 @@ def test_a_ratio_rising_as_accepted_orders_expire_is_seen_when_it_happens() -> N
     for i in range(4):
         eng.apply(order(T0 + 5 + i * 0.1, REJECT), T0 + 5 + i * 0.1)
     assert eng.state is TradingState.ACTIVE  # 4 of 17 = 23.5%, under the 24% warn level
-    assert eng.assessment.next_due == pytest.approx(T0 + 10.0)  # 4 of 16 = 25%: WARN
+    assert eng.assessment.next_due == pytest.approx(T0 + 10.0, abs=1e-6)  # 4 of 16 = 25%: WARN
     seen: list[tuple[float, TradingState]] = []
     while len(seen) < 12:
         due = eng.assessment.next_due
@@ -164,8 +164,28 @@ def test_a_ratio_rising_as_accepted_orders_expire_is_seen_when_it_happens() -> N
             break
         seen.append((due, eng.evaluate(due).state))
     first_halt = next(t for t, state in seen if state is HALTED)
-    assert first_halt == pytest.approx(T0 + 10.3)  # 4 of 13 = 30.8% > 30%
+    assert first_halt == pytest.approx(T0 + 10.3, abs=1e-6)  # 4 of 13 = 30.8% > 30%
     # ... and at T0 + 10.7 only 9 outcomes remain: under the minimum sample, no ratio.
     assert eng.rejects.sustain.since == float("inf")
     assert all(state is not KILLED for _, state in seen)
     assert not eng.latched
+
+
+def test_without_a_warn_level_a_run_of_rejects_still_halts_at_its_limit() -> None:
+    # warn_at_pct = 100 means no WARN level: the limits themselves must still be checked.
+    eng = engine(limits(warn_at_pct=100, rejects={**REJECTS, "min_sample": 20}))
+    for i in range(4):
+        assert eng.apply(order(T0 + i, REJECT), T0 + i).state is TradingState.ACTIVE
+    halted = eng.apply(order(T0 + 4, REJECT), T0 + 4)
+    assert halted.state is HALTED
+    assert "5 consecutive rejects" in halted.decisions[0].reason
+
+
+def test_without_a_warn_level_an_ack_completing_the_sample_halts_on_the_ratio() -> None:
+    eng = engine(limits(warn_at_pct=100, rejects={**REJECTS, "max_consecutive": 1000}))
+    for i, kind in enumerate([REJECT, ACK] * 4 + [REJECT]):
+        eng.apply(order(T0 + i, kind), T0 + i)
+    assert eng.state is TradingState.ACTIVE  # 5 of 9: under the minimum sample of 10
+    assessment = eng.apply(order(T0 + 9, ACK), T0 + 9)
+    assert assessment.state is HALTED  # 5 of 10 = 50% > 30%
+    assert assessment.decisions[0].value == 50.0

@@ -12,9 +12,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk import EventSource, FeedStatus, OrderEventKind, RiskEngine, TradingState
+from risk import EventSource, FeedStatus, OrderEventKind, TradingState
 
-from .helpers import T0, engine, limits, order
+from .helpers import T0, engine, limits, order, run_dues_before
 
 KILL_AFTER = 3.0
 REJECTS = {
@@ -28,20 +28,6 @@ REJECTS = {
 MAX_AGE = 2.0
 STALE = {"max_age_s": MAX_AGE, "cooldown_s": 0.0, "kill_after_s": KILL_AFTER}
 SOURCES = (EventSource.TELEMETRY, EventSource.VENUE)
-
-
-def _run_dues_before(eng: RiskEngine, t: float, check: object) -> None:
-    """Evaluate at every due before `t`, as the shell's timer would, checking each."""
-    assert callable(check)
-    for _ in range(10_000):
-        due = eng.assessment.next_due
-        if due is None or due >= t:
-            return
-        eng.evaluate(due)
-        after = eng.assessment.next_due
-        assert after is None or after > due, f"next_due does not advance past {due}"
-        check(due)
-    raise AssertionError("too many wake-ups")
 
 
 # --- rejects ------------------------------------------------------------------------------
@@ -99,12 +85,12 @@ def test_rejects_kill_exactly_when_the_breach_has_held_kill_after_s(
     now = T0
     for quarters, rejected, source in steps:
         now += quarters / 4
-        _run_dues_before(eng, now, check)
+        run_dues_before(eng, now, check)
         kind = OrderEventKind.REJECT if rejected else OrderEventKind.ACK
         eng.apply(order(now, kind, source=SOURCES[source]), now)
         seen.append((now, rejected, source))
         check(now)
-    _run_dues_before(eng, now + 20.0, check)
+    run_dues_before(eng, now + 20.0, check)
 
 
 # --- stale data ---------------------------------------------------------------------------
@@ -153,8 +139,8 @@ def test_stale_data_kills_exactly_when_staleness_has_held_kill_after_s(
     now = T0
     for quarters, symbol, lag in steps:
         now += quarters / 4
-        _run_dues_before(eng, now, check)
+        run_dues_before(eng, now, check)
         eng.apply(FeedStatus(now, symbol, now - lag / 4), now)
         reports.append((now, symbol, now - lag / 4))
         check(now)
-    _run_dues_before(eng, now + 20.0, check)
+    run_dues_before(eng, now + 20.0, check)
