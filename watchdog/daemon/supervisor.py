@@ -246,14 +246,17 @@ class TraderSupervisor:
         if not self._s.durable.healthy:
             why = "the state database is failing: the window could not survive a restart"
             return self._refuse_maintenance(detail, why)
+        recorded = self.engine.maintenance  # an open window this request would move
         result = self.engine.begin_maintenance(now, now + window_s, f"{reason} (by {operator})")
         if not result.accepted:
             return self._refuse_maintenance(detail, result.reason)
-        window = self.engine.maintenance
-        assert window is not None  # accepted: a window is open
-        if not self._save_maintenance("maintenance_started", {**detail, "until": window.until}):
-            self._maintenance = None  # never recorded: nothing to close in the store
-            self.engine.end_maintenance(now, "not recorded", require_heartbeat=False)
+        if not self._save_maintenance("maintenance_started", {**detail, "until": now + window_s}):
+            # Not durable, so not granted: back to what the store holds.
+            self._maintenance = recorded
+            if recorded is None:
+                self.engine.end_maintenance(now, "not recorded", require_heartbeat=False)
+            else:
+                self.engine.begin_maintenance(now, recorded.until, recorded.reason)
             self._handle(self.engine.assessment, "maintenance")
             return self._refuse_maintenance(detail, "the window could not be recorded")
         log_event(_log, logging.WARNING, "maintenance_started", trader=self.id, **detail)

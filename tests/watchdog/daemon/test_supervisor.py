@@ -306,3 +306,22 @@ async def test_no_window_opens_while_the_store_fails(tmp_path: Path) -> None:
         assert rig.supervisor.engine.maintenance is None
         locker.execute("ROLLBACK")
         rig.supervisor.close()
+
+
+async def test_an_extension_that_cannot_be_recorded_keeps_the_recorded_window(
+    tmp_path: Path,
+) -> None:
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group)
+        rig.telemetry("s1", changed=True)
+        assert rig.supervisor.begin_maintenance(600.0, "deploy", "ops").accepted
+        await asyncio.sleep(0)  # let the queued audits commit
+        recorded = rig.supervisor.engine.maintenance
+        locker = sqlite3.connect(tmp_path / "w.sqlite3", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        refused = rig.supervisor.begin_maintenance(1200.0, "deploy: slow", "ops")
+        locker.execute("ROLLBACK")
+        assert not refused.accepted
+        assert rig.supervisor.engine.maintenance == recorded
+        assert rig.supervisor.state == TradingState.HALTED
+        rig.supervisor.close()
