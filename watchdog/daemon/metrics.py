@@ -17,6 +17,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from risk.state import TradingState
+
 _STEP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _LAG_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 
@@ -48,6 +50,13 @@ class _LiveCollector(Collector):
             "Graded state: 0 ACTIVE, 1 WARN, 2 REDUCING, 3 HALTED, 4 KILLED",
             labels=["trader"],
         )
+        # The same state as one series per name, so a dashboard or an alert can select
+        # `{state="HALTED"} == 1` without knowing the numbering.
+        in_state = GaugeMetricFamily(
+            "killswitch_trader_in_state",
+            "1 for the trader's current graded state, 0 for the others",
+            labels=["trader", "state"],
+        )
         latched = GaugeMetricFamily("killswitch_latched", "1 while latched", labels=["trader"])
         age = GaugeMetricFamily(
             "killswitch_heartbeat_age_seconds", "Since the last heartbeat", labels=["trader"]
@@ -62,6 +71,8 @@ class _LiveCollector(Collector):
         )
         for view in self._traders():
             state.add_metric([view.trader], view.state)
+            for name in TradingState:
+                in_state.add_metric([view.trader, name.name], 1.0 if name == view.state else 0.0)
             latched.add_metric([view.trader], 1.0 if view.latched else 0.0)
             maintenance.add_metric([view.trader], 1.0 if view.maintenance else 0.0)
             if view.heartbeat_age_s is not None:
@@ -75,7 +86,7 @@ class _LiveCollector(Collector):
         )
         for result, count in self._datagrams().items():
             datagrams.add_metric([_label(result)], count)
-        return [state, latched, maintenance, age, use, datagrams]
+        return [state, in_state, latched, maintenance, age, use, datagrams]
 
 
 def _label(text: str) -> str:

@@ -63,6 +63,7 @@ def test_a_daily_reset_missed_while_down_is_applied_and_audited_at_start(
 
 DOCUMENTED = {
     "killswitch_trader_state",
+    "killswitch_trader_in_state",
     "killswitch_latched",
     "killswitch_maintenance",
     "killswitch_heartbeat_age_seconds",
@@ -103,6 +104,17 @@ def test_every_documented_metric_is_exported(workspace: Workspace) -> None:
     assert names >= DOCUMENTED
     assert 'killswitch_kills_total{cause="manual",trader="alpha"} 1.0' in body
     assert 'killswitch_trader_state{trader="alpha"}' in body
+    # Both series come from one scrape, so they must name the same state.
+    (number,) = re.findall(r'^killswitch_trader_state\{trader="alpha"\} (\S+)$', body, re.M)
+    flags = dict(
+        re.findall(
+            r'^killswitch_trader_in_state\{state="(\w+)",trader="alpha"\} (\S+)$', body, re.M
+        )
+    )
+    assert flags == {
+        name: "1.0" if index == int(float(number)) else "0.0"
+        for index, name in enumerate(["ACTIVE", "WARN", "REDUCING", "HALTED", "KILLED"])
+    }
     documented = (REPO / "docs" / "watchdog.md").read_text()
     for metric in DOCUMENTED:
         assert f"`{metric}`" in documented
