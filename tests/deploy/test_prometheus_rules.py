@@ -102,9 +102,20 @@ def test_every_metric_in_the_rules_is_defined_by_an_exporter() -> None:
 
 
 def test_every_alert_links_an_existing_runbook() -> None:
-    urls = re.findall(r'runbook_url: "([^"]+)"', RULES.read_text())
+    urls = re.findall(r"runbook_url: '([^']+)'", RULES.read_text())
     assert urls
     alerts = re.findall(r"- alert: (\w+)", RULES.read_text())
     assert len(urls) == len(alerts), "every alert needs a runbook_url"
-    missing = sorted({u for u in urls if not (REPO / u).is_file()})
+    base = "{{ $externalLabels.runbook_base_url }}/"
+    relative = [u for u in urls if not u.startswith(base)]
+    assert not relative, f"runbook_url must start from the configurable base: {relative}"
+    missing = sorted({u for u in urls if not (REPO / "runbooks" / u.removeprefix(base)).is_file()})
     assert not missing, f"runbook_url names missing files: {missing}"
+
+
+def test_the_example_config_sets_an_absolute_runbook_base() -> None:
+    """Without the label every runbook_url would be a bare path that no browser can open."""
+    config = (REPO / "deploy" / "prometheus" / "prometheus.yml").read_text()
+    (base,) = re.findall(r"^    runbook_base_url: (\S+)$", config, re.MULTILINE)
+    assert base.startswith("https://")
+    assert base.endswith("/runbooks")
