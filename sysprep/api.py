@@ -6,6 +6,7 @@ directory so it can be pointed at a fake /proc and /sys tree.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +14,11 @@ from pathlib import Path
 from sysprep import engine
 from sysprep.checks import Finding, Verdict
 from sysprep.engine import RunReport
-from sysprep.host import Host, HostFiles, RealFiles
+from sysprep.host import Host, HostFiles, RealFiles, atomic_write
 from sysprep.layout import CpuLayout
 from sysprep.planning import Plan
+from sysprep.probe import Baseline, ProbeReport, compare
+from sysprep.probing import run_probe
 from sysprep.profile import Profile
 from sysprep.profile import load_profile as _load_profile
 from sysprep.state import StateStore
@@ -93,3 +96,24 @@ def revert(
 ) -> RunReport:
     """Restore every saved original and remove the files apply created."""
     return engine.revert(_host(root, files), _store(root, state_dir))
+
+
+def trader_cpu(profile: Profile, root: Path = Path("/"), *, files: HostFiles | None = None) -> int:
+    """The CPU a probe measures by default: the profile's first trader CPU on this host."""
+    return min(plan(profile, root, files=files).layout.trader)
+
+
+def probe(cpu: int, seconds: float = 10.0, threshold_us: float = 10.0) -> ProbeReport:
+    """Spin on ``cpu`` and report every gap above ``threshold_us``. Raises ProbeError."""
+    return run_probe(cpu, seconds, threshold_us)
+
+
+def probe_against(baseline: Baseline) -> tuple[ProbeReport, tuple[Finding, ...]]:
+    """Probe the baseline's CPU the way it was recorded, and compare: drift if noisier."""
+    report = run_probe(baseline.cpu, baseline.seconds, baseline.threshold_us)
+    return report, tuple(compare(baseline, report))
+
+
+def save_probe(path: Path, report: ProbeReport) -> None:
+    """Record a probe (atomically) so that ``verify --baseline`` can compare with it later."""
+    atomic_write(path, json.dumps(report.as_dict(), indent=2) + "\n")
