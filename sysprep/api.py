@@ -14,6 +14,7 @@ from pathlib import Path
 from sysprep import engine
 from sysprep.checks import Finding, Verdict
 from sysprep.engine import RunReport
+from sysprep.ethtool import Ethtool, RealEthtool
 from sysprep.host import Host, HostFiles, RealFiles, atomic_write
 from sysprep.layout import CpuLayout
 from sysprep.planning import Plan
@@ -43,17 +44,26 @@ def load_profile(name_or_path: str | Path) -> Profile:
     return _load_profile(name_or_path)
 
 
-def _host(root: Path, files: HostFiles | None) -> Host:
-    return Host(Path(root), files if files is not None else RealFiles())
+def _host(root: Path, files: HostFiles | None, ethtool: Ethtool | None = None) -> Host:
+    """The real root talks to the real ethtool; a fake tree only to the one a test passes."""
+    if ethtool is None and Path(root) == Path("/"):
+        ethtool = RealEthtool()
+    return Host(Path(root), files if files is not None else RealFiles(), ethtool)
 
 
 def _store(root: Path, state_dir: Path | None) -> StateStore:
     return StateStore(state_dir if state_dir is not None else Path(root) / DEFAULT_STATE_DIR)
 
 
-def plan(profile: Profile, root: Path = Path("/"), *, files: HostFiles | None = None) -> Plan:
+def plan(
+    profile: Profile,
+    root: Path = Path("/"),
+    *,
+    files: HostFiles | None = None,
+    ethtool: Ethtool | None = None,
+) -> Plan:
     """What apply would change (read only). Raises ProfileError for a layout the host lacks."""
-    return engine.survey(profile, _host(root, files)).plan
+    return engine.survey(profile, _host(root, files, ethtool)).plan
 
 
 def verify(
@@ -63,6 +73,7 @@ def verify(
     *,
     role: str | None = "trader",
     files: HostFiles | None = None,
+    ethtool: Ethtool | None = None,
 ) -> VerifyReport:
     """Check the host against the profile, and ``pid`` (default: the caller) against ``role``.
 
@@ -71,7 +82,7 @@ def verify(
     """
     if role is not None and role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)} or None, not {role!r}")
-    host = _host(root, files)
+    host = _host(root, files, ethtool)
     survey = engine.survey(profile, host)
     who = pid if pid is not None else os.getpid()
     findings = tuple(engine.verify_findings(survey, host, role, who))
@@ -85,17 +96,22 @@ def apply(
     *,
     state_dir: Path | None = None,
     files: HostFiles | None = None,
+    ethtool: Ethtool | None = None,
 ) -> RunReport:
     """Save originals once, write every pending change, re-read each to confirm it."""
-    host = _host(root, files)
+    host = _host(root, files, ethtool)
     return engine.apply(engine.survey(profile, host), host, _store(root, state_dir))
 
 
 def revert(
-    root: Path = Path("/"), *, state_dir: Path | None = None, files: HostFiles | None = None
+    root: Path = Path("/"),
+    *,
+    state_dir: Path | None = None,
+    files: HostFiles | None = None,
+    ethtool: Ethtool | None = None,
 ) -> RunReport:
     """Restore every saved original and remove the files apply created."""
-    return engine.revert(_host(root, files), _store(root, state_dir))
+    return engine.revert(_host(root, files, ethtool), _store(root, state_dir))
 
 
 def trader_cpu(profile: Profile, root: Path = Path("/"), *, files: HostFiles | None = None) -> int:

@@ -96,7 +96,13 @@ class Survey:
 
 
 def survey(profile: Profile, host: Host) -> Survey:
-    facts = discover(host, profile.irq.nics if profile.irq else None)
+    nic = profile.nic
+    facts = discover(
+        host,
+        profile.irq.nics if profile.irq else None,
+        steered=nic.nics if nic is not None else (),
+        ethtool=nic is not None and bool(nic.coalesce or nic.rings),
+    )
     layout = resolve_layout(profile.cpus, facts.online)
     knobs = knobs_for(profile, layout, facts)
     seen = observe(host, [knob.path for knob in knobs if knob.never is None] + [DROPIN_PATH])
@@ -120,11 +126,10 @@ def _write_failure(relative: str, err: OSError) -> tuple[Result, str]:
 
 
 def _put(host: Host, knob: Knob, text: str) -> None:
-    path = host.path(knob.path)
     if knob.kind is Kind.FILE:
-        host.files.replace(path, text)
+        host.files.replace(host.path(knob.path), text)
     else:
-        host.files.write(path, text)
+        host.write(knob.path, text)
 
 
 def _apply_step(host: Host, step: Step) -> Outcome:
@@ -183,14 +188,14 @@ def _restore_one(host: Host, relative: str, saved: Saved) -> Outcome:
             if host.files.exists(path):
                 host.files.remove(path)
             return Outcome(saved.name, Result.REMOVED, after="absent")
-        if _restored(saved, host.files.read(path)):
+        if _restored(saved, host.read(relative)):
             # never changed (its write failed) or already put back: nothing to write
             return Outcome(saved.name, Result.OK, after=_shown(saved))
         if saved.form == "file":
             host.files.replace(path, saved.value)
         else:
-            host.files.write(path, saved.value)
-        raw = host.files.read(path)
+            host.write(relative, saved.value)
+        raw = host.read(relative)
         if not _restored(saved, raw):
             reason = f"wrote {saved.value!r} but the kernel shows {raw.strip()!r}"
             return Outcome(saved.name, Result.FAILED, after=raw.strip(), reason=reason)

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from sysprep.cpulist import parse_cpulist
 from sysprep.errors import MalformedValueError, SysprepError
+from sysprep.ethtool import (
+    ETHTOOL_PREFIX,
+    GROUPS,
+    Ethtool,
+    EthtoolUnsupported,
+    EthtoolView,
+    read_setting,
+    write_setting,
+)
 
 
 class HostFiles(Protocol):
@@ -84,16 +93,30 @@ def atomic_write(path: Path, text: str) -> None:
 
 @dataclass(frozen=True)
 class Host:
-    """A root directory and the way to reach its files."""
+    """A root directory and the way to reach its files (and its NICs' ethtool settings).
+
+    A relative path under ``ethtool/NIC/GROUP/NAME`` is an ethtool setting: read, written and
+    saved like a file, so that planning, apply and revert treat it as any other knob.
+    """
 
     root: Path
     files: HostFiles
+    ethtool: Ethtool | None = None
 
     def path(self, relative: str) -> Path:
         return self.root / relative.lstrip("/")
 
     def read(self, relative: str) -> str:
+        if relative.startswith(ETHTOOL_PREFIX):
+            return read_setting(self.ethtool, relative)
         return self.files.read(self.path(relative))
+
+    def write(self, relative: str, text: str) -> None:
+        """One write of a kernel knob (or one ethtool setting)."""
+        if relative.startswith(ETHTOOL_PREFIX):
+            write_setting(self.ethtool, relative, text)
+        else:
+            self.files.write(self.path(relative), text)
 
     def exists(self, relative: str) -> bool:
         return self.files.exists(self.path(relative))
@@ -125,6 +148,15 @@ class HostFacts:
     swaps: tuple[str, ...]
     nohz_full_supported: bool
     sysctl_files: tuple[tuple[str, str], ...]  # (path, text) in systemd-sysctl order
+    clocksource: str | None = None  # None: unreadable
+    clocksources: str = ""  # the ones available
+    smt_control: str | None = None  # None: no /sys/devices/system/cpu/smt (unknown)
+    siblings: dict[int, frozenset[int]] = field(default_factory=dict)  # cpu -> SMT siblings
+    platform_profiles: tuple[str, ...] | None = None  # None: no ACPI platform profile
+    turbo_file: str | None = None  # intel_pstate/no_turbo or cpufreq/boost
+    nic_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rx-N, tx-N
+    nic_ethtool: dict[str, dict[str, EthtoolView | str]] = field(default_factory=dict)
+    systemd: bool = False  # /etc/systemd/system.conf exists
 
 
 def read_online(host: Host) -> frozenset[int]:
@@ -242,13 +274,70 @@ def sysctl_files(host: Host) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def discover(host: Host, nics: tuple[str, ...] | None) -> HostFacts:
+def _text(host: Host, relative: str) -> str | None:
+    try:
+        return host.read(relative).strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _siblings(host: Host, online: frozenset[int]) -> dict[int, frozenset[int]]:
+    found = {}
+    for cpu in sorted(online):
+        text = _text(host, f"sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
+        if text is None:
+            continue
+        try:
+            found[cpu] = parse_cpulist(text)
+        except MalformedValueError:
+            continue  # unknown siblings: the SMT check reports it
+    return found
+
+
+def _turbo_file(host: Host) -> str | None:
+    for relative in (
+        "sys/devices/system/cpu/intel_pstate/no_turbo",
+        "sys/devices/system/cpu/cpufreq/boost",
+    ):
+        if host.exists(relative):
+            return relative
+    return None
+
+
+def _ethtool(host: Host, nic: str) -> dict[str, EthtoolView | str]:
+    """Each ethtool group of a NIC, or why it cannot be read."""
+    if host.ethtool is None:
+        return dict.fromkeys(GROUPS, "ethtool is only consulted for the real root (--root /)")
+    found: dict[str, EthtoolView | str] = {}
+    for group in GROUPS:
+        try:
+            found[group] = host.ethtool.show(nic, group)
+        except EthtoolUnsupported as err:
+            found[group] = str(err)
+        except OSError as err:
+            found[group] = f"cannot read: {err.strerror or err}"
+    return found
+
+
+def discover(
+    host: Host,
+    nics: tuple[str, ...] | None,
+    *,
+    steered: tuple[str, ...] | None = (),
+    ethtool: bool = False,
+) -> HostFacts:
+    """``nics``: whose IRQs to find; ``steered``: whose queues (and, with ``ethtool``, whose
+    coalescing and rings) to read. None means every interface backed by a device."""
     online = read_online(host)
     names = list(nics) if nics is not None else nic_names(host)
+    steer = list(steered) if steered is not None else nic_names(host)
     try:
         cmdline = host.read("proc/cmdline").strip()
     except OSError:
         cmdline = ""
+    profiles = _text(host, "sys/firmware/acpi/platform_profile_choices")
+    queues = {name: tuple(host.listdir(f"sys/class/net/{name}/queues")) for name in steer}
+    clock = "sys/devices/system/clocksource/clocksource0"
     return HostFacts(
         online=online,
         max_freq_khz=_max_freq(host, online),
@@ -258,4 +347,13 @@ def discover(host: Host, nics: tuple[str, ...] | None) -> HostFacts:
         swaps=_swaps(host),
         nohz_full_supported=host.exists("sys/devices/system/cpu/nohz_full"),
         sysctl_files=sysctl_files(host),
+        clocksource=_text(host, f"{clock}/current_clocksource"),
+        clocksources=_text(host, f"{clock}/available_clocksource") or "",
+        smt_control=_text(host, "sys/devices/system/cpu/smt/control"),
+        siblings=_siblings(host, online),
+        platform_profiles=None if profiles is None else tuple(profiles.split()),
+        turbo_file=_turbo_file(host),
+        nic_queues=queues,
+        nic_ethtool={name: _ethtool(host, name) for name in steer} if ethtool else {},
+        systemd=host.exists("etc/systemd/system.conf"),
     )
