@@ -22,6 +22,7 @@ from sysprep.probe import Baseline, ProbeReport, compare
 from sysprep.probing import run_probe
 from sysprep.profile import Profile
 from sysprep.profile import load_profile as _load_profile
+from sysprep.services import RealServices, Services
 from sysprep.state import StateStore
 
 DEFAULT_STATE_DIR = "var/lib/sysprep"
@@ -44,11 +45,20 @@ def load_profile(name_or_path: str | Path) -> Profile:
     return _load_profile(name_or_path)
 
 
-def _host(root: Path, files: HostFiles | None, ethtool: Ethtool | None = None) -> Host:
-    """The real root talks to the real ethtool; a fake tree only to the one a test passes."""
-    if ethtool is None and Path(root) == Path("/"):
+def _host(
+    root: Path,
+    files: HostFiles | None,
+    ethtool: Ethtool | None = None,
+    services: Services | None = None,
+) -> Host:
+    """The real root talks to the real ethtool and services; a fake tree only to the ones a
+    test passes."""
+    live = Path(root) == Path("/")
+    if ethtool is None and live:
         ethtool = RealEthtool()
-    return Host(Path(root), files if files is not None else RealFiles(), ethtool)
+    if services is None and live:
+        services = RealServices()
+    return Host(Path(root), files if files is not None else RealFiles(), ethtool, services)
 
 
 def _store(root: Path, state_dir: Path | None) -> StateStore:
@@ -97,9 +107,10 @@ def apply(
     state_dir: Path | None = None,
     files: HostFiles | None = None,
     ethtool: Ethtool | None = None,
+    services: Services | None = None,
 ) -> RunReport:
     """Save originals once, write every pending change, re-read each to confirm it."""
-    host = _host(root, files, ethtool)
+    host = _host(root, files, ethtool, services)
     return engine.apply(engine.survey(profile, host), host, _store(root, state_dir))
 
 
@@ -109,9 +120,10 @@ def revert(
     state_dir: Path | None = None,
     files: HostFiles | None = None,
     ethtool: Ethtool | None = None,
+    services: Services | None = None,
 ) -> RunReport:
     """Restore every saved original and remove the files apply created."""
-    return engine.revert(_host(root, files, ethtool), _store(root, state_dir))
+    return engine.revert(_host(root, files, ethtool, services), _store(root, state_dir))
 
 
 def trader_cpu(profile: Profile, root: Path = Path("/"), *, files: HostFiles | None = None) -> int:

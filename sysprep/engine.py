@@ -13,6 +13,7 @@ from sysprep.checks import (
     Finding,
     Verdict,
     affinity_finding,
+    boot_findings,
     effective_affinity_finding,
     isolation_findings,
     pile_up_finding,
@@ -20,7 +21,7 @@ from sysprep.checks import (
 )
 from sysprep.errors import MalformedValueError
 from sysprep.host import Host, HostFacts, discover
-from sysprep.knobs import DROPIN_PATH, Kind, Knob, knobs_for
+from sysprep.knobs import DROPIN_PATH, IRQBALANCE_KNOB, Kind, Knob, knobs_for
 from sysprep.layout import resolve_layout
 from sysprep.planning import (
     Absent,
@@ -33,6 +34,7 @@ from sysprep.planning import (
     build_plan,
 )
 from sysprep.profile import Profile
+from sysprep.services import ServiceError
 from sysprep.state import Saved, StateStore
 from sysprep.wanted import selected, tokens
 
@@ -170,7 +172,29 @@ def apply(survey_: Survey, host: Host, store: StateStore) -> RunReport:
         _apply_step(host, step) if step.status is Status.CHANGE else _plain_outcome(step)
         for step in survey_.plan.steps
     ]
+    outcomes += _tell_irqbalance(host, outcomes)
     return RunReport("apply", tuple(outcomes), survey_.plan.manual)
+
+
+def _tell_irqbalance(host: Host, outcomes: list[Outcome]) -> list[Outcome]:
+    """irqbalance reads IRQBALANCE_BANNED_CPULIST only when it starts: restart a running one.
+
+    Until it restarts it keeps moving IRQs onto the trader CPUs, so a restart that cannot
+    be done is a failure, not a footnote.
+    """
+    changed = (Result.APPLIED, Result.RESTORED, Result.REMOVED)
+    if not any(o.name == IRQBALANCE_KNOB and o.result in changed for o in outcomes):
+        return []
+    name = "irqbalance restart"
+    if host.services is None:
+        return [Outcome(name, Result.UNSUPPORTED, reason="not this host's live root: not checked")]
+    try:
+        if not host.services.running("irqbalance"):
+            return [Outcome(name, Result.OK, reason="irqbalance is not running")]
+        host.services.restart("irqbalance")
+    except ServiceError as err:
+        return [Outcome(name, Result.FAILED, reason=str(err))]
+    return [Outcome(name, Result.APPLIED, after="restarted")]
 
 
 def _restored(saved: Saved, raw: str) -> bool:
@@ -223,7 +247,7 @@ def revert(host: Host, store: StateStore) -> RunReport:
     }
     store.keep_only(failed)
     notes = () if saved else ("nothing to revert: no saved originals",)
-    return RunReport("revert", tuple(outcomes), notes)
+    return RunReport("revert", (*outcomes, *_tell_irqbalance(host, outcomes)), notes)
 
 
 def _step_finding(step: Step) -> Finding:
@@ -268,6 +292,7 @@ def verify_findings(survey_: Survey, host: Host, role: str | None, pid: int) -> 
         reason = f"{override.path} sets {override.value!r}, applied after sysprep at boot"
         findings.append(Finding(f"sysctl.d override {override.key}", Verdict.DRIFT, reason=reason))
     findings += isolation_findings(profile, plan.layout, facts)
+    findings += boot_findings(profile, plan.layout, facts)
     if profile.swap_off:
         findings.append(swap_finding(facts))
     if profile.irq is not None:

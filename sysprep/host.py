@@ -24,6 +24,7 @@ from sysprep.ethtool import (
     read_setting,
     write_setting,
 )
+from sysprep.services import Services
 
 
 class HostFiles(Protocol):
@@ -102,6 +103,7 @@ class Host:
     root: Path
     files: HostFiles
     ethtool: Ethtool | None = None
+    services: Services | None = None  # None: a tree that is not this host's live root
 
     def path(self, relative: str) -> Path:
         return self.root / relative.lstrip("/")

@@ -34,6 +34,7 @@ NEVER_APPLY = {
 
 DROPIN_PATH = "etc/sysctl.d/60-sysprep.conf"
 IRQBALANCE_PATH = "etc/default/irqbalance"
+IRQBALANCE_KNOB = "irqbalance banned CPUs"
 CPU_DIR = "sys/devices/system/cpu"
 SYSTEMD_DROPIN_PATH = "etc/systemd/system.conf.d/60-sysprep-cpuaffinity.conf"
 WORKQUEUE_CPUMASK = "sys/devices/virtual/workqueue/cpumask"
@@ -156,7 +157,7 @@ def _irq_knobs(profile: Profile, layout: CpuLayout, facts: HostFacts) -> list[Kn
     if wish.irqbalance_ban and profile.persist:
         banned = ShellVariable("IRQBALANCE_BANNED_CPULIST", format_cpulist(layout.trader))
         absent = "irqbalance is not installed (no /etc/default/irqbalance): nothing moves IRQs back"
-        knobs.append(Knob("irqbalance banned CPUs", IRQBALANCE_PATH, banned, Kind.FILE, absent))
+        knobs.append(Knob(IRQBALANCE_KNOB, IRQBALANCE_PATH, banned, Kind.FILE, absent))
     return knobs
 
 

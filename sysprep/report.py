@@ -87,7 +87,8 @@ def outcome_line(outcome: Outcome) -> str:
             return f"{outcome.name}: {outcome.result} ({outcome.before} -> {outcome.after})"
         return f"{outcome.name}: {outcome.result} ({outcome.after})"
     if outcome.result in (Result.OK, Result.REMOVED):
-        return f"{outcome.name}: {outcome.result}"
+        why = f" ({outcome.reason})" if outcome.reason else ""
+        return f"{outcome.name}: {outcome.result}{why}"
     return f"{outcome.name}: {outcome.result} ({outcome.reason})"
 
 

@@ -67,7 +67,10 @@ def test_plan_with_cpufreq_pins_the_minimum_to_the_maximum(tmp_path: Path) -> No
 def test_plan_prints_the_exact_boot_parameters_to_add(tmp_path: Path) -> None:
     root = make_host(tmp_path / "r", nohz_full=True, cmdline="quiet isolcpus=1")
     plan = api.plan(LATENCY, root)
-    assert plan.manual == ("kernel command line: add `nohz_full=1 rcu_nocbs=1` and reboot",)
+    assert plan.manual == (
+        "kernel command line: add "
+        "`nohz_full=1 rcu_nocbs=1 skew_tick=1 tsc=reliable nosoftlockup` and reboot",
+    )
 
 
 def test_a_profile_naming_a_missing_cpu_fails_planning(host: Path) -> None:
