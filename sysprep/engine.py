@@ -6,6 +6,7 @@ import errno
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path, PurePosixPath
 
 import psutil
 
@@ -162,12 +163,21 @@ def _plain_outcome(step: Step) -> Outcome:
     return Outcome(step.name, Result.FAILED, reason=step.reason)
 
 
+def _originals(host: Host, changes: tuple[Step, ...]) -> dict[str, Saved]:
+    """What revert needs, in apply order: a directory apply creates comes before its file."""
+    saved: dict[str, Saved] = {}
+    for step in changes:
+        if step.knob.kind is Kind.FILE and step.original is None:
+            parent = str(PurePosixPath(step.knob.path).parent)
+            if not host.exists(parent):
+                saved[parent] = Saved(f"{step.name} directory", None, "dir")
+        saved[step.knob.path] = Saved(step.name, step.original, step.knob.wanted.form)
+    return saved
+
+
 def apply(survey_: Survey, host: Host, store: StateStore) -> RunReport:
     """Save originals once (fsynced) before the first write, then write and re-read each."""
-    changes = survey_.plan.changes
-    store.save_once(
-        {step.knob.path: Saved(step.name, step.original, step.knob.wanted.form) for step in changes}
-    )
+    store.save_once(_originals(host, survey_.plan.changes))
     outcomes = [
         _apply_step(host, step) if step.status is Status.CHANGE else _plain_outcome(step)
         for step in survey_.plan.steps
@@ -208,6 +218,8 @@ def _restored(saved: Saved, raw: str) -> bool:
 def _restore_one(host: Host, relative: str, saved: Saved) -> Outcome:
     path = host.path(relative)
     try:
+        if saved.value is None and saved.form == "dir":
+            return _remove_created_dir(host, path, saved)
         if saved.value is None:
             if host.files.exists(path):
                 host.files.remove(path)
@@ -230,6 +242,16 @@ def _restore_one(host: Host, relative: str, saved: Saved) -> Outcome:
             result, reason = Result.FAILED, str(err)
         return Outcome(saved.name, result, reason=reason)
     return Outcome(saved.name, Result.RESTORED, after=_shown(saved))
+
+
+def _remove_created_dir(host: Host, path: Path, saved: Saved) -> Outcome:
+    """A directory apply created goes, unless someone has put something of theirs in it."""
+    if not host.files.exists(path):
+        return Outcome(saved.name, Result.REMOVED, after="absent")
+    if host.files.listdir(path):
+        return Outcome(saved.name, Result.OK, reason="kept: it holds files sysprep did not write")
+    host.files.remove_dir(path)
+    return Outcome(saved.name, Result.REMOVED, after="absent")
 
 
 def _shown(saved: Saved) -> str:

@@ -261,3 +261,28 @@ def test_smt_a_trader_cpu_sharing_a_core_with_housekeeping_is_reported(tmp_path:
 def test_new_profile_tables_are_strict(table: str, message: str) -> None:
     with pytest.raises(ProfileError, match=re.escape(message)):
         parse_profile('[profile]\nname = "t"\n' + table, "t.toml")
+
+
+def _dirs(root: Path) -> set[str]:
+    return {
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir() and "var" not in p.parts
+    }
+
+
+def test_revert_removes_the_directory_apply_created_for_a_drop_in(tmp_path: Path) -> None:
+    root = make_host(tmp_path / "r")
+    before = _dirs(root)
+    api.apply(LATENCY, root, files=FaultyFiles())
+    assert (root / SYSTEMD_DROPIN).exists()
+    assert api.revert(root, files=FaultyFiles()).exit_code == 0
+    assert _dirs(root) == before
+
+
+def test_revert_keeps_a_created_directory_someone_else_put_a_file_in(tmp_path: Path) -> None:
+    root = make_host(tmp_path / "r")
+    api.apply(LATENCY, root, files=FaultyFiles())
+    put(root, "etc/systemd/system.conf.d/10-local.conf", "[Manager]\n")
+    report = api.revert(root, files=FaultyFiles())
+    assert report.exit_code == 0
+    assert (root / "etc/systemd/system.conf.d/10-local.conf").exists()
+    assert not (root / SYSTEMD_DROPIN).exists()
