@@ -84,6 +84,7 @@ def verify(
     role: str | None = "trader",
     files: HostFiles | None = None,
     ethtool: Ethtool | None = None,
+    services: Services | None = None,
 ) -> VerifyReport:
     """Check the host against the profile, and ``pid`` (default: the caller) against ``role``.
 
@@ -92,7 +93,7 @@ def verify(
     """
     if role is not None and role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)} or None, not {role!r}")
-    host = _host(root, files, ethtool)
+    host = _host(root, files, ethtool, services)
     survey = engine.survey(profile, host)
     who = pid if pid is not None else os.getpid()
     findings = tuple(engine.verify_findings(survey, host, role, who))

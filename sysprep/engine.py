@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,10 +21,11 @@ from sysprep.checks import (
     pile_up_finding,
     swap_finding,
 )
+from sysprep.cpulist import format_cpulist
 from sysprep.errors import MalformedValueError
 from sysprep.host import Host, HostFacts, discover
-from sysprep.knobs import DROPIN_PATH, IRQBALANCE_KNOB, Kind, Knob, knobs_for
-from sysprep.layout import resolve_layout
+from sysprep.knobs import DROPIN_PATH, IRQBALANCE_KNOB, IRQBALANCE_PATH, Kind, Knob, knobs_for
+from sysprep.layout import CpuLayout, resolve_layout
 from sysprep.planning import (
     Absent,
     Observation,
@@ -307,6 +309,53 @@ def _process_affinity(pid: int) -> frozenset[int] | str:
         return f"cannot read the CPU affinity of pid {pid}: {err}"
 
 
+def _irqbalance_finding(host: Host) -> Finding | None:
+    """A running irqbalance that started before its banned list changed still ignores it."""
+    if host.services is None:
+        return None
+    name = "irqbalance banned CPUs in effect"
+    try:
+        changed = os.stat(host.path(IRQBALANCE_PATH)).st_mtime
+        started = host.services.started("irqbalance")
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        return Finding(name, Verdict.DRIFT, reason=f"cannot tell: {_why(err)}")
+    if started is None:
+        return Finding(name, Verdict.OK, "not running", "restarted since the list changed")
+    if started < changed:
+        reason = "irqbalance started before its banned CPU list changed: restart it"
+        return Finding(name, Verdict.DRIFT, "stale", "restarted since the list changed", reason)
+    return Finding(name, Verdict.OK, "restarted", "restarted since the list changed")
+
+
+def _manager_finding(host: Host, layout: CpuLayout) -> Finding | None:
+    """systemd reads CPUAffinity= when it starts: until then services still land anywhere."""
+    if host.services is None:
+        return None
+    name = "systemd manager CPU affinity"
+    wanted = format_cpulist(layout.housekeeping)
+    try:
+        cpus = host.services.manager_affinity()
+    except ServiceError as err:
+        return Finding(name, Verdict.DRIFT, None, wanted, str(err))
+    if cpus is None:
+        return Finding(name, Verdict.UNSUPPORTED, reason="PID 1 is not systemd")
+    if cpus & layout.trader:
+        reason = "takes effect at the next boot or after `systemctl daemon-reexec`"
+        return Finding(name, Verdict.ADVISORY, format_cpulist(cpus), wanted, reason)
+    return Finding(name, Verdict.OK, format_cpulist(cpus), wanted)
+
+
+def _service_findings(profile: Profile, host: Host, layout: CpuLayout) -> list[Finding]:
+    found: list[Finding | None] = []
+    if profile.persist and profile.irq is not None and profile.irq.irqbalance_ban:
+        found.append(_irqbalance_finding(host))
+    if profile.persist and profile.placement is not None and profile.placement.systemd:
+        found.append(_manager_finding(host, layout))
+    return [finding for finding in found if finding is not None]
+
+
 def verify_findings(survey_: Survey, host: Host, role: str | None, pid: int) -> list[Finding]:
     profile, facts, plan = survey_.profile, survey_.facts, survey_.plan
     findings = [_step_finding(step) for step in plan.steps]
@@ -319,6 +368,7 @@ def verify_findings(survey_: Survey, host: Host, role: str | None, pid: int) -> 
         findings.append(swap_finding(facts))
     if profile.irq is not None:
         findings += _irq_effective(host, facts, survey_)
+    findings += _service_findings(profile, host, plan.layout)
     if role is not None:
         allowed = _process_affinity(pid)
         findings.append(affinity_finding(role, pid, allowed, plan.layout))

@@ -38,6 +38,7 @@ IRQBALANCE_KNOB = "irqbalance banned CPUs"
 CPU_DIR = "sys/devices/system/cpu"
 SYSTEMD_DROPIN_PATH = "etc/systemd/system.conf.d/60-sysprep-cpuaffinity.conf"
 WORKQUEUE_CPUMASK = "sys/devices/virtual/workqueue/cpumask"
+WRITEBACK_CPUMASK = "sys/bus/workqueue/devices/writeback/cpumask"
 
 
 class Kind(StrEnum):
@@ -243,6 +244,11 @@ def _placement_knobs(profile: Profile, layout: CpuLayout, facts: HostFacts) -> l
         away = CpusExcluded(layout.trader, layout.housekeeping, mask=True)
         absent = "no unbound workqueue cpumask on this kernel"
         knobs.append(Knob("workqueue cpumask", WORKQUEUE_CPUMASK, away, Kind.SYSFS, absent))
+        # The writeback workqueue has a mask of its own that the global one does not narrow.
+        absent = "no writeback workqueue in sysfs on this kernel"
+        knobs.append(
+            Knob("writeback workqueue cpumask", WRITEBACK_CPUMASK, away, Kind.SYSFS, absent)
+        )
     if wish.systemd and profile.persist:
         cpus = format_cpulist(layout.housekeeping)
         content = (

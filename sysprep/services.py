@@ -24,16 +24,40 @@ class ServiceError(SysprepError, OSError):
 class Services(Protocol):
     def running(self, name: str) -> bool: ...
     def restart(self, name: str) -> None: ...
+    def started(self, name: str) -> float | None:
+        """When the oldest process of that name started (epoch seconds); None: not running."""
+        ...
+
+    def manager_affinity(self) -> frozenset[int] | None:
+        """The CPUs systemd (PID 1) may run services on; None when PID 1 is not systemd."""
+        ...
 
 
 class RealServices:
     """Processes of this host; restarts through systemd when it is the init system."""
 
     def running(self, name: str) -> bool:
+        return self.started(name) is not None
+
+    def started(self, name: str) -> float | None:
         try:
-            return any(proc.info["name"] == name for proc in psutil.process_iter(["name"]))
+            times = [
+                proc.info["create_time"]
+                for proc in psutil.process_iter(["name", "create_time"])
+                if proc.info["name"] == name
+            ]
         except psutil.Error as err:
             raise ServiceError(f"cannot list processes to find {name}: {err}") from None
+        return min(times) if times else None
+
+    def manager_affinity(self) -> frozenset[int] | None:
+        try:
+            init = psutil.Process(1)
+            if init.name() != "systemd":
+                return None
+            return frozenset(init.cpu_affinity() or ())
+        except psutil.Error as err:
+            raise ServiceError(f"cannot read PID 1's CPU affinity: {err}") from None
 
     def restart(self, name: str) -> None:
         if not Path("/run/systemd/system").is_dir():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from pathlib import Path
 
 from sysprep.ethtool import EthtoolUnsupported, EthtoolView
@@ -106,6 +107,7 @@ def make_host(
     (root / "sys/class/net/lo").mkdir(parents=True)
     put(root, "sys/kernel/mm/ksm/run", "1\n")
     put(root, "sys/devices/virtual/workqueue/cpumask", "3\n")
+    put(root, "sys/bus/workqueue/devices/writeback/cpumask", "3\n")
     clock = "sys/devices/system/clocksource/clocksource0"
     put(root, f"{clock}/current_clocksource", "kvm-clock\n")
     put(root, f"{clock}/available_clocksource", "kvm-clock tsc acpi_pm\n")
@@ -218,17 +220,32 @@ class FakeEthtool:
 
 
 class FakeServices:
-    """Which services run, and every restart asked for; ``broken`` ones fail to restart."""
+    """Which services run since when, and every restart asked for (a restart starts the
+    service now); ``broken`` ones fail to restart. ``manager``: PID 1's CPU affinity, None
+    for a PID 1 that is not systemd."""
 
-    def __init__(self, running: set[str], broken: set[str] | None = None) -> None:
-        self.up = running
+    def __init__(
+        self,
+        running: set[str],
+        broken: set[str] | None = None,
+        manager: frozenset[int] | None = None,
+    ) -> None:
+        self.since = dict.fromkeys(running, 0.0)  # started long before any file changed
         self.broken = broken or set()
+        self.manager = manager
         self.restarts: list[str] = []
 
     def running(self, name: str) -> bool:
-        return name in self.up
+        return name in self.since
+
+    def started(self, name: str) -> float | None:
+        return self.since.get(name)
 
     def restart(self, name: str) -> None:
         self.restarts.append(name)
         if name in self.broken:
             raise ServiceError(f"systemctl try-restart {name}.service failed: unit is masked")
+        self.since[name] = time.time()  # the clock file modification times are stamped with
+
+    def manager_affinity(self) -> frozenset[int] | None:
+        return self.manager

@@ -72,6 +72,7 @@ def test_kernel_noise_and_placement_knobs_keep_work_off_the_trader_cpu(tmp_path:
     steps = _steps(make_host(tmp_path / "r"))
     assert steps["ksm run"].target == "0"
     assert steps["workqueue cpumask"].target == "1"  # housekeeping CPU 0 as a hex mask
+    assert steps["writeback workqueue cpumask"].target == "1"
     assert steps["kernel.soft_watchdog"].target == "0"
     assert steps["vm.dirty_background_ratio"].target == "3"
     dropin = steps["systemd CPUAffinity"]
@@ -138,6 +139,7 @@ def test_the_round_trip_restores_every_new_knob_and_ethtool_setting(tmp_path: Pa
         "acpi platform_profile",
         "ksm run",
         "workqueue cpumask",
+        "writeback workqueue cpumask",
         "kernel.nmi_watchdog",
         "eth0 rx-0 rps_cpus",
         "eth0 tx-1 xps_cpus",
@@ -184,6 +186,39 @@ def test_an_irqbalance_that_cannot_be_restarted_fails_the_apply(tmp_path: Path) 
     assert result is Result.FAILED
     assert "unit is masked" in reason
     assert report.exit_code == 1
+
+
+def _findings(root: Path, services: FakeServices) -> dict[str, tuple[Verdict, str]]:
+    report = api.verify(LATENCY, root, role=None, files=FaultyFiles(), services=services)
+    return {f.name: (f.verdict, f.reason) for f in report.findings}
+
+
+def test_verify_reports_an_irqbalance_that_has_not_read_its_new_banned_list(
+    tmp_path: Path,
+) -> None:
+    root = make_host(tmp_path / "r")
+    services = FakeServices(running={"irqbalance"})
+    api.apply(LATENCY, root, files=FaultyFiles(), services=FakeServices(running=set()))
+    verdict, reason = _findings(root, services)["irqbalance banned CPUs in effect"]
+    assert verdict is Verdict.DRIFT
+    assert "started before its banned CPU list changed" in reason
+    services.restart("irqbalance")
+    assert _findings(root, services)["irqbalance banned CPUs in effect"][0] is Verdict.OK
+    idle = _findings(root, FakeServices(running=set()))
+    assert idle["irqbalance banned CPUs in effect"][0] is Verdict.OK
+
+
+def test_verify_says_when_systemd_has_not_read_its_cpu_affinity_yet(tmp_path: Path) -> None:
+    root = make_host(tmp_path / "r")
+    before = _findings(root, FakeServices(set(), manager=frozenset({0, 1})))
+    assert before["systemd manager CPU affinity"] == (
+        Verdict.ADVISORY,
+        "takes effect at the next boot or after `systemctl daemon-reexec`",
+    )
+    after = _findings(root, FakeServices(set(), manager=frozenset({0})))
+    assert after["systemd manager CPU affinity"][0] is Verdict.OK
+    other = _findings(root, FakeServices(set(), manager=None))
+    assert other["systemd manager CPU affinity"] == (Verdict.UNSUPPORTED, "PID 1 is not systemd")
 
 
 def _boot(root: Path, required: bool = False) -> dict[str, tuple[Verdict, str]]:
