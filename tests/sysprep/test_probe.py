@@ -48,7 +48,12 @@ def test_a_gap_at_the_threshold_is_not_recorded() -> None:
 
 def test_the_loop_floor_is_the_mean_iteration_cost() -> None:
     ticks = iter(range(0, 10_000_000, 50))
-    assert loop_floor_ns(lambda: next(ticks), loops=1_000) == 50
+    assert loop_floor_ns(lambda: next(ticks), loops=1_000, batches=3) == 50
+
+
+def test_noise_during_calibration_does_not_raise_the_floor() -> None:
+    readings = iter([0, 10_000_000] + list(range(10_000_050, 20_000_000, 50)))
+    assert loop_floor_ns(lambda: next(readings), loops=100, batches=3) == 50
 
 
 def test_percentiles_use_the_nearest_rank() -> None:
