@@ -52,7 +52,7 @@ def test_the_loop_floor_is_the_mean_iteration_cost() -> None:
 
 
 def test_noise_during_calibration_does_not_raise_the_floor() -> None:
-    readings = iter([0, 10_000_000] + list(range(10_000_050, 20_000_000, 50)))
+    readings = iter([0, 10_000_000, *range(10_000_050, 20_000_000, 50)])
     assert loop_floor_ns(lambda: next(readings), loops=100, batches=3) == 50
 
 
