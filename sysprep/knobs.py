@@ -244,7 +244,8 @@ def _placement_knobs(profile: Profile, layout: CpuLayout, facts: HostFacts) -> l
         away = CpusExcluded(layout.trader, layout.housekeeping, mask=True)
         absent = "no unbound workqueue cpumask on this kernel"
         knobs.append(Knob("workqueue cpumask", WORKQUEUE_CPUMASK, away, Kind.SYSFS, absent))
-        # The writeback workqueue has a mask of its own that the global one does not narrow.
+        # tuned sets the writeback workqueue's own mask too; the kernel intersects it with the
+        # global one, so this keeps the two from disagreeing when someone widens the global.
         absent = "no writeback workqueue in sysfs on this kernel"
         knobs.append(
             Knob("writeback workqueue cpumask", WRITEBACK_CPUMASK, away, Kind.SYSFS, absent)
