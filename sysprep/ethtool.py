@@ -70,7 +70,15 @@ _PARSERS = {"coalesce": parse_coalesce, "rings": parse_rings}
 
 
 class RealEthtool:
-    """The ``ethtool`` command of this host."""
+    """The ``ethtool`` command of this host.
+
+    One instance serves one plan, apply, verify or revert: what it showed is kept until it
+    sets something in that group, so a survey runs ethtool once per NIC and group instead of
+    once per setting, and a re-read after a set always asks the driver again.
+    """
+
+    def __init__(self) -> None:
+        self._shown: dict[tuple[str, str], EthtoolView] = {}
 
     def _run(self, args: list[str]) -> subprocess.CompletedProcess[str]:
         try:
@@ -87,6 +95,8 @@ class RealEthtool:
             raise OSError(errno.ETIMEDOUT, f"ethtool {' '.join(args)} timed out") from None
 
     def show(self, nic: str, group: str) -> EthtoolView:
+        if (nic, group) in self._shown:
+            return self._shown[nic, group]
         option = GROUPS[group][0]
         done = self._run([option, nic])
         if done.returncode != 0:
@@ -94,9 +104,11 @@ class RealEthtool:
             if "not supported" in why.lower():
                 raise EthtoolUnsupported(f"the driver of {nic} cannot report {group} ({why})")
             raise OSError(errno.EIO, f"ethtool {option} {nic}: {why}")
-        return _PARSERS[group](done.stdout)
+        view = self._shown[nic, group] = _PARSERS[group](done.stdout)
+        return view
 
     def set(self, nic: str, group: str, name: str, value: str) -> None:
+        self._shown.pop((nic, group), None)
         option = GROUPS[group][1]
         done = self._run([option, nic, name, value])
         if done.returncode != 0:

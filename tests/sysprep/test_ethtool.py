@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,56 @@ def veth() -> Iterator[str]:
 def test_a_driver_without_coalescing_is_unsupported_not_an_error(veth: str) -> None:
     with pytest.raises(EthtoolUnsupported, match=f"the driver of {veth} cannot report coalesce"):
         RealEthtool().show(veth, "coalesce")
+
+
+# A stand-in `ethtool` on PATH: logs its arguments, prints canned output, or fails like a
+# driver without the operation for a NIC named "bare".
+FAKE_ETHTOOL = f"""#!/bin/sh
+echo "$*" >> "$(dirname "$0")/calls"
+case "$2" in
+  bare) echo "netlink error: Operation not supported" >&2; exit 1 ;;
+esac
+case "$1" in
+  -c) cat <<'OUT'
+{COALESCE}OUT
+  ;;
+  -C) exit 0 ;;
+esac
+"""
+
+
+@pytest.fixture
+def fake_ethtool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    script = tmp_path / "ethtool"
+    script.write_text(FAKE_ETHTOOL)
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")  # ours first; sh, cat, dirname
+    return tmp_path / "calls"
+
+
+def test_one_survey_runs_ethtool_once_per_group_and_rereads_after_a_set(
+    fake_ethtool: Path,
+) -> None:
+    tool = RealEthtool()
+    assert tool.show("eth0", "coalesce").current["rx-usecs"] == "0"
+    assert tool.show("eth0", "coalesce").current["adaptive-rx"] == "off"
+    tool.set("eth0", "coalesce", "rx-usecs", "0")
+    tool.show("eth0", "coalesce")
+    assert fake_ethtool.read_text().splitlines() == ["-c eth0", "-C eth0 rx-usecs 0", "-c eth0"]
+
+
+def test_a_driver_without_the_operation_is_unsupported_with_ethtools_words(
+    fake_ethtool: Path,
+) -> None:
+    with pytest.raises(EthtoolUnsupported, match=r"cannot report coalesce \(netlink error"):
+        RealEthtool().show("bare", "coalesce")
+    with pytest.raises(OSError, match="ethtool -C bare rx-usecs 0: netlink error"):
+        RealEthtool().set("bare", "coalesce", "rx-usecs", "0")
+
+
+def test_a_host_without_ethtool_says_which_package_brings_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(EthtoolUnsupported, match="ethtool is not installed"):
+        RealEthtool().show("eth0", "rings")
