@@ -142,9 +142,13 @@ def _apply(args: argparse.Namespace, profile: Profile) -> int:
         probes["before"] = api.probe(cpu, args.probe_seconds, args.probe_threshold_us)
         _record(_state_dir(args) / "probe-before.json", probes["before"])
     result = api.apply(profile, args.root, state_dir=args.state_dir)
+    failed_after: SysprepError | None = None
     if args.probe:
-        probes["after"] = api.probe(cpu, args.probe_seconds, args.probe_threshold_us)
-        _record(_state_dir(args) / "probe-after.json", probes["after"])
+        try:
+            probes["after"] = api.probe(cpu, args.probe_seconds, args.probe_threshold_us)
+            _record(_state_dir(args) / "probe-after.json", probes["after"])
+        except SysprepError as err:
+            failed_after = err  # what apply did is reported first, then why the probe failed
     if args.json:
         data: dict[str, Any] = json.loads(report.run_json(result))
         if probes:
@@ -154,6 +158,8 @@ def _apply(args: argparse.Namespace, profile: Profile) -> int:
         print(report.run_text(result))
         for when, probe in probes.items():
             print(f"{when}: " + report_text(probe).replace("\n", f"\n{when}: "))
+    if failed_after is not None:
+        raise failed_after
     return result.exit_code
 
 

@@ -15,6 +15,7 @@ from sysprep.engine import Result, RunReport
 from sysprep.errors import ProfileError
 from sysprep.planning import Status, Step
 from sysprep.profile import parse_profile
+from sysprep.report import plan_text
 from tests.sysprep.fakehost import FakeEthtool, FakeServices, FaultyFiles, make_host, put, snapshot
 
 LATENCY = api.load_profile("latency")
@@ -321,3 +322,9 @@ def test_revert_keeps_a_created_directory_someone_else_put_a_file_in(tmp_path: P
     assert report.exit_code == 0
     assert (root / "etc/systemd/system.conf.d/10-local.conf").exists()
     assert not (root / SYSTEMD_DROPIN).exists()
+
+
+def test_a_planned_mask_change_is_shown_as_cpu_lists_not_hex(tmp_path: Path) -> None:
+    lines = plan_text(api.plan(LATENCY, make_host(tmp_path / "r"))).splitlines()
+    assert "eth0 rx-0 rps_cpus: 0-1 -> 0" in lines
+    assert "workqueue cpumask: 0-1 -> 0" in lines
