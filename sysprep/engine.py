@@ -324,7 +324,10 @@ def _irqbalance_finding(host: Host) -> Finding | None:
     if started is None:
         return Finding(name, Verdict.OK, "not running", "restarted since the list changed")
     if started < changed:
-        reason = "irqbalance started before its banned CPU list changed: restart it"
+        reason = (
+            "irqbalance started before /etc/default/irqbalance (its banned CPU list) last "
+            "changed: systemctl restart irqbalance.service"
+        )
         return Finding(name, Verdict.DRIFT, "stale", "restarted since the list changed", reason)
     return Finding(name, Verdict.OK, "restarted", "restarted since the list changed")
 

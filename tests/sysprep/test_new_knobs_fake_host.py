@@ -202,7 +202,7 @@ def test_verify_reports_an_irqbalance_that_has_not_read_its_new_banned_list(
     api.apply(LATENCY, root, files=FaultyFiles(), services=FakeServices(running=set()))
     verdict, reason = _findings(root, services)["irqbalance banned CPUs in effect"]
     assert verdict is Verdict.DRIFT
-    assert "started before its banned CPU list changed" in reason
+    assert "started before /etc/default/irqbalance (its banned CPU list) last changed" in reason
     services.restart("irqbalance")
     assert _findings(root, services)["irqbalance banned CPUs in effect"][0] is Verdict.OK
     idle = _findings(root, FakeServices(running=set()))
