@@ -319,6 +319,10 @@ def _irqbalance_finding(host: Host) -> Finding | None:
         started = host.services.started("irqbalance")
     except FileNotFoundError:
         return None
+    except ServiceError as err:
+        # A sandboxed caller (the trader's unit) cannot see irqbalance. Where the IRQs really
+        # land is checked anyway (effective affinity), so this is reported, not drift.
+        return Finding(name, Verdict.ADVISORY, reason=f"cannot tell: {err}")
     except OSError as err:
         return Finding(name, Verdict.DRIFT, reason=f"cannot tell: {_why(err)}")
     if started is None:
@@ -340,8 +344,8 @@ def _manager_finding(host: Host, layout: CpuLayout) -> Finding | None:
     wanted = format_cpulist(layout.housekeeping)
     try:
         cpus = host.services.manager_affinity()
-    except ServiceError as err:
-        return Finding(name, Verdict.DRIFT, None, wanted, str(err))
+    except ServiceError as err:  # an advisory check that cannot be made stays advisory
+        return Finding(name, Verdict.ADVISORY, None, wanted, f"cannot tell: {err}")
     if cpus is None:
         return Finding(name, Verdict.UNSUPPORTED, reason="PID 1 is not systemd")
     if cpus & layout.trader:

@@ -33,6 +33,16 @@ class Services(Protocol):
         ...
 
 
+def _see_everyone() -> None:
+    """Under hidepid= or systemd's ProtectProc= other users' processes are invisible: an
+    absent irqbalance would look the same as a hidden one."""
+    if not Path("/proc/1").exists():
+        raise ServiceError(
+            "other users' processes are hidden here (hidepid= or ProtectProc=): run "
+            "sysprep verify as root outside the unit to check"
+        )
+
+
 class RealServices:
     """Processes of this host; restarts through systemd when it is the init system."""
 
@@ -40,6 +50,7 @@ class RealServices:
         return self.started(name) is not None
 
     def started(self, name: str) -> float | None:
+        _see_everyone()
         try:
             times = [
                 proc.info["create_time"]
@@ -51,6 +62,7 @@ class RealServices:
         return min(times) if times else None
 
     def manager_affinity(self) -> frozenset[int] | None:
+        _see_everyone()
         try:
             init = psutil.Process(1)
             if init.name() != "systemd":

@@ -229,8 +229,10 @@ class FakeServices:
         running: set[str],
         broken: set[str] | None = None,
         manager: frozenset[int] | None = None,
+        hidden: bool = False,
     ) -> None:
         self.since = dict.fromkeys(running, 0.0)  # started long before any file changed
+        self.hidden = hidden  # other users' processes invisible, as under ProtectProc=
         self.broken = broken or set()
         self.manager = manager
         self.restarts: list[str] = []
@@ -239,6 +241,8 @@ class FakeServices:
         return name in self.since
 
     def started(self, name: str) -> float | None:
+        if self.hidden:
+            raise ServiceError("other users' processes are hidden here")
         return self.since.get(name)
 
     def restart(self, name: str) -> None:
@@ -248,4 +252,6 @@ class FakeServices:
         self.since[name] = time.time()  # the clock file modification times are stamped with
 
     def manager_affinity(self) -> frozenset[int] | None:
+        if self.hidden:
+            raise ServiceError("other users' processes are hidden here")
         return self.manager

@@ -222,6 +222,20 @@ def test_verify_says_when_systemd_has_not_read_its_cpu_affinity_yet(tmp_path: Pa
     assert other["systemd manager CPU affinity"] == (Verdict.UNSUPPORTED, "PID 1 is not systemd")
 
 
+def test_a_sandbox_that_hides_other_processes_advises_and_never_says_ok(
+    tmp_path: Path,
+) -> None:
+    """The trader's unit hides other users' processes: its start-up verify cannot see
+    irqbalance or PID 1. Not ok, and not drift that would keep a healthy trader from starting
+    (where the IRQs really go is still checked)."""
+    root = make_host(tmp_path / "r")
+    found = _findings(root, FakeServices(running={"irqbalance"}, hidden=True))
+    for name in ("irqbalance banned CPUs in effect", "systemd manager CPU affinity"):
+        verdict, reason = found[name]
+        assert verdict is Verdict.ADVISORY, name
+        assert "cannot tell: other users' processes are hidden here" in reason, name
+
+
 def _boot(root: Path, required: bool = False) -> dict[str, tuple[Verdict, str]]:
     """Verify with the built-in profile, its [boot] checks required or not (as it ships)."""
     profile = LATENCY
