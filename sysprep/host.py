@@ -167,6 +167,17 @@ class HostFacts:
     systemd: bool = False  # /etc/systemd/system.conf exists
 
 
+def check_proc_whole(host: Host) -> None:
+    """A procfs that shows processes but no /proc/sys (mounted with subset=pid, as systemd's
+    ProcSubset=pid does) hides every sysctl, IRQ and the command line: each would read as
+    absent, i.e. unsupported, i.e. fine. Refuse instead."""
+    if host.exists("proc/self") and not host.exists("proc/sys"):
+        raise SysprepError(
+            f"{host.path('proc/sys')} is not visible here (subset=pid, systemd's ProcSubset=pid):"
+            " sysprep cannot see the kernel's settings; run it with the whole of /proc"
+        )
+
+
 def read_online(host: Host) -> frozenset[int]:
     relative = "sys/devices/system/cpu/online"
     try:
@@ -336,6 +347,7 @@ def discover(
 ) -> HostFacts:
     """``nics``: whose IRQs to find; ``steered``: whose queues (and, with ``ethtool``, whose
     coalescing and rings) to read. None means every interface backed by a device."""
+    check_proc_whole(host)
     online = read_online(host)
     names = list(nics) if nics is not None else nic_names(host)
     steer = list(steered) if steered is not None else nic_names(host)

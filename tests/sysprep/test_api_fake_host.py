@@ -14,7 +14,7 @@ import pytest
 from sysprep import api
 from sysprep.checks import Verdict
 from sysprep.engine import Result, RunReport
-from sysprep.errors import ProfileError, StateError
+from sysprep.errors import ProfileError, StateError, SysprepError
 from sysprep.planning import Status
 from sysprep.profile import parse_profile
 from tests.sysprep.fakehost import FaultyFiles, make_host, put, snapshot
@@ -287,3 +287,17 @@ def test_threads_allowed_on_several_isolated_cpus_get_an_advisory(
     )
     advisory = [f for f in report2.findings if f.verdict is Verdict.ADVISORY]
     assert [f.name for f in advisory] == [f"pid {child.pid} threads on isolated CPUs"]
+
+
+def test_a_proc_without_sys_is_an_error_never_a_host_of_unsupported_sysctls(
+    tmp_path: Path,
+) -> None:
+    """procfs mounted with subset=pid (systemd's ProcSubset=pid) hides /proc/sys, /proc/irq and
+    /proc/cmdline: every sysctl would look absent, i.e. unsupported, i.e. fine."""
+    root = make_host(tmp_path / "r")
+    (root / "proc/self").mkdir()
+    for path in sorted((root / "proc/sys").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    (root / "proc/sys").rmdir()
+    with pytest.raises(SysprepError, match=r"/proc/sys is not visible here \(subset=pid"):
+        api.verify(LATENCY, root, role=None, files=FaultyFiles())

@@ -247,3 +247,16 @@ def test_a_malformed_baseline_is_a_one_line_error_naming_file_and_key(
     assert_one_line_error(result, f"{baseline}: threshold_us: missing")
     missing = run_cli("verify", "--root", str(root), "--baseline", str(tmp_path / "nope.json"))
     assert_one_line_error(missing, "cannot read the baseline")
+
+
+def test_verify_where_proc_shows_only_processes_is_a_one_line_error() -> None:
+    """As in a unit with ProcSubset=pid: sysprep must not read the hidden knobs as absent."""
+    need_root_and("unshare", "mount")
+    script = 'mount -t proc -o subset=pid proc /proc && exec "$0" "$@"'
+    result = run_cli(
+        "verify",
+        prefix=("unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", "-c",
+                script),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout
+    assert_one_line_error(result, "/proc/sys is not visible here")
