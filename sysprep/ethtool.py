@@ -101,7 +101,7 @@ class RealEthtool:
         done = self._run([option, nic])
         if done.returncode != 0:
             why = _last_line(done.stderr)
-            if "not supported" in why.lower():
+            if "operation not supported" in why.lower():  # EOPNOTSUPP: the driver
                 raise EthtoolUnsupported(f"the driver of {nic} cannot report {group} ({why})")
             raise OSError(errno.EIO, f"ethtool {option} {nic}: {why}")
         view = self._shown[nic, group] = _PARSERS[group](done.stdout)

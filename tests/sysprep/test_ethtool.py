@@ -84,8 +84,10 @@ def test_a_driver_without_coalescing_is_unsupported_not_an_error(veth: str) -> N
 # driver without the operation for a NIC named "bare".
 FAKE_ETHTOOL = f"""#!/bin/sh
 echo "$*" >> "$(dirname "$0")/calls"
+NOAF="Address family not supported by protocol"
 case "$2" in
   bare) echo "netlink error: Operation not supported" >&2; exit 1 ;;
+  walled) echo "Cannot get device coalesce settings: $NOAF" >&2; exit 1 ;;
 esac
 case "$1" in
   -c) cat <<'OUT'
@@ -123,6 +125,15 @@ def test_a_driver_without_the_operation_is_unsupported_with_ethtools_words(
         RealEthtool().show("bare", "coalesce")
     with pytest.raises(OSError, match="ethtool -C bare rx-usecs 0: netlink error"):
         RealEthtool().set("bare", "coalesce", "rx-usecs", "0")
+
+
+def test_ethtool_kept_from_the_kernel_is_an_error_not_an_unsupported_driver(
+    fake_ethtool: Path,
+) -> None:
+    """A sandbox without AF_NETLINK fails with another "not supported": not the driver's."""
+    with pytest.raises(OSError, match="ethtool -c walled: Cannot get") as caught:
+        RealEthtool().show("walled", "coalesce")
+    assert not isinstance(caught.value, EthtoolUnsupported)
 
 
 def test_a_host_without_ethtool_says_which_package_brings_it(
