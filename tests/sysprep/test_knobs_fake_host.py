@@ -1,5 +1,5 @@
-"""The knobs beyond sysctls and IRQs on a fake tree: CPU power, kernel noise, placement, NIC
-queues and ethtool settings, boot checks, and telling irqbalance."""
+"""Knobs beyond sysctls and IRQs on a fake tree: CPU power, kernel noise, placement, NIC
+queues and ethtool settings, boot checks, and telling irqbalance and systemd."""
 
 from __future__ import annotations
 
