@@ -295,10 +295,13 @@ def _ethtool_knobs(wish: NicWish, facts: HostFacts) -> list[Knob]:
     knobs = []
     for nic, views in sorted(facts.nic_ethtool.items()):
         for group, settings in (("coalesce", wish.coalesce), ("rings", wish.rings)):
-            view = views[group]
+            view = views.get(group)
             for name, value in settings:
                 path = ethtool_path(nic, group, name)
                 label = f"{nic} {group} {name}"
+                if view is None:  # ethtool failed: reading the setting will say how
+                    knobs.append(Knob(label, path, Exact(value), Kind.ETHTOOL))
+                    continue
                 if isinstance(view, str):
                     knobs.append(Knob(label, path, Exact(value), Kind.ETHTOOL, never=view))
                     continue

@@ -198,6 +198,7 @@ class FakeEthtool:
         *,
         unsupported: frozenset[str] = frozenset(),
         clamped: frozenset[str] = frozenset(),
+        failing: frozenset[str] = frozenset(),
     ) -> None:
         self.settings = {
             ("eth0", "coalesce"): {"adaptive-rx": "on", "adaptive-tx": "n/a", "rx-usecs": "8"},
@@ -206,9 +207,12 @@ class FakeEthtool:
         self.maxima = {("eth0", "rings"): {"rx": "4096", "tx": "4096", "rx-mini": "n/a"}}
         self.unsupported = unsupported
         self.clamped = clamped
+        self.failing = failing  # NICs whose ethtool fails for another reason (EIO)
         self.sets: list[tuple[str, str, str, str]] = []
 
     def show(self, nic: str, group: str) -> EthtoolView:
+        if nic in self.failing:
+            raise OSError(errno.EIO, f"ethtool -c {nic}: Input/output error")
         if nic in self.unsupported or (nic, group) not in self.settings:
             raise EthtoolUnsupported(f"the driver of {nic} cannot report {group}")
         return EthtoolView(dict(self.settings[nic, group]), dict(self.maxima.get((nic, group), {})))

@@ -111,6 +111,16 @@ def test_a_driver_without_coalescing_is_unsupported_and_never_called_to_set(
     assert ethtool.sets == []
 
 
+def test_an_ethtool_that_fails_is_an_error_in_plan_and_drift_in_verify(tmp_path: Path) -> None:
+    root = make_host(tmp_path / "r")
+    ethtool = FakeEthtool(failing=frozenset({"eth0"}))
+    step = _steps(root, ethtool)["eth0 coalesce rx-usecs"]
+    assert step.status is Status.ERROR
+    assert "Input/output error" in step.reason
+    report = api.verify(LATENCY, root, role=None, files=FaultyFiles(), ethtool=ethtool)
+    assert "eth0 rings rx" in {f.name for f in report.drift}
+
+
 def test_a_fake_tree_never_runs_the_real_ethtool(tmp_path: Path) -> None:
     step = _steps(make_host(tmp_path / "r"))["eth0 rings rx"]
     assert step.status is Status.UNSUPPORTED
