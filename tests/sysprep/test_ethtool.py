@@ -1,16 +1,16 @@
-"""ethtool's text output parsed into settings; the real command on a veth it cannot tune."""
+"""ethtool's text output parsed into settings; the command driven through a stand-in on PATH.
+
+The real ethtool against a real driver without coalescing (a veth) runs in the namespace
+round trip of test_real_netns.py.
+"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sysprep.ethtool import EthtoolUnsupported, RealEthtool, parse_coalesce, parse_rings
-from tests.sysprep.helpers import need_root_and
 
 COALESCE = """\
 Coalesce parameters for eth0:
@@ -58,26 +58,6 @@ def test_rings_are_read_with_their_maximums() -> None:
     assert (view.current["rx"], view.maxima["rx"]) == ("256", "4096")
     assert view.current["rx-mini"] == "n/a"
     assert view.current["tx-push"] == "off"
-
-
-@pytest.fixture
-def veth() -> Iterator[str]:
-    need_root_and("ip")
-    if shutil.which("ethtool") is None:
-        pytest.skip("`ethtool` is not installed (Debian package: ethtool)")
-    name = "spv0"
-    subprocess.run(
-        ["ip", "link", "add", name, "type", "veth", "peer", "name", "spv1"], check=True, timeout=30
-    )
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "link", "del", name], check=True, timeout=30)
-
-
-def test_a_driver_without_coalescing_is_unsupported_not_an_error(veth: str) -> None:
-    with pytest.raises(EthtoolUnsupported, match=f"the driver of {veth} cannot report coalesce"):
-        RealEthtool().show(veth, "coalesce")
 
 
 # A stand-in `ethtool` on PATH: logs its arguments, prints canned output, or fails like a
