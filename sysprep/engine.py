@@ -24,7 +24,15 @@ from sysprep.checks import (
 from sysprep.cpulist import format_cpulist
 from sysprep.errors import MalformedValueError
 from sysprep.host import Host, HostFacts, discover
-from sysprep.knobs import DROPIN_PATH, IRQBALANCE_KNOB, IRQBALANCE_PATH, Kind, Knob, knobs_for
+from sysprep.knobs import (
+    DROPIN_PATH,
+    IRQBALANCE_KNOB,
+    IRQBALANCE_PATH,
+    SYSTEMD_KNOB,
+    Kind,
+    Knob,
+    knobs_for,
+)
 from sysprep.layout import CpuLayout, resolve_layout
 from sysprep.planning import (
     Absent,
@@ -185,7 +193,20 @@ def apply(survey_: Survey, host: Host, store: StateStore) -> RunReport:
         for step in survey_.plan.steps
     ]
     outcomes += _tell_irqbalance(host, outcomes)
-    return RunReport("apply", tuple(outcomes), survey_.plan.manual)
+    return RunReport("apply", tuple(outcomes), survey_.plan.manual + _systemd_note(outcomes))
+
+
+_SYSTEMD_NOTE = (
+    "systemd reads CPUAffinity= when it starts: reboot, or run `systemctl daemon-reexec`",
+)
+
+
+def _systemd_note(outcomes: list[Outcome]) -> tuple[str, ...]:
+    """sysprep does not re-execute PID 1 on its own: say what makes the drop-in count."""
+    changed = (Result.APPLIED, Result.RESTORED, Result.REMOVED)
+    if any(o.name == SYSTEMD_KNOB and o.result in changed for o in outcomes):
+        return _SYSTEMD_NOTE
+    return ()
 
 
 def _tell_irqbalance(host: Host, outcomes: list[Outcome]) -> list[Outcome]:
@@ -270,7 +291,8 @@ def revert(host: Host, store: StateStore) -> RunReport:
         if outcome.result is Result.FAILED
     }
     store.keep_only(failed)
-    notes = () if saved else ("nothing to revert: no saved originals",)
+    notes: tuple[str, ...] = () if saved else ("nothing to revert: no saved originals",)
+    notes += _systemd_note(outcomes)
     return RunReport("revert", (*outcomes, *_tell_irqbalance(host, outcomes)), notes)
 
 

@@ -35,6 +35,7 @@ NEVER_APPLY = {
 DROPIN_PATH = "etc/sysctl.d/60-sysprep.conf"
 IRQBALANCE_PATH = "etc/default/irqbalance"
 IRQBALANCE_KNOB = "irqbalance banned CPUs"
+SYSTEMD_KNOB = "systemd CPUAffinity"
 CPU_DIR = "sys/devices/system/cpu"
 SYSTEMD_DROPIN_PATH = "etc/systemd/system.conf.d/60-sysprep-cpuaffinity.conf"
 WORKQUEUE_CPUMASK = "sys/devices/virtual/workqueue/cpumask"
@@ -259,7 +260,7 @@ def _placement_knobs(profile: Profile, layout: CpuLayout, facts: HostFacts) -> l
         )
         knobs.append(
             Knob(
-                "systemd CPUAffinity",
+                SYSTEMD_KNOB,
                 SYSTEMD_DROPIN_PATH,
                 FileContent(content),
                 Kind.FILE,

@@ -219,6 +219,14 @@ def test_verify_reports_an_irqbalance_that_has_not_read_its_new_banned_list(
     assert idle["irqbalance banned CPUs in effect"][0] is Verdict.OK
 
 
+def test_apply_says_how_systemd_comes_to_read_its_new_cpu_affinity(tmp_path: Path) -> None:
+    root = make_host(tmp_path / "r")
+    note = "systemd reads CPUAffinity= when it starts: reboot, or run `systemctl daemon-reexec`"
+    assert note in api.apply(LATENCY, root, files=FaultyFiles()).notes
+    assert note not in api.apply(LATENCY, root, files=FaultyFiles()).notes  # nothing changed
+    assert note in api.revert(root, files=FaultyFiles()).notes
+
+
 def test_verify_says_when_systemd_has_not_read_its_cpu_affinity_yet(tmp_path: Path) -> None:
     root = make_host(tmp_path / "r")
     before = _findings(root, FakeServices(set(), manager=frozenset({0, 1})))
