@@ -165,6 +165,7 @@ class HostFacts:
     nic_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rx-N, tx-N
     nic_ethtool: dict[str, dict[str, EthtoolView | str]] = field(default_factory=dict)
     systemd: bool = False  # /etc/systemd/system.conf exists
+    exclusive_sysctls: dict[str, str] = field(default_factory=dict)  # vm.dirty_bytes and kin
 
 
 def check_proc_whole(host: Host) -> None:
@@ -313,6 +314,23 @@ def _siblings(host: Host, online: frozenset[int]) -> dict[int, frozenset[int]]:
     return found
 
 
+#: A fact that exists on this host but could not be read.
+UNREADABLE = "unreadable"
+
+
+def _byte_limits(host: Host) -> dict[str, str]:
+    """The byte forms of the dirty-page limits, where this kernel has them and they read."""
+    found = {}
+    for key in ("vm.dirty_bytes", "vm.dirty_background_bytes"):
+        try:
+            found[key] = host.read("proc/sys/" + key.replace(".", "/")).strip()
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError):
+            found[key] = UNREADABLE
+    return found
+
+
 def _turbo_file(host: Host) -> str | None:
     for relative in (
         "sys/devices/system/cpu/intel_pstate/no_turbo",
@@ -380,4 +398,5 @@ def discover(
         nic_queues=queues,
         nic_ethtool={name: _ethtool(host, name) for name in steer} if ethtool else {},
         systemd=host.exists("etc/systemd/system.conf"),
+        exclusive_sysctls=_byte_limits(host),
     )

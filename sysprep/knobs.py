@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from sysprep.cpulist import format_cpulist
 from sysprep.ethtool import ethtool_path
-from sysprep.host import HostFacts
+from sysprep.host import UNREADABLE, HostFacts
 from sysprep.layout import CpuLayout
 from sysprep.profile import NicWish, Profile
 from sysprep.wanted import (
@@ -66,7 +66,28 @@ def sysctl_path(key: str) -> str:
     return "proc/sys/" + key.replace(".", "/")
 
 
-def _sysctl_knobs(profile: Profile) -> list[Knob]:
+#: Sysctl pairs where writing the first zeroes the second (the kernel keeps one or the other).
+EXCLUSIVE_SYSCTLS = {
+    "vm.dirty_ratio": "vm.dirty_bytes",
+    "vm.dirty_background_ratio": "vm.dirty_background_bytes",
+}
+
+
+def _displaces(key: str, facts: HostFacts) -> str | None:
+    """Why writing ``key`` would silently discard a setting revert cannot bring back."""
+    partner = EXCLUSIVE_SYSCTLS.get(key)
+    value = facts.exclusive_sysctls.get(partner or "", "0")
+    if partner is None or value == "0":
+        return None
+    if value == UNREADABLE:
+        return f"cannot read {partner}: a ratio could replace a limit revert could not bring back"
+    return (
+        f"{partner} = {value} on this host: a ratio would replace that limit, "
+        "and revert could not bring it back"
+    )
+
+
+def _sysctl_knobs(profile: Profile, facts: HostFacts) -> list[Knob]:
     return [
         Knob(
             name=wish.key,
@@ -74,7 +95,7 @@ def _sysctl_knobs(profile: Profile) -> list[Knob]:
             wanted=wish.wanted,
             kind=Kind.SYSCTL,
             absent=f"the kernel has no {wish.key} (or not in this network namespace)",
-            never=NEVER_APPLY.get(wish.key),
+            never=NEVER_APPLY.get(wish.key) or _displaces(wish.key, facts),
             sysctl_key=wish.key,
         )
         for wish in profile.sysctls
@@ -326,7 +347,7 @@ def knobs_for(profile: Profile, layout: CpuLayout, facts: HostFacts) -> tuple[Kn
     """Every knob the profile asks for on this host, in the order apply writes them."""
     knobs = _frequency_knobs(profile, facts) + _per_cpu_power_knobs(profile, facts)
     knobs += _platform_knobs(profile, facts) + _cstate_knobs(profile, layout, facts)
-    knobs += _sysctl_knobs(profile) + _irq_knobs(profile, layout, facts)
+    knobs += _sysctl_knobs(profile, facts) + _irq_knobs(profile, layout, facts)
     knobs += _nic_knobs(profile, layout, facts)
     if profile.transparent_hugepage is not None:
         path = "sys/kernel/mm/transparent_hugepage/enabled"

@@ -3,6 +3,7 @@ queues and ethtool settings, boot checks, and telling irqbalance and systemd."""
 
 from __future__ import annotations
 
+import errno
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -360,3 +361,34 @@ def test_a_planned_mask_change_is_shown_as_cpu_lists_not_hex(tmp_path: Path) -> 
     lines = plan_text(api.plan(LATENCY, make_host(tmp_path / "r"))).splitlines()
     assert "eth0 rx-0 rps_cpus: 0-1 -> 0" in lines
     assert "workqueue cpumask: 0-1 -> 0" in lines
+
+
+def test_a_host_that_limits_dirty_pages_in_bytes_keeps_its_limit(tmp_path: Path) -> None:
+    """Writing vm.dirty_ratio zeroes vm.dirty_bytes; revert would then write the ratio's
+    original 0 back, leaving both at 0. A byte limit the host set is left alone."""
+    root = make_host(tmp_path / "r")
+    put(root, "proc/sys/vm/dirty_bytes", "268435456\n")
+    put(root, "proc/sys/vm/dirty_ratio", "0\n")
+    files = FaultyFiles()
+    report = api.apply(LATENCY, root, files=files)
+    result, reason = _outcome(report, "vm.dirty_ratio")
+    assert result is Result.UNSUPPORTED
+    assert reason == (
+        "vm.dirty_bytes = 268435456 on this host: a ratio would replace that limit, "
+        "and revert could not bring it back"
+    )
+    assert root / "proc/sys/vm/dirty_ratio" not in {path for path, _ in files.writes}
+    assert _outcome(report, "vm.dirty_background_ratio")[0] is Result.APPLIED  # no byte limit
+
+
+def test_an_unreadable_byte_limit_is_never_assumed_to_be_unset(tmp_path: Path) -> None:
+    root = make_host(tmp_path / "r")
+    put(root, "proc/sys/vm/dirty_background_bytes", "0\n")
+    files = FaultyFiles(read_errors={root / "proc/sys/vm/dirty_background_bytes": errno.EACCES})
+    step = next(
+        s
+        for s in api.plan(LATENCY, root, files=files).steps
+        if s.name == "vm.dirty_background_ratio"
+    )
+    assert step.status is Status.UNSUPPORTED
+    assert step.reason.startswith("cannot read vm.dirty_background_bytes")
