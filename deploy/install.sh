@@ -110,6 +110,7 @@ step "directory $UNIT_DIR" -- install -d -m 0755 "$(r "$UNIT_DIR")"
 for unit in watchdog.service trader.service sysprep.service; do
   step "unit $unit" -- install -m 0644 "$SRC/deploy/systemd/$unit" "$(r "$UNIT_DIR/$unit")"
 done
+step "directory /etc/systemd/system.conf.d (sysprep's CPUAffinity= drop-in)" -- install -d -m 0755 "$(r /etc/systemd/system.conf.d)"
 step "directory $POLKIT_DIR" -- install -d -m 0755 "$(r "$POLKIT_DIR")"
 step "polkit rule" -- install -m 0644 "$SRC/deploy/polkit/50-killswitch-watchdog.rules" "$(r "$POLKIT_DIR/50-killswitch-watchdog.rules")"
 host_step "systemctl daemon-reload" -- systemctl daemon-reload

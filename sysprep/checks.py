@@ -12,7 +12,7 @@ from sysprep.cpulist import format_cpulist, parse_cpulist
 from sysprep.errors import MalformedValueError
 from sysprep.host import HostFacts
 from sysprep.layout import CpuLayout
-from sysprep.profile import Profile
+from sysprep.profile import BootWish, Profile
 
 #: Flags isolcpus accepts before its CPU list.
 _ISOLCPUS_FLAGS = frozenset({"nohz", "domain", "managed_irq"})
@@ -155,3 +155,81 @@ def pile_up_finding(pid: int, allowed: frozenset[int] | str, cmdline: str) -> Fi
         None,
         reason,
     )
+
+
+def missing_boot_words(wish: BootWish | None, cmdline: str) -> tuple[str, ...]:
+    """The profile's boot parameters the running kernel was not started with."""
+    if wish is None:
+        return ()
+    words = cmdline.split()
+    return tuple(param for param in wish.params if param not in words)
+
+
+def _param_finding(param: str, words: list[str], bad: Verdict) -> Finding:
+    name = f"cmdline {param}"
+    if param in words:
+        return Finding(name, Verdict.OK, param, param)
+    key = param.partition("=")[0]
+    seen = " ".join(word for word in words if word.partition("=")[0] == key) or "absent"
+    return Finding(name, bad, seen, param, f"add `{param}` to the kernel command line, reboot")
+
+
+def _clocksource_finding(wanted: str, facts: HostFacts, bad: Verdict) -> Finding:
+    name = "clocksource"
+    current = facts.clocksource
+    if current is None:
+        reason = "cannot read /sys/devices/system/clocksource/clocksource0/current_clocksource"
+        return Finding(name, bad, None, wanted, reason)
+    if current == wanted:
+        return Finding(name, Verdict.OK, current, wanted)
+    offered = facts.clocksources or "unknown"
+    reason = (
+        f"the kernel reads time from {current} (available: {offered}): every timestamp the "
+        f"trader takes costs more; {wanted} needs a stable TSC (tsc=reliable on a known host)"
+    )
+    return Finding(name, bad, current, wanted, reason)
+
+
+_SMT_OFF = frozenset({"off", "forceoff", "notsupported", "notimplemented"})
+
+
+def _smt_finding(wish: BootWish, layout: CpuLayout, facts: HostFacts, bad: Verdict) -> Finding:
+    name = "smt"
+    control = facts.smt_control
+    if control in _SMT_OFF:
+        return Finding(name, Verdict.OK, control, wish.smt)
+    if control is None:
+        return Finding(name, bad, None, wish.smt, "no /sys/devices/system/cpu/smt/control")
+    if wish.smt == "off":
+        reason = f"SMT is {control}: add `nosmt` to the kernel command line, reboot"
+        return Finding(name, bad, control, "off", reason)
+    others = layout.housekeeping | layout.watchdog
+    unknown = sorted(cpu for cpu in layout.trader if cpu not in facts.siblings)
+    if unknown:
+        reason = f"cannot read the SMT siblings of cpu {format_cpulist(unknown)}"
+        return Finding(name, bad, control, wish.smt, reason)
+    shared = {cpu: facts.siblings[cpu] & others for cpu in sorted(layout.trader)}
+    busy = {cpu: sibs for cpu, sibs in shared.items() if sibs}
+    if not busy:
+        return Finding(name, Verdict.OK, f"{control}, trader siblings idle", wish.smt)
+    pairs = ", ".join(f"cpu{cpu} with {format_cpulist(sibs)}" for cpu, sibs in busy.items())
+    reason = (
+        f"a trader CPU shares its core with a housekeeping or watchdog CPU ({pairs}): "
+        "take the sibling out of every role, or boot with `nosmt`"
+    )
+    return Finding(name, bad, control, wish.smt, reason)
+
+
+def boot_findings(profile: Profile, layout: CpuLayout, facts: HostFacts) -> list[Finding]:
+    """The boot parameters, clocksource and SMT state tuned's latency profiles rely on."""
+    wish = profile.boot
+    if wish is None:
+        return []
+    bad = Verdict.DRIFT if wish.required else Verdict.ADVISORY
+    words = facts.cmdline.split()
+    findings = [_param_finding(param, words, bad) for param in wish.params]
+    if wish.clocksource is not None:
+        findings.append(_clocksource_finding(wish.clocksource, facts, bad))
+    if wish.smt != "any":
+        findings.append(_smt_finding(wish, layout, facts, bad))
+    return findings

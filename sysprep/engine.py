@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path, PurePosixPath
 
 import psutil
 
@@ -13,15 +15,25 @@ from sysprep.checks import (
     Finding,
     Verdict,
     affinity_finding,
+    boot_findings,
     effective_affinity_finding,
     isolation_findings,
     pile_up_finding,
     swap_finding,
 )
+from sysprep.cpulist import format_cpulist
 from sysprep.errors import MalformedValueError
 from sysprep.host import Host, HostFacts, discover
-from sysprep.knobs import DROPIN_PATH, Kind, Knob, knobs_for
-from sysprep.layout import resolve_layout
+from sysprep.knobs import (
+    DROPIN_PATH,
+    IRQBALANCE_KNOB,
+    IRQBALANCE_PATH,
+    SYSTEMD_KNOB,
+    Kind,
+    Knob,
+    knobs_for,
+)
+from sysprep.layout import CpuLayout, resolve_layout
 from sysprep.planning import (
     Absent,
     Observation,
@@ -33,6 +45,7 @@ from sysprep.planning import (
     build_plan,
 )
 from sysprep.profile import Profile
+from sysprep.services import ServiceError
 from sysprep.state import Saved, StateStore
 from sysprep.wanted import selected, tokens
 
@@ -96,7 +109,13 @@ class Survey:
 
 
 def survey(profile: Profile, host: Host) -> Survey:
-    facts = discover(host, profile.irq.nics if profile.irq else None)
+    nic = profile.nic
+    facts = discover(
+        host,
+        profile.irq.nics if profile.irq else None,
+        steered=nic.nics if nic is not None else (),
+        ethtool=nic is not None and bool(nic.coalesce or nic.rings),
+    )
     layout = resolve_layout(profile.cpus, facts.online)
     knobs = knobs_for(profile, layout, facts)
     seen = observe(host, [knob.path for knob in knobs if knob.never is None] + [DROPIN_PATH])
@@ -120,11 +139,10 @@ def _write_failure(relative: str, err: OSError) -> tuple[Result, str]:
 
 
 def _put(host: Host, knob: Knob, text: str) -> None:
-    path = host.path(knob.path)
     if knob.kind is Kind.FILE:
-        host.files.replace(path, text)
+        host.files.replace(host.path(knob.path), text)
     else:
-        host.files.write(path, text)
+        host.write(knob.path, text)
 
 
 def _apply_step(host: Host, step: Step) -> Outcome:
@@ -155,17 +173,61 @@ def _plain_outcome(step: Step) -> Outcome:
     return Outcome(step.name, Result.FAILED, reason=step.reason)
 
 
+def _originals(host: Host, changes: tuple[Step, ...]) -> dict[str, Saved]:
+    """What revert needs, in apply order: a directory apply creates comes before its file."""
+    saved: dict[str, Saved] = {}
+    for step in changes:
+        if step.knob.kind is Kind.FILE and step.original is None:
+            parent = str(PurePosixPath(step.knob.path).parent)
+            if not host.exists(parent):
+                saved[parent] = Saved(f"{step.name} directory", None, "dir")
+        saved[step.knob.path] = Saved(step.name, step.original, step.knob.wanted.form)
+    return saved
+
+
 def apply(survey_: Survey, host: Host, store: StateStore) -> RunReport:
     """Save originals once (fsynced) before the first write, then write and re-read each."""
-    changes = survey_.plan.changes
-    store.save_once(
-        {step.knob.path: Saved(step.name, step.original, step.knob.wanted.form) for step in changes}
-    )
+    store.save_once(_originals(host, survey_.plan.changes))
     outcomes = [
         _apply_step(host, step) if step.status is Status.CHANGE else _plain_outcome(step)
         for step in survey_.plan.steps
     ]
-    return RunReport("apply", tuple(outcomes), survey_.plan.manual)
+    outcomes += _tell_irqbalance(host, outcomes)
+    return RunReport("apply", tuple(outcomes), survey_.plan.manual + _systemd_note(outcomes))
+
+
+_SYSTEMD_NOTE = (
+    "systemd reads CPUAffinity= when it starts: reboot, or run `systemctl daemon-reexec`",
+)
+
+
+def _systemd_note(outcomes: list[Outcome]) -> tuple[str, ...]:
+    """sysprep does not re-execute PID 1 on its own: say what makes the drop-in count."""
+    changed = (Result.APPLIED, Result.RESTORED, Result.REMOVED)
+    if any(o.name == SYSTEMD_KNOB and o.result in changed for o in outcomes):
+        return _SYSTEMD_NOTE
+    return ()
+
+
+def _tell_irqbalance(host: Host, outcomes: list[Outcome]) -> list[Outcome]:
+    """irqbalance reads IRQBALANCE_BANNED_CPULIST only when it starts: restart a running one.
+
+    Until it restarts it keeps moving IRQs onto the trader CPUs, so a restart that cannot
+    be done is a failure, not a footnote.
+    """
+    changed = (Result.APPLIED, Result.RESTORED, Result.REMOVED)
+    if not any(o.name == IRQBALANCE_KNOB and o.result in changed for o in outcomes):
+        return []
+    name = "irqbalance restart"
+    if host.services is None:
+        return [Outcome(name, Result.UNSUPPORTED, reason="not this host's live root: not checked")]
+    try:
+        if not host.services.running("irqbalance"):
+            return [Outcome(name, Result.OK, reason="irqbalance is not running")]
+        host.services.restart("irqbalance")
+    except ServiceError as err:
+        return [Outcome(name, Result.FAILED, reason=str(err))]
+    return [Outcome(name, Result.APPLIED, after="restarted")]
 
 
 def _restored(saved: Saved, raw: str) -> bool:
@@ -179,18 +241,20 @@ def _restored(saved: Saved, raw: str) -> bool:
 def _restore_one(host: Host, relative: str, saved: Saved) -> Outcome:
     path = host.path(relative)
     try:
+        if saved.value is None and saved.form == "dir":
+            return _remove_created_dir(host, path, saved)
         if saved.value is None:
             if host.files.exists(path):
                 host.files.remove(path)
             return Outcome(saved.name, Result.REMOVED, after="absent")
-        if _restored(saved, host.files.read(path)):
+        if _restored(saved, host.read(relative)):
             # never changed (its write failed) or already put back: nothing to write
             return Outcome(saved.name, Result.OK, after=_shown(saved))
         if saved.form == "file":
             host.files.replace(path, saved.value)
         else:
-            host.files.write(path, saved.value)
-        raw = host.files.read(path)
+            host.write(relative, saved.value)
+        raw = host.read(relative)
         if not _restored(saved, raw):
             reason = f"wrote {saved.value!r} but the kernel shows {raw.strip()!r}"
             return Outcome(saved.name, Result.FAILED, after=raw.strip(), reason=reason)
@@ -201,6 +265,16 @@ def _restore_one(host: Host, relative: str, saved: Saved) -> Outcome:
             result, reason = Result.FAILED, str(err)
         return Outcome(saved.name, result, reason=reason)
     return Outcome(saved.name, Result.RESTORED, after=_shown(saved))
+
+
+def _remove_created_dir(host: Host, path: Path, saved: Saved) -> Outcome:
+    """A directory apply created goes, unless someone has put something of theirs in it."""
+    if not host.files.exists(path):
+        return Outcome(saved.name, Result.REMOVED, after="absent")
+    if host.files.listdir(path):
+        return Outcome(saved.name, Result.OK, reason="kept: it holds files sysprep did not write")
+    host.files.remove_dir(path)
+    return Outcome(saved.name, Result.REMOVED, after="absent")
 
 
 def _shown(saved: Saved) -> str:
@@ -217,8 +291,9 @@ def revert(host: Host, store: StateStore) -> RunReport:
         if outcome.result is Result.FAILED
     }
     store.keep_only(failed)
-    notes = () if saved else ("nothing to revert: no saved originals",)
-    return RunReport("revert", tuple(outcomes), notes)
+    notes: tuple[str, ...] = () if saved else ("nothing to revert: no saved originals",)
+    notes += _systemd_note(outcomes)
+    return RunReport("revert", (*outcomes, *_tell_irqbalance(host, outcomes)), notes)
 
 
 def _step_finding(step: Step) -> Finding:
@@ -256,6 +331,60 @@ def _process_affinity(pid: int) -> frozenset[int] | str:
         return f"cannot read the CPU affinity of pid {pid}: {err}"
 
 
+def _irqbalance_finding(host: Host) -> Finding | None:
+    """A running irqbalance that started before its banned list changed still ignores it."""
+    if host.services is None:
+        return None
+    name = "irqbalance banned CPUs in effect"
+    try:
+        changed = os.stat(host.path(IRQBALANCE_PATH)).st_mtime
+        started = host.services.started("irqbalance")
+    except FileNotFoundError:
+        return None
+    except ServiceError as err:
+        # A sandboxed caller (the trader's unit) cannot see irqbalance. Where the IRQs really
+        # land is checked anyway (effective affinity), so this is reported, not drift.
+        return Finding(name, Verdict.ADVISORY, reason=f"cannot tell: {err}")
+    except OSError as err:
+        return Finding(name, Verdict.DRIFT, reason=f"cannot tell: {_why(err)}")
+    if started is None:
+        return Finding(name, Verdict.OK, "not running", "restarted since the list changed")
+    if started < changed:
+        reason = (
+            "irqbalance started before /etc/default/irqbalance (its banned CPU list) last "
+            "changed: systemctl restart irqbalance.service"
+        )
+        return Finding(name, Verdict.DRIFT, "stale", "restarted since the list changed", reason)
+    return Finding(name, Verdict.OK, "restarted", "restarted since the list changed")
+
+
+def _manager_finding(host: Host, layout: CpuLayout) -> Finding | None:
+    """systemd reads CPUAffinity= when it starts: until then services still land anywhere."""
+    if host.services is None:
+        return None
+    name = "systemd manager CPU affinity"
+    wanted = format_cpulist(layout.housekeeping)
+    try:
+        cpus = host.services.manager_affinity()
+    except ServiceError as err:  # an advisory check that cannot be made stays advisory
+        return Finding(name, Verdict.ADVISORY, None, wanted, f"cannot tell: {err}")
+    if cpus is None:
+        return Finding(name, Verdict.UNSUPPORTED, reason="PID 1 is not systemd")
+    if cpus & layout.trader:
+        reason = "takes effect at the next boot or after `systemctl daemon-reexec`"
+        return Finding(name, Verdict.ADVISORY, format_cpulist(cpus), wanted, reason)
+    return Finding(name, Verdict.OK, format_cpulist(cpus), wanted)
+
+
+def _service_findings(profile: Profile, host: Host, layout: CpuLayout) -> list[Finding]:
+    found: list[Finding | None] = []
+    if profile.persist and profile.irq is not None and profile.irq.irqbalance_ban:
+        found.append(_irqbalance_finding(host))
+    if profile.persist and profile.placement is not None and profile.placement.systemd:
+        found.append(_manager_finding(host, layout))
+    return [finding for finding in found if finding is not None]
+
+
 def verify_findings(survey_: Survey, host: Host, role: str | None, pid: int) -> list[Finding]:
     profile, facts, plan = survey_.profile, survey_.facts, survey_.plan
     findings = [_step_finding(step) for step in plan.steps]
@@ -263,10 +392,12 @@ def verify_findings(survey_: Survey, host: Host, role: str | None, pid: int) -> 
         reason = f"{override.path} sets {override.value!r}, applied after sysprep at boot"
         findings.append(Finding(f"sysctl.d override {override.key}", Verdict.DRIFT, reason=reason))
     findings += isolation_findings(profile, plan.layout, facts)
+    findings += boot_findings(profile, plan.layout, facts)
     if profile.swap_off:
         findings.append(swap_finding(facts))
     if profile.irq is not None:
         findings += _irq_effective(host, facts, survey_)
+    findings += _service_findings(profile, host, plan.layout)
     if role is not None:
         allowed = _process_affinity(pid)
         findings.append(affinity_finding(role, pid, allowed, plan.layout))

@@ -21,3 +21,11 @@ class MalformedValueError(SysprepError, ValueError):
 
 class StateError(SysprepError, OSError):
     """The saved-originals state cannot be read or written."""
+
+
+class BaselineError(SysprepError, ValueError):
+    """A recorded probe baseline is unreadable or malformed."""
+
+
+class ProbeError(SysprepError, RuntimeError):
+    """The probe could not run or measure (a CPU it may not use, a spinner that failed)."""

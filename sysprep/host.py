@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from sysprep.cpulist import parse_cpulist
 from sysprep.errors import MalformedValueError, SysprepError
+from sysprep.ethtool import (
+    ETHTOOL_PREFIX,
+    GROUPS,
+    Ethtool,
+    EthtoolUnsupported,
+    EthtoolView,
+    read_setting,
+    write_setting,
+)
+from sysprep.services import Services
 
 
 class HostFiles(Protocol):
@@ -22,6 +32,7 @@ class HostFiles(Protocol):
     def write(self, path: Path, text: str) -> None: ...
     def replace(self, path: Path, text: str) -> None: ...
     def remove(self, path: Path) -> None: ...
+    def remove_dir(self, path: Path) -> None: ...
     def listdir(self, path: Path) -> list[str]: ...
     def exists(self, path: Path) -> bool: ...
     def realpath(self, path: Path) -> Path: ...
@@ -51,6 +62,11 @@ class RealFiles:
 
     def remove(self, path: Path) -> None:
         path.unlink()
+        fsync_dir(path.parent)
+
+    def remove_dir(self, path: Path) -> None:
+        """Remove an empty directory; OSError (ENOTEMPTY) when something is in it."""
+        path.rmdir()
         fsync_dir(path.parent)
 
     def listdir(self, path: Path) -> list[str]:
@@ -84,16 +100,31 @@ def atomic_write(path: Path, text: str) -> None:
 
 @dataclass(frozen=True)
 class Host:
-    """A root directory and the way to reach its files."""
+    """A root directory and the way to reach its files (and its NICs' ethtool settings).
+
+    A relative path under ``ethtool/NIC/GROUP/NAME`` is an ethtool setting: read, written and
+    saved like a file, so that planning, apply and revert treat it as any other knob.
+    """
 
     root: Path
     files: HostFiles
+    ethtool: Ethtool | None = None
+    services: Services | None = None  # None: a tree that is not this host's live root
 
     def path(self, relative: str) -> Path:
         return self.root / relative.lstrip("/")
 
     def read(self, relative: str) -> str:
+        if relative.startswith(ETHTOOL_PREFIX):
+            return read_setting(self.ethtool, relative)
         return self.files.read(self.path(relative))
+
+    def write(self, relative: str, text: str) -> None:
+        """One write of a kernel knob (or one ethtool setting)."""
+        if relative.startswith(ETHTOOL_PREFIX):
+            write_setting(self.ethtool, relative, text)
+        else:
+            self.files.write(self.path(relative), text)
 
     def exists(self, relative: str) -> bool:
         return self.files.exists(self.path(relative))
@@ -125,6 +156,27 @@ class HostFacts:
     swaps: tuple[str, ...]
     nohz_full_supported: bool
     sysctl_files: tuple[tuple[str, str], ...]  # (path, text) in systemd-sysctl order
+    clocksource: str | None = None  # None: unreadable
+    clocksources: str = ""  # the ones available
+    smt_control: str | None = None  # None: no /sys/devices/system/cpu/smt (unknown)
+    siblings: dict[int, frozenset[int]] = field(default_factory=dict)  # cpu -> SMT siblings
+    platform_profiles: tuple[str, ...] | None = None  # None: no ACPI platform profile
+    turbo_file: str | None = None  # intel_pstate/no_turbo or cpufreq/boost
+    nic_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rx-N, tx-N
+    nic_ethtool: dict[str, dict[str, EthtoolView | str]] = field(default_factory=dict)
+    systemd: bool = False  # /etc/systemd/system.conf exists
+    exclusive_sysctls: dict[str, str] = field(default_factory=dict)  # vm.dirty_bytes and kin
+
+
+def check_proc_whole(host: Host) -> None:
+    """A procfs that shows processes but no /proc/sys (mounted with subset=pid, as systemd's
+    ProcSubset=pid does) hides every sysctl, IRQ and the command line: each would read as
+    absent, i.e. unsupported, i.e. fine. Refuse instead."""
+    if host.exists("proc/self") and not host.exists("proc/sys"):
+        raise SysprepError(
+            f"{host.path('proc/sys')} is not visible here (subset=pid, systemd's ProcSubset=pid):"
+            " sysprep cannot see the kernel's settings; run it with the whole of /proc"
+        )
 
 
 def read_online(host: Host) -> frozenset[int]:
@@ -242,13 +294,92 @@ def sysctl_files(host: Host) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def discover(host: Host, nics: tuple[str, ...] | None) -> HostFacts:
+def _text(host: Host, relative: str) -> str | None:
+    try:
+        return host.read(relative).strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _siblings(host: Host, online: frozenset[int]) -> dict[int, frozenset[int]]:
+    found = {}
+    for cpu in sorted(online):
+        text = _text(host, f"sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
+        if text is None:
+            continue
+        try:
+            found[cpu] = parse_cpulist(text)
+        except MalformedValueError:
+            continue  # unknown siblings: the SMT check reports it
+    return found
+
+
+#: A fact that exists on this host but could not be read.
+UNREADABLE = "unreadable"
+
+
+def _byte_limits(host: Host) -> dict[str, str]:
+    """The byte forms of the dirty-page limits, where this kernel has them and they read."""
+    found = {}
+    for key in ("vm.dirty_bytes", "vm.dirty_background_bytes"):
+        try:
+            found[key] = host.read("proc/sys/" + key.replace(".", "/")).strip()
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError):
+            found[key] = UNREADABLE
+    return found
+
+
+def _turbo_file(host: Host) -> str | None:
+    for relative in (
+        "sys/devices/system/cpu/intel_pstate/no_turbo",
+        "sys/devices/system/cpu/cpufreq/boost",
+    ):
+        if host.exists(relative):
+            return relative
+    return None
+
+
+def _ethtool(host: Host, nic: str) -> dict[str, EthtoolView | str]:
+    """Each ethtool group of a NIC, or why this host cannot have it.
+
+    A group ethtool failed to show for another reason is left out: its settings are then
+    read like any knob, and the failure is an error in plan and drift in verify.
+    """
+    if host.ethtool is None:
+        return dict.fromkeys(GROUPS, "ethtool is only consulted for the real root (--root /)")
+    found: dict[str, EthtoolView | str] = {}
+    for group in GROUPS:
+        try:
+            found[group] = host.ethtool.show(nic, group)
+        except EthtoolUnsupported as err:
+            found[group] = str(err)
+        except OSError:
+            continue
+    return found
+
+
+def discover(
+    host: Host,
+    nics: tuple[str, ...] | None,
+    *,
+    steered: tuple[str, ...] | None = (),
+    ethtool: bool = False,
+) -> HostFacts:
+    """``nics``: whose IRQs to find; ``steered``: whose queues (and, with ``ethtool``, whose
+    coalescing and rings) to read. None means every interface backed by a device."""
+    check_proc_whole(host)
     online = read_online(host)
     names = list(nics) if nics is not None else nic_names(host)
+    steer = list(steered) if steered is not None else nic_names(host)
     try:
         cmdline = host.read("proc/cmdline").strip()
     except OSError:
         cmdline = ""
+    profiles = _text(host, "sys/firmware/acpi/platform_profile_choices")
+    queues = {name: tuple(host.listdir(f"sys/class/net/{name}/queues")) for name in steer}
+    clock = "sys/devices/system/clocksource/clocksource0"
     return HostFacts(
         online=online,
         max_freq_khz=_max_freq(host, online),
@@ -258,4 +389,14 @@ def discover(host: Host, nics: tuple[str, ...] | None) -> HostFacts:
         swaps=_swaps(host),
         nohz_full_supported=host.exists("sys/devices/system/cpu/nohz_full"),
         sysctl_files=sysctl_files(host),
+        clocksource=_text(host, f"{clock}/current_clocksource"),
+        clocksources=_text(host, f"{clock}/available_clocksource") or "",
+        smt_control=_text(host, "sys/devices/system/cpu/smt/control"),
+        siblings=_siblings(host, online),
+        platform_profiles=None if profiles is None else tuple(profiles.split()),
+        turbo_file=_turbo_file(host),
+        nic_queues=queues,
+        nic_ethtool={name: _ethtool(host, name) for name in steer} if ethtool else {},
+        systemd=host.exists("etc/systemd/system.conf"),
+        exclusive_sysctls=_byte_limits(host),
     )

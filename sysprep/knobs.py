@@ -10,10 +10,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sysprep.cpulist import format_cpulist
-from sysprep.host import HostFacts
+from sysprep.ethtool import ethtool_path
+from sysprep.host import UNREADABLE, HostFacts
 from sysprep.layout import CpuLayout
-from sysprep.profile import Profile
-from sysprep.wanted import CpusExcluded, Exact, Selected, ShellVariable, Wanted
+from sysprep.profile import NicWish, Profile
+from sysprep.wanted import (
+    CpusExcluded,
+    Exact,
+    FileContent,
+    MaskAvoids,
+    Selected,
+    ShellVariable,
+    Wanted,
+)
 
 #: Sysctls that circulate in tuning scripts but must never be applied.
 NEVER_APPLY = {
@@ -25,7 +34,12 @@ NEVER_APPLY = {
 
 DROPIN_PATH = "etc/sysctl.d/60-sysprep.conf"
 IRQBALANCE_PATH = "etc/default/irqbalance"
+IRQBALANCE_KNOB = "irqbalance banned CPUs"
+SYSTEMD_KNOB = "systemd CPUAffinity"
 CPU_DIR = "sys/devices/system/cpu"
+SYSTEMD_DROPIN_PATH = "etc/systemd/system.conf.d/60-sysprep-cpuaffinity.conf"
+WORKQUEUE_CPUMASK = "sys/devices/virtual/workqueue/cpumask"
+WRITEBACK_CPUMASK = "sys/bus/workqueue/devices/writeback/cpumask"
 
 
 class Kind(StrEnum):
@@ -33,6 +47,7 @@ class Kind(StrEnum):
     SYSFS = "sysfs"
     IRQ = "irq"
     FILE = "file"  # persistent configuration: replaced atomically, saved whole
+    ETHTOOL = "ethtool"  # a NIC setting through the ethtool command (a pseudo path)
 
 
 @dataclass(frozen=True)
@@ -51,7 +66,28 @@ def sysctl_path(key: str) -> str:
     return "proc/sys/" + key.replace(".", "/")
 
 
-def _sysctl_knobs(profile: Profile) -> list[Knob]:
+#: Sysctl pairs where writing the first zeroes the second (the kernel keeps one or the other).
+EXCLUSIVE_SYSCTLS = {
+    "vm.dirty_ratio": "vm.dirty_bytes",
+    "vm.dirty_background_ratio": "vm.dirty_background_bytes",
+}
+
+
+def _displaces(key: str, facts: HostFacts) -> str | None:
+    """Why writing ``key`` would silently discard a setting revert cannot bring back."""
+    partner = EXCLUSIVE_SYSCTLS.get(key)
+    value = facts.exclusive_sysctls.get(partner or "", "0")
+    if partner is None or value == "0":
+        return None
+    if value == UNREADABLE:
+        return f"cannot read {partner}: a ratio could replace a limit revert could not bring back"
+    return (
+        f"{partner} = {value} on this host: a ratio would replace that limit, "
+        "and revert could not bring it back"
+    )
+
+
+def _sysctl_knobs(profile: Profile, facts: HostFacts) -> list[Knob]:
     return [
         Knob(
             name=wish.key,
@@ -59,7 +95,7 @@ def _sysctl_knobs(profile: Profile) -> list[Knob]:
             wanted=wish.wanted,
             kind=Kind.SYSCTL,
             absent=f"the kernel has no {wish.key} (or not in this network namespace)",
-            never=NEVER_APPLY.get(wish.key),
+            never=NEVER_APPLY.get(wish.key) or _displaces(wish.key, facts),
             sysctl_key=wish.key,
         )
         for wish in profile.sysctls
@@ -144,16 +180,178 @@ def _irq_knobs(profile: Profile, layout: CpuLayout, facts: HostFacts) -> list[Kn
     if wish.irqbalance_ban and profile.persist:
         banned = ShellVariable("IRQBALANCE_BANNED_CPULIST", format_cpulist(layout.trader))
         absent = "irqbalance is not installed (no /etc/default/irqbalance): nothing moves IRQs back"
-        knobs.append(Knob("irqbalance banned CPUs", IRQBALANCE_PATH, banned, Kind.FILE, absent))
+        knobs.append(Knob(IRQBALANCE_KNOB, IRQBALANCE_PATH, banned, Kind.FILE, absent))
     return knobs
+
+
+def _per_cpu_power_knobs(profile: Profile, facts: HostFacts) -> list[Knob]:
+    wish = profile.power
+    if wish is None:
+        return []
+    knobs: list[Knob] = []
+    for cpu in sorted(facts.online):
+        if wish.energy_performance_preference is not None:
+            knobs.append(
+                Knob(
+                    f"cpu{cpu} energy_performance_preference",
+                    f"{CPU_DIR}/cpu{cpu}/cpufreq/energy_performance_preference",
+                    Exact(wish.energy_performance_preference),
+                    Kind.SYSFS,
+                    "no energy_performance_preference (offered by intel_pstate or amd-pstate "
+                    "in active mode only)",
+                )
+            )
+        if wish.energy_perf_bias is not None:
+            knobs.append(
+                Knob(
+                    f"cpu{cpu} energy_perf_bias",
+                    f"{CPU_DIR}/cpu{cpu}/power/energy_perf_bias",
+                    Exact(str(wish.energy_perf_bias)),
+                    Kind.SYSFS,
+                    "no energy_perf_bias (an Intel CPU register the kernel does not expose here)",
+                )
+            )
+    return knobs
+
+
+def _turbo_knob(turbo: bool, facts: HostFacts) -> Knob:
+    name = "cpu turbo"
+    if facts.turbo_file is None:
+        never = "neither intel_pstate/no_turbo nor cpufreq/boost: turbo is the firmware's"
+        return Knob(name, f"{CPU_DIR}/cpufreq/boost", Exact("-"), Kind.SYSFS, never=never)
+    inverted = facts.turbo_file.endswith("no_turbo")
+    value = "1" if turbo != inverted else "0"
+    return Knob(name, facts.turbo_file, Exact(value), Kind.SYSFS)
+
+
+def _platform_knobs(profile: Profile, facts: HostFacts) -> list[Knob]:
+    wish = profile.power
+    if wish is None:
+        return []
+    knobs = []
+    if wish.min_perf_pct is not None:
+        path = f"{CPU_DIR}/intel_pstate/min_perf_pct"
+        wanted = Exact(str(wish.min_perf_pct))
+        absent = "no intel_pstate driver (its min_perf_pct is absent)"
+        knobs.append(Knob("intel_pstate min_perf_pct", path, wanted, Kind.SYSFS, absent))
+    if wish.turbo is not None:
+        knobs.append(_turbo_knob(wish.turbo, facts))
+    if wish.platform_profile is not None:
+        offered = facts.platform_profiles
+        never = None
+        if offered is not None and wish.platform_profile not in offered:
+            never = f"the firmware offers {', '.join(offered)}, not {wish.platform_profile}"
+        knobs.append(
+            Knob(
+                "acpi platform_profile",
+                "sys/firmware/acpi/platform_profile",
+                Exact(wish.platform_profile),
+                Kind.SYSFS,
+                "no ACPI platform profile on this machine",
+                never,
+            )
+        )
+    return knobs
+
+
+def _placement_knobs(profile: Profile, layout: CpuLayout, facts: HostFacts) -> list[Knob]:
+    knobs = []
+    if profile.ksm_off:
+        path = "sys/kernel/mm/ksm/run"
+        knobs.append(Knob("ksm run", path, Exact("0"), Kind.SYSFS, "kernel without KSM"))
+    wish = profile.placement
+    if wish is None:
+        return knobs
+    if wish.workqueues:
+        away = CpusExcluded(layout.trader, layout.housekeeping, mask=True)
+        absent = "no unbound workqueue cpumask on this kernel"
+        knobs.append(Knob("workqueue cpumask", WORKQUEUE_CPUMASK, away, Kind.SYSFS, absent))
+        # tuned sets the writeback workqueue's own mask too; the kernel intersects it with the
+        # global one, so this keeps the two from disagreeing when someone widens the global.
+        absent = "no writeback workqueue in sysfs on this kernel"
+        knobs.append(
+            Knob("writeback workqueue cpumask", WRITEBACK_CPUMASK, away, Kind.SYSFS, absent)
+        )
+    if wish.systemd and profile.persist:
+        cpus = format_cpulist(layout.housekeeping)
+        content = (
+            "# Written by `sysprep apply`; removed by `sysprep revert`. Services without a\n"
+            "# CPUAffinity= of their own start on the housekeeping CPUs, never the trader's.\n"
+            f"[Manager]\nCPUAffinity={cpus}\n"
+        )
+        knobs.append(
+            Knob(
+                SYSTEMD_KNOB,
+                SYSTEMD_DROPIN_PATH,
+                FileContent(content),
+                Kind.FILE,
+                never=None if facts.systemd else "systemd is not installed (no /etc/systemd)",
+                create=True,
+            )
+        )
+    return knobs
+
+
+def _steering_knobs(layout: CpuLayout, facts: HostFacts) -> list[Knob]:
+    knobs = []
+    away = MaskAvoids(layout.trader)
+    for nic, queues in sorted(facts.nic_queues.items()):
+        if not queues:
+            never = f"no /sys/class/net/{nic}/queues (not an interface here?)"
+            knobs.append(
+                Knob(f"{nic} queues", f"sys/class/net/{nic}/queues", away, Kind.SYSFS, never=never)
+            )
+        for queue in queues:
+            if queue.startswith("rx-"):
+                file, absent = "rps_cpus", "no rps_cpus (kernel without RPS)"
+            elif queue.startswith("tx-"):
+                file, absent = "xps_cpus", "no xps_cpus (kernel without XPS, or one TX queue)"
+            else:
+                continue
+            path = f"sys/class/net/{nic}/queues/{queue}/{file}"
+            knobs.append(Knob(f"{nic} {queue} {file}", path, away, Kind.SYSFS, absent))
+    return knobs
+
+
+def _ethtool_knobs(wish: NicWish, facts: HostFacts) -> list[Knob]:
+    knobs = []
+    for nic, views in sorted(facts.nic_ethtool.items()):
+        for group, settings in (("coalesce", wish.coalesce), ("rings", wish.rings)):
+            view = views.get(group)
+            for name, value in settings:
+                path = ethtool_path(nic, group, name)
+                label = f"{nic} {group} {name}"
+                if view is None:  # ethtool failed: reading the setting will say how
+                    knobs.append(Knob(label, path, Exact(value), Kind.ETHTOOL))
+                    continue
+                if isinstance(view, str):
+                    knobs.append(Knob(label, path, Exact(value), Kind.ETHTOOL, never=view))
+                    continue
+                target = view.maxima.get(name, "n/a") if value == "max" else value
+                never = None
+                if view.current.get(name, "n/a") == "n/a" or target == "n/a":
+                    never = f"the driver of {nic} does not offer {group} {name}"
+                knobs.append(Knob(label, path, Exact(target), Kind.ETHTOOL, never=never))
+    return knobs
+
+
+def _nic_knobs(profile: Profile, layout: CpuLayout, facts: HostFacts) -> list[Knob]:
+    wish = profile.nic
+    if wish is None:
+        return []
+    knobs = _steering_knobs(layout, facts) if wish.steering else []
+    return knobs + _ethtool_knobs(wish, facts)
 
 
 def knobs_for(profile: Profile, layout: CpuLayout, facts: HostFacts) -> tuple[Knob, ...]:
     """Every knob the profile asks for on this host, in the order apply writes them."""
-    knobs = _frequency_knobs(profile, facts) + _cstate_knobs(profile, layout, facts)
-    knobs += _sysctl_knobs(profile) + _irq_knobs(profile, layout, facts)
+    knobs = _frequency_knobs(profile, facts) + _per_cpu_power_knobs(profile, facts)
+    knobs += _platform_knobs(profile, facts) + _cstate_knobs(profile, layout, facts)
+    knobs += _sysctl_knobs(profile, facts) + _irq_knobs(profile, layout, facts)
+    knobs += _nic_knobs(profile, layout, facts)
     if profile.transparent_hugepage is not None:
         path = "sys/kernel/mm/transparent_hugepage/enabled"
         thp = Selected(profile.transparent_hugepage)
         knobs.append(Knob("transparent_hugepage", path, thp, Kind.SYSFS, "kernel without THP"))
+    knobs += _placement_knobs(profile, layout, facts)
     return tuple(knobs)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sysprep.checks import boot_parameters, missing_isolation
+from sysprep.checks import boot_parameters, missing_boot_words, missing_isolation
 from sysprep.errors import MalformedValueError
 from sysprep.host import HostFacts
 from sysprep.knobs import DROPIN_PATH, Kind, Knob
@@ -162,9 +162,10 @@ def find_overrides(
 def _manual(profile: Profile, layout: CpuLayout, facts: HostFacts) -> tuple[str, ...]:
     notes = []
     missing = missing_isolation(profile, layout, facts)
-    if missing:
-        params = boot_parameters(missing, layout)
-        notes.append(f"kernel command line: add `{params}` and reboot")
+    words = [boot_parameters(missing, layout)] if missing else []
+    words += missing_boot_words(profile.boot, facts.cmdline)
+    if words:
+        notes.append(f"kernel command line: add `{' '.join(words)}` and reboot")
     if profile.swap_off and facts.swaps:
         notes.append(
             f"swap is on ({', '.join(facts.swaps)}): "

@@ -19,8 +19,12 @@ from sysprep.wanted import AtLeast, Exact, Wanted
 
 BUILTIN = ("latency", "baseline")
 ISOLATION_PARAMS = ("isolcpus", "nohz_full", "rcu_nocbs")
+SMT_CHOICES = ("off", "idle-sibling", "any")
 _THP_CHOICES = ("always", "madvise", "never")
 _SYSCTL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_BOOT_WORD = re.compile(r"[a-z0-9_.-]+(=[^\s=]+)?")
+_ETHTOOL_KEY = re.compile(r"[a-z][a-z0-9-]*")
+_WORD = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,43 @@ class IrqWish:
 
 
 @dataclass(frozen=True)
+class PowerWish:
+    """CPU power management beyond the governor (each None: left alone)."""
+
+    energy_performance_preference: str | None
+    energy_perf_bias: int | None  # 0 (performance) .. 15 (power saving)
+    min_perf_pct: int | None  # intel_pstate
+    turbo: bool | None
+    platform_profile: str | None  # ACPI
+
+
+@dataclass(frozen=True)
+class PlacementWish:
+    """Where the kernel's and systemd's own work may run: the housekeeping CPUs."""
+
+    workqueues: bool
+    systemd: bool
+
+
+@dataclass(frozen=True)
+class NicWish:
+    nics: tuple[str, ...] | None  # None: every interface backed by a device
+    steering: bool  # RPS and XPS masks kept off the trader CPUs
+    coalesce: tuple[tuple[str, str], ...]  # ethtool -C name, value
+    rings: tuple[tuple[str, str], ...]  # ethtool -G name, value ("max" or a number)
+
+
+@dataclass(frozen=True)
+class BootWish:
+    """Verify only: boot parameters (each word must be on the command line), clocksource, SMT."""
+
+    params: tuple[str, ...]
+    clocksource: str | None
+    smt: str  # one of SMT_CHOICES
+    required: bool
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -62,6 +103,11 @@ class Profile:
     swap_off: bool
     isolation: tuple[str, ...]
     isolation_required: bool
+    power: PowerWish | None = None
+    ksm_off: bool = False
+    placement: PlacementWish | None = None
+    nic: NicWish | None = None
+    boot: BootWish | None = None
 
 
 class _Table:
@@ -191,17 +237,121 @@ def _cpu(table: _Table | None) -> tuple[str | None, str | None, int | None, bool
     return governor, freq, latency, scope == "all"
 
 
-def _memory(table: _Table | None) -> tuple[str | None, bool]:
+def _memory(table: _Table | None) -> tuple[str | None, bool, bool]:
     if table is None:
-        return None, False
-    table.only("transparent_hugepage", "swap")
+        return None, False, False
+    table.only("transparent_hugepage", "swap", "ksm")
     thp = table.get("transparent_hugepage", str)
     if thp is not None and thp not in _THP_CHOICES:
         raise table.error("transparent_hugepage", f"expected one of {', '.join(_THP_CHOICES)}")
     swap = table.get("swap", str)
     if swap not in (None, "off"):
         raise table.error("swap", 'only "off" is supported')
-    return thp, swap == "off"
+    ksm = table.get("ksm", str)
+    if ksm not in (None, "off"):
+        raise table.error("ksm", 'only "off" is supported')
+    return thp, swap == "off", ksm == "off"
+
+
+def _word(table: _Table, key: str) -> str | None:
+    value: str | None = table.get(key, str)
+    if value is not None and not _WORD.fullmatch(value):
+        raise table.error(key, f"expected a lower-case word such as performance, found {value!r}")
+    return value
+
+
+def _bounded(table: _Table, key: str, low: int, high: int) -> int | None:
+    value: int | None = table.get(key, int)
+    if value is not None and not low <= value <= high:
+        raise table.error(key, f"must be between {low} and {high}")
+    return value
+
+
+def _power(table: _Table | None) -> PowerWish | None:
+    if table is None:
+        return None
+    keys = ("energy_performance_preference", "energy_perf_bias", "min_perf_pct", "turbo")
+    table.only(*keys, "platform_profile")
+    turbo = table.get("turbo", str)
+    if turbo not in (None, "on", "off"):
+        raise table.error("turbo", 'expected "on" or "off"')
+    return PowerWish(
+        energy_performance_preference=_word(table, "energy_performance_preference"),
+        energy_perf_bias=_bounded(table, "energy_perf_bias", 0, 15),
+        min_perf_pct=_bounded(table, "min_perf_pct", 0, 100),
+        turbo=None if turbo is None else turbo == "on",
+        platform_profile=_word(table, "platform_profile"),
+    )
+
+
+def _placement(table: _Table | None) -> PlacementWish | None:
+    if table is None:
+        return None
+    table.only("workqueues", "systemd")
+    return PlacementWish(
+        workqueues=table.get("workqueues", bool, False), systemd=table.get("systemd", bool, False)
+    )
+
+
+def _nic_names(table: _Table) -> tuple[str, ...] | None:
+    nics = table.raw("nics", "auto")
+    if nics == "auto":
+        return None
+    if isinstance(nics, list) and nics and all(isinstance(n, str) and n for n in nics):
+        return tuple(nics)
+    raise table.error("nics", 'expected "auto" or a list of interface names')
+
+
+def _ethtool_settings(table: _Table, key: str, *, rings: bool) -> tuple[tuple[str, str], ...]:
+    sub = table.table(key)
+    if sub is None:
+        return ()
+    found = []
+    for name, value in sub.items():
+        if not _ETHTOOL_KEY.fullmatch(name):
+            raise sub.error(name, "not an ethtool parameter name")
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            found.append((name, str(value)))
+        elif rings and value == "max":
+            found.append((name, "max"))
+        elif not rings and value in ("on", "off"):
+            found.append((name, value))
+        else:
+            allowed = 'an integer >= 0 or "max"' if rings else 'an integer >= 0, "on" or "off"'
+            raise sub.error(name, f"expected {allowed}, found {value!r}")
+    return tuple(found)
+
+
+def _nic(table: _Table | None) -> NicWish | None:
+    if table is None:
+        return None
+    table.only("nics", "steering", "coalesce", "rings")
+    return NicWish(
+        nics=_nic_names(table),
+        steering=table.get("steering", bool, False),
+        coalesce=_ethtool_settings(table, "coalesce", rings=False),
+        rings=_ethtool_settings(table, "rings", rings=True),
+    )
+
+
+def _boot(table: _Table | None) -> BootWish | None:
+    if table is None:
+        return None
+    table.only("params", "clocksource", "smt", "required")
+    params = table.raw("params", [])
+    if not isinstance(params, list) or not all(
+        isinstance(p, str) and _BOOT_WORD.fullmatch(p) for p in params
+    ):
+        raise table.error("params", 'expected a list of words such as "skew_tick=1"')
+    smt = table.get("smt", str, "any")
+    if smt not in SMT_CHOICES:
+        raise table.error("smt", f"expected one of {', '.join(SMT_CHOICES)}")
+    return BootWish(
+        params=tuple(params),
+        clocksource=_word(table, "clocksource"),
+        smt=smt,
+        required=table.get("required", bool, False),
+    )
 
 
 def _isolation(table: _Table | None) -> tuple[tuple[str, ...], bool]:
@@ -221,7 +371,19 @@ def parse_profile(text: str, source: str) -> Profile:
     except tomllib.TOMLDecodeError as err:
         raise ProfileError(f"{source}: not valid TOML: {err}") from None
     top = _Table(data, source, "")
-    top.only("profile", "cpus", "cpu", "sysctl", "irq", "memory", "isolation")
+    top.only(
+        "profile",
+        "cpus",
+        "cpu",
+        "power",
+        "sysctl",
+        "irq",
+        "nic",
+        "memory",
+        "placement",
+        "isolation",
+        "boot",
+    )
     meta = top.table("profile")
     if meta is None:
         raise top.error("profile", "missing [profile] table with a name")
@@ -230,7 +392,7 @@ def parse_profile(text: str, source: str) -> Profile:
     if not name:
         raise meta.error("name", "missing")
     governor, min_freq, latency, all_cpus = _cpu(top.table("cpu"))
-    thp, swap_off = _memory(top.table("memory"))
+    thp, swap_off, ksm_off = _memory(top.table("memory"))
     isolation, required = _isolation(top.table("isolation"))
     return Profile(
         name=name,
@@ -248,6 +410,11 @@ def parse_profile(text: str, source: str) -> Profile:
         swap_off=swap_off,
         isolation=isolation,
         isolation_required=required,
+        power=_power(top.table("power")),
+        ksm_off=ksm_off,
+        placement=_placement(top.table("placement")),
+        nic=_nic(top.table("nic")),
+        boot=_boot(top.table("boot")),
     )
 
 

@@ -10,12 +10,15 @@ from sysprep.checks import Finding, Verdict
 from sysprep.engine import Outcome, Result, RunReport
 from sysprep.knobs import Kind
 from sysprep.planning import Plan, Status, Step
-from sysprep.wanted import CpusExcluded
+from sysprep.wanted import CpusExcluded, MaskAvoids
 
 
 def _change_text(step: Step) -> str:
-    if step.knob.kind is Kind.FILE or isinstance(step.knob.wanted, CpusExcluded):
+    if step.knob.kind is Kind.FILE:
         return f"{step.current} -> {step.wanted}"
+    if isinstance(step.knob.wanted, CpusExcluded | MaskAvoids):
+        # the kernel takes a hex mask; people read CPU lists, as the current value is shown
+        return f"{step.current} -> {step.knob.wanted.show(step.target or '')}"
     return f"{step.current} -> {(step.target or '').strip()}"
 
 
@@ -87,7 +90,8 @@ def outcome_line(outcome: Outcome) -> str:
             return f"{outcome.name}: {outcome.result} ({outcome.before} -> {outcome.after})"
         return f"{outcome.name}: {outcome.result} ({outcome.after})"
     if outcome.result in (Result.OK, Result.REMOVED):
-        return f"{outcome.name}: {outcome.result}"
+        why = f" ({outcome.reason})" if outcome.reason else ""
+        return f"{outcome.name}: {outcome.result}{why}"
     return f"{outcome.name}: {outcome.result} ({outcome.reason})"
 
 

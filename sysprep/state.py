@@ -21,7 +21,7 @@ STATE_FILE = "originals.json"
 class Saved:
     name: str
     value: str | None  # None: the file did not exist
-    form: str  # "raw", "selected" or "file": how revert checks the restored value
+    form: str  # "raw", "selected", "file" or "dir" (a directory apply created)
 
 
 class StateStore:

@@ -165,6 +165,33 @@ class CpusExcluded:
 
 
 @dataclass(frozen=True)
+class MaskAvoids:
+    """A hex CPU mask may name any CPU but these; the empty mask (feature off) is fine too.
+
+    For RPS and XPS masks: work steered to a trader CPU is noise there, and no steering at
+    all leaves the work on the CPU that took the interrupt (a housekeeping CPU).
+    """
+
+    excluded: frozenset[int]
+    form: str = "raw"
+
+    def describe(self) -> str:
+        return f"none of {format_cpulist(self.excluded)}"
+
+    def satisfied(self, raw: str) -> bool:
+        return not parse_cpumask(raw) & self.excluded
+
+    def target(self, raw: str) -> str:
+        return format_cpumask(parse_cpumask(raw) - self.excluded)
+
+    def restorable(self, raw: str) -> str:
+        return raw.strip()
+
+    def show(self, raw: str) -> str:
+        return format_cpulist(parse_cpumask(raw)) or "none"
+
+
+@dataclass(frozen=True)
 class FileContent:
     """A whole configuration file this tool owns; absent means "create it"."""
 

@@ -1,12 +1,19 @@
-"""A fake /proc, /sys and /etc tree shaped like a 2-vCPU virtio VM, and faulty file access."""
+"""A fake /proc, /sys and /etc tree shaped like a 2-vCPU virtio VM, and faulty file access.
+
+Also stand-ins for the ethtool command and for the services sysprep restarts, which record
+every call.
+"""
 
 from __future__ import annotations
 
 import errno
 import os
+import time
 from pathlib import Path
 
+from sysprep.ethtool import EthtoolUnsupported, EthtoolView
 from sysprep.host import RealFiles
+from sysprep.services import ServiceError
 
 SYSCTLS = {
     "net.core.rmem_max": "212992",
@@ -23,6 +30,10 @@ SYSCTLS = {
     "kernel.timer_migration": "1",
     "vm.stat_interval": "1",
     "net.ipv4.tcp_low_latency": "0",
+    "vm.dirty_ratio": "20",
+    "vm.dirty_background_ratio": "10",
+    "kernel.nmi_watchdog": "1",
+    "kernel.soft_watchdog": "1",
 }
 NIC_IRQS = (37, 38, 39)
 
@@ -43,8 +54,14 @@ def make_host(
     cmdline: str = "console=ttyS0 quiet",
     swaps: tuple[str, ...] = (),
     nohz_full: bool = False,
+    intel: bool = False,
+    smt: str = "notsupported",
 ) -> Path:
-    """Build the tree and return its root."""
+    """Build the tree and return its root.
+
+    ``intel``: an intel_pstate host (EPP, energy_perf_bias, min_perf_pct, no_turbo) with an
+    ACPI platform profile. ``smt``: the SMT control; "on" pairs CPU 2k with 2k+1.
+    """
     cpu_dir = "sys/devices/system/cpu"
     put(root, f"{cpu_dir}/online", f"0-{cpus - 1}\n")
     for cpu in range(cpus):
@@ -58,6 +75,17 @@ def make_host(
             put(root, f"{base}/cpufreq/scaling_governor", "powersave\n")
             put(root, f"{base}/cpufreq/cpuinfo_max_freq", "3000000\n")
             put(root, f"{base}/cpufreq/scaling_min_freq", "800000\n")
+        if intel:
+            put(root, f"{base}/cpufreq/energy_performance_preference", "balance_power\n")
+            put(root, f"{base}/power/energy_perf_bias", "6\n")
+        pair = f"{cpu - cpu % 2}-{cpu - cpu % 2 + 1}" if smt == "on" else str(cpu)
+        put(root, f"{base}/topology/thread_siblings_list", pair + "\n")
+    put(root, f"{cpu_dir}/smt/control", smt + "\n")
+    if intel:
+        put(root, f"{cpu_dir}/intel_pstate/min_perf_pct", "26\n")
+        put(root, f"{cpu_dir}/intel_pstate/no_turbo", "1\n")
+        put(root, "sys/firmware/acpi/platform_profile", "balanced\n")
+        put(root, "sys/firmware/acpi/platform_profile_choices", "low-power balanced performance\n")
     if nohz_full:
         put(root, f"{cpu_dir}/nohz_full", "(null)\n")
     for key, value in SYSCTLS.items():
@@ -72,7 +100,18 @@ def make_host(
     os.symlink(
         "../../../devices/pci0000:00/0000:00:03.0/virtio2", root / "sys/class/net/eth0/device"
     )
+    put(root, "sys/class/net/eth0/queues/rx-0/rps_cpus", "3\n")
+    put(root, "sys/class/net/eth0/queues/rx-1/rps_cpus", "0\n")
+    put(root, "sys/class/net/eth0/queues/tx-0/xps_cpus", "1\n")
+    put(root, "sys/class/net/eth0/queues/tx-1/xps_cpus", "2\n")
     (root / "sys/class/net/lo").mkdir(parents=True)
+    put(root, "sys/kernel/mm/ksm/run", "1\n")
+    put(root, "sys/devices/virtual/workqueue/cpumask", "3\n")
+    put(root, "sys/bus/workqueue/devices/writeback/cpumask", "3\n")
+    clock = "sys/devices/system/clocksource/clocksource0"
+    put(root, f"{clock}/current_clocksource", "kvm-clock\n")
+    put(root, f"{clock}/available_clocksource", "kvm-clock tsc acpi_pm\n")
+    put(root, "etc/systemd/system.conf", "[Manager]\n")
     put(root, "proc/irq/default_smp_affinity", "3\n")
     put(root, "sys/kernel/mm/transparent_hugepage/enabled", "always [madvise] never\n")
     put(root, "proc/cmdline", cmdline + "\n")
@@ -145,3 +184,78 @@ class FaultyFiles(RealFiles):
     def replace(self, path: Path, text: str) -> None:
         self.writes.append((path, text))
         super().replace(path, text)
+
+
+class FakeEthtool:
+    """A NIC driver behind ``ethtool``: settings per (nic, group), every set recorded.
+
+    NICs in ``unsupported`` fail like a driver without the operation; a setting in
+    ``clamped`` accepts a set and keeps its value, like a driver that rounds.
+    """
+
+    def __init__(
+        self,
+        *,
+        unsupported: frozenset[str] = frozenset(),
+        clamped: frozenset[str] = frozenset(),
+        failing: frozenset[str] = frozenset(),
+    ) -> None:
+        self.settings = {
+            ("eth0", "coalesce"): {"adaptive-rx": "on", "adaptive-tx": "n/a", "rx-usecs": "8"},
+            ("eth0", "rings"): {"rx": "256", "tx": "256", "rx-mini": "n/a"},
+        }
+        self.maxima = {("eth0", "rings"): {"rx": "4096", "tx": "4096", "rx-mini": "n/a"}}
+        self.unsupported = unsupported
+        self.clamped = clamped
+        self.failing = failing  # NICs whose ethtool fails for another reason (EIO)
+        self.sets: list[tuple[str, str, str, str]] = []
+
+    def show(self, nic: str, group: str) -> EthtoolView:
+        if nic in self.failing:
+            raise OSError(errno.EIO, f"ethtool -c {nic}: Input/output error")
+        if nic in self.unsupported or (nic, group) not in self.settings:
+            raise EthtoolUnsupported(f"the driver of {nic} cannot report {group}")
+        return EthtoolView(dict(self.settings[nic, group]), dict(self.maxima.get((nic, group), {})))
+
+    def set(self, nic: str, group: str, name: str, value: str) -> None:
+        self.sets.append((nic, group, name, value))
+        if name not in self.clamped:
+            self.settings[nic, group][name] = value
+
+
+class FakeServices:
+    """Which services run since when, and every restart asked for (a restart starts the
+    service now); ``broken`` ones fail to restart. ``manager``: PID 1's CPU affinity, None
+    for a PID 1 that is not systemd."""
+
+    def __init__(
+        self,
+        running: set[str],
+        broken: set[str] | None = None,
+        manager: frozenset[int] | None = None,
+        hidden: bool = False,
+    ) -> None:
+        self.since = dict.fromkeys(running, 0.0)  # started long before any file changed
+        self.hidden = hidden  # other users' processes invisible, as under ProtectProc=
+        self.broken = broken or set()
+        self.manager = manager
+        self.restarts: list[str] = []
+
+    def running(self, name: str) -> bool:
+        return name in self.since
+
+    def started(self, name: str) -> float | None:
+        if self.hidden:
+            raise ServiceError("other users' processes are hidden here")
+        return self.since.get(name)
+
+    def restart(self, name: str) -> None:
+        self.restarts.append(name)
+        if name in self.broken:
+            raise ServiceError(f"systemctl try-restart {name}.service failed: unit is masked")
+        self.since[name] = time.time()  # the clock file modification times are stamped with
+
+    def manager_affinity(self) -> frozenset[int] | None:
+        if self.hidden:
+            raise ServiceError("other users' processes are hidden here")
+        return self.manager

@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,28 @@ def need_root_and(*tools: str) -> None:
     for tool in tools:
         if shutil.which(tool) is None:
             pytest.skip(f"`{tool}` is not installed (Debian package: iproute2 / util-linux)")
+
+
+# Busy forever on one CPU once pinned; says so first, so a test knows it is competing.
+_COMPETITOR = (
+    "import os, sys\n"
+    "os.sched_setaffinity(0, {int(sys.argv[1])})\n"
+    "print('pinned', flush=True)\n"
+    "while True:\n"
+    "    pass\n"
+)
+
+
+@contextmanager
+def competing(cpu: int) -> Iterator[subprocess.Popen[str]]:
+    """A process that never sleeps, pinned to ``cpu`` for as long as the block runs."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _COMPETITOR, str(cpu)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "pinned\n"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)

@@ -14,7 +14,7 @@ import pytest
 from sysprep import api
 from sysprep.checks import Verdict
 from sysprep.engine import Result, RunReport
-from sysprep.errors import ProfileError, StateError
+from sysprep.errors import ProfileError, StateError, SysprepError
 from sysprep.planning import Status
 from sysprep.profile import parse_profile
 from tests.sysprep.fakehost import FaultyFiles, make_host, put, snapshot
@@ -67,7 +67,10 @@ def test_plan_with_cpufreq_pins_the_minimum_to_the_maximum(tmp_path: Path) -> No
 def test_plan_prints_the_exact_boot_parameters_to_add(tmp_path: Path) -> None:
     root = make_host(tmp_path / "r", nohz_full=True, cmdline="quiet isolcpus=1")
     plan = api.plan(LATENCY, root)
-    assert plan.manual == ("kernel command line: add `nohz_full=1 rcu_nocbs=1` and reboot",)
+    assert plan.manual == (
+        "kernel command line: add "
+        "`nohz_full=1 rcu_nocbs=1 skew_tick=1 tsc=reliable nosoftlockup` and reboot",
+    )
 
 
 def test_a_profile_naming_a_missing_cpu_fails_planning(host: Path) -> None:
@@ -284,3 +287,17 @@ def test_threads_allowed_on_several_isolated_cpus_get_an_advisory(
     )
     advisory = [f for f in report2.findings if f.verdict is Verdict.ADVISORY]
     assert [f.name for f in advisory] == [f"pid {child.pid} threads on isolated CPUs"]
+
+
+def test_a_proc_without_sys_is_an_error_never_a_host_of_unsupported_sysctls(
+    tmp_path: Path,
+) -> None:
+    """procfs mounted with subset=pid (systemd's ProcSubset=pid) hides /proc/sys, /proc/irq and
+    /proc/cmdline: every sysctl would look absent, i.e. unsupported, i.e. fine."""
+    root = make_host(tmp_path / "r")
+    (root / "proc/self").mkdir()
+    for path in sorted((root / "proc/sys").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    (root / "proc/sys").rmdir()
+    with pytest.raises(SysprepError, match=r"/proc/sys is not visible here \(subset=pid"):
+        api.verify(LATENCY, root, role=None, files=FaultyFiles())

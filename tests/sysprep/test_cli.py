@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.sysprep.fakehost import make_host, put, snapshot
-from tests.sysprep.helpers import PROFILES, assert_one_line_error, need_root_and, run_cli
+from tests.sysprep.helpers import (
+    PROFILES,
+    assert_one_line_error,
+    competing,
+    need_root_and,
+    run_cli,
+)
 
 PROFILE = str(PROFILES / "fake-host.toml")
 
@@ -157,3 +163,100 @@ def test_a_read_only_tree_fails_every_write_and_never_says_applied(
     assert not any(": applied" in line for line in lines)
     assert "Traceback" not in result.stderr
     assert os.path.exists(state / "originals.json")  # saved before the first write
+
+
+def _cpu() -> int:
+    return max(os.sched_getaffinity(0))
+
+
+def test_probe_json_has_the_figures_with_their_units() -> None:
+    result = run_cli("probe", "--cpu", str(_cpu()), "--seconds", "0.2", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["cpu"] == _cpu()
+    for key in ("gaps_per_s", "gap_p50_us", "gap_p99_us", "gap_max_us", "loop_floor_ns"):
+        assert data[key] >= 0, key
+    assert isinstance(data["interrupts"], dict)
+    assert isinstance(data["tasks"], list)
+
+
+def test_probe_defaults_to_the_profiles_trader_cpu(root: Path) -> None:
+    if 1 not in os.sched_getaffinity(0):
+        pytest.skip("needs CPU 1, the fake host's trader CPU")
+    result = run_cli("probe", "--profile", PROFILE, "--root", str(root), "--seconds", "0.1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("probe cpu1: ")
+
+
+def test_probe_with_bad_arguments_is_a_usage_error() -> None:
+    assert run_cli("probe", "--seconds", "0").returncode == 2
+    assert run_cli("probe", "--threshold-us", "x").returncode == 2
+
+
+def test_apply_with_probe_records_a_probe_before_and_after(root: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    result = run_cli(
+        "apply",
+        "--profile",
+        PROFILE,
+        "--root",
+        str(root),
+        "--state-dir",
+        str(state),
+        "--probe",
+        "--probe-seconds",
+        "0.1",
+        "--json",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    assert set(data["probe"]) == {"before", "after"}
+    before = json.loads((state / "probe-before.json").read_text())
+    assert before == data["probe"]["before"]
+    assert json.loads((state / "probe-after.json").read_text())["cpu"] == 1
+    assert run_cli("revert", "--root", str(root), "--state-dir", str(state)).returncode == 0
+
+
+def test_verify_against_a_baseline_passes_when_as_quiet_and_drifts_when_noisier(
+    root: Path, tmp_path: Path
+) -> None:
+    run_cli("apply", "--profile", PROFILE, "--root", str(root))
+    baseline = tmp_path / "baseline.json"
+    figures = {"cpu": _cpu(), "seconds": 0.5, "threshold_us": 50.0, "gap_max_us": 1e9}
+    baseline.write_text(json.dumps(dict(figures, gaps_per_s=1e6, gap_p99_us=1e9)))
+    args = ("verify", "--profile", PROFILE, "--root", str(root), "--baseline", str(baseline))
+    quiet = run_cli(*args, "--json")
+    assert quiet.returncode == 0, quiet.stdout
+    assert json.loads(quiet.stdout)["probe"]["cpu"] == _cpu()
+    # A baseline of a silent CPU, and a task that never sleeps pinned there now.
+    baseline.write_text(json.dumps(dict(figures, gaps_per_s=0.0, gap_p99_us=0.0)))
+    with competing(_cpu()):
+        noisy = run_cli(*args)
+    assert noisy.returncode == 1, noisy.stdout
+    assert f"probe cpu{_cpu()} gap_p99_us: drift" in noisy.stdout
+    run_cli("revert", "--root", str(root))
+
+
+def test_a_malformed_baseline_is_a_one_line_error_naming_file_and_key(
+    root: Path, tmp_path: Path
+) -> None:
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text('{"cpu": 1, "seconds": 1}')
+    result = run_cli("verify", "--root", str(root), "--baseline", str(baseline))
+    assert result.returncode == 1
+    assert_one_line_error(result, f"{baseline}: threshold_us: missing")
+    missing = run_cli("verify", "--root", str(root), "--baseline", str(tmp_path / "nope.json"))
+    assert_one_line_error(missing, "cannot read the baseline")
+
+
+def test_verify_where_proc_shows_only_processes_is_a_one_line_error() -> None:
+    """As in a unit with ProcSubset=pid: sysprep must not read the hidden knobs as absent."""
+    need_root_and("unshare", "mount")
+    script = 'mount -t proc -o subset=pid proc /proc && exec "$0" "$@"'
+    result = run_cli(
+        "verify",
+        prefix=("unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", "-c",
+                script),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout
+    assert_one_line_error(result, "/proc/sys is not visible here")

@@ -107,3 +107,53 @@ def test_a_host_wide_sysctl_in_a_namespace_fails_honestly(netns: str, tmp_path: 
     assert "Traceback" not in result.stderr
     assert _in(netns, "revert", *state).returncode == 0
     assert _values(netns) == ns_before
+
+
+QUEUES = ("rx-0/rps_cpus", "tx-0/xps_cpus")
+
+
+def _queues(netns: str, nic: str) -> dict[str, str]:
+    found = {}
+    for queue in QUEUES:
+        out = subprocess.run(
+            ["ip", "netns", "exec", netns, "cat", f"/sys/class/net/{nic}/queues/{queue}"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        found[queue] = out.stdout.strip()
+    return found
+
+
+def test_nic_queues_round_trip_inside_a_namespace_and_ethtool_says_unsupported(
+    netns: str, tmp_path: Path
+) -> None:
+    need_root_and("ethtool")
+    script = (
+        "ip link add spa0 type veth peer name spa1"
+        " && echo 3 > /sys/class/net/spa0/queues/rx-0/rps_cpus"
+        " && echo 3 > /sys/class/net/spa0/queues/tx-0/xps_cpus"
+    )
+    subprocess.run(["ip", "netns", "exec", netns, "sh", "-c", script], check=True, timeout=30)
+    host_rps = sorted(Path("/sys/class/net").glob("*/queues/rx-*/rps_cpus"))
+    host_before = {path: path.read_text() for path in host_rps}
+    before = _queues(netns, "spa0") | {"ts": _read("net.ipv4.tcp_timestamps", netns)}
+    state = ("--state-dir", str(tmp_path / "state"))
+    profile = str(PROFILES / "netns-nic.toml")
+    applied = _in(netns, "apply", "--profile", profile, *state)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    lines = applied.stdout.splitlines()
+    assert "spa0 rx-0 rps_cpus: applied (0-1 -> 0)" in lines
+    assert "spa0 tx-0 xps_cpus: applied (0-1 -> 0)" in lines
+    assert any(
+        line.startswith("spa0 coalesce rx-usecs: unsupported (the driver of spa0 cannot report")
+        for line in lines
+    ), lines
+    assert _queues(netns, "spa0") == {"rx-0/rps_cpus": "1", "tx-0/xps_cpus": "1"}
+    verified = _in(netns, "verify", "--profile", profile)
+    assert verified.returncode == 0, verified.stdout
+    reverted = _in(netns, "revert", *state)
+    assert reverted.returncode == 0, reverted.stdout
+    assert _queues(netns, "spa0") | {"ts": _read("net.ipv4.tcp_timestamps", netns)} == before
+    assert {path: path.read_text() for path in host_rps} == host_before

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sysprep.knobs import DROPIN_PATH, IRQBALANCE_PATH, SYSTEMD_DROPIN_PATH
+
 UNIT = Path(__file__).parents[2] / "deploy/systemd/sysprep.service"
 
 
@@ -34,3 +36,19 @@ def test_the_unit_verifies_without_a_single_warning(tmp_path: Path) -> None:
     assert result.stderr == ""
     assert "Type=oneshot" in text
     assert "Before=trader.service" in text
+
+
+def test_the_unit_lets_apply_write_every_file_it_persists() -> None:
+    """ProtectSystem=full makes /etc read-only: each directory apply writes to must be listed."""
+    text = UNIT.read_text()
+    line = next(line for line in text.splitlines() if line.startswith("ReadWritePaths="))
+    writable = {path.lstrip("-") for path in line.partition("=")[2].split()}
+    for relative in (DROPIN_PATH, IRQBALANCE_PATH, SYSTEMD_DROPIN_PATH):
+        parent = "/" + relative.rsplit("/", 1)[0]
+        assert parent in writable, parent
+    assert "/var/lib/sysprep" in writable
+
+
+def test_install_creates_the_system_conf_d_directory_the_unit_may_write() -> None:
+    script = (Path(__file__).parents[2] / "deploy/install.sh").read_text()
+    assert 'install -d -m 0755 "$(r /etc/systemd/system.conf.d)"' in script
