@@ -17,6 +17,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from risk.state import TradingState
+
 _STEP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _LAG_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 
@@ -31,6 +33,7 @@ class TraderView:
     heartbeat_age_s: float | None
     utilisation: Mapping[str, float]
     maintenance: bool = False
+    reported_state: str | None = None  # the trader's own last state report (a TradingState name)
 
 
 class _LiveCollector(Collector):
@@ -60,6 +63,11 @@ class _LiveCollector(Collector):
         use = GaugeMetricFamily(
             "killswitch_limit_utilisation_ratio", "Measured / limit", labels=["trader", "rule"]
         )
+        reported = GaugeMetricFamily(
+            "killswitch_trader_reported_state",
+            "The trader's own last state report: 1 for the reported state, 0 for the others",
+            labels=["trader", "state"],
+        )
         for view in self._traders():
             state.add_metric([view.trader], view.state)
             latched.add_metric([view.trader], 1.0 if view.latched else 0.0)
@@ -68,6 +76,10 @@ class _LiveCollector(Collector):
                 age.add_metric([view.trader], view.heartbeat_age_s)
             for rule, ratio in view.utilisation.items():
                 use.add_metric([view.trader, rule], ratio)
+            if view.reported_state is not None:
+                for name in TradingState.__members__:
+                    hit = 1.0 if name == view.reported_state else 0.0
+                    reported.add_metric([view.trader, name], hit)
         datagrams = CounterMetricFamily(
             "killswitch_datagrams",
             "Datagrams by result (accepted or a reject reason)",
@@ -75,7 +87,7 @@ class _LiveCollector(Collector):
         )
         for result, count in self._datagrams().items():
             datagrams.add_metric([_label(result)], count)
-        return [state, latched, maintenance, age, use, datagrams]
+        return [state, latched, maintenance, age, use, reported, datagrams]
 
 
 def _label(text: str) -> str:

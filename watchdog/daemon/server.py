@@ -286,6 +286,9 @@ class WatchdogServer:
             return
         risk_events = [e for e in events if not isinstance(e, TraderState)]
         supervisor.on_batch(session_id.hex(), risk_events, session_changed)
+        for event in events:
+            if isinstance(event, TraderState):
+                supervisor.on_trader_state(event)
         self._push_state(trader_id, supervisor.state)
 
     def _push_state(self, trader_id: str, state: TradingState) -> None:
@@ -370,6 +373,7 @@ class WatchdogServer:
             "latched": view.latched,
             "maintenance": _maintenance_status(supervisor.engine.maintenance),
             "session": supervisor.session_id,
+            "reported_state": _reported_status(supervisor.reported),
             "pid": supervisor.process.pid,
             "heartbeat_age_s": None
             if view.heartbeat_age_s is None
@@ -416,3 +420,9 @@ class WatchdogServer:
 
 def _maintenance_status(window: Maintenance | None) -> dict[str, Any] | None:
     return None if window is None else {"until": window.until, "reason": window.reason}
+
+
+def _reported_status(report: TraderState | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {"state": report.state.name, "reason": report.reason, "ts": report.ts}
