@@ -142,11 +142,17 @@ class TraderSupervisor:
         assessment = None
         for event in events:
             if isinstance(event, Heartbeat):
-                self.last_heartbeat = self._trigger
+                self._beat(event.ts, now)
             assessment = self.engine.apply(event, now)
         if assessment is not None:
             self._handle(assessment, "telemetry")
         self._schedule_persist()
+
+    def _beat(self, sent: float, now: float) -> None:
+        """The heartbeat age shown is counted from the send time, as the engine counts it."""
+        at = self._trigger - max(0.0, now - sent)
+        if self.last_heartbeat is None or at > self.last_heartbeat:
+            self.last_heartbeat = at
 
     def on_trader_state(self, report: TraderState) -> None:
         """The trader's own view of its state: recorded, audited when the state changes.
