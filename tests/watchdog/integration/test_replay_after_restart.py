@@ -23,7 +23,14 @@ import pytest
 from risk.events import AccountSnapshot, Heartbeat
 from tests.support.faultproxy import DatagramRelay, Direction
 from tests.watchdog.integration.harness import CONFIG, Workspace, metric, wait_until
-from watchdog.protocol import encode_event, encode_telemetry, new_session_id, peek_header
+from watchdog.daemon.store import Store
+from watchdog.protocol import (
+    SEQ_BLOCK,
+    encode_event,
+    encode_telemetry,
+    new_session_id,
+    peek_header,
+)
 
 MAX_SEND_AGE_S = 20.0  # warn_after_s below
 HEARTBEAT = """
@@ -147,3 +154,21 @@ async def test_captured_datagrams_of_the_live_session_are_all_refused_after_a_ki
 
 async def _wait(condition: Callable[[], object], what: str) -> None:
     await asyncio.to_thread(wait_until, condition, 30.0, what)
+
+
+def test_a_clean_stop_records_the_exact_mark_so_nothing_is_burned(workspace: Workspace) -> None:
+    watchdog = workspace.start_watchdog()
+    trader = workspace.start_trader()
+    wait_until(lambda: _datagrams(workspace).get("accepted", 0) >= 5, what="telemetry")
+    os.kill(trader.pid, signal.SIGSTOP)  # its sequence stops where it is
+    accepted = _datagrams(workspace)["accepted"]
+    watchdog.send_signal(signal.SIGTERM)
+    assert watchdog.wait(timeout=20) == 0
+    store = Store(workspace.root / "state" / "watchdog.sqlite3")
+    try:
+        mark = store.session_marks()["alpha"]
+    finally:
+        store.close()
+    # Sequences start at 1 and the trader skipped none: the highest accepted is at least the
+    # count read before the stop, and far below the block reserved ahead (1 + SEQ_BLOCK).
+    assert accepted <= mark.seq_mark < SEQ_BLOCK
