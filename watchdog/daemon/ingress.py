@@ -4,6 +4,9 @@ Everything that arrives is untrusted. A datagram reaches `on_batch` only after i
 header, HMAC tag (with that trader's key), payload and freshness (`SessionGuard`) all passed;
 anything else is dropped and counted by reason, and never counts as a sign of life. Acks go
 back to the address of the trader's last *accepted* datagram, so a forger cannot redirect them.
+The replay guard's memory outlives the process: a new sequence mark is handed to `on_reserve`
+(which makes it durable) before the datagram that needs it is delivered, and a restarted
+ingress is built from the last marks (`IngressConfig.restored`).
 
 Unix datagram sockets: the client binds an abstract address (Linux autobind) so it can receive
 acks; the watchdog's socket file is created with mode 0660 (the group decides who may send).
