@@ -31,7 +31,7 @@ from typing import Any
 
 from risk.events import AccountSnapshot, Heartbeat
 from tests.watchdog.integration.harness import REPO, Workspace, wait_until
-from watchdog.protocol import encode_event, encode_telemetry
+from watchdog.protocol import encode_event, encode_telemetry, new_session_id
 
 KILL_AFTER_S = 0.5
 
@@ -61,6 +61,8 @@ warn_after_s = {kill_after_s * 0.4}
 halt_after_s = {kill_after_s * 0.6}
 kill_after_s = {kill_after_s}
 cooldown_s = 0.5
+[traders.limits.bad_data]
+max_past_s = {max(120.0, kill_after_s)}
 """
     return head + body
 
@@ -117,7 +119,7 @@ def bench_breach(root: Path, samples: int, raw: dict[str, list[float]]) -> dict[
     try:
         space.start_watchdog()
         sender.connect(str(space.ingress))
-        sessions = {t: secrets.token_bytes(16) for t in traders}
+        sessions = {t: new_session_id(time.time_ns(), secrets.token_bytes(8)) for t in traders}
         for trader in traders:
             sender.send(_datagram(key, trader, sessions[trader], 1, 10_000.0))
         wait_until(

@@ -66,6 +66,8 @@ warn_after_s = 300.0
 halt_after_s = 400.0
 kill_after_s = 600.0
 cooldown_s = 1.0
+[traders.limits.bad_data]
+max_past_s = 300.0
 """
 
 

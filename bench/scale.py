@@ -49,7 +49,7 @@ from risk.events import AccountSnapshot, Heartbeat
 from tests.watchdog.integration.harness import Workspace, wait_until
 from watchdog.client import ClientConfig, WatchdogClient, load_key
 from watchdog.errors import ProtocolError
-from watchdog.protocol import SESSION_ID_SIZE, decode_ack, encode_event, encode_telemetry
+from watchdog.protocol import decode_ack, encode_event, encode_telemetry, new_session_id
 
 HEARTBEAT_S = 0.1
 PROBE_INTERVAL_S = 0.02
@@ -113,7 +113,7 @@ class _Probe(asyncio.DatagramProtocol):
 
     def __init__(self, key: bytes) -> None:
         self.key = key
-        self.session = secrets.token_bytes(SESSION_ID_SIZE)
+        self.session = new_session_id(time.time_ns(), secrets.token_bytes(8))
         self.seq = 0
         self.sent: dict[int, int] = {}
         self.samples: list[tuple[float, float]] = []  # (monotonic at receipt, rtt in us)

@@ -70,6 +70,7 @@ BENCH_LIMITS = (
     .replace("halt_after_s = 2.0", "halt_after_s = 3000.0")
     .replace("kill_after_s = 4.0", "kill_after_s = 3600.0")
     .replace("warn_after_s = 1.0", "warn_after_s = 2000.0")
+    + "\n[bad_data]\nmax_past_s = 2000.0\n"  # at least warn_after_s: the watchdog checks it
 )
 
 

@@ -74,7 +74,7 @@ def _run(datagrams: Sequence[bytes], times: Sequence[float], with_rules: bool) -
 
     ingress = Ingress(
         # Never started: datagrams are handed to handle_datagram directly, without sockets.
-        IngressConfig(keys={TRADER: KEY}, udp=("127.0.0.1", 0)),
+        IngressConfig(keys={TRADER: KEY}, max_send_age={TRADER: 10.0}, udp=("127.0.0.1", 0)),
         clock=clock,
         on_batch=through_rules if with_rules else count_only,
     )

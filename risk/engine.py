@@ -402,7 +402,7 @@ class RiskEngine:
         if not ok:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
-        return self.heartbeat.on_heartbeat(now) or changed
+        return self.heartbeat.on_heartbeat(e.ts, now) or changed
 
     def _on_position(self, e: PositionSnapshot, now: float) -> bool:
         if diagnose(e, now, self.limits.bad_data) is not None:

@@ -48,7 +48,7 @@ from watchdog.protocol import (
     MAX_REASON,
     MAX_SYMBOL,
     MIN_KEY_SIZE,
-    SESSION_ID_SIZE,
+    SEQ_BLOCK,
     AckFrame,
     TelemetryEvent,
     TraderState,
@@ -56,6 +56,7 @@ from watchdog.protocol import (
     decode_ack,
     encode_event,
     encode_telemetry,
+    new_session_id,
     pack_events,
 )
 
@@ -142,9 +143,11 @@ class WatchdogClient:
         on_state_change: StateCallback | None = None,
     ) -> None:
         self.config = config
-        self.session_id = secrets.token_bytes(SESSION_ID_SIZE)
         self.counters = ClientCounters()
         self._clock: Clock = clock or SystemClock()
+        # Carries the start time: the watchdog lets only a later session replace this one.
+        started_ns = int(self._clock.wall() * 1_000_000_000)
+        self.session_id = new_session_id(started_ns, secrets.token_bytes(8))
         self._on_state_change = on_state_change
         self._snapshots: dict[_SnapshotKey, TelemetryEvent] = {}
         self._orders: deque[OrderEvent] = deque()
@@ -159,6 +162,7 @@ class WatchdogClient:
         self._last_ack_at = 0.0
         self._killed = False
         self._notified_state = TradingState.HALTED
+        self._jump_armed = False  # an ack arrived since the last sequence jump
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -392,6 +396,7 @@ class WatchdogClient:
             if _buffered(transport) > config.max_write_buffer:
                 self.counters.dropped += len(group)
                 continue
+            self._jump_if_unheard()
             self._seq += 1
             self._sent_at.append(self._clock.monotonic())
             data = encode_telemetry(
@@ -403,6 +408,21 @@ class WatchdogClient:
                 continue
             self.counters.sent += 1
             self.counters.events_sent += len(group)
+
+    def _jump_if_unheard(self) -> None:
+        """After an ack silence, skip a block of sequence numbers (once per silence).
+
+        A watchdog that crashed and restarted refuses every sequence up to the mark it had
+        reserved, which is at most one block above what it accepted: skipping a block gets this
+        session heard again at once, instead of after a block of refused datagrams.
+        """
+        if not self._jump_armed:
+            return
+        if self._clock.monotonic() - self._last_ack_at <= self.config.ack_timeout:
+            return
+        self._jump_armed = False
+        self._seq += SEQ_BLOCK
+        self._sent_at.clear()  # the send-time history is indexed by contiguous sequences
 
     async def _heartbeat_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -467,6 +487,7 @@ class WatchdogClient:
             return
         self.counters.acks += 1
         self._last_ack = frame
+        self._jump_armed = True
         # Fresh as of when the acked telemetry left, not when the ack was read: an ack that
         # sat in the socket while the loop was blocked proves nothing about the watchdog now.
         self._last_ack_at = max(self._last_ack_at, sent_at)

@@ -458,7 +458,42 @@ _DECODERS: Mapping[object, tuple[int, Callable[[list[object]], TelemetryEvent]]]
 
 
 # ---------------------------------------------------------------------------------------------
+# Sessions: ordered by the trader's start time
+
+
+def new_session_id(started_ns: int, nonce: bytes) -> bytes:
+    """A session id: the trader's start time (ns since the epoch, u64 big-endian), then 8 bytes
+    of randomness. The start time orders sessions, so an older one can never displace a newer
+    one, even at a receiver that never saw the older one."""
+    if len(nonce) != 8 or not 0 <= started_ns <= _U64_MAX:
+        raise ValueError("a session id needs a u64 start time and an 8-byte nonce")
+    return started_ns.to_bytes(8, "big") + nonce
+
+
+def session_started(session_id: bytes) -> float:
+    """The start time (wall seconds) a session id carries."""
+    return int.from_bytes(session_id[:8], "big") / 1e9
+
+
+# ---------------------------------------------------------------------------------------------
 # Freshness: the receiver-side replay guard
+
+# Sequence numbers are reserved durably this many at a time, ahead of use: one fsync per block
+# instead of one per datagram. A sender that hears no ack for its ack timeout jumps its
+# sequence by a block, past anything a receiver that restarted meanwhile may have reserved.
+SEQ_BLOCK = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class GuardMark:
+    """What a guard must remember across a restart of the receiver.
+
+    `seq_mark` is at or above every sequence the guard has accepted in `session_id`: a guard
+    restored from it refuses every sequence at or below the mark.
+    """
+
+    session_id: bytes
+    seq_mark: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,39 +504,54 @@ class Admission:
     `late`: it arrived after a higher sequence number (reordered within the window). Its order
     events still count (a fill must never be lost) but its snapshots are older than ones
     already applied, and it is not a sign of life.
+    `reserve`: a new mark the receiver must make durable before it acts on the datagram
+    (None: the last one still covers it).
     """
 
     session_changed: bool
     late: bool
+    reserve: GuardMark | None = None
 
 
 class SessionGuard:
-    """Per-trader freshness check: only the current session's new sequence numbers pass.
+    """Per-trader freshness check: only the newest session's new sequence numbers pass.
 
+    - A send time more than `max_skew` seconds from the receiver's wall clock is rejected
+      (`clock_skew`), and so is a session that starts more than `max_skew` in the future.
+    - A session id that is not the current one starts a new session (a trader restart) only
+      if it started later than the current one; an older or equal one is `stale_session`.
     - A higher sequence number than any seen so far is accepted.
     - A lower one is accepted once if it is within `window` of the highest (UDP may reorder);
       a second copy is a `replay`, anything older is `too_old`.
-    - A different session id starts a new session (trader restart) unless it is one of the
-      last `remembered_sessions` retired ones (`stale_session`: an old session replayed).
-    - A send time more than `max_skew` seconds from the receiver's wall clock is rejected
-      (`clock_skew`): this bounds replays of sessions the guard never saw, e.g. after the
-      watchdog itself restarted and lost this in-memory state.
+    - `restored` (the last durable `GuardMark`) makes a guard that refuses every sequence at or
+      below the mark: what a receiver accepted before a crash cannot be replayed after it.
 
     Call `admit` only for authenticated datagrams: forged ones must not move the window.
     """
 
     def __init__(
-        self, *, window: int = 64, max_skew: float = 10.0, remembered_sessions: int = 16
+        self,
+        *,
+        max_skew: float,
+        window: int = 64,
+        block: int = SEQ_BLOCK,
+        restored: GuardMark | None = None,
     ) -> None:
         if not 0 <= window <= 1024:
             raise ValueError(f"reorder window {window} must be within 0..1024")
+        if not max_skew > 0 or block < 1:
+            raise ValueError(f"max_skew {max_skew} must be > 0 and block {block} >= 1")
         self._window = window
         self._max_skew = max_skew
-        self._remembered = remembered_sessions
+        self._block = block
         self._session: bytes | None = None
-        self._retired: list[bytes] = []
         self._highest = 0
         self._seen = 0  # bit i set: sequence (highest - i) was accepted
+        self._mark = 0  # every accepted sequence is at or below it (durable once reserved)
+        if restored is not None:
+            self._session = restored.session_id
+            self._highest = self._mark = restored.seq_mark
+            self._seen = (1 << (window + 1)) - 1  # the whole window counts as seen
 
     @property
     def session_id(self) -> bytes | None:
@@ -511,6 +561,10 @@ class SessionGuard:
     def highest_seq(self) -> int:
         return self._highest
 
+    def exact_mark(self) -> GuardMark | None:
+        """The tightest mark (the highest accepted sequence), for a clean shutdown."""
+        return None if self._session is None else GuardMark(self._session, self._highest)
+
     def admit(self, header: Header, now_wall: float) -> Admission:
         """Accept `header` (updating the window) or raise ReplayError with the reason."""
         if abs(now_wall - header.sent_ts) > self._max_skew:
@@ -518,26 +572,38 @@ class SessionGuard:
                 "clock_skew", f"sent {header.sent_ts - now_wall:+.3f} s from receiver time"
             )
         if header.session_id != self._session:
-            return self._new_session(header)
+            return self._new_session(header, now_wall)
         return self._same_session(header.seq)
 
-    def _new_session(self, header: Header) -> Admission:
-        if header.session_id in self._retired:
-            raise ReplayError("stale_session", "datagram from a retired session of this trader")
-        if self._session is not None:
-            self._retired.append(self._session)
-            del self._retired[: -self._remembered or None]
+    def _new_session(self, header: Header, now_wall: float) -> Admission:
+        started = session_started(header.session_id)
+        if started > now_wall + self._max_skew:
+            raise ReplayError("clock_skew", f"session starts {started - now_wall:+.3f} s ahead")
+        if self._session is not None and started <= session_started(self._session):
+            raise ReplayError(
+                "stale_session",
+                f"session started {session_started(self._session) - started:.3f} s "
+                "before the current one",
+            )
         self._session = header.session_id
         self._highest = header.seq
         self._seen = 1
-        return Admission(session_changed=True, late=False)
+        return Admission(session_changed=True, late=False, reserve=self._reserve(header.seq))
+
+    def _reserve(self, seq: int) -> GuardMark:
+        assert self._session is not None
+        self._mark = min(seq + self._block, _U64_MAX)
+        return GuardMark(self._session, self._mark)
 
     def _same_session(self, seq: int) -> Admission:
         if seq > self._highest:
             shift = seq - self._highest
-            self._seen = ((self._seen << shift) | 1) & ((1 << (self._window + 1)) - 1)
+            # A jump past the window forgets it without building a huge shifted integer.
+            kept = self._seen << shift if shift <= self._window else 0
+            self._seen = (kept | 1) & ((1 << (self._window + 1)) - 1)
             self._highest = seq
-            return Admission(session_changed=False, late=False)
+            reserve = self._reserve(seq) if seq > self._mark else None
+            return Admission(session_changed=False, late=False, reserve=reserve)
         offset = self._highest - seq
         if offset > self._window:
             raise ReplayError(

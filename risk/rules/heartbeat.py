@@ -1,7 +1,10 @@
 """Heartbeat deadlines: seconds since the last heartbeat escalate WARN -> HALTED -> KILLED.
 
-Liveness is timed by arrival (`now`), so a trader's skewed clock cannot keep it alive. Each
-threshold is reached at `last + <level>_after_s` exactly. WARN and HALTED recover after a
+A heartbeat is life from when it was sent (its own time stamp), never from when it arrived:
+a datagram held back on the way cannot prolong a trader that has stopped. The stamp is bounded
+by arrival (`now`), so a trader's clock running ahead cannot buy it time either; one running
+behind only shortens its own margin. Each threshold is reached at `last + <level>_after_s`
+exactly. WARN and HALTED recover after a
 cool-down once heartbeats return; KILLED latches through the engine. A re-arm restarts the
 clock (the trader was stopped by the kill and needs time to come back).
 """
@@ -26,8 +29,9 @@ class HeartbeatRule:
         self.due = now + limits.warn_after_s
         self.age = 0.0
 
-    def on_heartbeat(self, now: float) -> bool:
-        self.last = now
+    def on_heartbeat(self, sent: float, now: float) -> bool:
+        # A heartbeat sent before the latest one (or before a re-arm) moves nothing.
+        self.last = max(self.last, min(sent, now))
         if self.decision is None:
             return False  # `due` moves later; the engine's earlier timer is still valid
         return self.evaluate(now)

@@ -290,3 +290,22 @@ def echo_address(echo: DatagramEcho) -> tuple[str, int]:
     assert echo.transport is not None
     host, port = echo.transport.get_extra_info("sockname")[:2]
     return host, port
+
+
+async def test_a_tap_sees_each_datagram_both_ways_even_the_dropped_ones() -> None:
+    seen: list[tuple[Direction, bytes]] = []
+    async with (
+        udp_echo_server() as (_, address),
+        DatagramRelay(address, tap=lambda way, data: seen.append((way, data))) as relay,
+        datagram_client() as client,
+    ):
+        client.send(b"hb1", relay.address)
+        assert await client.receive(DEADLINE_S) == b"echo:hb1"
+        relay.blackhole(Direction.UPSTREAM)
+        client.send(b"hb2", relay.address)
+        await wait_for_condition(lambda: relay.stats().upstream.dropped == 1)
+    assert seen == [
+        (Direction.UPSTREAM, b"hb1"),
+        (Direction.DOWNSTREAM, b"echo:hb1"),
+        (Direction.UPSTREAM, b"hb2"),
+    ]

@@ -1,4 +1,5 @@
-"""Heartbeat deadlines: WARN, HALTED, KILLED at exact times; timed by arrival."""
+"""Heartbeat deadlines: WARN, HALTED, KILLED at exact times; timed by send time, bounded by
+arrival."""
 
 from __future__ import annotations
 
@@ -32,10 +33,27 @@ def test_a_heartbeat_keeps_the_trader_active() -> None:
         assert eng.apply(beat(T0 + i), T0 + i).state is TradingState.ACTIVE
 
 
-def test_liveness_is_timed_by_arrival_not_by_the_senders_clock() -> None:
+def test_a_stamp_ahead_of_arrival_counts_only_from_arrival() -> None:
     eng = live_engine()
     eng.apply(beat(T0 + 1.5), T0 + 0.5)  # trader clock 1 s ahead: within tolerance
     assert eng.heartbeat.last == T0 + 0.5
+
+
+def test_a_held_back_heartbeat_counts_from_when_it_was_sent_not_when_it_arrived() -> None:
+    eng = live_engine()
+    # Sent at T0 + 1, held back on the way, delivered at T0 + 4: life ended at T0 + 1.
+    assessment = eng.apply(beat(T0 + 1.0), T0 + 4.0)
+    assert eng.heartbeat.last == T0 + 1.0
+    assert assessment.state is TradingState.WARN
+    assert eng.assessment.next_due == T0 + 6.0  # HALTED at sent + halt_after_s
+    assert eng.evaluate(T0 + 16.0).state is TradingState.KILLED  # sent + kill_after_s
+
+
+def test_an_older_heartbeat_arriving_after_a_newer_one_moves_nothing() -> None:
+    eng = live_engine()
+    eng.apply(beat(T0 + 2.0), T0 + 2.0)
+    eng.apply(beat(T0 + 1.0), T0 + 2.1)
+    assert eng.heartbeat.last == T0 + 2.0
 
 
 def test_a_halt_cools_down_after_heartbeats_return() -> None:

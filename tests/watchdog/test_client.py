@@ -22,7 +22,14 @@ from watchdog.client import ClientConfig, WatchdogClient, load_key
 from watchdog.clock import FakeClock
 from watchdog.daemon.ingress import Ingress, IngressConfig
 from watchdog.errors import ConfigError
-from watchdog.protocol import Ack, TelemetryEvent, decode_telemetry, encode_ack
+from watchdog.protocol import (
+    SEQ_BLOCK,
+    Ack,
+    GuardMark,
+    TelemetryEvent,
+    decode_telemetry,
+    encode_ack,
+)
 
 
 @dataclass
@@ -51,7 +58,12 @@ class Watchdog:
         return [event for event in self.events() if isinstance(event, kind)]
 
     async def start(self, **config: object) -> Ingress:
-        cfg = IngressConfig(keys={TRADER: KEY}, unix_path=self.path, **config)  # type: ignore[arg-type]
+        cfg = IngressConfig(
+            keys={TRADER: KEY},
+            max_send_age={TRADER: 10.0},
+            unix_path=self.path,
+            **config,  # type: ignore[arg-type]
+        )
         self.ingress = Ingress(cfg, clock=self.clock, on_batch=self.on_batch)
         await self.ingress.start()
         return self.ingress
@@ -216,7 +228,7 @@ async def test_udp_on_loopback_carries_heartbeats_and_acks(clock: FakeClock) -> 
         batches.append(events)
         holder[0].send_ack(tid, TradingState.WARN, limits_version="v9")
 
-    cfg = IngressConfig(keys={TRADER: KEY}, udp=("127.0.0.1", 0))
+    cfg = IngressConfig(keys={TRADER: KEY}, max_send_age={TRADER: 10.0}, udp=("127.0.0.1", 0))
     async with Ingress(cfg, clock=clock, on_batch=on_batch) as ingress:
         holder.append(ingress)
         address = ingress.udp_address
@@ -433,3 +445,25 @@ async def test_a_stale_socket_file_with_no_watchdog_is_counted_not_raised(
         await wait_until(lambda: client.counters.send_errors >= 3)
         assert client.state is TradingState.HALTED
     assert client.counters.sent == 0
+
+
+async def test_after_an_ack_silence_the_client_skips_a_block_so_a_restarted_watchdog_hears_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    dog = Watchdog(tmp_path / "wd.sock", clock)
+    await dog.start()
+    async with WatchdogClient(config(str(dog.path)), clock=clock) as client:
+        await wait_until(lambda: client.state is TradingState.ACTIVE)
+        assert dog.ingress is not None
+        accepted = dog.ingress.marks()[TRADER]
+        await dog.ingress.close()
+        # It crashed having reserved (durably) a whole block above what it accepted.
+        reserved = GuardMark(client.session_id, accepted.seq_mark + SEQ_BLOCK)
+        restarted = Watchdog(dog.path, clock)
+        await restarted.start(restored={TRADER: reserved})
+        clock.advance(0.6)  # no ack for longer than ack_timeout (0.5 s)
+        await wait_until(lambda: len(restarted.batches) >= 3)
+        assert restarted.batches[0][2] is False  # the same session, heard again
+        await wait_until(lambda: client.state is TradingState.ACTIVE)
+        assert restarted.ingress is not None
+        await restarted.ingress.close()

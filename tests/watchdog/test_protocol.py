@@ -27,8 +27,10 @@ from watchdog.protocol import (
     MAX_EVENTS,
     MAX_REASON,
     MAX_SYMBOL,
+    SEQ_BLOCK,
     TAG_SIZE,
     Ack,
+    GuardMark,
     Header,
     MessageType,
     SessionGuard,
@@ -38,7 +40,9 @@ from watchdog.protocol import (
     encode_ack,
     encode_event,
     encode_telemetry,
+    new_session_id,
     pack_events,
+    session_started,
 )
 
 
@@ -215,7 +219,7 @@ def reason_of(guard: SessionGuard, header: Header) -> str:
 
 
 def test_the_first_datagram_starts_a_session_and_higher_sequences_follow() -> None:
-    guard = SessionGuard()
+    guard = SessionGuard(max_skew=10.0)
     assert guard.admit(hdr(5), NOW).session_changed
     admission = guard.admit(hdr(6), NOW)
     assert (admission.session_changed, admission.late) == (False, False)
@@ -224,7 +228,7 @@ def test_the_first_datagram_starts_a_session_and_higher_sequences_follow() -> No
 
 
 def test_a_replayed_sequence_is_dropped_once_accepted() -> None:
-    guard = SessionGuard()
+    guard = SessionGuard(max_skew=10.0)
     guard.admit(hdr(1), NOW)
     guard.admit(hdr(2), NOW)
     assert reason_of(guard, hdr(2)) == "replay"
@@ -232,7 +236,7 @@ def test_a_replayed_sequence_is_dropped_once_accepted() -> None:
 
 
 def test_a_reordered_sequence_within_the_window_is_accepted_once_as_late() -> None:
-    guard = SessionGuard(window=4)
+    guard = SessionGuard(window=4, max_skew=10.0)
     guard.admit(hdr(1), NOW)
     guard.admit(hdr(5), NOW)
     assert guard.admit(hdr(3), NOW).late
@@ -243,20 +247,78 @@ def test_a_reordered_sequence_within_the_window_is_accepted_once_as_late() -> No
 
 
 def test_a_zero_window_accepts_only_strictly_increasing_sequences() -> None:
-    guard = SessionGuard(window=0)
+    guard = SessionGuard(window=0, max_skew=10.0)
     guard.admit(hdr(3), NOW)
     assert reason_of(guard, hdr(2)) == "too_old"
     assert reason_of(guard, hdr(3)) == "replay"
 
 
 def test_a_new_session_is_reported_and_the_old_one_cannot_come_back() -> None:
-    guard = SessionGuard()
+    guard = SessionGuard(max_skew=10.0)
     old, new = b"\x01" * 16, b"\x02" * 16
     guard.admit(hdr(50, old), NOW)
     assert guard.admit(hdr(1, new), NOW).session_changed
     assert guard.session_id == new
     assert reason_of(guard, hdr(51, old)) == "stale_session"
     assert guard.admit(hdr(2, new), NOW).session_changed is False
+
+
+def started(seconds_before_now: float) -> bytes:
+    """A session id of a trader that started `seconds_before_now` before NOW."""
+    return new_session_id(int((NOW - seconds_before_now) * 1e9), b"\x07" * 8)
+
+
+def test_a_session_id_carries_its_start_time() -> None:
+    assert session_started(started(2.5)) == pytest.approx(NOW - 2.5)
+    with pytest.raises(ValueError, match="8-byte nonce"):
+        new_session_id(1, b"short")
+
+
+def test_an_older_session_cannot_displace_a_newer_one_even_if_never_seen() -> None:
+    guard = SessionGuard(max_skew=10.0)
+    current, older, newer = started(60.0), started(120.0), started(1.0)
+    guard.admit(hdr(7, current), NOW)
+    assert reason_of(guard, hdr(1, older)) == "stale_session"
+    assert guard.session_id == current
+    assert guard.admit(hdr(1, newer), NOW).session_changed
+    assert reason_of(guard, hdr(8, current)) == "stale_session"
+
+
+def test_a_session_that_starts_in_the_future_is_refused() -> None:
+    guard = SessionGuard(max_skew=5.0)
+    assert reason_of(guard, hdr(1, started(-5.5))) == "clock_skew"
+    assert guard.session_id is None
+    assert guard.admit(hdr(1, started(-4.5)), NOW).session_changed
+
+
+def test_sequences_are_reserved_a_block_ahead_and_again_only_past_the_mark() -> None:
+    guard = SessionGuard(max_skew=10.0, block=10)
+    session = started(1.0)
+    assert guard.admit(hdr(1, session), NOW).reserve == GuardMark(session, 11)
+    assert all(guard.admit(hdr(seq, session), NOW).reserve is None for seq in (2, 3, 9, 11))
+    assert guard.admit(hdr(12, session), NOW).reserve == GuardMark(session, 22)
+    assert guard.admit(hdr(10, session), NOW).late  # late ones never need a reservation
+    assert guard.exact_mark() == GuardMark(session, 12)
+
+
+def test_a_restored_guard_refuses_everything_up_to_its_mark_and_takes_what_follows() -> None:
+    session = started(1.0)
+    guard = SessionGuard(max_skew=10.0, window=4, restored=GuardMark(session, 100))
+    assert guard.session_id == session
+    assert reason_of(guard, hdr(100, session)) == "replay"
+    assert reason_of(guard, hdr(96, session)) == "replay"  # in the window: counted as seen
+    assert reason_of(guard, hdr(3, session)) == "too_old"
+    assert reason_of(guard, hdr(5, started(2.0))) == "stale_session"  # an older session
+    admission = guard.admit(hdr(101, session), NOW)
+    assert (admission.session_changed, admission.late) == (False, False)
+    assert admission.reserve == GuardMark(session, 101 + SEQ_BLOCK)
+
+
+def test_a_sequence_jump_far_past_the_window_is_cheap() -> None:
+    guard = SessionGuard(max_skew=10.0)
+    guard.admit(hdr(1), NOW)
+    assert guard.admit(hdr(2**64 - 1), NOW).reserve == GuardMark(SESSION, 2**64 - 1)
+    assert reason_of(guard, hdr(2)) == "too_old"
 
 
 def test_datagrams_sent_too_far_from_the_receivers_clock_are_refused() -> None:
@@ -271,7 +333,7 @@ def test_datagrams_sent_too_far_from_the_receivers_clock_are_refused() -> None:
 def test_the_guard_accepts_exactly_the_unseen_sequences_within_the_window(
     seqs: list[int], window: int
 ) -> None:
-    guard = SessionGuard(window=window)
+    guard = SessionGuard(window=window, max_skew=10.0)
     accepted: set[int] = set()
     highest = 0
     for seq in seqs:

@@ -159,7 +159,7 @@ def test_replayed_and_reordered_real_datagrams_are_each_accepted_at_most_once(
 ) -> None:
     """Deliver real datagrams in any order with duplicates: the guard admits each seq once."""
     datagrams = {seq: valid([Heartbeat(ts=NOW)], seq=seq) for seq in set(order)}
-    guard = SessionGuard(window=16)
+    guard = SessionGuard(window=16, max_skew=10.0)
     admitted: list[int] = []
     for seq in order:
         try:

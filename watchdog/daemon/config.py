@@ -52,6 +52,18 @@ class TraderConfig:
     kill: TraderKill
     venue: VenueSettings | None
 
+    @property
+    def max_send_age(self) -> float:
+        """The oldest send time (and the furthest ahead) telemetry is accepted with, in s.
+
+        Liveness counts a datagram from when it was sent, so a held-back datagram cannot
+        prolong a trader's life; this bound decides which late data still counts at all. A
+        datagram sent `warn_after_s` ago is from a moment after which the trader, had it said
+        nothing since, is already being warned about: older ones are refused (`clock_skew`).
+        It is below `halt_after_s` because the heartbeat limits require warn < halt.
+        """
+        return self.limits.heartbeat.warn_after_s
+
 
 @dataclass(frozen=True)
 class IngressSettings:
@@ -211,10 +223,12 @@ def _trader(table: Table, base: Path) -> TraderConfig:
     if not trader_id.replace("-", "").replace("_", "").isalnum() or len(trader_id) > 64:
         raise table.fail("id", "use letters, digits, '-' and '_' (at most 64)")
     credential = table.text("credential_file")
+    limits = _limits(table, base)
+    _check_send_age(table, limits)
     return TraderConfig(
         id=trader_id,
         hmac_key=_hmac_key(table, base),
-        limits=_limits(table, base),
+        limits=limits,
         process=_process(table, base),
         credential_file=_path(base, credential) if credential else None,
         kill_group=table.text("kill_group"),
@@ -244,6 +258,19 @@ def _limits(table: Table, base: Path) -> Limits:
         return parse_limits(text, str(path))
     inline = table.table("limits")
     return limits_from_mapping(inline.data, f"{table.source}: {inline.path}")
+
+
+def _check_send_age(table: Table, limits: Limits) -> None:
+    """Telemetry is accepted until `heartbeat.warn_after_s` old (`TraderConfig.max_send_age`);
+    a heartbeat that old must not be bad data, or accepting it would halt the trader."""
+    max_past, warn = limits.bad_data.max_past_s, limits.heartbeat.warn_after_s
+    if max_past < warn:
+        key = "limits_file" if table.has("limits_file") else "limits.bad_data.max_past_s"
+        raise table.fail(
+            key,
+            f"bad_data.max_past_s ({max_past:g} s) is below heartbeat.warn_after_s ({warn:g} s),"
+            " the oldest send time telemetry is accepted with: raise it to at least that",
+        )
 
 
 def _process(table: Table, base: Path) -> ProcessTarget:

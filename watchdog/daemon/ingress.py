@@ -4,6 +4,9 @@ Everything that arrives is untrusted. A datagram reaches `on_batch` only after i
 header, HMAC tag (with that trader's key), payload and freshness (`SessionGuard`) all passed;
 anything else is dropped and counted by reason, and never counts as a sign of life. Acks go
 back to the address of the trader's last *accepted* datagram, so a forger cannot redirect them.
+The replay guard's memory outlives the process: a new sequence mark is handed to `on_reserve`
+(which makes it durable) before the datagram that needs it is delivered, and a restarted
+ingress is built from the last marks (`IngressConfig.restored`).
 
 Unix datagram sockets: the client binds an abstract address (Linux autobind) so it can receive
 acks; the watchdog's socket file is created with mode 0660 (the group decides who may send).
@@ -29,6 +32,7 @@ from watchdog.errors import IngressError, ProtocolError
 from watchdog.protocol import (
     MIN_KEY_SIZE,
     Ack,
+    GuardMark,
     SessionGuard,
     TelemetryEvent,
     check_trader_id,
@@ -61,7 +65,11 @@ class IngressConfig:
     udp: tuple[str, int] | None = None  # port 0 picks a free port (see Ingress.udp_address)
     socket_mode: int = 0o660
     reorder_window: int = 64
-    max_clock_skew: float = 10.0
+    # Per trader: the oldest (or most future) send time accepted, in seconds. The daemon
+    # derives it from the trader's heartbeat limits (`TraderConfig.max_send_age`).
+    max_send_age: Mapping[str, float] = field(default_factory=dict)
+    # Per trader: the guard state persisted by the previous run (replays after a restart).
+    restored: Mapping[str, GuardMark] = field(default_factory=dict)
     burst_threshold: int = 50
     burst_window: float = 1.0
 
@@ -72,6 +80,8 @@ class IngressConfig:
             check_trader_id(trader_id)
             if len(key) < MIN_KEY_SIZE:
                 raise ValueError(f"trader {trader_id}: HMAC key shorter than {MIN_KEY_SIZE} bytes")
+            if not self.max_send_age.get(trader_id, 0.0) > 0:
+                raise ValueError(f"trader {trader_id}: needs a max_send_age above 0 s")
         if self.burst_threshold < 1 or self.burst_window <= 0:
             raise ValueError("burst_threshold must be >= 1 and burst_window > 0")
 
@@ -115,8 +125,10 @@ class Ingress:
         on_batch: BatchHandler,
         on_reject: Callable[[str], None] | None = None,
         on_invalid_burst: Callable[[InvalidBurst], None] | None = None,
+        on_reserve: Callable[[str, GuardMark], None] | None = None,
     ) -> None:
         self._config = config
+        self._on_reserve = on_reserve  # makes a guard mark durable; called before on_batch
         self._clock = clock
         self._on_batch = on_batch
         self._on_reject = on_reject
@@ -124,7 +136,11 @@ class Ingress:
         self._keys = dict(config.keys)
         self._peers = {
             trader_id: _Peer(
-                SessionGuard(window=config.reorder_window, max_skew=config.max_clock_skew)
+                SessionGuard(
+                    window=config.reorder_window,
+                    max_skew=config.max_send_age[trader_id],
+                    restored=config.restored.get(trader_id),
+                )
             )
             for trader_id in self._keys
         }
@@ -185,6 +201,11 @@ class Ingress:
         """Every bound endpoint is still open: a closed transport means telemetry is lost."""
         return bool(self._transports) and not any(t.is_closing() for t in self._transports)
 
+    def marks(self) -> dict[str, GuardMark]:
+        """Each trader's tightest guard mark, to persist at a clean shutdown."""
+        marks = {trader: peer.guard.exact_mark() for trader, peer in self._peers.items()}
+        return {trader: mark for trader, mark in marks.items() if mark is not None}
+
     @property
     def udp_address(self) -> tuple[str, int] | None:
         """The bound UDP address (with the real port when 0 was configured)."""
@@ -229,6 +250,8 @@ class Ingress:
             self._reject(exc.reason)
             return
         header = telemetry.header
+        if admission.reserve is not None and self._on_reserve is not None:
+            self._on_reserve(header.trader_id, admission.reserve)  # durable before it counts
         if address:
             # An unbound Unix sender has no address (None or ""): it cannot receive acks, and
             # handing sendto() a missing address is a fatal transport error that would close

@@ -33,6 +33,7 @@ class TraderView:
     heartbeat_age_s: float | None
     utilisation: Mapping[str, float]
     maintenance: bool = False
+    reported_state: str | None = None  # the trader's own last state report (a TradingState name)
 
 
 class _LiveCollector(Collector):
@@ -69,6 +70,11 @@ class _LiveCollector(Collector):
         use = GaugeMetricFamily(
             "killswitch_limit_utilisation_ratio", "Measured / limit", labels=["trader", "rule"]
         )
+        reported = GaugeMetricFamily(
+            "killswitch_trader_reported_state",
+            "The trader's own last state report: 1 for the reported state, 0 for the others",
+            labels=["trader", "state"],
+        )
         for view in self._traders():
             state.add_metric([view.trader], view.state)
             for name in TradingState:
@@ -79,6 +85,10 @@ class _LiveCollector(Collector):
                 age.add_metric([view.trader], view.heartbeat_age_s)
             for rule, ratio in view.utilisation.items():
                 use.add_metric([view.trader, rule], ratio)
+            if view.reported_state is not None:
+                for name in TradingState.__members__:
+                    hit = 1.0 if name == view.reported_state else 0.0
+                    reported.add_metric([view.trader, name], hit)
         datagrams = CounterMetricFamily(
             "killswitch_datagrams",
             "Datagrams by result (accepted or a reject reason)",
@@ -86,7 +96,7 @@ class _LiveCollector(Collector):
         )
         for result, count in self._datagrams().items():
             datagrams.add_metric([_label(result)], count)
-        return [state, in_state, latched, maintenance, age, use, datagrams]
+        return [state, in_state, latched, maintenance, age, use, reported, datagrams]
 
 
 def _label(text: str) -> str:

@@ -43,7 +43,7 @@ from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import Services, TraderSupervisor
 from watchdog.daemon.venue.service import VenueService
 from watchdog.errors import IngressError
-from watchdog.protocol import TraderState
+from watchdog.protocol import GuardMark, TraderState
 
 _log = logging.getLogger("watchdog.server")
 
@@ -207,6 +207,9 @@ class WatchdogServer:
     async def _close_io(self) -> None:
         if self._ingress is not None:
             await self._ingress.close()
+            # Nothing arrives any more: the exact marks let the live session in at once.
+            for trader, mark in self._ingress.marks().items():
+                self._save_mark(trader, mark)
             self._ingress = None
         for runner in self._runners:
             await runner.cleanup()
@@ -228,16 +231,25 @@ class WatchdogServer:
         udp = None
         if settings.udp_host is not None and settings.udp_port is not None:
             udp = (settings.udp_host, settings.udp_port)
+        # The replay guard resumes where the last run left it: nothing it accepted (or
+        # reserved) can be replayed, and an older session cannot displace the current one.
+        restored = self._require_store().session_marks()
+        for trader, mark in restored.items():
+            if trader in self.supervisors:
+                self.supervisors[trader].session_id = mark.session_id.hex()
         ingress_config = IngressConfig(
             keys={t.id: t.hmac_key for t in self.config.traders},
             unix_path=settings.unix_socket,
             udp=udp,
+            max_send_age={t.id: t.max_send_age for t in self.config.traders},
+            restored=restored,
         )
         self._ingress = Ingress(
             ingress_config,
             clock=self.clock,
             on_batch=self._on_batch,
             on_invalid_burst=self._on_invalid_burst,
+            on_reserve=self._save_mark,
         )
         await self._ingress.start()
 
@@ -286,6 +298,9 @@ class WatchdogServer:
             return
         risk_events = [e for e in events if not isinstance(e, TraderState)]
         supervisor.on_batch(session_id.hex(), risk_events, session_changed)
+        for event in events:
+            if isinstance(event, TraderState):
+                supervisor.on_trader_state(event)
         self._push_state(trader_id, supervisor.state)
 
     def _push_state(self, trader_id: str, state: TradingState) -> None:
@@ -299,6 +314,12 @@ class WatchdogServer:
             limits_version=limits_version(supervisor.config),
             reason=reason[:200],
         )
+
+    def _save_mark(self, trader: str, mark: GuardMark) -> None:
+        """Synchronous, before the datagram counts. A failed write halts every trader (the
+        store is unhealthy) but the datagram is still taken: the guard works from memory."""
+        if self._durable is not None:
+            self._durable.write(lambda s: s.save_session_mark(trader, mark))
 
     def _on_invalid_burst(self, burst: InvalidBurst) -> None:
         detail = {"count": burst.count, "window_s": burst.window, "reasons": dict(burst.reasons)}
@@ -370,6 +391,7 @@ class WatchdogServer:
             "latched": view.latched,
             "maintenance": _maintenance_status(supervisor.engine.maintenance),
             "session": supervisor.session_id,
+            "reported_state": _reported_status(supervisor.reported),
             "pid": supervisor.process.pid,
             "heartbeat_age_s": None
             if view.heartbeat_age_s is None
@@ -416,3 +438,9 @@ class WatchdogServer:
 
 def _maintenance_status(window: Maintenance | None) -> dict[str, Any] | None:
     return None if window is None else {"until": window.until, "reason": window.reason}
+
+
+def _reported_status(report: TraderState | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {"state": report.state.name, "reason": report.reason, "ts": report.ts}

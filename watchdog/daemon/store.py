@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from watchdog.daemon.errors import StoreError
+from watchdog.protocol import SESSION_ID_SIZE, GuardMark
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS traders (
@@ -61,6 +62,11 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
+CREATE TABLE IF NOT EXISTS sessions (
+    trader TEXT PRIMARY KEY,
+    session_id BLOB NOT NULL,
+    seq_mark TEXT NOT NULL  -- a u64 as decimal text: SQLite integers are signed 64-bit
+);
 """
 
 # Columns added after the first release: a database from an older watchdog gains them at start.
@@ -273,6 +279,32 @@ class Store:
                 (trader,),
             )
             self._audit(db, ts, trader, "rearm_accepted", detail)
+
+    # -- telemetry sessions (the replay guard's memory) ----------------------------------
+
+    def session_marks(self) -> dict[str, GuardMark]:
+        """Each trader's current session and sequence mark; a corrupt row is a StoreError."""
+        marks: dict[str, GuardMark] = {}
+        for trader, session_id, mark in self._read("SELECT * FROM sessions"):
+            if not (
+                isinstance(session_id, bytes)
+                and len(session_id) == SESSION_ID_SIZE
+                and isinstance(mark, str)
+                and mark.isdigit()
+                and int(mark) < 2**64
+            ):
+                raise StoreError(f"state database {self.path}: sessions row {trader!r} is corrupt")
+            marks[trader] = GuardMark(session_id, int(mark))
+        return marks
+
+    def save_session_mark(self, trader: str, mark: GuardMark) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO sessions (trader, session_id, seq_mark) VALUES (?, ?, ?)"
+                " ON CONFLICT(trader) DO UPDATE SET session_id = excluded.session_id,"
+                " seq_mark = excluded.seq_mark",
+                (trader, mark.session_id, str(mark.seq_mark)),
+            )
 
     # -- kills ---------------------------------------------------------------------------
 

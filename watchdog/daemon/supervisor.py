@@ -25,6 +25,7 @@ from watchdog.daemon.liveness import ProcessWatch
 from watchdog.daemon.logs import log_event
 from watchdog.daemon.metrics import Metrics, TraderView
 from watchdog.daemon.store import TraderRow
+from watchdog.protocol import TraderState
 
 _log = logging.getLogger("watchdog.supervisor")
 _PERSIST_EVERY_S = 1.0
@@ -79,6 +80,7 @@ class TraderSupervisor:
         self.restored_day_start = row.day_start_ts if row is not None else None
         self.process = ProcessWatch(config.process, self._on_process_exit)
         self.session_id: str | None = None
+        self.reported: TraderState | None = None  # the trader's own last state report
         self.last_heartbeat: float | None = None  # monotonic
         self.decisions: tuple[Decision, ...] = ()
         self._state = self.engine.state
@@ -115,6 +117,7 @@ class TraderSupervisor:
             age,
             self.engine.utilisation(),
             self.engine.maintenance is not None,
+            None if self.reported is None else self.reported.state.name,
         )
 
     # -- inputs --------------------------------------------------------------------------
@@ -139,11 +142,35 @@ class TraderSupervisor:
         assessment = None
         for event in events:
             if isinstance(event, Heartbeat):
-                self.last_heartbeat = self._trigger
+                self._beat(event.ts, now)
             assessment = self.engine.apply(event, now)
         if assessment is not None:
             self._handle(assessment, "telemetry")
         self._schedule_persist()
+
+    def _beat(self, sent: float, now: float) -> None:
+        """The heartbeat age shown is counted from the send time, as the engine counts it."""
+        at = self._trigger - max(0.0, now - sent)
+        if self.last_heartbeat is None or at > self.last_heartbeat:
+            self.last_heartbeat = at
+
+    def on_trader_state(self, report: TraderState) -> None:
+        """The trader's own view of its state: recorded, audited when the state changes.
+
+        It decides nothing (the watchdog does not trust the trader), but a trader that halted
+        itself, or disagrees with the watchdog, is what an operator needs to see first.
+        """
+        previous, self.reported = self.reported, report
+        if previous is not None and previous.state == report.state:
+            return
+        detail = {
+            "from": None if previous is None else previous.state.name,
+            "to": report.state.name,
+            "reason": report.reason,
+            "ts": report.ts,
+        }
+        log_event(_log, logging.INFO, "trader_state_reported", trader=self.id, **detail)
+        self._audit("trader_state", detail)
 
     def on_venue(self, events: Sequence[Any]) -> None:
         """Facts from the watchdog's own view of the venue (source VENUE)."""
@@ -176,6 +203,7 @@ class TraderSupervisor:
 
     def _new_session(self, session_id: str) -> None:
         previous, self.session_id = self.session_id, session_id
+        self.reported = None  # a new process has not said anything yet
         detail = {"previous": previous, "session": session_id}
         log_event(_log, logging.WARNING, "session_changed", trader=self.id, **detail)
         self._audit("session_changed", detail)

@@ -113,6 +113,8 @@ class DatagramRelay(AsyncService):
     ``upstream`` is ``(host, port)`` for UDP or a filesystem path for Unix datagram sockets.
     ``listen`` defaults to 127.0.0.1 port 0 (UDP) or a name in the relay's private directory
     (Unix). Use as ``async with DatagramRelay(...) as relay:`` and send to ``relay.address``.
+    ``tap`` sees every datagram as it reaches the relay, before any fault: a capture point
+    (e.g. to replay genuine traffic later).
     """
 
     def __init__(
@@ -124,8 +126,10 @@ class DatagramRelay(AsyncService):
         faults: DatagramFaults | None = None,
         max_clients: int = 256,
         max_pending: int = 4096,
+        tap: Callable[[Direction, bytes], None] | None = None,
     ) -> None:
         self._upstream = upstream
+        self._tap = tap
         self._unix = isinstance(upstream, str)
         self._listen = listen
         self._rng = rng if rng is not None else random.Random(0)
@@ -323,6 +327,8 @@ class DatagramRelay(AsyncService):
     # --- the fault pipeline ------------------------------------------------------------------
 
     def _submit(self, direction: Direction, data: bytes, send: _Send) -> None:
+        if self._tap is not None:
+            self._tap(direction, data)
         path = self._faults.path(direction)
         counters = self._state.counters[direction]
         counters.received += 1

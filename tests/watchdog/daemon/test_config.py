@@ -139,3 +139,29 @@ def test_a_missing_or_broken_file_is_one_clear_error(tmp_path: Path) -> None:
     broken.write_text("state_dir = \n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(broken)
+
+
+def test_telemetry_is_accepted_until_warn_after_s_old(config_file: ConfigFile) -> None:
+    (trader,) = load_config(config_file()).traders
+    assert trader.max_send_age == trader.limits.heartbeat.warn_after_s == 0.4
+    assert trader.max_send_age < trader.limits.heartbeat.halt_after_s
+
+
+def test_bad_data_that_would_refuse_an_accepted_heartbeat_is_refused(
+    config_file: ConfigFile,
+) -> None:
+    traders = """
+[[traders]]
+id = "alpha"
+hmac_key_file = "alpha.key"
+[traders.limits]
+profile = "standard"
+[traders.limits.bad_data]
+max_past_s = 2.0
+"""
+    # The standard profile warns after 3 s: a heartbeat 2..3 s old would be accepted as fresh
+    # telemetry and then halt the trader as bad data.
+    with pytest.raises(
+        ConfigError, match=r"traders\[0\]\.limits\.bad_data\.max_past_s: .*below heartbeat"
+    ):
+        load_config(config_file(traders=traders))

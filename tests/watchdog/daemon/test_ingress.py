@@ -9,6 +9,7 @@ import stat
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -21,6 +22,8 @@ from watchdog.clock import FakeClock
 from watchdog.daemon.ingress import BurstDetector, Ingress, IngressConfig, InvalidBurst
 from watchdog.errors import IngressError
 from watchdog.protocol import (
+    SEQ_BLOCK,
+    GuardMark,
     TelemetryEvent,
     decode_ack,
     encode_event,
@@ -73,7 +76,9 @@ def sock_path(tmp_path: Path) -> Path:
 @pytest.fixture
 async def ingress(sock_path: Path) -> AsyncIterator[tuple[Ingress, Recorder]]:
     rec = Recorder()
-    config = IngressConfig(keys={TRADER: KEY}, unix_path=sock_path, burst_threshold=5)
+    config = IngressConfig(
+        keys={TRADER: KEY}, max_send_age={TRADER: 10.0}, unix_path=sock_path, burst_threshold=5
+    )
     async with make_ingress(config, rec) as ing:
         yield ing, rec
 
@@ -200,7 +205,7 @@ async def test_a_sender_without_an_address_is_served_but_never_breaks_the_ingres
 
 
 async def test_the_ingress_is_unhealthy_once_closed(sock_path: Path) -> None:
-    config = IngressConfig(keys={TRADER: KEY}, unix_path=sock_path)
+    config = IngressConfig(keys={TRADER: KEY}, max_send_age={TRADER: 10.0}, unix_path=sock_path)
     ing = make_ingress(config, Recorder())
     seen = [ing.healthy]
     await ing.start()
@@ -212,7 +217,7 @@ async def test_the_ingress_is_unhealthy_once_closed(sock_path: Path) -> None:
 
 async def test_udp_on_loopback_works_the_same(tmp_path: Path) -> None:
     rec = Recorder()
-    config = IngressConfig(keys={TRADER: KEY}, udp=("127.0.0.1", 0))
+    config = IngressConfig(keys={TRADER: KEY}, max_send_age={TRADER: 10.0}, udp=("127.0.0.1", 0))
     async with make_ingress(config, rec) as ing:
         address = ing.udp_address
         assert address is not None
@@ -227,7 +232,10 @@ async def test_udp_on_loopback_works_the_same(tmp_path: Path) -> None:
 
 
 async def test_the_socket_file_has_mode_0660_and_is_removed_on_close(sock_path: Path) -> None:
-    async with make_ingress(IngressConfig(keys={TRADER: KEY}, unix_path=sock_path), Recorder()):
+    async with make_ingress(
+        IngressConfig(keys={TRADER: KEY}, max_send_age={TRADER: 10.0}, unix_path=sock_path),
+        Recorder(),
+    ):
         mode = os.lstat(sock_path).st_mode
         assert stat.S_ISSOCK(mode)
         assert stat.S_IMODE(mode) == 0o660
@@ -239,14 +247,16 @@ async def test_a_stale_socket_file_is_replaced(sock_path: Path) -> None:
     stale.bind(str(sock_path))
     stale.close()  # the file stays, nobody listens: a watchdog that died
     rec = Recorder()
-    async with make_ingress(IngressConfig(keys={TRADER: KEY}, unix_path=sock_path), rec):
+    async with make_ingress(
+        IngressConfig(keys={TRADER: KEY}, max_send_age={TRADER: 10.0}, unix_path=sock_path), rec
+    ):
         with sender(sock_path) as sock:
             await send(sock, datagram([Heartbeat(ts=NOW)], seq=1))
             await wait_until(lambda: len(rec.batches) == 1)
 
 
 async def test_a_socket_in_use_or_a_regular_file_is_never_replaced(sock_path: Path) -> None:
-    config = IngressConfig(keys={TRADER: KEY}, unix_path=sock_path)
+    config = IngressConfig(keys={TRADER: KEY}, max_send_age={TRADER: 10.0}, unix_path=sock_path)
     async with make_ingress(config, Recorder()):
         with pytest.raises(IngressError, match="in use"):
             await make_ingress(config, Recorder()).start()
@@ -270,11 +280,13 @@ def read(path: Path) -> str:
 
 def test_the_config_refuses_short_keys_bad_ids_and_no_endpoint(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="shorter than 32"):
-        IngressConfig(keys={TRADER: b"short"}, unix_path=tmp_path / "s")
+        IngressConfig(keys={TRADER: b"short"}, max_send_age={TRADER: 1.0}, unix_path=tmp_path / "s")
     with pytest.raises(ValueError, match="trader id"):
-        IngressConfig(keys={"bad id": KEY}, unix_path=tmp_path / "s")
-    with pytest.raises(ValueError, match="needs"):
-        IngressConfig(keys={TRADER: KEY})
+        IngressConfig(keys={"bad id": KEY}, max_send_age={"bad id": 1.0}, unix_path=tmp_path / "s")
+    with pytest.raises(ValueError, match="needs a Unix socket"):
+        IngressConfig(keys={TRADER: KEY}, max_send_age={TRADER: 10.0})
+    with pytest.raises(ValueError, match="needs a max_send_age"):
+        IngressConfig(keys={TRADER: KEY}, unix_path=tmp_path / "s")
 
 
 async def test_each_trader_is_authenticated_with_its_own_key_and_acked_on_its_own_address(
@@ -282,7 +294,11 @@ async def test_each_trader_is_authenticated_with_its_own_key_and_acked_on_its_ow
 ) -> None:
     rec = Recorder()
     other = "arb-eth"
-    config = IngressConfig(keys={TRADER: KEY, other: OTHER_KEY}, unix_path=sock_path)
+    config = IngressConfig(
+        keys={TRADER: KEY, other: OTHER_KEY},
+        max_send_age={TRADER: 10.0, other: 10.0},
+        unix_path=sock_path,
+    )
     async with make_ingress(config, rec) as ing:
         impostor = encode_telemetry(KEY, other, SESSION, 1, NOW, [encode_event(Heartbeat(NOW))])
         genuine = encode_telemetry(
@@ -332,10 +348,58 @@ def test_whatever_arrives_each_datagram_is_either_delivered_once_or_counted(
     inputs: list[bytes],
 ) -> None:
     rec = Recorder()
-    ing = make_ingress(IngressConfig(keys={TRADER: KEY}, udp=("127.0.0.1", 0)), rec)
+    ing = make_ingress(
+        IngressConfig(keys={TRADER: KEY}, max_send_age={TRADER: 10.0}, udp=("127.0.0.1", 0)), rec
+    )
     for data in inputs:
         ing.handle_datagram(data, None, None)
     assert ing.accepted_datagrams + sum(ing.rejects.values()) == len(inputs)
     assert len(rec.batches) == ing.accepted_datagrams - ing.late_datagrams
     genuine = {datagram([Heartbeat(ts=NOW)], seq=seq) for seq in range(1, 6)}
     assert ing.accepted_datagrams <= len(genuine & set(inputs))
+
+
+async def test_a_reservation_is_handed_over_before_the_batch_that_needs_it(
+    sock_path: Path,
+) -> None:
+    rec = Recorder()
+    calls: list[object] = []
+
+    def on_batch(*args: Any) -> None:
+        calls.append("batch")
+        rec.on_batch(*args)
+
+    config = IngressConfig(keys={TRADER: KEY}, max_send_age={TRADER: 10.0}, unix_path=sock_path)
+    ingress = Ingress(
+        config,
+        clock=FakeClock(wall=NOW),
+        on_batch=on_batch,
+        on_reserve=lambda trader, mark: calls.append((trader, mark)),
+    )
+    async with ingress:
+        with sender(sock_path) as sock:
+            await send(sock, datagram([Heartbeat(ts=NOW)], seq=1))
+            await send(sock, datagram([Heartbeat(ts=NOW)], seq=2))
+            await wait_until(lambda: len(rec.batches) == 2)
+        assert ingress.marks() == {TRADER: GuardMark(SESSION, 2)}
+    assert calls == [(TRADER, GuardMark(SESSION, 1 + SEQ_BLOCK)), "batch", "batch"]
+
+
+async def test_a_restored_ingress_refuses_what_its_predecessor_may_have_accepted(
+    sock_path: Path,
+) -> None:
+    rec = Recorder()
+    config = IngressConfig(
+        keys={TRADER: KEY},
+        max_send_age={TRADER: 10.0},
+        unix_path=sock_path,
+        reorder_window=2,
+        restored={TRADER: GuardMark(SESSION, 5)},
+    )
+    async with make_ingress(config, rec) as ingress:
+        with sender(sock_path) as sock:
+            for seq in (1, 5, 6):
+                await send(sock, datagram([Heartbeat(ts=NOW)], seq=seq))
+            await wait_until(lambda: len(rec.batches) == 1)
+        assert ingress.rejects == {"replay": 1, "too_old": 1}
+    assert rec.batches == [(TRADER, SESSION, [Heartbeat(ts=NOW)], False)]  # same session

@@ -15,6 +15,7 @@ import pytest
 
 from watchdog.daemon.errors import StoreError
 from watchdog.daemon.store import Store
+from watchdog.protocol import GuardMark
 
 
 def test_a_kill_latches_the_trader_and_records_its_steps(tmp_path: Path) -> None:
@@ -163,3 +164,29 @@ def test_kill_9_in_the_middle_of_writes_leaves_a_consistent_database(tmp_path: P
     assert latched == kills
     assert steps == 2 * kills
     assert len(store.unfinished_kills()) == kills
+
+
+def test_session_marks_survive_a_reopen_and_a_u64_mark_fits(tmp_path: Path) -> None:
+    store = Store(tmp_path / "w.sqlite3")
+    assert store.session_marks() == {}
+    store.save_session_mark("alpha", GuardMark(b"\x01" * 16, 1024))
+    store.save_session_mark("alpha", GuardMark(b"\x02" * 16, 2**64 - 1))
+    store.save_session_mark("beta", GuardMark(b"\x03" * 16, 7))
+    store.close()
+    reopened = Store(tmp_path / "w.sqlite3")
+    assert reopened.session_marks() == {
+        "alpha": GuardMark(b"\x02" * 16, 2**64 - 1),
+        "beta": GuardMark(b"\x03" * 16, 7),
+    }
+    reopened.close()
+
+
+def test_a_corrupt_session_mark_is_a_store_error(tmp_path: Path) -> None:
+    store = Store(tmp_path / "w.sqlite3")
+    store.close()
+    with sqlite3.connect(tmp_path / "w.sqlite3") as db:
+        db.execute("INSERT INTO sessions VALUES ('alpha', x'01', 'many')")
+    reopened = Store(tmp_path / "w.sqlite3")
+    with pytest.raises(StoreError, match="sessions row 'alpha' is corrupt"):
+        reopened.session_marks()
+    reopened.close()

@@ -22,6 +22,7 @@ from watchdog.daemon.kill import KillAction, KillContext, KillPipeline
 from watchdog.daemon.metrics import Metrics
 from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import Services, TraderSupervisor
+from watchdog.protocol import TraderState
 
 CONFIG = TraderConfig(
     id="alpha",
@@ -325,3 +326,28 @@ async def test_an_extension_that_cannot_be_recorded_keeps_the_recorded_window(
         assert rig.supervisor.engine.maintenance == recorded
         assert rig.supervisor.state == TradingState.HALTED
         rig.supervisor.close()
+
+
+async def test_the_traders_own_state_is_kept_audited_on_change_and_forgotten_on_restart(
+    tmp_path: Path,
+) -> None:
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group)
+        rig.telemetry("s1", changed=True)
+        now = time.time()
+        for state in (TradingState.ACTIVE, TradingState.ACTIVE, TradingState.HALTED):
+            rig.supervisor.on_trader_state(TraderState(now, state, "own check"))
+        assert rig.supervisor.reported == TraderState(now, TradingState.HALTED, "own check")
+        assert rig.supervisor.view().reported_state == "HALTED"
+        assert rig.supervisor.state == TradingState.ACTIVE  # recorded, not obeyed
+        rig.telemetry("s2", changed=True)  # a new process has said nothing yet
+        assert reported(rig) is None
+        await asyncio.sleep(0)
+        changes = [e.detail for e in rig.store.audit_since(0) if e.kind == "trader_state"]
+        assert [(c["from"], c["to"]) for c in changes] == [(None, "ACTIVE"), ("ACTIVE", "HALTED")]
+        rig.supervisor.close()
+
+
+def reported(rig: Rig) -> TraderState | None:
+    """Read through a call: the last assertion's narrowing must not stick."""
+    return rig.supervisor.reported

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,10 @@ class Workspace:
         assert process.poll() is None, self.log("watchdog")
         return process
 
-    def start_trader(self, *, equity: float | None = 10_000.0) -> subprocess.Popen[bytes]:
+    def start_trader(
+        self, *, equity: float | None = 10_000.0, socket: str | None = None, orders: int = 0
+    ) -> subprocess.Popen[bytes]:
+        """A trader bot sending to the ingress (or to `socket`, e.g. a relay in between)."""
         self.pidfile.unlink(missing_ok=True)
         args = [
             "-m",
@@ -143,12 +147,14 @@ class Workspace:
             "--key-file",
             str(self.root / "alpha.key"),
             "--socket",
-            str(self.ingress),
+            socket or str(self.ingress),
             "--pidfile",
             str(self.pidfile),
         ]
         if equity is not None:
             args += ["--equity", str(equity)]
+        if orders:
+            args += ["--orders", str(orders)]
         process = self._spawn(args, log="trader")
         wait_until(self.pidfile.exists, what="trader pid file")
         return process
@@ -209,6 +215,18 @@ class Workspace:
 
     def credential_revoked(self) -> bool:
         return self.credential.read_bytes().startswith(b"REVOKED")
+
+
+def metric(port: int, name: str) -> dict[str, float]:
+    """Every sample of one metric family from the watchdog's endpoint, by its label text."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    body = urllib.request.urlopen(url, timeout=10).read().decode()
+    values: dict[str, float] = {}
+    for line in body.splitlines():
+        if line.startswith(name + "{"):
+            labels, value = line.rsplit(" ", 1)
+            values[labels] = float(value)
+    return values
 
 
 def with_signal(process: subprocess.Popen[bytes], signum: int) -> None:

@@ -9,9 +9,13 @@ import urllib.request
 
 from risk.events import AccountSnapshot, Heartbeat
 from tests.watchdog.integration.harness import KEY, Workspace, wait_until
-from watchdog.protocol import decode_ack, encode_event, encode_telemetry
+from watchdog.protocol import decode_ack, encode_event, encode_telemetry, new_session_id
 
 WRONG_KEY = bytes(range(100, 140))
+
+
+def _session() -> bytes:
+    return new_session_id(time.time_ns(), secrets.token_bytes(8))
 
 
 def _datagram(key: bytes, session: bytes, seq: int, *, equity: bool = False) -> bytes:
@@ -41,7 +45,7 @@ def test_forged_and_replayed_heartbeats_do_not_keep_a_silent_trader_alive(
 ) -> None:
     workspace.start_watchdog()
     key = bytes.fromhex(workspace.root.joinpath("alpha.key").read_text())
-    session = secrets.token_bytes(16)
+    session = _session()
     sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sender.bind("")  # an autobound abstract address, as the real client uses, to receive acks
     sender.connect(str(workspace.ingress))
@@ -53,7 +57,7 @@ def test_forged_and_replayed_heartbeats_do_not_keep_a_silent_trader_alive(
     # The trader is now silent. An attacker replays what it saw and forges new datagrams:
     # with the wrong key, and with the right trader id but a fresh session and wrong key.
     seq = 100
-    forged_session = secrets.token_bytes(16)
+    forged_session = _session()
 
     def flood_until_killed() -> bool:
         nonlocal seq
@@ -92,7 +96,7 @@ def test_telemetry_over_udp_is_acked_with_the_state(workspace: Workspace) -> Non
     workspace.start_watchdog()
     host, port = workspace.request("GET", "/status")["ingress_udp"]
     key = bytes.fromhex(workspace.root.joinpath("alpha.key").read_text())
-    session = secrets.token_bytes(16)
+    session = _session()
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender.settimeout(10)
     sender.connect((host, port))

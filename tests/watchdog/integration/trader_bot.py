@@ -1,11 +1,13 @@
 """A minimal bot for the integration tests: heartbeats through `WatchdogClient`, equity on demand.
 
     python -m tests.watchdog.integration.trader_bot --trader T --key-file K --socket S \
-        --pidfile P [--equity 10000]
+        --pidfile P [--equity 10000] [--orders N]
 
-It reports `--equity` once (risk holds a trader HALTED until it knows the equity) and writes
-its pid file; from then on only heartbeats go out, until it gets SIGUSR1: then it reports a
-10% loss, a daily-loss breach for every profile.
+It reports `--equity` once (risk holds a trader HALTED until it knows the equity), `--orders`
+submitted-and-acknowledged orders, and its own state (ACTIVE) with every heartbeat; then it
+writes its pid file. From then on only heartbeats and its state go out, until a signal:
+SIGUSR1 reports a 10% loss, a daily-loss breach for every profile; SIGUSR2 reports its own
+state as HALTED.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import os
 import signal
 from pathlib import Path
 
+from risk.state import TradingState
 from watchdog.client import ClientConfig, WatchdogClient, load_key
+
+SELF_HALT_REASON = "halted itself: feed lost"
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -28,12 +33,23 @@ async def run(args: argparse.Namespace) -> None:
         ack_timeout=1.0,
     )
     breach = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, breach.set)
+    halted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGUSR1, breach.set)
+    loop.add_signal_handler(signal.SIGUSR2, halted.set)
     async with WatchdogClient(config) as client:
         if args.equity is not None:
             client.report_account(args.equity, 0.0, 0.0)
+        for _ in range(args.orders):
+            client.report_order("SUBMIT", "BTCUSDT", "BUY", 0.001, 50_000.0)
+            client.report_order("ACK", "BTCUSDT", "BUY", 0.001, 50_000.0)
         args.pidfile.write_text(f"{os.getpid()}\n")
-        await breach.wait()
+        while not breach.is_set():
+            if halted.is_set():
+                client.report_state(TradingState.HALTED, SELF_HALT_REASON)
+            else:
+                client.report_state(TradingState.ACTIVE)
+            await asyncio.sleep(0.05)
         equity = args.equity or 0.0
         while True:
             client.report_account(equity * 0.9, 0.0, -equity * 0.1)
@@ -47,6 +63,7 @@ def main() -> None:
     parser.add_argument("--socket", required=True)
     parser.add_argument("--pidfile", type=Path, required=True)
     parser.add_argument("--equity", type=float, default=None)
+    parser.add_argument("--orders", type=int, default=0)
     asyncio.run(run(parser.parse_args()))
 
 
