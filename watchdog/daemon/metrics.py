@@ -77,8 +77,9 @@ class _LiveCollector(Collector):
         )
         for view in self._traders():
             state.add_metric([view.trader], view.state)
-            for name in TradingState:
-                in_state.add_metric([view.trader, name.name], 1.0 if name == view.state else 0.0)
+            for member in TradingState:
+                current = 1.0 if member == view.state else 0.0
+                in_state.add_metric([view.trader, member.name], current)
             latched.add_metric([view.trader], 1.0 if view.latched else 0.0)
             maintenance.add_metric([view.trader], 1.0 if view.maintenance else 0.0)
             if view.heartbeat_age_s is not None:
