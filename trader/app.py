@@ -35,9 +35,9 @@ from trader.instrument import Instrument
 from trader.metrics import TraderMetrics
 from trader.orders import FastEntry, OrderManager, TrackedOrder
 from trader.pretrade import PreTradeRisk
-from trader.sdnotify import SdNotifier
 from trader.strategy import NOTHING, Plan, Posture, QuoteParams, Side, Top, decide
 from trader.venue import AccountReport, OrderVenue, PositionReport, VenueError
+from watchdog.sdnotify import SdNotifier
 
 log = logging.getLogger(__name__)
 
@@ -360,7 +360,7 @@ class Trader:
         self._report_snapshots(account)
         self._local_risk()
         self._update_metrics()
-        self._update_systemd()
+        self._update_ready()
 
     async def _account(self) -> AccountReport:
         async with asyncio.timeout(self._interval * 4 + 5):
@@ -459,14 +459,14 @@ class Trader:
         worst = max(self.posture(s) for s in self.instruments)
         self.metrics.posture.set(int(worst))
 
-    def _update_systemd(self) -> None:
+    def _update_ready(self) -> None:
+        # READY=1 only; WATCHDOG=1 comes from the runner's keepalive task, never from here:
+        # this runs after venue calls that may outlast the unit's WatchdogSec.
         quoting = all(self.posture(s) is Posture.QUOTE for s in self.instruments)
         if quoting and not self._ready:
             self._ready = True
             self._notifier.ready("trading")
             log.info("trading can start: watchdog ACTIVE and every feed fresh")
-        # Healthy means this loop runs: a blocked or dead loop stops the pings.
-        self._notifier.watchdog()
 
     # -- shutdown ---------------------------------------------------------------------------
 

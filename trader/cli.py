@@ -15,9 +15,9 @@ from pathlib import Path
 from trader.config import load_config
 from trader.errors import HostError, TraderError
 from trader.host import sysprep_verifier
-from trader.logs import configure
 from trader.runner import RunOptions, check_files, serve
 from watchdog.clock import SystemClock
+from watchdog.logs import configure
 
 PROG = "trader"
 EXIT_HOST_REFUSED = 3

@@ -32,10 +32,10 @@ from trader.host import HostVerifier, prepare_host
 from trader.instrument import Instrument
 from trader.metrics import FastPathMetrics, MetricsServer, TraderMetrics
 from trader.pretrade import PreTradeRisk, load_limits
-from trader.sdnotify import SdNotifier
 from trader.venue import BinanceOrderVenue, VenueError, open_order_session
 from watchdog.client import ClientConfig, WatchdogClient, load_key
 from watchdog.errors import ConfigError as WatchdogConfigError
+from watchdog.sdnotify import SdNotifier
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +144,9 @@ async def serve(
         await server.start()
         await _warm_up(venue)
         await client.start()
-        result = await _main_loop(config, options, trader, server.port, clock, fast)
+        result = await _main_loop(config, options, trader, server.port, clock, fast, notifier)
     finally:
+        notifier.close()
         await client.close()
         await session.close()
         await server.close()
@@ -199,14 +200,15 @@ async def _main_loop(
     trader: Trader,
     metrics_port: int,
     clock: Clock,
-    fast: FastOrderEntry | None = None,
+    fast: FastOrderEntry | None,
+    notifier: SdNotifier,
 ) -> ShutdownResult:
     stop = asyncio.Event()
     _install_signals(stop.set)
     symbols = [s.symbol for s in config.symbols]
     feed = BookFeed(stream_url(config.venue.ws_url, symbols), symbols, config.feed, trader, clock)
     try:
-        return await _trade(config, options, trader, fast, feed, stop, metrics_port)
+        return await _trade(config, options, trader, fast, feed, stop, metrics_port, notifier)
     except Exception:
         # A bug escaped a task: the group is gone, but our orders may still rest. Cancel them
         # in a fresh group before the error ends the process (the watchdog sees the exit too).
@@ -225,10 +227,14 @@ async def _trade(
     feed: BookFeed,
     stop: asyncio.Event,
     metrics_port: int,
+    notifier: SdNotifier,
 ) -> ShutdownResult:
     symbols = [s.symbol for s in config.symbols]
     async with asyncio.TaskGroup() as tg:
         trader.attach(tg, feed)
+        # WATCHDOG=1 from a task of its own: it proves the loop runs, whatever the venue does.
+        # Housekeeping waits on venue calls that may take longer than the unit's WatchdogSec.
+        keepalive = tg.create_task(notifier.keepalive(), name="systemd-keepalive")
         # Order-entry connections come up in the background; until one is ready new orders
         # take the aiohttp path (counted), so a slow connect never delays trading.
         entry = tg.create_task(fast.run(), name="order-entry") if fast is not None else None
@@ -250,6 +256,7 @@ async def _trade(
         result = await trader.shutdown(config.venue.shutdown_timeout_s)
         if entry is not None:
             entry.cancel()
+        keepalive.cancel()
         return result
 
 

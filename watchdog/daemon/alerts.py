@@ -16,7 +16,7 @@ import aiohttp
 
 from watchdog.clock import Clock
 from watchdog.daemon.config import AlertConfig
-from watchdog.daemon.logs import log_event
+from watchdog.logs import log_event
 
 _log = logging.getLogger("watchdog.alerts")
 _QUEUE_SIZE = 1000

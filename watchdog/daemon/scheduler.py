@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from watchdog.clock import Clock
-from watchdog.daemon.logs import log_event
 from watchdog.daemon.supervisor import TraderSupervisor
+from watchdog.logs import log_event
 
 _log = logging.getLogger("watchdog.scheduler")
 

@@ -34,16 +34,16 @@ from watchdog.daemon.errors import StartupError, StoreError
 from watchdog.daemon.ingress import Ingress, IngressConfig, InvalidBurst
 from watchdog.daemon.kill import ActionFactory, KillPipeline
 from watchdog.daemon.kill.actions import DEFAULT_FACTORIES
-from watchdog.daemon.logs import log_event
 from watchdog.daemon.loopmon import LagMonitor
 from watchdog.daemon.metrics import Metrics
 from watchdog.daemon.scheduler import DailyResets
-from watchdog.daemon.sdnotify import Notifier
 from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import Services, TraderSupervisor
 from watchdog.daemon.venue.service import VenueService
 from watchdog.errors import IngressError
+from watchdog.logs import log_event
 from watchdog.protocol import TraderState
+from watchdog.sdnotify import SdNotifier
 
 _log = logging.getLogger("watchdog.server")
 
@@ -60,12 +60,12 @@ class WatchdogServer:
         *,
         clock: Clock | None = None,
         factories: Sequence[ActionFactory] = DEFAULT_FACTORIES,
-        notifier: Notifier | None = None,
+        notifier: SdNotifier | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.factories = tuple(factories)
-        self.notifier = notifier or Notifier()
+        self.notifier = notifier or SdNotifier()
         self.metrics = Metrics()
         self.alerter = Alerter(config.alerts, self.clock, socket.gethostname())
         self.lag = LagMonitor(self.metrics)

@@ -22,9 +22,9 @@ from watchdog.daemon.durable import Durable
 from watchdog.daemon.kill import KillPipeline
 from watchdog.daemon.kill.pipeline import Spawn
 from watchdog.daemon.liveness import ProcessWatch
-from watchdog.daemon.logs import log_event
 from watchdog.daemon.metrics import Metrics, TraderView
 from watchdog.daemon.store import TraderRow
+from watchdog.logs import log_event
 
 _log = logging.getLogger("watchdog.supervisor")
 _PERSIST_EVERY_S = 1.0

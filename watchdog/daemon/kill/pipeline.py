@@ -22,9 +22,9 @@ from watchdog.daemon.durable import Durable
 from watchdog.daemon.errors import KillStepError
 from watchdog.daemon.kill.action import ActionFactory, KillAction, KillContext
 from watchdog.daemon.liveness import ProcessWatch
-from watchdog.daemon.logs import log_event
 from watchdog.daemon.metrics import Metrics
 from watchdog.daemon.store import KillRecord
+from watchdog.logs import log_event
 
 _log = logging.getLogger("watchdog.kill")
 
@@ -209,7 +209,7 @@ class KillPipeline:
         except Exception as exc:  # noqa: BLE001 - a bug in one action must not stop the others
             # Not swallowed: logged with its traceback, audited, alerted (by escalation) and
             # retried. Letting it cancel the sibling steps would abandon a kill half done.
-            _log.exception("kill_action_bug", extra={"kv": {"step": action.name}})
+            _log.exception("kill_action_bug", extra={"step": action.name})
             detail, verified, result = f"{type(exc).__name__}: {exc}", False, "error"
         duration = self._clock.monotonic() - began
         self._metrics.kill_step(action.name, result, duration)

@@ -26,7 +26,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from risk.events import RiskEvent
 from watchdog.clock import Clock
 from watchdog.daemon.kill import ActionFactory, KillAction, KillContext
-from watchdog.daemon.logs import log_event
 from watchdog.daemon.venue.actions import (
     CancelAllOrders,
     FlattenPositions,
@@ -37,6 +36,7 @@ from watchdog.daemon.venue.dms import DeadMansSwitch, DmsStatus
 from watchdog.daemon.venue.reconcile import Reconciler, order_event
 from watchdog.daemon.venue.selfcheck import CredentialSelfCheck, SelfCheckResult
 from watchdog.daemon.venue.settings import VenueSettings
+from watchdog.logs import log_event
 from watchdog.venues.binance_futures import BinanceFutures, open_session
 from watchdog.venues.errors import VenueError, VenueRejected
 from watchdog.venues.user_events import AccountUpdate, OrderUpdate
