@@ -318,7 +318,7 @@ class PendingOrder:
         try:
             await self._resync()
         except (wv.VenueError, TimeoutError) as exc:
-            log.warning("venue clock resync failed", extra={"error": str(exc)})
+            log.warning("venue_clock_resync_failed", extra={"error": str(exc)})
 
 
 class FastOrderEntry:
@@ -413,7 +413,7 @@ class FastOrderEntry:
             self._publish()
             if conn.answered:
                 delay = self._config.reconnect_initial_s
-            log.info("order-entry connection closed", extra={"slot": slot, "reason": reason})
+            log.info("order_entry_connection_closed", extra={"slot": slot, "reason": reason})
 
     async def _connect(self) -> EntryConnection | None:
         loop = asyncio.get_running_loop()
@@ -428,7 +428,7 @@ class FastOrderEntry:
                     server_hostname=self._host if self._ssl else None,
                 )
         except (OSError, TimeoutError) as exc:
-            log.warning("order-entry connect failed", extra={"error": f"{type(exc).__name__}"})
+            log.warning("order_entry_connect_failed", extra={"error": f"{type(exc).__name__}"})
             return None
         return conn
 

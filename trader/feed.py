@@ -200,7 +200,7 @@ class BookFeed:
                 reason = await self._session()
                 self._emit(self._staleness.disconnected(reason))
                 delay = self._backoff.next_delay()
-                log.warning("feed disconnected", extra={"reason": reason, "retry_in_s": delay})
+                log.warning("feed_disconnected", extra={"reason": reason, "retry_in_s": delay})
                 await asyncio.sleep(delay)
         finally:
             if self._timer is not None:
@@ -240,7 +240,7 @@ class BookFeed:
                 ticker = parse_book_ticker(raw)
             except FeedError as exc:
                 self.bad_messages += 1
-                log.warning("feed message dropped", extra={"error": str(exc)})
+                log.warning("feed_message_dropped", extra={"error": str(exc)})
                 continue
             if not self._staleness.knows(ticker.symbol):
                 self.bad_messages += 1
@@ -263,7 +263,7 @@ class BookFeed:
         silent = now - self._last_conn_rx
         if self._ws is not None and silent >= self._config.stale_after_s:
             # The silent stall: the socket is open and nothing arrives. Drop it and reconnect.
-            log.warning("feed stalled, dropping the connection", extra={"silent_s": silent})
+            log.warning("feed_stalled_reconnecting", extra={"silent_s": silent})
             self._ws.transport.abort()
         self._arm(max(next_due, 0.001))
 

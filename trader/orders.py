@@ -258,7 +258,7 @@ class OrderManager:
         else:
             # No answer, or one we cannot read: the order may rest. Cancel it by client id.
             log.warning(
-                "order outcome unknown, cancelling",
+                "order_outcome_unknown_cancelling",
                 extra={"client_id": order.client_id, "error": str(exc)},
             )
             order.unknown = True
@@ -278,7 +278,7 @@ class OrderManager:
                 await asyncio.sleep(max(exc.retry_after_s or delay, delay))
             except (VenueError, TimeoutError) as exc:
                 log.warning(
-                    "cancel failed, retrying",
+                    "cancel_failed_retrying",
                     extra={"client_id": order.client_id, "error": str(exc)},
                 )
                 await asyncio.sleep(delay)
@@ -301,7 +301,7 @@ class OrderManager:
                 return
             except (VenueError, TimeoutError) as exc:
                 log.warning(
-                    "order query failed, retrying",
+                    "order_query_failed_retrying",
                     extra={"client_id": order.client_id, "error": str(exc)},
                 )
                 await asyncio.sleep(delay)
@@ -350,7 +350,7 @@ class OrderManager:
             acked=True,
             filled=report.executed_qty,
         )
-        log.warning("cancelling an untracked own order", extra={"client_id": report.client_id})
+        log.warning("cancelling_untracked_own_order", extra={"client_id": report.client_id})
         self._track(order)
         self.cancel(order.client_id, "untracked own order")
 
@@ -383,4 +383,4 @@ class OrderManager:
         backoff = min(0.1 * 2 ** (self._throttle_strikes - 1), 30.0)
         wait = max(retry_after_s or 0.0, backoff)
         self._throttled_until = max(self._throttled_until, self._clock.monotonic() + wait)
-        log.warning("venue throttled, pausing new orders", extra={"pause_s": wait})
+        log.warning("venue_throttled_pausing_new_orders", extra={"pause_s": wait})

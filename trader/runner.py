@@ -151,11 +151,9 @@ async def serve(
         await session.close()
         await server.close()
     if not result.flat:
-        log.error(
-            "shutdown could not verify that no own orders rest", extra={"detail": result.detail}
-        )
+        log.error("shutdown_not_verified_flat", extra={"detail": result.detail})
         return 1
-    log.info("stopped cleanly", extra={"detail": result.detail})
+    log.info("stopped_cleanly", extra={"detail": result.detail})
     return 0
 
 
@@ -191,7 +189,7 @@ async def _warm_up(venue: BinanceOrderVenue) -> None:
         await venue.warm_up(4)
     except VenueError as exc:
         # Not fatal: nothing is quoted until reconciliation and the feed work anyway.
-        log.warning("venue warm-up failed", extra={"error": str(exc)})
+        log.warning("venue_warm_up_failed", extra={"error": str(exc)})
 
 
 async def _main_loop(
@@ -212,7 +210,7 @@ async def _main_loop(
     except Exception:
         # A bug escaped a task: the group is gone, but our orders may still rest. Cancel them
         # in a fresh group before the error ends the process (the watchdog sees the exit too).
-        log.exception("trader failed: cancelling own orders before exiting")
+        log.exception("trader_failed_cancelling_own_orders")
         async with asyncio.TaskGroup() as rescue:
             trader.attach(rescue, feed)
             await trader.shutdown(config.venue.shutdown_timeout_s)
@@ -242,13 +240,13 @@ async def _trade(
         await trader.housekeep_once()
         if options.ready_file is not None:
             _write_ready(options.ready_file, metrics_port)
-        log.info("trader started", extra={"metrics_port": metrics_port, "symbols": symbols})
+        log.info("trader_started", extra={"metrics_port": metrics_port, "symbols": symbols})
         feed_task = tg.create_task(feed.run(), name="feed")
         housekeeping = tg.create_task(trader.housekeeping(), name="housekeeping")
         heater = _heater(config, trader, fast)
         warming = tg.create_task(heater.run(), name="heater") if heater is not None else None
         await stop.wait()
-        log.info("stop requested: cancelling own orders")
+        log.info("stop_requested_cancelling_own_orders")
         feed_task.cancel()
         housekeeping.cancel()
         if warming is not None:

@@ -101,7 +101,7 @@ def test_a_slow_venue_does_not_starve_the_systemd_keepalive(world: World, tmp_pa
     seen = notify.count()
     wait_until(lambda: notify.count() >= seen + 10, what="ten keepalives while the venue is slow")
     wait_until(
-        lambda: (world.root / "trader.log").read_text().count("reconciliation") >= 2,
+        lambda: (world.root / "trader.log").read_text().count("reconciliation_failed") >= 2,
         what="housekeeping timing out",
     )
     notify.count()

@@ -102,7 +102,7 @@ class UserStreamFollower:
                 reason = f"{type(exc).__name__}: {exc}"
                 attempt += 1
             delay = backoff_delay(attempt, self._config, self._rng)
-            log.warning("user stream down", extra={"reason": reason, "retry_in_s": delay})
+            log.warning("user_stream_down", extra={"reason": reason, "retry_in_s": delay})
             self._sink(StreamDisconnected(reason=reason, retry_in_s=delay))
             await asyncio.sleep(delay)
 
