@@ -49,6 +49,7 @@ from trader.venue import (
     order_report,
     translated,
 )
+from watchdog.backoff import backoff_delay
 from watchdog.venues import binance_wire as wire
 from watchdog.venues.errors import CODE_TIMESTAMP_OUTSIDE_WINDOW
 
@@ -398,12 +399,19 @@ class FastOrderEntry:
         self._hooks.open_connections(0)
 
     async def _keep(self, slot: int) -> None:
-        delay = self._config.reconnect_initial_s
+        failures = 0  # connects since one last answered: paces the next
         while True:
             conn = await self._connect()
             if conn is None:
-                await asyncio.sleep(delay / 2 + self._rng.uniform(0, delay / 2))
-                delay = min(delay * 2, self._config.reconnect_max_s)
+                await asyncio.sleep(
+                    backoff_delay(
+                        failures,
+                        initial_s=self._config.reconnect_initial_s,
+                        max_s=self._config.reconnect_max_s,
+                        draw=self._rng.random,
+                    )
+                )
+                failures += 1
                 continue
             self._conns[slot] = conn
             self._hooks.connected()
@@ -412,7 +420,7 @@ class FastOrderEntry:
             self._conns[slot] = None
             self._publish()
             if conn.answered:
-                delay = self._config.reconnect_initial_s
+                failures = 0
             log.info("order_entry_connection_closed", extra={"slot": slot, "reason": reason})
 
     async def _connect(self) -> EntryConnection | None:

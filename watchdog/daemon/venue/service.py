@@ -286,7 +286,7 @@ class VenueService:
         async def run() -> None:
             await job()
 
-        first = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=first_in_s)
+        first = datetime.datetime.fromtimestamp(self._clock.wall() + first_in_s, tz=datetime.UTC)
         self._scheduler.add_job(
             run, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True,
             misfire_grace_time=max(1, int(seconds)), next_run_time=first,
