@@ -92,9 +92,6 @@ class Staleness:
     def all_fresh(self) -> bool:
         return not self._reason
 
-    def last_rx(self, symbol: str) -> float | None:
-        return self._last_rx.get(symbol)
-
     def message(self, symbol: str, now: float, wall: float, event_ms: int) -> Transition | None:
         """Record a message; a lagging event time marks the symbol stale however often it ticks."""
         if symbol not in self._known:
