@@ -36,7 +36,7 @@ from watchdog.daemon.venue.dms import DeadMansSwitch, DmsStatus
 from watchdog.daemon.venue.reconcile import Reconciler, order_event
 from watchdog.daemon.venue.selfcheck import CredentialSelfCheck, SelfCheckResult
 from watchdog.daemon.venue.settings import VenueSettings
-from watchdog.logs import log_event
+from watchdog.logs import bound, log_event
 from watchdog.venues.binance_futures import BinanceFutures, open_session
 from watchdog.venues.errors import VenueError, VenueRejected
 from watchdog.venues.user_events import AccountUpdate, OrderUpdate
@@ -173,7 +173,8 @@ class VenueService:
             async with asyncio.TaskGroup() as group:
                 for venue in self._traders.values():
                     if venue.follower is not None:
-                        group.create_task(venue.follower.run())
+                        with bound(trader=venue.trader):  # the task copies the context
+                            group.create_task(venue.follower.run())
                 await asyncio.Event().wait()  # until the daemon cancels us
         finally:
             self._scheduler.shutdown(wait=False)
@@ -265,13 +266,15 @@ class VenueService:
         assert self._scheduler is not None
         s = venue.settings
         self._every(f"venue-reconcile-{venue.trader}", s.reconcile_period_s,
-                    lambda: self._reconcile(venue))  # fmt: skip
+                    lambda: self._reconcile(venue), trader=venue.trader)  # fmt: skip
         # The start-up self-check has just run: the next one is a period away.
         self._every(f"venue-selfcheck-{venue.trader}", s.selfcheck_period_s,
-                    lambda: self._selfcheck(venue), first_in_s=s.selfcheck_period_s)  # fmt: skip
+                    lambda: self._selfcheck(venue), trader=venue.trader,
+                    first_in_s=s.selfcheck_period_s)  # fmt: skip
         if venue.dms is not None:
             dms = venue.dms
-            self._every(f"venue-dms-{venue.trader}", dms.settings.refresh_interval_s, dms.refresh)
+            self._every(f"venue-dms-{venue.trader}", dms.settings.refresh_interval_s, dms.refresh,
+                        trader=venue.trader)  # fmt: skip
 
     def _every(
         self,
@@ -279,12 +282,15 @@ class VenueService:
         seconds: float,
         job: Callable[[], Awaitable[object]],
         *,
+        trader: str,
         first_in_s: float = 0.0,
     ) -> None:
         assert self._scheduler is not None
 
         async def run() -> None:
-            await job()
+            # Every line a job logs (a failed reconcile, a failed refresh) names its trader.
+            with bound(trader=trader):
+                await job()
 
         first = datetime.datetime.fromtimestamp(self._clock.wall() + first_in_s, tz=datetime.UTC)
         self._scheduler.add_job(
