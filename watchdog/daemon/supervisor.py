@@ -362,6 +362,8 @@ class TraderSupervisor:
         detail = {"ts": self._day_start, "due": self.engine.next_daily_reset(previous)}
         log_event(_log, logging.INFO, "daily_reset", trader=self.id, **detail)
         self._audit("daily_reset", detail)
+        if self._persist_timer is not None:
+            self._persist_timer.cancel()  # persisted now: a pending flush must not outlive us
         self._persist()
 
     def _decision_changed(
