@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["pytester", "tests.support.logs"]
+pytest_plugins = ["pytester"]
 
 
 def _skipped_reports(config: pytest.Config) -> list[pytest.TestReport]:
