@@ -36,6 +36,7 @@ from watchdog.daemon.venue.dms import DeadMansSwitch, DmsStatus
 from watchdog.daemon.venue.reconcile import Reconciler, order_event
 from watchdog.daemon.venue.selfcheck import CredentialSelfCheck, SelfCheckResult
 from watchdog.daemon.venue.settings import VenueSettings
+from watchdog.daemon.wallstep import follow_wall_steps
 from watchdog.logs import bound, log_event
 from watchdog.venues.binance_futures import BinanceFutures, open_session
 from watchdog.venues.errors import VenueError, VenueRejected
@@ -175,9 +176,18 @@ class VenueService:
                     if venue.follower is not None:
                         with bound(trader=venue.trader):  # the task copies the context
                             group.create_task(venue.follower.run())
+                group.create_task(follow_wall_steps(self._clock, self._on_wall_step))
                 await asyncio.Event().wait()  # until the daemon cancels us
         finally:
             self._scheduler.shutdown(wait=False)
+
+    def _on_wall_step(self, step_s: float) -> None:
+        """APScheduler keeps wall-time run dates: after a step, every job runs now."""
+        log_event(_log, logging.WARNING, "wall_clock_step", step_s=round(step_s, 3))
+        assert self._scheduler is not None
+        now = datetime.datetime.fromtimestamp(self._clock.wall(), tz=datetime.UTC)
+        for job in self._scheduler.get_jobs():
+            job.modify(next_run_time=now)
 
     async def close(self) -> None:
         for venue in self._traders.values():
