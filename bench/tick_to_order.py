@@ -55,10 +55,10 @@ from trader.metrics import TraderMetrics
 from trader.orders import TrackedOrder
 from trader.pretrade import PreTradeRisk, load_limits
 from trader.runner import _client_config
-from trader.sdnotify import SdNotifier
 from trader.venue import BinanceOrderVenue, OrderRequest, open_order_session
 from watchdog.client import WatchdogClient
 from watchdog.clock import SystemClock
+from watchdog.sdnotify import SdNotifier
 
 WARM_INTERVAL_S = 0.001  # the trader's default `[strategy] warm_interval_ms`
 GOAL_P50_US = 50.0

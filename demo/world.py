@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,7 +251,3 @@ def parse_metrics(text: str) -> dict[str, float]:
 def metric_sum(metrics: dict[str, float], name: str) -> float:
     """Sum of every labelled sample of ``name``."""
     return sum(v for k, v in metrics.items() if k == name or k.startswith(name + "{"))
-
-
-def monotonic_ms() -> float:
-    return time.monotonic() * 1000.0

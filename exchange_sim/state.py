@@ -203,7 +203,7 @@ class Sim:
             key.config.label,
             api_key,
         )
-        log.info("key deleted", extra={"account": key.account, "label": key.config.label})
+        log.info("key_deleted", extra={"account": key.account, "label": key.config.label})
         return key
 
     # ------------------------------------------------------------------ countdowns

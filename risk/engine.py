@@ -143,6 +143,11 @@ class RiskEngine:
     def latched(self) -> bool:
         return self._latch_decision is not None
 
+    @property
+    def day_start_ts(self) -> float:
+        """Wall time the current trading day started: moves only at a daily reset."""
+        return self._day_start_ts
+
     def apply(self, event: RiskEvent, now: float) -> Assessment:
         """Apply one fact observed at `now`. Bad facts are not applied: they HALT."""
         try:

@@ -35,9 +35,9 @@ from trader.instrument import Instrument
 from trader.metrics import TraderMetrics
 from trader.orders import FastEntry, OrderManager, TrackedOrder
 from trader.pretrade import PreTradeRisk
-from trader.sdnotify import SdNotifier
 from trader.strategy import NOTHING, Plan, Posture, QuoteParams, Side, Top, decide
 from trader.venue import AccountReport, OrderVenue, PositionReport, VenueError
+from watchdog.sdnotify import SdNotifier
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class Trader:
                 allowed.append(quote)
             else:
                 self.metrics.rejects.labels(symbol, "pretrade").inc()
-                log.info("pre-trade denial", extra={"rule": denial.rule, "reason": denial.reason})
+                log.info("pretrade_denial", extra={"rule": denial.rule, "reason": denial.reason})
         if len(allowed) == len(plan.place):
             return plan
         return Plan(plan.cancel, tuple(allowed))
@@ -281,7 +281,7 @@ class Trader:
     def on_watchdog_state(self, previous: TradingState, current: TradingState) -> None:
         self._watchdog_state = current
         self.metrics.watchdog_state.set(int(current))
-        log.warning("watchdog state", extra={"from": previous.name, "to": current.name})
+        log.warning("watchdog_state_changed", extra={"from": previous.name, "to": current.name})
         if current >= TradingState.HALTED:
             self.orders.cancel_all(f"watchdog {current.name}")
         self.requote_all()
@@ -304,7 +304,7 @@ class Trader:
     def order_rejected(self, order: TrackedOrder, reason: str) -> None:
         self.metrics.rejects.labels(order.symbol, "venue").inc()
         self._report(OrderEventKind.REJECT, order, order.qty, order.price, reason=reason)
-        log.warning("order rejected", extra={"client_id": order.client_id, "reason": reason})
+        log.warning("order_rejected", extra={"client_id": order.client_id, "reason": reason})
 
     def order_cancelled(self, order: TrackedOrder, reason: str) -> None:
         self.metrics.cancels.labels(order.symbol).inc()
@@ -355,12 +355,12 @@ class Trader:
             account = await self._account()
         except (VenueError, TimeoutError) as exc:
             self.reconcile_errors += 1
-            log.warning("reconciliation failed", extra={"error": str(exc)})
+            log.warning("reconciliation_failed", extra={"error": str(exc)})
             account = None
         self._report_snapshots(account)
         self._local_risk()
         self._update_metrics()
-        self._update_systemd()
+        self._update_ready()
 
     async def _account(self) -> AccountReport:
         async with asyncio.timeout(self._interval * 4 + 5):
@@ -402,7 +402,7 @@ class Trader:
             self._mismatch[symbol] = qty
         else:
             log.warning(
-                "position corrected from the venue",
+                "position_corrected_from_venue",
                 extra={"symbol": symbol, "local": held.qty, "venue": qty},
             )
             entry = venue_position.entry_price if venue_position is not None else 0.0
@@ -412,7 +412,7 @@ class Trader:
         self.metrics.position.labels(symbol).set(qty)
         mark = self._mark(symbol, instrument, venue_position)
         if qty and mark is None:
-            log.warning("position not reported: no price to mark it at", extra={"symbol": symbol})
+            log.warning("position_not_reported_no_mark_price", extra={"symbol": symbol})
             return
         self.link.report_position(symbol, qty, mark or 0.0)
         self.pretrade.apply(PositionSnapshot(now, symbol, qty, mark or 0.0), now)
@@ -437,7 +437,7 @@ class Trader:
         self.pretrade.apply(Heartbeat(now), now)
         after = self.pretrade.evaluate(now).state
         if after != before:
-            log.warning("in-process risk state", extra={"from": before.name, "to": after.name})
+            log.warning("local_risk_state_changed", extra={"from": before.name, "to": after.name})
             self.requote_all()
 
     def _update_metrics(self) -> None:
@@ -459,14 +459,14 @@ class Trader:
         worst = max(self.posture(s) for s in self.instruments)
         self.metrics.posture.set(int(worst))
 
-    def _update_systemd(self) -> None:
+    def _update_ready(self) -> None:
+        # READY=1 only; WATCHDOG=1 comes from the runner's keepalive task, never from here:
+        # this runs after venue calls that may outlast the unit's WatchdogSec.
         quoting = all(self.posture(s) is Posture.QUOTE for s in self.instruments)
         if quoting and not self._ready:
             self._ready = True
             self._notifier.ready("trading")
-            log.info("trading can start: watchdog ACTIVE and every feed fresh")
-        # Healthy means this loop runs: a blocked or dead loop stops the pings.
-        self._notifier.watchdog()
+            log.info("trading_can_start")
 
     # -- shutdown ---------------------------------------------------------------------------
 
@@ -490,7 +490,7 @@ class Trader:
             try:
                 await self.orders.reconcile()
             except (VenueError, TimeoutError) as exc:
-                log.warning("shutdown reconciliation failed, retrying", extra={"error": str(exc)})
+                log.warning("shutdown_reconciliation_failed", extra={"error": str(exc)})
                 await asyncio.sleep(0.2)
                 continue
             if not self.orders.orders():

@@ -15,9 +15,9 @@ from pathlib import Path
 from trader.config import load_config
 from trader.errors import HostError, TraderError
 from trader.host import sysprep_verifier
-from trader.logs import configure
 from trader.runner import RunOptions, check_files, serve
 from watchdog.clock import SystemClock
+from watchdog.logs import bound, configure
 
 PROG = "trader"
 EXIT_HOST_REFUSED = 3
@@ -52,7 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{args.config}: ok")
             return 0
         options = RunOptions(ready_file=args.ready_file)
-        return asyncio.run(serve(config, options, clock=SystemClock(), verifier=sysprep_verifier()))
+        with bound(trader=config.watchdog.trader_id):  # every line says which trader
+            return asyncio.run(
+                serve(config, options, clock=SystemClock(), verifier=sysprep_verifier())
+            )
     except HostError as exc:
         sys.stderr.write(f"{PROG}: error: refusing to start: {exc}\n")
         return EXIT_HOST_REFUSED

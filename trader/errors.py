@@ -21,7 +21,3 @@ class HostError(TraderError, RuntimeError):
 
 class FeedError(TraderError, ConnectionError):
     """A market-data message could not be understood."""
-
-
-class OrderError(TraderError, RuntimeError):
-    """An order request failed in a way the order manager could not absorb."""

@@ -49,6 +49,7 @@ from trader.venue import (
     order_report,
     translated,
 )
+from watchdog.backoff import backoff_delay
 from watchdog.venues import binance_wire as wire
 from watchdog.venues.errors import CODE_TIMESTAMP_OUTSIDE_WINDOW
 
@@ -318,7 +319,7 @@ class PendingOrder:
         try:
             await self._resync()
         except (wv.VenueError, TimeoutError) as exc:
-            log.warning("venue clock resync failed", extra={"error": str(exc)})
+            log.warning("venue_clock_resync_failed", extra={"error": str(exc)})
 
 
 class FastOrderEntry:
@@ -398,12 +399,19 @@ class FastOrderEntry:
         self._hooks.open_connections(0)
 
     async def _keep(self, slot: int) -> None:
-        delay = self._config.reconnect_initial_s
+        failures = 0  # connects since one last answered: paces the next
         while True:
             conn = await self._connect()
             if conn is None:
-                await asyncio.sleep(delay / 2 + self._rng.uniform(0, delay / 2))
-                delay = min(delay * 2, self._config.reconnect_max_s)
+                await asyncio.sleep(
+                    backoff_delay(
+                        failures,
+                        initial_s=self._config.reconnect_initial_s,
+                        max_s=self._config.reconnect_max_s,
+                        draw=self._rng.random,
+                    )
+                )
+                failures += 1
                 continue
             self._conns[slot] = conn
             self._hooks.connected()
@@ -412,8 +420,8 @@ class FastOrderEntry:
             self._conns[slot] = None
             self._publish()
             if conn.answered:
-                delay = self._config.reconnect_initial_s
-            log.info("order-entry connection closed", extra={"slot": slot, "reason": reason})
+                failures = 0
+            log.info("order_entry_connection_closed", extra={"slot": slot, "reason": reason})
 
     async def _connect(self) -> EntryConnection | None:
         loop = asyncio.get_running_loop()
@@ -428,7 +436,7 @@ class FastOrderEntry:
                     server_hostname=self._host if self._ssl else None,
                 )
         except (OSError, TimeoutError) as exc:
-            log.warning("order-entry connect failed", extra={"error": f"{type(exc).__name__}"})
+            log.warning("order_entry_connect_failed", extra={"error": f"{type(exc).__name__}"})
             return None
         return conn
 

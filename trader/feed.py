@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from trader.config import FeedConfig
 from trader.errors import FeedError
+from watchdog.backoff import backoff_delay
 from watchdog.clock import Clock
 
 __all__ = ["BookFeed", "BookTicker", "Clock", "FeedListener", "Staleness", "Transition"]
@@ -91,9 +92,6 @@ class Staleness:
     def all_fresh(self) -> bool:
         return not self._reason
 
-    def last_rx(self, symbol: str) -> float | None:
-        return self._last_rx.get(symbol)
-
     def message(self, symbol: str, now: float, wall: float, event_ms: int) -> Transition | None:
         """Record a message; a lagging event time marks the symbol stale however often it ticks."""
         if symbol not in self._known:
@@ -139,24 +137,6 @@ class FeedListener(Protocol):
         """A symbol turned fresh or stale."""
 
 
-class Backoff:
-    """Capped exponential backoff with jitter, so many clients do not reconnect in lockstep."""
-
-    def __init__(self, initial: float, maximum: float, rng: random.Random) -> None:
-        self._initial = initial
-        self._maximum = maximum
-        self._rng = rng
-        self._attempt = 0
-
-    def next_delay(self) -> float:
-        cap = min(self._maximum, self._initial * float(2**self._attempt))
-        self._attempt = min(self._attempt + 1, 32)
-        return cap / 2 + self._rng.uniform(0, cap / 2)
-
-    def reset(self) -> None:
-        self._attempt = 0
-
-
 def stream_url(ws_url: str, symbols: Sequence[str]) -> str:
     streams = "/".join(f"{s.lower()}@bookTicker" for s in symbols)
     return f"{ws_url.rstrip('/')}/stream?streams={streams}"
@@ -179,9 +159,8 @@ class BookFeed:
         self._listener = listener
         self._clock = clock
         self._staleness = Staleness(symbols, config.stale_after_s, config.max_event_age_s)
-        self._backoff = Backoff(
-            config.reconnect_initial_s, config.reconnect_max_s, rng or random.Random()
-        )
+        self._rng = rng or random.Random()
+        self._failures = 0  # reconnects since the feed was last fresh: paces the next one
         self._ws: ClientConnection | None = None
         self._last_conn_rx = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -199,8 +178,14 @@ class BookFeed:
             while True:
                 reason = await self._session()
                 self._emit(self._staleness.disconnected(reason))
-                delay = self._backoff.next_delay()
-                log.warning("feed disconnected", extra={"reason": reason, "retry_in_s": delay})
+                delay = backoff_delay(
+                    self._failures,
+                    initial_s=self._config.reconnect_initial_s,
+                    max_s=self._config.reconnect_max_s,
+                    draw=self._rng.random,
+                )
+                self._failures += 1
+                log.warning("feed_disconnected", extra={"reason": reason, "retry_in_s": delay})
                 await asyncio.sleep(delay)
         finally:
             if self._timer is not None:
@@ -240,7 +225,7 @@ class BookFeed:
                 ticker = parse_book_ticker(raw)
             except FeedError as exc:
                 self.bad_messages += 1
-                log.warning("feed message dropped", extra={"error": str(exc)})
+                log.warning("feed_message_dropped", extra={"error": str(exc)})
                 continue
             if not self._staleness.knows(ticker.symbol):
                 self.bad_messages += 1
@@ -249,7 +234,7 @@ class BookFeed:
             change = self._staleness.message(ticker.symbol, now, wall, ticker.event_ms)
             if change is not None:
                 if change.fresh:
-                    self._backoff.reset()
+                    self._failures = 0
                 self._listener.on_feed_state(change)
             self._listener.on_ticker(ticker, received_ns)
 
@@ -263,7 +248,7 @@ class BookFeed:
         silent = now - self._last_conn_rx
         if self._ws is not None and silent >= self._config.stale_after_s:
             # The silent stall: the socket is open and nothing arrives. Drop it and reconnect.
-            log.warning("feed stalled, dropping the connection", extra={"silent_s": silent})
+            log.warning("feed_stalled_reconnecting", extra={"silent_s": silent})
             self._ws.transport.abort()
         self._arm(max(next_due, 0.001))
 

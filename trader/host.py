@@ -76,7 +76,7 @@ def pin(
     if get_affinity(0) == set(wanted):
         return None
     set_affinity(0, set(wanted))
-    log.info("pinned to cpus", extra={"cpus": list(wanted)})
+    log.info("pinned_to_cpus", extra={"cpus": list(wanted)})
     return tuple(wanted)
 
 
@@ -97,7 +97,7 @@ def check_host(config: HostConfig, verifier: HostVerifier | None, pid: int) -> t
             f"(run `sysprep apply --profile {config.profile}`, or set host.strict = false)"
         )
     log.warning(
-        "HOST DRIFT: trading on a host that is not prepared",
+        "host_drift_trading_unprepared",
         extra={"profile": config.profile, "drift": list(drift)},
     )
     return drift

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -31,12 +32,14 @@ from trader.venue import (
     VenueRejected,
     VenueThrottled,
 )
+from watchdog.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 _CID_SAFE = re.compile(r"[^A-Za-z0-9_]")
+_RETRY_INITIAL_S = 0.05  # first retry of a cancel or a query: 25-50 ms
 CODE_POST_ONLY_WOULD_CROSS = -5022
 
 
@@ -112,6 +115,7 @@ class OrderManager:
         request_timeout_s: float,
         max_backoff_s: float = 2.0,
         fast: FastEntry | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self._venue = venue
         self._fast = fast
@@ -121,6 +125,7 @@ class OrderManager:
         self._spawn = spawn
         self._timeout = request_timeout_s
         self._max_backoff = max_backoff_s
+        self._rng = rng or random.Random()
         # Binance client ids: [.A-Z:/a-z0-9_-]{1,36}. The owner prefix survives restarts so a
         # new run recognises (and cancels) orders an old run left behind.
         self._owner = _CID_SAFE.sub("", trader_id)[:12] + "-"
@@ -258,14 +263,14 @@ class OrderManager:
         else:
             # No answer, or one we cannot read: the order may rest. Cancel it by client id.
             log.warning(
-                "order outcome unknown, cancelling",
+                "order_outcome_unknown_cancelling",
                 extra={"client_id": order.client_id, "error": str(exc)},
             )
             order.unknown = True
             self.cancel(order.client_id, "outcome unknown")
 
     async def _cancel(self, order: TrackedOrder, reason: str) -> None:
-        delay = 0.05
+        failures = 0
         while order.client_id in self._orders:
             try:
                 async with asyncio.timeout(self._timeout):
@@ -275,21 +280,22 @@ class OrderManager:
                 return
             except VenueThrottled as exc:
                 self._throttle(exc.retry_after_s)
+                delay = self._retry_delay(failures)
                 await asyncio.sleep(max(exc.retry_after_s or delay, delay))
             except (VenueError, TimeoutError) as exc:
                 log.warning(
-                    "cancel failed, retrying",
+                    "cancel_failed_retrying",
                     extra={"client_id": order.client_id, "error": str(exc)},
                 )
-                await asyncio.sleep(delay)
+                await asyncio.sleep(self._retry_delay(failures))
             else:
                 self._apply(order, report, cancel_reason=reason)
                 return
-            delay = min(delay * 2, self._max_backoff)
+            failures += 1
 
     async def _resolve(self, order: TrackedOrder, reason: str) -> None:
         """The venue no longer knows the order as open: learn how it ended (fills included)."""
-        delay = 0.05
+        failures = 0
         while order.client_id in self._orders:
             try:
                 async with asyncio.timeout(self._timeout):
@@ -301,11 +307,11 @@ class OrderManager:
                 return
             except (VenueError, TimeoutError) as exc:
                 log.warning(
-                    "order query failed, retrying",
+                    "order_query_failed_retrying",
                     extra={"client_id": order.client_id, "error": str(exc)},
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._max_backoff)
+                await asyncio.sleep(self._retry_delay(failures))
+                failures += 1
             else:
                 if not report.final:
                     # Still open after all (a cancel raced the ack): cancel it properly.
@@ -313,6 +319,11 @@ class OrderManager:
                     self.cancel(order.client_id, reason)
                     return
                 self._apply(order, report, cancel_reason=reason)
+
+    def _retry_delay(self, failures: int) -> float:
+        return backoff_delay(
+            failures, initial_s=_RETRY_INITIAL_S, max_s=self._max_backoff, draw=self._rng.random
+        )
 
     # -- reconciliation with the venue -----------------------------------------------------
 
@@ -350,7 +361,7 @@ class OrderManager:
             acked=True,
             filled=report.executed_qty,
         )
-        log.warning("cancelling an untracked own order", extra={"client_id": report.client_id})
+        log.warning("cancelling_untracked_own_order", extra={"client_id": report.client_id})
         self._track(order)
         self.cancel(order.client_id, "untracked own order")
 
@@ -383,4 +394,4 @@ class OrderManager:
         backoff = min(0.1 * 2 ** (self._throttle_strikes - 1), 30.0)
         wait = max(retry_after_s or 0.0, backoff)
         self._throttled_until = max(self._throttled_until, self._clock.monotonic() + wait)
-        log.warning("venue throttled, pausing new orders", extra={"pause_s": wait})
+        log.warning("venue_throttled_pausing_new_orders", extra={"pause_s": wait})

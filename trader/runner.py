@@ -32,10 +32,10 @@ from trader.host import HostVerifier, prepare_host
 from trader.instrument import Instrument
 from trader.metrics import FastPathMetrics, MetricsServer, TraderMetrics
 from trader.pretrade import PreTradeRisk, load_limits
-from trader.sdnotify import SdNotifier
 from trader.venue import BinanceOrderVenue, VenueError, open_order_session
 from watchdog.client import ClientConfig, WatchdogClient, load_key
 from watchdog.errors import ConfigError as WatchdogConfigError
+from watchdog.sdnotify import SdNotifier
 
 log = logging.getLogger(__name__)
 
@@ -144,17 +144,16 @@ async def serve(
         await server.start()
         await _warm_up(venue)
         await client.start()
-        result = await _main_loop(config, options, trader, server.port, clock, fast)
+        result = await _main_loop(config, options, trader, server.port, clock, fast, notifier)
     finally:
+        notifier.close()
         await client.close()
         await session.close()
         await server.close()
     if not result.flat:
-        log.error(
-            "shutdown could not verify that no own orders rest", extra={"detail": result.detail}
-        )
+        log.error("shutdown_not_verified_flat", extra={"detail": result.detail})
         return 1
-    log.info("stopped cleanly", extra={"detail": result.detail})
+    log.info("stopped_cleanly", extra={"detail": result.detail})
     return 0
 
 
@@ -190,7 +189,7 @@ async def _warm_up(venue: BinanceOrderVenue) -> None:
         await venue.warm_up(4)
     except VenueError as exc:
         # Not fatal: nothing is quoted until reconciliation and the feed work anyway.
-        log.warning("venue warm-up failed", extra={"error": str(exc)})
+        log.warning("venue_warm_up_failed", extra={"error": str(exc)})
 
 
 async def _main_loop(
@@ -199,18 +198,19 @@ async def _main_loop(
     trader: Trader,
     metrics_port: int,
     clock: Clock,
-    fast: FastOrderEntry | None = None,
+    fast: FastOrderEntry | None,
+    notifier: SdNotifier,
 ) -> ShutdownResult:
     stop = asyncio.Event()
     _install_signals(stop.set)
     symbols = [s.symbol for s in config.symbols]
     feed = BookFeed(stream_url(config.venue.ws_url, symbols), symbols, config.feed, trader, clock)
     try:
-        return await _trade(config, options, trader, fast, feed, stop, metrics_port)
+        return await _trade(config, options, trader, fast, feed, stop, metrics_port, notifier)
     except Exception:
         # A bug escaped a task: the group is gone, but our orders may still rest. Cancel them
         # in a fresh group before the error ends the process (the watchdog sees the exit too).
-        log.exception("trader failed: cancelling own orders before exiting")
+        log.exception("trader_failed_cancelling_own_orders")
         async with asyncio.TaskGroup() as rescue:
             trader.attach(rescue, feed)
             await trader.shutdown(config.venue.shutdown_timeout_s)
@@ -225,10 +225,14 @@ async def _trade(
     feed: BookFeed,
     stop: asyncio.Event,
     metrics_port: int,
+    notifier: SdNotifier,
 ) -> ShutdownResult:
     symbols = [s.symbol for s in config.symbols]
     async with asyncio.TaskGroup() as tg:
         trader.attach(tg, feed)
+        # WATCHDOG=1 from a task of its own: it proves the loop runs, whatever the venue does.
+        # Housekeeping waits on venue calls that may take longer than the unit's WatchdogSec.
+        keepalive = tg.create_task(notifier.keepalive(), name="systemd-keepalive")
         # Order-entry connections come up in the background; until one is ready new orders
         # take the aiohttp path (counted), so a slow connect never delays trading.
         entry = tg.create_task(fast.run(), name="order-entry") if fast is not None else None
@@ -236,13 +240,13 @@ async def _trade(
         await trader.housekeep_once()
         if options.ready_file is not None:
             _write_ready(options.ready_file, metrics_port)
-        log.info("trader started", extra={"metrics_port": metrics_port, "symbols": symbols})
+        log.info("trader_started", extra={"metrics_port": metrics_port, "symbols": symbols})
         feed_task = tg.create_task(feed.run(), name="feed")
         housekeeping = tg.create_task(trader.housekeeping(), name="housekeeping")
         heater = _heater(config, trader, fast)
         warming = tg.create_task(heater.run(), name="heater") if heater is not None else None
         await stop.wait()
-        log.info("stop requested: cancelling own orders")
+        log.info("stop_requested_cancelling_own_orders")
         feed_task.cancel()
         housekeeping.cancel()
         if warming is not None:
@@ -250,6 +254,7 @@ async def _trade(
         result = await trader.shutdown(config.venue.shutdown_timeout_s)
         if entry is not None:
             entry.cancel()
+        keepalive.cancel()
         return result
 
 

@@ -129,12 +129,6 @@ class AckFrame:
 # Encoding
 
 
-def check_key(key: bytes) -> bytes:
-    if len(key) < MIN_KEY_SIZE:
-        raise ValueError(f"HMAC key must be at least {MIN_KEY_SIZE} bytes, got {len(key)}")
-    return key
-
-
 def check_trader_id(trader_id: str) -> str:
     if not _TRADER_ID_RE.match(trader_id):
         raise ValueError(

@@ -20,9 +20,9 @@ from trader.feed import BookTicker, Transition
 from trader.metrics import TraderMetrics
 from trader.pretrade import PreTradeRisk
 from trader.runner import RunOptions, _main_loop
-from trader.sdnotify import SdNotifier
 from trader.strategy import Side
 from trader.venue import AccountReport, PositionReport
+from watchdog.sdnotify import SdNotifier
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "trader.toml"
 
@@ -209,7 +209,7 @@ async def test_a_crash_still_cancels_own_orders_before_the_error_surfaces(tmp_pa
     trader = build(venue, RecordingLink())
     config = load_config(EXAMPLE)
     with pytest.raises(ExceptionGroup) as failure:
-        await _main_loop(config, RunOptions(), trader, 0, RealClock())
+        await _main_loop(config, RunOptions(), trader, 0, RealClock(), None, SdNotifier({}))
     assert failure.group_contains(RuntimeError, match="a bug in the venue layer")
     assert ("cancel", "mm1-old-1") in venue.calls
     assert venue.resting == {}

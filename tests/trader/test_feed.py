@@ -15,7 +15,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from tests.trader.helpers import RealClock, RecordingFeedListener, wait_until
 from trader.config import FeedConfig
 from trader.errors import FeedError
-from trader.feed import Backoff, BookFeed, Staleness, parse_book_ticker, stream_url
+from trader.feed import BookFeed, Staleness, parse_book_ticker, stream_url
 
 FAST = FeedConfig(
     stale_after_s=0.4,
@@ -222,15 +222,3 @@ def test_staleness_is_pure_and_driven_by_the_times_it_is_given() -> None:
     assert [(c.symbol, c.fresh) for c in changes] == [("A", False)]
     s.message("A", now=11.1, wall=100.0, event_ms=99_000)
     assert not s.is_fresh("A")
-
-
-def test_backoff_grows_with_jitter_and_is_capped() -> None:
-    import random
-
-    backoff = Backoff(0.1, 1.0, random.Random(7))
-    delays = [backoff.next_delay() for _ in range(8)]
-    assert 0.05 <= delays[0] <= 0.1
-    assert all(d <= 1.0 for d in delays)
-    assert delays[-1] >= 0.5
-    backoff.reset()
-    assert backoff.next_delay() <= 0.1

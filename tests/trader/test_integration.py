@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,6 +65,49 @@ def test_it_quotes_fills_and_reports_to_the_watchdog(world: World, tmp_path: Pat
     notify.close()
     assert sum(m.startswith("READY=1") for m in messages) == 1
     assert messages.count("WATCHDOG=1") >= 2
+
+
+class NotifyListener:
+    """A systemd notify socket that stamps each datagram with its arrival time."""
+
+    def __init__(self, path: Path) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.setblocking(False)
+        self.keepalives: list[float] = []
+
+    def count(self) -> int:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                if self.sock.recv(256) == b"WATCHDOG=1":
+                    self.keepalives.append(time.monotonic())
+        return len(self.keepalives)
+
+    def longest_gap(self, since: float) -> float:
+        times = [since, *(t for t in self.keepalives if t > since)]
+        return max(b - a for a, b in itertools.pairwise(times))
+
+
+def test_a_slow_venue_does_not_starve_the_systemd_keepalive(world: World, tmp_path: Path) -> None:
+    # WatchdogSec=1s: systemd wants WATCHDOG=1 at least every second. The venue then answers
+    # every REST call after 4 s, twice the trader's request timeout: housekeeping stalls.
+    notify = NotifyListener(tmp_path / "notify.sock")
+    env = {"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "1000000"}
+    world.start_watchdog()
+    world.start_trader(env=env)
+    wait_until(world.quoting, what=f"quotes on both sides\n{world.t.log()}")
+    world.sim.admin.set_fault(rest_latency={"fixed_ms": 4000})
+    slow_since = time.monotonic()
+    seen = notify.count()
+    wait_until(lambda: notify.count() >= seen + 10, what="ten keepalives while the venue is slow")
+    wait_until(
+        lambda: (world.root / "trader.log").read_text().count("reconciliation_failed") >= 2,
+        what="housekeeping timing out",
+    )
+    notify.count()
+    assert notify.longest_gap(slow_since) < 1.0, notify.keepalives
+    world.sim.admin.clear_faults()
+    notify.sock.close()
 
 
 @pytest.mark.parametrize("death", ["close", "reset", "stall"])

@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
 
+from watchdog.backoff import backoff_delay
 from watchdog.clock import Clock
 from watchdog.daemon.config import AlertConfig
-from watchdog.daemon.logs import log_event
+from watchdog.logs import log_event
 
 _log = logging.getLogger("watchdog.alerts")
 _QUEUE_SIZE = 1000
 
 
 class Alerter:
-    def __init__(self, config: AlertConfig, clock: Clock, host: str) -> None:
+    def __init__(
+        self, config: AlertConfig, clock: Clock, host: str, *, rng: random.Random | None = None
+    ) -> None:
         self.webhooks = config.webhooks
+        self._rng = rng or random.Random()
         self._config = config
         self._clock = clock
         self._host = host
@@ -67,7 +72,9 @@ class Alerter:
                 pending = [u for u in pending if u not in await self.post_once(pending, payload)]
                 if not pending:
                     break
-                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+                await asyncio.sleep(
+                    backoff_delay(attempt, initial_s=0.2, max_s=5.0, draw=self._rng.random)
+                )
             if pending:
                 log_event(
                     _log,

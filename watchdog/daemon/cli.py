@@ -18,7 +18,8 @@ import aiohttp
 import orjson
 
 from risk.errors import RiskError
-from watchdog.daemon import logs, statuspage
+from watchdog import logs
+from watchdog.daemon import statuspage
 from watchdog.daemon.config import Config, load_config
 from watchdog.daemon.errors import ControlError
 from watchdog.errors import WatchdogError

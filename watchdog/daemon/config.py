@@ -14,7 +14,7 @@ from typing import Any
 from risk.limits import Limits, limits_from_mapping, parse_limits
 from watchdog.client import load_key
 from watchdog.daemon.tomlcheck import Table
-from watchdog.daemon.venue_config import VenueSettings, parse_venue
+from watchdog.daemon.venue.settings import VenueSettings, parse_venue_settings
 from watchdog.errors import ConfigError
 
 
@@ -233,7 +233,7 @@ def _trader(table: Table, base: Path) -> TraderConfig:
         credential_file=_path(base, credential) if credential else None,
         kill_group=table.text("kill_group"),
         kill=_trader_kill(table.table("kill")),
-        venue=parse_venue(table.table("venue")),
+        venue=_venue(table.table("venue")),
     )
 
 
@@ -344,3 +344,11 @@ def _alerts(table: Table) -> AlertConfig:
         if not url.startswith(("http://", "https://")):
             raise table.fail(f"webhooks[{index}]", "must be an http:// or https:// URL")
     return AlertConfig(hooks, table.number("timeout_s", 2.0), table.integer("retries", 3))
+
+
+def _venue(table: Table) -> VenueSettings | None:
+    """The `[traders.venue]` table (docs/venues.md); None when the trader has no venue side."""
+    if not table.data:
+        return None
+    where = f"{table.source}: {table.path}"
+    return parse_venue_settings(table.data, where, base=Path(table.source).parent)

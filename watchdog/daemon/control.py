@@ -6,7 +6,6 @@ the operator name it claims, so a re-arm is always attributable.
 
 from __future__ import annotations
 
-import os
 import socket
 import stat
 import struct
@@ -180,7 +179,3 @@ def prepare_socket_path(path: Path) -> None:
     finally:
         probe.close()
     raise StartupError(f"control socket {path}: another watchdog is listening on it")
-
-
-def restrict(path: Path, mode: int) -> None:
-    os.chmod(path, mode)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from watchdog.daemon.errors import StoreError
-from watchdog.daemon.logs import log_event
 from watchdog.daemon.store import Store
+from watchdog.logs import log_event
 
 _log = logging.getLogger("watchdog.store")
 

@@ -275,7 +275,7 @@ class Ingress:
             self._on_reject(reason)
         burst = self._burst.record(self._clock.monotonic(), reason)
         if burst is not None:
-            log.warning("invalid telemetry burst", extra={"count": burst.count})
+            log.warning("invalid_telemetry_burst", extra={"count": burst.count})
             if self._on_invalid_burst is not None:
                 self._on_invalid_burst(burst)
 

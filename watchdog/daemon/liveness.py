@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 
 from watchdog.daemon.config import ProcessTarget
-from watchdog.daemon.logs import log_event
+from watchdog.logs import log_event
 
 _log = logging.getLogger("watchdog.liveness")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from watchdog.daemon.logs import log_event
 from watchdog.daemon.metrics import Metrics
+from watchdog.logs import log_event
 
 _log = logging.getLogger("watchdog.loop")
 

@@ -34,16 +34,15 @@ from watchdog.daemon.errors import StartupError, StoreError
 from watchdog.daemon.ingress import Ingress, IngressConfig, InvalidBurst
 from watchdog.daemon.kill import ActionFactory, KillPipeline
 from watchdog.daemon.kill.actions import DEFAULT_FACTORIES
-from watchdog.daemon.logs import log_event
 from watchdog.daemon.loopmon import LagMonitor
 from watchdog.daemon.metrics import Metrics
-from watchdog.daemon.scheduler import DailyResets
-from watchdog.daemon.sdnotify import Notifier
 from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import Services, TraderSupervisor
 from watchdog.daemon.venue.service import VenueService
 from watchdog.errors import IngressError
+from watchdog.logs import log_event
 from watchdog.protocol import GuardMark, TraderState
+from watchdog.sdnotify import SdNotifier
 
 _log = logging.getLogger("watchdog.server")
 
@@ -60,12 +59,12 @@ class WatchdogServer:
         *,
         clock: Clock | None = None,
         factories: Sequence[ActionFactory] = DEFAULT_FACTORIES,
-        notifier: Notifier | None = None,
+        notifier: SdNotifier | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.factories = tuple(factories)
-        self.notifier = notifier or Notifier()
+        self.notifier = notifier or SdNotifier()
         self.metrics = Metrics()
         self.alerter = Alerter(config.alerts, self.clock, socket.gethostname())
         self.lag = LagMonitor(self.metrics)
@@ -76,7 +75,6 @@ class WatchdogServer:
         self._ingress: Ingress | None = None
         self._killer: KillPipeline | None = None
         self._runners: list[web.AppRunner] = []
-        self._resets = DailyResets(self.clock)
         self.venues = VenueService(
             {t.id: t.venue for t in config.traders if t.venue is not None},
             clock=self.clock, alerts=self.alerter, registry=self.metrics.registry,
@@ -141,7 +139,6 @@ class WatchdogServer:
         self.venues.attach(self.supervisors)
         for supervisor in self.supervisors.values():
             await supervisor.start()
-        self._resets.start(self.supervisors.values())
         await self._start_ingress()
         await self._start_control()
         await self._start_metrics()
@@ -181,7 +178,6 @@ class WatchdogServer:
             supervisor.close()
         if self._durable is not None:
             self._durable.flush()
-        self._resets.shutdown()
         for coroutine in self._pending:  # startup failed before main_loop could run them
             coroutine.close()
         self._pending.clear()
@@ -407,7 +403,7 @@ class WatchdogServer:
                 for d in supervisor.decisions
             ],
             "utilisation": view.utilisation,
-            "next_daily_reset": self._resets.next_run(supervisor.id),
+            "next_daily_reset": supervisor.next_daily_reset,
             "kill": kill,
             "kill_timing": self._kill_timing(supervisor.id),
             "last_heartbeat_monotonic": supervisor.last_heartbeat,

@@ -22,9 +22,9 @@ from watchdog.daemon.durable import Durable
 from watchdog.daemon.kill import KillPipeline
 from watchdog.daemon.kill.pipeline import Spawn
 from watchdog.daemon.liveness import ProcessWatch
-from watchdog.daemon.logs import log_event
 from watchdog.daemon.metrics import Metrics, TraderView
 from watchdog.daemon.store import TraderRow
+from watchdog.logs import log_event
 from watchdog.protocol import TraderState
 
 _log = logging.getLogger("watchdog.supervisor")
@@ -76,8 +76,10 @@ class TraderSupervisor:
         now = services.clock.wall()
         # Raises PersistedStateError for a corrupt row: the daemon then refuses to arm.
         self.engine = RiskEngine(config.limits, now=now, persisted=restore_persisted(row))
-        # The engine applies a daily reset missed while we were down; the scheduler audits it.
-        self.restored_day_start = row.day_start_ts if row is not None else None
+        # The engine alone starts a new day (at the configured reset through `next_due`, or in
+        # its constructor for one missed while we were down); each new day is audited once.
+        restored = row.day_start_ts if row is not None else None
+        self._day_start = self.engine.day_start_ts if restored is None else restored
         self.process = ProcessWatch(config.process, self._on_process_exit)
         self.session_id: str | None = None
         self.reported: TraderState | None = None  # the trader's own last state report
@@ -341,11 +343,9 @@ class TraderSupervisor:
         self._audit("order_count_baseline", {"ts": now})
         self._handle(self.engine.restart_order_count(now), "venue")
 
-    def daily_reset(self, missed_since: float | None = None) -> None:
-        now = self._s.clock.wall()
-        self._audit("daily_reset", {"ts": now, "missed_since": missed_since})
-        self._handle(self.engine.daily_reset(now), "daily_reset")
-        self._persist()
+    @property
+    def next_daily_reset(self) -> float:
+        return self.engine.next_daily_reset(self.engine.day_start_ts)
 
     def group_trip(self, reason: str) -> None:
         if self._state != TradingState.KILLED:
@@ -360,6 +360,17 @@ class TraderSupervisor:
         cause: str,
         ended: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
+        self._decide(assessment, cause, ended)
+        # After the decision: a kill's latch write never waits behind this one.
+        if self.engine.day_start_ts != self._day_start:
+            self._day_started()
+
+    def _decide(
+        self,
+        assessment: Assessment,
+        cause: str,
+        ended: tuple[str, dict[str, Any]] | None,
+    ) -> None:
         self._reschedule(assessment.next_due)
         previous, self._state = self._state, assessment.state
         if previous == assessment.state and assessment.decisions == self.decisions:
@@ -372,6 +383,16 @@ class TraderSupervisor:
             self._maintenance_closed(ended)
         if previous != assessment.state or _verdicts(before) != _verdicts(assessment.decisions):
             self._decision_changed(previous, before, assessment, cause)
+
+    def _day_started(self) -> None:
+        """The engine started a new day: audit it (with when it was due) and persist it."""
+        previous, self._day_start = self._day_start, self.engine.day_start_ts
+        detail = {"ts": self._day_start, "due": self.engine.next_daily_reset(previous)}
+        log_event(_log, logging.INFO, "daily_reset", trader=self.id, **detail)
+        self._audit("daily_reset", detail)
+        if self._persist_timer is not None:
+            self._persist_timer.cancel()  # persisted now: a pending flush must not outlive us
+        self._persist()
 
     def _decision_changed(
         self,

@@ -367,7 +367,7 @@ class BinanceFutures:
             until = self._clock.monotonic() + error.retry_after
             self._blocked_until = max(self._blocked_until, until)
             log.warning(
-                "venue rate limit",
+                "venue_rate_limited",
                 extra={"endpoint": error.endpoint, "retry_after_s": error.retry_after},
             )
 

@@ -17,6 +17,7 @@ from typing import Protocol
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from watchdog.backoff import backoff_delay
 from watchdog.venues.errors import VenueError, VenueProtocolError
 from watchdog.venues.user_events import ListenKeyExpired, UserEvent, decode_user_event
 
@@ -70,12 +71,6 @@ class UserStreamConfig:
             raise ValueError("backoff_max_s must be >= backoff_initial_s")
 
 
-def backoff_delay(attempt: int, config: UserStreamConfig, rng: random.Random) -> float:
-    """Equal jitter: half the capped exponential, plus a random part of the other half."""
-    cap: float = min(config.backoff_max_s, config.backoff_initial_s * 2.0 ** min(attempt, 30))
-    return cap / 2 + rng.uniform(0, cap / 2)
-
-
 class UserStreamFollower:
     def __init__(
         self,
@@ -101,8 +96,13 @@ class UserStreamFollower:
             except (VenueError, OSError, TimeoutError, websockets.WebSocketException) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
                 attempt += 1
-            delay = backoff_delay(attempt, self._config, self._rng)
-            log.warning("user stream down", extra={"reason": reason, "retry_in_s": delay})
+            delay = backoff_delay(
+                attempt,
+                initial_s=self._config.backoff_initial_s,
+                max_s=self._config.backoff_max_s,
+                draw=self._rng.random,
+            )
+            log.warning("user_stream_down", extra={"reason": reason, "retry_in_s": delay})
             self._sink(StreamDisconnected(reason=reason, retry_in_s=delay))
             await asyncio.sleep(delay)
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.logs import json_logs  # noqa: F401 - a fixture: pytest finds it by name
+
 KEY = (b"k" * 40).hex()
 
 LIMITS = """

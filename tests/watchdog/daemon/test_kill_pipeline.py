@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from risk.limits import parse_limits
+from tests.support.logs import JsonLines
 from watchdog.clock import SystemClock
 from watchdog.daemon.alerts import Alerter
 from watchdog.daemon.config import AlertConfig, KillConfig, ProcessTarget, TraderConfig, TraderKill
@@ -226,3 +227,15 @@ async def wait_for(condition: Any, within_s: float = 10.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             pytest.fail("condition not reached in time")
         await asyncio.sleep(0.005)
+
+
+async def test_every_line_of_a_kill_names_its_trader_and_kill_id(
+    tmp_path: Path, json_logs: JsonLines
+) -> None:
+    h = Harness(tmp_path)
+    h.actions = {"first": RecordingAction("first", h.store, failures=1)}
+    async with asyncio.TaskGroup() as h.group:
+        kill_id = h.start()
+    lines = [line for line in json_logs() if line["event"] in ("kill_step", "kill_verified")]
+    assert [line["event"] for line in lines] == ["kill_step", "kill_step", "kill_verified"]
+    assert {(line["trader"], line["kill_id"]) for line in lines} == {("alpha", kill_id)}

@@ -13,7 +13,7 @@ from typing import Any
 from risk import AccountSnapshot, Heartbeat, TradingState
 from risk.limits import parse_limits
 from tests.watchdog.daemon.conftest import LIMITS
-from watchdog.clock import SystemClock
+from watchdog.clock import Clock, FakeClock, SystemClock
 from watchdog.daemon.alerts import Alerter
 from watchdog.daemon.config import AlertConfig, KillConfig, ProcessTarget, TraderConfig, TraderKill
 from watchdog.daemon.durable import Durable
@@ -55,13 +55,17 @@ class Gate:
 
 class Rig:
     def __init__(
-        self, tmp_path: Path, group: asyncio.TaskGroup, config: TraderConfig = CONFIG
+        self,
+        tmp_path: Path,
+        group: asyncio.TaskGroup,
+        config: TraderConfig = CONFIG,
+        clock: Clock | None = None,
     ) -> None:
         self.store = Store(tmp_path / "w.sqlite3", busy_timeout_ms=10)
         self.pushed: list[TradingState] = []
         self.gate = Gate()
         self.group = group
-        clock = SystemClock()
+        clock = clock or SystemClock()
         durable = Durable(self.store, lambda error: None)
         alerter = Alerter(AlertConfig(), clock, "test")
         metrics = Metrics()
@@ -85,7 +89,7 @@ class Rig:
         self.group.create_task(coroutine)
 
     def telemetry(self, session: str, changed: bool = False) -> None:
-        now = time.time()
+        now = self.services.clock.wall()
         events = [
             Heartbeat(ts=now),
             AccountSnapshot(ts=now, equity=10_000.0, realized_pnl=0.0, unrealized_pnl=0.0),
@@ -351,3 +355,26 @@ async def test_the_traders_own_state_is_kept_audited_on_change_and_forgotten_on_
 def reported(rig: Rig) -> TraderState | None:
     """Read through a call: the last assertion's narrowing must not stick."""
     return rig.supervisor.reported
+
+
+async def test_a_wall_clock_step_across_the_day_boundary_starts_one_audited_day(
+    tmp_path: Path,
+) -> None:
+    midnight = 1_700_006_400.0  # 2023-11-15 00:00 UTC, the limits' reset time
+    clock = FakeClock(wall=midnight - 0.1)
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, clock=clock)
+        await rig.supervisor.start()
+        rig.telemetry("s1", changed=True)
+        assert rig.supervisor.next_daily_reset == midnight
+        clock.step_wall(0.3)  # an NTP correction carries the wall clock past midnight
+        rig.telemetry("s1")
+        rig.telemetry("s1")
+        await asyncio.sleep(0)  # audits commit right after the current callbacks
+        (reset,) = audited(rig, "daily_reset")
+        assert reset == {"ts": midnight + 0.2, "due": midnight}
+        assert rig.supervisor.next_daily_reset == midnight + 86_400
+        row = rig.store.trader("alpha")
+        assert row is not None
+        assert row.day_start_ts == midnight + 0.2  # persisted at once, not a second later
+        rig.supervisor.close()

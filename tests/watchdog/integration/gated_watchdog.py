@@ -13,7 +13,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from watchdog.daemon import logs
+from watchdog import logs
 from watchdog.daemon.config import load_config
 from watchdog.daemon.errors import KillStepError
 from watchdog.daemon.kill import KillAction, KillContext

@@ -82,6 +82,29 @@ def test_an_unwritable_state_file_refuses_to_arm(workspace: Workspace) -> None:
     assert not workspace.control.exists()
 
 
+def test_on_the_journal_a_refusal_to_arm_is_filed_as_critical(workspace: Workspace) -> None:
+    # systemd connects stderr to journald and names that stream in JOURNAL_STREAM; a file
+    # named the same way stands in for the journal's socket.
+    (workspace.root / "state").write_text("a file where the state dir should be")
+    journal = workspace.root / "journal.txt"
+    with journal.open("w") as stderr:
+        stat = os.fstat(stderr.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{stat.st_dev}:{stat.st_ino}"}
+        code = subprocess.run(
+            [sys.executable, "-m", "watchdog", "run", "--config", str(workspace.config)],
+            cwd=REPO,
+            env=env,
+            stderr=stderr,
+            timeout=60,
+            check=False,
+        ).returncode
+    assert code == 1
+    lines = journal.read_text().splitlines()
+    (refusal,) = [line for line in lines if '"event":"refusing_to_arm"' in line]
+    assert refusal.startswith('<2>{"ts":')
+    assert lines[-1].startswith("watchdog: error: refusing to arm")  # the CLI's own line
+
+
 def test_a_metrics_port_in_use_refuses_to_arm(workspace: Workspace) -> None:
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))

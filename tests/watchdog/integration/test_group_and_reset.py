@@ -57,7 +57,7 @@ def test_a_daily_reset_missed_while_down_is_applied_and_audited_at_start(
     store.close()
     workspace.start_watchdog()
     (reset,) = workspace.audit("daily_reset")
-    assert reset["detail"]["missed_since"] > two_days_ago
+    assert reset["detail"]["due"] > two_days_ago
     assert workspace.trader()["next_daily_reset"] > time.time()
 
 

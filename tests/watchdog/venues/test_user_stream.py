@@ -21,7 +21,6 @@ from watchdog.venues.user_stream import (
     StreamItem,
     UserStreamConfig,
     UserStreamFollower,
-    backoff_delay,
 )
 
 
@@ -149,15 +148,6 @@ async def test_the_key_is_kept_alive_while_connected(
     follower = UserStreamFollower(keys, _config(url, keepalive_s=0.05), items.append)
     await _follow(follower, items, lambda _: keys.keepalives >= 3)
     assert keys.created == ["key0"]
-
-
-def test_backoff_grows_to_its_cap_with_jitter() -> None:
-    config = UserStreamConfig("ws://x", backoff_initial_s=1.0, backoff_max_s=8.0)
-    rng = random.Random(7)
-    delays = [backoff_delay(n, config, rng) for n in range(8)]
-    assert 0.5 <= delays[0] <= 1.0
-    assert all(4.0 <= d <= 8.0 for d in delays[3:])
-    assert len(set(delays[3:])) > 1
 
 
 def test_a_non_websocket_url_is_refused() -> None:

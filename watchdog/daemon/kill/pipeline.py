@@ -22,9 +22,9 @@ from watchdog.daemon.durable import Durable
 from watchdog.daemon.errors import KillStepError
 from watchdog.daemon.kill.action import ActionFactory, KillAction, KillContext
 from watchdog.daemon.liveness import ProcessWatch
-from watchdog.daemon.logs import log_event
 from watchdog.daemon.metrics import Metrics
 from watchdog.daemon.store import KillRecord
+from watchdog.logs import bound, log_event
 
 _log = logging.getLogger("watchdog.kill")
 
@@ -159,7 +159,9 @@ class KillPipeline:
         self, trader: str, kill_id: str, actions: list[KillAction], started: float
     ) -> None:
         try:
-            await self._run_steps(trader, kill_id, actions, started)
+            # Every line of this kill, its steps' tasks and their actions included, names it.
+            with bound(trader=trader, kill_id=kill_id):
+                await self._run_steps(trader, kill_id, actions, started)
         finally:
             self._active[trader] -= 1
             if not any(self._active.values()):
@@ -176,8 +178,6 @@ class KillPipeline:
             _log,
             logging.WARNING,
             "kill_verified",
-            trader=trader,
-            kill_id=kill_id,
             seconds=round(self._clock.monotonic() - started, 6),
         )
         self._alerter.notify("kill_verified", trader, kill_id=kill_id)
@@ -209,7 +209,7 @@ class KillPipeline:
         except Exception as exc:  # noqa: BLE001 - a bug in one action must not stop the others
             # Not swallowed: logged with its traceback, audited, alerted (by escalation) and
             # retried. Letting it cancel the sibling steps would abandon a kill half done.
-            _log.exception("kill_action_bug", extra={"kv": {"step": action.name}})
+            _log.exception("kill_action_bug", extra={"step": action.name})
             detail, verified, result = f"{type(exc).__name__}: {exc}", False, "error"
         duration = self._clock.monotonic() - began
         self._metrics.kill_step(action.name, result, duration)
@@ -223,8 +223,6 @@ class KillPipeline:
             _log,
             logging.INFO if verified else logging.WARNING,
             "kill_step",
-            trader=trader,
-            kill_id=kill_id,
             step=action.name,
             **record,
         )
@@ -242,7 +240,7 @@ class KillPipeline:
             "attempts": attempts,
             "deadline_s": self._config.deadline_s,
         }
-        log_event(_log, logging.ERROR, "kill_step_escalated", trader=trader, **detail)
+        log_event(_log, logging.ERROR, "kill_step_escalated", **detail)
         self._durable.write(
             lambda s: s.audit(self._clock.wall(), trader, "kill_step_escalated", detail)
         )

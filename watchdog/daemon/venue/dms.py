@@ -83,7 +83,7 @@ class DeadMansSwitch:
             self._refreshed_wall = self._clock.wall()
             status = DmsStatus(True, status.detail, self._refreshed_wall)
         else:
-            log.error("dead man's switch refresh failed", extra={"detail": status.detail})
+            log.error("dms_refresh_failed", extra={"detail": status.detail})
         self._on_status(status)
         return status
 

@@ -132,7 +132,7 @@ class Reconciler:
             account, count = await asyncio.gather(self._venue.account(), self._count(full))
         except VenueError as exc:
             detail = f"{type(exc).__name__}: {exc}"
-            log.warning("venue reconcile failed", extra={"detail": detail})
+            log.warning("venue_reconcile_failed", extra={"detail": detail})
             return ReconcileResult(False, detail, ())
         events = snapshot_events(self._clock.wall(), account, count, self._symbols)
         self._sink(events)

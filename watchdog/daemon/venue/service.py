@@ -26,7 +26,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from risk.events import RiskEvent
 from watchdog.clock import Clock
 from watchdog.daemon.kill import ActionFactory, KillAction, KillContext
-from watchdog.daemon.logs import log_event
 from watchdog.daemon.venue.actions import (
     CancelAllOrders,
     FlattenPositions,
@@ -37,6 +36,8 @@ from watchdog.daemon.venue.dms import DeadMansSwitch, DmsStatus
 from watchdog.daemon.venue.reconcile import Reconciler, order_event
 from watchdog.daemon.venue.selfcheck import CredentialSelfCheck, SelfCheckResult
 from watchdog.daemon.venue.settings import VenueSettings
+from watchdog.daemon.wallstep import follow_wall_steps
+from watchdog.logs import bound, log_event
 from watchdog.venues.binance_futures import BinanceFutures, open_session
 from watchdog.venues.errors import VenueError, VenueRejected
 from watchdog.venues.user_events import AccountUpdate, OrderUpdate
@@ -173,10 +174,20 @@ class VenueService:
             async with asyncio.TaskGroup() as group:
                 for venue in self._traders.values():
                     if venue.follower is not None:
-                        group.create_task(venue.follower.run())
+                        with bound(trader=venue.trader):  # the task copies the context
+                            group.create_task(venue.follower.run())
+                group.create_task(follow_wall_steps(self._clock, self._on_wall_step))
                 await asyncio.Event().wait()  # until the daemon cancels us
         finally:
             self._scheduler.shutdown(wait=False)
+
+    def _on_wall_step(self, step_s: float) -> None:
+        """APScheduler keeps wall-time run dates: after a step, every job runs now."""
+        log_event(_log, logging.WARNING, "wall_clock_step", step_s=round(step_s, 3))
+        assert self._scheduler is not None
+        now = datetime.datetime.fromtimestamp(self._clock.wall(), tz=datetime.UTC)
+        for job in self._scheduler.get_jobs():
+            job.modify(next_run_time=now)
 
     async def close(self) -> None:
         for venue in self._traders.values():
@@ -265,13 +276,15 @@ class VenueService:
         assert self._scheduler is not None
         s = venue.settings
         self._every(f"venue-reconcile-{venue.trader}", s.reconcile_period_s,
-                    lambda: self._reconcile(venue))  # fmt: skip
+                    lambda: self._reconcile(venue), trader=venue.trader)  # fmt: skip
         # The start-up self-check has just run: the next one is a period away.
         self._every(f"venue-selfcheck-{venue.trader}", s.selfcheck_period_s,
-                    lambda: self._selfcheck(venue), first_in_s=s.selfcheck_period_s)  # fmt: skip
+                    lambda: self._selfcheck(venue), trader=venue.trader,
+                    first_in_s=s.selfcheck_period_s)  # fmt: skip
         if venue.dms is not None:
             dms = venue.dms
-            self._every(f"venue-dms-{venue.trader}", dms.settings.refresh_interval_s, dms.refresh)
+            self._every(f"venue-dms-{venue.trader}", dms.settings.refresh_interval_s, dms.refresh,
+                        trader=venue.trader)  # fmt: skip
 
     def _every(
         self,
@@ -279,14 +292,17 @@ class VenueService:
         seconds: float,
         job: Callable[[], Awaitable[object]],
         *,
+        trader: str,
         first_in_s: float = 0.0,
     ) -> None:
         assert self._scheduler is not None
 
         async def run() -> None:
-            await job()
+            # Every line a job logs (a failed reconcile, a failed refresh) names its trader.
+            with bound(trader=trader):
+                await job()
 
-        first = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=first_in_s)
+        first = datetime.datetime.fromtimestamp(self._clock.wall() + first_in_s, tz=datetime.UTC)
         self._scheduler.add_job(
             run, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True,
             misfire_grace_time=max(1, int(seconds)), next_run_time=first,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.logs import JsonLines
 from tests.watchdog.daemon.venue.fakes import FakeBook, FakeClock
 from watchdog.daemon.venue.dms import DeadMansSwitch, DmsSettings, DmsStatus
 from watchdog.venues.errors import VenueUnavailable
@@ -58,3 +59,12 @@ def test_refresh_defaults_to_a_third_of_the_countdown_and_bad_settings_are_refus
         DmsSettings(countdown_ms=10)
     with pytest.raises(ValueError, match="under half"):
         DmsSettings(countdown_ms=10_000, refresh_s=6.0)
+
+
+async def test_a_failed_refresh_reaches_the_log_with_its_detail(json_logs: JsonLines) -> None:
+    book = FakeBook()
+    book.failures.append(VenueUnavailable("HTTP 503", endpoint="POST countdown"))
+    await _dms(book, [], FakeClock()).refresh()
+    (line,) = json_logs()
+    assert (line["event"], line["level"]) == ("dms_refresh_failed", "error")
+    assert "VenueUnavailable" in line["detail"]

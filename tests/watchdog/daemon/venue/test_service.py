@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from risk.events import AccountSnapshot, EventSource, RiskEvent
+from tests.support.logs import JsonLines
 from tests.watchdog.venues.fake_venue import FakeVenue, Reply, running
 from watchdog.clock import SystemClock
 from watchdog.daemon.venue.service import SELFCHECK_HOLD, VenueService
@@ -148,3 +149,15 @@ async def test_failing_reconciliation_alerts_once_per_outage(venue: FakeVenue) -
                  lambda: len(tries("GET /fapi/v2/account")) >= 12, "a dozen tries")  # fmt: skip
     kinds = [kind for kind, _ in alerts.sent]
     assert kinds.count("venue_reconcile_failing") == 1
+
+
+async def test_the_venue_jobs_log_lines_name_their_trader(
+    venue: FakeVenue, json_logs: JsonLines
+) -> None:
+    venue.defaults["GET /fapi/v2/account"] = Reply(503, None)
+
+    def failures() -> list[dict[str, Any]]:
+        return [line for line in json_logs() if line["event"] == "venue_reconcile_failed"]
+
+    await _serve(_settings(venue), Listener(), Alerts(), failures, "a failed reconcile logged")
+    assert {line.get("trader") for line in failures()} == {"t"}
