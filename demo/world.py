@@ -130,15 +130,16 @@ class World:
         config = _write(self.root / "watchdog.toml", text, 0o644)
         proc = self._spawn("watchdog", ["-m", "watchdog", "run", "--config", str(config)])
 
-        def armed() -> bool:
+        def up() -> bool:
+            # Up, not yet armed: armed needs the trader's process too (status `not_armed`).
             if not proc.alive():
-                raise StartError(f"watchdog exited with {proc.popen.returncode} while arming")
+                raise StartError(f"watchdog exited with {proc.popen.returncode} while starting")
             try:
-                return bool(self.watchdog_status().get("armed"))
+                return "armed" in self.watchdog_status()
             except (OSError, http.client.HTTPException, ValueError):
                 return False
 
-        wait_for(armed, START_WITHIN_S, "the watchdog to arm")
+        wait_for(up, START_WITHIN_S, "the watchdog to start")
         return proc
 
     def start_trader(self) -> Proc:
