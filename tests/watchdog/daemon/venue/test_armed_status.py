@@ -12,9 +12,12 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tests.watchdog.daemon.test_statuspage import Viewer, start_viewer
+from tests.watchdog.daemon.test_statuspage_browser import _chromium, _dom
 from tests.watchdog.daemon.venue.world import VenueWorld, venue_world
 from tests.watchdog.integration.harness import wait_until
 from watchdog.daemon import statuspage
@@ -50,17 +53,24 @@ def _check_dms(world: VenueWorld, dms: dict[str, Any], read_at: float) -> None:
     assert all(e["wall"] <= refreshed <= read_at for e in refresh)  # confirmed after arrival
 
 
-def _check_status(world: VenueWorld, status: dict[str, Any], pid: int, read_at: float) -> None:
+def _check_status(world: VenueWorld, status: dict[str, Any], pids: Pids, read_at: float) -> None:
     """Every field shown, against the truth, for an armed watchdog."""
     assert status["armed"] is True
     assert status["not_armed"] == []
+    assert status["pid"] == pids.watchdog
     assert status["store_healthy"] is True
+    assert status["store_error"] == ""
     assert status["ingress_healthy"] is True
+    assert 0.0 <= status["loop_lag_s"] < 1.0
     (trader,) = status["traders"]
     assert (trader["id"], trader["state"], trader["armed"]) == ("alpha", "ACTIVE", True)
     assert trader["not_armed"] == []
-    assert trader["pid"] == pid
+    assert (trader["latched"], trader["maintenance"], trader["kill"]) == (False, None, None)
+    assert trader["decisions"] == []
+    assert trader["pid"] == pids.trader
     assert trader["heartbeat_age_s"] < 1.0
+    assert trader["next_daily_reset"] > read_at
+    assert 0.0 <= trader["utilisation"]["venue_blind"] <= 1.0
     _check_dms(world, trader["dms"], read_at)
     view = trader["venue_view"]
     assert view["max_blind_s"] == 5.0
@@ -72,6 +82,12 @@ def _check_status(world: VenueWorld, status: dict[str, Any], pid: int, read_at: 
     assert "master manages" in keys["detail"]
     assert any(e["wall"] <= keys["checked_at"] <= e["wall"] + SLACK_S
                for e in _ok_requests(world, MASTER_READ))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Pids:
+    watchdog: int
+    trader: int
 
 
 def _cli(world: VenueWorld, *args: str) -> str:
@@ -144,7 +160,7 @@ def _journaled(
 
 def test_every_field_the_page_and_the_cli_show_is_true() -> None:
     with venue_world(countdown_ms=COUNTDOWN_MS) as world:
-        world.space.start_watchdog()
+        watchdog = world.space.start_watchdog()
         # No trader yet: its process is not identified, so the chain is not complete.
         wait_until(lambda: ("process", "alpha") in _missing(world),
                    what="not armed: process")  # fmt: skip
@@ -162,13 +178,13 @@ def test_every_field_the_page_and_the_cli_show_is_true() -> None:
                 lambda: json.loads(_cli(world, "--json")),
             ):
                 status, read_at = _read(source)
-                _check_status(world, status, trader.pid, read_at)
+                _check_status(world, status, Pids(watchdog.pid, trader.pid), read_at)
         finally:
             viewer.stop()
         assert _gauge(world) == 1.0
 
         text = _cli(world)
-        assert text.splitlines()[0].endswith("; ARMED")
+        assert text.startswith(f"watchdog pid {watchdog.pid}: store ok, ingress ok; ARMED\n")
         assert "  alpha: ACTIVE, heartbeat " in text
         assert f", pid {trader.pid}; armed" in text
         assert "(max 5s); venue keys ok (checked " in text
@@ -202,3 +218,38 @@ def test_every_field_the_page_and_the_cli_show_is_true() -> None:
         wait_until(lambda: world.space.request("GET", "/status")["armed"], within=20.0,
                    what="armed once the switch is confirmed again")  # fmt: skip
         assert _gauge(world) == 1.0
+
+
+def test_the_page_in_a_browser_shows_what_is_armed(tmp_path: Path) -> None:
+    _chromium()
+    with venue_world(countdown_ms=COUNTDOWN_MS) as world:
+        world.space.start_watchdog()
+        trader = world.space.start_trader(equity=100_000.0)
+        wait_until(lambda: world.space.request("GET", "/status")["armed"], what="armed")
+        viewer = start_viewer("--socket", str(world.space.control))
+        try:
+            dom = _dom(viewer.url, tmp_path / "profile")
+        finally:
+            viewer.stop()
+        assert [e["data-armed"] for e in dom.having("data-armed")] == ["true", "true"]
+        text = dom.all_text
+        assert "ARMED" in text
+        assert "armed: every part of the kill chain works" in text
+        assert "dead man's switch armed, expires in " in text
+        assert "venue keys ok (checked " in text
+        assert "(max 5 s)" in text  # the venue view's age against its limit
+        assert f"pid {trader.pid}" in text
+        assert "ingress ok" in text
+
+        for endpoint in (ACCOUNT_READ, "GET /fapi/v1/openOrders"):
+            world.sim.admin.set_fault(fail_next={"count": 1_000_000, "endpoint": endpoint})
+        wait_until(lambda: ("venue_view", "alpha") in _missing(world), within=20.0,
+                   what="not armed: venue_view")  # fmt: skip
+        viewer = start_viewer("--socket", str(world.space.control))
+        try:
+            dom = _dom(viewer.url, tmp_path / "profile")
+        finally:
+            viewer.stop()
+        assert [e["data-armed"] for e in dom.having("data-armed")] == ["false", "false"]
+        assert "NOT ARMED: venue_view: the venue view is " in dom.all_text
+        assert "BLIND: " in dom.all_text
