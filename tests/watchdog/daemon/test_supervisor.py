@@ -10,10 +10,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from risk import AccountSnapshot, Heartbeat, TradingState
+from risk import AccountSnapshot, EventSource, Heartbeat, TradingState
 from risk.limits import parse_limits
 from tests.watchdog.daemon.conftest import LIMITS
-from watchdog.clock import SystemClock
+from watchdog.clock import Clock, FakeClock, SystemClock
 from watchdog.daemon.alerts import Alerter
 from watchdog.daemon.config import AlertConfig, KillConfig, ProcessTarget, TraderConfig, TraderKill
 from watchdog.daemon.durable import Durable
@@ -22,6 +22,8 @@ from watchdog.daemon.kill import KillAction, KillContext, KillPipeline
 from watchdog.daemon.metrics import Metrics
 from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import Services, TraderSupervisor
+from watchdog.daemon.venue.settings import VenueSettings
+from watchdog.venues import Credentials, VenueEndpoint
 
 CONFIG = TraderConfig(
     id="alpha",
@@ -52,17 +54,33 @@ class Gate:
         return self.open
 
 
+class RecordingAlerter(Alerter):
+    """The real alerter (it logs), recording each alert's kind and detail as well."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(AlertConfig(), clock, "test")
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def notify(self, kind: str, trader: str, **detail: Any) -> None:
+        self.sent.append((kind, detail))
+        super().notify(kind, trader, **detail)
+
+
 class Rig:
     def __init__(
-        self, tmp_path: Path, group: asyncio.TaskGroup, config: TraderConfig = CONFIG
+        self,
+        tmp_path: Path,
+        group: asyncio.TaskGroup,
+        config: TraderConfig = CONFIG,
+        clock: Clock | None = None,
     ) -> None:
         self.store = Store(tmp_path / "w.sqlite3", busy_timeout_ms=10)
         self.pushed: list[TradingState] = []
         self.gate = Gate()
         self.group = group
-        clock = SystemClock()
+        clock = clock or SystemClock()
         durable = Durable(self.store, lambda error: None)
-        alerter = Alerter(AlertConfig(), clock, "test")
+        self.alerts = alerter = RecordingAlerter(clock)
         metrics = Metrics()
 
         def gate_factory(context: KillContext) -> KillAction | None:
@@ -324,4 +342,38 @@ async def test_an_extension_that_cannot_be_recorded_keeps_the_recorded_window(
         assert not refused.accepted
         assert rig.supervisor.engine.maintenance == recorded
         assert rig.supervisor.state == TradingState.HALTED
+        rig.supervisor.close()
+
+
+def _venue_settings(tmp_path: Path) -> VenueSettings:
+    keys = Credentials("ACCOUNTKEY", "account-secret")
+    return VenueSettings(
+        endpoint=VenueEndpoint("http://127.0.0.1:9"), stream=None, account=keys, master=keys,
+        trader_email="t@sub.example", trader_key="TRADERKEY", symbols=("BTCUSDT",), dms=None,
+        reconcile_period_s=1.0, selfcheck_period_s=60.0, flatten=False, max_venue_blind_s=5.0,
+    )  # fmt: skip
+
+
+async def test_blindness_is_alerted_even_when_the_trader_is_already_halted(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    config = dataclasses.replace(CONFIG, venue=_venue_settings(tmp_path))
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, config, clock)
+        rig.supervisor.on_batch("s1", [Heartbeat(ts=clock.wall())], True)
+        assert rig.supervisor.state == TradingState.HALTED  # equity unknown: no snapshot yet
+        for _ in range(51):  # heartbeats all along: only the venue view goes stale
+            clock.advance(0.1)
+            rig.supervisor.on_batch("s1", [Heartbeat(ts=clock.wall())], False)
+        assert "venue_blind" in {d.rule for d in rig.supervisor.decisions}
+        (blind,) = [detail for kind, detail in rig.alerts.sent if kind == "venue_blind"]
+        assert blind["limit_s"] == 5.0
+        assert 5.0 <= blind["age_s"] < 5.1
+        view = AccountSnapshot(clock.wall(), 10_000.0, 0.0, 0.0, EventSource.VENUE)
+        rig.supervisor.on_venue([view])
+        assert rig.supervisor.decisions == ()
+        assert [kind for kind, _ in rig.alerts.sent if kind.startswith("venue")] == [
+            "venue_blind", "venue_view_restored",
+        ]  # fmt: skip
         rig.supervisor.close()
