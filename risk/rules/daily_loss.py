@@ -54,8 +54,8 @@ class DailyLossRule:
             self.stale = None
         other = self.equity[1 - source]
         self.current = equity if other is None or equity < other else other
-        if self.day_start_equity is None:
-            self.day_start_equity = self.current
+        if self.day_start_equity is None and self.stale is None:
+            self.day_start_equity = self.current  # never from one source while the other is stale
             self._resolve()
         return self._measure()
 
@@ -65,7 +65,7 @@ class DailyLossRule:
         The other source alone can still show a breach, never that all is well: until the
         dropped source returns the day's loss is unknown, and unknown halts.
         """
-        if self.equity[source] is None:
+        if self.stale is not None and self.stale[0] == source:
             return False
         self.equity[source] = None
         self.stale = (source, why)
@@ -118,8 +118,11 @@ class DailyLossRule:
         )
 
     def reset_day(self) -> bool:
-        """The daily reset: the current equity becomes the day start and the breach clears."""
-        self.day_start_equity = self.current
+        """The daily reset: the current equity becomes the day start and the breach clears.
+
+        While a source is stale the day start is unknown until it reports again: the other
+        source alone would set the whole day's limit on its word."""
+        self.day_start_equity = self.current if self.stale is None else None
         self.sticky = None
         self._resolve()
         return self._measure()

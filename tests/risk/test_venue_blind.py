@@ -18,6 +18,10 @@ def venue_engine(max_blind_s: float | None = BLIND_S) -> RiskEngine:
     return eng
 
 
+def day_start(eng: RiskEngine) -> float | None:
+    return eng.daily_loss.day_start_equity
+
+
 def test_next_due_is_the_instant_the_view_goes_blind_and_it_halts_exactly_then() -> None:
     eng = venue_engine()
     assert eng.state is TradingState.ACTIVE
@@ -131,3 +135,26 @@ def test_utilisation_is_the_views_age_over_the_limit() -> None:
     eng = venue_engine()
     eng.evaluate(T0 + BLIND_S)
     assert eng.utilisation()["venue_blind"] == 1.0
+
+
+def test_a_daily_reset_while_blind_leaves_the_day_start_unknown_until_the_view_returns() -> None:
+    eng = venue_engine()
+    eng.evaluate(T0 + BLIND_S)
+    eng.apply(account(T0 + 6.0, 130_000.0, TELEMETRY), T0 + 6.0)  # the trader's word only
+    eng.daily_reset(T0 + 7.0)
+    assert day_start(eng) is None
+    eng.apply(account(T0 + 8.0, 130_000.0, TELEMETRY), T0 + 8.0)
+    assert day_start(eng) is None  # still not on the trader's word alone
+    assert eng.assessment.state is TradingState.HALTED
+    returned = eng.apply(account(T0 + 9.0, 100_000.0, VENUE), T0 + 9.0)
+    assert day_start(eng) == 100_000.0  # the worse of the two, once both known
+    assert returned.state is TradingState.ACTIVE
+
+
+def test_a_venue_never_seen_leaves_a_fresh_day_start_unknown_once_blind() -> None:
+    eng = RiskEngine(limits(), now=T0, max_venue_blind_s=BLIND_S)
+    eng.evaluate(T0 + BLIND_S)
+    eng.apply(account(T0 + 6.0, 130_000.0, TELEMETRY), T0 + 6.0)
+    assert day_start(eng) is None
+    daily = next(d for d in eng.assessment.decisions if d.rule == "daily_loss")
+    assert "the day's loss is unknown: the venue's equity is 5.00 s old" in daily.reason
