@@ -86,7 +86,10 @@ class RiskEngine:
         self.divergence = DivergenceRule(limits.divergence)
         self.bad_data = BadDataRule(limits.bad_data)
         self.venue_blind = VenueBlindRule(max_venue_blind_s, now)
+        # Venue blindness first: among equal states the first rule is the reason shown, and
+        # blindness is why the venue's measures (daily loss, drawdown) are unknown.
         self.rules: tuple[Rule, ...] = (
+            *((self.venue_blind,) if max_venue_blind_s is not None else ()),
             self.daily_loss,
             self.drawdown,
             self.order_rate,
@@ -97,7 +100,6 @@ class RiskEngine:
             self.heartbeat,
             self.divergence,
             self.bad_data,
-            *((self.venue_blind,) if max_venue_blind_s is not None else ()),
         )
         # The rules that measure the trader's own liveness: a maintenance window suspends them.
         self._liveness: tuple[Rule, ...] = (self.stale_data, self.heartbeat)

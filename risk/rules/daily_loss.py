@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from risk.decision import Decision
+from risk.events import EventSource
 from risk.limits import DailyLossLimits
 from risk.rules._common import INF, Recovery
 from risk.state import TradingState
@@ -108,7 +109,8 @@ class DailyLossRule:
 
     def _unknown(self, loss: float | None, limit: float | None) -> Decision:
         assert self.stale is not None
-        seen = "" if loss is None else f"; the other source alone shows {loss:.2f}"
+        other = EventSource(1 - self.stale[0]).name.lower()
+        seen = "" if loss is None else f"; the {other} alone shows a loss of {loss:.2f}"
         return Decision(
             TradingState.HALTED,
             self.name,

@@ -85,6 +85,8 @@ def test_stale_venue_equity_is_not_a_measure_the_days_loss_is_unknown() -> None:
     assert "the day's loss is unknown: the venue's equity is 5.00 s old" in (
         by_rule["daily_loss"].reason
     )
+    assert "the telemetry alone shows a loss of 0.00" in by_rule["daily_loss"].reason
+    assert eng.assessment.decisions[0].rule == "venue_blind"  # the cause is the reason shown
     assert eng.daily_loss.equity[VENUE] is None
     assert eng.drawdown.equity[VENUE] is None
 

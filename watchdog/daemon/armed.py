@@ -97,8 +97,10 @@ def _view(view: Mapping[str, Any], now: float) -> str | None:
     at, limit = view.get("at"), view.get("max_blind_s")
     if not isinstance(at, int | float):
         return "no venue view yet: no successful read of the venue account"
-    if not isinstance(limit, int | float) or now - at > limit:
-        return f"the venue view is {now - at:.1f} s old (max {limit} s)"
+    if not isinstance(limit, int | float):
+        return f"the venue view is {now - at:.1f} s old (no limit known)"
+    if now - at > limit:
+        return f"the venue view is {now - at:.1f} s old (max {limit:g} s)"
     return None
 
 

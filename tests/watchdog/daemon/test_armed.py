@@ -80,7 +80,7 @@ def test_a_stale_or_absent_venue_view_is_not_armed() -> None:
     stale = {"at": NOW - 5.5, "age_s": 5.5, "max_blind_s": 5.0}
     (missing,) = trader_missing(venue_trader(venue_view=stale), NOW)
     assert missing.part == "venue_view"
-    assert "5.5 s old (max 5.0 s)" in missing.reason
+    assert "5.5 s old (max 5 s)" in missing.reason
     never = {"at": None, "age_s": None, "max_blind_s": 5.0}
     assert parts(trader_missing(venue_trader(venue_view=never), NOW)) == ["venue_view"]
     at_the_limit = {"at": NOW - 5.0, "age_s": 5.0, "max_blind_s": 5.0}
