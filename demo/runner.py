@@ -101,6 +101,9 @@ def _start(world: World, console: Console) -> None:
     world.start_trader()
     console.line(f"   trader        pid {world.proc('trader').pid:<7}  quotes {configs.TRADED} "
                  "with its own key, heartbeats to the watchdog")  # fmt: skip
+    world.wait_armed()
+    console.line("   watchdog armed: trader process known, own keys checked, venue view fresh, "
+                 "dead man's switch confirmed")  # fmt: skip
 
 
 # -- 2. trade ------------------------------------------------------------------------------

@@ -142,6 +142,20 @@ class World:
         wait_for(up, START_WITHIN_S, "the watchdog to start")
         return proc
 
+    def wait_armed(self) -> None:
+        """Until the watchdog says every part of its kill chain works (its `armed`)."""
+        missing: list[str] = []
+
+        def armed() -> bool:
+            status = self.watchdog_status()
+            missing[:] = [f"{m['part']}: {m['reason']}" for m in status.get("not_armed", [])]
+            return status.get("armed") is True
+
+        try:
+            wait_for(armed, START_WITHIN_S, "the watchdog to arm")
+        except StartError as exc:
+            raise StartError(f"{exc}; not armed: {'; '.join(missing)}") from None
+
     def start_trader(self) -> Proc:
         sim = self._require_sim()
         endpoints = configs.Endpoints(sim.base_url, sim.ws_url)
