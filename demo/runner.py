@@ -96,11 +96,14 @@ def _start(world: World, console: Console) -> None:
                  f"admin {sim.admin_url}")  # fmt: skip
     world.write_credentials()
     world.start_watchdog()
-    console.line(f"   watchdog      pid {world.proc('watchdog').pid:<7}  armed; its own keys "
+    console.line(f"   watchdog      pid {world.proc('watchdog').pid:<7}  up; its own keys "
                  "(account + master), state in state/watchdog.sqlite3")  # fmt: skip
     world.start_trader()
     console.line(f"   trader        pid {world.proc('trader').pid:<7}  quotes {configs.TRADED} "
                  "with its own key, heartbeats to the watchdog")  # fmt: skip
+    world.wait_armed()
+    console.line("   watchdog armed: trader process known, own keys checked, venue view fresh, "
+                 "dead man's switch confirmed")  # fmt: skip
 
 
 # -- 2. trade ------------------------------------------------------------------------------

@@ -129,16 +129,31 @@ class World:
         config = _write(self.root / "watchdog.toml", text, 0o644)
         proc = self._spawn("watchdog", ["-m", "watchdog", "run", "--config", str(config)])
 
-        def armed() -> bool:
+        def up() -> bool:
+            # Up, not yet armed: armed needs the trader's process too (status `not_armed`).
             if not proc.alive():
-                raise StartError(f"watchdog exited with {proc.popen.returncode} while arming")
+                raise StartError(f"watchdog exited with {proc.popen.returncode} while starting")
             try:
-                return bool(self.watchdog_status().get("armed"))
+                return "armed" in self.watchdog_status()
             except (OSError, http.client.HTTPException, ValueError):
                 return False
 
-        wait_for(armed, START_WITHIN_S, "the watchdog to arm")
+        wait_for(up, START_WITHIN_S, "the watchdog to start")
         return proc
+
+    def wait_armed(self) -> None:
+        """Until the watchdog says every part of its kill chain works (its `armed`)."""
+        missing: list[str] = []
+
+        def armed() -> bool:
+            status = self.watchdog_status()
+            missing[:] = [f"{m['part']}: {m['reason']}" for m in status.get("not_armed", [])]
+            return status.get("armed") is True
+
+        try:
+            wait_for(armed, START_WITHIN_S, "the watchdog to arm")
+        except StartError as exc:
+            raise StartError(f"{exc}; not armed: {'; '.join(missing)}") from None
 
     def start_trader(self) -> Proc:
         sim = self._require_sim()

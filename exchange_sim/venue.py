@@ -561,6 +561,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         status = 200
         if isinstance(body, dict) and "orderId" in body:
             detail = f"{body['symbol']} orderId={body['orderId']} {body['status']}"
+        elif isinstance(body, dict) and "countdownTime" in body:
+            detail = f"{body['symbol']} countdownTime={body['countdownTime']}"
     except VenueError as err:
         status, code, body = err.status, err.code, {"code": err.code, "msg": err.msg}
         if status in (418, 429):

@@ -36,6 +36,7 @@ from risk.rules.order_rate import OrderRateRule
 from risk.rules.position import PositionRule
 from risk.rules.rejects import RejectsRule
 from risk.rules.stale_data import StaleDataRule
+from risk.rules.venue_blind import VenueBlindRule
 from risk.state import TradingState
 
 __all__ = ["Maintenance", "MaintenanceResult", "PersistedRisk", "RearmResult", "RiskEngine"]
@@ -59,8 +60,15 @@ class RiskEngine:
     """Apply facts, get decisions. See docs/design.md ("risk (pure)") for the contract."""
 
     def __init__(
-        self, limits: Limits, *, now: float, persisted: PersistedRisk | None = None
+        self,
+        limits: Limits,
+        *,
+        now: float,
+        persisted: PersistedRisk | None = None,
+        max_venue_blind_s: float | None = None,
     ) -> None:
+        """`max_venue_blind_s`: how old the venue's own view (VENUE account snapshots) may
+        grow before the trader is HALTED for it; None when the trader has no venue view."""
         if not 0.0 < now < _MAX_NOW:
             raise RiskError(f"RiskEngine: now must be wall seconds since the epoch, got {now!r}")
         self.limits = limits
@@ -77,7 +85,11 @@ class RiskEngine:
         self.heartbeat = HeartbeatRule(limits.heartbeat, now)
         self.divergence = DivergenceRule(limits.divergence)
         self.bad_data = BadDataRule(limits.bad_data)
+        self.venue_blind = VenueBlindRule(max_venue_blind_s, now)
+        # Venue blindness first: among equal states the first rule is the reason shown, and
+        # blindness is why the venue's measures (daily loss, drawdown) are unknown.
         self.rules: tuple[Rule, ...] = (
+            *((self.venue_blind,) if max_venue_blind_s is not None else ()),
             self.daily_loss,
             self.drawdown,
             self.order_rate,
@@ -392,6 +404,10 @@ class RiskEngine:
         if not ok:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
+        if e.source is _VENUE:
+            changed = self.venue_blind.on_view(e.ts, now) or changed
+            if self.venue_blind.blind:
+                return changed  # observed too long ago: not a measure either
         daily = self.daily_loss
         start = daily.day_start_equity
         changed = daily.on_equity(e.source, e.equity) or changed
@@ -472,7 +488,16 @@ class RiskEngine:
             self._leave_maintenance(now)  # expired: watching resumes on its own
         for rule in self._watched:
             rule.evaluate(now)
+        if self.venue_blind.blind:
+            self._drop_venue_equity(now)
         return True  # always re-derive `next_due`: it has been reached
+
+    def _drop_venue_equity(self, now: float) -> None:
+        """Equity the venue showed more than `max_venue_blind_s` ago is not a measure."""
+        blind = self.venue_blind
+        why = f"the venue's equity is {blind.age:.2f} s old (max {blind.max_blind_s:g} s)"
+        self.daily_loss.drop(_VENUE, why)
+        self.drawdown.drop(_VENUE, now)
 
     def _reset_day(self, now: float) -> None:
         self._day_start_ts = now
@@ -531,6 +556,9 @@ class RiskEngine:
         if self.bad_data.bad:
             reason_text = next(iter(self.bad_data.bad.values())).reason
             return f"cannot verify hard limits: {reason_text}"
+        blind = self.venue_blind.decision
+        if blind is not None:
+            return f"cannot verify hard limits: {blind.reason}"
         for rule in self.rules:
             if rule is self.drawdown and reset_high_water_mark:
                 continue

@@ -57,6 +57,15 @@ class DrawdownRule:
             self._resolve()
         return self._measure(now)
 
+    def drop(self, source: int, now: float) -> bool:
+        """`source`'s equity is too old to measure with: forget it until it reports again (its
+        high-water mark stays). The engine halts on the blindness itself."""
+        if self.equity[source] is None:
+            return False
+        self.equity[source] = None
+        self.current = self.equity[1 - source]
+        return self._measure(now)
+
     def _measure(self, now: float) -> bool:
         hwm = self.high_water_mark
         if hwm is None or self.current is None:

@@ -55,6 +55,7 @@ def test_a_kill_scenario_ends_with_an_empty_book_and_the_key_refused(scenario: s
     done = run_demo("--scenario", scenario, "--trade-s", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
+    assert "watchdog armed: trader process known" in out  # its status said so, not a promise
     assert "ok   open orders at the venue: BTCUSDT 0, ETHUSDT 0" in out
     assert re.search(r"ok   a signed request with the trader's key: HTTP 401 -2015", out)
     assert "ok   `watchdog status`: KILLED, latched=True" in out

@@ -71,3 +71,14 @@ async def test_a_negative_countdown_is_refused(venue: VenueClient) -> None:
         {"symbol": "BTCUSDT", "countdownTime": -5},
     )
     assert reply.status == 400
+
+
+async def test_the_journal_says_which_countdown_was_accepted(venue: VenueClient) -> None:
+    sim = venue.sim
+    since = sim.admin.last_seq()
+    await _arm(venue, "ETHUSDT", 7000)
+    entry = sim.admin.wait_for_journal(
+        lambda e: e["endpoint"] == "POST /fapi/v1/countdownCancelAll", since
+    )
+    assert (entry["status"], entry["detail"]) == (200, "ETHUSDT countdownTime=7000")
+    await _arm(venue, "ETHUSDT", 0)

@@ -238,14 +238,23 @@ def _dumps(value: Any) -> str:
 def _status_text(status: dict[str, Any]) -> str:
     lines = [
         f"watchdog pid {status['pid']}: store "
-        f"{'ok' if status['store_healthy'] else 'FAILED: ' + status['store_error']}"
+        f"{'ok' if status['store_healthy'] else 'FAILED: ' + status['store_error']}, "
+        f"ingress {'ok' if status['ingress_healthy'] else 'DOWN'}; "
+        f"{'ARMED' if status['armed'] else 'NOT ARMED'}"
     ]
+    lines.extend(_missing_lines([m for m in status["not_armed"] if m["trader"] is None], "  "))
     for trader in status["traders"]:
         age = trader["heartbeat_age_s"]
+        pid = trader["pid"]
         lines.append(
             f"  {trader['id']}: {trader['state']}{' (latched)' if trader['latched'] else ''}"
             f", heartbeat {'never' if age is None else f'{age:.1f}s ago'}"
+            f", pid {'unknown' if pid is None else pid}"
+            f"; {'armed' if trader['armed'] else 'NOT ARMED'}"
         )
+        lines.extend(_venue_lines(trader))
+        own = [m for m in trader["not_armed"] if m["trader"] is not None]
+        lines.extend(_missing_lines(own, "    "))
         window = trader.get("maintenance")
         if window is not None:
             lines.append(f"    maintenance until {_utc(window['until'])}: {window['reason']}")
@@ -254,6 +263,39 @@ def _status_text(status: dict[str, Any]) -> str:
         if kill is not None and not kill["finished"]:
             lines.append(f"    kill {kill['kill_id']} running: {kill['steps']}")
     return "\n".join(lines)
+
+
+def _missing_lines(missing: list[dict[str, Any]], indent: str) -> list[str]:
+    return [f"{indent}not armed: {m['part']}: {m['reason']}" for m in missing]
+
+
+def _venue_lines(trader: dict[str, Any]) -> list[str]:
+    keys, view, dms = trader["venue_keys"], trader["venue_view"], trader["dms"]
+    lines = []
+    if keys is not None:
+        age = view["age_s"]
+        seen = "never" if age is None else f"{age:.2f}s old"
+        checked = "not yet" if keys["checked_at"] is None else _clock(keys["checked_at"])
+        lines.append(
+            f"    venue view {seen} (max {view['max_blind_s']:g}s); venue keys "
+            f"{'ok' if keys['ok'] else 'FAILING'} (checked {checked})"
+        )
+    if dms is not None:
+        expires = dms["expires_at"]
+        until = "never confirmed" if expires is None else f"armed until {_clock(expires)}"
+        refreshed = "never" if dms["refreshed_at"] is None else _clock(dms["refreshed_at"])
+        state = "" if dms["ok"] else f"; last refresh FAILED: {dms['detail']}"
+        lines.append(
+            f"    dead man's switch {until} ({dms['countdown_ms']} ms countdown, "
+            f"refreshed {refreshed}){state}"
+        )
+    return lines
+
+
+def _clock(ts: float) -> str:
+    """Wall seconds as a UTC time of day to the millisecond: `12:00:03.120 UTC`."""
+    moment = datetime.datetime.fromtimestamp(ts, tz=datetime.UTC)
+    return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d} UTC"
 
 
 def _audit_text(entry: dict[str, Any]) -> str:

@@ -41,9 +41,11 @@ class _LiveCollector(Collector):
         self,
         traders: Callable[[], Iterable[TraderView]],
         datagrams: Callable[[], Mapping[str, int]],
+        armed: Callable[[], bool],
     ) -> None:
         self._traders = traders
         self._datagrams = datagrams
+        self._armed = armed
 
     def collect(self) -> Iterable[Metric]:
         state = GaugeMetricFamily(
@@ -97,7 +99,12 @@ class _LiveCollector(Collector):
         )
         for result, count in self._datagrams().items():
             datagrams.add_metric([_label(result)], count)
-        return [state, in_state, latched, maintenance, age, use, reported, datagrams]
+        armed = GaugeMetricFamily(
+            "killswitch_armed",
+            "1 while every part of the kill chain works now (watchdog status names what is not)",
+            value=1.0 if self._armed() else 0.0,
+        )
+        return [state, in_state, latched, maintenance, age, use, reported, datagrams, armed]
 
 
 def _label(text: str) -> str:
@@ -133,7 +140,6 @@ class Metrics:
         self.store_healthy = Gauge(
             "killswitch_store_healthy", "1 while the state database accepts writes", registry=r
         )
-        self.armed = Gauge("killswitch_armed", "1 once the watchdog is armed", registry=r)
         self.rearms = Counter(
             "killswitch_rearms", "Re-arm requests by outcome", ["trader", "outcome"], registry=r
         )
@@ -142,8 +148,10 @@ class Metrics:
         self,
         traders: Callable[[], Iterable[TraderView]],
         datagrams: Callable[[], Mapping[str, int]],
+        armed: Callable[[], bool],
     ) -> None:
-        self.registry.register(_LiveCollector(traders, datagrams))
+        """Values read at scrape time: per-trader views, datagram counts, whether armed."""
+        self.registry.register(_LiveCollector(traders, datagrams, armed))
 
     def decision(self, trader: str, rule: str, state: str) -> None:
         self.decisions.labels(trader, _label(rule), state).inc()

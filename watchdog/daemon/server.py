@@ -26,6 +26,7 @@ from aiohttp import web
 
 from risk import Maintenance, RiskError, TradingState
 from watchdog.clock import Clock, SystemClock
+from watchdog.daemon import armed
 from watchdog.daemon.alerts import Alerter
 from watchdog.daemon.config import Config, TraderConfig
 from watchdog.daemon.control import ControlApi, prepare_socket_path
@@ -143,9 +144,10 @@ class WatchdogServer:
         await self._start_control()
         await self._start_metrics()
         self.metrics.watch(
-            lambda: [s.view() for s in self.supervisors.values()], self._datagram_counts
+            lambda: [s.view() for s in self.supervisors.values()],
+            self._datagram_counts,
+            lambda: not self.not_armed(),
         )
-        self.metrics.armed.set(1)
         self.metrics.store_healthy.set(1)
         self.notifier.ready(self._status_line())
         log_event(_log, logging.INFO, "armed", traders=list(self.supervisors), pid=os.getpid())
@@ -354,20 +356,47 @@ class WatchdogServer:
         return f"{worst.name}; traders={len(self.supervisors)}"
 
     def status(self, only: str | None = None) -> dict[str, Any]:
-        store_ok = self._durable is not None and self._durable.healthy
+        daemon = self._daemon_facts()
+        facts = {s.id: self._armed_facts(s) for s in self.supervisors.values()}
+        missing = armed.judge(daemon, list(facts.values()), self.clock.wall())
+        traders = []
+        for supervisor in self.supervisors.values():
+            if only is not None and supervisor.id != only:
+                continue
+            own = [m.as_dict() for m in missing if m.trader in (None, supervisor.id)]
+            traders.append({**self._trader_status(supervisor), **facts[supervisor.id],
+                            "armed": not own, "not_armed": own})  # fmt: skip
         return {
             "pid": os.getpid(),
-            "armed": True,
-            "store_healthy": store_ok,
-            "store_error": "" if store_ok or self._durable is None else self._durable.last_error,
+            "armed": not missing,
+            "not_armed": [m.as_dict() for m in missing],
+            **daemon,
             "loop_lag_s": round(self.lag.last_lag_s, 6),
             "metrics_port": self.metrics_port,
             "ingress_udp": self._ingress.udp_address if self._ingress is not None else None,
-            "traders": [
-                self._trader_status(s)
-                for s in self.supervisors.values()
-                if only is None or s.id == only
-            ],
+            "traders": traders,
+        }
+
+    def not_armed(self) -> list[armed.Missing]:
+        """The parts of the kill chain that do not work now; empty while armed."""
+        facts = [self._armed_facts(s) for s in self.supervisors.values()]
+        return armed.judge(self._daemon_facts(), facts, self.clock.wall())
+
+    def _daemon_facts(self) -> dict[str, Any]:
+        store_ok = self._durable is not None and self._durable.healthy
+        return {
+            "ingress_healthy": self._ingress is not None and self._ingress.healthy,
+            "store_healthy": store_ok,
+            "store_error": "" if store_ok or self._durable is None else self._durable.last_error,
+        }
+
+    def _armed_facts(self, supervisor: TraderSupervisor) -> dict[str, Any]:
+        """The status fields `armed` judges a trader on (shown as they are judged)."""
+        return {
+            "id": supervisor.id,
+            "pid": supervisor.process.pid,
+            "process_watched": supervisor.config.process.configured,
+            **self.venues.status(supervisor.id),
         }
 
     def _trader_status(self, supervisor: TraderSupervisor) -> dict[str, Any]:
@@ -388,7 +417,6 @@ class WatchdogServer:
             "maintenance": _maintenance_status(supervisor.engine.maintenance),
             "session": supervisor.session_id,
             "reported_state": _reported_status(supervisor.reported),
-            "pid": supervisor.process.pid,
             "heartbeat_age_s": None
             if view.heartbeat_age_s is None
             else round(view.heartbeat_age_s, 3),

@@ -28,6 +28,7 @@ from watchdog.logs import log_event
 from watchdog.protocol import TraderState
 
 _log = logging.getLogger("watchdog.supervisor")
+BLIND_RULE = "venue_blind"
 _PERSIST_EVERY_S = 1.0
 
 
@@ -75,7 +76,10 @@ class TraderSupervisor:
         self._s = services
         now = services.clock.wall()
         # Raises PersistedStateError for a corrupt row: the daemon then refuses to arm.
-        self.engine = RiskEngine(config.limits, now=now, persisted=restore_persisted(row))
+        blind_s = config.venue.max_venue_blind_s if config.venue is not None else None
+        self.engine = RiskEngine(
+            config.limits, now=now, persisted=restore_persisted(row), max_venue_blind_s=blind_s
+        )
         # The engine alone starts a new day (at the configured reset through `next_due`, or in
         # its constructor for one missed while we were down); each new day is audited once.
         restored = row.day_start_ts if row is not None else None
@@ -411,6 +415,7 @@ class TraderSupervisor:
         for decision in assessment.decisions:
             if (decision.rule, decision.state) not in known:
                 self._s.metrics.decision(self.id, decision.rule, decision.state.name)
+        self._alert_blindness(before, assessment.decisions)
         detail = {
             "from": previous.name,
             "to": assessment.state.name,
@@ -427,6 +432,20 @@ class TraderSupervisor:
             self._s.alerter.notify(
                 "state", self.id, state=assessment.state.name, decisions=decisions
             )
+
+    def _alert_blindness(self, before: tuple[Decision, ...], after: tuple[Decision, ...]) -> None:
+        """Blindness and its end are alerted whatever the state: a trader already HALTED
+        for another reason still needs a person to know its venue cannot be seen."""
+        was = any(d.rule == BLIND_RULE for d in before)
+        blind = next((d for d in after if d.rule == BLIND_RULE), None)
+        if blind is not None and not was:
+            log_event(_log, logging.ERROR, "venue_blind", trader=self.id, reason=blind.reason)
+            self._s.alerter.notify(
+                "venue_blind", self.id, age_s=blind.value, limit_s=blind.limit, reason=blind.reason
+            )
+        elif blind is None and was:
+            log_event(_log, logging.WARNING, "venue_view_restored", trader=self.id)
+            self._s.alerter.notify("venue_view_restored", self.id)
 
     def _start_kill(self, cause: str, reason: str) -> None:
         self._s.killer.start(self.config, self.process, cause, reason, self._trigger)

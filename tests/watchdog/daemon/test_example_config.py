@@ -17,6 +17,13 @@ def test_the_example_config_is_valid(tmp_path: Path) -> None:
         key.write_text(bytes(range(32)).hex())
         key.chmod(0o600)
     (tmp_path / "mm-btc.limits.toml").write_text('profile = "standard"\n')
+    for name, content in (
+        ("watchdog-account.cred", 'api_key = "ACCOUNTKEY"\nsecret = "account-secret"\n'),
+        ("watchdog-master.cred", 'api_key = "MASTERKEY"\nsecret = "master-secret"\n'),
+        ("mm-btc.key-id", 'api_key = "TRADERKEY"\n'),
+    ):
+        (tmp_path / name).write_text(content)
+        (tmp_path / name).chmod(0o600)
     path = tmp_path / "watchdog.toml"
     path.write_text(text)
     config = load_config(path)
@@ -25,3 +32,7 @@ def test_the_example_config_is_valid(tmp_path: Path) -> None:
     assert config.traders[1].limits.heartbeat.kill_after_s == 3.0
     assert config.control_socket_mode == 0o660
     assert {t.kill_group for t in config.traders} == {"desk-1"}
+    venue = config.traders[0].venue
+    assert venue is not None
+    assert venue.max_venue_blind_s == 5.0
+    assert config.traders[1].venue is None

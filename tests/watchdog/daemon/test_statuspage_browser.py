@@ -112,7 +112,12 @@ def test_the_page_shows_state_limits_and_a_kill_in_a_browser(
     rules = {e["data-rule"] for e in dom.having("data-rule")}
     assert {"daily_loss", "drawdown", "order_rate", "heartbeat"} <= rules
     assert len(dom.having("data-ratio")) == len(rules)  # one bar per limit
-    assert "dead man's switch not armed" in dom.all_text
+    assert "dead man's switch not configured" in dom.all_text  # no venue side here
+    (armed,) = (e for e in dom.having("data-armed") if e.get("id") == "armed")
+    assert armed["data-armed"] == "true"
+    (line,) = (e for e in dom.having("data-armed") if e.get("id") is None)
+    assert line["data-armed"] == "true"
+    assert "armed: every part of the kill chain works" in dom.all_text
     assert "live · updated" in dom.all_text
 
     result = space.cli("trip", "--trader", "alpha", "--reason", "status page drill",

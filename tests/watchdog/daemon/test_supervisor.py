@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from risk import AccountSnapshot, Heartbeat, TradingState
+from risk import AccountSnapshot, EventSource, Heartbeat, TradingState
 from risk.limits import parse_limits
 from tests.watchdog.daemon.conftest import LIMITS
 from watchdog.clock import Clock, FakeClock, SystemClock
@@ -22,7 +22,9 @@ from watchdog.daemon.kill import KillAction, KillContext, KillPipeline
 from watchdog.daemon.metrics import Metrics
 from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import Services, TraderSupervisor
+from watchdog.daemon.venue.settings import VenueSettings
 from watchdog.protocol import TraderState
+from watchdog.venues import Credentials, VenueEndpoint
 
 CONFIG = TraderConfig(
     id="alpha",
@@ -53,6 +55,18 @@ class Gate:
         return self.open
 
 
+class RecordingAlerter(Alerter):
+    """The real alerter (it logs), recording each alert's kind and detail as well."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(AlertConfig(), clock, "test")
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def notify(self, kind: str, trader: str, **detail: Any) -> None:
+        self.sent.append((kind, detail))
+        super().notify(kind, trader, **detail)
+
+
 class Rig:
     def __init__(
         self,
@@ -67,7 +81,7 @@ class Rig:
         self.group = group
         clock = clock or SystemClock()
         durable = Durable(self.store, lambda error: None)
-        alerter = Alerter(AlertConfig(), clock, "test")
+        self.alerts = alerter = RecordingAlerter(clock)
         metrics = Metrics()
 
         def gate_factory(context: KillContext) -> KillAction | None:
@@ -377,4 +391,38 @@ async def test_a_wall_clock_step_across_the_day_boundary_starts_one_audited_day(
         row = rig.store.trader("alpha")
         assert row is not None
         assert row.day_start_ts == midnight + 0.2  # persisted at once, not a second later
+        rig.supervisor.close()
+
+
+def _venue_settings(tmp_path: Path) -> VenueSettings:
+    keys = Credentials("ACCOUNTKEY", "account-secret")
+    return VenueSettings(
+        endpoint=VenueEndpoint("http://127.0.0.1:9"), stream=None, account=keys, master=keys,
+        trader_email="t@sub.example", trader_key="TRADERKEY", symbols=("BTCUSDT",), dms=None,
+        reconcile_period_s=1.0, selfcheck_period_s=60.0, flatten=False, max_venue_blind_s=5.0,
+    )  # fmt: skip
+
+
+async def test_blindness_is_alerted_even_when_the_trader_is_already_halted(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    config = dataclasses.replace(CONFIG, venue=_venue_settings(tmp_path))
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, config, clock)
+        rig.supervisor.on_batch("s1", [Heartbeat(ts=clock.wall())], True)
+        assert rig.supervisor.state == TradingState.HALTED  # equity unknown: no snapshot yet
+        for _ in range(51):  # heartbeats all along: only the venue view goes stale
+            clock.advance(0.1)
+            rig.supervisor.on_batch("s1", [Heartbeat(ts=clock.wall())], False)
+        assert "venue_blind" in {d.rule for d in rig.supervisor.decisions}
+        (blind,) = [detail for kind, detail in rig.alerts.sent if kind == "venue_blind"]
+        assert blind["limit_s"] == 5.0
+        assert 5.0 <= blind["age_s"] < 5.1
+        view = AccountSnapshot(clock.wall(), 10_000.0, 0.0, 0.0, EventSource.VENUE)
+        rig.supervisor.on_venue([view])
+        assert rig.supervisor.decisions == ()
+        assert [kind for kind, _ in rig.alerts.sent if kind.startswith("venue")] == [
+            "venue_blind", "venue_view_restored",
+        ]  # fmt: skip
         rig.supervisor.close()

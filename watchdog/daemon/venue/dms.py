@@ -67,6 +67,8 @@ class DeadMansSwitch:
         self._clock = clock
         self._on_status = on_status
         self._refreshed_wall: float | None = None
+        self._expires_at: float | None = None
+        self._last: DmsStatus | None = None
 
     @property
     def settings(self) -> DmsSettings:
@@ -76,19 +78,35 @@ class DeadMansSwitch:
     def refreshed_wall(self) -> float | None:
         return self._refreshed_wall
 
+    @property
+    def expires_at(self) -> float | None:
+        """The earliest the venue may run out of countdown, from the last confirmed refresh:
+        its send time plus the countdown (the venue starts counting on arrival, later)."""
+        return self._expires_at
+
+    @property
+    def last(self) -> DmsStatus | None:
+        """The last refresh's outcome; None before the first."""
+        return self._last
+
     async def refresh(self) -> DmsStatus:
         """Arm every symbol again; a symbol whose answer does not confirm it is a failure."""
+        sent = self._clock.wall()
         status = await self._set_all(self._settings.countdown_ms)
         if status.ok:
             self._refreshed_wall = self._clock.wall()
+            self._expires_at = sent + self._settings.countdown_ms / 1000.0
             status = DmsStatus(True, status.detail, self._refreshed_wall)
         else:
             log.error("dms_refresh_failed", extra={"detail": status.detail})
+        self._last = status
         self._on_status(status)
         return status
 
     async def disarm(self) -> DmsStatus:
         status = await self._set_all(0)
+        if status.ok:
+            self._expires_at = None
         self._on_status(DmsStatus(status.ok, f"disarm: {status.detail}", self._refreshed_wall))
         return status
 

@@ -7,7 +7,10 @@ task group (self-check first, then the scheduled jobs and the user-data streams)
 ``close()`` at shutdown (disarm the dead man's switch only when configured).
 
 Jobs (APScheduler, coalesced, one instance each): reconcile (default every 1 s), dead man's
-switch refresh (countdown / 3), self-check (default every 60 s).
+switch refresh (countdown / 3), self-check (default every 60 s). Each successful
+reconciliation is a fresh venue view: the trader's engine HALTs it once the view is older than
+``max_venue_blind_s`` (rule ``venue_blind``); the dead man's switch job runs regardless.
+``status()`` reports the keys, the view and the switch as the daemon's status shows them.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ import datetime
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from risk.events import RiskEvent
+from risk.events import AccountSnapshot, RiskEvent
 from watchdog.clock import Clock
 from watchdog.daemon.kill import ActionFactory, KillAction, KillContext
 from watchdog.daemon.venue.actions import (
@@ -87,6 +90,7 @@ class VenueTrader:
     pending: list[RiskEvent] = field(default_factory=list)  # before attach()
     stream_connected_before_attach: bool = False
     reconcile_failures: int = 0  # in a row
+    view_at: float | None = None  # wall time of the last successful reconciliation's read
 
 
 class _VenueMetrics:
@@ -196,6 +200,27 @@ class VenueService:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def status(self, trader: str) -> dict[str, Any]:
+        """What the status shows of a trader's venue side: its keys, its view, its dead man's
+        switch (each None when the trader has no venue side, or no switch)."""
+        venue = self._traders.get(trader)
+        if venue is None:
+            return {"venue_keys": None, "venue_view": None, "dms": None}
+        check = venue.selfcheck.last
+        keys = {
+            "ok": check is not None and check.ok,
+            "checked_at": None if check is None else check.checked_wall,
+            "detail": "" if check is None else check.detail,
+        }
+        now = self._clock.wall()
+        at = venue.view_at
+        view = {
+            "at": at,
+            "age_s": None if at is None else round(now - at, 3),
+            "max_blind_s": venue.settings.max_venue_blind_s,
+        }
+        return {"venue_keys": keys, "venue_view": view, "dms": _dms_status(venue.dms)}
 
     # -- kill actions --------------------------------------------------------------------
 
@@ -314,6 +339,9 @@ class VenueService:
         if used is not None:
             self._metrics.used_weight.labels(venue.trader).set(used)
         if result.ok:
+            venue.view_at = next(
+                (e.ts for e in result.events if isinstance(e, AccountSnapshot)), venue.view_at
+            )
             self._metrics.reconcile_ok.labels(venue.trader).set(self._clock.wall())
             venue.reconcile_failures = 0
             return
@@ -372,6 +400,20 @@ class VenueService:
                       reason=item.reason)  # fmt: skip
         elif isinstance(item, AccountUpdate):
             pass  # equity and positions come from reconciliation, read in full each period
+
+
+def _dms_status(dms: DeadMansSwitch | None) -> dict[str, Any] | None:
+    if dms is None:
+        return None
+    last = dms.last
+    return {
+        "ok": last is not None and last.ok,
+        "detail": "never refreshed" if last is None else last.detail,
+        "countdown_ms": dms.settings.countdown_ms,
+        "refresh_s": dms.settings.refresh_interval_s,
+        "refreshed_at": dms.refreshed_wall,
+        "expires_at": dms.expires_at,
+    }
 
 
 def _account_check(account: BinanceFutures) -> Callable[[], Awaitable[str]]:

@@ -19,6 +19,7 @@ dms_countdown_ms = 10000                     # 0 disables the dead man's switch
 dms_refresh_s = 3.0                          # default countdown / 3
 dms_disarm_on_shutdown = false
 reconcile_period_s = 1.0
+max_venue_blind_s = 5.0                      # no fresh view for this long: HALTED venue_blind
 selfcheck_period_s = 60.0
 flatten = false
 recv_window_ms = 5000
@@ -40,6 +41,9 @@ from watchdog.venues.errors import CredentialsError
 from watchdog.venues.user_stream import UserStreamConfig
 
 KINDS = ("binance_futures",)
+DEFAULT_MAX_VENUE_BLIND_S = 5.0
+# A view may miss one reconciliation without going blind: a single slow read is not an outage.
+_BLIND_MIN_PERIODS = 2
 
 
 class VenueConfigError(ConfigError):
@@ -59,13 +63,15 @@ class VenueSettings:
     reconcile_period_s: float
     selfcheck_period_s: float
     flatten: bool
+    # Without a fresh reconciliation for this long the view is blind: HALTED (venue_blind).
+    max_venue_blind_s: float = DEFAULT_MAX_VENUE_BLIND_S
 
 
 _KEYS = {
     "kind", "base_url", "sapi_url", "ws_url", "account_credentials", "master_credentials",
     "trader_email", "trader_key_file", "symbols", "dms_countdown_ms", "dms_refresh_s",
-    "dms_disarm_on_shutdown", "reconcile_period_s", "selfcheck_period_s", "flatten",
-    "recv_window_ms", "request_timeout_s",
+    "dms_disarm_on_shutdown", "reconcile_period_s", "max_venue_blind_s", "selfcheck_period_s",
+    "flatten", "recv_window_ms", "request_timeout_s",
 }  # fmt: skip
 KNOWN_VENUE_KEYS = frozenset(_KEYS)
 
@@ -104,6 +110,7 @@ def parse_venue_settings(
         if isinstance(exc, VenueConfigError):
             raise
         raise VenueConfigError(f"{where}: {exc}") from None
+    reconcile_period_s = r.positive("reconcile_period_s", 1.0)
     return VenueSettings(
         endpoint=endpoint,
         stream=stream,
@@ -113,9 +120,10 @@ def parse_venue_settings(
         trader_key=r.key_id("trader_key_file"),
         symbols=r.symbols("symbols"),
         dms=dms,
-        reconcile_period_s=r.positive("reconcile_period_s", 1.0),
+        reconcile_period_s=reconcile_period_s,
         selfcheck_period_s=r.positive("selfcheck_period_s", 60.0),
         flatten=r.boolean("flatten", False),
+        max_venue_blind_s=r.blind_limit(reconcile_period_s),
     )
 
 
@@ -164,6 +172,18 @@ class _Reader:
         value = self.number(key, default)
         if not value > 0:
             raise self._bad(key, "a number > 0", value)
+        return value
+
+    def blind_limit(self, reconcile_period_s: float) -> float:
+        key = "max_venue_blind_s"
+        value = self.positive(key, DEFAULT_MAX_VENUE_BLIND_S)
+        least = _BLIND_MIN_PERIODS * reconcile_period_s
+        if value < least or value == float("inf"):
+            raise VenueConfigError(
+                f"{self._where}.{key}: must be finite and at least {_BLIND_MIN_PERIODS} x "
+                f"reconcile_period_s ({least:g} s), got {value!r}: shorter, a single slow "
+                "read would halt the trader"
+            )
         return value
 
     def boolean(self, key: str, default: bool) -> bool:

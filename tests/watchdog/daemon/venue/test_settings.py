@@ -43,6 +43,7 @@ def test_a_minimal_table_gets_safe_defaults(files: dict[str, str]) -> None:
     assert settings.dms.countdown_ms == 10_000
     assert settings.dms.refresh_interval_s == pytest.approx(10 / 3)
     assert settings.reconcile_period_s == 1.0
+    assert settings.max_venue_blind_s == 5.0
     assert settings.flatten is False
     assert settings.endpoint.sapi_url is None
     assert settings.stream is not None
@@ -71,6 +72,13 @@ def test_a_credentials_file_open_to_others_refuses_to_arm(files: dict[str, str])
         ("flatten = 'yes'", "flatten: expected true or false"),
         ("dms_countdown_ms = 500", "countdown_ms must be in 1000"),
         ("recv_window_ms = 90000", "recv_window_ms: must be in 1..60000"),
+        ("max_venue_blind_s = 0", r"venue\.max_venue_blind_s: expected a number > 0"),
+        ("max_venue_blind_s = 'soon'", "max_venue_blind_s: expected a number"),
+        ("max_venue_blind_s = inf", "max_venue_blind_s: must be finite"),
+        (
+            "max_venue_blind_s = 1.5",
+            r"max_venue_blind_s: .*at least 2 x reconcile_period_s \(2 s\)",
+        ),
     ],
 )
 def test_bad_values_name_their_key(files: dict[str, str], extra: str, message: str) -> None:
@@ -96,3 +104,8 @@ def test_symbols_must_look_like_symbols(files: dict[str, str]) -> None:
 
 def test_a_zero_countdown_disables_the_dead_mans_switch(files: dict[str, str]) -> None:
     assert parse_venue_settings(_table(files, "dms_countdown_ms = 0"), "v").dms is None
+
+
+def test_the_blindness_limit_may_be_as_short_as_two_reconciliations(files: dict[str, str]) -> None:
+    extra = "reconcile_period_s = 0.25\nmax_venue_blind_s = 0.5"
+    assert parse_venue_settings(_table(files, extra), "v").max_venue_blind_s == 0.5
