@@ -73,6 +73,10 @@ def sign(secret: str, payload: str) -> str:
 
 
 def signature_valid(secret: str, payload: str, signature: str) -> bool:
+    """Constant-time compare; a signature that is not ASCII (``%C3%A9``) is simply wrong, since
+    ``hmac.compare_digest`` refuses non-ASCII text instead of answering False."""
+    if not signature.isascii():
+        return False
     return hmac.compare_digest(sign(secret, payload), signature.lower())
 
 

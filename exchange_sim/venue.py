@@ -544,41 +544,52 @@ async def _handle(sim: Sim, request: web.Request, endpoint: Endpoint | None, out
     return endpoint.handler(Ctx(sim, params.values, key, now_ms))
 
 
+# What the journal says of a request that got no answer: its client left first (nginx's 499).
+CLIENT_GONE = 499
+
+
 async def dispatch(request: web.Request) -> web.StreamResponse:
+    """Answer one REST request; journal it whatever happens (a refusal, a client that left
+    during an injected latency, a bug), so the journal holds everything the venue received."""
     sim = request.app[SIM]
     arrival = sim.clock.monotonic()
     wall = sim.clock.wall()
     method, path = request.method, request.path
     endpoint = ENDPOINTS.get((method, path))
     out = _Outcome()
-    latency = sim.faults.rest_latency
-    if latency is not None:
-        await asyncio.sleep(latency.sample_s(sim.rng))
-    code: int | None = None
-    detail = ""
+    status, code, detail = 500, None, "internal error"
     try:
+        latency = sim.faults.rest_latency
+        if latency is not None:
+            await asyncio.sleep(latency.sample_s(sim.rng))
         body = await _handle(sim, request, endpoint, out)
-        status = 200
+        status, detail = 200, ""
         if isinstance(body, dict) and "orderId" in body:
             detail = f"{body['symbol']} orderId={body['orderId']} {body['status']}"
     except VenueError as err:
-        status, code, body = err.status, err.code, {"code": err.code, "msg": err.msg}
+        status, code, body, detail = err.status, err.code, {"code": err.code, "msg": err.msg}, ""
         if status in (418, 429):
             out.headers["Retry-After"] = str(sim.limiter.retry_after(request.remote or "?", wall))
-    key = out.key
-    sim.journal.record(
-        mono=arrival,
-        wall=wall,
-        kind="request",
-        method=method,
-        path=path,
-        endpoint=endpoint.name if endpoint else f"{method} {path}",
-        api_key=request.headers.get("X-MBX-APIKEY"),
-        account=key.account if key is not None else None,
-        status=status,
-        code=code,
-        detail=detail,
-    )
+    except ConnectionError:  # the client left while its body was still awaited
+        status, body, detail = CLIENT_GONE, {}, "client disconnected before the answer"
+    except asyncio.CancelledError:
+        status, detail = CLIENT_GONE, "client disconnected before the answer"
+        raise
+    finally:
+        key = out.key
+        sim.journal.record(
+            mono=arrival,
+            wall=wall,
+            kind="request",
+            method=method,
+            path=path,
+            endpoint=endpoint.name if endpoint else f"{method} {path}",
+            api_key=request.headers.get("X-MBX-APIKEY"),
+            account=key.account if key is not None else None,
+            status=status,
+            code=code,
+            detail=detail,
+        )
     return web.Response(
         body=orjson.dumps(body),
         status=status,
