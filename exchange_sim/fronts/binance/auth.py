@@ -11,7 +11,7 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from exchange_sim import codes
+from exchange_sim.fronts.binance import codes
 
 MAX_PARAMS = 64
 MAX_VALUE_LEN = 1024
