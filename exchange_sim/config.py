@@ -65,6 +65,7 @@ class RateLimitConfig:
     retry_after_s: int
     ban_after_429s: int  # this many refusals inside one minute turns 429 into a 418 ban
     ban_s: int
+    bybit_orders_per_s: int = 10  # Bybit: create/amend/cancel/cancel-all per UID per second
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class SimConfig:
     countdown_check_ms: float
     journal_size: int
     recv_window_max_ms: int = 60000
+    dcp_enabled: bool = True  # Bybit: the master UID has disconnection protection configured
 
 
 class _Table:
@@ -284,6 +286,7 @@ def parse_config(text: str, source: str, base: Path | None = None) -> SimConfig:
         retry_after_s=limits_t.integer("retry_after_s", 5, 1),
         ban_after_429s=limits_t.integer("ban_after_429s", 20, 1),
         ban_s=limits_t.integer("ban_s", 120, 1),
+        bybit_orders_per_s=limits_t.integer("bybit_orders_per_s", 10, 1),
     )
     limits_t.done()
     fees_t = root.table("fees")
@@ -302,6 +305,7 @@ def parse_config(text: str, source: str, base: Path | None = None) -> SimConfig:
         listen_key_validity_s=root.number("listen_key_validity_s", 3600.0, 0.05, 1e7),
         countdown_check_ms=root.number("countdown_check_ms", 10.0, 1.0, 1000.0),
         journal_size=root.integer("journal_size", 200_000, 100, 10_000_000),
+        dcp_enabled=root.flag("dcp_enabled", True),
     )
     root.done()
     _check_whole(cfg, source)
@@ -348,6 +352,7 @@ DEFAULT_CONFIG = """\
 # exchange-sim default world: one master account, one trading sub-account with two keys.
 listen_key_validity_s = 3600
 countdown_check_ms = 10
+dcp_enabled = true
 
 [market]
 model = "random_walk"
@@ -372,6 +377,7 @@ orders_per_minute = 1200
 retry_after_s = 5
 ban_after_429s = 20
 ban_s = 120
+bybit_orders_per_s = 10
 
 [symbols.BTCUSDT]
 price = "60000"

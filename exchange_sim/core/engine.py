@@ -372,6 +372,7 @@ class Exchange:
             account.wallet += realized - fee
             order.executed_qty += f.qty
             order.cum_quote += f.qty * f.price
+            order.cum_fee += fee
             order.update_ms = now_ms
             filled = order.executed_qty >= order.orig_qty
             order.status = "FILLED" if filled else "PARTIALLY_FILLED"

@@ -46,6 +46,7 @@ class Order:
     update_ms: int
     executed_qty: Decimal = Decimal(0)
     cum_quote: Decimal = Decimal(0)
+    cum_fee: Decimal = Decimal(0)
     status: str = "NEW"
 
     @property

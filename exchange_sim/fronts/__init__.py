@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from exchange_sim.core.state import FrontFactory
 from exchange_sim.fronts.binance.app import BinanceFront
+from exchange_sim.fronts.bybit.app import BybitFront
 
-FRONTS: dict[str, FrontFactory] = {"binance": BinanceFront}
+FRONTS: dict[str, FrontFactory] = {"binance": BinanceFront, "bybit": BybitFront}
