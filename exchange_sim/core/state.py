@@ -85,6 +85,11 @@ class Sim:
         for sym in config.symbols:
             self.tick(sym.symbol)
 
+    @property
+    def update_id(self) -> int:
+        """How many tops of book have been published: the market streams' update id."""
+        return self._update_id
+
     # ------------------------------------------------------------------ time
     def now_ms(self) -> int:
         return int(self.clock.wall() * 1000)

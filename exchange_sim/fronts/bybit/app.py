@@ -10,6 +10,7 @@ request it received whatever happens to it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,15 +27,13 @@ from exchange_sim.core.orders import Order
 from exchange_sim.core.refusals import REJECTION_CODES, Refused
 from exchange_sim.core.state import SIM, Channel, Sim
 from exchange_sim.errors import VenueError
-from exchange_sim.fronts.bybit import auth, codes, wire
+from exchange_sim.fronts.bybit import auth, codes, dcp, wire, ws
 from exchange_sim.fronts.bybit.ratelimit import RateLimiter
 
 log = logging.getLogger("exchange_sim.bybit")
 MAX_BODY = 64 * 1024
 CLIENT_GONE = 499  # the journal's status for a request whose client left before the answer
 PAGE_DEFAULT, PAGE_MAX = 20, 50
-DCP_PRODUCTS = ("OPTIONS", "DERIVATIVES", "SPOT")
-DCP_DEFAULT_S = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,12 +256,12 @@ def _set_dcp(ctx: Ctx) -> Any:
     if not ctx.sim.config.dcp_enabled:
         raise codes.params("disconnection protection is not configured for this account")
     product = ctx.params.get("product", "OPTIONS")
-    if product not in DCP_PRODUCTS:
+    if product not in dcp.PRODUCTS:
         raise codes.params("product must be OPTIONS, DERIVATIVES or SPOT")
     raw = ctx.params["timeWindow"]
     if not raw.isdigit() or not 3 <= int(raw) <= 300:
         raise codes.params("timeWindow must be an integer in [3, 300]")
-    ctx.front.dcp_windows.setdefault(ctx.account, {})[product] = int(raw)
+    ctx.front.dcp.set_window(ctx.account, product, int(raw))
     return {}
 
 
@@ -271,12 +270,18 @@ def _dcp_info(ctx: Ctx) -> Any:
     account = ctx.sim.engine.accounts[ctx.account]
     if not ctx.sim.config.dcp_enabled or not account.master:
         return {"dcpInfos": []}
-    windows = ctx.front.dcp_windows.get(ctx.account, {})
+    windows = ctx.front.dcp.windows.get(ctx.account, {})
     return {
         "dcpInfos": [
             {"product": p, "dcpStatus": "ON", "timeWindow": str(w)} for p, w in windows.items()
         ]
-        or [{"product": "DERIVATIVES", "dcpStatus": "ON", "timeWindow": str(DCP_DEFAULT_S)}]
+        or [
+            {
+                "product": "DERIVATIVES",
+                "dcpStatus": "ON",
+                "timeWindow": str(dcp.DEFAULT_WINDOW_S),
+            }
+        ]
     }
 
 
@@ -553,22 +558,51 @@ class BybitFront:
         self.limiter = RateLimiter(sim.config.rate_limits)
         self.uid_of = {a.name: str(1_000_001 + i) for i, a in enumerate(sim.config.accounts)}
         self.account_of_uid = {uid: name for name, uid in self.uid_of.items()}
-        self.dcp_windows: dict[str, dict[str, int]] = {}  # account -> product -> seconds
+        self.dcp = dcp.Dcp(sim.config.dcp_enabled)
+        self._seq = itertools.count(1)
 
     def build_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
         app[SIM] = self.sim
         app[FRONT] = self
+        app[dcp.DCP] = self.dcp
+        app.router.add_get("/v5/public/linear", ws.public_ws)
+        app.router.add_get("/v5/private", ws.private_ws)
         app.router.add_route("*", "/{tail:.*}", dispatch)
         return app
 
     def publish_quote(self, symbol: str, quote: Quote, now_ms: int, update_id: int) -> None:
-        """No public stream yet: quotes are read over REST (/v5/market/tickers)."""
+        hub = self.sim.hub
+        for topic in ws.public_topics(symbol):
+            if hub.has_market_subscribers(topic):
+                raw = wire.topic_message(topic, symbol, quote, now_ms, update_id)
+                hub.publish_market(topic, raw, raw)
 
     def render_user_event(self, event: UserEvent) -> list[tuple[str, bytes]]:
+        """Order changes as ``order`` (fills also as ``execution``); a fill's position and
+        balance as ``position`` and ``wallet``."""
+        seq, now = next(self._seq), event.now_ms
         if isinstance(event, OrderEvent):
-            return [("order", orjson.dumps(wire.order_record(event.order)))]
-        return []
+            order_row = {"category": "linear", **wire.order_record(event.order)}
+            out = [("order", wire.private_message("order", seq, now, [order_row]))]
+            if event.trade is not None:
+                mark = self.sim.engine.mark(event.order.symbol)
+                fill = wire.execution_record(event.order, event.trade, mark, now)
+                out.append(("execution", wire.private_message("execution", seq, now, [fill])))
+            return out
+        engine = self.sim.engine
+        sym = engine.symbols[event.symbol]
+        position = wire.position_record(
+            sym, event.qty, event.entry, engine.mark(event.symbol), event.unrealized, now
+        )
+        wallet = wire.wallet_record(self.sim.account_totals(event.account))
+        return [
+            (
+                "position",
+                wire.private_message("position", seq, now, [{"category": "linear", **position}]),
+            ),
+            ("wallet", wire.private_message("wallet", seq, now, [wallet])),
+        ]
 
     def expiry_notice(self, channel: Channel, now_ms: int) -> bytes | None:
         return None

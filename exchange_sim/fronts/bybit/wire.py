@@ -7,6 +7,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+
 from exchange_sim.config import SymbolConfig
 from exchange_sim.core.events import Trade
 from exchange_sim.core.market import Quote
@@ -318,3 +320,31 @@ def ticker_record(symbol: str, q: Quote) -> dict[str, Any]:
         "ask1Size": fmt(q.ask_qty),
         "basis": "",
     }
+
+
+def topic_message(topic: str, symbol: str, q: Quote, now_ms: int, update_id: int) -> bytes:
+    """A public-stream message: ``orderbook.1.<SYMBOL>`` (level 1 is always a snapshot) or
+    ``tickers.<SYMBOL>`` (sent as a full snapshot on every change)."""
+    if topic.startswith("orderbook."):
+        data: dict[str, Any] = {
+            "s": symbol,
+            "b": [[fmt(q.bid), fmt(q.bid_qty)]],
+            "a": [[fmt(q.ask), fmt(q.ask_qty)]],
+            "u": update_id,
+            "seq": update_id,
+        }
+        body = {"topic": topic, "type": "snapshot", "ts": now_ms, "data": data, "cts": now_ms}
+    else:
+        body = {
+            "topic": topic,
+            "type": "snapshot",
+            "data": ticker_record(symbol, q),
+            "cs": update_id,
+            "ts": now_ms,
+        }
+    return orjson.dumps(body)
+
+
+def private_message(topic: str, seq: int, now_ms: int, rows: list[dict[str, Any]]) -> bytes:
+    """A private-stream message: ``{"id", "topic", "creationTime", "data": [...]}``."""
+    return orjson.dumps({"id": f"sim-{seq}", "topic": topic, "creationTime": now_ms, "data": rows})
