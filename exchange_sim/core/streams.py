@@ -42,6 +42,7 @@ class Conn:
     queue: deque[tuple[float, bytes] | _Close] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     done: bool = False
+    sent_at: float = 0.0  # loop time of the last frame written (a front may cut idle sockets)
 
 
 class Hub:
@@ -175,6 +176,7 @@ async def _drain(conn: Conn, request: web.Request) -> None:
             if delay > 0:
                 await asyncio.sleep(delay)
             await ws.send_frame(data, WSMsgType.TEXT)
+            conn.sent_at = loop.time()
 
 
 async def _finish(conn: Conn, item: _Close, request: web.Request) -> None:

@@ -108,7 +108,9 @@ class SimConfig:
     listen_key_validity_s: float = 3600.0
     countdown_check_ms: float = 10.0
     bybit_orders_per_s: int = 10
+    bybit_ip_per_5s: int = 600
     dcp_enabled: bool = True
+    bybit_private_idle_s: float = 600.0
 
     def to_toml(self) -> str:
         q = json.dumps  # a JSON string literal is a valid TOML basic string
@@ -117,6 +119,7 @@ class SimConfig:
             f"countdown_check_ms = {self.countdown_check_ms}",
             f"journal_size = {self.journal_size}",
             f"dcp_enabled = {'true' if self.dcp_enabled else 'false'}",
+            f"bybit_private_idle_s = {self.bybit_private_idle_s}",
             "[market]",
             f"seed = {self.seed}",
             f"book_ticker_hz = {self.book_ticker_hz}",
@@ -143,6 +146,7 @@ class SimConfig:
             f"retry_after_s = {self.retry_after_s}",
             f"ban_s = {self.ban_s}",
             f"bybit_orders_per_s = {self.bybit_orders_per_s}",
+            f"bybit_ip_per_5s = {self.bybit_ip_per_5s}",
         ]
         for s in self.symbols:
             lines += [

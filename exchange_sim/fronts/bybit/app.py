@@ -474,6 +474,8 @@ async def _handle(request: web.Request, endpoint: Endpoint | None, out: _Outcome
     fail = sim.faults.take_failure(endpoint.name if endpoint else "")
     if fail is not None:
         raise codes.injected_failure(fail)
+    if not front.limiter.charge_ip(request.remote or "?", sim.now_ms()):
+        raise codes.ip_rate_limit()
     if endpoint is None:
         raise codes.route()
     payload, params = await _read(request)

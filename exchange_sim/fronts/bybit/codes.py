@@ -18,6 +18,7 @@ PERMISSION = 10005
 RATE_LIMIT = 10006
 SYSTEM = 10016
 ROUTE = 10017
+IP_RATE_LIMIT = 10018
 ORDER_NOT_FOUND = 110001
 INSUFFICIENT_AVAILABLE = 110007
 REDUCE_ONLY = 110017
@@ -57,6 +58,11 @@ def permission() -> VenueError:
 
 def rate_limit() -> VenueError:
     return VenueError(RATE_LIMIT, "Too many visits. Exceeded the API Rate Limit.", 200)
+
+
+def ip_rate_limit() -> VenueError:
+    """Too many requests from one address: the venue's HTTP 403."""
+    return VenueError(IP_RATE_LIMIT, "Exceeded the IP Rate Limit.", 403)
 
 
 def system() -> VenueError:

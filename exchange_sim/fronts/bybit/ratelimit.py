@@ -1,7 +1,7 @@
-"""Bybit's API rate limits: per UID and per endpoint, in a rolling one-second window (pure; time
-passed in). Written from Bybit's v5 rate-limit page: the trade endpoints allow 10 requests per
-second on ``linear`` by default, the sub-account key endpoints 5, the user queries 10; the page
-names no limit for the other endpoints simulated here."""
+"""Bybit's rate limits (pure; time passed in), from Bybit's v5 rate-limit page: per IP, 600
+requests in any 5 s (beyond: HTTP 403); per UID and endpoint in a rolling second, the trade
+endpoints allow 10 requests on ``linear`` by default, the sub-account key endpoints 5, the user
+queries 10; the page names no limit for the other endpoints simulated here."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from exchange_sim.config import RateLimitConfig
 
 WINDOW_MS = 1000
+IP_WINDOW_MS = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,18 @@ class RateLimiter:
             "/v5/user/query-api": 10,
         }
         self._seen: dict[tuple[str, str], deque[int]] = {}
+        self.ip_limit = config.bybit_ip_per_5s
+        self._ips: dict[str, deque[int]] = {}
+
+    def charge_ip(self, client: str, now_ms: int) -> bool:
+        """Count one request from ``client``; False once it sent ``ip_limit`` in 5 s."""
+        seen = self._ips.setdefault(client, deque())
+        while seen and seen[0] <= now_ms - IP_WINDOW_MS:
+            seen.popleft()
+        if len(seen) >= self.ip_limit:
+            return False
+        seen.append(now_ms)
+        return True
 
     def charge(self, uid: str, path: str, now_ms: int) -> Verdict | None:
         """Count one request; None when the endpoint has no limit."""

@@ -25,6 +25,7 @@ from exchange_sim.fronts.bybit.dcp import DCP
 MAX_MSG = 64 * 1024
 PRIVATE_TOPICS = frozenset({"order", "execution", "position", "wallet"})
 DCP_TOPICS = frozenset({"dcp", "dcp.future"})
+_ACTIVE_TIME = re.compile(r"([0-9]{1,4})([sm])")
 _PUBLIC_TOPIC = re.compile(r"(orderbook\.1|tickers)\.([A-Z0-9]{2,24})")
 _conn_ids = itertools.count(1)
 
@@ -65,31 +66,58 @@ async def public_ws(request: web.Request) -> web.StreamResponse:
 
 
 async def private_ws(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, private=True)
+    raw = request.query.get("max_active_time")
+    idle_s = request.app[SIM].config.bybit_private_idle_s
+    if raw is not None:
+        match = _ACTIVE_TIME.fullmatch(raw)
+        idle_s = int(match.group(1)) * (60 if match.group(2) == "m" else 1) if match else 0
+        if not 30 <= idle_s <= 600:
+            body = orjson.dumps({"success": False, "ret_msg": "max_active_time: 30s..10m"})
+            return web.Response(body=body, status=400, content_type="application/json")
+    return await _serve(request, private=True, idle_s=idle_s)
 
 
-async def _serve(request: web.Request, private: bool) -> web.StreamResponse:
+async def _serve(
+    request: web.Request, private: bool, idle_s: float | None = None
+) -> web.StreamResponse:
     sim = request.app[SIM]
     ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_MSG)
     await ws.prepare(request)
     kind = "user" if private else "market"
     conn = Conn(ws=ws, kind=kind, combined=False, topics=set() if private else None)
+    conn.sent_at = asyncio.get_running_loop().time()
     session = _Session(conn, private)
     sim.hub.add(conn)
     _note(sim, "ws_open", None, f"{kind} {request.path_qs[:120]}")
     try:
         async with asyncio.TaskGroup() as tg:
-            writer = tg.create_task(write_loop(conn, request))
+            helpers = [tg.create_task(write_loop(conn, request))]
+            if idle_s is not None:
+                helpers.append(tg.create_task(_cut_when_idle(sim, conn, idle_s)))
             await _read_loop(sim, request, session)
             conn.done = True
             conn.wake.set()
-            if not writer.done():
-                writer.cancel()
+            for task in helpers:
+                if not task.done():
+                    task.cancel()
     finally:
         sim.hub.remove(conn)
         _ended(sim, request, session)
         _note(sim, "ws_close", None, f"{kind} {request.path_qs[:120]} code={ws.close_code}")
     return ws
+
+
+async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
+    """Bybit cuts a private connection that neither pinged nor was sent anything for
+    ``idle_s`` (every answer, a pong included, counts as sent)."""
+    loop = asyncio.get_running_loop()
+    while not conn.done:
+        remaining = conn.sent_at + idle_s - loop.time()
+        if remaining <= 0:
+            sim.hub.close([conn], 1000, "idle: no ping and nothing sent")
+            _note(sim, "ws_idle_cut", None, f"after {idle_s}s")
+            return
+        await asyncio.sleep(remaining)
 
 
 def _note(sim: Sim, what: str, account: str | None, detail: str) -> None:

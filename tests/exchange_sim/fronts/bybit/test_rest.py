@@ -232,3 +232,16 @@ async def test_injected_faults_speak_bybit(bybit: BybitClient) -> None:
     sim.admin.set_fault(reject_orders={"code": -2019})
     rejected = await bybit.limit(sim.trader_key, "Buy", "50000")
     assert rejected.code == 110007
+
+
+async def test_too_many_requests_from_one_address_is_a_403(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=0, bybit_ip_per_5s=5), venue="bybit")
+    try:
+        client = BybitClient(sim, session)
+        replies = [await client.get("/v5/market/time") for _ in range(6)]
+    finally:
+        sim.stop()
+    assert [r.status for r in replies] == [200] * 5 + [403]
+    assert replies[5].code == 10018

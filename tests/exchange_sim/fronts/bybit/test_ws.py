@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
+import aiohttp
+import pytest
 import websockets
 
 from tests.exchange_sim.fronts.bybit.client import BybitClient, now_ms
-from tests.support.sim import SimKey, SimProcess, sign
+from tests.support.sim import SimConfig, SimKey, SimProcess, sign
 
 RECV_S = 10.0
 
@@ -156,3 +159,57 @@ async def test_deleting_the_key_closes_its_private_stream(bybit: BybitClient) ->
     async with websockets.connect(f"{sim.ws_url}/v5/private") as ws:
         refused = await _op(ws, op="auth", args=_auth_args(sim.trader_key))
         assert (refused["success"], refused["ret_msg"]) == (False, "Invalid apikey")
+
+
+async def test_a_silent_private_socket_is_cut_and_dcp_then_fires(tmp_path: Path) -> None:
+    """A frozen client keeps its TCP connection: the venue's idle cut is what lets DCP fire."""
+    sim = SimProcess.start(
+        tmp_path, SimConfig(book_ticker_hz=0, bybit_private_idle_s=0.5), venue="bybit"
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = BybitClient(sim, session)
+            window = await client.post(
+                "/v5/order/disconnected-cancel-all", sim.trader_key,
+                product="DERIVATIVES", timeWindow=3,
+            )  # fmt: skip
+            assert window.code == 0, window.body
+            placed = await client.limit(sim.trader_key, "Buy", "50000")
+        ws = await websockets.connect(f"{sim.ws_url}/v5/private", ping_interval=None)
+        assert (await _op(ws, op="auth", args=_auth_args(sim.watchdog_key)))["success"]
+        assert (await _op(ws, op="subscribe", args=["dcp"]))["success"]
+        await asyncio.wait_for(ws.wait_closed(), RECV_S)  # silent: the venue cut it
+        cut = sim.admin.wait_for_journal(lambda e: e["endpoint"] == "ws_idle_cut")
+        armed = sim.admin.wait_for_journal(lambda e: e["endpoint"] == "dcp_armed")
+        fired = sim.admin.wait_for_journal(
+            lambda e: e["endpoint"] == "countdown_cancel_all", deadline_s=RECV_S
+        )
+        assert cut["seq"] < armed["seq"] < fired["seq"]
+        assert fired["detail"] == f"* [{placed.result['orderId']}]"
+    finally:
+        sim.stop()
+
+
+async def test_a_pinging_private_socket_stays_open(tmp_path: Path) -> None:
+    sim = SimProcess.start(
+        tmp_path, SimConfig(book_ticker_hz=0, bybit_private_idle_s=1.0), venue="bybit"
+    )
+    try:
+        async with websockets.connect(f"{sim.ws_url}/v5/private", ping_interval=None) as ws:
+            assert (await _op(ws, op="auth", args=_auth_args(sim.trader_key)))["success"]
+            for _ in range(12):  # 2.4 s of a client pinging every 0.2 s, as Bybit asks
+                assert (await _op(ws, op="ping"))["op"] == "pong"
+                await asyncio.sleep(0.2)
+            assert (await _op(ws, op="ping"))["op"] == "pong"
+        assert not [e for e in sim.admin.journal() if e["endpoint"] == "ws_idle_cut"]
+    finally:
+        sim.stop()
+
+
+async def test_max_active_time_is_checked_at_the_upgrade(bybit_sim: SimProcess) -> None:
+    for bad in ("10s", "11m", "x"):
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            await websockets.connect(f"{bybit_sim.ws_url}/v5/private?max_active_time={bad}")
+        assert refused.value.response.status_code == 400
+    async with websockets.connect(f"{bybit_sim.ws_url}/v5/private?max_active_time=1m") as ws:
+        assert (await _op(ws, op="auth", args=_auth_args(bybit_sim.trader_key)))["success"]
