@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from websockets.sync.client import connect as ws_connect
 
 from tests.support.sim import SimConfig, SimProcess, bybit_headers
 
@@ -124,6 +125,37 @@ def test_wrong_signatures_and_stamps_of_every_shape_are_refused(
     expected = {10001, 10002, 10004} if signature.strip(" \t") else {10003}
     assert body["retCode"] in expected, (signature, stamp, body)
     _journaled(fuzz_sim, since, method, path, status, body["retCode"])
+
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
+ws_requests = st.one_of(
+    st.text(max_size=60),  # not JSON, or not an object
+    st.fixed_dictionaries(
+        {
+            "op": st.sampled_from(["auth", "subscribe", "unsubscribe", "ping", "nope"])
+            | json_scalars
+        },
+        optional={
+            "args": st.lists(
+                json_scalars | st.sampled_from(["order", "dcp", "orderbook.1.BTCUSDT"]), max_size=4
+            )
+            | json_scalars,
+            "req_id": json_scalars,
+        },
+    ).map(json.dumps),
+)
+
+
+@FUZZ
+@given(path=st.sampled_from(["/v5/private", "/v5/public/linear"]), request=ws_requests)
+def test_websocket_garbage_gets_an_answer_and_never_breaks_the_server(
+    fuzz_sim: SimProcess, path: str, request: str
+) -> None:
+    with ws_connect(f"{fuzz_sim.ws_url}{path}", open_timeout=10) as ws:
+        ws.send(request)
+        reply = json.loads(ws.recv(timeout=10))
+    assert isinstance(reply, dict)
+    assert reply.get("success") is not None or reply.get("op") == "pong", reply
 
 
 def test_the_fuzzed_sim_is_still_healthy(fuzz_sim: SimProcess) -> None:
