@@ -62,7 +62,14 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 async def health(request: web.Request) -> web.Response:
     sim = request.app[SIM]
-    return _json({"ok": True, "pid": os.getpid(), "journal_seq": sim.journal.last_seq})
+    return _json(
+        {
+            "ok": True,
+            "pid": os.getpid(),
+            "journal_seq": sim.journal.last_seq,
+            "venue": sim.front.name,
+        }
+    )
 
 
 async def journal(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -245,3 +246,9 @@ async def test_too_many_requests_from_one_address_is_a_403(
         sim.stop()
     assert [r.status for r in replies] == [200] * 5 + [403]
     assert replies[5].code == 10018
+
+
+def test_the_admin_api_names_the_front_serving(bybit_sim: SimProcess) -> None:
+    with urllib.request.urlopen(f"{bybit_sim.admin_url}/admin/health", timeout=10) as resp:
+        health = json.loads(resp.read())
+    assert (health["ok"], health["venue"]) == (True, "bybit")
