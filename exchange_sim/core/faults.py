@@ -10,7 +10,7 @@ from exchange_sim.core.refusals import REJECTION_CODES
 from exchange_sim.errors import SimError
 
 STREAM_KINDS = ("market", "user")
-FAIL_KINDS = ("5xx", "429", "-1021")
+FAIL_KINDS = ("5xx", "429", "-1021", "unknown_code", "html", "empty")
 OVERLOADED = -1008  # the admin API's name for "the venue is overloaded" (Binance's code)
 
 
@@ -39,12 +39,41 @@ class Latency:
 @dataclass(slots=True)
 class FailNext:
     """The next ``count`` requests fail: ``kind`` 5xx (a server error with ``status``), 429 (the
-    rate limit) or -1021 (a timestamp refusal); each front answers it in its own words."""
+    rate limit), -1021 (a timestamp refusal) or unknown_code (an error code the venue never
+    documented), each in the front's own words; or html (a proxy's HTML error page with
+    ``status``) or empty (HTTP 200 with an empty JSON object: every field missing), the same
+    whichever front serves."""
 
     count: int
     kind: str
     status: int
     endpoint: str | None  # e.g. "POST /fapi/v1/order"; None = every venue request
+
+
+class RawAnswer(SimError):
+    """An injected answer in no venue's shape, sent as is."""
+
+    def __init__(self, status: int, body: bytes, content_type: str, what: str) -> None:
+        super().__init__(what)
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+
+
+_PROXY_PAGE = (
+    "<html><head><title>{status} Bad Gateway</title></head><body><center><h1>{status} Bad "
+    "Gateway</h1></center><hr><center>proxy</center></body></html>\n"
+)
+
+
+def raw_answer(fail: FailNext) -> RawAnswer | None:
+    """The answer of a front-independent failure kind, or None for the front to render."""
+    if fail.kind == "html":
+        page = _PROXY_PAGE.format(status=fail.status).encode()
+        return RawAnswer(fail.status, page, "text/html", "injected proxy page")
+    if fail.kind == "empty":
+        return RawAnswer(200, b"{}", "application/json", "injected empty answer")
+    return None
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ from aiohttp import WSMsgType, web
 from exchange_sim.config import KEY_PATTERN, SymbolConfig
 from exchange_sim.core.engine import Key
 from exchange_sim.core.events import UserEvent
+from exchange_sim.core.faults import RawAnswer, raw_answer
 from exchange_sim.core.market import Quote
 from exchange_sim.core.orders import fmt, order_record
 from exchange_sim.core.refusals import REJECTION_CODES, Refused
@@ -524,17 +525,20 @@ async def _read_params(request: web.Request) -> auth.Params:
 
 
 class _Outcome:
-    __slots__ = ("headers", "key")
+    __slots__ = ("detail", "headers", "key")
 
     def __init__(self) -> None:
         self.key: Key | None = None
         self.headers: dict[str, str] = {}
+        self.detail = ""
 
 
 async def _handle(sim: Sim, request: web.Request, endpoint: Endpoint | None, out: _Outcome) -> Any:
     fail = sim.faults.take_failure(endpoint.name if endpoint else "")
     if fail is not None:
-        raise codes.injected_failure(fail, sim.config.rate_limits.weight_per_minute)
+        raise raw_answer(fail) or codes.injected_failure(
+            fail, sim.config.rate_limits.weight_per_minute
+        )
     limiter = request.app[FRONT].limiter
     client = request.remote or "?"
     now_s = sim.clock.wall()
@@ -559,9 +563,12 @@ async def _handle(sim: Sim, request: web.Request, endpoint: Endpoint | None, out
         out.headers["X-MBX-ORDER-COUNT-10S"] = str(n10)
         out.headers["X-MBX-ORDER-COUNT-1M"] = str(n60)
     try:
-        return endpoint.handler(Ctx(sim, params.values, key, now_ms))
+        result = endpoint.handler(Ctx(sim, params.values, key, now_ms))
     except Refused as err:
         raise codes.refusal(err) from None
+    if isinstance(result, dict) and "orderId" in result:
+        out.detail = f"{result['symbol']} orderId={result['orderId']} {result['status']}"
+    return result
 
 
 # What the journal says of a request that got no answer: its client left first (nginx's 499).
@@ -578,21 +585,23 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     endpoint = ENDPOINTS.get((method, path))
     out = _Outcome()
     status, code, detail = 500, None, "internal error"
+    content_type = "application/json"
     try:
         latency = sim.faults.rest_latency
         if latency is not None:
             await asyncio.sleep(latency.sample_s(sim.rng))
-        body = await _handle(sim, request, endpoint, out)
-        status, detail = 200, ""
-        if isinstance(body, dict) and "orderId" in body:
-            detail = f"{body['symbol']} orderId={body['orderId']} {body['status']}"
+        body = orjson.dumps(await _handle(sim, request, endpoint, out))
+        status, detail = 200, out.detail
+    except RawAnswer as raw:
+        status, body, content_type, detail = raw.status, raw.body, raw.content_type, str(raw)
     except VenueError as err:
-        status, code, body, detail = err.status, err.code, {"code": err.code, "msg": err.msg}, ""
+        status, code, detail = err.status, err.code, ""
+        body = orjson.dumps({"code": err.code, "msg": err.msg})
         if status in (418, 429):
             retry = request.app[FRONT].limiter.retry_after(request.remote or "?", wall)
             out.headers["Retry-After"] = str(retry)
     except ConnectionError:  # the client left while its body was still awaited
-        status, body, detail = CLIENT_GONE, {}, "client disconnected before the answer"
+        status, body, detail = CLIENT_GONE, b"", "client disconnected before the answer"
     except asyncio.CancelledError:
         status, detail = CLIENT_GONE, "client disconnected before the answer"
         raise
@@ -611,12 +620,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             code=code,
             detail=detail,
         )
-    return web.Response(
-        body=orjson.dumps(body),
-        status=status,
-        headers=out.headers,
-        content_type="application/json",
-    )
+    return web.Response(body=body, status=status, headers=out.headers, content_type=content_type)
 
 
 # ---------------------------------------------------------------------------- streams

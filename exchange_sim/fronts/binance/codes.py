@@ -191,6 +191,7 @@ def gtx_rejected() -> VenueError:
 
 
 OVERLOADED = -1008
+UNDOCUMENTED = -9999  # the admin's unknown_code fault: in no catalogue a client knows
 
 
 def trading_disabled() -> VenueError:
@@ -241,6 +242,8 @@ def injected_failure(fail: FailNext, weight_limit: int) -> VenueError:
         return too_many_requests(weight_limit)
     if fail.kind == "-1021":
         return timestamp_outside()
+    if fail.kind == "unknown_code":
+        return VenueError(UNDOCUMENTED, "An error the venue never documented.", 400)
     err = internal_error()
     err.status = fail.status
     return err

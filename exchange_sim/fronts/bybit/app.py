@@ -22,6 +22,7 @@ from aiohttp import web
 from exchange_sim.config import SymbolConfig
 from exchange_sim.core.engine import Key
 from exchange_sim.core.events import OrderEvent, UserEvent
+from exchange_sim.core.faults import RawAnswer, raw_answer
 from exchange_sim.core.market import Quote
 from exchange_sim.core.orders import Order
 from exchange_sim.core.refusals import REJECTION_CODES, Refused
@@ -473,7 +474,7 @@ async def _handle(request: web.Request, endpoint: Endpoint | None, out: _Outcome
     sim, front = request.app[SIM], request.app[FRONT]
     fail = sim.faults.take_failure(endpoint.name if endpoint else "")
     if fail is not None:
-        raise codes.injected_failure(fail)
+        raise raw_answer(fail) or codes.injected_failure(fail)
     if not front.limiter.charge_ip(request.remote or "?", sim.now_ms()):
         raise codes.ip_rate_limit()
     if endpoint is None:
@@ -517,12 +518,15 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     endpoint = ENDPOINTS.get((method, path))
     out = _Outcome()
     status, code, body = 500, None, b""
+    content_type = "application/json"
     try:
         latency = sim.faults.rest_latency
         if latency is not None:
             await asyncio.sleep(latency.sample_s(sim.rng))
         result = await _handle(request, endpoint, out)
         status, body = 200, _envelope(0, "OK", result, sim.now_ms())
+    except RawAnswer as raw:
+        status, body, content_type, out.detail = raw.status, raw.body, raw.content_type, str(raw)
     except VenueError as err:
         status, code = err.status, err.code
         body = _envelope(err.code, err.msg, {}, sim.now_ms())
@@ -545,9 +549,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             code=code,
             detail=out.detail,
         )
-    return web.Response(
-        body=body, status=status, headers=out.headers, content_type="application/json"
-    )
+    return web.Response(body=body, status=status, headers=out.headers, content_type=content_type)
 
 
 class BybitFront:

@@ -24,6 +24,7 @@ INSUFFICIENT_AVAILABLE = 110007
 REDUCE_ONLY = 110017
 TOO_MANY_ORDERS = 110020
 AMEND_QTY = 110063
+UNDOCUMENTED = 99999  # the admin's unknown_code fault: in no catalogue a client knows
 
 
 def params(what: str) -> VenueError:
@@ -126,6 +127,8 @@ def injected_failure(fail: FailNext) -> VenueError:
         return rate_limit()
     if fail.kind == "-1021":
         return VenueError(TIMESTAMP, "The request time exceeds the time window range.", 200)
+    if fail.kind == "unknown_code":
+        return VenueError(UNDOCUMENTED, "An error the venue never documented.", 200)
     err = system()
     err.status = fail.status
     return err

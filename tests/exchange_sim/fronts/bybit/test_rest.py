@@ -252,3 +252,18 @@ def test_the_admin_api_names_the_front_serving(bybit_sim: SimProcess) -> None:
     with urllib.request.urlopen(f"{bybit_sim.admin_url}/admin/health", timeout=10) as resp:
         health = json.loads(resp.read())
     assert (health["ok"], health["venue"]) == (True, "bybit")
+
+
+async def test_fail_next_can_answer_what_bybit_never_documents(bybit: BybitClient) -> None:
+    admin = bybit.sim.admin
+    admin.set_fault(fail_next={"count": 1, "kind": "html", "status": 504})
+    html = await bybit.get("/v5/market/time")
+    assert html.status == 504
+    assert isinstance(html.body, str)
+    assert "<html>" in html.body
+    admin.set_fault(fail_next={"count": 1, "kind": "empty"})
+    empty = await bybit.get("/v5/market/time")
+    assert (empty.status, empty.body) == (200, {})
+    admin.set_fault(fail_next={"count": 1, "kind": "unknown_code"})
+    unknown = await bybit.get("/v5/market/time")
+    assert (unknown.status, unknown.code) == (200, 99999)
