@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import re
 from typing import Any
 
@@ -27,7 +26,6 @@ PRIVATE_TOPICS = frozenset({"order", "execution", "position", "wallet"})
 DCP_TOPICS = frozenset({"dcp", "dcp.future"})
 _ACTIVE_TIME = re.compile(r"([0-9]{1,4})([sm])")
 _PUBLIC_TOPIC = re.compile(r"(orderbook\.1|tickers)\.([A-Z0-9]{2,24})")
-_conn_ids = itertools.count(1)
 
 
 def public_topics(symbol: str) -> tuple[str, str]:
@@ -40,7 +38,7 @@ class _Session:
     def __init__(self, conn: Conn, private: bool) -> None:
         self.conn = conn
         self.private = private
-        self.conn_id = next(_conn_ids)
+        self.conn_id = id(conn)  # unique while the connection lives, which is all it must be
         self.key: Key | None = None
         self.channel: Channel | None = None
         self.watching_dcp = False
@@ -49,7 +47,7 @@ class _Session:
         body: dict[str, Any] = {
             "success": success,
             "ret_msg": ret_msg,
-            "conn_id": str(self.conn_id),
+            "conn_id": f"{self.conn_id:x}",
             "op": op,
         }
         if req_id is not None:
@@ -179,7 +177,7 @@ def _pong(sim: Sim, session: _Session, req_id: Any) -> None:
         body: dict[str, Any] = {
             "op": "pong",
             "args": [str(sim.now_ms())],
-            "conn_id": str(session.conn_id),
+            "conn_id": f"{session.conn_id:x}",
         }
         if req_id is not None:
             body["req_id"] = req_id
