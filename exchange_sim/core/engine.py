@@ -312,7 +312,7 @@ class Exchange:
         if extra > 0 and extra / sym.leverage > self.available_balance(account):
             raise Refused(Reason.MARGIN)
         probe = NewOrder(symbol, order.side, "LIMIT", order.tif, new_qty - order.executed_qty,
-                         new_price, order.reduce_only, None, "ACK")  # fmt: skip
+                         new_price, order.reduce_only, None)  # fmt: skip
         fills = self._taker_fills(probe, self.quotes[symbol])
         if order.tif == "GTX" and fills:
             raise Refused(Reason.POST_ONLY)

@@ -25,7 +25,6 @@ class NewOrder:
     price: Decimal  # 0 for MARKET
     reduce_only: bool
     client_order_id: str | None
-    resp_type: str  # ACK or RESULT (a Binance notion; other fronts pass ACK)
 
 
 @dataclass(slots=True)

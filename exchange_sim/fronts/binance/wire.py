@@ -66,8 +66,8 @@ def parse_new_order(values: dict[str, str], sym: SymbolConfig) -> NewOrder:
     client_id = values.get("newClientOrderId")
     if client_id is not None and not CLIENT_ID.fullmatch(client_id):
         raise codes.client_order_id_invalid()
-    resp_type = values.get("newOrderRespType", "ACK")
-    if resp_type not in ("ACK", "RESULT"):
+    # Validated as the venue does; the answer is the full order either way (RESULT's shape).
+    if values.get("newOrderRespType", "ACK") not in ("ACK", "RESULT"):
         raise codes.bad_param("newOrderRespType")
     return NewOrder(
         symbol=sym.symbol,
@@ -78,7 +78,6 @@ def parse_new_order(values: dict[str, str], sym: SymbolConfig) -> NewOrder:
         price=price,
         reduce_only=reduce_raw == "true",
         client_order_id=client_id,
-        resp_type=resp_type,
     )
 
 

@@ -83,7 +83,6 @@ def parse_new_order(values: dict[str, str], sym: SymbolConfig) -> NewOrder:
         price=price,
         reduce_only=reduce_raw == "true",
         client_order_id=link_id,
-        resp_type="ACK",
     )
 
 

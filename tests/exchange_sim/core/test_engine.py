@@ -34,7 +34,6 @@ def _order(
         price=D(price) if price is not None else D(0),
         reduce_only=bool(kw.get("reduce_only")),
         client_order_id=None,
-        resp_type="RESULT",
     )
 
 

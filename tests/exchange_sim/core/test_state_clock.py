@@ -24,7 +24,7 @@ class FakeClock:
 
 
 def _limit(price: str) -> NewOrder:
-    return NewOrder("BTCUSDT", "BUY", "LIMIT", "GTC", D("0.01"), D(price), False, None, "ACK")
+    return NewOrder("BTCUSDT", "BUY", "LIMIT", "GTC", D("0.01"), D(price), False, None)
 
 
 async def test_countdown_fires_exactly_when_its_deadline_passes() -> None:
