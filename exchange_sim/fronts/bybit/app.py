@@ -35,6 +35,7 @@ log = logging.getLogger("exchange_sim.bybit")
 MAX_BODY = 64 * 1024
 CLIENT_GONE = 499  # the journal's status for a request whose client left before the answer
 PAGE_DEFAULT, PAGE_MAX = 20, 50
+RECENT_CLOSED = 500  # closed orders /v5/order/realtime still shows (openOnly=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,14 +200,23 @@ def _matches(ctx: Ctx, o: Order, symbols: Iterable[str] | None) -> bool:
 
 
 def _realtime(ctx: Ctx) -> Any:
-    """Open orders; an order named by id is found even once closed, as the venue does."""
+    """Open orders (``openOnly=0``, the default) or the latest 500 closed ones (``openOnly=1``);
+    an order named by ``orderId`` / ``orderLinkId`` is found whatever its status, as the venue
+    does (``openOnly`` is then ignored)."""
+    open_only = ctx.params.get("openOnly", "0")
+    if open_only not in ("0", "1", "2"):
+        raise codes.params("openOnly must be 0, 1 or 2")
     by_id = "orderId" in ctx.params or "orderLinkId" in ctx.params
     symbols = None if by_id and not _has_selector(ctx) else ctx.symbols_selected()
     account = ctx.sim.engine.accounts[ctx.account]
+    closed = list(account.history.values())[-RECENT_CLOSED:]
     pool: list[Order] = list(account.open.values())
     if by_id:
-        pool += list(account.history.values())
-    rows = [wire.order_record(o) for o in reversed(pool) if _matches(ctx, o, symbols)]
+        pool += closed
+    elif open_only != "0":
+        pool = closed
+    pool.sort(key=lambda o: o.order_id, reverse=True)
+    rows = [wire.order_record(o) for o in pool if _matches(ctx, o, symbols)]
     return _paged(ctx, rows)
 
 

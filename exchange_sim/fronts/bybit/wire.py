@@ -100,6 +100,7 @@ def order_record(o: Order) -> dict[str, Any]:
         "isLeverage": "",
         "positionIdx": 0,
         "orderStatus": _STATUS[o.status],
+        "createType": "CreateByUser",
         "cancelType": "CancelByUser" if o.status == "CANCELED" else "UNKNOWN",
         "rejectReason": "EC_NoError",
         "avgPrice": fmt(o.avg_price) if o.executed_qty else "",

@@ -267,3 +267,22 @@ async def test_fail_next_can_answer_what_bybit_never_documents(bybit: BybitClien
     admin.set_fault(fail_next={"count": 1, "kind": "unknown_code"})
     unknown = await bybit.get("/v5/market/time")
     assert (unknown.status, unknown.code) == (200, 99999)
+
+
+async def test_realtime_shows_recent_closed_orders_with_open_only_1(bybit: BybitClient) -> None:
+    key = bybit.sim.trader_key
+    first = (await bybit.limit(key, "Buy", "50000")).result["orderId"]
+    second = (await bybit.limit(key, "Buy", "50001")).result["orderId"]
+    cancelled = await bybit.post(
+        "/v5/order/cancel", key, category="linear", symbol="BTCUSDT", orderId=first
+    )
+    assert cancelled.code == 0, cancelled.body
+    assert [o["orderId"] for o in await bybit.open_orders(key)] == [second]
+    closed = await bybit.open_orders(key, openOnly=1)
+    assert [(o["orderId"], o["orderStatus"]) for o in closed] == [(first, "Cancelled")]
+    named = await bybit.get("/v5/order/realtime", key, category="linear", orderId=first)
+    assert [o["orderId"] for o in named.result["list"]] == [first]
+    bad = await bybit.get(
+        "/v5/order/realtime", key, category="linear", settleCoin="USDT", openOnly=7
+    )
+    assert bad.code == 10001
