@@ -205,6 +205,7 @@ def position_record(
         "isReduceOnly": False,
         "createdTime": "0",
         "updatedTime": str(ms),
+        "seq": ms if ms else -1,  # -1: never traded, as the venue says
     }
 
 

@@ -24,6 +24,7 @@ from exchange_sim.fronts.bybit.dcp import DCP
 MAX_MSG = 64 * 1024
 PRIVATE_TOPICS = frozenset({"order", "execution", "position", "wallet"})
 DCP_TOPICS = frozenset({"dcp", "dcp.future"})
+CATEGORISED = frozenset({"order", "execution", "position"})  # also as <topic>.linear
 _ACTIVE_TIME = re.compile(r"([0-9]{1,4})([sm])")
 _PUBLIC_TOPIC = re.compile(r"(orderbook\.1|tickers)\.([A-Z0-9]{2,24})")
 
@@ -217,7 +218,15 @@ def _private_topics(
     if session.key is None:
         session.reply(op, req_id, False, "Request not authorized")
         return
-    topics = [a.partition(".linear")[0] if isinstance(a, str) else a for a in args]
+    categorised = {
+        a.endswith(".linear")
+        for a in args
+        if isinstance(a, str) and a.removesuffix(".linear") in CATEGORISED
+    }
+    if len(categorised) > 1:
+        session.reply(op, req_id, False, "All-In-One and Categorised topics in one request")
+        return
+    topics = [a.removesuffix(".linear") if isinstance(a, str) else a for a in args]
     known = PRIVATE_TOPICS | DCP_TOPICS
     bad = [t for t in topics if not isinstance(t, str) or t not in known]
     if bad or not topics:

@@ -85,8 +85,10 @@ async def test_private_topics_carry_orders_fills_positions_and_balance(
     sim = bybit.sim
     async with websockets.connect(f"{sim.ws_url}/v5/private") as ws:
         assert (await _op(ws, op="auth", args=_auth_args(sim.watchdog_key)))["success"]
-        topics = ["order", "execution", "position", "wallet"]
-        assert (await _op(ws, op="subscribe", args=topics))["success"]
+        mixed = await _op(ws, op="subscribe", args=["order", "execution.linear"])
+        assert mixed["success"] is False  # all-in-one and categorised: not in one request
+        assert (await _op(ws, op="subscribe", args=["order", "execution"]))["success"]
+        assert (await _op(ws, op="subscribe", args=["position.linear", "wallet"]))["success"]
         sold = await bybit.post(
             "/v5/order/create", sim.trader_key, category="linear", symbol="ETHUSDT",
             side="Sell", orderType="Market", qty="0.1",
