@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,7 +31,6 @@ from exchange_sim.fronts.binance import auth, codes
 from exchange_sim.fronts.binance.ratelimit import RateLimiter
 from exchange_sim.fronts.binance.wire import parse_new_order, user_event
 
-log = logging.getLogger("exchange_sim.venue")
 MAX_BODY = 64 * 1024
 
 

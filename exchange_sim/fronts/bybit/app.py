@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +30,6 @@ from exchange_sim.errors import VenueError
 from exchange_sim.fronts.bybit import auth, codes, dcp, wire, ws
 from exchange_sim.fronts.bybit.ratelimit import RateLimiter
 
-log = logging.getLogger("exchange_sim.bybit")
 MAX_BODY = 64 * 1024
 CLIENT_GONE = 499  # the journal's status for a request whose client left before the answer
 PAGE_DEFAULT, PAGE_MAX = 20, 50
