@@ -7,6 +7,9 @@
     sim.signed_query(sim.trader_key, {"symbol": "BTCUSDT"})  # "...&timestamp=...&signature=..."
     sim.stop()
 
+    bybit = SimProcess.start(tmp_path, venue="bybit")   # the same world behind the Bybit v5 front
+    bybit_headers(bybit.trader_key, body)             # X-BAPI-* headers for a query or JSON body
+
 or, in a test, the ``sim_process`` fixture (import it into your conftest.py).
 """
 
