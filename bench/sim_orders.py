@@ -6,7 +6,10 @@ flight, HTTP pipelining). Orders are LIMIT IOC far below the market: every one g
 full path (key, timestamp, HMAC, filters, margin, matching, journal) and expires without
 accumulating state. Requests are signed before timing starts, so the figure is the server's.
 
-    python -m bench.sim_orders [--quick] [--orders N] [--pipeline K]
+    python -m bench.sim_orders [--quick] [--orders N] [--pipeline K] [--venue binance|bybit]
+
+``--venue bybit`` runs the same orders through the Bybit v5 front (``POST /v5/order/create``,
+JSON body, X-BAPI-* headers); an answer counts only with HTTP 200 and retCode 0.
 """
 
 from __future__ import annotations
@@ -21,10 +24,44 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from tests.support.sim import SimConfig, SimKey, SimProcess, sign
+from tests.support.sim import SimConfig, SimKey, SimProcess, bybit_headers, sign
+
+VENUES = ("binance", "bybit")
 
 
-def _requests(key: SimKey, count: int, host: str) -> list[bytes]:
+def _requests(key: SimKey, count: int, host: str, venue: str) -> list[bytes]:
+    return (
+        _bybit_requests(key, count, host)
+        if venue == "bybit"
+        else _binance_requests(key, count, host)
+    )
+
+
+def _bybit_requests(key: SimKey, count: int, host: str) -> list[bytes]:
+    out = []
+    for i in range(count):
+        body = json.dumps(
+            {
+                "category": "linear",
+                "symbol": "BTCUSDT",
+                "side": "Buy",
+                "orderType": "Limit",
+                "timeInForce": "IOC",
+                "qty": "0.1",
+                "price": "1000.0",
+                "orderLinkId": f"bench-{i}",
+            }
+        )
+        headers = bybit_headers(key, body, recv_window=60000)
+        lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        out.append(
+            f"POST /v5/order/create HTTP/1.1\r\nHost: {host}\r\n{lines}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode()
+        )
+    return out
+
+
+def _binance_requests(key: SimKey, count: int, host: str) -> list[bytes]:
     now = int(time.time() * 1000)
     out = []
     for i in range(count):
@@ -50,13 +87,16 @@ def _requests(key: SimKey, count: int, host: str) -> list[bytes]:
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
+    """The HTTP status, or 0 for a Bybit refusal (HTTP 200 with a non-zero retCode)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
     for line in head.split(b"\r\n"):
         if line[:15].lower() == b"content-length:":
             length = int(line[15:])
-    await reader.readexactly(length)
+    body = await reader.readexactly(length)
+    if body.startswith(b'{"retCode":') and not body.startswith(b'{"retCode":0,'):
+        return 0
     return status
 
 
@@ -98,16 +138,21 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(orders: int, pipeline: int) -> dict[str, object]:
+async def run(orders: int, pipeline: int, venue: str = "binance") -> dict[str, object]:
     config = SimConfig(
-        book_ticker_hz=10, weight_per_minute=10**9, orders_per_10s=10**9, orders_per_minute=10**9
+        book_ticker_hz=10,
+        weight_per_minute=10**9,
+        orders_per_10s=10**9,
+        orders_per_minute=10**9,
+        bybit_orders_per_s=10**9,
+        bybit_ip_per_5s=10**9,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        sim = SimProcess.start(Path(tmp), config)
+        sim = SimProcess.start(Path(tmp), config, venue=venue)
         try:
             host = f"127.0.0.1:{sim.port}"
-            latency_reqs = _requests(sim.trader_key, max(200, orders // 5), host)
-            bulk = _requests(sim.trader_key, orders, host)
+            latency_reqs = _requests(sim.trader_key, max(200, orders // 5), host, venue)
+            bulk = _requests(sim.trader_key, orders, host, venue)
             reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
             await _latency(reader, writer, latency_reqs[:50])  # warm-up
             samples = await _latency(reader, writer, latency_reqs[50:])
@@ -125,6 +170,7 @@ async def run(orders: int, pipeline: int) -> dict[str, object]:
         "orders": orders,
         "latency_samples": len(samples),
         "pipeline_depth": pipeline,
+        "venue": venue,
     }
 
 
@@ -133,11 +179,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short run")
     parser.add_argument("--orders", type=int, default=None)
     parser.add_argument("--pipeline", type=int, default=16)
+    parser.add_argument("--venue", choices=VENUES, default="binance")
     args = parser.parse_args()
     orders = args.orders or (3000 if args.quick else 30000)
     if orders < 1 or args.pipeline < 1:
         sys.exit("sim_orders: --orders and --pipeline must be >= 1")
-    print(json.dumps(asyncio.run(run(orders, args.pipeline))))
+    print(json.dumps(asyncio.run(run(orders, args.pipeline, args.venue))))
 
 
 if __name__ == "__main__":

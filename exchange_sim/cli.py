@@ -12,6 +12,7 @@ from pathlib import Path
 
 from exchange_sim.config import load_config
 from exchange_sim.errors import SimError
+from exchange_sim.fronts import FRONTS
 from exchange_sim.server import ServeOptions, serve
 
 PROG = "exchange-sim"
@@ -48,7 +49,14 @@ def _port(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog=PROG, description="Local exchange speaking the Binance USD-M futures protocol."
+        prog=PROG,
+        description="Local exchange speaking a venue's protocol: Binance USD-M futures, Bybit v5.",
+    )
+    p.add_argument(
+        "--venue",
+        default="binance",
+        choices=sorted(FRONTS),
+        help="the protocol the venue API speaks (default binance)",
     )
     p.add_argument("--host", default="127.0.0.1", help="venue API address (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=0, help="venue API port (0 = any free port)")
@@ -73,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         asyncio.run(
-            serve(config, ServeOptions(args.host, args.port, args.admin_port, args.ready_file))
+            serve(
+                config,
+                ServeOptions(args.host, args.port, args.admin_port, args.ready_file, args.venue),
+            )
         )
     except SimError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

@@ -65,6 +65,8 @@ class RateLimitConfig:
     retry_after_s: int
     ban_after_429s: int  # this many refusals inside one minute turns 429 into a 418 ban
     ban_s: int
+    bybit_orders_per_s: int = 10  # Bybit: create/amend/cancel/cancel-all per UID per second
+    bybit_ip_per_5s: int = 600  # Bybit: requests per IP in any 5 s; beyond, HTTP 403
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,10 @@ class SimConfig:
     countdown_check_ms: float
     journal_size: int
     recv_window_max_ms: int = 60000
+    dcp_enabled: bool = True  # Bybit: the master UID has disconnection protection configured
+    # Bybit cuts a private socket that neither pinged nor was sent anything for this long
+    # (its documented default, 10 minutes; a client may ask for 30 s..10 min: max_active_time)
+    bybit_private_idle_s: float = 600.0
 
 
 class _Table:
@@ -284,6 +290,8 @@ def parse_config(text: str, source: str, base: Path | None = None) -> SimConfig:
         retry_after_s=limits_t.integer("retry_after_s", 5, 1),
         ban_after_429s=limits_t.integer("ban_after_429s", 20, 1),
         ban_s=limits_t.integer("ban_s", 120, 1),
+        bybit_orders_per_s=limits_t.integer("bybit_orders_per_s", 10, 1),
+        bybit_ip_per_5s=limits_t.integer("bybit_ip_per_5s", 600, 1),
     )
     limits_t.done()
     fees_t = root.table("fees")
@@ -302,6 +310,8 @@ def parse_config(text: str, source: str, base: Path | None = None) -> SimConfig:
         listen_key_validity_s=root.number("listen_key_validity_s", 3600.0, 0.05, 1e7),
         countdown_check_ms=root.number("countdown_check_ms", 10.0, 1.0, 1000.0),
         journal_size=root.integer("journal_size", 200_000, 100, 10_000_000),
+        dcp_enabled=root.flag("dcp_enabled", True),
+        bybit_private_idle_s=root.number("bybit_private_idle_s", 600.0, 0.05, 3600.0),
     )
     root.done()
     _check_whole(cfg, source)
@@ -348,6 +358,8 @@ DEFAULT_CONFIG = """\
 # exchange-sim default world: one master account, one trading sub-account with two keys.
 listen_key_validity_s = 3600
 countdown_check_ms = 10
+dcp_enabled = true
+bybit_private_idle_s = 600
 
 [market]
 model = "random_walk"
@@ -372,6 +384,8 @@ orders_per_minute = 1200
 retry_after_s = 5
 ban_after_429s = 20
 ban_s = 120
+bybit_orders_per_s = 10
+bybit_ip_per_5s = 600
 
 [symbols.BTCUSDT]
 price = "60000"

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from exchange_sim.admin import build_admin_app
 from exchange_sim.clock import Clock, SystemClock
 from exchange_sim.config import SimConfig
+from exchange_sim.core.admin import build_admin_app
+from exchange_sim.core.state import Sim
 from exchange_sim.errors import SimError
-from exchange_sim.state import Sim
-from exchange_sim.venue import build_venue_app
+from exchange_sim.fronts import FRONTS
 
 log = logging.getLogger("exchange_sim")
 SHUTDOWN_TIMEOUT_S = 3.0
@@ -34,6 +34,7 @@ class ServeOptions:
     port: int
     admin_port: int
     ready_file: Path | None
+    venue: str = "binance"  # a key of exchange_sim.fronts.FRONTS
 
 
 def write_ready_file(path: Path, port: int, admin_port: int) -> None:
@@ -61,8 +62,8 @@ async def _start(app: web.Application, host: str, port: int, what: str) -> web.A
 
 
 async def serve(config: SimConfig, options: ServeOptions, clock: Clock | None = None) -> None:
-    sim = Sim(config, clock or SystemClock())
-    venue = await _start(build_venue_app(sim), options.host, options.port, "venue API")
+    sim = Sim(config, clock or SystemClock(), FRONTS[options.venue])
+    venue = await _start(sim.front.build_app(), options.host, options.port, "venue API")
     try:
         # The admin API steers the whole world: it never listens beyond loopback.
         admin = await _start(build_admin_app(sim), "127.0.0.1", options.admin_port, "admin API")
@@ -88,12 +89,20 @@ async def _main_loop(sim: Sim, options: ServeOptions, port: int, admin_port: int
         loop.add_signal_handler(sig, stop.set)
     if options.ready_file is not None:
         write_ready_file(options.ready_file, port, admin_port)
-    log.info("listening", extra={"port": port, "admin_port": admin_port, "pid": os.getpid()})
+    log.info(
+        "listening",
+        extra={
+            "port": port,
+            "admin_port": admin_port,
+            "pid": os.getpid(),
+            "venue": sim.front.name,
+        },
+    )
     async with asyncio.TaskGroup() as tg:
         tasks = [
             tg.create_task(sim.run_market(), name="market"),
             tg.create_task(sim.run_countdowns(), name="countdowns"),
-            tg.create_task(sim.run_listen_key_expiry(), name="listen-keys"),
+            tg.create_task(sim.run_channel_expiry(), name="channels"),
         ]
         await stop.wait()
         log.info("stopping")

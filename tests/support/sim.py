@@ -7,6 +7,9 @@
     sim.signed_query(sim.trader_key, {"symbol": "BTCUSDT"})  # "...&timestamp=...&signature=..."
     sim.stop()
 
+    bybit = SimProcess.start(tmp_path, venue="bybit")   # the same world behind the Bybit v5 front
+    bybit_headers(bybit.trader_key, body)             # X-BAPI-* headers for a query or JSON body
+
 or, in a test, the ``sim_process`` fixture (import it into your conftest.py).
 """
 
@@ -107,6 +110,10 @@ class SimConfig:
     journal_size: int = 200_000
     listen_key_validity_s: float = 3600.0
     countdown_check_ms: float = 10.0
+    bybit_orders_per_s: int = 10
+    bybit_ip_per_5s: int = 600
+    dcp_enabled: bool = True
+    bybit_private_idle_s: float = 600.0
 
     def to_toml(self) -> str:
         q = json.dumps  # a JSON string literal is a valid TOML basic string
@@ -114,6 +121,8 @@ class SimConfig:
             f"listen_key_validity_s = {self.listen_key_validity_s}",
             f"countdown_check_ms = {self.countdown_check_ms}",
             f"journal_size = {self.journal_size}",
+            f"dcp_enabled = {'true' if self.dcp_enabled else 'false'}",
+            f"bybit_private_idle_s = {self.bybit_private_idle_s}",
             "[market]",
             f"seed = {self.seed}",
             f"book_ticker_hz = {self.book_ticker_hz}",
@@ -139,6 +148,8 @@ class SimConfig:
             f"ban_after_429s = {self.ban_after_429s}",
             f"retry_after_s = {self.retry_after_s}",
             f"ban_s = {self.ban_s}",
+            f"bybit_orders_per_s = {self.bybit_orders_per_s}",
+            f"bybit_ip_per_5s = {self.bybit_ip_per_5s}",
         ]
         for s in self.symbols:
             lines += [
@@ -172,6 +183,22 @@ class SimConfig:
 
 def sign(secret: str, payload: str) -> str:
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def bybit_headers(
+    key: SimKey, payload: str, timestamp_ms: int | None = None, recv_window: int | None = 5000
+) -> dict[str, str]:
+    """Bybit v5 auth headers for ``payload`` (the query string or the JSON body as sent)."""
+    stamp = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
+    window = "" if recv_window is None else str(recv_window)
+    headers = {
+        "X-BAPI-API-KEY": key.api_key,
+        "X-BAPI-TIMESTAMP": stamp,
+        "X-BAPI-SIGN": sign(key.secret, f"{stamp}{key.api_key}{window}{payload}"),
+    }
+    if recv_window is not None:
+        headers["X-BAPI-RECV-WINDOW"] = window
+    return headers
 
 
 def signed_query(key: SimKey, params: dict[str, Any], timestamp_ms: int | None = None) -> str:
@@ -373,11 +400,18 @@ class SimProcess:
     port: int
     admin_port: int
     host: str = "127.0.0.1"
+    venue: str = "binance"
 
     @classmethod
     def start(
-        cls, tmp_path: Path, config: SimConfig | None = None, *, deadline_s: float = 30.0
+        cls,
+        tmp_path: Path,
+        config: SimConfig | None = None,
+        *,
+        deadline_s: float = 30.0,
+        venue: str = "binance",
     ) -> SimProcess:
+        """Start a sim speaking ``venue``'s protocol (``binance`` or ``bybit``)."""
         config = config or SimConfig()
         workdir = tmp_path / "exchange-sim"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -389,6 +423,8 @@ class SimProcess:
             sys.executable,
             "-m",
             "exchange_sim",
+            "--venue",
+            venue,
             "--host",
             "127.0.0.1",
             "--port",
@@ -402,7 +438,7 @@ class SimProcess:
         ]
         child = start_child(argv, log_path=workdir / "sim.log", name="exchange-sim")
         info = wait_ready_file(ready, child, deadline_s)
-        return cls(child, config, int(info["port"]), int(info["admin_port"]))
+        return cls(child, config, int(info["port"]), int(info["admin_port"]), venue=venue)
 
     @property
     def pid(self) -> int:

@@ -1,4 +1,4 @@
-"""The venue port: REST under /fapi and /sapi, streams under /ws and /stream.
+"""The Binance front: REST under /fapi and /sapi, streams under /ws and /stream.
 
 One dispatcher runs the venue's checks in its documented order (rate limit, API key, mandatory
 parameters, timestamp window, signature) before an endpoint handler sees the request, and
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,16 +17,20 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from exchange_sim import auth, codes
 from exchange_sim.config import KEY_PATTERN, SymbolConfig
-from exchange_sim.engine import Key
+from exchange_sim.core.engine import Key
+from exchange_sim.core.events import UserEvent
+from exchange_sim.core.faults import RawAnswer, raw_answer
+from exchange_sim.core.market import Quote
+from exchange_sim.core.orders import fmt, order_record
+from exchange_sim.core.refusals import REJECTION_CODES, Refused
+from exchange_sim.core.state import SIM, Channel, Sim
+from exchange_sim.core.streams import Conn, write_loop
 from exchange_sim.errors import VenueError
-from exchange_sim.orders import fmt, parse_new_order, to_wire
-from exchange_sim.state import Sim, book_ticker_stream
-from exchange_sim.streams import Conn, write_loop
+from exchange_sim.fronts.binance import auth, codes
+from exchange_sim.fronts.binance.ratelimit import RateLimiter
+from exchange_sim.fronts.binance.wire import parse_new_order, user_event
 
-log = logging.getLogger("exchange_sim.venue")
-SIM: web.AppKey[Sim] = web.AppKey("sim", Sim)
 MAX_BODY = 64 * 1024
 
 
@@ -188,11 +191,11 @@ def _new_order(ctx: Ctx) -> Any:
     new = parse_new_order(ctx.params, sym)
     rejection = ctx.sim.faults.reject_orders
     if rejection is not None:
-        raise codes.ORDER_REJECTIONS[rejection]()
+        raise codes.refusal(Refused(REJECTION_CODES[rejection]))
     ctx.sim.engine.paused = ctx.sim.faults.pause_matching
     order = ctx.sim.engine.place(ctx.account, new, ctx.now_ms)
     ctx.sim.flush_user_events()
-    return to_wire(order)
+    return order_record(order)
 
 
 def _order_ref(ctx: Ctx) -> tuple[int | None, str | None]:
@@ -209,20 +212,22 @@ def _cancel_order(ctx: Ctx) -> Any:
     order_id, cid = _order_ref(ctx)
     order = ctx.sim.engine.cancel(ctx.account, sym.symbol, order_id, cid, ctx.now_ms)
     ctx.sim.flush_user_events()
-    return to_wire(order)
+    return order_record(order)
 
 
 def _query_order(ctx: Ctx) -> Any:
     sym = ctx.symbol()
     assert sym is not None
     order_id, cid = _order_ref(ctx)
-    return to_wire(ctx.sim.engine.query(ctx.account, sym.symbol, order_id, cid), with_time=True)
+    return order_record(
+        ctx.sim.engine.query(ctx.account, sym.symbol, order_id, cid), with_time=True
+    )
 
 
 def _open_orders(ctx: Ctx) -> Any:
     sym = ctx.symbol(required=False)
     orders = ctx.sim.engine.open_orders(ctx.account, sym.symbol if sym else None)
-    return [to_wire(o, with_time=True) for o in orders]
+    return [order_record(o, with_time=True) for o in orders]
 
 
 def _cancel_all(ctx: Ctx) -> Any:
@@ -332,14 +337,24 @@ def _balance(ctx: Ctx) -> Any:
     ]
 
 
+def open_listen_key(sim: Sim, key: Key) -> Channel:
+    """The venue returns the key's active listen key (extended) or creates one."""
+    expires = sim.clock.monotonic() + sim.config.listen_key_validity_s
+    existing = sim.channel_for(key.config.api_key)
+    if existing is not None:
+        existing.expires_mono = expires
+        return existing
+    return sim.open_channel(key, expires)
+
+
 def _listen_key_create(ctx: Ctx) -> Any:
     assert ctx.key is not None
-    return {"listenKey": ctx.sim.open_listen_key(ctx.key).token}
+    return {"listenKey": open_listen_key(ctx.sim, ctx.key).token}
 
 
 def _listen_key_keepalive(ctx: Ctx) -> Any:
     assert ctx.key is not None
-    lk = ctx.sim.listen_key_for(ctx.key.config.api_key)
+    lk = ctx.sim.channel_for(ctx.key.config.api_key)
     wanted = ctx.params.get("listenKey")
     if lk is None or (wanted is not None and wanted != lk.token):
         raise codes.listen_key_missing()
@@ -349,9 +364,9 @@ def _listen_key_keepalive(ctx: Ctx) -> Any:
 
 def _listen_key_close(ctx: Ctx) -> Any:
     assert ctx.key is not None
-    lk = ctx.sim.listen_key_for(ctx.key.config.api_key)
+    lk = ctx.sim.channel_for(ctx.key.config.api_key)
     if lk is not None:
-        ctx.sim.close_listen_key(lk, "listenKey closed")
+        ctx.sim.close_channel(lk, "listenKey closed")
     return {}
 
 
@@ -508,23 +523,27 @@ async def _read_params(request: web.Request) -> auth.Params:
 
 
 class _Outcome:
-    __slots__ = ("headers", "key")
+    __slots__ = ("detail", "headers", "key")
 
     def __init__(self) -> None:
         self.key: Key | None = None
         self.headers: dict[str, str] = {}
+        self.detail = ""
 
 
 async def _handle(sim: Sim, request: web.Request, endpoint: Endpoint | None, out: _Outcome) -> Any:
     fail = sim.faults.take_failure(endpoint.name if endpoint else "")
     if fail is not None:
-        raise fail.error(sim.config.rate_limits.weight_per_minute)
+        raise raw_answer(fail) or codes.injected_failure(
+            fail, sim.config.rate_limits.weight_per_minute
+        )
+    limiter = request.app[FRONT].limiter
     client = request.remote or "?"
     now_s = sim.clock.wall()
     weight = endpoint.weight if endpoint else 1
     if endpoint and endpoint.weight_without_symbol and "symbol=" not in request.query_string:
         weight = endpoint.weight_without_symbol
-    used = sim.limiter.charge_weight(client, weight, now_s)
+    used = limiter.charge_weight(client, weight, now_s)
     out.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
     if endpoint is None:
         raise codes.unknown_endpoint()
@@ -538,55 +557,70 @@ async def _handle(sim: Sim, request: web.Request, endpoint: Endpoint | None, out
         _verify_signed(sim, key, endpoint, params, now_ms)
     if endpoint.counts_order:
         assert key is not None
-        n10, n60 = sim.limiter.charge_order(key.account, client, now_s)
+        n10, n60 = limiter.charge_order(key.account, client, now_s)
         out.headers["X-MBX-ORDER-COUNT-10S"] = str(n10)
         out.headers["X-MBX-ORDER-COUNT-1M"] = str(n60)
-    return endpoint.handler(Ctx(sim, params.values, key, now_ms))
+    try:
+        result = endpoint.handler(Ctx(sim, params.values, key, now_ms))
+    except Refused as err:
+        raise codes.refusal(err) from None
+    if isinstance(result, dict) and "orderId" in result:
+        out.detail = f"{result['symbol']} orderId={result['orderId']} {result['status']}"
+    elif isinstance(result, dict) and "countdownTime" in result:
+        out.detail = f"{result['symbol']} countdownTime={result['countdownTime']}"
+    return result
+
+
+# What the journal says of a request that got no answer: its client left first (nginx's 499).
+CLIENT_GONE = 499
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
+    """Answer one REST request; journal it whatever happens (a refusal, a client that left
+    during an injected latency, a bug), so the journal holds everything the venue received."""
     sim = request.app[SIM]
     arrival = sim.clock.monotonic()
     wall = sim.clock.wall()
     method, path = request.method, request.path
     endpoint = ENDPOINTS.get((method, path))
     out = _Outcome()
-    latency = sim.faults.rest_latency
-    if latency is not None:
-        await asyncio.sleep(latency.sample_s(sim.rng))
-    code: int | None = None
-    detail = ""
+    status, code, detail = 500, None, "internal error"
+    content_type = "application/json"
     try:
-        body = await _handle(sim, request, endpoint, out)
-        status = 200
-        if isinstance(body, dict) and "orderId" in body:
-            detail = f"{body['symbol']} orderId={body['orderId']} {body['status']}"
-        elif isinstance(body, dict) and "countdownTime" in body:
-            detail = f"{body['symbol']} countdownTime={body['countdownTime']}"
+        latency = sim.faults.rest_latency
+        if latency is not None:
+            await asyncio.sleep(latency.sample_s(sim.rng))
+        body = orjson.dumps(await _handle(sim, request, endpoint, out))
+        status, detail = 200, out.detail
+    except RawAnswer as raw:
+        status, body, content_type, detail = raw.status, raw.body, raw.content_type, str(raw)
     except VenueError as err:
-        status, code, body = err.status, err.code, {"code": err.code, "msg": err.msg}
+        status, code, detail = err.status, err.code, ""
+        body = orjson.dumps({"code": err.code, "msg": err.msg})
         if status in (418, 429):
-            out.headers["Retry-After"] = str(sim.limiter.retry_after(request.remote or "?", wall))
-    key = out.key
-    sim.journal.record(
-        mono=arrival,
-        wall=wall,
-        kind="request",
-        method=method,
-        path=path,
-        endpoint=endpoint.name if endpoint else f"{method} {path}",
-        api_key=request.headers.get("X-MBX-APIKEY"),
-        account=key.account if key is not None else None,
-        status=status,
-        code=code,
-        detail=detail,
-    )
-    return web.Response(
-        body=orjson.dumps(body),
-        status=status,
-        headers=out.headers,
-        content_type="application/json",
-    )
+            retry = request.app[FRONT].limiter.retry_after(request.remote or "?", wall)
+            out.headers["Retry-After"] = str(retry)
+    except ConnectionError:  # the client left while its body was still awaited
+        status, body, detail = CLIENT_GONE, b"", "client disconnected before the answer"
+    except asyncio.CancelledError:
+        status, detail = CLIENT_GONE, "client disconnected before the answer"
+        raise
+    finally:
+        key = out.key
+        sim.journal.record(
+            mono=arrival,
+            wall=wall,
+            kind="request",
+            method=method,
+            path=path,
+            endpoint=endpoint.name if endpoint else f"{method} {path}",
+            api_key=request.headers.get("X-MBX-APIKEY"),
+            account=key.account if key is not None else None,
+            status=status,
+            code=code,
+            detail=detail,
+        )
+    return web.Response(body=body, status=status, headers=out.headers, content_type=content_type)
 
 
 # ---------------------------------------------------------------------------- streams
@@ -596,7 +630,7 @@ def _stream_name(sim: Sim, raw: str) -> str:
     symbol, _, event = raw.partition("@")
     if event != "bookTicker" or symbol.upper() not in sim.engine.symbols:
         raise VenueError(-1121, f"Invalid stream name '{raw[:64]}'.", 400)
-    return book_ticker_stream(symbol.upper())
+    return _book_ticker_stream(symbol.upper())
 
 
 def _error_response(err: VenueError) -> web.Response:
@@ -610,7 +644,7 @@ def _error_response(err: VenueError) -> web.Response:
 async def ws_single(request: web.Request) -> web.StreamResponse:
     sim = request.app[SIM]
     name = request.match_info["name"]
-    lk = sim.listen_keys.get(name)
+    lk = sim.channels.get(name)
     try:
         if lk is not None:
             return await _serve(
@@ -653,7 +687,7 @@ async def _serve(
     ws = web.WebSocketResponse(autoping=False, max_msg_size=64 * 1024)
     await ws.prepare(request)
     conn = Conn(
-        ws=ws, kind=kind, combined=combined, api_key=api_key, listen_key=lk, streams=set(streams)
+        ws=ws, kind=kind, combined=combined, api_key=api_key, channel=lk, streams=set(streams)
     )
     sim.hub.add(conn)
     sim.journal.event(
@@ -724,10 +758,63 @@ def _control_reply(sim: Sim, conn: Conn, req: dict[str, Any]) -> dict[str, Any]:
     return {"error": {"code": 2, "msg": "Invalid request: unknown method"}, "id": ident}
 
 
-def build_venue_app(sim: Sim) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
-    app[SIM] = sim
-    app.router.add_get("/ws/{name:.+}", ws_single)
-    app.router.add_get("/stream", ws_combined)
-    app.router.add_route("*", "/{tail:.*}", dispatch)
-    return app
+def _book_ticker_stream(symbol: str) -> str:
+    return f"{symbol.lower()}@bookTicker"
+
+
+class BinanceFront:
+    """Binance USDⓈ-M futures' protocol over the core (``exchange_sim.core.state.Front``)."""
+
+    name = "binance"
+
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+        self.limiter = RateLimiter(sim.config.rate_limits)
+        self._stream_names = {
+            s.symbol: _book_ticker_stream(s.symbol).encode() for s in sim.config.symbols
+        }
+
+    def build_app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY)
+        app[SIM] = self.sim
+        app[FRONT] = self
+        app.router.add_get("/ws/{name:.+}", ws_single)
+        app.router.add_get("/stream", ws_combined)
+        app.router.add_route("*", "/{tail:.*}", dispatch)
+        return app
+
+    def publish_quote(self, symbol: str, quote: Quote, now_ms: int, update_id: int) -> None:
+        hub = self.sim.hub
+        stream = self._stream_names[symbol]
+        single = hub.has_market_subscribers(stream.decode())
+        every = hub.has_market_subscribers("!bookTicker")
+        if not (single or every):
+            return
+        raw = orjson.dumps(
+            {
+                "e": "bookTicker",
+                "u": update_id,
+                "s": symbol,
+                "b": fmt(quote.bid),
+                "B": fmt(quote.bid_qty),
+                "a": fmt(quote.ask),
+                "A": fmt(quote.ask_qty),
+                "T": now_ms,
+                "E": now_ms,
+            }
+        )
+        if single:
+            hub.publish_market(
+                stream.decode(), raw, b'{"stream":"' + stream + b'","data":' + raw + b"}"
+            )
+        if every:
+            hub.publish_market("!bookTicker", raw, b'{"stream":"!bookTicker","data":' + raw + b"}")
+
+    def render_user_event(self, event: UserEvent) -> list[tuple[str, bytes]]:
+        return [("", orjson.dumps(user_event(event)))]
+
+    def expiry_notice(self, channel: Channel, now_ms: int) -> bytes | None:
+        return orjson.dumps({"e": "listenKeyExpired", "E": now_ms, "listenKey": channel.token})
+
+
+FRONT = web.AppKey("binance_front", BinanceFront)

@@ -7,10 +7,11 @@ from decimal import Decimal as D
 import pytest
 
 from exchange_sim.config import load_config
-from exchange_sim.engine import Exchange
-from exchange_sim.errors import VenueError
-from exchange_sim.market import Quote
-from exchange_sim.orders import NewOrder
+from exchange_sim.core.engine import Exchange
+from exchange_sim.core.events import OrderEvent
+from exchange_sim.core.market import Quote
+from exchange_sim.core.orders import NewOrder
+from exchange_sim.core.refusals import Reason, Refused
 
 
 def _exchange() -> Exchange:
@@ -33,7 +34,6 @@ def _order(
         price=D(price) if price is not None else D(0),
         reduce_only=bool(kw.get("reduce_only")),
         client_order_id=None,
-        resp_type="RESULT",
     )
 
 
@@ -73,9 +73,9 @@ def test_position_entry_realised_pnl_and_fees() -> None:
 def test_reduce_only_is_capped_at_the_position() -> None:
     ex = _exchange()
     ex.place("trader1", _order("BUY", "1"), 1)
-    with pytest.raises(VenueError) as err:
+    with pytest.raises(Refused) as err:
         ex.place("trader1", _order("BUY", "1", reduce_only=True), 2)
-    assert err.value.code == -2022
+    assert err.value.reason is Reason.REDUCE_ONLY
     close = ex.place("trader1", _order("SELL", "3", reduce_only=True), 3)
     assert close.executed_qty == D(1)
     assert close.status == "EXPIRED"
@@ -106,7 +106,9 @@ def test_countdown_expiry_cancels_one_symbol_and_emits_events() -> None:
         [btc.order_id],
     )
     assert eth.status == "NEW"
-    assert [e.payload["o"]["X"] for e in ex.outbox] == ["CANCELED"]
+    assert [(e.exec_type, e.order.status) for e in ex.outbox if isinstance(e, OrderEvent)] == [
+        ("CANCELED", "CANCELED")
+    ]
 
 
 def test_no_events_are_built_for_accounts_nobody_follows() -> None:

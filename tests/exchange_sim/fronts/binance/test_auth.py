@@ -171,3 +171,16 @@ async def test_unknown_paths_answer_json_not_html(venue: VenueClient) -> None:
     assert reply.status == 404
     assert isinstance(reply.body, dict)
     assert reply.code is not None
+
+
+async def test_a_non_ascii_signature_is_refused_with_1022_and_journaled(venue: VenueClient) -> None:
+    key = venue.sim.trader_key
+    since = venue.sim.admin.last_seq()
+    reply = await venue.raw(
+        "GET", "/fapi/v1/openOrders", f"timestamp={_now_ms()}&signature=%C3%A9", api_key=key.api_key
+    )
+    assert (reply.status, reply.code) == (400, -1022)
+    entries = [e for e in venue.sim.admin.journal(since=since) if e["kind"] == "request"]
+    assert [(e["endpoint"], e["status"], e["code"]) for e in entries] == [
+        ("GET /fapi/v1/openOrders", 400, -1022)
+    ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exchange_sim import codes
 from exchange_sim.config import RateLimitConfig
+from exchange_sim.fronts.binance import codes
 
 
 @dataclass(slots=True)

@@ -8,11 +8,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from exchange_sim.core.faults import STREAM_KINDS, Faults, FaultSpecError, apply_spec
+from exchange_sim.core.orders import fmt, order_record
+from exchange_sim.core.state import SIM, Sim
 from exchange_sim.errors import SimError
-from exchange_sim.faults import STREAM_KINDS, Faults, FaultSpecError, apply_spec
-from exchange_sim.orders import fmt, to_wire
-from exchange_sim.state import Sim
-from exchange_sim.venue import SIM
 
 STREAM_ACTIONS = ("stall", "resume", "close", "reset")
 
@@ -63,7 +62,14 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 async def health(request: web.Request) -> web.Response:
     sim = request.app[SIM]
-    return _json({"ok": True, "pid": os.getpid(), "journal_seq": sim.journal.last_seq})
+    return _json(
+        {
+            "ok": True,
+            "pid": os.getpid(),
+            "journal_seq": sim.journal.last_seq,
+            "venue": sim.front.name,
+        }
+    )
 
 
 async def journal(request: web.Request) -> web.Response:
@@ -79,7 +85,7 @@ async def open_orders(request: web.Request) -> web.Response:
     account = _account(sim, request)
     symbol = request.query.get("symbol")
     orders = sim.engine.open_orders(account, symbol)
-    return _json({"account": account, "orders": [to_wire(o, with_time=True) for o in orders]})
+    return _json({"account": account, "orders": [order_record(o, with_time=True) for o in orders]})
 
 
 def _key_view(sim: Sim, api_key: str) -> dict[str, Any] | None:
@@ -93,7 +99,7 @@ def _key_view(sim: Sim, api_key: str) -> dict[str, Any] | None:
         "permissions": sorted(key.config.permissions),
         "status": "deleted" if key.deleted else "active",
         "deleted_ms": key.deleted_ms,
-        "listen_key_open": sim.listen_key_for(api_key) is not None,
+        "listen_key_open": sim.channel_for(api_key) is not None,
     }
 
 

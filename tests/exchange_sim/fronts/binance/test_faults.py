@@ -252,3 +252,22 @@ def test_admin_input_is_validated_not_crashed(frozen_sim: SimProcess) -> None:
             urllib.request.urlopen(req, timeout=10)
         assert err.value.code == 400, path
         assert "error" in json.loads(err.value.read())
+
+
+async def test_fail_next_can_answer_what_no_venue_documents(venue: VenueClient) -> None:
+    """A proxy's HTML page, an empty answer, an unknown code: what a client must not trust."""
+    admin, key = venue.sim.admin, venue.sim.trader_key
+    admin.set_fault(fail_next={"count": 1, "kind": "html", "status": 502})
+    html = await venue.open_orders(key)
+    assert html.status == 502
+    assert html.headers["Content-Type"].startswith("text/html")
+    assert isinstance(html.body, str)
+    assert "<html>" in html.body
+    admin.set_fault(fail_next={"count": 1, "kind": "empty"})
+    empty = await venue.limit(key, "BUY", "50000")
+    assert (empty.status, empty.body) == (200, {})
+    admin.set_fault(fail_next={"count": 1, "kind": "unknown_code"})
+    unknown = await venue.open_orders(key)
+    assert (unknown.status, unknown.code) == (400, -9999)
+    kinds = [e["detail"] for e in admin.journal() if e["endpoint"] == "GET /fapi/v1/openOrders"]
+    assert kinds[:2] == ["injected proxy page", ""]

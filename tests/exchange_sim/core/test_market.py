@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from exchange_sim.config import load_config
+from exchange_sim.core.market import RandomWalk, Replay
 from exchange_sim.errors import ConfigError
-from exchange_sim.market import RandomWalk, Replay
 
 
 def test_the_random_walk_is_reproducible_for_a_seed_and_moves() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from exchange_sim.faults import Faults
+from exchange_sim.core.faults import Faults
 
 MAX_QUEUE = 50_000
 
@@ -36,11 +36,13 @@ class Conn:
     kind: str  # "market" or "user"
     combined: bool
     api_key: str | None = None
-    listen_key: str | None = None
+    channel: str | None = None  # the user-data channel's token
     streams: set[str] = field(default_factory=set)
+    topics: set[str] | None = None  # user topics this connection hears; None = all of them
     queue: deque[tuple[float, bytes] | _Close] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     done: bool = False
+    sent_at: float = 0.0  # loop time of the last frame written (a front may cut idle sockets)
 
 
 class Hub:
@@ -51,14 +53,14 @@ class Hub:
         self._rng = rng
         self._now = loop_time
         self.market: dict[str, set[Conn]] = {}
-        self.user: dict[str, set[Conn]] = {}  # listen key -> connections
+        self.user: dict[str, set[Conn]] = {}  # channel token -> connections
         self.conns: set[Conn] = set()
 
     # -------------------------------------------------------------- membership
     def add(self, conn: Conn) -> None:
         self.conns.add(conn)
-        if conn.kind == "user" and conn.listen_key is not None:
-            self.user.setdefault(conn.listen_key, set()).add(conn)
+        if conn.kind == "user" and conn.channel is not None:
+            self.user.setdefault(conn.channel, set()).add(conn)
         for stream in conn.streams:
             self.market.setdefault(stream, set()).add(conn)
 
@@ -77,8 +79,8 @@ class Hub:
         self.conns.discard(conn)
         for stream in conn.streams:
             self.market.get(stream, set()).discard(conn)
-        if conn.listen_key is not None:
-            self.user.get(conn.listen_key, set()).discard(conn)
+        if conn.channel is not None:
+            self.user.get(conn.channel, set()).discard(conn)
 
     def has_market_subscribers(self, stream: str) -> bool:
         return bool(self.market.get(stream))
@@ -107,13 +109,19 @@ class Hub:
         for conn in conns:
             self._push(conn, (due, wrapped if conn.combined else raw))
 
-    def publish_user(self, listen_key: str, payload: bytes) -> None:
-        conns = self.user.get(listen_key)
+    def join_user(self, conn: Conn, channel: str) -> None:
+        """A connection that authenticated after it opened starts hearing ``channel``."""
+        conn.channel = channel
+        self.user.setdefault(channel, set()).add(conn)
+
+    def publish_user(self, channel: str, payload: bytes, topic: str = "") -> None:
+        conns = self.user.get(channel)
         if not conns or "user" in self.faults.stalled:
             return
         due = self._due()
         for conn in conns:
-            self._push(conn, (due, payload))
+            if conn.topics is None or topic in conn.topics:
+                self._push(conn, (due, payload))
 
     # -------------------------------------------------------------- ending streams
     def close(self, conns: list[Conn], code: int, message: str, final: bytes | None = None) -> int:
@@ -129,8 +137,8 @@ class Hub:
     def select(self, kind: str) -> list[Conn]:
         return [c for c in self.conns if kind in ("all", c.kind)]
 
-    def by_listen_key(self, listen_key: str) -> list[Conn]:
-        return list(self.user.get(listen_key, ()))
+    def by_channel(self, channel: str) -> list[Conn]:
+        return list(self.user.get(channel, ()))
 
 
 def abort_with_rst(ws: web.WebSocketResponse, request: web.Request) -> None:
@@ -168,6 +176,7 @@ async def _drain(conn: Conn, request: web.Request) -> None:
             if delay > 0:
                 await asyncio.sleep(delay)
             await ws.send_frame(data, WSMsgType.TEXT)
+            conn.sent_at = loop.time()
 
 
 async def _finish(conn: Conn, item: _Close, request: web.Request) -> None:

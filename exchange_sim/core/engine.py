@@ -6,14 +6,13 @@ the user-data streams must hear is queued in ``outbox`` for the shell to publish
 
 from __future__ import annotations
 
+import copy
 import heapq
 import itertools
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
-from exchange_sim import codes
 from exchange_sim.config import (
     AccountConfig,
     FeeConfig,
@@ -22,8 +21,10 @@ from exchange_sim.config import (
     SimConfig,
     SymbolConfig,
 )
-from exchange_sim.market import Quote
-from exchange_sim.orders import NewOrder, Order, fmt
+from exchange_sim.core.events import OrderEvent, PositionEvent, Trade, UserEvent
+from exchange_sim.core.market import Quote
+from exchange_sim.core.orders import NewOrder, Order, fmt
+from exchange_sim.core.refusals import Reason, Refused
 
 ZERO = Decimal(0)
 HISTORY_PER_ACCOUNT = 50_000
@@ -54,15 +55,10 @@ class Account:
     positions: dict[str, Position]
     open: dict[int, Order] = field(default_factory=dict)
     history: OrderedDict[int, Order] = field(default_factory=OrderedDict)
-    countdowns: dict[str, float] = field(default_factory=dict)  # symbol -> monotonic deadline
+    # scope -> monotonic deadline; the scope is a symbol, or None for every symbol
+    countdowns: dict[str | None, float] = field(default_factory=dict)
     resting_notional: dict[str, Decimal] = field(default_factory=dict)  # exact: qty * price
     update_ms: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class UserEvent:
-    account: str
-    payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +93,20 @@ class Exchange:
     def account_by_email(self, email: str) -> Account | None:
         return next((a for a in self.accounts.values() if a.email == email), None)
 
-    def delete_key(self, email: str, api_key: str, now_ms: int) -> Key:
-        account = self.account_by_email(email)
-        if account is None or account.master:
-            raise codes.sub_account_missing()
+    def delete_key(self, email: str | None, api_key: str, now_ms: int) -> Key:
+        """Delete a sub-account's key; ``email`` names the sub-account where the venue asks
+        for it (None: the key alone names it). A master account's key is never deleted."""
         key = self.keys.get(api_key)
-        if key is None or key.account != account.name or key.deleted:
-            raise codes.sub_account_key_missing()
+        if email is not None:
+            account = self.account_by_email(email)
+            if account is None or account.master:
+                raise Refused(Reason.SUB_ACCOUNT_MISSING)
+        elif key is not None:
+            account = self.accounts[key.account]
+        else:
+            raise Refused(Reason.SUB_KEY_MISSING)
+        if key is None or key.account != account.name or key.deleted or account.master:
+            raise Refused(Reason.SUB_KEY_MISSING)
         key.deleted = True
         key.deleted_ms = now_ms
         return key
@@ -116,14 +119,16 @@ class Exchange:
             return
         bids, asks = self._bids[symbol], self._asks[symbol]
         while bids and -bids[0][0] >= quote.ask:
-            self._fill_resting(heapq.heappop(bids)[1], now_ms)
+            neg_price, order_id = heapq.heappop(bids)
+            self._fill_resting(order_id, -neg_price, now_ms)
         while asks and asks[0][0] <= quote.bid:
-            self._fill_resting(heapq.heappop(asks)[1], now_ms)
+            price, order_id = heapq.heappop(asks)
+            self._fill_resting(order_id, price, now_ms)
 
-    def _fill_resting(self, order_id: int, now_ms: int) -> None:
+    def _fill_resting(self, order_id: int, price: Decimal, now_ms: int) -> None:
         order = self._resting.get(order_id)
-        if order is None or not order.is_open:
-            return  # cancelled since it was queued: lazy deletion from the heap
+        if order is None or not order.is_open or order.price != price:
+            return  # cancelled or amended since it was queued: lazy deletion from the heap
         account = self.accounts[order.account]
         self._unrest(account, order)
         qty = self._reduce_only_cap(account, order, order.remaining)
@@ -138,24 +143,24 @@ class Exchange:
         sym = self.symbols[new.symbol]
         quote = self.quotes.get(new.symbol)
         if quote is None:
-            raise codes.service_unavailable()
+            raise Refused(Reason.NO_QUOTE)
         cid = new.client_order_id
         if cid is not None and any(o.client_order_id == cid for o in account.open.values()):
-            raise codes.client_order_id_duplicated()
+            raise Refused(Reason.CLIENT_ID_DUPLICATED)
         ref_price = (
             new.price if new.type == "LIMIT" else (quote.ask if new.side == "BUY" else quote.bid)
         )
         if not new.reduce_only and new.qty * ref_price < sym.min_notional:
-            raise codes.min_notional(fmt(sym.min_notional))
+            raise Refused(Reason.MIN_NOTIONAL, fmt(sym.min_notional))
         self._check_reduce_only(account, new)
         self._check_margin(account, sym, new, ref_price)
         if len([o for o in account.open.values() if o.symbol == new.symbol]) >= sym.max_open_orders:
-            raise codes.max_open_orders()
+            raise Refused(Reason.MAX_OPEN_ORDERS)
         fills = self._taker_fills(new, quote)
         if new.type == "LIMIT" and new.tif == "GTX" and fills:
-            raise codes.gtx_rejected()
+            raise Refused(Reason.POST_ONLY)
         if new.tif == "FOK" and sum(f.qty for f in fills) < new.qty:
-            raise codes.fok_rejected()
+            raise Refused(Reason.FOK)
         order_id = next(self._order_ids)
         order = Order(
             order_id=order_id,
@@ -243,7 +248,7 @@ class Exchange:
             return
         pos = account.positions[new.symbol].qty
         if pos == 0 or (pos > 0) == (new.side == "BUY"):
-            raise codes.reduce_only_rejected()
+            raise Refused(Reason.REDUCE_ONLY)
 
     def _reduce_only_cap(self, account: Account, order: Order, wanted: Decimal) -> Decimal:
         if not order.reduce_only:
@@ -263,7 +268,7 @@ class Exchange:
         exposure = max(ZERO, new.qty - opposing)
         required = exposure * ref_price / sym.leverage
         if required > self.available_balance(account):
-            raise codes.margin_insufficient()
+            raise Refused(Reason.MARGIN)
 
     def cancel(
         self, account_name: str, symbol: str, order_id: int | None, cid: str | None, now_ms: int
@@ -271,21 +276,56 @@ class Exchange:
         account = self.accounts[account_name]
         order = self._find(account, symbol, order_id, cid, open_only=True)
         if order is None:
-            raise codes.unknown_order()
+            raise Refused(Reason.NOT_OPEN)
         self._close(account, order, "CANCELED", now_ms)
         return order
 
-    def cancel_all(self, account_name: str, symbol: str, now_ms: int) -> list[Order]:
+    def cancel_all(self, account_name: str, symbol: str | None, now_ms: int) -> list[Order]:
+        """Cancel the account's open orders on ``symbol`` (None: on every symbol)."""
         account = self.accounts[account_name]
-        victims = [o for o in account.open.values() if o.symbol == symbol]
+        victims = [o for o in account.open.values() if symbol is None or o.symbol == symbol]
         for order in victims:
             self._close(account, order, "CANCELED", now_ms)
         return victims
 
+    def amend(
+        self,
+        account_name: str,
+        symbol: str,
+        ref: tuple[int | None, str | None],
+        qty: Decimal | None,
+        price: Decimal | None,
+        now_ms: int,
+    ) -> Order:
+        """Change a resting limit order's quantity and/or price in place (same order id). The
+        amended order is matched at once if it now crosses the market, as a new one would."""
+        account = self.accounts[account_name]
+        order = self._find(account, symbol, ref[0], ref[1], open_only=True)
+        if order is None:
+            raise Refused(Reason.NOT_OPEN)
+        new_qty = order.orig_qty if qty is None else qty
+        new_price = order.price if price is None else price
+        if order.type != "LIMIT" or new_qty <= order.executed_qty:
+            raise Refused(Reason.AMEND_INVALID)
+        sym = self.symbols[symbol]
+        extra = (new_qty - order.orig_qty) * new_price + order.remaining * (new_price - order.price)
+        if extra > 0 and extra / sym.leverage > self.available_balance(account):
+            raise Refused(Reason.MARGIN)
+        probe = NewOrder(symbol, order.side, "LIMIT", order.tif, new_qty - order.executed_qty,
+                         new_price, order.reduce_only, None)  # fmt: skip
+        fills = self._taker_fills(probe, self.quotes[symbol])
+        if order.tif == "GTX" and fills:
+            raise Refused(Reason.POST_ONLY)
+        self._unrest(account, order)
+        order.orig_qty, order.price, order.update_ms = new_qty, new_price, now_ms
+        self._emit_order(order, "AMENDED", now_ms)
+        self._run_new(account, order, fills, now_ms)
+        return order
+
     def query(self, account_name: str, symbol: str, order_id: int | None, cid: str | None) -> Order:
         order = self._find(self.accounts[account_name], symbol, order_id, cid, open_only=False)
         if order is None:
-            raise codes.no_such_order()
+            raise Refused(Reason.NOT_FOUND)
         return order
 
     def open_orders(self, account_name: str, symbol: str | None) -> list[Order]:
@@ -332,6 +372,7 @@ class Exchange:
             account.wallet += realized - fee
             order.executed_qty += f.qty
             order.cum_quote += f.qty * f.price
+            order.cum_fee += fee
             order.update_ms = now_ms
             filled = order.executed_qty >= order.orig_qty
             order.status = "FILLED" if filled else "PARTIALLY_FILLED"
@@ -393,17 +434,20 @@ class Exchange:
 
     # ------------------------------------------------------------------------ countdowns
     def set_countdown(
-        self, account_name: str, symbol: str, countdown_ms: int, now_mono: float
+        self, account_name: str, symbol: str | None, countdown_ms: int, now_mono: float
     ) -> None:
+        """Arm (or with 0 disarm) a countdown cancel-all on ``symbol`` (None: every symbol)."""
         countdowns = self.accounts[account_name].countdowns
         if countdown_ms == 0:
             countdowns.pop(symbol, None)
         else:
             countdowns[symbol] = now_mono + countdown_ms / 1000
 
-    def expire_countdowns(self, now_mono: float, now_ms: int) -> list[tuple[str, str, list[Order]]]:
-        """Cancel every order of each (account, symbol) whose countdown ran out."""
-        expired: list[tuple[str, str, list[Order]]] = []
+    def expire_countdowns(
+        self, now_mono: float, now_ms: int
+    ) -> list[tuple[str, str | None, list[Order]]]:
+        """Cancel every order of each (account, scope) whose countdown ran out."""
+        expired: list[tuple[str, str | None, list[Order]]] = []
         for account in self.accounts.values():
             if not account.countdowns:
                 continue
@@ -419,7 +463,7 @@ class Exchange:
     def _emit_order(self, order: Order, exec_type: str, now_ms: int) -> None:
         if order.account not in self.listening:
             return
-        self.outbox.append(UserEvent(order.account, _order_event(order, exec_type, now_ms)))
+        self.outbox.append(OrderEvent(order.account, exec_type, copy.copy(order), now_ms))
 
     def _emit_trade(
         self, order: Order, f: Fill, fee: Decimal, realized: Decimal, maker: bool, now_ms: int
@@ -427,55 +471,22 @@ class Exchange:
         trade_id = next(self._trade_ids)
         if order.account not in self.listening:
             return
-        event = _order_event(order, "TRADE", now_ms)
-        o = event["o"]
-        o.update(
-            l=fmt(f.qty),
-            L=fmt(f.price),
-            N="USDT",
-            n=fmt(fee),
-            t=trade_id,
-            m=maker,
-            rp=fmt(realized),
-        )
-        self.outbox.append(UserEvent(order.account, event))
+        trade = Trade(trade_id, f.qty, f.price, fee, realized, maker)
+        self.outbox.append(OrderEvent(order.account, "TRADE", copy.copy(order), now_ms, trade))
 
     def _emit_account(self, account: Account, symbol: str, now_ms: int) -> None:
         if account.name not in self.listening:
             return
         pos = account.positions[symbol]
         self.outbox.append(
-            UserEvent(
+            PositionEvent(
                 account.name,
-                {
-                    "e": "ACCOUNT_UPDATE",
-                    "E": now_ms,
-                    "T": now_ms,
-                    "a": {
-                        "m": "ORDER",
-                        "B": [
-                            {
-                                "a": "USDT",
-                                "wb": fmt(account.wallet),
-                                "cw": fmt(account.wallet),
-                                "bc": "0",
-                            }
-                        ],
-                        "P": [
-                            {
-                                "s": symbol,
-                                "pa": fmt(pos.qty),
-                                "ep": fmt(pos.entry),
-                                "bep": fmt(pos.entry),
-                                "cr": "0",
-                                "up": fmt(self.unrealized(pos)),
-                                "mt": "cross",
-                                "iw": "0",
-                                "ps": "BOTH",
-                            }
-                        ],
-                    },
-                },
+                symbol,
+                account.wallet,
+                pos.qty,
+                pos.entry,
+                self.unrealized(pos),
+                now_ms,
             )
         )
 
@@ -489,50 +500,6 @@ def _cap(fills: list[Fill], limit: Decimal) -> list[Fill]:
         capped.append(Fill(take, f.price))
         limit -= take
     return capped
-
-
-def _order_event(order: Order, exec_type: str, now_ms: int) -> dict[str, Any]:
-    return {
-        "e": "ORDER_TRADE_UPDATE",
-        "E": now_ms,
-        "T": now_ms,
-        "o": {
-            "s": order.symbol,
-            "c": order.client_order_id,
-            "S": order.side,
-            "o": order.type,
-            "f": order.tif,
-            "q": fmt(order.orig_qty),
-            "p": fmt(order.price),
-            "ap": fmt(order.avg_price),
-            "sp": "0",
-            "x": exec_type,
-            "X": order.status,
-            "i": order.order_id,
-            "l": "0",
-            "z": fmt(order.executed_qty),
-            "L": "0",
-            "N": "USDT",
-            "n": "0",
-            "T": now_ms,
-            "t": 0,
-            "b": "0",
-            "a": "0",
-            "m": False,
-            "R": order.reduce_only,
-            "wt": "CONTRACT_PRICE",
-            "ot": order.type,
-            "ps": "BOTH",
-            "cp": False,
-            "rp": "0",
-            "pP": False,
-            "si": 0,
-            "ss": 0,
-            "V": "NONE",
-            "pm": "NONE",
-            "gtd": 0,
-        },
-    }
 
 
 def _account(cfg: AccountConfig, sim: SimConfig) -> Account:

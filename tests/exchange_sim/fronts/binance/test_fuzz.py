@@ -121,3 +121,52 @@ def test_raw_garbage_never_breaks_the_server(
 def test_the_fuzzed_sim_is_still_healthy(fuzz_sim: SimProcess) -> None:
     assert fuzz_sim.child.alive()
     assert "Traceback" not in fuzz_sim.child.log_tail(10_000)
+
+
+hexish = st.text(alphabet="0123456789abcdefABCDEF", min_size=1, max_size=130)
+wrong_signatures = (
+    st.text(st.characters(codec="utf-8"), min_size=1, max_size=80).map(urllib.parse.quote_plus)
+    | st.binary(min_size=1, max_size=80).map(urllib.parse.quote_from_bytes)
+    | hexish
+    | st.sampled_from(["%C3%A9", "%FF", "%00", "%", "%G1", "+", "0" * 64, "Z" * 64])
+)
+
+
+def _expected_code(raw_signature: str) -> int:
+    """-1022 for a wrong signature; -1100 when the value cannot be a parameter at all."""
+    try:
+        value = urllib.parse.unquote_plus(raw_signature, errors="strict")
+    except UnicodeDecodeError:
+        return -1100
+    if not value:
+        return -1102
+    if len(value) > 1024 or not value.isprintable():
+        return -1100
+    return -1022
+
+
+@FUZZ
+@given(route=signed_paths, signature=wrong_signatures, in_body=st.booleans())
+def test_wrong_signatures_of_every_shape_get_1022_and_are_journaled(
+    fuzz_sim: SimProcess, route: tuple[str, str], signature: str, in_body: bool
+) -> None:
+    key = fuzz_sim.trader_key
+    # Every endpoint's mandatory parameters are present: the signature is what is judged.
+    mandatory = "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01&countdownTime=0&orderId=1"
+    signed = f"{mandatory}&timestamp={int(time.time() * 1000)}&signature={signature}"
+    method, path = route
+    since = fuzz_sim.admin.last_seq()
+    if in_body:
+        status, raw = _request(fuzz_sim, method, path, signed.encode(), key.api_key)
+    else:
+        status, raw = _request(fuzz_sim, method, f"{path}?{signed}", None, key.api_key)
+    body = json.loads(raw)
+    expected = _expected_code(signature)
+    if expected == -1102:  # an empty signature is a missing mandatory parameter
+        assert body["code"] in (-1102, -1022)
+    else:
+        assert (status, body["code"]) == (400, expected), (signature, body)
+    entries = [e for e in fuzz_sim.admin.journal(since=since) if e["kind"] == "request"]
+    assert [(e["endpoint"], e["status"], e["code"]) for e in entries] == [
+        (f"{method} {path}", status, body["code"])
+    ]

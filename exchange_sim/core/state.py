@@ -1,31 +1,35 @@
-"""The running simulator: engine plus journal, faults, limits, streams and background loops.
+"""The running simulator: engine plus journal, faults, streams, its front and background loops.
 
-This is the imperative shell around ``engine.Exchange``: it reads the clock, publishes what the
-engine queued to the user-data streams, and owns the periodic work (market ticks, countdown
-checks, listen-key expiry).
+This is the imperative shell around ``engine.Exchange``: it reads the clock, hands what the
+engine queued to the front to render for the user-data channels, and owns the periodic work
+(market ticks, countdown checks, channel expiry). It speaks no venue's protocol: the front
+(``exchange_sim.fronts``) does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
-import orjson
+from aiohttp import web
 
 from exchange_sim.clock import Clock
 from exchange_sim.config import SimConfig
-from exchange_sim.engine import Exchange, Key
-from exchange_sim.faults import Faults
-from exchange_sim.journal import Journal
-from exchange_sim.market import PriceProcess, Quote, price_process
-from exchange_sim.orders import fmt
-from exchange_sim.ratelimit import RateLimiter
-from exchange_sim.streams import Hub
+from exchange_sim.core.engine import Exchange, Key
+from exchange_sim.core.events import UserEvent
+from exchange_sim.core.faults import Faults
+from exchange_sim.core.journal import Journal
+from exchange_sim.core.market import PriceProcess, Quote, price_process
+from exchange_sim.core.orders import fmt
+from exchange_sim.core.streams import Hub
 
 log = logging.getLogger("exchange_sim")
 
@@ -35,35 +39,56 @@ MAX_TICKS_PER_WAKE = 2000
 
 
 @dataclass(slots=True)
-class ListenKey:
+class Channel:
+    """A user-data channel: what a key follows its account's events through (Binance's listen
+    key; one authenticated private socket on Bybit). Closed when its key is deleted."""
+
     token: str
     api_key: str
     account: str
-    expires_mono: float
+    expires_mono: float  # math.inf: lives as long as its connection
 
 
-def book_ticker_stream(symbol: str) -> str:
-    return f"{symbol.lower()}@bookTicker"
+class Front(Protocol):
+    """What the core needs from a venue front (``exchange_sim.fronts``)."""
+
+    name: str
+
+    def build_app(self) -> web.Application: ...
+
+    def publish_quote(self, symbol: str, quote: Quote, now_ms: int, update_id: int) -> None:
+        """Send a new top of book to the market streams that follow ``symbol``."""
+
+    def render_user_event(self, event: UserEvent) -> list[tuple[str, bytes]]:
+        """The event as the venue's user-data messages: (topic, payload) pairs."""
+
+    def expiry_notice(self, channel: Channel, now_ms: int) -> bytes | None:
+        """What a channel hears just before it expires (None: nothing)."""
+
+
+FrontFactory = Callable[["Sim"], Front]
 
 
 class Sim:
-    def __init__(self, config: SimConfig, clock: Clock) -> None:
+    def __init__(self, config: SimConfig, clock: Clock, front: FrontFactory) -> None:
         self.config = config
         self.clock = clock
         self.engine = Exchange(config)
         self.journal = Journal(config.journal_size)
         self.faults = Faults()
-        self.limiter = RateLimiter(config.rate_limits)
         self.rng = random.Random(config.market.seed ^ 0x5EED)
         self.hub = Hub(self.faults, self.rng, asyncio.get_running_loop().time)
         self.process: PriceProcess = price_process(config.market, config.symbols)
-        self.listen_keys: dict[str, ListenKey] = {}  # token -> listen key
+        self.channels: dict[str, Channel] = {}  # token -> channel
         self._update_id = 0
-        self._stream_names = {
-            s.symbol: book_ticker_stream(s.symbol).encode() for s in config.symbols
-        }
+        self.front = front(self)
         for sym in config.symbols:
             self.tick(sym.symbol)
+
+    @property
+    def update_id(self) -> int:
+        """How many tops of book have been published: the market streams' update id."""
+        return self._update_id
 
     # ------------------------------------------------------------------ time
     def now_ms(self) -> int:
@@ -71,7 +96,7 @@ class Sim:
 
     # ------------------------------------------------------------------ market
     def tick(self, symbol: str, quote: Quote | None = None) -> None:
-        """Advance one symbol's price, match resting orders, publish the book ticker."""
+        """Advance one symbol's price, match resting orders, publish the new top of book."""
         if quote is None:
             quote = self.process.step(symbol)
         now_ms = self.now_ms()
@@ -79,32 +104,7 @@ class Sim:
         self.engine.on_quote(symbol, quote, now_ms)
         self._update_id += 1
         self.flush_user_events()
-        stream = self._stream_names[symbol]
-        single = self.hub.has_market_subscribers(stream.decode())
-        every = self.hub.has_market_subscribers("!bookTicker")
-        if not (single or every):
-            return
-        raw = orjson.dumps(
-            {
-                "e": "bookTicker",
-                "u": self._update_id,
-                "s": symbol,
-                "b": fmt(quote.bid),
-                "B": fmt(quote.bid_qty),
-                "a": fmt(quote.ask),
-                "A": fmt(quote.ask_qty),
-                "T": now_ms,
-                "E": now_ms,
-            }
-        )
-        if single:
-            self.hub.publish_market(
-                stream.decode(), raw, b'{"stream":"' + stream + b'","data":' + raw + b"}"
-            )
-        if every:
-            self.hub.publish_market(
-                "!bookTicker", raw, b'{"stream":"!bookTicker","data":' + raw + b"}"
-            )
+        self.front.publish_quote(symbol, quote, now_ms, self._update_id)
 
     def jump(self, symbol: str, pct: float) -> Quote:
         quote = self.process.jump(symbol, pct)
@@ -139,62 +139,54 @@ class Sim:
             return
         self.engine.outbox = []
         by_account: dict[str, list[str]] = {}
-        for lk in self.listen_keys.values():
-            by_account.setdefault(lk.account, []).append(lk.token)
+        for channel in self.channels.values():
+            by_account.setdefault(channel.account, []).append(channel.token)
         for event in outbox:
             tokens = by_account.get(event.account)
             if not tokens:
                 continue
-            payload = orjson.dumps(event.payload)
-            for token in tokens:
-                self.hub.publish_user(token, payload)
+            for topic, payload in self.front.render_user_event(event):
+                for token in tokens:
+                    self.hub.publish_user(token, payload, topic)
 
-    def listen_key_for(self, api_key: str) -> ListenKey | None:
-        return next((lk for lk in self.listen_keys.values() if lk.api_key == api_key), None)
+    def channel_for(self, api_key: str) -> Channel | None:
+        return next((c for c in self.channels.values() if c.api_key == api_key), None)
 
-    def open_listen_key(self, key: Key) -> ListenKey:
-        """The venue returns the key's active listen key (extended) or creates one."""
-        expires = self.clock.monotonic() + self.config.listen_key_validity_s
-        existing = self.listen_key_for(key.config.api_key)
-        if existing is not None:
-            existing.expires_mono = expires
-            return existing
+    def open_channel(self, key: Key, expires_mono: float = math.inf) -> Channel:
         token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(64))
-        lk = ListenKey(token, key.config.api_key, key.account, expires)
-        self.listen_keys[token] = lk
+        channel = Channel(token, key.config.api_key, key.account, expires_mono)
+        self.channels[token] = channel
         self._update_listening()
-        return lk
+        return channel
 
     def _update_listening(self) -> None:
-        self.engine.listening = {lk.account for lk in self.listen_keys.values()}
+        self.engine.listening = {c.account for c in self.channels.values()}
 
-    def close_listen_key(self, lk: ListenKey, reason: str, final: bytes | None = None) -> None:
-        self.listen_keys.pop(lk.token, None)
+    def close_channel(self, channel: Channel, reason: str, final: bytes | None = None) -> None:
+        self.channels.pop(channel.token, None)
         self._update_listening()
-        self.hub.close(self.hub.by_listen_key(lk.token), 1000, reason, final)
+        self.hub.close(self.hub.by_channel(channel.token), 1000, reason, final)
 
-    def expire_listen_keys(self) -> None:
+    def expire_channels(self) -> None:
         now = self.clock.monotonic()
-        for lk in [lk for lk in self.listen_keys.values() if lk.expires_mono <= now]:
-            final = orjson.dumps(
-                {"e": "listenKeyExpired", "E": self.now_ms(), "listenKey": lk.token}
-            )
-            self.close_listen_key(lk, "listenKeyExpired", final)
+        for channel in [c for c in self.channels.values() if c.expires_mono <= now]:
+            final = self.front.expiry_notice(channel, self.now_ms())
+            self.close_channel(channel, "listenKeyExpired", final)
             self.journal.event(
-                now, self.clock.wall(), "listen_key_expired", lk.account, lk.api_key[:8]
+                now, self.clock.wall(), "listen_key_expired", channel.account, channel.api_key[:8]
             )
 
-    async def run_listen_key_expiry(self) -> None:
+    async def run_channel_expiry(self) -> None:
         period = min(1.0, self.config.listen_key_validity_s / 4)
         while True:
             await asyncio.sleep(period)
-            self.expire_listen_keys()
+            self.expire_channels()
 
-    def delete_key(self, email: str, api_key: str) -> Key:
+    def delete_key(self, email: str | None, api_key: str) -> Key:
+        """Delete a sub-account key (``email``: see ``Exchange.delete_key``); its channels close."""
         key = self.engine.delete_key(email, api_key, self.now_ms())
-        lk = self.listen_key_for(api_key)
-        if lk is not None:
-            self.close_listen_key(lk, "API key deleted")
+        for channel in [c for c in self.channels.values() if c.api_key == api_key]:
+            self.close_channel(channel, "API key deleted")
         self.journal.event(
             self.clock.monotonic(),
             self.clock.wall(),
@@ -209,10 +201,14 @@ class Sim:
     # ------------------------------------------------------------------ countdowns
     def check_countdowns(self) -> None:
         mono = self.clock.monotonic()
-        for account, symbol, cancelled in self.engine.expire_countdowns(mono, self.now_ms()):
+        for account, scope, cancelled in self.engine.expire_countdowns(mono, self.now_ms()):
             ids = ",".join(str(o.order_id) for o in cancelled)
             self.journal.event(
-                mono, self.clock.wall(), "countdown_cancel_all", account, f"{symbol} [{ids}]"
+                mono,
+                self.clock.wall(),
+                "countdown_cancel_all",
+                account,
+                f"{scope or '*'} [{ids}]",
             )
         self.flush_user_events()
 
@@ -265,3 +261,6 @@ class Sim:
             "order_margin": e.order_margin(account),
             "available": e.available_balance(account),
         }
+
+
+SIM = web.AppKey("sim", Sim)  # how the front's and the admin's handlers find the running sim

@@ -6,8 +6,9 @@ from dataclasses import dataclass, replace
 from decimal import Decimal as D
 
 from exchange_sim.config import load_config
-from exchange_sim.orders import NewOrder
-from exchange_sim.state import Sim
+from exchange_sim.core.orders import NewOrder
+from exchange_sim.core.state import Sim
+from exchange_sim.fronts.binance.app import BinanceFront, open_listen_key
 
 
 @dataclass
@@ -23,12 +24,12 @@ class FakeClock:
 
 
 def _limit(price: str) -> NewOrder:
-    return NewOrder("BTCUSDT", "BUY", "LIMIT", "GTC", D("0.01"), D(price), False, None, "ACK")
+    return NewOrder("BTCUSDT", "BUY", "LIMIT", "GTC", D("0.01"), D(price), False, None)
 
 
 async def test_countdown_fires_exactly_when_its_deadline_passes() -> None:
     clock = FakeClock()
-    sim = Sim(load_config(None), clock)
+    sim = Sim(load_config(None), clock, BinanceFront)
     sim.engine.place("trader1", _limit("50000.0"), 0)
     sim.engine.set_countdown("trader1", "BTCUSDT", 500, clock.monotonic())
     clock.mono += 0.499
@@ -44,15 +45,15 @@ async def test_countdown_fires_exactly_when_its_deadline_passes() -> None:
 
 async def test_listen_keys_expire_unless_kept_alive() -> None:
     clock = FakeClock()
-    sim = Sim(replace(load_config(None), listen_key_validity_s=60.0), clock)
+    sim = Sim(replace(load_config(None), listen_key_validity_s=60.0), clock, BinanceFront)
     trader = sim.engine.keys["SimTraderKey".ljust(64, "0")]
     watchdog = sim.engine.keys["SimWatchdogKey".ljust(64, "0")]
-    kept = sim.open_listen_key(watchdog)
-    dropped = sim.open_listen_key(trader)
+    kept = open_listen_key(sim, watchdog)
+    dropped = open_listen_key(sim, trader)
     clock.mono += 50
-    assert sim.open_listen_key(watchdog) is kept  # POST again = keep-alive
+    assert open_listen_key(sim, watchdog) is kept  # POST again = keep-alive
     clock.mono += 11
-    sim.expire_listen_keys()
-    assert set(sim.listen_keys) == {kept.token}
-    assert dropped.token not in sim.listen_keys
+    sim.expire_channels()
+    assert set(sim.channels) == {kept.token}
+    assert dropped.token not in sim.channels
     assert sim.engine.listening == {"trader1"}

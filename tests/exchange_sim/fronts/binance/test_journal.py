@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 from tests.exchange_sim.venue_client import VenueClient
+from tests.support.sim import SimProcess
 
 
 async def test_every_request_is_journaled_in_order(venue: VenueClient) -> None:
@@ -40,3 +42,22 @@ async def test_journal_pages_with_since_and_limit(venue: VenueClient) -> None:
     page = sim.admin.journal(since=everything[1]["seq"], limit=2)
     assert [e["seq"] for e in page] == [everything[2]["seq"], everything[3]["seq"]]
     assert sim.admin.journal(since=everything[-1]["seq"]) == []
+
+
+def test_a_request_whose_client_leaves_during_latency_is_journaled(frozen_sim: SimProcess) -> None:
+    sim = frozen_sim
+    sim.admin.set_fault(rest_latency={"fixed_ms": 300})
+    since = sim.admin.last_seq()
+    body = b"symbol=BTCUSDT&timestamp=1"
+    head = (
+        "POST /fapi/v1/order HTTP/1.1\r\nHost: sim\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"X-MBX-APIKEY: {sim.trader_key.api_key}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as conn:
+        conn.sendall(head.encode() + body)
+    # The client is gone before the venue answers; the venue still received the request.
+    entry = sim.admin.wait_for_journal(lambda e: e["kind"] == "request", since=since)
+    assert (entry["endpoint"], entry["status"]) == ("POST /fapi/v1/order", 499)
+    assert entry["api_key"] == sim.trader_key.api_key
+    assert "Traceback" not in sim.child.log_tail(10_000)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from exchange_sim.core.faults import FailNext
+from exchange_sim.core.refusals import Reason, Refused
 from exchange_sim.errors import VenueError
 
 
@@ -189,6 +191,7 @@ def gtx_rejected() -> VenueError:
 
 
 OVERLOADED = -1008
+UNDOCUMENTED = -9999  # the admin's unknown_code fault: in no catalogue a client knows
 
 
 def trading_disabled() -> VenueError:
@@ -201,19 +204,46 @@ def trading_disabled() -> VenueError:
     )
 
 
-# What the "reject every new order" fault may answer: the overload error, or a definite
-# rejection with the venue's own status and text (the order was not created).
-ORDER_REJECTIONS: dict[int, Callable[[], VenueError]] = {
-    OVERLOADED: trading_disabled,
-    -2019: margin_insufficient,
-    -2022: reduce_only_rejected,
-    -2025: max_open_orders,
-}
-
-
 def sub_account_missing() -> VenueError:
     return VenueError(-12022, "Sub-account not found.", 400)
 
 
 def sub_account_key_missing() -> VenueError:
     return VenueError(-12023, "API key not found for this sub-account.", 400)
+
+
+def refusal(err: Refused) -> VenueError:
+    """The core's refusal in this venue's words."""
+    if err.reason is Reason.MIN_NOTIONAL:
+        return min_notional(err.detail)
+    return _REFUSALS[err.reason]()
+
+
+_REFUSALS: dict[Reason, Callable[[], VenueError]] = {
+    Reason.NO_QUOTE: service_unavailable,
+    Reason.OVERLOADED: trading_disabled,
+    Reason.CLIENT_ID_DUPLICATED: client_order_id_duplicated,
+    Reason.REDUCE_ONLY: reduce_only_rejected,
+    Reason.MARGIN: margin_insufficient,
+    Reason.MAX_OPEN_ORDERS: max_open_orders,
+    Reason.POST_ONLY: gtx_rejected,
+    Reason.FOK: fok_rejected,
+    Reason.NOT_OPEN: unknown_order,
+    Reason.NOT_FOUND: no_such_order,
+    Reason.AMEND_INVALID: lambda: bad_param("quantity"),
+    Reason.SUB_ACCOUNT_MISSING: sub_account_missing,
+    Reason.SUB_KEY_MISSING: sub_account_key_missing,
+}
+
+
+def injected_failure(fail: FailNext, weight_limit: int) -> VenueError:
+    """An admin ``fail_next`` fault in this venue's words."""
+    if fail.kind == "429":
+        return too_many_requests(weight_limit)
+    if fail.kind == "-1021":
+        return timestamp_outside()
+    if fail.kind == "unknown_code":
+        return VenueError(UNDOCUMENTED, "An error the venue never documented.", 400)
+    err = internal_error()
+    err.status = fail.status
+    return err

@@ -6,11 +6,12 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from exchange_sim import codes
-from exchange_sim.errors import SimError, VenueError
+from exchange_sim.core.refusals import REJECTION_CODES
+from exchange_sim.errors import SimError
 
 STREAM_KINDS = ("market", "user")
-FAIL_KINDS = ("5xx", "429", "-1021")
+FAIL_KINDS = ("5xx", "429", "-1021", "unknown_code", "html", "empty")
+OVERLOADED = -1008  # the admin API's name for "the venue is overloaded" (Binance's code)
 
 
 class FaultSpecError(SimError, ValueError):
@@ -37,19 +38,42 @@ class Latency:
 
 @dataclass(slots=True)
 class FailNext:
+    """The next ``count`` requests fail: ``kind`` 5xx (a server error with ``status``), 429 (the
+    rate limit), -1021 (a timestamp refusal) or unknown_code (an error code the venue never
+    documented), each in the front's own words; or html (a proxy's HTML error page with
+    ``status``) or empty (HTTP 200 with an empty JSON object: every field missing), the same
+    whichever front serves."""
+
     count: int
     kind: str
     status: int
     endpoint: str | None  # e.g. "POST /fapi/v1/order"; None = every venue request
 
-    def error(self, weight_limit: int) -> VenueError:
-        if self.kind == "429":
-            return codes.too_many_requests(weight_limit)
-        if self.kind == "-1021":
-            return codes.timestamp_outside()
-        err = codes.internal_error()
-        err.status = self.status
-        return err
+
+class RawAnswer(SimError):
+    """An injected answer in no venue's shape, sent as is."""
+
+    def __init__(self, status: int, body: bytes, content_type: str, what: str) -> None:
+        super().__init__(what)
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+
+
+_PROXY_PAGE = (
+    "<html><head><title>{status} Bad Gateway</title></head><body><center><h1>{status} Bad "
+    "Gateway</h1></center><hr><center>proxy</center></body></html>\n"
+)
+
+
+def raw_answer(fail: FailNext) -> RawAnswer | None:
+    """The answer of a front-independent failure kind, or None for the front to render."""
+    if fail.kind == "html":
+        page = _PROXY_PAGE.format(status=fail.status).encode()
+        return RawAnswer(fail.status, page, "text/html", "injected proxy page")
+    if fail.kind == "empty":
+        return RawAnswer(200, b"{}", "application/json", "injected empty answer")
+    return None
 
 
 @dataclass(slots=True)
@@ -57,7 +81,8 @@ class Faults:
     rest_latency: Latency | None = None
     stream_latency: Latency | None = None
     fail_next: list[FailNext] = field(default_factory=list)
-    reject_orders: int | None = None  # the error code every new order gets; None = off
+    # What every new order gets, named by its Binance code (a key of REJECTION_CODES); None = off
+    reject_orders: int | None = None
     pause_matching: bool = False
     stalled: set[str] = field(default_factory=set)
 
@@ -150,7 +175,7 @@ def parse_fail_next(raw: Any) -> FailNext:
 def parse_reject_orders(raw: Any) -> int | None:
     """``true`` (the overload error, -1008), ``false`` (off), or ``{"code": <rejection>}``."""
     if raw is True:
-        return codes.OVERLOADED
+        return OVERLOADED
     if raw is False:
         return None
     if not isinstance(raw, dict):
@@ -158,8 +183,8 @@ def parse_reject_orders(raw: Any) -> int | None:
     spec = dict(raw)
     code = spec.pop("code", None)
     _no_leftovers(spec, "reject_orders")
-    if isinstance(code, bool) or not isinstance(code, int) or code not in codes.ORDER_REJECTIONS:
-        known = ", ".join(str(c) for c in sorted(codes.ORDER_REJECTIONS, reverse=True))
+    if isinstance(code, bool) or not isinstance(code, int) or code not in REJECTION_CODES:
+        known = ", ".join(str(c) for c in sorted(REJECTION_CODES, reverse=True))
         raise FaultSpecError(f"reject_orders.code: must be one of {known}, got {code!r}")
     return code
 

@@ -11,7 +11,7 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from exchange_sim import codes
+from exchange_sim.fronts.binance import codes
 
 MAX_PARAMS = 64
 MAX_VALUE_LEN = 1024
@@ -73,6 +73,10 @@ def sign(secret: str, payload: str) -> str:
 
 
 def signature_valid(secret: str, payload: str, signature: str) -> bool:
+    """Constant-time compare; a signature that is not ASCII (``%C3%A9``) is simply wrong, since
+    ``hmac.compare_digest`` refuses non-ASCII text instead of answering False."""
+    if not signature.isascii():
+        return False
     return hmac.compare_digest(sign(secret, payload), signature.lower())
 
 
