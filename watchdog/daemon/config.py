@@ -210,17 +210,39 @@ def _trader(table: Table, base: Path) -> TraderConfig:
     trader_id = table.text("id", required=True)
     if not trader_id.replace("-", "").replace("_", "").isalnum() or len(trader_id) > 64:
         raise table.fail("id", "use letters, digits, '-' and '_' (at most 64)")
-    credential = table.text("credential_file")
+    kill = _trader_kill(table.table("kill"))
     return TraderConfig(
         id=trader_id,
         hmac_key=_hmac_key(table, base),
         limits=_limits(table, base),
         process=_process(table, base),
-        credential_file=_path(base, credential) if credential else None,
+        credential_file=_credential_file(table, base, kill),
         kill_group=table.text("kill_group"),
-        kill=_trader_kill(table.table("kill")),
+        kill=kill,
         venue=parse_venue(table.table("venue")),
     )
+
+
+def _credential_file(table: Table, base: Path, kill: TraderKill) -> Path | None:
+    """The file a kill revokes. It must exist now: a kill that "revokes" a path nobody reads
+    (a typo) would verify while the real secret stays. After a kill in "remove" mode only
+    the removal record is left (see `removal_record`), and that is a valid state too."""
+    text = table.text("credential_file")
+    if text is None:
+        return None
+    path = _path(base, text)
+    if not kill.revoke_credential or path.is_file():
+        return path
+    if kill.revoke_mode == "remove" and removal_record(path).is_file():
+        return path
+    if path.exists():
+        raise table.fail("credential_file", f"{path} is not a regular file")
+    raise table.fail("credential_file", f"{path} does not exist (a kill could not revoke it)")
+
+
+def removal_record(credential: Path) -> Path:
+    """Where a kill in "remove" mode records that it removed `credential` (no secret in it)."""
+    return credential.with_name(f".{credential.name}.revoked")
 
 
 def _hmac_key(table: Table, base: Path) -> bytes:

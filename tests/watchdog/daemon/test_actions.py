@@ -126,11 +126,47 @@ async def test_revoke_can_remove_the_credential(tmp_path: Path) -> None:
     await action.attempt()
     assert await action.verify()
     assert not credential.exists()
-    await action.attempt()  # already gone: still fine
+    assert b"secret" not in (tmp_path / ".trader.credential.revoked").read_bytes()
+    assert "already removed" in await action.attempt()  # idempotent
+    assert await action.verify()
+
+
+async def test_revoking_a_credential_that_does_not_exist_fails_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    # A typo'd path: a marker written there would verify while the real secret stays.
+    for mode in ("replace", "remove"):
+        action = RevokeCredential(tmp_path / "trader-venue.crd", mode, "k1", 1.0)
+        with pytest.raises(KillStepError, match="does not exist: nothing revoked"):
+            await action.attempt()
+        assert not await action.verify()
+        assert os.listdir(tmp_path) == []
+
+
+async def test_a_symlinked_credential_is_revoked_where_it_points(tmp_path: Path) -> None:
+    secret = tmp_path / "secrets" / "venue.key"
+    secret.parent.mkdir()
+    secret.write_text("api-key=secret\n")
+    link = tmp_path / "trader.credential"
+    link.symlink_to(secret)
+    action = RevokeCredential(link, "replace", "k1", 1.0)
+    await action.attempt()
+    assert await action.verify()
+    assert secret.read_bytes().startswith(MARKER)  # the secret itself is gone
+    assert link.is_symlink()
+
+
+async def test_a_credential_holding_its_secret_again_is_not_verified(tmp_path: Path) -> None:
+    credential = tmp_path / "trader.credential"
+    credential.write_text("api-key=secret\n")
+    action = RevokeCredential(credential, "replace", "k1", 1.0)
+    await action.attempt()
+    credential.write_bytes(MARKER + b" api-key=secret\n")  # restored under a marker
+    assert not await action.verify()
 
 
 async def test_revoke_fails_as_a_step_error_when_the_directory_is_gone(tmp_path: Path) -> None:
     action = RevokeCredential(tmp_path / "missing-dir" / "c", "replace", "k1", 1.0)
-    with pytest.raises(KillStepError, match="cannot revoke"):
+    with pytest.raises(KillStepError, match="does not exist"):
         await action.attempt()
     assert not await action.verify()

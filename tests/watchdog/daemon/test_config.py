@@ -53,7 +53,9 @@ def test_inline_limits_are_parsed_like_a_limits_file(config_file: ConfigFile) ->
         stop_grace_s = 0.5
         revoke_mode = "remove"
     """
-    (trader,) = load_config(config_file(traders=traders)).traders
+    path = config_file(traders=traders)
+    (path.parent / "alpha.cred").write_text("api-key=secret\n")
+    (trader,) = load_config(path).traders
     assert trader.limits.profile == "conservative"
     assert trader.limits.heartbeat.kill_after_s == 0.4
     assert trader.process.pidfile is not None
@@ -139,3 +141,40 @@ def test_a_missing_or_broken_file_is_one_clear_error(tmp_path: Path) -> None:
     broken.write_text("state_dir = \n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(broken)
+
+
+_CREDENTIAL_TRADER = """
+[[traders]]
+id = "alpha"
+hmac_key_file = "alpha.key"
+limits_file = "limits.toml"
+credential_file = "trader-venue.crd"
+"""
+
+
+def test_a_credential_file_that_does_not_exist_is_refused(config_file: ConfigFile) -> None:
+    # A kill would "revoke" the typo's path and verify it while the real secret stays.
+    path = config_file(traders=_CREDENTIAL_TRADER)
+    missing = path.parent / "trader-venue.crd"
+    expected = f"{path}: traders[0].credential_file: {missing} does not exist"
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_config(path)
+    missing.mkdir()
+    with pytest.raises(ConfigError, match=r"credential_file: .* is not a regular file"):
+        load_config(path)
+
+
+def test_a_credential_removed_by_a_kill_is_still_a_valid_config(config_file: ConfigFile) -> None:
+    # After a kill in "remove" mode the watchdog must start again (to finish or report it).
+    path = config_file(traders=_CREDENTIAL_TRADER + '[traders.kill]\nrevoke_mode = "remove"\n')
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(path)
+    (path.parent / ".trader-venue.crd.revoked").write_text("REVOKED")
+    (trader,) = load_config(path).traders
+    assert trader.credential_file == path.parent / "trader-venue.crd"
+
+
+def test_a_credential_file_is_not_needed_when_nothing_revokes_it(config_file: ConfigFile) -> None:
+    body = _CREDENTIAL_TRADER + "[traders.kill]\nrevoke_credential = false\n"
+    (trader,) = load_config(config_file(traders=body)).traders
+    assert trader.credential_file is not None

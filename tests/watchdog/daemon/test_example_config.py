@@ -16,6 +16,7 @@ def test_the_example_config_is_valid(tmp_path: Path) -> None:
         key = tmp_path / f"{trader}.key"
         key.write_text(bytes(range(32)).hex())
         key.chmod(0o600)
+        (tmp_path / f"{trader}.credential").write_text("api-key=secret\n")
     (tmp_path / "mm-btc.limits.toml").write_text('profile = "standard"\n')
     path = tmp_path / "watchdog.toml"
     path.write_text(text)
