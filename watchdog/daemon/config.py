@@ -13,6 +13,7 @@ from typing import Any
 
 from risk.limits import Limits, limits_from_mapping, parse_limits
 from watchdog.client import load_key
+from watchdog.daemon.socketgroup import creation_group, group_name
 from watchdog.daemon.tomlcheck import Table
 from watchdog.daemon.venue_config import VenueSettings, parse_venue
 from watchdog.errors import ConfigError
@@ -162,12 +163,14 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     level = top.text("log_level", "info")
     if level not in _LOG_LEVELS:
         raise top.fail("log_level", f"must be one of {', '.join(_LOG_LEVELS)}")
+    control_socket = _path(base, top.text("control_socket", required=True))
+    ingress = _ingress(top.table("ingress"), base)
     return Config(
         source=path,
         state_dir=_path(base, top.text("state_dir", required=True)),
-        control_socket=_path(base, top.text("control_socket", required=True)),
-        control_socket_mode=_mode(top),
-        ingress=_ingress(top.table("ingress"), base),
+        control_socket=control_socket,
+        control_socket_mode=_mode(top, control_socket, ingress),
+        ingress=ingress,
         metrics=_metrics(top.table("metrics")),
         kill=_kill(top.table("kill")),
         alerts=_alerts(top.table("alerts")),
@@ -190,11 +193,23 @@ def _path(base: Path, value: str) -> Path:
     return (base / value).resolve() if not Path(value).is_absolute() else Path(value)
 
 
-def _mode(top: Table) -> int:
+def _mode(top: Table, control_socket: Path, ingress: IngressSettings) -> int:
     text = top.text("control_socket_mode", "0600")
     if text not in ("0600", "0660"):
         raise top.fail("control_socket_mode", 'must be "0600" or "0660" (who may control)')
-    return int(text, 8)
+    mode = int(text, 8)
+    if mode & 0o070 and ingress.unix_socket is not None:
+        # Both sockets take the group of the directory (setgid) or of the watchdog's process.
+        group = creation_group(control_socket.parent)
+        if group == creation_group(ingress.unix_socket.parent):
+            raise top.fail(
+                "control_socket_mode",
+                f'"{text}" gives the control socket to group {group_name(group)}, which may '
+                "send telemetry (the ingress socket gets the same group): the trader could "
+                'trip or re-arm itself. Use "0600", or put control_socket in a setgid '
+                "directory of an operators' group",
+            )
+    return mode
 
 
 def _check_unique(top: Table, traders: tuple[TraderConfig, ...]) -> None:

@@ -39,6 +39,7 @@ from watchdog.daemon.loopmon import LagMonitor
 from watchdog.daemon.metrics import Metrics
 from watchdog.daemon.scheduler import DailyResets
 from watchdog.daemon.sdnotify import Notifier
+from watchdog.daemon.socketgroup import check_control_socket
 from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import Services, TraderSupervisor
 from watchdog.daemon.venue.service import VenueService
@@ -259,6 +260,22 @@ class WatchdogServer:
             raise StartupError(f"control socket {path}: cannot listen: {exc}") from exc
         finally:
             os.umask(previous)
+        check_control_socket(
+            path,
+            self.config.control_socket_mode,
+            telemetry_gids=self._telemetry_gids(),
+            uid=os.geteuid(),
+        )
+
+    def _telemetry_gids(self) -> set[int]:
+        """The group that may send telemetry: the bound ingress socket's, as it is on disk."""
+        unix = self.config.ingress.unix_socket
+        if unix is None:
+            return set()
+        try:
+            return {os.lstat(unix).st_gid}
+        except OSError as exc:
+            raise StartupError(f"ingress socket {unix}: cannot check it: {exc.strerror}") from exc
 
     async def _start_metrics(self) -> None:
         if not self.config.metrics.enabled:

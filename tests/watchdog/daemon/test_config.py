@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from risk.errors import LimitsError
+from tests.watchdog.daemon.conftest import write_config
 from watchdog.daemon.config import load_config
 from watchdog.errors import ConfigError
 
@@ -178,3 +180,33 @@ def test_a_credential_file_is_not_needed_when_nothing_revokes_it(config_file: Co
     body = _CREDENTIAL_TRADER + "[traders.kill]\nrevoke_credential = false\n"
     (trader,) = load_config(config_file(traders=body)).traders
     assert trader.credential_file is not None
+
+
+def test_a_control_socket_the_telemetry_group_could_use_is_refused(
+    config_file: ConfigFile,
+) -> None:
+    # Both sockets get the watchdog's group: "0660" would let the trader trip or re-arm.
+    path = config_file('control_socket_mode = "0660"\n')
+    message = r'control_socket_mode: "0660" gives the control socket to group .* telemetry'
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_a_group_control_socket_is_accepted_without_a_unix_ingress(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 'control_socket_mode = "0660"\n')
+    path.write_text(path.read_text().replace('unix_socket = "ingress.sock"', 'udp = "127.0.0.1:0"'))
+    assert load_config(path).control_socket_mode == 0o660
+
+
+def test_a_group_control_socket_in_an_operators_setgid_directory_is_accepted(
+    tmp_path: Path,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a directory another group needs root")
+    operators = tmp_path / "operators"
+    operators.mkdir()
+    os.chown(operators, -1, 4242)
+    operators.chmod(0o2750)
+    path = write_config(tmp_path, 'control_socket_mode = "0660"\n')
+    path.write_text(path.read_text().replace('"control.sock"', '"operators/control.sock"'))
+    assert load_config(path).control_socket_mode == 0o660

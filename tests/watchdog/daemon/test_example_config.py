@@ -24,5 +24,5 @@ def test_the_example_config_is_valid(tmp_path: Path) -> None:
     assert [t.id for t in config.traders] == ["mm-btc", "arb-eth"]
     assert config.traders[0].process.unit == "trader-mm-btc.service"
     assert config.traders[1].limits.heartbeat.kill_after_s == 3.0
-    assert config.control_socket_mode == 0o660
+    assert config.control_socket_mode == 0o600
     assert {t.kill_group for t in config.traders} == {"desk-1"}

@@ -142,6 +142,17 @@ def test_check_config_refuses_a_credential_file_that_does_not_exist(
     assert not typo.exists()
 
 
+def test_check_config_and_run_refuse_a_control_socket_the_trader_could_use(
+    workspace: Workspace,
+) -> None:
+    workspace.config.write_text('control_socket_mode = "0660"\n' + workspace.config.read_text())
+    for command in ("check-config", "run"):
+        result = workspace.cli(command, "--config", str(workspace.config))
+        assert result.returncode == 1
+        assert 'control_socket_mode: "0660" gives the control socket to group' in result.stderr
+    assert not workspace.control.exists()
+
+
 def test_cli_status_audit_and_check_config(workspace: Workspace) -> None:
     check = workspace.cli("check-config", "--config", str(workspace.config))
     assert check.returncode == 0
