@@ -239,6 +239,7 @@ class WatchdogServer:
             clock=self.clock,
             on_batch=self._on_batch,
             on_invalid_burst=self._on_invalid_burst,
+            on_sender=self._on_sender,
         )
         await self._ingress.start()
 
@@ -304,6 +305,11 @@ class WatchdogServer:
         risk_events = [e for e in events if not isinstance(e, TraderState)]
         supervisor.on_batch(session_id.hex(), risk_events, session_changed)
         self._push_state(trader_id, supervisor.state)
+
+    def _on_sender(self, trader_id: str, pid: int | None) -> None:
+        supervisor = self.supervisors.get(trader_id)
+        if supervisor is not None:
+            supervisor.on_sender(pid)
 
     def _push_state(self, trader_id: str, state: TradingState) -> None:
         if self._ingress is None:
@@ -388,6 +394,7 @@ class WatchdogServer:
             "maintenance": _maintenance_status(supervisor.engine.maintenance),
             "session": supervisor.session_id,
             "pid": supervisor.process.pid,
+            "identity": supervisor.process.identity.as_dict(),
             "heartbeat_age_s": None
             if view.heartbeat_age_s is None
             else round(view.heartbeat_age_s, 3),

@@ -21,13 +21,16 @@ from watchdog.daemon.config import TraderConfig
 from watchdog.daemon.durable import Durable
 from watchdog.daemon.kill import KillPipeline
 from watchdog.daemon.kill.pipeline import Spawn
-from watchdog.daemon.liveness import ProcessWatch
+from watchdog.daemon.liveness import Identity, ProcessWatch
 from watchdog.daemon.logs import log_event
 from watchdog.daemon.metrics import Metrics, TraderView
 from watchdog.daemon.store import TraderRow
 
 _log = logging.getLogger("watchdog.supervisor")
 _PERSIST_EVERY_S = 1.0
+PROCESS_UNKNOWN = "process_unknown"  # the hold (and alert) while the trader's process is unknown
+_IDENTITY_ALERT_GRACE_S = 2.0
+_REATTACH_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,11 @@ class TraderSupervisor:
         self.engine = RiskEngine(config.limits, now=now, persisted=restore_persisted(row))
         # The engine applies a daily reset missed while we were down; the scheduler audits it.
         self.restored_day_start = row.day_start_ts if row is not None else None
-        self.process = ProcessWatch(config.process, self._on_process_exit)
+        self.process = ProcessWatch(
+            config.process, self._on_process_exit, on_identity=self._on_identity
+        )
+        self._identity_alert: asyncio.TimerHandle | None = None
+        self._reattach_at = float("-inf")  # loop time of the last re-resolve asked by telemetry
         self.session_id: str | None = None
         self.last_heartbeat: float | None = None  # monotonic
         self.decisions: tuple[Decision, ...] = ()
@@ -189,6 +196,40 @@ class TraderSupervisor:
 
     async def _reattach(self) -> None:
         await self.process.attach()
+
+    def on_sender(self, pid: int | None) -> None:
+        """The kernel's sender pid of an authentic datagram: what ties the trader's process."""
+        if not self.process.observe_sender(pid):
+            return
+        now = asyncio.get_running_loop().time()
+        if now - self._reattach_at >= _REATTACH_EVERY_S:  # a unit: systemctl, at most 1/s
+            self._reattach_at = now
+            self._s.spawn(self._reattach())
+
+    def _on_identity(self, identity: Identity) -> None:
+        """Not knowing the trader's process is not armed: HALTED (a hold) until it is known.
+
+        The alert waits a short grace: a trader that just started may send its first
+        datagram before its pid file is written, and that is not worth waking anyone.
+        """
+        self._audit("process_identity", identity.as_dict())
+        if identity.known or not identity.required:
+            if self._identity_alert is not None:
+                self._identity_alert.cancel()
+                self._identity_alert = None
+            self.release(PROCESS_UNKNOWN)
+            return
+        self.hold(PROCESS_UNKNOWN, f"{PROCESS_UNKNOWN}: {identity.reason}")
+        if self._identity_alert is None:
+            loop = asyncio.get_running_loop()
+            self._identity_alert = loop.call_later(_IDENTITY_ALERT_GRACE_S, self._alert_identity)
+
+    def _alert_identity(self) -> None:
+        self._identity_alert = None
+        identity = self.process.identity
+        if identity.required and not identity.known:
+            detail = {"pid": identity.pid, "reason": identity.reason}
+            self._s.alerter.notify(PROCESS_UNKNOWN, self.id, **detail)
 
     def _on_process_exit(self, pid: int) -> None:
         self._trigger = self._s.clock.monotonic()
@@ -419,7 +460,7 @@ class TraderSupervisor:
             self._saved = values
 
     def close(self) -> None:
-        for timer in (self._timer, self._persist_timer):
+        for timer in (self._timer, self._persist_timer, self._identity_alert):
             if timer is not None:
                 timer.cancel()
         if self._persist_timer is not None:

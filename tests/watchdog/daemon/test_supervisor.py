@@ -52,6 +52,21 @@ class Gate:
         return self.open
 
 
+class RecordingAlerter(Alerter):
+    """The real alerter (no webhooks), remembering what it was asked to send."""
+
+    def __init__(self) -> None:
+        super().__init__(AlertConfig(), SystemClock(), "test")
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def notify(self, kind: str, trader: str, **detail: Any) -> None:
+        self.sent.append((kind, detail))
+        super().notify(kind, trader, **detail)
+
+    def kinds(self, kind: str) -> list[dict[str, Any]]:
+        return [detail for sent, detail in self.sent if sent == kind]
+
+
 class Rig:
     def __init__(
         self, tmp_path: Path, group: asyncio.TaskGroup, config: TraderConfig = CONFIG
@@ -62,7 +77,7 @@ class Rig:
         self.group = group
         clock = SystemClock()
         durable = Durable(self.store, lambda error: None)
-        alerter = Alerter(AlertConfig(), clock, "test")
+        alerter = self.alerter = RecordingAlerter()
         metrics = Metrics()
 
         def gate_factory(context: KillContext) -> KillAction | None:
@@ -90,6 +105,11 @@ class Rig:
             AccountSnapshot(ts=now, equity=10_000.0, realized_pnl=0.0, unrealized_pnl=0.0),
         ]
         self.supervisor.on_batch(session, events, changed)
+
+    def heartbeat(self, value: bool) -> bool:
+        """Send telemetry and pass `value` through: keeps the trader alive while polling."""
+        self.telemetry("s1")
+        return value
 
 
 async def test_telemetry_makes_it_active_and_the_change_is_pushed_and_audited(
@@ -230,6 +250,7 @@ async def test_a_trader_that_exits_inside_a_maintenance_window_is_not_killed(
     async with asyncio.TaskGroup() as group:
         rig = Rig(tmp_path, group, config)
         await rig.supervisor.start()
+        rig.supervisor.on_sender(process.pid)  # its telemetry comes from that pid: tied
         rig.telemetry("s1", changed=True)
         outcome = rig.supervisor.begin_maintenance(60.0, "deploy v1.2", "ops")
         assert outcome.accepted, outcome.reason
@@ -325,3 +346,68 @@ async def test_an_extension_that_cannot_be_recorded_keeps_the_recorded_window(
         assert rig.supervisor.engine.maintenance == recorded
         assert rig.supervisor.state == TradingState.HALTED
         rig.supervisor.close()
+
+
+def state(rig: Rig) -> TradingState:
+    return rig.supervisor.state
+
+
+def identified(rig: Rig, pid: int) -> bool:
+    """One datagram from `pid` (as the ingress reports it); whether that tied the trader."""
+    rig.supervisor.on_sender(pid)
+    rig.telemetry("s1")
+    return rig.supervisor.process.identity.known
+
+
+async def test_a_trader_whose_process_is_unknown_is_held_halted_until_it_is_known(
+    tmp_path: Path,
+) -> None:
+    pidfile = tmp_path / "alpha.pid"
+    pidfile.write_text("garbage\n")
+    trader = await asyncio.create_subprocess_exec("sleep", "60")
+    config = dataclasses.replace(CONFIG, process=ProcessTarget(pidfile=pidfile))
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, config)
+        await rig.supervisor.start()
+        rig.supervisor.on_sender(trader.pid)
+        rig.telemetry("s1", changed=True)
+        assert rig.supervisor.engine.state == TradingState.ACTIVE
+        assert state(rig) == TradingState.HALTED  # not armed: what the ack says
+        assert rig.supervisor.process.identity.pid is None
+        await wait_for(lambda: bool(audited(rig, "hold")), "the hold to be audited")
+        assert audited(rig, "hold")[-1]["key"] == "process_unknown"
+        assert "holds no pid: 'garbage'" in audited(rig, "hold")[-1]["reason"]
+        assert audited(rig, "process_identity")[-1]["known"] is False
+        await wait_for(lambda: rig.heartbeat(bool(rig.alerter.kinds("process_unknown"))), "alert")
+        assert "holds no pid" in rig.alerter.kinds("process_unknown")[0]["reason"]
+        pidfile.write_text(f"{trader.pid}\n")  # now the pid file names the sender
+        await wait_for(lambda: identified(rig, trader.pid), "the trader identified")
+        assert rig.supervisor.process.pid == trader.pid
+        assert state(rig) == TradingState.ACTIVE
+        await wait_for(lambda: bool(audited(rig, "hold_released")), "the release")
+        assert audited(rig, "process_identity")[-1]["via"] == "sender_pid"
+        rig.supervisor.close()
+    trader.kill()
+    await trader.wait()
+
+
+async def test_a_trader_that_starts_before_its_pid_file_is_not_alerted(tmp_path: Path) -> None:
+    # Its first datagrams arrive before the pid file names it: held, but nobody is woken.
+    pidfile = tmp_path / "alpha.pid"
+    trader = await asyncio.create_subprocess_exec("sleep", "60")
+    config = dataclasses.replace(CONFIG, process=ProcessTarget(pidfile=pidfile))
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, config)
+        await rig.supervisor.start()
+        rig.supervisor.on_sender(trader.pid)
+        rig.telemetry("s1", changed=True)
+        assert state(rig) == TradingState.HALTED
+        pidfile.write_text(f"{trader.pid}\n")
+        await wait_for(lambda: identified(rig, trader.pid), "the trader identified")
+        deadline = time.monotonic() + 2.5  # past the alert's grace, heartbeating
+        await wait_for(lambda: rig.heartbeat(time.monotonic() > deadline), "the grace")
+        assert rig.alerter.kinds("process_unknown") == []
+        assert state(rig) == TradingState.ACTIVE
+        rig.supervisor.close()
+    trader.kill()
+    await trader.wait()
