@@ -165,7 +165,8 @@ def tie(target: ProcessTarget, candidate: Candidate, sender: int | None) -> Iden
         return NOT_CONFIGURED
     pid = candidate.pid
     if pid is None:
-        return Identity(False, None, "", candidate.problem)
+        heard = f" (the trader's telemetry comes from pid {sender})" if sender else ""
+        return Identity(False, None, "", candidate.problem + heard)
     if target.unit is not None:
         return Identity(True, pid, "unit_main_pid", "")
     named = f"pid {pid} ({candidate.source})"
@@ -206,6 +207,7 @@ class ProcessWatch:
         self._pid: int | None = None  # the tied process being watched
         self._fd: int | None = None
         self._started: float | None = None  # its start time (psutil), against pid reuse
+        self._exited = False  # the tied process is gone (seen exiting, or found gone)
         self._thread_watch: asyncio.Future[None] | None = None
         self._use_pidfd = pidfds_supported() if use_pidfd is None else use_pidfd
         self._identity = tie(target, Candidate(None, "", "not resolved yet"), _NOT_HEARD)
@@ -234,7 +236,7 @@ class ProcessWatch:
         # The system's wall clock, not an injected one: it is compared with the kernel's
         # process start times (pid reuse), which are on that clock.
         self._sender, self._sender_wall = pid, time.time()
-        if unchanged and self._identity.known:
+        if unchanged and self._identity.known and not self._exited:
             return False
         if self.target.unit is not None:
             return not self._identity.known
@@ -247,7 +249,7 @@ class ProcessWatch:
 
     def _settle(self, candidate: Candidate) -> None:
         identity = tie(self.target, candidate, self._sender)
-        if identity.known and identity.pid is not None and identity.pid != self._pid:
+        if identity.known and identity.pid is not None and self._needs_watch(identity.pid):
             self.close()
             identity = self._watch(identity)
         elif not identity.known:
@@ -259,6 +261,13 @@ class ProcessWatch:
             if self._on_identity is not None:
                 self._on_identity(identity)
 
+    def _needs_watch(self, pid: int) -> bool:
+        """A newly tied pid, or the tied pid now naming a later process (reused by a trader
+        that started again with the same pid)."""
+        if pid != self._pid:
+            return True
+        return self._exited and _create_time(pid) not in (None, self._started)
+
     def _watch(self, identity: Identity) -> Identity:
         """Pin the tied process (pidfd, or psutil) and check it is the one that was tied."""
         pid = identity.pid
@@ -267,7 +276,7 @@ class ProcessWatch:
             process = psutil.Process(pid)
             started = process.create_time()
         except psutil.NoSuchProcess:
-            return Identity(False, pid, "", f"pid {pid} exited before it could be watched")
+            return self._gone(identity)
         if identity.via == "sender_pid" and started > self._sender_wall + _PIDFILE_SLACK_S:
             why = f"pid {pid} was reused: its process started after the trader's last datagram"
             return Identity(False, pid, "", why)
@@ -275,7 +284,7 @@ class ProcessWatch:
             try:
                 fd = os.pidfd_open(pid)
             except ProcessLookupError:
-                return Identity(False, pid, "", f"pid {pid} exited before it could be watched")
+                return self._gone(identity)
             self._fd = fd
             asyncio.get_running_loop().add_reader(fd, self._pidfd_readable)
         else:
@@ -288,13 +297,21 @@ class ProcessWatch:
         if self._fd is not None and now_started is not None and now_started != started:
             self.close()  # the pid was recycled between the check and the pidfd
             return Identity(False, pid, "", f"pid {pid} was reused while being watched")
-        self._pid, self._started = pid, started
+        self._pid, self._started, self._exited = pid, started, False
         via = "pidfd" if self._fd is not None else "psutil"
         log_event(_log, logging.INFO, "watching_trader_process", pid=pid, via=via)
         return identity
 
+    def _gone(self, identity: Identity) -> Identity:
+        """The tied pid names no process: the trader's process has exited (a pid is reused
+        only once its process is gone, and `alive` compares start times). Nothing to signal."""
+        self._pid, self._started, self._exited = identity.pid, None, True
+        log_event(_log, logging.WARNING, "trader_process_gone", pid=identity.pid)
+        return identity
+
     def _pidfd_readable(self) -> None:
         pid = self._pid
+        self._exited = True
         if self._fd is not None:
             asyncio.get_running_loop().remove_reader(self._fd)
         if pid is not None:
@@ -302,6 +319,7 @@ class ProcessWatch:
 
     def _thread_exit(self, pid: int) -> None:
         if self._pid == pid:
+            self._exited = True
             self._on_exit(pid)
 
     def alive(self) -> bool:
@@ -341,6 +359,7 @@ class ProcessWatch:
                 asyncio.get_running_loop().remove_reader(self._fd)
             os.close(self._fd)
         self._fd, self._pid, self._started, self._thread_watch = None, None, None, None
+        self._exited = False
 
 
 def _create_time(pid: int) -> float | None:

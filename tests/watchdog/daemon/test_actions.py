@@ -133,6 +133,25 @@ async def test_stop_process_stops_the_process_the_telemetry_ties_to_the_pidfile(
     assert "has exited" in await action.attempt()  # idempotent: its exit was observed
 
 
+async def test_a_trader_stopped_by_hand_and_then_named_is_seen_stopped(
+    tmp_path: Path,
+) -> None:
+    # Stopped by hand before the kill ran: its pid names no process any more, and a pid is
+    # reused only once its process is gone.
+    trader = await asyncio.create_subprocess_exec("sleep", "600")
+    pidfile = tmp_path / "trader.pid"
+    pidfile.write_text("garbage\n")
+    watch = ProcessWatch(ProcessTarget(pidfile=pidfile), lambda pid: None)
+    watch.observe_sender(trader.pid)
+    assert f"telemetry comes from pid {trader.pid}" in watch.identity.reason
+    trader.kill()  # the operator stops it, then names it in the pid file
+    await trader.wait()
+    pidfile.write_text(f"{trader.pid}\n")
+    action = StopProcess(watch, grace_s=1.0)
+    assert await action.attempt() == f"pid {trader.pid} (sender_pid) has exited"
+    assert await action.verify()
+
+
 async def test_stop_unit_stops_the_unit_through_systemctl(
     sleeper: asyncio.subprocess.Process, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
