@@ -39,7 +39,7 @@ from watchdog.daemon.loopmon import LagMonitor
 from watchdog.daemon.metrics import Metrics
 from watchdog.daemon.scheduler import DailyResets
 from watchdog.daemon.sdnotify import Notifier
-from watchdog.daemon.socketgroup import check_control_socket
+from watchdog.daemon.socketgroup import check_control_socket, creation_group
 from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import Services, TraderSupervisor
 from watchdog.daemon.venue.service import VenueService
@@ -128,6 +128,7 @@ class WatchdogServer:
             self._push_state,
             self._group_kill,
             self._spawn,
+            self._control_gid(),
         )
         for trader in self.config.traders:
             self.supervisors[trader.id] = TraderSupervisor(
@@ -266,7 +267,15 @@ class WatchdogServer:
             self.config.control_socket_mode,
             telemetry_gids=self._telemetry_gids(),
             uid=os.geteuid(),
+            group=self._control_gid(),
         )
+
+    def _control_gid(self) -> int | None:
+        """The group the control socket will get, when that group may connect (checked on
+        disk once bound): a trader process in it is held HALTED."""
+        if not self.config.control_socket_mode & 0o070:
+            return None
+        return creation_group(self.config.control_socket.parent)
 
     def _telemetry_gids(self) -> set[int]:
         """The group that may send telemetry: the bound ingress socket's, as it is on disk."""

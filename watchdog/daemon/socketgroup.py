@@ -13,6 +13,8 @@ import os
 import stat
 from pathlib import Path
 
+import psutil
+
 from watchdog.daemon.errors import StartupError
 
 
@@ -39,9 +41,12 @@ def group_name(gid: int) -> str:
         return str(gid)
 
 
-def check_control_socket(path: Path, mode: int, *, telemetry_gids: set[int], uid: int) -> None:
+def check_control_socket(
+    path: Path, mode: int, *, telemetry_gids: set[int], uid: int, group: int | None = None
+) -> None:
     """The bound control socket as it is on disk: ours, the configured mode, and (when the
-    group may connect) not a group that can send telemetry. Raises `StartupError`."""
+    group may connect) the expected `group`, not one that can send telemetry. Raises
+    `StartupError`."""
     try:
         info = os.lstat(path)
     except OSError as exc:
@@ -54,8 +59,27 @@ def check_control_socket(path: Path, mode: int, *, telemetry_gids: set[int], uid
         raise StartupError(
             f"control socket {path}: mode {stat.S_IMODE(info.st_mode):04o}, not {mode:04o}"
         )
+    if mode & 0o070 and group is not None and info.st_gid != group:
+        raise StartupError(
+            f"control socket {path}: group {group_name(info.st_gid)}, expected "
+            f"{group_name(group)} (the traders' groups were checked against that one)"
+        )
     if mode & 0o070 and info.st_gid in telemetry_gids:
         raise StartupError(
             f"control socket {path}: group {group_name(info.st_gid)} may also send telemetry: "
             'the trader could trip or re-arm itself (use control_socket_mode = "0600")'
         )
+
+
+def process_groups(pid: int) -> frozenset[int] | None:
+    """Every group a process acts with (real, effective, saved, supplementary); None when it
+    cannot be read (gone, or /proc hides it)."""
+    try:
+        groups = set(psutil.Process(pid).gids())
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except (psutil.Error, OSError):
+        return None
+    for line in status.splitlines():
+        if line.startswith("Groups:"):
+            groups.update(int(g) for g in line.split()[1:])
+    return frozenset(groups)

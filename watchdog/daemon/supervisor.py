@@ -24,11 +24,13 @@ from watchdog.daemon.kill.pipeline import Spawn
 from watchdog.daemon.liveness import Identity, ProcessWatch
 from watchdog.daemon.logs import log_event
 from watchdog.daemon.metrics import Metrics, TraderView
+from watchdog.daemon.socketgroup import group_name, process_groups
 from watchdog.daemon.store import TraderRow
 
 _log = logging.getLogger("watchdog.supervisor")
 _PERSIST_EVERY_S = 1.0
 PROCESS_UNKNOWN = "process_unknown"  # the hold (and alert) while the trader's process is unknown
+CONTROL_GROUP = "control_socket_group"  # the hold while the trader could use the control socket
 _IDENTITY_ALERT_GRACE_S = 2.0
 _REATTACH_EVERY_S = 1.0
 
@@ -54,6 +56,7 @@ class Services:
     push_state: Callable[[str, TradingState], None]  # ack the trader with its new state
     group_kill: Callable[[str, str], None]  # (kill group, reason): kill the group's others
     spawn: Spawn  # start a task in the daemon's task group
+    control_gid: int | None = None  # the control socket's group when it may connect
 
 
 def restore_persisted(row: TraderRow | None) -> PersistedRisk | None:
@@ -213,6 +216,8 @@ class TraderSupervisor:
         datagram before its pid file is written, and that is not worth waking anyone.
         """
         self._audit("process_identity", identity.as_dict())
+        if identity.known and identity.pid is not None:
+            self._check_control_group(identity.pid)
         if identity.known or not identity.required:
             if self._identity_alert is not None:
                 self._identity_alert.cancel()
@@ -223,6 +228,21 @@ class TraderSupervisor:
         if self._identity_alert is None:
             loop = asyncio.get_running_loop()
             self._identity_alert = loop.call_later(_IDENTITY_ALERT_GRACE_S, self._alert_identity)
+
+    def _check_control_group(self, pid: int) -> None:
+        """A trader in the control socket's group could trip or re-arm itself: not armed."""
+        gid = self._s.control_gid
+        if gid is None:
+            return
+        groups = process_groups(pid)
+        if groups is None or gid in groups:
+            why = "cannot read its groups" if groups is None else "it is in that group"
+            reason = f"{CONTROL_GROUP}: the control socket's group is {group_name(gid)}; {why}"
+            if self._holds.get(CONTROL_GROUP) != reason:
+                self._s.alerter.notify(CONTROL_GROUP, self.id, pid=pid, reason=reason)
+            self.hold(CONTROL_GROUP, reason)
+            return
+        self.release(CONTROL_GROUP)
 
     def _alert_identity(self) -> None:
         self._identity_alert = None

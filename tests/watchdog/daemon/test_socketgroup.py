@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from watchdog.daemon.errors import StartupError
-from watchdog.daemon.socketgroup import check_control_socket, creation_group
+from watchdog.daemon.socketgroup import check_control_socket, creation_group, process_groups
 
 
 @pytest.fixture
@@ -32,6 +32,20 @@ def test_a_group_readable_control_socket_of_the_telemetry_group_is_refused(bound
     with pytest.raises(StartupError, match=r"group .* may also send telemetry"):
         check_control_socket(bound, 0o660, telemetry_gids={gid}, uid=os.geteuid())
     check_control_socket(bound, 0o660, telemetry_gids={gid + 1}, uid=os.geteuid())
+
+
+def test_a_control_socket_of_another_group_than_the_one_checked_is_refused(bound: Path) -> None:
+    os.chmod(bound, 0o660)
+    gid = os.lstat(bound).st_gid
+    with pytest.raises(StartupError, match="expected"):
+        check_control_socket(bound, 0o660, telemetry_gids=set(), uid=os.geteuid(), group=gid + 1)
+    check_control_socket(bound, 0o660, telemetry_gids=set(), uid=os.geteuid(), group=gid)
+
+
+def test_the_groups_of_a_process_include_its_supplementary_ones() -> None:
+    groups = process_groups(os.getpid())
+    assert groups is not None
+    assert {os.getegid(), *os.getgroups()} <= groups
 
 
 def test_an_owner_only_control_socket_may_carry_any_group(bound: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Coroutine
@@ -69,7 +70,11 @@ class RecordingAlerter(Alerter):
 
 class Rig:
     def __init__(
-        self, tmp_path: Path, group: asyncio.TaskGroup, config: TraderConfig = CONFIG
+        self,
+        tmp_path: Path,
+        group: asyncio.TaskGroup,
+        config: TraderConfig = CONFIG,
+        control_gid: int | None = None,
     ) -> None:
         self.store = Store(tmp_path / "w.sqlite3", busy_timeout_ms=10)
         self.pushed: list[TradingState] = []
@@ -91,7 +96,7 @@ class Rig:
         self.services = Services(
             clock, durable, alerter, metrics, killer,
             lambda trader, state: self.pushed.append(state), lambda group, reason: None,
-            self.spawn,
+            self.spawn, control_gid,
         )  # fmt: skip
         self.supervisor = TraderSupervisor(config, self.services, self.store.trader(config.id))
 
@@ -408,6 +413,42 @@ async def test_a_trader_that_starts_before_its_pid_file_is_not_alerted(tmp_path:
         await wait_for(lambda: rig.heartbeat(time.monotonic() > deadline), "the grace")
         assert rig.alerter.kinds("process_unknown") == []
         assert state(rig) == TradingState.ACTIVE
+        rig.supervisor.close()
+    trader.kill()
+    await trader.wait()
+
+
+async def test_a_trader_in_the_control_sockets_group_is_held_halted(tmp_path: Path) -> None:
+    # With control_socket_mode "0660" that group may trip and re-arm: not the trader's to hold.
+    trader = await asyncio.create_subprocess_exec("sleep", "60")
+    config = dataclasses.replace(CONFIG, process=ProcessTarget(pid=trader.pid))
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, config, control_gid=os.getegid())  # the child's group too
+        await rig.supervisor.start()
+        rig.supervisor.on_sender(trader.pid)
+        rig.telemetry("s1", changed=True)
+        assert rig.supervisor.process.identity.known
+        assert state(rig) == TradingState.HALTED
+        (alert,) = rig.alerter.kinds("control_socket_group")
+        assert "it is in that group" in alert["reason"]
+        await asyncio.sleep(0)  # the re-attach a new session starts runs before close()
+        rig.supervisor.close()
+    trader.kill()
+    await trader.wait()
+
+
+async def test_a_trader_outside_the_control_sockets_group_stays_active(tmp_path: Path) -> None:
+    trader = await asyncio.create_subprocess_exec("sleep", "60")
+    config = dataclasses.replace(CONFIG, process=ProcessTarget(pid=trader.pid))
+    others = max([*os.getgroups(), os.getegid()]) + 1000  # a group this process is not in
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, config, control_gid=others)
+        await rig.supervisor.start()
+        rig.supervisor.on_sender(trader.pid)
+        rig.telemetry("s1", changed=True)
+        await asyncio.sleep(0)  # the re-attach a new session starts runs before close()
+        assert state(rig) == TradingState.ACTIVE
+        assert rig.alerter.kinds("control_socket_group") == []
         rig.supervisor.close()
     trader.kill()
     await trader.wait()
