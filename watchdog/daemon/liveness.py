@@ -232,6 +232,8 @@ class ProcessWatch:
     def observe_sender(self, pid: int | None) -> bool:
         """The kernel's sender pid of an authentic datagram (None: it gave none). Ties or
         unties at once for a pid or pid file; True when a unit must be re-resolved (async)."""
+        if not self.target.configured:
+            return False  # nothing to tie: no pid, pid file or unit
         unchanged = pid == self._sender
         # The system's wall clock, not an injected one: it is compared with the kernel's
         # process start times (pid reuse), which are on that clock.
