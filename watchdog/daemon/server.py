@@ -404,6 +404,7 @@ class WatchdogServer:
             "session": supervisor.session_id,
             "pid": supervisor.process.pid,
             "identity": supervisor.process.identity.as_dict(),
+            "holds": supervisor.holds,
             "heartbeat_age_s": None
             if view.heartbeat_age_s is None
             else round(view.heartbeat_age_s, 3),

@@ -114,6 +114,11 @@ class TraderSupervisor:
             return max(self._state, TradingState.HALTED)
         return self._state
 
+    @property
+    def holds(self) -> dict[str, str]:
+        """What holds the trader at least HALTED besides its risk rules: key -> reason."""
+        return dict(self._holds)
+
     def view(self) -> TraderView:
         age = None
         if self.last_heartbeat is not None:

@@ -38,6 +38,7 @@ def test_a_garbage_pidfile_leaves_the_trader_unarmed_and_its_stop_unverified(
     assert status["pid"] is None
     assert status["identity"]["known"] is False
     assert "holds no pid: 'garbage'" in status["identity"]["reason"]
+    assert status["holds"]["process_unknown"].startswith("process_unknown: pidfile")
     holds = [e["detail"] for e in workspace.audit("hold")]
     assert holds[-1]["key"] == "process_unknown"
     text = workspace.cli("status", "--socket", str(workspace.control)).stdout
