@@ -3,7 +3,8 @@
 (a) breach: an authenticated datagram reporting a 10% loss arrives -> latch durable and kill
     actions launched. Measured inside the daemon (batch received -> launched) and end to end
     (the bench's stamp just before `send` -> launched).
-(b) SIGKILL: the bench kills a trader process -> the daemon's pidfd fires -> launched.
+(b) SIGKILL: the bench kills a trader process (tied to its trader by one datagram it sent)
+    -> the daemon's pidfd fires -> launched.
 (c) SIGSTOP: a heartbeating bot is stopped -> the heartbeat deadline fires -> launched; the
     excess is the time past (last heartbeat received + kill_after_s).
 
@@ -29,6 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench._tied import tied_sleeper
 from risk.events import AccountSnapshot, Heartbeat
 from tests.watchdog.integration.harness import REPO, Workspace, wait_until
 from watchdog.protocol import encode_event, encode_telemetry, new_session_id
@@ -149,14 +151,14 @@ def bench_breach(root: Path, samples: int, raw: dict[str, list[float]]) -> dict[
 def bench_sigkill(root: Path, samples: int, raw: dict[str, list[float]]) -> dict[str, float]:
     traders = [f"k{i}" for i in range(samples)]
     space = Workspace(root, _config(traders, pidfiles=True, kill_after_s=600.0))
+    key = bytes.fromhex((root / "alpha.key").read_text())
     sleepers = {}
     try:
+        space.start_watchdog()
         for trader in traders:
-            sleeper = subprocess.Popen(["sleep", "600"])
-            (root / f"{trader}.pid").write_text(f"{sleeper.pid}\n")
+            sleeper = tied_sleeper(root / f"{trader}.pid", space.ingress, key, trader)
             sleepers[trader] = sleeper
             space.processes.append(sleeper)
-        space.start_watchdog()
         wait_until(lambda: all(t["pid"] for t in _timings(space).values()), what="pids watched")
         started, launched = [], []
         for trader, sleeper in sleepers.items():

@@ -35,6 +35,7 @@ from typing import IO, Any
 import psutil
 
 from bench._stats import summary
+from bench._tied import tied_sleeper
 from tests.watchdog.integration.harness import REPO, Workspace, wait_until
 
 POLL_INTERVAL_S = 1.0
@@ -151,11 +152,10 @@ def bench_watchdog(root: Path, runs: int, rng: random.Random) -> list[float]:
     names = [f"t{i}" for i in range(runs)]
     space = Workspace(root, HEAD + "".join(TRADER.format(name=n) for n in names))
     try:
-        sleepers = _sleepers(runs)
-        space.processes.extend(sleepers)
-        for name, sleeper in zip(names, sleepers, strict=True):
-            (root / f"{name}.pid").write_text(f"{sleeper.pid}\n")
         space.start_watchdog()
+        key = bytes.fromhex((root / "alpha.key").read_text())
+        sleepers = [tied_sleeper(root / f"{n}.pid", space.ingress, key, n) for n in names]
+        space.processes.extend(sleepers)
         wait_until(
             lambda: all(t["pid"] for t in space.request("GET", "/status")["traders"]),
             what="every pid watched",

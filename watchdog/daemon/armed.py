@@ -50,13 +50,17 @@ def daemon_missing(status: Mapping[str, Any]) -> list[Missing]:
 def process_identity(trader: Mapping[str, Any]) -> str | None:
     """Why the trader's process is not identified, or None when it is.
 
-    Known means the status names the trader's pid (its `pid` field): the one place to change
-    when the status gains a stronger notion of the process's identity.
+    Known means the watchdog has tied a pid to the trader (its `identity` field: a unit's main
+    pid, or the kernel-reported sender of the trader's authentic telemetry), not merely that a
+    pid is configured: an untied pid is never the trader.
     """
-    pid = trader.get("pid")
-    if isinstance(pid, int) and not isinstance(pid, bool) and pid > 1:
+    identity = trader.get("identity")
+    if not isinstance(identity, Mapping):
+        return "the trader's process identity is unknown: the status does not report it"
+    if identity.get("known") is True:
         return None
-    return "the trader's process is not identified: no pid known"
+    reason = identity.get("reason") or "no reason given"
+    return f"the trader's process is not identified: {reason}"
 
 
 def trader_missing(trader: Mapping[str, Any], now: float) -> list[Missing]:

@@ -258,6 +258,7 @@ def _status_text(status: dict[str, Any]) -> str:
         window = trader.get("maintenance")
         if window is not None:
             lines.append(f"    maintenance until {_utc(window['until'])}: {window['reason']}")
+        lines.extend(f"    HALTED {reason}" for reason in trader["holds"].values())
         lines.extend(f"    {d['state']} {d['rule']}: {d['reason']}" for d in trader["decisions"])
         kill = trader["kill"]
         if kill is not None and not kill["finished"]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from risk.limits import Limits, limits_from_mapping, parse_limits
 from watchdog.client import load_key
+from watchdog.daemon.socketgroup import creation_group, group_name
 from watchdog.daemon.tomlcheck import Table
 from watchdog.daemon.venue.settings import VenueSettings, parse_venue_settings
 from watchdog.errors import ConfigError
@@ -174,12 +175,14 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     level = top.text("log_level", "info")
     if level not in _LOG_LEVELS:
         raise top.fail("log_level", f"must be one of {', '.join(_LOG_LEVELS)}")
+    control_socket = _path(base, top.text("control_socket", required=True))
+    ingress = _ingress(top.table("ingress"), base)
     return Config(
         source=path,
         state_dir=_path(base, top.text("state_dir", required=True)),
-        control_socket=_path(base, top.text("control_socket", required=True)),
-        control_socket_mode=_mode(top),
-        ingress=_ingress(top.table("ingress"), base),
+        control_socket=control_socket,
+        control_socket_mode=_mode(top, control_socket, ingress),
+        ingress=ingress,
         metrics=_metrics(top.table("metrics")),
         kill=_kill(top.table("kill")),
         alerts=_alerts(top.table("alerts")),
@@ -202,11 +205,23 @@ def _path(base: Path, value: str) -> Path:
     return (base / value).resolve() if not Path(value).is_absolute() else Path(value)
 
 
-def _mode(top: Table) -> int:
+def _mode(top: Table, control_socket: Path, ingress: IngressSettings) -> int:
     text = top.text("control_socket_mode", "0600")
     if text not in ("0600", "0660"):
         raise top.fail("control_socket_mode", 'must be "0600" or "0660" (who may control)')
-    return int(text, 8)
+    mode = int(text, 8)
+    if mode & 0o070 and ingress.unix_socket is not None:
+        # Both sockets take the group of the directory (setgid) or of the watchdog's process.
+        group = creation_group(control_socket.parent)
+        if group == creation_group(ingress.unix_socket.parent):
+            raise top.fail(
+                "control_socket_mode",
+                f'"{text}" gives the control socket to group {group_name(group)}, which may '
+                "send telemetry (the ingress socket gets the same group): the trader could "
+                'trip or re-arm itself. Use "0600", or put control_socket in a setgid '
+                "directory of an operators' group",
+            )
+    return mode
 
 
 def _check_unique(top: Table, traders: tuple[TraderConfig, ...]) -> None:
@@ -222,19 +237,41 @@ def _trader(table: Table, base: Path) -> TraderConfig:
     trader_id = table.text("id", required=True)
     if not trader_id.replace("-", "").replace("_", "").isalnum() or len(trader_id) > 64:
         raise table.fail("id", "use letters, digits, '-' and '_' (at most 64)")
-    credential = table.text("credential_file")
     limits = _limits(table, base)
     _check_send_age(table, limits)
+    kill = _trader_kill(table.table("kill"))
     return TraderConfig(
         id=trader_id,
         hmac_key=_hmac_key(table, base),
         limits=limits,
         process=_process(table, base),
-        credential_file=_path(base, credential) if credential else None,
+        credential_file=_credential_file(table, base, kill),
         kill_group=table.text("kill_group"),
-        kill=_trader_kill(table.table("kill")),
+        kill=kill,
         venue=_venue(table.table("venue")),
     )
+
+
+def _credential_file(table: Table, base: Path, kill: TraderKill) -> Path | None:
+    """The file a kill revokes. It must exist now: a kill that "revokes" a path nobody reads
+    (a typo) would verify while the real secret stays. After a kill in "remove" mode only
+    the removal record is left (see `removal_record`), and that is a valid state too."""
+    text = table.text("credential_file")
+    if text is None:
+        return None
+    path = _path(base, text)
+    if not kill.revoke_credential or path.is_file():
+        return path
+    if kill.revoke_mode == "remove" and removal_record(path).is_file():
+        return path
+    if path.exists():
+        raise table.fail("credential_file", f"{path} is not a regular file")
+    raise table.fail("credential_file", f"{path} does not exist (a kill could not revoke it)")
+
+
+def removal_record(credential: Path) -> Path:
+    """Where a kill in "remove" mode records that it removed `credential` (no secret in it)."""
+    return credential.with_name(f".{credential.name}.revoked")
 
 
 def _hmac_key(table: Table, base: Path) -> bytes:

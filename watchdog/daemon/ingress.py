@@ -10,6 +10,8 @@ ingress is built from the last marks (`IngressConfig.restored`).
 
 Unix datagram sockets: the client binds an abstract address (Linux autobind) so it can receive
 acks; the watchdog's socket file is created with mode 0660 (the group decides who may send).
+It is read with the kernel's sender pid (`unixcred`), handed to `on_sender` for every accepted
+datagram: what ties the trader to its process (`liveness`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any, cast
 from risk.events import OrderEvent
 from risk.state import TradingState
 from watchdog.clock import Clock
+from watchdog.daemon.unixcred import CredentialEndpoint
 from watchdog.errors import IngressError, ProtocolError
 from watchdog.protocol import (
     MIN_KEY_SIZE,
@@ -126,9 +129,11 @@ class Ingress:
         on_reject: Callable[[str], None] | None = None,
         on_invalid_burst: Callable[[InvalidBurst], None] | None = None,
         on_reserve: Callable[[str, GuardMark], None] | None = None,
+        on_sender: Callable[[str, int | None], None] | None = None,
     ) -> None:
         self._config = config
         self._on_reserve = on_reserve  # makes a guard mark durable; called before on_batch
+        self._on_sender = on_sender
         self._clock = clock
         self._on_batch = on_batch
         self._on_reject = on_reject
@@ -159,11 +164,16 @@ class Ingress:
         loop = asyncio.get_running_loop()
         try:
             if self._config.unix_path is not None:
-                sock = self._bind_unix(self._config.unix_path)
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _IngressProtocol(self), sock=sock
+                # Read with the kernel's sender pid: it ties the trader to its process.
+                endpoint = CredentialEndpoint(
+                    self._bind_unix(self._config.unix_path), self._ack_error
                 )
-                self._transports.append(transport)
+                endpoint.start(
+                    lambda data, address, pid: self.handle_datagram(
+                        data, address, endpoint, sender_pid=pid
+                    )
+                )
+                self._transports.append(endpoint)
             if self._config.udp is not None:
                 transport, _ = await loop.create_datagram_endpoint(
                     lambda: _IngressProtocol(self), local_addr=self._config.udp
@@ -239,9 +249,18 @@ class Ingress:
     # -- receive path (sync: one datagram, decided at once) -------------------------------
 
     def handle_datagram(
-        self, data: bytes, address: Any, transport: asyncio.DatagramTransport | None
+        self,
+        data: bytes,
+        address: Any,
+        transport: asyncio.DatagramTransport | None,
+        *,
+        sender_pid: int | None = None,
     ) -> None:
-        """Validate one datagram and deliver it, or drop and count it. Never raises for input."""
+        """Validate one datagram and deliver it, or drop and count it. Never raises for input.
+
+        `sender_pid` is the kernel's word on who sent it (Unix socket), None when it has none
+        (UDP); it is passed on for every accepted datagram, before its events.
+        """
         try:
             telemetry = decode_telemetry(data, self._keys.get)
             peer = self._peers[telemetry.header.trader_id]
@@ -257,6 +276,8 @@ class Ingress:
             # handing sendto() a missing address is a fatal transport error that would close
             # the ingress for every trader.
             peer.transport, peer.address = transport, address
+        if self._on_sender is not None:
+            self._on_sender(header.trader_id, sender_pid)
         events: Sequence[TelemetryEvent] = telemetry.events
         self.accepted_datagrams += 1
         if admission.late:
@@ -268,6 +289,10 @@ class Ingress:
                 return
         self.accepted_events += len(events)
         self._on_batch(header.trader_id, header.session_id, events, admission.session_changed)
+
+    def _ack_error(self, error: OSError) -> None:
+        # An ack to a trader that went away (ECONNREFUSED, ENOENT): liveness will notice.
+        self.ack_errors += 1
 
     def _reject(self, reason: str) -> None:
         self.rejects[reason] = self.rejects.get(reason, 0) + 1

@@ -37,6 +37,7 @@ from watchdog.daemon.kill import ActionFactory, KillPipeline
 from watchdog.daemon.kill.actions import DEFAULT_FACTORIES
 from watchdog.daemon.loopmon import LagMonitor
 from watchdog.daemon.metrics import Metrics
+from watchdog.daemon.socketgroup import check_control_socket, creation_group
 from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import Services, TraderSupervisor
 from watchdog.daemon.venue.service import VenueService
@@ -126,6 +127,7 @@ class WatchdogServer:
             self._push_state,
             self._group_kill,
             self._spawn,
+            self._control_gid(),
         )
         for trader in self.config.traders:
             self.supervisors[trader.id] = TraderSupervisor(
@@ -248,6 +250,7 @@ class WatchdogServer:
             on_batch=self._on_batch,
             on_invalid_burst=self._on_invalid_burst,
             on_reserve=self._save_mark,
+            on_sender=self._on_sender,
         )
         await self._ingress.start()
 
@@ -269,6 +272,30 @@ class WatchdogServer:
             raise StartupError(f"control socket {path}: cannot listen: {exc}") from exc
         finally:
             os.umask(previous)
+        check_control_socket(
+            path,
+            self.config.control_socket_mode,
+            telemetry_gids=self._telemetry_gids(),
+            uid=os.geteuid(),
+            group=self._control_gid(),
+        )
+
+    def _control_gid(self) -> int | None:
+        """The group the control socket will get, when that group may connect (checked on
+        disk once bound): a trader process in it is held HALTED."""
+        if not self.config.control_socket_mode & 0o070:
+            return None
+        return creation_group(self.config.control_socket.parent)
+
+    def _telemetry_gids(self) -> set[int]:
+        """The group that may send telemetry: the bound ingress socket's, as it is on disk."""
+        unix = self.config.ingress.unix_socket
+        if unix is None:
+            return set()
+        try:
+            return {os.lstat(unix).st_gid}
+        except OSError as exc:
+            raise StartupError(f"ingress socket {unix}: cannot check it: {exc.strerror}") from exc
 
     async def _start_metrics(self) -> None:
         if not self.config.metrics.enabled:
@@ -300,6 +327,11 @@ class WatchdogServer:
             if isinstance(event, TraderState):
                 supervisor.on_trader_state(event)
         self._push_state(trader_id, supervisor.state)
+
+    def _on_sender(self, trader_id: str, pid: int | None) -> None:
+        supervisor = self.supervisors.get(trader_id)
+        if supervisor is not None:
+            supervisor.on_sender(pid)
 
     def _push_state(self, trader_id: str, state: TradingState) -> None:
         if self._ingress is None:
@@ -395,6 +427,7 @@ class WatchdogServer:
         return {
             "id": supervisor.id,
             "pid": supervisor.process.pid,
+            "identity": supervisor.process.identity.as_dict(),
             "process_watched": supervisor.config.process.configured,
             **self.venues.status(supervisor.id),
         }
@@ -417,6 +450,7 @@ class WatchdogServer:
             "maintenance": _maintenance_status(supervisor.engine.maintenance),
             "session": supervisor.session_id,
             "reported_state": _reported_status(supervisor.reported),
+            "holds": supervisor.holds,
             "heartbeat_age_s": None
             if view.heartbeat_age_s is None
             else round(view.heartbeat_age_s, 3),

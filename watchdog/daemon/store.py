@@ -279,6 +279,21 @@ class Store:
                 (trader,),
             )
             self._audit(db, ts, trader, "rearm_accepted", detail)
+            # A kill left open (a step it could not run or verify, finished by a person) is
+            # closed by the re-arm, with what was never verified on record.
+            for (kill_id,) in db.execute(
+                "SELECT kill_id FROM kills WHERE trader = ? AND finished_ts IS NULL", (trader,)
+            ).fetchall():
+                unverified = [
+                    step
+                    for (step,) in db.execute(
+                        "SELECT step FROM kill_steps WHERE kill_id = ? AND status != 'verified'",
+                        (kill_id,),
+                    )
+                ]
+                db.execute("UPDATE kills SET finished_ts = ? WHERE kill_id = ?", (ts, kill_id))
+                closed = {"kill_id": kill_id, "unverified": unverified}
+                self._audit(db, ts, trader, "kill_closed_by_rearm", closed)
 
     # -- telemetry sessions (the replay guard's memory) ----------------------------------
 

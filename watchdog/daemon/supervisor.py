@@ -21,8 +21,9 @@ from watchdog.daemon.config import TraderConfig
 from watchdog.daemon.durable import Durable
 from watchdog.daemon.kill import KillPipeline
 from watchdog.daemon.kill.pipeline import Spawn
-from watchdog.daemon.liveness import ProcessWatch
+from watchdog.daemon.liveness import Identity, ProcessWatch
 from watchdog.daemon.metrics import Metrics, TraderView
+from watchdog.daemon.socketgroup import group_name, process_groups
 from watchdog.daemon.store import TraderRow
 from watchdog.logs import log_event
 from watchdog.protocol import TraderState
@@ -30,6 +31,10 @@ from watchdog.protocol import TraderState
 _log = logging.getLogger("watchdog.supervisor")
 BLIND_RULE = "venue_blind"
 _PERSIST_EVERY_S = 1.0
+PROCESS_UNKNOWN = "process_unknown"  # the hold (and alert) while the trader's process is unknown
+CONTROL_GROUP = "control_socket_group"  # the hold while the trader could use the control socket
+_IDENTITY_ALERT_GRACE_S = 2.0
+_REATTACH_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Services:
     push_state: Callable[[str, TradingState], None]  # ack the trader with its new state
     group_kill: Callable[[str, str], None]  # (kill group, reason): kill the group's others
     spawn: Spawn  # start a task in the daemon's task group
+    control_gid: int | None = None  # the control socket's group when it may connect
 
 
 def restore_persisted(row: TraderRow | None) -> PersistedRisk | None:
@@ -84,7 +90,11 @@ class TraderSupervisor:
         # its constructor for one missed while we were down); each new day is audited once.
         restored = row.day_start_ts if row is not None else None
         self._day_start = self.engine.day_start_ts if restored is None else restored
-        self.process = ProcessWatch(config.process, self._on_process_exit)
+        self.process = ProcessWatch(
+            config.process, self._on_process_exit, on_identity=self._on_identity
+        )
+        self._identity_alert: asyncio.TimerHandle | None = None
+        self._reattach_at = float("-inf")  # loop time of the last re-resolve asked by telemetry
         self.session_id: str | None = None
         self.reported: TraderState | None = None  # the trader's own last state report
         self.last_heartbeat: float | None = None  # monotonic
@@ -111,6 +121,11 @@ class TraderSupervisor:
         if not self._s.durable.healthy or self._holds:
             return max(self._state, TradingState.HALTED)
         return self._state
+
+    @property
+    def holds(self) -> dict[str, str]:
+        """What holds the trader at least HALTED besides its risk rules: key -> reason."""
+        return dict(self._holds)
 
     def view(self) -> TraderView:
         age = None
@@ -223,6 +238,57 @@ class TraderSupervisor:
 
     async def _reattach(self) -> None:
         await self.process.attach()
+
+    def on_sender(self, pid: int | None) -> None:
+        """The kernel's sender pid of an authentic datagram: what ties the trader's process."""
+        if not self.process.observe_sender(pid):
+            return
+        now = asyncio.get_running_loop().time()
+        if now - self._reattach_at >= _REATTACH_EVERY_S:  # a unit: systemctl, at most 1/s
+            self._reattach_at = now
+            self._s.spawn(self._reattach())
+
+    def _on_identity(self, identity: Identity) -> None:
+        """Not knowing the trader's process is not armed: HALTED (a hold) until it is known.
+
+        The alert waits a short grace: a trader that just started may send its first
+        datagram before its pid file is written, and that is not worth waking anyone.
+        """
+        self._audit("process_identity", identity.as_dict())
+        if identity.known and identity.pid is not None:
+            self._check_control_group(identity.pid)
+        if identity.known or not identity.required:
+            if self._identity_alert is not None:
+                self._identity_alert.cancel()
+                self._identity_alert = None
+            self.release(PROCESS_UNKNOWN)
+            return
+        self.hold(PROCESS_UNKNOWN, f"{PROCESS_UNKNOWN}: {identity.reason}")
+        if self._identity_alert is None:
+            loop = asyncio.get_running_loop()
+            self._identity_alert = loop.call_later(_IDENTITY_ALERT_GRACE_S, self._alert_identity)
+
+    def _check_control_group(self, pid: int) -> None:
+        """A trader in the control socket's group could trip or re-arm itself: not armed."""
+        gid = self._s.control_gid
+        if gid is None:
+            return
+        groups = process_groups(pid)
+        if groups is None or gid in groups:
+            why = "cannot read its groups" if groups is None else "it is in that group"
+            reason = f"{CONTROL_GROUP}: the control socket's group is {group_name(gid)}; {why}"
+            if self._holds.get(CONTROL_GROUP) != reason:
+                self._s.alerter.notify(CONTROL_GROUP, self.id, pid=pid, reason=reason)
+            self.hold(CONTROL_GROUP, reason)
+            return
+        self.release(CONTROL_GROUP)
+
+    def _alert_identity(self) -> None:
+        self._identity_alert = None
+        identity = self.process.identity
+        if identity.required and not identity.known:
+            detail = {"pid": identity.pid, "reason": identity.reason}
+            self._s.alerter.notify(PROCESS_UNKNOWN, self.id, **detail)
 
     def _on_process_exit(self, pid: int) -> None:
         self._trigger = self._s.clock.monotonic()
@@ -487,7 +553,7 @@ class TraderSupervisor:
             self._saved = values
 
     def close(self) -> None:
-        for timer in (self._timer, self._persist_timer):
+        for timer in (self._timer, self._persist_timer, self._identity_alert):
             if timer is not None:
                 timer.cancel()
         if self._persist_timer is not None:

@@ -9,6 +9,8 @@ from watchdog.daemon.armed import Missing, daemon_missing, judge, process_identi
 
 NOW = 1_700_000_000.0
 DAEMON_OK = {"ingress_healthy": True, "store_healthy": True, "store_error": ""}
+TIED = {"known": True, "required": True, "pid": 4242, "via": "sender_pid", "reason": ""}
+UNTIED = {"known": False, "required": True, "pid": 77, "via": "", "reason": "pid 77 is not tied"}
 
 
 def venue_trader(**changes: Any) -> dict[str, Any]:
@@ -16,6 +18,7 @@ def venue_trader(**changes: Any) -> dict[str, Any]:
     trader: dict[str, Any] = {
         "id": "alpha",
         "pid": 4242,
+        "identity": TIED,
         "process_watched": True,
         "venue_keys": {"ok": True, "checked_at": NOW - 20.0, "detail": "ok"},
         "venue_view": {"at": NOW - 0.3, "age_s": 0.3, "max_blind_s": 5.0},
@@ -41,10 +44,10 @@ def test_everything_working_is_armed() -> None:
 
 
 def test_a_trader_without_a_venue_side_is_judged_on_its_process_alone() -> None:
-    bare = {"id": "b", "pid": 77, "process_watched": True,
+    bare = {"id": "b", "pid": 77, "identity": TIED, "process_watched": True,
             "venue_keys": None, "venue_view": None, "dms": None}  # fmt: skip
     assert trader_missing(bare, NOW) == []
-    assert parts(trader_missing({**bare, "pid": None}, NOW)) == ["process"]
+    assert parts(trader_missing({**bare, "identity": UNTIED}, NOW)) == ["process"]
 
 
 def test_the_daemons_own_parts_are_named_without_a_trader() -> None:
@@ -55,9 +58,11 @@ def test_the_daemons_own_parts_are_named_without_a_trader() -> None:
 
 
 def test_an_unknown_process_is_not_armed() -> None:
-    assert process_identity({"pid": None}) is not None
-    assert process_identity({"pid": True}) is not None  # not a pid, whatever JSON says
-    assert process_identity({"pid": 4242}) is None
+    assert process_identity({"pid": 4242}) is not None  # a pid alone is not tied to the trader
+    assert process_identity({"identity": "yes"}) is not None  # not what the status reports
+    untied = {"known": False, "pid": 4242, "reason": "pid 4242 never sent telemetry"}
+    assert "never sent telemetry" in str(process_identity({"identity": untied}))
+    assert process_identity({"identity": TIED}) is None
     (missing,) = trader_missing(venue_trader(pid=None), NOW)
     assert (missing.part, missing.trader) == ("process", "alpha")
     assert "no pid known" in missing.reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from risk.errors import LimitsError
+from tests.watchdog.daemon.conftest import write_config
 from watchdog.daemon.config import load_config
 from watchdog.errors import ConfigError
 
@@ -53,7 +55,9 @@ def test_inline_limits_are_parsed_like_a_limits_file(config_file: ConfigFile) ->
         stop_grace_s = 0.5
         revoke_mode = "remove"
     """
-    (trader,) = load_config(config_file(traders=traders)).traders
+    path = config_file(traders=traders)
+    (path.parent / "alpha.cred").write_text("api-key=secret\n")
+    (trader,) = load_config(path).traders
     assert trader.limits.profile == "conservative"
     assert trader.limits.heartbeat.kill_after_s == 0.4
     assert trader.process.pidfile is not None
@@ -165,3 +169,70 @@ max_past_s = 2.0
         ConfigError, match=r"traders\[0\]\.limits\.bad_data\.max_past_s: .*below heartbeat"
     ):
         load_config(config_file(traders=traders))
+
+
+_CREDENTIAL_TRADER = """
+[[traders]]
+id = "alpha"
+hmac_key_file = "alpha.key"
+limits_file = "limits.toml"
+credential_file = "trader-venue.crd"
+"""
+
+
+def test_a_credential_file_that_does_not_exist_is_refused(config_file: ConfigFile) -> None:
+    # A kill would "revoke" the typo's path and verify it while the real secret stays.
+    path = config_file(traders=_CREDENTIAL_TRADER)
+    missing = path.parent / "trader-venue.crd"
+    expected = f"{path}: traders[0].credential_file: {missing} does not exist"
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_config(path)
+    missing.mkdir()
+    with pytest.raises(ConfigError, match=r"credential_file: .* is not a regular file"):
+        load_config(path)
+
+
+def test_a_credential_removed_by_a_kill_is_still_a_valid_config(config_file: ConfigFile) -> None:
+    # After a kill in "remove" mode the watchdog must start again (to finish or report it).
+    path = config_file(traders=_CREDENTIAL_TRADER + '[traders.kill]\nrevoke_mode = "remove"\n')
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(path)
+    (path.parent / ".trader-venue.crd.revoked").write_text("REVOKED")
+    (trader,) = load_config(path).traders
+    assert trader.credential_file == path.parent / "trader-venue.crd"
+
+
+def test_a_credential_file_is_not_needed_when_nothing_revokes_it(config_file: ConfigFile) -> None:
+    body = _CREDENTIAL_TRADER + "[traders.kill]\nrevoke_credential = false\n"
+    (trader,) = load_config(config_file(traders=body)).traders
+    assert trader.credential_file is not None
+
+
+def test_a_control_socket_the_telemetry_group_could_use_is_refused(
+    config_file: ConfigFile,
+) -> None:
+    # Both sockets get the watchdog's group: "0660" would let the trader trip or re-arm.
+    path = config_file('control_socket_mode = "0660"\n')
+    message = r'control_socket_mode: "0660" gives the control socket to group .* telemetry'
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_a_group_control_socket_is_accepted_without_a_unix_ingress(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 'control_socket_mode = "0660"\n')
+    path.write_text(path.read_text().replace('unix_socket = "ingress.sock"', 'udp = "127.0.0.1:0"'))
+    assert load_config(path).control_socket_mode == 0o660
+
+
+def test_a_group_control_socket_in_an_operators_setgid_directory_is_accepted(
+    tmp_path: Path,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a directory another group needs root")
+    operators = tmp_path / "operators"
+    operators.mkdir()
+    os.chown(operators, -1, 4242)
+    operators.chmod(0o2750)
+    path = write_config(tmp_path, 'control_socket_mode = "0660"\n')
+    path.write_text(path.read_text().replace('"control.sock"', '"operators/control.sock"'))
+    assert load_config(path).control_socket_mode == 0o660

@@ -16,6 +16,7 @@ def test_the_example_config_is_valid(tmp_path: Path) -> None:
         key = tmp_path / f"{trader}.key"
         key.write_text(bytes(range(32)).hex())
         key.chmod(0o600)
+        (tmp_path / f"{trader}.credential").write_text("api-key=secret\n")
     (tmp_path / "mm-btc.limits.toml").write_text('profile = "standard"\n')
     for name, content in (
         ("watchdog-account.cred", 'api_key = "ACCOUNTKEY"\nsecret = "account-secret"\n'),
@@ -30,7 +31,7 @@ def test_the_example_config_is_valid(tmp_path: Path) -> None:
     assert [t.id for t in config.traders] == ["mm-btc", "arb-eth"]
     assert config.traders[0].process.unit == "trader-mm-btc.service"
     assert config.traders[1].limits.heartbeat.kill_after_s == 3.0
-    assert config.control_socket_mode == 0o660
+    assert config.control_socket_mode == 0o600
     assert {t.kill_group for t in config.traders} == {"desk-1"}
     venue = config.traders[0].venue
     assert venue is not None

@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import stat
+import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,10 @@ class Recorder:
     batches: list[tuple[str, bytes, list[TelemetryEvent], bool]] = field(default_factory=list)
     rejects: list[str] = field(default_factory=list)
     bursts: list[InvalidBurst] = field(default_factory=list)
+    senders: list[tuple[str, int | None]] = field(default_factory=list)
+
+    def on_sender(self, trader_id: str, pid: int | None) -> None:
+        self.senders.append((trader_id, pid))
 
     def on_batch(
         self,
@@ -65,6 +70,7 @@ def make_ingress(config: IngressConfig, rec: Recorder) -> Ingress:
         on_batch=rec.on_batch,
         on_reject=rec.rejects.append,
         on_invalid_burst=rec.bursts.append,
+        on_sender=rec.on_sender,
     )
 
 
@@ -229,6 +235,32 @@ async def test_udp_on_loopback_works_the_same(tmp_path: Path) -> None:
             assert ing.send_ack(TRADER, TradingState.WARN, limits_version="v2")
             frame = decode_ack(await recv(sock), KEY, TRADER, SESSION)
     assert frame.ack.state is TradingState.WARN
+    assert rec.senders == [(TRADER, None)]  # UDP: the kernel cannot say who sent it
+
+
+SEND_FROM_A_CHILD = (
+    "import socket, sys; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); "
+    "s.bind(''); s.sendto(bytes.fromhex(sys.argv[2]), sys.argv[1])"
+)
+
+
+async def test_the_kernel_names_the_process_that_sent_each_accepted_datagram(
+    ingress: tuple[Ingress, Recorder], sock_path: Path
+) -> None:
+    ing, rec = ingress
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SEND_FROM_A_CHILD, str(sock_path),
+        datagram([Heartbeat(ts=NOW)], seq=1).hex(),
+    )  # fmt: skip
+    assert await child.wait() == 0
+    await wait_until(lambda: len(rec.batches) == 1)
+    assert rec.senders == [(TRADER, child.pid)]  # not ours: the sender's, as the kernel saw it
+    with sender(sock_path) as sock:
+        await send(sock, datagram([Heartbeat(ts=NOW)], seq=2, key=OTHER_KEY))  # forged
+        await send(sock, datagram([Heartbeat(ts=NOW)], seq=3))
+        await wait_until(lambda: len(rec.batches) == 2)
+    assert rec.senders == [(TRADER, child.pid), (TRADER, os.getpid())]  # the forgery: none
+    assert ing.rejects == {"bad_hmac": 1}
 
 
 async def test_the_socket_file_has_mode_0660_and_is_removed_on_close(sock_path: Path) -> None:

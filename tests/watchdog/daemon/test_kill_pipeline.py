@@ -206,6 +206,33 @@ async def test_a_resumed_kill_runs_only_the_unverified_steps(tmp_path: Path) -> 
     assert h.store.unfinished_kills() == []
 
 
+async def test_a_resumed_kill_with_a_step_it_cannot_run_is_never_finished(
+    tmp_path: Path,
+) -> None:
+    # The step's action is no longer configured: nothing verified it, so nothing says "done".
+    h = Harness(tmp_path)
+    h.store.begin_kill("k1", "alpha", "drawdown", 1.0, ["first", "gone"], {})
+    h.actions = {"first": RecordingAction("first", h.store)}
+    (record,) = h.store.unfinished_kills()
+    async with asyncio.TaskGroup() as h.group:
+        h.pipeline.resume(record, TRADER, ProcessWatch(ProcessTarget(), lambda pid: None))
+    assert h.actions["first"].done
+    (unfinished,) = h.store.unfinished_kills()
+    assert {s.step: s.status for s in unfinished.steps}["gone"] != "verified"
+    (incomplete,) = [e.detail for e in h.store.audit_since(0) if e.kind == "kill_incomplete"]
+    assert incomplete["steps"] == ["gone"]
+
+
+async def test_a_kill_with_no_action_at_all_is_never_reported_verified(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    async with asyncio.TaskGroup() as h.group:
+        h.start()
+    assert len(h.store.unfinished_kills()) == 1
+    kinds = [e.kind for e in h.store.audit_since(0)]
+    assert "kill_incomplete" in kinds
+    assert "kill_finished" not in kinds
+
+
 async def test_a_store_failure_during_the_kill_does_not_stop_it(tmp_path: Path) -> None:
     h = Harness(tmp_path)
     h.actions = {"first": RecordingAction("first", h.store)}

@@ -52,6 +52,20 @@ def test_finishing_a_kill_leaves_the_latch_until_it_is_cleared(tmp_path: Path) -
     assert store.audit_since(2.5)[0].kind == "rearm_accepted"
 
 
+def test_a_rearm_closes_a_kill_left_open_and_records_what_was_never_verified(
+    tmp_path: Path,
+) -> None:
+    # Without it, a kill a person finished by hand would be resumed (and alerted) forever.
+    store = Store(tmp_path / "w.sqlite3")
+    store.begin_kill("k1", "alpha", "manual", 1.0, ["stop_process", "revoke_credential"], {})
+    store.record_step("k1", "alpha", "revoke_credential", 2.0, True, {"detail": "replaced"})
+    store.clear_latch("alpha", 3.0, {"operator": "ops", "reason": "stopped it by hand"})
+    assert store.unfinished_kills() == []
+    (closed,) = [e.detail for e in store.audit_since(0) if e.kind == "kill_closed_by_rearm"]
+    assert closed == {"kill_id": "k1", "unverified": ["stop_process"]}
+    store.close()
+
+
 def test_risk_references_are_saved_without_touching_the_latch(tmp_path: Path) -> None:
     store = Store(tmp_path / "w.sqlite3")
     store.begin_kill("k1", "alpha", "manual", 1.0, [], {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Coroutine
@@ -66,6 +67,9 @@ class RecordingAlerter(Alerter):
         self.sent.append((kind, detail))
         super().notify(kind, trader, **detail)
 
+    def kinds(self, kind: str) -> list[dict[str, Any]]:
+        return [detail for sent, detail in self.sent if sent == kind]
+
 
 class Rig:
     def __init__(
@@ -74,6 +78,7 @@ class Rig:
         group: asyncio.TaskGroup,
         config: TraderConfig = CONFIG,
         clock: Clock | None = None,
+        control_gid: int | None = None,
     ) -> None:
         self.store = Store(tmp_path / "w.sqlite3", busy_timeout_ms=10)
         self.pushed: list[TradingState] = []
@@ -81,7 +86,7 @@ class Rig:
         self.group = group
         clock = clock or SystemClock()
         durable = Durable(self.store, lambda error: None)
-        self.alerts = alerter = RecordingAlerter(clock)
+        self.alerts = self.alerter = alerter = RecordingAlerter(clock)
         metrics = Metrics()
 
         def gate_factory(context: KillContext) -> KillAction | None:
@@ -95,7 +100,7 @@ class Rig:
         self.services = Services(
             clock, durable, alerter, metrics, killer,
             lambda trader, state: self.pushed.append(state), lambda group, reason: None,
-            self.spawn,
+            self.spawn, control_gid,
         )  # fmt: skip
         self.supervisor = TraderSupervisor(config, self.services, self.store.trader(config.id))
 
@@ -109,6 +114,11 @@ class Rig:
             AccountSnapshot(ts=now, equity=10_000.0, realized_pnl=0.0, unrealized_pnl=0.0),
         ]
         self.supervisor.on_batch(session, events, changed)
+
+    def heartbeat(self, value: bool) -> bool:
+        """Send telemetry and pass `value` through: keeps the trader alive while polling."""
+        self.telemetry("s1")
+        return value
 
 
 async def test_telemetry_makes_it_active_and_the_change_is_pushed_and_audited(
@@ -249,6 +259,7 @@ async def test_a_trader_that_exits_inside_a_maintenance_window_is_not_killed(
     async with asyncio.TaskGroup() as group:
         rig = Rig(tmp_path, group, config)
         await rig.supervisor.start()
+        rig.supervisor.on_sender(process.pid)  # its telemetry comes from that pid: tied
         rig.telemetry("s1", changed=True)
         outcome = rig.supervisor.begin_maintenance(60.0, "deploy v1.2", "ops")
         assert outcome.accepted, outcome.reason
@@ -426,3 +437,104 @@ async def test_blindness_is_alerted_even_when_the_trader_is_already_halted(
             "venue_blind", "venue_view_restored",
         ]  # fmt: skip
         rig.supervisor.close()
+
+
+def state(rig: Rig) -> TradingState:
+    return rig.supervisor.state
+
+
+def identified(rig: Rig, pid: int) -> bool:
+    """One datagram from `pid` (as the ingress reports it); whether that tied the trader."""
+    rig.supervisor.on_sender(pid)
+    rig.telemetry("s1")
+    return rig.supervisor.process.identity.known
+
+
+async def test_a_trader_whose_process_is_unknown_is_held_halted_until_it_is_known(
+    tmp_path: Path,
+) -> None:
+    pidfile = tmp_path / "alpha.pid"
+    pidfile.write_text("garbage\n")
+    trader = await asyncio.create_subprocess_exec("sleep", "60")
+    config = dataclasses.replace(CONFIG, process=ProcessTarget(pidfile=pidfile))
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, config)
+        await rig.supervisor.start()
+        rig.supervisor.on_sender(trader.pid)
+        rig.telemetry("s1", changed=True)
+        assert rig.supervisor.engine.state == TradingState.ACTIVE
+        assert state(rig) == TradingState.HALTED  # not armed: what the ack says
+        assert rig.supervisor.process.identity.pid is None
+        await wait_for(lambda: bool(audited(rig, "hold")), "the hold to be audited")
+        assert audited(rig, "hold")[-1]["key"] == "process_unknown"
+        assert "holds no pid: 'garbage'" in audited(rig, "hold")[-1]["reason"]
+        assert audited(rig, "process_identity")[-1]["known"] is False
+        await wait_for(lambda: rig.heartbeat(bool(rig.alerter.kinds("process_unknown"))), "alert")
+        assert "holds no pid" in rig.alerter.kinds("process_unknown")[0]["reason"]
+        pidfile.write_text(f"{trader.pid}\n")  # now the pid file names the sender
+        await wait_for(lambda: identified(rig, trader.pid), "the trader identified")
+        assert rig.supervisor.process.pid == trader.pid
+        assert state(rig) == TradingState.ACTIVE
+        await wait_for(lambda: bool(audited(rig, "hold_released")), "the release")
+        assert audited(rig, "process_identity")[-1]["via"] == "sender_pid"
+        rig.supervisor.close()
+    trader.kill()
+    await trader.wait()
+
+
+async def test_a_trader_that_starts_before_its_pid_file_is_not_alerted(tmp_path: Path) -> None:
+    # Its first datagrams arrive before the pid file names it: held, but nobody is woken.
+    pidfile = tmp_path / "alpha.pid"
+    trader = await asyncio.create_subprocess_exec("sleep", "60")
+    config = dataclasses.replace(CONFIG, process=ProcessTarget(pidfile=pidfile))
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, config)
+        await rig.supervisor.start()
+        rig.supervisor.on_sender(trader.pid)
+        rig.telemetry("s1", changed=True)
+        assert state(rig) == TradingState.HALTED
+        pidfile.write_text(f"{trader.pid}\n")
+        await wait_for(lambda: identified(rig, trader.pid), "the trader identified")
+        deadline = time.monotonic() + 2.5  # past the alert's grace, heartbeating
+        await wait_for(lambda: rig.heartbeat(time.monotonic() > deadline), "the grace")
+        assert rig.alerter.kinds("process_unknown") == []
+        assert state(rig) == TradingState.ACTIVE
+        rig.supervisor.close()
+    trader.kill()
+    await trader.wait()
+
+
+async def test_a_trader_in_the_control_sockets_group_is_held_halted(tmp_path: Path) -> None:
+    # With control_socket_mode "0660" that group may trip and re-arm: not the trader's to hold.
+    trader = await asyncio.create_subprocess_exec("sleep", "60")
+    config = dataclasses.replace(CONFIG, process=ProcessTarget(pid=trader.pid))
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, config, control_gid=os.getegid())  # the child's group too
+        await rig.supervisor.start()
+        rig.supervisor.on_sender(trader.pid)
+        rig.telemetry("s1", changed=True)
+        assert rig.supervisor.process.identity.known
+        assert state(rig) == TradingState.HALTED
+        (alert,) = rig.alerter.kinds("control_socket_group")
+        assert "it is in that group" in alert["reason"]
+        await asyncio.sleep(0)  # the re-attach a new session starts runs before close()
+        rig.supervisor.close()
+    trader.kill()
+    await trader.wait()
+
+
+async def test_a_trader_outside_the_control_sockets_group_stays_active(tmp_path: Path) -> None:
+    trader = await asyncio.create_subprocess_exec("sleep", "60")
+    config = dataclasses.replace(CONFIG, process=ProcessTarget(pid=trader.pid))
+    others = max([*os.getgroups(), os.getegid()]) + 1000  # a group this process is not in
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, config, control_gid=others)
+        await rig.supervisor.start()
+        rig.supervisor.on_sender(trader.pid)
+        rig.telemetry("s1", changed=True)
+        await asyncio.sleep(0)  # the re-attach a new session starts runs before close()
+        assert state(rig) == TradingState.ACTIVE
+        assert rig.alerter.kinds("control_socket_group") == []
+        rig.supervisor.close()
+    trader.kill()
+    await trader.wait()

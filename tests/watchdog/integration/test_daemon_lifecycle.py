@@ -146,6 +146,36 @@ def test_cli_errors_are_one_line_without_traceback(workspace: Workspace) -> None
     assert "unknown trader 'beta'" in unknown.stderr
 
 
+def test_check_config_refuses_a_credential_file_that_does_not_exist(
+    workspace: Workspace,
+) -> None:
+    typo = workspace.root / "alpha.credentail"
+    workspace.config.write_text(
+        workspace.config.read_text().replace('"alpha.credential"', '"alpha.credentail"')
+    )
+    check = workspace.cli("check-config", "--config", str(workspace.config))
+    assert check.returncode == 1
+    assert check.stderr.strip() == (
+        f"watchdog: error: {workspace.config}: traders[0].credential_file: "
+        f"{typo} does not exist (a kill could not revoke it)"
+    )
+    run = workspace.cli("run", "--config", str(workspace.config))
+    assert run.returncode == 1
+    assert "traders[0].credential_file" in run.stderr
+    assert not typo.exists()
+
+
+def test_check_config_and_run_refuse_a_control_socket_the_trader_could_use(
+    workspace: Workspace,
+) -> None:
+    workspace.config.write_text('control_socket_mode = "0660"\n' + workspace.config.read_text())
+    for command in ("check-config", "run"):
+        result = workspace.cli(command, "--config", str(workspace.config))
+        assert result.returncode == 1
+        assert 'control_socket_mode: "0660" gives the control socket to group' in result.stderr
+    assert not workspace.control.exists()
+
+
 def test_cli_status_audit_and_check_config(workspace: Workspace) -> None:
     check = workspace.cli("check-config", "--config", str(workspace.config))
     assert check.returncode == 0

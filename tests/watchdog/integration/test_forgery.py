@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import time
@@ -43,6 +44,8 @@ def _metric(port: int, name: str) -> dict[str, float]:
 def test_forged_and_replayed_heartbeats_do_not_keep_a_silent_trader_alive(
     workspace: Workspace,
 ) -> None:
+    # This process plays the trader: no process to stop (it would be the test's own).
+    workspace.config.write_text(workspace.config.read_text().replace('pidfile = "alpha.pid"', ""))
     workspace.start_watchdog()
     key = bytes.fromhex(workspace.root.joinpath("alpha.key").read_text())
     session = _session()
@@ -87,22 +90,49 @@ def assert_key_unchanged(key: bytes) -> bool:
     return key == bytes.fromhex(KEY)
 
 
-def test_telemetry_over_udp_is_acked_with_the_state(workspace: Workspace) -> None:
-    workspace.config.write_text(
-        workspace.config.read_text().replace(
-            'unix_socket = "ingress.sock"', 'unix_socket = "ingress.sock"\nudp = "127.0.0.1:0"'
-        )
+def _with_udp(workspace: Workspace, *, pidfile: bool) -> None:
+    text = workspace.config.read_text().replace(
+        'unix_socket = "ingress.sock"', 'unix_socket = "ingress.sock"\nudp = "127.0.0.1:0"'
     )
-    workspace.start_watchdog()
+    workspace.config.write_text(text if pidfile else text.replace('pidfile = "alpha.pid"', ""))
+
+
+def _udp_sender(workspace: Workspace) -> socket.socket:
     host, port = workspace.request("GET", "/status")["ingress_udp"]
-    key = bytes.fromhex(workspace.root.joinpath("alpha.key").read_text())
-    session = _session()
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender.settimeout(10)
     sender.connect((host, port))
+    return sender
+
+
+def test_telemetry_over_udp_is_acked_with_the_state(workspace: Workspace) -> None:
+    _with_udp(workspace, pidfile=False)  # a trader on another host: no process to watch
+    workspace.start_watchdog()
+    key = bytes.fromhex(workspace.root.joinpath("alpha.key").read_text())
+    session = _session()
+    sender = _udp_sender(workspace)
     sender.send(_datagram(key, session, 1, equity=True))
     frame = decode_ack(sender.recv(2048), key, "alpha", session)
     assert frame.ack.state.name == "ACTIVE"
     assert frame.ack.last_seq == 1
     assert workspace.state() == "ACTIVE"
+    assert workspace.trader()["identity"]["required"] is False
+    sender.close()
+
+
+def test_a_pidfile_trader_heard_over_udp_is_not_armed(workspace: Workspace) -> None:
+    # UDP carries no sender pid: nothing ties the pid file's process to the trader.
+    _with_udp(workspace, pidfile=True)
+    workspace.pidfile.write_text(f"{os.getpid()}\n")
+    workspace.start_watchdog()
+    key = bytes.fromhex(workspace.root.joinpath("alpha.key").read_text())
+    session = _session()
+    sender = _udp_sender(workspace)
+    sender.send(_datagram(key, session, 1, equity=True))
+    frame = decode_ack(sender.recv(2048), key, "alpha", session)
+    assert frame.ack.state.name == "HALTED"
+    identity = workspace.trader()["identity"]
+    assert identity["known"] is False
+    assert "carries no sender pid" in identity["reason"]
+    assert workspace.trader()["pid"] is None
     sender.close()

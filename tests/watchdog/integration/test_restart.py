@@ -117,6 +117,8 @@ def _trip_and_hold(workspace: Workspace) -> None:
 
 def test_sigterm_mid_kill_exits_cleanly_and_the_next_start_resumes(workspace: Workspace) -> None:
     watchdog = workspace.start_watchdog(gated=True)
+    trader = workspace.start_trader()  # its stop is only verified by seeing it exit
+    wait_until(lambda: workspace.state() == "ACTIVE", what="ACTIVE")
     _trip_and_hold(workspace)
     watchdog.send_signal(signal.SIGTERM)
     assert watchdog.wait(timeout=30) == 0  # after shutdown_timeout_s (2 s) at most
@@ -124,6 +126,7 @@ def test_sigterm_mid_kill_exits_cleanly_and_the_next_start_resumes(workspace: Wo
     workspace.start_watchdog(gated=True)
     workspace.gate.touch()
     wait_until(workspace.kill_finished, what="resumed kill finished")
+    assert trader.wait(timeout=10) is not None
 
 
 def test_a_second_signal_forces_the_exit(workspace: Workspace) -> None:

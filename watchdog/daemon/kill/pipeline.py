@@ -139,7 +139,9 @@ class KillPipeline:
                 {"kill_id": record.kill_id, "steps": sorted(pending)},
             )
         )
-        self._launch(trader.id, record.kill_id, actions, self._clock.monotonic())
+        self._launch(
+            trader.id, record.kill_id, actions, self._clock.monotonic(), tuple(sorted(missing))
+        )
 
     def _actions(
         self, trader: TraderConfig, process: ProcessWatch, kill_id: str, reason: str
@@ -150,29 +152,49 @@ class KillPipeline:
         built = (factory(context) for factory in self._factories)
         return [action for action in built if action is not None]
 
-    def _launch(self, trader: str, kill_id: str, actions: list[KillAction], started: float) -> None:
+    def _launch(
+        self,
+        trader: str,
+        kill_id: str,
+        actions: list[KillAction],
+        started: float,
+        unavailable: tuple[str, ...] = (),
+    ) -> None:
         self._active[trader] = self._active.get(trader, 0) + 1
         self._idle.clear()
-        self._spawn(self._run(trader, kill_id, actions, started))
+        self._spawn(self._run(trader, kill_id, actions, started, unavailable))
 
     async def _run(
-        self, trader: str, kill_id: str, actions: list[KillAction], started: float
+        self,
+        trader: str,
+        kill_id: str,
+        actions: list[KillAction],
+        started: float,
+        unavailable: tuple[str, ...],
     ) -> None:
         try:
             # Every line of this kill, its steps' tasks and their actions included, names it.
             with bound(trader=trader, kill_id=kill_id):
-                await self._run_steps(trader, kill_id, actions, started)
+                await self._run_steps(trader, kill_id, actions, started, unavailable)
         finally:
             self._active[trader] -= 1
             if not any(self._active.values()):
                 self._idle.set()
 
     async def _run_steps(
-        self, trader: str, kill_id: str, actions: list[KillAction], started: float
+        self,
+        trader: str,
+        kill_id: str,
+        actions: list[KillAction],
+        started: float,
+        unavailable: tuple[str, ...],
     ) -> None:
         async with asyncio.TaskGroup() as group:
             for action in actions:
                 group.create_task(self._step(trader, kill_id, action, started))
+        if unavailable or not actions:
+            self._incomplete(trader, kill_id, unavailable)
+            return
         self._durable.write(lambda s: s.finish_kill(kill_id, trader, self._clock.wall()))
         log_event(
             _log,
@@ -232,6 +254,17 @@ class KillPipeline:
             )
         )
         return verified
+
+    def _incomplete(self, trader: str, kill_id: str, unavailable: tuple[str, ...]) -> None:
+        """Steps this run cannot perform (or none at all) were never verified: the kill is not
+        finished and never reported verified. It stays open for a person to complete."""
+        why = "steps this build cannot run" if unavailable else "no kill action is configured"
+        detail = {"kill_id": kill_id, "steps": list(unavailable), "why": why}
+        log_event(_log, logging.ERROR, "kill_incomplete", trader=trader, **detail)
+        self._durable.write(
+            lambda s: s.audit(self._clock.wall(), trader, "kill_incomplete", detail)
+        )
+        self._alerter.notify("kill_incomplete", trader, **detail)
 
     def _escalate(self, trader: str, kill_id: str, step: str, attempts: int) -> None:
         detail = {

@@ -2,6 +2,10 @@
 
 With a systemd unit the unit is stopped through systemctl, so systemd does not restart it and
 its whole cgroup goes; the pid watch still confirms the main process is gone.
+
+Only the process tied to the trader (`liveness.Identity`) is ever signalled, and only its
+observed exit verifies the step: with the trader's process unknown the step fails, stays
+unverified and escalates, whatever a pid file says.
 """
 
 from __future__ import annotations
@@ -24,9 +28,14 @@ class StopProcess:
 
     async def attempt(self) -> str:
         await self._process.attach()  # a pid file may name a newer process than we watch
+        identity = self._process.identity
         pid = self._process.pid
-        if pid is None or not self._process.alive():
-            return "no trader process running"
+        if not identity.known or pid is None:
+            # Nothing tied to the trader: signalling a guess could hit an innocent process,
+            # and "nothing running" would be a guess too.
+            raise KillStepError(f"trader process unknown, nothing signalled: {identity.reason}")
+        if not self._process.alive():
+            return f"pid {pid} ({identity.via}) has exited"
         self._process.send_signal(signal.SIGTERM)
         self._process.send_signal(signal.SIGCONT)
         if await self._process.wait_exit(self._grace_s):
@@ -37,7 +46,8 @@ class StopProcess:
         raise KillStepError(f"pid {pid} still alive after SIGKILL")
 
     async def verify(self) -> bool:
-        return not self._process.alive()
+        """Only the exit of the process tied to the trader is seen as the trader stopped."""
+        return self._process.identity.known and not self._process.alive()
 
 
 class StopUnit:
@@ -54,6 +64,11 @@ class StopUnit:
         return f"systemctl stop {self._unit}"
 
     async def verify(self) -> bool:
+        """systemd says the unit is loaded and stopped, and its main process is gone. A unit
+        systemd does not know (a typo) reads "inactive" too: that is not a stopped trader."""
+        loaded = await run_systemctl(["show", "-p", "LoadState", "--value", self._unit], 5.0)
+        if loaded is None or loaded.strip() != "loaded":
+            return False
         state = await run_systemctl(["show", "-p", "ActiveState", "--value", self._unit], 5.0)
         if state is None:
             return False
