@@ -63,13 +63,13 @@ def test_an_unknown_process_is_not_armed() -> None:
     untied = {"known": False, "pid": 4242, "reason": "pid 4242 never sent telemetry"}
     assert "never sent telemetry" in str(process_identity({"identity": untied}))
     assert process_identity({"identity": TIED}) is None
-    (missing,) = trader_missing(venue_trader(pid=None), NOW)
+    (missing,) = trader_missing(venue_trader(pid=None, identity=UNTIED), NOW)
     assert (missing.part, missing.trader) == ("process", "alpha")
-    assert "no pid known" in missing.reason
+    assert "pid 77 is not tied" in missing.reason
 
 
 def test_a_trader_with_no_process_configured_is_not_judged_on_one() -> None:
-    assert trader_missing(venue_trader(pid=None, process_watched=False), NOW) == []
+    assert trader_missing(venue_trader(identity=UNTIED, process_watched=False), NOW) == []
 
 
 def test_keys_not_yet_checked_or_failing_are_not_armed() -> None:
@@ -107,7 +107,9 @@ def test_a_dead_mans_switch_failed_expired_late_or_never_confirmed_is_not_armed(
 
 
 def test_every_missing_part_is_listed_daemon_first() -> None:
-    broken = venue_trader(pid=None, venue_view={"at": None, "age_s": None, "max_blind_s": 5.0})
+    broken = venue_trader(
+        identity=UNTIED, venue_view={"at": None, "age_s": None, "max_blind_s": 5.0}
+    )
     missing = judge({**DAEMON_OK, "ingress_healthy": False}, [broken], NOW)
     assert [(m.part, m.trader) for m in missing] == [
         ("ingress", None), ("process", "alpha"), ("venue_view", "alpha"),

@@ -15,7 +15,7 @@ NO_PID = {"part": "process", "trader": "alpha",
 def _status(**changes: Any) -> dict[str, Any]:
     trader = {
         "id": "alpha", "state": "HALTED", "latched": False, "heartbeat_age_s": 0.2,
-        "pid": None, "maintenance": None, "decisions": [], "kill": None,
+        "pid": None, "holds": {}, "maintenance": None, "decisions": [], "kill": None,
         "venue_keys": None, "venue_view": None, "dms": None,
         "armed": False, "not_armed": [STORE_FAILED, NO_PID],
     }  # fmt: skip
