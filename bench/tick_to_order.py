@@ -2,19 +2,33 @@
 
 A real exchange_sim process streams bookTicker at a high rate with enough volatility that
 almost every tick moves the quotes; the trader (in this process, the production classes)
-requotes on each one. A sample is one new order: from the feed message received (the websocket
-read returned the bytes to the trader) to the order bytes written: right after
-``transport.write()`` returns on the fast path, aiohttp's headers-sent hook (immediately before
-its write) on the aiohttp path. Every mode runs in alternating rounds so drift on the shared
-machine hits all of them:
+requotes on each one. Every tick starts at the VENUE's send stamp: the sim runs with
+``[market] send_stamp``, so each message carries the CLOCK_MONOTONIC time read just before
+its frame was written (one clock for both processes on this host). A tick that arrives while
+the trader is still busy with the one before therefore counts its wait.
+
+Every tick is sampled. Per mode the output has: each new order, venue send -> order bytes
+written (right after ``transport.write()`` returns on the fast path, aiohttp's headers-sent
+hook, immediately before its write, on the aiohttp path); ticks that produced an order and
+ticks that did not, venue send -> the tick handler returned; delivery, venue send -> the
+websocket read returned the bytes to trader code; and ``waited_ticks_count``, the ticks sent
+before the handler had finished the previous tick. Percentiles come from ``bench._stats``.
+
+The modes run in alternating rounds so drift on the shared machine hits all of them:
 
 - path ``fast_path`` (``trader.fastpath``) or ``aiohttp_path`` (fast path off);
 - ``without_telemetry``: a link that is always ACTIVE and reports nothing;
-  ``with_telemetry``: the real ``WatchdogClient`` talking to a real watchdog process.
+  ``with_telemetry``: the real ``WatchdogClient`` talking to a real watchdog process;
+- ``fast_path_warm``: fast path, telemetry, the hot-path cache heater on.
 
-``breakdown_fast_path`` splits the fast path's first order of each tick into decode (websocket
-bytes to ticker, staleness), strategy (decide, pre-trade risk, order bookkeeping), sign+build
-(the request bytes) and write (``transport.write()`` and arming the request timer).
+``deployed_p50_us`` / ``deployed_p99_us`` are the mode the trader ships with by default
+(its configuration's defaults: fast path, telemetry, heater), and ``side_by_side`` sets them
+against the aiohttp path and the heater off from the same run.
+
+``breakdown_fast_path_without_telemetry`` splits the fast path's first order of each tick into
+delivery (venue send to the websocket read returning), decode (bytes to ticker, staleness),
+strategy (decide, pre-trade risk, order bookkeeping), sign+build (the request bytes) and write
+(``transport.write()`` and arming the request timer).
 
 The processes run in the layout the suite deploys (sysprep's ``latency`` profile): the trader
 alone on the last CPU, the simulator and the watchdog on the others. Unpinned, the loopback
@@ -29,26 +43,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from prometheus_client import CollectorRegistry
 
 import watchdog.venues as wv
+from bench._stats import percentile
+from harness.sim import SimConfig
+from harness.trader_world import LIMITS, World, trader_toml
 from risk import OrderEventKind, TradingState
 from risk import Side as RiskSide
-from tests.support.sim import SimConfig
-from tests.trader.world import LIMITS, World, trader_toml
 from trader.app import Trader
 from trader.config import TraderConfig, load_config
 from trader.fastpath import FastOrderEntry, FastPathConfig, OrderSigner
-from trader.feed import BookFeed, BookTicker, stream_url
+from trader.feed import BookFeed, BookTicker, parse_book_ticker, stream_url
 from trader.heater import HotPathHeater
 from trader.instrument import Instrument
 from trader.metrics import TraderMetrics
@@ -60,10 +78,9 @@ from trader.venue import BinanceOrderVenue, OrderRequest, open_order_session
 from watchdog.client import WatchdogClient
 from watchdog.clock import SystemClock
 
-WARM_INTERVAL_S = 0.001  # the trader's default `[strategy] warm_interval_ms`
 GOAL_P50_US = 50.0
 GOAL_P99_US = 200.0
-STAGES = ("decode", "strategy", "sign_build", "write")
+STAGES = ("delivery", "decode", "strategy", "sign_build", "write")
 # No order-rate cap in the way, and the watchdog tolerates the pauses between telemetry rounds.
 BENCH_LIMITS = (
     LIMITS.replace("max_orders = 100 }", "max_orders = 100000 }")
@@ -71,6 +88,41 @@ BENCH_LIMITS = (
     .replace("kill_after_s = 4.0", "kill_after_s = 3600.0")
     .replace("warn_after_s = 1.0", "warn_after_s = 2000.0")
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """One trader configuration the benchmark measures."""
+
+    path: str  # result key: fast_path | aiohttp_path | fast_path_warm
+    telemetry: bool
+    heater: bool
+
+    @property
+    def fast(self) -> bool:
+        return self.path != "aiohttp_path"
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}.{'with' if self.telemetry else 'without'}_telemetry"
+
+
+MODES = (
+    Mode("fast_path", telemetry=False, heater=False),
+    Mode("fast_path", telemetry=True, heater=False),
+    Mode("aiohttp_path", telemetry=False, heater=False),
+    Mode("aiohttp_path", telemetry=True, heater=False),
+    Mode("fast_path_warm", telemetry=True, heater=True),
+)
+
+
+def deployed_mode(config: TraderConfig) -> Mode:
+    """The mode that matches what the trader runs with its configuration's defaults."""
+    fast, heater = config.venue.fast_connections > 0, config.strategy.warm_interval_ms > 0
+    for mode in MODES:
+        if mode.telemetry and (mode.fast, mode.heater) == (fast, heater):
+            return mode
+    raise RuntimeError(f"no benchmark mode matches the defaults (fast={fast}, heater={heater})")
 
 
 class SilentLink:
@@ -130,40 +182,129 @@ class TimedSigner(OrderSigner):
         return data
 
 
-class SamplingTrader(Trader):
-    """The production trader, keeping every tick-to-order sample rather than a histogram."""
+class Tap:
+    """The feed's decoder, keeping the raw message so the venue's send stamp can be read after
+    the run (off the measured path: only a reference is kept here)."""
 
-    samples: list[int]
-    decisions: list[int]
-    stages: dict[str, list[int]]
+    last: bytes = b""
+
+    def __call__(self, raw: bytes) -> BookTicker:
+        self.last = raw
+        return parse_book_ticker(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One tick's times (CLOCK_MONOTONIC ns): sent by the venue, read by the trader, handler
+    entered and returned."""
+
+    sent_ns: int
+    received_ns: int
+    entered_ns: int
+    exited_ns: int
+
+
+@dataclass
+class Samples:
+    ticks: list[tuple[bytes, int, int, int]] = field(default_factory=list)
+    orders: list[tuple[int, int]] = field(default_factory=list)  # (tick received_ns, written)
+    stages: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    stage_ticks: list[int] = field(default_factory=list)  # received_ns of the staged ticks
+    fallbacks: int = 0
+
+
+class SamplingTrader(Trader):
+    """The production trader, recording every tick and every order it writes."""
+
+    out: Samples
+    tap: Tap
     signer: TimedSigner | None
     _entered = 0
     _first = True
 
     def on_ticker(self, ticker: BookTicker, received_ns: int) -> None:
-        self._entered = time.perf_counter_ns()
+        self._entered = entered = time.perf_counter_ns()
         self._first = True
         if self.signer is not None:
             self.signer.marks.clear()
-        before = self.orders.submitted
         super().on_ticker(ticker, received_ns)
-        if self.orders.submitted != before:
-            # The trader's own share up to the send: decode, decide, pre-trade risk, and (fast
-            # path) the request written; (aiohttp path) the send task created.
-            self.decisions.append(time.perf_counter_ns() - received_ns)
+        self.out.ticks.append((self.tap.last, received_ns, entered, time.perf_counter_ns()))
 
     def order_sent(self, order: TrackedOrder, tick_ns: int | None) -> None:
         now = time.perf_counter_ns()
         if tick_ns is not None:
-            self.samples.append(now - tick_ns)
+            self.out.orders.append((tick_ns, now))
             marks = self.signer.marks if self.signer is not None else []
             if self._first and len(marks) == 2:
-                self.stages["decode"].append(self._entered - tick_ns)
-                self.stages["strategy"].append(marks[0] - self._entered)
-                self.stages["sign_build"].append(marks[1] - marks[0])
-                self.stages["write"].append(now - marks[1])
+                stages = self.out.stages
+                stages["decode"].append(self._entered - tick_ns)
+                stages["strategy"].append(marks[0] - self._entered)
+                stages["sign_build"].append(marks[1] - marks[0])
+                stages["write"].append(now - marks[1])
+                self.out.stage_ticks.append(tick_ns)
             self._first = False
         super().order_sent(order, tick_ns)
+
+
+def sent_stamp(raw: bytes) -> int:
+    """The venue's send stamp of one market message (``[market] send_stamp`` in the sim)."""
+    stamp = orjson.loads(raw).get("sentNs")
+    if not isinstance(stamp, int):
+        raise RuntimeError(f"a market message without the venue's send stamp: {raw[:200]!r}")
+    return stamp
+
+
+def ticks_of(samples: Samples) -> list[Tick]:
+    ticks = [
+        Tick(sent_stamp(raw), rx, entered, exited) for raw, rx, entered, exited in samples.ticks
+    ]
+    for tick in ticks:
+        if tick.sent_ns > tick.received_ns:
+            # Both stamps are this host's CLOCK_MONOTONIC: a tick read before it was sent means
+            # the clocks are not the same one, and every figure would be wrong.
+            raise RuntimeError(f"a tick received {tick.sent_ns - tick.received_ns} ns before sent")
+    return ticks
+
+
+def summary(samples_ns: Sequence[int]) -> dict[str, float]:
+    """``samples_count``, ``p50_us``, ``p99_us``, ``max_us`` (nearest rank, bench._stats)."""
+    if not samples_ns:
+        return {"samples_count": 0}
+    ordered = sorted(samples_ns)
+
+    def us(q: float) -> float:
+        return round(percentile(ordered, q) / 1000.0, 1)
+
+    return {
+        "samples_count": len(ordered),
+        "p50_us": us(0.50),
+        "p99_us": us(0.99),
+        "max_us": us(1.0),
+    }
+
+
+def analyse(ticks: Sequence[Tick], orders: Sequence[tuple[int, int]]) -> dict[str, object]:
+    """Every tick and every order of one mode, from the venue's send stamp (pure).
+
+    ``orders`` are (received_ns of the tick that caused it, bytes written). A tick waited when
+    the venue sent it before the handler had returned from the previous tick.
+    """
+    sent = {t.received_ns: t.sent_ns for t in ticks}
+    with_order = {rx for rx, _ in orders}
+    waited = sum(1 for a, b in itertools.pairwise(ticks) if b.sent_ns < a.exited_ns)
+    return {
+        **summary([written - sent[rx] for rx, written in orders if rx in sent]),
+        "from_receive": summary([written - rx for rx, written in orders]),
+        "ticks_count": len(ticks),
+        "waited_ticks_count": waited,
+        "order_ticks_handled": summary(
+            [t.exited_ns - t.sent_ns for t in ticks if t.received_ns in with_order]
+        ),
+        "no_order_ticks_handled": summary(
+            [t.exited_ns - t.sent_ns for t in ticks if t.received_ns not in with_order]
+        ),
+        "delivery": summary([t.received_ns - t.sent_ns for t in ticks]),
+    }
 
 
 def _fast_entry(
@@ -183,17 +324,9 @@ def _fast_entry(
         signer,
         timestamp_ms,
         adapter.sync_time,
-        FastPathConfig(connections=4, request_timeout_s=2.0),
+        FastPathConfig(connections=config.venue.fast_connections, request_timeout_s=2.0),
     )
     return entry, signer
-
-
-@dataclass
-class Samples:
-    sent: list[int] = field(default_factory=list)
-    decided: list[int] = field(default_factory=list)
-    stages: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in STAGES})
-    fallbacks: int = 0
 
 
 async def _wait_active(client: WatchdogClient) -> None:
@@ -204,18 +337,17 @@ async def _wait_active(client: WatchdogClient) -> None:
         await asyncio.sleep(0.02)
 
 
-async def run_mode(
-    config: TraderConfig, telemetry: bool, fast: bool, seconds: float, warm: bool = False
-) -> Samples:
+async def run_mode(config: TraderConfig, mode: Mode, seconds: float) -> Samples:
     clock = SystemClock()
     credentials = wv.load_credentials(config.venue.credentials_file)
     session = open_order_session()
-    client = WatchdogClient(_client_config(config), clock=clock) if telemetry else None
+    client = WatchdogClient(_client_config(config), clock=clock) if mode.telemetry else None
     try:
         endpoint = wv.VenueEndpoint(config.venue.base_url, request_timeout_s=2.0)
         adapter = wv.BinanceFutures(session, endpoint, credentials, clock=clock)
         venue = BinanceOrderVenue(adapter)
         await venue.warm_up(4)
+        fast = mode.fast and config.venue.fast_connections > 0
         entry, signer = _fast_entry(config, adapter, credentials, clock) if fast else (None, None)
         if client is not None:
             await client.start()
@@ -235,18 +367,22 @@ async def run_mode(
             fast=entry,
         )
         out = Samples()
-        trader.samples, trader.decisions, trader.stages = out.sent, out.decided, out.stages
-        trader.signer = signer
+        trader.out, trader.tap, trader.signer = out, Tap(), signer
         symbols = [s.symbol for s in config.symbols]
         async with asyncio.TaskGroup() as tg:
             feed = BookFeed(
-                stream_url(config.venue.ws_url, symbols), symbols, config.feed, trader, clock
+                stream_url(config.venue.ws_url, symbols),
+                symbols,
+                config.feed,
+                trader,
+                clock,
+                decode=trader.tap,
             )
             trader.attach(tg, feed)
             entry_task = tg.create_task(entry.run()) if entry is not None else None
             if entry is not None:
                 async with asyncio.timeout(30):
-                    await entry.wait_ready(4)
+                    await entry.wait_ready(config.venue.fast_connections)
             await trader.housekeep_once()
             if client is not None:
                 await _wait_active(client)  # the watchdog halts until it has seen equity
@@ -254,7 +390,8 @@ async def run_mode(
             housekeeping = tg.create_task(trader.housekeeping())
             # The heater rehearses a plain production signer: the timed one's marks are samples.
             plain = OrderSigner(config.venue.base_url, credentials, config.venue.recv_window_ms)
-            heater = HotPathHeater(trader, symbols, plain, WARM_INTERVAL_S) if warm else None
+            interval_s = config.strategy.warm_interval_ms / 1000.0
+            heater = HotPathHeater(trader, symbols, plain, interval_s) if mode.heater else None
             warming = tg.create_task(heater.run()) if heater is not None else None
             await asyncio.sleep(seconds)  # the measured stretch itself, not a wait for a condition
             feed_task.cancel()
@@ -274,18 +411,6 @@ async def run_mode(
         await session.close()
 
 
-def summary(samples_ns: list[int]) -> dict[str, float]:
-    if not samples_ns:
-        return {"samples": 0}
-    ordered = sorted(samples_ns)
-    n = len(ordered)
-
-    def pct(q: float) -> float:
-        return round(ordered[min(n - 1, int(q * (n - 1)))] / 1000.0, 1)
-
-    return {"samples": n, "p50_us": pct(0.50), "p99_us": pct(0.99), "max_us": pct(1.0)}
-
-
 def _pin(world: World) -> dict[str, object]:
     """Trader (this process) alone on the last CPU; simulator and watchdog on the rest."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -296,7 +421,11 @@ def _pin(world: World) -> dict[str, object]:
         if child is not None:
             os.sched_setaffinity(child.pid, others)
     os.sched_setaffinity(0, {trader_cpu})
-    return {"pinned": True, "trader_cpu": trader_cpu, "others_cpus": sorted(others)}
+    return {
+        "pinned": True,
+        "trader_cpus": str(trader_cpu),
+        "others_cpus": ",".join(str(c) for c in sorted(others)),
+    }
 
 
 async def bench(root: Path, seconds: float, rounds: int, pinned: bool = True) -> dict[str, object]:
@@ -306,6 +435,7 @@ async def bench(root: Path, seconds: float, rounds: int, pinned: bool = True) ->
         orders_per_10s=100_000,
         orders_per_minute=1_000_000,
         weight_per_minute=10_000_000,
+        send_stamp=True,
     )
     world = World(root, sim)
     try:
@@ -317,70 +447,121 @@ async def bench(root: Path, seconds: float, rounds: int, pinned: bool = True) ->
             trader_toml(world.sim, root, half_spread_bps="2.0", requote_ticks="0")
         )
         config = load_config(config_path)
-        # (fast path, telemetry, cache heater); the heater is the trader's default, measured
-        # side by side with the cold hot path on the fast path with telemetry.
-        modes = [(fast, telemetry, False) for fast in (True, False) for telemetry in (False, True)]
-        modes.append((True, True, True))
-        runs: dict[tuple[bool, bool, bool], list[Samples]] = {m: [] for m in modes}
+        runs: dict[Mode, list[Samples]] = {m: [] for m in MODES}
         for _ in range(rounds):
-            for fast, telemetry, warm in modes:
-                runs[fast, telemetry, warm].append(
-                    await run_mode(config, telemetry, fast, seconds / rounds, warm)
-                )
+            for mode in MODES:
+                runs[mode].append(await run_mode(config, mode, seconds / rounds))
     finally:
         world.stop()
+    return report(runs, config, layout, seconds)
+
+
+def report(
+    runs: dict[Mode, list[Samples]], config: TraderConfig, layout: dict[str, object], seconds: float
+) -> dict[str, object]:
+    merged = {mode: _merge(samples) for mode, samples in runs.items()}
+    modes = {mode: analyse(ticks_of(s), s.orders) for mode, s in merged.items()}
     result: dict[str, object] = {"bench": "tick_to_order", "layout": layout}
-    for fast in (True, False):
-        path = "fast_path" if fast else "aiohttp_path"
-        merged = {t: _merge(runs[fast, t, False]) for t in (False, True)}
-        without, with_ = summary(merged[False].sent), summary(merged[True].sent)
+    for path in ("fast_path", "aiohttp_path"):
+        without, with_ = modes[Mode(path, False, False)], modes[Mode(path, True, False)]
         result[path] = {
             "without_telemetry": without,
             "with_telemetry": with_,
-            "telemetry_cost_p50_us": round(with_.get("p50_us", 0) - without.get("p50_us", 0), 1),
-            # Tick received -> the trader's hot path returns (fast path: bytes written;
-            # aiohttp path: send task created, the request is built and written later).
-            "decide_without_telemetry": summary(merged[False].decided),
-            "decide_with_telemetry": summary(merged[True].decided),
-            "fallbacks": merged[False].fallbacks + merged[True].fallbacks,
+            "telemetry_cost_p50_us": _diff(with_, without),
+            # Tick read -> the trader's handler returns, for ticks that produced an order (fast
+            # path: bytes written; aiohttp path: send task created, the request is written later).
+            "decide_without_telemetry": _decided(merged[Mode(path, False, False)]),
+            "decide_with_telemetry": _decided(merged[Mode(path, True, False)]),
+            "fallbacks_count": sum(merged[Mode(path, t, False)].fallbacks for t in (False, True)),
         }
-    heated = _merge(runs[True, True, True])
+    warm = Mode("fast_path_warm", True, True)
     result["fast_path_warm"] = {
-        "with_telemetry": summary(heated.sent),
-        "decide_with_telemetry": summary(heated.decided),
-        "fallbacks": heated.fallbacks,
+        "with_telemetry": modes[warm],
+        "decide_with_telemetry": _decided(merged[warm]),
+        "fallbacks_count": merged[warm].fallbacks,
     }
-    stages = _merge(runs[True, False, False]).stages
+    stages = _stages(merged[Mode("fast_path", False, False)])
     result["breakdown_fast_path_without_telemetry"] = {s: summary(stages[s]) for s in STAGES}
-    fast_p50 = _p50(result["fast_path"])
+    deployed = deployed_mode(config)
+    top, aiohttp, cold = (
+        modes[deployed],
+        modes[Mode("aiohttp_path", True, False)],
+        modes[Mode("fast_path", True, False)],
+    )
+    fast_p50 = _p50(modes[Mode("fast_path", False, False)])
     result.update(
         {
-            "speedup_p50_ratio": round(_p50(result["aiohttp_path"]) / fast_p50, 1)
+            "deployed_p50_us": top.get("p50_us", 0.0),
+            "deployed_p99_us": top.get("p99_us", 0.0),
+            "deployed": {
+                "mode": deployed.key,
+                "fast_path": deployed.fast,
+                "fast_connections_count": config.venue.fast_connections,
+                "heater_interval_ms": config.strategy.warm_interval_ms if deployed.heater else 0,
+                "telemetry": deployed.telemetry,
+                "delivery_p50_us": _p50(top["delivery"]),
+                "ticks_count": top["ticks_count"],
+                "waited_ticks_count": top["waited_ticks_count"],
+            },
+            "side_by_side": {
+                "deployed_p50_us": top.get("p50_us", 0.0),
+                "deployed_p99_us": top.get("p99_us", 0.0),
+                "aiohttp_path_p50_us": aiohttp.get("p50_us", 0.0),
+                "aiohttp_path_p99_us": aiohttp.get("p99_us", 0.0),
+                "heater_off_p50_us": cold.get("p50_us", 0.0),
+                "heater_off_p99_us": cold.get("p99_us", 0.0),
+                "aiohttp_over_deployed_p50_ratio": _ratio(aiohttp, top),
+                "heater_off_over_deployed_p50_ratio": _ratio(cold, top),
+            },
+            "speedup_p50_ratio": round(
+                _p50(modes[Mode("aiohttp_path", False, False)]) / fast_p50, 1
+            )
             if fast_p50
             else 0.0,
             "goal_p50_us": GOAL_P50_US,
             "goal_p99_us": GOAL_P99_US,
-            "seconds_per_mode": seconds,
+            "measured_per_mode_s": seconds,
             "python": sys.version.split()[0],
         }
     )
     return result
 
 
+def _decided(samples: Samples) -> dict[str, float]:
+    with_order = {rx for rx, _ in samples.orders}
+    return summary([exited - rx for _, rx, _, exited in samples.ticks if rx in with_order])
+
+
+def _stages(samples: Samples) -> dict[str, list[int]]:
+    sent = {rx: sent_stamp(raw) for raw, rx, _, _ in samples.ticks}
+    stages = {s: list(v) for s, v in samples.stages.items()}
+    stages["delivery"] = [rx - sent[rx] for rx in samples.stage_ticks if rx in sent]
+    return stages
+
+
 def _merge(runs: list[Samples]) -> Samples:
     out = Samples()
     for run in runs:
-        out.sent += run.sent
-        out.decided += run.decided
+        out.ticks += run.ticks
+        out.orders += run.orders
+        out.stage_ticks += run.stage_ticks
         out.fallbacks += run.fallbacks
         for stage in STAGES:
             out.stages[stage] += run.stages[stage]
     return out
 
 
-def _p50(path: object) -> float:
-    assert isinstance(path, dict)
-    return float(path["without_telemetry"].get("p50_us", 0.0))
+def _p50(figures: object) -> float:
+    assert isinstance(figures, dict)
+    return float(figures.get("p50_us", 0.0))
+
+
+def _diff(a: dict[str, object], b: dict[str, object]) -> float:
+    return round(_p50(a) - _p50(b), 1)
+
+
+def _ratio(a: dict[str, object], b: dict[str, object]) -> float:
+    return round(_p50(a) / _p50(b), 2) if _p50(b) else 0.0
 
 
 def main() -> None:

@@ -55,7 +55,12 @@ class Sim:
         self.faults = Faults()
         self.limiter = RateLimiter(config.rate_limits)
         self.rng = random.Random(config.market.seed ^ 0x5EED)
-        self.hub = Hub(self.faults, self.rng, asyncio.get_running_loop().time)
+        self.hub = Hub(
+            self.faults,
+            self.rng,
+            asyncio.get_running_loop().time,
+            send_stamp=config.market.send_stamp,
+        )
         self.process: PriceProcess = price_process(config.market, config.symbols)
         self.listen_keys: dict[str, ListenKey] = {}  # token -> listen key
         self._update_id = 0

@@ -14,7 +14,7 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -173,8 +173,10 @@ class BookFeed:
         listener: FeedListener,
         clock: Clock,
         rng: random.Random | None = None,
+        decode: Callable[[bytes], BookTicker] = parse_book_ticker,
     ) -> None:
         self._url = url
+        self._decode = decode  # raises FeedError on a message it cannot read
         self._config = config
         self._listener = listener
         self._clock = clock
@@ -237,7 +239,7 @@ class BookFeed:
             received_ns = time.perf_counter_ns()
             self._last_conn_rx = now = self._clock.monotonic()
             try:
-                ticker = parse_book_ticker(raw)
+                ticker = self._decode(raw)
             except FeedError as exc:
                 self.bad_messages += 1
                 log.warning("feed message dropped", extra={"error": str(exc)})

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 import watchdog.venues as wv
-from tests.support.sim import SimProcess
+from harness.sim import SimProcess
 from tests.trader.helpers import RealClock, wait_until
 from tests.trader.test_orders import BID, BTC, Recorder
 from trader.fastpath import FastOrderEntry, FastPathConfig, OrderSigner

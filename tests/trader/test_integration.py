@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trader.world import World, wait_until
+from harness.trader_world import World, wait_until
 
 
 @pytest.fixture

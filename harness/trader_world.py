@@ -1,6 +1,7 @@
-"""Real processes for the trader's integration tests: exchange_sim, the watchdog, the trader.
+"""Real processes for the trader's integration tests and ``bench.tick_to_order``: exchange_sim,
+the watchdog, the trader.
 
-Every process is a child on loopback with its files in the test's tmp dir. Tests read the
+Every process is a child on loopback with its files in the given directory. Tests read the
 venue's truth through the sim's admin API and the trader's through its Prometheus endpoint.
 """
 
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.procs import Child, start_child, wait_ready_file
-from tests.support.sim import SimConfig, SimProcess
+from harness.procs import Child, start_child, wait_ready_file
+from harness.sim import SimConfig, SimProcess
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 TRADER_ID = "mm1"
 SIM_ACCOUNT = "trader1"
 HMAC_KEY = bytes(range(100, 140)).hex()
