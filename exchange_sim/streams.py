@@ -185,7 +185,7 @@ async def _drain(conn: Conn, request: web.Request) -> None:
 
 def send_stamped(message: bytes, sent_ns: int) -> bytes:
     """The JSON object ``message`` with ``"sentNs"`` added as its last top-level member."""
-    return b"%s,\"sentNs\":%d}" % (message[:-1], sent_ns)
+    return b'%s,"sentNs":%d}' % (message[:-1], sent_ns)
 
 
 async def _finish(conn: Conn, item: _Close, request: web.Request) -> None:
