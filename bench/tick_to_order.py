@@ -66,7 +66,7 @@ from risk import Side as RiskSide
 from trader.app import Trader
 from trader.config import TraderConfig, load_config
 from trader.fastpath import FastOrderEntry, FastPathConfig, OrderSigner
-from trader.feed import BookFeed, BookTicker, parse_book_ticker, stream_url
+from trader.feed import BookFeed, BookTicker, busy_poll, parse_book_ticker, stream_url
 from trader.heater import HotPathHeater
 from trader.instrument import Instrument
 from trader.metrics import TraderMetrics
@@ -94,9 +94,10 @@ BENCH_LIMITS = (
 class Mode:
     """One trader configuration the benchmark measures."""
 
-    path: str  # result key: fast_path | aiohttp_path | fast_path_warm
+    path: str  # result key: fast_path | aiohttp_path | fast_path_warm | fast_path_busy_poll...
     telemetry: bool
     heater: bool
+    busy_poll: bool = False
 
     @property
     def fast(self) -> bool:
@@ -113,16 +114,24 @@ MODES = (
     Mode("aiohttp_path", telemetry=False, heater=False),
     Mode("aiohttp_path", telemetry=True, heater=False),
     Mode("fast_path_warm", telemetry=True, heater=True),
+    Mode("fast_path_busy_poll", telemetry=True, heater=False, busy_poll=True),
+    Mode("fast_path_busy_poll_warm", telemetry=True, heater=True, busy_poll=True),
 )
 
 
 def deployed_mode(config: TraderConfig) -> Mode:
     """The mode that matches what the trader runs with its configuration's defaults."""
-    fast, heater = config.venue.fast_connections > 0, config.strategy.warm_interval_ms > 0
+    wanted = (
+        config.venue.fast_connections > 0,
+        config.strategy.warm_interval_ms > 0,
+        config.feed.busy_poll,
+    )
     for mode in MODES:
-        if mode.telemetry and (mode.fast, mode.heater) == (fast, heater):
+        if mode.telemetry and (mode.fast, mode.heater, mode.busy_poll) == wanted:
             return mode
-    raise RuntimeError(f"no benchmark mode matches the defaults (fast={fast}, heater={heater})")
+    raise RuntimeError(
+        f"no benchmark mode matches the defaults (fast, heater, busy poll: {wanted})"
+    )
 
 
 class SilentLink:
@@ -393,11 +402,13 @@ async def run_mode(config: TraderConfig, mode: Mode, seconds: float) -> Samples:
             interval_s = config.strategy.warm_interval_ms / 1000.0
             heater = HotPathHeater(trader, symbols, plain, interval_s) if mode.heater else None
             warming = tg.create_task(heater.run()) if heater is not None else None
+            polling = tg.create_task(busy_poll()) if mode.busy_poll else None
             await asyncio.sleep(seconds)  # the measured stretch itself, not a wait for a condition
             feed_task.cancel()
             housekeeping.cancel()
-            if warming is not None:
-                warming.cancel()
+            for optional in (warming, polling):
+                if optional is not None:
+                    optional.cancel()
             result = await trader.shutdown(10.0)
             if entry_task is not None:
                 entry_task.cancel()
@@ -474,12 +485,13 @@ def report(
             "decide_with_telemetry": _decided(merged[Mode(path, True, False)]),
             "fallbacks_count": sum(merged[Mode(path, t, False)].fallbacks for t in (False, True)),
         }
-    warm = Mode("fast_path_warm", True, True)
-    result["fast_path_warm"] = {
-        "with_telemetry": modes[warm],
-        "decide_with_telemetry": _decided(merged[warm]),
-        "fallbacks_count": merged[warm].fallbacks,
-    }
+    for mode in MODES:
+        if mode.path not in ("fast_path", "aiohttp_path"):
+            result[mode.path] = {
+                "with_telemetry": modes[mode],
+                "decide_with_telemetry": _decided(merged[mode]),
+                "fallbacks_count": merged[mode].fallbacks,
+            }
     stages = _stages(merged[Mode("fast_path", False, False)])
     result["breakdown_fast_path_without_telemetry"] = {s: summary(stages[s]) for s in STAGES}
     deployed = deployed_mode(config)

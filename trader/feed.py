@@ -26,7 +26,15 @@ from trader.config import FeedConfig
 from trader.errors import FeedError
 from watchdog.clock import Clock
 
-__all__ = ["BookFeed", "BookTicker", "Clock", "FeedListener", "Staleness", "Transition"]
+__all__ = [
+    "BookFeed",
+    "BookTicker",
+    "Clock",
+    "FeedListener",
+    "Staleness",
+    "Transition",
+    "busy_poll",
+]
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +280,18 @@ class BookFeed:
     def _emit(self, changes: list[Transition]) -> None:
         for change in changes:
             self._listener.on_feed_state(change)
+
+
+async def busy_poll() -> None:
+    """Keep the event loop polling its sockets without sleeping, until cancelled.
+
+    With a callback always ready, asyncio polls the selector with a zero timeout: a tick is
+    picked up within one loop turn instead of after the kernel wakes an idle CPU and the
+    process. The price is the whole CPU, busy all the time: only for a CPU that is the
+    trader's alone (``[feed] busy_poll``).
+    """
+    while True:  # noqa: ASYNC110 - yielding without ever sleeping is the point
+        await asyncio.sleep(0)
 
 
 def _set_nodelay(ws: ClientConnection) -> None:
