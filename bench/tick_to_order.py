@@ -240,7 +240,7 @@ class SamplingTrader(Trader):
         self.out.ticks.append((self.tap.last, received_ns, entered, time.perf_counter_ns()))
 
     def order_sent(self, order: TrackedOrder, tick_ns: int | None) -> None:
-        now = time.perf_counter_ns()
+        now = order.written_ns
         if tick_ns is not None:
             self.out.orders.append((tick_ns, now))
             marks = self.signer.marks if self.signer is not None else []

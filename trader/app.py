@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -295,7 +294,7 @@ class Trader:
 
     def order_sent(self, order: TrackedOrder, tick_ns: int | None) -> None:
         if tick_ns is not None:
-            self.metrics.tick_to_order.observe((time.perf_counter_ns() - tick_ns) / 1e9)
+            self.metrics.tick_to_order.observe((order.written_ns - tick_ns) / 1e9)
 
     def order_acked(self, order: TrackedOrder, round_trip_s: float) -> None:
         self.metrics.order_round_trip.observe(round_trip_s)
