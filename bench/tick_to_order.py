@@ -43,10 +43,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import json
 import os
+import re
 import secrets
+import socket
 import sys
 import tempfile
 import time
@@ -56,6 +59,7 @@ from pathlib import Path
 
 import orjson
 from prometheus_client import CollectorRegistry
+from yarl import URL
 
 import watchdog.venues as wv
 from bench._stats import percentile
@@ -66,7 +70,14 @@ from risk import Side as RiskSide
 from trader.app import Trader
 from trader.config import TraderConfig, load_config
 from trader.fastpath import FastOrderEntry, FastPathConfig, OrderSigner
-from trader.feed import BookFeed, BookTicker, busy_poll, parse_book_ticker, stream_url
+from trader.feed import (
+    BookFeed,
+    BookTicker,
+    Transition,
+    busy_poll,
+    parse_book_ticker,
+    stream_url,
+)
 from trader.heater import HotPathHeater
 from trader.instrument import Instrument
 from trader.metrics import TraderMetrics
@@ -98,6 +109,7 @@ class Mode:
     telemetry: bool
     heater: bool
     busy_poll: bool = False
+    floor: bool = False  # no trader: an empty handler and a bare write (the stages' floor)
 
     @property
     def fast(self) -> bool:
@@ -116,7 +128,9 @@ MODES = (
     Mode("fast_path_warm", telemetry=True, heater=True),
     Mode("fast_path_busy_poll", telemetry=True, heater=False, busy_poll=True),
     Mode("fast_path_busy_poll_warm", telemetry=True, heater=True, busy_poll=True),
+    Mode("floor", telemetry=False, heater=False, floor=True),
 )
+FLOOR = MODES[-1]
 
 
 def deployed_mode(config: TraderConfig) -> Mode:
@@ -127,7 +141,7 @@ def deployed_mode(config: TraderConfig) -> Mode:
         config.feed.busy_poll,
     )
     for mode in MODES:
-        if mode.telemetry and (mode.fast, mode.heater, mode.busy_poll) == wanted:
+        if mode.telemetry and not mode.floor and (mode.fast, mode.heater, mode.busy_poll) == wanted:
             return mode
     raise RuntimeError(
         f"no benchmark mode matches the defaults (fast, heater, busy poll: {wanted})"
@@ -220,6 +234,7 @@ class Samples:
     stages: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in STAGES})
     stage_ticks: list[int] = field(default_factory=list)  # received_ns of the staged ticks
     fallbacks: int = 0
+    raw_reads: list[int] = field(default_factory=list)  # floor: venue send -> raw socket read
 
 
 class SamplingTrader(Trader):
@@ -346,7 +361,7 @@ async def _wait_active(client: WatchdogClient) -> None:
         await asyncio.sleep(0.02)
 
 
-async def run_mode(config: TraderConfig, mode: Mode, seconds: float) -> Samples:
+async def run_mode(config: TraderConfig, seconds: float, *, mode: Mode) -> Samples:
     clock = SystemClock()
     credentials = wv.load_credentials(config.venue.credentials_file)
     session = open_order_session()
@@ -422,6 +437,106 @@ async def run_mode(config: TraderConfig, mode: Mode, seconds: float) -> Samples:
         await session.close()
 
 
+class FloorListener:
+    """The floor of the tick path: the real feed (websocket, decode, staleness) into a handler
+    that does nothing but write prebuilt request bytes on a pre-connected keep-alive socket to
+    the venue, as the fast path does, with no decision, no signing and no bookkeeping."""
+
+    def __init__(self, tap: Tap, transport: asyncio.Transport, request: bytes, out: Samples):
+        self._tap, self._transport, self._request, self._out = tap, transport, request, out
+
+    def on_ticker(self, ticker: BookTicker, received_ns: int) -> None:
+        entered = time.perf_counter_ns()
+        self._transport.write(self._request)
+        written = time.perf_counter_ns()
+        self._out.ticks.append((self._tap.last, received_ns, entered, written))
+        self._out.orders.append((received_ns, written))
+
+    def on_feed_state(self, transition: Transition) -> None:
+        return None
+
+
+class Discard(asyncio.Protocol):
+    """Reads and drops the venue's answers to the floor's requests."""
+
+    def data_received(self, data: bytes) -> None:
+        return None
+
+
+_STAMP = re.compile(rb'"sentNs":(\d+)')
+
+
+class RawStream(asyncio.Protocol):
+    """The socket floor: a websocket read with no library at all. After a minimal upgrade it
+    stamps each read and takes the venue's send stamps straight out of the bytes (a stamp cut
+    across two reads is lost, which a floor can afford)."""
+
+    def __init__(self, request: bytes, out: list[tuple[int, int]]) -> None:
+        self._request, self._out, self._upgraded = request, out, False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.write(self._request)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter_ns()
+        if not self._upgraded:
+            head, sep, data = data.partition(b"\r\n\r\n")
+            if not sep or not head.startswith(b"HTTP/1.1 101"):
+                raise RuntimeError(f"websocket upgrade refused: {head[:200]!r}")
+            self._upgraded = True
+        self._out.extend((int(m.group(1)), now) for m in _STAMP.finditer(data))
+
+
+async def raw_reads(config: TraderConfig, seconds: float) -> list[int]:
+    """Venue send -> the raw socket read returned, for every stamp seen in ``seconds``."""
+    url = URL(stream_url(config.venue.ws_url, [s.symbol for s in config.symbols]))
+    if url.host is None or url.port is None:
+        raise RuntimeError(f"venue ws_url without host and port: {url}")
+    request = (
+        f"GET {url.raw_path_qs} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    ).encode()
+    out: list[tuple[int, int]] = []
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_connection(lambda: RawStream(request, out), url.host, url.port)
+    try:
+        await asyncio.sleep(seconds)  # the measured stretch itself, not a wait for a condition
+    finally:
+        transport.close()
+    return [read - sent for sent, read in out]
+
+
+async def run_floor(config: TraderConfig, seconds: float) -> Samples:
+    credentials = wv.load_credentials(config.venue.credentials_file)
+    url = URL(config.venue.base_url)
+    if url.host is None or url.port is None:
+        raise RuntimeError(f"venue base_url without host and port: {url}")
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_connection(Discard, url.host, url.port)
+    try:
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        request = OrderSigner(
+            config.venue.base_url, credentials, config.venue.recv_window_ms
+        ).ping()
+        out, tap = Samples(), Tap()
+        symbols = [s.symbol for s in config.symbols]
+        listener = FloorListener(tap, transport, request, out)
+        url_ = stream_url(config.venue.ws_url, symbols)
+        feed = BookFeed(url_, symbols, config.feed, listener, SystemClock(), decode=tap)
+        async with asyncio.TaskGroup() as tg:
+            feed_task = tg.create_task(feed.run())
+            await asyncio.sleep(seconds / 2)  # the measured stretch, not a wait for a condition
+            feed_task.cancel()
+        out.raw_reads = await raw_reads(config, seconds / 2)
+        return out
+    finally:
+        transport.close()
+
+
 def _pin(world: World) -> dict[str, object]:
     """Trader (this process) alone on the last CPU; simulator and watchdog on the rest."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -461,7 +576,8 @@ async def bench(root: Path, seconds: float, rounds: int, pinned: bool = True) ->
         runs: dict[Mode, list[Samples]] = {m: [] for m in MODES}
         for _ in range(rounds):
             for mode in MODES:
-                runs[mode].append(await run_mode(config, mode, seconds / rounds))
+                run = run_floor if mode.floor else functools.partial(run_mode, mode=mode)
+                runs[mode].append(await run(config, seconds / rounds))
     finally:
         world.stop()
     return report(runs, config, layout, seconds)
@@ -486,12 +602,25 @@ def report(
             "fallbacks_count": sum(merged[Mode(path, t, False)].fallbacks for t in (False, True)),
         }
     for mode in MODES:
-        if mode.path not in ("fast_path", "aiohttp_path"):
+        if mode.path not in ("fast_path", "aiohttp_path", FLOOR.path):
             result[mode.path] = {
                 "with_telemetry": modes[mode],
                 "decide_with_telemetry": _decided(merged[mode]),
                 "fallbacks_count": merged[mode].fallbacks,
             }
+    floor = ticks_of(merged[FLOOR])
+    result["floor"] = {
+        # Venue send -> an empty handler entered: the websocket, decode and staleness alone.
+        "handler_entered": summary([t.entered_ns - t.sent_ns for t in floor]),
+        # One transport.write() of prebuilt request bytes to the venue on loopback.
+        "bare_write": summary([t.exited_ns - t.entered_ns for t in floor]),
+        # Venue send -> those bytes written: what no decision, signing or bookkeeping costs.
+        "tick_to_bare_write": summary([t.exited_ns - t.sent_ns for t in floor]),
+        "delivery": summary([t.received_ns - t.sent_ns for t in floor]),
+        # Venue send -> a plain socket read returns, with no websocket library in between.
+        "raw_socket_read": summary(merged[FLOOR].raw_reads),
+        "ticks_count": len(floor),
+    }
     stages = _stages(merged[Mode("fast_path", False, False)])
     result["breakdown_fast_path_without_telemetry"] = {s: summary(stages[s]) for s in STAGES}
     deployed = deployed_mode(config)
@@ -558,6 +687,7 @@ def _merge(runs: list[Samples]) -> Samples:
         out.orders += run.orders
         out.stage_ticks += run.stage_ticks
         out.fallbacks += run.fallbacks
+        out.raw_reads += run.raw_reads
         for stage in STAGES:
             out.stages[stage] += run.stages[stage]
     return out
