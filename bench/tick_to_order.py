@@ -19,13 +19,20 @@ The modes run in alternating rounds so drift on the shared machine hits all of t
 - path ``fast_path`` (``trader.fastpath``) or ``aiohttp_path`` (fast path off);
 - ``without_telemetry``: a link that is always ACTIVE and reports nothing;
   ``with_telemetry``: the real ``WatchdogClient`` talking to a real watchdog process;
-- ``fast_path_warm``: fast path, telemetry, the hot-path cache heater on.
+- ``fast_path_warm``: fast path, telemetry, the hot-path cache heater on;
+- ``fast_path_busy_poll`` / ``fast_path_busy_poll_warm``: the same with ``[feed] busy_poll``
+  (the event loop never sleeps), without and with the heater;
+- ``floor``: no trader at all, the stages' floor: the real feed into a handler that only writes
+  prebuilt request bytes on a pre-connected socket to the venue (``handler_entered``,
+  ``bare_write``, ``tick_to_bare_write``), and a websocket read with no library in between
+  (``raw_socket_read``: venue send -> a plain socket read returned).
 
 ``deployed_p50_us`` / ``deployed_p99_us`` are the mode the trader ships with by default
 (its configuration's defaults: fast path, telemetry, heater), and ``side_by_side`` sets them
 against the aiohttp path and the heater off from the same run.
 
-``breakdown_fast_path_without_telemetry`` splits the fast path's first order of each tick into
+``breakdown_fast_path_without_telemetry`` and ``breakdown_deployed`` split the fast path's first
+order of each tick into
 delivery (venue send to the websocket read returning), decode (bytes to ticker, staleness),
 strategy (decide, pre-trade risk, order bookkeeping), sign+build (the request bytes) and write
 (``transport.write()`` and arming the request timer).
@@ -624,6 +631,8 @@ def report(
     stages = _stages(merged[Mode("fast_path", False, False)])
     result["breakdown_fast_path_without_telemetry"] = {s: summary(stages[s]) for s in STAGES}
     deployed = deployed_mode(config)
+    stages = _stages(merged[deployed])
+    result["breakdown_deployed"] = {s: summary(stages[s]) for s in STAGES}
     top, aiohttp, cold = (
         modes[deployed],
         modes[Mode("aiohttp_path", True, False)],
