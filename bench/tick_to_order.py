@@ -11,7 +11,7 @@ Every tick is sampled. Per mode the output has: each new order, venue send -> or
 written (right after ``transport.write()`` returns on the fast path, aiohttp's headers-sent
 hook, immediately before its write, on the aiohttp path); ticks that produced an order and
 ticks that did not, venue send -> the tick handler returned; delivery, venue send -> the
-websocket read returned the bytes to trader code; and ``waited_ticks_count``, the ticks sent
+socket read that completed the message; and ``waited_ticks_count``, the ticks sent
 before the handler had finished the previous tick. Percentiles come from ``bench._stats``.
 
 The modes run in alternating rounds so drift on the shared machine hits all of them:
@@ -33,7 +33,7 @@ against the aiohttp path and the heater off from the same run.
 
 ``breakdown_fast_path_without_telemetry`` and ``breakdown_deployed`` split the fast path's first
 order of each tick into
-delivery (venue send to the websocket read returning), decode (bytes to ticker, staleness),
+delivery (venue send to the socket read), decode (frame, bytes to ticker, staleness),
 strategy (decide, pre-trade risk, order bookkeeping), sign+build (the request bytes) and write
 (``transport.write()`` and arming the request timer).
 

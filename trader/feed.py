@@ -12,18 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import socket
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import msgspec
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
 
 from trader.config import FeedConfig
 from trader.errors import FeedError
+from trader.wsclient import StreamProtocol, WebSocketError, open_stream
 from watchdog.clock import Clock
 
 __all__ = [
@@ -199,7 +196,7 @@ class BookFeed:
         self._backoff = Backoff(
             config.reconnect_initial_s, config.reconnect_max_s, rng or random.Random()
         )
-        self._ws: ClientConnection | None = None
+        self._stream: StreamProtocol | None = None
         self._last_conn_rx = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self.connects = 0
@@ -224,51 +221,41 @@ class BookFeed:
                 self._timer.cancel()
 
     async def _session(self) -> str:
-        """One connection's life; returns why it ended."""
+        """One connection's life; returns why it ended (raises what the listener raised)."""
         try:
-            async with connect(
-                self._url,
-                compression=None,
-                open_timeout=self._config.open_timeout_s,
-                ping_interval=None,  # the staleness timer is the liveness check
-                proxy=None,
-                # Bounded, so a stalled loop cannot grow memory without limit; a backlog of old
-                # messages is caught by the event-time check anyway.
-                max_queue=4096,
-            ) as ws:
-                _set_nodelay(ws)
-                self._ws = ws
-                self.connects += 1
-                self._last_conn_rx = self._clock.monotonic()
-                return await self._read(ws)
-        except websockets.ConnectionClosed as exc:
-            return f"closed: {exc}"
-        except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
+            stream = await open_stream(
+                self._url, self._on_message, open_timeout_s=self._config.open_timeout_s
+            )
+        except (OSError, TimeoutError, WebSocketError) as exc:
             return f"connect failed: {type(exc).__name__}: {exc}"
+        self._stream = stream
+        self.connects += 1
+        self._last_conn_rx = self._clock.monotonic()
+        try:
+            return await stream.wait_closed()
         finally:
-            self._ws = None
+            self._stream = None
+            stream.abort()
 
-    async def _read(self, ws: ClientConnection) -> str:
-        while True:
-            raw = await ws.recv(decode=False)
-            received_ns = time.perf_counter_ns()
-            self._last_conn_rx = now = self._clock.monotonic()
-            try:
-                ticker = self._decode(raw)
-            except FeedError as exc:
-                self.bad_messages += 1
-                log.warning("feed message dropped", extra={"error": str(exc)})
-                continue
-            if not self._staleness.knows(ticker.symbol):
-                self.bad_messages += 1
-                continue
-            wall = self._clock.wall()
-            change = self._staleness.message(ticker.symbol, now, wall, ticker.event_ms)
-            if change is not None:
-                if change.fresh:
-                    self._backoff.reset()
-                self._listener.on_feed_state(change)
-            self._listener.on_ticker(ticker, received_ns)
+    def _on_message(self, raw: bytes, received_ns: int) -> None:
+        """Called from the socket's callback for every message: the hot path starts here."""
+        self._last_conn_rx = now = self._clock.monotonic()
+        try:
+            ticker = self._decode(raw)
+        except FeedError as exc:
+            self.bad_messages += 1
+            log.warning("feed message dropped", extra={"error": str(exc)})
+            return
+        if not self._staleness.knows(ticker.symbol):
+            self.bad_messages += 1
+            return
+        wall = self._clock.wall()
+        change = self._staleness.message(ticker.symbol, now, wall, ticker.event_ms)
+        if change is not None:
+            if change.fresh:
+                self._backoff.reset()
+            self._listener.on_feed_state(change)
+        self._listener.on_ticker(ticker, received_ns)
 
     def _arm(self, delay: float) -> None:
         self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
@@ -278,10 +265,10 @@ class BookFeed:
         changes, next_due = self._staleness.check(now)
         self._emit(changes)
         silent = now - self._last_conn_rx
-        if self._ws is not None and silent >= self._config.stale_after_s:
+        if self._stream is not None and silent >= self._config.stale_after_s:
             # The silent stall: the socket is open and nothing arrives. Drop it and reconnect.
             log.warning("feed stalled, dropping the connection", extra={"silent_s": silent})
-            self._ws.transport.abort()
+            self._stream.abort()
         self._arm(max(next_due, 0.001))
 
     def _emit(self, changes: list[Transition]) -> None:
@@ -299,9 +286,3 @@ async def busy_poll() -> None:
     """
     while True:  # noqa: ASYNC110 - yielding without ever sleeping is the point
         await asyncio.sleep(0)
-
-
-def _set_nodelay(ws: ClientConnection) -> None:
-    sock = ws.transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -141,7 +141,7 @@ def _baselines(runs: Runs) -> list[str]:
         lines.append(
             "- Tick-to-order as deployed (from the venue's send stamp) p50: "
             f"{_v(tick, 'deployed_p50_us')} µs (p99 {_v(tick, 'deployed_p99_us')}); of it, "
-            "delivery (venue send -> websocket read) "
+            "delivery (venue send -> socket read) "
             f"p50 {_v(tick, 'deployed.delivery_p50_us')} µs; ticks that waited behind another: "
             f"{_v(tick, 'deployed.waited_ticks_count')} of {_v(tick, 'deployed.ticks_count')}."
         )
