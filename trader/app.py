@@ -36,7 +36,7 @@ from trader.orders import FastEntry, OrderManager, TrackedOrder
 from trader.pretrade import PreTradeRisk
 from trader.sdnotify import SdNotifier
 from trader.strategy import NOTHING, Plan, Posture, QuoteParams, Side, Top, decide
-from trader.venue import AccountReport, OrderVenue, PositionReport, VenueError
+from trader.venue import AccountReport, OrderRequest, OrderVenue, PositionReport, VenueError
 
 log = logging.getLogger(__name__)
 
@@ -208,9 +208,11 @@ class Trader:
         if plan is not NOTHING:
             self._execute(symbol, plan, tick_ns)
 
-    def rehearse(self, symbol: str) -> Plan:
-        """The quotes a tick would place now, decided and priced but never executed: keeps the
-        hot path warm between ticks (trader.heater). Reads state, changes nothing."""
+    def rehearse(self, symbol: str) -> list[OrderRequest]:
+        """The requests a tick would send now: decided, checked by pre-trade risk and built as
+        on a tick, never executed. Keeps the hot path warm between ticks (trader.heater).
+        Changes nothing but dropping order-rate stamps that have already expired (which the
+        next check would drop anyway)."""
         plan = decide(
             self._params[symbol],
             self._tops[symbol],
@@ -219,10 +221,16 @@ class Trader:
             Posture.QUOTE,
         )
         instrument = self.instruments[symbol]
+        position = self.position(symbol)
+        now = self._clock.monotonic()
+        requests = []
         for quote in plan.place:
-            instrument.price_str(quote.price)
-            instrument.qty_str(quote.qty)
-        return plan
+            qty = instrument.qty(quote.qty)
+            signed = qty if quote.side is Side.BUY else -qty
+            price = instrument.price(quote.price)
+            self.pretrade.check(symbol, signed, price, quote.reduce_only, position, now)
+            requests.append(self.orders.rehearse(instrument, quote))
+        return requests
 
     def _execute(self, symbol: str, plan: Plan, tick_ns: int | None) -> None:
         if plan.place:

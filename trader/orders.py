@@ -192,10 +192,16 @@ class OrderManager:
                 started += 1
         return started
 
-    def _write(self, instrument: Instrument, quote: Quote) -> _Written:
-        """Track the order and, on the fast path, write its bytes now (None: aiohttp later)."""
+    def rehearse(self, instrument: Instrument, quote: Quote) -> OrderRequest:
+        """The request a quote would go out as, built exactly as on a tick and thrown away:
+        keeps the hot path warm (trader.heater). Tracks nothing, uses no client id."""
+        return self._build(instrument, quote, f"{self._prefix}0")[1]
+
+    def _build(
+        self, instrument: Instrument, quote: Quote, client_id: str
+    ) -> tuple[TrackedOrder, OrderRequest]:
         order = TrackedOrder(
-            client_id=f"{self._prefix}{next(self._seq)}",
+            client_id=client_id,
             symbol=instrument.symbol,
             side=quote.side,
             price_ticks=quote.price,
@@ -210,9 +216,14 @@ class OrderManager:
             side=quote.side,
             price=instrument.price_str(quote.price),
             qty=instrument.qty_str(quote.qty),
-            client_id=order.client_id,
+            client_id=client_id,
             reduce_only=quote.reduce_only,
         )
+        return order, request
+
+    def _write(self, instrument: Instrument, quote: Quote) -> _Written:
+        """Track the order and, on the fast path, write its bytes now (None: aiohttp later)."""
+        order, request = self._build(instrument, quote, f"{self._prefix}{next(self._seq)}")
         self._track(order)
         self.submitted += 1
         pending = self._fast.try_place(request) if self._fast is not None else None
