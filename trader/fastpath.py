@@ -198,10 +198,12 @@ class EntryConnection(asyncio.Protocol):
         transport = self._transport
         if not self.ready or transport is None:
             raise RuntimeError("send on a connection that is not ready")
+        # The bytes first. The answer cannot overtake what follows: it is read in a later
+        # loop turn, and a write error is reported there too (connection_lost).
+        transport.write(data)
         future: asyncio.Future[HttpResponse] = self._loop.create_future()
         future.add_done_callback(self._on_waiter_done)
         self._pending = future
-        transport.write(data)
         self._timer = self._loop.call_later(self._timeout, self._timed_out)
         return future
 
