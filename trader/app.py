@@ -33,7 +33,7 @@ from trader.feed import BookFeed, BookTicker, Clock, Transition
 from trader.instrument import Instrument
 from trader.metrics import TraderMetrics
 from trader.orders import FastEntry, OrderManager, TrackedOrder
-from trader.pretrade import PreTradeRisk
+from trader.pretrade import Denial, PreTradeRisk
 from trader.sdnotify import SdNotifier
 from trader.strategy import NOTHING, Plan, Posture, QuoteParams, Side, Top, decide
 from trader.venue import AccountReport, OrderRequest, OrderVenue, PositionReport, VenueError
@@ -233,11 +233,15 @@ class Trader:
         return requests
 
     def _execute(self, symbol: str, plan: Plan, tick_ns: int | None) -> None:
+        denials: list[Denial] = []
         if plan.place:
-            plan = self._pretrade(symbol, plan)
+            plan = self._pretrade(symbol, plan, denials)
         self.orders.execute(symbol, plan, tick_ns)
+        for denial in denials:  # counted and logged once the allowed orders are written
+            self.metrics.rejects.labels(symbol, "pretrade").inc()
+            log.info("pre-trade denial", extra={"rule": denial.rule, "reason": denial.reason})
 
-    def _pretrade(self, symbol: str, plan: Plan) -> Plan:
+    def _pretrade(self, symbol: str, plan: Plan, denials: list[Denial]) -> Plan:
         instrument = self.instruments[symbol]
         position = self.position(symbol)
         now = self._clock.monotonic()
@@ -252,8 +256,7 @@ class Trader:
                 self.pretrade.record_submit(now)
                 allowed.append(quote)
             else:
-                self.metrics.rejects.labels(symbol, "pretrade").inc()
-                log.info("pre-trade denial", extra={"rule": denial.rule, "reason": denial.reason})
+                denials.append(denial)
         if len(allowed) == len(plan.place):
             return plan
         return Plan(plan.cancel, tuple(allowed))
