@@ -1,4 +1,5 @@
-"""Run ``exchange_sim`` as a real process for tests, with typed config and an admin client.
+"""Run ``exchange_sim`` as a real process (tests, benchmarks), with typed config and an admin
+client.
 
     sim = SimProcess.start(tmp_path)                  # the default world (docs/exchange_sim.md)
     sim.base_url, sim.ws_url, sim.admin_url           # http://127.0.0.1:N, ws://..., http://...

@@ -1,7 +1,10 @@
 """bookTicker market data over one combined websocket stream, with staleness that fails safe.
 
+The stream is read by ``trader.wsclient``: each message reaches ``BookFeed`` in the socket's own
+callback, and the listener decides (and writes orders) right there.
+
 A feed dies in three ways: a clean close, a reset, and the silent stall where the socket stays
-open and nothing arrives. The first two end the read loop; only a timer catches the third. The
+open and nothing arrives. The first two end the connection; only a timer catches the third. The
 timer is re-armed at the earliest deadline (not polled at a fixed rate), and a feed counts as
 stale until proven fresh: at start, after a disconnect, when a symbol falls silent, or when the
 exchange's event time lags the local clock by more than the configured maximum.
