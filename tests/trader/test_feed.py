@@ -218,7 +218,16 @@ def test_parse_ignores_fields_it_does_not_use_and_reads_decimal_strings() -> Non
     assert ticker == BookTicker("BTCUSDT", 60000.1, 1.5, 60000.2, 0.002, 6, 7)
 
 
-@pytest.mark.parametrize("raw", [b"", b"[]", b"{}", b'{"data": {"s": "X", "b": "x"}}', b"\xff"])
+NOT_FINITE = [
+    ticker(bid="NaN"),
+    ticker(bid="inf"),
+    ticker().replace(b'"A":"2"', b'"A":"-Infinity"'),
+]
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"[]", b"{}", b'{"data": {"s": "X", "b": "x"}}', b"\xff", *NOT_FINITE]
+)
 def test_parse_refuses_anything_that_is_not_a_book_ticker(raw: bytes) -> None:
     with pytest.raises(FeedError, match="bad bookTicker message"):
         parse_book_ticker(raw)
