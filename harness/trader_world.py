@@ -90,6 +90,7 @@ def trader_toml(sim: SimProcess, root: Path, **overrides: str) -> str:
         "requote_ticks": "40",
         "silence_timeout_s": "1.0",
         "cpus": "",
+        "busy_poll": "false",
         **overrides,
     }
     return f"""
@@ -106,6 +107,7 @@ stale_after_s = {values["stale_after_s"]}
 max_event_age_s = 5.0
 reconnect_initial_s = 0.05
 reconnect_max_s = 0.5
+busy_poll = {values["busy_poll"]}
 
 [symbols.BTCUSDT]
 tick_size = "0.1"
