@@ -43,7 +43,8 @@ write wakes the simulator on the trader's own CPU and the measured write grows b
 simulator's whole request handling (about 0.5 ms here). ``layout`` in the output says what
 was used; ``--unpinned`` measures without it.
 
-Run: ``python -m bench.tick_to_order [--quick] [--unpinned]``; prints one JSON object.
+Run: ``python -m bench.tick_to_order [--quick] [--unpinned] [--seconds S]``; prints one JSON
+object.
 """
 
 from __future__ import annotations
@@ -719,8 +720,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run (smoke test)")
     parser.add_argument("--unpinned", action="store_true", help="leave every process on every CPU")
+    parser.add_argument(
+        "--seconds", type=float, help="measured seconds per mode (default 30, quick 4)"
+    )
     args = parser.parse_args()
     seconds, rounds = (4.0, 2) if args.quick else (30.0, 6)
+    if args.seconds is not None:
+        if args.seconds <= 0:
+            parser.error("--seconds must be positive")
+        seconds = args.seconds
     with tempfile.TemporaryDirectory(prefix="tick-to-order-") as tmp:
         result = asyncio.run(bench(Path(tmp), seconds, rounds, pinned=not args.unpinned))
     print(json.dumps(result))

@@ -8,6 +8,7 @@ import pytest
 
 from bench.tick_to_order import MODES, Samples, Tick, analyse, deployed_mode, sent_stamp, ticks_of
 from exchange_sim.streams import send_stamped
+from tests.bench.test_smoke import run_bench
 from trader.config import load_config
 
 
@@ -78,3 +79,22 @@ def test_the_deployed_figure_is_the_mode_the_defaults_select(tmp_path: Path) -> 
     mode = deployed_mode(load_config(path))
     assert mode in MODES
     assert (mode.fast, mode.telemetry, mode.heater) == (True, True, True)
+
+
+def test_a_short_run_samples_every_mode_from_the_venue_send_with_units() -> None:
+    result = run_bench("bench.tick_to_order", "--quick", "--seconds", "1")  # units checked there
+    assert result["deployed"]["mode"] == "fast_path_warm.with_telemetry"
+    assert 0 < result["deployed_p50_us"] <= result["deployed_p99_us"]
+    for path in ("fast_path", "aiohttp_path"):
+        for telemetry in ("without_telemetry", "with_telemetry"):
+            mode = result[path][telemetry]
+            assert mode["ticks_count"] > 0
+            assert 0 <= mode["waited_ticks_count"] <= mode["ticks_count"]
+            handled = mode["order_ticks_handled"]["samples_count"]
+            assert handled + mode["no_order_ticks_handled"]["samples_count"] == mode["ticks_count"]
+            assert mode["samples_count"] >= handled  # every order of every order tick
+            # From the venue's send: never shorter than the delivery that is part of it.
+            assert mode["p50_us"] >= mode["delivery"]["p50_us"] > 0
+    floor = result["floor"]
+    assert floor["raw_socket_read"]["samples_count"] > 0
+    assert floor["bare_write"]["p50_us"] > 0
