@@ -267,9 +267,10 @@ class Trader:
         symbol = ticker.symbol
         instrument = self.instruments[symbol]
         self._tops[symbol] = Top(instrument.ticks(ticker.bid), instrument.ticks(ticker.ask))
+        self._requote(symbol, received_ns)
+        # For telemetry and the feed-age gauge only: after the orders are written.
         self._last_event[symbol] = ticker.event_ms / 1000.0
         self._last_rx[symbol] = self._clock.monotonic()
-        self._requote(symbol, received_ns)
 
     def on_feed_state(self, transition: Transition) -> None:
         symbol = transition.symbol
