@@ -25,7 +25,8 @@ The modes run in alternating rounds so drift on the shared machine hits all of t
 - ``floor``: no trader at all, the stages' floor: the real feed into a handler that only writes
   prebuilt request bytes on a pre-connected socket to the venue (``handler_entered``,
   ``bare_write``, ``tick_to_bare_write``), and a websocket read with no library in between
-  (``raw_socket_read``: venue send -> a plain socket read returned).
+  (``raw_socket_read``: venue send -> a plain socket read returned), and a plain socket between
+  two processes with no venue at all (``loopback_read``: the kernel's and the wake-up's share).
 
 ``deployed_p50_us`` / ``deployed_p99_us`` are the mode the trader ships with by default
 (its configuration's defaults: fast path, telemetry, heater), and ``side_by_side`` sets them
@@ -97,6 +98,7 @@ from trader.venue import BinanceOrderVenue, OrderRequest, open_order_session
 from watchdog.client import WatchdogClient
 from watchdog.clock import SystemClock
 
+TICKS_PER_S = 40.0  # per symbol, as the sim streams them
 GOAL_P50_US = 50.0
 GOAL_P99_US = 200.0
 STAGES = ("delivery", "decode", "strategy", "sign_build", "write")
@@ -243,6 +245,7 @@ class Samples:
     stage_ticks: list[int] = field(default_factory=list)  # received_ns of the staged ticks
     fallbacks: int = 0
     raw_reads: list[int] = field(default_factory=list)  # floor: venue send -> raw socket read
+    loopback_reads: list[int] = field(default_factory=list)  # floor: plain send -> plain read
 
 
 class SamplingTrader(Trader):
@@ -517,6 +520,54 @@ async def raw_reads(config: TraderConfig, seconds: float) -> list[int]:
     return [read - sent for sent, read in out]
 
 
+# A sender with no venue at all: a plain blocking socket writing one stamp per tick interval.
+_SENDER = """
+import socket, sys, time
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+time.sleep(0.1)  # pinned by the parent meanwhile
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    sock.sendall(b'"sentNs":%d\\n' % time.monotonic_ns())
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+class StampReader(asyncio.Protocol):
+    """Stamps each read and takes the sender's stamps out of the bytes."""
+
+    def __init__(self, out: list[tuple[int, int]]) -> None:
+        self._out = out
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter_ns()
+        self._out.extend((int(m.group(1)), now) for m in _STAMP.finditer(data))
+
+
+async def loopback_reads(seconds: float, interval_s: float) -> list[int]:
+    """Plain send -> plain socket read between two processes on this host's CPUs as laid out
+    (the sender where the venue runs): the kernel's and the wake-up's share, with no venue."""
+    out: list[tuple[int, int]] = []
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: StampReader(out), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    mine = os.sched_getaffinity(0)
+    others = set(range(os.cpu_count() or 1)) - mine or mine
+    sender = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _SENDER, str(port), str(seconds), str(interval_s)
+    )
+    try:
+        os.sched_setaffinity(sender.pid, others)
+        async with asyncio.timeout(seconds + 30):
+            await sender.wait()
+    finally:
+        if sender.returncode is None:
+            sender.kill()
+            await sender.wait()
+        server.close()
+    return [read - sent for sent, read in out]
+
+
 async def run_floor(config: TraderConfig, seconds: float) -> Samples:
     credentials = wv.load_credentials(config.venue.credentials_file)
     url = URL(config.venue.base_url)
@@ -537,9 +588,10 @@ async def run_floor(config: TraderConfig, seconds: float) -> Samples:
         feed = BookFeed(url_, symbols, config.feed, listener, SystemClock(), decode=tap)
         async with asyncio.TaskGroup() as tg:
             feed_task = tg.create_task(feed.run())
-            await asyncio.sleep(seconds / 2)  # the measured stretch, not a wait for a condition
+            await asyncio.sleep(seconds / 3)  # the measured stretch, not a wait for a condition
             feed_task.cancel()
-        out.raw_reads = await raw_reads(config, seconds / 2)
+        out.raw_reads = await raw_reads(config, seconds / 3)
+        out.loopback_reads = await loopback_reads(seconds / 3, 1.0 / TICKS_PER_S)
         return out
     finally:
         transport.close()
@@ -564,7 +616,7 @@ def _pin(world: World) -> dict[str, object]:
 
 async def bench(root: Path, seconds: float, rounds: int, pinned: bool = True) -> dict[str, object]:
     sim = SimConfig(
-        book_ticker_hz=40.0,
+        book_ticker_hz=TICKS_PER_S,
         volatility_bps=3.0,
         orders_per_10s=100_000,
         orders_per_minute=1_000_000,
@@ -627,6 +679,8 @@ def report(
         "delivery": summary([t.received_ns - t.sent_ns for t in floor]),
         # Venue send -> a plain socket read returns, with no websocket library in between.
         "raw_socket_read": summary(merged[FLOOR].raw_reads),
+        # A plain send from the venue's CPUs -> a plain read here, no venue: kernel + wake-up.
+        "loopback_read": summary(merged[FLOOR].loopback_reads),
         "ticks_count": len(floor),
     }
     stages = _stages(merged[Mode("fast_path", False, False)])
@@ -698,6 +752,7 @@ def _merge(runs: list[Samples]) -> Samples:
         out.stage_ticks += run.stage_ticks
         out.fallbacks += run.fallbacks
         out.raw_reads += run.raw_reads
+        out.loopback_reads += run.loopback_reads
         for stage in STAGES:
             out.stages[stage] += run.stages[stage]
     return out
