@@ -26,7 +26,8 @@ The modes run in alternating rounds so drift on the shared machine hits all of t
   prebuilt request bytes on a pre-connected socket to the venue (``handler_entered``,
   ``bare_write``, ``tick_to_bare_write``), and a websocket read with no library in between
   (``raw_socket_read``: venue send -> a plain socket read returned), and a plain socket between
-  two processes with no venue at all (``loopback_read``: the kernel's and the wake-up's share).
+  two processes with no venue at all (``loopback_read``: the kernel's and the wake-up's share;
+  ``loopback_read_busy_poll``: the same with the event loop never sleeping).
 
 ``deployed_p50_us`` / ``deployed_p99_us`` are the mode the trader ships with by default
 (its configuration's defaults: fast path, telemetry, heater), and ``side_by_side`` sets them
@@ -246,6 +247,7 @@ class Samples:
     fallbacks: int = 0
     raw_reads: list[int] = field(default_factory=list)  # floor: venue send -> raw socket read
     loopback_reads: list[int] = field(default_factory=list)  # floor: plain send -> plain read
+    loopback_busy_reads: list[int] = field(default_factory=list)  # the same, busy polling
 
 
 class SamplingTrader(Trader):
@@ -591,7 +593,12 @@ async def run_floor(config: TraderConfig, seconds: float) -> Samples:
             await asyncio.sleep(seconds / 3)  # the measured stretch, not a wait for a condition
             feed_task.cancel()
         out.raw_reads = await raw_reads(config, seconds / 3)
-        out.loopback_reads = await loopback_reads(seconds / 3, 1.0 / TICKS_PER_S)
+        interval_s = 1.0 / TICKS_PER_S
+        out.loopback_reads = await loopback_reads(seconds / 6, interval_s)
+        async with asyncio.TaskGroup() as tg:  # the same, with the loop never sleeping
+            polling = tg.create_task(busy_poll())
+            out.loopback_busy_reads = await loopback_reads(seconds / 6, interval_s)
+            polling.cancel()
         return out
     finally:
         transport.close()
@@ -681,6 +688,8 @@ def report(
         "raw_socket_read": summary(merged[FLOOR].raw_reads),
         # A plain send from the venue's CPUs -> a plain read here, no venue: kernel + wake-up.
         "loopback_read": summary(merged[FLOOR].loopback_reads),
+        # The same while the event loop never sleeps: what waking the vCPU and process costs.
+        "loopback_read_busy_poll": summary(merged[FLOOR].loopback_busy_reads),
         "ticks_count": len(floor),
     }
     stages = _stages(merged[Mode("fast_path", False, False)])
@@ -753,6 +762,7 @@ def _merge(runs: list[Samples]) -> Samples:
         out.fallbacks += run.fallbacks
         out.raw_reads += run.raw_reads
         out.loopback_reads += run.loopback_reads
+        out.loopback_busy_reads += run.loopback_busy_reads
         for stage in STAGES:
             out.stages[stage] += run.stages[stage]
     return out
