@@ -49,6 +49,9 @@ class MarketConfig:
     level_spacing_ticks: int
     replay_csv: Path | None
     replay_loop: bool
+    # Each market-stream message carries "sentNs": CLOCK_MONOTONIC nanoseconds read just before
+    # its frame is written, so a client on this host can time itself from the venue's send.
+    send_stamp: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +230,7 @@ def _market(t: _Table, base: Path) -> MarketConfig:
         level_spacing_ticks=t.integer("level_spacing_ticks", 1, 1, 10_000),
         replay_csv=csv,
         replay_loop=t.flag("replay_loop", True),
+        send_stamp=t.flag("send_stamp", False),
     )
     t.done()
     return cfg

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -34,9 +33,9 @@ from trader.feed import BookFeed, BookTicker, Clock, Transition
 from trader.instrument import Instrument
 from trader.metrics import TraderMetrics
 from trader.orders import FastEntry, OrderManager, TrackedOrder
-from trader.pretrade import PreTradeRisk
+from trader.pretrade import Denial, PreTradeRisk
 from trader.strategy import NOTHING, Plan, Posture, QuoteParams, Side, Top, decide
-from trader.venue import AccountReport, OrderVenue, PositionReport, VenueError
+from trader.venue import AccountReport, OrderRequest, OrderVenue, PositionReport, VenueError
 from watchdog.sdnotify import SdNotifier
 
 log = logging.getLogger(__name__)
@@ -209,9 +208,11 @@ class Trader:
         if plan is not NOTHING:
             self._execute(symbol, plan, tick_ns)
 
-    def rehearse(self, symbol: str) -> Plan:
-        """The quotes a tick would place now, decided and priced but never executed: keeps the
-        hot path warm between ticks (trader.heater). Reads state, changes nothing."""
+    def rehearse(self, symbol: str) -> list[OrderRequest]:
+        """The requests a tick would send now: decided, checked by pre-trade risk and built as
+        on a tick, never executed. Keeps the hot path warm between ticks (trader.heater).
+        Changes nothing but dropping order-rate stamps that have already expired (which the
+        next check would drop anyway)."""
         plan = decide(
             self._params[symbol],
             self._tops[symbol],
@@ -220,17 +221,27 @@ class Trader:
             Posture.QUOTE,
         )
         instrument = self.instruments[symbol]
+        position = self.position(symbol)
+        now = self._clock.monotonic()
+        requests = []
         for quote in plan.place:
-            instrument.price_str(quote.price)
-            instrument.qty_str(quote.qty)
-        return plan
+            qty = instrument.qty(quote.qty)
+            signed = qty if quote.side is Side.BUY else -qty
+            price = instrument.price(quote.price)
+            self.pretrade.check(symbol, signed, price, quote.reduce_only, position, now)
+            requests.append(self.orders.rehearse(instrument, quote))
+        return requests
 
     def _execute(self, symbol: str, plan: Plan, tick_ns: int | None) -> None:
+        denials: list[Denial] = []
         if plan.place:
-            plan = self._pretrade(symbol, plan)
+            plan = self._pretrade(symbol, plan, denials)
         self.orders.execute(symbol, plan, tick_ns)
+        for denial in denials:  # counted and logged once the allowed orders are written
+            self.metrics.rejects.labels(symbol, "pretrade").inc()
+            log.info("pretrade_denial", extra={"rule": denial.rule, "reason": denial.reason})
 
-    def _pretrade(self, symbol: str, plan: Plan) -> Plan:
+    def _pretrade(self, symbol: str, plan: Plan, denials: list[Denial]) -> Plan:
         instrument = self.instruments[symbol]
         position = self.position(symbol)
         now = self._clock.monotonic()
@@ -245,8 +256,7 @@ class Trader:
                 self.pretrade.record_submit(now)
                 allowed.append(quote)
             else:
-                self.metrics.rejects.labels(symbol, "pretrade").inc()
-                log.info("pretrade_denial", extra={"rule": denial.rule, "reason": denial.reason})
+                denials.append(denial)
         if len(allowed) == len(plan.place):
             return plan
         return Plan(plan.cancel, tuple(allowed))
@@ -257,9 +267,10 @@ class Trader:
         symbol = ticker.symbol
         instrument = self.instruments[symbol]
         self._tops[symbol] = Top(instrument.ticks(ticker.bid), instrument.ticks(ticker.ask))
+        self._requote(symbol, received_ns)
+        # For telemetry and the feed-age gauge only: after the orders are written.
         self._last_event[symbol] = ticker.event_ms / 1000.0
         self._last_rx[symbol] = self._clock.monotonic()
-        self._requote(symbol, received_ns)
 
     def on_feed_state(self, transition: Transition) -> None:
         symbol = transition.symbol
@@ -295,7 +306,7 @@ class Trader:
 
     def order_sent(self, order: TrackedOrder, tick_ns: int | None) -> None:
         if tick_ns is not None:
-            self.metrics.tick_to_order.observe((time.perf_counter_ns() - tick_ns) / 1e9)
+            self.metrics.tick_to_order.observe((order.written_ns - tick_ns) / 1e9)
 
     def order_acked(self, order: TrackedOrder, round_trip_s: float) -> None:
         self.metrics.order_round_trip.observe(round_trip_s)

@@ -41,6 +41,7 @@ from yarl import URL
 
 import watchdog.venues as wv
 from trader.http1 import HttpParseError, HttpResponse, ResponseParser
+from trader.strategy import Side
 from trader.venue import (
     OrderReport,
     OrderRequest,
@@ -68,8 +69,11 @@ class OrderSigner:
     """Builds the exact bytes of a signed NEW ORDER request (pure: the timestamp is passed in).
 
     The signature is hex HMAC-SHA256 of the query string exactly as sent, as the venue
-    recomputes it (``watchdog.venues.Credentials.sign``); the HMAC is keyed once and copied per
-    request, which saves the key schedule on the hot path and yields the same digest.
+    recomputes it (``watchdog.venues.Credentials.sign``). Everything that does not change from
+    one order to the next is prepared before the tick: per (symbol, side, time in force,
+    reduce-only) the leading parameters, already absorbed by a keyed HMAC that each request
+    copies, and the request line's start; the tick adds only quantity, price, client id and
+    timestamp. Same bytes and digest as signing the whole query at once.
     """
 
     def __init__(self, base_url: str, credentials: wv.Credentials, recv_window_ms: int) -> None:
@@ -86,26 +90,12 @@ class OrderSigner:
             "Content-Length: 0\r\n\r\n"
         ).encode("ascii")
         self._recv_window = str(recv_window_ms)
+        self._suffix = f"&newOrderRespType=RESULT&recvWindow={self._recv_window}&timestamp="
+        self._prepared: dict[tuple[str, Side, bool, bool], _Prepared] = {}
 
     def query(self, order: OrderRequest, timestamp_ms: int) -> str:
         """The signed parameters in the order sent (what the signature covers)."""
-        parts = [
-            ("symbol", order.symbol),
-            ("side", order.side.value),
-            ("type", "LIMIT"),
-            ("timeInForce", "GTX" if order.post_only else "GTC"),
-            ("quantity", order.qty),
-            ("price", order.price),
-        ]
-        if order.reduce_only:
-            parts.append(("reduceOnly", "true"))
-        parts += (
-            ("newClientOrderId", order.client_id),
-            ("newOrderRespType", "RESULT"),
-            ("recvWindow", self._recv_window),
-            ("timestamp", str(timestamp_ms)),
-        )
-        return "&".join(f"{k}={_encode(v)}" for k, v in parts)
+        return self._prepare(order).head + self._variable(order, timestamp_ms)
 
     def sign(self, query: str) -> str:
         mac = self._key.copy()
@@ -113,12 +103,44 @@ class OrderSigner:
         return mac.hexdigest()
 
     def new_order(self, order: OrderRequest, timestamp_ms: int) -> bytes:
-        query = self.query(order, timestamp_ms)
-        line = f"POST {self._path}?{query}&signature={self.sign(query)}"
-        return line.encode("ascii") + self._tail
+        prepared = self._prepare(order)
+        variable = self._variable(order, timestamp_ms).encode()
+        mac = prepared.mac.copy()
+        mac.update(variable)
+        signature = mac.hexdigest().encode()
+        return b"".join((prepared.line, variable, b"&signature=", signature, self._tail))
 
     def ping(self) -> bytes:
         return f"GET {self._path.removesuffix(ORDER_PATH)}/fapi/v1/ping".encode() + self._tail
+
+    def _variable(self, order: OrderRequest, timestamp_ms: int) -> str:
+        reduce = "&reduceOnly=true" if order.reduce_only else ""
+        return (
+            f"quantity={_encode(order.qty)}&price={_encode(order.price)}{reduce}"
+            f"&newClientOrderId={_encode(order.client_id)}{self._suffix}{timestamp_ms}"
+        )
+
+    def _prepare(self, order: OrderRequest) -> _Prepared:
+        key = (order.symbol, order.side, order.post_only, order.reduce_only)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            tif = "GTX" if order.post_only else "GTC"
+            symbol, side = _encode(order.symbol), order.side.value
+            head = f"symbol={symbol}&side={side}&type=LIMIT&timeInForce={tif}&"
+            mac = self._key.copy()
+            mac.update(head.encode())
+            line = f"POST {self._path}?{head}".encode("ascii")
+            prepared = self._prepared[key] = _Prepared(head, line, mac)
+        return prepared
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What every order of one (symbol, side, time in force, reduce-only) shares."""
+
+    head: str  # the leading parameters, through the '&' before quantity
+    line: bytes  # b"POST <path>?" + head
+    mac: hmac.HMAC  # keyed, with head absorbed: copied per request
 
 
 def _encode(value: str) -> str:
@@ -177,10 +199,12 @@ class EntryConnection(asyncio.Protocol):
         transport = self._transport
         if not self.ready or transport is None:
             raise RuntimeError("send on a connection that is not ready")
+        # The bytes first. The answer cannot overtake what follows: it is read in a later
+        # loop turn, and a write error is reported there too (connection_lost).
+        transport.write(data)
         future: asyncio.Future[HttpResponse] = self._loop.create_future()
         future.add_done_callback(self._on_waiter_done)
         self._pending = future
-        transport.write(data)
         self._timer = self._loop.call_later(self._timeout, self._timed_out)
         return future
 

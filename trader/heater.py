@@ -3,9 +3,10 @@
 Ticks arrive tens of milliseconds apart; in between, the CPU's caches and branch predictors
 fill with other work and the next tick runs cold, several times slower than a warm one (this
 project measured the fast path at p50 ~310 us with 40 ticks/s and ~95 us with 400 ticks/s).
-The heater runs the pure parts of the hot path on the trader's own CPU every `interval_s`:
-decoding a book ticker, deciding the quotes from the current state, pricing them, and building
-and signing a request. Every result is thrown away; nothing is sent, recorded or changed.
+The heater runs the parts of the hot path that send nothing on the trader's own CPU every
+`interval_s`: decoding a book ticker, deciding the quotes from the current state, checking them
+against pre-trade risk, building the orders and requests as a tick would, and signing them.
+Every result is thrown away; nothing is sent, recorded or changed.
 """
 
 from __future__ import annotations
@@ -53,10 +54,11 @@ class HotPathHeater:
     def warm_once(self) -> None:
         for message in self._messages:
             parse_book_ticker(message)
-        for symbol in self._symbols:
-            self._trader.rehearse(symbol)
+        requests = [r for symbol in self._symbols for r in self._trader.rehearse(symbol)]
         if self._signer is not None:
-            self._signer.new_order(self._request, 0)
+            # The requests a tick would send now; the sample one when no requote is due.
+            for request in requests or (self._request,):
+                self._signer.new_order(request, 0)
         self.rounds += 1
 
     async def run(self) -> None:

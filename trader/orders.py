@@ -62,6 +62,7 @@ class TrackedOrder:
     cancelling: bool = False
     filled: float = 0.0
     announced: bool = False
+    written_ns: int = 0  # perf_counter_ns right after its new-order bytes were written
 
     def resting(self) -> Resting:
         return Resting(
@@ -78,7 +79,8 @@ class OrderListener(Protocol):
     def order_submitted(self, order: TrackedOrder) -> None: ...
 
     def order_sent(self, order: TrackedOrder, tick_ns: int | None) -> None:
-        """The request bytes are written: ``tick_ns`` is when the triggering tick arrived."""
+        """The request bytes were written at ``order.written_ns``; ``tick_ns`` is when the
+        triggering tick arrived. Called once every order of the tick is written."""
 
     def order_acked(self, order: TrackedOrder, round_trip_s: float) -> None: ...
 
@@ -99,6 +101,9 @@ class FastEntry(Protocol):
 
     def try_place(self, order: OrderRequest) -> PendingPlace | None:
         """Write the new order now, synchronously; None when no connection is ready."""
+
+
+_Written = tuple[TrackedOrder, OrderRequest, PendingPlace | None]
 
 
 class OrderManager:
@@ -163,8 +168,16 @@ class OrderManager:
         # of them. The strategy sized them as if every order being replaced still filled.
         if plan.place and not self.throttled():
             instrument = self._instruments[symbol]
-            for quote in plan.place:
-                self._submit(instrument, quote, tick_ns)
+            written: list[_Written] = []
+            try:
+                # Every order's bytes go out before any order's follow-up (the sent hook and
+                # its metric, the answer task, the submit report): the second order of a tick
+                # never waits for the first one's bookkeeping.
+                for quote in plan.place:
+                    written.append(self._write(instrument, quote))
+            finally:
+                for order, request, pending in written:
+                    self._follow(order, request, pending, tick_ns)
         for client_id in plan.cancel:
             self.cancel(client_id, "requote")
 
@@ -184,9 +197,16 @@ class OrderManager:
                 started += 1
         return started
 
-    def _submit(self, instrument: Instrument, quote: Quote, tick_ns: int | None) -> None:
+    def rehearse(self, instrument: Instrument, quote: Quote) -> OrderRequest:
+        """The request a quote would go out as, built exactly as on a tick and thrown away:
+        keeps the hot path warm (trader.heater). Tracks nothing, uses no client id."""
+        return self._build(instrument, quote, f"{self._prefix}0")[1]
+
+    def _build(
+        self, instrument: Instrument, quote: Quote, client_id: str
+    ) -> tuple[TrackedOrder, OrderRequest]:
         order = TrackedOrder(
-            client_id=f"{self._prefix}{next(self._seq)}",
+            client_id=client_id,
             symbol=instrument.symbol,
             side=quote.side,
             price_ticks=quote.price,
@@ -201,14 +221,30 @@ class OrderManager:
             side=quote.side,
             price=instrument.price_str(quote.price),
             qty=instrument.qty_str(quote.qty),
-            client_id=order.client_id,
+            client_id=client_id,
             reduce_only=quote.reduce_only,
         )
+        return order, request
+
+    def _write(self, instrument: Instrument, quote: Quote) -> _Written:
+        """Track the order and, on the fast path, write its bytes now (None: aiohttp later)."""
+        order, request = self._build(instrument, quote, f"{self._prefix}{next(self._seq)}")
         self._track(order)
         self.submitted += 1
         pending = self._fast.try_place(request) if self._fast is not None else None
         if pending is not None:
             # The bytes are written: this is the end of tick-to-order on the fast path.
+            order.written_ns = time.perf_counter_ns()
+        return order, request, pending
+
+    def _follow(
+        self,
+        order: TrackedOrder,
+        request: OrderRequest,
+        pending: PendingPlace | None,
+        tick_ns: int | None,
+    ) -> None:
+        if pending is not None:
             self._listener.order_sent(order, tick_ns)
             self._spawn(self._await_answer(order, pending.report()))
         else:
@@ -227,6 +263,7 @@ class OrderManager:
 
     async def _send(self, order: TrackedOrder, request: OrderRequest, tick_ns: int | None) -> None:
         def on_sent() -> None:
+            order.written_ns = time.perf_counter_ns()
             self._listener.order_sent(order, tick_ns)
 
         await self._await_answer(order, self._venue.place(request, on_sent))

@@ -26,7 +26,7 @@ from trader.app import ShutdownResult, Trader
 from trader.config import TraderConfig
 from trader.errors import ConfigError
 from trader.fastpath import FastOrderEntry, FastPathConfig, OrderSigner
-from trader.feed import BookFeed, Clock, stream_url
+from trader.feed import BookFeed, Clock, busy_poll, stream_url
 from trader.heater import HotPathHeater
 from trader.host import HostVerifier, prepare_host
 from trader.instrument import Instrument
@@ -245,12 +245,14 @@ async def _trade(
         housekeeping = tg.create_task(trader.housekeeping(), name="housekeeping")
         heater = _heater(config, trader, fast)
         warming = tg.create_task(heater.run(), name="heater") if heater is not None else None
+        polling = tg.create_task(busy_poll(), name="busy-poll") if config.feed.busy_poll else None
         await stop.wait()
         log.info("stop_requested_cancelling_own_orders")
         feed_task.cancel()
         housekeeping.cancel()
-        if warming is not None:
-            warming.cancel()
+        for optional in (warming, polling):
+            if optional is not None:
+                optional.cancel()
         result = await trader.shutdown(config.venue.shutdown_timeout_s)
         if entry is not None:
             entry.cancel()

@@ -139,9 +139,11 @@ def _baselines(runs: Runs) -> list[str]:
                 f"{_v(tick, path + '.with_telemetry.p99_us')})."
             )
         lines.append(
-            "- Tick-to-order (fast path, cache heater on, as deployed) p50 with telemetry: "
-            f"{_v(tick, 'fast_path_warm.with_telemetry.p50_us')} µs "
-            f"(p99 {_v(tick, 'fast_path_warm.with_telemetry.p99_us')})."
+            "- Tick-to-order as deployed (from the venue's send stamp) p50: "
+            f"{_v(tick, 'deployed_p50_us')} µs (p99 {_v(tick, 'deployed_p99_us')}); of it, "
+            "delivery (venue send -> socket read) "
+            f"p50 {_v(tick, 'deployed.delivery_p50_us')} µs; ticks that waited behind another: "
+            f"{_v(tick, 'deployed.waited_ticks_count')} of {_v(tick, 'deployed.ticks_count')}."
         )
     return lines
 

@@ -77,7 +77,12 @@ class Sim:
         self.journal = Journal(config.journal_size)
         self.faults = Faults()
         self.rng = random.Random(config.market.seed ^ 0x5EED)
-        self.hub = Hub(self.faults, self.rng, asyncio.get_running_loop().time)
+        self.hub = Hub(
+            self.faults,
+            self.rng,
+            asyncio.get_running_loop().time,
+            send_stamp=config.market.send_stamp,
+        )
         self.process: PriceProcess = price_process(config.market, config.symbols)
         self.channels: dict[str, Channel] = {}  # token -> channel
         self._update_id = 0

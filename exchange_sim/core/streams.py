@@ -11,6 +11,7 @@ import asyncio
 import random
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,13 +44,22 @@ class Conn:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     done: bool = False
     sent_at: float = 0.0  # loop time of the last frame written (a front may cut idle sockets)
+    stamp: bool = False  # add the send stamp to each message (``[market] send_stamp``)
 
 
 class Hub:
     """Who listens to what; ``publish_*`` never blocks, writers drain at their own pace."""
 
-    def __init__(self, faults: Faults, rng: random.Random, loop_time: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        faults: Faults,
+        rng: random.Random,
+        loop_time: Callable[[], float],
+        *,
+        send_stamp: bool = False,
+    ) -> None:
         self.faults = faults
+        self._send_stamp = send_stamp
         self._rng = rng
         self._now = loop_time
         self.market: dict[str, set[Conn]] = {}
@@ -58,6 +68,7 @@ class Hub:
 
     # -------------------------------------------------------------- membership
     def add(self, conn: Conn) -> None:
+        conn.stamp = self._send_stamp and conn.kind == "market"
         self.conns.add(conn)
         if conn.kind == "user" and conn.channel is not None:
             self.user.setdefault(conn.channel, set()).add(conn)
@@ -175,8 +186,15 @@ async def _drain(conn: Conn, request: web.Request) -> None:
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if conn.stamp:
+                data = send_stamped(data, time.monotonic_ns())
             await ws.send_frame(data, WSMsgType.TEXT)
             conn.sent_at = loop.time()
+
+
+def send_stamped(message: bytes, sent_ns: int) -> bytes:
+    """The JSON object ``message`` with ``"sentNs"`` added as its last top-level member."""
+    return b'%s,"sentNs":%d}' % (message[:-1], sent_ns)
 
 
 async def _finish(conn: Conn, item: _Close, request: web.Request) -> None:

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from risk import OrderEventKind, TradingState, parse_limits
 from risk import Side as RiskSide
 from tests.trader.helpers import RealClock, wait_until
-from tests.trader.test_orders import BTC, FakeVenue, report
+from tests.trader.test_orders import BTC, FakeVenue, LoggedPlace, LoggingEntry, report
 from trader.app import Trader
 from trader.config import StrategyConfig, load_config
 from trader.feed import BookTicker, Transition
@@ -21,7 +21,7 @@ from trader.metrics import TraderMetrics
 from trader.pretrade import PreTradeRisk
 from trader.runner import RunOptions, _main_loop
 from trader.strategy import Side
-from trader.venue import AccountReport, PositionReport
+from trader.venue import AccountReport, OrderRequest, PositionReport
 from watchdog.sdnotify import SdNotifier
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "trader.toml"
@@ -213,3 +213,51 @@ async def test_a_crash_still_cancels_own_orders_before_the_error_surfaces(tmp_pa
     assert failure.group_contains(RuntimeError, match="a bug in the venue layer")
     assert ("cancel", "mm1-old-1") in venue.calls
     assert venue.resting == {}
+
+
+async def test_a_pre_trade_denial_is_counted_and_logged_after_the_allowed_order_is_written(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Long 0.006 BTC at 60,000 under a 400 USDT symbol limit: the bid (0.008 after) is denied,
+    # the ask (0.004 after) is allowed.
+    limits = parse_limits(
+        'profile = "standard"\n[position]\nmax_symbol_notional = { quote = 400 }\n', "t"
+    )
+    venue, link = AccountVenue(position=0.006), RecordingLink()
+    events: list[tuple[str, str, object]] = []
+    registry = CollectorRegistry()
+    denied = {"symbol": "BTCUSDT", "source": "pretrade"}
+
+    class CountingEntry(LoggingEntry):
+        """Notes, at each write, how many pre-trade denials were counted so far."""
+
+        def try_place(self, order: OrderRequest) -> LoggedPlace:
+            counted = registry.get_sample_value("trader_order_rejects_total", denied)
+            self.log.append(("denials counted", "", counted))
+            return super().try_place(order)
+
+    entry = CountingEntry(events)
+    clock = RealClock()
+    trader = Trader(
+        instruments={"BTCUSDT": BTC},
+        strategy=StrategyConfig(half_spread_bps=1.0, skew_bps=1.0, requote_ticks=5),
+        venue=venue, link=link, pretrade=PreTradeRisk(limits, now=clock.wall()),
+        metrics=TraderMetrics(registry), clock=clock, notifier=SdNotifier({}),
+        trader_id="mm1", session="t", request_timeout_s=1.0, reconcile_interval_s=0.1,
+        fast=entry,
+    )  # fmt: skip
+    async with asyncio.TaskGroup() as tg:
+        trader.attach(tg, None)
+        for _ in range(2):  # the venue's position is adopted once two reconciliations agree
+            await trader.housekeep_once()
+        assert trader.position("BTCUSDT") == 0.006
+        trader.on_feed_state(Transition("BTCUSDT", True, "fresh"))
+        with caplog.at_level("INFO", logger="trader.app"):
+            trader.on_ticker(tick(), time.perf_counter_ns())
+        writes = [e for e in events if e[0] == "write"]
+        assert len(writes) == 1  # the ask
+        # At the write nothing had been counted yet; afterwards the denial is counted and logged.
+        assert [e[2] for e in events if e[0] == "denials counted"] in ([None], [0.0])
+        assert registry.get_sample_value("trader_order_rejects_total", denied) == 1.0
+        assert "pretrade_denial" in caplog.text
+        await trader.shutdown(5.0)

@@ -27,6 +27,7 @@ def test_the_example_config_loads_with_paths_relative_to_its_folder() -> None:
     assert config.symbol("BTCUSDT").tick_size == Decimal("0.1")
     assert config.host.cpus == (1,)
     assert config.watchdog.trader_id == "trader-1"
+    assert config.feed.busy_poll is False  # one whole CPU: never on unless asked for
 
 
 def test_an_unknown_key_is_named_with_its_path() -> None:
@@ -58,6 +59,7 @@ def test_a_missing_required_key_is_named() -> None:
         ("stale_after_s = 2.0", "stale_after_s = -1.0", r"feed\.stale_after_s: must be a positive"),
         ("stale_after_s = 2.0", 'stale_after_s = "2"', r"feed\.stale_after_s: expected float"),
         ("strict = true", "strict = 1", r"host\.strict: expected bool"),
+        ("busy_poll = false", 'busy_poll = "no"', r"feed\.busy_poll: expected bool"),
         ("cpus = [1]", "cpus = [1, 1]", r"host\.cpus: lists a CPU twice"),
         ("cpus = [1]", "cpus = [-1]", r"host\.cpus: expected a list of CPU numbers"),
         ('ws_url = "ws://127.0.0.1:8080"', 'ws_url = "http://x"', r"venue\.ws_url: must start"),

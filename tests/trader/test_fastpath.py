@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
 
 import aiohttp
 import pytest
 from aiohttp import web
 
 import watchdog.venues as wv
-from tests.support.sim import SimProcess
+from harness.sim import SimProcess
 from tests.trader.helpers import RealClock, wait_until
 from tests.trader.test_orders import BID, BTC, Recorder
 from trader.fastpath import FastOrderEntry, FastPathConfig, OrderSigner
@@ -108,6 +109,24 @@ def test_the_signature_is_the_venue_adapters_over_the_exact_query_sent() -> None
     assert "newClientOrderId=mm1-t-1" in signed
     assert "Host: 127.0.0.1:8080\r\nX-MBX-APIKEY: key\r\n" in rest
     assert raw.endswith("Content-Length: 0\r\n\r\n")
+
+
+@pytest.mark.parametrize(("post_only", "reduce_only"), [(True, False), (False, True)])
+def test_prepared_signing_sends_the_bytes_of_signing_the_whole_query(
+    post_only: bool, reduce_only: bool
+) -> None:
+    creds = wv.Credentials("key", "secret")
+    signer = OrderSigner("http://127.0.0.1:8080", creds, 5000)
+    for n, side in enumerate((Side.BUY, Side.SELL, Side.BUY)):  # the third reuses a prepared one
+        order = replace(
+            request(f"mm1-t-{n}"), side=side, post_only=post_only, reduce_only=reduce_only
+        )
+        query = signer.query(order, 1_700_000_000_000 + n)
+        assert query.startswith(f"symbol=BTCUSDT&side={side.value}&type=LIMIT&timeInForce=")
+        assert ("&reduceOnly=true&" in query) is reduce_only
+        expected = f"POST /fapi/v1/order?{query}&signature={creds.sign(query)} HTTP/1.1\r\n"
+        raw = signer.new_order(order, 1_700_000_000_000 + n).decode()
+        assert raw.startswith(expected)
 
 
 def test_values_outside_the_unreserved_set_are_percent_encoded() -> None:

@@ -15,7 +15,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from tests.trader.helpers import RealClock, RecordingFeedListener, wait_until
 from trader.config import FeedConfig
 from trader.errors import FeedError
-from trader.feed import BookFeed, Staleness, parse_book_ticker, stream_url
+from trader.feed import BookFeed, BookTicker, Staleness, parse_book_ticker, stream_url
 
 FAST = FeedConfig(
     stale_after_s=0.4,
@@ -202,7 +202,25 @@ def test_parse_reads_bare_and_combined_messages() -> None:
     assert wrapped.bid == 123.4
 
 
-@pytest.mark.parametrize("raw", [b"", b"[]", b"{}", b'{"data": {"s": "X", "b": "x"}}', b"\xff"])
+def test_parse_ignores_fields_it_does_not_use_and_reads_decimal_strings() -> None:
+    message = (
+        b'{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":7,"s":"BTCUSDT",'
+        b'"b":"60000.10","B":"1.500","a":"60000.20","A":"0.002","T":5,"E":6},"sentNs":99}'
+    )
+    ticker = parse_book_ticker(message)
+    assert ticker == BookTicker("BTCUSDT", 60000.1, 1.5, 60000.2, 0.002, 6, 7)
+
+
+NOT_FINITE = [
+    ticker(bid="NaN"),
+    ticker(bid="inf"),
+    ticker().replace(b'"A":"2"', b'"A":"-Infinity"'),
+]
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"[]", b"{}", b'{"data": {"s": "X", "b": "x"}}', b"\xff", *NOT_FINITE]
+)
 def test_parse_refuses_anything_that_is_not_a_book_ticker(raw: bytes) -> None:
     with pytest.raises(FeedError, match="bad bookTicker message"):
         parse_book_ticker(raw)

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.support.sim import AsyncSimAdmin, SimConfig, SimProcess
+from harness.sim import AsyncSimAdmin, SimConfig, SimProcess
 from tests.trader.helpers import RealClock, RecordingFeedListener, wait_until
 from trader.config import FeedConfig
 from trader.feed import BookFeed, stream_url

@@ -16,7 +16,7 @@ from trader.errors import ConfigError
 from trader.fastpath import OrderSigner
 from trader.feed import Transition, parse_book_ticker
 from trader.heater import HotPathHeater, sample_message
-from trader.strategy import Top
+from trader.strategy import Side, Top
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "trader.toml"
 SIGNER = OrderSigner("http://127.0.0.1:1", wv.Credentials("K" * 64, "S" * 64), 5000)
@@ -60,9 +60,13 @@ async def test_a_rehearsal_decides_the_quotes_a_moved_market_would_get() -> None
         trader.on_ticker(tick(), time.perf_counter_ns())
         await wait_until(lambda: len(venue.resting) == 2, what="two quotes")
         trader._tops["BTCUSDT"] = Top(1_000_000, 1_000_010)  # the market moved, in ticks
-        plan = trader.rehearse("BTCUSDT")  # far from the resting quotes: a requote is due
-        assert plan.place
+        requests = trader.rehearse("BTCUSDT")  # far from the resting quotes: a requote is due
+        assert {r.side for r in requests} == {Side.BUY, Side.SELL}
+        assert all(99_000 < float(r.price) < 101_000 for r in requests)  # at the moved market
         assert len(venue.resting) == 2  # ...but nothing was executed
+        assert trader.orders.submitted == 2
+        assert all(not trader.orders.is_own(r.client_id) or r.client_id.endswith("-0")
+                   for r in requests)  # fmt: skip
         await trader.shutdown(5.0)
 
 

@@ -11,9 +11,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
-from tests.trader.world import World, wait_until
+from harness.trader_world import World, wait_until
 
 
 @pytest.fixture
@@ -171,5 +172,19 @@ def test_sigterm_cancels_every_own_order_and_exits_zero(world: World) -> None:
     started(world)
     assert world.open_orders()
     code = world.t.child.stop(timeout_s=30)
+    assert code == 0, world.t.log()
+    assert world.open_orders() == []
+
+
+def test_with_busy_polling_it_quotes_and_a_sigterm_still_ends_it_flat(world: World) -> None:
+    world.start_watchdog()
+    world.start_trader(overrides={"busy_poll": "true"})
+    wait_until(world.quoting, what=f"quotes on both sides\n{world.t.log()}")
+    # It never sleeps: CPU time grows about as fast as the clock (a sleeping trader at this
+    # tick rate uses a few percent of a CPU).
+    proc = psutil.Process(world.t.child.pid)
+    start = sum(proc.cpu_times()[:2])
+    wait_until(lambda: sum(proc.cpu_times()[:2]) - start >= 0.5, within=3.0, what="a busy CPU")
+    code = world.t.child.stop(timeout_s=30)  # the polling task is cancelled with the rest
     assert code == 0, world.t.log()
     assert world.open_orders() == []

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -165,6 +167,55 @@ async def test_the_send_starts_before_any_bookkeeping_runs(setup: Setup) -> None
     assert recorder.events == []  # nothing ran synchronously: the send task goes first
     await wait_until(lambda: "submitted" in recorder.kinds())
     assert recorder.kinds()[0] == "sent"
+
+
+class LoggedPlace:
+    """A written fast-path order whose answer is an ack."""
+
+    def __init__(self, request: OrderRequest) -> None:
+        self._request = request
+
+    async def report(self) -> OrderReport:
+        return report(self._request, "NEW")
+
+
+class LoggingEntry:
+    """A fast path whose writes land in the same log as the listener's calls and the spawns."""
+
+    def __init__(self, log: list[tuple[str, str, object]]) -> None:
+        self.log = log
+        self.written_at: list[int] = []
+
+    def try_place(self, order: OrderRequest) -> LoggedPlace:
+        self.written_at.append(time.perf_counter_ns())
+        self.log.append(("write", order.client_id, None))
+        return LoggedPlace(order)
+
+
+async def test_every_order_of_a_tick_is_written_before_any_follow_up_work() -> None:
+    venue, recorder = FakeVenue(), Recorder()
+    entry = LoggingEntry(recorder.events)
+    async with asyncio.TaskGroup() as tg:
+
+        def spawn(coro: Coroutine[Any, Any, None]) -> object:
+            recorder.events.append(("spawn", "", None))
+            return tg.create_task(coro)
+
+        manager = OrderManager(
+            venue, {"BTCUSDT": BTC}, recorder, RealClock(), spawn,
+            trader_id="mm1", session="abc", request_timeout_s=0.5, fast=entry,
+        )  # fmt: skip
+        manager.execute("BTCUSDT", Plan((), (BID, ASK)), tick_ns=7)
+        # Both sets of bytes first; then each order's sent hook and answer task.
+        assert recorder.kinds() == ["write", "write", "sent", "spawn", "sent", "spawn"]
+        first, second = manager.orders()
+        # Each order is stamped when its own bytes went out, not when its follow-up ran.
+        assert first.written_ns <= entry.written_at[1] <= second.written_ns
+        await wait_until(lambda: recorder.kinds().count("acked") == 2)
+        venue.hold.set()
+        manager.cancel_all("teardown")
+        async with asyncio.timeout(10):
+            await manager.wait_no_orders()
 
 
 async def test_a_venue_rejection_forgets_the_order_and_reports_the_reason(setup: Setup) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import watchdog.venues as wv
-from tests.support.sim import SimProcess
+from harness.sim import SimProcess
 from trader.errors import ConfigError
 from trader.runner import watchdog_address
 from trader.strategy import Side

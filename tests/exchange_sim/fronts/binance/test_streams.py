@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import aiohttp
@@ -38,6 +39,30 @@ async def test_combined_streams_wrap_each_event(
         assert msg["stream"] == f"{msg['data']['s'].lower()}@bookTicker"
         seen.add(msg["data"]["s"])
     await ws.close()
+
+
+async def test_with_send_stamp_each_market_message_says_when_the_venue_wrote_it(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=50, send_stamp=True))
+    try:
+        url = f"{sim.ws_url}/stream?streams=btcusdt@bookTicker"
+        connected_ns = time.monotonic_ns()
+        ws = await session.ws_connect(url)
+        stamps = []
+        for _ in range(3):
+            msg = await ws.receive_json(timeout=10)
+            received_ns = time.monotonic_ns()
+            assert set(msg) == {"stream", "data", "sentNs"}
+            assert msg["data"]["s"] == "BTCUSDT"
+            # The venue's clock is this host's CLOCK_MONOTONIC: written after we connected,
+            # before we read it.
+            assert connected_ns < msg["sentNs"] <= received_ns
+            stamps.append(msg["sentNs"])
+        assert stamps == sorted(stamps)
+        await ws.close()
+    finally:
+        sim.stop()
 
 
 async def test_subscribe_and_list_over_the_socket(

@@ -1,6 +1,7 @@
-"""Real processes for the trader's integration tests: exchange_sim, the watchdog, the trader.
+"""Real processes for the trader's integration tests and ``bench.tick_to_order``: exchange_sim,
+the watchdog, the trader.
 
-Every process is a child on loopback with its files in the test's tmp dir. Tests read the
+Every process is a child on loopback with its files in the given directory. Tests read the
 venue's truth through the sim's admin API and the trader's through its Prometheus endpoint.
 """
 
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.procs import Child, start_child, wait_ready_file
-from tests.support.sim import SimConfig, SimProcess
+from harness.procs import Child, start_child, wait_ready_file
+from harness.sim import SimConfig, SimProcess
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 TRADER_ID = "mm1"
 SIM_ACCOUNT = "trader1"
 HMAC_KEY = bytes(range(100, 140)).hex()
@@ -89,6 +90,7 @@ def trader_toml(sim: SimProcess, root: Path, **overrides: str) -> str:
         "requote_ticks": "40",
         "silence_timeout_s": "1.0",
         "cpus": "",
+        "busy_poll": "false",
         **overrides,
     }
     return f"""
@@ -105,6 +107,7 @@ stale_after_s = {values["stale_after_s"]}
 max_event_age_s = 5.0
 reconnect_initial_s = 0.05
 reconnect_max_s = 0.5
+busy_poll = {values["busy_poll"]}
 
 [symbols.BTCUSDT]
 tick_size = "0.1"
