@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 
 from risk.events import AccountSnapshot, Heartbeat
-from watchdog.protocol import encode_event, encode_telemetry
+from watchdog.protocol import encode_event, encode_telemetry, new_session_id
 
 
 def tied_sleeper(pidfile: Path, ingress: Path, key: bytes, trader: str) -> subprocess.Popen[bytes]:
@@ -27,7 +27,9 @@ def tied_sleeper(pidfile: Path, ingress: Path, key: bytes, trader: str) -> subpr
             AccountSnapshot(ts=now, equity=10_000.0, realized_pnl=0.0, unrealized_pnl=0.0)
         ),
     ]
-    datagram = encode_telemetry(key, trader, secrets.token_bytes(16), 1, now, events)
+    # A new session per sleeper, stamped now: later than any session the watchdog has seen.
+    session = new_session_id(time.time_ns(), secrets.token_bytes(8))
+    datagram = encode_telemetry(key, trader, session, 1, now, events)
     hello = partial(_introduce, pidfile, str(ingress), datagram)
     return subprocess.Popen(["sleep", "600"], preexec_fn=hello)
 
