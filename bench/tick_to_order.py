@@ -89,6 +89,7 @@ class SilentLink:
         reason: str = "",
         realized_pnl: float | None = None,
         ts: float | None = None,
+        order_id: str = "",
     ) -> None:
         return None
 
