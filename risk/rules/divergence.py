@@ -75,7 +75,8 @@ class OrderMatch:
         if len(flight) + len(self.unmatched[source]) > MAX_UNMATCHED:
             oldest = self.unmatched[source] or flight
             del oldest[next(iter(oldest))]
-            self.dropped[source] += 1
+            if self.seen[other]:  # else nothing compares this side yet: nothing is lost
+                self.dropped[source] += 1
 
     def _match_oldest(self, side: int, *, anonymous_only: bool) -> bool:
         for pending in (self.unmatched[side], self.in_flight[side]):

@@ -147,6 +147,13 @@ def test_the_unmatched_are_bounded_and_the_dropped_still_count() -> None:
     assert eng.evaluate(T0 + REORDER_S).decisions[0].value == MAX_UNMATCHED + 4
 
 
+def test_a_trader_whose_venue_never_reports_is_not_divergent_however_much_it_trades() -> None:
+    eng = engine(limits(divergence=EXACT))  # no venue view configured: nothing to compare
+    for i in range(MAX_UNMATCHED + 5):
+        eng.apply(order(T0, ACK, source=TELEMETRY, order_id=f"t{i}"), T0)
+    assert eng.evaluate(T0 + 60).state is TradingState.ACTIVE
+
+
 def test_the_daily_reset_restarts_the_order_matching() -> None:
     eng = engine(limits(divergence=EXACT))
     eng.apply(order(T0, ACK, source=TELEMETRY, order_id="a"), T0)
