@@ -46,19 +46,22 @@ class SnapshotGap:
 class OrderMatch:
     """Acknowledged orders seen by one side and not yet by the other, by order id.
 
-    Anonymous events (no id) get a private key and match the other side's oldest entry. An
-    entry is `in flight` until it is `window` old, then `unmatched`. Both stay matchable.
+    Anonymous events (no id) get a private integer key and match the other side's oldest
+    entry; a named event that finds no entry of its id takes the other side's oldest anonymous
+    one (a bot that sends no ids against a venue that always has them). An entry is in flight
+    until it is `window` old, then unmatched. Both stay matchable.
     """
 
-    __slots__ = ("_anonymous", "dropped", "in_flight", "seen", "unmatched", "window")
+    __slots__ = ("_anonymous", "_last_key", "dropped", "in_flight", "seen", "unmatched", "window")
 
     def __init__(self, window: float) -> None:
         self.window = window
         self.in_flight: tuple[dict[object, float], ...] = ({}, {})  # key -> arrival, oldest first
         self.unmatched: tuple[dict[object, float], ...] = ({}, {})
         self.seen = [False, False]  # a side's entries count only once the other side reports
-        self.dropped = [0, 0]
-        self._anonymous = 0
+        self.dropped = [0, 0]  # unmatched entries evicted past MAX_UNMATCHED: still counted
+        self._anonymous = [0, 0]  # anonymous entries held per side: no scan when there are none
+        self._last_key = 0
 
     def on_ack(self, source: int, order_id: str, now: float) -> None:
         self.seen[source] = True
@@ -69,26 +72,34 @@ class OrderMatch:
                     return
         if self._match_oldest(other, anonymous_only=bool(order_id)):
             return
-        key: object = order_id or self._next_anonymous()
+        key: object = order_id or self._new_anonymous(source)
         flight = self.in_flight[source]
         flight[key] = now
         if len(flight) + len(self.unmatched[source]) > MAX_UNMATCHED:
             oldest = self.unmatched[source] or flight
-            del oldest[next(iter(oldest))]
+            self._remove(source, oldest, next(iter(oldest)))
             if self.seen[other]:  # else nothing compares this side yet: nothing is lost
                 self.dropped[source] += 1
 
     def _match_oldest(self, side: int, *, anonymous_only: bool) -> bool:
+        if anonymous_only and not self._anonymous[side]:
+            return False
         for pending in (self.unmatched[side], self.in_flight[side]):
             for key in pending:
                 if not anonymous_only or isinstance(key, int):
-                    del pending[key]
+                    self._remove(side, pending, key)
                     return True
         return False
 
-    def _next_anonymous(self) -> int:
-        self._anonymous += 1
-        return self._anonymous
+    def _new_anonymous(self, side: int) -> int:
+        self._anonymous[side] += 1
+        self._last_key += 1
+        return self._last_key
+
+    def _remove(self, side: int, pending: dict[object, float], key: object) -> None:
+        del pending[key]
+        if isinstance(key, int):
+            self._anonymous[side] -= 1
 
     def expire(self, now: float) -> None:
         """Move entries older than the window, on sides whose counterpart reports, to unmatched."""
@@ -116,18 +127,19 @@ class OrderMatch:
         return due
 
     def describe(self) -> str:
-        """The unmatched orders by side: ids first, then how many had none."""
+        """The unmatched orders by side: the first ids, then how many more."""
         parts = []
         for side in (0, 1):
             ids = [k for k in self.unmatched[side] if isinstance(k, str)]
-            anonymous = len(self.unmatched[side]) - len(ids) + self.dropped[side]
-            named = ", ".join(ids[:_NAMED]) + (
-                f" +{len(ids) - _NAMED} more" if len(ids) > _NAMED else ""
+            words = [", ".join(ids[:_NAMED])] if ids else []
+            counts = (
+                (len(ids) - _NAMED, "more"),
+                (len(self.unmatched[side]) - len(ids), "without id"),
+                (self.dropped[side], f"dropped past {MAX_UNMATCHED}"),
             )
-            if anonymous:
-                named += f"{', ' if named else ''}{anonymous} without id"
-            if named:
-                parts.append(f"{_SIDES[side]} only: {named}")
+            words += [f"{n} {what}" for n, what in counts if n > 0]
+            if words:
+                parts.append(f"{_SIDES[side]} only: {', '.join(words)}")
         return "; ".join(parts)
 
 

@@ -106,6 +106,15 @@ def test_an_order_only_the_venue_acknowledged_is_named_once_the_window_passes() 
     assert eng.evaluate(T0 + 11 + REORDER_S).state is TradingState.HALTED
 
 
+def test_the_reason_names_the_first_unmatched_orders_and_counts_the_rest() -> None:
+    eng = engine(limits(divergence=EXACT))
+    eng.apply(order(T0, ACK, source=TELEMETRY, order_id="mine"), T0)
+    for i in range(7):
+        eng.apply(order(T0, ACK, source=VENUE, order_id=f"v{i}"), T0)
+    reason = eng.evaluate(T0 + REORDER_S).decisions[0].reason
+    assert "trader only: mine; venue only: v0, v1, v2, v3, v4, 2 more" in reason
+
+
 def test_an_order_the_venue_never_showed_is_a_divergence_too() -> None:
     eng = engine(limits(divergence=EXACT))
     eng.apply(order(T0, ACK, source=VENUE, order_id="x"), T0)
