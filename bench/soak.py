@@ -25,7 +25,6 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bench._stats import summary
@@ -143,7 +142,7 @@ def run(seconds: float) -> dict[str, Any]:
         began = _wait_active(world)
         ended = _trade(world, seconds)
         rows = changes(_read_audit(world, began), configs.TRADER_ID)
-        log = Path(world.proc("watchdog").log_path).read_text(errors="replace")
+        log = world.proc("watchdog").log_path.read_text(errors="replace")
         metrics = world.trader_metrics()
         result = figures(rows, began, ended)
         alerts = count_alerts(log.splitlines(), began, ended)
