@@ -3,9 +3,12 @@
     python -m bench.soak [--quick] [--seconds S]
 
 Real processes on loopback, built by the demo's world (exchange_sim, the watchdog, the
-reference trader quoting and filling): nothing is injected. The window opens once the trader
-is ACTIVE in the watchdog's status and lasts `--seconds` (600, quick 30). What it counts, all
-from the watchdog's own records:
+reference trader quoting and filling): nothing is injected. The demo's limits, but a daily loss
+of 1,000 USDT instead of 30: the demo's is tight so that its scenarios trip at once, and the
+trader's quoting loses a few USDT a minute, which would end a 10-minute run in a true alarm.
+`daily_loss_used_max_pct` shows how close it came. The window opens once the trader is ACTIVE
+in the watchdog's status and lasts `--seconds` (600, quick 30). What it counts, all from the
+watchdog's own records:
 
 - `transitions`: audited decisions that changed the trader's state (ACTIVE -> WARN, ...);
 - `non_active_s`: seconds of the window the trader spent in any state but ACTIVE;
@@ -33,6 +36,7 @@ from demo.errors import DemoError
 from demo.procs import wait_for
 from demo.world import World, metric_sum
 
+SOAK_DAILY_LOSS_QUOTE = 1_000.0  # USDT, 1% of the sim account: far above the quoting loss
 FULL_S = 600.0
 QUICK_S = 30.0
 ACTIVE_WITHIN_S = 60.0  # generous: a cold start on a busy 2-core machine
@@ -121,26 +125,41 @@ def _wait_active(world: World) -> float:
     return time.time()
 
 
-def _trade(world: World, seconds: float) -> float:
-    """Let the stack trade; fail at once if a part dies. Returns the wall time it ended."""
+def _trade(world: World, seconds: float) -> tuple[float, float]:
+    """Let the stack trade; fail at once if a part dies. Returns the wall time it ended and
+    the largest share of the daily-loss limit used (status polled once a second)."""
     end = time.monotonic() + seconds
+    used = 0.0
     while (left := end - time.monotonic()) > 0:
         time.sleep(min(CHECK_EVERY_S, left))
         for name in ("sim", "watchdog", "trader"):
-            if not world.proc(name).alive():
-                raise DemoError(f"{name} exited during the soak")
-    return time.time()
+            proc = world.proc(name)
+            if not proc.alive():
+                raise DemoError(f"{name} exited with {proc.popen.returncode} during the soak")
+        utilisation = world.trader_status().get("utilisation") or {}
+        used = max(used, float(utilisation.get("daily_loss", 0.0)))
+    return time.time(), used
+
+
+def _log_tails(world: World) -> None:
+    """What each part said last, on stderr: a failed soak must say why."""
+    for name, proc in world.procs.items():
+        sys.stderr.write(f"--- last lines of {name}.log ---\n{proc.log_tail()}\n")
 
 
 def run(seconds: float) -> dict[str, Any]:
     """Start the stack, soak it for `seconds`, and read what the watchdog recorded."""
-    with World() as world:
-        world.start_sim()
-        world.write_credentials()
-        world.start_watchdog()
-        world.start_trader()
-        began = _wait_active(world)
-        ended = _trade(world, seconds)
+    with World(limits=configs.limits_toml(SOAK_DAILY_LOSS_QUOTE)) as world:
+        try:
+            world.start_sim()
+            world.write_credentials()
+            world.start_watchdog()
+            world.start_trader()
+            began = _wait_active(world)
+            ended, loss_used = _trade(world, seconds)
+        except DemoError:
+            _log_tails(world)
+            raise
         rows = changes(_read_audit(world, began), configs.TRADER_ID)
         log = world.proc("watchdog").log_path.read_text(errors="replace")
         metrics = world.trader_metrics()
@@ -154,6 +173,7 @@ def run(seconds: float) -> dict[str, Any]:
         "decision_rows_count": result.decision_rows,
         "orders_count": int(metric_sum(metrics, "trader_orders_total")),
         "fills_count": int(metric_sum(metrics, "trader_fills_total")),
+        "daily_loss_used_max_pct": round(loss_used * 100, 2),
     }
     if result.episodes_s:
         out.update(summary(result.episodes_s, "non_active_episode", "s"))
