@@ -30,6 +30,7 @@ from risk.rules._common import INF, Cooldown, Recovery
 from risk.state import TradingState
 
 _SIDES = ("trader", "venue")  # indexed by EventSource
+_TRADER = 0
 MAX_UNMATCHED = 10_000  # per side: beyond it the oldest is dropped and counted as unmatched
 _NAMED = 5  # order ids a reason names before "+N more"
 
@@ -50,12 +51,27 @@ class OrderMatch:
     entry; a named event that finds no entry of its id takes the other side's oldest anonymous
     one (a bot that sends no ids against a venue that always has them). An entry is in flight
     until it is `window` old, then unmatched. Both stay matchable.
+
+    A restart (`started`, a reconnected venue stream) cannot compare what the trader reports
+    in its first `window`: those acks may belong to orders whose venue event came while the
+    stream was away. They are dropped unmatched, never counted. Orders only the venue shows
+    are never excused: that is how someone else trading the key looks.
     """
 
-    __slots__ = ("_anonymous", "_last_key", "dropped", "in_flight", "seen", "unmatched", "window")
+    __slots__ = (
+        "_anonymous",
+        "_excused_until",
+        "_last_key",
+        "dropped",
+        "in_flight",
+        "seen",
+        "unmatched",
+        "window",
+    )
 
-    def __init__(self, window: float) -> None:
+    def __init__(self, window: float, started: float = -INF) -> None:
         self.window = window
+        self._excused_until = started + window
         self.in_flight: tuple[dict[object, float], ...] = ({}, {})  # key -> arrival, oldest first
         self.unmatched: tuple[dict[object, float], ...] = ({}, {})
         self.seen = [False, False]  # a side's entries count only once the other side reports
@@ -111,6 +127,9 @@ class OrderMatch:
                 key, at = next(iter(flight.items()))
                 if now - at < self.window:
                     break
+                if side == _TRADER and at < self._excused_until:
+                    self._remove(side, flight, key)  # acked across the restart: not comparable
+                    continue
                 del flight[key]
                 late[key] = at
 
@@ -256,7 +275,7 @@ class DivergenceRule:
         """The daily reset and a reconnected venue stream restart the order matching, so that
         a datagram lost now and then cannot add up to a breach over weeks, and orders the
         stream never saw are not read as unmatched."""
-        self.orders = OrderMatch(self.limits.reorder_s)
+        self.orders = OrderMatch(self.limits.reorder_s, started=now)
         return self.evaluate(now)
 
     def hard_breach(self) -> Decision | None:

@@ -186,6 +186,29 @@ def test_orders_acked_before_the_venue_stream_connected_never_read_as_divergence
     assert eng.evaluate(T0 + 30).state is TradingState.ACTIVE
 
 
+def test_an_order_acked_as_the_stream_reconnected_is_not_held_against_the_trader() -> None:
+    eng = engine(limits(divergence=EXACT))
+    eng.apply(order(T0, ACK, source=TELEMETRY, order_id="a"), T0)
+    eng.apply(order(T0, ACK, source=VENUE, order_id="a"), T0)
+    eng.restart_order_count(T0 + 10)  # the stream reconnects; "b" was new while it was away
+    eng.apply(order(T0 + 10.01, ACK, source=TELEMETRY, order_id="b"), T0 + 10.01)
+    eng.apply(order(T0 + 10.5, ACK, source=VENUE, order_id="c"), T0 + 10.5)
+    eng.apply(order(T0 + 10.5, ACK, source=TELEMETRY, order_id="c"), T0 + 10.5)
+    assert eng.evaluate(T0 + 20).state is TradingState.ACTIVE
+    eng.apply(order(T0 + 21, ACK, source=TELEMETRY, order_id="d"), T0 + 21)  # well after
+    assert "trader only: d" in eng.evaluate(T0 + 21 + REORDER_S).decisions[0].reason
+
+
+def test_an_order_only_the_venue_shows_is_never_excused_by_a_reconnect() -> None:
+    eng = engine(limits(divergence=EXACT))
+    eng.apply(order(T0, ACK, source=TELEMETRY, order_id="a"), T0)
+    eng.restart_order_count(T0 + 1)
+    eng.apply(order(T0 + 1.01, ACK, source=TELEMETRY, order_id="b"), T0 + 1.01)
+    eng.apply(order(T0 + 1.01, ACK, source=VENUE, order_id="b"), T0 + 1.01)
+    eng.apply(order(T0 + 1.02, ACK, source=VENUE, order_id="intruder"), T0 + 1.02)
+    assert "venue only: intruder" in eng.evaluate(T0 + 1.02 + REORDER_S).decisions[0].reason
+
+
 def test_without_the_restart_the_same_history_is_a_divergence() -> None:
     eng = engine(limits(divergence=DIVERGENCE))
     for i in range(5):
