@@ -22,8 +22,9 @@ UNIT_SUFFIXES = (
     "_ratio",
     "_count",
 )
-# Keys that are their own unit (a dimensionless ratio of two like figures).
-UNIT_KEYS = frozenset({"ratio"})
+# Keys that name their own unit: a dimensionless ratio of two like figures, the length of a
+# run, and the counts the soak's contract names (`python -m bench.soak`).
+UNIT_KEYS = {"ratio": "ratio", "seconds": "s", "transitions": "count", "alerts": "count"}
 SAMPLE_KEYS = {"samples_ms": "ms", "samples_us": "us"}
 
 
@@ -57,7 +58,7 @@ def summary(values: Iterable[float], prefix: str, unit: str, digits: int = 3) ->
 def unit_of(key: str) -> str | None:
     """The unit a key names by its suffix, or None if it names none."""
     if key in UNIT_KEYS:
-        return "ratio"
+        return UNIT_KEYS[key]
     for suffix in UNIT_SUFFIXES:
         if key.endswith(suffix) and len(key) > len(suffix):
             return suffix[1:]

@@ -176,6 +176,7 @@ class SilentLink:
         reason: str = "",
         realized_pnl: float | None = None,
         ts: float | None = None,
+        order_id: str = "",
     ) -> None:
         return None
 

@@ -78,12 +78,12 @@ def credentials_toml(key: KeyConfig, *, with_secret: bool = True) -> str:
     return text + (f'secret = "{key.secret}"\n' if with_secret else "")
 
 
-LIMITS = f"""# Demo limits: the standard profile, with deadlines short enough to watch.
+_LIMITS = """# Demo limits: the standard profile, with deadlines short enough to watch.
 profile = "standard"
 warn_at_pct = 80
 
 [daily_loss]
-max_loss = {{ quote = {DAILY_LOSS_QUOTE} }}
+max_loss = {{ quote = {daily_loss_quote} }}
 action = "killed"
 
 [heartbeat]
@@ -115,6 +115,14 @@ min_sample = 10
 cooldown_s = 1.0
 kill_after_s = 2.0
 """
+
+
+def limits_toml(daily_loss_quote: float = DAILY_LOSS_QUOTE) -> str:
+    """The demo's limits; a long run (the soak) gives the quoting loss more room."""
+    return _LIMITS.format(daily_loss_quote=daily_loss_quote)
+
+
+LIMITS = limits_toml()
 
 
 @dataclass(frozen=True)

@@ -60,10 +60,11 @@ class SimInfo:
 
 
 class World:
-    def __init__(self, *, keep: bool = False) -> None:
+    def __init__(self, *, keep: bool = False, limits: str = configs.LIMITS) -> None:
         # A short path: Unix socket names are limited to 108 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="ksdemo-"))
         self.keep = keep
+        self.limits = limits  # the limits file's text, for the watchdog and the trader
         self.keys = configs.world_keys()
         self.procs: dict[str, Proc] = {}
         self.sim: SimInfo | None = None
@@ -120,7 +121,7 @@ class World:
         trader_id = configs.credentials_toml(keys.trader, with_secret=False)
         _write(self.root / "trader-key-id", trader_id)
         _write(self.root / "trader-hmac.key", secrets.token_hex(32))
-        _write(self.root / "limits.toml", configs.LIMITS, 0o644)
+        _write(self.root / "limits.toml", self.limits, 0o644)
 
     def start_watchdog(self) -> Proc:
         sim = self._require_sim()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from risk.decision import Assessment, Decision, Maintenance, MaintenanceResult, RearmResult
 from risk.errors import RiskError
 from risk.events import (
+    MAX_ORDER_ID,
     AccountSnapshot,
     EventSource,
     FeedStatus,
@@ -369,6 +370,8 @@ class RiskEngine:
                 and e.symbol.__class__ is str
                 and e.symbol != ""
                 and (pnl is None or -BIG <= pnl <= BIG)
+                and e.order_id.__class__ is str
+                and len(e.order_id) <= MAX_ORDER_ID
             )
         except TypeError:
             ok = False
@@ -383,7 +386,7 @@ class RiskEngine:
             if source is _VENUE:
                 changed = self.order_rate.on_order(1, now) or changed
             changed = self.rejects.on_outcome(source, False, now) or changed
-            changed = self.divergence.on_ack(source, now) or changed
+            changed = self.divergence.on_ack(source, e.order_id, now) or changed
         elif kind is _REJECT:
             changed = self.rejects.on_outcome(source, True, now) or changed
         elif kind is _FILL and pnl is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
+MAX_ORDER_ID = 64  # characters: venues allow 32-36, room to spare, bounded all the same
+
 
 class EventSource(IntEnum):
     """Who reported a fact. Integer values index per-source state in the rules."""
@@ -61,7 +63,11 @@ class PositionSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class OrderEvent:
-    """One step in an order's life. `qty` is unsigned; `side` gives the direction."""
+    """One step in an order's life. `qty` is unsigned; `side` gives the direction.
+
+    `order_id` is the client order id both sides know the order by ("" when the reporter has
+    none): the divergence rule matches the trader's and the venue's events of one order by it.
+    """
 
     ts: float
     kind: OrderEventKind
@@ -72,6 +78,7 @@ class OrderEvent:
     reason: str = ""
     realized_pnl: float | None = None
     source: EventSource = EventSource.TELEMETRY
+    order_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

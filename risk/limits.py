@@ -154,6 +154,7 @@ class DivergenceLimits:
     order_count: int
     grace_s: float
     grade: TradingState
+    reorder_s: float  # how long a difference is data in flight, not yet a divergence
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +233,7 @@ def _profile(
             "order_count": 0,
             "grace_s": 10.0,
             "grade": "halted",
+            "reorder_s": 2.0,
         },
     }
 
@@ -508,6 +510,7 @@ def _divergence(t: _Table) -> DivergenceLimits:
         order_count=t.count("order_count", allow_zero=True),
         grace_s=t.number("grace_s", allow_zero=True),
         grade=_GRADES[grade],
+        reorder_s=t.number("reorder_s", allow_zero=True),
     )
 
 
@@ -537,7 +540,9 @@ _SECTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
         "heartbeat": _keys(
             "interval_s", "warn_after_s", "halt_after_s", "kill_after_s", "cooldown_s"
         ),
-        "divergence": _keys("open_orders", "position_qty", "order_count", "grace_s", "grade"),
+        "divergence": _keys(
+            "open_orders", "position_qty", "order_count", "grace_s", "grade", "reorder_s"
+        ),
     }
 )
 _TOP_KEYS = frozenset({"profile", "warn_at_pct", *_SECTION_KEYS})

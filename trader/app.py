@@ -58,6 +58,7 @@ class WatchdogLink(Protocol):
         reason: str = "",
         realized_pnl: float | None = None,
         ts: float | None = None,
+        order_id: str = "",
     ) -> None: ...
 
     def report_account(
@@ -347,10 +348,27 @@ class Trader:
     ) -> None:
         side = RiskSide(order.side.value)
         self.link.report_order(
-            kind, order.symbol, side, qty, price, reason=reason, realized_pnl=realized_pnl
+            kind,
+            order.symbol,
+            side,
+            qty,
+            price,
+            reason=reason,
+            realized_pnl=realized_pnl,
+            order_id=order.client_id,
         )
         now = self._clock.wall()
-        event = OrderEvent(now, kind, order.symbol, side, qty, price, reason, realized_pnl)
+        event = OrderEvent(
+            now,
+            kind,
+            order.symbol,
+            side,
+            qty,
+            price,
+            reason,
+            realized_pnl,
+            order_id=order.client_id,
+        )
         self.pretrade.apply(event, now)
 
     # -- periodic: reconcile with the venue, report, keep systemd informed ------------------

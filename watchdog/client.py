@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from risk.events import (
+    MAX_ORDER_ID,
     AccountSnapshot,
     EventSource,
     FeedStatus,
@@ -236,8 +237,12 @@ class WatchdogClient:
         reason: str = "",
         realized_pnl: float | None = None,
         ts: float | None = None,
+        order_id: str = "",
     ) -> None:
-        """An order's step (submit, ack, reject with reason, fill, cancel): sent at once."""
+        """An order's step (submit, ack, reject with reason, fill, cancel): sent at once.
+
+        `order_id` is the client order id the venue knows the order by: with it the watchdog
+        matches this report with the venue's own event for the same order."""
         kind_ = _KINDS.get(kind) if isinstance(kind, str) else None
         side_ = _SIDES.get(side) if isinstance(side, str) else None
         now = self._stamp(ts)
@@ -249,6 +254,7 @@ class WatchdogClient:
             and _ok_nonneg(qty)
             and _ok_nonneg(price)
             and (realized_pnl is None or _ok_num(realized_pnl))
+            and _ok_order_id(order_id)
         ):
             self._invalid("order", symbol)
             return
@@ -262,6 +268,7 @@ class WatchdogClient:
             reason=_clean(reason),
             realized_pnl=None if realized_pnl is None else float(realized_pnl),
             source=EventSource.TELEMETRY,
+            order_id=order_id,
         )
         if len(self._orders) >= self.config.max_pending_orders:
             self._orders.popleft()
@@ -552,6 +559,15 @@ def _ok_nonneg(value: float) -> bool:
 
 def _ok_symbol(symbol: str) -> bool:
     return type(symbol) is str and 0 < len(symbol) <= MAX_SYMBOL and symbol.isprintable()
+
+
+def _ok_order_id(order_id: str) -> bool:
+    return (
+        type(order_id) is str
+        and len(order_id) <= MAX_ORDER_ID
+        and order_id.isascii()
+        and order_id.isprintable()
+    )
 
 
 class _ClientProtocol(asyncio.DatagramProtocol):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import orjson
 
 from risk.events import (
+    MAX_ORDER_ID,
     AccountSnapshot,
     EventSource,
     FeedStatus,
@@ -154,6 +155,7 @@ def _event_to_wire(event: TelemetryEvent) -> list[object]:
             event.price,
             event.reason,
             event.realized_pnl,
+            event.order_id,
         ]
     if isinstance(event, Heartbeat):
         return ["hb", event.ts]
@@ -330,9 +332,10 @@ def _event_from_wire(item: object) -> TelemetryEvent:
     decoder = _DECODERS.get(item[0]) if type(item[0]) is str else None
     if decoder is None:
         raise MalformedError("bad_payload", f"unknown event kind {item[0]!r}")
-    arity, build = decoder
-    if len(item) != arity:
-        raise MalformedError("bad_payload", f"{item[0]} needs {arity} fields, got {len(item)}")
+    arities, build = decoder
+    if len(item) not in arities:
+        needs = " or ".join(map(str, arities))
+        raise MalformedError("bad_payload", f"{item[0]} needs {needs} fields, got {len(item)}")
     return build(item)
 
 
@@ -414,7 +417,24 @@ def _order(item: list[object]) -> OrderEvent:
         reason=_text(item[7], MAX_REASON, "reason"),
         realized_pnl=None if pnl is None else _num(pnl, "realized_pnl"),
         source=EventSource.TELEMETRY,
+        order_id=_order_id(item[9]) if len(item) > _ORD_WITHOUT_ID else "",
     )
+
+
+_ORD_WITHOUT_ID = 9  # the order array before it carried the order id: still accepted
+
+
+def _printable_ascii(text: str) -> bool:
+    """Venues' client order ids are ASCII; the bound keeps the widest event in one datagram."""
+    return text.isascii() and text.isprintable()
+
+
+def _order_id(value: object) -> str:
+    if type(value) is not str or len(value) > MAX_ORDER_ID or not _printable_ascii(value):
+        raise MalformedError(
+            "bad_payload", f"order_id must be at most {MAX_ORDER_ID} printable ASCII characters"
+        )
+    return value
 
 
 def _feed(item: list[object]) -> FeedStatus:
@@ -440,14 +460,14 @@ def _trader_state(item: list[object]) -> TraderState:
     )
 
 
-_DECODERS: Mapping[object, tuple[int, Callable[[list[object]], TelemetryEvent]]] = {
-    "hb": (2, _heartbeat),
-    "acct": (5, _account),
-    "pos": (5, _position),
-    "ord": (9, _order),
-    "feed": (4, _feed),
-    "open": (3, _open_orders),
-    "state": (4, _trader_state),
+_DECODERS: Mapping[object, tuple[tuple[int, ...], Callable[[list[object]], TelemetryEvent]]] = {
+    "hb": ((2,), _heartbeat),
+    "acct": ((5,), _account),
+    "pos": ((5,), _position),
+    "ord": ((_ORD_WITHOUT_ID, _ORD_WITHOUT_ID + 1), _order),
+    "feed": ((4,), _feed),
+    "open": ((3,), _open_orders),
+    "state": ((4,), _trader_state),
 }
 
 

@@ -1,4 +1,4 @@
-"""The suite's performance goals (issues 2-7) and how to judge a run's results against them."""
+"""The suite's performance goals (issues 2-7, 12) and how to judge a run's results against them."""
 
 from __future__ import annotations
 
@@ -60,6 +60,8 @@ GOALS = (
          "deployed_p50_us", True, 50.0, "µs", 7),
     Goal("tick (venue send) -> order written, as deployed, p99", "tick_to_order",
          "deployed_p99_us", True, 200.0, "µs", 7),
+    Goal("healthy soak: time away from ACTIVE", "soak", "non_active_s", True, 0.0, "s", 12),
+    Goal("healthy soak: alerts", "soak", "alerts", True, 0.0, "alerts", 12),
 )  # fmt: skip
 
 

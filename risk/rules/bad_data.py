@@ -12,6 +12,7 @@ import math
 
 from risk.decision import Decision
 from risk.events import (
+    MAX_ORDER_ID,
     AccountSnapshot,
     EventSource,
     FeedStatus,
@@ -133,7 +134,14 @@ def _diagnose_order(event: OrderEvent, now: float, limits: BadDataLimits) -> str
         _number(event.price, f"{name}.price"),
         None if pnl is None else _number(pnl, f"{name}.realized_pnl", signed=True),
         _source(event.source, f"{name}.source"),
+        _order_id(event.order_id, f"{name}.order_id"),
     )
+
+
+def _order_id(value: object, field: str) -> str | None:
+    if isinstance(value, str) and len(value) <= MAX_ORDER_ID:
+        return None
+    return f"{field} must be a string of at most {MAX_ORDER_ID} characters"
 
 
 def fact_key(event: object) -> str:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).parents[2]
 
 def test_every_benchmark_module_is_found_and_helpers_are_not() -> None:
     names = discover()
-    for expected in ("risk_eval", "kill_latency_local", "poll_baseline", "scale"):
+    for expected in ("risk_eval", "kill_latency_local", "poll_baseline", "scale", "soak"):
         assert expected in names
     for helper in ("_stats", "run_all", "report", "__init__"):
         assert helper not in names

@@ -141,3 +141,11 @@ def test_the_polling_kill_switch_reports_each_death_once_then_stops() -> None:
 
 def _reported(out: io.StringIO) -> set[int]:
     return {json.loads(line)["pid"] for line in out.getvalue().splitlines()[1:]}
+
+
+def test_soak_runs_the_healthy_stack_and_reports_its_alarms_with_units() -> None:
+    result = run_bench("bench.soak", "--seconds", "3")
+    assert result["seconds"] >= 3
+    for key in ("non_active_s", "transitions", "alerts", "decision_rows_count"):
+        assert result[key] >= 0
+    assert result["orders_count"] > 0  # the trader did trade

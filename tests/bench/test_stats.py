@@ -50,6 +50,8 @@ def test_summary_of_nothing_names_the_series() -> None:
         ("watchdog_cpu_pct", "pct"),
         ("p50_ratio", "ratio"),
         ("ratio", "ratio"),
+        ("seconds", "s"),
+        ("transitions", "count"),
         ("runs_count", "count"),
         ("samples", None),
         ("_s", None),

@@ -32,6 +32,14 @@ def test_the_limits_parse_and_kill_on_the_demo_triggers() -> None:
     assert limits.stale_data.kill_after_s == 2.0  # so does the dead feed
 
 
+def test_a_longer_run_changes_only_the_daily_loss_limit() -> None:
+    roomy = parse_limits(configs.limits_toml(1_000.0), "limits.toml")
+    demo = parse_limits(configs.LIMITS, "limits.toml")
+    assert roomy.daily_loss.max_loss.quote == 1_000.0
+    assert (roomy.heartbeat, roomy.order_rate, roomy.rejects, roomy.stale_data) == (
+        demo.heartbeat, demo.order_rate, demo.rejects, demo.stale_data)  # fmt: skip
+
+
 def test_the_trader_config_loads(tmp_path: Path) -> None:
     endpoints = configs.Endpoints("http://127.0.0.1:1", "ws://127.0.0.1:1")
     (tmp_path / "trader.toml").write_text(configs.trader_toml(endpoints, "/tmp/x.sock"))

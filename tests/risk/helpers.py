@@ -74,8 +74,9 @@ def order(
     symbol: str = "BTCUSDT",
     qty: float = 0.01,
     price: float = 50_000.0,
+    order_id: str = "",
 ) -> OrderEvent:
-    return OrderEvent(ts, kind, symbol, Side.BUY, qty, price, "", pnl, source)
+    return OrderEvent(ts, kind, symbol, Side.BUY, qty, price, "", pnl, source, order_id)
 
 
 def position(

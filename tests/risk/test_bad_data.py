@@ -66,6 +66,8 @@ def test_a_non_finite_number_anywhere_is_never_active(
         (order(T0, qty=-1.0), "qty"),
         (order(T0, price=-1.0), "price"),
         (order(T0, symbol=""), "symbol"),
+        (order(T0, order_id="x" * 65), "order_id"),
+        (order(T0, order_id=7), "order_id"),  # type: ignore[arg-type]
         (account(T0, 1e20), "equity"),
         (account(T0 + 60, 100_000.0), "ts"),  # from the future
         (account(T0 - 3600, 100_000.0), "ts"),  # from the far past

@@ -33,6 +33,7 @@ class RecordingLink:
     def __init__(self) -> None:
         self.state = TradingState.ACTIVE
         self.reports: list[tuple[str, tuple[object, ...]]] = []
+        self.order_ids: list[tuple[str, str]] = []  # (kind, client order id) per order report
         self.flushes = 0
 
     def report_order(
@@ -46,8 +47,10 @@ class RecordingLink:
         reason: str = "",
         realized_pnl: float | None = None,
         ts: float | None = None,
+        order_id: str = "",
     ) -> None:
         self.reports.append(("order", (kind, symbol, side, qty, reason)))
+        self.order_ids.append((str(kind), order_id))
 
     def report_account(
         self, equity: float, realized_pnl: float, unrealized_pnl: float, *, ts: float | None = None
@@ -135,6 +138,15 @@ async def test_it_quotes_both_sides_and_reports_each_order(running: Running) -> 
     kinds = [k for k, *_ in link.kinds("order")]
     assert kinds[0] == OrderEventKind.SUBMIT  # a submit always precedes its answer
     assert kinds.count(OrderEventKind.SUBMIT) == kinds.count(OrderEventKind.ACK) == 2
+
+
+async def test_each_order_report_names_the_client_order_id_the_venue_knows(
+    running: Running,
+) -> None:
+    _, venue, link = running
+    await wait_until(lambda: len(link.order_ids) >= 4, what="submit and ack reports")
+    acked = {oid for kind, oid in link.order_ids if kind == OrderEventKind.ACK}
+    assert acked == set(venue.resting)  # the watchdog matches the venue's events by these
 
 
 async def test_a_halted_watchdog_cancels_everything_and_opens_nothing(running: Running) -> None:

@@ -326,17 +326,21 @@ async def test_invalid_reports_are_counted_never_raised_and_never_sent(
         client.report_order("FILL", "BTCUSDT", "BUY", -1, 1)
         client.report_order(["FILL"], "BTCUSDT", "BUY", 1, 1)  # type: ignore[arg-type]
         client.report_order("FILL", "BTCUSDT", "BUY", True, 1)
+        client.report_order("ACK", "BTCUSDT", "BUY", 1, 1, order_id="x" * 65)
+        client.report_order("ACK", "BTCUSDT", "BUY", 1, 1, order_id="caf\u00e9")
         client.report_feed("BTCUSDT", -5.0)
         client.report_open_orders(-1)
         client.report_state(7)  # type: ignore[arg-type]
         client.report_account(1.0, 0, 0, ts=math.nan)
-        client.report_order("FILL", "BTCUSDT", "BUY", 1, 1, reason="bad\x00\nreason" * 50)
-        assert client.counters.invalid == 14
+        client.report_order(
+            "FILL", "BTCUSDT", "BUY", 1, 1, reason="bad\x00\nreason" * 50, order_id="mm1-7"
+        )
+        assert client.counters.invalid == 16
         orders: list[OrderEvent] = []
         while not orders:
             data, _ = await receive(sock)
             orders = [e for e in decode(data) if isinstance(e, OrderEvent)]
-    assert [o.reason for o in orders] == [("bad??reason" * 50)[:200]]
+    assert [(o.reason, o.order_id) for o in orders] == [(("bad??reason" * 50)[:200], "mm1-7")]
 
 
 def decode(data: bytes) -> tuple[TelemetryEvent, ...]:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from risk.events import Heartbeat, OrderEvent, OrderEventKind, Side
+from risk.events import MAX_ORDER_ID, Heartbeat, OrderEvent, OrderEventKind, Side
 from risk.state import TradingState
 from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, events, fill
 from watchdog.errors import (
@@ -153,6 +153,26 @@ def test_pack_events_caps_the_event_count_per_datagram() -> None:
         ),
         (
             raw(b'[["ord", 1, "FILL", "BTC", "BUY", -1, 1, "", null]]'),
+            MalformedError,
+            "bad_payload",
+        ),
+        (
+            raw(b'[["ord", 1, "ACK", "BTC", "BUY", 1, 1, "", null, 7]]'),
+            MalformedError,
+            "bad_payload",
+        ),
+        (
+            raw(b'[["ord", 1, "ACK", "BTC", "BUY", 1, 1, "", null, "' + b"x" * 65 + b'"]]'),
+            MalformedError,
+            "bad_payload",
+        ),
+        (
+            raw('[["ord", 1, "ACK", "BTC", "BUY", 1, 1, "", null, "\u00e9"]]'.encode()),
+            MalformedError,
+            "bad_payload",
+        ),
+        (
+            raw(b'[["ord", 1, "ACK", "BTC", "BUY", 1, 1, "", null, "a", "b"]]'),
             MalformedError,
             "bad_payload",
         ),
@@ -359,6 +379,7 @@ def test_the_largest_valid_event_fits_one_datagram_even_with_the_longest_trader_
         price=1.2345678901234567e300,
         reason=widest * MAX_REASON,
         realized_pnl=-1.2345678901234567e300,
+        order_id="~" * MAX_ORDER_ID,
     )
     trader_id = "t" * 64
     (group,) = pack_events([encode_event(event)], trader_id)
@@ -371,3 +392,12 @@ def test_an_open_orders_count_must_be_a_non_negative_integer() -> None:
     for bad in (b"-1", b"1.5", b"true", b'"3"'):
         with pytest.raises(MalformedError, match="open order count"):
             decode_telemetry(raw(b'[["open", 1, ' + bad + b"]]"), keys)
+
+
+def test_an_order_event_names_its_order_and_one_without_the_id_field_is_still_read() -> None:
+    named = decode_telemetry(
+        raw(b'[["ord", 1, "ACK", "BTC", "BUY", 1, 1, "", null, "mm1-42"]]'), keys
+    )
+    older = decode_telemetry(raw(b'[["ord", 1, "ACK", "BTC", "BUY", 1, 1, "", null]]'), keys)
+    orders = [e for e in (*named.events, *older.events) if isinstance(e, OrderEvent)]
+    assert [e.order_id for e in orders] == ["mm1-42", ""]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from hypothesis import strategies as st
 
 from risk.events import (
+    MAX_ORDER_ID,
     AccountSnapshot,
     EventSource,
     FeedStatus,
@@ -41,6 +42,9 @@ _reason = st.text(
     max_size=MAX_REASON,
 )
 
+# Venues' client order ids are printable ASCII.
+_order_id = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=MAX_ORDER_ID)
+
 TEL = EventSource.TELEMETRY
 
 events: st.SearchStrategy[TelemetryEvent] = st.one_of(
@@ -67,6 +71,7 @@ events: st.SearchStrategy[TelemetryEvent] = st.one_of(
         reason=_reason,
         realized_pnl=st.none() | _num,
         source=st.just(TEL),
+        order_id=_order_id,
     ),
     st.builds(FeedStatus, ts=_ts, symbol=_symbol, last_event_ts=_ts),
     st.builds(

@@ -11,7 +11,15 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from risk import AccountSnapshot, EventSource, Heartbeat, TradingState
+from risk import (
+    AccountSnapshot,
+    EventSource,
+    Heartbeat,
+    OrderEvent,
+    OrderEventKind,
+    Side,
+    TradingState,
+)
 from risk.limits import parse_limits
 from tests.watchdog.daemon.conftest import LIMITS
 from watchdog.clock import Clock, FakeClock, SystemClock
@@ -232,9 +240,11 @@ async def test_a_venue_stream_connection_restarts_the_order_count_and_is_audited
     async with asyncio.TaskGroup() as group:
         rig = Rig(tmp_path, group)
         rig.telemetry("s1", changed=True)
-        rig.supervisor.engine.divergence.acks = [5, 0]  # acked before the stream was up
+        acked = OrderEvent(time.time(), OrderEventKind.ACK, "BTCUSDT", Side.BUY, 0.01, 1.0)
+        rig.supervisor.on_batch("s1", [acked], False)  # acked before the stream was up
+        assert rig.supervisor.engine.divergence.orders.in_flight[0]
         rig.supervisor.venue_stream_connected()
-        assert rig.supervisor.engine.divergence.acks == [0, 0]
+        assert not rig.supervisor.engine.divergence.orders.in_flight[0]
         await asyncio.sleep(0)
         assert "order_count_baseline" in [e.kind for e in rig.store.audit_since(0)]
         rig.supervisor.close()

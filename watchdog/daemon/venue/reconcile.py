@@ -101,6 +101,7 @@ def order_event(update: OrderUpdate, now: float) -> OrderEvent | None:
         reason=f"{update.execution_type}/{update.status}",
         realized_pnl=float(update.realized_pnl or Decimal(0)) if is_fill else None,
         source=EventSource.VENUE,
+        order_id=update.client_order_id,
     )
 
 

@@ -76,8 +76,8 @@ def _update(execution: str, status: str) -> OrderUpdate:
 def test_stream_order_updates_map_to_venue_order_events() -> None:
     ack = order_event(_update("NEW", "NEW"), 10.0)
     assert ack is not None
-    assert (ack.kind, ack.qty, ack.price, ack.source) == (
-        OrderEventKind.ACK, 2.0, 100.0, EventSource.VENUE)  # fmt: skip
+    assert (ack.kind, ack.qty, ack.price, ack.source, ack.order_id) == (
+        OrderEventKind.ACK, 2.0, 100.0, EventSource.VENUE, "c")  # fmt: skip
     fill = order_event(_update("TRADE", "PARTIALLY_FILLED"), 10.0)
     assert fill is not None
     assert (fill.kind, fill.qty, fill.price, fill.realized_pnl) == (
