@@ -132,7 +132,8 @@ def test_a_world_readable_hmac_key_is_refused(config_file: ConfigFile, tmp_path:
 def test_bad_limits_name_the_limits_file_and_key(config_file: ConfigFile, tmp_path: Path) -> None:
     path = config_file()
     (tmp_path / "limits.toml").write_text('profile = "reckless"\n')
-    with pytest.raises(LimitsError, match=r"limits\.toml: profile: unknown profile"):
+    expected = r"limits\.toml: profile: must be one of conservative, standard, aggressive, got "
+    with pytest.raises(LimitsError, match=expected + "'reckless'$"):
         load_config(path)
 
 
