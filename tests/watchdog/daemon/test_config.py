@@ -172,6 +172,23 @@ max_past_s = 2.0
         load_config(config_file(traders=traders))
 
 
+def test_an_inline_limits_error_reads_as_one_key_path(config_file: ConfigFile) -> None:
+    traders = """
+[[traders]]
+id = "alpha"
+hmac_key_file = "alpha.key"
+[traders.limits]
+profile = "standard"
+[traders.limits.daily_loss]
+max_los = { pct = 3 }
+"""
+    path = config_file(traders=traders)
+    with pytest.raises(LimitsError) as caught:
+        load_config(path)
+    reason = "unknown key (allowed: action, max_loss, reset_time, timezone)"
+    assert str(caught.value) == f"{path}: traders[0].limits.daily_loss.max_los: {reason}"
+
+
 _CREDENTIAL_TRADER = """
 [[traders]]
 id = "alpha"
