@@ -380,5 +380,4 @@ def _venue(table: Table) -> VenueSettings | None:
     """The `[traders.venue]` table (docs/venues.md); None when the trader has no venue side."""
     if not table.data:
         return None
-    where = f"{table.source}: {table.path}"
-    return parse_venue_settings(table.data, where, base=Path(table.source).parent)
+    return parse_venue_settings(table, base=Path(table.source).parent)
