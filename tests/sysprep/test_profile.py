@@ -40,12 +40,15 @@ def test_baseline_touches_nothing() -> None:
         ),
         (MINIMAL + "[cpus]\ntrader = '1'\n", "give all three roles"),
         (MINIMAL + "[cpu]\ngovernour = 'performance'\n", "cpu.governour: unknown key"),
-        (MINIMAL + "[memory]\ntransparent_hugepage = 'sometimes'\n", "expected one of"),
+        (
+            MINIMAL + "[memory]\ntransparent_hugepage = 'sometimes'\n",
+            "memory.transparent_hugepage: must be one of always, madvise, never, got 'sometimes'",
+        ),
         (
             MINIMAL + "[cpus]\ntrader='x'\nwatchdog='0'\nhousekeeping='0'\n",
             "cpus.trader: not a CPU",
         ),
-        ("[profile]\nname = 1\n", "profile.name: expected str"),
+        ("[profile]\nname = 1\n", "profile.name: expected a string, got an integer"),
         ("[oops", "not valid TOML"),
         (MINIMAL + "[sysctl]\n'net..x' = 1\n", "not a sysctl name"),
     ],
