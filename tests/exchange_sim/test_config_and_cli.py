@@ -63,6 +63,10 @@ _PERMISSIONS = "must be one of master, read, trade"
         ),
         (("seed = 1", "seed = '1'"), "market.seed: expected an integer, got a string"),
         (
+            ("[symbols.ETHUSDT]", "[symbols.ETHUSD]"),
+            "symbols.ETHUSD: symbol names are upper-case and end in USDT",
+        ),
+        (
             ("dcp_enabled = true", "dcp_enabled = 1"),
             "dcp_enabled: expected a boolean, got an integer",
         ),
