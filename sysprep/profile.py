@@ -277,7 +277,7 @@ def _memory(table: _Table | None) -> tuple[str | None, bool, bool]:
 def _word(table: _Table, key: str) -> str | None:
     value: str | None = table.get(key, str)
     if value is not None and not _WORD.fullmatch(value):
-        raise table.error(key, f"expected a lower-case word such as performance, found {value!r}")
+        raise table.error(key, f"expected a lower-case word such as performance, got {value!r}")
     return value
 
 
@@ -337,7 +337,7 @@ def _ethtool_settings(table: _Table, key: str, *, rings: bool) -> tuple[tuple[st
             found.append((name, value))
         else:
             allowed = 'an integer >= 0 or "max"' if rings else 'an integer >= 0, "on" or "off"'
-            raise sub.error(name, f"expected {allowed}, found {value!r}")
+            raise sub.error(name, f"expected {allowed}, got {value!r}")
     return tuple(found)
 
 
