@@ -22,16 +22,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-ROOT = "<root>"
-MISSING = "missing (required)"
+_ROOT = "<root>"
+_MISSING = "missing (required)"
 
 
-def unknown_key(known: Iterable[str]) -> str:
-    """The reason for a key that is not one of ``known``."""
+def _unknown_key(known: Iterable[str]) -> str:
     return f"unknown key (allowed: {', '.join(sorted(known))})"
 
 
-def out_of_range(value: object, *, low: float | None, low_open: bool, high: float | None) -> str:
+def _out_of_range(value: object, *, low: float | None, low_open: bool, high: float | None) -> str:
     """The reason for a number outside its bounds, e.g. ``must be > 0, got 0``."""
     bounds = []
     if low is not None:
@@ -87,7 +86,7 @@ class Table:
 
     def where(self, key: str) -> str:
         if not key:
-            return self.path or ROOT
+            return self.path or _ROOT
         return f"{self.path}.{key}" if self.path else key
 
     def fail(self, key: str, reason: str) -> Exception:
@@ -98,7 +97,7 @@ class Table:
         allowed = frozenset(known)
         for key in self.data:
             if key not in allowed:
-                raise self.fail(key, unknown_key(allowed))
+                raise self.fail(key, _unknown_key(allowed))
 
     def has(self, key: str) -> bool:
         return key in self.data
@@ -106,13 +105,13 @@ class Table:
     def value(self, key: str) -> object:
         """A required value of any kind, for readers with their own kind checks."""
         if key not in self.data:
-            raise self.fail(key, MISSING)
+            raise self.fail(key, _MISSING)
         return self.data[key]
 
     def _typed(self, key: str, kinds: tuple[type, ...], expected: str, default: object) -> Any:
         if key not in self.data:
             if default is None:
-                raise self.fail(key, MISSING)
+                raise self.fail(key, _MISSING)
             return default
         value = self.data[key]
         # bool is an int in Python; a TOML `true` is never a valid number.
@@ -159,13 +158,12 @@ class Table:
             raise self.fail(key, f"must be a finite number, got {raw!r}")
         below = low is not None and (value <= low if low_open else value < low)
         if below or (high is not None and value > high):
-            raise self.fail(key, out_of_range(raw, low=low, low_open=low_open, high=high))
+            raise self.fail(key, _out_of_range(raw, low=low, low_open=low_open, high=high))
         return value
 
-    def optional_number(
-        self, key: str, *, low: float | None = 0.0, low_open: bool = True
-    ) -> float | None:
-        return self.number(key, low=low, low_open=low_open) if key in self.data else None
+    def optional_number(self, key: str) -> float | None:
+        """A number > 0, or None when the key is absent (the feature is off)."""
+        return self.number(key) if key in self.data else None
 
     def integer(
         self, key: str, default: int | None = None, *, low: int | None = 0, high: int | None = None
@@ -173,7 +171,7 @@ class Table:
         """An integer in ``[low, high]`` (``None``: unbounded on that side)."""
         value: int = self._typed(key, (int,), "an integer", default)
         if (low is not None and value < low) or (high is not None and value > high):
-            raise self.fail(key, out_of_range(value, low=low, low_open=False, high=high))
+            raise self.fail(key, _out_of_range(value, low=low, low_open=False, high=high))
         return value
 
     def str_list(self, key: str) -> tuple[str, ...]:
@@ -187,9 +185,6 @@ class Table:
         """The sub-table ``key``; an empty one when it is absent and not required."""
         value = self._typed(key, (dict,), "a table", None if required else {})
         return Table(self.source, self.where(key), value, self.error)
-
-    def optional_table(self, key: str) -> Table | None:
-        return self.table(key) if key in self.data else None
 
     def tables(self, key: str, *, required: bool = False) -> list[Table]:
         """An array of tables (``[[key]]``), each named ``key[index]`` in errors."""
