@@ -111,6 +111,8 @@ def load_config(path: Path) -> TraderConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 ({exc.reason})") from None
     return parse_config(text, str(path), base=path.parent)
 
 

@@ -116,6 +116,14 @@ def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.toml")
 
 
+def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_bytes(b"[venue]\nbase_url = '\xff'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: not valid TOML: not UTF-8 (invalid start byte)"
+
+
 def test_no_symbols_is_an_error() -> None:
     start = example_text().index("[symbols.BTCUSDT]")
     end = example_text().index("[strategy]")
