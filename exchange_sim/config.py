@@ -323,6 +323,8 @@ def parse_config(text: str, source: str, base: Path | None = None) -> SimConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML: nested too deeply") from None
     root = _Table(raw, "", source)
     symbols_t = root.table("symbols")
     symbols = tuple(_symbol(symbols_t.table(n), n) for n in symbols_t.names())

@@ -1,8 +1,8 @@
 """Strict reading of a parsed TOML table: one reader, one wording for every config mistake.
 
-Pure: it reads the dict a caller parsed (``tomllib``), never a file, so `risk` stays free of
-I/O and every program that may import `risk` (the watchdog, its venue settings and
-credentials, the trader, the limits files) reads its config through it. Each error reads
+Pure: it reads text or the dict parsed from it, never a file, so `risk` stays free of I/O and
+every program that may import `risk` (the watchdog, its venue settings and credentials, the
+trader, the limits files) reads its config through it. Each error reads
 ``<file>: <key.path>: <reason>``, and the same mistake has the same reason everywhere:
 
 - unknown key:   ``unknown key (allowed: a, b)``

@@ -386,6 +386,8 @@ def parse_profile(text: str, source: str) -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ProfileError(f"{source}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise ProfileError(f"{source}: not valid TOML: nested too deeply") from None
     top = _Table(data, source, "")
     top.only(
         "profile",

@@ -84,6 +84,12 @@ def test_invalid_configs_name_the_key(change: tuple[str, str], expected: str) ->
     assert str(err.value).startswith(f"sim.toml: {expected}")
 
 
+def test_toml_nested_too_deeply_is_one_config_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("a = " + "[" * 100_000, "sim.toml")
+    assert str(caught.value) == "sim.toml: not valid TOML: nested too deeply"
+
+
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "exchange_sim", *args],

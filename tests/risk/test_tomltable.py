@@ -117,6 +117,8 @@ def test_a_syntax_error_names_the_file_and_a_secret_file_withholds_the_line() ->
     message = error_of(lambda: loads('secret = "abc', "k.toml", Bad, secret=True))
     assert message == "k.toml: not valid TOML: see the documented format"
     assert "abc" not in message
+    deep = error_of(lambda: loads("a = " + "[" * 100_000, "c.toml", Bad))
+    assert deep == "c.toml: not valid TOML: nested too deeply"
 
 
 def test_kinds_read_as_toml_names_them() -> None:

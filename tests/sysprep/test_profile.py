@@ -59,6 +59,12 @@ def test_a_bad_profile_names_what_is_wrong(text: str, message: str) -> None:
     assert str(caught.value).startswith("p.toml: ")
 
 
+def test_toml_nested_too_deeply_is_one_profile_error() -> None:
+    with pytest.raises(ProfileError) as caught:
+        parse_profile("a = " + "[" * 100_000, "p.toml")
+    assert str(caught.value) == "p.toml: not valid TOML: nested too deeply"
+
+
 def test_a_missing_profile_file_lists_the_builtin_ones(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="built-in profiles: latency, baseline"):
         load_profile(tmp_path / "nope.toml")
