@@ -6,6 +6,7 @@ venue that silently differs from what the test or the demo asked for.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -107,17 +108,25 @@ class SimConfig:
 
 
 class _Table:
-    """Reads one TOML table, remembering which keys were used so leftovers are reported."""
+    """Reads one TOML table, remembering which keys were used so leftovers are reported.
+
+    The simulator shares no code with the suite (a bug on one side must not cancel one on the
+    other), so this reader is its own; it words every mistake as the suite's readers do:
+    ``<file>: <key.path>: <reason>`` with the same reasons (docs/design.md, "Strict config
+    reading"), which ``tests/tooling/test_config_wording.py`` checks.
+    """
 
     def __init__(self, raw: Any, where: str, source: str) -> None:
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"{source}: {where or '<root>'}: must be a table")
-        self._raw: Mapping[str, Any] = raw
         self._where = where
         self._source = source
+        if not isinstance(raw, Mapping):
+            raise self.fail("", f"expected a table, got {_kind_of(raw)}")
+        self._raw: Mapping[str, Any] = raw
         self._used: set[str] = set()
 
     def path(self, key: str) -> str:
+        if not key:
+            return self._where or "<root>"
         return f"{self._where}.{key}" if self._where else key
 
     def fail(self, key: str, why: str) -> ConfigError:
@@ -125,7 +134,15 @@ class _Table:
 
     def get(self, key: str, default: Any) -> Any:
         self._used.add(key)
-        return self._raw.get(key, default)
+        value = self._raw.get(key, default)
+        if value is None:
+            raise self.fail(key, "missing (required)")
+        return value
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` is given; it counts as a known key either way."""
+        self._used.add(key)
+        return key in self._raw
 
     def sub(self, raw: Any, where: str) -> _Table:
         """A table that is not one of this table's keys (e.g. an array element)."""
@@ -137,50 +154,79 @@ class _Table:
     def names(self) -> list[str]:
         return list(self._raw)
 
-    def integer(self, key: str, default: int, low: int = 0, high: int = 2**62) -> int:
+    def _typed(self, key: str, default: Any, kinds: tuple[type, ...], expected: str) -> Any:
         value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.fail(key, f"must be an integer in [{low}, {high}], got {value!r}")
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+            raise self.fail(key, f"expected {expected}, got {_kind_of(value)}")
+        return value
+
+    def integer(self, key: str, default: int, low: int = 0, high: int = 2**62) -> int:
+        value: int = self._typed(key, default, (int,), "an integer")
+        if not low <= value <= high:
+            raise self.fail(key, f"must be >= {low} and <= {high}, got {value!r}")
         return value
 
     def number(self, key: str, default: float, low: float = 0.0, high: float = 1e12) -> float:
-        value = self.get(key, default)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not low <= value <= high
-        ):
-            raise self.fail(key, f"must be a number in [{low}, {high}], got {value!r}")
-        return float(value)
+        value = float(self._typed(key, default, (int, float), "a number"))
+        if not math.isfinite(value):
+            raise self.fail(key, f"must be a finite number, got {value!r}")
+        if not low <= value <= high:
+            raise self.fail(key, f"must be >= {_bound(low)} and <= {_bound(high)}, got {value!r}")
+        return value
 
     def dec(self, key: str, default: str | None, positive: bool = True) -> Decimal:
-        value = self.get(key, default)
-        if value is None:
-            raise self.fail(key, "is required")
+        value = self._typed(key, default, (str, int, float), 'a decimal number such as "0.001"')
         try:
             result = Decimal(str(value))
         except InvalidOperation:
-            raise self.fail(key, f"must be a decimal number, got {value!r}") from None
+            raise self.fail(key, f"not a decimal number: {value!r}") from None
         if not result.is_finite() or result < 0 or (positive and result == 0):
-            raise self.fail(key, f"must be a {'positive' if positive else 'non-negative'} number")
+            raise self.fail(key, f"must be {'>' if positive else '>='} 0, got {value!r}")
         return result
 
     def text(self, key: str, default: str | None) -> str:
-        value = self.get(key, default)
-        if not isinstance(value, str) or not value:
-            raise self.fail(key, f"must be a non-empty string, got {value!r}")
+        value: str = self._typed(key, default, (str,), "a string")
+        if not value.strip():
+            raise self.fail(key, "must not be empty")
+        return value
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(key, default)
+        if value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
         return value
 
     def flag(self, key: str, default: bool) -> bool:
-        value = self.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, got {value!r}")
+        value: bool = self._typed(key, default, (bool,), "a boolean")
         return value
 
     def done(self) -> None:
         unknown = sorted(set(self._raw) - self._used)
         if unknown:
-            raise self.fail(unknown[0], "unknown key")
+            allowed = ", ".join(sorted(self._used))
+            raise self.fail(unknown[0], f"unknown key (allowed: {allowed})")
+
+
+_KIND_NAMES: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),
+    (str, "a string"),
+    (int, "an integer"),
+    (float, "a float"),
+    (list, "an array"),
+    (dict, "a table"),
+)
+
+
+def _bound(limit: float) -> str:
+    """A bound as written in a config: ``0``, ``1000000``, ``0.05`` (never ``1e+06``)."""
+    return str(int(limit)) if float(limit).is_integer() else repr(limit)
+
+
+def _kind_of(value: object) -> str:
+    for kind, name in _KIND_NAMES:
+        if isinstance(value, kind):
+            return name
+    return f"a {type(value).__name__}"
 
 
 def _symbol(t: _Table, name: str) -> SymbolConfig:
@@ -195,7 +241,7 @@ def _symbol(t: _Table, name: str) -> SymbolConfig:
         price=t.dec("price", None),
         tick_size=t.dec("tick_size", "0.01"),
         step_size=t.dec("step_size", "0.001"),
-        min_qty=t.dec("min_qty", None) if "min_qty" in t.names() else Decimal(0),
+        min_qty=t.dec("min_qty", None) if t.has("min_qty") else Decimal(0),
         max_qty=t.dec("max_qty", "1000000"),
         min_notional=t.dec("min_notional", "5"),
         leverage=t.integer("leverage", 20, 1, 125),
@@ -208,15 +254,10 @@ def _symbol(t: _Table, name: str) -> SymbolConfig:
 
 
 def _market(t: _Table, base: Path) -> MarketConfig:
-    model = t.text("model", "random_walk")
-    if model not in ("random_walk", "replay"):
-        raise t.fail("model", "must be 'random_walk' or 'replay'")
-    csv_raw = t.get("replay_csv", None)
-    if csv_raw is not None and not isinstance(csv_raw, str):
-        raise t.fail("replay_csv", "must be a path string")
-    csv = None if csv_raw is None else (base / csv_raw)
+    model = t.choice("model", "random_walk", ("random_walk", "replay"))
+    csv = base / t.text("replay_csv", None) if t.has("replay_csv") else None
     if model == "replay" and csv is None:
-        raise t.fail("replay_csv", "is required when model = 'replay'")
+        raise t.fail("replay_csv", "missing (required when model = 'replay')")
     cfg = MarketConfig(
         model=model,
         seed=t.integer("seed", 1),
@@ -244,11 +285,12 @@ def _key(t: _Table) -> KeyConfig:
     if not KEY_PATTERN.fullmatch(secret):
         raise t.fail("secret", "must be 64 letters or digits")
     perms = t.get("permissions", ["read", "trade"])
-    if not isinstance(perms, list) or not all(isinstance(p, str) for p in perms):
-        raise t.fail("permissions", "must be a list of strings")
-    unknown = set(perms) - PERMISSIONS
-    if unknown:
-        raise t.fail("permissions", f"unknown permission {sorted(unknown)[0]!r}")
+    if not isinstance(perms, list):
+        raise t.fail("permissions", f"expected an array of strings, got {_kind_of(perms)}")
+    for index, perm in enumerate(perms):
+        if not isinstance(perm, str) or perm not in PERMISSIONS:
+            choices = ", ".join(sorted(PERMISSIONS))
+            raise t.fail(f"permissions[{index}]", f"must be one of {choices}, got {perm!r}")
     cfg = KeyConfig(
         label=t.text("label", api_key[:8]),
         api_key=api_key,
@@ -262,7 +304,7 @@ def _key(t: _Table) -> KeyConfig:
 def _account(t: _Table, name: str) -> AccountConfig:
     raw_keys = t.get("keys", [])
     if not isinstance(raw_keys, list):
-        raise t.fail("keys", "must be an array of tables ([[accounts.NAME.keys]])")
+        raise t.fail("keys", f"expected an array of tables, got {_kind_of(raw_keys)}")
     keys = tuple(_key(t.sub(k, f"{t.path('keys')}[{i}]")) for i, k in enumerate(raw_keys))
     cfg = AccountConfig(
         name=name,
@@ -281,6 +323,8 @@ def parse_config(text: str, source: str, base: Path | None = None) -> SimConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML: nested too deeply") from None
     root = _Table(raw, "", source)
     symbols_t = root.table("symbols")
     symbols = tuple(_symbol(symbols_t.table(n), n) for n in symbols_t.names())

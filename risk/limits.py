@@ -8,9 +8,7 @@ outside (0, 100] are errors, so a typo can never silently disable a limit.
 
 from __future__ import annotations
 
-import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -21,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from risk.errors import LimitsError
 from risk.state import TradingState
+from risk.tomltable import Table, loads, wrong_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +271,7 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
 
 # --- strict reading ------------------------------------------------------------------------
 
+_MAX_COUNT = 2**53  # beyond, a float cannot hold every integer: no limit needs more
 _RESET_TIME = re.compile(r"([0-9]{2}):([0-9]{2})")
 _GRADES = {
     "warn": TradingState.WARN,
@@ -281,123 +281,55 @@ _GRADES = {
 }
 
 
-_KINDS = {bool: "boolean", str: "string", int: "integer", float: "float"}
+def _sub(parent: Table, key: str, known: frozenset[str]) -> Table:
+    """A required sub-table whose keys must all be ``known``."""
+    table = parent.table(key, required=True)
+    table.reject_unknown(known)
+    return table
 
 
-def _describe(value: object) -> str:
-    """How a wrong value reads in an error: its TOML kind, and the value if it is short."""
-    if isinstance(value, dict):
-        return "table"
-    if isinstance(value, list):
-        return "array"
-    kind = _KINDS.get(type(value))
-    if kind is None:
-        return type(value).__name__
-    return f"{kind} {repr(value)[:40]}"
+def _amount(parent: Table, key: str) -> Amount:
+    table = _sub(parent, key, frozenset({"quote", "pct"}))
+    if len(table.data) != 1:
+        raise parent.fail(key, "give exactly one of { quote = <amount> } or { pct = <0-100> }")
+    if table.has("quote"):
+        return Amount(quote=table.number("quote"))
+    return Amount(pct=_pct(table, "pct"))
 
 
-class _Table:
-    """One TOML table being read: every key must be known, and every read names its path."""
+def _pct(t: Table, key: str) -> float:
+    return t.number(key, high=100)
 
-    def __init__(self, source: str, path: str, raw: object, known: frozenset[str]) -> None:
-        self.source = source
-        self.path = path
-        if not isinstance(raw, dict):
-            raise self.error("", f"expected a table, got {_describe(raw)}")
-        self.raw: dict[str, Any] = raw
-        for key in raw:
-            if key not in known:
-                expected = ", ".join(sorted(known))
-                raise self.error(key, f"unknown key (expected one of: {expected})")
 
-    def where(self, key: str) -> str:
-        if not key:
-            return self.path or "<top>"
-        return f"{self.path}.{key}" if self.path else key
+def _count(t: Table, key: str, *, allow_zero: bool = False) -> int:
+    return t.integer(key, low=0 if allow_zero else 1, high=_MAX_COUNT)
 
-    def error(self, key: str, reason: str) -> LimitsError:
-        return LimitsError(f"{self.source}: {self.where(key)}: {reason}")
 
-    def get(self, key: str) -> object:
-        if key not in self.raw:
-            raise self.error(key, "missing required value")
-        return self.raw[key]
-
-    def number(self, key: str, *, allow_zero: bool = False) -> float:
-        value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"expected a number, got {_describe(value)}")
-        try:
-            result = float(value)
-        except OverflowError:
-            raise self.error(key, "number too large") from None
-        if not math.isfinite(result):
-            raise self.error(key, f"expected a finite number, got {value!r}")
-        if result < 0 or (result == 0 and not allow_zero):
-            bound = "zero or more" if allow_zero else "more than zero"
-            raise self.error(key, f"must be {bound}, got {value!r}")
-        return result
-
-    def optional_number(self, key: str) -> float | None:
-        """A positive number, or None when the key is absent (the feature is off)."""
-        return self.number(key) if key in self.raw else None
-
-    def count(self, key: str, *, allow_zero: bool = False) -> int:
-        value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"expected an integer, got {_describe(value)}")
-        if value < 0 or (value == 0 and not allow_zero):
-            bound = "zero or more" if allow_zero else "at least 1"
-            raise self.error(key, f"must be {bound}, got {value}")
-        if value > 2**53:
-            raise self.error(key, "integer too large")
-        return value
-
-    def pct(self, key: str) -> float:
-        value = self.number(key)
-        if value > 100:
-            raise self.error(key, f"a percentage must be in (0, 100], got {value:g}")
-        return value
-
-    def string(self, key: str) -> str:
-        value = self.get(key)
-        if not isinstance(value, str):
-            raise self.error(key, f"expected a string, got {_describe(value)}")
-        return value
-
-    def sub(self, key: str, known: frozenset[str]) -> _Table:
-        return _Table(self.source, self.where(key), self.get(key), known)
-
-    def amount(self, key: str) -> Amount:
-        table = self.sub(key, frozenset({"quote", "pct"}))
-        if len(table.raw) != 1:
-            raise self.error(key, "give exactly one of { quote = <amount> } or { pct = <0-100> }")
-        if "quote" in table.raw:
-            return Amount(quote=table.number("quote"))
-        return Amount(pct=table.pct("pct"))
+def _zero_or_more(t: Table, key: str) -> float:
+    return t.number(key, low=0.0, low_open=False)
 
 
 def _keys(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _bad_data(t: _Table) -> BadDataLimits:
+def _bad_data(t: Table) -> BadDataLimits:
     return BadDataLimits(
-        max_future_s=t.number("max_future_s", allow_zero=True),
+        max_future_s=_zero_or_more(t, "max_future_s"),
         max_past_s=t.number("max_past_s"),
-        cooldown_s=t.number("cooldown_s", allow_zero=True),
+        cooldown_s=_zero_or_more(t, "cooldown_s"),
     )
 
 
-def _reset_time(t: _Table) -> dtime:
-    value = t.get("reset_time")
+def _reset_time(t: Table) -> dtime:
+    value = t.value("reset_time")
     if isinstance(value, dtime) and value.tzinfo is None:
         return value.replace(microsecond=0)
     if not isinstance(value, str):
-        raise t.error("reset_time", f'expected "HH:MM", got {_describe(value)}')
+        raise t.fail("reset_time", wrong_type('a time "HH:MM"', value))
     match = _RESET_TIME.fullmatch(value)
     if match is None or int(match[1]) > 23 or int(match[2]) > 59:
-        raise t.error("reset_time", f'expected "HH:MM" (00:00 to 23:59), got {value!r}')
+        raise t.fail("reset_time", f'expected "HH:MM" (00:00 to 23:59), got {value!r}')
     return dtime(int(match[1]), int(match[2]))
 
 
@@ -411,16 +343,14 @@ def resolve_timezone(name: str) -> tzinfo | None:
         return None
 
 
-def _daily_loss(t: _Table) -> DailyLossLimits:
-    name = t.string("timezone")
+def _daily_loss(t: Table) -> DailyLossLimits:
+    name = t.text("timezone")
     zone = resolve_timezone(name)
     if zone is None:
-        raise t.error("timezone", f"unknown time zone {name!r} (use an IANA name like 'UTC')")
-    action = t.string("action")
-    if action not in ("halted", "killed"):
-        raise t.error("action", f'expected "halted" or "killed", got {action!r}')
+        raise t.fail("timezone", f"unknown time zone {name!r} (use an IANA name like 'UTC')")
+    action = t.choice("action", ("halted", "killed"))
     return DailyLossLimits(
-        max_loss=t.amount("max_loss"),
+        max_loss=_amount(t, "max_loss"),
         reset_time=_reset_time(t),
         timezone=name,
         tz=zone,
@@ -428,89 +358,85 @@ def _daily_loss(t: _Table) -> DailyLossLimits:
     )
 
 
-def _drawdown(t: _Table) -> DrawdownLimits:
-    soft, hard = t.amount("soft"), t.amount("hard")
+def _drawdown(t: Table) -> DrawdownLimits:
+    soft, hard = _amount(t, "soft"), _amount(t, "hard")
     if soft.quote is not None and hard.quote is not None and soft.quote >= hard.quote:
-        raise t.error("soft", f"must be below hard ({hard.describe()}), got {soft.describe()}")
+        raise t.fail("soft", f"must be below hard ({hard.describe()}), got {soft.describe()}")
     if soft.pct is not None and hard.pct is not None and soft.pct >= hard.pct:
-        raise t.error("soft", f"must be below hard ({hard.describe()}), got {soft.describe()}")
-    return DrawdownLimits(soft=soft, hard=hard, cooldown_s=t.number("cooldown_s", allow_zero=True))
+        raise t.fail("soft", f"must be below hard ({hard.describe()}), got {soft.describe()}")
+    return DrawdownLimits(soft=soft, hard=hard, cooldown_s=_zero_or_more(t, "cooldown_s"))
 
 
-def _order_rate(t: _Table) -> OrderRateLimits:
-    raw = t.get("windows")
-    if not isinstance(raw, list) or not raw:
-        raise t.error("windows", f"expected a non-empty array of tables, got {_describe(raw)}")
+def _order_rate(t: Table) -> OrderRateLimits:
+    tables = t.tables("windows", required=True)
+    if not tables:
+        raise t.fail("windows", "must list at least one window")
     windows = []
-    for index, item in enumerate(raw):
-        w = _Table(t.source, f"{t.where('windows')}[{index}]", item, _keys("seconds", "max_orders"))
-        windows.append(RateWindow(seconds=w.number("seconds"), max_orders=w.count("max_orders")))
+    for w in tables:
+        w.reject_unknown(("seconds", "max_orders"))
+        windows.append(RateWindow(seconds=w.number("seconds"), max_orders=_count(w, "max_orders")))
     return OrderRateLimits(
         windows=tuple(windows),
-        kill_after_s=t.number("kill_after_s", allow_zero=True),
-        cooldown_s=t.number("cooldown_s", allow_zero=True),
+        kill_after_s=_zero_or_more(t, "kill_after_s"),
+        cooldown_s=_zero_or_more(t, "cooldown_s"),
     )
 
 
-def _rejects(t: _Table) -> RejectLimits:
+def _rejects(t: Table) -> RejectLimits:
     return RejectLimits(
-        max_consecutive=t.count("max_consecutive"),
-        max_ratio_pct=t.pct("max_ratio_pct"),
+        max_consecutive=_count(t, "max_consecutive"),
+        max_ratio_pct=_pct(t, "max_ratio_pct"),
         window_s=t.number("window_s"),
-        min_sample=t.count("min_sample"),
-        cooldown_s=t.number("cooldown_s", allow_zero=True),
+        min_sample=_count(t, "min_sample"),
+        cooldown_s=_zero_or_more(t, "cooldown_s"),
         kill_after_s=t.optional_number("kill_after_s"),
     )
 
 
-def _symbol_limit(parent: _Table, symbol: str) -> SymbolLimit:
-    t = parent.sub(symbol, _keys("max_qty", "max_notional"))
-    if not symbol or not t.raw:
-        raise parent.error(symbol, "a symbol table needs max_qty and/or max_notional")
+def _symbol_limit(parent: Table, symbol: str) -> SymbolLimit:
+    t = _sub(parent, symbol, _keys("max_qty", "max_notional"))
+    if not symbol or not t.data:
+        raise parent.fail(symbol, "a symbol table needs max_qty and/or max_notional")
     return SymbolLimit(
         symbol=symbol,
-        max_qty=t.number("max_qty") if "max_qty" in t.raw else None,
-        max_notional=t.amount("max_notional") if "max_notional" in t.raw else None,
+        max_qty=t.number("max_qty") if "max_qty" in t.data else None,
+        max_notional=_amount(t, "max_notional") if "max_notional" in t.data else None,
     )
 
 
-def _position(t: _Table) -> PositionLimits:
-    raw_symbols = t.get("symbols")
-    names = frozenset(raw_symbols) if isinstance(raw_symbols, dict) else frozenset()
-    symbols = t.sub("symbols", names)
+def _position(t: Table) -> PositionLimits:
+    symbols = t.table("symbols", required=True)
     return PositionLimits(
-        max_symbol_notional=t.amount("max_symbol_notional"),
-        max_gross_notional=t.amount("max_gross_notional"),
-        max_net_notional=t.amount("max_net_notional"),
-        symbols=tuple(_symbol_limit(symbols, name) for name in symbols.raw),
-        cooldown_s=t.number("cooldown_s", allow_zero=True),
+        max_symbol_notional=_amount(t, "max_symbol_notional"),
+        max_gross_notional=_amount(t, "max_gross_notional"),
+        max_net_notional=_amount(t, "max_net_notional"),
+        symbols=tuple(_symbol_limit(symbols, name) for name in symbols.data),
+        cooldown_s=_zero_or_more(t, "cooldown_s"),
     )
 
 
-def _heartbeat(t: _Table) -> HeartbeatLimits:
+def _heartbeat(t: Table) -> HeartbeatLimits:
     limits = HeartbeatLimits(
         interval_s=t.number("interval_s"),
         warn_after_s=t.number("warn_after_s"),
         halt_after_s=t.number("halt_after_s"),
         kill_after_s=t.number("kill_after_s"),
-        cooldown_s=t.number("cooldown_s", allow_zero=True),
+        cooldown_s=_zero_or_more(t, "cooldown_s"),
     )
     if not limits.interval_s < limits.warn_after_s < limits.halt_after_s < limits.kill_after_s:
-        raise t.error("", "need interval_s < warn_after_s < halt_after_s < kill_after_s")
+        raise t.fail("", "need interval_s < warn_after_s < halt_after_s < kill_after_s")
     return limits
 
 
-def _divergence(t: _Table) -> DivergenceLimits:
-    grade = t.string("grade")
-    if grade not in _GRADES:
-        raise t.error("grade", f"expected one of {', '.join(_GRADES)}, got {grade!r}")
+def _divergence(t: Table) -> DivergenceLimits:
+    grade = t.choice("grade", tuple(_GRADES))
     return DivergenceLimits(
-        open_orders=t.count("open_orders", allow_zero=True),
-        position_qty=t.number("position_qty", allow_zero=True),
-        order_count=t.count("order_count", allow_zero=True),
-        grace_s=t.number("grace_s", allow_zero=True),
+        open_orders=_count(t, "open_orders", allow_zero=True),
+        position_qty=_zero_or_more(t, "position_qty"),
+        order_count=_count(t, "order_count", allow_zero=True),
+        grace_s=_zero_or_more(t, "grace_s"),
         grade=_GRADES[grade],
-        reorder_s=t.number("reorder_s", allow_zero=True),
+        reorder_s=_zero_or_more(t, "reorder_s"),
     )
 
 
@@ -548,28 +474,28 @@ _SECTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
 _TOP_KEYS = frozenset({"profile", "warn_at_pct", *_SECTION_KEYS})
 
 
-def _consecutive(t: _Table) -> ConsecutiveLossLimits:
+def _consecutive(t: Table) -> ConsecutiveLossLimits:
     return ConsecutiveLossLimits(
-        max_count=t.count("max_count"), pause_s=t.number("pause_s", allow_zero=True)
+        max_count=_count(t, "max_count"), pause_s=_zero_or_more(t, "pause_s")
     )
 
 
-def _stale(t: _Table) -> StaleDataLimits:
+def _stale(t: Table) -> StaleDataLimits:
     return StaleDataLimits(
         max_age_s=t.number("max_age_s"),
-        cooldown_s=t.number("cooldown_s", allow_zero=True),
+        cooldown_s=_zero_or_more(t, "cooldown_s"),
         kill_after_s=t.optional_number("kill_after_s"),
     )
 
 
-def _build(top: _Table) -> Limits:
-    def section(name: str) -> _Table:
-        return top.sub(name, _SECTION_KEYS[name])
+def _build(top: Table) -> Limits:
+    def section(name: str) -> Table:
+        return _sub(top, name, _SECTION_KEYS[name])
 
-    profile = top.raw.get("profile")
+    profile = top.data.get("profile")
     return Limits(
         profile=profile if isinstance(profile, str) else None,
-        warn_at_pct=top.pct("warn_at_pct"),
+        warn_at_pct=_pct(top, "warn_at_pct"),
         bad_data=_bad_data(section("bad_data")),
         daily_loss=_daily_loss(section("daily_loss")),
         drawdown=_drawdown(section("drawdown")),
@@ -594,18 +520,15 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
-def limits_from_mapping(data: Mapping[str, Any], source: str) -> Limits:
-    """Validate an already-decoded limits document (same rules as `parse_limits`)."""
-    top = _Table(source, "", dict(data), _TOP_KEYS)
+def limits_from_mapping(data: Mapping[str, Any], source: str, path: str = "") -> Limits:
+    """Validate an already-decoded limits document (same rules as `parse_limits`); ``path``
+    names where it sits in ``source`` when it is a table inside a larger file."""
+    top = Table(source, path, dict(data), LimitsError)
+    top.reject_unknown(_TOP_KEYS)
     base: Mapping[str, Any] = {}
-    if "profile" in top.raw:
-        name = top.string("profile")
-        if name not in _RAW_PROFILES:
-            choices = ", ".join(_RAW_PROFILES)
-            raise top.error("profile", f"unknown profile {name!r} (choose {choices})")
-        base = _RAW_PROFILES[name]
-    merged = _merge(base, top.raw)
-    return _build(_Table(source, "", merged, _TOP_KEYS))
+    if top.has("profile"):
+        base = _RAW_PROFILES[top.choice("profile", tuple(_RAW_PROFILES))]
+    return _build(Table(source, path, _merge(base, top.data), LimitsError))
 
 
 def parse_limits(text: str, source: str) -> Limits:
@@ -613,13 +536,7 @@ def parse_limits(text: str, source: str) -> Limits:
 
     Raises only `LimitsError`, whose message reads ``<source>: <key.path>: <reason>``.
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise LimitsError(f"{source}: <toml>: {exc}") from None
-    except RecursionError:
-        raise LimitsError(f"{source}: <toml>: nested too deeply") from None
-    return limits_from_mapping(data, source)
+    return limits_from_mapping(loads(text, source, LimitsError), source)
 
 
 PROFILES: Mapping[str, Limits] = MappingProxyType(

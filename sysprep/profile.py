@@ -111,7 +111,13 @@ class Profile:
 
 
 class _Table:
-    """A TOML table that remembers its key path and refuses unknown keys."""
+    """A TOML table that remembers its key path and refuses unknown keys.
+
+    sysprep may import nothing of the suite (it prepares the host before anything else is
+    trusted), so it cannot share ``risk.tomltable``; it words every mistake the same way:
+    ``<file>: <key.path>: <reason>`` with the same reasons (docs/design.md, "Strict config
+    reading"), which ``tests/tooling/test_config_wording.py`` checks.
+    """
 
     def __init__(self, data: dict[str, Any], source: str, path: str) -> None:
         self._data = data
@@ -125,14 +131,20 @@ class _Table:
     def only(self, *allowed: str) -> None:
         for key in self._data:
             if key not in allowed:
-                raise self.error(key, f"unknown key (allowed: {', '.join(allowed)})")
+                raise self.error(key, f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
     def get(self, key: str, kind: type, default: Any = None) -> Any:
         value = self._data.get(key, default)
         if value is None:
             return None
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise self.error(key, f"expected {kind.__name__}, found {value!r}")
+            raise self.error(key, f"expected {_KIND_NAMES[kind]}, got {_kind_of(value)}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
+        value: str | None = self.get(key, str, default)
+        if value is not None and value not in choices:
+            raise self.error(key, f"must be one of {', '.join(choices)}, got {value!r}")
         return value
 
     def raw(self, key: str, default: Any = None) -> Any:
@@ -143,11 +155,28 @@ class _Table:
         if value is None:
             return None
         if not isinstance(value, dict):
-            raise self.error(key, "expected a table")
+            raise self.error(key, f"expected a table, got {_kind_of(value)}")
         return _Table(value, self._source, f"{self._path}.{key}" if self._path else key)
 
     def items(self) -> list[tuple[str, Any]]:
         return list(self._data.items())
+
+
+_KIND_NAMES: dict[type, str] = {
+    bool: "a boolean",
+    str: "a string",
+    int: "an integer",
+    float: "a float",
+    list: "an array",
+    dict: "a table",
+}
+
+
+def _kind_of(value: object) -> str:
+    for kind, name in _KIND_NAMES.items():
+        if isinstance(value, kind):
+            return name
+    return f"a {type(value).__name__}"
 
 
 def _cpu_role(table: _Table, key: str) -> frozenset[int] | None:
@@ -228,10 +257,8 @@ def _cpu(table: _Table | None) -> tuple[str | None, str | None, int | None, bool
         raise table.error("min_freq", 'expected "max" or a frequency in kHz')
     latency = table.get("cstate_max_latency_us", int)
     if latency is not None and latency < 0:
-        raise table.error("cstate_max_latency_us", "must be >= 0")
-    scope = table.get("cstate_cpus", str, "trader")
-    if scope not in ("trader", "all"):
-        raise table.error("cstate_cpus", 'expected "trader" or "all"')
+        raise table.error("cstate_max_latency_us", f"must be >= 0, got {latency}")
+    scope = table.choice("cstate_cpus", ("trader", "all"), "trader")
     governor = table.get("governor", str)
     freq = None if min_freq is None else str(min_freq)
     return governor, freq, latency, scope == "all"
@@ -241,29 +268,23 @@ def _memory(table: _Table | None) -> tuple[str | None, bool, bool]:
     if table is None:
         return None, False, False
     table.only("transparent_hugepage", "swap", "ksm")
-    thp = table.get("transparent_hugepage", str)
-    if thp is not None and thp not in _THP_CHOICES:
-        raise table.error("transparent_hugepage", f"expected one of {', '.join(_THP_CHOICES)}")
-    swap = table.get("swap", str)
-    if swap not in (None, "off"):
-        raise table.error("swap", 'only "off" is supported')
-    ksm = table.get("ksm", str)
-    if ksm not in (None, "off"):
-        raise table.error("ksm", 'only "off" is supported')
+    thp = table.choice("transparent_hugepage", _THP_CHOICES)
+    swap = table.choice("swap", ("off",))
+    ksm = table.choice("ksm", ("off",))
     return thp, swap == "off", ksm == "off"
 
 
 def _word(table: _Table, key: str) -> str | None:
     value: str | None = table.get(key, str)
     if value is not None and not _WORD.fullmatch(value):
-        raise table.error(key, f"expected a lower-case word such as performance, found {value!r}")
+        raise table.error(key, f"expected a lower-case word such as performance, got {value!r}")
     return value
 
 
 def _bounded(table: _Table, key: str, low: int, high: int) -> int | None:
     value: int | None = table.get(key, int)
     if value is not None and not low <= value <= high:
-        raise table.error(key, f"must be between {low} and {high}")
+        raise table.error(key, f"must be >= {low} and <= {high}, got {value}")
     return value
 
 
@@ -272,9 +293,7 @@ def _power(table: _Table | None) -> PowerWish | None:
         return None
     keys = ("energy_performance_preference", "energy_perf_bias", "min_perf_pct", "turbo")
     table.only(*keys, "platform_profile")
-    turbo = table.get("turbo", str)
-    if turbo not in (None, "on", "off"):
-        raise table.error("turbo", 'expected "on" or "off"')
+    turbo = table.choice("turbo", ("on", "off"))
     return PowerWish(
         energy_performance_preference=_word(table, "energy_performance_preference"),
         energy_perf_bias=_bounded(table, "energy_perf_bias", 0, 15),
@@ -318,7 +337,7 @@ def _ethtool_settings(table: _Table, key: str, *, rings: bool) -> tuple[tuple[st
             found.append((name, value))
         else:
             allowed = 'an integer >= 0 or "max"' if rings else 'an integer >= 0, "on" or "off"'
-            raise sub.error(name, f"expected {allowed}, found {value!r}")
+            raise sub.error(name, f"expected {allowed}, got {value!r}")
     return tuple(found)
 
 
@@ -343,13 +362,10 @@ def _boot(table: _Table | None) -> BootWish | None:
         isinstance(p, str) and _BOOT_WORD.fullmatch(p) for p in params
     ):
         raise table.error("params", 'expected a list of words such as "skew_tick=1"')
-    smt = table.get("smt", str, "any")
-    if smt not in SMT_CHOICES:
-        raise table.error("smt", f"expected one of {', '.join(SMT_CHOICES)}")
     return BootWish(
         params=tuple(params),
         clocksource=_word(table, "clocksource"),
-        smt=smt,
+        smt=table.choice("smt", SMT_CHOICES, "any") or "any",
         required=table.get("required", bool, False),
     )
 
@@ -370,6 +386,8 @@ def parse_profile(text: str, source: str) -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ProfileError(f"{source}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise ProfileError(f"{source}: not valid TOML: nested too deeply") from None
     top = _Table(data, source, "")
     top.only(
         "profile",
@@ -386,11 +404,13 @@ def parse_profile(text: str, source: str) -> Profile:
     )
     meta = top.table("profile")
     if meta is None:
-        raise top.error("profile", "missing [profile] table with a name")
+        raise top.error("profile", "missing (required)")
     meta.only("name", "description", "persist")
     name = meta.get("name", str)
-    if not name:
-        raise meta.error("name", "missing")
+    if name is None:
+        raise meta.error("name", "missing (required)")
+    if not name.strip():
+        raise meta.error("name", "must not be empty")
     governor, min_freq, latency, all_cpus = _cpu(top.table("cpu"))
     thp, swap_off, ksm_off = _memory(top.table("memory"))
     isolation, required = _isolation(top.table("isolation"))

@@ -43,6 +43,8 @@ def load_limits(path: Path) -> Limits:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the limits file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 ({exc.reason})") from None
     try:
         return parse_limits(text, str(path))
     except ValueError as exc:

@@ -20,26 +20,74 @@ def test_the_example_config_is_the_built_in_default() -> None:
     assert load_config(example) == load_config(None)
 
 
+_MARKET_KEYS = (
+    "book_ticker_hz, depth_levels, jump_max_pct, jump_probability, level_qty, "
+    "level_spacing_ticks, model, replay_csv, replay_loop, seed, send_stamp, spread_ticks, "
+    "volatility_bps"
+)
+_PERMISSIONS = "must be one of master, read, trade"
+
+
 @pytest.mark.parametrize(
-    ("change", "where"),
+    ("change", "expected"),
     [
-        (("seed = 1", "sede = 1"), "market.sede: unknown key"),
-        (('tick_size = "0.10"', 'tick_size = "-1"'), "symbols.BTCUSDT.tick_size"),
-        (("master = true", "master = false"), "exactly one account"),
-        (('usdt = "100000"', 'usdt = "lots"'), "accounts.trader1.usdt"),
-        (("SimTraderKey000", "SimTraderKey!!!"), "keys[0].api_key"),
-        (('permissions = ["read", "trade"]', 'permissions = ["root"]'), "permissions"),
-        (("book_ticker_hz = 10", "book_ticker_hz = -1"), "market.book_ticker_hz"),
-        (("[market]", "[market\n"), "not valid TOML"),
+        (("seed = 1", "sede = 1"), f"market.sede: unknown key (allowed: {_MARKET_KEYS})"),
+        (
+            ('tick_size = "0.10"', 'tick_size = "-1"'),
+            "symbols.BTCUSDT.tick_size: must be > 0, got '-1'",
+        ),
+        (
+            ("master = true", "master = false"),
+            "accounts: exactly one account must have master = true",
+        ),
+        (
+            ('usdt = "100000"', 'usdt = "lots"'),
+            "accounts.trader1.usdt: not a decimal number: 'lots'",
+        ),
+        (
+            ("SimTraderKey000", "SimTraderKey!!!"),
+            "accounts.trader1.keys[0].api_key: "
+            "must be 64 letters or digits (the venue's key format)",
+        ),
+        (
+            ('permissions = ["read", "trade"]', 'permissions = ["root"]'),
+            f"accounts.trader1.keys[0].permissions[0]: {_PERMISSIONS}, got 'root'",
+        ),
+        (
+            ('permissions = ["read", "trade"]', "permissions = [{ a = 1 }]"),
+            f"accounts.trader1.keys[0].permissions[0]: {_PERMISSIONS}, got {{'a': 1}}",
+        ),
+        (
+            ("book_ticker_hz = 10", "book_ticker_hz = -1"),
+            "market.book_ticker_hz: must be >= 0 and <= 1000000, got -1.0",
+        ),
+        (("seed = 1", "seed = '1'"), "market.seed: expected an integer, got a string"),
+        (
+            ("[symbols.ETHUSDT]", "[symbols.ETHUSD]"),
+            "symbols.ETHUSD: symbol names are upper-case and end in USDT",
+        ),
+        (
+            ("dcp_enabled = true", "dcp_enabled = 1"),
+            "dcp_enabled: expected a boolean, got an integer",
+        ),
+        (
+            ("[market]", "[market\n"),
+            "not valid TOML: Expected ']' at the end of a table declaration",
+        ),
     ],
 )
-def test_invalid_configs_name_the_key(change: tuple[str, str], where: str) -> None:
+def test_invalid_configs_name_the_key(change: tuple[str, str], expected: str) -> None:
     text = DEFAULT_CONFIG.replace(*change, 1)
     assert text != DEFAULT_CONFIG
     with pytest.raises(ConfigError) as err:
         parse_config(text, "sim.toml")
-    assert str(err.value).startswith("sim.toml")
-    assert where in str(err.value)
+    assert str(err.value).startswith(f"sim.toml: {expected}")
+
+
+def test_toml_nested_too_deeply_is_one_config_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("a = " + "[" * 100_000, "sim.toml")
+    assert str(caught.value) == "sim.toml: not valid TOML: nested too deeply"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

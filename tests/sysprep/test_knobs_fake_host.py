@@ -314,17 +314,26 @@ def test_smt_a_trader_cpu_sharing_a_core_with_housekeeping_is_reported(tmp_path:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ("[power]\nturbo = true\n", "power.turbo: expected str"),
-        ('[power]\nturbo = "max"\n', 'power.turbo: expected "on" or "off"'),
-        ("[power]\nenergy_perf_bias = 16\n", "power.energy_perf_bias: must be between 0 and 15"),
+        ("[power]\nturbo = true\n", "power.turbo: expected a string, got a boolean"),
+        ('[power]\nturbo = "max"\n', "power.turbo: must be one of on, off, got 'max'"),
+        (
+            "[power]\nenergy_perf_bias = 16\n",
+            "power.energy_perf_bias: must be >= 0 and <= 15, got 16",
+        ),
         ('[power]\nplatform_profile = "Perf Mode"\n', "power.platform_profile: expected a"),
         ('[nic]\ncoalesce = { rx-usecs = "fast" }\n', "nic.coalesce.rx-usecs: expected"),
         ("[nic]\nrings = { rx = -1 }\n", 'nic.rings.rx: expected an integer >= 0 or "max"'),
         ("[nic]\nrps = true\n", "nic.rps: unknown key"),
         ('[boot]\nparams = ["skew tick"]\n', "boot.params: expected a list of words"),
-        ('[boot]\nsmt = "sometimes"\n', "boot.smt: expected one of off, idle-sibling, any"),
-        ('[memory]\nksm = "on"\n', 'memory.ksm: only "off" is supported'),
-        ("[placement]\nworkqueues = 1\n", "placement.workqueues: expected bool"),
+        (
+            '[boot]\nsmt = "sometimes"\n',
+            "boot.smt: must be one of off, idle-sibling, any, got 'sometimes'",
+        ),
+        ('[memory]\nksm = "on"\n', "memory.ksm: must be one of off, got 'on'"),
+        (
+            "[placement]\nworkqueues = 1\n",
+            "placement.workqueues: expected a boolean, got an integer",
+        ),
     ],
 )
 def test_new_profile_tables_are_strict(table: str, message: str) -> None:

@@ -40,12 +40,15 @@ def test_baseline_touches_nothing() -> None:
         ),
         (MINIMAL + "[cpus]\ntrader = '1'\n", "give all three roles"),
         (MINIMAL + "[cpu]\ngovernour = 'performance'\n", "cpu.governour: unknown key"),
-        (MINIMAL + "[memory]\ntransparent_hugepage = 'sometimes'\n", "expected one of"),
+        (
+            MINIMAL + "[memory]\ntransparent_hugepage = 'sometimes'\n",
+            "memory.transparent_hugepage: must be one of always, madvise, never, got 'sometimes'",
+        ),
         (
             MINIMAL + "[cpus]\ntrader='x'\nwatchdog='0'\nhousekeeping='0'\n",
             "cpus.trader: not a CPU",
         ),
-        ("[profile]\nname = 1\n", "profile.name: expected str"),
+        ("[profile]\nname = 1\n", "profile.name: expected a string, got an integer"),
         ("[oops", "not valid TOML"),
         (MINIMAL + "[sysctl]\n'net..x' = 1\n", "not a sysctl name"),
     ],
@@ -54,6 +57,12 @@ def test_a_bad_profile_names_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(ProfileError, match=message) as caught:
         parse_profile(text, "p.toml")
     assert str(caught.value).startswith("p.toml: ")
+
+
+def test_toml_nested_too_deeply_is_one_profile_error() -> None:
+    with pytest.raises(ProfileError) as caught:
+        parse_profile("a = " + "[" * 100_000, "p.toml")
+    assert str(caught.value) == "p.toml: not valid TOML: nested too deeply"
 
 
 def test_a_missing_profile_file_lists_the_builtin_ones(tmp_path: Path) -> None:

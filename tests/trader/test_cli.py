@@ -63,7 +63,8 @@ def test_an_unknown_key_is_one_line_naming_its_path_and_exit_1(tmp_path: Path) -
     result = run("run", "--config", str(path))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"trader: error: {path}: strategy.spred: unknown key"
+        f"trader: error: {path}: strategy.spred: unknown key (allowed: half_spread_bps, "
+        "requote_ticks, skew_bps, warm_interval_ms)"
     ]
 
 

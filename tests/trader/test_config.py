@@ -32,41 +32,69 @@ def test_the_example_config_loads_with_paths_relative_to_its_folder() -> None:
 
 def test_an_unknown_key_is_named_with_its_path() -> None:
     text = example_text().replace("stale_after_s = 2.0", "stale_afer_s = 2.0")
-    with pytest.raises(ConfigError, match=r"^t\.toml: feed\.stale_afer_s: unknown key$"):
+    with pytest.raises(ConfigError) as caught:
         parse(text)
+    allowed = "busy_poll, max_event_age_s, open_timeout_s, reconnect_initial_s, reconnect_max_s"
+    expected = f"t.toml: feed.stale_afer_s: unknown key (allowed: {allowed}, stale_after_s)"
+    assert str(caught.value) == expected
 
 
 def test_an_unknown_key_inside_a_symbol_is_named_with_its_path() -> None:
     text = example_text().replace('lot_size = "0.001"', 'lot_size = "0.001"\nlots = 3')
-    with pytest.raises(ConfigError, match=r"symbols\.BTCUSDT\.lots: unknown key"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^t\.toml: symbols\.BTCUSDT\.lots: unknown key \(allowed: lot_size, max_position,",
+    ):
         parse(text)
 
 
 def test_an_unknown_top_level_table_is_an_error() -> None:
-    with pytest.raises(ConfigError, match=r"t\.toml: extra: unknown key"):
+    with pytest.raises(
+        ConfigError, match=r"^t\.toml: extra: unknown key \(allowed: feed, host, metrics, risk,"
+    ):
         parse(example_text() + "\n[extra]\na = 1\n")
 
 
 def test_a_missing_required_key_is_named() -> None:
     text = example_text().replace('trader_id = "trader-1"', "")
-    with pytest.raises(ConfigError, match=r"watchdog\.trader_id: missing key"):
+    with pytest.raises(ConfigError, match=r"^t\.toml: watchdog\.trader_id: missing \(required\)$"):
         parse(text)
 
 
 @pytest.mark.parametrize(
     ("old", "new", "match"),
     [
-        ("stale_after_s = 2.0", "stale_after_s = -1.0", r"feed\.stale_after_s: must be a positive"),
-        ("stale_after_s = 2.0", 'stale_after_s = "2"', r"feed\.stale_after_s: expected float"),
-        ("strict = true", "strict = 1", r"host\.strict: expected bool"),
-        ("busy_poll = false", 'busy_poll = "no"', r"feed\.busy_poll: expected bool"),
+        (
+            "stale_after_s = 2.0",
+            "stale_after_s = -1.0",
+            r"feed\.stale_after_s: must be > 0, got -1\.0$",
+        ),
+        (
+            "stale_after_s = 2.0",
+            'stale_after_s = "2"',
+            r"feed\.stale_after_s: expected a number, got a string$",
+        ),
+        ("strict = true", "strict = 1", r"host\.strict: expected a boolean, got an integer$"),
+        (
+            "busy_poll = false",
+            'busy_poll = "no"',
+            r"feed\.busy_poll: expected a boolean, got a string$",
+        ),
         ("cpus = [1]", "cpus = [1, 1]", r"host\.cpus: lists a CPU twice"),
-        ("cpus = [1]", "cpus = [-1]", r"host\.cpus: expected a list of CPU numbers"),
+        (
+            "cpus = [1]",
+            "cpus = [-1]",
+            r"host\.cpus: expected an array of CPU numbers \(integers >= 0\)$",
+        ),
         ('ws_url = "ws://127.0.0.1:8080"', 'ws_url = "http://x"', r"venue\.ws_url: must start"),
         ('quote_qty = "0.001"', 'quote_qty = "0.0015"', r"quote_qty: must be a multiple"),
-        ('max_position = "0.005"', 'max_position = "0"', r"max_position: must be positive"),
+        (
+            'max_position = "0.005"',
+            'max_position = "0"',
+            r"symbols\.BTCUSDT\.max_position: must be > 0, got '0'$",
+        ),
         ('quote_qty = "0.001"', 'quote_qty = "0.01"', r"quote_qty: must not exceed"),
-        ("port = 9110", "port = 70000", r"metrics\.port: must be between"),
+        ("port = 9110", "port = 70000", r"metrics\.port: must be >= 0 and <= 65535, got 70000$"),
         ("silence_timeout_s = 3.0", "silence_timeout_s = 0.1", r"must be longer"),
         ("[symbols.BTCUSDT]", "[symbols.btcusdt]", r"symbols\.btcusdt: symbol names"),
     ],
@@ -86,6 +114,14 @@ def test_broken_toml_is_one_clear_error() -> None:
 def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_bytes(b"[venue]\nbase_url = '\xff'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: not valid TOML: not UTF-8 (invalid start byte)"
 
 
 def test_no_symbols_is_an_error() -> None:

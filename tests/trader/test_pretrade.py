@@ -89,8 +89,17 @@ def test_without_equity_the_daily_loss_rule_keeps_new_risk_closed() -> None:
 def test_a_bad_limits_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "limits.toml"
     path.write_text('profile = "standard"\n[order_rate]\nwindos = 1\n')
-    with pytest.raises(ConfigError, match="windos"):
+    with pytest.raises(ConfigError) as caught:
         load_limits(path)
+    assert str(caught.value).startswith(f"{path}: order_rate.windos: unknown key (allowed: ")
+
+
+def test_a_limits_file_that_is_not_utf8_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "limits.toml"
+    path.write_bytes(b"profile = '\xff'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_limits(path)
+    assert str(caught.value) == f"{path}: not valid TOML: not UTF-8 (invalid start byte)"
 
 
 @pytest.mark.parametrize(

@@ -6,15 +6,14 @@ move together. Secrets (HMAC keys) are read here and never logged.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from risk.limits import Limits, limits_from_mapping, parse_limits
+from risk.tomltable import Table, loads
 from watchdog.client import load_key
 from watchdog.daemon.socketgroup import creation_group, group_name
-from watchdog.daemon.tomlcheck import Table
 from watchdog.daemon.venue.settings import VenueSettings, parse_venue_settings
 from watchdog.errors import ConfigError
 
@@ -158,28 +157,26 @@ def load_config(path: Path) -> Config:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return parse_config(data, path)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 ({exc.reason})") from None
+    return parse_config(loads(text, str(path), ConfigError), path)
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
-    top = Table(str(path), "", data)
+    top = Table.root(data, str(path), ConfigError)
     top.reject_unknown(_TOP)
     base = path.parent
     traders = tuple(_trader(t, base) for t in top.tables("traders"))
     if not traders:
         raise top.fail("traders", "at least one [[traders]] table is required")
     _check_unique(top, traders)
-    level = top.text("log_level", "info")
-    if level not in _LOG_LEVELS:
-        raise top.fail("log_level", f"must be one of {', '.join(_LOG_LEVELS)}")
-    control_socket = _path(base, top.text("control_socket", required=True))
+    level = top.choice("log_level", _LOG_LEVELS, "info")
+    control_socket = _path(base, top.text("control_socket"))
     ingress = _ingress(top.table("ingress"), base)
     return Config(
         source=path,
-        state_dir=_path(base, top.text("state_dir", required=True)),
+        state_dir=_path(base, top.text("state_dir")),
         control_socket=control_socket,
         control_socket_mode=_mode(top, control_socket, ingress),
         ingress=ingress,
@@ -234,7 +231,7 @@ def _check_unique(top: Table, traders: tuple[TraderConfig, ...]) -> None:
 
 def _trader(table: Table, base: Path) -> TraderConfig:
     table.reject_unknown(_TRADER)
-    trader_id = table.text("id", required=True)
+    trader_id = table.text("id")
     if not trader_id.replace("-", "").replace("_", "").isalnum() or len(trader_id) > 64:
         raise table.fail("id", "use letters, digits, '-' and '_' (at most 64)")
     limits = _limits(table, base)
@@ -246,7 +243,7 @@ def _trader(table: Table, base: Path) -> TraderConfig:
         limits=limits,
         process=_process(table, base),
         credential_file=_credential_file(table, base, kill),
-        kill_group=table.text("kill_group"),
+        kill_group=table.optional_text("kill_group"),
         kill=kill,
         venue=_venue(table.table("venue")),
     )
@@ -256,7 +253,7 @@ def _credential_file(table: Table, base: Path, kill: TraderKill) -> Path | None:
     """The file a kill revokes. It must exist now: a kill that "revokes" a path nobody reads
     (a typo) would verify while the real secret stays. After a kill in "remove" mode only
     the removal record is left (see `removal_record`), and that is a valid state too."""
-    text = table.text("credential_file")
+    text = table.optional_text("credential_file")
     if text is None:
         return None
     path = _path(base, text)
@@ -276,7 +273,7 @@ def removal_record(credential: Path) -> Path:
 
 def _hmac_key(table: Table, base: Path) -> bytes:
     """The same reader and checks as the client's: hex text, >= 32 bytes, not world-readable."""
-    path = _path(base, table.text("hmac_key_file", required=True))
+    path = _path(base, table.text("hmac_key_file"))
     try:
         return load_key(path)
     except ConfigError as exc:
@@ -294,7 +291,7 @@ def _limits(table: Table, base: Path) -> Limits:
             raise table.fail("limits_file", f"cannot read {path}: {exc}") from exc
         return parse_limits(text, str(path))
     inline = table.table("limits")
-    return limits_from_mapping(inline.data, f"{table.source}: {inline.path}")
+    return limits_from_mapping(inline.data, inline.source, inline.path)
 
 
 def _check_send_age(table: Table, limits: Limits) -> None:
@@ -314,11 +311,11 @@ def _process(table: Table, base: Path) -> ProcessTarget:
     given = [key for key in ("pid", "pidfile", "unit") if table.has(key)]
     if len(given) > 1:
         raise table.fail(given[1], f"give only one of pid, pidfile, unit (also got {given[0]})")
-    pidfile = table.text("pidfile")
+    pidfile = table.optional_text("pidfile")
     return ProcessTarget(
-        pid=table.integer("pid", minimum=2) if table.has("pid") else None,
+        pid=table.integer("pid", low=2) if table.has("pid") else None,
         pidfile=_path(base, pidfile) if pidfile else None,
-        unit=table.text("unit"),
+        unit=table.optional_text("unit"),
     )
 
 
@@ -326,9 +323,7 @@ def _trader_kill(table: Table) -> TraderKill:
     table.reject_unknown(
         frozenset({"stop_process", "stop_grace_s", "revoke_credential", "revoke_mode"})
     )
-    mode = table.text("revoke_mode", "replace")
-    if mode not in ("replace", "remove"):
-        raise table.fail("revoke_mode", 'must be "replace" or "remove"')
+    mode = table.choice("revoke_mode", ("replace", "remove"), "replace")
     return TraderKill(
         stop_process=table.boolean("stop_process", True),
         stop_grace_s=table.number("stop_grace_s", 2.0),
@@ -339,8 +334,8 @@ def _trader_kill(table: Table) -> TraderKill:
 
 def _ingress(table: Table, base: Path) -> IngressSettings:
     table.reject_unknown(frozenset({"unix_socket", "udp"}))
-    unix = table.text("unix_socket")
-    udp = table.text("udp")
+    unix = table.optional_text("unix_socket")
+    udp = table.optional_text("udp")
     if unix is None and udp is None:
         raise table.fail("unix_socket", "give unix_socket and/or udp (host:port)")
     host, port = None, None
@@ -354,9 +349,7 @@ def _ingress(table: Table, base: Path) -> IngressSettings:
 
 def _metrics(table: Table) -> MetricsConfig:
     table.reject_unknown(frozenset({"enabled", "host", "port"}))
-    port = table.integer("port", 9108)
-    if port > 65535:
-        raise table.fail("port", "must be <= 65535")
+    port = table.integer("port", 9108, high=65535)
     return MetricsConfig(
         table.boolean("enabled", bool(table.data)), table.text("host", "127.0.0.1"), port
     )
@@ -387,5 +380,4 @@ def _venue(table: Table) -> VenueSettings | None:
     """The `[traders.venue]` table (docs/venues.md); None when the trader has no venue side."""
     if not table.data:
         return None
-    where = f"{table.source}: {table.path}"
-    return parse_venue_settings(table.data, where, base=Path(table.source).parent)
+    return parse_venue_settings(table, base=Path(table.source).parent)

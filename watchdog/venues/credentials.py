@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import stat
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from risk.tomltable import Table, loads
 from watchdog.venues.errors import CredentialsError
 
 _GROUP_OR_OTHER = stat.S_IRWXG | stat.S_IRWXO
@@ -47,18 +47,15 @@ def redact_key(api_key: str) -> str:
 
 def load_credentials(path: Path) -> Credentials:
     table = _read_table(path, allowed={"api_key", "secret"}, secret_inside=True)
-    return Credentials(
-        api_key=_required_text(table, "api_key", path), secret=_required_text(table, "secret", path)
-    )
+    return Credentials(api_key=_key_text(table, "api_key"), secret=_key_text(table, "secret"))
 
 
 def load_api_key_id(path: Path) -> str:
     """The trader's key id alone; a file that also carries a secret is refused (least knowledge)."""
-    table = _read_table(path, allowed={"api_key"}, secret_inside=False)
-    return _required_text(table, "api_key", path)
+    return _key_text(_read_table(path, allowed={"api_key"}, secret_inside=False), "api_key")
 
 
-def _read_table(path: Path, *, allowed: set[str], secret_inside: bool) -> dict[str, object]:
+def _read_table(path: Path, *, allowed: set[str], secret_inside: bool) -> Table:
     try:
         mode = path.stat().st_mode
         raw = path.read_bytes()
@@ -70,22 +67,21 @@ def _read_table(path: Path, *, allowed: set[str], secret_inside: bool) -> dict[s
             "chmod 600 it"
         )
     try:
-        table = tomllib.loads(raw.decode())
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
-        # The parser's message can quote the line, which may hold the secret: say only where.
-        raise CredentialsError(f"{path}: not valid UTF-8 TOML (see format in docs)") from None
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise CredentialsError(
-            f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise CredentialsError(f"{path}: not valid TOML: not UTF-8") from None
+    # The parser's message can quote the line, which may hold the secret: say only where.
+    table = Table.root(
+        loads(text, str(path), CredentialsError, secret=True), str(path), CredentialsError
+    )
+    table.reject_unknown(allowed)
     return table
 
 
-def _required_text(table: dict[str, object], key: str, path: Path) -> str:
-    value = table.get(key)
-    if not isinstance(value, str) or not value.strip() or value != value.strip():
-        raise CredentialsError(f"{path}: {key}: must be a non-empty string without spaces around")
+def _key_text(table: Table, key: str) -> str:
+    value = table.text(key)
+    if value != value.strip():
+        raise table.fail(key, "must have no spaces around it")
     if not value.isascii() or not value.isprintable():
-        raise CredentialsError(f"{path}: {key}: must be printable ASCII")
+        raise table.fail(key, "must be printable ASCII")
     return value

@@ -132,7 +132,8 @@ def test_a_world_readable_hmac_key_is_refused(config_file: ConfigFile, tmp_path:
 def test_bad_limits_name_the_limits_file_and_key(config_file: ConfigFile, tmp_path: Path) -> None:
     path = config_file()
     (tmp_path / "limits.toml").write_text('profile = "reckless"\n')
-    with pytest.raises(LimitsError, match=r"limits\.toml: profile: unknown profile"):
+    expected = r"limits\.toml: profile: must be one of conservative, standard, aggressive, got "
+    with pytest.raises(LimitsError, match=expected + "'reckless'$"):
         load_config(path)
 
 
@@ -169,6 +170,23 @@ max_past_s = 2.0
         ConfigError, match=r"traders\[0\]\.limits\.bad_data\.max_past_s: .*below heartbeat"
     ):
         load_config(config_file(traders=traders))
+
+
+def test_an_inline_limits_error_reads_as_one_key_path(config_file: ConfigFile) -> None:
+    traders = """
+[[traders]]
+id = "alpha"
+hmac_key_file = "alpha.key"
+[traders.limits]
+profile = "standard"
+[traders.limits.daily_loss]
+max_los = { pct = 3 }
+"""
+    path = config_file(traders=traders)
+    with pytest.raises(LimitsError) as caught:
+        load_config(path)
+    reason = "unknown key (allowed: action, max_loss, reset_time, timezone)"
+    assert str(caught.value) == f"{path}: traders[0].limits.daily_loss.max_los: {reason}"
 
 
 _CREDENTIAL_TRADER = """

@@ -32,22 +32,28 @@ def test_a_file_open_to_others_is_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_keys_are_errors(tmp_path: Path) -> None:
-    with pytest.raises(CredentialsError, match=r"unknown key.*passphrase"):
-        load_credentials(_write(tmp_path, 'api_key = "K"\nsecret = "S"\npassphrase = "x"\n'))
+    path = _write(tmp_path, 'api_key = "K"\nsecret = "S"\npassphrase = "x"\n')
+    with pytest.raises(CredentialsError) as caught:
+        load_credentials(path)
+    assert str(caught.value) == f"{path}: passphrase: unknown key (allowed: api_key, secret)"
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "reason"),
     [
-        'api_key = "K"\n',
-        'api_key = ""\nsecret = "S"\n',
-        'api_key = " K"\nsecret = "S"\n',
-        "api_key = 5\nsecret = 'S'\n",
+        ('api_key = "K"\n', "secret: missing (required)"),
+        ('api_key = ""\nsecret = "S"\n', "api_key: must not be empty"),
+        ('api_key = " K"\nsecret = "S"\n', "api_key: must have no spaces around it"),
+        ("api_key = 5\nsecret = 'S'\n", "api_key: expected a string, got an integer"),
+        (f"api_key = 'K'\nsecret = {len(SECRET)}\n", "secret: expected a string, got an integer"),
+        ('api_key = "K\\u00e9"\nsecret = "S"\n', "api_key: must be printable ASCII"),
     ],
 )
-def test_missing_or_bad_values_are_errors(tmp_path: Path, text: str) -> None:
-    with pytest.raises(CredentialsError):
-        load_credentials(_write(tmp_path, text))
+def test_missing_or_bad_values_are_errors(tmp_path: Path, text: str, reason: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(CredentialsError) as caught:
+        load_credentials(path)
+    assert str(caught.value) == f"{path}: {reason}"
 
 
 def test_a_toml_error_does_not_quote_the_secret(tmp_path: Path) -> None:
@@ -63,5 +69,5 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_the_key_id_file_holds_only_the_key(tmp_path: Path) -> None:
     assert load_api_key_id(_write(tmp_path, 'api_key = "TRADERKEY"\n', mode=0o644)) == "TRADERKEY"
-    with pytest.raises(CredentialsError, match=r"unknown key.*secret"):
+    with pytest.raises(CredentialsError, match=r": secret: unknown key \(allowed: api_key\)$"):
         load_api_key_id(_write(tmp_path, 'api_key = "K"\nsecret = "S"\n'))

@@ -1,6 +1,7 @@
 """The ``[traders.venue]`` table: where the venue is and which of the watchdog's keys to use.
 
-Parsed once at the edge, strictly: unknown keys and ill-typed values are errors naming the key.
+Parsed once at the edge, strictly (``risk.tomltable``): unknown keys and ill-typed values are
+errors naming the file and the key path.
 The key files are read here, once (their format and mode checked by
 ``watchdog.venues.credentials``): a bad file refuses to arm with a one-line error.
 
@@ -29,10 +30,10 @@ request_timeout_s = 2.0
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from risk.tomltable import Table, wrong_type
 from watchdog.daemon.venue.dms import DmsSettings
 from watchdog.errors import ConfigError
 from watchdog.venues.binance_futures import VenueEndpoint
@@ -42,6 +43,8 @@ from watchdog.venues.user_stream import UserStreamConfig
 
 KINDS = ("binance_futures",)
 DEFAULT_MAX_VENUE_BLIND_S = 5.0
+_HTTP = ("http", "https")
+_DMS_MIN_MS, _DMS_MAX_MS = 1_000, 3_600_000  # the venue's countdown range
 # A view may miss one reconciliation without going blind: a single slow read is not an outage.
 _BLIND_MIN_PERIODS = 2
 
@@ -73,151 +76,103 @@ _KEYS = {
     "dms_disarm_on_shutdown", "reconcile_period_s", "max_venue_blind_s", "selfcheck_period_s",
     "flatten", "recv_window_ms", "request_timeout_s",
 }  # fmt: skip
-KNOWN_VENUE_KEYS = frozenset(_KEYS)
 
 
-def parse_venue_settings(
-    table: Mapping[str, object], where: str, *, base: Path | None = None
-) -> VenueSettings:
-    """``where`` names the table in messages (``watchdog.toml: traders[0].venue``); relative
-    paths resolve against ``base`` (the config file's directory)."""
-    r = _Reader(table, where, base)
-    for key in table:
-        if key not in _KEYS:
-            raise VenueConfigError(
-                f"{where}.{key}: unknown key (allowed: {', '.join(sorted(_KEYS))})"
-            )
-    kind = r.text("kind", "binance_futures")
-    if kind not in KINDS:
-        raise VenueConfigError(f"{where}.kind: unsupported venue {kind!r}; known: {KINDS}")
-    try:
-        endpoint = VenueEndpoint(
-            r.text("base_url"),
-            sapi_url=r.optional_text("sapi_url"),
-            recv_window_ms=r.integer("recv_window_ms", 5000),
-            request_timeout_s=r.number("request_timeout_s", 2.0),
-        )
-        ws_url = r.optional_text("ws_url")
-        stream = UserStreamConfig(ws_url) if ws_url is not None else None
-        countdown = r.integer("dms_countdown_ms", 10_000)
-        dms = (
-            DmsSettings(countdown, r.optional_number("dms_refresh_s"),
-                        r.boolean("dms_disarm_on_shutdown", False))
-            if countdown
-            else None
-        )  # fmt: skip
-    except ValueError as exc:
-        if isinstance(exc, VenueConfigError):
-            raise
-        raise VenueConfigError(f"{where}: {exc}") from None
-    reconcile_period_s = r.positive("reconcile_period_s", 1.0)
+def parse_venue_settings(table: Table, *, base: Path | None = None) -> VenueSettings:
+    """``table`` is the ``[traders.venue]`` table of a config file, which names it in every
+    error; relative paths resolve against ``base`` (the config file's directory)."""
+    t = replace(table, error=VenueConfigError)
+    t.reject_unknown(_KEYS)
+    t.choice("kind", KINDS, "binance_futures")
+    sapi_url = _url(t, "sapi_url", _HTTP) if t.has("sapi_url") else None
+    ws_url = _url(t, "ws_url", ("ws", "wss")) if t.has("ws_url") else None
+    endpoint = VenueEndpoint(
+        _url(t, "base_url", _HTTP),
+        sapi_url=sapi_url,
+        recv_window_ms=t.integer("recv_window_ms", 5000, low=1, high=60_000),
+        request_timeout_s=t.number("request_timeout_s", 2.0),
+    )
+    stream = UserStreamConfig(ws_url) if ws_url is not None else None
+    reconcile_period_s = t.number("reconcile_period_s", 1.0)
     return VenueSettings(
         endpoint=endpoint,
         stream=stream,
-        account=r.credentials("account_credentials"),
-        master=r.credentials("master_credentials"),
-        trader_email=r.text("trader_email"),
-        trader_key=r.key_id("trader_key_file"),
-        symbols=r.symbols("symbols"),
-        dms=dms,
+        account=_credentials(t, "account_credentials", base),
+        master=_credentials(t, "master_credentials", base),
+        trader_email=t.text("trader_email"),
+        trader_key=_key_id(t, "trader_key_file", base),
+        symbols=_symbols(t, "symbols"),
+        dms=_dms(t),
         reconcile_period_s=reconcile_period_s,
-        selfcheck_period_s=r.positive("selfcheck_period_s", 60.0),
-        flatten=r.boolean("flatten", False),
-        max_venue_blind_s=r.blind_limit(reconcile_period_s),
+        selfcheck_period_s=t.number("selfcheck_period_s", 60.0),
+        flatten=t.boolean("flatten", False),
+        max_venue_blind_s=_blind_limit(t, reconcile_period_s),
     )
 
 
-class _Reader:
-    _MISSING = object()
+def _url(t: Table, key: str, schemes: tuple[str, ...]) -> str:
+    value = t.text(key)
+    if not value.startswith(tuple(f"{scheme}://" for scheme in schemes)):
+        raise t.fail(key, f"must start with {' or '.join(f'{s}://' for s in schemes)}")
+    return value
 
-    def __init__(self, table: Mapping[str, object], where: str, base: Path | None) -> None:
-        self._t = table
-        self._where = where
-        self._base = base
 
-    def _get(self, key: str, default: object) -> object:
-        value = self._t.get(key, default)
-        if value is self._MISSING:
-            raise VenueConfigError(f"{self._where}.{key}: missing (required)")
-        return value
+def _dms(t: Table) -> DmsSettings | None:
+    key = "dms_countdown_ms"
+    countdown = t.integer(key, 10_000, high=_DMS_MAX_MS)
+    if not countdown:
+        return None
+    if countdown < _DMS_MIN_MS:
+        raise t.fail(
+            key, f"must be 0 (off) or >= {_DMS_MIN_MS} and <= {_DMS_MAX_MS}, got {countdown}"
+        )
+    refresh = t.optional_number("dms_refresh_s")
+    if refresh is not None and refresh >= countdown / 1000 / 2:
+        raise t.fail("dms_refresh_s", f"must be under half the countdown, got {refresh!r}")
+    return DmsSettings(countdown, refresh, t.boolean("dms_disarm_on_shutdown", False))
 
-    def _bad(self, key: str, expected: str, value: object) -> VenueConfigError:
-        return VenueConfigError(f"{self._where}.{key}: expected {expected}, got {value!r}")
 
-    def text(self, key: str, default: object = _MISSING) -> str:
-        value = self._get(key, default)
-        if not isinstance(value, str) or not value:
-            raise self._bad(key, "a non-empty string", value)
-        return value
+def _blind_limit(t: Table, reconcile_period_s: float) -> float:
+    key = "max_venue_blind_s"
+    value = t.number(key, DEFAULT_MAX_VENUE_BLIND_S)
+    least = _BLIND_MIN_PERIODS * reconcile_period_s
+    if value < least:
+        raise t.fail(
+            key,
+            f"must be at least {_BLIND_MIN_PERIODS} x reconcile_period_s ({least:g} s), got "
+            f"{value!r}: shorter, a single slow read would halt the trader",
+        )
+    return value
 
-    def optional_text(self, key: str) -> str | None:
-        return self.text(key) if key in self._t else None
 
-    def integer(self, key: str, default: int) -> int:
-        value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self._bad(key, "a non-negative integer", value)
-        return value
+def _file(t: Table, key: str, base: Path | None) -> Path:
+    path = Path(t.text(key))
+    if base is not None and not path.is_absolute():
+        path = (base / path).resolve()
+    if not path.is_file():
+        raise t.fail(key, f"no such file: {path}")
+    return path
 
-    def number(self, key: str, default: float) -> float:
-        value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._bad(key, "a number", value)
-        return float(value)
 
-    def optional_number(self, key: str) -> float | None:
-        return self.number(key, 0.0) if key in self._t else None
+def _credentials(t: Table, key: str, base: Path | None) -> Credentials:
+    try:
+        return load_credentials(_file(t, key, base))
+    except CredentialsError as exc:
+        raise t.fail(key, str(exc)) from None
 
-    def positive(self, key: str, default: float) -> float:
-        value = self.number(key, default)
-        if not value > 0:
-            raise self._bad(key, "a number > 0", value)
-        return value
 
-    def blind_limit(self, reconcile_period_s: float) -> float:
-        key = "max_venue_blind_s"
-        value = self.positive(key, DEFAULT_MAX_VENUE_BLIND_S)
-        least = _BLIND_MIN_PERIODS * reconcile_period_s
-        if value < least or value == float("inf"):
-            raise VenueConfigError(
-                f"{self._where}.{key}: must be finite and at least {_BLIND_MIN_PERIODS} x "
-                f"reconcile_period_s ({least:g} s), got {value!r}: shorter, a single slow "
-                "read would halt the trader"
-            )
-        return value
+def _key_id(t: Table, key: str, base: Path | None) -> str:
+    try:
+        return load_api_key_id(_file(t, key, base))
+    except CredentialsError as exc:
+        raise t.fail(key, str(exc)) from None
 
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._get(key, default)
-        if not isinstance(value, bool):
-            raise self._bad(key, "true or false", value)
-        return value
 
-    def path(self, key: str) -> Path:
-        path = Path(self.text(key))
-        if self._base is not None and not path.is_absolute():
-            path = (self._base / path).resolve()
-        if not path.is_file():
-            raise VenueConfigError(f"{self._where}.{key}: no such file: {path}")
-        return path
-
-    def credentials(self, key: str) -> Credentials:
-        try:
-            return load_credentials(self.path(key))
-        except CredentialsError as exc:
-            raise VenueConfigError(f"{self._where}.{key}: {exc}") from None
-
-    def key_id(self, key: str) -> str:
-        try:
-            return load_api_key_id(self.path(key))
-        except CredentialsError as exc:
-            raise VenueConfigError(f"{self._where}.{key}: {exc}") from None
-
-    def symbols(self, key: str) -> tuple[str, ...]:
-        value = self._get(key, self._MISSING)
-        if (
-            not isinstance(value, list)
-            or not value
-            or not all(isinstance(s, str) and s.isalnum() and s.isupper() for s in value)
-        ):
-            raise self._bad(key, "a non-empty list of symbols like 'BTCUSDT'", value)
-        return tuple(dict.fromkeys(value))
+def _symbols(t: Table, key: str) -> tuple[str, ...]:
+    value = t.value(key)
+    expected = "a non-empty array of symbols like 'BTCUSDT'"
+    if not isinstance(value, list):
+        raise t.fail(key, wrong_type(expected, value))
+    if not value or not all(isinstance(s, str) and s.isalnum() and s.isupper() for s in value):
+        raise t.fail(key, f"expected {expected}, got {value!r}")
+    return tuple(dict.fromkeys(value))

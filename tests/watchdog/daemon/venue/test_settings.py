@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from watchdog.daemon.venue.settings import VenueConfigError, parse_venue_settings
+from risk.tomltable import Table
+from watchdog.daemon.venue.settings import VenueConfigError, VenueSettings, parse_venue_settings
+from watchdog.errors import ConfigError
 
 
 @pytest.fixture
@@ -36,8 +38,12 @@ symbols = ["BTCUSDT", "ETHUSDT"]
 """)
 
 
+def parse(table: dict[str, object], base: Path | None = None) -> VenueSettings:
+    return parse_venue_settings(Table("w.toml", "traders[0].venue", table, ConfigError), base=base)
+
+
 def test_a_minimal_table_gets_safe_defaults(files: dict[str, str]) -> None:
-    settings = parse_venue_settings(_table(files), "w.toml: traders[0].venue")
+    settings = parse(_table(files))
     assert settings.symbols == ("BTCUSDT", "ETHUSDT")
     assert settings.dms is not None
     assert settings.dms.countdown_ms == 10_000
@@ -54,27 +60,36 @@ def test_a_minimal_table_gets_safe_defaults(files: dict[str, str]) -> None:
 def test_relative_paths_resolve_against_the_config_directory(files: dict[str, str]) -> None:
     base = Path(files["account"]).parent
     table = {**_table(files), "account_credentials": "account", "trader_key_file": "trader"}
-    assert parse_venue_settings(table, "v", base=base).account.api_key == "ACCOUNTKEY"
+    assert parse(table, base=base).account.api_key == "ACCOUNTKEY"
 
 
 def test_a_credentials_file_open_to_others_refuses_to_arm(files: dict[str, str]) -> None:
     Path(files["master"]).chmod(0o644)
-    with pytest.raises(VenueConfigError, match=r"v\.master_credentials: .*chmod 600"):
-        parse_venue_settings(_table(files), "v")
+    with pytest.raises(
+        VenueConfigError, match=r"^w\.toml: traders\[0\]\.venue\.master_credentials: .*chmod 600"
+    ):
+        parse(_table(files))
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         ("colour = 1", r"venue\.colour: unknown key \(allowed: account_credentials"),
-        ("kind = 'okx'", "kind: unsupported venue"),
-        ("reconcile_period_s = 0", "reconcile_period_s: expected a number > 0"),
-        ("flatten = 'yes'", "flatten: expected true or false"),
-        ("dms_countdown_ms = 500", "countdown_ms must be in 1000"),
-        ("recv_window_ms = 90000", "recv_window_ms: must be in 1..60000"),
-        ("max_venue_blind_s = 0", r"venue\.max_venue_blind_s: expected a number > 0"),
-        ("max_venue_blind_s = 'soon'", "max_venue_blind_s: expected a number"),
-        ("max_venue_blind_s = inf", "max_venue_blind_s: must be finite"),
+        ("kind = 'okx'", r"venue\.kind: must be one of binance_futures, got 'okx'$"),
+        ("reconcile_period_s = 0", r"venue\.reconcile_period_s: must be > 0, got 0$"),
+        ("flatten = 'yes'", r"venue\.flatten: expected a boolean, got a string$"),
+        (
+            "dms_countdown_ms = 500",
+            r"venue\.dms_countdown_ms: must be 0 \(off\) or >= 1000 and <= 3600000, got 500$",
+        ),
+        ("dms_refresh_s = 5", r"venue\.dms_refresh_s: must be under half the countdown, got 5\.0$"),
+        ("recv_window_ms = 90000", r"venue\.recv_window_ms: must be >= 1 and <= 60000, got 90000$"),
+        ("max_venue_blind_s = 0", r"venue\.max_venue_blind_s: must be > 0, got 0$"),
+        (
+            "max_venue_blind_s = 'soon'",
+            r"venue\.max_venue_blind_s: expected a number, got a string$",
+        ),
+        ("max_venue_blind_s = inf", r"venue\.max_venue_blind_s: must be a finite number, got inf$"),
         (
             "max_venue_blind_s = 1.5",
             r"max_venue_blind_s: .*at least 2 x reconcile_period_s \(2 s\)",
@@ -83,29 +98,44 @@ def test_a_credentials_file_open_to_others_refuses_to_arm(files: dict[str, str])
 )
 def test_bad_values_name_their_key(files: dict[str, str], extra: str, message: str) -> None:
     with pytest.raises(VenueConfigError, match=message):
-        parse_venue_settings(_table(files, extra), "venue")
+        parse(_table(files, extra))
+
+
+@pytest.mark.parametrize(
+    ("key", "url", "schemes"),
+    [("base_url", "ftp://x", "http:// or https://"), ("ws_url", "http://x", "ws:// or wss://")],
+)
+def test_urls_must_name_their_scheme(
+    files: dict[str, str], key: str, url: str, schemes: str
+) -> None:
+    with pytest.raises(VenueConfigError, match=rf"venue\.{key}: must start with {schemes}$"):
+        parse({**_table(files), key: url})
 
 
 def test_missing_required_keys_and_files_are_named(files: dict[str, str]) -> None:
     table = _table(files)
     del table["trader_email"]
     with pytest.raises(VenueConfigError, match=r"venue\.trader_email: missing"):
-        parse_venue_settings(table, "venue")
+        parse(table)
     table = {**_table(files), "master_credentials": "/nonexistent/master"}
     with pytest.raises(VenueConfigError, match="master_credentials: no such file"):
-        parse_venue_settings(table, "venue")
+        parse(table)
 
 
 def test_symbols_must_look_like_symbols(files: dict[str, str]) -> None:
     table = {**_table(files), "symbols": ["btc-usdt"]}
-    with pytest.raises(VenueConfigError, match="symbols: expected a non-empty list"):
-        parse_venue_settings(table, "venue")
+    with pytest.raises(
+        VenueConfigError,
+        match=r"venue\.symbols: expected a non-empty array of symbols like 'BTCUSDT', "
+        r"got \['btc-usdt'\]$",
+    ):
+        parse(table)
 
 
 def test_a_zero_countdown_disables_the_dead_mans_switch(files: dict[str, str]) -> None:
-    assert parse_venue_settings(_table(files, "dms_countdown_ms = 0"), "v").dms is None
+    assert parse(_table(files, "dms_countdown_ms = 0")).dms is None
 
 
 def test_the_blindness_limit_may_be_as_short_as_two_reconciliations(files: dict[str, str]) -> None:
     extra = "reconcile_period_s = 0.25\nmax_venue_blind_s = 0.5"
-    assert parse_venue_settings(_table(files, extra), "v").max_venue_blind_s == 0.5
+    assert parse(_table(files, extra)).max_venue_blind_s == 0.5
