@@ -146,8 +146,13 @@ class Bybit:
                 params.append(("cursor", cursor))
             page = wire.parse_orders_page(await self._get("/v5/order/realtime", params))
             out += page.orders
-            if not page.next_cursor or not page.orders or page.next_cursor == cursor:
+            if not page.next_cursor or not page.orders:
                 return out
+            if page.next_cursor == cursor:
+                # Stopping here would report a partial list as the whole: never.
+                raise VenueProtocolError(
+                    f"GET /v5/order/realtime: the venue repeated cursor {cursor!r}"
+                )
             cursor = page.next_cursor
         raise VenueProtocolError(
             f"GET /v5/order/realtime: more than {self._endpoint.max_pages} pages for {scope[1]}"
@@ -184,8 +189,13 @@ class Bybit:
                 params.append(("cursor", cursor))
             page = wire.parse_positions_page(await self._get("/v5/position/list", params))
             out += page.positions
-            if not page.next_cursor or not page.positions or page.next_cursor == cursor:
+            if not page.next_cursor or not page.positions:
                 return out
+            if page.next_cursor == cursor:
+                # Stopping here would report a partial list as the whole: never.
+                raise VenueProtocolError(
+                    f"GET /v5/position/list: the venue repeated cursor {cursor!r}"
+                )
             cursor = page.next_cursor
         raise VenueProtocolError(
             f"GET /v5/position/list: more than {self._endpoint.max_pages} pages for {scope[1]}"
