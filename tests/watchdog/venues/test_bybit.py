@@ -78,12 +78,14 @@ async def place(
     side: str = "Buy",
     qty: str = "0.01",
     price: str | None = None,
+    key: SimKey | None = None,
 ) -> str:
-    """The trader's order, sent the way any Bybit client sends it (not through the adapter)."""
+    """The trader's order (or ``key``'s), sent the way any Bybit client sends it (not through
+    the adapter)."""
     order: dict[str, str] = {"category": "linear", "symbol": symbol, "side": side, "qty": qty}
     order |= {"orderType": "Limit", "price": price} if price else {"orderType": "Market"}
     body = orjson.dumps(order).decode()
-    headers = bybit_headers(sim.trader_key, body) | {"Content-Type": "application/json"}
+    headers = bybit_headers(key or sim.trader_key, body) | {"Content-Type": "application/json"}
     url = yarl.URL(f"{sim.base_url}/v5/order/create", encoded=True)
     async with session.post(url, data=body, headers=headers) as r:
         answer = await r.json(content_type=None)
