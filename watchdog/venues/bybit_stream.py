@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -85,11 +86,7 @@ class BybitStreamConfig:
 
 def decode_private(raw: str | bytes) -> tuple[UserEvent, ...]:
     """The user events one message carries (none for replies, pongs and unfollowed topics)."""
-    try:
-        message = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise VenueProtocolError(f"bybit private stream: not JSON ({raw[:80]!r})") from None
-    o = f.obj(message, "message")
+    o = f.obj(_json(raw, "bybit private stream"), "message")
     if "topic" not in o:
         return ()  # an op reply (auth, subscribe, pong): the follower reads those itself
     topic = f.text(o, "topic", "message").split(".")[0]
@@ -106,6 +103,13 @@ def decode_private(raw: str | bytes) -> tuple[UserEvent, ...]:
     if topic == "position":
         return (AccountUpdate(created, "POSITION", (), tuple(map(_position, items, where))),)
     return tuple(_wallet(created, item, at) for item, at in zip(items, where, strict=True))
+
+
+def _json(raw: str | bytes, where: str) -> object:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise VenueProtocolError(f"{where}: not JSON ({raw[:80]!r})") from None
 
 
 def _linear(o: dict[str, object], where: str) -> bool:
@@ -222,12 +226,16 @@ class BybitPrivateStream:
         sink: Sink,
         *,
         clock: Clock | None = None,
+        time_offset_ms: Callable[[], float] | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        """``time_offset_ms``: the venue's time minus local wall time, e.g. a synced REST
+        adapter's ``time_offset_ms``: ``expires`` is judged on the venue's clock."""
         self._credentials = credentials
         self._config = config
         self._sink = sink
         self._clock = clock or SystemClock()
+        self._time_offset_ms = time_offset_ms or (lambda: 0.0)
         self._rng = rng or random.Random()
 
     async def run(self) -> None:
@@ -267,7 +275,8 @@ class BybitPrivateStream:
                     pinger.cancel()
 
     def _auth_args(self) -> list[object]:
-        expires = int((self._clock.wall() + self._config.auth_expiry_s) * 1000)
+        now_ms = self._clock.wall() * 1000.0 + self._time_offset_ms()
+        expires = int(now_ms + self._config.auth_expiry_s * 1000.0)
         signature = self._credentials.sign(wire.ws_auth_payload(expires))
         return [self._credentials.api_key, expires, signature]
 
@@ -276,7 +285,7 @@ class BybitPrivateStream:
         await ws.send(orjson.dumps({"op": op, "args": args, "req_id": op}).decode())
         async with asyncio.timeout(self._config.reply_timeout_s):
             async for raw in ws:
-                reply = f.obj(orjson.loads(raw), f"{op} reply")
+                reply = f.obj(_json(raw, f"ws {op} reply"), f"{op} reply")
                 if reply.get("op") != op:
                     continue  # a topic message can only follow a subscribe: none yet
                 if f.boolean(reply, "success", f"{op} reply"):

@@ -10,9 +10,10 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
 from tests.support.sim import SimConfig, SimKey, SimProcess
-from tests.watchdog.venues.test_bybit import place
+from tests.watchdog.venues.test_bybit import SkewedClock, place
 from tests.watchdog.wire import wait_until
 from watchdog.venues import Credentials, Side, VenueProtocolError, open_session
 from watchdog.venues.bybit import Bybit, BybitEndpoint
@@ -180,3 +181,50 @@ async def test_dcp_cancels_the_accounts_orders_once_its_last_stream_is_gone(
     await wait_until(lambda: sim.admin.open_orders("master") == [], within=15.0)
     journal = [e["endpoint"] for e in sim.admin.journal() if e["kind"] == "event"]
     assert "countdown_cancel_all" in journal
+
+
+async def test_a_reply_that_is_not_json_is_a_disconnect_and_the_stream_keeps_trying() -> None:
+    connections: list[str | bytes] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        connections.append(await ws.recv())  # the auth request
+        await ws.send("<html>bad gateway</html>")
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        config = BybitStreamConfig(
+            f"ws://127.0.0.1:{port}", backoff_initial_s=0.01, backoff_max_s=0.05
+        )
+        items: list[StreamItem] = []
+        stream = BybitPrivateStream(Credentials("K" * 18, "S" * 36), config, items.append)
+        task = asyncio.create_task(stream.run())
+        await wait_until(lambda: len(connections) >= 2)
+        await stop(task)
+    first = items[0]
+    assert isinstance(first, StreamDisconnected)
+    assert "not JSON" in first.reason
+
+
+async def test_auth_expiry_follows_the_venues_clock_not_a_skewed_local_one(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    clock = SkewedClock(-3600.0)
+    key = sim.watchdog_key
+    venue = Bybit(
+        session, BybitEndpoint(sim.base_url), Credentials(key.api_key, key.secret), clock=clock
+    )
+    await venue.sync_time()
+    config = BybitStreamConfig(f"{sim.ws_url}/v5/private")
+    items: list[StreamItem] = []
+    stream = BybitPrivateStream(
+        Credentials(key.api_key, key.secret),
+        config,
+        items.append,
+        clock=clock,
+        time_offset_ms=lambda: venue.time_offset_ms,
+    )
+    task = asyncio.create_task(stream.run())
+    await wait_until(lambda: bool(items))
+    await stop(task)
+    assert isinstance(items[0], StreamConnected), items
