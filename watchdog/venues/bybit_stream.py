@@ -262,17 +262,20 @@ class BybitPrivateStream:
             self._config.ws_url,
             open_timeout=self._config.reply_timeout_s,
             ping_interval=None,  # the venue wants its own {"op": "ping"}, sent below
+            close_timeout=self._config.reply_timeout_s,  # a stalled venue never answers a close
             max_size=2**20,
         ) as ws:
             await self._request(ws, "auth", self._auth_args())
             await self._request(ws, "subscribe", list(TOPICS))
             self._sink(StreamConnected(attempt=attempt))
+            liveness = _Liveness()
             async with asyncio.TaskGroup() as tg:
-                pinger = tg.create_task(self._ping(ws))
+                pinger = tg.create_task(self._ping(ws, liveness))
                 try:
-                    return await self._read(ws)
+                    closed = await self._read(ws, liveness)
                 finally:
                     pinger.cancel()
+            return liveness.stalled or closed
 
     def _auth_args(self) -> list[object]:
         now_ms = self._clock.wall() * 1000.0 + self._time_offset_ms()
@@ -296,18 +299,44 @@ class BybitPrivateStream:
                 raise VenueError(f"ws {op}: refused: {msg}")
         raise VenueProtocolError(f"ws {op}: the venue closed before replying")
 
-    async def _read(self, ws: ClientConnection) -> str:
-        async for raw in ws:
-            try:
-                events = decode_private(raw)
-            except VenueProtocolError as exc:
-                self._sink(StreamFault(reason=str(exc)))
-                continue
-            for event in events:
-                self._sink(event)
+    async def _read(self, ws: ClientConnection, liveness: _Liveness) -> str:
+        """Read until the connection ends; says why. A reset or an abnormal close is returned,
+        not raised: raised inside the task group it would end the follower for good."""
+        try:
+            async for raw in ws:
+                liveness.heard = True
+                try:
+                    events = decode_private(raw)
+                except VenueProtocolError as exc:
+                    self._sink(StreamFault(reason=str(exc)))
+                    continue
+                for event in events:
+                    self._sink(event)
+        except websockets.ConnectionClosed as exc:
+            return f"connection lost ({exc})"
         return f"closed by the venue (code {ws.close_code})"
 
-    async def _ping(self, ws: ClientConnection) -> None:
-        while True:
-            await asyncio.sleep(self._config.ping_interval_s)
-            await ws.send('{"op":"ping"}')
+    async def _ping(self, ws: ClientConnection, liveness: _Liveness) -> None:
+        """Ping; a whole interval without a word from the venue (not even the pong) is a stall:
+        close, so the read loop ends and the follower reconnects."""
+        try:
+            while True:
+                liveness.heard = False
+                await ws.send('{"op":"ping"}')
+                await asyncio.sleep(self._config.ping_interval_s)
+                if not liveness.heard:
+                    liveness.stalled = (
+                        f"stalled: no message, not even a pong, in {self._config.ping_interval_s}s"
+                    )
+                    await ws.close(code=1011, reason="no pong")
+                    return
+        except websockets.ConnectionClosed:
+            return  # the read loop sees the close and says why
+
+
+@dataclass(slots=True)
+class _Liveness:
+    """What the pinger and the reader of one connection share."""
+
+    heard: bool = False
+    stalled: str = ""

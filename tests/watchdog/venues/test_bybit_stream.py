@@ -228,3 +228,44 @@ async def test_auth_expiry_follows_the_venues_clock_not_a_skewed_local_one(
     await wait_until(lambda: bool(items))
     await stop(task)
     assert isinstance(items[0], StreamConnected), items
+
+
+async def test_a_stalled_stream_is_seen_by_its_missing_pong_and_reconnected() -> None:
+    connections: list[ServerConnection] = []
+
+    async def silent_after_subscribe(ws: ServerConnection) -> None:
+        connections.append(ws)
+        for op in ("auth", "subscribe"):
+            await ws.recv()
+            await ws.send(orjson.dumps({"op": op, "success": True, "ret_msg": ""}).decode())
+        await ws.wait_closed()  # open, and silent: not even a pong
+
+    async with serve(silent_after_subscribe, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        config = BybitStreamConfig(
+            f"ws://127.0.0.1:{port}",
+            ping_interval_s=0.2,
+            reply_timeout_s=0.5,
+            backoff_initial_s=0.01,
+            backoff_max_s=0.05,
+        )
+        items: list[StreamItem] = []
+        stream = BybitPrivateStream(Credentials("K" * 18, "S" * 36), config, items.append)
+        task = asyncio.create_task(stream.run())
+        await wait_until(lambda: len(connections) >= 2)
+        await stop(task)
+    (down, *_) = [i for i in items if isinstance(i, StreamDisconnected)]
+    assert "stalled" in down.reason
+
+
+async def test_a_reset_connection_is_reported_and_followed_again(sim: SimProcess) -> None:
+    key = sim.watchdog_key
+    config = BybitStreamConfig(f"{sim.ws_url}/v5/private", backoff_max_s=0.5)
+    items: list[StreamItem] = []
+    stream = BybitPrivateStream(Credentials(key.api_key, key.secret), config, items.append)
+    task = asyncio.create_task(stream.run())
+    await wait_until(lambda: any(isinstance(i, StreamConnected) for i in items))
+    assert sim.admin.streams("reset", "user") >= 1
+    await wait_until(lambda: any(isinstance(i, StreamConnected) and i.attempt for i in items))
+    await stop(task)
+    assert any(isinstance(i, StreamDisconnected) for i in items)
