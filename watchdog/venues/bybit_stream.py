@@ -59,7 +59,9 @@ _LIFECYCLE = {
     "Deactivated": ("EXPIRED", "EXPIRED"),
     "Rejected": ("REJECTED", "REJECTED"),
 }
-_FILL_STATES = frozenset({"PartiallyFilled", "Filled", "Untriggered", "Triggered"})
+# Fills are the execution topic's to report; a conditional order is not on the book until it
+# triggers, and then it arrives again as New.
+_NOT_LIFECYCLE = frozenset({"PartiallyFilled", "Filled", "Untriggered", "Triggered"})
 _FILL_EXEC_TYPES = frozenset({"Trade", "AdlTrade", "BustTrade"})
 
 
@@ -101,7 +103,9 @@ def decode_private(raw: str | bytes) -> tuple[UserEvent, ...]:
     if topic == "execution":
         return tuple(u for u in map(_execution, items, where) if u is not None)
     if topic == "position":
-        return (AccountUpdate(created, "POSITION", (), tuple(map(_position, items, where))),)
+        linear = [(item, at) for item, at in zip(items, where, strict=True) if _linear(item, at)]
+        positions = tuple(_position(item, at) for item, at in linear)
+        return (AccountUpdate(created, "POSITION", (), positions),) if positions else ()
     return tuple(_wallet(created, item, at) for item, at in zip(items, where, strict=True))
 
 
@@ -120,8 +124,8 @@ def _order(o: dict[str, object], where: str) -> OrderUpdate | None:
     if not _linear(o, where):
         return None
     status = f.text(o, "orderStatus", where)
-    if status in _FILL_STATES:
-        return None  # the execution topic reports the fill itself
+    if status in _NOT_LIFECYCLE:
+        return None
     if status not in _LIFECYCLE:
         raise VenueProtocolError(f"{where}.orderStatus: unknown status {status!r}")
     execution_type, binance_status = _LIFECYCLE[status]

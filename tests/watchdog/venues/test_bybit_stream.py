@@ -269,3 +269,12 @@ async def test_a_reset_connection_is_reported_and_followed_again(sim: SimProcess
     await wait_until(lambda: any(isinstance(i, StreamConnected) and i.attempt for i in items))
     await stop(task)
     assert any(isinstance(i, StreamDisconnected) for i in items)
+
+
+def test_only_linear_positions_are_followed() -> None:
+    row = {"category": "linear", "symbol": "BTCUSDT", "side": "Sell", "size": "0.2"}
+    row |= {"entryPrice": "60000", "unrealisedPnl": "1"}
+    (update,) = decode_private(message("position", row, row | {"category": "inverse"}))
+    assert isinstance(update, AccountUpdate)
+    assert [p.qty for p in update.positions] == [Decimal("-0.2")]
+    assert decode_private(message("position", row | {"category": "option"})) == ()
