@@ -84,7 +84,6 @@ class CancelReport:
     """A verified cancel-everything: the venue listed no open order after ``rounds`` rounds."""
 
     rounds: int
-    symbols: tuple[str, ...]  # every symbol a cancel-all was sent for
     cancelled: tuple[str, ...]  # order ids the venue said it cancelled
 
 
@@ -212,28 +211,25 @@ class Bybit:
         return f"{symbol}: venue cancelled {len(ids)} order(s)"
 
     async def cancel_everything(self, max_rounds: int = 3) -> CancelReport:
-        """Cancel-all on every symbol that has orders, then list again, until the venue lists none.
+        """Cancel-all per settle coin, then list, until the venue lists no open order.
 
-        Orders in flight when a round starts show up in the next listing and get their own
-        cancel-all. Raises ``OrdersRemain`` when orders are still listed after ``max_rounds``.
+        Cancelling by settle coin reaches every symbol of the book, those the watchdog has never
+        seen included, in one request per coin; the listing after it is the verification, and
+        orders that landed in between get the next round. Raises ``OrdersRemain`` when orders
+        are still listed after ``max_rounds``.
         """
         if max_rounds < 1:
             raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
-        symbols: list[str] = []
         cancelled: list[str] = []
         for round_no in range(1, max_rounds + 1):
-            orders = await self.open_orders()
-            if not orders:
-                return CancelReport(round_no - 1, tuple(symbols), tuple(cancelled))
-            for symbol in sorted({o.symbol for o in orders}):
+            for coin in self._coins():
                 body = await self._post(
-                    "/v5/order/cancel-all", {"category": wire.CATEGORY, "symbol": symbol}
+                    "/v5/order/cancel-all", {"category": wire.CATEGORY, "settleCoin": coin}
                 )
                 cancelled += wire.parse_cancel_all(body)
-                symbols.append(symbol)
-        remaining = await self.open_orders()
-        if not remaining:
-            return CancelReport(max_rounds, tuple(symbols), tuple(cancelled))
+            remaining = await self.open_orders()
+            if not remaining:
+                return CancelReport(round_no, tuple(cancelled))
         raise OrdersRemain(
             f"the venue still lists {len(remaining)} open order(s) after {max_rounds} rounds of "
             f"cancel-all ({', '.join(sorted({o.symbol for o in remaining}))})",

@@ -265,6 +265,24 @@ async def test_a_listing_longer_than_max_pages_is_an_error(
         await adapter(fake, session, max_pages=3).open_orders("BTCUSDT")
 
 
+async def test_an_order_listed_after_a_cancel_round_gets_another_round(
+    fake: FakeVenue, session: aiohttp.ClientSession
+) -> None:
+    fake.script(
+        "GET /v5/order/realtime",
+        Reply(200, ok({"list": [order(orderId="late")], "nextPageCursor": ""})),
+        Reply(200, ok({"list": [], "nextPageCursor": ""})),
+    )
+    fake.script(
+        "POST /v5/order/cancel-all",
+        Reply(200, ok({"list": [{"orderId": "a"}], "success": "1"})),
+        Reply(200, ok({"list": [{"orderId": "late"}], "success": "1"})),
+    )
+    report = await adapter(fake, session, settle_coins=("USDT",)).cancel_everything()
+    assert (report.rounds, report.cancelled) == (2, ("a", "late"))
+    assert len(fake.calls("GET /v5/order/realtime")) == 2
+
+
 async def test_orders_that_survive_every_round_of_cancel_all_are_reported(
     fake: FakeVenue, session: aiohttp.ClientSession
 ) -> None:
