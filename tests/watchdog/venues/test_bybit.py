@@ -246,6 +246,18 @@ async def test_dcp_on_an_account_without_it_is_unsupported_and_nothing_is_set(
     assert "POST /v5/order/disconnected-cancel-all" not in endpoints
 
 
+async def test_dcp_the_venue_has_not_enabled_is_unsupported_even_for_the_master(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=0, dcp_enabled=False), venue="bybit")
+    try:
+        venue = adapter(sim, session, sim.master_key)
+        with pytest.raises(DcpUnsupported, match="unsupported here"):
+            await venue.arm_dcp(5)
+    finally:
+        sim.stop()
+
+
 @pytest.mark.parametrize("window_s", [2, 301])
 async def test_a_dcp_window_outside_3_to_300_s_is_refused_before_sending(
     sim: SimProcess, session: aiohttp.ClientSession, window_s: int
