@@ -109,10 +109,6 @@ class Bybit:
         return f"Bybit({self._endpoint.base_url!r}, credentials={self._credentials!r})"
 
     @property
-    def endpoint(self) -> BybitEndpoint:
-        return self._endpoint
-
-    @property
     def time_offset_ms(self) -> float:
         return self._offset_ms
 
