@@ -17,12 +17,15 @@ from watchdog.venues.base import (
     Venue,
 )
 from watchdog.venues.binance_futures import BinanceFutures, VenueEndpoint, open_session
+from watchdog.venues.bybit import Bybit, BybitEndpoint, CancelReport
 from watchdog.venues.credentials import Credentials, load_api_key_id, load_credentials
 from watchdog.venues.errors import (
     Banned,
     CredentialsError,
+    DcpUnsupported,
     InvalidSignature,
     KeyRefused,
+    OrdersRemain,
     RateLimited,
     TimestampOutOfWindow,
     UnknownOrder,
@@ -40,15 +43,20 @@ __all__ = [
     "AccountView",
     "Banned",
     "BinanceFutures",
+    "Bybit",
+    "BybitEndpoint",
+    "CancelReport",
     "CountdownAck",
     "Credentials",
     "CredentialsError",
+    "DcpUnsupported",
     "InvalidSignature",
     "KeyAdmin",
     "KeyRefused",
     "OpenOrder",
     "OrderAck",
     "OrderType",
+    "OrdersRemain",
     "Position",
     "RateLimited",
     "RateState",

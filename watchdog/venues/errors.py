@@ -96,6 +96,19 @@ class VenueTimeout(VenueUnavailable, TimeoutError):
     """No answer within the request's timeout: the outcome is UNKNOWN; retry."""
 
 
+class OrdersRemain(VenueError):
+    """Cancel-all answered, yet the venue still lists open orders after every round: not done."""
+
+    def __init__(self, msg: str, *, remaining: int) -> None:
+        self.remaining = remaining
+        super().__init__(msg)
+
+
+class DcpUnsupported(VenueError):
+    """The account has no disconnection protection configured: the venue cannot cancel for us
+    if the watchdog dies. Unsupported here, never assumed armed."""
+
+
 def is_retryable(exc: BaseException) -> bool:
     """True when the same request may succeed later without any change to it."""
     return isinstance(exc, VenueUnavailable | RateLimited | TimestampOutOfWindow)

@@ -27,7 +27,7 @@ class OrderUpdate:
     order_type: str
     execution_type: str  # NEW, CANCELED, CALCULATED, EXPIRED, TRADE, AMENDMENT
     status: str  # NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, EXPIRED_IN_MATCH
-    order_id: int
+    order_id: int | str  # Binance: an integer; Bybit: an opaque string (a UUID)
     orig_qty: Decimal
     price: Decimal
     last_qty: Decimal

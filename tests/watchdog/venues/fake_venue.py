@@ -62,7 +62,7 @@ class FakeVenue:
             reply = Reply(404, {"code": -1, "msg": f"no reply scripted for {route}"})
         return web.Response(
             status=reply.status,
-            body=orjson.dumps(reply.body),
+            body=reply.body if isinstance(reply.body, bytes) else orjson.dumps(reply.body),
             headers=reply.headers,
             content_type="application/json",
         )

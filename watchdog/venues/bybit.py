@@ -1,0 +1,419 @@
+"""Bybit v5 REST adapter (aiohttp, ``category=linear``) for the watchdog's kill and view.
+
+Shares the process's one ``aiohttp.ClientSession`` (``open_session``). GET parameters travel in
+the query string, POST parameters as a JSON body; either is signed exactly as sent
+(``X-BAPI-SIGN``). The server-time offset is learnt from ``/v5/market/time`` and relearnt on
+retCode 10002. A rate limit blocks this adapter until the venue's reset time: hammering a venue
+that asked for a pause only makes it longer.
+
+Kill steps are verified by their effect: ``cancel_everything`` lists until the venue shows no
+order; ``key_accepted`` asks the venue whether a deleted key is refused; ``arm_dcp`` reads the
+protection back. An answer the adapter cannot read is an error, never a success.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from watchdog.clock import Clock, SystemClock
+from watchdog.venues import bybit_wire as wire
+from watchdog.venues.base import AccountView, Position
+from watchdog.venues.credentials import Credentials, redact_key
+from watchdog.venues.errors import (
+    DcpUnsupported,
+    OrdersRemain,
+    RateLimited,
+    TimestampOutOfWindow,
+    VenueError,
+    VenueProtocolError,
+    VenueRejected,
+    VenueTimeout,
+    VenueUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+# A signature no secret produces: the probe's answer then tells "key refused" (10003) from "key
+# accepted, signature wrong" (10004) without the watchdog ever holding the trader's secret.
+_PROBE_SIGNATURE = "0" * 64
+# Bybit documents up to 200 positions a page; 50 is accepted everywhere and costs one more
+# page only past 50 open positions.
+_POSITION_PAGE_LIMIT = "50"
+
+
+@dataclass(frozen=True, slots=True)
+class BybitEndpoint:
+    """Where and how to reach the venue.
+
+    ``settle_coins``: the linear books the account trades; open orders and positions are listed
+    per settle coin (the venue needs a symbol, a base coin or a settle coin for ``linear``), so a
+    coin left out here is a book the kill never sees.
+    """
+
+    base_url: str
+    recv_window_ms: int = 5000
+    request_timeout_s: float = 5.0
+    connect_timeout_s: float = 2.0
+    settle_coins: tuple[str, ...] = ("USDT", "USDC")
+    page_limit: int = 50  # open orders per page: the venue's maximum
+    max_pages: int = 100
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url: expected an http(s) URL, got {self.base_url!r}")
+        if not 0 < self.recv_window_ms <= 60_000:
+            raise ValueError(f"recv_window_ms: must be in 1..60000, got {self.recv_window_ms}")
+        if self.request_timeout_s <= 0 or self.connect_timeout_s <= 0:
+            raise ValueError("request_timeout_s and connect_timeout_s must be > 0")
+        if not self.settle_coins:
+            raise ValueError("settle_coins: name at least one (e.g. USDT)")
+        if not 1 <= self.page_limit <= 50:
+            raise ValueError(f"page_limit: must be in 1..50, got {self.page_limit}")
+        if self.max_pages < 1:
+            raise ValueError(f"max_pages: must be >= 1, got {self.max_pages}")
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReport:
+    """A verified cancel-everything: the venue listed no open order after ``rounds`` rounds."""
+
+    rounds: int
+    cancelled: tuple[str, ...]  # order ids the venue said it cancelled
+
+
+class Bybit:
+    """One API key on one Bybit account. ``credentials`` may be None for public and probe calls."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: BybitEndpoint,
+        credentials: Credentials | None,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self._session = session
+        self._endpoint = endpoint
+        self._credentials = credentials
+        self._clock = clock or SystemClock()
+        self._offset_ms = 0.0
+        self._blocked_until = 0.0
+
+    def __repr__(self) -> str:
+        return f"Bybit({self._endpoint.base_url!r}, credentials={self._credentials!r})"
+
+    @property
+    def time_offset_ms(self) -> float:
+        return self._offset_ms
+
+    # --- time -----------------------------------------------------------------------------
+
+    async def sync_time(self) -> float:
+        """Learn server time minus local wall time (ms), measured at the round trip's midpoint."""
+        before = self._clock.wall()
+        body = await self._send("GET", "/v5/market/time", "", None, {})
+        after = self._clock.wall()
+        self._offset_ms = wire.parse_server_time_ms(body) - (before + after) * 500.0
+        return self._offset_ms
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def open_orders(self, symbol: str | None = None) -> tuple[wire.BybitOrder, ...]:
+        """Every open order of one symbol, or of every settle coin the endpoint names."""
+        scopes = [("symbol", symbol)] if symbol else [("settleCoin", c) for c in self._coins()]
+        out: list[wire.BybitOrder] = []
+        for scope in scopes:
+            out += await self._orders_in(scope)
+        return tuple(out)
+
+    async def _orders_in(self, scope: tuple[str, str]) -> list[wire.BybitOrder]:
+        out: list[wire.BybitOrder] = []
+        cursor = ""
+        for _ in range(self._endpoint.max_pages):
+            params = [("category", wire.CATEGORY), scope, ("limit", str(self._endpoint.page_limit))]
+            if cursor:
+                params.append(("cursor", cursor))
+            page = wire.parse_orders_page(await self._get("/v5/order/realtime", params))
+            out += page.orders
+            if not page.next_cursor or not page.orders:
+                return out
+            if page.next_cursor == cursor:
+                # Stopping here would report a partial list as the whole: never.
+                raise VenueProtocolError(
+                    f"GET /v5/order/realtime: the venue repeated cursor {cursor!r}"
+                )
+            cursor = page.next_cursor
+        raise VenueProtocolError(
+            f"GET /v5/order/realtime: more than {self._endpoint.max_pages} pages for {scope[1]}"
+        )
+
+    async def account(self) -> AccountView:
+        """Wallet totals and the non-zero positions (two reads; equity = margin balance)."""
+        wallet = wire.parse_wallet(
+            await self._get("/v5/account/wallet-balance", [("accountType", "UNIFIED")])
+        )
+        positions = await self.position_risk()
+        return AccountView(
+            equity=wallet.margin_balance,
+            wallet=wallet.wallet,
+            unrealized=wallet.unrealized,
+            available=wallet.available,
+            positions=tuple(p for p in positions if p.qty != 0),
+        )
+
+    async def position_risk(self, symbol: str | None = None) -> tuple[Position, ...]:
+        """Positions with their mark price: a symbol's even when flat, otherwise the open ones."""
+        scopes = [("symbol", symbol)] if symbol else [("settleCoin", c) for c in self._coins()]
+        out: list[Position] = []
+        for scope in scopes:
+            out += await self._positions_in(scope)
+        return tuple(out)
+
+    async def _positions_in(self, scope: tuple[str, str]) -> list[Position]:
+        out: list[Position] = []
+        cursor = ""
+        for _ in range(self._endpoint.max_pages):
+            params = [("category", wire.CATEGORY), scope, ("limit", _POSITION_PAGE_LIMIT)]
+            if cursor:
+                params.append(("cursor", cursor))
+            page = wire.parse_positions_page(await self._get("/v5/position/list", params))
+            out += page.positions
+            if not page.next_cursor or not page.positions:
+                return out
+            if page.next_cursor == cursor:
+                # Stopping here would report a partial list as the whole: never.
+                raise VenueProtocolError(
+                    f"GET /v5/position/list: the venue repeated cursor {cursor!r}"
+                )
+            cursor = page.next_cursor
+        raise VenueProtocolError(
+            f"GET /v5/position/list: more than {self._endpoint.max_pages} pages for {scope[1]}"
+        )
+
+    # --- cancels --------------------------------------------------------------------------
+
+    async def cancel_all(self, symbol: str) -> str:
+        """Cancel every open order of ``symbol``; the venue's answer, for the audit."""
+        body = await self._post(
+            "/v5/order/cancel-all", {"category": wire.CATEGORY, "symbol": symbol}
+        )
+        ids = wire.parse_cancel_all(body)
+        return f"{symbol}: venue cancelled {len(ids)} order(s)"
+
+    async def cancel_everything(self, max_rounds: int = 3) -> CancelReport:
+        """Cancel-all per settle coin, then list, until the venue lists no open order.
+
+        Cancelling by settle coin reaches every symbol of the book, those the watchdog has never
+        seen included, in one request per coin; the listing after it is the verification, and
+        orders that landed in between get the next round. Raises ``OrdersRemain`` when orders
+        are still listed after ``max_rounds``.
+        """
+        if max_rounds < 1:
+            raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
+        cancelled: list[str] = []
+        for round_no in range(1, max_rounds + 1):
+            for coin in self._coins():
+                body = await self._post(
+                    "/v5/order/cancel-all", {"category": wire.CATEGORY, "settleCoin": coin}
+                )
+                cancelled += wire.parse_cancel_all(body)
+            remaining = await self.open_orders()
+            if not remaining:
+                return CancelReport(round_no, tuple(cancelled))
+        raise OrdersRemain(
+            f"the venue still lists {len(remaining)} open order(s) after {max_rounds} rounds of "
+            f"cancel-all ({', '.join(sorted({o.symbol for o in remaining}))})",
+            remaining=len(remaining),
+        )
+
+    # --- disconnection protection (DCP) ---------------------------------------------------
+
+    async def dcp_state(self) -> wire.DcpState:
+        """The account's DCP for derivatives as the venue reports it (``configured`` False when
+        the venue has not enabled DCP for this account)."""
+        return wire.parse_dcp_info(await self._get("/v5/account/query-dcp-info", []))
+
+    async def arm_dcp(self, window_s: int) -> wire.DcpState:
+        """Set the derivatives DCP window and return the state read back from the venue.
+
+        Refreshing is calling this again (and keeping a private WebSocket subscribed to ``dcp``:
+        the venue only counts down once the last such connection is gone). Raises
+        ``DcpUnsupported`` when the venue lists no DCP for the account: never assumed armed.
+        The venue applies a change within about 10 s, so the read-back window may lag.
+        """
+        if not wire.DCP_WINDOW_MIN_S <= window_s <= wire.DCP_WINDOW_MAX_S:
+            raise ValueError(
+                f"window_s must be in {wire.DCP_WINDOW_MIN_S}..{wire.DCP_WINDOW_MAX_S}, "
+                f"got {window_s}"
+            )
+        before = await self.dcp_state()
+        if not before.configured:
+            raise DcpUnsupported(
+                "Bybit DCP is not configured for this account (query-dcp-info lists no "
+                f"{wire.DCP_PRODUCT}): unsupported here; the venue will not cancel if the "
+                "watchdog dies"
+            )
+        body = await self._post(
+            "/v5/order/disconnected-cancel-all",
+            {"product": wire.DCP_PRODUCT, "timeWindow": window_s},
+        )
+        wire.parse_empty_result(body, "disconnected-cancel-all")
+        after = await self.dcp_state()
+        if not after.configured or after.status != "ON":
+            raise VenueProtocolError(
+                f"disconnected-cancel-all: accepted, but the venue reads back {after}"
+            )
+        return after
+
+    # --- key management (master credentials) and the key probe ---------------------------
+
+    async def delete_sub_account_key(self, email: str, api_key: str) -> str:
+        """Delete a sub-account's API key; must run on the master's credentials. Bybit names the
+        key alone: ``email`` only labels the audit line."""
+        body = await self._post("/v5/user/delete-sub-api", {"apikey": api_key})
+        wire.parse_empty_result(body, "delete-sub-api")
+        return f"deleted {redact_key(api_key)} of {email}"
+
+    async def key_accepted(self, api_key: str) -> bool:
+        """Does the venue still accept ``api_key``? Needs no secret of that key.
+
+        A signed read with a deliberately wrong signature: the venue checks the key before the
+        signature, so 10003/33004 means refused and 10004 (or 10010, a key bound to other IPs)
+        means the key still exists. Reads nothing and changes nothing. Any other answer raises:
+        "unknown" is never reported as "refused".
+        """
+        params = [("accountType", "UNIFIED")]
+        for attempt in range(2):
+            try:
+                await self._send(
+                    "GET",
+                    "/v5/account/wallet-balance",
+                    wire.query_string(params),
+                    None,
+                    wire.auth_headers(
+                        api_key,
+                        self._timestamp_ms(),
+                        self._endpoint.recv_window_ms,
+                        _PROBE_SIGNATURE,
+                    ),
+                )
+            except TimestampOutOfWindow:
+                if attempt:
+                    raise
+                await self.sync_time()
+                continue
+            except VenueRejected as exc:
+                if exc.code in wire.KEY_GONE_CODES:
+                    return False
+                if exc.code in (wire.RET_INVALID_SIGNATURE, wire.RET_IP_MISMATCH):
+                    return True
+                raise
+            raise VenueProtocolError("wallet-balance probe: a zero signature was accepted")
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    # --- transport ------------------------------------------------------------------------
+
+    def _coins(self) -> tuple[str, ...]:
+        return self._endpoint.settle_coins
+
+    def _timestamp_ms(self) -> int:
+        return int(self._clock.wall() * 1000.0 + self._offset_ms)
+
+    async def _get(self, path: str, params: list[tuple[str, str]]) -> object:
+        return await self._signed("GET", path, wire.query_string(params), None)
+
+    async def _post(self, path: str, payload: Mapping[str, object]) -> object:
+        return await self._signed("POST", path, "", orjson.dumps(payload).decode())
+
+    async def _signed(self, method: str, path: str, query: str, body: str | None) -> object:
+        """A signed call; on 10002 the clock is resynced and the call is made once more."""
+        endpoint = f"{method} {path}"
+        credentials = self._require_credentials(endpoint)
+        for attempt in range(2):
+            stamp = self._timestamp_ms()
+            window = self._endpoint.recv_window_ms
+            signature = credentials.sign(
+                wire.sign_payload(stamp, credentials.api_key, window, body or query)
+            )
+            headers = wire.auth_headers(credentials.api_key, stamp, window, signature)
+            try:
+                return await self._send(method, path, query, body, headers)
+            except TimestampOutOfWindow:
+                if attempt:
+                    raise
+                await self.sync_time()
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    async def _send(
+        self, method: str, path: str, query: str, body: str | None, headers: dict[str, str]
+    ) -> object:
+        endpoint = f"{method} {path}"
+        self._check_not_blocked(endpoint)
+        if body is not None:
+            headers = {**headers, "Content-Type": "application/json"}
+        url = URL(f"{self._endpoint.base_url}{path}" + (f"?{query}" if query else ""), encoded=True)
+        status, resp_headers, answer = await self._roundtrip(method, url, headers, body, endpoint)
+        error = wire.error_for(status, answer, resp_headers, endpoint, now_ms=self._timestamp_ms())
+        if error is not None:
+            self._note_rate_limit(error)
+            raise error
+        return answer
+
+    async def _roundtrip(
+        self, method: str, url: URL, headers: dict[str, str], body: str | None, endpoint: str
+    ) -> tuple[int, Mapping[str, str], object]:
+        timeout = aiohttp.ClientTimeout(
+            total=self._endpoint.request_timeout_s, sock_connect=self._endpoint.connect_timeout_s
+        )
+        try:
+            async with self._session.request(
+                method, url, headers=headers, data=body, timeout=timeout
+            ) as r:
+                raw = await r.read()
+                return r.status, r.headers, _decode(raw, r.status, endpoint)
+        except TimeoutError as exc:
+            raise VenueTimeout(
+                f"no answer within {self._endpoint.request_timeout_s}s", endpoint=endpoint
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise VenueUnavailable(f"{type(exc).__name__}: {exc}", endpoint=endpoint) from exc
+
+    def _check_not_blocked(self, endpoint: str) -> None:
+        remaining = self._blocked_until - self._clock.monotonic()
+        if remaining > 0:
+            raise RateLimited(
+                None,
+                "still backing off until the venue's rate-limit reset",
+                http_status=429,
+                endpoint=endpoint,
+                retry_after=remaining,
+            )
+
+    def _note_rate_limit(self, error: VenueError) -> None:
+        if isinstance(error, RateLimited) and error.retry_after:
+            until = self._clock.monotonic() + error.retry_after
+            self._blocked_until = max(self._blocked_until, until)
+            log.warning(
+                "venue_rate_limited",
+                extra={"endpoint": error.endpoint, "retry_after_s": error.retry_after},
+            )
+
+    def _require_credentials(self, endpoint: str) -> Credentials:
+        if self._credentials is None:
+            raise VenueError(f"{endpoint}: this adapter was built without credentials")
+        return self._credentials
+
+
+def _decode(raw: bytes, status: int, endpoint: str) -> object:
+    try:
+        return orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        if status >= 400:
+            return None  # an error page (a proxy's HTML): the status alone decides
+        raise VenueProtocolError(f"{endpoint}: answer is not JSON ({raw[:80]!r})") from None
