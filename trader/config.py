@@ -319,9 +319,17 @@ def _risk(t: _Table, base: Path) -> RiskConfig:
     return risk
 
 
+def _socket(text: str, base: Path) -> str:
+    """A relative Unix socket path resolves against the config's folder, like every other
+    path in it (the watchdog resolves its ingress socket the same way)."""
+    if text.startswith("udp://") or Path(text).is_absolute():
+        return text
+    return str(base / text)
+
+
 def _watchdog(t: _Table, base: Path) -> WatchdogConfig:
     watchdog = WatchdogConfig(
-        socket=t.string("socket"),
+        socket=_socket(t.string("socket"), base),
         key_file=t.path("key_file", base),
         trader_id=t.string("trader_id"),
         heartbeat_interval_s=t.positive("heartbeat_interval_s", 0.5),
