@@ -4,6 +4,7 @@ consistent with the sim world, and never written over."""
 from __future__ import annotations
 
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,13 @@ def test_a_sim_world_without_the_needed_keys_is_one_clear_error(
     assert write_config.main([str(tmp_path / "local"), "--sim-config", str(sim)]) == 1
     assert "the sim world lacks a key labelled watchdog" in capsys.readouterr().err
     assert not (tmp_path / "local").exists()
+
+
+def test_git_ignores_the_folder_the_readme_writes_secrets_into() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--quiet", "--no-index", "examples/local/trader-hmac.key"],
+        cwd=repo,
+        check=False,
+    )
+    assert ignored.returncode == 0  # 1: not ignored, a generated secret could be committed
