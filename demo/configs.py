@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from exchange_sim.config import DEFAULT_CONFIG, KeyConfig, parse_config
+from exchange_sim.config import DEFAULT_CONFIG, KeyConfig, SimConfig, parse_config
 
 TRADER_ID = "demo-mm"
 TRADER_ACCOUNT = "trader1"
@@ -67,10 +67,21 @@ class WorldKeys:
 
 
 def world_keys() -> WorldKeys:
-    config = parse_config(sim_toml(), "<demo sim world>")
+    return keys_of(parse_config(sim_toml(), "<demo sim world>"))
+
+
+def keys_of(config: SimConfig) -> WorldKeys:
+    """A sim world's keys labelled trader, watchdog and master; ValueError names what is
+    missing from a world that lacks them."""
     keys = {key.label: key for account in config.accounts for key in account.keys}
-    email = next(a.email for a in config.accounts if a.name == TRADER_ACCOUNT)
-    return WorldKeys(keys["trader"], keys["watchdog"], keys["master"], email)
+    emails = [a.email for a in config.accounts if a.name == TRADER_ACCOUNT]
+    labels = ("trader", "watchdog", "master")
+    missing = [f"a key labelled {label}" for label in labels if label not in keys]
+    if not emails:
+        missing.append(f"an account named {TRADER_ACCOUNT}")
+    if missing:
+        raise ValueError(f"the sim world lacks {' and '.join(missing)}")
+    return WorldKeys(keys["trader"], keys["watchdog"], keys["master"], emails[0])
 
 
 def credentials_toml(key: KeyConfig, *, with_secret: bool = True) -> str:

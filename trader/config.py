@@ -250,13 +250,21 @@ def _risk(t: Table, base: Path) -> RiskConfig:
     return RiskConfig(limits_file=_path(t, "limits_file", base))
 
 
+def _socket(text: str, base: Path) -> str:
+    """A relative Unix socket path resolves against the config's folder, like every other
+    path in it (the watchdog resolves its ingress socket the same way)."""
+    if text.startswith("udp://") or Path(text).is_absolute():
+        return text
+    return str(base / text)
+
+
 def _watchdog(t: Table, base: Path) -> WatchdogConfig:
     t.reject_unknown(
         ("socket", "key_file", "trader_id", "heartbeat_interval_s", "silence_timeout_s",
          "telemetry_interval_s")
     )  # fmt: skip
     watchdog = WatchdogConfig(
-        socket=t.text("socket"),
+        socket=_socket(t.text("socket"), base),
         key_file=_path(t, "key_file", base),
         trader_id=t.text("trader_id"),
         heartbeat_interval_s=t.number("heartbeat_interval_s", 0.5),

@@ -70,11 +70,15 @@ class Fill:
 class Exchange:
     """All venue state. One instance per simulator process, driven by one event loop."""
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, funded_ms: int) -> None:
+        """``funded_ms``: when the configured balances were credited (the venue reports it as
+        the balance's update time until something moves it; clients skip a zero time)."""
         self.symbols: dict[str, SymbolConfig] = {s.symbol: s for s in config.symbols}
         self._market: MarketConfig = config.market
         self._fees: FeeConfig = config.fees
-        self.accounts: dict[str, Account] = {a.name: _account(a, config) for a in config.accounts}
+        self.accounts: dict[str, Account] = {
+            a.name: _account(a, config, funded_ms) for a in config.accounts
+        }
         self.keys: dict[str, Key] = {
             k.api_key: Key(k, a.name) for a in config.accounts for k in a.keys
         }
@@ -502,11 +506,12 @@ def _cap(fills: list[Fill], limit: Decimal) -> list[Fill]:
     return capped
 
 
-def _account(cfg: AccountConfig, sim: SimConfig) -> Account:
+def _account(cfg: AccountConfig, sim: SimConfig, funded_ms: int) -> Account:
     return Account(
         name=cfg.name,
         email=cfg.email,
         master=cfg.master,
         wallet=cfg.usdt,
         positions={s.symbol: Position(s.symbol) for s in sim.symbols},
+        update_ms=funded_ms,
     )

@@ -73,7 +73,7 @@ class Sim:
     def __init__(self, config: SimConfig, clock: Clock, front: FrontFactory) -> None:
         self.config = config
         self.clock = clock
-        self.engine = Exchange(config)
+        self.engine = Exchange(config, int(clock.wall() * 1000))
         self.journal = Journal(config.journal_size)
         self.faults = Faults()
         self.rng = random.Random(config.market.seed ^ 0x5EED)

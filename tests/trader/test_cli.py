@@ -34,10 +34,11 @@ def write(tmp_path: Path, text: str) -> Path:
 def valid_files(tmp_path: Path) -> Path:
     """The example config with the files it names present and valid."""
     (tmp_path / "limits.toml").write_text((REPO / "examples" / "limits.toml").read_text())
-    creds = tmp_path / "trader-venue.key"
+    (tmp_path / "local").mkdir()
+    creds = tmp_path / "local" / "trader-venue.cred"
     creds.write_text('api_key = "key"\nsecret = "secret"\n')
     creds.chmod(0o600)
-    key = tmp_path / "trader-hmac.key"
+    key = tmp_path / "local" / "trader-hmac.key"
     key.write_text(bytes(range(32)).hex())
     key.chmod(0o600)
     return write(tmp_path, EXAMPLE)
@@ -51,7 +52,7 @@ def test_check_accepts_the_example_config_and_its_files(tmp_path: Path) -> None:
 
 def test_check_refuses_credentials_open_to_others(tmp_path: Path) -> None:
     path = valid_files(tmp_path)
-    (tmp_path / "trader-venue.key").chmod(0o644)
+    (tmp_path / "local" / "trader-venue.cred").chmod(0o644)
     result = run("run", "--config", str(path), "--check")
     assert result.returncode == 1
     assert "venue.credentials_file" in result.stderr
@@ -96,8 +97,10 @@ def test_strict_mode_refuses_a_drifted_host_with_exit_3(tmp_path: Path) -> None:
     others = sorted(layout.online - layout.trader)
     if not others:
         pytest.skip("every online CPU is a trader CPU in this host's layout: nothing can drift")
-    text = EXAMPLE.replace('profile = "latency"', 'profile = "baseline"').replace(
-        "cpus = [1]", f"cpus = [{others[0]}]"
+    text = (
+        EXAMPLE.replace('profile = "latency"', 'profile = "baseline"')
+        .replace("cpus = [1]", f"cpus = [{others[0]}]")
+        .replace("strict = false", "strict = true")
     )
     result = run("run", "--config", str(write(tmp_path, text)))
     assert result.returncode == 3, result.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trader.config import load_config, parse_config
+from trader.config import TraderConfig, load_config, parse_config
 from trader.errors import ConfigError
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "trader.toml"
@@ -23,11 +23,29 @@ def parse(text: str) -> object:
 
 def test_the_example_config_loads_with_paths_relative_to_its_folder() -> None:
     config = load_config(EXAMPLE)
-    assert config.venue.credentials_file == EXAMPLE.parent / "trader-venue.key"
+    assert config.venue.credentials_file == EXAMPLE.parent / "local" / "trader-venue.cred"
+    assert config.watchdog.key_file == EXAMPLE.parent / "local" / "trader-hmac.key"
     assert config.symbol("BTCUSDT").tick_size == Decimal("0.1")
     assert config.host.cpus == (1,)
     assert config.watchdog.trader_id == "trader-1"
     assert config.feed.busy_poll is False  # one whole CPU: never on unless asked for
+
+
+@pytest.mark.parametrize(
+    ("socket", "expected"),
+    [
+        ("local/ingress.sock", "/etc/trader/local/ingress.sock"),  # like every relative path
+        ("/run/killswitch/ingress.sock", "/run/killswitch/ingress.sock"),
+        ("udp://10.0.0.5:9109", "udp://10.0.0.5:9109"),
+    ],
+)
+def test_a_relative_watchdog_socket_resolves_against_the_config_folder(
+    socket: str, expected: str
+) -> None:
+    text = example_text().replace('socket = "local/ingress.sock"', f'socket = "{socket}"', 1)
+    config = parse(text)
+    assert isinstance(config, TraderConfig)
+    assert config.watchdog.socket == expected
 
 
 def test_an_unknown_key_is_named_with_its_path() -> None:
@@ -74,7 +92,7 @@ def test_a_missing_required_key_is_named() -> None:
             'stale_after_s = "2"',
             r"feed\.stale_after_s: expected a number, got a string$",
         ),
-        ("strict = true", "strict = 1", r"host\.strict: expected a boolean, got an integer$"),
+        ("strict = false", "strict = 1", r"host\.strict: expected a boolean, got an integer$"),
         (
             "busy_poll = false",
             'busy_poll = "no"',
@@ -87,13 +105,13 @@ def test_a_missing_required_key_is_named() -> None:
             r"host\.cpus: expected an array of CPU numbers \(integers >= 0\)$",
         ),
         ('ws_url = "ws://127.0.0.1:8080"', 'ws_url = "http://x"', r"venue\.ws_url: must start"),
-        ('quote_qty = "0.001"', 'quote_qty = "0.0015"', r"quote_qty: must be a multiple"),
+        ('quote_qty = "0.002"', 'quote_qty = "0.0015"', r"quote_qty: must be a multiple"),
         (
-            'max_position = "0.005"',
+            'max_position = "0.010"',
             'max_position = "0"',
             r"symbols\.BTCUSDT\.max_position: must be > 0, got '0'$",
         ),
-        ('quote_qty = "0.001"', 'quote_qty = "0.01"', r"quote_qty: must not exceed"),
+        ('quote_qty = "0.002"', 'quote_qty = "0.02"', r"quote_qty: must not exceed"),
         ("port = 9110", "port = 70000", r"metrics\.port: must be >= 0 and <= 65535, got 70000$"),
         ("silence_timeout_s = 3.0", "silence_timeout_s = 0.1", r"must be longer"),
         ("[symbols.BTCUSDT]", "[symbols.btcusdt]", r"symbols\.btcusdt: symbol names"),

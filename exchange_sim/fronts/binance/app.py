@@ -320,6 +320,35 @@ def _position_risk(ctx: Ctx) -> Any:
     return [r for r in rows if sym is None or r["symbol"] == sym.symbol]
 
 
+# One bracket from zero notional up: the simulator has no tiered margin and no liquidation, so
+# the maintenance rate is zero, as every margin field it reports.
+_BRACKET_CAP = 10**12
+
+
+def _bracket(sym: SymbolConfig) -> dict[str, Any]:
+    return {
+        "symbol": sym.symbol,
+        "brackets": [
+            {
+                "bracket": 1,
+                "initialLeverage": sym.leverage,
+                "notionalCap": _BRACKET_CAP,
+                "notionalFloor": 0,
+                "maintMarginRatio": 0,
+                "cum": 0,
+            }
+        ],
+    }
+
+
+def _leverage_bracket(ctx: Ctx) -> Any:
+    """The venue answers one object for a named symbol, a list for every symbol."""
+    sym = ctx.symbol(required=False)
+    if sym is not None:
+        return _bracket(sym)
+    return [_bracket(s) for s in ctx.sim.engine.symbols.values()]
+
+
 def _balance(ctx: Ctx) -> Any:
     a = _assets(ctx)
     return [
@@ -447,6 +476,7 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
         e("GET /fapi/v3/account", "SIGNED", "read", 5, _account),
         e("GET /fapi/v2/positionRisk", "SIGNED", "read", 5, _position_risk),
         e("GET /fapi/v3/positionRisk", "SIGNED", "read", 5, _position_risk),
+        e("GET /fapi/v1/leverageBracket", "SIGNED", "read", 1, _leverage_bracket),
         e("GET /fapi/v2/balance", "SIGNED", "read", 5, _balance),
         e("GET /fapi/v3/balance", "SIGNED", "read", 5, _balance),
         e("POST /fapi/v1/listenKey", "USER_STREAM", None, 1, _listen_key_create),

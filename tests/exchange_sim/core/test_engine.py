@@ -13,13 +13,20 @@ from exchange_sim.core.market import Quote
 from exchange_sim.core.orders import NewOrder
 from exchange_sim.core.refusals import Reason, Refused
 
+FUNDED_MS = 1_700_000_000_000
+
 
 def _exchange() -> Exchange:
-    ex = Exchange(load_config(None))
+    ex = Exchange(load_config(None), FUNDED_MS)
     ex.on_quote("BTCUSDT", Quote(D("60000.0"), D("60000.1"), D("5"), D("5")), 0)
     ex.on_quote("ETHUSDT", Quote(D("3000.00"), D("3000.01"), D("5"), D("5")), 0)
     ex.listening.add("trader1")
     return ex
+
+
+def test_configured_balances_carry_the_time_they_were_funded() -> None:
+    # Clients (ccxt) skip an asset whose update time is 0 as never touched.
+    assert {a.update_ms for a in _exchange().accounts.values()} == {FUNDED_MS}
 
 
 def _order(

@@ -1,39 +1,43 @@
-"""The example config in the repository stays valid as the config format evolves."""
+"""The example config in the repository stays valid as the config format evolves, and passes
+its check with nothing but the secrets ``python -m demo.write_config`` generates."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import tomllib
 from pathlib import Path
 
+from demo import configs, write_config
 from watchdog.daemon.config import load_config
+from watchdog.daemon.venue.settings import KNOWN_VENUE_KEYS
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "watchdog.toml"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
-def test_the_example_config_is_valid(tmp_path: Path) -> None:
-    # Point its absolute paths into tmp_path and create the files they name.
-    text = EXAMPLE.read_text().replace("/etc/killswitch/", f"{tmp_path}/")
-    for trader in ("mm-btc", "arb-eth"):
-        key = tmp_path / f"{trader}.key"
-        key.write_text(bytes(range(32)).hex())
-        key.chmod(0o600)
-        (tmp_path / f"{trader}.credential").write_text("api-key=secret\n")
-    (tmp_path / "mm-btc.limits.toml").write_text('profile = "standard"\n')
-    for name, content in (
-        ("watchdog-account.cred", 'api_key = "ACCOUNTKEY"\nsecret = "account-secret"\n'),
-        ("watchdog-master.cred", 'api_key = "MASTERKEY"\nsecret = "master-secret"\n'),
-        ("mm-btc.key-id", 'api_key = "TRADERKEY"\n'),
-    ):
-        (tmp_path / name).write_text(content)
-        (tmp_path / name).chmod(0o600)
-    path = tmp_path / "watchdog.toml"
-    path.write_text(text)
-    config = load_config(path)
-    assert [t.id for t in config.traders] == ["mm-btc", "arb-eth"]
-    assert config.traders[0].process.unit == "trader-mm-btc.service"
-    assert config.traders[1].limits.heartbeat.kill_after_s == 3.0
-    assert config.control_socket_mode == 0o600
-    assert {t.kill_group for t in config.traders} == {"desk-1"}
-    venue = config.traders[0].venue
+def test_the_example_config_is_valid_with_the_generated_secrets(tmp_path: Path) -> None:
+    examples = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, examples, ignore=shutil.ignore_patterns("local"))
+    assert write_config.main([str(examples / "local")]) == 0
+    config = load_config(examples / "watchdog.toml")
+    assert [t.id for t in config.traders] == ["trader-1"]
+    trader = config.traders[0]
+    assert trader.credential_file == examples / "local" / "trader-venue.cred"
+    assert trader.limits.heartbeat.kill_after_s == 15.0  # examples/limits.toml
+    assert config.control_socket == examples / "local" / "control.sock"
+    assert config.alerts.webhooks == ()  # a local world sends nothing off the machine
+    venue = trader.venue
     assert venue is not None
+    assert venue.trader_key == configs.world_keys().trader.api_key
     assert venue.max_venue_blind_s == 5.0
-    assert config.traders[1].venue is None
+
+
+def test_the_example_venue_table_sets_every_key() -> None:
+    data = tomllib.loads((EXAMPLES / "watchdog.toml").read_text())
+    assert set(data["traders"][0]["venue"]) == KNOWN_VENUE_KEYS
+
+
+def test_the_example_names_each_way_to_find_the_process() -> None:
+    text = (EXAMPLES / "watchdog.toml").read_text()
+    for key in ("pid", "pidfile", "unit"):
+        assert re.search(rf"^#\s+{key} = ", text, re.MULTILINE), key

@@ -83,3 +83,20 @@ def test_a_deleted_key_is_refused(frozen_sim: SimProcess) -> None:
     )
     with pytest.raises(ccxt.AuthenticationError, match="-2015"):
         client.fetch_open_orders(BTC)
+
+
+def test_fetch_balance_reads_the_usdt_wallet(frozen_sim: SimProcess) -> None:
+    client = _client(frozen_sim, frozen_sim.trader_key)
+    wallet = float(frozen_sim.account_of(frozen_sim.trader_key).usdt)  # nothing traded yet
+    balance = client.fetch_balance()
+    assert balance["USDT"]["total"] == pytest.approx(wallet)
+    assert balance["USDT"]["free"] == pytest.approx(wallet)
+
+
+def test_fetch_positions_reads_the_position_and_its_leverage(frozen_sim: SimProcess) -> None:
+    client = _client(frozen_sim, frozen_sim.trader_key)
+    client.create_order(BTC, "market", "buy", 0.01)
+    positions = {p["symbol"]: p for p in client.fetch_positions([BTC, ETH])}
+    assert positions[BTC]["contracts"] == pytest.approx(0.01)
+    assert positions[BTC]["side"] == "long"
+    assert positions[BTC]["leverage"] == pytest.approx(20)
