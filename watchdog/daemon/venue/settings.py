@@ -76,6 +76,7 @@ _KEYS = {
     "dms_disarm_on_shutdown", "reconcile_period_s", "max_venue_blind_s", "selfcheck_period_s",
     "flatten", "recv_window_ms", "request_timeout_s",
 }  # fmt: skip
+KNOWN_VENUE_KEYS = frozenset(_KEYS)  # every key of [traders.venue]: the example names them all
 
 
 def parse_venue_settings(table: Table, *, base: Path | None = None) -> VenueSettings:
