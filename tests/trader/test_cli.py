@@ -44,7 +44,7 @@ def valid_files(tmp_path: Path) -> Path:
 
 
 def test_check_accepts_the_example_config_and_its_files(tmp_path: Path) -> None:
-    result = run("run", "--config", str(valid_files(tmp_path)), "--check")
+    result = run("check-config", "--config", str(valid_files(tmp_path)))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith(": ok")
 
@@ -52,7 +52,7 @@ def test_check_accepts_the_example_config_and_its_files(tmp_path: Path) -> None:
 def test_check_refuses_credentials_open_to_others(tmp_path: Path) -> None:
     path = valid_files(tmp_path)
     (tmp_path / "trader-venue.key").chmod(0o644)
-    result = run("run", "--config", str(path), "--check")
+    result = run("check-config", "--config", str(path))
     assert result.returncode == 1
     assert "venue.credentials_file" in result.stderr
     assert "chmod 600" in result.stderr
