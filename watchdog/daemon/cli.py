@@ -72,6 +72,20 @@ def _duration(text: str) -> float:
     return seconds
 
 
+AUDIT_MAX = 10_000  # the control API's own cap per page
+
+
+def _limit(text: str) -> int:
+    """An audit page size the control API serves as asked (it would clamp anything else)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= AUDIT_MAX:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {AUDIT_MAX}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = cliargs.parser(PROG, "Independent kill-switch watchdog for trading bots")
     commands = cliargs.subcommands(parser)
@@ -116,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--since", type=_since, default=0.0, help="epoch seconds or ISO 8601 (UTC if no zone)"
     )
-    audit.add_argument("--limit", type=int, default=1000)
+    audit.add_argument("--limit", type=_limit, default=1000, help=f"1 to {AUDIT_MAX}")
     page = commands.add_parser("status-page", help="read-only status page on 127.0.0.1")
     page.add_argument("--port", type=statuspage.parse_port, default=statuspage.DEFAULT_PORT)
     for sub in (check, status, trip, rearm, start, end, audit):

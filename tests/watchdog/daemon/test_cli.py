@@ -8,6 +8,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from watchdog.daemon.cli import (
     CONFIG_ENV,
     SOCKET_ENV,
@@ -16,6 +18,7 @@ from watchdog.daemon.cli import (
     _status_text,
     config_path,
     control_socket,
+    main,
     status_problems,
 )
 
@@ -131,3 +134,14 @@ def test_the_config_path_is_the_flag_then_the_environment_then_the_standard_one(
     assert config_path(Path("a.toml"), {CONFIG_ENV: "b.toml"}) == Path("a.toml")
     assert config_path(None, {CONFIG_ENV: "b.toml"}) == Path("b.toml")
     assert config_path(None, {CONFIG_ENV: ""}) == STANDARD_CONFIG
+
+
+@pytest.mark.parametrize("limit", ["0", "-5", "10001", "ten"])
+def test_an_audit_limit_the_control_api_would_clamp_is_a_usage_error(
+    limit: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "--socket", "x.sock", "--limit", limit])
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("watchdog: error: audit: argument --limit: ")
