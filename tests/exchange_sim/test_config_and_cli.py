@@ -87,3 +87,20 @@ def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert "cannot listen on 127.0.0.1" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "ready").exists()
+
+
+def test_check_config_accepts_a_valid_world_and_names_the_key_of_a_bad_one(
+    tmp_path: Path,
+) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(DEFAULT_CONFIG, encoding="utf-8")
+    ok = _run("check-config", "--json", "--config", str(good))
+    assert (ok.returncode, ok.stderr) == (0, "")
+    assert ok.stdout.strip() == f'{{"config": "{good}", "ok": true}}'
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEFAULT_CONFIG.replace("seed = 1", "seed = 'x'"), encoding="utf-8")
+    refused = _run("check-config", "--config", str(bad))
+    assert (refused.returncode, refused.stdout) == (1, "")
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith("exchange-sim: error: ")
+    assert "market.seed" in line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,10 @@ def test_strict_mode_refuses_a_drifted_host_with_exit_3(tmp_path: Path) -> None:
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith("trader: error: refusing to start: host drifted from sysprep profile")
     assert "affinity" in line
+
+
+def test_check_config_as_json_says_ok(tmp_path: Path) -> None:
+    path = valid_files(tmp_path)
+    result = run("check-config", "--json", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"config": str(path), "ok": True}
