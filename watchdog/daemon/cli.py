@@ -72,6 +72,13 @@ def _duration(text: str) -> float:
     return seconds
 
 
+def _port(text: str) -> int:
+    try:
+        return statuspage.parse_port(text)
+    except ValueError as exc:  # argparse shows only an ArgumentTypeError's own words
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 AUDIT_MAX = 10_000  # the control API's own cap per page
 
 
@@ -132,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--limit", type=_limit, default=1000, help=f"1 to {AUDIT_MAX}")
     page = commands.add_parser("status-page", help="read-only status page on 127.0.0.1")
-    page.add_argument("--port", type=statuspage.parse_port, default=statuspage.DEFAULT_PORT)
+    page.add_argument("--port", type=_port, default=statuspage.DEFAULT_PORT)
     for sub in (check, status, trip, rearm, start, end, audit):
         cliargs.add_json(sub)
     for sub in (status, trip, rearm, start, end, audit, page):
