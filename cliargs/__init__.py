@@ -55,13 +55,14 @@ def version() -> str:
         return f"(unknown: {DISTRIBUTION} is not installed, no package metadata)"
 
 
-def add_log_level(target: argparse.ArgumentParser, default: str = "info") -> None:
+def add_log_level(target: argparse.ArgumentParser, default: str | None = "info") -> None:
+    """``--log-level``; a default of None leaves the level to the program's config file."""
     target.add_argument(
         "--log-level",
         type=str.lower,
         default=default,
         choices=LOG_LEVELS,
-        help=f"least severe level logged (default: {default})",
+        help=f"least severe level logged (default: {default or 'the config file'})",
     )
 
 

@@ -37,6 +37,7 @@ SOCKET_ENV = "KILLSWITCH_WATCHDOG_SOCKET"
 STANDARD_CONFIG = Path("/etc/killswitch/watchdog.toml")
 STANDARD_SOCKET = Path("/run/killswitch/control.sock")
 EXIT_NOT_ACTIVE = 3
+AUDIT_MAX = 10_000  # the control API's own cap per page
 
 
 def _since(text: str) -> float:
@@ -79,9 +80,6 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-AUDIT_MAX = 10_000  # the control API's own cap per page
-
-
 def _limit(text: str) -> int:
     """An audit page size the control API serves as asked (it would clamp anything else)."""
     try:
@@ -98,9 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = cliargs.subcommands(parser)
     run = commands.add_parser("run", help="run the daemon")
     run.add_argument("--config", type=Path, help=f"default: ${CONFIG_ENV}, else {STANDARD_CONFIG}")
-    run.add_argument(
-        "--log-level", type=str.lower, choices=cliargs.LOG_LEVELS, help="default: the config's"
-    )
+    cliargs.add_log_level(run, default=None)  # None: the config's log_level
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument(
         "--config", type=Path, help=f"default: ${CONFIG_ENV}, else {STANDARD_CONFIG}"

@@ -16,6 +16,7 @@ from watchdog.daemon.cli import (
     STANDARD_CONFIG,
     STANDARD_SOCKET,
     _status_text,
+    build_parser,
     config_path,
     control_socket,
     main,
@@ -145,3 +146,9 @@ def test_an_audit_limit_the_control_api_would_clamp_is_a_usage_error(
     assert exited.value.code == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("watchdog: error: audit: argument --limit: ")
+
+
+def test_run_takes_the_log_level_spelt_as_every_program_does_and_defaults_to_the_config() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["run", "--log-level", "WARNING"]).log_level == "warning"
+    assert parser.parse_args(["run"]).log_level is None
