@@ -4,6 +4,7 @@ Standard library only, so that every program of the suite may import it within t
 contracts (`sysprep` may import nothing of the suite but this). `exchange_sim` shares no code
 with the suite and keeps its own copy of the same behaviour in `exchange_sim/cli.py`.
 
+- Options are never abbreviated (a prefix of a flag is an error, not that flag).
 - Usage errors are one line on stderr, ``prog: error: [subcommand: ]what was wrong``, exit 2
   (argparse's code), with a pointer to ``--help`` instead of the usage block.
 - Runtime errors use the same ``prog: error: ...`` line (`fail`), exit 1 unless said otherwise.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from importlib import metadata
-from typing import NoReturn
+from typing import Any, NoReturn
 
 DISTRIBUTION = "killswitch-suite"
 EXIT_ERROR = 1
@@ -25,7 +26,14 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class Parser(argparse.ArgumentParser):
-    """An `ArgumentParser` whose usage errors are one line and name the subcommand."""
+    """An `ArgumentParser` whose usage errors are one line and name the subcommand.
+
+    Abbreviated options are refused: `rearm --reset` must not mean `--reset-high-water-mark`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         root, _, command = self.prog.partition(" ")

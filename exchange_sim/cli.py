@@ -15,7 +15,7 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from exchange_sim.config import load_config
 from exchange_sim.errors import SimError
@@ -47,7 +47,12 @@ class JsonLines(logging.Formatter):
 
 
 class _Parser(argparse.ArgumentParser):
-    """One-line usage errors naming the subcommand, exit 2 (the suite's `cliargs.Parser`)."""
+    """One-line usage errors naming the subcommand, exit 2, no abbreviated options (the
+    suite's `cliargs.Parser`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         root, _, command = self.prog.partition(" ")

@@ -104,3 +104,11 @@ def test_check_config_accepts_a_valid_world_and_names_the_key_of_a_bad_one(
     (line,) = refused.stderr.splitlines()
     assert line.startswith("exchange-sim: error: ")
     assert "market.seed" in line
+
+
+def test_a_prefix_of_a_flag_is_not_that_flag() -> None:
+    result = _run("check-config", "--conf", "sim.toml")
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("exchange-sim: error: check-config: ")
+    assert "--config" in line  # the required argument it still lacks

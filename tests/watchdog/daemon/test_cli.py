@@ -152,3 +152,12 @@ def test_run_takes_the_log_level_spelt_as_every_program_does_and_defaults_to_the
     parser = build_parser()
     assert parser.parse_args(["run", "--log-level", "WARNING"]).log_level == "warning"
     assert parser.parse_args(["run"]).log_level is None
+
+
+def test_a_prefix_of_a_flag_is_not_that_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    # `--reset` must not silently become `--reset-high-water-mark` on a re-arm.
+    argv = ["rearm", "--trader", "alpha", "--reason", "r", "--socket", "x.sock", "--reset"]
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(argv)
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --reset" in capsys.readouterr().err
