@@ -110,3 +110,10 @@ def test_list_as_json_names_every_scenario_with_its_title() -> None:
     done = run_demo("--list", "--json", timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [{"name": n, "title": s.title} for n, s in SCENARIOS.items()]
+
+
+def test_json_without_list_is_a_usage_error_not_a_run() -> None:
+    done = run_demo("--json", timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("demo: error: argument --json: only with --list")
