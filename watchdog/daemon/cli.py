@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import datetime
 import getpass
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -42,9 +43,13 @@ AUDIT_MAX = 10_000  # the control API's own cap per page
 
 def _since(text: str) -> float:
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a time")
+        return seconds
     try:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:

@@ -161,3 +161,14 @@ def test_a_prefix_of_a_flag_is_not_that_flag(capsys: pytest.CaptureFixture[str])
         build_parser().parse_args(argv)
     assert exited.value.code == 2
     assert "unrecognized arguments: --reset" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("since", ["nan", "inf", "1e999"])
+def test_an_audit_since_that_is_not_a_time_is_a_usage_error(
+    since: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "--socket", "x.sock", "--since", since])
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"watchdog: error: audit: argument --since: '{since}' is not a time")
