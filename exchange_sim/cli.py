@@ -77,6 +77,13 @@ def _port(text: str) -> int:
     return value
 
 
+def _ready_file(text: str) -> Path:
+    path = Path(text)
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{path.parent} is not a directory")
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
@@ -99,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None, help="sim.toml (default: built-in world)")
     p.add_argument(
         "--ready-file",
-        type=Path,
+        type=_ready_file,
         default=None,
         help='written atomically once listening: {"port", "admin_port", "pid"}',
     )
@@ -127,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     except SimError as err:
+        sys.stderr.write(f"{PROG}: error: {err}\n")
+        return 1
+    except OSError as err:  # the process boundary: e.g. the ready file cannot be written
         sys.stderr.write(f"{PROG}: error: {err}\n")
         return 1
     except KeyboardInterrupt:

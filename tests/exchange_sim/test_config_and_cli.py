@@ -112,3 +112,24 @@ def test_a_prefix_of_a_flag_is_not_that_flag() -> None:
     (line,) = result.stderr.splitlines()
     assert line.startswith("exchange-sim: error: check-config: ")
     assert "--config" in line  # the required argument it still lacks
+
+
+def test_a_ready_file_in_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    result = _run("--ready-file", str(tmp_path / "absent" / "ready.json"))
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(
+        f"exchange-sim: error: argument --ready-file: {tmp_path / 'absent'} is not a directory"
+    )
+
+
+def test_a_ready_file_that_cannot_be_written_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    taken = tmp_path / "ready.json"  # a non-empty directory: no rename replaces it, root's neither
+    taken.mkdir()
+    (taken / "keep").touch()
+    result = _run("--ready-file", str(taken))
+    assert result.returncode == 1
+    line = result.stderr.splitlines()[-1]  # after the sim's own JSON log lines
+    assert line.startswith("exchange-sim: error: ")
+    assert str(taken) in line
+    assert "Traceback" not in result.stderr
