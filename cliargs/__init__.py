@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import Any, NoReturn
 
 DISTRIBUTION = "killswitch-suite"
@@ -76,6 +77,15 @@ def add_log_level(target: argparse.ArgumentParser, default: str | None = "info")
 
 def add_json(target: argparse.ArgumentParser) -> None:
     target.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
+
+
+def file_in_a_directory(text: str) -> Path:
+    """argparse type for a file the program will write: its directory must exist now, so a
+    typo is a usage error at the start, not a failure once the program runs."""
+    path = Path(text)
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{path.parent} is not a directory")
+    return path
 
 
 def fail(prog: str, message: str, code: int = EXIT_ERROR) -> int:

@@ -78,6 +78,7 @@ def _port(text: str) -> int:
 
 
 def _ready_file(text: str) -> Path:
+    """Its directory must exist now (the suite's `cliargs.file_in_a_directory`)."""
     path = Path(text)
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"{path.parent} is not a directory")

@@ -30,7 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = cliargs.subcommands(parser)
     run = sub.add_parser("run", help="trade until SIGTERM")
     run.add_argument("--config", required=True, type=Path, help="trader TOML file")
-    run.add_argument("--ready-file", type=Path, help='write {"pid", "metrics_port"} once started')
+    run.add_argument(
+        "--ready-file",
+        type=cliargs.file_in_a_directory,
+        help='write {"pid", "metrics_port"} once started',
+    )
     check = sub.add_parser("check-config", help="validate the config and the files it names")
     check.add_argument("--config", required=True, type=Path, help="trader TOML file")
     cliargs.add_json(check)

@@ -111,3 +111,13 @@ def test_check_config_as_json_says_ok(tmp_path: Path) -> None:
     result = run("check-config", "--json", "--config", str(path))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"config": str(path), "ok": True}
+
+
+def test_a_ready_file_in_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    absent = tmp_path / "absent"
+    result = run("run", "--config", str(tmp_path / "t.toml"), "--ready-file", f"{absent}/r.json")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"trader: error: run: argument --ready-file: {absent} is not a directory "
+        "(try: trader run --help)"
+    ]
