@@ -7,11 +7,13 @@ failed to start: the logs' tails are printed), 2 usage, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
 
+import cliargs
 from demo.runner import TRADE_S, Options, run
 from demo.scenarios import SCENARIOS
 
@@ -19,16 +21,11 @@ PROG = "demo"
 DEFAULT = "trader-kill9"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{PROG}: error: {message} (try: python -m demo --list)\n")
-        raise SystemExit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Start the suite, trip the kill switch, prove it.")
+    parser = cliargs.parser(PROG, "Start the suite, trip the kill switch, prove it.")
     parser.add_argument("--scenario", default=DEFAULT, help=f"failure to inject ({DEFAULT})")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    cliargs.add_json(parser)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir for inspection")
     parser.add_argument("--trade-s", type=float, default=TRADE_S,
                         help=f"seconds of trading before the failure ({TRADE_S:g})")  # fmt: skip
@@ -40,24 +37,30 @@ def list_text() -> str:
     return "\n".join(f"{name:<{width}}  {s.title}" for name, s in SCENARIOS.items())
 
 
+def list_json() -> str:
+    return json.dumps([{"name": name, "title": s.title} for name, s in SCENARIOS.items()])
+
+
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     # SIGTERM like Ctrl-C: unwind through every ``finally`` so the parts are stopped.
     raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.json and not args.list:
+        parser.error("argument --json: only with --list (a run prints its timeline as text)")
     if args.list:
-        print(list_text())
+        print(list_json() if args.json else list_text())
         return 0
     scenario = SCENARIOS.get(args.scenario)
     if scenario is None:
-        known = ", ".join(SCENARIOS)
-        sys.stderr.write(f"{PROG}: error: unknown scenario {args.scenario!r} (known: {known})\n")
-        return 2
+        parser.error(
+            f"argument --scenario: unknown {args.scenario!r} (known: {', '.join(SCENARIOS)})"
+        )
     if not 0 < args.trade_s <= 600:
-        sys.stderr.write(f"{PROG}: error: --trade-s must be in (0, 600], got {args.trade_s:g}\n")
-        return 2
+        parser.error(f"argument --trade-s: must be in (0, 600], got {args.trade_s:g}")
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         return run(scenario, Options(trade_s=args.trade_s, keep=args.keep), sys.stdout)

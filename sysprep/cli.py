@@ -3,6 +3,7 @@
 plan: 0 nothing to change, 2 changes pending, 1 error. verify: 0 ok, 1 drift (or error).
 apply and revert: 0 when every knob was done or is unsupported here, 1 when any failed.
 probe: 0 once it measured (the figures are the result), 1 when it could not.
+check-config: 0 when the profile is valid, 1 naming what is wrong.
 Usage errors exit 2 (argparse). Errors are one line on stderr, never a traceback.
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cliargs
 from sysprep import api, report
 from sysprep.checks import Verdict
 from sysprep.errors import BaselineError, SysprepError
@@ -23,13 +25,17 @@ from sysprep.probe import ProbeReport, parse_baseline, report_text
 from sysprep.profile import Profile
 
 PROG = "sysprep"
+_PROFILE_HELP = "built-in name or TOML file (default: latency)"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Prepare, verify and revert a trading host."
+    parser = cliargs.parser(PROG, "Prepare, verify and revert a trading host.")
+    commands = cliargs.subcommands(parser)
+    check = commands.add_parser(
+        "check-config", help="validate a profile and exit", description="validate a profile"
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    check.add_argument("--profile", default="latency", help=_PROFILE_HELP)
+    cliargs.add_json(check)
     for name, text in (
         ("plan", "show what apply would change (read only); exit 0 none, 2 pending, 1 error"),
         ("apply", "save originals once, write, re-read; exit 1 if any knob failed"),
@@ -39,9 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=text, description=text)
         if name != "revert":
-            sub.add_argument(
-                "--profile", default="latency", help="built-in name or TOML file (default: latency)"
-            )
+            sub.add_argument("--profile", default="latency", help=_PROFILE_HELP)
         sub.add_argument(
             "--root",
             type=Path,
@@ -64,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
             _probe_arguments(sub, cpu=False)
         if name == "probe":
             _probe_arguments(sub, cpu=True)
-        sub.add_argument("--json", action="store_true", help="machine-readable output")
+        cliargs.add_json(sub)
         if name == "verify":
             sub.add_argument(
                 "--for",
@@ -75,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
             )
             sub.add_argument(
                 "--pid",
-                type=int,
+                type=_pid,
                 default=None,
                 help="the workload to check (default: this process, e.g. a unit's ExecStartPre)",
             )
@@ -93,8 +97,18 @@ def _positive(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text}")
+    return value
+
+
+def _pid(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a process id: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a process id is 1 or more, not {value}")
     return value
 
 
@@ -195,6 +209,14 @@ def _probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace, profile: Profile) -> int:
+    if args.json:
+        print(json.dumps({"profile": profile.name, "source": profile.source, "ok": True}))
+    else:
+        print(f"{args.profile}: ok (profile {profile.name}: {profile.description})")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command in ("apply", "revert") and (problem := _needs_root(args)):
         raise SysprepError(problem)
@@ -205,6 +227,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "probe":
         return _probe(args)
     profile = api.load_profile(args.profile)
+    if args.command == "check-config":
+        return _check(args, profile)
     if args.command == "plan":
         plan = api.plan(profile, args.root)
         print(report.plan_json(plan) if args.json else report.plan_text(plan))
@@ -219,8 +243,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except SysprepError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 1
+        return cliargs.fail(PROG, str(err))
     except OSError as err:  # an unexpected host failure still gets one line, not a traceback
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 1
+        return cliargs.fail(PROG, str(err))

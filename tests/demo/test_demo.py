@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -86,7 +87,9 @@ def test_an_unknown_scenario_is_a_one_line_usage_error() -> None:
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("demo: error: unknown scenario 'meteor' (known: trader-kill9,")
+    assert lines[0].startswith(
+        "demo: error: argument --scenario: unknown 'meteor' (known: trader-kill9,"
+    )
 
 
 def test_a_bad_option_is_a_one_line_usage_error() -> None:
@@ -101,3 +104,16 @@ def test_list_names_every_scenario() -> None:
     assert done.returncode == 0
     names = [line.split()[0] for line in done.stdout.splitlines()]
     assert names == list(SCENARIOS)
+
+
+def test_list_as_json_names_every_scenario_with_its_title() -> None:
+    done = run_demo("--list", "--json", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"name": n, "title": s.title} for n, s in SCENARIOS.items()]
+
+
+def test_json_without_list_is_a_usage_error_not_a_run() -> None:
+    done = run_demo("--json", timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("demo: error: argument --json: only with --list")

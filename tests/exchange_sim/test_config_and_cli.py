@@ -135,3 +135,49 @@ def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert "cannot listen on 127.0.0.1" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "ready").exists()
+
+
+def test_check_config_accepts_a_valid_world_and_names_the_key_of_a_bad_one(
+    tmp_path: Path,
+) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(DEFAULT_CONFIG, encoding="utf-8")
+    ok = _run("check-config", "--json", "--config", str(good))
+    assert (ok.returncode, ok.stderr) == (0, "")
+    assert ok.stdout.strip() == f'{{"config": "{good}", "ok": true}}'
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEFAULT_CONFIG.replace("seed = 1", "seed = 'x'"), encoding="utf-8")
+    refused = _run("check-config", "--config", str(bad))
+    assert (refused.returncode, refused.stdout) == (1, "")
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith("exchange-sim: error: ")
+    assert "market.seed" in line
+
+
+def test_a_prefix_of_a_flag_is_not_that_flag() -> None:
+    result = _run("check-config", "--conf", "sim.toml")
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("exchange-sim: error: check-config: ")
+    assert "--config" in line  # the required argument it still lacks
+
+
+def test_a_ready_file_in_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    result = _run("--ready-file", str(tmp_path / "absent" / "ready.json"))
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(
+        f"exchange-sim: error: argument --ready-file: {tmp_path / 'absent'} is not a directory"
+    )
+
+
+def test_a_ready_file_that_cannot_be_written_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    taken = tmp_path / "ready.json"  # a non-empty directory: no rename replaces it, root's neither
+    taken.mkdir()
+    (taken / "keep").touch()
+    result = _run("--ready-file", str(taken))
+    assert result.returncode == 1
+    line = result.stderr.splitlines()[-1]  # after the sim's own JSON log lines
+    assert line.startswith("exchange-sim: error: ")
+    assert str(taken) in line
+    assert "Traceback" not in result.stderr

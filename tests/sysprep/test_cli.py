@@ -260,3 +260,32 @@ def test_verify_where_proc_shows_only_processes_is_a_one_line_error() -> None:
     )  # fmt: skip
     assert result.returncode == 1, result.stdout
     assert_one_line_error(result, "/proc/sys is not visible here")
+
+
+def test_check_config_accepts_a_valid_profile() -> None:
+    result = run_cli("check-config", "--profile", PROFILE, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ok"] is True
+
+
+def test_check_config_names_what_is_wrong_in_a_profile(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(Path(PROFILE).read_text() + "\nspeed = 11\n")
+    result = run_cli("check-config", "--profile", str(bad))
+    assert result.returncode == 1
+    assert_one_line_error(result, "speed")
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["probe", "--cpu", "0", "--seconds", "inf"], "argument --seconds: must be a finite"),
+        (["probe", "--cpu", "0", "--threshold-us", "inf"], "argument --threshold-us: must be"),
+        (["verify", "--pid", "-1"], "argument --pid: a process id is 1 or more, not -1"),
+        (["verify", "--pid", "0"], "argument --pid: a process id is 1 or more, not 0"),
+    ],
+)
+def test_an_argument_out_of_range_is_a_usage_error_naming_it(args: list[str], named: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert_one_line_error(result, named)

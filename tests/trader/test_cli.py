@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,7 @@ def valid_files(tmp_path: Path) -> Path:
 
 
 def test_check_accepts_the_example_config_and_its_files(tmp_path: Path) -> None:
-    result = run("run", "--config", str(valid_files(tmp_path)), "--check")
+    result = run("check-config", "--config", str(valid_files(tmp_path)))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith(": ok")
 
@@ -53,7 +54,7 @@ def test_check_accepts_the_example_config_and_its_files(tmp_path: Path) -> None:
 def test_check_refuses_credentials_open_to_others(tmp_path: Path) -> None:
     path = valid_files(tmp_path)
     (tmp_path / "local" / "trader-venue.cred").chmod(0o644)
-    result = run("run", "--config", str(path), "--check")
+    result = run("check-config", "--config", str(path))
     assert result.returncode == 1
     assert "venue.credentials_file" in result.stderr
     assert "chmod 600" in result.stderr
@@ -107,3 +108,20 @@ def test_strict_mode_refuses_a_drifted_host_with_exit_3(tmp_path: Path) -> None:
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith("trader: error: refusing to start: host drifted from sysprep profile")
     assert "affinity" in line
+
+
+def test_check_config_as_json_says_ok(tmp_path: Path) -> None:
+    path = valid_files(tmp_path)
+    result = run("check-config", "--json", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"config": str(path), "ok": True}
+
+
+def test_a_ready_file_in_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    absent = tmp_path / "absent"
+    result = run("run", "--config", str(tmp_path / "t.toml"), "--ready-file", f"{absent}/r.json")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"trader: error: run: argument --ready-file: {absent} is not a directory "
+        "(try: trader run --help)"
+    ]

@@ -1,6 +1,12 @@
 """`watchdog` command line: run the daemon, or talk to a running one over its control socket.
 
 Errors are one line on stderr, `watchdog: error: <what> (<where>)`, exit 1 (2 for usage).
+`status` exits like `systemctl status`: 0 when the watchdog is armed and every trader ACTIVE,
+3 otherwise (naming each trader and part that is not), 1 when it cannot ask.
+
+Without `--config` or `--socket` the paths come from the environment, then from the standard
+location the deploy units use (`/etc/killswitch/watchdog.toml`, whose `control_socket` is
+`/run/killswitch/control.sock`).
 """
 
 from __future__ import annotations
@@ -9,14 +15,16 @@ import argparse
 import asyncio
 import datetime
 import getpass
-import sys
-from collections.abc import Sequence
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import aiohttp
 import orjson
 
+import cliargs
 from risk.errors import RiskError
 from watchdog import logs
 from watchdog.daemon import statuspage
@@ -25,18 +33,23 @@ from watchdog.daemon.errors import ControlError
 from watchdog.errors import WatchdogError
 
 PROG = "watchdog"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{PROG}: error: {message}\n")
+CONFIG_ENV = "KILLSWITCH_WATCHDOG_CONFIG"
+SOCKET_ENV = "KILLSWITCH_WATCHDOG_SOCKET"
+STANDARD_CONFIG = Path("/etc/killswitch/watchdog.toml")
+STANDARD_SOCKET = Path("/run/killswitch/control.sock")
+EXIT_NOT_ACTIVE = 3
+AUDIT_MAX = 10_000  # the control API's own cap per page
 
 
 def _since(text: str) -> float:
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a time")
+        return seconds
     try:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:
@@ -65,15 +78,37 @@ def _duration(text: str) -> float:
     return seconds
 
 
+def _port(text: str) -> int:
+    try:
+        return statuspage.parse_port(text)
+    except ValueError as exc:  # argparse shows only an ArgumentTypeError's own words
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _limit(text: str) -> int:
+    """An audit page size the control API serves as asked (it would clamp anything else)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= AUDIT_MAX:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {AUDIT_MAX}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Independent kill-switch watchdog for trading bots")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = cliargs.parser(PROG, "Independent kill-switch watchdog for trading bots")
+    commands = cliargs.subcommands(parser)
     run = commands.add_parser("run", help="run the daemon")
-    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--config", type=Path, help=f"default: ${CONFIG_ENV}, else {STANDARD_CONFIG}")
+    cliargs.add_log_level(run, default=None)  # None: the config's log_level
     check = commands.add_parser("check-config", help="validate a config file and exit")
-    check.add_argument("--config", type=Path, required=True)
-    status = commands.add_parser("status", help="state of every trader")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument(
+        "--config", type=Path, help=f"default: ${CONFIG_ENV}, else {STANDARD_CONFIG}"
+    )
+    status = commands.add_parser(
+        "status", help="state of every trader: exit 0 all ACTIVE and armed, 3 not, 1 no answer"
+    )
     trip = commands.add_parser("trip", help="kill a trader now (latched)")
     trip.add_argument("--trader", required=True)
     trip.add_argument("--reason", required=True)
@@ -89,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     maintenance = commands.add_parser(
         "maintenance", help="a planned stop: the trader may exit without being killed"
     )
-    windows = maintenance.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    windows = cliargs.subcommands(maintenance, dest="action")
     start = windows.add_parser("start", help="hold the trader HALTED; its exit is not a kill")
     start.add_argument(
         "--for", dest="window", type=_duration, required=True, help="how long: 900, 15m, 2h"
@@ -103,15 +138,50 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--since", type=_since, default=0.0, help="epoch seconds or ISO 8601 (UTC if no zone)"
     )
-    audit.add_argument("--limit", type=int, default=1000)
-    audit.add_argument("--json", action="store_true")
+    audit.add_argument("--limit", type=_limit, default=1000, help=f"1 to {AUDIT_MAX}")
     page = commands.add_parser("status-page", help="read-only status page on 127.0.0.1")
-    page.add_argument("--port", type=statuspage.parse_port, default=statuspage.DEFAULT_PORT)
+    page.add_argument("--port", type=_port, default=statuspage.DEFAULT_PORT)
+    for sub in (check, status, trip, rearm, start, end, audit):
+        cliargs.add_json(sub)
     for sub in (status, trip, rearm, start, end, audit, page):
-        where = sub.add_mutually_exclusive_group(required=True)
-        where.add_argument("--config", type=Path, help="read the control socket path from here")
-        where.add_argument("--socket", type=Path, help="the control socket")
+        where = sub.add_mutually_exclusive_group()
+        where.add_argument(
+            "--config", type=Path, help="read the control socket path from here (see `--socket`)"
+        )
+        where.add_argument(
+            "--socket",
+            type=Path,
+            help=f"the control socket (default: ${SOCKET_ENV}, else the control_socket of "
+            f"${CONFIG_ENV}, else of {STANDARD_CONFIG} if present, else {STANDARD_SOCKET})",
+        )
     return parser
+
+
+def config_path(given: Path | None, environ: Mapping[str, str]) -> Path:
+    """The config file: `--config`, else `$KILLSWITCH_WATCHDOG_CONFIG`, else the standard one."""
+    if given is not None:
+        return given
+    return Path(environ[CONFIG_ENV]) if environ.get(CONFIG_ENV) else STANDARD_CONFIG
+
+
+def control_socket(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    exists: Callable[[Path], bool],
+    read_socket: Callable[[Path], Path],
+) -> Path:
+    """Where a control command asks: the first of `--socket`, `--config`'s socket,
+    `$KILLSWITCH_WATCHDOG_SOCKET`, `$KILLSWITCH_WATCHDOG_CONFIG`'s socket, the standard
+    config's socket (when that file exists), the standard socket."""
+    if args.socket is not None:
+        return Path(args.socket)
+    if args.config is not None:
+        return read_socket(args.config)
+    if environ.get(SOCKET_ENV):
+        return Path(environ[SOCKET_ENV])
+    if environ.get(CONFIG_ENV) or exists(STANDARD_CONFIG):
+        return read_socket(config_path(None, environ))
+    return STANDARD_SOCKET
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,30 +189,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except (WatchdogError, RiskError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
+        return cliargs.fail(PROG, str(exc))
     except KeyboardInterrupt:
         return 130
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
-        return _run(load_config(args.config))
+        return _run(load_config(config_path(args.config, os.environ)), args.log_level)
     if args.command == "check-config":
-        config = load_config(args.config)
-        print(
-            f"{args.config}: ok ({len(config.traders)} traders: "
-            f"{', '.join(t.id for t in config.traders)})"
-        )
+        path = config_path(args.config, os.environ)
+        config = load_config(path)
+        traders = [t.id for t in config.traders]
+        if args.json:
+            print(_dumps({"config": str(path), "ok": True, "traders": traders}))
+        else:
+            print(f"{path}: ok ({len(traders)} traders: {', '.join(traders)})")
         return 0
-    socket_path = args.socket or load_config(args.config).control_socket
+    socket_path = control_socket(
+        args, os.environ, Path.exists, lambda path: load_config(path).control_socket
+    )
     return asyncio.run(_control(args, socket_path))
 
 
-def _run(config: Config) -> int:
+def _run(config: Config, log_level: str | None) -> int:
     from watchdog.daemon.server import WatchdogServer  # the daemon's imports only when run
 
-    logs.configure(config.log_level)
+    logs.configure(config.log_level if log_level is None else log_level)
     return asyncio.run(WatchdogServer(config).serve())
 
 
@@ -150,13 +223,11 @@ async def _control(args: argparse.Namespace, socket_path: Path) -> int:
     if args.command == "status-page":
         return await statuspage.serve(socket_path, args.port, print)
     if args.command == "status":
-        status = await _call(socket_path, "GET", "/status")
-        print(_dumps(status) if args.json else _status_text(status))
-        return 0
+        return _status(args, await _call(socket_path, "GET", "/status"))
     if args.command == "trip":
         body = {"trader": args.trader, "reason": args.reason}
         result = await _call(socket_path, "POST", "/trip", body)
-        print(f"{result['trader']}: {result['state']}")
+        print(_dumps(result) if args.json else f"{result['trader']}: {result['state']}")
         return 0
     if args.command == "rearm":
         operator = args.operator or getpass.getuser()
@@ -167,10 +238,12 @@ async def _control(args: argparse.Namespace, socket_path: Path) -> int:
             "reset_high_water_mark": args.reset_high_water_mark,
         }
         result = await _call(socket_path, "POST", "/rearm", body, ok=(200, 409))
+        if args.json:
+            print(_dumps(result))
         if not result["accepted"]:
-            print(f"{PROG}: error: re-arm refused: {result['reason']}", file=sys.stderr)
-            return 1
-        print(f"{result['trader']}: re-armed, now {result['state']}")
+            return cliargs.fail(PROG, f"re-arm refused: {result['reason']}")
+        if not args.json:
+            print(f"{result['trader']}: re-armed, now {result['state']}")
         return 0
     if args.command == "maintenance":
         return await _maintenance(args, socket_path)
@@ -178,6 +251,30 @@ async def _control(args: argparse.Namespace, socket_path: Path) -> int:
     for entry in result["entries"]:
         print(_dumps(entry) if args.json else _audit_text(entry))
     return 0
+
+
+def _status(args: argparse.Namespace, status: dict[str, Any]) -> int:
+    print(_dumps(status) if args.json else _status_text(status))
+    problems = status_problems(status)
+    if not problems:
+        return 0
+    return cliargs.fail(PROG, f"not all ACTIVE and armed: {'; '.join(problems)}", EXIT_NOT_ACTIVE)
+
+
+def status_problems(status: dict[str, Any]) -> list[str]:
+    """What keeps `status` from exit 0: each trader not ACTIVE, each part not armed, by name."""
+    problems = [f"{m['part']} not armed" for m in status["not_armed"] if m["trader"] is None]
+    if not status["armed"] and not status["not_armed"]:
+        problems.append("watchdog not armed")  # no part named: still never reported as armed
+    for trader in status["traders"]:
+        if trader["state"] != "ACTIVE":
+            problems.append(f"{trader['id']} {trader['state']}")
+        parts = [m["part"] for m in trader["not_armed"] if m["trader"] is not None]
+        if parts:
+            problems.append(f"{trader['id']} not armed ({', '.join(parts)})")
+        elif not trader["armed"]:
+            problems.append(f"{trader['id']} not armed")
+    return problems
 
 
 async def _maintenance(args: argparse.Namespace, socket_path: Path) -> int:
@@ -189,11 +286,12 @@ async def _maintenance(args: argparse.Namespace, socket_path: Path) -> int:
     if args.action == "start":
         body["window_s"] = args.window
     result = await _call(socket_path, "POST", f"/maintenance/{args.action}", body, ok=(200, 409))
+    if args.json:
+        print(_dumps(result))
     if not result["accepted"]:
-        print(
-            f"{PROG}: error: maintenance {args.action} refused: {result['reason']}", file=sys.stderr
-        )
-        return 1
+        return cliargs.fail(PROG, f"maintenance {args.action} refused: {result['reason']}")
+    if args.json:
+        return 0
     if args.action == "start":
         print(
             f"{result['trader']}: in maintenance until {_utc(result['until'])}, {result['state']}"

@@ -168,7 +168,9 @@ def test_a_bad_port_is_a_one_line_usage_error() -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert result.stderr.startswith("watchdog: error: argument --port")
+    assert result.stderr.startswith(
+        "watchdog: error: status-page: argument --port: port out of range 0..65535: 70000"
+    )
     assert len(result.stderr.strip().splitlines()) == 1
 
 

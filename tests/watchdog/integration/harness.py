@@ -159,7 +159,9 @@ class Workspace:
         wait_until(self.pidfile.exists, what="trader pid file")
         return process
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "watchdog", *args],
             cwd=REPO,
@@ -167,6 +169,7 @@ class Workspace:
             text=True,
             timeout=60,
             check=False,
+            env={**os.environ, **(env or {})},
         )
 
     def log(self, name: str) -> str:

@@ -182,7 +182,7 @@ def test_cli_status_audit_and_check_config(workspace: Workspace) -> None:
     assert "1 traders: alpha" in check.stdout
     workspace.start_watchdog()
     status = workspace.cli("status", "--socket", str(workspace.control))
-    assert status.returncode == 0
+    assert status.returncode == 3  # not every trader ACTIVE
     assert "alpha: HALTED" in status.stdout  # no telemetry yet: equity unknown
     as_json = workspace.cli("status", "--json", "--socket", str(workspace.control))
     assert '"state": "HALTED"' in as_json.stdout
