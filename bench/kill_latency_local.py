@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from bench._tied import tied_sleeper
+from harness.procs import REPO
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace
 from risk.events import AccountSnapshot, Heartbeat
-from tests.watchdog.integration.harness import REPO, Workspace, wait_until
 from watchdog.protocol import encode_event, encode_telemetry, new_session_id
 
 KILL_AFTER_S = 0.5
@@ -215,7 +217,7 @@ def _start_bot(space: Workspace, trader: str) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "tests.watchdog.integration.trader_bot",
+            "harness.trader_bot",
             "--trader",
             trader,
             "--key-file",

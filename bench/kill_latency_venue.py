@@ -43,7 +43,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.support.sim import MASTER_ACCOUNT, SimAccount, SimConfig, SimKey, SimProcess
+from harness.sim import MASTER_ACCOUNT, SimAccount, SimConfig, SimKey, SimProcess
 
 SCENARIOS = ("sigkill", "sigstop", "telemetry", "venue_only")
 LATENCIES_MS = (0, 50)
@@ -219,7 +219,7 @@ def batch(slots: list[Slot], latency_ms: int, heartbeat_kill_s: float) -> Iterat
             (root / "watchdog.toml").write_text(text)
             for s in slots:
                 bots[s.id] = _spawn(root, [
-                    "-m", "tests.watchdog.integration.trader_bot", "--trader", s.id,
+                    "-m", "harness.trader_bot", "--trader", s.id,
                     "--key-file", str(root / f"{s.id}.key"), "--socket",
                     str(root / "ingress.sock"), "--pidfile", str(root / f"{s.id}.pid"),
                     "--equity", "100000",

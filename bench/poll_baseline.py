@@ -36,7 +36,9 @@ import psutil
 
 from bench._stats import summary
 from bench._tied import tied_sleeper
-from tests.watchdog.integration.harness import REPO, Workspace, wait_until
+from harness.procs import REPO
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace
 
 POLL_INTERVAL_S = 1.0
 GAP_S = (0.15, 0.45)  # between kills: random, so kills fall at every phase of the poll

@@ -44,9 +44,10 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench._stats import summary
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace
 from risk import OrderEventKind, Side, TradingState
 from risk.events import AccountSnapshot, Heartbeat
-from tests.watchdog.integration.harness import Workspace, wait_until
 from watchdog.client import ClientConfig, WatchdogClient, load_key
 from watchdog.errors import ProtocolError
 from watchdog.protocol import decode_ack, encode_event, encode_telemetry, new_session_id

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parents[1]
+"""The source tree: the working directory of the ``python -m`` children."""
+
 POLL_S = 0.02
 
 

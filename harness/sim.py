@@ -11,7 +11,7 @@ client.
     bybit = SimProcess.start(tmp_path, venue="bybit")   # the same world behind the Bybit v5 front
     bybit_headers(bybit.trader_key, body)             # X-BAPI-* headers for a query or JSON body
 
-or, in a test, the ``sim_process`` fixture of ``tests.support.sim``.
+or, in a test, the ``sim_process`` fixture (``tests/support/sim.py``).
 """
 
 from __future__ import annotations

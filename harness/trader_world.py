@@ -12,17 +12,15 @@ import os
 import re
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.procs import Child, start_child, wait_ready_file
+from harness.procs import REPO, Child, start_child, wait_ready_file
 from harness.sim import SimConfig, SimProcess
+from harness.wait import wait_until
 
-REPO = Path(__file__).resolve().parents[1]
 TRADER_ID = "mm1"
 SIM_ACCOUNT = "trader1"
 HMAC_KEY = bytes(range(100, 140)).hex()
@@ -136,18 +134,6 @@ cpus = [{values["cpus"]}]
 [metrics]
 port = 0
 """
-
-
-def wait_until(condition: Callable[[], Any], within: float = 30.0, what: str = "") -> Any:
-    """Poll ``condition`` until truthy; generous deadline because the machine is shared."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what or condition}")
-        time.sleep(0.02)
 
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$")

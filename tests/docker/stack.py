@@ -39,7 +39,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.exceptions import ContainerStartException
 from testcontainers.core.network import Network
 
-from tests.support.sim import (
+from harness.sim import (
     MASTER_KEY,
     TRADER_KEY,
     WATCHDOG_KEY,

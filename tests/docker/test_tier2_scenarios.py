@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from harness.sim import TRADER_KEY
 from tests.docker.stack import (
     KILL_AFTER_S,
     STALE_AFTER_S,
@@ -25,7 +26,6 @@ from tests.docker.stack import (
     stack,
     wait_until,
 )
-from tests.support.sim import TRADER_KEY
 
 pytestmark = pytest.mark.docker
 

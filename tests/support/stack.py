@@ -37,8 +37,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from tests.support.procs import Child, start_child, wait_ready_file
-from tests.support.sim import SimConfig, SimKey, SimProcess
+from harness.procs import Child, start_child, wait_ready_file
+from harness.sim import SimConfig, SimKey, SimProcess
 
 REPO = Path(__file__).resolve().parents[2]
 TRADER = "alpha"

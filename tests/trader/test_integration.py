@@ -14,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.trader_world import World, wait_until
+from harness.trader_world import World
+from harness.wait import wait_until
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import socket
 import time
 import urllib.request
 
+from harness.wait import wait_until
+from harness.watchdog_world import KEY, Workspace
 from risk.events import AccountSnapshot, Heartbeat
-from tests.watchdog.integration.harness import KEY, Workspace, wait_until
 from watchdog.protocol import decode_ack, encode_event, encode_telemetry, new_session_id
 
 WRONG_KEY = bytes(range(100, 140))

@@ -6,7 +6,9 @@ import re
 import time
 import urllib.request
 
-from tests.watchdog.integration.harness import CONFIG, REPO, Workspace, wait_until
+from harness.procs import REPO
+from harness.wait import wait_until
+from harness.watchdog_world import CONFIG, Workspace
 from watchdog.daemon.store import Store
 
 TWO_TRADERS = (

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.wait import wait_until
+from harness.watchdog_world import CONFIG, Workspace
 from tests.support.faultproxy import DatagramPath, DatagramRelay, Direction, Latency
-from tests.watchdog.integration.harness import CONFIG, Workspace, wait_until
 
 KILL_AFTER_S = 4.0
 # Below warn_after_s (2 s): accepted, but as life from when they were sent.

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.wait import wait_until
+from harness.watchdog_world import CONFIG, Workspace, metric
 from risk.events import AccountSnapshot, Heartbeat
 from tests.support.faultproxy import DatagramRelay, Direction
-from tests.watchdog.integration.harness import CONFIG, Workspace, metric, wait_until
 from watchdog.daemon.store import Store
 from watchdog.protocol import (
     SEQ_BLOCK,

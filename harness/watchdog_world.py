@@ -1,4 +1,5 @@
-"""Real processes for the integration tests: a watchdog daemon, trader bots, the control API."""
+"""A watchdog daemon with minimal trader bots on a Unix socket, and its control API: the world of
+the watchdog's integration tests and of the local kill-latency, polling and scale benchmarks."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[3]
+from harness.procs import REPO
+from harness.wait import wait_until
+
 KEY = bytes(range(32, 72)).hex()
 
 CONFIG = """
@@ -56,18 +58,6 @@ halt_after_s = 0.8
 kill_after_s = 1.5
 cooldown_s = 0.5
 """
-
-
-def wait_until(condition: Callable[[], Any], within: float = 20.0, what: str = "condition") -> Any:
-    """Poll `condition` until truthy (its value is returned); fail after a generous deadline."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {within} s")
-        time.sleep(0.01)
 
 
 class _UnixHTTP(http.client.HTTPConnection):
@@ -121,7 +111,7 @@ class Workspace:
         if gated:
             args = [
                 "-m",
-                "tests.watchdog.integration.gated_watchdog",
+                "harness.gated_watchdog",
                 "--config",
                 str(self.config),
                 "--gate",
@@ -141,7 +131,7 @@ class Workspace:
         self.pidfile.unlink(missing_ok=True)
         args = [
             "-m",
-            "tests.watchdog.integration.trader_bot",
+            "harness.trader_bot",
             "--trader",
             "alpha",
             "--key-file",
