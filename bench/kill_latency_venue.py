@@ -43,6 +43,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from harness.configs import (
+    HeartbeatLimits,
+    VenueLink,
+    WatchdogConfig,
+    WatchedTrader,
+    credentials_toml,
+)
 from harness.sim import MASTER_ACCOUNT, SimAccount, SimConfig, SimKey, SimProcess
 
 SCENARIOS = ("sigkill", "sigstop", "telemetry", "venue_only")
@@ -53,56 +60,35 @@ RESTING = (("BTCUSDT", "90000", "0.002"), ("ETHUSDT", "4500", "0.01"))
 HMAC_KEY = bytes(range(32, 72)).hex()
 GOALS_MS = {"sigkill_no_open_orders_p99": 20.0, "sigkill_key_refused_p99": 25.0}
 
-WATCHDOG_TOP = """
-state_dir = "state"
-control_socket = "control.sock"
-log_level = "warning"
-shutdown_timeout_s = 2.0
 
-[ingress]
-unix_socket = "ingress.sock"
-
-[metrics]
-host = "127.0.0.1"
-port = 0
-
-[kill]
-deadline_s = 5.0
-backoff_initial_s = 0.01
-backoff_max_s = 0.5
-"""
-
-WATCHDOG_TRADER = """
-[[traders]]
-id = "{id}"
-hmac_key_file = "{id}.key"
-pidfile = "{id}.pid"
-
-[traders.kill]
-stop_grace_s = 0.5
-
-[traders.limits]
-profile = "standard"
-
-[traders.limits.heartbeat]
-interval_s = 0.05
-warn_after_s = {hb_warn}
-halt_after_s = {hb_halt}
-kill_after_s = {hb_kill}
-cooldown_s = 0.5
-
-[traders.venue]
-base_url = "{base_url}"
-ws_url = "{ws_url}"
-account_credentials = "{id}-watchdog.cred"
-master_credentials = "master.cred"
-trader_email = "{email}"
-trader_key_file = "{id}-trader.id"
-symbols = ["BTCUSDT", "ETHUSDT"]
-reconcile_period_s = 0.25
-selfcheck_period_s = 60.0
-request_timeout_s = 2.0
-"""
+def _config(slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits) -> str:
+    """One watched trader a slot, each with its own watchdog key on its own account; no
+    countdown cancel-all, so a kill's cancels are the watchdog's own."""
+    return WatchdogConfig(
+        traders=tuple(
+            WatchedTrader(
+                id=s.id,
+                hmac_key_file=f"{s.id}.key",
+                pidfile=f"{s.id}.pid",
+                stop_grace_s=0.5,
+                heartbeat=heartbeat,
+                venue=VenueLink(
+                    base_url=sim.base_url,
+                    ws_url=sim.ws_url,
+                    trader_email=s.email,
+                    symbols=SYMBOLS,
+                    account_credentials=f"{s.id}-watchdog.cred",
+                    master_credentials="master.cred",
+                    trader_key_file=f"{s.id}-trader.id",
+                    dms_countdown_ms=None,
+                    selfcheck_period_s=60.0,
+                ),
+            )
+            for s in slots
+        ),
+        log_level="warning",
+        backoff_initial_s=0.01,
+    ).to_toml()
 
 
 def _key(label: str) -> str:
@@ -190,8 +176,8 @@ def _write(path: Path, text: str) -> None:
 def batch(slots: list[Slot], latency_ms: int, heartbeat_kill_s: float) -> Iterator[Batch]:
     """``heartbeat_kill_s``: tight for the SIGSTOP scenario (it measures that deadline), loose
     otherwise, so a loaded machine does not kill a trader before its run."""
-    heartbeat = {"hb_warn": heartbeat_kill_s * 0.4, "hb_halt": heartbeat_kill_s * 0.6,
-                 "hb_kill": heartbeat_kill_s}  # fmt: skip
+    heartbeat = HeartbeatLimits(0.05, heartbeat_kill_s * 0.4, heartbeat_kill_s * 0.6,
+                                heartbeat_kill_s)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="kv-") as name:
         root = Path(name)
         accounts = tuple(SimAccount(s.account, s.email, "100000", False, (s.trader, s.watchdog))
@@ -203,20 +189,13 @@ def batch(slots: list[Slot], latency_ms: int, heartbeat_kill_s: float) -> Iterat
         watchdog = None
         try:
             master = sim.master_key
-            _write(
-                root / "master.cred", f'api_key = "{master.api_key}"\nsecret = "{master.secret}"\n'
-            )
-            text = WATCHDOG_TOP
+            _write(root / "master.cred", credentials_toml(master.api_key, master.secret))
             for s in slots:
                 _write(root / f"{s.id}.key", HMAC_KEY)
-                _write(
-                    root / f"{s.id}-watchdog.cred",
-                    f'api_key = "{s.watchdog.api_key}"\nsecret = "{s.watchdog.secret}"\n',
-                )
-                _write(root / f"{s.id}-trader.id", f'api_key = "{s.trader.api_key}"\n')
-                text += WATCHDOG_TRADER.format(id=s.id, base_url=sim.base_url, ws_url=sim.ws_url,
-                                               email=s.email, **heartbeat)  # fmt: skip
-            (root / "watchdog.toml").write_text(text)
+                _write(root / f"{s.id}-watchdog.cred",
+                       credentials_toml(s.watchdog.api_key, s.watchdog.secret))  # fmt: skip
+                _write(root / f"{s.id}-trader.id", credentials_toml(s.trader.api_key))
+            (root / "watchdog.toml").write_text(_config(slots, sim, heartbeat))
             for s in slots:
                 bots[s.id] = _spawn(root, [
                     "-m", "harness.trader_bot", "--trader", s.id,

@@ -16,48 +16,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader
 from harness.procs import REPO
 from harness.wait import wait_until
 
 KEY = bytes(range(32, 72)).hex()
 
-CONFIG = """
-state_dir = "state"
-control_socket = "control.sock"
-log_level = "debug"
-shutdown_timeout_s = 2.0
-
-[ingress]
-unix_socket = "ingress.sock"
-
-[metrics]
-host = "127.0.0.1"
-port = 0
-
-[kill]
-deadline_s = 5.0
-backoff_initial_s = 0.05
-backoff_max_s = 0.5
-
-[[traders]]
-id = "alpha"
-hmac_key_file = "alpha.key"
-pidfile = "alpha.pid"
-credential_file = "alpha.credential"
-
-[traders.kill]
-stop_grace_s = 0.5
-
-[traders.limits]
-profile = "standard"
-
-[traders.limits.heartbeat]
-interval_s = 0.05
-warn_after_s = 0.4
-halt_after_s = 0.8
-kill_after_s = 1.5
-cooldown_s = 0.5
-"""
+# The bot's trader: its pid watched, its credential file revoked on a kill, and heartbeat
+# deadlines short enough that a test sees each escalation within seconds.
+ALPHA = WatchedTrader(
+    id="alpha",
+    hmac_key_file="alpha.key",
+    pidfile="alpha.pid",
+    credential_file="alpha.credential",
+    stop_grace_s=0.5,
+    heartbeat=HeartbeatLimits(
+        interval_s=0.05, warn_after_s=0.4, halt_after_s=0.8, kill_after_s=1.5
+    ),
+)
+WORLD = WatchdogConfig(traders=(ALPHA,), log_level="debug")
+CONFIG = WORLD.to_toml()
 
 
 class _UnixHTTP(http.client.HTTPConnection):
