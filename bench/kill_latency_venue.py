@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -51,6 +51,7 @@ from harness.configs import (
     credentials_toml,
 )
 from harness.sim import MASTER_ACCOUNT, SimAccount, SimConfig, SimKey, SimProcess
+from harness.wait import NotReachedError, wait_until
 
 SCENARIOS = ("sigkill", "sigstop", "telemetry", "venue_only")
 LATENCIES_MS = (0, 50)
@@ -124,17 +125,6 @@ class _UnixHTTP(http.client.HTTPConnection):
         self.sock.connect(str(self._path))
 
 
-def _wait(condition: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not reached within {within} s")
-        time.sleep(0.005)
-
-
 @dataclass
 class Batch:
     root: Path
@@ -203,17 +193,17 @@ def batch(slots: list[Slot], latency_ms: int, heartbeat_kill_s: float) -> Iterat
                     str(root / "ingress.sock"), "--pidfile", str(root / f"{s.id}.pid"),
                     "--equity", "100000",
                 ], f"bot-{s.id}")  # fmt: skip
-            _wait(lambda: all((root / f"{s.id}.pid").exists() for s in slots), 60, "bots up")
+            wait_until(lambda: all((root / f"{s.id}.pid").exists() for s in slots), 60, "bots up")
             watchdog = _spawn(root, ["-m", "watchdog", "run", "--config",
                                      str(root / "watchdog.toml")], "watchdog")  # fmt: skip
             b = Batch(root, sim, watchdog, bots, slots)
-            _wait(lambda: watchdog.poll() is not None or b.answers(), 30, "watchdog armed")
+            wait_until(lambda: watchdog.poll() is not None or b.answers(), 30, "watchdog armed")
             if watchdog.poll() is not None:
                 raise RuntimeError((root / "watchdog.log").read_text()[-2000:])
             try:
-                _wait(lambda: all(t["state"] == "ACTIVE" for t in b.status().values()), 60,
+                wait_until(lambda: all(t["state"] == "ACTIVE" for t in b.status().values()), 60,
                       "every trader ACTIVE")  # fmt: skip
-            except RuntimeError as exc:
+            except NotReachedError as exc:
                 stuck = {k: t["decisions"] for k, t in b.status().items() if t["state"] != "ACTIVE"}
                 raise RuntimeError(f"{exc}: {json.dumps(stuck)[:2000]}") from None
             if latency_ms:
@@ -276,10 +266,10 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
     """One kill; None when the trader was no longer ACTIVE before its run (machine load)."""
     pid = b.bots[slot.id].pid
     try:
-        _wait(lambda: b.status()[slot.id]["state"] == "ACTIVE", 10, f"{slot.id} ACTIVE")
-    except RuntimeError:
+        wait_until(lambda: b.status()[slot.id]["state"] == "ACTIVE", 10, f"{slot.id} ACTIVE")
+    except NotReachedError:
         return None
-    _wait(lambda: b.status()[slot.id]["pid"] == pid, 30, f"{slot.id} pid watched")
+    wait_until(lambda: b.status()[slot.id]["pid"] == pid, 30, f"{slot.id} pid watched")
     _place_resting(b, slot)
     if scenario == "venue_only":
         _buy_for_six_percent(b, slot)
@@ -299,11 +289,11 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
                 deleted.append(float(e["mono"]))
         return len(cancels) >= len(SYMBOLS) and bool(deleted)
 
-    _wait(done, 30, f"{scenario}: cancels and key deletion for {slot.id}")
+    wait_until(done, 30, f"{scenario}: cancels and key deletion for {slot.id}")
     # The sim journals a request on arrival and applies injected latency before processing it:
     # the book is empty once the last cancel-all has waited out that latency.
     no_orders = sorted(cancels)[len(SYMBOLS) - 1] + latency_ms / 1000.0
-    _wait(lambda: b.sim.admin.open_orders(slot.account) == [], 30, "no open orders left")
+    wait_until(lambda: b.sim.admin.open_orders(slot.account) == [], 30, "no open orders left")
     status = b.sim.admin.key_status(slot.trader.api_key)["status"]
     if status == "active":
         raise RuntimeError(f"{slot.id}: trader key still active after the kill")
