@@ -25,12 +25,10 @@ object.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import math
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +48,7 @@ from harness.configs import (
     WatchedTrader,
     credentials_toml,
 )
+from harness.control import control_request
 from harness.sim import MASTER_ACCOUNT, SimAccount, SimConfig, SimKey, SimProcess
 from harness.wait import NotReachedError, wait_until
 
@@ -114,17 +113,6 @@ def _slots(count: int) -> list[Slot]:
     ]  # fmt: skip
 
 
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("watchdog", timeout=10)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(str(self._path))
-
-
 @dataclass
 class Batch:
     root: Path
@@ -134,12 +122,7 @@ class Batch:
     slots: list[Slot]
 
     def status(self) -> dict[str, dict[str, Any]]:
-        connection = _UnixHTTP(self.root / "control.sock")
-        try:
-            connection.request("GET", "/status")
-            body = json.loads(connection.getresponse().read())
-        finally:
-            connection.close()
+        body = control_request(self.root / "control.sock", "GET", "/status")
         return {t["id"]: t for t in body["traders"]}
 
     def answers(self) -> bool:

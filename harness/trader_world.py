@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import subprocess
 import sys
 import urllib.request
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.configs import TraderConfig, WatchdogConfig, WatchedTrader, credentials_toml
+from harness.control import parse_metrics
 from harness.procs import REPO, Child, start_child, wait_ready_file
 from harness.sim import SimConfig, SimProcess
 from harness.wait import wait_until
@@ -84,19 +84,6 @@ def trader_config(sim: SimProcess, root: Path) -> TraderConfig:
         cpus=(),
         metrics_host=None,
     )
-
-
-_SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$")
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    """``name{labels}`` -> value, from the Prometheus text format."""
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        match = _SAMPLE.match(line)
-        if match:
-            out[match.group(1) + (match.group(2) or "")] = float(match.group(3))
-    return out
 
 
 @dataclass

@@ -4,11 +4,8 @@ the watchdog's integration tests and of the local kill-latency, polling and scal
 from __future__ import annotations
 
 import contextlib
-import http.client
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -17,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader
+from harness.control import control_request
 from harness.procs import REPO
 from harness.wait import wait_until
 
@@ -36,17 +34,6 @@ ALPHA = WatchedTrader(
 )
 WORLD = WatchdogConfig(traders=(ALPHA,), log_level="debug")
 CONFIG = WORLD.to_toml()
-
-
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("watchdog", timeout=10)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(str(self._path))
 
 
 class Workspace:
@@ -158,13 +145,7 @@ class Workspace:
         return True
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
-        connection = _UnixHTTP(self.control)
-        try:
-            payload = None if body is None else json.dumps(body)
-            connection.request(method, path, body=payload)
-            return json.loads(connection.getresponse().read())
-        finally:
-            connection.close()
+        return control_request(self.control, method, path, body)
 
     def trader(self) -> dict[str, Any]:
         status = self.request("GET", "/status")
