@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.configs import TraderConfig, WatchdogConfig, WatchedTrader, credentials_toml
 from harness.control import parse_metrics
-from harness.procs import REPO, Child, start_child, wait_ready_file
+from harness.procs import REPO, Child, start_module, wait_ready_file
 from harness.sim import SimConfig, SimProcess
 from harness.wait import wait_until
 
@@ -127,16 +127,9 @@ class World:
     # -- processes ---------------------------------------------------------------------------
 
     def start_watchdog(self) -> Child:
-        argv = [
-            sys.executable,
-            "-m",
-            "watchdog",
-            "run",
-            "--config",
-            str(self.root / "watchdog.toml"),
-        ]
-        self.watchdog = start_child(
-            argv, log_path=self.root / "watchdog.log", name="watchdog", cwd=REPO
+        config = str(self.root / "watchdog.toml")
+        self.watchdog = start_module(
+            "watchdog", "run", "--config", config, log_path=self.root / "watchdog.log"
         )
         wait_until(
             lambda: not self.watchdog.alive() or (self.root / "control.sock").exists(),  # type: ignore[union-attr]
@@ -156,21 +149,10 @@ class World:
         path.write_text((config or self.trader_config()).to_toml())
         ready = self.root / "trader.ready"
         ready.unlink(missing_ok=True)
-        argv = [
-            sys.executable,
-            "-m",
+        child = start_module(
             "trader",
-            "run",
-            "--config",
-            str(path),
-            "--ready-file",
-            str(ready),
-        ]
-        child = start_child(
-            argv,
+            *("run", "--config", str(path), "--ready-file", str(ready)),
             log_path=self.root / "trader.log",
-            name="trader",
-            cwd=REPO,
             env={**os.environ, **env} if env else None,
         )
         info = wait_ready_file(ready, child, 30.0)

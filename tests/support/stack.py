@@ -25,7 +25,6 @@ import shutil
 import signal
 import socket
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
@@ -46,7 +45,7 @@ from harness.configs import (
     credentials_toml,
 )
 from harness.control import control_request, parse_metrics
-from harness.procs import REPO, Child, start_child, wait_ready_file
+from harness.procs import Child, start_module, wait_ready_file
 from harness.sim import SimConfig, SimKey, SimProcess
 from harness.wait import wait_until
 
@@ -211,21 +210,11 @@ class Proxy:
 
 def _start_proxy(root: Path, name: str, kind: str, upstream: str, seed: int) -> Proxy:
     ready = root / f"proxy-{name}.json"
-    argv = [
-        sys.executable,
-        "-m",
-        "tests.support.faultproxy",
-        kind,
-        "--upstream",
-        upstream,
-        "--seed",
-        str(seed),
-        "--ready-file",
-        str(ready),
-    ]
+    argv = [kind, "--upstream", upstream, "--seed", str(seed), "--ready-file", str(ready)]
     if kind == "unix":
         argv += ["--listen", str(root / f"{name}.sock")]
-    child = start_child(argv, log_path=root / f"proxy-{name}.log", name=f"proxy-{name}", cwd=REPO)
+    log_path = root / f"proxy-{name}.log"
+    child = start_module("tests.support.faultproxy", *argv, log_path=log_path, name=f"proxy-{name}")
     info = wait_ready_file(ready, child)
     address = info["address"]
     return Proxy(
@@ -383,15 +372,10 @@ class Stack:
     # -- processes ---------------------------------------------------------------------------
 
     def start_watchdog(self) -> Child:
-        argv = [
-            sys.executable,
-            "-m",
-            "watchdog",
-            "run",
-            "--config",
-            str(self.root / "watchdog.toml"),
-        ]
-        child = start_child(argv, log_path=self.root / "watchdog.log", name="watchdog", cwd=REPO)
+        config = str(self.root / "watchdog.toml")
+        child = start_module(
+            "watchdog", "run", "--config", config, log_path=self.root / "watchdog.log"
+        )
         self.children.append(child)
         self.watchdog = child
 
@@ -437,17 +421,8 @@ class Stack:
         (root / "trader.toml").write_text(config)
         ready = root / "trader-ready.json"
         ready.unlink(missing_ok=True)
-        argv = [
-            sys.executable,
-            "-m",
-            "trader",
-            "run",
-            "--config",
-            str(root / "trader.toml"),
-            "--ready-file",
-            str(ready),
-        ]
-        child = start_child(argv, log_path=root / "trader.log", name="trader", cwd=REPO)
+        args = ("run", "--config", str(root / "trader.toml"), "--ready-file", str(ready))
+        child = start_module("trader", *args, log_path=root / "trader.log")
         self.children.append(child)
         self.trader = child
         (root / "trader.pid").write_text(f"{child.pid}\n")
@@ -478,14 +453,10 @@ class Stack:
         }
         _write_secret(root / "trader-venue.cred", _secret_file(self.sim.trader_key))
         (root / "bot.json").write_text(json.dumps(config))
-        argv = [
-            sys.executable,
-            "-m",
-            "tests.chaos.scenarios.bot",
-            "--config",
-            str(root / "bot.json"),
-        ]
-        child = start_child(argv, log_path=root / "trader.log", name="trader", cwd=REPO)
+        args = ("--config", str(root / "bot.json"))
+        child = start_module(
+            "tests.chaos.scenarios.bot", *args, log_path=root / "trader.log", name="trader"
+        )
         self.children.append(child)
         self.trader = child
         (root / "trader.pid").write_text(f"{child.pid}\n")
