@@ -31,42 +31,35 @@ from pathlib import Path
 from typing import Any
 
 from bench._tied import tied_sleeper
+from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader
+from harness.procs import REPO
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace
 from risk.events import AccountSnapshot, Heartbeat
-from tests.watchdog.integration.harness import REPO, Workspace, wait_until
 from watchdog.protocol import encode_event, encode_telemetry, new_session_id
 
 KILL_AFTER_S = 0.5
 
 
 def _config(traders: list[str], *, pidfiles: bool, kill_after_s: float) -> str:
-    head = """
-state_dir = "state"
-control_socket = "control.sock"
-log_level = "warning"
-[ingress]
-unix_socket = "ingress.sock"
-[kill]
-deadline_s = 5.0
-"""
-    body = ""
-    for name in traders:
-        body += f"""
-[[traders]]
-id = "{name}"
-hmac_key_file = "alpha.key"
-{f'pidfile = "{name}.pid"' if pidfiles else ""}
-[traders.limits]
-profile = "standard"
-[traders.limits.heartbeat]
-interval_s = 0.05
-warn_after_s = {kill_after_s * 0.4}
-halt_after_s = {kill_after_s * 0.6}
-kill_after_s = {kill_after_s}
-cooldown_s = 0.5
-[traders.limits.bad_data]
-max_past_s = {max(120.0, kill_after_s)}
-"""
-    return head + body
+    heartbeat = HeartbeatLimits(0.05, kill_after_s * 0.4, kill_after_s * 0.6, kill_after_s)
+    return WatchdogConfig(
+        traders=tuple(
+            WatchedTrader(
+                id=name,
+                hmac_key_file="alpha.key",
+                pidfile=f"{name}.pid" if pidfiles else None,
+                heartbeat=heartbeat,
+                rules={"bad_data": {"max_past_s": max(120.0, kill_after_s)}},
+            )
+            for name in traders
+        ),
+        log_level="warning",
+        shutdown_timeout_s=None,
+        metrics=False,
+        backoff_initial_s=None,
+        backoff_max_s=None,
+    ).to_toml()
 
 
 def _timings(space: Workspace) -> dict[str, dict[str, Any]]:
@@ -215,7 +208,7 @@ def _start_bot(space: Workspace, trader: str) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "tests.watchdog.integration.trader_bot",
+            "harness.trader_bot",
             "--trader",
             trader,
             "--key-file",

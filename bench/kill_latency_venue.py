@@ -25,25 +25,32 @@ object.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import math
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.support.sim import MASTER_ACCOUNT, SimAccount, SimConfig, SimKey, SimProcess
+from harness.configs import (
+    HeartbeatLimits,
+    VenueLink,
+    WatchdogConfig,
+    WatchedTrader,
+    credentials_toml,
+)
+from harness.control import control_request
+from harness.sim import MASTER_ACCOUNT, SimAccount, SimConfig, SimKey, SimProcess
+from harness.wait import NotReachedError, wait_until
 
 SCENARIOS = ("sigkill", "sigstop", "telemetry", "venue_only")
 LATENCIES_MS = (0, 50)
@@ -53,56 +60,35 @@ RESTING = (("BTCUSDT", "90000", "0.002"), ("ETHUSDT", "4500", "0.01"))
 HMAC_KEY = bytes(range(32, 72)).hex()
 GOALS_MS = {"sigkill_no_open_orders_p99": 20.0, "sigkill_key_refused_p99": 25.0}
 
-WATCHDOG_TOP = """
-state_dir = "state"
-control_socket = "control.sock"
-log_level = "warning"
-shutdown_timeout_s = 2.0
 
-[ingress]
-unix_socket = "ingress.sock"
-
-[metrics]
-host = "127.0.0.1"
-port = 0
-
-[kill]
-deadline_s = 5.0
-backoff_initial_s = 0.01
-backoff_max_s = 0.5
-"""
-
-WATCHDOG_TRADER = """
-[[traders]]
-id = "{id}"
-hmac_key_file = "{id}.key"
-pidfile = "{id}.pid"
-
-[traders.kill]
-stop_grace_s = 0.5
-
-[traders.limits]
-profile = "standard"
-
-[traders.limits.heartbeat]
-interval_s = 0.05
-warn_after_s = {hb_warn}
-halt_after_s = {hb_halt}
-kill_after_s = {hb_kill}
-cooldown_s = 0.5
-
-[traders.venue]
-base_url = "{base_url}"
-ws_url = "{ws_url}"
-account_credentials = "{id}-watchdog.cred"
-master_credentials = "master.cred"
-trader_email = "{email}"
-trader_key_file = "{id}-trader.id"
-symbols = ["BTCUSDT", "ETHUSDT"]
-reconcile_period_s = 0.25
-selfcheck_period_s = 60.0
-request_timeout_s = 2.0
-"""
+def _config(slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits) -> str:
+    """One watched trader a slot, each with its own watchdog key on its own account; no
+    countdown cancel-all, so a kill's cancels are the watchdog's own."""
+    return WatchdogConfig(
+        traders=tuple(
+            WatchedTrader(
+                id=s.id,
+                hmac_key_file=f"{s.id}.key",
+                pidfile=f"{s.id}.pid",
+                stop_grace_s=0.5,
+                heartbeat=heartbeat,
+                venue=VenueLink(
+                    base_url=sim.base_url,
+                    ws_url=sim.ws_url,
+                    trader_email=s.email,
+                    symbols=SYMBOLS,
+                    account_credentials=f"{s.id}-watchdog.cred",
+                    master_credentials="master.cred",
+                    trader_key_file=f"{s.id}-trader.id",
+                    dms_countdown_ms=None,
+                    selfcheck_period_s=60.0,
+                ),
+            )
+            for s in slots
+        ),
+        log_level="warning",
+        backoff_initial_s=0.01,
+    ).to_toml()
 
 
 def _key(label: str) -> str:
@@ -127,28 +113,6 @@ def _slots(count: int) -> list[Slot]:
     ]  # fmt: skip
 
 
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("watchdog", timeout=10)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(str(self._path))
-
-
-def _wait(condition: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not reached within {within} s")
-        time.sleep(0.005)
-
-
 @dataclass
 class Batch:
     root: Path
@@ -158,12 +122,7 @@ class Batch:
     slots: list[Slot]
 
     def status(self) -> dict[str, dict[str, Any]]:
-        connection = _UnixHTTP(self.root / "control.sock")
-        try:
-            connection.request("GET", "/status")
-            body = json.loads(connection.getresponse().read())
-        finally:
-            connection.close()
+        body = control_request(self.root / "control.sock", "GET", "/status")
         return {t["id"]: t for t in body["traders"]}
 
     def answers(self) -> bool:
@@ -190,8 +149,8 @@ def _write(path: Path, text: str) -> None:
 def batch(slots: list[Slot], latency_ms: int, heartbeat_kill_s: float) -> Iterator[Batch]:
     """``heartbeat_kill_s``: tight for the SIGSTOP scenario (it measures that deadline), loose
     otherwise, so a loaded machine does not kill a trader before its run."""
-    heartbeat = {"hb_warn": heartbeat_kill_s * 0.4, "hb_halt": heartbeat_kill_s * 0.6,
-                 "hb_kill": heartbeat_kill_s}  # fmt: skip
+    heartbeat = HeartbeatLimits(0.05, heartbeat_kill_s * 0.4, heartbeat_kill_s * 0.6,
+                                heartbeat_kill_s)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="kv-") as name:
         root = Path(name)
         accounts = tuple(SimAccount(s.account, s.email, "100000", False, (s.trader, s.watchdog))
@@ -203,38 +162,31 @@ def batch(slots: list[Slot], latency_ms: int, heartbeat_kill_s: float) -> Iterat
         watchdog = None
         try:
             master = sim.master_key
-            _write(
-                root / "master.cred", f'api_key = "{master.api_key}"\nsecret = "{master.secret}"\n'
-            )
-            text = WATCHDOG_TOP
+            _write(root / "master.cred", credentials_toml(master.api_key, master.secret))
             for s in slots:
                 _write(root / f"{s.id}.key", HMAC_KEY)
-                _write(
-                    root / f"{s.id}-watchdog.cred",
-                    f'api_key = "{s.watchdog.api_key}"\nsecret = "{s.watchdog.secret}"\n',
-                )
-                _write(root / f"{s.id}-trader.id", f'api_key = "{s.trader.api_key}"\n')
-                text += WATCHDOG_TRADER.format(id=s.id, base_url=sim.base_url, ws_url=sim.ws_url,
-                                               email=s.email, **heartbeat)  # fmt: skip
-            (root / "watchdog.toml").write_text(text)
+                _write(root / f"{s.id}-watchdog.cred",
+                       credentials_toml(s.watchdog.api_key, s.watchdog.secret))  # fmt: skip
+                _write(root / f"{s.id}-trader.id", credentials_toml(s.trader.api_key))
+            (root / "watchdog.toml").write_text(_config(slots, sim, heartbeat))
             for s in slots:
                 bots[s.id] = _spawn(root, [
-                    "-m", "tests.watchdog.integration.trader_bot", "--trader", s.id,
+                    "-m", "harness.trader_bot", "--trader", s.id,
                     "--key-file", str(root / f"{s.id}.key"), "--socket",
                     str(root / "ingress.sock"), "--pidfile", str(root / f"{s.id}.pid"),
                     "--equity", "100000",
                 ], f"bot-{s.id}")  # fmt: skip
-            _wait(lambda: all((root / f"{s.id}.pid").exists() for s in slots), 60, "bots up")
+            wait_until(lambda: all((root / f"{s.id}.pid").exists() for s in slots), 60, "bots up")
             watchdog = _spawn(root, ["-m", "watchdog", "run", "--config",
                                      str(root / "watchdog.toml")], "watchdog")  # fmt: skip
             b = Batch(root, sim, watchdog, bots, slots)
-            _wait(lambda: watchdog.poll() is not None or b.answers(), 30, "watchdog armed")
+            wait_until(lambda: watchdog.poll() is not None or b.answers(), 30, "watchdog armed")
             if watchdog.poll() is not None:
                 raise RuntimeError((root / "watchdog.log").read_text()[-2000:])
             try:
-                _wait(lambda: all(t["state"] == "ACTIVE" for t in b.status().values()), 60,
+                wait_until(lambda: all(t["state"] == "ACTIVE" for t in b.status().values()), 60,
                       "every trader ACTIVE")  # fmt: skip
-            except RuntimeError as exc:
+            except NotReachedError as exc:
                 stuck = {k: t["decisions"] for k, t in b.status().items() if t["state"] != "ACTIVE"}
                 raise RuntimeError(f"{exc}: {json.dumps(stuck)[:2000]}") from None
             if latency_ms:
@@ -297,10 +249,10 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
     """One kill; None when the trader was no longer ACTIVE before its run (machine load)."""
     pid = b.bots[slot.id].pid
     try:
-        _wait(lambda: b.status()[slot.id]["state"] == "ACTIVE", 10, f"{slot.id} ACTIVE")
-    except RuntimeError:
+        wait_until(lambda: b.status()[slot.id]["state"] == "ACTIVE", 10, f"{slot.id} ACTIVE")
+    except NotReachedError:
         return None
-    _wait(lambda: b.status()[slot.id]["pid"] == pid, 30, f"{slot.id} pid watched")
+    wait_until(lambda: b.status()[slot.id]["pid"] == pid, 30, f"{slot.id} pid watched")
     _place_resting(b, slot)
     if scenario == "venue_only":
         _buy_for_six_percent(b, slot)
@@ -320,11 +272,11 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
                 deleted.append(float(e["mono"]))
         return len(cancels) >= len(SYMBOLS) and bool(deleted)
 
-    _wait(done, 30, f"{scenario}: cancels and key deletion for {slot.id}")
+    wait_until(done, 30, f"{scenario}: cancels and key deletion for {slot.id}")
     # The sim journals a request on arrival and applies injected latency before processing it:
     # the book is empty once the last cancel-all has waited out that latency.
     no_orders = sorted(cancels)[len(SYMBOLS) - 1] + latency_ms / 1000.0
-    _wait(lambda: b.sim.admin.open_orders(slot.account) == [], 30, "no open orders left")
+    wait_until(lambda: b.sim.admin.open_orders(slot.account) == [], 30, "no open orders left")
     status = b.sim.admin.key_status(slot.trader.api_key)["status"]
     if status == "active":
         raise RuntimeError(f"{slot.id}: trader key still active after the kill")

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -36,40 +37,31 @@ import psutil
 
 from bench._stats import summary
 from bench._tied import tied_sleeper
-from tests.watchdog.integration.harness import REPO, Workspace, wait_until
+from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader
+from harness.procs import REPO
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace
 
 POLL_INTERVAL_S = 1.0
 GAP_S = (0.15, 0.45)  # between kills: random, so kills fall at every phase of the poll
 
-HEAD = """
-state_dir = "state"
-control_socket = "control.sock"
-log_level = "warning"
-shutdown_timeout_s = 2.0
-[ingress]
-unix_socket = "ingress.sock"
-[kill]
-deadline_s = 5.0
-"""
 
-TRADER = """
-[[traders]]
-id = "{name}"
-hmac_key_file = "alpha.key"
-pidfile = "{name}.pid"
-[traders.kill]
-stop_grace_s = 0.5
-[traders.limits]
-profile = "standard"
-[traders.limits.heartbeat]
-interval_s = 0.1
-warn_after_s = 300.0
-halt_after_s = 400.0
-kill_after_s = 600.0
-cooldown_s = 1.0
-[traders.limits.bad_data]
-max_past_s = 300.0
-"""
+def _config(names: list[str]) -> str:
+    """No venue and heartbeat deadlines far out: only a death (the pid gone) kills here."""
+    trader = WatchedTrader(
+        id="",
+        hmac_key_file="alpha.key",
+        stop_grace_s=0.5,
+        heartbeat=HeartbeatLimits(0.1, 300.0, 400.0, 600.0, cooldown_s=1.0),
+        rules={"bad_data": {"max_past_s": 300.0}},
+    )
+    return WatchdogConfig(
+        traders=tuple(replace(trader, id=n, pidfile=f"{n}.pid") for n in names),
+        log_level="warning",
+        metrics=False,
+        backoff_initial_s=None,
+        backoff_max_s=None,
+    ).to_toml()
 
 
 # -- the polling kill switch (runs in its own process) -----------------------------------------
@@ -150,7 +142,7 @@ def _reap(process: subprocess.Popen[Any]) -> None:
 
 def bench_watchdog(root: Path, runs: int, rng: random.Random) -> list[float]:
     names = [f"t{i}" for i in range(runs)]
-    space = Workspace(root, HEAD + "".join(TRADER.format(name=n) for n in names))
+    space = Workspace(root, _config(names))
     try:
         space.start_watchdog()
         key = bytes.fromhex((root / "alpha.key").read_text())

@@ -44,9 +44,11 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench._stats import summary
+from harness.configs import WatchdogConfig, WatchedTrader
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace
 from risk import OrderEventKind, Side, TradingState
 from risk.events import AccountSnapshot, Heartbeat
-from tests.watchdog.integration.harness import Workspace, wait_until
 from watchdog.client import ClientConfig, WatchdogClient, load_key
 from watchdog.errors import ProtocolError
 from watchdog.protocol import decode_ack, encode_event, encode_telemetry, new_session_id
@@ -58,26 +60,6 @@ TIMELINE_S = 0.25
 EQUITY = 10_000.0
 CLIENTS_PER_SENDER = 50
 
-HEAD = """
-state_dir = "state"
-control_socket = "control.sock"
-log_level = "warning"
-shutdown_timeout_s = 2.0
-[ingress]
-unix_socket = "ingress.sock"
-[metrics]
-host = "127.0.0.1"
-port = 0
-[kill]
-deadline_s = 5.0
-"""
-
-TRADER = """
-[[traders]]
-id = "{name}"
-hmac_key_file = "keys/{name}.key"
-limits_file = "limits.toml"
-"""
 
 # Generous heartbeat deadlines: a sender starved by the shared machine must not turn the
 # measurement into a kill; the limits are otherwise the standard profile, all rules on.
@@ -254,7 +236,18 @@ def _workspace(root: Path, traders: Sequence[str]) -> Workspace:
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
     (root / "limits.toml").write_text(LIMITS)
-    return Workspace(root, HEAD + "".join(TRADER.format(name=t) for t in traders))
+    return Workspace(
+        root,
+        WatchdogConfig(
+            traders=tuple(
+                WatchedTrader(id=t, hmac_key_file=f"keys/{t}.key", limits_file="limits.toml")
+                for t in traders
+            ),
+            log_level="warning",
+            backoff_initial_s=None,
+            backoff_max_s=None,
+        ).to_toml(),
+    )
 
 
 def _accepted(port: int) -> tuple[float, float]:

@@ -24,7 +24,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from tests.support.sim import SimConfig, SimKey, SimProcess, bybit_headers, sign
+from harness.sim import SimConfig, SimKey, SimProcess, bybit_headers, sign
 
 VENUES = ("binance", "bybit")
 

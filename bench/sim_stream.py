@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.support.sim import SimConfig, SimProcess
+from harness.sim import SimConfig, SimProcess
 
 
 async def _count(url: str, warmup_s: float, seconds: float) -> tuple[int, float, float]:

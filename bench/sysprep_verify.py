@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.fakehost import make_host
 from sysprep import api
 from sysprep.profile import Profile
-from tests.sysprep.fakehost import make_host
 
 
 def _sample(profile: Profile, root: Path, runs: int) -> list[float]:

@@ -74,7 +74,7 @@ from yarl import URL
 import watchdog.venues as wv
 from bench._stats import percentile
 from harness.sim import SimConfig
-from harness.trader_world import LIMITS, World, trader_toml
+from harness.trader_world import LIMITS, World
 from risk import OrderEventKind, TradingState
 from risk import Side as RiskSide
 from trader.app import Trader
@@ -639,7 +639,7 @@ async def bench(root: Path, seconds: float, rounds: int, pinned: bool = True) ->
         layout = _pin(world) if pinned else {"pinned": False, "why": "--unpinned"}
         config_path = root / "trader.toml"
         config_path.write_text(
-            trader_toml(world.sim, root, half_spread_bps="2.0", requote_ticks="0")
+            world.trader_config().with_(half_spread_bps=2.0, requote_ticks=0).to_toml()
         )
         config = load_config(config_path)
         runs: dict[Mode, list[Samples]] = {m: [] for m in MODES}

@@ -1,8 +1,9 @@
 """The demo's generated configuration: the sim's world, the watchdog, the trader, the limits.
 
-Pure text rendering; the shell writes the files (keys mode 0600) into the run's temp dir.
-The limits are tuned so every scenario trips quickly and normal quoting never does: see
-docs/demo.md ("Limits") for why each value is what it is.
+Pure text rendering: the file layouts are ``harness.configs`` (shared with the tests and the
+benchmarks), the demo's tuned values are here. The shell writes the files (keys mode 0600) into
+the run's temp dir. The limits are tuned so every scenario trips quickly and normal quoting
+never does: see docs/demo.md ("Limits") for why each value is what it is.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from exchange_sim.config import DEFAULT_CONFIG, KeyConfig, SimConfig, parse_config
+from harness import configs as harness_configs
 
 TRADER_ID = "demo-mm"
 TRADER_ACCOUNT = "trader1"
@@ -85,8 +87,7 @@ def keys_of(config: SimConfig) -> WorldKeys:
 
 
 def credentials_toml(key: KeyConfig, *, with_secret: bool = True) -> str:
-    text = f'api_key = "{key.api_key}"\n'
-    return text + (f'secret = "{key.secret}"\n' if with_secret else "")
+    return harness_configs.credentials_toml(key.api_key, key.secret if with_secret else None)
 
 
 _LIMITS = """# Demo limits: the standard profile, with deadlines short enough to watch.
@@ -144,91 +145,35 @@ class Endpoints:
 
 def watchdog_toml(venue: Endpoints, trader_email: str) -> str:
     """Every path is relative to the run's directory, where the file is written."""
-    symbols = ", ".join(f'"{s}"' for s in SYMBOLS)
-    return f"""state_dir = "state"
-control_socket = "control.sock"
-control_socket_mode = "0600"
-log_level = "info"
-shutdown_timeout_s = 3.0
-
-[ingress]
-unix_socket = "ingress.sock"
-
-[metrics]
-host = "127.0.0.1"
-port = 0
-
-[kill]
-deadline_s = 5.0
-backoff_initial_s = 0.05
-backoff_max_s = 0.5
-
-[[traders]]
-id = "{TRADER_ID}"
-hmac_key_file = "trader-hmac.key"
-limits_file = "limits.toml"
-pidfile = "trader.pid"
-credential_file = "trader-venue.cred"
-
-[traders.kill]
-stop_process = true
-stop_grace_s = 1.0
-revoke_credential = true
-revoke_mode = "replace"
-
-[traders.venue]
-base_url = "{venue.base_url}"
-ws_url = "{venue.ws_url}"
-account_credentials = "watchdog-account.cred"
-master_credentials = "watchdog-master.cred"
-trader_email = "{trader_email}"
-trader_key_file = "trader-key-id"
-symbols = [{symbols}]
-dms_countdown_ms = 10000
-reconcile_period_s = 0.25
-selfcheck_period_s = 30.0
-request_timeout_s = 2.0
-"""
+    trader = harness_configs.WatchedTrader(
+        id=TRADER_ID,
+        hmac_key_file="trader-hmac.key",
+        limits_file="limits.toml",
+        pidfile="trader.pid",
+        credential_file="trader-venue.cred",
+        stop_process=True,
+        stop_grace_s=1.0,
+        revoke_credential=True,
+        revoke_mode="replace",
+        venue=harness_configs.VenueLink(venue.base_url, venue.ws_url, trader_email, SYMBOLS),
+    )
+    return harness_configs.WatchdogConfig(
+        traders=(trader,), shutdown_timeout_s=3.0, control_socket_mode="0600"
+    ).to_toml()
 
 
 def trader_toml(venue: Endpoints, ingress_socket: str) -> str:
-    return f"""[venue]
-base_url = "{venue.base_url}"
-ws_url = "{venue.ws_url}"
-credentials_file = "trader-venue.cred"
-request_timeout_s = 2.0
-reconcile_interval_s = 0.25
-shutdown_timeout_s = 5.0
-
-[feed]
-stale_after_s = 1.0
-max_event_age_s = 5.0
-reconnect_initial_s = 0.05
-reconnect_max_s = 0.5
-
-[symbols.{TRADED}]
-tick_size = "0.1"
-lot_size = "0.001"
-quote_qty = "0.002"
-max_position = "0.010"
-
-[strategy]
-half_spread_bps = 2.0
-skew_bps = 1.0
-requote_ticks = 40
-
-[risk]
-limits_file = "limits.toml"
-
-[watchdog]
-socket = "{ingress_socket}"
-key_file = "trader-hmac.key"
-trader_id = "{TRADER_ID}"
-heartbeat_interval_s = 0.1
-silence_timeout_s = 1.0
-telemetry_interval_s = 0.5
-
-[metrics]
-host = "127.0.0.1"
-port = 0
-"""
+    """The trader quotes ``TRADED`` two basis points from mid."""
+    return harness_configs.TraderConfig(
+        base_url=venue.base_url,
+        ws_url=venue.ws_url,
+        watchdog_socket=ingress_socket,
+        trader_id=TRADER_ID,
+        key_file="trader-hmac.key",
+        credentials_file="trader-venue.cred",
+        symbols=(harness_configs.BTCUSDT_QUOTE,),
+        reconcile_interval_s=0.25,
+        shutdown_timeout_s=5.0,
+        half_spread_bps=2.0,
+        telemetry_interval_s=0.5,
+    ).to_toml()

@@ -11,26 +11,23 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from demo.errors import StartError
+from harness.wait import NotReachedError, wait_until
 
 T = TypeVar("T")
 
 
 def wait_for(condition: Callable[[], T | None], within: float, what: str) -> T:
-    """Poll ``condition`` until it returns a truthy value; a generous ``within`` is the cap."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise StartError(f"timed out after {within:g} s waiting for {what}")
-        time.sleep(0.02)
+    """Poll ``condition`` until it returns a truthy value; a generous ``within`` is the cap. A
+    timeout is the demo's ``StartError``, which the command line reports in one line."""
+    try:
+        return wait_until(condition, within, what)
+    except NotReachedError as exc:
+        raise StartError(str(exc)) from None
 
 
 class Proc:

@@ -7,14 +7,11 @@ process it started, in order (trader, watchdog, sim), and removes the directory 
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
-import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +25,7 @@ from demo import configs
 from demo.errors import DemoError, StartError
 from demo.procs import Proc, wait_for, wait_ready_file
 from demo.venue import SignedClient, SimAdmin
+from harness.control import control_request, parse_metrics
 
 START_WITHIN_S = 60.0  # generous: a first run on a busy machine imports everything cold
 
@@ -38,18 +36,6 @@ def _write(path: Path, text: str, mode: int = 0o600) -> Path:
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
     return path
-
-
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: Path, timeout_s: float) -> None:
-        super().__init__("watchdog", timeout=timeout_s)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(str(self._path))
-        self.sock = sock
 
 
 @dataclass(frozen=True)
@@ -194,13 +180,7 @@ class World:
 
     def watchdog_status(self) -> dict[str, Any]:
         """``GET /status`` on the control socket (the live line polls this, not the CLI)."""
-        conn = _UnixHTTP(self.root / "control.sock", 5.0)
-        try:
-            conn.request("GET", "/status")
-            body = conn.getresponse().read()
-        finally:
-            conn.close()
-        value = json.loads(body)
+        value = control_request(self.root / "control.sock", "GET", "/status", timeout_s=5.0)
         if not isinstance(value, dict):
             raise ValueError("watchdog status is not a JSON object")
         return value
@@ -249,20 +229,6 @@ def parse_json_stream(text: str) -> list[Any]:
             return values
         value, index = decoder.raw_decode(text, index)
         values.append(value)
-
-
-_SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$")
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    """Prometheus text format -> ``{"name{labels}": value}``."""
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        match = _SAMPLE.match(line)
-        if match:
-            with contextlib.suppress(ValueError):
-                out[match.group(1) + (match.group(2) or "")] = float(match.group(3))
-    return out
 
 
 def metric_sum(metrics: dict[str, float], name: str) -> float:

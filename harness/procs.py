@@ -10,12 +10,16 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+"""The source tree: the working directory of the ``python -m`` children."""
 
 POLL_S = 0.02
 
@@ -85,6 +89,18 @@ def start_child(
     finally:
         log.close()
     return Child(proc, log_path, name or Path(argv[0]).name)
+
+
+def start_module(
+    module: str,
+    *args: str,
+    log_path: Path,
+    name: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Child:
+    """``python -m module args`` from the source tree, as the suite's own programs run."""
+    argv = [sys.executable, "-m", module, *args]
+    return start_child(argv, log_path=log_path, name=name or module, env=env, cwd=REPO)
 
 
 def wait_ready_file(path: Path, child: Child, deadline_s: float = 30.0) -> dict[str, Any]:

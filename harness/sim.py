@@ -11,7 +11,7 @@ client.
     bybit = SimProcess.start(tmp_path, venue="bybit")   # the same world behind the Bybit v5 front
     bybit_headers(bybit.trader_key, body)             # X-BAPI-* headers for a query or JSON body
 
-or, in a test, the ``sim_process`` fixture of ``tests.support.sim``.
+or, in a test, the ``sim_process`` fixture (``tests/support/sim.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -33,7 +32,7 @@ from typing import Any
 import aiohttp
 import yarl
 
-from harness.procs import Child, start_child, wait_ready_file
+from harness.procs import Child, start_module, wait_ready_file
 
 ADMIN_TIMEOUT_S = 10.0
 
@@ -421,24 +420,11 @@ class SimProcess:
         config_path.write_text(config.to_toml(), encoding="utf-8")
         ready = workdir / "ready.json"
         ready.unlink(missing_ok=True)
-        argv = [
-            sys.executable,
-            "-m",
-            "exchange_sim",
-            "--venue",
-            venue,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--admin-port",
-            "0",
-            "--config",
-            str(config_path),
-            "--ready-file",
-            str(ready),
-        ]
-        child = start_child(argv, log_path=workdir / "sim.log", name="exchange-sim")
+        args = ["--venue", venue, "--host", "127.0.0.1", "--port", "0", "--admin-port", "0",
+                "--config", str(config_path), "--ready-file", str(ready)]  # fmt: skip
+        child = start_module(
+            "exchange_sim", *args, log_path=workdir / "sim.log", name="exchange-sim"
+        )
         info = wait_ready_file(ready, child, deadline_s)
         return cls(child, config, int(info["port"]), int(info["admin_port"]), venue=venue)
 

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.procs import Child, start_child, wait_ready_file
+from harness.configs import TraderConfig, WatchdogConfig, WatchedTrader, credentials_toml
+from harness.control import parse_metrics
+from harness.procs import REPO, Child, start_module, wait_ready_file
 from harness.sim import SimConfig, SimProcess
+from harness.wait import wait_until
 
-REPO = Path(__file__).resolve().parents[1]
 TRADER_ID = "mm1"
 SIM_ACCOUNT = "trader1"
 HMAC_KEY = bytes(range(100, 140)).hex()
@@ -58,109 +57,33 @@ min_sample = 50
 cooldown_s = 1.0
 """
 
-WATCHDOG = f"""
-state_dir = "state"
-control_socket = "control.sock"
-log_level = "info"
-shutdown_timeout_s = 2.0
-
-[ingress]
-unix_socket = "ingress.sock"
-
-[kill]
-deadline_s = 5.0
-backoff_initial_s = 0.05
-backoff_max_s = 0.5
-
-[[traders]]
-id = "{TRADER_ID}"
-hmac_key_file = "{TRADER_ID}.key"
-limits_file = "limits.toml"
-
-[traders.kill]
-stop_process = false
-revoke_credential = false
-"""
+# The watchdog watches the trader by telemetry alone: no pid to stop, no credential file to revoke.
+WATCHDOG = WatchdogConfig(
+    traders=(
+        WatchedTrader(
+            id=TRADER_ID,
+            hmac_key_file=f"{TRADER_ID}.key",
+            limits_file="limits.toml",
+            stop_process=False,
+            revoke_credential=False,
+        ),
+    ),
+    metrics=False,
+).to_toml()
 
 
-def trader_toml(sim: SimProcess, root: Path, **overrides: str) -> str:
-    values = {
-        "stale_after_s": "1.0",
-        "half_spread_bps": "1.0",
-        "requote_ticks": "40",
-        "silence_timeout_s": "1.0",
-        "cpus": "",
-        "busy_poll": "false",
-        **overrides,
-    }
-    return f"""
-[venue]
-base_url = "{sim.base_url}"
-ws_url = "{sim.ws_url}"
-credentials_file = "venue.key"
-request_timeout_s = 2.0
-reconcile_interval_s = 0.2
-shutdown_timeout_s = 10.0
-
-[feed]
-stale_after_s = {values["stale_after_s"]}
-max_event_age_s = 5.0
-reconnect_initial_s = 0.05
-reconnect_max_s = 0.5
-busy_poll = {values["busy_poll"]}
-
-[symbols.BTCUSDT]
-tick_size = "0.1"
-lot_size = "0.001"
-quote_qty = "0.002"
-max_position = "0.010"
-
-[strategy]
-half_spread_bps = {values["half_spread_bps"]}
-skew_bps = 1.0
-requote_ticks = {values["requote_ticks"]}
-
-[risk]
-limits_file = "limits.toml"
-
-[watchdog]
-socket = "{root / "ingress.sock"}"
-key_file = "{TRADER_ID}.key"
-trader_id = "{TRADER_ID}"
-heartbeat_interval_s = 0.1
-silence_timeout_s = {values["silence_timeout_s"]}
-
-[host]
-cpus = [{values["cpus"]}]
-
-[metrics]
-port = 0
-"""
-
-
-def wait_until(condition: Callable[[], Any], within: float = 30.0, what: str = "") -> Any:
-    """Poll ``condition`` until truthy; generous deadline because the machine is shared."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what or condition}")
-        time.sleep(0.02)
-
-
-_SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$")
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    """``name{labels}`` -> value, from the Prometheus text format."""
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        match = _SAMPLE.match(line)
-        if match:
-            out[match.group(1) + (match.group(2) or "")] = float(match.group(3))
-    return out
+def trader_config(sim: SimProcess, root: Path) -> TraderConfig:
+    """The trader of this world: it quotes BTCUSDT one basis point from mid, unpinned."""
+    return TraderConfig(
+        base_url=sim.base_url,
+        ws_url=sim.ws_url,
+        watchdog_socket=str(root / "ingress.sock"),
+        trader_id=TRADER_ID,
+        key_file=f"{TRADER_ID}.key",
+        busy_poll=False,
+        cpus=(),
+        metrics_host=None,
+    )
 
 
 @dataclass
@@ -195,7 +118,7 @@ class World:
         (root / "limits.toml").write_text(LIMITS)
         creds = root / "venue.key"
         trader_key = self.sim.trader_key
-        creds.write_text(f'api_key = "{trader_key.api_key}"\nsecret = "{trader_key.secret}"\n')
+        creds.write_text(credentials_toml(trader_key.api_key, trader_key.secret))
         creds.chmod(0o600)
         (root / "watchdog.toml").write_text(WATCHDOG)
         self.watchdog: Child | None = None
@@ -204,16 +127,9 @@ class World:
     # -- processes ---------------------------------------------------------------------------
 
     def start_watchdog(self) -> Child:
-        argv = [
-            sys.executable,
-            "-m",
-            "watchdog",
-            "run",
-            "--config",
-            str(self.root / "watchdog.toml"),
-        ]
-        self.watchdog = start_child(
-            argv, log_path=self.root / "watchdog.log", name="watchdog", cwd=REPO
+        config = str(self.root / "watchdog.toml")
+        self.watchdog = start_module(
+            "watchdog", "run", "--config", config, log_path=self.root / "watchdog.log"
         )
         wait_until(
             lambda: not self.watchdog.alive() or (self.root / "control.sock").exists(),  # type: ignore[union-attr]
@@ -222,28 +138,21 @@ class World:
         assert self.watchdog.alive(), self.watchdog.log_tail()
         return self.watchdog
 
+    def trader_config(self) -> TraderConfig:
+        return trader_config(self.sim, self.root)
+
     def start_trader(
-        self, *, env: dict[str, str] | None = None, overrides: dict[str, str] | None = None
+        self, *, env: dict[str, str] | None = None, config: TraderConfig | None = None
     ) -> TraderProc:
-        config = self.root / "trader.toml"
-        config.write_text(trader_toml(self.sim, self.root, **(overrides or {})))
+        """Start the trader with ``config`` (by default ``trader_config()``)."""
+        path = self.root / "trader.toml"
+        path.write_text((config or self.trader_config()).to_toml())
         ready = self.root / "trader.ready"
         ready.unlink(missing_ok=True)
-        argv = [
-            sys.executable,
-            "-m",
+        child = start_module(
             "trader",
-            "run",
-            "--config",
-            str(config),
-            "--ready-file",
-            str(ready),
-        ]
-        child = start_child(
-            argv,
+            *("run", "--config", str(path), "--ready-file", str(ready)),
             log_path=self.root / "trader.log",
-            name="trader",
-            cwd=REPO,
             env={**os.environ, **env} if env else None,
         )
         info = wait_ready_file(ready, child, 30.0)

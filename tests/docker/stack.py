@@ -26,12 +26,11 @@ import json
 import os
 import sqlite3
 import tarfile
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,15 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.exceptions import ContainerStartException
 from testcontainers.core.network import Network
 
-from tests.support.sim import (
+from harness.configs import (
+    BTCUSDT_QUOTE,
+    TraderConfig,
+    VenueLink,
+    WatchdogConfig,
+    WatchedTrader,
+    credentials_toml,
+)
+from harness.sim import (
     MASTER_KEY,
     TRADER_KEY,
     WATCHDOG_KEY,
@@ -48,6 +55,7 @@ from tests.support.sim import (
     SimKey,
     signed_query,
 )
+from harness.wait import wait_until
 
 CONTAINER_UID = 10001  # the suite image's `killswitch` user (deploy/docker/suite.Dockerfile)
 HOME = "/var/lib/killswitch"
@@ -107,87 +115,41 @@ cooldown_s = 1.0
 
 
 def watchdog_toml(sim_host: str) -> str:
-    return f"""
-state_dir = "state"
-control_socket = "control.sock"
-log_level = "info"
-shutdown_timeout_s = 2.0
-
-[ingress]
-udp = "0.0.0.0:{INGRESS_PORT}"
-
-[kill]
-deadline_s = 5.0
-backoff_initial_s = 0.05
-backoff_max_s = 0.5
-
-[[traders]]
-id = "{TRADER_ID}"
-hmac_key_file = "{TRADER_ID}.key"
-limits_file = "limits.toml"
-
-# No pid to watch and no file to revoke across containers: the kill is the venue's part.
-[traders.kill]
-stop_process = false
-revoke_credential = false
-
-[traders.venue]
-base_url = "http://{sim_host}:{VENUE_PORT}"
-ws_url = "ws://{sim_host}:{VENUE_PORT}"
-account_credentials = "watchdog-account.cred"
-master_credentials = "watchdog-master.cred"
-trader_email = "{SIM_EMAIL}"
-trader_key_file = "trader-key-id"
-symbols = ["{SYMBOL}"]
-dms_countdown_ms = 10000
-reconcile_period_s = 0.25
-selfcheck_period_s = 30.0
-request_timeout_s = 2.0
-"""
+    # No pid to watch and no file to revoke across containers: the kill is the venue's part.
+    trader = WatchedTrader(
+        id=TRADER_ID,
+        hmac_key_file=f"{TRADER_ID}.key",
+        limits_file="limits.toml",
+        stop_process=False,
+        revoke_credential=False,
+        venue=VenueLink(
+            base_url=f"http://{sim_host}:{VENUE_PORT}",
+            ws_url=f"ws://{sim_host}:{VENUE_PORT}",
+            trader_email=SIM_EMAIL,
+            symbols=(SYMBOL,),
+        ),
+    )
+    return WatchdogConfig(
+        traders=(trader,), unix_socket=None, udp=f"0.0.0.0:{INGRESS_PORT}", metrics=False
+    ).to_toml()
 
 
 def trader_toml(sim_host: str, watchdog_host: str) -> str:
-    return f"""
-[venue]
-base_url = "http://{sim_host}:{VENUE_PORT}"
-ws_url = "ws://{sim_host}:{VENUE_PORT}"
-credentials_file = "venue.key"
-request_timeout_s = 2.0
-reconcile_interval_s = 0.2
-shutdown_timeout_s = 10.0
-
-[feed]
-stale_after_s = 1.0
-max_event_age_s = 5.0
-reconnect_initial_s = 0.05
-reconnect_max_s = 0.5
-
-[symbols.{SYMBOL}]
-tick_size = "0.1"
-lot_size = "0.001"
-quote_qty = "0.002"
-max_position = "0.010"
-
-# Quotes far from mid: they rest rather than fill, so a test sees the same orders before and
-# after a fault.
-[strategy]
-half_spread_bps = 50.0
-skew_bps = 1.0
-requote_ticks = 200
-
-[risk]
-limits_file = "limits.toml"
-
-[watchdog]
-socket = "udp://{watchdog_host}:{INGRESS_PORT}"
-key_file = "{TRADER_ID}.key"
-trader_id = "{TRADER_ID}"
-heartbeat_interval_s = {HEARTBEAT_INTERVAL_S}
-silence_timeout_s = {SILENCE_TIMEOUT_S}
-
-[metrics]
-port = 0
-"""
+    # Quotes far from mid: they rest rather than fill, so a test sees the same orders before and
+    # after a fault.
+    return TraderConfig(
+        base_url=f"http://{sim_host}:{VENUE_PORT}",
+        ws_url=f"ws://{sim_host}:{VENUE_PORT}",
+        watchdog_socket=f"udp://{watchdog_host}:{INGRESS_PORT}",
+        trader_id=TRADER_ID,
+        key_file=f"{TRADER_ID}.key",
+        symbols=(replace(BTCUSDT_QUOTE, symbol=SYMBOL),),
+        half_spread_bps=50.0,
+        requote_ticks=200,
+        heartbeat_interval_s=HEARTBEAT_INTERVAL_S,
+        silence_timeout_s=SILENCE_TIMEOUT_S,
+        metrics_host=None,
+    ).to_toml()
 
 
 def sim_config() -> SimConfig:
@@ -201,19 +163,7 @@ def sim_config() -> SimConfig:
 
 
 def key_toml(key: SimKey, *, secret: bool = True) -> str:
-    return f'api_key = "{key.api_key}"\n' + (f'secret = "{key.secret}"\n' if secret else "")
-
-
-def wait_until(condition: Callable[[], Any], what: str, within: float = DEADLINE_S) -> Any:
-    """Poll ``condition`` until truthy (its value is returned); fail after ``within`` s."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
-        time.sleep(0.1)
+    return credentials_toml(key.api_key, key.secret if secret else None)
 
 
 def run_dir(root: Path, files: Mapping[str, str]) -> Path:
@@ -323,8 +273,8 @@ class Stack:
         self.venue_url = f"http://{host}:{spec.get_exposed_port(VENUE_PORT)}"
         self.admin = SimAdmin(f"http://{host}:{spec.get_exposed_port(RELAY_PORT)}")
         self._open_gate("sim")
-        wait_until(lambda: node.has_file(f"{RUN}/sim.ready"), "sim ready")
-        wait_until(self._admin_answers, "sim admin API through the published port")
+        wait_until(lambda: node.has_file(f"{RUN}/sim.ready"), DEADLINE_S, "sim ready")
+        wait_until(self._admin_answers, DEADLINE_S, "sim admin API through the published port")
 
     def _admin_answers(self) -> bool:
         try:
@@ -340,13 +290,13 @@ class Stack:
         trader = self._create_trader()
         self._open_gate("watchdog")
         self._open_gate("trader")
-        wait_until(lambda: self._armed(watchdog), "watchdog armed")
+        wait_until(lambda: self._armed(watchdog), DEADLINE_S, "watchdog armed")
 
         def ready() -> bool:
             assert trader.running(), f"trader exited\n{trader.logs()}"
             return trader.has_file(f"{RUN}/trader.ready")
 
-        wait_until(ready, "trader ready")
+        wait_until(ready, DEADLINE_S, "trader ready")
 
     def _create_watchdog(self) -> Node:
         files = {

@@ -17,15 +17,16 @@ from typing import Any
 
 import pytest
 
+from harness.sim import TRADER_KEY
+from harness.wait import wait_until
 from tests.docker.stack import (
+    DEADLINE_S,
     KILL_AFTER_S,
     STALE_AFTER_S,
     Stack,
     WatchdogRecord,
     stack,
-    wait_until,
 )
-from tests.support.sim import TRADER_KEY
 
 pytestmark = pytest.mark.docker
 
@@ -39,14 +40,14 @@ def world(suite_image: str, docker_engine: Any, tmp_path: Path) -> Iterator[Stac
     if os.geteuid() != 0:
         pytest.skip("tier 2 scenarios hand key files to the container user: needs root (chown)")
     with stack(suite_image, docker_engine, tmp_path) as w:
-        wait_until(w.quoting, "the trader quoting on both sides")
-        wait_until(lambda: w.watchdog_state() == "ACTIVE", "the watchdog ACTIVE")
+        wait_until(w.quoting, DEADLINE_S, "the trader quoting on both sides")
+        wait_until(lambda: w.watchdog_state() == "ACTIVE", DEADLINE_S, "the watchdog ACTIVE")
         yield w
 
 
 def assert_killed_on_the_venue(w: Stack, cause: str) -> WatchdogRecord:
     """The promise: no open order on any symbol, the key refused, the latch durable."""
-    wait_until(w.kill_finished, "the watchdog's kill verified")
+    wait_until(w.kill_finished, DEADLINE_S, "the watchdog's kill verified")
     assert w.open_orders() == [], "orders left open at the venue"
     assert w.trader_key_deleted()
     assert w.trader_key_refused() == KEY_REFUSED
@@ -79,8 +80,8 @@ def test_a_healthy_stack_trades_and_a_freeze_shorter_than_the_deadline_kills_not
     world.pause("trader")
     time.sleep(SHORT_FREEZE_S)  # the fault's duration, not a wait for a condition
     world.unpause("trader")
-    wait_until(lambda: world.watchdog_state() == "ACTIVE", "the watchdog ACTIVE again")
-    wait_until(world.quoting, "the trader quoting again")
+    wait_until(lambda: world.watchdog_state() == "ACTIVE", DEADLINE_S, "the watchdog ACTIVE again")
+    wait_until(world.quoting, DEADLINE_S, "the trader quoting again")
     assert_nothing_killed(world)
     kinds = {e["kind"] for e in world.audit()}
     assert "kill_started" not in kinds
@@ -94,8 +95,10 @@ def test_a_frozen_trader_is_killed_and_wakes_up_unable_to_trade(world: Stack) ->
     world.unpause("trader")
     # The zombie wakes up: it hears KILLED and its key is gone. Whatever it still sends with
     # its key, the venue refuses; nothing of it rests on the book.
-    wait_until(lambda: world.trader_requests(seq), "the woken trader calling the venue")
-    wait_until(lambda: world.watchdog_status()["heartbeat_age_s"] < 1.0, "its heartbeats back")
+    wait_until(lambda: world.trader_requests(seq), DEADLINE_S, "the woken trader calling the venue")
+    wait_until(
+        lambda: world.watchdog_status()["heartbeat_age_s"] < 1.0, DEADLINE_S, "its heartbeats back"
+    )
     assert world.watchdog_state() == "KILLED"  # latched: heartbeats do not clear it
     assert world.open_orders() == []
     codes = {e["code"] for e in world.trader_requests(seq)}
@@ -144,11 +147,13 @@ def test_cut_from_the_venue_the_trader_is_halted_not_killed_and_recovers(world: 
         stale = [d for d in status["decisions"] if d["rule"] == "stale_data"]
         return bool(stale and stale[0]["value"] > seconds)
 
-    wait_until(lambda: stale_for(STALE_AFTER_S), "the watchdog halted on stale data")
+    wait_until(lambda: stale_for(STALE_AFTER_S), DEADLINE_S, "the watchdog halted on stale data")
     # Whatever was in flight at the cut has landed by now: this is what the trader left.
     seq = world.venue.last_seq()
     resting = {o["orderId"] for o in world.open_orders()}
-    wait_until(lambda: stale_for(STALE_AFTER_S + KILL_AFTER_S), "stale past the kill deadline")
+    wait_until(
+        lambda: stale_for(STALE_AFTER_S + KILL_AFTER_S), DEADLINE_S, "stale past the kill deadline"
+    )
     assert world.watchdog_state() == "HALTED"
     # The documented gap: the trader cannot reach the venue to cancel, and HALTED stops new
     # orders without cancelling resting ones, so its quotes stay on the book until the link
@@ -162,6 +167,6 @@ def test_cut_from_the_venue_the_trader_is_halted_not_killed_and_recovers(world: 
     assert_nothing_killed(world)
 
     world.connect("trader", "venue_t")
-    wait_until(lambda: world.watchdog_state() == "ACTIVE", "the watchdog ACTIVE again")
-    wait_until(world.quoting, "the trader quoting again")
+    wait_until(lambda: world.watchdog_state() == "ACTIVE", DEADLINE_S, "the watchdog ACTIVE again")
+    wait_until(world.quoting, DEADLINE_S, "the trader quoting again")
     assert_nothing_killed(world)

@@ -8,8 +8,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from harness.sim import SimConfig, SimProcess
 from tests.exchange_sim.venue_client import VenueClient
-from tests.support.sim import SimConfig, SimProcess, sim_process
+from tests.support.sim import sim_process
 
 __all__ = ["sim_process"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.procs import ChildNotReadyError, pid_exists, start_child, wait_ready_file
-from tests.support.sim import SimProcess
+from harness.procs import ChildNotReadyError, pid_exists, start_child, wait_ready_file
+from harness.sim import SimProcess
 
 
 def test_a_child_that_dies_before_ready_fails_fast_with_its_log(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import aiohttp
 import yarl
 from multidict import CIMultiDictProxy
 
-from tests.support.sim import SimKey, SimProcess, sign, signed_query
+from harness.sim import SimKey, SimProcess, sign, signed_query
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The simulator for tests: ``harness.sim`` (shared with the benchmarks), plus the
-``sim_process`` fixture (import it into your conftest.py)."""
+"""The ``sim_process`` fixture (import it into your conftest.py); the simulator itself, its
+config and admin clients live in ``harness.sim``, shared with the benchmarks and the demo."""
 
 from __future__ import annotations
 
@@ -8,48 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.sim import (
-    BTCUSDT,
-    ETHUSDT,
-    MASTER_ACCOUNT,
-    MASTER_KEY,
-    TRADER_ACCOUNT,
-    TRADER_KEY,
-    WATCHDOG_KEY,
-    AdminError,
-    AsyncSimAdmin,
-    SimAccount,
-    SimAdmin,
-    SimConfig,
-    SimKey,
-    SimProcess,
-    SimSymbol,
-    bybit_headers,
-    sign,
-    signed_query,
-)
-
-__all__ = [
-    "BTCUSDT",
-    "ETHUSDT",
-    "MASTER_ACCOUNT",
-    "MASTER_KEY",
-    "TRADER_ACCOUNT",
-    "TRADER_KEY",
-    "WATCHDOG_KEY",
-    "AdminError",
-    "AsyncSimAdmin",
-    "SimAccount",
-    "SimAdmin",
-    "SimConfig",
-    "SimKey",
-    "SimProcess",
-    "SimSymbol",
-    "bybit_headers",
-    "sign",
-    "signed_query",
-    "sim_process",
-]
+from harness.sim import SimProcess
 
 
 @pytest.fixture

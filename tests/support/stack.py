@@ -19,14 +19,12 @@ directory, to `chaos-timings.jsonl` there.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import shutil
 import signal
 import socket
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
@@ -35,18 +33,27 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from tests.support.procs import Child, start_child, wait_ready_file
-from tests.support.sim import SimConfig, SimKey, SimProcess
+from harness.configs import (
+    BTCUSDT_QUOTE,
+    ETHUSDT_QUOTE,
+    TraderConfig,
+    VenueLink,
+    WatchdogConfig,
+    WatchedTrader,
+    credentials_toml,
+)
+from harness.control import control_request, parse_metrics
+from harness.procs import Child, start_module, wait_ready_file
+from harness.sim import SimConfig, SimKey, SimProcess
+from harness.wait import wait_until
 
-REPO = Path(__file__).resolve().parents[2]
 TRADER = "alpha"
 TRADER_ACCOUNT = "trader1"
 TRADER_EMAIL = "trader1@sub.sim"
 HMAC_KEY_HEX = bytes(range(64, 104)).hex()
 POLL_S = 0.02
-T = TypeVar("T")
 
 # Tight enough that a scenario runs in seconds, loose enough for a loaded 2-core machine. One
 # file for the watchdog and the real trader's own pre-trade engine (the same format).
@@ -88,102 +95,30 @@ hard = {{ pct = {dd_hard} }}
 cooldown_s = 1.0
 """
 
-WATCHDOG_CONFIG = """
-state_dir = "state"
-control_socket = "control.sock"
-log_level = "info"
-shutdown_timeout_s = 2.0
-
-[ingress]
-unix_socket = "ingress.sock"
-
-[metrics]
-host = "127.0.0.1"
-port = 0
-
-[kill]
-deadline_s = 5.0
-backoff_initial_s = 0.05
-backoff_max_s = 0.5
-
-[[traders]]
-id = "{trader}"
-hmac_key_file = "trader.hmac"
-{process}
-credential_file = "trader.cred"
-limits_file = "limits.toml"
-
-[traders.kill]
-stop_process = {stop_process}
-stop_grace_s = 0.5
-
-[traders.venue]
-base_url = "{base_url}"
-ws_url = "{ws_url}"
-account_credentials = "watchdog-account.cred"
-master_credentials = "watchdog-master.cred"
-trader_email = "{email}"
-trader_key_file = "trader-key-id"
-symbols = ["BTCUSDT", "ETHUSDT"]
-dms_countdown_ms = {countdown_ms}
-reconcile_period_s = 0.25
-selfcheck_period_s = 30.0
-request_timeout_s = 1.0
-"""
-
 # The real trader, tuned to the scenarios' clocks: it fails closed (silence_timeout_s) well
 # before the watchdog's heartbeat halt and kill, and calls its feed stale (1 s of silence or
 # event time) before the watchdog's stale-data halt (1.5 s). Quotes rest 5% from mid and are
 # kept within 2000 ticks of their target: they neither fill nor churn the order-rate window.
-REAL_TRADER_CONFIG = """
-[venue]
-base_url = "{base_url}"
-ws_url = "{ws_url}"
-credentials_file = "trader-venue.cred"
-request_timeout_s = 1.0
-reconcile_interval_s = 0.5
-shutdown_timeout_s = 5.0
-fast_connections = 2
-
-[feed]
-stale_after_s = 1.0
-max_event_age_s = 1.0
-reconnect_initial_s = 0.05
-reconnect_max_s = 0.5
-open_timeout_s = 2.0
-
-[symbols.BTCUSDT]
-tick_size = "0.1"
-lot_size = "0.001"
-quote_qty = "0.003"
-max_position = "0.010"
-
-[symbols.ETHUSDT]
-tick_size = "0.01"
-lot_size = "0.001"
-quote_qty = "0.010"
-max_position = "0.050"
-
-[strategy]
-half_spread_bps = 500.0
-skew_bps = 1.0
-requote_ticks = 2000
-
-[risk]
-limits_file = "limits.toml"
-
-[watchdog]
-socket = "{socket}"
-key_file = "trader.hmac"
-trader_id = "{trader}"
-heartbeat_interval_s = 0.05
-silence_timeout_s = 0.5
-telemetry_interval_s = 0.25
-
-[metrics]
-host = "127.0.0.1"
-port = 0
-"""
+REAL_TRADER = TraderConfig(
+    base_url="",  # the sim's, or the proxies' in front of it: set at start
+    ws_url="",
+    watchdog_socket="",
+    trader_id=TRADER,
+    key_file="trader.hmac",
+    credentials_file="trader-venue.cred",
+    symbols=(replace(BTCUSDT_QUOTE, quote_qty="0.003"), ETHUSDT_QUOTE),
+    request_timeout_s=1.0,
+    reconcile_interval_s=0.5,
+    shutdown_timeout_s=5.0,
+    fast_connections=2,
+    max_event_age_s=1.0,
+    open_timeout_s=2.0,
+    half_spread_bps=500.0,
+    requote_ticks=2000,
+    heartbeat_interval_s=0.05,
+    silence_timeout_s=0.5,
+    telemetry_interval_s=0.25,
+)
 
 POSTURE_QUOTE = 0
 WATCHDOG_KILLED = 4
@@ -212,18 +147,6 @@ class StackSpec:
 
     def with_(self, **changes: Any) -> StackSpec:
         return replace(self, **changes)
-
-
-def wait_until(condition: Callable[[], T], within: float = 20.0, what: str = "condition") -> T:
-    """Poll `condition` until truthy and return its value; fail after a generous deadline."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {within} s")
-        time.sleep(POLL_S)
 
 
 def record_timings(tmp_path: Path, scenario: str, **figures: float | int | str | None) -> None:
@@ -287,21 +210,11 @@ class Proxy:
 
 def _start_proxy(root: Path, name: str, kind: str, upstream: str, seed: int) -> Proxy:
     ready = root / f"proxy-{name}.json"
-    argv = [
-        sys.executable,
-        "-m",
-        "tests.support.faultproxy",
-        kind,
-        "--upstream",
-        upstream,
-        "--seed",
-        str(seed),
-        "--ready-file",
-        str(ready),
-    ]
+    argv = [kind, "--upstream", upstream, "--seed", str(seed), "--ready-file", str(ready)]
     if kind == "unix":
         argv += ["--listen", str(root / f"{name}.sock")]
-    child = start_child(argv, log_path=root / f"proxy-{name}.log", name=f"proxy-{name}", cwd=REPO)
+    log_path = root / f"proxy-{name}.log"
+    child = start_module("tests.support.faultproxy", *argv, log_path=log_path, name=f"proxy-{name}")
     info = wait_ready_file(ready, child)
     address = info["address"]
     return Proxy(
@@ -310,18 +223,6 @@ def _start_proxy(root: Path, name: str, kind: str, upstream: str, seed: int) -> 
 
 
 # --- the real trader, watched through its Prometheus endpoint --------------------------------
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    """`name{labels}` -> value, from the Prometheus text format."""
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name, _, value = line.rpartition(" ")
-        with contextlib.suppress(ValueError):
-            out[name] = float(value)
-    return out
 
 
 def _summed(metrics: dict[str, float], name: str) -> float:
@@ -389,24 +290,13 @@ class TraderObserver(threading.Thread):
 # --- the control socket -------------------------------------------------------------------
 
 
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("watchdog", timeout=10)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(str(self._path))
-
-
 def _write_secret(path: Path, text: str) -> None:
     path.write_text(text)
     path.chmod(0o600)
 
 
-def _key_file(key: SimKey, *, secret: bool = True) -> str:
-    return f'api_key = "{key.api_key}"\n' + (f'secret = "{key.secret}"\n' if secret else "")
+def _secret_file(key: SimKey) -> str:
+    return credentials_toml(key.api_key, key.secret)
 
 
 class Stack:
@@ -446,23 +336,32 @@ class Stack:
         for n, name in enumerate(p for p in spec.proxies if p in ("rest", "stream")):
             self.proxies[name] = _start_proxy(root, name, "tcp", upstream, spec.seed + n)
         _write_secret(root / "trader.hmac", HMAC_KEY_HEX)
-        _write_secret(root / "watchdog-account.cred", _key_file(sim.watchdog_key))
-        _write_secret(root / "watchdog-master.cred", _key_file(sim.master_key))
-        _write_secret(root / "trader-key-id", _key_file(sim.trader_key, secret=False))
-        _write_secret(root / "trader.cred", _key_file(sim.trader_key))
+        _write_secret(root / "watchdog-account.cred", _secret_file(sim.watchdog_key))
+        _write_secret(root / "watchdog-master.cred", _secret_file(sim.master_key))
+        _write_secret(root / "trader-key-id", credentials_toml(sim.trader_key.api_key))
+        _write_secret(root / "trader.cred", _secret_file(sim.trader_key))
         limits = LIMITS.format(dd_soft=spec.drawdown_soft_pct, dd_hard=spec.drawdown_hard_pct)
         (root / "limits.toml").write_text(limits)
-        config = WATCHDOG_CONFIG.format(
-            trader=TRADER,
-            stop_process=str(spec.stop_process).lower(),
-            # Relayed telemetry arrives from the relay's pid: nothing can tie the trader's
-            # process to it (as for a trader on another host), so none is configured.
-            process="" if "telemetry" in spec.proxies else 'pidfile = "trader.pid"',
+        venue = VenueLink(
             base_url=sim.base_url,
             ws_url=sim.ws_url,
-            email=TRADER_EMAIL,
-            countdown_ms=spec.dms_countdown_ms,
+            trader_email=TRADER_EMAIL,
+            dms_countdown_ms=spec.dms_countdown_ms,
+            request_timeout_s=1.0,
         )
+        trader = WatchedTrader(
+            id=TRADER,
+            hmac_key_file="trader.hmac",
+            limits_file="limits.toml",
+            # Relayed telemetry arrives from the relay's pid: nothing can tie the trader's
+            # process to it (as for a trader on another host), so none is configured.
+            pidfile=None if "telemetry" in spec.proxies else "trader.pid",
+            credential_file="trader.cred",
+            stop_process=spec.stop_process,
+            stop_grace_s=0.5,
+            venue=venue,
+        )
+        config = WatchdogConfig(traders=(trader,)).to_toml()
         (root / "watchdog.toml").write_text(config)
         self.start_watchdog()
         if "telemetry" in spec.proxies:
@@ -473,15 +372,10 @@ class Stack:
     # -- processes ---------------------------------------------------------------------------
 
     def start_watchdog(self) -> Child:
-        argv = [
-            sys.executable,
-            "-m",
-            "watchdog",
-            "run",
-            "--config",
-            str(self.root / "watchdog.toml"),
-        ]
-        child = start_child(argv, log_path=self.root / "watchdog.log", name="watchdog", cwd=REPO)
+        config = str(self.root / "watchdog.toml")
+        child = start_module(
+            "watchdog", "run", "--config", config, log_path=self.root / "watchdog.log"
+        )
         self.children.append(child)
         self.watchdog = child
 
@@ -516,29 +410,19 @@ class Stack:
         rest = self.proxies.get("rest")
         stream = self.proxies.get("stream")
         telemetry = self.proxies.get("telemetry")
-        _write_secret(root / "trader-venue.cred", _key_file(self.sim.trader_key))
-        config = REAL_TRADER_CONFIG.format(
+        _write_secret(root / "trader-venue.cred", _secret_file(self.sim.trader_key))
+        config = REAL_TRADER.with_(
             # New orders take the fast path's own connections to this same base URL: through
             # the REST proxy as well when there is one.
             base_url=f"http://{rest.url_host}" if rest else self.sim.base_url,
             ws_url=f"ws://{stream.url_host}" if stream else self.sim.ws_url,
-            socket=telemetry.address if telemetry else str(root / "ingress.sock"),
-            trader=TRADER,
-        )
+            watchdog_socket=telemetry.address if telemetry else str(root / "ingress.sock"),
+        ).to_toml()
         (root / "trader.toml").write_text(config)
         ready = root / "trader-ready.json"
         ready.unlink(missing_ok=True)
-        argv = [
-            sys.executable,
-            "-m",
-            "trader",
-            "run",
-            "--config",
-            str(root / "trader.toml"),
-            "--ready-file",
-            str(ready),
-        ]
-        child = start_child(argv, log_path=root / "trader.log", name="trader", cwd=REPO)
+        args = ("run", "--config", str(root / "trader.toml"), "--ready-file", str(ready))
+        child = start_module("trader", *args, log_path=root / "trader.log")
         self.children.append(child)
         self.trader = child
         (root / "trader.pid").write_text(f"{child.pid}\n")
@@ -567,16 +451,12 @@ class Stack:
             "trade": spec.trade,
             "reckless": spec.reckless,
         }
-        _write_secret(root / "trader-venue.cred", _key_file(self.sim.trader_key))
+        _write_secret(root / "trader-venue.cred", _secret_file(self.sim.trader_key))
         (root / "bot.json").write_text(json.dumps(config))
-        argv = [
-            sys.executable,
-            "-m",
-            "tests.chaos.scenarios.bot",
-            "--config",
-            str(root / "bot.json"),
-        ]
-        child = start_child(argv, log_path=root / "trader.log", name="trader", cwd=REPO)
+        args = ("--config", str(root / "bot.json"))
+        child = start_module(
+            "tests.chaos.scenarios.bot", *args, log_path=root / "trader.log", name="trader"
+        )
         self.children.append(child)
         self.trader = child
         (root / "trader.pid").write_text(f"{child.pid}\n")
@@ -611,13 +491,7 @@ class Stack:
     # -- the watchdog: control socket and its SQLite, read-only --------------------------------
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
-        connection = _UnixHTTP(self.root / "control.sock")
-        try:
-            payload = None if body is None else json.dumps(body)
-            connection.request(method, path, body=payload)
-            return json.loads(connection.getresponse().read())
-        finally:
-            connection.close()
+        return control_request(self.root / "control.sock", method, path, body)
 
     def status(self) -> dict[str, Any]:
         answer: dict[str, Any] = self.request("GET", "/status")

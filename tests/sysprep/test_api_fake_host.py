@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.fakehost import FaultyFiles, make_host, put, snapshot
 from sysprep import api
 from sysprep.checks import Verdict
 from sysprep.engine import Result, RunReport
 from sysprep.errors import ProfileError, StateError, SysprepError
 from sysprep.planning import Status
 from sysprep.profile import parse_profile
-from tests.sysprep.fakehost import FaultyFiles, make_host, put, snapshot
 
 LATENCY = api.load_profile("latency")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sysprep.fakehost import make_host, put, snapshot
+from harness.fakehost import make_host, put, snapshot
 from tests.sysprep.helpers import (
     PROFILES,
     assert_one_line_error,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.fakehost import FakeEthtool, FakeServices, FaultyFiles, make_host, put, snapshot
 from sysprep import api
 from sysprep.checks import Verdict
 from sysprep.engine import Result, RunReport
@@ -17,7 +18,6 @@ from sysprep.errors import ProfileError
 from sysprep.planning import Status, Step
 from sysprep.profile import parse_profile
 from sysprep.report import plan_text
-from tests.sysprep.fakehost import FakeEthtool, FakeServices, FaultyFiles, make_host, put, snapshot
 
 LATENCY = api.load_profile("latency")
 SYSTEMD_DROPIN = "etc/systemd/system.conf.d/60-sysprep-cpuaffinity.conf"

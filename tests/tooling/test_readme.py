@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.wait import wait_until
 from risk.limits import limits_from_mapping
-from tests.support.stack import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"

@@ -14,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.trader_world import World, wait_until
+from harness.trader_world import World
+from harness.wait import wait_until
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_it_quotes_fills_and_reports_to_the_watchdog(world: World, tmp_path: Pat
     world.start_watchdog()
     cpu = min(os.sched_getaffinity(0))
     env = {"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "1000000"}
-    world.start_trader(env=env, overrides={"cpus": str(cpu)})
+    world.start_trader(env=env, config=world.trader_config().with_(cpus=(cpu,)))
     wait_until(world.quoting, what=f"quotes on both sides\n{world.t.log()}")
     assert os.sched_getaffinity(world.t.child.pid) == {cpu}  # it pinned itself
     wait_until(
@@ -178,7 +179,7 @@ def test_sigterm_cancels_every_own_order_and_exits_zero(world: World) -> None:
 
 def test_with_busy_polling_it_quotes_and_a_sigterm_still_ends_it_flat(world: World) -> None:
     world.start_watchdog()
-    world.start_trader(overrides={"busy_poll": "true"})
+    world.start_trader(config=world.trader_config().with_(busy_poll=True))
     wait_until(world.quoting, what=f"quotes on both sides\n{world.t.log()}")
     # It never sleeps: CPU time grows about as fast as the clock (a sleeping trader at this
     # tick rate uses a few percent of a CPU).

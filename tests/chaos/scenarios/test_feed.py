@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import Stack, StackSpec, record_timings, wait_until
+from harness.wait import wait_until
+from tests.support.stack import Stack, StackSpec, record_timings
 
 pytestmark = pytest.mark.chaos
 

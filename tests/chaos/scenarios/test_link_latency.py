@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import Stack, StackSpec, is_cancel_all, record_timings, wait_until
+from harness.wait import wait_until
+from tests.support.stack import Stack, StackSpec, is_cancel_all, record_timings
 
 pytestmark = pytest.mark.chaos
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.wait import wait_until
 from tests.chaos.scenarios.venue_client import flood_until_refused, market_order
-from tests.support.stack import Stack, StackSpec, is_key_deleted, record_timings, wait_until
+from tests.support.stack import Stack, StackSpec, is_key_deleted, record_timings
 from watchdog.venues import Side
 
 pytestmark = pytest.mark.chaos

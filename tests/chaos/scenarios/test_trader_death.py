@@ -11,14 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import (
-    Stack,
-    StackSpec,
-    is_cancel_all,
-    is_key_deleted,
-    record_timings,
-    wait_until,
-)
+from harness.wait import wait_until
+from tests.support.stack import Stack, StackSpec, is_cancel_all, is_key_deleted, record_timings
 
 pytestmark = pytest.mark.chaos
 

@@ -14,15 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.wait import wait_until
 from risk.events import Heartbeat
-from tests.support.stack import (
-    HMAC_KEY_HEX,
-    TRADER,
-    Stack,
-    StackSpec,
-    record_timings,
-    wait_until,
-)
+from tests.support.stack import HMAC_KEY_HEX, TRADER, Stack, StackSpec, record_timings
 from watchdog.protocol import encode_event, encode_telemetry
 
 pytestmark = pytest.mark.chaos

@@ -8,7 +8,7 @@ import itertools
 import uuid
 from decimal import Decimal
 
-from tests.support.sim import SimProcess
+from harness.sim import SimProcess
 from watchdog.venues import (
     BinanceFutures,
     Credentials,

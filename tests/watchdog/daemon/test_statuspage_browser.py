@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace
 from tests.watchdog.daemon.test_statuspage import Viewer, start_viewer
-from tests.watchdog.integration.harness import Workspace, wait_until
 
 BROWSER_TIMEOUT_S = 120
 

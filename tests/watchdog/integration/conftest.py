@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.watchdog.integration.harness import Workspace
+from harness.watchdog_world import Workspace
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.watchdog.integration.harness import REPO, Workspace, wait_until
+from harness.procs import REPO
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace
 
 
 def _receive_all(sock: socket.socket) -> list[str]:

@@ -6,10 +6,10 @@ import os
 import secrets
 import socket
 import time
-import urllib.request
 
+from harness.wait import wait_until
+from harness.watchdog_world import KEY, Workspace, metric
 from risk.events import AccountSnapshot, Heartbeat
-from tests.watchdog.integration.harness import KEY, Workspace, wait_until
 from watchdog.protocol import decode_ack, encode_event, encode_telemetry, new_session_id
 
 WRONG_KEY = bytes(range(100, 140))
@@ -29,16 +29,6 @@ def _datagram(key: bytes, session: bytes, seq: int, *, equity: bool = False) -> 
             )
         )
     return encode_telemetry(key, "alpha", session, seq, now, events)
-
-
-def _metric(port: int, name: str) -> dict[str, float]:
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    values: dict[str, float] = {}
-    for line in body.splitlines():
-        if line.startswith(name + "{"):
-            labels, value = line.rsplit(" ", 1)
-            values[labels] = float(value)
-    return values
 
 
 def test_forged_and_replayed_heartbeats_do_not_keep_a_silent_trader_alive(
@@ -75,7 +65,7 @@ def test_forged_and_replayed_heartbeats_do_not_keep_a_silent_trader_alive(
     (started,) = workspace.audit("kill_started")
     assert started["detail"]["cause"] == "heartbeat"
     port = workspace.request("GET", "/status")["metrics_port"]
-    counts = _metric(port, "killswitch_datagrams_total")
+    counts = metric(port, "killswitch_datagrams_total")
     assert counts['killswitch_datagrams_total{result="accepted"}'] == len(genuine)
     assert counts['killswitch_datagrams_total{result="bad_hmac"}'] >= 2
     assert counts['killswitch_datagrams_total{result="replay"}'] >= len(genuine)

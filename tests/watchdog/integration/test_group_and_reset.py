@@ -5,30 +5,25 @@ from __future__ import annotations
 import re
 import time
 import urllib.request
+from dataclasses import replace
 
-from tests.watchdog.integration.harness import CONFIG, REPO, Workspace, wait_until
+from harness.configs import HeartbeatLimits, WatchedTrader
+from harness.procs import REPO
+from harness.wait import wait_until
+from harness.watchdog_world import ALPHA, WORLD, Workspace
 from watchdog.daemon.store import Store
 
-TWO_TRADERS = (
-    CONFIG.replace(
-        'credential_file = "alpha.credential"',
-        'credential_file = "alpha.credential"\nkill_group = "desk"',
+TWO_TRADERS = WORLD.with_(
+    traders=(
+        replace(ALPHA, kill_group="desk"),
+        WatchedTrader(
+            id="beta",
+            hmac_key_file="alpha.key",
+            kill_group="desk",
+            heartbeat=HeartbeatLimits(0.05, 100.0, 200.0, 300.0, cooldown_s=1.0),
+        ),
     )
-    + """
-[[traders]]
-id = "beta"
-hmac_key_file = "alpha.key"
-kill_group = "desk"
-[traders.limits]
-profile = "standard"
-[traders.limits.heartbeat]
-interval_s = 0.05
-warn_after_s = 100
-halt_after_s = 200
-kill_after_s = 300
-cooldown_s = 1
-"""
-)
+).to_toml()
 
 
 def test_a_kill_takes_down_the_whole_kill_group(workspace: Workspace) -> None:

@@ -13,12 +13,15 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from harness.configs import HeartbeatLimits
+from harness.wait import wait_until
+from harness.watchdog_world import ALPHA, WORLD, Workspace
 from tests.support.faultproxy import DatagramPath, DatagramRelay, Direction, Latency
-from tests.watchdog.integration.harness import CONFIG, Workspace, wait_until
 
 KILL_AFTER_S = 4.0
 # Below warn_after_s (2 s): accepted, but as life from when they were sent.
@@ -28,21 +31,13 @@ SHORT_HOLD_S = 1.5
 LONG_HOLD_S = 4.5
 MARGIN_S = 2.0  # generous: a loaded machine fires the deadline late, never early
 
-HEARTBEAT = """
-[traders.limits.heartbeat]
-interval_s = 0.05
-warn_after_s = 2.0
-halt_after_s = 3.0
-kill_after_s = 4.0
-cooldown_s = 0.5
-"""
+HEARTBEAT = HeartbeatLimits(interval_s=0.05, warn_after_s=2.0, halt_after_s=3.0, kill_after_s=4.0)
 
 
 def _config() -> str:
     # Telemetry reaches the watchdog through a relay in this process, so the kernel names the
     # relay as the sender: no pid file, since nothing could tie its pid to the trader.
-    head = CONFIG[: CONFIG.index("[traders.limits.heartbeat]")]
-    return head.replace('pidfile = "alpha.pid"\n', "") + HEARTBEAT
+    return WORLD.with_(traders=(replace(ALPHA, pidfile=None, heartbeat=HEARTBEAT),)).to_toml()
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.watchdog.integration.harness import Workspace, wait_until
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace
 
 
 def _watch_pidfile(workspace: Workspace, content: str) -> None:

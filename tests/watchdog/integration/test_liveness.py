@@ -7,7 +7,8 @@ import os
 import signal
 import time
 
-from tests.watchdog.integration.harness import KEY, Workspace, wait_until
+from harness.wait import wait_until
+from harness.watchdog_world import KEY, Workspace
 
 
 def test_a_client_sending_only_heartbeats_keeps_the_watchdog_active(workspace: Workspace) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import time
 
-from tests.watchdog.integration.harness import Workspace, wait_until
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace
 
 
 def maintenance(workspace: Workspace, action: str, *extra: str) -> tuple[int, str]:

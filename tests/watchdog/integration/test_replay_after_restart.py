@@ -16,13 +16,16 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from harness.configs import HeartbeatLimits
+from harness.wait import wait_until
+from harness.watchdog_world import ALPHA, WORLD, Workspace, metric
 from risk.events import AccountSnapshot, Heartbeat
 from tests.support.faultproxy import DatagramRelay, Direction
-from tests.watchdog.integration.harness import CONFIG, Workspace, metric, wait_until
 from watchdog.daemon.store import Store
 from watchdog.protocol import (
     SEQ_BLOCK,
@@ -33,21 +36,16 @@ from watchdog.protocol import (
 )
 
 MAX_SEND_AGE_S = 20.0  # warn_after_s below
-HEARTBEAT = """
-[traders.limits.heartbeat]
-interval_s = 0.05
-warn_after_s = 20.0
-halt_after_s = 25.0
-kill_after_s = 30.0
-cooldown_s = 0.5
-"""
+HEARTBEAT = HeartbeatLimits(
+    interval_s=0.05, warn_after_s=20.0, halt_after_s=25.0, kill_after_s=30.0
+)
 
 
 @pytest.fixture
 def workspace() -> Iterator[Workspace]:
     with tempfile.TemporaryDirectory(prefix="wd-") as root:
-        head = CONFIG[: CONFIG.index("[traders.limits.heartbeat]")]
-        space = Workspace(Path(root), head + HEARTBEAT)
+        config = WORLD.with_(traders=(replace(ALPHA, heartbeat=HEARTBEAT),)).to_toml()
+        space = Workspace(Path(root), config)
         try:
             yield space
         finally:

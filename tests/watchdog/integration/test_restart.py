@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import signal
 
-from tests.watchdog.integration.harness import Workspace, wait_until
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace
 
 
 def test_a_watchdog_killed_mid_pipeline_finishes_the_kill_after_restart(

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from tests.watchdog.integration.harness import Workspace, wait_until
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace
 from watchdog.daemon.cli import CONFIG_ENV, SOCKET_ENV
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import signal
 
-from tests.watchdog.integration.harness import Workspace, metric, wait_until, with_signal
-from tests.watchdog.integration.trader_bot import SELF_HALT_REASON
+from harness.trader_bot import SELF_HALT_REASON
+from harness.wait import wait_until
+from harness.watchdog_world import Workspace, metric, with_signal
 
 
 def _reported(workspace: Workspace) -> dict[str, object] | None:

@@ -13,7 +13,7 @@ import orjson
 import pytest
 import yarl
 
-from tests.support.sim import SimConfig, SimKey, SimProcess, bybit_headers
+from harness.sim import SimConfig, SimKey, SimProcess, bybit_headers
 from watchdog.venues import (
     Credentials,
     DcpUnsupported,

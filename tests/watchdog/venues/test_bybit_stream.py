@@ -12,7 +12,7 @@ import orjson
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from tests.support.sim import SimConfig, SimKey, SimProcess
+from harness.sim import SimConfig, SimKey, SimProcess
 from tests.watchdog.venues.test_bybit import SkewedClock, place
 from tests.watchdog.wire import wait_until
 from watchdog.venues import Credentials, Side, VenueProtocolError, open_session

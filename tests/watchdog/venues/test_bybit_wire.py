@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.sim import SimKey, bybit_headers
+from harness.sim import SimKey, bybit_headers
 from tests.watchdog.venues.fake_venue import FakeVenue, Reply, running
 from watchdog.venues import (
     Credentials,

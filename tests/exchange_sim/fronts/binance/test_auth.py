@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 import urllib.parse
 
+from harness.sim import SimKey, SimProcess, sign
 from tests.exchange_sim.venue_client import VenueClient
-from tests.support.sim import SimKey, SimProcess, sign
 
 
 def _now_ms() -> int:

@@ -15,8 +15,8 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from harness.sim import AdminError, SimProcess
 from tests.exchange_sim.venue_client import VenueClient
-from tests.support.sim import AdminError, SimProcess
 
 
 async def test_rest_latency_delays_every_response(venue: VenueClient) -> None:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.sim import SimConfig, SimProcess, sign
+from harness.sim import SimConfig, SimProcess, sign
 
 FUZZ = settings(
     max_examples=150,

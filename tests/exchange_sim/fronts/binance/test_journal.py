@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 import time
 
+from harness.sim import SimProcess
 from tests.exchange_sim.venue_client import VenueClient
-from tests.support.sim import SimProcess
 
 
 async def test_every_request_is_journaled_in_order(venue: VenueClient) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from harness.sim import MASTER_ACCOUNT, TRADER_ACCOUNT, SimConfig, SimProcess
 from tests.exchange_sim.venue_client import VenueClient
-from tests.support.sim import MASTER_ACCOUNT, TRADER_ACCOUNT, SimConfig, SimProcess
 
 
 def _quote(venue: VenueClient, symbol: str = "BTCUSDT") -> tuple[Decimal, Decimal]:

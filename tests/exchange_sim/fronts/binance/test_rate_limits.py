@@ -8,8 +8,8 @@ from pathlib import Path
 
 import aiohttp
 
+from harness.sim import SimConfig, SimProcess
 from tests.exchange_sim.venue_client import VenueClient
-from tests.support.sim import SimConfig, SimProcess
 
 
 async def _start_of_window(seconds: int, margin: float) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from harness.sim import SimConfig, SimProcess
 from tests.exchange_sim.venue_client import VenueClient
-from tests.support.sim import SimConfig, SimProcess
 
 
 async def test_book_ticker_events_carry_the_venue_fields(

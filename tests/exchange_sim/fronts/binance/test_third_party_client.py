@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.sim import SimKey, SimProcess
+from harness.sim import SimKey, SimProcess
 
 ccxt = pytest.importorskip("ccxt", reason="ccxt is in the test extra: pip install -e '.[test]'")
 

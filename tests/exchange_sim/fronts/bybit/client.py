@@ -12,7 +12,7 @@ import aiohttp
 import yarl
 from multidict import CIMultiDictProxy
 
-from tests.support.sim import SimKey, SimProcess, bybit_headers
+from harness.sim import SimKey, SimProcess, bybit_headers
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from harness.sim import SimConfig, SimProcess
 from tests.exchange_sim.fronts.bybit.client import BybitClient
-from tests.support.sim import SimConfig, SimProcess
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import connect as ws_connect
 
-from tests.support.sim import SimConfig, SimProcess, bybit_headers
+from harness.sim import SimConfig, SimProcess, bybit_headers
 
 FUZZ = settings(
     max_examples=150,

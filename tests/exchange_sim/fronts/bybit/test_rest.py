@@ -8,8 +8,8 @@ from pathlib import Path
 
 import aiohttp
 
+from harness.sim import SimConfig, SimProcess, bybit_headers, sign
 from tests.exchange_sim.fronts.bybit.client import BybitClient, now_ms
-from tests.support.sim import SimConfig, SimProcess, bybit_headers, sign
 
 
 async def test_public_market_endpoints_answer_in_the_envelope(bybit: BybitClient) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.sim import SimKey, SimProcess
+from harness.sim import SimKey, SimProcess
 
 unified_trading = pytest.importorskip(
     "pybit.unified_trading", reason="pybit is in the test extra: pip install -e '.[test]'"

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 import websockets
 
+from harness.sim import SimConfig, SimKey, SimProcess, sign
 from tests.exchange_sim.fronts.bybit.client import BybitClient, now_ms
-from tests.support.sim import SimConfig, SimKey, SimProcess, sign
 
 RECV_S = 10.0
 

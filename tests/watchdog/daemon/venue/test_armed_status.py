@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.wait import wait_until
 from tests.watchdog.daemon.test_statuspage import Viewer, start_viewer
 from tests.watchdog.daemon.test_statuspage_browser import _chromium, _dom
 from tests.watchdog.daemon.venue.world import VenueWorld, venue_world
-from tests.watchdog.integration.harness import wait_until
 from watchdog.daemon import statuspage
 
 COUNTDOWN = "POST /fapi/v1/countdownCancelAll"

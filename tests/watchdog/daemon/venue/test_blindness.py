@@ -12,8 +12,8 @@ import json
 import time
 from typing import Any
 
+from harness.wait import wait_until
 from tests.watchdog.daemon.venue.world import VenueWorld, venue_world
-from tests.watchdog.integration.harness import wait_until
 from watchdog.daemon.venue.settings import DEFAULT_MAX_VENUE_BLIND_S
 
 SIGNED_READS = ("GET /fapi/v2/account", "GET /fapi/v1/openOrders")

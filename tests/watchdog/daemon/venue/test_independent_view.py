@@ -7,8 +7,8 @@ import os
 import signal
 from decimal import Decimal
 
+from harness.wait import wait_until
 from tests.watchdog.daemon.venue.world import venue_world
-from tests.watchdog.integration.harness import wait_until
 
 LOW_ORDER_RATE = """
 [traders.limits.order_rate]

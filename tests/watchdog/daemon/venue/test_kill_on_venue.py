@@ -8,8 +8,8 @@ import os
 import signal
 import threading
 
+from harness.wait import wait_until
 from tests.watchdog.daemon.venue.world import VenueWorld, venue_world
-from tests.watchdog.integration.harness import wait_until
 
 VENUE_STEPS = {"venue_cancel_all", "venue_sweep", "venue_revoke_key"}
 

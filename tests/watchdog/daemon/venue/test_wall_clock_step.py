@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.wait import wait_until
 from tests.watchdog.daemon.venue.world import VenueWorld, venue_world
-from tests.watchdog.integration.harness import wait_until
 
 FOUND = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
 pytestmark = pytest.mark.skipif(

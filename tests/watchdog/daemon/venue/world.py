@@ -15,8 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.support.sim import SimConfig, SimKey, SimProcess
-from tests.watchdog.integration.harness import CONFIG, Workspace, wait_until
+from harness.sim import SimConfig, SimKey, SimProcess
+from harness.wait import wait_until
+from harness.watchdog_world import CONFIG, Workspace
 from watchdog.venues import (
     BinanceFutures,
     Credentials,

@@ -1,6 +1,6 @@
 """The real daemon plus one test-only kill action that verifies only once a gate file exists.
 
-    python -m tests.watchdog.integration.gated_watchdog --config watchdog.toml --gate FILE
+    python -m harness.gated_watchdog --config watchdog.toml --gate FILE
 
 It lets a test kill the watchdog with -9 while a kill pipeline is provably unfinished, then
 restart it and watch the pipeline resume. The action is registered through the same factory

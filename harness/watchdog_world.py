@@ -1,84 +1,39 @@
-"""Real processes for the integration tests: a watchdog daemon, trader bots, the control API."""
+"""A watchdog daemon with minimal trader bots on a Unix socket, and its control API: the world of
+the watchdog's integration tests and of the local kill-latency, polling and scale benchmarks."""
 
 from __future__ import annotations
 
 import contextlib
-import http.client
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[3]
+from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader
+from harness.control import control_request
+from harness.procs import REPO
+from harness.wait import wait_until
+
 KEY = bytes(range(32, 72)).hex()
 
-CONFIG = """
-state_dir = "state"
-control_socket = "control.sock"
-log_level = "debug"
-shutdown_timeout_s = 2.0
-
-[ingress]
-unix_socket = "ingress.sock"
-
-[metrics]
-host = "127.0.0.1"
-port = 0
-
-[kill]
-deadline_s = 5.0
-backoff_initial_s = 0.05
-backoff_max_s = 0.5
-
-[[traders]]
-id = "alpha"
-hmac_key_file = "alpha.key"
-pidfile = "alpha.pid"
-credential_file = "alpha.credential"
-
-[traders.kill]
-stop_grace_s = 0.5
-
-[traders.limits]
-profile = "standard"
-
-[traders.limits.heartbeat]
-interval_s = 0.05
-warn_after_s = 0.4
-halt_after_s = 0.8
-kill_after_s = 1.5
-cooldown_s = 0.5
-"""
-
-
-def wait_until(condition: Callable[[], Any], within: float = 20.0, what: str = "condition") -> Any:
-    """Poll `condition` until truthy (its value is returned); fail after a generous deadline."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {within} s")
-        time.sleep(0.01)
-
-
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("watchdog", timeout=10)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(str(self._path))
+# The bot's trader: its pid watched, its credential file revoked on a kill, and heartbeat
+# deadlines short enough that a test sees each escalation within seconds.
+ALPHA = WatchedTrader(
+    id="alpha",
+    hmac_key_file="alpha.key",
+    pidfile="alpha.pid",
+    credential_file="alpha.credential",
+    stop_grace_s=0.5,
+    heartbeat=HeartbeatLimits(
+        interval_s=0.05, warn_after_s=0.4, halt_after_s=0.8, kill_after_s=1.5
+    ),
+)
+WORLD = WatchdogConfig(traders=(ALPHA,), log_level="debug")
+CONFIG = WORLD.to_toml()
 
 
 class Workspace:
@@ -121,7 +76,7 @@ class Workspace:
         if gated:
             args = [
                 "-m",
-                "tests.watchdog.integration.gated_watchdog",
+                "harness.gated_watchdog",
                 "--config",
                 str(self.config),
                 "--gate",
@@ -141,7 +96,7 @@ class Workspace:
         self.pidfile.unlink(missing_ok=True)
         args = [
             "-m",
-            "tests.watchdog.integration.trader_bot",
+            "harness.trader_bot",
             "--trader",
             "alpha",
             "--key-file",
@@ -193,13 +148,7 @@ class Workspace:
         return True
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
-        connection = _UnixHTTP(self.control)
-        try:
-            payload = None if body is None else json.dumps(body)
-            connection.request(method, path, body=payload)
-            return json.loads(connection.getresponse().read())
-        finally:
-            connection.close()
+        return control_request(self.control, method, path, body)
 
     def trader(self) -> dict[str, Any]:
         status = self.request("GET", "/status")

@@ -1,6 +1,6 @@
 """A minimal bot for the integration tests: heartbeats through `WatchdogClient`, equity on demand.
 
-    python -m tests.watchdog.integration.trader_bot --trader T --key-file K --socket S \
+    python -m harness.trader_bot --trader T --key-file K --socket S \
         --pidfile P [--equity 10000] [--orders N]
 
 It reports `--equity` once (risk holds a trader HALTED until it knows the equity), `--orders`

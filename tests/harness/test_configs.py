@@ -1,0 +1,83 @@
+"""``harness.configs``: the one renderer of the watchdog's and the trader's config files, read
+back by the daemon's and the trader's own strict readers."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from harness.configs import (
+    ETHUSDT_QUOTE,
+    HeartbeatLimits,
+    TraderConfig,
+    VenueLink,
+    WatchdogConfig,
+    WatchedTrader,
+    credentials_toml,
+    toml_table,
+)
+from trader.config import load_config as load_trader_config
+from watchdog.daemon.config import load_config as load_watchdog_config
+
+HEARTBEAT = HeartbeatLimits(interval_s=0.05, warn_after_s=0.4, halt_after_s=0.8, kill_after_s=1.5)
+
+
+def _secret(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o600)
+
+
+def test_a_key_without_a_value_is_left_out_and_strings_are_escaped() -> None:
+    text = toml_table("[t]", {"path": 'a "quoted" \\ path', "gone": None, "on": True})
+
+    assert tomllib.loads(text) == {"t": {"path": 'a "quoted" \\ path', "on": True}}
+
+
+def test_a_credential_file_without_a_secret_names_only_the_key() -> None:
+    assert tomllib.loads(credentials_toml("K")) == {"api_key": "K"}
+    assert tomllib.loads(credentials_toml("K", "S")) == {"api_key": "K", "secret": "S"}
+
+
+def test_the_daemon_reads_inline_limits_rules_the_kill_group_and_the_venue(tmp_path: Path) -> None:
+    _secret(tmp_path / "t.key", "ab" * 32)
+    for name in ("watchdog-account.cred", "watchdog-master.cred"):
+        _secret(tmp_path / name, credentials_toml("K", "S"))
+    _secret(tmp_path / "trader-key-id", credentials_toml("T"))
+    venue = VenueLink("http://127.0.0.1:1", "ws://127.0.0.1:1", "t@sub.sim", dms_countdown_ms=None)
+    trader = WatchedTrader(
+        id="t",
+        hmac_key_file="t.key",
+        heartbeat=HEARTBEAT,
+        rules={"bad_data": {"max_past_s": 300.0}},
+        kill_group="desk",
+        stop_process=False,
+        revoke_credential=False,
+        venue=venue,
+    )
+    path = tmp_path / "watchdog.toml"
+    path.write_text(WatchdogConfig(traders=(trader,), udp="127.0.0.1:9109").to_toml())
+
+    config = load_watchdog_config(path)
+
+    (loaded,) = config.traders
+    assert loaded.id == "t"
+    assert loaded.limits.heartbeat.kill_after_s == 1.5
+    assert tomllib.loads(path.read_text())["traders"][0]["kill_group"] == "desk"
+    assert tomllib.loads(path.read_text())["traders"][0]["venue"]["trader_email"] == "t@sub.sim"
+
+
+def test_the_trader_reads_its_config_with_two_symbols_and_pinned_cpus(tmp_path: Path) -> None:
+    _secret(tmp_path / "venue.key", credentials_toml("K", "S"))
+    _secret(tmp_path / "t.key", "ab" * 32)
+    (tmp_path / "limits.toml").write_text('profile = "standard"\n')
+    path = tmp_path / "trader.toml"
+    config = TraderConfig(
+        "http://127.0.0.1:1", "ws://127.0.0.1:1", str(tmp_path / "in.sock"), "t", "t.key"
+    )
+    path.write_text(config.with_(symbols=(*config.symbols, ETHUSDT_QUOTE), cpus=(1,)).to_toml())
+
+    loaded = load_trader_config(path)
+
+    assert loaded.watchdog.trader_id == "t"
+    assert [s.symbol for s in loaded.symbols] == ["BTCUSDT", "ETHUSDT"]
+    assert tomllib.loads(path.read_text())["host"]["cpus"] == [1]
