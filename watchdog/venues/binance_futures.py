@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -22,6 +21,7 @@ from yarl import URL
 
 from watchdog.clock import Clock, SystemClock
 from watchdog.venues import binance_wire as wire
+from watchdog.venues import rest
 from watchdog.venues.base import (
     AccountView,
     CountdownAck,
@@ -37,12 +37,8 @@ from watchdog.venues.credentials import Credentials, redact_key
 from watchdog.venues.errors import (
     InvalidSignature,
     KeyRefused,
-    RateLimited,
     TimestampOutOfWindow,
-    VenueError,
     VenueProtocolError,
-    VenueTimeout,
-    VenueUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -115,7 +111,9 @@ class BinanceFutures:
         self._credentials = credentials
         self._clock = clock or SystemClock()
         self._offset_ms = 0.0
-        self._blocked_until = 0.0
+        self._gate = rest.RateGate(
+            self._clock, "still backing off as the venue asked (Retry-After)"
+        )
         self._rate = RateState(None, None, None)
 
     def __repr__(self) -> str:
@@ -313,77 +311,36 @@ class BinanceFutures:
         signature: str | None = None,
     ) -> object:
         endpoint = f"{method} {path}"
-        self._check_not_blocked(endpoint)
+        self._gate.check(endpoint)
         query = wire.query_string(params)
         headers: dict[str, str] = {}
         if security != "NONE" or api_key is not None:
-            headers["X-MBX-APIKEY"] = api_key or self._require_credentials(endpoint).api_key
+            headers["X-MBX-APIKEY"] = (
+                api_key or rest.require_credentials(self._credentials, endpoint).api_key
+            )
         if security == "SIGNED":
-            signature = self._require_credentials(endpoint).sign(query)
+            signature = rest.require_credentials(self._credentials, endpoint).sign(query)
         if signature is not None:
             query = f"{query}&signature={signature}" if query else f"signature={signature}"
         url = URL(
             f"{base or self._endpoint.base_url}{path}" + (f"?{query}" if query else ""),
             encoded=True,
         )
-        status, resp_headers, body = await self._roundtrip(method, url, headers, endpoint)
+        status, resp_headers, body = await rest.roundtrip(
+            self._session,
+            method,
+            url,
+            headers=headers,
+            request_timeout_s=self._endpoint.request_timeout_s,
+            connect_timeout_s=self._endpoint.connect_timeout_s,
+            endpoint=endpoint,
+        )
         self._rate = wire.rate_state(resp_headers, self._rate)
         error = wire.error_for(status, body, resp_headers, endpoint)
         if error is not None:
-            self._note_rate_limit(error)
+            self._gate.note(error)
             raise error
         return body
-
-    async def _roundtrip(
-        self, method: str, url: URL, headers: dict[str, str], endpoint: str
-    ) -> tuple[int, Mapping[str, str], object]:
-        timeout = aiohttp.ClientTimeout(
-            total=self._endpoint.request_timeout_s, sock_connect=self._endpoint.connect_timeout_s
-        )
-        try:
-            async with self._session.request(method, url, headers=headers, timeout=timeout) as r:
-                raw = await r.read()
-                return r.status, r.headers, _decode(raw, r.status, endpoint)
-        except TimeoutError as exc:
-            raise VenueTimeout(
-                f"no answer within {self._endpoint.request_timeout_s}s", endpoint=endpoint
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise VenueUnavailable(f"{type(exc).__name__}: {exc}", endpoint=endpoint) from exc
-
-    def _check_not_blocked(self, endpoint: str) -> None:
-        remaining = self._blocked_until - self._clock.monotonic()
-        if remaining > 0:
-            raise RateLimited(
-                None,
-                "still backing off as the venue asked (Retry-After)",
-                http_status=429,
-                endpoint=endpoint,
-                retry_after=remaining,
-            )
-
-    def _note_rate_limit(self, error: VenueError) -> None:
-        if isinstance(error, RateLimited) and error.retry_after:
-            until = self._clock.monotonic() + error.retry_after
-            self._blocked_until = max(self._blocked_until, until)
-            log.warning(
-                "venue_rate_limited",
-                extra={"endpoint": error.endpoint, "retry_after_s": error.retry_after},
-            )
-
-    def _require_credentials(self, endpoint: str) -> Credentials:
-        if self._credentials is None:
-            raise VenueError(f"{endpoint}: this adapter was built without credentials")
-        return self._credentials
-
-
-def _decode(raw: bytes, status: int, endpoint: str) -> object:
-    try:
-        return orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        if status >= 400:
-            return None  # an error page: the status alone decides
-        raise VenueProtocolError(f"{endpoint}: answer is not JSON ({raw[:80]!r})") from None
 
 
 def _order_ref(order_id: int | None, client_order_id: str | None) -> list[tuple[str, str]]:

@@ -23,18 +23,15 @@ from yarl import URL
 
 from watchdog.clock import Clock, SystemClock
 from watchdog.venues import bybit_wire as wire
+from watchdog.venues import rest
 from watchdog.venues.base import AccountView, Position
 from watchdog.venues.credentials import Credentials, redact_key
 from watchdog.venues.errors import (
     DcpUnsupported,
     OrdersRemain,
-    RateLimited,
     TimestampOutOfWindow,
-    VenueError,
     VenueProtocolError,
     VenueRejected,
-    VenueTimeout,
-    VenueUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -103,7 +100,9 @@ class Bybit:
         self._credentials = credentials
         self._clock = clock or SystemClock()
         self._offset_ms = 0.0
-        self._blocked_until = 0.0
+        self._gate = rest.RateGate(
+            self._clock, "still backing off until the venue's rate-limit reset"
+        )
 
     def __repr__(self) -> str:
         return f"Bybit({self._endpoint.base_url!r}, credentials={self._credentials!r})"
@@ -334,7 +333,7 @@ class Bybit:
     async def _signed(self, method: str, path: str, query: str, body: str | None) -> object:
         """A signed call; on 10002 the clock is resynced and the call is made once more."""
         endpoint = f"{method} {path}"
-        credentials = self._require_credentials(endpoint)
+        credentials = rest.require_credentials(self._credentials, endpoint)
         for attempt in range(2):
             stamp = self._timestamp_ms()
             window = self._endpoint.recv_window_ms
@@ -354,66 +353,22 @@ class Bybit:
         self, method: str, path: str, query: str, body: str | None, headers: dict[str, str]
     ) -> object:
         endpoint = f"{method} {path}"
-        self._check_not_blocked(endpoint)
+        self._gate.check(endpoint)
         if body is not None:
             headers = {**headers, "Content-Type": "application/json"}
         url = URL(f"{self._endpoint.base_url}{path}" + (f"?{query}" if query else ""), encoded=True)
-        status, resp_headers, answer = await self._roundtrip(method, url, headers, body, endpoint)
+        status, resp_headers, answer = await rest.roundtrip(
+            self._session,
+            method,
+            url,
+            headers=headers,
+            body=None if body is None else body.encode(),
+            request_timeout_s=self._endpoint.request_timeout_s,
+            connect_timeout_s=self._endpoint.connect_timeout_s,
+            endpoint=endpoint,
+        )
         error = wire.error_for(status, answer, resp_headers, endpoint, now_ms=self._timestamp_ms())
         if error is not None:
-            self._note_rate_limit(error)
+            self._gate.note(error)
             raise error
         return answer
-
-    async def _roundtrip(
-        self, method: str, url: URL, headers: dict[str, str], body: str | None, endpoint: str
-    ) -> tuple[int, Mapping[str, str], object]:
-        timeout = aiohttp.ClientTimeout(
-            total=self._endpoint.request_timeout_s, sock_connect=self._endpoint.connect_timeout_s
-        )
-        try:
-            async with self._session.request(
-                method, url, headers=headers, data=body, timeout=timeout
-            ) as r:
-                raw = await r.read()
-                return r.status, r.headers, _decode(raw, r.status, endpoint)
-        except TimeoutError as exc:
-            raise VenueTimeout(
-                f"no answer within {self._endpoint.request_timeout_s}s", endpoint=endpoint
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise VenueUnavailable(f"{type(exc).__name__}: {exc}", endpoint=endpoint) from exc
-
-    def _check_not_blocked(self, endpoint: str) -> None:
-        remaining = self._blocked_until - self._clock.monotonic()
-        if remaining > 0:
-            raise RateLimited(
-                None,
-                "still backing off until the venue's rate-limit reset",
-                http_status=429,
-                endpoint=endpoint,
-                retry_after=remaining,
-            )
-
-    def _note_rate_limit(self, error: VenueError) -> None:
-        if isinstance(error, RateLimited) and error.retry_after:
-            until = self._clock.monotonic() + error.retry_after
-            self._blocked_until = max(self._blocked_until, until)
-            log.warning(
-                "venue_rate_limited",
-                extra={"endpoint": error.endpoint, "retry_after_s": error.retry_after},
-            )
-
-    def _require_credentials(self, endpoint: str) -> Credentials:
-        if self._credentials is None:
-            raise VenueError(f"{endpoint}: this adapter was built without credentials")
-        return self._credentials
-
-
-def _decode(raw: bytes, status: int, endpoint: str) -> object:
-    try:
-        return orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        if status >= 400:
-            return None  # an error page (a proxy's HTML): the status alone decides
-        raise VenueProtocolError(f"{endpoint}: answer is not JSON ({raw[:80]!r})") from None
