@@ -22,13 +22,13 @@ import contextlib
 import gc
 import json
 import socket
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench._stats import percentile
 from risk import OrderEventKind, Side
 from watchdog.client import ClientConfig, WatchdogClient
 
@@ -38,8 +38,8 @@ KEY = bytes(range(32))
 def _stats(samples: list[int], name: str) -> dict[str, float]:
     ordered = sorted(samples)
     return {
-        f"{name}_p50_us": round(statistics.median(ordered) / 1000, 3),
-        f"{name}_p99_us": round(ordered[int(0.99 * (len(ordered) - 1))] / 1000, 3),
+        f"{name}_p50_us": round(percentile(ordered, 0.50) / 1000, 3),
+        f"{name}_p99_us": round(percentile(ordered, 0.99) / 1000, 3),
         f"{name}_max_us": round(ordered[-1] / 1000, 3),
     }
 

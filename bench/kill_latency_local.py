@@ -21,7 +21,6 @@ import os
 import secrets
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench._stats import percentile
 from bench._tied import tied_sleeper
 from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader
 from harness.procs import REPO
@@ -84,9 +84,9 @@ def _kill_timing(space: Workspace, trader: str) -> dict[str, Any]:
 
 def _stats(values: list[float], unit: str, prefix: str) -> dict[str, float]:
     ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    p99 = percentile(ordered, 0.99)
     return {
-        f"{prefix}_p50_{unit}": round(statistics.median(ordered), 1),
+        f"{prefix}_p50_{unit}": round(percentile(ordered, 0.50), 1),
         f"{prefix}_p99_{unit}": round(p99, 1),
         f"{prefix}_max_{unit}": round(ordered[-1], 1),
     }

@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +39,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench._stats import summary
 from harness.configs import (
     HeartbeatLimits,
     VenueLink,
@@ -284,13 +283,7 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
 
 
 def _stats(prefix: str, values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    p99 = ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]  # nearest rank
-    return {
-        f"{prefix}_p50_ms": round(statistics.median(ordered), 2),
-        f"{prefix}_p99_ms": round(p99, 2),
-        f"{prefix}_max_ms": round(ordered[-1], 2),
-    }
+    return summary(values, prefix, "ms", digits=2)
 
 
 def run(runs: int, batch_size: int) -> dict[str, Any]:

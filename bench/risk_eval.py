@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import statistics
 import sys
 import time
 
+from bench._stats import percentile
 from risk import (
     PROFILES,
     AccountSnapshot,
@@ -75,10 +75,6 @@ def build_events(count: int, step_s: float = STEP_S) -> list[tuple[RiskEvent, fl
     ]
 
 
-def _percentile(sorted_ns: list[int], q: float) -> int:
-    return sorted_ns[min(len(sorted_ns) - 1, int(q * len(sorted_ns)))]
-
-
 def run(count: int, step_s: float = STEP_S) -> dict[str, float | int | str]:
     events = build_events(count, step_s)
     engine = RiskEngine(PROFILES["standard"], now=START)
@@ -98,13 +94,13 @@ def run(count: int, step_s: float = STEP_S) -> dict[str, float | int | str]:
         batch_apply(event, now)
     batch_ns = perf() - t0
     timings.sort()
-    p50 = statistics.median(timings)
+    p50 = percentile(timings, 0.50)
     return {
         "events": count,
         "final_state": final.name,
         "p50_ns": int(p50),
         "p50_us": round(p50 / 1000, 3),
-        "p99_us": round(_percentile(timings, 0.99) / 1000, 3),
+        "p99_us": round(percentile(timings, 0.99) / 1000, 3),
         "max_us": round(timings[-1] / 1000, 3),
         "events_per_s": round(count / (sum(timings) / 1e9)),
         "batch_events_per_s": round(count / (batch_ns / 1e9)),

@@ -24,6 +24,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from bench._stats import percentile
 from harness.sim import SimConfig, SimKey, SimProcess, bybit_headers, sign
 
 VENUES = ("binance", "bybit")
@@ -133,11 +134,6 @@ async def _throughput(
     return len(reqs) / (time.perf_counter() - start)
 
 
-def _pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def run(orders: int, pipeline: int, venue: str = "binance") -> dict[str, object]:
     config = SimConfig(
         book_ticker_hz=10,
@@ -164,8 +160,8 @@ async def run(orders: int, pipeline: int, venue: str = "binance") -> dict[str, o
     return {
         "orders_per_s": round(rate),
         "serial_orders_per_s": round(1e6 / statistics.fmean(samples)),
-        "p50_us": round(_pct(samples, 0.50), 1),
-        "p99_us": round(_pct(samples, 0.99), 1),
+        "p50_us": round(percentile(sorted(samples), 0.50), 1),
+        "p99_us": round(percentile(sorted(samples), 0.99), 1),
         "max_us": round(max(samples), 1),
         "orders": orders,
         "latency_samples": len(samples),

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from bench._stats import summary
 from harness.fakehost import make_host
 from sysprep import api
 from sysprep.profile import Profile
@@ -28,11 +28,7 @@ def _sample(profile: Profile, root: Path, runs: int) -> list[float]:
 
 
 def _figures(prefix: str, took: list[float]) -> dict[str, float]:
-    return {
-        f"{prefix}_p50_us": round(statistics.median(took), 1),
-        f"{prefix}_p99_us": round(took[min(len(took) - 1, int(len(took) * 0.99))], 1),
-        f"{prefix}_max_us": round(took[-1], 1),
-    }
+    return summary(took, prefix, "us", digits=1)
 
 
 def main() -> None:

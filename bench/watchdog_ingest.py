@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from bench._stats import percentile
 from bench.risk_eval import build_events
 from risk import PROFILES, RiskEngine
 from watchdog.clock import FakeClock
@@ -102,14 +103,14 @@ def _check_engine(engine: RiskEngine) -> None:
 def _figures(timings: list[int], batch: int, prefix: str) -> dict[str, float]:
     total_s = sum(timings) / 1e9
     ordered = sorted(timings)
-    p50_s = statistics.median(ordered) / 1e9
+    p50_s = percentile(ordered, 0.50) / 1e9
     return {
         f"{prefix}datagrams_per_s": round(len(timings) / total_s),
         f"{prefix}events_per_s": round(len(timings) * batch / total_s),
         # The rate at the median cost: robust to preemption on a shared machine.
         f"{prefix}p50_events_per_s": round(batch / p50_s),
-        f"{prefix}datagram_p50_us": round(statistics.median(ordered) / 1000, 2),
-        f"{prefix}datagram_p99_us": round(ordered[int(0.99 * (len(ordered) - 1))] / 1000, 2),
+        f"{prefix}datagram_p50_us": round(percentile(ordered, 0.50) / 1000, 2),
+        f"{prefix}datagram_p99_us": round(percentile(ordered, 0.99) / 1000, 2),
         f"{prefix}datagram_max_us": round(ordered[-1] / 1000, 2),
     }
 
