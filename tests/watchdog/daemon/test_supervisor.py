@@ -348,6 +348,29 @@ async def test_no_window_opens_while_the_store_fails(tmp_path: Path) -> None:
         rig.supervisor.close()
 
 
+async def test_a_window_the_store_cannot_record_changes_nothing_in_memory(
+    tmp_path: Path,
+) -> None:
+    """Refused before anything is applied: the heartbeat clock of a trader that has been
+    quiet for a while keeps counting (undoing an opened window used to restart it)."""
+    clock = FakeClock()
+    async with asyncio.TaskGroup() as group:
+        rig = Rig(tmp_path, group, clock=clock)
+        rig.telemetry("s1", changed=True)
+        last_beat = rig.supervisor.engine.heartbeat.last
+        clock.advance(0.3)  # quiet, but not yet long enough to warn about
+        persisted = rig.supervisor.engine.persisted()
+        locker = sqlite3.connect(tmp_path / "w.sqlite3", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        refused = rig.supervisor.begin_maintenance(60.0, "deploy", "ops")
+        locker.execute("ROLLBACK")
+        assert not refused.accepted
+        assert rig.supervisor.engine.heartbeat.last == last_beat
+        assert rig.supervisor.engine.persisted() == persisted
+        assert rig.supervisor.engine.maintenance is None
+        rig.supervisor.close()
+
+
 async def test_an_extension_that_cannot_be_recorded_keeps_the_recorded_window(
     tmp_path: Path,
 ) -> None:
