@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +65,19 @@ class Child:
         if self.proc.poll() is None:
             self.proc.kill()
         return self.proc.wait()
+
+
+def stop_all(stops: Iterable[Callable[[], object]], what: str) -> None:
+    """Run every stop, even after one has failed, then raise what failed: a process left
+    running by a hidden error would hold its ports and files into the next test."""
+    errors: list[Exception] = []
+    for stop in stops:
+        try:
+            stop()
+        except Exception as exc:  # collected, then raised below: never hidden
+            errors.append(exc)
+    if errors:
+        raise ExceptionGroup(f"{what}: {len(errors)} stop(s) failed", errors)
 
 
 def start_child(
