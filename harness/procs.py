@@ -80,6 +80,25 @@ def stop_all(stops: Iterable[Callable[[], object]], what: str) -> None:
         raise ExceptionGroup(f"{what}: {len(errors)} stop(s) failed", errors)
 
 
+def run_into_a_closed_pipe(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run `argv` from the source tree, its stdout a pipe whose reader has already gone: what
+    `| head -1` does once it has its line, without the race of a real `head`."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            list(argv),
+            cwd=REPO,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+
+
 def start_child(
     argv: Sequence[str],
     *,
