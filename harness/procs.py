@@ -80,6 +80,21 @@ def stop_all(stops: Iterable[Callable[[], object]], what: str) -> None:
         raise ExceptionGroup(f"{what}: {len(errors)} stop(s) failed", errors)
 
 
+def run_module(
+    module: str, *args: str, timeout_s: float = 120.0, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m module args`` from the source tree, run to its end; its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+        env=dict(env) if env is not None else None,
+    )
+
+
 def run_into_a_closed_pipe(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     """Run `argv` from the source tree, its stdout a pipe whose reader has already gone: what
     `| head -1` does once it has its line, without the race of a real `head`."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 import watchdog.venues as wv
 from tests.trader.helpers import wait_until
 from tests.trader.test_app import AccountVenue, RecordingLink, build, tick
+from trader.app import Trader
 from trader.config import load_config
 from trader.errors import ConfigError
 from trader.fastpath import OrderSigner
@@ -27,7 +30,9 @@ def test_the_sample_message_is_a_real_book_ticker() -> None:
     assert (ticker.symbol, ticker.bid, ticker.ask) == ("ETHUSDT", 100.0, 100.1)
 
 
-async def test_warming_sends_records_and_changes_nothing() -> None:
+@contextlib.asynccontextmanager
+async def quoting() -> AsyncIterator[tuple[Trader, AccountVenue, RecordingLink]]:
+    """A trader quoting BTCUSDT (two resting quotes) on a fresh feed; shut down after."""
     venue, link = AccountVenue(), RecordingLink()
     trader = build(venue, link)
     async with asyncio.TaskGroup() as tg:
@@ -36,6 +41,12 @@ async def test_warming_sends_records_and_changes_nothing() -> None:
         trader.on_feed_state(Transition("BTCUSDT", True, "fresh"))
         trader.on_ticker(tick(), time.perf_counter_ns())
         await wait_until(lambda: len(venue.resting) == 2, what="two quotes")
+        yield trader, venue, link
+        await trader.shutdown(5.0)
+
+
+async def test_warming_sends_records_and_changes_nothing() -> None:
+    async with quoting() as (trader, venue, link):
         await wait_until(lambda: len(link.kinds("order")) >= 4, what="submits and acks")
         resting, reports = dict(venue.resting), list(link.reports)
         submitted = trader.orders.submitted
@@ -47,18 +58,10 @@ async def test_warming_sends_records_and_changes_nothing() -> None:
         assert link.reports == reports
         assert trader.orders.submitted == submitted
         assert heater.rounds == 200
-        await trader.shutdown(5.0)
 
 
 async def test_a_rehearsal_decides_the_quotes_a_moved_market_would_get() -> None:
-    venue, link = AccountVenue(), RecordingLink()
-    trader = build(venue, link)
-    async with asyncio.TaskGroup() as tg:
-        trader.attach(tg, None)
-        await trader.housekeep_once()
-        trader.on_feed_state(Transition("BTCUSDT", True, "fresh"))
-        trader.on_ticker(tick(), time.perf_counter_ns())
-        await wait_until(lambda: len(venue.resting) == 2, what="two quotes")
+    async with quoting() as (trader, venue, _link):
         trader._tops["BTCUSDT"] = Top(1_000_000, 1_000_010)  # the market moved, in ticks
         requests = trader.rehearse("BTCUSDT")  # far from the resting quotes: a requote is due
         assert {r.side for r in requests} == {Side.BUY, Side.SELL}
@@ -67,7 +70,6 @@ async def test_a_rehearsal_decides_the_quotes_a_moved_market_would_get() -> None
         assert trader.orders.submitted == 2
         assert all(not trader.orders.is_own(r.client_id) or r.client_id.endswith("-0")
                    for r in requests)  # fmt: skip
-        await trader.shutdown(5.0)
 
 
 async def test_the_heater_runs_until_cancelled() -> None:
