@@ -268,13 +268,18 @@ async def receive(sock: socket.socket) -> tuple[bytes, Any]:
     return await asyncio.wait_for(loop.sock_recvfrom(sock, 2048), 10)
 
 
+async def receive_seq(sock: socket.socket) -> tuple[int, Any]:
+    """The next datagram's sequence number, and the client's address to ack it to."""
+    data, peer = await receive(sock)
+    return decode_telemetry(data, {TRADER: KEY}.get).header.seq, peer
+
+
 async def test_replayed_forged_and_premature_acks_are_rejected(
     fake_watchdog: tuple[socket.socket, str], clock: FakeClock
 ) -> None:
     sock, path = fake_watchdog
     async with WatchdogClient(config(path), clock=clock) as client:
-        data, peer = await receive(sock)
-        seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+        seq, peer = await receive_seq(sock)
         session = client.session_id
 
         def ack(state: TradingState, last_seq: int, ack_seq: int, key: bytes = KEY) -> bytes:
@@ -302,8 +307,7 @@ async def test_a_failing_state_callback_does_not_stop_heartbeats(
         raise RuntimeError("bot bug")
 
     async with WatchdogClient(config(path), clock=clock, on_state_change=explode) as client:
-        data, peer = await receive(sock)
-        seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+        seq, peer = await receive_seq(sock)
         ack = Ack(TradingState.ACTIVE, "v1", seq, "", NOW)
         sock.sendto(encode_ack(KEY, TRADER, client.session_id, 1, ack), peer)
         await wait_until(lambda: client.state is TradingState.ACTIVE)
@@ -387,8 +391,7 @@ async def test_an_ack_counts_as_fresh_from_when_the_acked_telemetry_was_sent(
     """An ack that sat in a queue while time passed proves nothing about the watchdog now."""
     sock, path = fake_watchdog
     async with WatchdogClient(config(path), clock=clock) as client:
-        data, peer = await receive(sock)
-        old_seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+        old_seq, peer = await receive_seq(sock)
         clock.advance(0.6)  # past ack_timeout since old_seq left
         ack = Ack(TradingState.ACTIVE, "v1", old_seq, "", NOW)
         sock.sendto(encode_ack(KEY, TRADER, client.session_id, 1, ack), peer)
@@ -408,8 +411,7 @@ async def test_an_authentic_killed_ack_latches_even_when_it_arrives_out_of_order
 ) -> None:
     sock, path = fake_watchdog
     async with WatchdogClient(config(path), clock=clock) as client:
-        data, peer = await receive(sock)
-        seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+        seq, peer = await receive_seq(sock)
         session = client.session_id
         active = Ack(TradingState.ACTIVE, "v1", seq, "", NOW)
         killed = Ack(TradingState.KILLED, "v1", seq, "daily loss", NOW)
