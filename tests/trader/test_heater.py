@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 import watchdog.venues as wv
 from tests.trader.helpers import wait_until
-from tests.trader.test_app import AccountVenue, RecordingLink, build, tick
-from trader.app import Trader
+from tests.trader.test_app import AccountVenue, RecordingLink, build, quoting
 from trader.config import load_config
 from trader.errors import ConfigError
 from trader.fastpath import OrderSigner
-from trader.feed import Transition, parse_book_ticker
+from trader.feed import parse_book_ticker
 from trader.heater import HotPathHeater, sample_message
 from trader.strategy import Side, Top
 
@@ -28,21 +24,6 @@ SIGNER = OrderSigner("http://127.0.0.1:1", wv.Credentials("K" * 64, "S" * 64), 5
 def test_the_sample_message_is_a_real_book_ticker() -> None:
     ticker = parse_book_ticker(sample_message("ETHUSDT"))
     assert (ticker.symbol, ticker.bid, ticker.ask) == ("ETHUSDT", 100.0, 100.1)
-
-
-@contextlib.asynccontextmanager
-async def quoting() -> AsyncIterator[tuple[Trader, AccountVenue, RecordingLink]]:
-    """A trader quoting BTCUSDT (two resting quotes) on a fresh feed; shut down after."""
-    venue, link = AccountVenue(), RecordingLink()
-    trader = build(venue, link)
-    async with asyncio.TaskGroup() as tg:
-        trader.attach(tg, None)
-        await trader.housekeep_once()
-        trader.on_feed_state(Transition("BTCUSDT", True, "fresh"))
-        trader.on_ticker(tick(), time.perf_counter_ns())
-        await wait_until(lambda: len(venue.resting) == 2, what="two quotes")
-        yield trader, venue, link
-        await trader.shutdown(5.0)
 
 
 async def test_warming_sends_records_and_changes_nothing() -> None:
