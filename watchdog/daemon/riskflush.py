@@ -39,8 +39,8 @@ class RiskFlush:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        p = self._engine.persisted()
-        values: Saved = (p.high_water_mark, p.day_start_equity, p.day_start_ts)
+        risk = self._engine.persisted()
+        values: Saved = (risk.high_water_mark, risk.day_start_equity, risk.day_start_ts)
         if values == self._saved:
             return  # heartbeats alone change nothing durable: no fsync for them
         if self._durable.write(lambda s: s.save_risk(self._trader, *values)):

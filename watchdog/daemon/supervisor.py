@@ -89,7 +89,7 @@ class TraderSupervisor:
     def __init__(self, config: TraderConfig, services: Services, row: TraderRow | None) -> None:
         self.config = config
         self.id = config.id
-        self.services = services
+        self._services = services
         now = services.clock.wall()
         # Raises PersistedStateError for a corrupt row: the daemon then refuses to arm.
         blind_s = config.venue.max_venue_blind_s if config.venue is not None else None
@@ -125,7 +125,7 @@ class TraderSupervisor:
     def state(self) -> TradingState:
         """The engine's state, at least HALTED while the store cannot record what happens
         or a hold is set (e.g. the watchdog's own venue keys fail: it could not kill)."""
-        if not self.services.durable.healthy or self._holds:
+        if not self._services.durable.healthy or self._holds:
             return max(self._state, TradingState.HALTED)
         return self._state
 
@@ -137,7 +137,7 @@ class TraderSupervisor:
     def view(self) -> TraderView:
         age = None
         if self.last_heartbeat is not None:
-            age = self.services.clock.monotonic() - self.last_heartbeat
+            age = self._services.clock.monotonic() - self.last_heartbeat
         return TraderView(
             self.id,
             int(self.state),
@@ -158,15 +158,15 @@ class TraderSupervisor:
             # The window closed while the watchdog was down (or the trader is latched).
             detail = {"until": until, "while_down": True}
             log_event(_log, logging.ERROR, "maintenance_expired", trader=self.id, **detail)
-            self.services.alerter.notify("maintenance_expired", self.id, **detail)
+            self._services.alerter.notify("maintenance_expired", self.id, **detail)
             self._save_maintenance(None, "maintenance_expired", detail)
-        self._handle(self.engine.evaluate(self.services.clock.wall()), "start")
+        self._handle(self.engine.evaluate(self._services.clock.wall()), "start")
 
     def on_batch(self, session_id: str, events: Sequence[Any], session_changed: bool) -> None:
-        self._trigger = self.services.clock.monotonic()
+        self._trigger = self._services.clock.monotonic()
         if session_changed:
             self._new_session(session_id)
-        now = self.services.clock.wall()
+        now = self._services.clock.wall()
         assessment = None
         for event in events:
             if isinstance(event, Heartbeat):
@@ -202,8 +202,8 @@ class TraderSupervisor:
 
     def on_venue(self, events: Sequence[Any]) -> None:
         """Facts from the watchdog's own view of the venue (source VENUE)."""
-        self._trigger = self.services.clock.monotonic()
-        now = self.services.clock.wall()
+        self._trigger = self._services.clock.monotonic()
+        now = self._services.clock.wall()
         assessment = None
         for event in events:
             assessment = self.engine.apply(event, now)
@@ -219,14 +219,14 @@ class TraderSupervisor:
         self._audit("hold", {"key": key, "reason": reason})
         log_event(_log, logging.ERROR, "hold", trader=self.id, key=key, reason=reason)
         if self.state != before:
-            self.services.push_state(self.id, self.state)
+            self._services.push_state(self.id, self.state)
 
     def release(self, key: str) -> None:
         if not self._holds.release(key):
             return
         self._audit("hold_released", {"key": key})
         log_event(_log, logging.WARNING, "hold_released", trader=self.id, key=key)
-        self.services.push_state(self.id, self.state)
+        self._services.push_state(self.id, self.state)
 
     def _new_session(self, session_id: str) -> None:
         previous, self.session_id = self.session_id, session_id
@@ -235,12 +235,12 @@ class TraderSupervisor:
         log_event(_log, logging.WARNING, "session_changed", trader=self.id, **detail)
         self._audit("session_changed", detail)
         # A restarted trader may be a new process: watch that one from now on.
-        self.services.spawn(self._reattach())
+        self._services.spawn(self._reattach())
         if self._state == TradingState.KILLED:
             # Latched: the ack says KILLED (the client fails closed) and its credential was
             # revoked. It is not killed again: an operator may be bringing it up to give the
             # re-arm check the equity it needs. Say so loudly instead.
-            self.services.alerter.notify("session_while_latched", self.id, session=session_id)
+            self._services.alerter.notify("session_while_latched", self.id, session=session_id)
 
     async def _reattach(self) -> None:
         await self.process.attach()
@@ -252,7 +252,7 @@ class TraderSupervisor:
         now = asyncio.get_running_loop().time()
         if now - self._reattach_at >= _REATTACH_EVERY_S:  # a unit: systemctl, at most 1/s
             self._reattach_at = now
-            self.services.spawn(self._reattach())
+            self._services.spawn(self._reattach())
 
     def _on_identity(self, identity: Identity) -> None:
         """Not knowing the trader's process is not armed: HALTED (a hold) until it is known.
@@ -276,7 +276,7 @@ class TraderSupervisor:
 
     def _check_control_group(self, pid: int) -> None:
         """A trader in the control socket's group could trip or re-arm itself: not armed."""
-        gid = self.services.control_gid
+        gid = self._services.control_gid
         if gid is None:
             return
         groups = process_groups(pid)
@@ -284,7 +284,7 @@ class TraderSupervisor:
             why = "cannot read its groups" if groups is None else "it is in that group"
             reason = f"{CONTROL_GROUP}: the control socket's group is {group_name(gid)}; {why}"
             if self._holds.reason(CONTROL_GROUP) != reason:
-                self.services.alerter.notify(CONTROL_GROUP, self.id, pid=pid, reason=reason)
+                self._services.alerter.notify(CONTROL_GROUP, self.id, pid=pid, reason=reason)
             self.hold(CONTROL_GROUP, reason)
             return
         self.release(CONTROL_GROUP)
@@ -294,10 +294,10 @@ class TraderSupervisor:
         identity = self.process.identity
         if identity.required and not identity.known:
             detail = {"pid": identity.pid, "reason": identity.reason}
-            self.services.alerter.notify(PROCESS_UNKNOWN, self.id, **detail)
+            self._services.alerter.notify(PROCESS_UNKNOWN, self.id, **detail)
 
     def _on_process_exit(self, pid: int) -> None:
-        self._trigger = self.services.clock.monotonic()
+        self._trigger = self._services.clock.monotonic()
         window = self.engine.maintenance
         if window is not None:
             log_event(_log, logging.WARNING, "trader_process_exited", trader=self.id, pid=pid)
@@ -310,13 +310,13 @@ class TraderSupervisor:
         self._trip("process_exit", f"trader process {pid} exited")
 
     def trip(self, reason: str, source: str) -> TradingState:
-        self._trigger = self.services.clock.monotonic()
+        self._trigger = self._services.clock.monotonic()
         self._trip("manual", f"{reason} (by {source})")
         return self.state
 
     def _trip(self, cause: str, reason: str) -> None:
         # The kill (its latch write) goes first: one fsync less before the actions start.
-        self._handle(self.engine.trip(self.services.clock.wall(), reason), cause)
+        self._handle(self.engine.trip(self._services.clock.wall(), reason), cause)
         self._audit("trip", {"cause": cause, "reason": reason})
 
     def rearm(self, reason: str, operator: str, *, reset_high_water_mark: bool = False) -> Outcome:
@@ -328,17 +328,17 @@ class TraderSupervisor:
         detail = {"reason": reason, "operator": operator}
         if reset_high_water_mark:
             detail["reset_high_water_mark"] = "yes"
-        if self.services.killer.running(self.id):
+        if self._services.killer.running(self.id):
             return self._refuse(detail, "the kill pipeline is still running: wait until verified")
         result = self.engine.rearm(
-            self.services.clock.wall(), reason, reset_high_water_mark=reset_high_water_mark
+            self._services.clock.wall(), reason, reset_high_water_mark=reset_high_water_mark
         )
         if not result.accepted:
             return self._refuse(detail, result.reason)
-        self.services.durable.write(
-            lambda s: s.clear_latch(self.id, self.services.clock.wall(), detail)
+        self._services.durable.write(
+            lambda s: s.clear_latch(self.id, self._services.clock.wall(), detail)
         )
-        self.services.metrics.rearms.labels(self.id, "accepted").inc()
+        self._services.metrics.rearms.labels(self.id, "accepted").inc()
         log_event(_log, logging.WARNING, "rearmed", trader=self.id, **detail)
         self._handle(result.assessment, "rearm")
         return Outcome(True, result.reason, self.state)
@@ -350,10 +350,10 @@ class TraderSupervisor:
         restarted inside the window keeps it, so a trader stopped on purpose is never killed
         for it; a window the store cannot record is refused and changes nothing.
         """
-        now = self.services.clock.wall()
+        now = self._services.clock.wall()
         request = MaintenanceRequest(window_s, reason, operator)
         detail = request.detail()
-        window = check_begin(self.engine, self.services.durable.healthy, request, now)
+        window = check_begin(self.engine, self._services.durable.healthy, request, now)
         if isinstance(window, str):
             return self._refuse_maintenance(detail, window)
         started = {**detail, "until": window.until}
@@ -368,10 +368,10 @@ class TraderSupervisor:
 
     def end_maintenance(self, reason: str, operator: str) -> Outcome:
         detail = {"reason": reason, "operator": operator}
-        result = self.engine.end_maintenance(self.services.clock.wall(), reason)
+        result = self.engine.end_maintenance(self._services.clock.wall(), reason)
         if not result.accepted:
             return self._refuse_maintenance(detail, result.reason)
-        self._trigger = self.services.clock.monotonic()
+        self._trigger = self._services.clock.monotonic()
         self._handle(result.assessment, "maintenance", ended=("maintenance_ended", detail))
         log_event(_log, logging.WARNING, "maintenance_ended", trader=self.id, **detail)
         return Outcome(True, result.reason, self.state)
@@ -386,8 +386,8 @@ class TraderSupervisor:
     ) -> bool:
         """Record `window` (None: none is open) as the store's; False if it was not written."""
         until, reason = (window.until, window.reason) if window else (None, "")
-        now = self.services.clock.wall()
-        return self.services.durable.write(
+        now = self._services.clock.wall()
+        return self._services.durable.write(
             lambda s: s.save_maintenance(self.id, until, reason, now, kind, detail)
         )
 
@@ -401,19 +401,19 @@ class TraderSupervisor:
         else:
             kind, detail = "maintenance_expired", {"until": before.until if before else None}
             log_event(_log, logging.ERROR, "maintenance_expired", trader=self.id, **detail)
-            self.services.alerter.notify("maintenance_expired", self.id, **detail)
+            self._services.alerter.notify("maintenance_expired", self.id, **detail)
         self._save_maintenance(None, kind, detail)
         self._stored_window = None  # a failed write is not retried: the store is unhealthy
 
     def _refuse(self, detail: dict[str, str], why: str) -> Outcome:
         self._audit("rearm_refused", {**detail, "why": why})
-        self.services.metrics.rearms.labels(self.id, "refused").inc()
+        self._services.metrics.rearms.labels(self.id, "refused").inc()
         log_event(_log, logging.WARNING, "rearm_refused", trader=self.id, why=why, **detail)
         return Outcome(False, why, self.state)
 
     def venue_stream_connected(self) -> None:
         """The venue's order stream (re)connected: its order count starts from zero again."""
-        now = self.services.clock.wall()
+        now = self._services.clock.wall()
         self._audit("order_count_baseline", {"ts": now})
         self._handle(self.engine.restart_order_count(now), "venue")
 
@@ -423,7 +423,7 @@ class TraderSupervisor:
 
     def group_trip(self, reason: str) -> None:
         if self._state != TradingState.KILLED:
-            self._trigger = self.services.clock.monotonic()
+            self._trigger = self._services.clock.monotonic()
             self._trip("group", reason)
 
     # -- decisions -----------------------------------------------------------------------
@@ -482,7 +482,7 @@ class TraderSupervisor:
         known = _verdicts(before)
         for decision in assessment.decisions:
             if (decision.rule, decision.state) not in known:
-                self.services.metrics.decision(self.id, decision.rule, decision.state.name)
+                self._services.metrics.decision(self.id, decision.rule, decision.state.name)
         self._alert_blindness(before, assessment.decisions)
         detail = {
             "from": previous.name,
@@ -495,9 +495,9 @@ class TraderSupervisor:
         if previous == assessment.state:
             return
         if cause != "telemetry":  # a batch is acked by the daemon right after it is applied
-            self.services.push_state(self.id, self.state)
+            self._services.push_state(self.id, self.state)
         if assessment.state >= TradingState.WARN and previous < assessment.state:
-            self.services.alerter.notify(
+            self._services.alerter.notify(
                 "state", self.id, state=assessment.state.name, decisions=decisions
             )
 
@@ -508,17 +508,17 @@ class TraderSupervisor:
         blind = next((d for d in after if d.rule == BLIND_RULE), None)
         if blind is not None and not was:
             log_event(_log, logging.ERROR, "venue_blind", trader=self.id, reason=blind.reason)
-            self.services.alerter.notify(
+            self._services.alerter.notify(
                 "venue_blind", self.id, age_s=blind.value, limit_s=blind.limit, reason=blind.reason
             )
         elif blind is None and was:
             log_event(_log, logging.WARNING, "venue_view_restored", trader=self.id)
-            self.services.alerter.notify("venue_view_restored", self.id)
+            self._services.alerter.notify("venue_view_restored", self.id)
 
     def _start_kill(self, cause: str, reason: str) -> None:
-        self.services.killer.start(self.config, self.process, cause, reason, self._trigger)
+        self._services.killer.start(self.config, self.process, cause, reason, self._trigger)
         if self.config.kill_group is not None:
-            self.services.group_kill(
+            self._services.group_kill(
                 self.config.kill_group,
                 f"group {self.config.kill_group}: {self.id} killed ({reason})",
             )
@@ -531,13 +531,13 @@ class TraderSupervisor:
             self._timer = None
         if due is None:
             return
-        delay = max(0.0, due - self.services.clock.wall())
+        delay = max(0.0, due - self._services.clock.wall())
         self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        self._trigger = self.services.clock.monotonic()
-        self._handle(self.engine.evaluate(self.services.clock.wall()), "timer")
+        self._trigger = self._services.clock.monotonic()
+        self._handle(self.engine.evaluate(self._services.clock.wall()), "timer")
 
     def close(self) -> None:
         for timer in (self._timer, self._identity_alert):
@@ -547,7 +547,7 @@ class TraderSupervisor:
         self.process.close()
 
     def _audit(self, kind: str, detail: dict[str, Any]) -> None:
-        self.services.durable.audit_soon(self.services.clock.wall(), self.id, kind, detail)
+        self._services.durable.audit_soon(self._services.clock.wall(), self.id, kind, detail)
 
 
 def _verdicts(decisions: tuple[Decision, ...]) -> frozenset[tuple[str, TradingState]]:
