@@ -1,4 +1,4 @@
-"""``python -m demo [--scenario NAME] [--list] [--keep]`` (``make demo SCENARIO=NAME``).
+"""``python -m demo [--scenario NAME] [--list] [--json] [--keep]`` (``make demo SCENARIO=NAME``).
 
 Exit codes: 0 the scenario ended as it must and the venue proved it, 1 it did not (or a part
 failed to start: the logs' tails are printed), 2 usage, 130 interrupted.
@@ -46,11 +46,10 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+@cliargs.program
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.json and not args.list:
-        parser.error("argument --json: only with --list (a run prints its timeline as text)")
     if args.list:
         print(list_json() if args.json else list_text())
         return 0
@@ -63,7 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"argument --trade-s: must be in (0, 600], got {args.trade_s:g}")
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return run(scenario, Options(trade_s=args.trade_s, keep=args.keep), sys.stdout)
+        options = Options(trade_s=args.trade_s, keep=args.keep)
+        if args.json:  # the narration goes to stderr, the one JSON object to stdout
+            return run(scenario, options, sys.stderr, sys.stdout)
+        return run(scenario, options, sys.stdout)
     except KeyboardInterrupt:
         sys.stderr.write(f"\n{PROG}: interrupted: every process it started is stopped\n")
         return 130

@@ -127,6 +127,13 @@ class Workspace:
             env={**os.environ, **(env or {})},
         )
 
+    def rearm(self, reason: str) -> subprocess.CompletedProcess[str]:
+        """`watchdog rearm` of trader alpha through the control socket, by operator ops."""
+        return self.cli(
+            *("rearm", "--socket", str(self.control), "--trader", "alpha"),
+            *("--reason", reason, "--operator", "ops"),
+        )
+
     def log(self, name: str) -> str:
         path = self.root / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from demo.timeline import Evidence, kill_rows, missing, render
+from demo.timeline import Evidence, kill_rows, missing, render, stages
 
 WD, TR = "wd-key", "tr-key"
 
@@ -68,3 +68,11 @@ def test_render_aligns_columns_with_signed_milliseconds() -> None:
     assert len({line.index(" ms  ") for line in lines}) == 1
     sources = {line.index(r.source) for line, r in zip(lines, kill_rows(evidence()), strict=True)}
     assert len(sources) == 1  # the source column is aligned too
+
+
+def test_stages_are_the_rows_as_data_in_milliseconds_after_the_trigger() -> None:
+    rows = kill_rows(evidence())
+    data = stages(rows, 100.0)
+    assert [d["stage"] for d in data] == [r.milestone for r in rows]
+    assert data[0] == {"stage": "trigger", "ms": 0.0, "source": "demo", "detail": "SIGKILL"}
+    assert data[-1]["ms"] == 50.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import socket
@@ -268,13 +269,22 @@ async def receive(sock: socket.socket) -> tuple[bytes, Any]:
     return await asyncio.wait_for(loop.sock_recvfrom(sock, 2048), 10)
 
 
+@contextlib.asynccontextmanager
+async def first_heard(
+    fake_watchdog: tuple[socket.socket, str], clock: FakeClock, **options: Any
+) -> AsyncIterator[tuple[WatchdogClient, socket.socket, int, Any]]:
+    """A client of the fake watchdog once its first datagram arrived: the client, the fake's
+    socket, that datagram's sequence number and the client's address to ack it to."""
+    sock, path = fake_watchdog
+    async with WatchdogClient(config(path), clock=clock, **options) as client:
+        data, peer = await receive(sock)
+        yield client, sock, decode_telemetry(data, {TRADER: KEY}.get).header.seq, peer
+
+
 async def test_replayed_forged_and_premature_acks_are_rejected(
     fake_watchdog: tuple[socket.socket, str], clock: FakeClock
 ) -> None:
-    sock, path = fake_watchdog
-    async with WatchdogClient(config(path), clock=clock) as client:
-        data, peer = await receive(sock)
-        seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+    async with first_heard(fake_watchdog, clock) as (client, sock, seq, peer):
         session = client.session_id
 
         def ack(state: TradingState, last_seq: int, ack_seq: int, key: bytes = KEY) -> bytes:
@@ -296,14 +306,11 @@ async def test_replayed_forged_and_premature_acks_are_rejected(
 async def test_a_failing_state_callback_does_not_stop_heartbeats(
     fake_watchdog: tuple[socket.socket, str], clock: FakeClock
 ) -> None:
-    sock, path = fake_watchdog
-
     def explode(old: TradingState, new: TradingState) -> None:
         raise RuntimeError("bot bug")
 
-    async with WatchdogClient(config(path), clock=clock, on_state_change=explode) as client:
-        data, peer = await receive(sock)
-        seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+    async with first_heard(fake_watchdog, clock, on_state_change=explode) as heard:
+        client, sock, seq, peer = heard
         ack = Ack(TradingState.ACTIVE, "v1", seq, "", NOW)
         sock.sendto(encode_ack(KEY, TRADER, client.session_id, 1, ack), peer)
         await wait_until(lambda: client.state is TradingState.ACTIVE)
@@ -385,10 +392,7 @@ async def test_an_ack_counts_as_fresh_from_when_the_acked_telemetry_was_sent(
     fake_watchdog: tuple[socket.socket, str], clock: FakeClock
 ) -> None:
     """An ack that sat in a queue while time passed proves nothing about the watchdog now."""
-    sock, path = fake_watchdog
-    async with WatchdogClient(config(path), clock=clock) as client:
-        data, peer = await receive(sock)
-        old_seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+    async with first_heard(fake_watchdog, clock) as (client, sock, old_seq, peer):
         clock.advance(0.6)  # past ack_timeout since old_seq left
         ack = Ack(TradingState.ACTIVE, "v1", old_seq, "", NOW)
         sock.sendto(encode_ack(KEY, TRADER, client.session_id, 1, ack), peer)
@@ -406,10 +410,7 @@ async def test_an_ack_counts_as_fresh_from_when_the_acked_telemetry_was_sent(
 async def test_an_authentic_killed_ack_latches_even_when_it_arrives_out_of_order(
     fake_watchdog: tuple[socket.socket, str], clock: FakeClock
 ) -> None:
-    sock, path = fake_watchdog
-    async with WatchdogClient(config(path), clock=clock) as client:
-        data, peer = await receive(sock)
-        seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+    async with first_heard(fake_watchdog, clock) as (client, sock, seq, peer):
         session = client.session_id
         active = Ack(TradingState.ACTIVE, "v1", seq, "", NOW)
         killed = Ack(TradingState.KILLED, "v1", seq, "daily loss", NOW)
