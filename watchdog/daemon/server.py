@@ -148,6 +148,7 @@ class WatchdogServer:
         self.metrics.watch(
             lambda: [s.view() for s in self.supervisors.values()],
             self._datagram_counts,
+            self._event_count,
             lambda: not self.not_armed(),
         )
         self.metrics.store_healthy.set(1)
@@ -374,6 +375,9 @@ class WatchdogServer:
         if self._ingress is None:
             return {}
         return {"accepted": self._ingress.accepted_datagrams, **self._ingress.rejects}
+
+    def _event_count(self) -> int:
+        return 0 if self._ingress is None else self._ingress.accepted_events
 
     # -- health and status ---------------------------------------------------------------
 
