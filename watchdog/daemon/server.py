@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 import os
 import signal
@@ -28,7 +27,7 @@ from risk import Maintenance, RiskError, TradingState
 from watchdog.clock import Clock, SystemClock
 from watchdog.daemon import armed
 from watchdog.daemon.alerts import Alerter
-from watchdog.daemon.config import Config, TraderConfig
+from watchdog.daemon.config import Config
 from watchdog.daemon.control import ControlApi, prepare_socket_path
 from watchdog.daemon.durable import Durable
 from watchdog.daemon.errors import StartupError, StoreError
@@ -47,11 +46,6 @@ from watchdog.protocol import GuardMark, TraderState
 from watchdog.sdnotify import SdNotifier
 
 _log = logging.getLogger("watchdog.server")
-
-
-def limits_version(trader: TraderConfig) -> str:
-    """A short fingerprint of the limits in force, echoed to the trader in every ack."""
-    return hashlib.sha256(repr(trader.limits).encode()).hexdigest()[:16]
 
 
 class WatchdogServer:
@@ -342,7 +336,7 @@ class WatchdogServer:
         self._ingress.send_ack(
             trader_id,
             state,
-            limits_version=limits_version(supervisor.config),
+            limits_version=supervisor.config.limits_version,
             reason=reason[:200],
         )
 
