@@ -43,6 +43,8 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+import psutil
+
 from bench._stats import percentile
 from bench.risk_eval import build_events
 from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader
@@ -210,11 +212,49 @@ def _send(sock: socket.socket, datagrams: Sequence[bytes]) -> int:
     return acks
 
 
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
 def _taken(port: int, expected: int) -> bool:
     events, rejected = _processed(port)
     if rejected:
         raise RuntimeError(f"the watchdog rejected {rejected} datagrams: the flow is wrong")
     return events >= expected
+
+
+@dataclasses.dataclass
+class _Run:
+    """One measured stretch: wall time, the watchdog's and the sender's CPU, acks read."""
+
+    elapsed_s: float = 0.0
+    watchdog_cpu_s: float = 0.0
+    sender_cpu_s: float = 0.0
+    acks: int = 0
+
+    def figures(self, events: int) -> dict[str, float | int | str]:
+        return {
+            "events_per_s": round(events / self.elapsed_s),
+            # Per second of the watchdog's own CPU: what a busy shared machine cannot blur.
+            "events_per_cpu_s": round(events / self.watchdog_cpu_s),
+            "watchdog_cpu_pct": round(100 * self.watchdog_cpu_s / self.elapsed_s, 1),
+            # The sending thread's CPU: a saturated sender, not the watchdog, would set the rate.
+            "sender_cpu_pct": round(100 * self.sender_cpu_s / self.elapsed_s, 1),
+            "events_count": events,
+            "acks_read_count": self.acks,
+        }
+
+
+def _measure(
+    sock: socket.socket, port: int, watchdog: psutil.Process, measured: Sequence[bytes], taken: int
+) -> _Run:
+    """Send `measured` and wait until the watchdog has taken `taken` events in all."""
+    start, cpu, sender = time.perf_counter(), _cpu_s(watchdog), time.thread_time()
+    acks = _send(sock, measured)
+    sender = time.thread_time() - sender
+    wait_until(lambda: _taken(port, taken), what="every event taken")
+    return _Run(time.perf_counter() - start, _cpu_s(watchdog) - cpu, sender, acks)
 
 
 def run_socket(events: int, batch: int) -> dict[str, float | int | str]:
@@ -231,29 +271,22 @@ def run_socket(events: int, batch: int) -> dict[str, float | int | str]:
         space = Workspace(Path(tmp), config)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
-            space.start_watchdog()
+            watchdog = psutil.Process(space.start_watchdog().pid)
             port = int(space.request("GET", "/status")["metrics_port"])
             sock.bind("")  # autobind: the address the watchdog acks to
             sock.connect(str(space.ingress))
-            acks = _send(sock, warm_up)
+            warm_up_acks = _send(sock, warm_up)
             wait_until(lambda: _taken(port, len(warm_up) * batch), what="warm-up taken")
             wait_until(lambda: space.state() == "ACTIVE", what="trader ACTIVE")
-            start = time.perf_counter()
-            acks += _send(sock, measured)
-            wait_until(lambda: _taken(port, len(datagrams) * batch), what="every event taken")
-            elapsed = time.perf_counter() - start
+            run = _measure(sock, port, watchdog, measured, len(datagrams) * batch)
             state = space.state()
-            acks += _read_acks(sock)
+            run.acks += warm_up_acks + _read_acks(sock)
         finally:
             sock.close()
             space.cleanup()
     if state != "ACTIVE":
         raise RuntimeError(f"the trader ended {state}: the flow tripped a limit")
-    return {
-        "events_per_s": round(len(measured) * batch / elapsed),
-        "events_count": len(measured) * batch,
-        "acks_read_count": acks,
-    }
+    return run.figures(len(measured) * batch)
 
 
 def run(events: int, batch: int, socket_events: int) -> dict[str, float | int | str]:

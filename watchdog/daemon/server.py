@@ -78,6 +78,7 @@ class WatchdogServer:
         self._group: asyncio.TaskGroup | None = None
         self._pending: list[Coroutine[Any, Any, None]] = []
         self._spawned: set[asyncio.Task[None]] = set()
+        self._acks_due: set[str] = set()  # traders whose accepted telemetry awaits its ack
         self.metrics_port: int | None = None
 
     # -- the straight line ---------------------------------------------------------------
@@ -321,7 +322,22 @@ class WatchdogServer:
         for event in events:
             if isinstance(event, TraderState):
                 supervisor.on_trader_state(event)
-        self._push_state(trader_id, supervisor.state)
+        self._ack_soon(trader_id)
+
+    def _ack_soon(self, trader_id: str) -> None:
+        """Ack once the datagrams that are already here have been taken: one ack per trader
+        per loop iteration, not one per datagram. The ack names the highest sequence taken,
+        which acknowledges every datagram before it, and carries the state after all of them;
+        it leaves within the same wakeup's work, microseconds later. A state change the
+        supervisor decides on its own (a timer, a hold) is still pushed at once."""
+        if not self._acks_due:
+            asyncio.get_running_loop().call_soon(self._send_due_acks)
+        self._acks_due.add(trader_id)
+
+    def _send_due_acks(self) -> None:
+        due, self._acks_due = self._acks_due, set()
+        for trader_id in due:
+            self._push_state(trader_id, self.supervisors[trader_id].state)
 
     def _on_sender(self, trader_id: str, pid: int | None) -> None:
         supervisor = self.supervisors.get(trader_id)
