@@ -294,8 +294,8 @@ def run(events: int, batch: int, socket_events: int) -> dict[str, float | int | 
     events = (events // batch) * batch  # a short last datagram would skew the per-event rate
     datagrams, times = datagrams[: events // batch], times[: events // batch]
     result: dict[str, float | int | str] = {
-        "events": events,
-        "batch_events": batch,
+        "events_count": events,
+        "batch_events_count": batch,
         "datagram_bytes": round(statistics.mean(len(d) for d in datagrams)),
     }
     result.update(_figures(_run(datagrams, times, with_rules=False), batch, ""))
@@ -319,11 +319,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short run (20k events)")
     parser.add_argument("--events", type=int, default=0, help="events to ingest")
     parser.add_argument("--batch", type=int, default=10, help="events per datagram (1..12)")
+    parser.add_argument(
+        "--socket-events",
+        type=int,
+        default=0,
+        help="events through the socket, 10 per datagram; a third as many go one per datagram",
+    )
     args = parser.parse_args(argv)
     events = args.events or (20_000 if args.quick else 200_000)
     if not 1 <= args.batch <= 12:
         parser.error("--batch must be within 1..12 (12 order events fill one datagram)")
-    socket_events = 100_000 if args.quick else 600_000
+    socket_events = args.socket_events or (100_000 if args.quick else 600_000)
+    if socket_events < 30:
+        parser.error("--socket-events must be at least 30")
     print(json.dumps(run(events, args.batch, socket_events)))
     return 0
 
