@@ -177,12 +177,13 @@ class Workspace:
 
 
 def metric(port: int, name: str) -> dict[str, float]:
-    """Every sample of one metric family from the watchdog's endpoint, by its label text."""
+    """Every sample of one metric family from the watchdog's endpoint, by its label text (the
+    bare name for a sample without labels)."""
     url = f"http://127.0.0.1:{port}/metrics"
     body = urllib.request.urlopen(url, timeout=10).read().decode()
     values: dict[str, float] = {}
     for line in body.splitlines():
-        if line.startswith(name + "{"):
+        if line.startswith((name + "{", name + " ")):
             labels, value = line.rsplit(" ", 1)
             values[labels] = float(value)
     return values

@@ -43,6 +43,17 @@ def test_poll_baseline_refuses_too_few_runs_in_one_line() -> None:
     assert "--runs must be at least 2" in done.stderr
 
 
+def test_watchdog_ingest_counts_what_a_running_watchdog_took_through_its_socket() -> None:
+    result = run_bench(
+        "bench.watchdog_ingest", "--events", "2000", "--socket-events", "3000"
+    )  # the trader ending other than ACTIVE, or a rejected datagram, fails the run
+    assert (result["socket_events_count"], result["socket_single_events_count"]) == (3000, 1000)
+    for prefix in ("socket_", "socket_single_"):
+        assert result[prefix + "events_per_s"] > 0
+        assert result[prefix + "acks_read_count"] > 0
+        assert result[prefix + "watchdog_cpu_per_event_us"] > 0
+
+
 def test_scale_measures_one_watchdog_with_real_clients() -> None:
     result = run_bench("bench.scale", "--quick", "--clients", "1,3", "--window", "1.5")
     curve = result["curve"]

@@ -75,6 +75,9 @@ def test_forged_and_replayed_heartbeats_do_not_keep_a_silent_trader_alive(
     assert counts['killswitch_datagrams_total{result="accepted"}'] == len(genuine)
     assert counts['killswitch_datagrams_total{result="bad_hmac"}'] >= 2
     assert counts['killswitch_datagrams_total{result="replay"}'] >= len(genuine)
+    # Only the genuine datagrams' events reached the rules: five heartbeats and one account.
+    events = metric(port, "killswitch_telemetry_events_total")
+    assert events == {"killswitch_telemetry_events_total": len(genuine) + 1}
     assert workspace.credential_revoked()
     bursts = workspace.audit("invalid_input")
     assert bursts, "a burst of rejected datagrams is audited"

@@ -68,6 +68,7 @@ DOCUMENTED = {
     "killswitch_kill_step_duration_seconds",
     "killswitch_rearms_total",
     "killswitch_datagrams_total",
+    "killswitch_telemetry_events_total",
     "killswitch_event_loop_lag_seconds",
     "killswitch_store_healthy",
     "killswitch_armed",
