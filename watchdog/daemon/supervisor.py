@@ -526,13 +526,22 @@ class TraderSupervisor:
     # -- timers --------------------------------------------------------------------------
 
     def _reschedule(self, due: float | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         if due is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             return
-        delay = max(0.0, due - self._services.clock.wall())
-        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+        loop = asyncio.get_running_loop()
+        when = loop.time() + max(0.0, due - self._services.clock.wall())
+        # Every heartbeat moves the next deadline later; a timer that fires no later than
+        # needed is kept (it re-evaluates, which changes nothing early, and re-arms), so a
+        # stream of batches does not cancel and re-create a timer each. Compared in the
+        # loop's own time, so a wall-clock step cannot make a kept timer late.
+        if self._timer is not None:
+            if self._timer.when() <= when:
+                return
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
