@@ -94,7 +94,11 @@ class TraderSupervisor:
         # Raises PersistedStateError for a corrupt row: the daemon then refuses to arm.
         blind_s = config.venue.max_venue_blind_s if config.venue is not None else None
         self.engine = RiskEngine(
-            config.limits, now=now, persisted=restore_persisted(row), max_venue_blind_s=blind_s
+            config.limits,
+            now=now,
+            persisted=restore_persisted(row),
+            max_venue_blind_s=blind_s,
+            telemetry=config.telemetry_expected,
         )
         # The engine alone starts a new day (at the configured reset through `next_due`, or in
         # its constructor for one missed while we were down); each new day is audited once.
