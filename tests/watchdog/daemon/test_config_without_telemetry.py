@@ -10,41 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.watchdog.daemon.conftest import VENUE
 from watchdog.daemon.config import TELEMETRY_NONE, load_config
 from watchdog.errors import ConfigError
 
 ConfigFile = Callable[..., Path]
-
-VENUE = """
-[traders.venue]
-base_url = "http://127.0.0.1:1"
-ws_url = "ws://127.0.0.1:1"
-account_credentials = "account.cred"
-master_credentials = "master.cred"
-trader_email = "t@sub.example"
-trader_key_file = "trader.id"
-symbols = ["BTCUSDT"]
-"""
-
-
-def _trader(keys: str, venue: str = VENUE) -> str:
-    return f'[[traders]]\nid = "bot"\nlimits_file = "limits.toml"\n{keys}\n{venue}'
-
-
-@pytest.fixture
-def silent_config(config_file: ConfigFile) -> Callable[..., Path]:
-    """A config whose trader `bot` has `keys`, with the venue's credential files in place."""
-
-    def make(keys: str, venue: str = VENUE) -> Path:
-        path = config_file(traders=_trader(keys, venue))
-        for name in ("account", "master"):
-            cred = path.parent / f"{name}.cred"
-            cred.write_text(f'api_key = "{name.upper()}KEY"\nsecret = "{name}-secret"\n')
-            cred.chmod(0o600)
-        (path.parent / "trader.id").write_text('api_key = "TRADERKEY"\n')
-        return path
-
-    return make
 
 
 def test_a_pid_file_with_a_command_line_and_a_venue_is_accepted(
