@@ -293,6 +293,8 @@ class ProcessWatch:
 
     def _settle(self, candidate: Candidate) -> None:
         identity = tie(self.target, candidate, self._sender)
+        if not identity.known and self._exit_observed(candidate):
+            return
         if identity.known and identity.pid is not None and self._needs_watch(identity.pid):
             self.close()
             identity = self._watch(identity, candidate.started)
@@ -304,6 +306,19 @@ class ProcessWatch:
             log_event(_log, level, "trader_process_identity", **identity.as_dict())
             if self._on_identity is not None:
                 self._on_identity(identity)
+
+    def _exit_observed(self, candidate: Candidate) -> bool:
+        """Tied by its command line, the trader's process was seen to exit, and the config
+        still names its pid: that exit stays the observed fact (the pid now names a zombie,
+        nothing, or a stranger, none of them the trader) until another process is tied."""
+        tied = self._pid
+        return (
+            self.target.cmdline is not None
+            and tied is not None
+            and candidate.pid == tied
+            and self._identity.known
+            and not self.alive()
+        )
 
     def _needs_watch(self, pid: int) -> bool:
         """A newly tied pid, or the tied pid now naming a later process (reused by a trader

@@ -69,3 +69,17 @@ def test_a_candidate_whose_command_line_was_not_read_is_never_tied() -> None:
     assert (identity.known, identity.required) == (False, True)
     assert "cannot be read" in identity.reason
     assert tie(target, Candidate(None, "pid", "gone"), 4242).known is False
+
+
+async def test_a_tied_process_that_exited_stays_an_observed_exit_when_looked_up_again(
+    bot: asyncio.subprocess.Process,
+) -> None:
+    died = asyncio.Event()
+    watch = ProcessWatch(ProcessTarget(pid=bot.pid, cmdline=MARK), lambda pid: died.set())
+    assert await watch.attach() == bot.pid
+    bot.send_signal(signal.SIGKILL)
+    await asyncio.wait_for(died.wait(), 10)  # not reaped: the pid names a zombie
+    await watch.attach()  # what the stop step does before it verifies
+    assert watch.identity == Identity(True, bot.pid, "cmdline", "")
+    assert not watch.alive()
+    watch.close()

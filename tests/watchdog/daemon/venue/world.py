@@ -139,8 +139,10 @@ def venue_world(
     extra_config: str = "",
     sim_config: SimConfig | None = None,
     master_secret: str | None = None,
+    config: str = CONFIG,
 ) -> Iterator[VenueWorld]:
-    """``master_secret`` replaces the master key's secret in the watchdog's file (a bad key)."""
+    """``master_secret`` replaces the master key's secret in the watchdog's file (a bad key);
+    ``config``: the watchdog's config before its venue table (one trader `alpha`)."""
     # Unix socket paths are limited to 108 bytes: a short directory, not pytest's tmp_path.
     with tempfile.TemporaryDirectory(prefix="wdv-") as root_name:
         root = Path(root_name)
@@ -148,7 +150,7 @@ def venue_world(
         try:
             table = VENUE_TABLE.format(base_url=sim.base_url, ws_url=sim.ws_url,
                                        email=TRADER_EMAIL, countdown_ms=countdown_ms)  # fmt: skip
-            space = Workspace(root, CONFIG + extra_config + table)
+            space = Workspace(root, config + extra_config + table)
             _write_key(root / "watchdog-account.cred", sim.key("watchdog"))
             master = sim.master_key
             if master_secret is not None:
