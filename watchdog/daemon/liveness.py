@@ -300,12 +300,27 @@ class ProcessWatch:
             identity = self._watch(identity, candidate.started)
         elif not identity.known:
             self.close()
+        self._set_identity(identity)
+
+    def _set_identity(self, identity: Identity) -> None:
         if identity != self._identity:
             self._identity = identity
             level = logging.INFO if identity.known or not identity.required else logging.ERROR
             log_event(_log, level, "trader_process_identity", **identity.as_dict())
             if self._on_identity is not None:
                 self._on_identity(identity)
+
+    def untie_exited(self) -> None:
+        """The tied process has exited and no kill is verifying that exit (a re-arm, or a
+        planned stop that ended): the trader's process is unknown again until one is tied,
+        so a trader started again under the same pid file's old pid is never taken as
+        watched."""
+        pid = self._pid
+        if not self._identity.known or pid is None or self.alive():
+            return
+        self.close()
+        why = f"pid {pid}, the trader's tied process, has exited; no running process is tied"
+        self._set_identity(Identity(False, pid, "", why))
 
     def _exit_observed(self, candidate: Candidate) -> bool:
         """Tied by its command line, the trader's process was seen to exit, and the config

@@ -267,10 +267,14 @@ class TraderSupervisor:
         """A trader that sends no telemetry gives nothing else that prompts a new look at its
         process: one not tied yet (its pid file not written yet), or started again after a
         planned stop or a re-arm, is looked for again every second. A latched trader's exited
-        process is left as it is: the kill's stop step verifies that exit."""
+        process is left as it is: the kill's stop step verifies that exit. Outside a kill and a
+        planned stop, an exited process is no longer the trader's: unknown, until one is tied.
+        """
         self._schedule_identity_check()
         if self.process.identity.known and (self.engine.latched or self.process.alive()):
             return
+        if self.engine.maintenance is None:
+            self.process.untie_exited()
         self._services.spawn(self._reattach())
 
     def on_sender(self, pid: int | None) -> None:

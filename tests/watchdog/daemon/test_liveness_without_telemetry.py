@@ -83,3 +83,25 @@ async def test_a_tied_process_that_exited_stays_an_observed_exit_when_looked_up_
     assert watch.identity == Identity(True, bot.pid, "cmdline", "")
     assert not watch.alive()
     watch.close()
+
+
+async def test_an_exited_process_untied_outside_a_kill_is_unknown_until_another_is_tied(
+    bot: asyncio.subprocess.Process, tmp_path: Path
+) -> None:
+    died = asyncio.Event()
+    pidfile = tmp_path / "bot.pid"
+    pidfile.write_text(f"{bot.pid}\n")
+    watch = ProcessWatch(ProcessTarget(pidfile=pidfile, cmdline=MARK), lambda pid: died.set())
+    assert await watch.attach() == bot.pid
+    bot.send_signal(signal.SIGKILL)
+    await asyncio.wait_for(died.wait(), 10)
+    watch.untie_exited()
+    assert not watch.identity.known
+    assert f"pid {bot.pid}, the trader's tied process, has exited" in watch.identity.reason
+    assert await watch.attach() is None  # the pid file still names the dead bot
+    again = await asyncio.create_subprocess_exec("sleep", MARK)
+    pidfile.write_text(f"{again.pid}\n")
+    assert await watch.attach() == again.pid
+    again.kill()
+    await again.wait()
+    watch.close()

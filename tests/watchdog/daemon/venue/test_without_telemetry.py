@@ -73,10 +73,19 @@ def test_a_silent_bot_stays_active_and_a_loss_only_the_venue_shows_kills_it() ->
         assert world.audit_steps()["stop_process"] == "verified"
 
 
-def test_the_silent_bots_death_kills_it() -> None:
+def test_the_silent_bots_death_kills_it_and_after_a_rearm_only_a_new_bot_is_watched() -> None:
     with venue_world(config=SILENT_CONFIG) as world:
         pid = _armed_with_orders(world)
         os.kill(pid, signal.SIGKILL)
         world.wait_killed_clean()
         (started,) = world.space.audit("kill_started")
         assert started["detail"]["cause"] == "process_exit"
+
+        # Re-armed with no bot running: its exited process is not the trader any more.
+        rearm = world.space.rearm("bot restarted by hand")
+        assert rearm.returncode == 0, rearm.stderr
+        wait_until(lambda: "process_unknown" in world.space.trader()["holds"], what="unknown")
+        assert world.space.state() == "HALTED"
+        bot = world.space.start_silent_bot()
+        wait_until(lambda: world.space.state() == "ACTIVE", within=30, what="ACTIVE again")
+        assert world.space.trader()["identity"]["pid"] == bot.pid
