@@ -208,6 +208,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     return asyncio.run(_control(args, socket_path))
 
 
+def _heartbeat_text(trader: Mapping[str, Any]) -> str:
+    if trader.get("telemetry") == "none":
+        return "no telemetry (process and venue only)"
+    age = trader["heartbeat_age_s"]
+    return f"heartbeat {'never' if age is None else f'{age:.1f}s ago'}"
+
+
 def _check_config(path: Path, as_json: bool) -> int:
     """Validate; for each trader without telemetry, say which rules judge it and which cannot."""
     config = load_config(path)
@@ -357,11 +364,10 @@ def _status_text(status: dict[str, Any]) -> str:
     ]
     lines.extend(_missing_lines([m for m in status["not_armed"] if m["trader"] is None], "  "))
     for trader in status["traders"]:
-        age = trader["heartbeat_age_s"]
         pid = trader["pid"]
         lines.append(
             f"  {trader['id']}: {trader['state']}{' (latched)' if trader['latched'] else ''}"
-            f", heartbeat {'never' if age is None else f'{age:.1f}s ago'}"
+            f", {_heartbeat_text(trader)}"
             f", pid {'unknown' if pid is None else pid}"
             f"; {'armed' if trader['armed'] else 'NOT ARMED'}"
         )

@@ -469,6 +469,7 @@ class WatchdogServer:
             "session": supervisor.session_id,
             "reported_state": _reported_status(supervisor.reported),
             "holds": supervisor.holds,
+            "telemetry": supervisor.config.telemetry,
             "heartbeat_age_s": None
             if view.heartbeat_age_s is None
             else round(view.heartbeat_age_s, 3),

@@ -59,6 +59,8 @@ def test_a_silent_bot_stays_active_and_a_loss_only_the_venue_shows_kills_it() ->
         _send_a_datagram(world)
         assert _states_over(world, QUIET_S) == {"ACTIVE"}
         assert not world.space.audit("decision")[-1]["detail"]["decisions"]
+        status = world.space.cli("status", "--socket", str(world.space.control))
+        assert "alpha: ACTIVE, no telemetry (process and venue only)" in status.stdout
         port = world.space.request("GET", "/status")["metrics_port"]
         counts = metric(port, "killswitch_datagrams_total")
         assert counts.get('killswitch_datagrams_total{result="telemetry_none"}') == 1
