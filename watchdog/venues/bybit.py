@@ -13,9 +13,11 @@ protection back. An answer the adapter cannot read is an error, never a success.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import aiohttp
 import orjson
@@ -24,15 +26,25 @@ from yarl import URL
 from watchdog.clock import Clock, SystemClock
 from watchdog.venues import bybit_wire as wire
 from watchdog.venues import rest
-from watchdog.venues.base import AccountView, Position
+from watchdog.venues.base import (
+    AccountView,
+    CancelReport,
+    DmsMode,
+    DmsState,
+    OpenOrder,
+    Position,
+    SubAccountRef,
+)
+from watchdog.venues.bybit_stream import BybitPrivateStream, BybitStreamConfig
+from watchdog.venues.cancelling import cancel_until_none
 from watchdog.venues.credentials import Credentials, redact_key
 from watchdog.venues.errors import (
     DcpUnsupported,
-    OrdersRemain,
     TimestampOutOfWindow,
     VenueProtocolError,
     VenueRejected,
 )
+from watchdog.venues.user_stream import Sink
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +88,6 @@ class BybitEndpoint:
             raise ValueError(f"max_pages: must be >= 1, got {self.max_pages}")
 
 
-@dataclass(frozen=True, slots=True)
-class CancelReport:
-    """A verified cancel-everything: the venue listed no open order after ``rounds`` rounds."""
-
-    rounds: int
-    cancelled: tuple[str, ...]  # order ids the venue said it cancelled
-
-
 class Bybit:
     """One API key on one Bybit account. ``credentials`` may be None for public and probe calls."""
 
@@ -103,6 +107,7 @@ class Bybit:
         self._gate = rest.RateGate(
             self._clock, "still backing off until the venue's rate-limit reset"
         )
+        self._rate: Mapping[str, int] = {}
 
     def __repr__(self) -> str:
         return f"Bybit({self._endpoint.base_url!r}, credentials={self._credentials!r})"
@@ -110,6 +115,9 @@ class Bybit:
     @property
     def time_offset_ms(self) -> float:
         return self._offset_ms
+
+    def rate_counters(self) -> Mapping[str, int]:
+        return self._rate
 
     # --- time -----------------------------------------------------------------------------
 
@@ -123,16 +131,15 @@ class Bybit:
 
     # --- reads ----------------------------------------------------------------------------
 
-    async def open_orders(self, symbol: str | None = None) -> tuple[wire.BybitOrder, ...]:
-        """Every open order of one symbol, or of every settle coin the endpoint names."""
+    async def open_orders(self, symbol: str | None = None) -> tuple[OpenOrder, ...]:
+        """Every open order of one symbol, or of every settle coin the endpoint names (the
+        books are listed concurrently)."""
         scopes = [("symbol", symbol)] if symbol else [("settleCoin", c) for c in self._coins()]
-        out: list[wire.BybitOrder] = []
-        for scope in scopes:
-            out += await self._orders_in(scope)
-        return tuple(out)
+        books = await asyncio.gather(*(self._orders_in(scope) for scope in scopes))
+        return tuple(o for book in books for o in book)
 
-    async def _orders_in(self, scope: tuple[str, str]) -> list[wire.BybitOrder]:
-        out: list[wire.BybitOrder] = []
+    async def _orders_in(self, scope: tuple[str, str]) -> list[OpenOrder]:
+        out: list[OpenOrder] = []
         cursor = ""
         for _ in range(self._endpoint.max_pages):
             params = [("category", wire.CATEGORY), scope, ("limit", str(self._endpoint.page_limit))]
@@ -199,36 +206,31 @@ class Bybit:
 
     async def cancel_all(self, symbol: str) -> str:
         """Cancel every open order of ``symbol``; the venue's answer, for the audit."""
+        return await self._cancel_in(("symbol", symbol))
+
+    async def _cancel_in(self, scope: tuple[str, str]) -> str:
         body = await self._post(
-            "/v5/order/cancel-all", {"category": wire.CATEGORY, "symbol": symbol}
+            "/v5/order/cancel-all", {"category": wire.CATEGORY, scope[0]: scope[1]}
         )
         ids = wire.parse_cancel_all(body)
-        return f"{symbol}: venue cancelled {len(ids)} order(s)"
+        return f"venue cancelled {len(ids)} order(s)" + (f": {', '.join(ids)}" if ids else "")
 
-    async def cancel_everything(self, max_rounds: int = 3) -> CancelReport:
-        """Cancel-all per settle coin, then list, until the venue lists no open order.
+    async def cancel_everything(
+        self, symbols: Sequence[str] = (), *, max_rounds: int = 3
+    ) -> CancelReport:
+        """Cancel-all per settle coin while listing, then list until the venue lists no order.
 
         Cancelling by settle coin reaches every symbol of the book, those the watchdog has never
-        seen included, in one request per coin; the listing after it is the verification, and
-        orders that landed in between get the next round. Raises ``OrdersRemain`` when orders
-        are still listed after ``max_rounds``.
+        seen included, in one request per coin (``symbols`` add nothing); the listing after it is
+        the verification, and orders that landed in between are cancelled per symbol. Raises
+        ``OrdersRemain`` when orders are still listed after ``max_rounds``.
         """
-        if max_rounds < 1:
-            raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
-        cancelled: list[str] = []
-        for round_no in range(1, max_rounds + 1):
-            for coin in self._coins():
-                body = await self._post(
-                    "/v5/order/cancel-all", {"category": wire.CATEGORY, "settleCoin": coin}
-                )
-                cancelled += wire.parse_cancel_all(body)
-            remaining = await self.open_orders()
-            if not remaining:
-                return CancelReport(round_no, tuple(cancelled))
-        raise OrdersRemain(
-            f"the venue still lists {len(remaining)} open order(s) after {max_rounds} rounds of "
-            f"cancel-all ({', '.join(sorted({o.symbol for o in remaining}))})",
-            remaining=len(remaining),
+        return await cancel_until_none(
+            [(coin, partial(self._cancel_in, ("settleCoin", coin))) for coin in self._coins()],
+            self.open_orders,
+            self.cancel_all,
+            covered=lambda _symbol: True,
+            max_rounds=max_rounds,
         )
 
     # --- disconnection protection (DCP) ---------------------------------------------------
@@ -270,14 +272,58 @@ class Bybit:
             )
         return after
 
+    async def dms_state(self) -> DmsState:
+        """The DCP as the venue reads it back; not configured for the account: unsupported."""
+        state = await self.dcp_state()
+        return _dms(state, "query-dcp-info")
+
+    async def arm_dms(self, window_ms: int, symbols: Sequence[str]) -> DmsState:
+        """``arm_dcp`` in whole seconds; an account without DCP is ``UNSUPPORTED`` (nothing
+        sent). DCP has no "off" in the API (its window is 3..300 s): 0 reads the state back."""
+        if window_ms == 0:
+            return await self.dms_state()
+        if window_ms % 1000:
+            raise ValueError(f"Bybit's DCP window is whole seconds, got {window_ms} ms")
+        try:
+            state = await self.arm_dcp(window_ms // 1000)
+        except DcpUnsupported as exc:
+            return DmsState(DmsMode.UNSUPPORTED, None, str(exc))
+        return _dms(state, "armed, read back")
+
+    # --- the private stream ---------------------------------------------------------------
+
+    def open_follower(self, ws_url: str, sink: Sink) -> BybitPrivateStream:
+        """The private stream on this adapter's key, ``expires`` judged on the venue's clock;
+        subscribed to ``dcp``, so holding it open is what keeps the DCP from counting down."""
+        credentials = rest.require_credentials(self._credentials, "private stream")
+        return BybitPrivateStream(
+            credentials, BybitStreamConfig(ws_url), sink, clock=self._clock,
+            time_offset_ms=lambda: self._offset_ms,
+        )  # fmt: skip
+
     # --- key management (master credentials) and the key probe ---------------------------
 
-    async def delete_sub_account_key(self, email: str, api_key: str) -> str:
+    async def delete_sub_account_key(self, ref: SubAccountRef) -> str:
         """Delete a sub-account's API key; must run on the master's credentials. Bybit names the
-        key alone: ``email`` only labels the audit line."""
-        body = await self._post("/v5/user/delete-sub-api", {"apikey": api_key})
+        key alone."""
+        body = await self._post("/v5/user/delete-sub-api", {"apikey": ref.api_key})
         wire.parse_empty_result(body, "delete-sub-api")
-        return f"deleted {redact_key(api_key)} of {email}"
+        return f"deleted {redact_key(ref.api_key)}"
+
+    async def confirm_manages(self, ref: SubAccountRef) -> str:
+        """The trader's key is listed under the trader's sub-account by this master key: it can
+        delete it (``GET /v5/user/sub-apikeys``)."""
+        if ref.uid is None:
+            raise ValueError("Bybit lists a sub-account's keys by its UID: the ref has none")
+        keys = wire.parse_sub_api_keys(
+            await self._get("/v5/user/sub-apikeys", [("subMemberId", ref.uid)])
+        )
+        if ref.api_key not in keys:
+            raise VenueRejected(
+                None, f"key {redact_key(ref.api_key)} is not among sub-account {ref.uid}'s keys",
+                http_status=200, endpoint="GET /v5/user/sub-apikeys",
+            )  # fmt: skip
+        return f"master manages sub-account {ref.uid} and its key {redact_key(ref.api_key)}"
 
     async def key_accepted(self, api_key: str) -> bool:
         """Does the venue still accept ``api_key``? Needs no secret of that key.
@@ -367,8 +413,20 @@ class Bybit:
             connect_timeout_s=self._endpoint.connect_timeout_s,
             endpoint=endpoint,
         )
+        self._rate = wire.rate_counters(resp_headers, self._rate)
         error = wire.error_for(status, answer, resp_headers, endpoint, now_ms=self._timestamp_ms())
         if error is not None:
             self._gate.note(error)
             raise error
         return answer
+
+
+def _dms(state: wire.DcpState, how: str) -> DmsState:
+    if not state.configured:
+        return DmsState(
+            DmsMode.UNSUPPORTED, None,
+            "Bybit DCP is not configured for this account: unsupported here",
+        )  # fmt: skip
+    window_ms = None if state.window_s is None else state.window_s * 1000
+    mode = DmsMode.ARMED if state.status == "ON" else DmsMode.OFF
+    return DmsState(mode, window_ms, f"DCP {state.status} {state.window_s} s ({how})")

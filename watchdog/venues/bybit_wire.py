@@ -16,7 +16,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from watchdog.venues import _fields as f
-from watchdog.venues.base import Position, Side
+from watchdog.venues.base import OpenOrder, Position, Side
 from watchdog.venues.errors import (
     InvalidSignature,
     KeyRefused,
@@ -65,25 +65,8 @@ _RATE_LIMIT_CODES = frozenset({RET_TOO_MANY_VISITS, RET_IP_RATE_LIMIT})
 
 
 @dataclass(frozen=True, slots=True)
-class BybitOrder:
-    """One open order. Bybit's ids are opaque strings (UUIDs on the real venue), not integers."""
-
-    symbol: str
-    order_id: str
-    order_link_id: str
-    side: Side
-    order_type: str
-    status: str
-    price: Decimal
-    qty: Decimal
-    cum_exec_qty: Decimal
-    reduce_only: bool
-    created_ms: int
-
-
-@dataclass(frozen=True, slots=True)
 class OrdersPage:
-    orders: tuple[BybitOrder, ...]
+    orders: tuple[OpenOrder, ...]
     next_cursor: str  # "" on the last page
 
 
@@ -240,19 +223,19 @@ def parse_orders_page(body: object) -> OrdersPage:
     return OrdersPage(orders, _cursor(result, where))
 
 
-def _order(o: dict[str, object], where: str) -> BybitOrder:
-    return BybitOrder(
+def _order(o: dict[str, object], where: str) -> OpenOrder:
+    return OpenOrder(
         symbol=f.text(o, "symbol", where),
         order_id=_non_empty(o, "orderId", where),
-        order_link_id=f.text(o, "orderLinkId", where),
+        client_order_id=f.text(o, "orderLinkId", where),
         side=_side(o, where),
         order_type=f.text(o, "orderType", where),
         status=f.text(o, "orderStatus", where),
         price=f.decimal(o, "price", where),
-        qty=f.decimal(o, "qty", where),
-        cum_exec_qty=f.decimal(o, "cumExecQty", where),
+        orig_qty=f.decimal(o, "qty", where),
+        executed_qty=f.decimal(o, "cumExecQty", where),
         reduce_only=f.boolean(o, "reduceOnly", where),
-        created_ms=f.integer(o, "createdTime", where),
+        time_ms=f.integer(o, "createdTime", where),
     )
 
 
@@ -355,3 +338,25 @@ def parse_dcp_info(body: object) -> DcpState:
 def parse_empty_result(body: object, where: str) -> None:
     """Calls whose success carries nothing: the envelope must still say 0 with a result."""
     result_of(body, where)
+
+
+def parse_sub_api_keys(body: object) -> tuple[str, ...]:
+    """The key ids a sub-account holds (``/v5/user/sub-apikeys``)."""
+    where = "sub-apikeys.result"
+    result = result_of(body, "sub-apikeys")
+    rows = f.array(f.field(result, "result", where), f"{where}.result")
+    return tuple(
+        f.text(f.obj(row, f"{where}.result[{i}]"), "apiKey", f"{where}.result[{i}]")
+        for i, row in enumerate(rows)
+    )
+
+
+def rate_counters(headers: Mapping[str, str], last: Mapping[str, int]) -> dict[str, int]:
+    """The endpoint's limit and what is left of it (``X-Bapi-Limit``, ``X-Bapi-Limit-Status``),
+    kept from the last answer that carried them."""
+    out = dict(last)
+    for header, name in (("X-Bapi-Limit", "limit"), ("X-Bapi-Limit-Status", "limit_remaining")):
+        raw = headers.get(header)
+        if raw is not None and raw.isdigit():
+            out[name] = int(raw)
+    return out

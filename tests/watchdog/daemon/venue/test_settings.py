@@ -10,6 +10,7 @@ import pytest
 from risk.tomltable import Table
 from watchdog.daemon.venue.settings import VenueConfigError, VenueSettings, parse_venue_settings
 from watchdog.errors import ConfigError
+from watchdog.venues.base import SubAccountRef
 
 
 @pytest.fixture
@@ -51,9 +52,9 @@ def test_a_minimal_table_gets_safe_defaults(files: dict[str, str]) -> None:
     assert settings.reconcile_period_s == 1.0
     assert settings.max_venue_blind_s == 5.0
     assert settings.flatten is False
-    assert settings.endpoint.sapi_url is None
-    assert settings.stream is not None
-    assert settings.trader_key == "TRADERKEY"
+    assert settings.kind == "binance_futures"
+    assert settings.ws_url == "ws://127.0.0.1:1"
+    assert settings.trader == SubAccountRef("TRADERKEY", email="t@sub.example")
     assert settings.master.api_key == "MASTERKEY"
 
 
@@ -75,7 +76,7 @@ def test_a_credentials_file_open_to_others_refuses_to_arm(files: dict[str, str])
     ("extra", "message"),
     [
         ("colour = 1", r"venue\.colour: unknown key \(allowed: account_credentials"),
-        ("kind = 'okx'", r"venue\.kind: must be one of binance_futures, got 'okx'$"),
+        ("kind = 'okx'", r"venue\.kind: must be one of binance_futures, bybit, got 'okx'$"),
         ("reconcile_period_s = 0", r"venue\.reconcile_period_s: must be > 0, got 0$"),
         ("flatten = 'yes'", r"venue\.flatten: expected a boolean, got a string$"),
         (
