@@ -224,7 +224,7 @@ async def test_a_key_without_master_rights_cannot_delete_and_the_key_stays_accep
 async def test_dcp_is_armed_refreshed_and_read_back(
     sim: SimProcess, session: aiohttp.ClientSession
 ) -> None:
-    venue = adapter(sim, session, sim.master_key)
+    venue = adapter(sim, session, sim.watchdog_key)  # the trading sub-account, configured
     before = await venue.dcp_state()
     assert before.configured
     armed = await venue.arm_dcp(5)
@@ -234,25 +234,18 @@ async def test_dcp_is_armed_refreshed_and_read_back(
     assert (await venue.dcp_state()).window_s == 7
 
 
-async def test_dcp_on_an_account_without_it_is_unsupported_and_nothing_is_set(
-    sim: SimProcess, session: aiohttp.ClientSession
-) -> None:
-    venue = adapter(sim, session, sim.watchdog_key)  # a sub-account: the venue lists no DCP
-    assert not (await venue.dcp_state()).configured
-    with pytest.raises(DcpUnsupported, match="unsupported here"):
-        await venue.arm_dcp(5)
-    endpoints = {e["endpoint"] for e in sim.admin.journal() if e["kind"] == "request"}
-    assert "POST /v5/order/disconnected-cancel-all" not in endpoints
-
-
-async def test_dcp_the_venue_has_not_enabled_is_unsupported_even_for_the_master(
+async def test_dcp_the_venue_has_not_enabled_is_unsupported_and_nothing_is_set(
     tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
     sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=0, dcp_enabled=False), venue="bybit")
     try:
-        venue = adapter(sim, session, sim.master_key)
-        with pytest.raises(DcpUnsupported, match="unsupported here"):
-            await venue.arm_dcp(5)
+        for key in (sim.master_key, sim.watchdog_key):
+            venue = adapter(sim, session, key)
+            assert not (await venue.dcp_state()).configured
+            with pytest.raises(DcpUnsupported, match="unsupported here"):
+                await venue.arm_dcp(5)
+        endpoints = {e["endpoint"] for e in sim.admin.journal() if e["kind"] == "request"}
+        assert "POST /v5/order/disconnected-cancel-all" not in endpoints
     finally:
         sim.stop()
 

@@ -7,8 +7,10 @@ import os
 import signal
 from decimal import Decimal
 
+import pytest
+
 from harness.wait import wait_until
-from tests.watchdog.daemon.venue.world import venue_world
+from tests.watchdog.daemon.venue.world import VENUES, venue_world
 
 LOW_ORDER_RATE = """
 [traders.limits.order_rate]
@@ -30,8 +32,11 @@ def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view(
         assert started["detail"]["cause"] == "order_rate"
 
 
-def test_a_loss_only_the_venue_shows_kills_while_the_trader_reports_all_is_well() -> None:
-    with venue_world() as world:
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_loss_only_the_venue_shows_kills_while_the_trader_reports_all_is_well(
+    venue: str,
+) -> None:
+    with venue_world(venue=venue) as world:
         world.space.start_watchdog()
         world.space.start_trader(equity=100_000.0)  # and it keeps saying so: a lie, soon
         wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")

@@ -9,24 +9,14 @@ import signal
 import threading
 
 from harness.wait import wait_until
-from tests.watchdog.daemon.venue.world import VenueWorld, venue_world
+from tests.watchdog.daemon.venue.world import venue_world
 
 VENUE_STEPS = {"venue_cancel_all", "venue_sweep", "venue_revoke_key"}
 
 
-def _armed_with_orders(world: VenueWorld, orders: int = 6) -> int:
-    world.space.start_watchdog()
-    trader = world.space.start_trader(equity=100_000.0)  # what the venue shows
-    wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
-    wait_until(lambda: world.space.trader()["pid"] == trader.pid, what="pid watched")
-    assert world.place_resting(orders) == orders
-    assert len(world.open_orders()) == orders
-    return trader.pid
-
-
 def test_trader_sigkill_cancels_everything_and_revokes_the_key_at_the_venue() -> None:
     with venue_world() as world:
-        pid = _armed_with_orders(world)
+        pid = world.arm_with_orders()
         os.kill(pid, signal.SIGKILL)
         world.wait_killed_clean()
         steps = world.audit_steps()
@@ -37,7 +27,7 @@ def test_trader_sigkill_cancels_everything_and_revokes_the_key_at_the_venue() ->
 
 def test_a_telemetry_breach_ends_the_same_way() -> None:
     with venue_world() as world:
-        pid = _armed_with_orders(world)
+        pid = world.arm_with_orders()
         os.kill(pid, signal.SIGUSR1)  # the bot now reports a 10% loss
         world.wait_killed_clean()
         (started,) = world.space.audit("kill_started")
@@ -46,7 +36,7 @@ def test_a_telemetry_breach_ends_the_same_way() -> None:
 
 def test_a_venue_answering_5xx_and_429_for_a_while_still_ends_clean() -> None:
     with venue_world() as world:
-        pid = _armed_with_orders(world)
+        pid = world.arm_with_orders()
         world.sim.admin.set_fault(fail_next={"count": 8, "kind": "5xx"})
         world.sim.admin.set_fault(fail_next={"count": 8, "kind": "429"})
         world.sim.admin.set_fault(fail_next={"count": 3, "kind": "-1021"})
@@ -56,7 +46,7 @@ def test_a_venue_answering_5xx_and_429_for_a_while_still_ends_clean() -> None:
 
 def test_orders_placed_during_the_kill_are_swept() -> None:
     with venue_world() as world:
-        pid = _armed_with_orders(world, orders=2)
+        pid = world.arm_with_orders(orders=2)
         placed: list[int] = []
         # A second client keeps placing orders with the trader's key until the venue refuses it.
         flood = threading.Thread(target=lambda: placed.append(world.place_until_refused()))
