@@ -38,7 +38,7 @@ RESTING = {"BTCUSDT": (Decimal("50000"), Decimal("0.002")),
            "ETHUSDT": (Decimal("2500"), Decimal("0.01"))}  # fmt: skip
 
 
-def _write_key(path: Path, key: SimKey, *, secret: bool = True) -> None:
+def write_key(path: Path, key: SimKey, *, secret: bool = True) -> None:
     text = f'api_key = "{key.api_key}"\n' + (f'secret = "{key.secret}"\n' if secret else "")
     path.write_text(text)
     path.chmod(0o600)
@@ -158,12 +158,12 @@ def venue_world(
             )
             link = sim.venue_link(TRADER_ACCOUNT, **switch)
             space = Workspace(root, CONFIG + extra_config + link.to_toml())
-            _write_key(root / "watchdog-account.cred", sim.key("watchdog"))
+            write_key(root / "watchdog-account.cred", sim.key("watchdog"))
             master = sim.master_key
             if master_secret is not None:
                 master = SimKey(master.label, master.api_key, master_secret, master.permissions)
-            _write_key(root / "watchdog-master.cred", master)
-            _write_key(root / "trader-key-id", sim.key("trader"), secret=False)
+            write_key(root / "watchdog-master.cred", master)
+            write_key(root / "trader-key-id", sim.key("trader"), secret=False)
             try:
                 yield VenueWorld(sim, space)
             finally:
