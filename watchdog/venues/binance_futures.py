@@ -45,7 +45,6 @@ from watchdog.venues.errors import (
     DmsNotConfirmed,
     InvalidSignature,
     KeyRefused,
-    TimestampOutOfWindow,
     VenueError,
     VenueProtocolError,
     VenueRejected,
@@ -282,35 +281,23 @@ class BinanceFutures:
         changes nothing (a listen-key probe would share, and closing it cut, the account's
         stream). Any other answer raises: "unknown" is never reported as "refused".
         """
-        params = wire.signed_params(
-            [], timestamp_ms=self._timestamp_ms(), recv_window_ms=self._endpoint.recv_window_ms
-        )
-        for attempt in range(2):
-            try:
-                await self._send(
-                    "GET",
-                    "/fapi/v2/balance",
-                    params,
-                    security="NONE",
-                    api_key=api_key,
-                    signature=_PROBE_SIGNATURE,
-                )
-            except KeyRefused:
-                return False
-            except InvalidSignature:
-                return True
-            except TimestampOutOfWindow:
-                if attempt:
-                    raise
-                await self.sync_time()
-                params = wire.signed_params(
-                    [],
-                    timestamp_ms=self._timestamp_ms(),
-                    recv_window_ms=self._endpoint.recv_window_ms,
-                )
-                continue
-            raise VenueProtocolError("balance probe: a zero signature was accepted")
-        raise AssertionError("unreachable: the loop returns or raises")
+
+        async def probe() -> object:
+            params = wire.signed_params(
+                [], timestamp_ms=self._timestamp_ms(), recv_window_ms=self._endpoint.recv_window_ms
+            )
+            return await self._send(
+                "GET", "/fapi/v2/balance", params, security="NONE", api_key=api_key,
+                signature=_PROBE_SIGNATURE,
+            )  # fmt: skip
+
+        try:
+            await rest.resynced_once(probe, self.sync_time)
+        except KeyRefused:
+            return False
+        except InvalidSignature:
+            return True
+        raise VenueProtocolError("balance probe: a zero signature was accepted")
 
     # --- order entry (the trader) ----------------------------------------------------------
 
@@ -355,19 +342,16 @@ class BinanceFutures:
         self, method: str, path: str, params: list[tuple[str, str]], *, base: str | None = None
     ) -> object:
         """A signed call; on -1021 the clock is resynced and the call is made once more."""
-        for attempt in range(2):
+
+        async def call() -> object:
             full = wire.signed_params(
                 params,
                 timestamp_ms=self._timestamp_ms(),
                 recv_window_ms=self._endpoint.recv_window_ms,
             )
-            try:
-                return await self._send(method, path, full, security="SIGNED", base=base)
-            except TimestampOutOfWindow:
-                if attempt:
-                    raise
-                await self.sync_time()
-        raise AssertionError("unreachable: the loop returns or raises")
+            return await self._send(method, path, full, security="SIGNED", base=base)
+
+        return await rest.resynced_once(call, self.sync_time)
 
     async def _send(
         self,

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 import aiohttp
 import orjson
@@ -40,13 +41,13 @@ from watchdog.venues.cancelling import cancel_until_none
 from watchdog.venues.credentials import Credentials, redact_key
 from watchdog.venues.errors import (
     DcpUnsupported,
-    TimestampOutOfWindow,
     VenueProtocolError,
     VenueRejected,
 )
 from watchdog.venues.user_stream import Sink
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A signature no secret produces: the probe's answer then tells "key refused" (10003) from "key
 # accepted, signature wrong" (10004) without the watchdog ever holding the trader's secret.
@@ -139,24 +140,33 @@ class Bybit:
         return tuple(o for book in books for o in book)
 
     async def _orders_in(self, scope: tuple[str, str]) -> list[OpenOrder]:
-        out: list[OpenOrder] = []
+        limit = str(self._endpoint.page_limit)
+        return await self._paged("/v5/order/realtime", scope, limit, _orders_page)
+
+    async def _paged(
+        self,
+        path: str,
+        scope: tuple[str, str],
+        limit: str,
+        parse: Callable[[object], tuple[Sequence[T], str]],
+    ) -> list[T]:
+        """Every row of a cursor-paged list, until the cursor (or a page) is empty. A repeated
+        cursor or more than ``max_pages`` pages is an error: never a partial list as the whole."""
+        out: list[T] = []
         cursor = ""
         for _ in range(self._endpoint.max_pages):
-            params = [("category", wire.CATEGORY), scope, ("limit", str(self._endpoint.page_limit))]
+            params = [("category", wire.CATEGORY), scope, ("limit", limit)]
             if cursor:
                 params.append(("cursor", cursor))
-            page = wire.parse_orders_page(await self._get("/v5/order/realtime", params))
-            out += page.orders
-            if not page.next_cursor or not page.orders:
+            rows, following = parse(await self._get(path, params))
+            out += rows
+            if not following or not rows:
                 return out
-            if page.next_cursor == cursor:
-                # Stopping here would report a partial list as the whole: never.
-                raise VenueProtocolError(
-                    f"GET /v5/order/realtime: the venue repeated cursor {cursor!r}"
-                )
-            cursor = page.next_cursor
+            if following == cursor:
+                raise VenueProtocolError(f"GET {path}: the venue repeated cursor {cursor!r}")
+            cursor = following
         raise VenueProtocolError(
-            f"GET /v5/order/realtime: more than {self._endpoint.max_pages} pages for {scope[1]}"
+            f"GET {path}: more than {self._endpoint.max_pages} pages for {scope[1]}"
         )
 
     async def account(self) -> AccountView:
@@ -182,25 +192,7 @@ class Bybit:
         return tuple(out)
 
     async def _positions_in(self, scope: tuple[str, str]) -> list[Position]:
-        out: list[Position] = []
-        cursor = ""
-        for _ in range(self._endpoint.max_pages):
-            params = [("category", wire.CATEGORY), scope, ("limit", _POSITION_PAGE_LIMIT)]
-            if cursor:
-                params.append(("cursor", cursor))
-            page = wire.parse_positions_page(await self._get("/v5/position/list", params))
-            out += page.positions
-            if not page.next_cursor or not page.positions:
-                return out
-            if page.next_cursor == cursor:
-                # Stopping here would report a partial list as the whole: never.
-                raise VenueProtocolError(
-                    f"GET /v5/position/list: the venue repeated cursor {cursor!r}"
-                )
-            cursor = page.next_cursor
-        raise VenueProtocolError(
-            f"GET /v5/position/list: more than {self._endpoint.max_pages} pages for {scope[1]}"
-        )
+        return await self._paged("/v5/position/list", scope, _POSITION_PAGE_LIMIT, _positions_page)
 
     # --- cancels --------------------------------------------------------------------------
 
@@ -334,33 +326,23 @@ class Bybit:
         "unknown" is never reported as "refused".
         """
         params = [("accountType", "UNIFIED")]
-        for attempt in range(2):
-            try:
-                await self._send(
-                    "GET",
-                    "/v5/account/wallet-balance",
-                    wire.query_string(params),
-                    None,
-                    wire.auth_headers(
-                        api_key,
-                        self._timestamp_ms(),
-                        self._endpoint.recv_window_ms,
-                        _PROBE_SIGNATURE,
-                    ),
-                )
-            except TimestampOutOfWindow:
-                if attempt:
-                    raise
-                await self.sync_time()
-                continue
-            except VenueRejected as exc:
-                if exc.code in wire.KEY_GONE_CODES:
-                    return False
-                if exc.code in (wire.RET_INVALID_SIGNATURE, wire.RET_IP_MISMATCH):
-                    return True
-                raise
-            raise VenueProtocolError("wallet-balance probe: a zero signature was accepted")
-        raise AssertionError("unreachable: the loop returns or raises")
+
+        async def probe() -> object:
+            headers = wire.auth_headers(
+                api_key, self._timestamp_ms(), self._endpoint.recv_window_ms, _PROBE_SIGNATURE
+            )
+            query = wire.query_string(params)
+            return await self._send("GET", "/v5/account/wallet-balance", query, None, headers)
+
+        try:
+            await rest.resynced_once(probe, self.sync_time)
+        except VenueRejected as exc:
+            if exc.code in wire.KEY_GONE_CODES:
+                return False
+            if exc.code in (wire.RET_INVALID_SIGNATURE, wire.RET_IP_MISMATCH):
+                return True
+            raise
+        raise VenueProtocolError("wallet-balance probe: a zero signature was accepted")
 
     # --- transport ------------------------------------------------------------------------
 
@@ -378,22 +360,18 @@ class Bybit:
 
     async def _signed(self, method: str, path: str, query: str, body: str | None) -> object:
         """A signed call; on 10002 the clock is resynced and the call is made once more."""
-        endpoint = f"{method} {path}"
-        credentials = rest.require_credentials(self._credentials, endpoint)
-        for attempt in range(2):
+        credentials = rest.require_credentials(self._credentials, f"{method} {path}")
+
+        async def call() -> object:
             stamp = self._timestamp_ms()
             window = self._endpoint.recv_window_ms
             signature = credentials.sign(
                 wire.sign_payload(stamp, credentials.api_key, window, body or query)
             )
             headers = wire.auth_headers(credentials.api_key, stamp, window, signature)
-            try:
-                return await self._send(method, path, query, body, headers)
-            except TimestampOutOfWindow:
-                if attempt:
-                    raise
-                await self.sync_time()
-        raise AssertionError("unreachable: the loop returns or raises")
+            return await self._send(method, path, query, body, headers)
+
+        return await rest.resynced_once(call, self.sync_time)
 
     async def _send(
         self, method: str, path: str, query: str, body: str | None, headers: dict[str, str]
@@ -430,3 +408,13 @@ def _dms(state: wire.DcpState, how: str) -> DmsState:
     window_ms = None if state.window_s is None else state.window_s * 1000
     mode = DmsMode.ARMED if state.status == "ON" else DmsMode.OFF
     return DmsState(mode, window_ms, f"DCP {state.status} {state.window_s} s ({how})")
+
+
+def _orders_page(body: object) -> tuple[Sequence[OpenOrder], str]:
+    page = wire.parse_orders_page(body)
+    return page.orders, page.next_cursor
+
+
+def _positions_page(body: object) -> tuple[Sequence[Position], str]:
+    page = wire.parse_positions_page(body)
+    return page.positions, page.next_cursor
