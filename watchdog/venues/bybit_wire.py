@@ -226,9 +226,9 @@ def parse_orders_page(body: object) -> OrdersPage:
 def _order(o: dict[str, object], where: str) -> OpenOrder:
     return OpenOrder(
         symbol=f.text(o, "symbol", where),
-        order_id=_non_empty(o, "orderId", where),
+        order_id=non_empty(o, "orderId", where),
         client_order_id=f.text(o, "orderLinkId", where),
-        side=_side(o, where),
+        side=side_of(o, where),
         order_type=f.text(o, "orderType", where),
         status=f.text(o, "orderStatus", where),
         price=f.decimal(o, "price", where),
@@ -243,14 +243,16 @@ def _cursor(result: dict[str, object], where: str) -> str:
     return f.text(result, "nextPageCursor", where)
 
 
-def _non_empty(o: dict[str, object], name: str, where: str) -> str:
+def non_empty(o: dict[str, object], name: str, where: str) -> str:
+    """A text field that must not be blank (ids: an empty one names nothing)."""
     value = f.text(o, name, where)
     if not value:
         raise VenueProtocolError(f"{where}.{name}: empty")
     return value
 
 
-def _side(o: dict[str, object], where: str) -> Side:
+def side_of(o: dict[str, object], where: str) -> Side:
+    """Bybit's ``side`` (Buy, Sell), in REST rows and stream messages alike."""
     raw = f.text(o, "side", where)
     if raw == "Buy":
         return Side.BUY
@@ -267,7 +269,7 @@ def parse_cancel_all(body: object) -> tuple[str, ...]:
         raise VenueProtocolError(f"{where}.success: expected '1', got {result['success']!r}")
     rows = f.array(f.field(result, "list", where), f"{where}.list")
     return tuple(
-        _non_empty(f.obj(row, f"{where}.list[{i}]"), "orderId", f"{where}.list[{i}]")
+        non_empty(f.obj(row, f"{where}.list[{i}]"), "orderId", f"{where}.list[{i}]")
         for i, row in enumerate(rows)
     )
 
