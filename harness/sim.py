@@ -217,6 +217,19 @@ class AdminError(RuntimeError):
     """The admin API answered with an error status."""
 
 
+class OrderRefused(AdminError):
+    """The venue refused an order ``place_order`` sent: ``answer`` is its JSON answer."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+        super().__init__(f"order refused: {answer}")
+
+    @property
+    def rate_limited(self) -> bool:
+        """The venue asked for a pause (a flooder waits and goes on; a refused key is final)."""
+        return self.answer.get("retCode") in (10006, 10018) or self.answer.get("code") == -1003
+
+
 def _send(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     """POST to the venue; its JSON answer whatever the status (a refusal is an answer)."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
@@ -493,7 +506,7 @@ class SimProcess:
     ) -> str:
         """An order with ``key``, sent in this sim's venue protocol as any client sends it (a
         limit order when ``price`` is given, else market); its venue order id. Raises
-        ``AdminError`` with the venue's answer when refused."""
+        ``OrderRefused`` with the venue's answer when refused."""
         if self.venue == "bybit":
             order = {"category": "linear", "symbol": symbol, "side": side.capitalize(), "qty": qty}
             order |= {"orderType": "Limit", "price": price} if price else {"orderType": "Market"}
@@ -501,7 +514,7 @@ class SimProcess:
             headers = bybit_headers(key, body) | {"Content-Type": "application/json"}
             answer = _send(f"{self.base_url}/v5/order/create", body.encode(), headers)
             if answer.get("retCode") != 0:
-                raise AdminError(f"order refused: {answer}")
+                raise OrderRefused(answer)
             return str(answer["result"]["orderId"])
         params = {"symbol": symbol, "side": side.upper(), "quantity": qty}
         params |= (
@@ -510,7 +523,7 @@ class SimProcess:
         url = f"{self.base_url}/fapi/v1/order?{signed_query(key, params)}"
         answer = _send(url, b"", {"X-MBX-APIKEY": key.api_key})
         if "orderId" not in answer:
-            raise AdminError(f"order refused: {answer}")
+            raise OrderRefused(answer)
         return str(answer["orderId"])
 
     @property

@@ -20,8 +20,11 @@ cooldown_s = 5.0
 """
 
 
-def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view() -> None:
-    with venue_world(extra_config=LOW_ORDER_RATE) as world:
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view(
+    venue: str,
+) -> None:
+    with venue_world(venue=venue, extra_config=LOW_ORDER_RATE) as world:
         world.space.start_watchdog()
         world.space.start_trader(equity=100_000.0)  # heartbeats only: it says nothing of orders
         wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")

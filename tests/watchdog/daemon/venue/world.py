@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from harness.sim import AdminError, SimConfig, SimKey, SimProcess
+from harness.sim import OrderRefused, SimConfig, SimKey, SimProcess
 from harness.wait import wait_until
 from harness.watchdog_world import CONFIG, Workspace
 from watchdog.venues import (
@@ -73,11 +74,16 @@ class VenueWorld:
     def place_until_refused(self, limit: int = 100_000) -> int:
         """Place resting orders with the trader's key until the venue refuses the key."""
         if self.sim.venue != "binance":
-            for placed in range(limit):
+            placed = 0
+            while placed < limit:
                 try:
                     self.place_resting(1)
-                except AdminError:
-                    return placed
+                except OrderRefused as exc:
+                    if not exc.rate_limited:
+                        return placed
+                    time.sleep(0.05)  # a flooder, not a fool: it waits out the venue's pause
+                    continue
+                placed += 1
             return limit
         return asyncio.run(self._place(limit, stop_on_refusal=True))
 
