@@ -171,7 +171,10 @@ class Venue(Protocol):
 
     async def dms_state(self) -> DmsState: ...
 
-    def open_follower(self, ws_url: str, sink: Sink) -> Follower: ...
+    def open_follower(self, ws_url: str, sink: Sink, *, hold_dms: bool = True) -> Follower:
+        """The private stream; ``hold_dms``: where the venue's switch watches the stream
+        (Bybit's DCP), hold it; False when the switch is off."""
+        ...
 
     def rate_counters(self) -> Mapping[str, int]:
         """The venue's own rate counters from the last answer's headers, by name."""

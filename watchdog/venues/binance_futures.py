@@ -234,8 +234,11 @@ class BinanceFutures:
 
     # --- user-data stream (API key only, no signature) ------------------------------------
 
-    def open_follower(self, ws_url: str, sink: Sink) -> UserStreamFollower:
-        """The user-data stream, on listen keys this adapter creates and keeps alive."""
+    def open_follower(
+        self, ws_url: str, sink: Sink, *, hold_dms: bool = True
+    ) -> UserStreamFollower:
+        """The user-data stream, on listen keys this adapter creates and keeps alive. Binance's
+        switch is a REST countdown: the stream holds nothing (``hold_dms`` changes nothing)."""
         return UserStreamFollower(self, UserStreamConfig(ws_url), sink)
 
     async def create_listen_key(self) -> str:

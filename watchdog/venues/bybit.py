@@ -284,12 +284,15 @@ class Bybit:
 
     # --- the private stream ---------------------------------------------------------------
 
-    def open_follower(self, ws_url: str, sink: Sink) -> BybitPrivateStream:
+    def open_follower(
+        self, ws_url: str, sink: Sink, *, hold_dms: bool = True
+    ) -> BybitPrivateStream:
         """The private stream on this adapter's key, ``expires`` judged on the venue's clock;
-        subscribed to ``dcp``, so holding it open is what keeps the DCP from counting down."""
+        with ``hold_dms`` subscribed to ``dcp``: holding it open is what keeps the DCP from
+        counting down (without, the watchdog's death or a disconnect leaves DCP alone)."""
         credentials = rest.require_credentials(self._credentials, "private stream")
         return BybitPrivateStream(
-            credentials, BybitStreamConfig(ws_url), sink, clock=self._clock,
+            credentials, BybitStreamConfig(ws_url, hold_dcp=hold_dms), sink, clock=self._clock,
             time_offset_ms=lambda: self._offset_ms,
         )  # fmt: skip
 

@@ -71,6 +71,9 @@ class BybitStreamConfig:
     reply_timeout_s: float = 5.0
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 15.0
+    # Subscribed to ``dcp``: the venue's DCP then watches this connection (it counts down once
+    # the last such connection is gone). False when the switch is off, so it is really off.
+    hold_dcp: bool = True
 
     def __post_init__(self) -> None:
         if not self.ws_url.startswith(("ws://", "wss://")):
@@ -241,7 +244,8 @@ class BybitPrivateStream:
             max_size=2**20,
         ) as ws:
             await self._request(ws, "auth", self._auth_args())
-            await self._request(ws, "subscribe", list(TOPICS))
+            topics: list[object] = [t for t in TOPICS if self._config.hold_dcp or t != "dcp"]
+            await self._request(ws, "subscribe", topics)
             self._sink(StreamConnected(attempt=attempt))
             liveness = _Liveness()
             async with asyncio.TaskGroup() as tg:

@@ -296,7 +296,9 @@ class VenueService:
         follower = None
         if settings.ws_url is not None:
             follower = account.open_follower(
-                settings.ws_url, lambda item: self._on_stream(holder[0], item)
+                settings.ws_url,
+                lambda item: self._on_stream(holder[0], item),
+                hold_dms=settings.dms is not None,
             )
         venue = VenueTrader(trader, settings, account, master, reconciler, dms, selfcheck, follower)
         holder.append(venue)
