@@ -10,6 +10,8 @@ client.
 
     bybit = SimProcess.start(tmp_path, venue="bybit")   # the same world behind the Bybit v5 front
     bybit_headers(bybit.trader_key, body)             # X-BAPI-* headers for a query or JSON body
+    sim.venue_link("trader1")                         # the watchdog's [traders.venue], either venue
+    sim.place_order(sim.trader_key, "BTCUSDT", "BUY", "0.01", "50000")  # in the sim's protocol
 
 or, in a test, the ``sim_process`` fixture (``tests/support/sim.py``).
 """
