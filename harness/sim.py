@@ -10,6 +10,8 @@ client.
 
     bybit = SimProcess.start(tmp_path, venue="bybit")   # the same world behind the Bybit v5 front
     bybit_headers(bybit.trader_key, body)             # X-BAPI-* headers for a query or JSON body
+    sim.venue_link("trader1")                         # the watchdog's [traders.venue], either venue
+    sim.place_order(sim.trader_key, "BTCUSDT", "BUY", "0.01", "50000")  # in the sim's protocol
 
 or, in a test, the ``sim_process`` fixture (``tests/support/sim.py``).
 """
@@ -32,6 +34,7 @@ from typing import Any
 import aiohttp
 import yarl
 
+from harness.configs import VenueLink
 from harness.procs import Child, start_module, wait_ready_file
 
 ADMIN_TIMEOUT_S = 10.0
@@ -214,6 +217,32 @@ def signed_query(key: SimKey, params: dict[str, Any], timestamp_ms: int | None =
 
 class AdminError(RuntimeError):
     """The admin API answered with an error status."""
+
+
+class OrderRefused(AdminError):
+    """The venue refused an order ``place_order`` sent: ``answer`` is its JSON answer."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+        super().__init__(f"order refused: {answer}")
+
+    @property
+    def rate_limited(self) -> bool:
+        """The venue asked for a pause (a flooder waits and goes on; a refused key is final)."""
+        return self.answer.get("retCode") in (10006, 10018) or self.answer.get("code") == -1003
+
+
+def _send(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """POST to the venue; its JSON answer whatever the status (a refusal is an answer)."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=ADMIN_TIMEOUT_S) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        answer = json.loads(exc.read() or b"{}")
+    if not isinstance(answer, dict):
+        raise AdminError(f"{url}: not a JSON object: {answer!r}")
+    return answer
 
 
 class SimAdmin:
@@ -443,6 +472,61 @@ class SimProcess:
     @property
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.admin_port}"
+
+    @property
+    def private_ws_url(self) -> str:
+        """The account's private stream as the watchdog's ``ws_url`` names it: Binance's base
+        (the listen key is appended), Bybit's private endpoint."""
+        return f"{self.ws_url}/v5/private" if self.venue == "bybit" else self.ws_url
+
+    @property
+    def watchdog_kind(self) -> str:
+        """The watchdog's ``[traders.venue] kind`` for this sim's front."""
+        return "bybit" if self.venue == "bybit" else "binance_futures"
+
+    def uid(self, account: str) -> str:
+        """The Bybit front's UID of ``account``: 1000001 + its place in the config (documented
+        in docs/exchange_sim.md)."""
+        names = [a.name for a in self.config.accounts]
+        return str(1_000_001 + names.index(account))
+
+    def venue_link(self, account: str, **fields: Any) -> VenueLink:
+        """The watchdog's ``[traders.venue]`` for ``account``'s trader on this sim, either venue;
+        ``fields`` override the link's defaults (a Bybit link arms DCP for 10 s by default)."""
+        email = next(a.email for a in self.config.accounts if a.name == account)
+        named: dict[str, Any] = (
+            {"trader_uid": self.uid(account), "dcp_window_s": 10}
+            if self.venue == "bybit"
+            else {"trader_email": email}
+        )
+        return VenueLink(
+            self.base_url, self.private_ws_url, kind=self.watchdog_kind, **(named | fields)
+        )
+
+    def place_order(
+        self, key: SimKey, symbol: str, side: str, qty: str, price: str | None = None
+    ) -> str:
+        """An order with ``key``, sent in this sim's venue protocol as any client sends it (a
+        limit order when ``price`` is given, else market); its venue order id. Raises
+        ``OrderRefused`` with the venue's answer when refused."""
+        if self.venue == "bybit":
+            order = {"category": "linear", "symbol": symbol, "side": side.capitalize(), "qty": qty}
+            order |= {"orderType": "Limit", "price": price} if price else {"orderType": "Market"}
+            body = json.dumps(order)
+            headers = bybit_headers(key, body) | {"Content-Type": "application/json"}
+            answer = _send(f"{self.base_url}/v5/order/create", body.encode(), headers)
+            if answer.get("retCode") != 0:
+                raise OrderRefused(answer)
+            return str(answer["result"]["orderId"])
+        params = {"symbol": symbol, "side": side.upper(), "quantity": qty}
+        params |= (
+            {"type": "LIMIT", "timeInForce": "GTC", "price": price} if price else {"type": "MARKET"}
+        )
+        url = f"{self.base_url}/fapi/v1/order?{signed_query(key, params)}"
+        answer = _send(url, b"", {"X-MBX-APIKEY": key.api_key})
+        if "orderId" not in answer:
+            raise OrderRefused(answer)
+        return str(answer["orderId"])
 
     @property
     def admin(self) -> SimAdmin:
