@@ -33,7 +33,10 @@ from risk.rules.daily_loss import DailyLossRule, next_reset
 from risk.rules.divergence import DivergenceRule
 from risk.rules.drawdown import DrawdownRule
 from risk.rules.heartbeat import HeartbeatRule
+from risk.rules.key_misuse import KeyMisuseRule
+from risk.rules.order_match import OrderMatch
 from risk.rules.order_rate import OrderRateRule
+from risk.rules.order_size import OrderSizeRule
 from risk.rules.position import PositionRule
 from risk.rules.rejects import RejectsRule
 from risk.rules.stale_data import StaleDataRule
@@ -84,7 +87,13 @@ class RiskEngine:
         self.consecutive_losses = ConsecutiveLossesRule(limits.consecutive_losses, warn)
         self.stale_data = StaleDataRule(limits.stale_data, warn)
         self.heartbeat = HeartbeatRule(limits.heartbeat, now)
-        self.divergence = DivergenceRule(limits.divergence)
+        orders = OrderMatch(limits.divergence.reorder_s)  # one matching, two rules
+        self.divergence = DivergenceRule(limits.divergence, orders)
+        # Off only when the limits say so: then nothing feeds it and it is not composed.
+        self.key_misuse: KeyMisuseRule | None = (
+            KeyMisuseRule(limits.key_misuse, orders) if limits.key_misuse.enabled else None
+        )
+        self.order_size = OrderSizeRule(limits.order_size, warn, p.day_start_equity)
         self.bad_data = BadDataRule(limits.bad_data)
         self.venue_blind = VenueBlindRule(max_venue_blind_s, now)
         # Venue blindness first: among equal states the first rule is the reason shown, and
@@ -100,6 +109,8 @@ class RiskEngine:
             self.stale_data,
             self.heartbeat,
             self.divergence,
+            *((self.key_misuse,) if self.key_misuse is not None else ()),
+            self.order_size,
             self.bad_data,
         )
         # The rules that measure the trader's own liveness: a maintenance window suspends them.
@@ -387,12 +398,21 @@ class RiskEngine:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
         kind, source = e.kind, e.source
+        misuse = self.key_misuse
         if kind is _SUBMIT:
             if source is _TELEMETRY:
                 changed = self.order_rate.on_order(0, now) or changed
+                if misuse is not None:
+                    changed = misuse.on_report(e.order_id, now) or changed
+                changed = self.order_size.on_order(e, now) or changed
         elif kind is _ACK:
             if source is _VENUE:
                 changed = self.order_rate.on_order(1, now) or changed
+                if misuse is not None:
+                    changed = misuse.on_venue_ack(e.order_id, now) or changed
+                changed = self.order_size.on_order(e, now) or changed
+            elif misuse is not None:
+                changed = misuse.on_report(e.order_id, now) or changed
             changed = self.rejects.on_outcome(source, False, now) or changed
             changed = self.divergence.on_ack(source, e.order_id, now) or changed
         elif kind is _REJECT:
@@ -423,7 +443,7 @@ class RiskEngine:
         start = daily.day_start_equity
         changed = daily.on_equity(e.source, e.equity) or changed
         if daily.day_start_equity is not start:
-            self.position.set_base(daily.day_start_equity)
+            self._set_base(daily.day_start_equity)
         return self.drawdown.on_equity(e.source, e.equity, now) or changed
 
     def _on_heartbeat(self, e: Heartbeat, now: float) -> bool:
@@ -514,8 +534,13 @@ class RiskEngine:
         self._day_start_ts = now
         self._next_reset = next_reset(now, self.limits.daily_loss)
         self.daily_loss.reset_day()
-        self.position.set_base(self.daily_loss.day_start_equity)
+        self._set_base(self.daily_loss.day_start_equity)
         self.divergence.reset_counts(now)
+
+    def _set_base(self, day_start_equity: float | None) -> None:
+        """Percent limits are of the day-start equity."""
+        self.position.set_base(day_start_equity)
+        self.order_size.set_base(day_start_equity)
 
     def _set_latch(self, reason: str, text: str) -> None:
         self._latch_reason = reason

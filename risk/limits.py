@@ -157,6 +157,26 @@ class DivergenceLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyMisuseLimits:
+    """A venue ACK of an order the trader never reported (no SUBMIT or ACK with its client
+    order id within `reorder_s` either way) is key misuse: KILLED. Off only when written so."""
+
+    enabled: bool
+    reorder_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSizeLimits:
+    """Each order's quantity and notional, as the trader submits it and as the venue
+    acknowledges it: over a limit -> HALTED, at `kill_multiple` times it -> KILLED."""
+
+    max_notional: Amount  # the default per order; a symbol's own limits replace it
+    symbols: tuple[SymbolLimit, ...]
+    kill_multiple: float
+    cooldown_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     profile: str | None
     warn_at_pct: float
@@ -170,6 +190,8 @@ class Limits:
     stale_data: StaleDataLimits
     heartbeat: HeartbeatLimits
     divergence: DivergenceLimits
+    key_misuse: KeyMisuseLimits
+    order_size: OrderSizeLimits
 
 
 # --- the built-in profiles, as raw tables so that a file's overrides merge uniformly ---------
@@ -182,6 +204,7 @@ def _profile(
     rate: tuple[int, int],
     rejects: tuple[int, float],
     position: tuple[float, float, float],
+    order_pct: float,
     losses: int,
     stale_s: float,
 ) -> dict[str, Any]:
@@ -234,6 +257,13 @@ def _profile(
             "grade": "halted",
             "reorder_s": 2.0,
         },
+        "key_misuse": {"enabled": True, "reorder_s": 0.5},
+        "order_size": {
+            "max_notional": {"pct": order_pct},
+            "symbols": {},
+            "kill_multiple": 2.0,
+            "cooldown_s": 30.0,
+        },
     }
 
 
@@ -245,6 +275,7 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
             rate=(10, 300),
             rejects=(5, 20),
             position=(5, 15, 10),
+            order_pct=2,
             losses=3,
             stale_s=5,
         ),
@@ -254,6 +285,7 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
             rate=(50, 1500),
             rejects=(10, 30),
             position=(15, 45, 30),
+            order_pct=5,
             losses=7,
             stale_s=5,
         ),
@@ -263,6 +295,7 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
             rate=(200, 6000),
             rejects=(20, 50),
             position=(30, 90, 60),
+            order_pct=10,
             losses=15,
             stale_s=10,
         ),
@@ -404,13 +437,17 @@ def _symbol_limit(parent: Table, symbol: str) -> SymbolLimit:
     )
 
 
-def _position(t: Table) -> PositionLimits:
+def _symbols(t: Table) -> tuple[SymbolLimit, ...]:
     symbols = t.table("symbols", required=True)
+    return tuple(_symbol_limit(symbols, name) for name in symbols.data)
+
+
+def _position(t: Table) -> PositionLimits:
     return PositionLimits(
         max_symbol_notional=_amount(t, "max_symbol_notional"),
         max_gross_notional=_amount(t, "max_gross_notional"),
         max_net_notional=_amount(t, "max_net_notional"),
-        symbols=tuple(_symbol_limit(symbols, name) for name in symbols.data),
+        symbols=_symbols(t),
         cooldown_s=_zero_or_more(t, "cooldown_s"),
     )
 
@@ -437,6 +474,19 @@ def _divergence(t: Table) -> DivergenceLimits:
         grace_s=_zero_or_more(t, "grace_s"),
         grade=_GRADES[grade],
         reorder_s=_zero_or_more(t, "reorder_s"),
+    )
+
+
+def _key_misuse(t: Table) -> KeyMisuseLimits:
+    return KeyMisuseLimits(enabled=t.boolean("enabled"), reorder_s=_zero_or_more(t, "reorder_s"))
+
+
+def _order_size(t: Table) -> OrderSizeLimits:
+    return OrderSizeLimits(
+        max_notional=_amount(t, "max_notional"),
+        symbols=_symbols(t),
+        kill_multiple=t.number("kill_multiple", low=1.0, low_open=False),
+        cooldown_s=_zero_or_more(t, "cooldown_s"),
     )
 
 
@@ -469,6 +519,8 @@ _SECTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
         "divergence": _keys(
             "open_orders", "position_qty", "order_count", "grace_s", "grade", "reorder_s"
         ),
+        "key_misuse": _keys("enabled", "reorder_s"),
+        "order_size": _keys("max_notional", "symbols", "kill_multiple", "cooldown_s"),
     }
 )
 _TOP_KEYS = frozenset({"profile", "warn_at_pct", *_SECTION_KEYS})
@@ -506,6 +558,8 @@ def _build(top: Table) -> Limits:
         stale_data=_stale(section("stale_data")),
         heartbeat=_heartbeat(section("heartbeat")),
         divergence=_divergence(section("divergence")),
+        key_misuse=_key_misuse(section("key_misuse")),
+        order_size=_order_size(section("order_size")),
     )
 
 

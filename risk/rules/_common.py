@@ -152,3 +152,44 @@ class Sustain:
         """A re-arm gives a breach that still holds a fresh `kill_after_s`."""
         if self.since != INF:
             self.since = now
+
+
+class OrderHold:
+    """The verdict of per-order rules: each order is judged once, at its event, so a breach is
+    a moment, not a level. The worst verdict holds until `seconds` after the last order that
+    reached the warn level; a milder one never replaces a worse one inside the hold."""
+
+    __slots__ = ("decision", "seconds", "until")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.decision: Decision | None = None
+        self.until = INF  # when the held decision lapses; INF while none is held
+
+    def hold(self, decision: Decision, now: float) -> bool:
+        held = self.decision
+        if held is None or decision.state >= held.state:
+            self.decision = decision
+        self.until = now + self.seconds
+        return True
+
+    def evaluate(self, now: float) -> bool:
+        if now < self.until:
+            return False
+        self.decision = None
+        self.until = INF
+        return True
+
+    def clear(self) -> None:
+        self.decision = None
+        self.until = INF
+
+
+def grade_order(
+    value: float, limit: float, warn_ratio: float, kill_multiple: float
+) -> TradingState:
+    """One order's measure against its limit: WARN from `warn_ratio` of it, HALTED over it,
+    KILLED at `kill_multiple` times it (a fat finger or a runaway, not a rounding)."""
+    if value > limit:
+        return TradingState.KILLED if value >= limit * kill_multiple else TradingState.HALTED
+    return grade(value, limit, warn_ratio, TradingState.HALTED)
