@@ -17,6 +17,7 @@ from risk.events import (
     EventSource,
     FeedStatus,
     Heartbeat,
+    MarketEvent,
     OpenOrdersSnapshot,
     OrderEvent,
     OrderEventKind,
@@ -38,6 +39,7 @@ from risk.rules.order_match import OrderMatch
 from risk.rules.order_rate import OrderRateRule
 from risk.rules.order_size import OrderSizeRule
 from risk.rules.position import PositionRule
+from risk.rules.price_collar import PriceCollarRule
 from risk.rules.rejects import RejectsRule
 from risk.rules.stale_data import StaleDataRule
 from risk.rules.venue_blind import VenueBlindRule
@@ -94,6 +96,7 @@ class RiskEngine:
             KeyMisuseRule(limits.key_misuse, orders) if limits.key_misuse.enabled else None
         )
         self.order_size = OrderSizeRule(limits.order_size, warn, p.day_start_equity)
+        self.price_collar = PriceCollarRule(limits.price_collar, warn)
         self.bad_data = BadDataRule(limits.bad_data)
         self.venue_blind = VenueBlindRule(max_venue_blind_s, now)
         # Venue blindness first: among equal states the first rule is the reason shown, and
@@ -111,6 +114,7 @@ class RiskEngine:
             self.divergence,
             *((self.key_misuse,) if self.key_misuse is not None else ()),
             self.order_size,
+            self.price_collar,
             self.bad_data,
         )
         # The rules that measure the trader's own liveness: a maintenance window suspends them.
@@ -126,6 +130,7 @@ class RiskEngine:
             PositionSnapshot: self._on_position,  # type: ignore[dict-item]
             FeedStatus: self._on_feed,  # type: ignore[dict-item]
             OpenOrdersSnapshot: self._on_open_orders,  # type: ignore[dict-item]
+            MarketEvent: self._on_market,  # type: ignore[dict-item]
         }
         bad = limits.bad_data
         self._max_past = bad.max_past_s
@@ -404,13 +409,13 @@ class RiskEngine:
                 changed = self.order_rate.on_order(0, now) or changed
                 if misuse is not None:
                     changed = misuse.on_report(e.order_id, now) or changed
-                changed = self.order_size.on_order(e, now) or changed
+                changed = self._judge_order(e, now) or changed
         elif kind is _ACK:
             if source is _VENUE:
                 changed = self.order_rate.on_order(1, now) or changed
                 if misuse is not None:
                     changed = misuse.on_venue_ack(e.order_id, now) or changed
-                changed = self.order_size.on_order(e, now) or changed
+                changed = self._judge_order(e, now) or changed
             elif misuse is not None:
                 changed = misuse.on_report(e.order_id, now) or changed
             changed = self.rejects.on_outcome(source, False, now) or changed
@@ -419,6 +424,30 @@ class RiskEngine:
             changed = self.rejects.on_outcome(source, True, now) or changed
         elif kind is _FILL and pnl is not None:
             changed = self.consecutive_losses.on_fill(source, pnl, now) or changed
+        return changed
+
+    def _judge_order(self, e: OrderEvent, now: float) -> bool:
+        """The per-order rules, for a TELEMETRY SUBMIT or a VENUE ACK."""
+        collar = self.price_collar
+        price = e.price or collar.mid(e.symbol, now)  # a market order: priced at the mid
+        changed = self.order_size.on_order(e, price, now)
+        return collar.on_order(e, now) or changed
+
+    def _on_market(self, e: MarketEvent, now: float) -> bool:
+        try:
+            ok = (
+                now - self._max_past <= e.ts <= now + self._max_future
+                and 0.0 < e.bid <= e.ask <= BIG
+                and e.source.__class__ is EventSource
+                and e.symbol.__class__ is str
+                and e.symbol != ""
+            )
+        except TypeError:
+            ok = False
+        if not ok:
+            return self._bad(e, now)
+        changed = self._good(e, now) if self._bad_pending() else False
+        self.price_collar.on_market(e.symbol, e.bid, e.ask, e.ts)
         return changed
 
     def _on_account(self, e: AccountSnapshot, now: float) -> bool:

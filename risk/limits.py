@@ -177,6 +177,19 @@ class OrderSizeLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceCollarLimits:
+    """Each priced order against the venue's own mid: further than `collar_pct` from it ->
+    HALTED, at `kill_multiple` times the collar -> KILLED. With no mid fresher than
+    `max_mid_age_s` the collar cannot judge: ACTIVE (counted), or HALTED with `require_mid`."""
+
+    collar_pct: float
+    max_mid_age_s: float
+    require_mid: bool
+    kill_multiple: float
+    cooldown_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     profile: str | None
     warn_at_pct: float
@@ -192,6 +205,7 @@ class Limits:
     divergence: DivergenceLimits
     key_misuse: KeyMisuseLimits
     order_size: OrderSizeLimits
+    price_collar: PriceCollarLimits
 
 
 # --- the built-in profiles, as raw tables so that a file's overrides merge uniformly ---------
@@ -205,6 +219,7 @@ def _profile(
     rejects: tuple[int, float],
     position: tuple[float, float, float],
     order_pct: float,
+    collar_pct: float,
     losses: int,
     stale_s: float,
 ) -> dict[str, Any]:
@@ -264,6 +279,13 @@ def _profile(
             "kill_multiple": 2.0,
             "cooldown_s": 30.0,
         },
+        "price_collar": {
+            "collar_pct": collar_pct,
+            "max_mid_age_s": stale_s,
+            "require_mid": False,
+            "kill_multiple": 2.0,
+            "cooldown_s": 30.0,
+        },
     }
 
 
@@ -276,6 +298,7 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
             rejects=(5, 20),
             position=(5, 15, 10),
             order_pct=2,
+            collar_pct=2,
             losses=3,
             stale_s=5,
         ),
@@ -286,6 +309,7 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
             rejects=(10, 30),
             position=(15, 45, 30),
             order_pct=5,
+            collar_pct=5,
             losses=7,
             stale_s=5,
         ),
@@ -296,6 +320,7 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
             rejects=(20, 50),
             position=(30, 90, 60),
             order_pct=10,
+            collar_pct=10,
             losses=15,
             stale_s=10,
         ),
@@ -485,7 +510,21 @@ def _order_size(t: Table) -> OrderSizeLimits:
     return OrderSizeLimits(
         max_notional=_amount(t, "max_notional"),
         symbols=_symbols(t),
-        kill_multiple=t.number("kill_multiple", low=1.0, low_open=False),
+        kill_multiple=_kill_multiple(t),
+        cooldown_s=_zero_or_more(t, "cooldown_s"),
+    )
+
+
+def _kill_multiple(t: Table) -> float:
+    return t.number("kill_multiple", low=1.0, low_open=False)
+
+
+def _price_collar(t: Table) -> PriceCollarLimits:
+    return PriceCollarLimits(
+        collar_pct=_pct(t, "collar_pct"),
+        max_mid_age_s=t.number("max_mid_age_s"),
+        require_mid=t.boolean("require_mid"),
+        kill_multiple=_kill_multiple(t),
         cooldown_s=_zero_or_more(t, "cooldown_s"),
     )
 
@@ -521,6 +560,9 @@ _SECTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
         ),
         "key_misuse": _keys("enabled", "reorder_s"),
         "order_size": _keys("max_notional", "symbols", "kill_multiple", "cooldown_s"),
+        "price_collar": _keys(
+            "collar_pct", "max_mid_age_s", "require_mid", "kill_multiple", "cooldown_s"
+        ),
     }
 )
 _TOP_KEYS = frozenset({"profile", "warn_at_pct", *_SECTION_KEYS})
@@ -560,6 +602,7 @@ def _build(top: Table) -> Limits:
         divergence=_divergence(section("divergence")),
         key_misuse=_key_misuse(section("key_misuse")),
         order_size=_order_size(section("order_size")),
+        price_collar=_price_collar(section("price_collar")),
     )
 
 

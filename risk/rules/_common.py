@@ -154,35 +154,48 @@ class Sustain:
             self.since = now
 
 
-class OrderHold:
-    """The verdict of per-order rules: each order is judged once, at its event, so a breach is
-    a moment, not a level. The worst verdict holds until `seconds` after the last order that
+_REPORTED_BY = ("trader SUBMIT", "venue ACK")  # indexed by EventSource
+
+
+def order_words(order_id: str, symbol: str, side: str, source: int) -> tuple[str, str]:
+    """How a per-order verdict names its order, and which side's event it judged."""
+    return f"order {order_id or '(no id)'} {symbol} {side}", _REPORTED_BY[source]
+
+
+class PerOrderRule:
+    """What per-order rules share: each order is judged once, at its event, so a breach is a
+    moment, not a level. The worst verdict holds until `cooldown_s` after the last order that
     reached the warn level; a milder one never replaces a worse one inside the hold."""
 
-    __slots__ = ("decision", "seconds", "until")
+    name: str
+    recovery = Recovery.TRANSIENT
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    def __init__(self, cooldown_s: float) -> None:
+        self.cooldown_s = cooldown_s
         self.decision: Decision | None = None
-        self.until = INF  # when the held decision lapses; INF while none is held
+        self.due = INF  # when the held verdict lapses
 
     def hold(self, decision: Decision, now: float) -> bool:
         held = self.decision
         if held is None or decision.state >= held.state:
             self.decision = decision
-        self.until = now + self.seconds
+        self.due = now + self.cooldown_s
         return True
 
     def evaluate(self, now: float) -> bool:
-        if now < self.until:
+        if now < self.due:
             return False
         self.decision = None
-        self.until = INF
+        self.due = INF
         return True
 
-    def clear(self) -> None:
+    def hard_breach(self) -> Decision | None:
+        return None
+
+    def on_rearm(self, now: float) -> None:
         self.decision = None
-        self.until = INF
+        self.due = INF
+        self.evaluate(now)
 
 
 def grade_order(

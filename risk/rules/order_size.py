@@ -2,11 +2,12 @@
 TELEMETRY SUBMIT) and as the venue acknowledges it (a VENUE ACK), so that a runaway order is
 acted on at its acknowledgement, not at its fill.
 
-Notional is qty x the order's price; an order without a price (a market order) is judged by
-its quantity only. Percent limits are of the day-start equity; until it is known only quote
-limits apply (the daily-loss rule halts meanwhile). WARN from `warn_at_pct` of a limit, HALTED
-over it, KILLED at `kill_multiple` times it; the verdict holds `cooldown_s` after the last
-order that reached the warn level (transient).
+Notional is qty x the order's price; a market order (price 0) is priced at the venue's fresh
+mid (the price collar's), and without one is judged by its quantity only. Percent limits are
+of the day-start equity; until it is known only quote limits apply (the daily-loss rule halts
+meanwhile). WARN from `warn_at_pct` of a limit, HALTED over it, KILLED at `kill_multiple`
+times it; the verdict holds `cooldown_s` after the last order that reached the warn level
+(transient).
 """
 
 from __future__ import annotations
@@ -14,23 +15,18 @@ from __future__ import annotations
 from risk.decision import Decision
 from risk.events import OrderEvent
 from risk.limits import OrderSizeLimits
-from risk.rules._common import INF, OrderHold, Recovery, grade_order
+from risk.rules._common import INF, PerOrderRule, grade_order, order_words
 from risk.state import TradingState
 
-_WHO = ("trader SUBMIT", "venue ACK")  # indexed by EventSource
 
-
-class OrderSizeRule:
+class OrderSizeRule(PerOrderRule):
     name = "order_size"
-    recovery = Recovery.TRANSIENT
 
     def __init__(self, limits: OrderSizeLimits, warn_ratio: float, base: float | None) -> None:
+        super().__init__(limits.cooldown_s)
         self.limits = limits
         self.warn_ratio = warn_ratio
         self.max_qty = {s.symbol: s.max_qty for s in limits.symbols if s.max_qty is not None}
-        self.hold = OrderHold(limits.cooldown_s)
-        self.decision: Decision | None = None
-        self.due = INF
         self.last_ratio = 0.0  # the latest order's measure over its limit
         self.set_base(base)
 
@@ -44,11 +40,12 @@ class OrderSizeRule:
                 resolved = s.max_notional.resolve(base)
                 self.max_notional[s.symbol] = INF if resolved is None else resolved
 
-    def on_order(self, e: OrderEvent, now: float) -> bool:
-        """Judge one order (the engine passes TELEMETRY SUBMITs and VENUE ACKs)."""
+    def on_order(self, e: OrderEvent, price: float, now: float) -> bool:
+        """Judge one order (the engine passes TELEMETRY SUBMITs and VENUE ACKs) at `price`:
+        its own, or for a market order the venue's mid (0.0 when unknown)."""
         symbol = e.symbol
         notional_max = self.max_notional.get(symbol, self.default_notional)
-        value, limit, what = e.qty * e.price, notional_max, "notional"
+        value, limit, what = e.qty * price, notional_max, "notional"
         qty_max = self.max_qty.get(symbol)
         if qty_max is not None and e.qty / qty_max > value / limit:
             value, limit, what = e.qty, qty_max, "quantity"
@@ -59,28 +56,9 @@ class OrderSizeRule:
         state = grade_order(value, limit, self.warn_ratio, self.limits.kill_multiple)
         if state is TradingState.ACTIVE:
             return False
-        reason = (
-            f"order {e.order_id or '(no id)'} {symbol} {e.side.value} {what} {value:g} "
-            f"vs max {limit:g} ({_WHO[e.source]})"
-        )
-        self.hold.hold(Decision(state, self.name, value, limit, reason), now)
-        return self._publish()
-
-    def _publish(self) -> bool:
-        before, before_due = self.decision, self.due
-        self.decision, self.due = self.hold.decision, self.hold.until
-        return self.decision is not before or self.due != before_due
-
-    def evaluate(self, now: float) -> bool:
-        return self.hold.evaluate(now) and self._publish()
-
-    def hard_breach(self) -> Decision | None:
-        return None
+        order, judged = order_words(e.order_id, symbol, e.side.value, e.source)
+        reason = f"{order} {what} {value:g} vs max {limit:g} ({judged})"
+        return self.hold(Decision(state, self.name, value, limit, reason), now)
 
     def utilisation(self) -> float:
         return self.last_ratio
-
-    def on_rearm(self, now: float) -> None:
-        del now
-        self.hold.clear()
-        self._publish()

@@ -177,6 +177,14 @@ def test_the_example_file_parses_and_differs_from_its_profile() -> None:
             "limits.toml: order_size.symbols.ETHUSDT.max_qt: unknown key",
         ),
         (
+            'profile = "standard"\n[price_collar]\ncollar_pct = 0',
+            "limits.toml: price_collar.collar_pct: must be > 0",
+        ),
+        (
+            'profile = "standard"\n[price_collar]\nrequire_mid = 1',
+            "limits.toml: price_collar.require_mid: expected a boolean, got an integer",
+        ),
+        (
             'profile = "yolo"',
             "limits.toml: profile: must be one of conservative, standard, aggressive, got 'yolo'",
         ),
@@ -216,6 +224,7 @@ KEYS = st.sampled_from(
         "max_orders", "position", "symbols", "BTCUSDT", "max_qty", "heartbeat", "grade",
         "divergence", "bad_data", "cooldown_s", "kill_after_s", "max_age_s", "stale_data",
         "key_misuse", "enabled", "reorder_s", "order_size", "max_notional", "kill_multiple",
+        "price_collar", "collar_pct", "max_mid_age_s", "require_mid",
     ]
 )  # fmt: skip
 SCALARS = st.one_of(

@@ -8,7 +8,7 @@ import signal
 from decimal import Decimal
 
 from harness.wait import wait_until
-from tests.watchdog.daemon.venue.world import venue_world
+from tests.watchdog.daemon.venue.world import NO_KEY_MISUSE, venue_world
 
 LOW_ORDER_RATE = """
 [traders.limits.order_rate]
@@ -18,8 +18,20 @@ cooldown_s = 5.0
 """
 
 
+def test_orders_the_trader_never_reported_are_key_misuse_and_killed_at_once() -> None:
+    with venue_world(extra_config="") as world:  # the profile's key misuse: on
+        world.space.start_watchdog()
+        world.space.start_trader(equity=100_000.0)  # heartbeats only: it reports no orders
+        wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
+        world.place_until_refused()  # a rogue client with the trader's key, at full speed
+        world.wait_killed_clean()
+        (started,) = world.space.audit("kill_started")
+        assert started["detail"]["cause"] == "key_misuse"
+        assert "the trader never reported" in started["detail"]["reason"]
+
+
 def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view() -> None:
-    with venue_world(extra_config=LOW_ORDER_RATE) as world:
+    with venue_world(extra_config=LOW_ORDER_RATE + NO_KEY_MISUSE) as world:
         world.space.start_watchdog()
         world.space.start_trader(equity=100_000.0)  # heartbeats only: it says nothing of orders
         wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
