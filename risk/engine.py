@@ -404,19 +404,20 @@ class RiskEngine:
         changed = self._good(e, now) if self._bad_pending() else False
         kind, source = e.kind, e.source
         misuse = self.key_misuse
+        new_order = False  # the trader's SUBMIT or the venue's ACK: the per-order rules judge it
         if kind is _SUBMIT:
             if source is _TELEMETRY:
+                new_order = True
                 changed = self.order_rate.on_order(0, now) or changed
-                if misuse is not None:
+                if misuse is not None and e.order_id:
                     changed = misuse.on_report(e.order_id, now) or changed
-                changed = self._judge_order(e, now) or changed
         elif kind is _ACK:
             if source is _VENUE:
+                new_order = True
                 changed = self.order_rate.on_order(1, now) or changed
                 if misuse is not None:
                     changed = misuse.on_venue_ack(e.order_id, now) or changed
-                changed = self._judge_order(e, now) or changed
-            elif misuse is not None:
+            elif misuse is not None and e.order_id:
                 changed = misuse.on_report(e.order_id, now) or changed
             changed = self.rejects.on_outcome(source, False, now) or changed
             changed = self.divergence.on_ack(source, e.order_id, now) or changed
@@ -424,14 +425,12 @@ class RiskEngine:
             changed = self.rejects.on_outcome(source, True, now) or changed
         elif kind is _FILL and pnl is not None:
             changed = self.consecutive_losses.on_fill(source, pnl, now) or changed
+        if new_order:
+            collar = self.price_collar
+            price = e.price or collar.mid(e.symbol, now)  # a market order: priced at the mid
+            changed = self.order_size.on_order(e, price, now) or changed
+            changed = collar.on_order(e, now) or changed
         return changed
-
-    def _judge_order(self, e: OrderEvent, now: float) -> bool:
-        """The per-order rules, for a TELEMETRY SUBMIT or a VENUE ACK."""
-        collar = self.price_collar
-        price = e.price or collar.mid(e.symbol, now)  # a market order: priced at the mid
-        changed = self.order_size.on_order(e, price, now)
-        return collar.on_order(e, now) or changed
 
     def _on_market(self, e: MarketEvent, now: float) -> bool:
         try:

@@ -154,12 +154,12 @@ class Sustain:
             self.since = now
 
 
-_REPORTED_BY = ("trader SUBMIT", "venue ACK")  # indexed by EventSource
+REPORTED_BY = ("trader SUBMIT", "venue ACK")  # indexed by EventSource
 
 
 def order_words(order_id: str, symbol: str, side: str, source: int) -> tuple[str, str]:
     """How a per-order verdict names its order, and which side's event it judged."""
-    return f"order {order_id or '(no id)'} {symbol} {side}", _REPORTED_BY[source]
+    return f"order {order_id or '(no id)'} {symbol} {side}", REPORTED_BY[source]
 
 
 class PerOrderRule:
@@ -191,6 +191,11 @@ class PerOrderRule:
 
     def hard_breach(self) -> Decision | None:
         return None
+
+    def utilisation(self) -> float:
+        """The held order's measure over its limit: how close a recent order came."""
+        held = self.decision
+        return held.value / held.limit if held is not None and held.limit > 0 else 0.0
 
     def on_rearm(self, now: float) -> None:
         self.decision = None

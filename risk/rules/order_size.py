@@ -27,7 +27,6 @@ class OrderSizeRule(PerOrderRule):
         self.limits = limits
         self.warn_ratio = warn_ratio
         self.max_qty = {s.symbol: s.max_qty for s in limits.symbols if s.max_qty is not None}
-        self.last_ratio = 0.0  # the latest order's measure over its limit
         self.set_base(base)
 
     def set_base(self, base: float | None) -> None:
@@ -39,26 +38,31 @@ class OrderSizeRule(PerOrderRule):
             if s.max_notional is not None:
                 resolved = s.max_notional.resolve(base)
                 self.max_notional[s.symbol] = INF if resolved is None else resolved
+        # symbol -> (notional, quantity) below which an order is under the warn level: one
+        # lookup and two comparisons for the common order, on the hot path
+        self._quiet: dict[str, tuple[float, float]] = {}
+
+    def _quiet_below(self, symbol: str) -> tuple[float, float]:
+        notional = self.max_notional.get(symbol, self.default_notional)
+        qty = self.max_qty.get(symbol, INF)
+        quiet = self._quiet[symbol] = (notional * self.warn_ratio, qty * self.warn_ratio)
+        return quiet
 
     def on_order(self, e: OrderEvent, price: float, now: float) -> bool:
         """Judge one order (the engine passes TELEMETRY SUBMITs and VENUE ACKs) at `price`:
         its own, or for a market order the venue's mid (0.0 when unknown)."""
-        symbol = e.symbol
-        notional_max = self.max_notional.get(symbol, self.default_notional)
-        value, limit, what = e.qty * price, notional_max, "notional"
-        qty_max = self.max_qty.get(symbol)
-        if qty_max is not None and e.qty / qty_max > value / limit:
-            value, limit, what = e.qty, qty_max, "quantity"
-        ratio = value / limit
-        self.last_ratio = ratio
-        if ratio < self.warn_ratio:
+        symbol, qty = e.symbol, e.qty
+        quiet = self._quiet.get(symbol) or self._quiet_below(symbol)
+        if qty * price < quiet[0] and qty < quiet[1]:
             return False
+        notional_max = self.max_notional.get(symbol, self.default_notional)
+        value, limit, what = qty * price, notional_max, "notional"
+        qty_max = self.max_qty.get(symbol)
+        if qty_max is not None and qty / qty_max > value / limit:
+            value, limit, what = qty, qty_max, "quantity"
         state = grade_order(value, limit, self.warn_ratio, self.limits.kill_multiple)
         if state is TradingState.ACTIVE:
             return False
         order, judged = order_words(e.order_id, symbol, e.side.value, e.source)
         reason = f"{order} {what} {value:g} vs max {limit:g} ({judged})"
         return self.hold(Decision(state, self.name, value, limit, reason), now)
-
-    def utilisation(self) -> float:
-        return self.last_ratio

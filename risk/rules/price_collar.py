@@ -17,7 +17,7 @@ from __future__ import annotations
 from risk.decision import Decision
 from risk.events import OrderEvent
 from risk.limits import PriceCollarLimits
-from risk.rules._common import PerOrderRule, grade_order, order_words
+from risk.rules._common import REPORTED_BY, PerOrderRule, grade_order, order_words
 from risk.state import TradingState
 
 
@@ -29,19 +29,30 @@ class PriceCollarRule(PerOrderRule):
         self.limits = limits
         self.warn_ratio = warn_ratio
         self.mids: dict[str, tuple[float, float]] = {}  # symbol -> (mid, its ts)
-        self.last_ratio = 0.0  # the latest judged order's deviation over the collar
+        self.require_mid = limits.require_mid
+        self.max_age = limits.max_mid_age_s
         self.unjudged = 0  # priced orders no fresh mid could judge
-        self.detail = ""  # why the latest such order was not judged
+        self._unjudged_last: OrderEvent | None = None
 
     def on_market(self, symbol: str, bid: float, ask: float, ts: float) -> None:
         held = self.mids.get(symbol)
         if held is None or ts >= held[1]:  # an older quote arriving late moves nothing
             self.mids[symbol] = ((bid + ask) * 0.5, ts)
 
+    @property
+    def detail(self) -> str:
+        """Why the latest order the collar could not judge was not judged ("" when none)."""
+        e = self._unjudged_last
+        if e is None:
+            return ""
+        order = order_words(e.order_id, e.symbol, e.side.value, e.source)[0]
+        age = self.limits.max_mid_age_s
+        return f"no mid for {e.symbol} fresher than {age:g} s: {order} not collared"
+
     def mid(self, symbol: str, now: float) -> float:
         """The symbol's fresh mid, or 0.0 when there is none."""
         held = self.mids.get(symbol)
-        if held is None or now - held[1] > self.limits.max_mid_age_s:
+        if held is None or now - held[1] > self.max_age:
             return 0.0
         return held[0]
 
@@ -50,32 +61,27 @@ class PriceCollarRule(PerOrderRule):
         price = e.price
         if price == 0.0:
             return False  # a market order: it takes the market's price
-        mid = self.mid(e.symbol, now)
-        order, judged = order_words(e.order_id, e.symbol, e.side.value, e.source)
-        if mid == 0.0:
-            return self._no_mid(e.symbol, order, judged, now)
+        held = self.mids.get(e.symbol)
+        if held is None or now - held[1] > self.max_age:  # as `mid`, inline: the hot path
+            self.unjudged += 1
+            self._unjudged_last = e  # worded only when asked: this is the hot path
+            return self.require_mid and self._unjudged(e, now)
+        mid = held[0]
         deviation = abs(price - mid) / mid * 100.0
         collar = self.limits.collar_pct
-        self.last_ratio = deviation / collar
-        if self.last_ratio < self.warn_ratio:
+        if deviation < collar * self.warn_ratio:
             return False
         state = grade_order(deviation, collar, self.warn_ratio, self.limits.kill_multiple)
         if state is TradingState.ACTIVE:
             return False
+        order, judged = order_words(e.order_id, e.symbol, e.side.value, e.source)
         reason = (
             f"{order} price {price:g} is {deviation:.2f}% from the venue's mid {mid:g} "
             f"(collar {collar:g}%, {judged})"
         )
         return self.hold(Decision(state, self.name, deviation, collar, reason), now)
 
-    def _no_mid(self, symbol: str, order: str, judged: str, now: float) -> bool:
-        self.unjudged += 1
-        age = self.limits.max_mid_age_s
-        self.detail = f"no mid for {symbol} fresher than {age:g} s: {order} not collared"
-        if not self.limits.require_mid:
-            return False
-        reason = f"{self.detail} ({judged}; require_mid)"
+    def _unjudged(self, e: OrderEvent, now: float) -> bool:
+        """An order no mid could judge, with `require_mid`: HALTED."""
+        reason = f"{self.detail} ({REPORTED_BY[e.source]}; require_mid)"
         return self.hold(Decision(TradingState.HALTED, self.name, 0.0, 0.0, reason), now)
-
-    def utilisation(self) -> float:
-        return self.last_ratio

@@ -22,7 +22,7 @@ def test_an_order_within_its_limits_changes_nothing() -> None:
     eng = engine(limits(order_size=SIZE))
     state = eng.apply(order(T0, SUBMIT, symbol="ETHUSDT", qty=1.0, price=3_000.0), T0).state
     assert state is TradingState.ACTIVE
-    assert eng.utilisation()["order_size"] == 3_000.0 / 5_000.0
+    assert eng.utilisation()["order_size"] == 0.0
 
 
 def test_an_order_past_the_warn_level_warns() -> None:
@@ -30,6 +30,7 @@ def test_an_order_past_the_warn_level_warns() -> None:
     warned = eng.apply(order(T0, SUBMIT, symbol="ETHUSDT", qty=1.5, price=3_000.0), T0)
     assert warned.state is TradingState.WARN
     assert "ETHUSDT" in warned.decisions[0].reason
+    assert eng.utilisation()["order_size"] == 4_500.0 / 5_000.0
 
 
 def test_an_order_over_its_notional_halts_for_the_cooldown_then_clears() -> None:

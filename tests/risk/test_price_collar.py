@@ -43,12 +43,13 @@ def priced(
 def test_an_order_near_the_mid_changes_nothing() -> None:
     eng = collar_engine()
     assert priced(eng, T0 + 0.1, 50_500.0) is TradingState.ACTIVE
-    assert eng.utilisation()["price_collar"] == pytest.approx(0.2)
+    assert eng.utilisation()["price_collar"] == 0.0
 
 
 def test_an_order_past_the_warn_level_warns() -> None:
     eng = collar_engine()
     assert priced(eng, T0 + 0.1, 52_250.0) is TradingState.WARN  # 4.5% of a 5% collar
+    assert eng.utilisation()["price_collar"] == pytest.approx(0.9)
 
 
 def test_an_order_outside_the_collar_halts_naming_it_then_clears_after_the_cooldown() -> None:
