@@ -35,6 +35,7 @@ from risk.rules.divergence import DivergenceRule
 from risk.rules.drawdown import DrawdownRule
 from risk.rules.heartbeat import HeartbeatRule
 from risk.rules.key_misuse import KeyMisuseRule
+from risk.rules.open_orders import OpenOrdersRule
 from risk.rules.order_match import OrderMatch
 from risk.rules.order_rate import OrderRateRule
 from risk.rules.order_size import OrderSizeRule
@@ -97,6 +98,7 @@ class RiskEngine:
         )
         self.order_size = OrderSizeRule(limits.order_size, warn, p.day_start_equity)
         self.price_collar = PriceCollarRule(limits.price_collar, warn)
+        self.open_orders = OpenOrdersRule(limits.open_orders, warn)
         self.bad_data = BadDataRule(limits.bad_data)
         self.venue_blind = VenueBlindRule(max_venue_blind_s, now)
         # Venue blindness first: among equal states the first rule is the reason shown, and
@@ -115,6 +117,7 @@ class RiskEngine:
             *((self.key_misuse,) if self.key_misuse is not None else ()),
             self.order_size,
             self.price_collar,
+            self.open_orders,
             self.bad_data,
         )
         # The rules that measure the trader's own liveness: a maintenance window suspends them.
@@ -298,9 +301,11 @@ class RiskEngine:
         The venue's own count comes from a stream that only sees orders while it is connected:
         orders acknowledged before it (re)connected exist on the trader's side only, and would
         read as a permanent divergence. The shell calls this each time that stream connects.
+        The venue's book of open orders per symbol starts afresh too.
         """
         if self._check_now(now):
             self.divergence.reset_counts(self._now)
+            self.open_orders.forget(_VENUE, self._now)
             self._rebuild()
         return self._assessment
 
@@ -423,13 +428,24 @@ class RiskEngine:
             changed = self.divergence.on_ack(source, e.order_id, now) or changed
         elif kind is _REJECT:
             changed = self.rejects.on_outcome(source, True, now) or changed
-        elif kind is _FILL and pnl is not None:
-            changed = self.consecutive_losses.on_fill(source, pnl, now) or changed
+            if e.order_id:
+                changed = self.open_orders.on_end(source, e.order_id, now) or changed
+        elif kind is _FILL:
+            if pnl is not None:
+                changed = self.consecutive_losses.on_fill(source, pnl, now) or changed
+            if e.order_id:
+                changed = self.open_orders.on_fill(source, e.order_id, e.qty, now) or changed
+        elif e.order_id:  # CANCEL
+            changed = self.open_orders.on_end(source, e.order_id, now) or changed
         if new_order:
             collar = self.price_collar
             price = e.price or collar.mid(e.symbol, now)  # a market order: priced at the mid
             changed = self.order_size.on_order(e, price, now) or changed
             changed = collar.on_order(e, now) or changed
+            if e.order_id:
+                changed = (
+                    self.open_orders.on_new(source, e.symbol, e.order_id, e.qty, now) or changed
+                )
         return changed
 
     def _on_market(self, e: MarketEvent, now: float) -> bool:
@@ -564,6 +580,8 @@ class RiskEngine:
         self.daily_loss.reset_day()
         self._set_base(self.daily_loss.day_start_equity)
         self.divergence.reset_counts(now)
+        self.open_orders.forget(_TELEMETRY, now)
+        self.open_orders.forget(_VENUE, now)
 
     def _set_base(self, day_start_equity: float | None) -> None:
         """Percent limits are of the day-start equity."""

@@ -190,6 +190,16 @@ class PriceCollarLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenOrderLimits:
+    """Open orders in one symbol, in the trader's book or the venue's: over `max_per_symbol`
+    -> HALTED, at `kill_multiple` times it -> KILLED; transient."""
+
+    max_per_symbol: int
+    kill_multiple: float
+    cooldown_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     profile: str | None
     warn_at_pct: float
@@ -206,6 +216,7 @@ class Limits:
     key_misuse: KeyMisuseLimits
     order_size: OrderSizeLimits
     price_collar: PriceCollarLimits
+    open_orders: OpenOrderLimits
 
 
 # --- the built-in profiles, as raw tables so that a file's overrides merge uniformly ---------
@@ -220,6 +231,7 @@ def _profile(
     position: tuple[float, float, float],
     order_pct: float,
     collar_pct: float,
+    open_orders: int,
     losses: int,
     stale_s: float,
 ) -> dict[str, Any]:
@@ -286,6 +298,7 @@ def _profile(
             "kill_multiple": 2.0,
             "cooldown_s": 30.0,
         },
+        "open_orders": {"max_per_symbol": open_orders, "kill_multiple": 2.0, "cooldown_s": 30.0},
     }
 
 
@@ -299,6 +312,7 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
             position=(5, 15, 10),
             order_pct=2,
             collar_pct=2,
+            open_orders=20,
             losses=3,
             stale_s=5,
         ),
@@ -310,6 +324,7 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
             position=(15, 45, 30),
             order_pct=5,
             collar_pct=5,
+            open_orders=50,
             losses=7,
             stale_s=5,
         ),
@@ -321,6 +336,7 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
             position=(30, 90, 60),
             order_pct=10,
             collar_pct=10,
+            open_orders=200,
             losses=15,
             stale_s=10,
         ),
@@ -529,6 +545,14 @@ def _price_collar(t: Table) -> PriceCollarLimits:
     )
 
 
+def _open_orders(t: Table) -> OpenOrderLimits:
+    return OpenOrderLimits(
+        max_per_symbol=_count(t, "max_per_symbol"),
+        kill_multiple=_kill_multiple(t),
+        cooldown_s=_zero_or_more(t, "cooldown_s"),
+    )
+
+
 _SECTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "bad_data": _keys("max_future_s", "max_past_s", "cooldown_s"),
@@ -563,6 +587,7 @@ _SECTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
         "price_collar": _keys(
             "collar_pct", "max_mid_age_s", "require_mid", "kill_multiple", "cooldown_s"
         ),
+        "open_orders": _keys("max_per_symbol", "kill_multiple", "cooldown_s"),
     }
 )
 _TOP_KEYS = frozenset({"profile", "warn_at_pct", *_SECTION_KEYS})
@@ -603,6 +628,7 @@ def _build(top: Table) -> Limits:
         key_misuse=_key_misuse(section("key_misuse")),
         order_size=_order_size(section("order_size")),
         price_collar=_price_collar(section("price_collar")),
+        open_orders=_open_orders(section("open_orders")),
     )
 
 

@@ -194,7 +194,13 @@ def test_a_healthy_traders_orders_seen_from_both_sides_stay_active() -> None:
                         source=EventSource.VENUE, order_id=oid), t_venue)  # fmt: skip
         eng.apply(order(t_trader, OrderEventKind.ACK, price=mid - 25, qty=0.002, order_id=oid),
                   max(t_venue, t_trader))  # fmt: skip
+        if i >= 3:  # requoted: the quote before last leaves the book, filled or cancelled
+            old, end = f"q-{i - 3}", OrderEventKind.FILL if i % 3 else OrderEventKind.CANCEL
+            for source in EventSource:
+                eng.apply(order(now + 0.003, end, qty=0.002, source=source, order_id=old),
+                          now + 0.003)  # fmt: skip
         assert eng.state is TradingState.ACTIVE, eng.assessment
     assert eng.evaluate(now + 60).state is TradingState.ACTIVE
     assert eng.price_collar.unjudged == 0
-    assert {"key_misuse", "order_size", "price_collar"} <= set(eng.utilisation())
+    assert {"key_misuse", "order_size", "price_collar", "open_orders"} <= set(eng.utilisation())
+    assert [len(book.get("BTCUSDT", {})) for book in eng.open_orders.books] == [3, 3]

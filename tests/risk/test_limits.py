@@ -185,6 +185,10 @@ def test_the_example_file_parses_and_differs_from_its_profile() -> None:
             "limits.toml: price_collar.require_mid: expected a boolean, got an integer",
         ),
         (
+            'profile = "standard"\n[open_orders]\nmax_per_symbol = 0',
+            "limits.toml: open_orders.max_per_symbol: must be >= 1",
+        ),
+        (
             'profile = "yolo"',
             "limits.toml: profile: must be one of conservative, standard, aggressive, got 'yolo'",
         ),
@@ -224,7 +228,8 @@ KEYS = st.sampled_from(
         "max_orders", "position", "symbols", "BTCUSDT", "max_qty", "heartbeat", "grade",
         "divergence", "bad_data", "cooldown_s", "kill_after_s", "max_age_s", "stale_data",
         "key_misuse", "enabled", "reorder_s", "order_size", "max_notional", "kill_multiple",
-        "price_collar", "collar_pct", "max_mid_age_s", "require_mid",
+        "price_collar", "collar_pct", "max_mid_age_s", "require_mid", "open_orders",
+        "max_per_symbol",
     ]
 )  # fmt: skip
 SCALARS = st.one_of(
