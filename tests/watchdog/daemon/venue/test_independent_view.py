@@ -10,6 +10,11 @@ from decimal import Decimal
 from harness.wait import wait_until
 from tests.watchdog.daemon.venue.world import NO_KEY_MISUSE, venue_world
 
+# A flood rests order after order in one symbol: out of the way of the rule under test.
+MANY_OPEN_ORDERS = """
+[traders.limits.open_orders]
+max_per_symbol = 1000000
+"""
 LOW_ORDER_RATE = """
 [traders.limits.order_rate]
 windows = [{seconds = 1.0, max_orders = 5}]
@@ -18,8 +23,8 @@ cooldown_s = 5.0
 """
 
 
-def test_orders_the_trader_never_reported_are_key_misuse_and_killed_at_once() -> None:
-    with venue_world(extra_config="") as world:  # the profile's key misuse: on
+def test_orders_the_trader_never_reported_are_key_misuse_and_killed() -> None:
+    with venue_world(extra_config=MANY_OPEN_ORDERS) as world:  # the profile's key misuse: on
         world.space.start_watchdog()
         world.space.start_trader(equity=100_000.0)  # heartbeats only: it reports no orders
         wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
@@ -31,7 +36,7 @@ def test_orders_the_trader_never_reported_are_key_misuse_and_killed_at_once() ->
 
 
 def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view() -> None:
-    with venue_world(extra_config=LOW_ORDER_RATE + NO_KEY_MISUSE) as world:
+    with venue_world(extra_config=LOW_ORDER_RATE + NO_KEY_MISUSE + MANY_OPEN_ORDERS) as world:
         world.space.start_watchdog()
         world.space.start_trader(equity=100_000.0)  # heartbeats only: it says nothing of orders
         wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
@@ -40,6 +45,18 @@ def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view(
         assert placed > 5
         (started,) = world.space.audit("kill_started")
         assert started["detail"]["cause"] == "order_rate"
+
+
+def test_a_flood_resting_in_one_symbol_is_killed_by_the_venues_own_book() -> None:
+    with venue_world() as world:  # key misuse off: the venue's open-order book alone
+        world.space.start_watchdog()
+        world.space.start_trader(equity=100_000.0)
+        wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
+        world.place_until_refused()
+        world.wait_killed_clean()
+        (started,) = world.space.audit("kill_started")
+        assert started["detail"]["cause"] == "open_orders"
+        assert "(venue's book)" in started["detail"]["reason"]
 
 
 def test_a_loss_only_the_venue_shows_kills_while_the_trader_reports_all_is_well() -> None:
