@@ -19,6 +19,8 @@ from risk.rules._common import INF, Recovery
 from risk.rules.order_match import OrderMatch, name_ids
 from risk.state import TradingState
 
+MAX_NAMED = 100  # order ids kept for the reason: a flood is counted, not listed
+
 
 class KeyMisuseRule:
     name = "key_misuse"
@@ -27,7 +29,8 @@ class KeyMisuseRule:
     def __init__(self, limits: KeyMisuseLimits, orders: OrderMatch) -> None:
         self.window = limits.reorder_s
         self.orders = orders
-        self.misused: list[str] = []  # order ids found unreported, in the order found
+        self.misused: list[str] = []  # the first order ids found unreported (a reason names
+        self.found = 0  # a few); and how many were found in all
         self.count = 0  # unreported orders the decision names
         self.decision: Decision | None = None
         self.due = INF
@@ -44,17 +47,18 @@ class KeyMisuseRule:
         past = orders.unreported_past(now, self.window)
         for order_id in past:
             del orders.unreported[order_id]
-        self.misused += past
+        self.found += len(past)
+        self.misused += past[: MAX_NAMED - len(self.misused)]
         before, before_due = self.decision, self.due
         self.due = orders.unreported_due(self.window)
-        count = len(self.misused) + orders.unnamed
+        count = self.found + orders.unnamed
         if count != self.count:
             self.count = count
             self.decision = self._decide(count)
         return self.decision is not before or self.due != before_due
 
     def _decide(self, count: int) -> Decision:
-        words = [name_ids(self.misused)] if self.misused else []
+        words = [name_ids(self.misused, self.found)] if self.misused else []
         if self.orders.unnamed:
             words.append(f"{self.orders.unnamed} without a client order id")
         reason = (
@@ -72,6 +76,7 @@ class KeyMisuseRule:
     def on_rearm(self, now: float) -> None:
         self.orders.forget_unreported()
         self.misused.clear()
+        self.found = 0
         self.count = 0
         self.decision = None
         self.evaluate(now)

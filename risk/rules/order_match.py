@@ -18,11 +18,11 @@ MAX_REPORTED = 10_000  # order ids the trader reported, kept to authorise a late
 _NAMED = 5  # order ids a reason names before "+N more"
 
 
-def name_ids(ids: list[str]) -> str:
-    """The first order ids, then how many more."""
+def name_ids(ids: list[str], total: int) -> str:
+    """The first order ids of `total`, then how many more."""
     words = [", ".join(ids[:_NAMED])]
-    if len(ids) > _NAMED:
-        words.append(f"{len(ids) - _NAMED} more")
+    if total > _NAMED:
+        words.append(f"{total - _NAMED} more")
     return ", ".join(words)
 
 
@@ -199,7 +199,7 @@ class OrderMatch:
         parts = []
         for side in (0, 1):
             ids = [k for k in self.unmatched[side] if isinstance(k, str)]
-            words = [name_ids(ids)] if ids else []
+            words = [name_ids(ids, len(ids))] if ids else []
             counts = (
                 (len(self.unmatched[side]) - len(ids), "without id"),
                 (self.dropped[side], f"dropped past {MAX_UNMATCHED}"),

@@ -175,3 +175,15 @@ def test_one_order_never_reported_is_killed_whatever_the_interleaving(
     assert states[-1] is TradingState.KILLED
     assert eng.persisted().latch_reason.startswith("key_misuse: ")
     assert eng.persisted().latch_reason.endswith(f"within {REORDER_S:g} s): rogue")
+
+
+def test_a_flood_of_unreported_orders_is_counted_and_only_its_first_ids_named() -> None:
+    eng = engine()
+    for i in range(500):
+        venue_ack(eng, T0 + i * 0.001, f"flood-{i}")
+    killed = eng.evaluate(T0 + 2)
+    (decision,) = [d for d in killed.decisions if d.rule == "key_misuse"]
+    assert decision.value == 500.0
+    assert decision.reason.endswith("flood-0, flood-1, flood-2, flood-3, flood-4, 495 more")
+    assert eng.key_misuse is not None
+    assert len(eng.key_misuse.misused) == 100
