@@ -462,7 +462,8 @@ class RiskEngine:
         if not ok:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
-        self.price_collar.on_market(e.symbol, e.bid, e.ask, e.ts)
+        if e.source is _VENUE:  # the collar measures against the venue, never the trader
+            self.price_collar.on_market(e.symbol, e.bid, e.ask, e.ts)
         return changed
 
     def _on_account(self, e: AccountSnapshot, now: float) -> bool:

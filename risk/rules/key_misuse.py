@@ -29,8 +29,8 @@ class KeyMisuseRule:
     def __init__(self, limits: KeyMisuseLimits, orders: OrderMatch) -> None:
         self.window = limits.reorder_s
         self.orders = orders
-        self.misused: list[str] = []  # the first order ids found unreported (a reason names
-        self.found = 0  # a few); and how many were found in all
+        self.misused: list[str] = []  # the first MAX_NAMED order ids found unreported
+        self.found = 0  # how many were found in all
         self.count = 0  # unreported orders the decision names
         self.decision: Decision | None = None
         self.due = INF

@@ -104,6 +104,12 @@ def test_an_older_quote_arriving_late_does_not_move_the_mid() -> None:
     assert priced(eng, T0 + 1.2, 60_000.0) is TradingState.ACTIVE
 
 
+def test_the_traders_own_quotes_never_become_the_mid() -> None:
+    eng = engine(limits(price_collar=COLLAR))
+    eng.apply(MarketEvent(T0, "BTCUSDT", 49_990.0, 50_010.0, EventSource.TELEMETRY), T0)
+    assert eng.price_collar.mid("BTCUSDT", T0) == 0.0
+
+
 def test_a_market_order_is_sized_at_the_mid() -> None:
     eng = collar_engine()  # the standard profile: 5% of 100,000 per order, killed at 2x
     state = priced(eng, T0 + 0.1, 0.0, qty=0.2)  # 0.2 x 50,000 = 10,000
