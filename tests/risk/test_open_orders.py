@@ -3,6 +3,9 @@ slow enough for the other limits, is halted, then killed, from either side's boo
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from risk import EventSource, OrderEventKind, RiskEngine, TradingState
 
 from .helpers import T0, TELEMETRY, VENUE, engine, limits, order
@@ -84,3 +87,52 @@ def test_the_same_order_reported_twice_counts_once() -> None:
     for _ in range(8):
         eng.apply(order(T0, SUBMIT, order_id="same"), T0)
     assert eng.state is TradingState.ACTIVE
+
+
+# --- the books against a model, whatever the order of events ------------------------------
+
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["new", "cancel", "reject", "fill"]),
+        st.integers(min_value=0, max_value=12),  # order number
+        st.sampled_from(["BTCUSDT", "ETHUSDT"]),
+        st.sampled_from([TELEMETRY, VENUE]),
+        st.sampled_from([0.25, 0.5, 1.0]),  # a fill's share of the order
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(STEPS)
+def test_each_book_holds_exactly_the_orders_still_open(
+    steps: list[tuple[str, int, str, EventSource, float]],
+) -> None:
+    eng = engine(
+        limits(open_orders={**OPEN, "max_per_symbol": 1000}, key_misuse={"enabled": False})
+    )
+    model: list[dict[str, tuple[str, float]]] = [{}, {}]  # id -> (symbol, qty left)
+    for step, n, symbol, source, share in steps:
+        oid, book = f"o{n}", model[source]
+        if step == "new":
+            kind = SUBMIT if source is TELEMETRY else ACK
+            eng.apply(order(T0, kind, source=source, symbol=symbol, qty=1.0, order_id=oid), T0)
+            book.setdefault(oid, (symbol, 1.0))
+        elif step == "fill":
+            eng.apply(order(T0, OrderEventKind.FILL, source=source, qty=share, order_id=oid), T0)
+            if oid in book:
+                left = book[oid][1] - share
+                if left > 1e-9:
+                    book[oid] = (book[oid][0], left)
+                else:
+                    del book[oid]
+        else:
+            kind = OrderEventKind.CANCEL if step == "cancel" else OrderEventKind.REJECT
+            eng.apply(order(T0, kind, source=source, order_id=oid), T0)
+            book.pop(oid, None)
+    for side in (TELEMETRY, VENUE):
+        expected: dict[str, int] = {}
+        for symbol, _ in model[side].values():
+            expected[symbol] = expected.get(symbol, 0) + 1
+        got = {symbol: len(ids) for symbol, ids in eng.open_orders.books[side].items()}
+        assert got == expected
