@@ -24,15 +24,15 @@ cooldown_s = 5.0
 
 
 def test_orders_the_trader_never_reported_are_key_misuse_and_killed() -> None:
-    with venue_world(extra_config=MANY_OPEN_ORDERS) as world:  # the profile's key misuse: on
+    with venue_world(extra_config="") as world:  # the profile's key misuse: on
         world.space.start_watchdog()
         world.space.start_trader(equity=100_000.0)  # heartbeats only: it reports no orders
         wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
-        world.place_until_refused()  # a rogue client with the trader's key, at full speed
+        assert world.place_resting(1) == 1  # a rogue client with the trader's key: one is enough
         world.wait_killed_clean()
         (started,) = world.space.audit("kill_started")
         assert started["detail"]["cause"] == "key_misuse"
-        assert "the trader never reported" in started["detail"]["reason"]
+        assert "acknowledged 1 order(s) the trader never reported" in started["detail"]["reason"]
 
 
 def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view() -> None:
@@ -48,7 +48,10 @@ def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view(
 
 
 def test_a_flood_resting_in_one_symbol_is_killed_by_the_venues_own_book() -> None:
-    with venue_world() as world:  # key misuse off: the venue's open-order book alone
+    # Key misuse off: the venue's open-order book alone, killed at 20 (far from the venue's own
+    # cap of 200 per symbol, which would refuse the flood before the watchdog does).
+    few_open_orders = "\n[traders.limits.open_orders]\nmax_per_symbol = 10\n"
+    with venue_world(extra_config=NO_KEY_MISUSE + few_open_orders) as world:
         world.space.start_watchdog()
         world.space.start_trader(equity=100_000.0)
         wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
