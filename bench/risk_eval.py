@@ -23,7 +23,6 @@ from risk import (
     OrderEvent,
     OrderEventKind,
     RiskEngine,
-    RiskEvent,
     Side,
     TradingState,
 )
@@ -54,7 +53,11 @@ MIX = [
 ]
 
 
-def _event(kind: str, ts: float, i: int) -> RiskEvent:
+# What the trader reports (so bench.watchdog_ingest can send the same mix as telemetry).
+BenchEvent = AccountSnapshot | Heartbeat | OrderEvent
+
+
+def _event(kind: str, ts: float, i: int) -> BenchEvent:
     side = Side.BUY if i % 2 else Side.SELL
     if kind == "account":
         return AccountSnapshot(ts, 100_000.0 + (i % 7), 0.0, float(i % 7))
@@ -69,7 +72,7 @@ def _event(kind: str, ts: float, i: int) -> RiskEvent:
     return OrderEvent(ts, order_kind, "BTCUSDT", side, 0.01, 50_000.0)
 
 
-def build_events(count: int, step_s: float = STEP_S) -> list[tuple[RiskEvent, float]]:
+def build_events(count: int, step_s: float = STEP_S) -> list[tuple[BenchEvent, float]]:
     return [
         (_event(MIX[i % len(MIX)], START + i * step_s, i), START + i * step_s) for i in range(count)
     ]

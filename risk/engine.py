@@ -17,6 +17,7 @@ from risk.events import (
     EventSource,
     FeedStatus,
     Heartbeat,
+    MarketEvent,
     OpenOrdersSnapshot,
     OrderEvent,
     OrderEventKind,
@@ -33,8 +34,13 @@ from risk.rules.daily_loss import DailyLossRule, next_reset
 from risk.rules.divergence import DivergenceRule
 from risk.rules.drawdown import DrawdownRule
 from risk.rules.heartbeat import HeartbeatRule
+from risk.rules.key_misuse import KeyMisuseRule
+from risk.rules.open_orders import OpenOrdersRule
+from risk.rules.order_match import OrderMatch
 from risk.rules.order_rate import OrderRateRule
+from risk.rules.order_size import OrderSizeRule
 from risk.rules.position import PositionRule
+from risk.rules.price_collar import PriceCollarRule
 from risk.rules.rejects import RejectsRule
 from risk.rules.stale_data import StaleDataRule
 from risk.rules.venue_blind import VenueBlindRule
@@ -51,15 +57,17 @@ __all__ = [
 
 # The rules only the trader's own telemetry feeds, and why each cannot judge without it. An
 # engine built with `telemetry=False` (a bot supervised by its process and the venue view
-# alone) leaves them out; every other rule runs on the watchdog's own venue view. A rule
-# added later that needs the trader's reports (key misuse compares them with the venue's
-# orders) belongs here too.
+# alone) leaves them out; every other rule runs on the watchdog's own venue view.
 TELEMETRY_ONLY_RULES: dict[str, str] = {
     "heartbeat": "no heartbeats arrive: a hung trader is invisible (its death is still seen)",
     "stale_data": "market-data ages come only from the trader's own feed reports",
     "divergence": (
-        "nothing to compare the venue's view with: orders, open orders and positions the "
-        "trader never reported, key misuse included, go unjudged"
+        "nothing to compare the venue's view with: open orders and positions the trader "
+        "never reported go unjudged"
+    ),
+    "key_misuse": (
+        "no order is ever reported, so every order the venue acknowledges would look "
+        "unauthorised: a leaked key goes unseen (the venue-side rules still judge its orders)"
     ),
 }
 
@@ -107,7 +115,18 @@ class RiskEngine:
         self.consecutive_losses = ConsecutiveLossesRule(limits.consecutive_losses, warn)
         self.stale_data = StaleDataRule(limits.stale_data, warn)
         self.heartbeat = HeartbeatRule(limits.heartbeat, now)
-        self.divergence = DivergenceRule(limits.divergence)
+        orders = OrderMatch(limits.divergence.reorder_s)  # one matching, two rules
+        self.divergence = DivergenceRule(limits.divergence, orders)
+        # Off only when the limits say so, or for a trader that sends no telemetry (nothing to
+        # compare): then nothing feeds it and it is not composed.
+        self.key_misuse: KeyMisuseRule | None = (
+            KeyMisuseRule(limits.key_misuse, orders)
+            if limits.key_misuse.enabled and telemetry
+            else None
+        )
+        self.order_size = OrderSizeRule(limits.order_size, warn, p.day_start_equity)
+        self.price_collar = PriceCollarRule(limits.price_collar, warn)
+        self.open_orders = OpenOrdersRule(limits.open_orders, warn)
         self.bad_data = BadDataRule(limits.bad_data)
         self.venue_blind = VenueBlindRule(max_venue_blind_s, now)
         # Venue blindness first: among equal states the first rule is the reason shown, and
@@ -123,6 +142,10 @@ class RiskEngine:
             self.stale_data,
             self.heartbeat,
             self.divergence,
+            *((self.key_misuse,) if self.key_misuse is not None else ()),
+            self.order_size,
+            self.price_collar,
+            self.open_orders,
             self.bad_data,
         )
         self.telemetry = telemetry
@@ -140,6 +163,7 @@ class RiskEngine:
             PositionSnapshot: self._on_position,  # type: ignore[dict-item]
             FeedStatus: self._on_feed,  # type: ignore[dict-item]
             OpenOrdersSnapshot: self._on_open_orders,  # type: ignore[dict-item]
+            MarketEvent: self._on_market,  # type: ignore[dict-item]
         }
         bad = limits.bad_data
         self._max_past = bad.max_past_s
@@ -307,9 +331,11 @@ class RiskEngine:
         The venue's own count comes from a stream that only sees orders while it is connected:
         orders acknowledged before it (re)connected exist on the trader's side only, and would
         read as a permanent divergence. The shell calls this each time that stream connects.
+        The venue's book of open orders per symbol starts afresh too.
         """
         if self._check_now(now):
             self.divergence.reset_counts(self._now)
+            self.open_orders.forget(_VENUE, self._now)
             self._rebuild()
         return self._assessment
 
@@ -415,18 +441,62 @@ class RiskEngine:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
         kind, source = e.kind, e.source
+        misuse = self.key_misuse
+        new_order = False  # the trader's SUBMIT or the venue's ACK: the per-order rules judge it
         if kind is _SUBMIT:
             if source is _TELEMETRY:
+                new_order = True
                 changed = self.order_rate.on_order(0, now) or changed
+                if misuse is not None and e.order_id:
+                    changed = misuse.on_report(e.order_id, now) or changed
         elif kind is _ACK:
             if source is _VENUE:
+                new_order = True
                 changed = self.order_rate.on_order(1, now) or changed
+                if misuse is not None:
+                    changed = misuse.on_venue_ack(e.order_id, now) or changed
+            elif misuse is not None and e.order_id:
+                changed = misuse.on_report(e.order_id, now) or changed
             changed = self.rejects.on_outcome(source, False, now) or changed
             changed = self.divergence.on_ack(source, e.order_id, now) or changed
         elif kind is _REJECT:
             changed = self.rejects.on_outcome(source, True, now) or changed
-        elif kind is _FILL and pnl is not None:
-            changed = self.consecutive_losses.on_fill(source, pnl, now) or changed
+            if e.order_id:
+                changed = self.open_orders.on_end(source, e.order_id, now) or changed
+        elif kind is _FILL:
+            if pnl is not None:
+                changed = self.consecutive_losses.on_fill(source, pnl, now) or changed
+            if e.order_id:
+                changed = self.open_orders.on_fill(source, e.order_id, e.qty, now) or changed
+        elif e.order_id:  # CANCEL
+            changed = self.open_orders.on_end(source, e.order_id, now) or changed
+        if new_order:
+            collar = self.price_collar
+            price = e.price or collar.mid(e.symbol, now)  # a market order: priced at the mid
+            changed = self.order_size.on_order(e, price, now) or changed
+            changed = collar.on_order(e, now) or changed
+            if e.order_id:
+                changed = (
+                    self.open_orders.on_new(source, e.symbol, e.order_id, e.qty, now) or changed
+                )
+        return changed
+
+    def _on_market(self, e: MarketEvent, now: float) -> bool:
+        try:
+            ok = (
+                now - self._max_past <= e.ts <= now + self._max_future
+                and 0.0 < e.bid <= e.ask <= BIG
+                and e.source.__class__ is EventSource
+                and e.symbol.__class__ is str
+                and e.symbol != ""
+            )
+        except TypeError:
+            ok = False
+        if not ok:
+            return self._bad(e, now)
+        changed = self._good(e, now) if self._bad_pending() else False
+        if e.source is _VENUE:  # the collar measures against the venue, never the trader
+            self.price_collar.on_market(e.symbol, e.bid, e.ask, e.ts)
         return changed
 
     def _on_account(self, e: AccountSnapshot, now: float) -> bool:
@@ -451,7 +521,7 @@ class RiskEngine:
         start = daily.day_start_equity
         changed = daily.on_equity(e.source, e.equity) or changed
         if daily.day_start_equity is not start:
-            self.position.set_base(daily.day_start_equity)
+            self._set_base(daily.day_start_equity)
         return self.drawdown.on_equity(e.source, e.equity, now) or changed
 
     def _on_heartbeat(self, e: Heartbeat, now: float) -> bool:
@@ -542,8 +612,15 @@ class RiskEngine:
         self._day_start_ts = now
         self._next_reset = next_reset(now, self.limits.daily_loss)
         self.daily_loss.reset_day()
-        self.position.set_base(self.daily_loss.day_start_equity)
+        self._set_base(self.daily_loss.day_start_equity)
         self.divergence.reset_counts(now)
+        self.open_orders.forget(_TELEMETRY, now)
+        self.open_orders.forget(_VENUE, now)
+
+    def _set_base(self, day_start_equity: float | None) -> None:
+        """Percent limits are of the day-start equity."""
+        self.position.set_base(day_start_equity)
+        self.order_size.set_base(day_start_equity)
 
     def _set_latch(self, reason: str, text: str) -> None:
         self._latch_reason = reason

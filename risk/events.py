@@ -99,6 +99,20 @@ class OpenOrdersSnapshot:
     source: EventSource = EventSource.TELEMETRY
 
 
-RiskEvent = (
-    Heartbeat | AccountSnapshot | PositionSnapshot | OrderEvent | FeedStatus | OpenOrdersSnapshot
-)
+@dataclass(frozen=True, slots=True)
+class MarketEvent:
+    """The best bid and ask for `symbol`: the mid per-order rules judge prices against.
+
+    The watchdog's comes from the venue's own market stream (`source` VENUE), never from the
+    trader: a price collar measured against the trader's own view would move with its bug."""
+
+    ts: float
+    symbol: str
+    bid: float
+    ask: float
+    source: EventSource = EventSource.VENUE
+
+
+# The trader's facts (and the venue's of the same kinds), then what only the venue tells.
+_Reported = Heartbeat | AccountSnapshot | PositionSnapshot | OrderEvent | FeedStatus
+RiskEvent = _Reported | OpenOrdersSnapshot | MarketEvent

@@ -157,6 +157,49 @@ class DivergenceLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyMisuseLimits:
+    """A venue ACK of an order the trader never reported (no SUBMIT or ACK with its client
+    order id within `reorder_s` either way) is key misuse: KILLED. Off only when written so."""
+
+    enabled: bool
+    reorder_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSizeLimits:
+    """Each order's quantity and notional, as the trader submits it and as the venue
+    acknowledges it: over a limit -> HALTED, at `kill_multiple` times it -> KILLED."""
+
+    max_notional: Amount  # the default per order; a symbol's own limits replace it
+    symbols: tuple[SymbolLimit, ...]
+    kill_multiple: float
+    cooldown_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PriceCollarLimits:
+    """Each priced order against the venue's own mid: further than `collar_pct` from it ->
+    HALTED, at `kill_multiple` times the collar -> KILLED. With no mid fresher than
+    `max_mid_age_s` the collar cannot judge: ACTIVE (counted), or HALTED with `require_mid`."""
+
+    collar_pct: float
+    max_mid_age_s: float
+    require_mid: bool
+    kill_multiple: float
+    cooldown_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrderLimits:
+    """Open orders in one symbol, in the trader's book or the venue's: over `max_per_symbol`
+    -> HALTED, at `kill_multiple` times it -> KILLED; transient."""
+
+    max_per_symbol: int
+    kill_multiple: float
+    cooldown_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     profile: str | None
     warn_at_pct: float
@@ -170,6 +213,10 @@ class Limits:
     stale_data: StaleDataLimits
     heartbeat: HeartbeatLimits
     divergence: DivergenceLimits
+    key_misuse: KeyMisuseLimits
+    order_size: OrderSizeLimits
+    price_collar: PriceCollarLimits
+    open_orders: OpenOrderLimits
 
 
 # --- the built-in profiles, as raw tables so that a file's overrides merge uniformly ---------
@@ -182,6 +229,9 @@ def _profile(
     rate: tuple[int, int],
     rejects: tuple[int, float],
     position: tuple[float, float, float],
+    order_pct: float,
+    collar_pct: float,
+    open_orders: int,
     losses: int,
     stale_s: float,
 ) -> dict[str, Any]:
@@ -234,6 +284,21 @@ def _profile(
             "grade": "halted",
             "reorder_s": 2.0,
         },
+        "key_misuse": {"enabled": True, "reorder_s": 0.5},
+        "order_size": {
+            "max_notional": {"pct": order_pct},
+            "symbols": {},
+            "kill_multiple": 2.0,
+            "cooldown_s": 30.0,
+        },
+        "price_collar": {
+            "collar_pct": collar_pct,
+            "max_mid_age_s": stale_s,
+            "require_mid": False,
+            "kill_multiple": 2.0,
+            "cooldown_s": 30.0,
+        },
+        "open_orders": {"max_per_symbol": open_orders, "kill_multiple": 2.0, "cooldown_s": 30.0},
     }
 
 
@@ -245,6 +310,9 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
             rate=(10, 300),
             rejects=(5, 20),
             position=(5, 15, 10),
+            order_pct=2,
+            collar_pct=2,
+            open_orders=20,
             losses=3,
             stale_s=5,
         ),
@@ -254,6 +322,9 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
             rate=(50, 1500),
             rejects=(10, 30),
             position=(15, 45, 30),
+            order_pct=5,
+            collar_pct=5,
+            open_orders=50,
             losses=7,
             stale_s=5,
         ),
@@ -263,6 +334,9 @@ _RAW_PROFILES: Mapping[str, dict[str, Any]] = MappingProxyType(
             rate=(200, 6000),
             rejects=(20, 50),
             position=(30, 90, 60),
+            order_pct=10,
+            collar_pct=10,
+            open_orders=200,
             losses=15,
             stale_s=10,
         ),
@@ -404,13 +478,17 @@ def _symbol_limit(parent: Table, symbol: str) -> SymbolLimit:
     )
 
 
-def _position(t: Table) -> PositionLimits:
+def _symbols(t: Table) -> tuple[SymbolLimit, ...]:
     symbols = t.table("symbols", required=True)
+    return tuple(_symbol_limit(symbols, name) for name in symbols.data)
+
+
+def _position(t: Table) -> PositionLimits:
     return PositionLimits(
         max_symbol_notional=_amount(t, "max_symbol_notional"),
         max_gross_notional=_amount(t, "max_gross_notional"),
         max_net_notional=_amount(t, "max_net_notional"),
-        symbols=tuple(_symbol_limit(symbols, name) for name in symbols.data),
+        symbols=_symbols(t),
         cooldown_s=_zero_or_more(t, "cooldown_s"),
     )
 
@@ -437,6 +515,41 @@ def _divergence(t: Table) -> DivergenceLimits:
         grace_s=_zero_or_more(t, "grace_s"),
         grade=_GRADES[grade],
         reorder_s=_zero_or_more(t, "reorder_s"),
+    )
+
+
+def _key_misuse(t: Table) -> KeyMisuseLimits:
+    return KeyMisuseLimits(enabled=t.boolean("enabled"), reorder_s=_zero_or_more(t, "reorder_s"))
+
+
+def _order_size(t: Table) -> OrderSizeLimits:
+    return OrderSizeLimits(
+        max_notional=_amount(t, "max_notional"),
+        symbols=_symbols(t),
+        kill_multiple=_kill_multiple(t),
+        cooldown_s=_zero_or_more(t, "cooldown_s"),
+    )
+
+
+def _kill_multiple(t: Table) -> float:
+    return t.number("kill_multiple", low=1.0, low_open=False)
+
+
+def _price_collar(t: Table) -> PriceCollarLimits:
+    return PriceCollarLimits(
+        collar_pct=_pct(t, "collar_pct"),
+        max_mid_age_s=t.number("max_mid_age_s"),
+        require_mid=t.boolean("require_mid"),
+        kill_multiple=_kill_multiple(t),
+        cooldown_s=_zero_or_more(t, "cooldown_s"),
+    )
+
+
+def _open_orders(t: Table) -> OpenOrderLimits:
+    return OpenOrderLimits(
+        max_per_symbol=_count(t, "max_per_symbol"),
+        kill_multiple=_kill_multiple(t),
+        cooldown_s=_zero_or_more(t, "cooldown_s"),
     )
 
 
@@ -469,6 +582,12 @@ _SECTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
         "divergence": _keys(
             "open_orders", "position_qty", "order_count", "grace_s", "grade", "reorder_s"
         ),
+        "key_misuse": _keys("enabled", "reorder_s"),
+        "order_size": _keys("max_notional", "symbols", "kill_multiple", "cooldown_s"),
+        "price_collar": _keys(
+            "collar_pct", "max_mid_age_s", "require_mid", "kill_multiple", "cooldown_s"
+        ),
+        "open_orders": _keys("max_per_symbol", "kill_multiple", "cooldown_s"),
     }
 )
 _TOP_KEYS = frozenset({"profile", "warn_at_pct", *_SECTION_KEYS})
@@ -506,6 +625,10 @@ def _build(top: Table) -> Limits:
         stale_data=_stale(section("stale_data")),
         heartbeat=_heartbeat(section("heartbeat")),
         divergence=_divergence(section("divergence")),
+        key_misuse=_key_misuse(section("key_misuse")),
+        order_size=_order_size(section("order_size")),
+        price_collar=_price_collar(section("price_collar")),
+        open_orders=_open_orders(section("open_orders")),
     )
 
 

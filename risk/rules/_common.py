@@ -152,3 +152,62 @@ class Sustain:
         """A re-arm gives a breach that still holds a fresh `kill_after_s`."""
         if self.since != INF:
             self.since = now
+
+
+REPORTED_BY = ("trader SUBMIT", "venue ACK")  # indexed by EventSource
+
+
+def order_words(order_id: str, symbol: str, side: str, source: int) -> tuple[str, str]:
+    """How a per-order verdict names its order, and which side's event it judged."""
+    return f"order {order_id or '(no id)'} {symbol} {side}", REPORTED_BY[source]
+
+
+class PerOrderRule:
+    """What per-order rules share: each order is judged once, at its event, so a breach is a
+    moment, not a level. The worst verdict holds until `cooldown_s` after the last order that
+    reached the warn level; a milder one never replaces a worse one inside the hold."""
+
+    name: str
+    recovery = Recovery.TRANSIENT
+
+    def __init__(self, cooldown_s: float) -> None:
+        self.cooldown_s = cooldown_s
+        self.decision: Decision | None = None
+        self.due = INF  # when the held verdict lapses
+
+    def hold(self, decision: Decision, now: float) -> bool:
+        held = self.decision
+        if held is None or decision.state >= held.state:
+            self.decision = decision
+        self.due = now + self.cooldown_s
+        return True
+
+    def evaluate(self, now: float) -> bool:
+        if now < self.due:
+            return False
+        self.decision = None
+        self.due = INF
+        return True
+
+    def hard_breach(self) -> Decision | None:
+        return None
+
+    def utilisation(self) -> float:
+        """The held order's measure over its limit: how close a recent order came."""
+        held = self.decision
+        return held.value / held.limit if held is not None and held.limit > 0 else 0.0
+
+    def on_rearm(self, now: float) -> None:
+        self.decision = None
+        self.due = INF
+        self.evaluate(now)
+
+
+def grade_order(
+    value: float, limit: float, warn_ratio: float, kill_multiple: float
+) -> TradingState:
+    """One order's measure against its limit: WARN from `warn_ratio` of it, HALTED over it,
+    KILLED at `kill_multiple` times it (a fat finger or a runaway, not a rounding)."""
+    if value > limit:
+        return TradingState.KILLED if value >= limit * kill_multiple else TradingState.HALTED
+    return grade(value, limit, warn_ratio, TradingState.HALTED)

@@ -17,6 +17,7 @@ from risk.events import (
     EventSource,
     FeedStatus,
     Heartbeat,
+    MarketEvent,
     OpenOrdersSnapshot,
     OrderEvent,
     OrderEventKind,
@@ -105,7 +106,25 @@ def diagnose(event: object, now: float, limits: BadDataLimits) -> str | None:
             else f"{name}.count must be a non-negative integer, got {count!r}",
             _source(event.source, f"{name}.source"),
         )
+    if isinstance(event, MarketEvent):
+        return _diagnose_market(event, now, limits)
     return f"unknown event type {name}"
+
+
+def _diagnose_market(event: MarketEvent, now: float, limits: BadDataLimits) -> str | None:
+    name = "MarketEvent"
+    problem = _first(
+        diagnose_time(event.ts, f"{name}.ts", now, limits),
+        _symbol(event.symbol, f"{name}.symbol"),
+        _number(event.bid, f"{name}.bid"),
+        _number(event.ask, f"{name}.ask"),
+        _source(event.source, f"{name}.source"),
+    )
+    if problem is None and (event.bid == 0 or event.ask == 0):
+        return f"{name}.{'bid' if event.bid == 0 else 'ask'} is 0"
+    if problem is None and event.ask < event.bid:
+        return f"{name} is crossed: ask {event.ask:g} below bid {event.bid:g}"
+    return problem
 
 
 def _diagnose_position(event: PositionSnapshot, now: float, limits: BadDataLimits) -> str | None:
@@ -151,7 +170,7 @@ def fact_key(event: object) -> str:
     if isinstance(source, EventSource):
         parts.append(source.name)
     symbol = getattr(event, "symbol", None)
-    if isinstance(event, PositionSnapshot | FeedStatus) and isinstance(symbol, str):
+    if isinstance(event, PositionSnapshot | FeedStatus | MarketEvent) and isinstance(symbol, str):
         parts.append(symbol)
     return "/".join(parts)
 

@@ -27,12 +27,8 @@ from dataclasses import dataclass
 from risk.decision import Decision
 from risk.limits import DivergenceLimits
 from risk.rules._common import INF, Cooldown, Recovery
+from risk.rules.order_match import OrderMatch
 from risk.state import TradingState
-
-_SIDES = ("trader", "venue")  # indexed by EventSource
-_TRADER = 0
-MAX_UNMATCHED = 10_000  # per side: beyond it the oldest is dropped and counted as unmatched
-_NAMED = 5  # order ids a reason names before "+N more"
 
 
 @dataclass(slots=True)
@@ -44,140 +40,24 @@ class SnapshotGap:
     since: float
 
 
-class OrderMatch:
-    """Acknowledged orders seen by one side and not yet by the other, by order id.
-
-    Anonymous events (no id) get a private integer key and match the other side's oldest
-    entry; a named event that finds no entry of its id takes the other side's oldest anonymous
-    one (a bot that sends no ids against a venue that always has them). An entry is in flight
-    until it is `window` old, then unmatched. Both stay matchable.
-
-    A restart (`started`, a reconnected venue stream) cannot compare what the trader reports
-    in its first `window`: those acks may belong to orders whose venue event came while the
-    stream was away. They are dropped unmatched, never counted. Orders only the venue shows
-    are never excused: that is how someone else trading the key looks.
-    """
-
-    __slots__ = (
-        "_anonymous",
-        "_excused_until",
-        "_last_key",
-        "dropped",
-        "in_flight",
-        "seen",
-        "unmatched",
-        "window",
-    )
-
-    def __init__(self, window: float, started: float = -INF) -> None:
-        self.window = window
-        self._excused_until = started + window
-        self.in_flight: tuple[dict[object, float], ...] = ({}, {})  # key -> arrival, oldest first
-        self.unmatched: tuple[dict[object, float], ...] = ({}, {})
-        self.seen = [False, False]  # a side's entries count only once the other side reports
-        self.dropped = [0, 0]  # unmatched entries evicted past MAX_UNMATCHED: still counted
-        self._anonymous = [0, 0]  # anonymous entries held per side: no scan when there are none
-        self._last_key = 0
-
-    def on_ack(self, source: int, order_id: str, now: float) -> None:
-        self.seen[source] = True
-        other = 1 - source
-        if order_id:
-            for pending in (self.unmatched[other], self.in_flight[other]):
-                if pending.pop(order_id, None) is not None:
-                    return
-        if self._match_oldest(other, anonymous_only=bool(order_id)):
-            return
-        key: object = order_id or self._new_anonymous(source)
-        flight = self.in_flight[source]
-        flight[key] = now
-        if len(flight) + len(self.unmatched[source]) > MAX_UNMATCHED:
-            oldest = self.unmatched[source] or flight
-            self._remove(source, oldest, next(iter(oldest)))
-            if self.seen[other]:  # else nothing compares this side yet: nothing is lost
-                self.dropped[source] += 1
-
-    def _match_oldest(self, side: int, *, anonymous_only: bool) -> bool:
-        if anonymous_only and not self._anonymous[side]:
-            return False
-        for pending in (self.unmatched[side], self.in_flight[side]):
-            for key in pending:
-                if not anonymous_only or isinstance(key, int):
-                    self._remove(side, pending, key)
-                    return True
-        return False
-
-    def _new_anonymous(self, side: int) -> int:
-        self._anonymous[side] += 1
-        self._last_key += 1
-        return self._last_key
-
-    def _remove(self, side: int, pending: dict[object, float], key: object) -> None:
-        del pending[key]
-        if isinstance(key, int):
-            self._anonymous[side] -= 1
-
-    def expire(self, now: float) -> None:
-        """Move entries older than the window, on sides whose counterpart reports, to unmatched."""
-        for side in (0, 1):
-            if not self.seen[1 - side]:
-                continue
-            flight, late = self.in_flight[side], self.unmatched[side]
-            while flight:
-                key, at = next(iter(flight.items()))
-                if now - at < self.window:
-                    break
-                if side == _TRADER and at < self._excused_until:
-                    self._remove(side, flight, key)  # acked across the restart: not comparable
-                    continue
-                del flight[key]
-                late[key] = at
-
-    def count(self) -> int:
-        return len(self.unmatched[0]) + len(self.unmatched[1]) + sum(self.dropped)
-
-    def next_due(self) -> float:
-        """When the oldest entry now in flight leaves the window; INF when none will."""
-        due = INF
-        for side in (0, 1):
-            flight = self.in_flight[side]
-            if flight and self.seen[1 - side]:
-                due = min(due, next(iter(flight.values())) + self.window)
-        return due
-
-    def describe(self) -> str:
-        """The unmatched orders by side: the first ids, then how many more."""
-        parts = []
-        for side in (0, 1):
-            ids = [k for k in self.unmatched[side] if isinstance(k, str)]
-            words = [", ".join(ids[:_NAMED])] if ids else []
-            counts = (
-                (len(ids) - _NAMED, "more"),
-                (len(self.unmatched[side]) - len(ids), "without id"),
-                (self.dropped[side], f"dropped past {MAX_UNMATCHED}"),
-            )
-            words += [f"{n} {what}" for n, what in counts if n > 0]
-            if words:
-                parts.append(f"{_SIDES[side]} only: {', '.join(words)}")
-        return "; ".join(parts)
-
-
 class DivergenceRule:
     name = "divergence"
     recovery = Recovery.TRANSIENT
 
-    def __init__(self, limits: DivergenceLimits) -> None:
+    def __init__(self, limits: DivergenceLimits, orders: OrderMatch) -> None:
+        """`orders` is shared with the key-misuse rule; this rule owns its ACK side."""
         self.limits = limits
         self.cooldown = Cooldown(limits.grace_s)
         self.decision: Decision | None = None
         self.due = INF
+        self.orders = orders
         self._forget()
 
     def _forget(self) -> None:
         self.open_orders: list[int | None] = [None, None]
         self.positions: tuple[dict[str, float], ...] = ({}, {})
         self.positions_seen = [False, False]
-        self.orders = OrderMatch(self.limits.reorder_s)
+        self.orders.restart(-INF)
         self.gaps: dict[str, SnapshotGap] = {}  # snapshot measure -> its gap, in flight or not
         self.since = INF  # since when some divergence has been established
         self.raw: Decision | None = None
@@ -275,7 +155,7 @@ class DivergenceRule:
         """The daily reset and a reconnected venue stream restart the order matching, so that
         a datagram lost now and then cannot add up to a breach over weeks, and orders the
         stream never saw are not read as unmatched."""
-        self.orders = OrderMatch(self.limits.reorder_s, started=now)
+        self.orders.restart(now)
         return self.evaluate(now)
 
     def hard_breach(self) -> Decision | None:

@@ -13,6 +13,7 @@ from risk import (
     AccountSnapshot,
     FeedStatus,
     Heartbeat,
+    MarketEvent,
     OpenOrdersSnapshot,
     OrderEventKind,
     RiskEvent,
@@ -29,6 +30,7 @@ GOOD_EVENTS: list[RiskEvent] = [
     order(T0, OrderEventKind.FILL, pnl=-1.0),
     FeedStatus(T0, "BTCUSDT", T0),
     OpenOrdersSnapshot(T0, 2, VENUE),
+    MarketEvent(T0, "BTCUSDT", 49_999.0, 50_001.0),
 ]
 NUMERIC_FIELDS = [
     (event, field.name)

@@ -9,9 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from risk import EventSource, OpenOrdersSnapshot, OrderEventKind, RiskEngine, TradingState
-from risk.rules.divergence import MAX_UNMATCHED
+from risk.limits import Limits
+from risk.rules.order_match import MAX_UNMATCHED
 
-from .helpers import T0, TELEMETRY, VENUE, engine, limits, order, position
+from . import helpers
+from .helpers import T0, TELEMETRY, VENUE, engine, order, position
 
 ACK = OrderEventKind.ACK
 REORDER_S = 2.0
@@ -24,6 +26,12 @@ DIVERGENCE = {
     "reorder_s": REORDER_S,
 }
 EXACT = {**DIVERGENCE, "open_orders": 0, "order_count": 0}
+
+
+def limits(**tables: object) -> Limits:
+    """Divergence alone: these orders' reports come late or never on purpose, which the
+    key-misuse rule (tests/risk/test_key_misuse.py) would rightly kill."""
+    return helpers.limits(key_misuse={"enabled": False}, **tables)
 
 
 def test_a_gap_that_holds_past_the_reorder_window_warns_then_is_graded() -> None:

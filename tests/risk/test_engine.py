@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk import OrderEventKind, RiskEngine, TradingState
+from risk import EventSource, MarketEvent, OrderEventKind, RiskEngine, TradingState
 from risk.rules import Recovery
 
 from .helpers import T0, account, beat, engine, limits, order
@@ -174,3 +174,33 @@ def test_every_rule_states_its_recovery_kind_and_a_unique_name() -> None:
 def test_the_engine_exposes_next_due_for_the_shells_timer() -> None:
     eng = engine(limits(heartbeat=HEARTBEAT))
     assert eng.next_due == eng.assessment.next_due == T0 + 3.0
+
+
+def test_a_healthy_traders_orders_seen_from_both_sides_stay_active() -> None:
+    # The whole path a quoting trader takes under the standard profile: the venue's quotes,
+    # its SUBMIT, the venue's ACK (before or after the trader's own), fills and cancels.
+    eng = engine()
+    now = T0
+    for i in range(400):
+        now = T0 + i * 0.05
+        mid = 50_000.0 + (i % 13)
+        eng.apply(MarketEvent(now, "BTCUSDT", mid - 0.5, mid + 0.5), now)
+        eng.apply(beat(now), now)
+        oid = f"q-{i}"
+        eng.apply(order(now, OrderEventKind.SUBMIT, price=mid - 25, qty=0.002, order_id=oid), now)
+        venue_first = i % 2 == 0
+        t_venue, t_trader = (now + 0.001, now + 0.002)[:: 1 if venue_first else -1]
+        eng.apply(order(t_venue, OrderEventKind.ACK, price=mid - 25, qty=0.002,
+                        source=EventSource.VENUE, order_id=oid), t_venue)  # fmt: skip
+        eng.apply(order(t_trader, OrderEventKind.ACK, price=mid - 25, qty=0.002, order_id=oid),
+                  max(t_venue, t_trader))  # fmt: skip
+        if i >= 3:  # requoted: the quote before last leaves the book, filled or cancelled
+            old, end = f"q-{i - 3}", OrderEventKind.FILL if i % 3 else OrderEventKind.CANCEL
+            for source in EventSource:
+                eng.apply(order(now + 0.003, end, qty=0.002, source=source, order_id=old),
+                          now + 0.003)  # fmt: skip
+        assert eng.state is TradingState.ACTIVE, eng.assessment
+    assert eng.evaluate(now + 60).state is TradingState.ACTIVE
+    assert eng.price_collar.unjudged == 0
+    assert {"key_misuse", "order_size", "price_collar", "open_orders"} <= set(eng.utilisation())
+    assert [len(book.get("BTCUSDT", {})) for book in eng.open_orders.books] == [3, 3]

@@ -165,6 +165,30 @@ def test_the_example_file_parses_and_differs_from_its_profile() -> None:
             "limits.toml: stale_data.kill_after: unknown key",
         ),
         (
+            'profile = "standard"\n[key_misuse]\nenabled = "no"',
+            "limits.toml: key_misuse.enabled: expected a boolean, got a string",
+        ),
+        (
+            'profile = "standard"\n[order_size]\nkill_multiple = 0.5',
+            "limits.toml: order_size.kill_multiple: must be >= 1",
+        ),
+        (
+            'profile = "standard"\n[order_size.symbols.ETHUSDT]\nmax_qt = 2',
+            "limits.toml: order_size.symbols.ETHUSDT.max_qt: unknown key",
+        ),
+        (
+            'profile = "standard"\n[price_collar]\ncollar_pct = 0',
+            "limits.toml: price_collar.collar_pct: must be > 0",
+        ),
+        (
+            'profile = "standard"\n[price_collar]\nrequire_mid = 1',
+            "limits.toml: price_collar.require_mid: expected a boolean, got an integer",
+        ),
+        (
+            'profile = "standard"\n[open_orders]\nmax_per_symbol = 0',
+            "limits.toml: open_orders.max_per_symbol: must be >= 1",
+        ),
+        (
             'profile = "yolo"',
             "limits.toml: profile: must be one of conservative, standard, aggressive, got 'yolo'",
         ),
@@ -203,6 +227,9 @@ KEYS = st.sampled_from(
         "timezone", "action", "drawdown", "soft", "hard", "order_rate", "windows", "seconds",
         "max_orders", "position", "symbols", "BTCUSDT", "max_qty", "heartbeat", "grade",
         "divergence", "bad_data", "cooldown_s", "kill_after_s", "max_age_s", "stale_data",
+        "key_misuse", "enabled", "reorder_s", "order_size", "max_notional", "kill_multiple",
+        "price_collar", "collar_pct", "max_mid_age_s", "require_mid", "open_orders",
+        "max_per_symbol",
     ]
 )  # fmt: skip
 SCALARS = st.one_of(

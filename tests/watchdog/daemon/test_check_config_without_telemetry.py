@@ -12,7 +12,7 @@ from pathlib import Path
 from harness.procs import REPO
 
 SILENT = 'telemetry = "none"\npidfile = "bot.pid"\ncmdline = "bot.py"'
-CANNOT = ["heartbeat", "stale_data", "divergence"]
+CANNOT = ["heartbeat", "stale_data", "divergence", "key_misuse"]
 
 
 def _check(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +41,7 @@ def test_the_text_names_the_rules_that_apply_and_those_that_cannot_judge(
     assert lines[2].startswith("  rules that apply: venue_blind, daily_loss, drawdown, order_rate")
     assert not any(rule in lines[2] for rule in CANNOT)
     assert lines[3].startswith("  rules that cannot judge: heartbeat (no heartbeats arrive")
-    assert "key misuse" in lines[3]
+    assert "key_misuse (" in lines[3]
     assert len(lines) == 4  # alpha sends telemetry: every rule judges it, nothing to say
 
 

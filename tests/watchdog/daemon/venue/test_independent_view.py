@@ -10,8 +10,13 @@ from decimal import Decimal
 import pytest
 
 from harness.wait import wait_until
-from tests.watchdog.daemon.venue.world import VENUES, venue_world
+from tests.watchdog.daemon.venue.world import NO_KEY_MISUSE, VENUES, venue_world
 
+# A flood rests order after order in one symbol: out of the way of the rule under test.
+MANY_OPEN_ORDERS = """
+[traders.limits.open_orders]
+max_per_symbol = 1000000
+"""
 LOW_ORDER_RATE = """
 [traders.limits.order_rate]
 windows = [{seconds = 1.0, max_orders = 5}]
@@ -21,10 +26,24 @@ cooldown_s = 5.0
 
 
 @pytest.mark.parametrize("venue", VENUES)
+def test_orders_the_trader_never_reported_are_key_misuse_and_killed(venue: str) -> None:
+    with venue_world(venue=venue, extra_config="") as world:  # the profile's key misuse: on
+        world.space.start_watchdog()
+        world.space.start_trader(equity=100_000.0)  # heartbeats only: it reports no orders
+        wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
+        assert world.place_resting(1) == 1  # a rogue client with the trader's key: one is enough
+        world.wait_killed_clean()
+        (started,) = world.space.audit("kill_started")
+        assert started["detail"]["cause"] == "key_misuse"
+        assert "acknowledged 1 order(s) the trader never reported" in started["detail"]["reason"]
+
+
+@pytest.mark.parametrize("venue", VENUES)
 def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view(
     venue: str,
 ) -> None:
-    with venue_world(venue=venue, extra_config=LOW_ORDER_RATE) as world:
+    extra = LOW_ORDER_RATE + NO_KEY_MISUSE + MANY_OPEN_ORDERS
+    with venue_world(venue=venue, extra_config=extra) as world:
         world.space.start_watchdog()
         world.space.start_trader(equity=100_000.0)  # heartbeats only: it says nothing of orders
         wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
@@ -33,6 +52,21 @@ def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view(
         assert placed > 5
         (started,) = world.space.audit("kill_started")
         assert started["detail"]["cause"] == "order_rate"
+
+
+def test_a_flood_resting_in_one_symbol_is_killed_by_the_venues_own_book() -> None:
+    # Key misuse off: the venue's open-order book alone, killed at 20 (far from the venue's own
+    # cap of 200 per symbol, which would refuse the flood before the watchdog does).
+    few_open_orders = "\n[traders.limits.open_orders]\nmax_per_symbol = 10\n"
+    with venue_world(extra_config=NO_KEY_MISUSE + few_open_orders) as world:
+        world.space.start_watchdog()
+        world.space.start_trader(equity=100_000.0)
+        wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
+        world.place_until_refused()
+        world.wait_killed_clean()
+        (started,) = world.space.audit("kill_started")
+        assert started["detail"]["cause"] == "open_orders"
+        assert "(venue's book)" in started["detail"]["reason"]
 
 
 @pytest.mark.parametrize("venue", VENUES)

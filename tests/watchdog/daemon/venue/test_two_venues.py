@@ -17,6 +17,8 @@ from harness.watchdog_world import ALPHA, KEY, Workspace
 from tests.watchdog.daemon.venue.world import TRADER_ACCOUNT, VenueWorld, write_key
 
 VENUE_STEPS = {"venue_cancel_all", "venue_sweep", "venue_revoke_key"}
+# The test rests orders with each trader's key and reports none: key misuse off, or it kills.
+NO_KEY_MISUSE = {"key_misuse": {"enabled": False}}
 
 
 def _link_files(root: Path, sim: SimProcess, prefix: str) -> dict[str, str]:
@@ -38,9 +40,10 @@ def test_one_watchdog_kills_its_bybit_trader_and_leaves_its_binance_trader_activ
         binance = SimProcess.start(root / "binance")
         bybit = SimProcess.start(root / "bybit", venue="bybit")
         try:
-            alpha = replace(ALPHA, venue=binance.venue_link(
+            alpha = replace(ALPHA, rules=NO_KEY_MISUSE, venue=binance.venue_link(
                 TRADER_ACCOUNT, **_link_files(root, binance, "alpha")))  # fmt: skip
             beta = replace(ALPHA, id="beta", hmac_key_file="beta.key", pidfile="beta.pid",
+                           rules=NO_KEY_MISUSE,
                            credential_file=None, venue=bybit.venue_link(
                                TRADER_ACCOUNT, **_link_files(root, bybit, "beta")))  # fmt: skip
             config = WatchdogConfig(traders=(alpha, beta), log_level="debug").to_toml()

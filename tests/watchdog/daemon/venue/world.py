@@ -140,12 +140,21 @@ class VenueWorld:
         assert self.key_deleted()
 
 
+# The bot reports no orders, and the scripted client trades with the trader's key: unless a
+# test is about key misuse, that client stands for the trader, supervised without order
+# telemetry, so the rule is turned off as such a trader's limits must say.
+NO_KEY_MISUSE = """
+[traders.limits.key_misuse]
+enabled = false
+"""
+
+
 @contextmanager
 def venue_world(
     *,
     venue: str = "binance",
     countdown_ms: int = 10_000,
-    extra_config: str = "",
+    extra_config: str = NO_KEY_MISUSE,
     sim_config: SimConfig | None = None,
     master_secret: str | None = None,
     config: str = CONFIG,
@@ -153,7 +162,8 @@ def venue_world(
     """``venue``: the sim's front (``binance``, ``bybit``); ``countdown_ms`` the dead man's
     switch either way (Bybit's DCP in whole seconds, 0 off). ``master_secret`` replaces the
     master key's secret in the watchdog's file (a bad key). ``config``: the watchdog's config
-    before its venue table (one trader `alpha`)."""
+    before its venue table (one trader `alpha`). ``extra_config`` replaces `NO_KEY_MISUSE`
+    (add it back to keep the rule off)."""
     # Unix socket paths are limited to 108 bytes: a short directory, not pytest's tmp_path.
     with tempfile.TemporaryDirectory(prefix="wdv-") as root_name:
         root = Path(root_name)

@@ -1,0 +1,210 @@
+"""Orders by client order id, as the trader reported them and as the venue acknowledged them.
+
+One structure feeds two rules. Divergence matches the two sides' ACKs one for one; key misuse
+asks of each venue ACK whether the trader reported that order at all (a SUBMIT or an ACK with
+its id). Both allow the same kind of reorder window: data in flight is neither.
+"""
+
+from __future__ import annotations
+
+from math import nextafter
+
+from risk.rules._common import INF
+
+_SIDES = ("trader", "venue")  # indexed by EventSource
+_TRADER = 0
+MAX_UNMATCHED = 10_000  # per side: beyond it the oldest is dropped and counted as unmatched
+MAX_REPORTED = 10_000  # order ids the trader reported, kept to authorise a late venue ACK
+_NAMED = 5  # order ids a reason names before "+N more"
+
+
+def name_ids(ids: list[str], total: int) -> str:
+    """The first order ids of `total`, then how many more."""
+    words = [", ".join(ids[:_NAMED])]
+    if total > _NAMED:
+        words.append(f"{total - _NAMED} more")
+    return ", ".join(words)
+
+
+class OrderMatch:
+    """Orders by client order id: the ACK side and the report side.
+
+    The ACK side (divergence): acknowledged orders seen by one side and not yet by the other.
+
+    Anonymous events (no id) get a private integer key and match the other side's oldest
+    entry; a named event that finds no entry of its id takes the other side's oldest anonymous
+    one (a bot that sends no ids against a venue that always has them). An entry is in flight
+    until it is `window` old, then unmatched. Both stay matchable.
+
+    A restart (`started`, a reconnected venue stream) cannot compare what the trader reports
+    in its first `window`: those acks may belong to orders whose venue event came while the
+    stream was away. They are dropped unmatched, never counted. Orders only the venue shows
+    are never excused: that is how someone else trading the key looks.
+
+    The report side (key misuse): the ids the trader reported (the latest `MAX_REPORTED`),
+    and the venue ACKs no report has matched yet, oldest first; the rule gives their window.
+    """
+
+    __slots__ = (
+        "_anonymous",
+        "_excused_until",
+        "_last_key",
+        "dropped",
+        "in_flight",
+        "reported",
+        "seen",
+        "unmatched",
+        "unnamed",
+        "unreported",
+        "window",
+    )
+
+    def __init__(self, window: float, started: float = -INF) -> None:
+        self.window = window
+        self.restart(started)
+        # The report side outlives a restart: a rogue order pending when the venue's stream
+        # reconnects must still be judged.
+        self.reported: dict[str, None] = {}  # ids the trader reported, oldest first
+        self.unreported: dict[str, float] = {}  # venue ACKs no report matched yet -> arrival
+        self.unnamed = 0  # venue ACKs without a client id: no report can ever match them
+
+    def restart(self, started: float) -> None:
+        """Compare acknowledged orders afresh from `started` (see the class docstring)."""
+        self._excused_until = started + self.window
+        self.in_flight: tuple[dict[object, float], ...] = ({}, {})  # key -> arrival, oldest first
+        self.unmatched: tuple[dict[object, float], ...] = ({}, {})
+        self.seen = [False, False]  # a side's entries count only once the other side reports
+        self.dropped = [0, 0]  # unmatched entries evicted past MAX_UNMATCHED: still counted
+        self._anonymous = [0, 0]  # anonymous entries held per side: no scan when there are none
+        self._last_key = 0
+
+    # --- the report side (key misuse) -------------------------------------------------------
+
+    def on_report(self, order_id: str) -> bool:
+        """The trader reported `order_id` (a SUBMIT or an ACK): it authorises that order.
+
+        True when it matched a venue ACK still waiting for its report. A report without an id
+        authorises nothing: it cannot say which order it is.
+        """
+        if not order_id:
+            return False
+        reported = self.reported
+        if order_id not in reported:
+            reported[order_id] = None
+            if len(reported) > MAX_REPORTED:
+                del reported[next(iter(reported))]
+        return self.unreported.pop(order_id, None) is not None
+
+    def on_venue_order(self, order_id: str, now: float) -> bool:
+        """The venue acknowledged `order_id`; True when no report has authorised it (yet).
+
+        An order without a client id cannot be matched: it is counted in `unnamed` at once."""
+        if order_id in self.reported:
+            return False
+        if order_id:
+            self.unreported.setdefault(order_id, now)
+        else:
+            self.unnamed += 1
+        return True
+
+    def forget_unreported(self) -> None:
+        self.unreported.clear()
+        self.unnamed = 0
+
+    def unreported_past(self, now: float, window: float) -> list[str]:
+        """Venue ACKs with no report more than `window` after their arrival."""
+        past = []
+        for key, at in self.unreported.items():
+            if now <= at + window:
+                break
+            past.append(key)
+        return past
+
+    def unreported_due(self, window: float) -> float:
+        """The first instant the oldest waiting venue ACK is past `window`; INF when none."""
+        for at in self.unreported.values():
+            return nextafter(at + window, INF)
+        return INF
+
+    # --- the ACK side (divergence) ----------------------------------------------------------
+
+    def on_ack(self, source: int, order_id: str, now: float) -> None:
+        self.seen[source] = True
+        other = 1 - source
+        if order_id:
+            for pending in (self.unmatched[other], self.in_flight[other]):
+                if pending.pop(order_id, None) is not None:
+                    return
+        if self._match_oldest(other, anonymous_only=bool(order_id)):
+            return
+        key: object = order_id or self._new_anonymous(source)
+        flight = self.in_flight[source]
+        flight[key] = now
+        if len(flight) + len(self.unmatched[source]) > MAX_UNMATCHED:
+            oldest = self.unmatched[source] or flight
+            self._remove(source, oldest, next(iter(oldest)))
+            if self.seen[other]:  # else nothing compares this side yet: nothing is lost
+                self.dropped[source] += 1
+
+    def _match_oldest(self, side: int, *, anonymous_only: bool) -> bool:
+        if anonymous_only and not self._anonymous[side]:
+            return False
+        for pending in (self.unmatched[side], self.in_flight[side]):
+            for key in pending:
+                if not anonymous_only or isinstance(key, int):
+                    self._remove(side, pending, key)
+                    return True
+        return False
+
+    def _new_anonymous(self, side: int) -> int:
+        self._anonymous[side] += 1
+        self._last_key += 1
+        return self._last_key
+
+    def _remove(self, side: int, pending: dict[object, float], key: object) -> None:
+        del pending[key]
+        if isinstance(key, int):
+            self._anonymous[side] -= 1
+
+    def expire(self, now: float) -> None:
+        """Move entries older than the window, on sides whose counterpart reports, to unmatched."""
+        for side in (0, 1):
+            if not self.seen[1 - side]:
+                continue
+            flight, late = self.in_flight[side], self.unmatched[side]
+            while flight:
+                key, at = next(iter(flight.items()))
+                if now - at < self.window:
+                    break
+                if side == _TRADER and at < self._excused_until:
+                    self._remove(side, flight, key)  # acked across the restart: not comparable
+                    continue
+                del flight[key]
+                late[key] = at
+
+    def count(self) -> int:
+        return len(self.unmatched[0]) + len(self.unmatched[1]) + sum(self.dropped)
+
+    def next_due(self) -> float:
+        """When the oldest entry now in flight leaves the window; INF when none will."""
+        due = INF
+        for side in (0, 1):
+            flight = self.in_flight[side]
+            if flight and self.seen[1 - side]:
+                due = min(due, next(iter(flight.values())) + self.window)
+        return due
+
+    def describe(self) -> str:
+        """The unmatched orders by side: the first ids, then how many more."""
+        parts = []
+        for side in (0, 1):
+            ids = [k for k in self.unmatched[side] if isinstance(k, str)]
+            words = [name_ids(ids, len(ids))] if ids else []
+            counts = (
+                (len(self.unmatched[side]) - len(ids), "without id"),
+                (self.dropped[side], f"dropped past {MAX_UNMATCHED}"),
+            )
+            words += [f"{n} {what}" for n, what in counts if n > 0]
+            if words:
+                parts.append(f"{_SIDES[side]} only: {', '.join(words)}")
+        return "; ".join(parts)
