@@ -236,7 +236,12 @@ class Bot:
                 continue
             price = (bid * REST_AT / TICK[symbol]).to_integral_value(ROUND_DOWN) * TICK[symbol]
             self.n += 1
-            client.report_order("SUBMIT", symbol, "BUY", float(QTY[symbol]), float(price))
+            # The client order id goes with every report: the watchdog matches the venue's
+            # acknowledgement to it, and an order it cannot match is key misuse.
+            order_id = f"bot-{os.getpid()}-{self.n}"
+            client.report_order(
+                "SUBMIT", symbol, "BUY", float(QTY[symbol]), float(price), order_id=order_id
+            )
             try:
                 await venue.new_order(
                     symbol,
@@ -245,19 +250,27 @@ class Bot:
                     QTY[symbol],
                     price=price,
                     time_in_force=TimeInForce.GTC,
-                    client_order_id=f"bot-{os.getpid()}-{self.n}",
+                    client_order_id=order_id,
                 )
             except VenueError as exc:
                 reason = type(exc).__name__
                 self.status.refused += 1
                 self.status.refusals[reason] = self.status.refusals.get(reason, 0) + 1
                 client.report_order(
-                    "REJECT", symbol, "BUY", float(QTY[symbol]), float(price), reason=reason
+                    "REJECT",
+                    symbol,
+                    "BUY",
+                    float(QTY[symbol]),
+                    float(price),
+                    reason=reason,
+                    order_id=order_id,
                 )
                 return
             self.mine[symbol] += 1
             self.status.placed += 1
-            client.report_order("ACK", symbol, "BUY", float(QTY[symbol]), float(price))
+            client.report_order(
+                "ACK", symbol, "BUY", float(QTY[symbol]), float(price), order_id=order_id
+            )
 
     async def _cancel_mine(self, venue: BinanceFutures, client: WatchdogClient) -> None:
         """Cancel every order of mine, a few tries per symbol: a venue that cannot be reached
