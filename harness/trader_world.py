@@ -16,13 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.configs import TraderConfig, WatchdogConfig, WatchedTrader, credentials_toml
+from harness.configs import (
+    TRADER_VENUE_KIND,
+    TraderConfig,
+    WatchdogConfig,
+    WatchedTrader,
+    credentials_toml,
+)
 from harness.control import parse_metrics
 from harness.procs import REPO, Child, start_module, wait_ready_file
 from harness.sim import SimConfig, SimProcess
 from harness.wait import wait_until
 
 TRADER_ID = "mm1"
+NEW_ORDER_ENDPOINT = {"binance": "POST /fapi/v1/order", "bybit": "POST /v5/order/create"}
 SIM_ACCOUNT = "trader1"
 HMAC_KEY = bytes(range(100, 140)).hex()
 
@@ -83,6 +90,7 @@ def trader_config(sim: SimProcess, root: Path) -> TraderConfig:
         busy_poll=False,
         cpus=(),
         metrics_host=None,
+        venue_kind=TRADER_VENUE_KIND[sim.venue],
     )
 
 
@@ -107,11 +115,13 @@ class TraderProc:
 
 
 class World:
-    """A sim, a watchdog and a trader wired together in ``root``."""
+    """A sim speaking ``venue``'s protocol, a watchdog and a trader wired together in ``root``."""
 
-    def __init__(self, root: Path, sim_config: SimConfig | None = None) -> None:
+    def __init__(
+        self, root: Path, sim_config: SimConfig | None = None, venue: str = "binance"
+    ) -> None:
         self.root = root
-        self.sim = SimProcess.start(root, sim_config or default_sim())
+        self.sim = SimProcess.start(root, sim_config or default_sim(), venue=venue)
         key = root / f"{TRADER_ID}.key"
         key.write_text(HMAC_KEY)
         key.chmod(0o600)
@@ -187,7 +197,7 @@ class World:
             e
             for e in self.sim.admin.journal(since=since)
             if e["kind"] == "request"
-            and e["endpoint"] == "POST /fapi/v1/order"
+            and e["endpoint"] == NEW_ORDER_ENDPOINT[self.sim.venue]
             and e["account"] == SIM_ACCOUNT
         ]
 
@@ -214,4 +224,6 @@ def default_sim() -> SimConfig:
         orders_per_10s=5000,
         orders_per_minute=30000,
         weight_per_minute=1_000_000,
+        bybit_orders_per_s=200,
+        bybit_ip_per_5s=20_000,
     )
