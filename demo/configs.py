@@ -18,7 +18,9 @@ TRADER_ID = "demo-mm"
 TRADER_ACCOUNT = "trader1"
 SYMBOLS = ("BTCUSDT", "ETHUSDT")  # the watchdog cancels on both; the trader quotes the first
 TRADED = SYMBOLS[0]
-REJECT_CODE = -2019  # the reject storm: a definite rejection ("Margin is insufficient.")
+# The reject storm: a definite rejection, the sim's code for "margin is insufficient" (each venue
+# front answers it in its own words: Binance -2019, Bybit 110007).
+REJECT_CODE = -2019
 DAILY_LOSS_QUOTE = 30.0  # USDT: far above a few seconds of quoting noise, far below a crash
 
 # The sim's default world with a faster market (fills within seconds) and rate limits that let
@@ -43,6 +45,8 @@ orders_per_minute = 30000
 retry_after_s = 5
 ban_after_429s = 20
 ban_s = 120
+bybit_orders_per_s = 1000
+bybit_ip_per_5s = 100000
 """
 
 
@@ -162,9 +166,10 @@ def watchdog_toml(venue: Endpoints, trader_email: str) -> str:
     ).to_toml()
 
 
-def trader_toml(venue: Endpoints, ingress_socket: str) -> str:
-    """The trader quotes ``TRADED`` two basis points from mid."""
+def trader_toml(venue: Endpoints, ingress_socket: str, sim_venue: str = "binance") -> str:
+    """The trader quotes ``TRADED`` two basis points from mid, in ``sim_venue``'s protocol."""
     return harness_configs.TraderConfig(
+        venue_kind=harness_configs.TRADER_VENUE_KIND[sim_venue],
         base_url=venue.base_url,
         ws_url=venue.ws_url,
         watchdog_socket=ingress_socket,

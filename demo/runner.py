@@ -28,6 +28,7 @@ OUTCOME_WITHIN_S = 45.0  # generous: a busy 2-core machine is slow, never this s
 class Options:
     trade_s: float = TRADE_S
     keep: bool = False
+    venue: str = "binance"  # the protocol the sim speaks, the trader trades and the watchdog kills
 
 
 class Console:
@@ -63,8 +64,8 @@ class Console:
 def run(scenario: Scenario, options: Options, out: TextIO) -> int:
     console = Console(out)
     began = time.monotonic()
-    console.line(f"Kill-switch demo · {scenario.name}: {scenario.title}")
-    with World(keep=options.keep) as world:
+    console.line(f"Kill-switch demo · {scenario.name}: {scenario.title} · on {options.venue}")
+    with World(keep=options.keep, venue=options.venue) as world:
         try:
             _start(world, console)
             _trade(world, console, options.trade_s)
@@ -214,6 +215,7 @@ def _show_kill(world: World, console: Console, trigger: Trigger) -> None:
         kill_timing=world.trader_status().get("kill_timing"),
         watchdog_key=world.keys.watchdog.api_key,
         trader_key=world.keys.trader.api_key,
+        venue=world.venue,
     )
     rows = timeline.kill_rows(evidence)
     console.section("Kill timeline  (ms after the trigger, CLOCK_MONOTONIC across processes)")
