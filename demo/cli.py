@@ -17,7 +17,7 @@ from types import FrameType
 import cliargs
 from demo.runner import TRADE_S, Options, run
 from demo.scenarios import SCENARIOS
-from demo.venue import VENUES
+from harness.sim import VENUES
 
 PROG = "demo"
 DEFAULT = "trader-kill9"

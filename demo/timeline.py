@@ -17,8 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# The watchdog's cancel-all as each venue's journal names it.
-CANCEL_ALL = {"binance": "DELETE /fapi/v1/allOpenOrders", "bybit": "POST /v5/order/cancel-all"}
+from harness.sim import CANCEL_ALL_ENDPOINT
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ def _watchdog_timing(timing: Mapping[str, Any] | None, since: float) -> list[Row
 def _journal_rows(ev: Evidence) -> list[Row]:
     rows: list[Row] = []
     after = [e for e in ev.journal if float(e["mono"]) >= ev.trigger_mono]
-    cancel_all = CANCEL_ALL[ev.venue]
+    cancel_all = CANCEL_ALL_ENDPOINT[ev.venue]
     cancel = _first(
         after, lambda e: e["endpoint"] == cancel_all and e.get("api_key") == ev.watchdog_key
     )

@@ -69,9 +69,6 @@ class SimAdmin:
         self.call("POST", "/admin/price-jump", {"symbol": symbol, "pct": pct})
 
 
-VENUES = ("binance", "bybit")  # the sim's protocols (``exchange-sim --venue``)
-
-
 @dataclass(frozen=True)
 class Answer:
     status: int

@@ -35,6 +35,13 @@ import yarl
 from harness.procs import Child, start_module, wait_ready_file
 
 ADMIN_TIMEOUT_S = 10.0
+VENUES = ("binance", "bybit")  # the protocols the sim speaks (``exchange-sim --venue``)
+# How the sim's journal names an endpoint in each venue's protocol.
+NEW_ORDER_ENDPOINT = {"binance": "POST /fapi/v1/order", "bybit": "POST /v5/order/create"}
+CANCEL_ALL_ENDPOINT = {
+    "binance": "DELETE /fapi/v1/allOpenOrders",
+    "bybit": "POST /v5/order/cancel-all",
+}
 
 
 @dataclass(frozen=True)

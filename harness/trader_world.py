@@ -25,11 +25,10 @@ from harness.configs import (
 )
 from harness.control import parse_metrics
 from harness.procs import REPO, Child, start_module, wait_ready_file
-from harness.sim import SimConfig, SimProcess
+from harness.sim import NEW_ORDER_ENDPOINT, SimConfig, SimProcess
 from harness.wait import wait_until
 
 TRADER_ID = "mm1"
-NEW_ORDER_ENDPOINT = {"binance": "POST /fapi/v1/order", "bybit": "POST /v5/order/create"}
 SIM_ACCOUNT = "trader1"
 HMAC_KEY = bytes(range(100, 140)).hex()
 

@@ -38,6 +38,7 @@ from typing import Any, Literal
 from harness.configs import (
     BTCUSDT_QUOTE,
     ETHUSDT_QUOTE,
+    TRADER_VENUE_KIND,
     TraderConfig,
     VenueLink,
     WatchdogConfig,
@@ -46,7 +47,7 @@ from harness.configs import (
 )
 from harness.control import control_request, parse_metrics
 from harness.procs import Child, start_module, wait_ready_file
-from harness.sim import SimConfig, SimKey, SimProcess
+from harness.sim import CANCEL_ALL_ENDPOINT, SimConfig, SimKey, SimProcess
 from harness.wait import wait_until
 
 TRADER = "alpha"
@@ -128,11 +129,18 @@ WATCHDOG_KILLED = 4
 class StackSpec:
     """What a scenario changes about the stack."""
 
-    # The venue's weight limit is per IP, and on loopback the trader, the watchdog (its own
-    # reconciliation every 0.25 s) and the tests share one: five hosts' worth of weight.
+    # The venue's limits are per IP (and Bybit's order limit per account), and on loopback the
+    # trader, the watchdog (its own reconciliation every 0.25 s) and the tests share them: five
+    # hosts' worth of weight, and room for a flood the watchdog, not the venue, must stop.
     sim: SimConfig = field(
-        default_factory=lambda: SimConfig(retry_after_s=1, weight_per_minute=5 * 2400)
+        default_factory=lambda: SimConfig(
+            retry_after_s=1,
+            weight_per_minute=5 * 2400,
+            bybit_orders_per_s=1000,
+            bybit_ip_per_5s=100_000,
+        )
     )
+    venue: str = "binance"  # the protocol the sim speaks and the trader and watchdog use
     stop_process: bool = True  # False: the trader is out of the watchdog's reach (a zombie)
     dms_countdown_ms: int = 10_000
     drawdown_soft_pct: float = 10.0
@@ -331,7 +339,7 @@ class Stack:
 
     def _start(self) -> None:
         spec, root = self.spec, self.root
-        self.sim = sim = SimProcess.start(root, spec.sim)
+        self.sim = sim = SimProcess.start(root, spec.sim, venue=spec.venue)
         upstream = f"127.0.0.1:{sim.port}"
         for n, name in enumerate(p for p in spec.proxies if p in ("rest", "stream")):
             self.proxies[name] = _start_proxy(root, name, "tcp", upstream, spec.seed + n)
@@ -412,6 +420,7 @@ class Stack:
         telemetry = self.proxies.get("telemetry")
         _write_secret(root / "trader-venue.cred", _secret_file(self.sim.trader_key))
         config = REAL_TRADER.with_(
+            venue_kind=TRADER_VENUE_KIND[self.spec.venue],
             # New orders take the fast path's own connections to this same base URL: through
             # the REST proxy as well when there is one.
             base_url=f"http://{rest.url_host}" if rest else self.sim.base_url,
@@ -618,7 +627,8 @@ class Stack:
 
 
 def is_cancel_all(entry: dict[str, Any]) -> bool:
-    return entry.get("endpoint") == "DELETE /fapi/v1/allOpenOrders"
+    """A cancel-all in the journal of a sim speaking either venue's protocol."""
+    return entry.get("endpoint") in CANCEL_ALL_ENDPOINT.values()
 
 
 def is_key_deleted(entry: dict[str, Any]) -> bool:

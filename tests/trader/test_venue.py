@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 import watchdog.venues as wv
-from harness.sim import SimProcess
+from harness.sim import NEW_ORDER_ENDPOINT, SimProcess
 from harness.wait import wait_until
 from trader.bybit_venue import BybitOrderVenue
 from trader.errors import ConfigError
@@ -64,9 +64,9 @@ def sim(
 async def venue(sim: SimProcess) -> AsyncIterator[Venue]:
     sim.admin.clear_faults()
     session = open_order_session()
-    create = "POST /v5/order/create" if sim.venue == "bybit" else "POST /fapi/v1/order"
     try:
-        yield Venue(sim.venue, _order_venue(sim.venue, sim, session), create)
+        order_venue = _order_venue(sim.venue, sim, session)
+        yield Venue(sim.venue, order_venue, NEW_ORDER_ENDPOINT[sim.venue])
     finally:
         # A fresh adapter: the test's one may be backing off after a scripted 429.
         sim.admin.clear_faults()
