@@ -52,6 +52,14 @@ class _Message(msgspec.Struct, gc=False):
 _DECODER = msgspec.json.Decoder(_Message, strict=False)
 
 
+def sample_message(symbol: str) -> bytes:
+    """A book snapshot as the venue sends it (for the hot-path heater; never traded on)."""
+    data = {"s": symbol, "b": [["100.00", "1.000"]], "a": [["100.10", "1.000"]], "u": 1, "seq": 1}
+    return orjson.dumps(
+        {"topic": f"orderbook.1.{symbol}", "type": "snapshot", "ts": 0, "data": data, "cts": 0}
+    )
+
+
 def stream_url(ws_url: str) -> str:
     return f"{ws_url.rstrip('/')}{PUBLIC_PATH}"
 

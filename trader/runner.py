@@ -33,7 +33,7 @@ from trader.instrument import Instrument
 from trader.metrics import MetricsServer, TraderMetrics
 from trader.pretrade import PreTradeRisk, load_limits
 from trader.venue import VenueError, open_order_session
-from trader.venue_kind import WarmVenue, market_feed, order_entry
+from trader.venue_kind import WarmVenue, hot_path_heater, market_feed, order_entry
 from watchdog.client import ClientConfig, WatchdogClient, load_key
 from watchdog.errors import ConfigError as WatchdogConfigError
 from watchdog.sdnotify import SdNotifier
@@ -237,7 +237,7 @@ def _heater(
         return None
     signer = fast.signer if fast is not None else None
     symbols = [s.symbol for s in config.symbols]
-    return HotPathHeater(trader, symbols, signer, interval_ms / 1000.0)
+    return hot_path_heater(config.venue.kind, trader, symbols, signer, interval_ms / 1000.0)
 
 
 def _install_signals(on_stop: Callable[[], None]) -> None:

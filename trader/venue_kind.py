@@ -15,10 +15,12 @@ import aiohttp
 
 import watchdog.venues as wv
 from trader import bybit_feed
+from trader.app import Trader
 from trader.bybit_venue import BybitOrderVenue
 from trader.config import FeedConfig, TraderConfig
 from trader.fastpath import FastOrderEntry, FastPathConfig, OrderSigner
 from trader.feed import BookFeed, Clock, FeedListener, stream_url
+from trader.heater import HotPathHeater
 from trader.metrics import FastPathMetrics, TraderMetrics
 from trader.venue import BinanceOrderVenue, OrderVenue
 
@@ -86,6 +88,27 @@ def _fast_entry(
         ),
         FastPathMetrics(metrics),
     )
+
+
+def hot_path_heater(
+    kind: str,
+    trader: Trader,
+    symbols: Sequence[str],
+    signer: OrderSigner | None,
+    interval_s: float,
+) -> HotPathHeater:
+    """The hot-path heater, warming ``kind``'s own decoder (with books of its own)."""
+    if kind == "bybit":
+        books = bybit_feed.BybitBooks()
+        return HotPathHeater(
+            trader,
+            symbols,
+            signer,
+            interval_s,
+            samples=bybit_feed.sample_message,
+            decode=books.decode,
+        )
+    return HotPathHeater(trader, symbols, signer, interval_s)
 
 
 def market_feed(
