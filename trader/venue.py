@@ -297,9 +297,13 @@ async def warm_connections(
     sync_time: Callable[[], Awaitable[float]],
 ) -> None:
     """``connections`` concurrent cheap calls open as many keep-alive connections; then the
-    venue's clock is learnt."""
+    venue's clock is learnt. A failure is one venue error, never an exception group: the
+    caller treats an unreachable venue at start as a warning."""
     with translated(definite=False):
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(connections):
-                tg.create_task(touch())
+        touched = await asyncio.gather(
+            *(touch() for _ in range(connections)), return_exceptions=True
+        )
+        for outcome in touched:
+            if isinstance(outcome, BaseException):
+                raise outcome
         await sync_time()

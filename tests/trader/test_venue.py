@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,26 @@ async def test_a_5xx_is_an_unknown_outcome(venue: Venue, sim: SimProcess) -> Non
 async def test_the_account_carries_equity(venue: Venue) -> None:
     account = await venue.order_venue.account()
     assert account.equity > 0
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit"])
+async def test_an_unreachable_venue_fails_the_warm_up_with_one_venue_error(venue: str) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{unused.getsockname()[1]}"  # nothing listens: refused
+    session = open_order_session()
+    credentials = wv.Credentials("K" * 64, "S" * 64)
+    order_venue: BinanceOrderVenue | BybitOrderVenue
+    if venue == "bybit":
+        order_venue = BybitOrderVenue(wv.Bybit(session, wv.BybitEndpoint(url), credentials))
+    else:
+        endpoint = wv.VenueEndpoint(url)
+        order_venue = BinanceOrderVenue(wv.BinanceFutures(session, endpoint, credentials))
+    try:
+        with pytest.raises(VenueUnavailable):
+            await order_venue.warm_up(2)
+    finally:
+        await session.close()
 
 
 def test_watchdog_addresses_are_a_socket_path_or_udp_host_port() -> None:
