@@ -5,7 +5,8 @@ A started `WatchdogClient` talks over a real Unix datagram socket to a sink that
 
 - `report_order`: the call a bot makes on each order step (validate, build, queue, schedule
   the immediate flush) — goal p99 <= 10 us;
-- `report_account`: a coalesced snapshot;
+- `report_account`: a coalesced snapshot that can breach a limit (it schedules the immediate
+  flush, as `report_order` does);
 - `order_send`: `report_order` plus the flush that follows it on the next loop iteration
   (encode, HMAC, sendto): the whole cost of getting one order event onto the wire;
 - `heartbeat_flush`: one heartbeat with its usual load (account, 3 positions, feed, 2 orders).

@@ -10,19 +10,28 @@ with the suite and keeps its own copy of the same behaviour in `exchange_sim/cli
 - Runtime errors use the same ``prog: error: ...`` line (`fail`), exit 1 unless said otherwise.
 - ``--version`` prints the installed package version; ``--log-level`` is spelt one way and
   accepts any case; ``--json`` means machine-readable output wherever a result is printed.
+- Output into a pipe whose reader has gone (``watchdog status | head -1``) ends the program
+  quietly with 141, as a program killed by SIGPIPE ends (`program`).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
+import select
+import signal
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, ParamSpec
 
 DISTRIBUTION = "killswitch-suite"
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a program SIGPIPE ended
+P = ParamSpec("P")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -92,3 +101,40 @@ def fail(prog: str, message: str, code: int = EXIT_ERROR) -> int:
     """Write the one-line runtime error and return the exit code for `main` to return."""
     sys.stderr.write(f"{prog}: error: {message}\n")
     return code
+
+
+def program(main: Callable[P, int]) -> Callable[P, int]:
+    """Wrap a program's `main` so that output into a closed pipe ends it quietly.
+
+    Python ignores SIGPIPE, so a reader that stopped early (`| head -1`) turns the next
+    write into a BrokenPipeError and a traceback. Only when it is stdout's reader that has
+    gone: a broken socket inside the program is still an error and is raised.
+    """
+
+    @functools.wraps(main)
+    def run(*args: P.args, **kwargs: P.kwargs) -> int:
+        # stdout is flushed here, where a closed pipe is handled, not at interpreter exit.
+        try:
+            try:
+                code = main(*args, **kwargs)
+            except SystemExit:  # --version, --help and usage errors end this way
+                sys.stdout.flush()
+                raise
+            sys.stdout.flush()
+        except BrokenPipeError:
+            if not _stdout_reader_gone():
+                raise
+            # The interpreter flushes stdout again on exit: give that flush nowhere to fail.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_BROKEN_PIPE
+        return code
+
+    return run
+
+
+def _stdout_reader_gone() -> bool:
+    """stdout is a pipe (or socket) whose reading end is closed: the kernel reports an error
+    condition on the writing end."""
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))

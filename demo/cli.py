@@ -1,4 +1,4 @@
-"""``python -m demo [--scenario NAME] [--venue binance|bybit] [--list] [--keep]``
+"""``python -m demo [--scenario NAME] [--venue binance|bybit] [--list] [--json] [--keep]``
 (``make demo SCENARIO=NAME VENUE=bybit``).
 
 Exit codes: 0 the scenario ended as it must and the venue proved it, 1 it did not (or a part
@@ -50,11 +50,10 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+@cliargs.program
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.json and not args.list:
-        parser.error("argument --json: only with --list (a run prints its timeline as text)")
     if args.list:
         print(list_json() if args.json else list_text())
         return 0
@@ -68,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         options = Options(trade_s=args.trade_s, keep=args.keep, venue=args.venue)
+        if args.json:  # the narration goes to stderr, the one JSON object to stdout
+            return run(scenario, options, sys.stderr, sys.stdout)
         return run(scenario, options, sys.stdout)
     except KeyboardInterrupt:
         sys.stderr.write(f"\n{PROG}: interrupted: every process it started is stopped\n")

@@ -8,9 +8,10 @@ to files in the run's directory; their tails are printed only when something fai
 from __future__ import annotations
 
 import http.client
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 from demo import configs, timeline
@@ -29,6 +30,22 @@ class Options:
     trade_s: float = TRADE_S
     keep: bool = False
     venue: str = "binance"  # the protocol the sim speaks, the trader trades and the watchdog kills
+
+
+@dataclass
+class Result:
+    """What ``--json`` prints: one object, written once the run has ended either way."""
+
+    scenario: str
+    venue: str
+    outcome: str = "fail"
+    reason: str = ""
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, report: TextIO | None) -> None:
+        if report is not None:
+            report.write(json.dumps(asdict(self)) + "\n")
+            report.flush()
 
 
 class Console:
@@ -61,8 +78,12 @@ class Console:
             self.line(text)
 
 
-def run(scenario: Scenario, options: Options, out: TextIO) -> int:
+def run(scenario: Scenario, options: Options, out: TextIO, report: TextIO | None = None) -> int:
+    """Run `scenario`, narrating to `out`; with `report` (``--json``), end with one JSON
+    object there: the scenario, the venue, its outcome ("pass" or "fail", with the reason) and
+    the kill timeline's stages in ms after the trigger."""
     console = Console(out)
+    result = Result(scenario.name, options.venue)
     began = time.monotonic()
     console.line(f"Kill-switch demo · {scenario.name}: {scenario.title} · on {options.venue}")
     with World(keep=options.keep, venue=options.venue) as world:
@@ -70,15 +91,21 @@ def run(scenario: Scenario, options: Options, out: TextIO) -> int:
             _start(world, console)
             _trade(world, console, options.trade_s)
             trigger = _inject(world, console, scenario)
-            _show_kill(world, console, trigger)
+            rows = _show_kill(world, console, trigger)
+            result.timeline = timeline.stages(rows, trigger.mono)
+            _require_milestones(rows)
             _prove_kill(world, console)
         except DemoError as exc:
             console.line(f"\nFAIL: {exc}")
             _print_tails(world, console)
             _where(world, console, options)
+            result.reason = str(exc)
+            result.write(report)
             return 1
         _where(world, console, options)
     console.line(f"\nPASS: {scenario.name} in {time.monotonic() - began:.1f} s")
+    result.outcome = "pass"
+    result.write(report)
     return 0
 
 
@@ -203,7 +230,7 @@ def _status_or_none(world: World) -> dict[str, Any] | None:
         return None
 
 
-def _show_kill(world: World, console: Console, trigger: Trigger) -> None:
+def _show_kill(world: World, console: Console, trigger: Trigger) -> list[timeline.Row]:
     console.line("   waiting for the watchdog to kill, verify and sweep (+0.1 s, +1 s, +5 s) ...")
     _wait(lambda: _kill_done(world), "the watchdog to finish the kill")
     evidence = timeline.Evidence(
@@ -221,6 +248,10 @@ def _show_kill(world: World, console: Console, trigger: Trigger) -> None:
     console.section("Kill timeline  (ms after the trigger, CLOCK_MONOTONIC across processes)")
     for line in timeline.render(rows, trigger.mono):
         console.line(line)
+    return rows
+
+
+def _require_milestones(rows: list[timeline.Row]) -> None:
     absent = timeline.missing(rows)
     if absent:
         raise ProofFailed("the timeline lacks: " + ", ".join(absent))

@@ -129,6 +129,19 @@ def _first(entries: Iterable[Mapping[str, Any]], match: Any) -> Mapping[str, Any
     return next((e for e in entries if match(e)), None)
 
 
+def stages(rows: Sequence[Row], origin: float) -> list[dict[str, Any]]:
+    """The rows as data (``--json``): each milestone with its milliseconds after ``origin``."""
+    return [
+        {
+            "stage": row.milestone,
+            "ms": round((row.mono - origin) * 1000.0, 3),
+            "source": row.source,
+            "detail": row.detail,
+        }
+        for row in rows
+    ]
+
+
 def render(rows: Sequence[Row], origin: float) -> list[str]:
     """Aligned lines: milliseconds after ``origin``, milestone, source, detail."""
     width = max((len(r.milestone) for r in rows), default=0)

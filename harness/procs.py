@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +65,53 @@ class Child:
         if self.proc.poll() is None:
             self.proc.kill()
         return self.proc.wait()
+
+
+def stop_all(stops: Iterable[Callable[[], object]], what: str) -> None:
+    """Run every stop, even after one has failed, then raise what failed: a process left
+    running by a hidden error would hold its ports and files into the next test."""
+    errors: list[Exception] = []
+    for stop in stops:
+        try:
+            stop()
+        except Exception as exc:  # collected, then raised below: never hidden
+            errors.append(exc)
+    if errors:
+        raise ExceptionGroup(f"{what}: {len(errors)} stop(s) failed", errors)
+
+
+def run_module(
+    module: str, *args: str, timeout_s: float = 120.0, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m module args`` from the source tree, run to its end; its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+        env=dict(env) if env is not None else None,
+    )
+
+
+def run_into_a_closed_pipe(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run `argv` from the source tree, its stdout a pipe whose reader has already gone: what
+    `| head -1` does once it has its line, without the race of a real `head`."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            list(argv),
+            cwd=REPO,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
 
 
 def start_child(

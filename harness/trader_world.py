@@ -7,7 +7,6 @@ venue's truth through the sim's admin API and the trader's through its Prometheu
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from harness.configs import (
     credentials_toml,
 )
 from harness.control import parse_metrics
-from harness.procs import REPO, Child, start_module, wait_ready_file
+from harness.procs import REPO, Child, start_module, stop_all, wait_ready_file
 from harness.sim import NEW_ORDER_ENDPOINT, SimConfig, SimProcess
 from harness.wait import wait_until
 
@@ -179,11 +178,11 @@ class World:
         )
 
     def stop(self) -> None:
-        for child in (self.trader.child if self.trader else None, self.watchdog):
-            if child is not None:
-                with contextlib.suppress(Exception):
-                    child.stop()
-        self.sim.stop()
+        """Stop the trader, the watchdog and the sim, each even if another fails; then raise
+        an ExceptionGroup of what failed."""
+        children = (self.trader.child if self.trader else None, self.watchdog)
+        stops = [child.stop for child in children if child is not None]
+        stop_all([*stops, self.sim.stop], "the trader world")
 
     # -- the venue's truth -------------------------------------------------------------------
 

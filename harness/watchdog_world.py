@@ -127,6 +127,13 @@ class Workspace:
             env={**os.environ, **(env or {})},
         )
 
+    def rearm(self, reason: str) -> subprocess.CompletedProcess[str]:
+        """`watchdog rearm` of trader alpha through the control socket, by operator ops."""
+        return self.cli(
+            *("rearm", "--socket", str(self.control), "--trader", "alpha"),
+            *("--reason", reason, "--operator", "ops"),
+        )
+
     def log(self, name: str) -> str:
         path = self.root / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
@@ -170,12 +177,13 @@ class Workspace:
 
 
 def metric(port: int, name: str) -> dict[str, float]:
-    """Every sample of one metric family from the watchdog's endpoint, by its label text."""
+    """Every sample of one metric family from the watchdog's endpoint, by its label text (the
+    bare name for a sample without labels)."""
     url = f"http://127.0.0.1:{port}/metrics"
     body = urllib.request.urlopen(url, timeout=10).read().decode()
     values: dict[str, float] = {}
     for line in body.splitlines():
-        if line.startswith(name + "{"):
+        if line.startswith((name + "{", name + " ")):
             labels, value = line.rsplit(" ", 1)
             values[labels] = float(value)
     return values

@@ -230,12 +230,20 @@ class RiskEngine:
         """
         if not self._check_now(now):
             return self._maintenance_answer(False, "the time given is invalid")
-        refusal = self._begin_refusal(until, reason)
+        refusal = self._begin_refusal(self._now, until, reason)
         if refusal is not None:
             return self._maintenance_answer(False, refusal)
         self._enter_maintenance(Maintenance(until, reason))
         self._rebuild()
         return self._maintenance_answer(True, f"maintenance until {until:.3f}: {reason}")
+
+    def maintenance_refusal(self, now: float, until: float, reason: str) -> str | None:
+        """Why `begin_maintenance(now, until, reason)` would be refused, or None if it would
+        open the window. It changes nothing: the shell makes the window durable first, and
+        only then opens it, so a failed write leaves nothing to undo."""
+        if not _plausible_now(now):
+            return "the time given is invalid"
+        return self._begin_refusal(max(self._now, now), until, reason)
 
     def end_maintenance(
         self, now: float, reason: str, *, require_heartbeat: bool = True
@@ -250,7 +258,7 @@ class RiskEngine:
         window = self.maintenance
         if window is None:
             return self._maintenance_answer(False, "no maintenance window is open")
-        silent = self._silent_for()
+        silent = self._silent_for(self._now)
         if require_heartbeat and silent is not None:
             return self._maintenance_answer(
                 False,
@@ -303,18 +311,18 @@ class RiskEngine:
 
     # --- maintenance ---------------------------------------------------------------------------
 
-    def _begin_refusal(self, until: float, reason: str) -> str | None:
+    def _begin_refusal(self, now: float, until: float, reason: str) -> str | None:
         if not isinstance(reason, str) or not reason.strip():
             return "a reason is required"
         try:
-            in_future = self._now < until < _MAX_NOW
+            in_future = now < until < _MAX_NOW
         except TypeError:
             in_future = False
         if not in_future:
-            return f"the window must end after now ({self._now:.3f}), got {until!r}"
+            return f"the window must end after now ({now:.3f}), got {until!r}"
         if self._latch_decision is not None:
             return "the trader is KILLED (latched): it is stopped already; re-arm it instead"
-        silent = self._silent_for()
+        silent = self._silent_for(now)
         if self.maintenance is None and silent is not None:
             return (
                 f"no heartbeat for {silent:.1f} s: a silent trader may be hung, "
@@ -322,9 +330,9 @@ class RiskEngine:
             )
         return None
 
-    def _silent_for(self) -> float | None:
+    def _silent_for(self, now: float) -> float | None:
         """Seconds without a heartbeat, when that is long enough to warn about; else None."""
-        silent = self._now - self.heartbeat.last
+        silent = now - self.heartbeat.last
         return silent if silent >= self.limits.heartbeat.warn_after_s else None
 
     def _maintenance_answer(self, accepted: bool, reason: str) -> MaintenanceResult:
@@ -465,7 +473,7 @@ class RiskEngine:
 
     def _accept_now(self, now: float) -> bool:
         """`now` is not in [latest now, max): clamp a step back, HALT on garbage."""
-        if isinstance(now, int | float) and not isinstance(now, bool) and 0.0 < now < _MAX_NOW:
+        if _plausible_now(now):
             return True  # finite and plausible, only earlier than the latest: clamp
         if self.bad_data.on_bad("now", f"now is {now!r}", self._now):
             self._rebuild()
@@ -572,3 +580,8 @@ class RiskEngine:
 
     def _refuse(self, reason: str) -> RearmResult:
         return RearmResult(False, reason, self._assessment)
+
+
+def _plausible_now(now: object) -> bool:
+    """A finite wall time inside the engine's range (it may be earlier than the latest)."""
+    return isinstance(now, int | float) and not isinstance(now, bool) and 0.0 < now < _MAX_NOW

@@ -238,11 +238,14 @@ def _run(args: argparse.Namespace) -> int:
     return _verify(args, profile)
 
 
+@cliargs.program
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args)
     except SysprepError as err:
         return cliargs.fail(PROG, str(err))
+    except BrokenPipeError:
+        raise  # stdout's reader has gone: `cliargs.program` ends the program quietly
     except OSError as err:  # an unexpected host failure still gets one line, not a traceback
         return cliargs.fail(PROG, str(err))

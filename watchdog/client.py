@@ -5,9 +5,11 @@ Two promises to the bot:
 1. Reporting never blocks and never raises. `report_*` are plain sync calls that validate,
    buffer and return; snapshots coalesce (latest wins per kind and symbol), order events queue
    in a bounded buffer (the oldest is dropped and counted when full). Buffered telemetry goes
-   out with every heartbeat, and order events also right after the current loop callback
-   (`loop.call_soon`) when the socket is writable. Send errors (no watchdog socket, refused)
-   are counted and the socket is reopened on the next heartbeat.
+   out with every heartbeat. What can breach a limit (order events: submits, fills, rejects;
+   account and position snapshots) also goes out at the next loop iteration
+   (`loop.call_soon`) when the socket is writable, with everything else buffered by then: the
+   reports of one iteration share one datagram. Send errors (no watchdog socket, refused) are
+   counted and the socket is reopened on the next heartbeat.
 2. `state` fails closed: it is the watchdog's last acked state, HALTED when no ack arrived
    within `ack_timeout` (or none yet), and KILLED once KILLED was acked, for good.
 
@@ -274,8 +276,7 @@ class WatchdogClient:
             self._orders.popleft()
             self.counters.dropped += 1
         self._orders.append(event)
-        if self._flush_handle is None and self._loop is not None and self._transport is not None:
-            self._flush_handle = self._loop.call_soon(self._flush_orders)
+        self._flush_soon()
 
     def report_account(
         self,
@@ -302,6 +303,7 @@ class WatchdogClient:
             source=EventSource.TELEMETRY,
         )
         self._put_snapshot(("acct", ""), event)
+        self._flush_soon()  # equity moves daily loss and drawdown: a breach must not wait
 
     def report_position(
         self, symbol: str, qty: float, mark_price: float, *, ts: float | None = None
@@ -318,6 +320,7 @@ class WatchdogClient:
             source=EventSource.TELEMETRY,
         )
         self._put_snapshot(("pos", symbol), event)
+        self._flush_soon()  # a position can breach its notional limits
 
     def report_feed(self, symbol: str, last_event_ts: float, *, ts: float | None = None) -> None:
         now = self._stamp(ts)
@@ -367,14 +370,18 @@ class WatchdogClient:
 
     # -- sending --------------------------------------------------------------------------
 
-    def _flush_orders(self) -> None:
+    def _flush_soon(self) -> None:
+        """Send what is buffered at the next loop iteration: one datagram for the reports of
+        this one, however many there are."""
+        if self._flush_handle is None and self._loop is not None and self._transport is not None:
+            self._flush_handle = self._loop.call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
         self._flush_handle = None
         transport = self._transport
-        if transport is None or self._broken or _buffered(transport) > 0:
-            return  # the next heartbeat takes them
-        events: list[TelemetryEvent] = list(self._orders)
-        self._orders.clear()
-        self._send(events)
+        if transport is None or _buffered(transport) > 0:
+            return  # backed up: the next heartbeat takes them
+        self.flush(heartbeat=False)
 
     def flush(self, *, heartbeat: bool = True) -> None:
         """Send everything buffered now (with a heartbeat event). The heartbeat loop calls this.

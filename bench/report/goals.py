@@ -1,4 +1,5 @@
-"""The suite's performance goals (issues 2-7, 12) and how to judge a run's results against them."""
+"""The suite's performance goals (issues 2-7, 12, 14) and how to judge a run's results against
+them."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ GOALS = (
          True, 10.0, "µs", 4),
     Goal("watchdog ingest, all rules on, one core", "watchdog_ingest", "with_rules_events_per_s",
          False, 100_000, "events/s", 4),
+    Goal("watchdog ingest through its Unix socket, 10 events per datagram", "watchdog_ingest",
+         "socket_events_per_s", False, 100_000, "events/s", 14),
+    Goal("watchdog ingest through its Unix socket, 1 event per datagram", "watchdog_ingest",
+         "socket_single_events_per_s", False, 30_000, "events/s", 14),
     Goal("breach telemetry -> kill pipeline, p99", "kill_latency_local",
          "breach_to_pipeline_start_p99_us", True, 1_000, "µs", 4),
     Goal("trader SIGKILL -> kill pipeline (pidfd), p99", "kill_latency_local",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +10,8 @@ import pytest
 
 from bench.report import write_report
 from bench.report.plots import latency_plot, series_from_samples, series_from_summaries
+from harness.procs import run_module
 
-ROOT = Path(__file__).parents[2]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -109,7 +107,7 @@ def test_the_report_judges_every_goal_and_says_why_a_figure_is_missing(tmp_path:
     )
     assert "missing: benchmark failed: timed out after 300 s" in text
     assert "missing: benchmark not run" in text  # sim_orders is absent from this run
-    assert "3 met, 2 missed, 9 missing" in text
+    assert "3 met, 2 missed, 11 missing" in text
 
 
 def test_the_report_shows_the_machine_the_baselines_and_the_scale_curve(tmp_path: Path) -> None:
@@ -166,28 +164,14 @@ def test_a_result_with_nothing_to_plot_is_refused_with_its_title(tmp_path: Path)
 
 def test_the_report_can_be_rebuilt_from_a_saved_results_file(tmp_path: Path) -> None:
     (tmp_path / "results.json").write_text(json.dumps(results()))
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.report", str(tmp_path / "results.json")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_module("bench.report", str(tmp_path / "results.json"), timeout_s=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "report.md").exists()
 
 
 def test_a_file_that_is_not_a_results_file_gets_one_line_of_error(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"benchmarks": []}')
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.report", str(tmp_path / "bad.json")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_module("bench.report", str(tmp_path / "bad.json"), timeout_s=120)
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1
     assert "is not a run_all results file" in done.stderr

@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from bench.run_all import discover, parse_output, run_command
+from harness.procs import run_module
 
 ROOT = Path(__file__).parents[2]
 
@@ -98,14 +99,7 @@ def _alive(pid: int) -> bool:
 def test_run_all_writes_results_and_report_for_the_benchmarks_it_ran(tmp_path: Path) -> None:
     out = tmp_path / "results"
     only = ["--only", "json_decode,risk_eval"]
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.run_all", "--quick", *only, "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_module("bench.run_all", "--quick", *only, "--out", str(out), timeout_s=300)
     assert done.returncode == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["quick"] is True
@@ -124,14 +118,7 @@ def test_run_all_writes_results_and_report_for_the_benchmarks_it_ran(tmp_path: P
 
 
 def test_an_unknown_benchmark_name_is_refused_in_one_line(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.run_all", "--only", "nope", "--out", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_module("bench.run_all", "--only", "nope", "--out", str(tmp_path), timeout_s=120)
     assert done.returncode == 2
     assert "no such benchmark: nope" in done.stderr
     assert not (tmp_path / "results.json").exists()

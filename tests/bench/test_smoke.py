@@ -5,29 +5,19 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench._stats import keys_without_unit
 from bench.poll_baseline import poll_forever
-
-ROOT = Path(__file__).parents[2]
+from harness.procs import run_module
 
 
 def run_bench(*args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_module(*args, timeout_s=300)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)  # the whole of stdout is one JSON object
     assert isinstance(result, dict)
@@ -48,16 +38,20 @@ def test_poll_baseline_measures_both_kill_switches_on_every_kill() -> None:
 
 
 def test_poll_baseline_refuses_too_few_runs_in_one_line() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.poll_baseline", "--runs", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_module("bench.poll_baseline", "--runs", "1", timeout_s=60)
     assert done.returncode == 2
     assert "--runs must be at least 2" in done.stderr
+
+
+def test_watchdog_ingest_counts_what_a_running_watchdog_took_through_its_socket() -> None:
+    result = run_bench(
+        "bench.watchdog_ingest", "--events", "2000", "--socket-events", "3000"
+    )  # the trader ending other than ACTIVE, or a rejected datagram, fails the run
+    assert (result["socket_events_count"], result["socket_single_events_count"]) == (3000, 1000)
+    for prefix in ("socket_", "socket_single_"):
+        assert result[prefix + "events_per_s"] > 0
+        assert result[prefix + "acks_read_count"] > 0
+        assert result[prefix + "watchdog_cpu_per_event_us"] > 0
 
 
 def test_scale_measures_one_watchdog_with_real_clients() -> None:
@@ -78,27 +72,13 @@ def test_scale_measures_one_watchdog_with_real_clients() -> None:
 
 
 def test_scale_refuses_bad_client_counts_in_one_line() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.scale", "--clients", "1,x"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_module("bench.scale", "--clients", "1,x", timeout_s=60)
     assert done.returncode == 2
     assert "not a comma-separated list of counts" in done.stderr
 
 
 def test_kill_latency_local_gives_raw_samples_for_the_report() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.kill_latency_local", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_module("bench.kill_latency_local", "--quick", timeout_s=300)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     samples = result["samples_ms"]

@@ -4,15 +4,11 @@ tests/watchdog/integration/test_healthy_trading.py)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from bench.soak import Change, changes, count_alerts, figures
-
-ROOT = Path(__file__).parents[2]
+from harness.procs import run_module
 
 
 def decision(ts: float, before: str, after: str, trader: str = "mm") -> dict[str, object]:
@@ -65,13 +61,6 @@ def test_alerts_are_the_watchdogs_alert_lines_within_the_window() -> None:
 
 @pytest.mark.parametrize("seconds", ["0", "-5"])
 def test_a_run_must_last_some_time(seconds: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.soak", "--seconds", seconds],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_module("bench.soak", "--seconds", seconds, timeout_s=60)
     assert done.returncode == 2
     assert "--seconds must be positive" in done.stderr

@@ -9,6 +9,7 @@ import pytest
 from bench.tick_to_order import MODES, Samples, Tick, analyse, deployed_mode, sent_stamp, ticks_of
 from exchange_sim.core.streams import send_stamped
 from tests.bench.test_smoke import run_bench
+from tests.support.configs import MINIMAL_TRADER
 from trader.config import load_config
 
 
@@ -49,28 +50,6 @@ def test_every_tick_is_counted_with_or_without_an_order_and_from_the_send() -> N
         "samples_count": 1, "p50_us": 8.0, "p99_us": 8.0, "max_us": 8.0,
     }  # fmt: skip
     assert figures["delivery"]["max_us"] == 11.0  # type: ignore[index]
-
-
-MINIMAL_TRADER = """
-[venue]
-base_url = "http://127.0.0.1:1"
-ws_url = "ws://127.0.0.1:1"
-credentials_file = "venue.key"
-
-[symbols.BTCUSDT]
-tick_size = "0.1"
-lot_size = "0.001"
-quote_qty = "0.002"
-max_position = "0.010"
-
-[risk]
-limits_file = "limits.toml"
-
-[watchdog]
-socket = "ingress.sock"
-key_file = "mm1.key"
-trader_id = "mm1"
-"""
 
 
 def test_the_deployed_figure_is_the_mode_the_defaults_select(tmp_path: Path) -> None:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from cliargs import EXIT_BROKEN_PIPE
+from harness.procs import run_into_a_closed_pipe
+
 REPO = Path(__file__).resolve().parents[2]
 VERSION = metadata.version("killswitch-suite")
 
@@ -55,3 +58,13 @@ def test_a_usage_error_is_one_line_naming_the_argument_and_exit_2(
     assert line.startswith(f"{prog}: error: ")
     assert named in line
     assert line.endswith("--help)")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["sysprep", "check-config", "--profile", "baseline"], ["demo", "--list"]],
+    ids=["sysprep", "demo"],
+)
+def test_output_into_a_closed_pipe_ends_quietly_as_sigpipe_would(argv: list[str]) -> None:
+    result = run_into_a_closed_pipe([sys.executable, "-m", *argv])
+    assert (result.returncode, result.stderr) == (EXIT_BROKEN_PIPE, "")

@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from demo.scenarios import SCENARIOS
+from demo.timeline import KILL_MILESTONES
 
 REPO = Path(__file__).resolve().parents[2]
 KILLS = list(SCENARIOS)
@@ -112,8 +113,21 @@ def test_list_as_json_names_every_scenario_with_its_title() -> None:
     assert json.loads(done.stdout) == [{"name": n, "title": s.title} for n, s in SCENARIOS.items()]
 
 
-def test_json_without_list_is_a_usage_error_not_a_run() -> None:
-    done = run_demo("--json", timeout=60)
-    assert (done.returncode, done.stdout) == (2, "")
-    (line,) = done.stderr.splitlines()
-    assert line.startswith("demo: error: argument --json: only with --list")
+def test_a_run_as_json_prints_one_object_with_the_outcome_and_the_timeline() -> None:
+    done = run_demo("--scenario", KILLS[0], "--trade-s", "1", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)  # one object, nothing else: the narration is on stderr
+    assert (result["scenario"], result["venue"], result["outcome"], result["reason"]) == (
+        KILLS[0],
+        "binance",
+        "pass",
+        "",
+    )
+    stages = [stage["stage"] for stage in result["timeline"]]
+    assert set(KILL_MILESTONES) <= set(stages)
+    assert result["timeline"][0] == {
+        "stage": "trigger", "ms": 0.0, "source": "demo", "detail": result["timeline"][0]["detail"]
+    }  # fmt: skip
+    assert all(isinstance(stage["ms"], float) for stage in result["timeline"])
+    assert f"PASS: {KILLS[0]}" in done.stderr
+    assert_clean(done.stderr)

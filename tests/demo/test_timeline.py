@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from demo.timeline import Evidence, kill_rows, missing, render
+from demo.timeline import Evidence, kill_rows, missing, render, stages
 
 WD, TR = "wd-key", "tr-key"
 
@@ -81,3 +81,11 @@ def test_the_cancel_all_is_found_under_the_venues_own_endpoint_name() -> None:
         30.0,
         "POST /v5/order/cancel-all",
     )
+
+
+def test_stages_are_the_rows_as_data_in_milliseconds_after_the_trigger() -> None:
+    rows = kill_rows(evidence())
+    data = stages(rows, 100.0)
+    assert [d["stage"] for d in data] == [r.milestone for r in rows]
+    assert data[0] == {"stage": "trigger", "ms": 0.0, "source": "demo", "detail": "SIGKILL"}
+    assert data[-1]["ms"] == 50.0

@@ -57,11 +57,19 @@ class VenueClient:
         return await self.signed("POST", "/fapi/v1/order", key, params)
 
     async def limit(
-        self, key: SimKey, side: str, price: str, qty: str = "0.01", tif: str = "GTC", **extra: Any
+        self,
+        key: SimKey,
+        side: str,
+        price: str,
+        qty: str = "0.01",
+        tif: str = "GTC",
+        *,
+        symbol: str = "BTCUSDT",
+        **extra: Any,
     ) -> Reply:
         return await self.order(
             key,
-            symbol="BTCUSDT",
+            symbol=symbol,
             side=side,
             type="LIMIT",
             timeInForce=tif,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -147,22 +148,22 @@ def test_a_read_only_tree_fails_every_write_and_never_says_applied(
     need_root_and("unshare", "mount")
     state = tmp_path / "state"
     script = f'mount --bind -o ro "{root}" "{root}" && exec "$0" "$@"'
-    result = run_cli(
-        "apply",
-        "--profile",
-        PROFILE,
-        "--root",
-        str(root),
-        "--state-dir",
-        str(state),
-        prefix=("unshare", "--mount", "--propagation", "private", "sh", "-c", script),
-    )
+    in_a_mount_namespace = ("unshare", "--mount", "--propagation", "private", "sh", "-c", script)
+    result = apply_with_state(root, state, prefix=in_a_mount_namespace)
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert "net.core.rmem_max: failed (read-only file system: /proc/sys/net/core/rmem_max)" in lines
     assert not any(": applied" in line for line in lines)
     assert "Traceback" not in result.stderr
     assert os.path.exists(state / "originals.json")  # saved before the first write
+
+
+def apply_with_state(
+    root: Path, state: Path, *extra: str, prefix: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """`sysprep apply` of the test profile on the fake host, its originals kept in `state`."""
+    args = ("--profile", PROFILE, "--root", str(root), "--state-dir", str(state), *extra)
+    return run_cli("apply", *args, prefix=prefix)
 
 
 def _cpu() -> int:
@@ -195,19 +196,7 @@ def test_probe_with_bad_arguments_is_a_usage_error() -> None:
 
 def test_apply_with_probe_records_a_probe_before_and_after(root: Path, tmp_path: Path) -> None:
     state = tmp_path / "state"
-    result = run_cli(
-        "apply",
-        "--profile",
-        PROFILE,
-        "--root",
-        str(root),
-        "--state-dir",
-        str(state),
-        "--probe",
-        "--probe-seconds",
-        "0.1",
-        "--json",
-    )
+    result = apply_with_state(root, state, "--probe", "--probe-seconds", "0.1", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     data = json.loads(result.stdout)
     assert set(data["probe"]) == {"before", "after"}

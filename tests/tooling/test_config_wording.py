@@ -19,6 +19,7 @@ from exchange_sim.config import parse_config as parse_sim
 from risk.limits import parse_limits
 from risk.tomltable import Table
 from sysprep.profile import parse_profile
+from tests.support.configs import MINIMAL_TRADER
 from tests.watchdog.daemon.conftest import write_config
 from trader.config import parse_config as parse_trader
 from watchdog.daemon.config import load_config as load_watchdog
@@ -51,23 +52,6 @@ symbols = ["BTCUSDT"]
 _CREDENTIALS = """
 api_key = "K"
 secret = "S"
-"""
-_TRADER = """
-[venue]
-base_url = "http://127.0.0.1:1"
-ws_url = "ws://127.0.0.1:1"
-credentials_file = "venue.key"
-[symbols.BTCUSDT]
-tick_size = "0.1"
-lot_size = "0.001"
-quote_qty = "0.001"
-max_position = "0.005"
-[risk]
-limits_file = "limits.toml"
-[watchdog]
-socket = "ingress.sock"
-key_file = "hmac.key"
-trader_id = "alpha"
 """
 _PROFILE = """
 [profile]
@@ -135,7 +119,7 @@ def credentials(directory: Path, fragment: str) -> tuple[str, str]:
 
 
 def trader(directory: Path, fragment: str) -> tuple[str, str]:
-    text = _merge(_TRADER, fragment)
+    text = _merge(MINIMAL_TRADER, fragment)
     return "t.toml", _message(lambda: parse_trader(text, "t.toml", base=directory))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -116,8 +117,9 @@ def tick(price: float = 60_000.0) -> BookTicker:
 Running = tuple[Trader, AccountVenue, RecordingLink]
 
 
-@pytest.fixture
-async def running() -> AsyncIterator[Running]:
+@contextlib.asynccontextmanager
+async def quoting() -> AsyncIterator[Running]:
+    """A trader quoting BTCUSDT (two resting quotes) on a fresh feed; shut down after."""
     venue, link = AccountVenue(), RecordingLink()
     trader = build(venue, link)
     async with asyncio.TaskGroup() as tg:
@@ -128,6 +130,12 @@ async def running() -> AsyncIterator[Running]:
         await wait_until(lambda: len(venue.resting) == 2, what="two quotes")
         yield trader, venue, link
         await trader.shutdown(5.0)
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[Running]:
+    async with quoting() as quoted:
+        yield quoted
 
 
 async def test_it_quotes_both_sides_and_reports_each_order(running: Running) -> None:

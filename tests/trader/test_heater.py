@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
 
 import watchdog.venues as wv
 from tests.trader.helpers import wait_until
-from tests.trader.test_app import AccountVenue, RecordingLink, build, tick
+from tests.trader.test_app import AccountVenue, RecordingLink, build, quoting
 from trader import bybit_feed
 from trader.bybit_feed import BybitBooks
 from trader.config import load_config
 from trader.errors import ConfigError
 from trader.fastpath import OrderSigner
-from trader.feed import Transition, parse_book_ticker
+from trader.feed import parse_book_ticker
 from trader.heater import HotPathHeater, sample_message
 from trader.strategy import Side, Top
 from trader.venue_kind import hot_path_heater
@@ -45,14 +44,7 @@ def test_the_heater_decodes_its_venues_own_messages(kind: str) -> None:
 
 
 async def test_warming_sends_records_and_changes_nothing() -> None:
-    venue, link = AccountVenue(), RecordingLink()
-    trader = build(venue, link)
-    async with asyncio.TaskGroup() as tg:
-        trader.attach(tg, None)
-        await trader.housekeep_once()
-        trader.on_feed_state(Transition("BTCUSDT", True, "fresh"))
-        trader.on_ticker(tick(), time.perf_counter_ns())
-        await wait_until(lambda: len(venue.resting) == 2, what="two quotes")
+    async with quoting() as (trader, venue, link):
         await wait_until(lambda: len(link.kinds("order")) >= 4, what="submits and acks")
         resting, reports = dict(venue.resting), list(link.reports)
         submitted = trader.orders.submitted
@@ -64,18 +56,10 @@ async def test_warming_sends_records_and_changes_nothing() -> None:
         assert link.reports == reports
         assert trader.orders.submitted == submitted
         assert heater.rounds == 200
-        await trader.shutdown(5.0)
 
 
 async def test_a_rehearsal_decides_the_quotes_a_moved_market_would_get() -> None:
-    venue, link = AccountVenue(), RecordingLink()
-    trader = build(venue, link)
-    async with asyncio.TaskGroup() as tg:
-        trader.attach(tg, None)
-        await trader.housekeep_once()
-        trader.on_feed_state(Transition("BTCUSDT", True, "fresh"))
-        trader.on_ticker(tick(), time.perf_counter_ns())
-        await wait_until(lambda: len(venue.resting) == 2, what="two quotes")
+    async with quoting() as (trader, venue, _link):
         trader._tops["BTCUSDT"] = Top(1_000_000, 1_000_010)  # the market moved, in ticks
         requests = trader.rehearse("BTCUSDT")  # far from the resting quotes: a requote is due
         assert {r.side for r in requests} == {Side.BUY, Side.SELL}
@@ -84,7 +68,6 @@ async def test_a_rehearsal_decides_the_quotes_a_moved_market_would_get() -> None
         assert trader.orders.submitted == 2
         assert all(not trader.orders.is_own(r.client_id) or r.client_id.endswith("-0")
                    for r in requests)  # fmt: skip
-        await trader.shutdown(5.0)
 
 
 async def test_the_heater_runs_until_cancelled() -> None:

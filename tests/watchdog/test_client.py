@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import socket
@@ -15,7 +16,14 @@ from typing import Any
 
 import pytest
 
-from risk.events import AccountSnapshot, Heartbeat, OrderEvent, OrderEventKind, PositionSnapshot
+from risk.events import (
+    AccountSnapshot,
+    FeedStatus,
+    Heartbeat,
+    OrderEvent,
+    OrderEventKind,
+    PositionSnapshot,
+)
 from risk.state import TradingState
 from tests.watchdog.wire import KEY, NOW, OTHER_KEY, TRADER, wait_until
 from watchdog.client import ClientConfig, WatchdogClient, load_key
@@ -203,12 +211,20 @@ async def test_snapshots_coalesce_latest_wins_per_kind_and_symbol(
     assert positions == {("BTCUSDT", 0.2), ("ETHUSDT", -1.0)}
 
 
+@contextlib.asynccontextmanager
+async def _between_heartbeats(watchdog: Watchdog) -> AsyncIterator[WatchdogClient]:
+    """A client whose first heartbeat has arrived and whose next one is 10 s away: whatever
+    arrives within the tests' 5 s bounds was sent at once."""
+    slow = config(str(watchdog.path), heartbeat_interval=10.0, ack_timeout=20.0)
+    async with WatchdogClient(slow, clock=watchdog.clock) as client:
+        await wait_until(lambda: len(watchdog.batches) == 1)
+        yield client
+
+
 async def test_an_order_event_goes_out_at_once_not_at_the_next_heartbeat(
     watchdog: Watchdog,
 ) -> None:
-    slow = config(str(watchdog.path), heartbeat_interval=10.0, ack_timeout=20.0)
-    async with WatchdogClient(slow, clock=watchdog.clock) as client:
-        await wait_until(lambda: len(watchdog.batches) == 1)  # the first heartbeat
+    async with _between_heartbeats(watchdog) as client:
         client.report_order(OrderEventKind.FILL, "BTCUSDT", "SELL", 0.5, 65_000.0, realized_pnl=-3)
         client.report_order(OrderEventKind.REJECT, "BTCUSDT", "BUY", 1, 1.0, reason="-2019 margin")
         await wait_until(lambda: len(watchdog.of(OrderEvent)) == 2, within=5.0)
@@ -218,6 +234,33 @@ async def test_an_order_event_goes_out_at_once_not_at_the_next_heartbeat(
         (OrderEventKind.FILL, "", -3.0),
         (OrderEventKind.REJECT, "-2019 margin", None),
     ]
+
+
+async def test_an_account_snapshot_goes_out_at_once_not_at_the_next_heartbeat(
+    watchdog: Watchdog,
+) -> None:
+    async with _between_heartbeats(watchdog) as client:
+        client.report_account(9_000.0, -1_000.0, 0.0)  # a 10% loss: a breach for any profile
+        await wait_until(lambda: len(watchdog.batches) == 2, within=5.0)
+    (_, events, _) = watchdog.batches[1]
+    assert [(type(e), e.equity) for e in events] == [(AccountSnapshot, 9_000.0)]  # type: ignore[union-attr]
+
+
+async def test_what_can_breach_a_limit_goes_at_once_in_one_datagram_with_what_waited(
+    watchdog: Watchdog,
+) -> None:
+    async with _between_heartbeats(watchdog) as client:
+        client.report_feed("BTCUSDT", NOW)  # cannot breach alone: it waits...
+        for _ in range(3):
+            await asyncio.sleep(0)  # ...for a few loop iterations, in which nothing is sent
+        client.report_order(OrderEventKind.FILL, "BTCUSDT", "BUY", 0.5, 65_000.0)
+        client.report_position("BTCUSDT", 0.5, 65_000.0)
+        client.report_account(9_990.0, 0.0, -10.0)
+        await wait_until(lambda: bool(watchdog.of(AccountSnapshot)), within=5.0)
+    # One datagram for the iteration's reports, carrying the feed report that waited.
+    assert len(watchdog.batches) == 2, [[type(e) for e in b[1]] for b in watchdog.batches]
+    kinds = {type(e) for e in watchdog.batches[1][1]}
+    assert kinds == {FeedStatus, OrderEvent, PositionSnapshot, AccountSnapshot}
 
 
 async def test_udp_on_loopback_carries_heartbeats_and_acks(clock: FakeClock) -> None:
@@ -268,13 +311,22 @@ async def receive(sock: socket.socket) -> tuple[bytes, Any]:
     return await asyncio.wait_for(loop.sock_recvfrom(sock, 2048), 10)
 
 
+@contextlib.asynccontextmanager
+async def first_heard(
+    fake_watchdog: tuple[socket.socket, str], clock: FakeClock, **options: Any
+) -> AsyncIterator[tuple[WatchdogClient, socket.socket, int, Any]]:
+    """A client of the fake watchdog once its first datagram arrived: the client, the fake's
+    socket, that datagram's sequence number and the client's address to ack it to."""
+    sock, path = fake_watchdog
+    async with WatchdogClient(config(path), clock=clock, **options) as client:
+        data, peer = await receive(sock)
+        yield client, sock, decode_telemetry(data, {TRADER: KEY}.get).header.seq, peer
+
+
 async def test_replayed_forged_and_premature_acks_are_rejected(
     fake_watchdog: tuple[socket.socket, str], clock: FakeClock
 ) -> None:
-    sock, path = fake_watchdog
-    async with WatchdogClient(config(path), clock=clock) as client:
-        data, peer = await receive(sock)
-        seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+    async with first_heard(fake_watchdog, clock) as (client, sock, seq, peer):
         session = client.session_id
 
         def ack(state: TradingState, last_seq: int, ack_seq: int, key: bytes = KEY) -> bytes:
@@ -296,14 +348,11 @@ async def test_replayed_forged_and_premature_acks_are_rejected(
 async def test_a_failing_state_callback_does_not_stop_heartbeats(
     fake_watchdog: tuple[socket.socket, str], clock: FakeClock
 ) -> None:
-    sock, path = fake_watchdog
-
     def explode(old: TradingState, new: TradingState) -> None:
         raise RuntimeError("bot bug")
 
-    async with WatchdogClient(config(path), clock=clock, on_state_change=explode) as client:
-        data, peer = await receive(sock)
-        seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+    async with first_heard(fake_watchdog, clock, on_state_change=explode) as heard:
+        client, sock, seq, peer = heard
         ack = Ack(TradingState.ACTIVE, "v1", seq, "", NOW)
         sock.sendto(encode_ack(KEY, TRADER, client.session_id, 1, ack), peer)
         await wait_until(lambda: client.state is TradingState.ACTIVE)
@@ -385,10 +434,7 @@ async def test_an_ack_counts_as_fresh_from_when_the_acked_telemetry_was_sent(
     fake_watchdog: tuple[socket.socket, str], clock: FakeClock
 ) -> None:
     """An ack that sat in a queue while time passed proves nothing about the watchdog now."""
-    sock, path = fake_watchdog
-    async with WatchdogClient(config(path), clock=clock) as client:
-        data, peer = await receive(sock)
-        old_seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+    async with first_heard(fake_watchdog, clock) as (client, sock, old_seq, peer):
         clock.advance(0.6)  # past ack_timeout since old_seq left
         ack = Ack(TradingState.ACTIVE, "v1", old_seq, "", NOW)
         sock.sendto(encode_ack(KEY, TRADER, client.session_id, 1, ack), peer)
@@ -406,10 +452,7 @@ async def test_an_ack_counts_as_fresh_from_when_the_acked_telemetry_was_sent(
 async def test_an_authentic_killed_ack_latches_even_when_it_arrives_out_of_order(
     fake_watchdog: tuple[socket.socket, str], clock: FakeClock
 ) -> None:
-    sock, path = fake_watchdog
-    async with WatchdogClient(config(path), clock=clock) as client:
-        data, peer = await receive(sock)
-        seq = decode_telemetry(data, {TRADER: KEY}.get).header.seq
+    async with first_heard(fake_watchdog, clock) as (client, sock, seq, peer):
         session = client.session_id
         active = Ack(TradingState.ACTIVE, "v1", seq, "", NOW)
         killed = Ack(TradingState.KILLED, "v1", seq, "daily loss", NOW)

@@ -184,6 +184,7 @@ def control_socket(
     return STANDARD_SOCKET
 
 
+@cliargs.program
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

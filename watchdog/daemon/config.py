@@ -6,7 +6,9 @@ move together. Secrets (HMAC keys) are read here and never logged.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,15 @@ class TraderConfig:
         It is below `halt_after_s` because the heartbeat limits require warn < halt.
         """
         return self.limits.heartbeat.warn_after_s
+
+    @cached_property
+    def limits_version(self) -> str:
+        """A short fingerprint of the limits in force, echoed to the trader in every ack.
+
+        Computed once: the config never changes for the life of the process (a new config is
+        a new object), and an ack is on the per-datagram path.
+        """
+        return hashlib.sha256(repr(self.limits).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

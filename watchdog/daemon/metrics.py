@@ -41,10 +41,12 @@ class _LiveCollector(Collector):
         self,
         traders: Callable[[], Iterable[TraderView]],
         datagrams: Callable[[], Mapping[str, int]],
+        events: Callable[[], int],
         armed: Callable[[], bool],
     ) -> None:
         self._traders = traders
         self._datagrams = datagrams
+        self._events = events
         self._armed = armed
 
     def collect(self) -> Iterable[Metric]:
@@ -99,12 +101,17 @@ class _LiveCollector(Collector):
         )
         for result, count in self._datagrams().items():
             datagrams.add_metric([_label(result)], count)
+        events = CounterMetricFamily(
+            "killswitch_telemetry_events",
+            "Telemetry events accepted and handed to the risk rules",
+            value=self._events(),
+        )
         armed = GaugeMetricFamily(
             "killswitch_armed",
             "1 while every part of the kill chain works now (watchdog status names what is not)",
             value=1.0 if self._armed() else 0.0,
         )
-        return [state, in_state, latched, maintenance, age, use, reported, datagrams, armed]
+        return [state, in_state, latched, maintenance, age, use, reported, datagrams, events, armed]
 
 
 def _label(text: str) -> str:
@@ -148,10 +155,12 @@ class Metrics:
         self,
         traders: Callable[[], Iterable[TraderView]],
         datagrams: Callable[[], Mapping[str, int]],
+        events: Callable[[], int],
         armed: Callable[[], bool],
     ) -> None:
-        """Values read at scrape time: per-trader views, datagram counts, whether armed."""
-        self.registry.register(_LiveCollector(traders, datagrams, armed))
+        """Values read at scrape time: per-trader views, datagram and event counts, whether
+        armed."""
+        self.registry.register(_LiveCollector(traders, datagrams, events, armed))
 
     def decision(self, trader: str, rule: str, state: str) -> None:
         self.decisions.labels(trader, _label(rule), state).inc()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 import os
 import signal
@@ -28,7 +27,7 @@ from risk import Maintenance, RiskError, TradingState
 from watchdog.clock import Clock, SystemClock
 from watchdog.daemon import armed
 from watchdog.daemon.alerts import Alerter
-from watchdog.daemon.config import Config, TraderConfig
+from watchdog.daemon.config import Config
 from watchdog.daemon.control import ControlApi, prepare_socket_path
 from watchdog.daemon.durable import Durable
 from watchdog.daemon.errors import StartupError, StoreError
@@ -47,11 +46,6 @@ from watchdog.protocol import GuardMark, TraderState
 from watchdog.sdnotify import SdNotifier
 
 _log = logging.getLogger("watchdog.server")
-
-
-def limits_version(trader: TraderConfig) -> str:
-    """A short fingerprint of the limits in force, echoed to the trader in every ack."""
-    return hashlib.sha256(repr(trader.limits).encode()).hexdigest()[:16]
 
 
 class WatchdogServer:
@@ -84,6 +78,7 @@ class WatchdogServer:
         self._group: asyncio.TaskGroup | None = None
         self._pending: list[Coroutine[Any, Any, None]] = []
         self._spawned: set[asyncio.Task[None]] = set()
+        self._acks_due: set[str] = set()  # traders whose accepted telemetry awaits its ack
         self.metrics_port: int | None = None
 
     # -- the straight line ---------------------------------------------------------------
@@ -148,6 +143,7 @@ class WatchdogServer:
         self.metrics.watch(
             lambda: [s.view() for s in self.supervisors.values()],
             self._datagram_counts,
+            self._event_count,
             lambda: not self.not_armed(),
         )
         self.metrics.store_healthy.set(1)
@@ -326,7 +322,22 @@ class WatchdogServer:
         for event in events:
             if isinstance(event, TraderState):
                 supervisor.on_trader_state(event)
-        self._push_state(trader_id, supervisor.state)
+        self._ack_soon(trader_id)
+
+    def _ack_soon(self, trader_id: str) -> None:
+        """Ack once the datagrams that are already here have been taken: one ack per trader
+        per loop iteration, not one per datagram. The ack names the highest sequence taken,
+        which acknowledges every datagram before it, and carries the state after all of them;
+        it leaves within the same wakeup's work, microseconds later. A state change the
+        supervisor decides on its own (a timer, a hold) is still pushed at once."""
+        if not self._acks_due:
+            asyncio.get_running_loop().call_soon(self._send_due_acks)
+        self._acks_due.add(trader_id)
+
+    def _send_due_acks(self) -> None:
+        due, self._acks_due = self._acks_due, set()
+        for trader_id in due:
+            self._push_state(trader_id, self.supervisors[trader_id].state)
 
     def _on_sender(self, trader_id: str, pid: int | None) -> None:
         supervisor = self.supervisors.get(trader_id)
@@ -341,7 +352,7 @@ class WatchdogServer:
         self._ingress.send_ack(
             trader_id,
             state,
-            limits_version=limits_version(supervisor.config),
+            limits_version=supervisor.config.limits_version,
             reason=reason[:200],
         )
 
@@ -374,6 +385,9 @@ class WatchdogServer:
         if self._ingress is None:
             return {}
         return {"accepted": self._ingress.accepted_datagrams, **self._ingress.rejects}
+
+    def _event_count(self) -> int:
+        return 0 if self._ingress is None else self._ingress.accepted_events
 
     # -- health and status ---------------------------------------------------------------
 

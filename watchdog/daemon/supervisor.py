@@ -14,15 +14,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from risk import Assessment, Decision, Heartbeat, PersistedRisk, RiskEngine, TradingState
+from risk import (
+    Assessment,
+    Decision,
+    Heartbeat,
+    Maintenance,
+    PersistedRisk,
+    RiskEngine,
+    TradingState,
+)
 from watchdog.clock import Clock
 from watchdog.daemon.alerts import Alerter
 from watchdog.daemon.config import TraderConfig
 from watchdog.daemon.durable import Durable
+from watchdog.daemon.holds import Holds
 from watchdog.daemon.kill import KillPipeline
 from watchdog.daemon.kill.pipeline import Spawn
 from watchdog.daemon.liveness import Identity, ProcessWatch
+from watchdog.daemon.maintenance import MaintenanceRequest, check_begin
 from watchdog.daemon.metrics import Metrics, TraderView
+from watchdog.daemon.riskflush import RiskFlush
 from watchdog.daemon.socketgroup import group_name, process_groups
 from watchdog.daemon.store import TraderRow
 from watchdog.logs import log_event
@@ -30,7 +41,6 @@ from watchdog.protocol import TraderState
 
 _log = logging.getLogger("watchdog.supervisor")
 BLIND_RULE = "venue_blind"
-_PERSIST_EVERY_S = 1.0
 PROCESS_UNKNOWN = "process_unknown"  # the hold (and alert) while the trader's process is unknown
 CONTROL_GROUP = "control_socket_group"  # the hold while the trader could use the control socket
 _IDENTITY_ALERT_GRACE_S = 2.0
@@ -79,7 +89,7 @@ class TraderSupervisor:
     def __init__(self, config: TraderConfig, services: Services, row: TraderRow | None) -> None:
         self.config = config
         self.id = config.id
-        self._s = services
+        self._services = services
         now = services.clock.wall()
         # Raises PersistedStateError for a corrupt row: the daemon then refuses to arm.
         blind_s = config.venue.max_venue_blind_s if config.venue is not None else None
@@ -101,15 +111,12 @@ class TraderSupervisor:
         self.decisions: tuple[Decision, ...] = ()
         self._state = self.engine.state
         self._timer: asyncio.TimerHandle | None = None
-        self._persist_timer: asyncio.TimerHandle | None = None
+        self._flush = RiskFlush(self.id, self.engine, services.durable, row)
         self._trigger = 0.0  # monotonic stamp of what caused the current handling
-        self._saved: tuple[float | None, ...] | None = None
-        if row is not None:
-            self._saved = (row.high_water_mark, row.day_start_equity, row.day_start_ts)
-        self._holds: dict[str, str] = {}  # outside conditions holding at least HALTED
+        self._holds = Holds()
         # The maintenance window as last written to the store: a change (expiry, a kill
         # ending it) is noticed after each decision and recorded.
-        self._maintenance = self.engine.maintenance
+        self._stored_window = self.engine.maintenance
         self.restored_maintenance_until = row.maintenance_until if row is not None else None
 
     # -- state ---------------------------------------------------------------------------
@@ -118,19 +125,19 @@ class TraderSupervisor:
     def state(self) -> TradingState:
         """The engine's state, at least HALTED while the store cannot record what happens
         or a hold is set (e.g. the watchdog's own venue keys fail: it could not kill)."""
-        if not self._s.durable.healthy or self._holds:
+        if not self._services.durable.healthy or self._holds:
             return max(self._state, TradingState.HALTED)
         return self._state
 
     @property
     def holds(self) -> dict[str, str]:
         """What holds the trader at least HALTED besides its risk rules: key -> reason."""
-        return dict(self._holds)
+        return self._holds.as_dict()
 
     def view(self) -> TraderView:
         age = None
         if self.last_heartbeat is not None:
-            age = self._s.clock.monotonic() - self.last_heartbeat
+            age = self._services.clock.monotonic() - self.last_heartbeat
         return TraderView(
             self.id,
             int(self.state),
@@ -151,15 +158,15 @@ class TraderSupervisor:
             # The window closed while the watchdog was down (or the trader is latched).
             detail = {"until": until, "while_down": True}
             log_event(_log, logging.ERROR, "maintenance_expired", trader=self.id, **detail)
-            self._s.alerter.notify("maintenance_expired", self.id, **detail)
-            self._save_maintenance("maintenance_expired", detail)
-        self._handle(self.engine.evaluate(self._s.clock.wall()), "start")
+            self._services.alerter.notify("maintenance_expired", self.id, **detail)
+            self._save_maintenance(None, "maintenance_expired", detail)
+        self._handle(self.engine.evaluate(self._services.clock.wall()), "start")
 
     def on_batch(self, session_id: str, events: Sequence[Any], session_changed: bool) -> None:
-        self._trigger = self._s.clock.monotonic()
+        self._trigger = self._services.clock.monotonic()
         if session_changed:
             self._new_session(session_id)
-        now = self._s.clock.wall()
+        now = self._services.clock.wall()
         assessment = None
         for event in events:
             if isinstance(event, Heartbeat):
@@ -167,7 +174,7 @@ class TraderSupervisor:
             assessment = self.engine.apply(event, now)
         if assessment is not None:
             self._handle(assessment, "telemetry")
-        self._schedule_persist()
+        self._flush.soon()
 
     def _beat(self, sent: float, now: float) -> None:
         """The heartbeat age shown is counted from the send time, as the engine counts it."""
@@ -195,32 +202,31 @@ class TraderSupervisor:
 
     def on_venue(self, events: Sequence[Any]) -> None:
         """Facts from the watchdog's own view of the venue (source VENUE)."""
-        self._trigger = self._s.clock.monotonic()
-        now = self._s.clock.wall()
+        self._trigger = self._services.clock.monotonic()
+        now = self._services.clock.wall()
         assessment = None
         for event in events:
             assessment = self.engine.apply(event, now)
         if assessment is not None:
             self._handle(assessment, "venue")
-        self._schedule_persist()
+        self._flush.soon()
 
     def hold(self, key: str, reason: str) -> None:
         """Hold the trader at least HALTED until `release(key)`; audited and pushed."""
-        if self._holds.get(key) == reason:
-            return
         before = self.state
-        self._holds[key] = reason
+        if not self._holds.set(key, reason):
+            return
         self._audit("hold", {"key": key, "reason": reason})
         log_event(_log, logging.ERROR, "hold", trader=self.id, key=key, reason=reason)
         if self.state != before:
-            self._s.push_state(self.id, self.state)
+            self._services.push_state(self.id, self.state)
 
     def release(self, key: str) -> None:
-        if self._holds.pop(key, None) is None:
+        if not self._holds.release(key):
             return
         self._audit("hold_released", {"key": key})
         log_event(_log, logging.WARNING, "hold_released", trader=self.id, key=key)
-        self._s.push_state(self.id, self.state)
+        self._services.push_state(self.id, self.state)
 
     def _new_session(self, session_id: str) -> None:
         previous, self.session_id = self.session_id, session_id
@@ -229,12 +235,12 @@ class TraderSupervisor:
         log_event(_log, logging.WARNING, "session_changed", trader=self.id, **detail)
         self._audit("session_changed", detail)
         # A restarted trader may be a new process: watch that one from now on.
-        self._s.spawn(self._reattach())
+        self._services.spawn(self._reattach())
         if self._state == TradingState.KILLED:
             # Latched: the ack says KILLED (the client fails closed) and its credential was
             # revoked. It is not killed again: an operator may be bringing it up to give the
             # re-arm check the equity it needs. Say so loudly instead.
-            self._s.alerter.notify("session_while_latched", self.id, session=session_id)
+            self._services.alerter.notify("session_while_latched", self.id, session=session_id)
 
     async def _reattach(self) -> None:
         await self.process.attach()
@@ -246,7 +252,7 @@ class TraderSupervisor:
         now = asyncio.get_running_loop().time()
         if now - self._reattach_at >= _REATTACH_EVERY_S:  # a unit: systemctl, at most 1/s
             self._reattach_at = now
-            self._s.spawn(self._reattach())
+            self._services.spawn(self._reattach())
 
     def _on_identity(self, identity: Identity) -> None:
         """Not knowing the trader's process is not armed: HALTED (a hold) until it is known.
@@ -270,15 +276,15 @@ class TraderSupervisor:
 
     def _check_control_group(self, pid: int) -> None:
         """A trader in the control socket's group could trip or re-arm itself: not armed."""
-        gid = self._s.control_gid
+        gid = self._services.control_gid
         if gid is None:
             return
         groups = process_groups(pid)
         if groups is None or gid in groups:
             why = "cannot read its groups" if groups is None else "it is in that group"
             reason = f"{CONTROL_GROUP}: the control socket's group is {group_name(gid)}; {why}"
-            if self._holds.get(CONTROL_GROUP) != reason:
-                self._s.alerter.notify(CONTROL_GROUP, self.id, pid=pid, reason=reason)
+            if self._holds.reason(CONTROL_GROUP) != reason:
+                self._services.alerter.notify(CONTROL_GROUP, self.id, pid=pid, reason=reason)
             self.hold(CONTROL_GROUP, reason)
             return
         self.release(CONTROL_GROUP)
@@ -288,10 +294,10 @@ class TraderSupervisor:
         identity = self.process.identity
         if identity.required and not identity.known:
             detail = {"pid": identity.pid, "reason": identity.reason}
-            self._s.alerter.notify(PROCESS_UNKNOWN, self.id, **detail)
+            self._services.alerter.notify(PROCESS_UNKNOWN, self.id, **detail)
 
     def _on_process_exit(self, pid: int) -> None:
-        self._trigger = self._s.clock.monotonic()
+        self._trigger = self._services.clock.monotonic()
         window = self.engine.maintenance
         if window is not None:
             log_event(_log, logging.WARNING, "trader_process_exited", trader=self.id, pid=pid)
@@ -304,13 +310,13 @@ class TraderSupervisor:
         self._trip("process_exit", f"trader process {pid} exited")
 
     def trip(self, reason: str, source: str) -> TradingState:
-        self._trigger = self._s.clock.monotonic()
+        self._trigger = self._services.clock.monotonic()
         self._trip("manual", f"{reason} (by {source})")
         return self.state
 
     def _trip(self, cause: str, reason: str) -> None:
         # The kill (its latch write) goes first: one fsync less before the actions start.
-        self._handle(self.engine.trip(self._s.clock.wall(), reason), cause)
+        self._handle(self.engine.trip(self._services.clock.wall(), reason), cause)
         self._audit("trip", {"cause": cause, "reason": reason})
 
     def rearm(self, reason: str, operator: str, *, reset_high_water_mark: bool = False) -> Outcome:
@@ -322,15 +328,17 @@ class TraderSupervisor:
         detail = {"reason": reason, "operator": operator}
         if reset_high_water_mark:
             detail["reset_high_water_mark"] = "yes"
-        if self._s.killer.running(self.id):
+        if self._services.killer.running(self.id):
             return self._refuse(detail, "the kill pipeline is still running: wait until verified")
         result = self.engine.rearm(
-            self._s.clock.wall(), reason, reset_high_water_mark=reset_high_water_mark
+            self._services.clock.wall(), reason, reset_high_water_mark=reset_high_water_mark
         )
         if not result.accepted:
             return self._refuse(detail, result.reason)
-        self._s.durable.write(lambda s: s.clear_latch(self.id, self._s.clock.wall(), detail))
-        self._s.metrics.rearms.labels(self.id, "accepted").inc()
+        self._services.durable.write(
+            lambda s: s.clear_latch(self.id, self._services.clock.wall(), detail)
+        )
+        self._services.metrics.rearms.labels(self.id, "accepted").inc()
         log_event(_log, logging.WARNING, "rearmed", trader=self.id, **detail)
         self._handle(result.assessment, "rearm")
         return Outcome(True, result.reason, self.state)
@@ -338,37 +346,32 @@ class TraderSupervisor:
     def begin_maintenance(self, window_s: float, reason: str, operator: str) -> Outcome:
         """Stand the trader down for a planned stop of at most `window_s` seconds.
 
-        Durable before it is answered: a watchdog restarted inside the window keeps it, so a
-        trader stopped on purpose is never killed for it.
+        Durable before it is applied, and applied before it is answered: a watchdog
+        restarted inside the window keeps it, so a trader stopped on purpose is never killed
+        for it; a window the store cannot record is refused and changes nothing.
         """
-        now = self._s.clock.wall()
-        detail = {"reason": reason, "operator": operator, "window_s": window_s}
-        if not self._s.durable.healthy:
-            why = "the state database is failing: the window could not survive a restart"
-            return self._refuse_maintenance(detail, why)
-        recorded = self.engine.maintenance  # an open window this request would move
-        result = self.engine.begin_maintenance(now, now + window_s, f"{reason} (by {operator})")
-        if not result.accepted:
-            return self._refuse_maintenance(detail, result.reason)
-        if not self._save_maintenance("maintenance_started", {**detail, "until": now + window_s}):
-            # Not durable, so not granted: back to what the store holds.
-            self._maintenance = recorded
-            if recorded is None:
-                self.engine.end_maintenance(now, "not recorded", require_heartbeat=False)
-            else:
-                self.engine.begin_maintenance(now, recorded.until, recorded.reason)
-            self._handle(self.engine.assessment, "maintenance")
+        now = self._services.clock.wall()
+        request = MaintenanceRequest(window_s, reason, operator)
+        detail = request.detail()
+        window = check_begin(self.engine, self._services.durable.healthy, request, now)
+        if isinstance(window, str):
+            return self._refuse_maintenance(detail, window)
+        started = {**detail, "until": window.until}
+        if not self._save_maintenance(window, "maintenance_started", started):
             return self._refuse_maintenance(detail, "the window could not be recorded")
+        self._stored_window = window
+        # The same check as above on the same state, with no await between: it opens.
+        result = self.engine.begin_maintenance(now, window.until, window.reason)
         log_event(_log, logging.WARNING, "maintenance_started", trader=self.id, **detail)
         self._handle(result.assessment, "maintenance")
-        return Outcome(True, result.reason, self.state)
+        return Outcome(result.accepted, result.reason, self.state)
 
     def end_maintenance(self, reason: str, operator: str) -> Outcome:
         detail = {"reason": reason, "operator": operator}
-        result = self.engine.end_maintenance(self._s.clock.wall(), reason)
+        result = self.engine.end_maintenance(self._services.clock.wall(), reason)
         if not result.accepted:
             return self._refuse_maintenance(detail, result.reason)
-        self._trigger = self._s.clock.monotonic()
+        self._trigger = self._services.clock.monotonic()
         self._handle(result.assessment, "maintenance", ended=("maintenance_ended", detail))
         log_event(_log, logging.WARNING, "maintenance_ended", trader=self.id, **detail)
         return Outcome(True, result.reason, self.state)
@@ -378,19 +381,19 @@ class TraderSupervisor:
         log_event(_log, logging.WARNING, "maintenance_refused", trader=self.id, why=why, **detail)
         return Outcome(False, why, self.state)
 
-    def _save_maintenance(self, kind: str, detail: dict[str, Any]) -> bool:
-        window = self.engine.maintenance
+    def _save_maintenance(
+        self, window: Maintenance | None, kind: str, detail: dict[str, Any]
+    ) -> bool:
+        """Record `window` (None: none is open) as the store's; False if it was not written."""
         until, reason = (window.until, window.reason) if window else (None, "")
-        now = self._s.clock.wall()
-        saved = self._s.durable.write(
+        now = self._services.clock.wall()
+        return self._services.durable.write(
             lambda s: s.save_maintenance(self.id, until, reason, now, kind, detail)
         )
-        self._maintenance = window
-        return saved
 
     def _maintenance_closed(self, ended: tuple[str, dict[str, Any]] | None) -> None:
         """The window closed: by the operator (`ended`), by a kill, or at its end time."""
-        before = self._maintenance
+        before = self._stored_window
         if ended is not None:
             kind, detail = ended
         elif self.engine.latched:
@@ -398,18 +401,19 @@ class TraderSupervisor:
         else:
             kind, detail = "maintenance_expired", {"until": before.until if before else None}
             log_event(_log, logging.ERROR, "maintenance_expired", trader=self.id, **detail)
-            self._s.alerter.notify("maintenance_expired", self.id, **detail)
-        self._save_maintenance(kind, detail)
+            self._services.alerter.notify("maintenance_expired", self.id, **detail)
+        self._save_maintenance(None, kind, detail)
+        self._stored_window = None  # a failed write is not retried: the store is unhealthy
 
     def _refuse(self, detail: dict[str, str], why: str) -> Outcome:
         self._audit("rearm_refused", {**detail, "why": why})
-        self._s.metrics.rearms.labels(self.id, "refused").inc()
+        self._services.metrics.rearms.labels(self.id, "refused").inc()
         log_event(_log, logging.WARNING, "rearm_refused", trader=self.id, why=why, **detail)
         return Outcome(False, why, self.state)
 
     def venue_stream_connected(self) -> None:
         """The venue's order stream (re)connected: its order count starts from zero again."""
-        now = self._s.clock.wall()
+        now = self._services.clock.wall()
         self._audit("order_count_baseline", {"ts": now})
         self._handle(self.engine.restart_order_count(now), "venue")
 
@@ -419,7 +423,7 @@ class TraderSupervisor:
 
     def group_trip(self, reason: str) -> None:
         if self._state != TradingState.KILLED:
-            self._trigger = self._s.clock.monotonic()
+            self._trigger = self._services.clock.monotonic()
             self._trip("group", reason)
 
     # -- decisions -----------------------------------------------------------------------
@@ -449,7 +453,7 @@ class TraderSupervisor:
         if assessment.state == TradingState.KILLED and previous != TradingState.KILLED:
             # First, before any logging or bookkeeping: the latch and the actions.
             self._start_kill(_kill_cause(cause, assessment), _kill_reason(assessment))
-        if self._maintenance is not None and self.engine.maintenance is None:
+        if self._stored_window is not None and self.engine.maintenance is None:
             self._maintenance_closed(ended)
         if previous != assessment.state or _verdicts(before) != _verdicts(assessment.decisions):
             self._decision_changed(previous, before, assessment, cause)
@@ -460,9 +464,7 @@ class TraderSupervisor:
         detail = {"ts": self._day_start, "due": self.engine.next_daily_reset(previous)}
         log_event(_log, logging.INFO, "daily_reset", trader=self.id, **detail)
         self._audit("daily_reset", detail)
-        if self._persist_timer is not None:
-            self._persist_timer.cancel()  # persisted now: a pending flush must not outlive us
-        self._persist()
+        self._flush.now()
 
     def _decision_changed(
         self,
@@ -480,7 +482,7 @@ class TraderSupervisor:
         known = _verdicts(before)
         for decision in assessment.decisions:
             if (decision.rule, decision.state) not in known:
-                self._s.metrics.decision(self.id, decision.rule, decision.state.name)
+                self._services.metrics.decision(self.id, decision.rule, decision.state.name)
         self._alert_blindness(before, assessment.decisions)
         detail = {
             "from": previous.name,
@@ -493,9 +495,9 @@ class TraderSupervisor:
         if previous == assessment.state:
             return
         if cause != "telemetry":  # a batch is acked by the daemon right after it is applied
-            self._s.push_state(self.id, self.state)
+            self._services.push_state(self.id, self.state)
         if assessment.state >= TradingState.WARN and previous < assessment.state:
-            self._s.alerter.notify(
+            self._services.alerter.notify(
                 "state", self.id, state=assessment.state.name, decisions=decisions
             )
 
@@ -506,17 +508,17 @@ class TraderSupervisor:
         blind = next((d for d in after if d.rule == BLIND_RULE), None)
         if blind is not None and not was:
             log_event(_log, logging.ERROR, "venue_blind", trader=self.id, reason=blind.reason)
-            self._s.alerter.notify(
+            self._services.alerter.notify(
                 "venue_blind", self.id, age_s=blind.value, limit_s=blind.limit, reason=blind.reason
             )
         elif blind is None and was:
             log_event(_log, logging.WARNING, "venue_view_restored", trader=self.id)
-            self._s.alerter.notify("venue_view_restored", self.id)
+            self._services.alerter.notify("venue_view_restored", self.id)
 
     def _start_kill(self, cause: str, reason: str) -> None:
-        self._s.killer.start(self.config, self.process, cause, reason, self._trigger)
+        self._services.killer.start(self.config, self.process, cause, reason, self._trigger)
         if self.config.kill_group is not None:
-            self._s.group_kill(
+            self._services.group_kill(
                 self.config.kill_group,
                 f"group {self.config.kill_group}: {self.id} killed ({reason})",
             )
@@ -524,44 +526,37 @@ class TraderSupervisor:
     # -- timers --------------------------------------------------------------------------
 
     def _reschedule(self, due: float | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         if due is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             return
-        delay = max(0.0, due - self._s.clock.wall())
-        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+        loop = asyncio.get_running_loop()
+        when = loop.time() + max(0.0, due - self._services.clock.wall())
+        # Every heartbeat moves the next deadline later; a timer that fires no later than
+        # needed is kept (it re-evaluates, which changes nothing early, and re-arms), so a
+        # stream of batches does not cancel and re-create a timer each. Compared in the
+        # loop's own time, so a wall-clock step cannot make a kept timer late.
+        if self._timer is not None:
+            if self._timer.when() <= when:
+                return
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        self._trigger = self._s.clock.monotonic()
-        self._handle(self.engine.evaluate(self._s.clock.wall()), "timer")
-
-    def _schedule_persist(self) -> None:
-        if self._persist_timer is None:
-            loop = asyncio.get_running_loop()
-            self._persist_timer = loop.call_later(_PERSIST_EVERY_S, self._persist)
-
-    def _persist(self) -> None:
-        """Flush HWM and day-start equity: at most once a second, off the per-event path."""
-        self._persist_timer = None
-        p = self.engine.persisted()
-        values = (p.high_water_mark, p.day_start_equity, p.day_start_ts)
-        if values == self._saved:
-            return  # heartbeats alone change nothing durable: no fsync for them
-        if self._s.durable.write(lambda s: s.save_risk(self.id, *values)):
-            self._saved = values
+        self._trigger = self._services.clock.monotonic()
+        self._handle(self.engine.evaluate(self._services.clock.wall()), "timer")
 
     def close(self) -> None:
-        for timer in (self._timer, self._persist_timer, self._identity_alert):
+        for timer in (self._timer, self._identity_alert):
             if timer is not None:
                 timer.cancel()
-        if self._persist_timer is not None:
-            self._persist()
+        self._flush.close()
         self.process.close()
 
     def _audit(self, kind: str, detail: dict[str, Any]) -> None:
-        self._s.durable.audit_soon(self._s.clock.wall(), self.id, kind, detail)
+        self._services.durable.audit_soon(self._services.clock.wall(), self.id, kind, detail)
 
 
 def _verdicts(decisions: tuple[Decision, ...]) -> frozenset[tuple[str, TradingState]]:

@@ -53,12 +53,6 @@ class RateLimiter:
             raise codes.too_many_requests(self.config.weight_per_minute)
         return used
 
-    def weight_used(self, client: str, now_s: float) -> int:
-        c = self._clients.get(client)
-        if c is None or c.weight.index != int(now_s // 60):
-            return 0
-        return c.weight.used
-
     def _refused(self, c: _Client, minute: int, now_s: float) -> None:
         if c.refusals.add(minute, 1) >= self.config.ban_after_429s:
             c.banned_until = now_s + self.config.ban_s

@@ -57,19 +57,7 @@ def test_real_rejections_halt_the_real_trader_and_the_halt_clears_as_they_age_ou
     order ends the run of rejects: the run leaves with the window (10 s here), the halt clears
     after its cool-down and trading resumes. No kill is due."""
     with Stack.start(tmp_path, StackSpec()) as stack:
-        stack.wait_trading()
-        stack.venue.admin.set_fault(reject_orders={"code": -2019})
-        start = time.monotonic()
-        # Its quotes rest; a feed stall makes it cancel them and the feed's return makes it
-        # place new ones, into the storm.
-        pauses = len(stack.bot_status()["pauses"])
-        stack.venue.admin.streams("stall", "market")
-        wait_until(lambda: len(stack.bot_status()["pauses"]) > pauses, what="paused by the stall")
-        stack.venue.admin.streams("resume", "market")
-        wait_until(lambda: stack.bot_status()["refused"] >= 5, what="orders rejected")
-        wait_until(lambda: stack.state() == "HALTED", what="HALTED on rejects")
-        halted = time.monotonic()
-        assert any(d["rule"] == "rejects" for d in stack.trader_status()["decisions"])
+        start, halted = _halted_by_rejects(stack, {"code": -2019})
         stack.venue.admin.clear_faults()
         wait_until(lambda: stack.state() == "ACTIVE", within=40, what="the halt cleared")
         cleared = time.monotonic()
@@ -80,9 +68,11 @@ def test_real_rejections_halt_the_real_trader_and_the_halt_clears_as_they_age_ou
         )
 
 
-def _reject_storm(stack: Stack, tmp_path: Path) -> None:
+def _halted_by_rejects(stack: Stack, reject: bool | dict[str, int]) -> tuple[float, float]:
+    """Make the venue refuse every new order (`reject`: the fault) until the watchdog halts
+    the trader on its rejects; when the storm started and when it was HALTED (monotonic)."""
     stack.wait_trading()
-    stack.venue.admin.set_fault(reject_orders=True)
+    stack.venue.admin.set_fault(reject_orders=reject)
     start = time.monotonic()
     # The trader's orders rest; make it place new ones into the storm: a feed stall makes it
     # cancel them and pause, the feed's return makes it place again.
@@ -94,6 +84,11 @@ def _reject_storm(stack: Stack, tmp_path: Path) -> None:
     wait_until(lambda: stack.state() == "HALTED", what="HALTED on rejects")
     halted = time.monotonic()
     assert any(d["rule"] == "rejects" for d in stack.trader_status()["decisions"])
+    return start, halted
+
+
+def _reject_storm(stack: Stack, tmp_path: Path) -> None:
+    start, halted = _halted_by_rejects(stack, True)
     wait_until(lambda: not stack.bot_status()["trading"], what="the trader pauses")
     stack.venue.admin.clear_faults()
     refused = stack.bot_status()["refused"]

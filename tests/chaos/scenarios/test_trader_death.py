@@ -62,17 +62,23 @@ def test_trader_sigstop_is_killed_by_the_heartbeat_deadline(stack: Stack, tmp_pa
     record_timings(tmp_path, "trader_sigstop", **timings)
 
 
+def _stopped_until_killed(stack: Stack) -> tuple[int, int]:
+    """Stop the trading trader (SIGSTOP) until the watchdog's kill is clean: its pid, and the
+    venue journal's last sequence number at that moment."""
+    stack.wait_trading()
+    assert stack.trader is not None
+    pid = stack.trader.pid
+    os.kill(pid, signal.SIGSTOP)
+    stack.wait_killed_clean()
+    return pid, stack.venue.admin.last_seq()
+
+
 def test_a_stopped_trader_that_wakes_after_the_kill_hears_killed_and_cannot_trade(
     tmp_path: Path,
 ) -> None:
     # Out of the watchdog's reach (another host, another uid): it cannot stop the process.
     with Stack.start(tmp_path, StackSpec(stop_process=False)) as stack:
-        stack.wait_trading()
-        assert stack.trader is not None
-        pid = stack.trader.pid
-        os.kill(pid, signal.SIGSTOP)
-        stack.wait_killed_clean()
-        kill_seq = stack.venue.admin.last_seq()
+        pid, kill_seq = _stopped_until_killed(stack)
         kill_done = time.monotonic()
         os.kill(pid, signal.SIGCONT)
         wait_until(lambda: stack.bot_status()["heard_killed"], what="the zombie hears KILLED")
@@ -94,12 +100,7 @@ def test_a_reckless_zombie_that_ignores_killed_is_refused_by_the_venue(tmp_path:
     """Scripted: the real trader obeys KILLED; only a bot with a bug keeps sending orders."""
     spec = StackSpec(stop_process=False, reckless=True, trader="scripted")
     with Stack.start(tmp_path, spec) as stack:
-        stack.wait_trading()
-        assert stack.trader is not None
-        pid = stack.trader.pid
-        os.kill(pid, signal.SIGSTOP)
-        stack.wait_killed_clean()
-        kill_seq = stack.venue.admin.last_seq()
+        pid, kill_seq = _stopped_until_killed(stack)
         os.kill(pid, signal.SIGCONT)
         wait_until(lambda: stack.bot_status()["attempts_while_killed"] >= 3, what="zombie tries")
         wait_until(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -48,3 +49,13 @@ def config_file(tmp_path: Path) -> Callable[..., Path]:
         return write_config(tmp_path, body, traders=traders)
 
     return make
+
+
+def setgid_directory(path: Path, gid: int) -> Path:
+    """A new directory of group `gid` with the setgid bit; skips the test unless root."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a directory another group needs root")
+    path.mkdir()
+    os.chown(path, -1, gid)
+    path.chmod(0o2750)
+    return path

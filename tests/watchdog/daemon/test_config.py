@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from risk.errors import LimitsError
-from tests.watchdog.daemon.conftest import write_config
+from tests.watchdog.daemon.conftest import setgid_directory, write_config
 from watchdog.daemon.config import load_config
 from watchdog.errors import ConfigError
 
@@ -152,18 +151,20 @@ def test_telemetry_is_accepted_until_warn_after_s_old(config_file: ConfigFile) -
     assert trader.max_send_age < trader.limits.heartbeat.halt_after_s
 
 
-def test_bad_data_that_would_refuse_an_accepted_heartbeat_is_refused(
-    config_file: ConfigFile,
-) -> None:
-    traders = """
+# One trader whose limits are inline: the standard profile, to which a test adds a table.
+INLINE_STANDARD = """
 [[traders]]
 id = "alpha"
 hmac_key_file = "alpha.key"
 [traders.limits]
 profile = "standard"
-[traders.limits.bad_data]
-max_past_s = 2.0
 """
+
+
+def test_bad_data_that_would_refuse_an_accepted_heartbeat_is_refused(
+    config_file: ConfigFile,
+) -> None:
+    traders = INLINE_STANDARD + "[traders.limits.bad_data]\nmax_past_s = 2.0\n"
     # The standard profile warns after 3 s: a heartbeat 2..3 s old would be accepted as fresh
     # telemetry and then halt the trader as bad data.
     with pytest.raises(
@@ -173,15 +174,7 @@ max_past_s = 2.0
 
 
 def test_an_inline_limits_error_reads_as_one_key_path(config_file: ConfigFile) -> None:
-    traders = """
-[[traders]]
-id = "alpha"
-hmac_key_file = "alpha.key"
-[traders.limits]
-profile = "standard"
-[traders.limits.daily_loss]
-max_los = { pct = 3 }
-"""
+    traders = INLINE_STANDARD + "[traders.limits.daily_loss]\nmax_los = { pct = 3 }\n"
     path = config_file(traders=traders)
     with pytest.raises(LimitsError) as caught:
         load_config(path)
@@ -245,12 +238,7 @@ def test_a_group_control_socket_is_accepted_without_a_unix_ingress(tmp_path: Pat
 def test_a_group_control_socket_in_an_operators_setgid_directory_is_accepted(
     tmp_path: Path,
 ) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("giving a directory another group needs root")
-    operators = tmp_path / "operators"
-    operators.mkdir()
-    os.chown(operators, -1, 4242)
-    operators.chmod(0o2750)
+    setgid_directory(tmp_path / "operators", 4242)
     path = write_config(tmp_path, 'control_socket_mode = "0660"\n')
     path.write_text(path.read_text().replace('"control.sock"', '"operators/control.sock"'))
     assert load_config(path).control_socket_mode == 0o660

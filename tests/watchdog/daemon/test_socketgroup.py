@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.watchdog.daemon.conftest import setgid_directory
 from watchdog.daemon.errors import StartupError
 from watchdog.daemon.socketgroup import check_control_socket, creation_group, process_groups
 
@@ -68,10 +69,5 @@ def test_a_control_socket_not_ours_or_not_in_its_mode_is_refused(bound: Path) ->
 
 def test_a_socket_takes_the_group_of_the_nearest_setgid_directory(tmp_path: Path) -> None:
     assert creation_group(tmp_path / "not" / "yet") == os.getegid()
-    if os.geteuid() != 0:
-        pytest.skip("giving a directory another group needs root")
-    operators = tmp_path / "operators"
-    operators.mkdir()
-    os.chown(operators, -1, 4242)
-    operators.chmod(0o2750)
+    operators = setgid_directory(tmp_path / "operators", 4242)
     assert creation_group(operators / "sub") == 4242

@@ -6,6 +6,7 @@ its control socket. The viewer must never become a way to trip or re-arm.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import subprocess
@@ -69,8 +70,9 @@ def start_viewer(*where: str) -> Viewer:
     return Viewer(process, port)
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[tuple[Workspace, Viewer]]:
+@contextlib.contextmanager
+def viewing_an_active_trader() -> Iterator[tuple[Workspace, Viewer]]:
+    """A watchdog, its trader ACTIVE, and a status page viewer on its config."""
     # Unix socket paths are limited to 108 bytes: a short directory, not pytest's tmp_path.
     with tempfile.TemporaryDirectory(prefix="wd-") as root:
         space = Workspace(Path(root))
@@ -85,6 +87,12 @@ def running() -> Iterator[tuple[Workspace, Viewer]]:
             if viewer is not None:
                 viewer.stop()
             space.cleanup()
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[tuple[Workspace, Viewer]]:
+    with viewing_an_active_trader() as both:
+        yield both
 
 
 def _embedded(page: bytes) -> dict[str, object]:

@@ -11,7 +11,6 @@ import html.parser
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 
 from harness.wait import wait_until
 from harness.watchdog_world import Workspace
-from tests.watchdog.daemon.test_statuspage import Viewer, start_viewer
+from tests.watchdog.daemon.test_statuspage import Viewer, start_viewer, viewing_an_active_trader
 
 BROWSER_TIMEOUT_S = 120
 
@@ -85,19 +84,8 @@ def _dom(url: str, profile: Path) -> _Dom:
 
 @pytest.fixture
 def running() -> Iterator[tuple[Workspace, Viewer]]:
-    with tempfile.TemporaryDirectory(prefix="wd-") as root:
-        space = Workspace(Path(root))
-        viewer = None
-        try:
-            space.start_watchdog()
-            space.start_trader()
-            wait_until(lambda: space.state() == "ACTIVE", what="trader ACTIVE")
-            viewer = start_viewer("--config", str(space.config))
-            yield space, viewer
-        finally:
-            if viewer is not None:
-                viewer.stop()
-            space.cleanup()
+    with viewing_an_active_trader() as both:
+        yield both
 
 
 def test_the_page_shows_state_limits_and_a_kill_in_a_browser(

@@ -334,17 +334,27 @@ async def test_a_window_survives_a_watchdog_restart(tmp_path: Path) -> None:
         again.supervisor.close()
 
 
-async def test_no_window_opens_while_the_store_fails(tmp_path: Path) -> None:
+async def test_no_window_opens_while_the_store_fails_and_nothing_in_memory_changes(
+    tmp_path: Path,
+) -> None:
+    """Refused before anything is applied: the heartbeat clock of a trader that has been
+    quiet for a while keeps counting (undoing an opened window used to restart it)."""
+    clock = FakeClock()
     async with asyncio.TaskGroup() as group:
-        rig = Rig(tmp_path, group)
+        rig = Rig(tmp_path, group, clock=clock)
         rig.telemetry("s1", changed=True)
+        last_beat = rig.supervisor.engine.heartbeat.last
+        clock.advance(0.3)  # quiet, but not yet long enough to warn about
+        persisted = rig.supervisor.engine.persisted()
         locker = sqlite3.connect(tmp_path / "w.sqlite3", isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")
         refused = rig.supervisor.begin_maintenance(60.0, "deploy", "ops")
+        locker.execute("ROLLBACK")
         assert not refused.accepted
         assert "could not be recorded" in refused.reason
+        assert rig.supervisor.engine.heartbeat.last == last_beat
+        assert rig.supervisor.engine.persisted() == persisted
         assert rig.supervisor.engine.maintenance is None
-        locker.execute("ROLLBACK")
         rig.supervisor.close()
 
 

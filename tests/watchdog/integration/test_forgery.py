@@ -10,7 +10,13 @@ import time
 from harness.wait import wait_until
 from harness.watchdog_world import KEY, Workspace, metric
 from risk.events import AccountSnapshot, Heartbeat
-from watchdog.protocol import decode_ack, encode_event, encode_telemetry, new_session_id
+from watchdog.protocol import (
+    AckFrame,
+    decode_ack,
+    encode_event,
+    encode_telemetry,
+    new_session_id,
+)
 
 WRONG_KEY = bytes(range(100, 140))
 
@@ -69,6 +75,9 @@ def test_forged_and_replayed_heartbeats_do_not_keep_a_silent_trader_alive(
     assert counts['killswitch_datagrams_total{result="accepted"}'] == len(genuine)
     assert counts['killswitch_datagrams_total{result="bad_hmac"}'] >= 2
     assert counts['killswitch_datagrams_total{result="replay"}'] >= len(genuine)
+    # Only the genuine datagrams' events reached the rules: five heartbeats and one account.
+    events = metric(port, "killswitch_telemetry_events_total")
+    assert events == {"killswitch_telemetry_events_total": len(genuine) + 1}
     assert workspace.credential_revoked()
     bursts = workspace.audit("invalid_input")
     assert bursts, "a burst of rejected datagrams is audited"
@@ -95,14 +104,19 @@ def _udp_sender(workspace: Workspace) -> socket.socket:
     return sender
 
 
-def test_telemetry_over_udp_is_acked_with_the_state(workspace: Workspace) -> None:
-    _with_udp(workspace, pidfile=False)  # a trader on another host: no process to watch
-    workspace.start_watchdog()
+def _first_udp_ack(workspace: Workspace) -> tuple[socket.socket, AckFrame]:
+    """Send alpha's first datagram (with equity) over UDP; the sender and the ack it got."""
     key = bytes.fromhex(workspace.root.joinpath("alpha.key").read_text())
     session = _session()
     sender = _udp_sender(workspace)
     sender.send(_datagram(key, session, 1, equity=True))
-    frame = decode_ack(sender.recv(2048), key, "alpha", session)
+    return sender, decode_ack(sender.recv(2048), key, "alpha", session)
+
+
+def test_telemetry_over_udp_is_acked_with_the_state(workspace: Workspace) -> None:
+    _with_udp(workspace, pidfile=False)  # a trader on another host: no process to watch
+    workspace.start_watchdog()
+    sender, frame = _first_udp_ack(workspace)
     assert frame.ack.state.name == "ACTIVE"
     assert frame.ack.last_seq == 1
     assert workspace.state() == "ACTIVE"
@@ -115,11 +129,7 @@ def test_a_pidfile_trader_heard_over_udp_is_not_armed(workspace: Workspace) -> N
     _with_udp(workspace, pidfile=True)
     workspace.pidfile.write_text(f"{os.getpid()}\n")
     workspace.start_watchdog()
-    key = bytes.fromhex(workspace.root.joinpath("alpha.key").read_text())
-    session = _session()
-    sender = _udp_sender(workspace)
-    sender.send(_datagram(key, session, 1, equity=True))
-    frame = decode_ack(sender.recv(2048), key, "alpha", session)
+    sender, frame = _first_udp_ack(workspace)
     assert frame.ack.state.name == "HALTED"
     identity = workspace.trader()["identity"]
     assert identity["known"] is False

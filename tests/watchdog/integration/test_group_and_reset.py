@@ -68,6 +68,7 @@ DOCUMENTED = {
     "killswitch_kill_step_duration_seconds",
     "killswitch_rearms_total",
     "killswitch_datagrams_total",
+    "killswitch_telemetry_events_total",
     "killswitch_event_loop_lag_seconds",
     "killswitch_store_healthy",
     "killswitch_armed",
@@ -82,17 +83,7 @@ def test_every_documented_metric_is_exported(workspace: Workspace) -> None:
         "trip", "--socket", str(workspace.control), "--trader", "alpha", "--reason", "metrics test"
     )
     wait_until(workspace.kill_finished, what="kill verified")
-    workspace.cli(
-        "rearm",
-        "--socket",
-        str(workspace.control),
-        "--trader",
-        "alpha",
-        "--reason",
-        "metrics test",
-        "--operator",
-        "ops",
-    )
+    workspace.rearm("metrics test")
     port = workspace.request("GET", "/status")["metrics_port"]
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     names = set(re.findall(r"^# TYPE (\w+) ", body, re.MULTILINE))

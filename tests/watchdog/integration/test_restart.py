@@ -56,17 +56,7 @@ def test_the_latch_survives_a_restart_and_only_rearm_clears_it(workspace: Worksp
     assert workspace.trader()["latched"]
     assert workspace.state() == "KILLED"
     # No telemetry since the restart: equity unknown, so the hard limits cannot be checked.
-    refused = workspace.cli(
-        "rearm",
-        "--socket",
-        str(workspace.control),
-        "--trader",
-        "alpha",
-        "--reason",
-        "too early",
-        "--operator",
-        "ops",
-    )
+    refused = workspace.rearm("too early")
     assert refused.returncode == 1
     assert refused.stderr.startswith("watchdog: error: re-arm refused: equity unknown")
     assert workspace.state() == "KILLED"
@@ -74,17 +64,7 @@ def test_the_latch_survives_a_restart_and_only_rearm_clears_it(workspace: Worksp
     workspace.credential.write_text("api-key=rotated\n")  # the operator issued a new key
     workspace.start_trader()
     wait_until(lambda: workspace.trader()["heartbeat_age_s"] is not None, what="telemetry")
-    accepted = workspace.cli(
-        "rearm",
-        "--socket",
-        str(workspace.control),
-        "--trader",
-        "alpha",
-        "--reason",
-        "post-mortem done",
-        "--operator",
-        "ops",
-    )
+    accepted = workspace.rearm("post-mortem done")
     assert accepted.returncode == 0, accepted.stderr
     wait_until(lambda: workspace.state() == "ACTIVE", what="ACTIVE after re-arm")
     assert not workspace.trader()["latched"]

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import sys
+
+from cliargs import EXIT_BROKEN_PIPE
+from harness.procs import run_into_a_closed_pipe
 from harness.wait import wait_until
 from harness.watchdog_world import Workspace
 from watchdog.daemon.cli import CONFIG_ENV, SOCKET_ENV
@@ -26,6 +30,15 @@ def test_status_exits_3_naming_the_trader_until_it_is_active_then_0(
     as_json = workspace.cli("status", "--json", "--socket", str(workspace.control))
     assert (as_json.returncode, as_json.stderr) == (0, "")
     assert '"state": "ACTIVE"' in as_json.stdout
+
+
+def test_status_into_a_closed_pipe_ends_quietly_as_sigpipe_would(workspace: Workspace) -> None:
+    """`watchdog status | head -1`: the reader left after its line; no traceback follows."""
+    workspace.start_watchdog()
+    argv = [sys.executable, "-m", "watchdog", "status", "--socket", str(workspace.control)]
+    result = run_into_a_closed_pipe(argv)
+    assert result.returncode == EXIT_BROKEN_PIPE
+    assert "Traceback" not in result.stderr
 
 
 def test_a_killed_trader_makes_status_exit_3_with_json_on_stdout(workspace: Workspace) -> None:

@@ -175,26 +175,19 @@ class KillPipeline:
         try:
             # Every line of this kill, its steps' tasks and their actions included, names it.
             with bound(trader=trader, kill_id=kill_id):
-                await self._run_steps(trader, kill_id, actions, started, unavailable)
+                async with asyncio.TaskGroup() as group:
+                    for action in actions:
+                        group.create_task(self._step(trader, kill_id, action, started))
+                if unavailable or not actions:
+                    self._incomplete(trader, kill_id, unavailable)
+                else:
+                    self._verified(trader, kill_id, started)
         finally:
             self._active[trader] -= 1
             if not any(self._active.values()):
                 self._idle.set()
 
-    async def _run_steps(
-        self,
-        trader: str,
-        kill_id: str,
-        actions: list[KillAction],
-        started: float,
-        unavailable: tuple[str, ...],
-    ) -> None:
-        async with asyncio.TaskGroup() as group:
-            for action in actions:
-                group.create_task(self._step(trader, kill_id, action, started))
-        if unavailable or not actions:
-            self._incomplete(trader, kill_id, unavailable)
-            return
+    def _verified(self, trader: str, kill_id: str, started: float) -> None:
         self._durable.write(lambda s: s.finish_kill(kill_id, trader, self._clock.wall()))
         log_event(
             _log,

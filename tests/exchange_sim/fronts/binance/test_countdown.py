@@ -26,15 +26,7 @@ async def test_an_expired_countdown_cancels_that_symbols_orders(
     sim, trader = venue.sim, venue.sim.trader_key
     stream = await session.ws_connect(f"{sim.ws_url}/ws/{await venue.listen_key(sim.watchdog_key)}")
     btc = [(await venue.limit(trader, "BUY", p)).body["orderId"] for p in ("50000", "50001")]
-    eth = await venue.order(
-        trader,
-        symbol="ETHUSDT",
-        side="BUY",
-        type="LIMIT",
-        timeInForce="GTC",
-        quantity="0.1",
-        price="2500",
-    )
+    eth = await venue.limit(trader, "BUY", "2500", "0.1", symbol="ETHUSDT")
     for _ in range(3):  # drain the NEW events
         assert (await stream.receive_json(timeout=10))["o"]["x"] == "NEW"
     since = sim.admin.last_seq()

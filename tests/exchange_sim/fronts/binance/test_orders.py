@@ -169,15 +169,7 @@ async def test_cancel_all_clears_one_symbol_only(venue: VenueClient) -> None:
     key = venue.sim.trader_key
     await venue.limit(key, "BUY", "50000")
     await venue.limit(key, "BUY", "50001")
-    eth = await venue.order(
-        key,
-        symbol="ETHUSDT",
-        side="BUY",
-        type="LIMIT",
-        timeInForce="GTC",
-        quantity="0.1",
-        price="2500",
-    )
+    eth = await venue.limit(key, "BUY", "2500", "0.1", symbol="ETHUSDT")
     reply = await venue.signed("DELETE", "/fapi/v1/allOpenOrders", key, {"symbol": "BTCUSDT"})
     assert reply.body == {"code": 200, "msg": "The operation of cancel all open order is done."}
     left = (await venue.open_orders(key)).body
