@@ -1,11 +1,12 @@
 """Kill latency at the venue: from a trigger to "venue shows no open orders" and to "trader key
 refused", read from exchange_sim's request journal (monotonic times on this host).
 
-    python -m bench.kill_latency_venue [--quick] [--runs N] [--batch K]
+    python -m bench.kill_latency_venue [--venue binance|bybit] [--quick] [--runs N] [--batch K]
 
-Real processes on loopback: one exchange_sim with K sub-accounts, one watchdog supervising K
-traders (each a trader bot with its own sub-account key), for each scenario and each venue
-latency (0 and 50 ms injected by the sim on every REST answer). Scenarios:
+Real processes on loopback: one exchange_sim (speaking ``--venue``'s protocol, Binance USDⓈ-M
+by default, or Bybit v5) with K sub-accounts, one watchdog supervising K traders (each a trader
+bot with its own sub-account key), for each scenario and each venue latency (0 and 50 ms
+injected by the sim on every REST answer). Scenarios:
 
 - ``sigkill``: the trader process is SIGKILLed (seen by its pidfd);
 - ``sigstop``: the trader is SIGSTOPped (seen by the heartbeat deadline, 0.8 s here; 5 s in
@@ -14,12 +15,13 @@ latency (0 and 50 ms injected by the sim on every REST answer). Scenarios:
 - ``venue_only``: the trader keeps reporting full equity while the venue marks a 6% loss
   (a price jump); only the watchdog's reconciliation (every 0.25 s) sees it.
 
-"No open orders" is when the venue processed the last of the cancel-alls (one per symbol with
-orders) that emptied the account (its arrival in the journal, plus the injected latency, which
-the sim applies before processing); "key refused" is the venue's ``key_deleted`` event. Each run
-is checked: the account ends with no open orders and the key refused. A trader that was no
-longer ACTIVE when its turn came is counted in ``skipped_runs`` and replaced. Prints one JSON
-object.
+"No open orders" is when the venue processed the last of the kill's first cancel-alls (Binance:
+one per symbol with orders; Bybit: one per settle coin) that emptied the account (its arrival
+in the journal, plus the injected latency, which the sim applies before processing); "key
+refused" is the venue's ``key_deleted`` event. Each run is checked: the account ends with no
+open orders and the key refused. A trader that was no longer ACTIVE when its turn came is
+counted in ``skipped_runs`` and replaced. Prints one JSON object, with the same keys for either
+venue.
 """
 
 from __future__ import annotations
@@ -40,13 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._stats import summary
-from harness.configs import (
-    HeartbeatLimits,
-    VenueLink,
-    WatchdogConfig,
-    WatchedTrader,
-    credentials_toml,
-)
+from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader, credentials_toml
 from harness.control import control_request
 from harness.sim import MASTER_ACCOUNT, SimAccount, SimConfig, SimKey, SimProcess
 from harness.wait import NotReachedError, wait_until
@@ -60,6 +56,20 @@ HMAC_KEY = bytes(range(32, 72)).hex()
 GOALS_MS = {"sigkill_no_open_orders_p99": 20.0, "sigkill_key_refused_p99": 25.0}
 
 
+@dataclass(frozen=True)
+class VenueCancels:
+    """How the watchdog's kill cancels on one venue, as the sim's journal shows it."""
+
+    endpoint: str
+    first_round: int  # the cancel-alls the kill sends at once: they empty the account
+
+
+CANCELS = {
+    "binance": VenueCancels("DELETE /fapi/v1/allOpenOrders", len(SYMBOLS)),  # one per symbol
+    "bybit": VenueCancels("POST /v5/order/cancel-all", 2),  # one per settle coin: USDT, USDC
+}
+
+
 def _config(slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits) -> str:
     """One watched trader a slot, each with its own watchdog key on its own account; no
     countdown cancel-all, so a kill's cancels are the watchdog's own."""
@@ -71,15 +81,14 @@ def _config(slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits) -> s
                 pidfile=f"{s.id}.pid",
                 stop_grace_s=0.5,
                 heartbeat=heartbeat,
-                venue=VenueLink(
-                    base_url=sim.base_url,
-                    ws_url=sim.ws_url,
-                    trader_email=s.email,
+                venue=sim.venue_link(
+                    s.account,
                     symbols=SYMBOLS,
                     account_credentials=f"{s.id}-watchdog.cred",
                     master_credentials="master.cred",
                     trader_key_file=f"{s.id}-trader.id",
                     dms_countdown_ms=None,
+                    dcp_window_s=None,
                     selfcheck_period_s=60.0,
                 ),
             )
@@ -145,7 +154,9 @@ def _write(path: Path, text: str) -> None:
 
 
 @contextmanager
-def batch(slots: list[Slot], latency_ms: int, heartbeat_kill_s: float) -> Iterator[Batch]:
+def batch(
+    slots: list[Slot], latency_ms: int, heartbeat_kill_s: float, venue: str = "binance"
+) -> Iterator[Batch]:
     """``heartbeat_kill_s``: tight for the SIGSTOP scenario (it measures that deadline), loose
     otherwise, so a loaded machine does not kill a trader before its run."""
     heartbeat = HeartbeatLimits(0.05, heartbeat_kill_s * 0.4, heartbeat_kill_s * 0.6,
@@ -156,7 +167,8 @@ def batch(slots: list[Slot], latency_ms: int, heartbeat_kill_s: float) -> Iterat
                          for s in slots)  # fmt: skip
         sim = SimProcess.start(root, SimConfig(accounts=(MASTER_ACCOUNT, *accounts),
                                                orders_per_10s=100_000, orders_per_minute=100_000,
-                                               weight_per_minute=1_000_000))  # fmt: skip
+                                               weight_per_minute=1_000_000),
+                               venue=venue)  # fmt: skip
         bots: dict[str, subprocess.Popen[bytes]] = {}
         watchdog = None
         try:
@@ -200,28 +212,15 @@ def batch(slots: list[Slot], latency_ms: int, heartbeat_kill_s: float) -> Iterat
             sim.stop()
 
 
-def _signed(sim: SimProcess, key: SimKey, method: str, path: str, params: dict[str, Any]) -> Any:
-    import urllib.request
-
-    query = sim.signed_query(key, params)
-    request = urllib.request.Request(f"{sim.base_url}{path}?{query}", method=method)
-    request.add_header("X-MBX-APIKEY", key.api_key)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
 def _place_resting(b: Batch, slot: Slot) -> None:
     for symbol, price, qty in RESTING:
-        _signed(b.sim, slot.trader, "POST", "/fapi/v1/order",
-                {"symbol": symbol, "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
-                 "quantity": qty, "price": price})  # fmt: skip
+        b.sim.place_order(slot.trader, symbol, "SELL", qty, price)
 
 
 def _buy_for_six_percent(b: Batch, slot: Slot) -> None:
     mid = Decimal(b.sim.admin.quotes()["BTCUSDT"]["mid"])
     qty = (Decimal(60_000) / mid).quantize(Decimal("0.001"))  # 10% of it is 6% of 100000
-    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": str(qty)}
-    _signed(b.sim, slot.trader, "POST", "/fapi/v1/order", order)
+    b.sim.place_order(slot.trader, "BTCUSDT", "BUY", str(qty))
 
 
 def _trigger(b: Batch, slot: Slot, scenario: str) -> float:
@@ -252,6 +251,7 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
     except NotReachedError:
         return None
     wait_until(lambda: b.status()[slot.id]["pid"] == pid, 30, f"{slot.id} pid watched")
+    venue = CANCELS[b.sim.venue]
     _place_resting(b, slot)
     if scenario == "venue_only":
         _buy_for_six_percent(b, slot)
@@ -264,17 +264,17 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
         nonlocal seq
         for e in b.sim.admin.journal(since=seq):
             seq = e["seq"]
-            if (e["endpoint"] == "DELETE /fapi/v1/allOpenOrders" and e["status"] == 200
+            if (e["endpoint"] == venue.endpoint and e["status"] == 200
                     and e["api_key"] == slot.watchdog.api_key):  # fmt: skip
                 cancels.append(float(e["mono"]))
             if e["endpoint"] == "key_deleted" and e["api_key"] == slot.trader.api_key:
                 deleted.append(float(e["mono"]))
-        return len(cancels) >= len(SYMBOLS) and bool(deleted)
+        return len(cancels) >= venue.first_round and bool(deleted)
 
     wait_until(done, 30, f"{scenario}: cancels and key deletion for {slot.id}")
     # The sim journals a request on arrival and applies injected latency before processing it:
     # the book is empty once the last cancel-all has waited out that latency.
-    no_orders = sorted(cancels)[len(SYMBOLS) - 1] + latency_ms / 1000.0
+    no_orders = sorted(cancels)[venue.first_round - 1] + latency_ms / 1000.0
     wait_until(lambda: b.sim.admin.open_orders(slot.account) == [], 30, "no open orders left")
     status = b.sim.admin.key_status(slot.trader.api_key)["status"]
     if status == "active":
@@ -286,8 +286,8 @@ def _stats(prefix: str, values: list[float]) -> dict[str, float]:
     return summary(values, prefix, "ms", digits=2)
 
 
-def run(runs: int, batch_size: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"runs_per_scenario": runs, "skipped_runs": 0}
+def run(runs: int, batch_size: int, venue: str = "binance") -> dict[str, Any]:
+    out: dict[str, Any] = {"venue": venue, "runs_per_scenario": runs, "skipped_runs": 0}
     for latency in LATENCIES_MS:
         for scenario in SCENARIOS:
             no_orders: list[float] = []
@@ -295,7 +295,7 @@ def run(runs: int, batch_size: int) -> dict[str, Any]:
             while len(no_orders) < runs:
                 slots = _slots(min(batch_size, runs - len(no_orders)))
                 heartbeat_kill_s = 0.8 if scenario == "sigstop" else 5.0
-                with batch(slots, latency, heartbeat_kill_s) as b:
+                with batch(slots, latency, heartbeat_kill_s, venue) as b:
                     for slot in slots:
                         measured = _measure(b, slot, scenario, latency)
                         if measured is None:
@@ -316,6 +316,8 @@ def run(runs: int, batch_size: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--venue", choices=tuple(CANCELS), default="binance",
+                        help="the sim's protocol, and the watchdog's adapter")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="5 runs per scenario")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--batch", type=int, default=10, help="traders per watchdog process")
@@ -323,7 +325,7 @@ def main() -> None:
     runs = 5 if args.quick else args.runs
     if runs < 1 or args.batch < 1:
         parser.error("--runs and --batch must be >= 1")
-    print(json.dumps(run(runs, args.batch)))
+    print(json.dumps(run(runs, args.batch, args.venue)))
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ class World:
     def start_watchdog(self) -> Proc:
         sim = self._require_sim()
         endpoints = configs.Endpoints(sim.base_url, sim.ws_url)
-        text = configs.watchdog_toml(endpoints, self.keys.trader_email)
+        text = configs.watchdog_toml(endpoints, self.keys, self.venue)
         config = _write(self.root / "watchdog.toml", text, 0o644)
         proc = self._spawn("watchdog", ["-m", "watchdog", "run", "--config", str(config)])
 

@@ -43,17 +43,22 @@ def credentials_toml(api_key: str, secret: str | None = None) -> str:
     return toml_table(None, {"api_key": api_key, "secret": secret})
 
 
-# The trader's [venue] kind for each protocol exchange_sim speaks (``--venue``).
-TRADER_VENUE_KIND = {"binance": "binance_futures", "bybit": "bybit"}
+# The trader's [venue] kind and the watchdog's [traders.venue] kind (the same words) for each
+# protocol exchange_sim speaks (``--venue``).
+VENUE_KIND = {"binance": "binance_futures", "bybit": "bybit"}
 
 
 @dataclass(frozen=True)
 class VenueLink:
-    """The watchdog's own path to the venue for one trader: ``[traders.venue]``."""
+    """The watchdog's own path to the venue for one trader: ``[traders.venue]``.
+
+    ``kind`` names the venue; ``trader_email`` and ``dms_countdown_ms`` are Binance's keys,
+    ``trader_uid`` and ``dcp_window_s`` Bybit's (each kind's file names only its own).
+    """
 
     base_url: str
     ws_url: str
-    trader_email: str
+    trader_email: str | None = None
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
     account_credentials: str = "watchdog-account.cred"
     master_credentials: str = "watchdog-master.cred"
@@ -62,19 +67,33 @@ class VenueLink:
     reconcile_period_s: float = 0.25
     selfcheck_period_s: float = 30.0
     request_timeout_s: float = 2.0
+    kind: str = "binance_futures"
+    trader_uid: str | None = None
+    dcp_window_s: int | None = None
+
+    def __post_init__(self) -> None:
+        needs = {"binance_futures": "trader_email", "bybit": "trader_uid"}.get(self.kind)
+        if needs is None:
+            raise ValueError(f"kind: no such venue kind {self.kind!r}")
+        if getattr(self, needs) is None:
+            raise ValueError(f"a {self.kind} link needs {needs}")
 
     def to_toml(self) -> str:
+        binance = self.kind == "binance_futures"
         return toml_table(
             "[traders.venue]",
             {
+                "kind": self.kind,
                 "base_url": self.base_url,
                 "ws_url": self.ws_url,
                 "account_credentials": self.account_credentials,
                 "master_credentials": self.master_credentials,
-                "trader_email": self.trader_email,
+                "trader_email": self.trader_email if binance else None,
+                "trader_uid": None if binance else self.trader_uid,
                 "trader_key_file": self.trader_key_file,
                 "symbols": list(self.symbols),
-                "dms_countdown_ms": self.dms_countdown_ms,
+                "dms_countdown_ms": self.dms_countdown_ms if binance else None,
+                "dcp_window_s": None if binance else self.dcp_window_s,
                 "reconcile_period_s": self.reconcile_period_s,
                 "selfcheck_period_s": self.selfcheck_period_s,
                 "request_timeout_s": self.request_timeout_s,
@@ -235,7 +254,7 @@ class TraderConfig:
     telemetry_interval_s: float | None = None
     cpus: tuple[int, ...] | None = None  # [host] cpus: the CPUs the trader pins itself to
     metrics_host: str | None = "127.0.0.1"
-    venue_kind: str | None = None  # [venue] kind: TRADER_VENUE_KIND of the sim's venue
+    venue_kind: str | None = None  # [venue] kind: VENUE_KIND of the sim's venue
 
     def to_toml(self) -> str:
         text = toml_table(

@@ -10,6 +10,8 @@ client.
 
     bybit = SimProcess.start(tmp_path, venue="bybit")   # the same world behind the Bybit v5 front
     bybit_headers(bybit.trader_key, body)             # X-BAPI-* headers for a query or JSON body
+    sim.venue_link("trader1")                         # the watchdog's [traders.venue], either venue
+    sim.place_order(sim.trader_key, "BTCUSDT", "BUY", "0.01", "50000")  # in the sim's protocol
 
 or, in a test, the ``sim_process`` fixture (``tests/support/sim.py``).
 """
@@ -24,7 +26,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from typing import Any
 import aiohttp
 import yarl
 
+from harness.configs import VENUE_KIND, VenueLink
 from harness.procs import Child, start_module, wait_ready_file
 
 ADMIN_TIMEOUT_S = 10.0
@@ -219,8 +222,59 @@ def signed_query(key: SimKey, params: dict[str, Any], timestamp_ms: int | None =
     return f"{payload}&signature={sign(key.secret, payload)}"
 
 
+def bybit_uid(accounts: Sequence[str], account: str) -> str:
+    """The Bybit front's UID of ``account``: 1000001 + its place among the config's
+    ``accounts`` (documented in docs/exchange_sim.md)."""
+    return str(1_000_001 + list(accounts).index(account))
+
+
+def private_ws_url(venue: str, ws_url: str) -> str:
+    """The account's private stream as the watchdog's ``ws_url`` names it: Binance's base (the
+    listen key is appended), Bybit's private endpoint."""
+    return f"{ws_url}/v5/private" if venue == "bybit" else ws_url
+
+
+def venue_link(
+    venue: str, base_url: str, ws_url: str, *, email: str, uid: str, **fields: Any
+) -> VenueLink:
+    """The watchdog's ``[traders.venue]`` for a trader whose sub-account has ``email`` and
+    ``uid``, on a sim speaking ``venue`` at ``base_url`` and ``ws_url``; ``fields`` override the
+    link's defaults (a Bybit link arms DCP for 10 s by default)."""
+    named: dict[str, Any] = (
+        {"trader_uid": uid, "dcp_window_s": 10} if venue == "bybit" else {"trader_email": email}
+    )
+    private = private_ws_url(venue, ws_url)
+    return VenueLink(base_url, private, kind=VENUE_KIND[venue], **(named | fields))
+
+
 class AdminError(RuntimeError):
     """The admin API answered with an error status."""
+
+
+class OrderRefused(AdminError):
+    """The venue refused an order ``place_order`` sent: ``answer`` is its JSON answer."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+        super().__init__(f"order refused: {answer}")
+
+    @property
+    def rate_limited(self) -> bool:
+        """The venue asked for a pause (a flooder waits and goes on; a refused key is final)."""
+        return self.answer.get("retCode") in (10006, 10018) or self.answer.get("code") == -1003
+
+
+def _send(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """POST to the venue; its JSON answer whatever the status (a refusal is an answer)."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=ADMIN_TIMEOUT_S) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        answer = json.loads(exc.read() or b"{}")
+    if not isinstance(answer, dict):
+        raise AdminError(f"{url}: not a JSON object: {answer!r}")
+    return answer
 
 
 class SimAdmin:
@@ -450,6 +504,51 @@ class SimProcess:
     @property
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.admin_port}"
+
+    @property
+    def private_ws_url(self) -> str:
+        return private_ws_url(self.venue, self.ws_url)
+
+    @property
+    def watchdog_kind(self) -> str:
+        """The watchdog's ``[traders.venue] kind`` for this sim's front."""
+        return VENUE_KIND[self.venue]
+
+    def uid(self, account: str) -> str:
+        """The Bybit front's UID of ``account``."""
+        return bybit_uid([a.name for a in self.config.accounts], account)
+
+    def venue_link(self, account: str, **fields: Any) -> VenueLink:
+        """The watchdog's ``[traders.venue]`` for ``account``'s trader on this sim."""
+        email = next(a.email for a in self.config.accounts if a.name == account)
+        return venue_link(
+            self.venue, self.base_url, self.ws_url, email=email, uid=self.uid(account), **fields
+        )
+
+    def place_order(
+        self, key: SimKey, symbol: str, side: str, qty: str, price: str | None = None
+    ) -> str:
+        """An order with ``key``, sent in this sim's venue protocol as any client sends it (a
+        limit order when ``price`` is given, else market); its venue order id. Raises
+        ``OrderRefused`` with the venue's answer when refused."""
+        if self.venue == "bybit":
+            order = {"category": "linear", "symbol": symbol, "side": side.capitalize(), "qty": qty}
+            order |= {"orderType": "Limit", "price": price} if price else {"orderType": "Market"}
+            body = json.dumps(order)
+            headers = bybit_headers(key, body) | {"Content-Type": "application/json"}
+            answer = _send(f"{self.base_url}/v5/order/create", body.encode(), headers)
+            if answer.get("retCode") != 0:
+                raise OrderRefused(answer)
+            return str(answer["result"]["orderId"])
+        params = {"symbol": symbol, "side": side.upper(), "quantity": qty}
+        params |= (
+            {"type": "LIMIT", "timeInForce": "GTC", "price": price} if price else {"type": "MARKET"}
+        )
+        url = f"{self.base_url}/fapi/v1/order?{signed_query(key, params)}"
+        answer = _send(url, b"", {"X-MBX-APIKEY": key.api_key})
+        if "orderId" not in answer:
+            raise OrderRefused(answer)
+        return str(answer["orderId"])
 
     @property
     def admin(self) -> SimAdmin:

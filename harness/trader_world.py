@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.configs import (
-    TRADER_VENUE_KIND,
+    VENUE_KIND,
     TraderConfig,
     WatchdogConfig,
     WatchedTrader,
@@ -88,7 +88,7 @@ def trader_config(sim: SimProcess, root: Path) -> TraderConfig:
         busy_poll=False,
         cpus=(),
         metrics_host=None,
-        venue_kind=TRADER_VENUE_KIND[sim.venue],
+        venue_kind=VENUE_KIND[sim.venue],
     )
 
 

@@ -90,28 +90,35 @@ class Workspace:
         return process
 
     def start_trader(
-        self, *, equity: float | None = 10_000.0, socket: str | None = None, orders: int = 0
+        self,
+        *,
+        equity: float | None = 10_000.0,
+        socket: str | None = None,
+        orders: int = 0,
+        trader: str = "alpha",
     ) -> subprocess.Popen[bytes]:
-        """A trader bot sending to the ingress (or to `socket`, e.g. a relay in between)."""
-        self.pidfile.unlink(missing_ok=True)
+        """A trader bot sending to the ingress (or to `socket`, e.g. a relay in between), as
+        ``trader`` (its key ``<trader>.key`` and pid file ``<trader>.pid`` in the workspace)."""
+        pidfile = self.root / f"{trader}.pid"
+        pidfile.unlink(missing_ok=True)
         args = [
             "-m",
             "harness.trader_bot",
             "--trader",
-            "alpha",
+            trader,
             "--key-file",
-            str(self.root / "alpha.key"),
+            str(self.root / f"{trader}.key"),
             "--socket",
             socket or str(self.ingress),
             "--pidfile",
-            str(self.pidfile),
+            str(pidfile),
         ]
         if equity is not None:
             args += ["--equity", str(equity)]
         if orders:
             args += ["--orders", str(orders)]
-        process = self._spawn(args, log="trader")
-        wait_until(self.pidfile.exists, what="trader pid file")
+        process = self._spawn(args, log="trader" if trader == "alpha" else f"trader-{trader}")
+        wait_until(pidfile.exists, what=f"{trader} pid file")
         return process
 
     def cli(
@@ -157,12 +164,13 @@ class Workspace:
     def request(self, method: str, path: str, body: Any = None) -> Any:
         return control_request(self.control, method, path, body)
 
-    def trader(self) -> dict[str, Any]:
-        status = self.request("GET", "/status")
-        return dict(status["traders"][0])
+    def trader(self, trader: str | None = None) -> dict[str, Any]:
+        """The status of ``trader`` (by id), or of the first one."""
+        traders = self.request("GET", "/status")["traders"]
+        return dict(next(t for t in traders if trader in (None, t["id"])))
 
-    def state(self) -> str:
-        return str(self.trader()["state"])
+    def state(self, trader: str | None = None) -> str:
+        return str(self.trader(trader)["state"])
 
     def audit(self, kind: str | None = None) -> list[dict[str, Any]]:
         entries = self.request("GET", "/audit?since=0")["entries"]

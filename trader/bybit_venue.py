@@ -28,7 +28,7 @@ from trader.venue import (
     translated,
     warm_connections,
 )
-from watchdog.venues.bybit_wire import CATEGORY, BybitOrder
+from watchdog.venues.bybit_wire import CATEGORY
 
 # Bybit's order statuses in the words the order manager reads (Binance's). Conditional orders
 # (Untriggered, Triggered, Deactivated) are never placed by the trader; they still rest or end.
@@ -45,19 +45,20 @@ _STATUS = {
 }
 
 
-def order_report(order: BybitOrder) -> OrderReport:
+def order_report(order: wv.OpenOrder) -> OrderReport:
+    """Bybit's order (its status in Bybit's words) as the order manager reads it."""
     status = _STATUS.get(order.status)
     if status is None:
         # An unknown status is an unread answer, never a guess at "resting" or "gone".
-        raise VenueUnavailable(f"Bybit order {order.order_link_id}: status {order.status!r}")
+        raise VenueUnavailable(f"Bybit order {order.client_order_id}: status {order.status!r}")
     return OrderReport(
         symbol=order.symbol,
-        client_id=order.order_link_id,
+        client_id=order.client_order_id,
         side=Side(order.side.value),
         status=status,
         price=float(order.price),
-        orig_qty=float(order.qty),
-        executed_qty=float(order.cum_exec_qty),
+        orig_qty=float(order.orig_qty),
+        executed_qty=float(order.executed_qty),
         avg_price=0.0,  # not in the listing; a post-only limit order fills at its price
     )
 

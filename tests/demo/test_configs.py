@@ -57,10 +57,21 @@ def test_the_trader_config_loads_for_each_venue(tmp_path: Path, venue: str, kind
     assert (config.watchdog.trader_id, config.venue.kind) == (configs.TRADER_ID, kind)
 
 
-def test_the_watchdog_config_names_the_trader_and_its_venue() -> None:
+@pytest.mark.parametrize(
+    ("venue", "kind", "account", "ws_url"),
+    [
+        ("binance", "binance_futures", {"trader_email": "trader1@sub.sim"}, "ws://127.0.0.1:1"),
+        ("bybit", "bybit", {"trader_uid": "1000002"}, "ws://127.0.0.1:1/v5/private"),
+    ],
+)
+def test_the_watchdog_config_names_the_trader_and_its_venue(
+    venue: str, kind: str, account: dict[str, str], ws_url: str
+) -> None:
     endpoints = configs.Endpoints("http://127.0.0.1:1", "ws://127.0.0.1:1")
-    doc = tomllib.loads(configs.watchdog_toml(endpoints, "trader1@sub.sim"))
+    doc = tomllib.loads(configs.watchdog_toml(endpoints, configs.world_keys(), venue))
     trader = doc["traders"][0]
     assert trader["id"] == configs.TRADER_ID
     assert trader["venue"]["symbols"] == list(configs.SYMBOLS)
+    assert (trader["venue"]["kind"], trader["venue"]["ws_url"]) == (kind, ws_url)
+    assert account.items() <= trader["venue"].items()
     assert trader["kill"]["stop_process"] is True

@@ -35,24 +35,24 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import pytest
+
 from harness.configs import (
     BTCUSDT_QUOTE,
     ETHUSDT_QUOTE,
-    TRADER_VENUE_KIND,
+    VENUE_KIND,
     TraderConfig,
-    VenueLink,
     WatchdogConfig,
     WatchedTrader,
     credentials_toml,
 )
 from harness.control import control_request, parse_metrics
 from harness.procs import Child, start_module, wait_ready_file
-from harness.sim import CANCEL_ALL_ENDPOINT, SimConfig, SimKey, SimProcess
+from harness.sim import CANCEL_ALL_ENDPOINT, VENUES, SimConfig, SimKey, SimProcess
 from harness.wait import wait_until
 
 TRADER = "alpha"
 TRADER_ACCOUNT = "trader1"
-TRADER_EMAIL = "trader1@sub.sim"
 HMAC_KEY_HEX = bytes(range(64, 104)).hex()
 POLL_S = 0.02
 
@@ -120,6 +120,11 @@ REAL_TRADER = TraderConfig(
     silence_timeout_s=0.5,
     telemetry_interval_s=0.25,
 )
+
+# A scenario that touches the venue runs on each protocol the sim speaks: with the ``stack``
+# fixture, or as ``venue`` passed to ``StackSpec``.
+BOTH_VENUES = pytest.mark.parametrize("stack", VENUES, indirect=True)
+EACH_VENUE = pytest.mark.parametrize("venue", VENUES)
 
 POSTURE_QUOTE = 0
 WATCHDOG_KILLED = 4
@@ -350,12 +355,9 @@ class Stack:
         _write_secret(root / "trader.cred", _secret_file(sim.trader_key))
         limits = LIMITS.format(dd_soft=spec.drawdown_soft_pct, dd_hard=spec.drawdown_hard_pct)
         (root / "limits.toml").write_text(limits)
-        venue = VenueLink(
-            base_url=sim.base_url,
-            ws_url=sim.ws_url,
-            trader_email=TRADER_EMAIL,
-            dms_countdown_ms=spec.dms_countdown_ms,
-            request_timeout_s=1.0,
+        # Binance's countdown is the spec's; Bybit's DCP keeps the link's window (whole seconds).
+        venue = sim.venue_link(
+            TRADER_ACCOUNT, dms_countdown_ms=spec.dms_countdown_ms, request_timeout_s=1.0
         )
         trader = WatchedTrader(
             id=TRADER,
@@ -420,7 +422,7 @@ class Stack:
         telemetry = self.proxies.get("telemetry")
         _write_secret(root / "trader-venue.cred", _secret_file(self.sim.trader_key))
         config = REAL_TRADER.with_(
-            venue_kind=TRADER_VENUE_KIND[self.spec.venue],
+            venue_kind=VENUE_KIND[self.spec.venue],
             # New orders take the fast path's own connections to this same base URL: through
             # the REST proxy as well when there is one.
             base_url=f"http://{rest.url_host}" if rest else self.sim.base_url,

@@ -5,6 +5,11 @@ comes in (ingress), the latch can be written (store), and for each trader its pr
 identified, and, with a venue side, the watchdog's own keys pass their self-check, the venue's
 dead man's switch was refreshed and has not run out, and the venue view is fresh.
 
+A configured switch the venue says it does not have (Bybit DCP on an account Bybit has not
+enabled it for) is missing, never assumed: it is not a layer the watchdog can see. The
+operator's way to arm without it is to turn it off explicitly (``dcp_window_s = 0`` /
+``dms_countdown_ms = 0``): then there is no switch to judge, and the status says so.
+
 Pure: it judges the very status the daemon shows (the fields the status page and the CLI
 display), so what is shown and what is judged cannot disagree. `now` is wall seconds.
 """
@@ -110,6 +115,11 @@ def _view(view: Mapping[str, Any], now: float) -> str | None:
 
 def _dms(dms: Mapping[str, Any], now: float) -> str | None:
     expires, refreshed = dms.get("expires_at"), dms.get("refreshed_at")
+    if dms.get("supported") is False:
+        return (
+            f"the venue's dead man's switch is unsupported here ({dms.get('detail')}): have the "
+            "venue enable it, or turn it off in the config to arm without it"
+        )
     if dms.get("ok") is not True:
         detail = dms.get("detail") or "never refreshed"
         return f"the venue's dead man's switch is not confirmed: {detail}"

@@ -5,7 +5,11 @@
 
 from watchdog.venues.base import (
     AccountView,
+    CancelReport,
     CountdownAck,
+    DmsMode,
+    DmsState,
+    Follower,
     KeyAdmin,
     OpenOrder,
     OrderAck,
@@ -13,16 +17,19 @@ from watchdog.venues.base import (
     Position,
     RateState,
     Side,
+    SubAccountRef,
     TimeInForce,
     Venue,
+    VenueAdapter,
 )
 from watchdog.venues.binance_futures import BinanceFutures, VenueEndpoint, open_session
-from watchdog.venues.bybit import Bybit, BybitEndpoint, CancelReport
+from watchdog.venues.bybit import Bybit, BybitEndpoint
 from watchdog.venues.credentials import Credentials, load_api_key_id, load_credentials
 from watchdog.venues.errors import (
     Banned,
     CredentialsError,
     DcpUnsupported,
+    DmsNotConfirmed,
     InvalidSignature,
     KeyRefused,
     OrdersRemain,
@@ -50,6 +57,10 @@ __all__ = [
     "Credentials",
     "CredentialsError",
     "DcpUnsupported",
+    "DmsMode",
+    "DmsNotConfirmed",
+    "DmsState",
+    "Follower",
     "InvalidSignature",
     "KeyAdmin",
     "KeyRefused",
@@ -61,10 +72,12 @@ __all__ = [
     "RateLimited",
     "RateState",
     "Side",
+    "SubAccountRef",
     "TimeInForce",
     "TimestampOutOfWindow",
     "UnknownOrder",
     "Venue",
+    "VenueAdapter",
     "VenueAnswerError",
     "VenueEndpoint",
     "VenueError",

@@ -6,10 +6,14 @@ must send them back exactly. Conversion to ``float`` happens where risk needs it
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from watchdog.venues.user_stream import Sink
 
 
 class Side(StrEnum):
@@ -32,7 +36,7 @@ class TimeInForce(StrEnum):
 @dataclass(frozen=True, slots=True)
 class OpenOrder:
     symbol: str
-    order_id: int
+    order_id: str  # opaque: Binance's integers and Bybit's UUIDs alike
     client_order_id: str
     side: Side
     order_type: str
@@ -49,7 +53,7 @@ class OrderAck:
     """The venue's view of one order after new/cancel/query."""
 
     symbol: str
-    order_id: int
+    order_id: str
     client_order_id: str
     side: Side
     order_type: str
@@ -92,38 +96,103 @@ class CountdownAck:
 
 @dataclass(frozen=True, slots=True)
 class RateState:
-    """The venue's own counters from the last response's headers (None until seen)."""
+    """Binance's own counters from the last response's headers (None until seen)."""
 
     used_weight_1m: int | None
     order_count_10s: int | None
     order_count_1m: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class CancelReport:
+    """A verified cancel-everything: the venue listed no open order after ``rounds`` listings."""
+
+    rounds: int
+    answers: tuple[str, ...]  # the venue's answer to every cancel call, for the audit
+
+
+class DmsMode(StrEnum):
+    ARMED = "armed"  # the venue confirmed the switch with the window asked for
+    OFF = "off"  # the venue confirmed it is off
+    UNSUPPORTED = "unsupported"  # the venue (or this account) has no such switch: never armed
+
+
+@dataclass(frozen=True, slots=True)
+class DmsState:
+    """The venue's dead man's switch as the venue itself last confirmed it."""
+
+    mode: DmsMode
+    window_ms: int | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubAccountRef:
+    """What a venue needs to name the trader's key for its deletion: Binance the sub-account's
+    e-mail and the key, Bybit the key (the sub-account's UID lets the master's self-check find
+    the key in the sub-account's key list)."""
+
+    api_key: str
+    email: str | None = None
+    uid: str | None = None
+
+
+class Follower(Protocol):
+    """The account's private stream, followed until cancelled (reconnecting on its own)."""
+
+    async def run(self) -> None: ...
+
+
 class Venue(Protocol):
-    """One API key on one trading account: reads, cancels, dead man's switch, user stream."""
+    """One API key on one trading account: reads, cancels, dead man's switch, private stream."""
+
+    async def sync_time(self) -> float: ...
 
     async def open_orders(self, symbol: str | None = None) -> tuple[OpenOrder, ...]: ...
 
     async def cancel_all(self, symbol: str) -> str: ...
 
+    async def cancel_everything(
+        self, symbols: Sequence[str] = (), *, max_rounds: int = 3
+    ) -> CancelReport:
+        """Cancel every open order of the account and list until the venue shows none;
+        ``symbols`` are the ones known to trade (cancelled first where the venue cancels per
+        symbol). Raises ``OrdersRemain`` when orders are still listed after ``max_rounds``."""
+        ...
+
     async def account(self) -> AccountView: ...
 
     async def position_risk(self, symbol: str | None = None) -> tuple[Position, ...]: ...
 
-    async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> CountdownAck: ...
+    async def arm_dms(self, window_ms: int, symbols: Sequence[str]) -> DmsState:
+        """Arm (0: disarm) the venue's dead man's switch and return what the venue confirmed;
+        ``DmsMode.UNSUPPORTED`` when it has none. ``symbols`` matter where it is per symbol."""
+        ...
 
-    async def create_listen_key(self) -> str: ...
+    async def dms_state(self) -> DmsState: ...
 
-    async def keepalive_listen_key(self) -> None: ...
+    def open_follower(self, ws_url: str, sink: Sink, *, hold_dms: bool = True) -> Follower:
+        """The private stream; ``hold_dms``: where the venue's switch watches the stream
+        (Bybit's DCP), hold it; False when the switch is off."""
+        ...
 
-    async def close_listen_key(self) -> None: ...
-
-    async def sync_time(self) -> float: ...
+    def rate_counters(self) -> Mapping[str, int]:
+        """The venue's own rate counters from the last answer's headers, by name."""
+        ...
 
 
 class KeyAdmin(Protocol):
     """The master account's key management: delete a sub-account key and check it is refused."""
 
-    async def delete_sub_account_key(self, email: str, api_key: str) -> str: ...
+    async def delete_sub_account_key(self, ref: SubAccountRef) -> str: ...
 
     async def key_accepted(self, api_key: str) -> bool: ...
+
+    async def confirm_manages(self, ref: SubAccountRef) -> str:
+        """A harmless read proving this master key can still delete ``ref``'s key; raises
+        ``VenueRejected`` when the venue shows it cannot."""
+        ...
+
+
+class VenueAdapter(Venue, KeyAdmin, Protocol):
+    """What one adapter class offers: the daemon builds its account and master keys from it."""

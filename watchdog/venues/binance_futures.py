@@ -9,8 +9,10 @@ hammering a venue that asked for a pause only turns a pause into a ban.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -24,22 +26,30 @@ from watchdog.venues import binance_wire as wire
 from watchdog.venues import rest
 from watchdog.venues.base import (
     AccountView,
+    CancelReport,
     CountdownAck,
+    DmsMode,
+    DmsState,
     OpenOrder,
     OrderAck,
     OrderType,
     Position,
     RateState,
     Side,
+    SubAccountRef,
     TimeInForce,
 )
+from watchdog.venues.cancelling import cancel_per_symbol
 from watchdog.venues.credentials import Credentials, redact_key
 from watchdog.venues.errors import (
+    DmsNotConfirmed,
     InvalidSignature,
     KeyRefused,
-    TimestampOutOfWindow,
+    VenueError,
     VenueProtocolError,
+    VenueRejected,
 )
+from watchdog.venues.user_stream import Sink, UserStreamConfig, UserStreamFollower
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +125,7 @@ class BinanceFutures:
             self._clock, "still backing off as the venue asked (Retry-After)"
         )
         self._rate = RateState(None, None, None)
+        self._dms = DmsState(DmsMode.OFF, None, "not armed by this watchdog")
 
     def __repr__(self) -> str:
         return f"BinanceFutures({self._endpoint.base_url!r}, credentials={self._credentials!r})"
@@ -130,6 +141,14 @@ class BinanceFutures:
     @property
     def rate(self) -> RateState:
         return self._rate
+
+    def rate_counters(self) -> Mapping[str, int]:
+        counters = {
+            "used_weight_1m": self._rate.used_weight_1m,
+            "order_count_10s": self._rate.order_count_10s,
+            "order_count_1m": self._rate.order_count_1m,
+        }
+        return {name: value for name, value in counters.items() if value is not None}
 
     # --- time -----------------------------------------------------------------------------
 
@@ -168,6 +187,42 @@ class BinanceFutures:
         body = await self._signed("DELETE", "/fapi/v1/allOpenOrders", [("symbol", symbol)])
         return wire.parse_cancel_all(body)
 
+    async def cancel_everything(
+        self, symbols: Sequence[str] = (), *, max_rounds: int = 3
+    ) -> CancelReport:
+        """Cancel-all on every symbol in ``symbols`` while listing every symbol's open orders,
+        then on every symbol the list shows; list again until it is empty."""
+        return await cancel_per_symbol(
+            symbols, self.open_orders, self.cancel_all, max_rounds=max_rounds
+        )
+
+    async def arm_dms(self, window_ms: int, symbols: Sequence[str]) -> DmsState:
+        """The countdown on every symbol (0 disarms); confirmed only when every symbol's answer
+        echoes it. Raises ``DmsNotConfirmed`` naming each symbol that was not."""
+        if not symbols:
+            raise ValueError("the countdown cancel-all needs at least one symbol")
+        ordered = tuple(dict.fromkeys(symbols))
+        results = await asyncio.gather(
+            *(self.countdown_cancel_all(s, window_ms) for s in ordered), return_exceptions=True
+        )
+        problems: list[str] = []
+        for symbol, result in zip(ordered, results, strict=True):
+            if isinstance(result, VenueError):
+                problems.append(f"{symbol}: {type(result).__name__}: {result}")
+            elif isinstance(result, BaseException):
+                raise result  # not a venue answer: a bug, let it surface
+            elif (result.symbol, result.countdown_ms) != (symbol, window_ms):
+                problems.append(f"{symbol}: venue confirmed {result.symbol} {result.countdown_ms}")
+        if problems:
+            raise DmsNotConfirmed("; ".join(problems))
+        mode = DmsMode.ARMED if window_ms else DmsMode.OFF
+        self._dms = DmsState(mode, window_ms or None, f"{window_ms} ms on {', '.join(ordered)}")
+        return self._dms
+
+    async def dms_state(self) -> DmsState:
+        """Binance has no read of the countdown: the state is the venue's last confirmation."""
+        return self._dms
+
     async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> CountdownAck:
         """Arm (or with 0, disarm) the venue's per-symbol countdown that cancels all its orders."""
         if countdown_ms < 0:
@@ -178,6 +233,13 @@ class BinanceFutures:
         )
 
     # --- user-data stream (API key only, no signature) ------------------------------------
+
+    def open_follower(
+        self, ws_url: str, sink: Sink, *, hold_dms: bool = True
+    ) -> UserStreamFollower:
+        """The user-data stream, on listen keys this adapter creates and keeps alive. Binance's
+        switch is a REST countdown: the stream holds nothing (``hold_dms`` changes nothing)."""
+        return UserStreamFollower(self, UserStreamConfig(ws_url), sink)
 
     async def create_listen_key(self) -> str:
         return wire.parse_listen_key(await self._send("POST", "/fapi/v1/listenKey", (), "KEY"))
@@ -190,13 +252,23 @@ class BinanceFutures:
 
     # --- key management (master credentials) and the key probe ---------------------------
 
-    async def delete_sub_account_key(self, email: str, api_key: str) -> str:
+    async def delete_sub_account_key(self, ref: SubAccountRef) -> str:
         """Delete a sub-account's API key; must run on the master account's credentials."""
-        params = [("email", email), ("subAccountApiKey", api_key)]
+        params = [("email", _email(ref)), ("subAccountApiKey", ref.api_key)]
         body = await self._signed(
             "DELETE", "/sapi/v1/sub-account/subAccountApi", params, base=self._sapi_url()
         )
-        return f"deleted {redact_key(api_key)}: {orjson.dumps(body).decode()[:200]}"
+        return f"deleted {redact_key(ref.api_key)}: {orjson.dumps(body).decode()[:200]}"
+
+    async def confirm_manages(self, ref: SubAccountRef) -> str:
+        """The trader's sub-account is among the master's: the master can delete its key."""
+        email = _email(ref)
+        if email not in await self.sub_account_emails():
+            raise VenueRejected(
+                None, f"sub-account {email} is not managed by this master key",
+                http_status=200, endpoint="GET /sapi/v1/sub-account/list",
+            )  # fmt: skip
+        return f"master manages {email}"
 
     async def sub_account_emails(self) -> tuple[str, ...]:
         """The master account's sub-accounts (``GET /sapi/v1/sub-account/list``): a harmless
@@ -212,35 +284,23 @@ class BinanceFutures:
         changes nothing (a listen-key probe would share, and closing it cut, the account's
         stream). Any other answer raises: "unknown" is never reported as "refused".
         """
-        params = wire.signed_params(
-            [], timestamp_ms=self._timestamp_ms(), recv_window_ms=self._endpoint.recv_window_ms
-        )
-        for attempt in range(2):
-            try:
-                await self._send(
-                    "GET",
-                    "/fapi/v2/balance",
-                    params,
-                    security="NONE",
-                    api_key=api_key,
-                    signature=_PROBE_SIGNATURE,
-                )
-            except KeyRefused:
-                return False
-            except InvalidSignature:
-                return True
-            except TimestampOutOfWindow:
-                if attempt:
-                    raise
-                await self.sync_time()
-                params = wire.signed_params(
-                    [],
-                    timestamp_ms=self._timestamp_ms(),
-                    recv_window_ms=self._endpoint.recv_window_ms,
-                )
-                continue
-            raise VenueProtocolError("balance probe: a zero signature was accepted")
-        raise AssertionError("unreachable: the loop returns or raises")
+
+        async def probe() -> object:
+            params = wire.signed_params(
+                [], timestamp_ms=self._timestamp_ms(), recv_window_ms=self._endpoint.recv_window_ms
+            )
+            return await self._send(
+                "GET", "/fapi/v2/balance", params, security="NONE", api_key=api_key,
+                signature=_PROBE_SIGNATURE,
+            )  # fmt: skip
+
+        try:
+            await rest.resynced_once(probe, self.sync_time)
+        except KeyRefused:
+            return False
+        except InvalidSignature:
+            return True
+        raise VenueProtocolError("balance probe: a zero signature was accepted")
 
     # --- order entry (the trader) ----------------------------------------------------------
 
@@ -262,13 +322,13 @@ class BinanceFutures:
         return wire.parse_order(await self._signed("POST", "/fapi/v1/order", params), "order")
 
     async def cancel_order(
-        self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
     ) -> OrderAck:
         params = [("symbol", symbol), *_order_ref(order_id, client_order_id)]
         return wire.parse_order(await self._signed("DELETE", "/fapi/v1/order", params), "order")
 
     async def query_order(
-        self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
     ) -> OrderAck:
         params = [("symbol", symbol), *_order_ref(order_id, client_order_id)]
         return wire.parse_order(await self._signed("GET", "/fapi/v1/order", params), "order")
@@ -285,19 +345,16 @@ class BinanceFutures:
         self, method: str, path: str, params: list[tuple[str, str]], *, base: str | None = None
     ) -> object:
         """A signed call; on -1021 the clock is resynced and the call is made once more."""
-        for attempt in range(2):
+
+        async def call() -> object:
             full = wire.signed_params(
                 params,
                 timestamp_ms=self._timestamp_ms(),
                 recv_window_ms=self._endpoint.recv_window_ms,
             )
-            try:
-                return await self._send(method, path, full, security="SIGNED", base=base)
-            except TimestampOutOfWindow:
-                if attempt:
-                    raise
-                await self.sync_time()
-        raise AssertionError("unreachable: the loop returns or raises")
+            return await self._send(method, path, full, security="SIGNED", base=base)
+
+        return await rest.resynced_once(call, self.sync_time)
 
     async def _send(
         self,
@@ -343,11 +400,17 @@ class BinanceFutures:
         return body
 
 
-def _order_ref(order_id: int | None, client_order_id: str | None) -> list[tuple[str, str]]:
+def _email(ref: SubAccountRef) -> str:
+    if ref.email is None:
+        raise ValueError("Binance names a sub-account key by its e-mail: the ref has none")
+    return ref.email
+
+
+def _order_ref(order_id: str | None, client_order_id: str | None) -> list[tuple[str, str]]:
     if (order_id is None) == (client_order_id is None):
         raise ValueError("give exactly one of order_id and client_order_id")
     if order_id is not None:
-        return [("orderId", str(order_id))]
+        return [("orderId", order_id)]
     return [("origClientOrderId", str(client_order_id))]
 
 

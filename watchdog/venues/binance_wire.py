@@ -148,7 +148,7 @@ def parse_open_orders(body: object) -> tuple[OpenOrder, ...]:
 def _open_order(o: dict[str, object], where: str) -> OpenOrder:
     return OpenOrder(
         symbol=f.text(o, "symbol", where),
-        order_id=f.integer(o, "orderId", where),
+        order_id=str(f.integer(o, "orderId", where)),
         client_order_id=f.text(o, "clientOrderId", where),
         side=_side(o, where),
         order_type=f.text(o, "type", where),
@@ -165,7 +165,7 @@ def parse_order(body: object, where: str) -> OrderAck:
     o = f.obj(body, where)
     return OrderAck(
         symbol=f.text(o, "symbol", where),
-        order_id=f.integer(o, "orderId", where),
+        order_id=str(f.integer(o, "orderId", where)),
         client_order_id=f.text(o, "clientOrderId", where),
         side=_side(o, where),
         order_type=f.text(o, "type", where),

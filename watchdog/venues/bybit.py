@@ -13,9 +13,12 @@ protection back. An answer the adapter cannot read is an error, never a success.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 import aiohttp
 import orjson
@@ -24,17 +27,27 @@ from yarl import URL
 from watchdog.clock import Clock, SystemClock
 from watchdog.venues import bybit_wire as wire
 from watchdog.venues import rest
-from watchdog.venues.base import AccountView, Position
+from watchdog.venues.base import (
+    AccountView,
+    CancelReport,
+    DmsMode,
+    DmsState,
+    OpenOrder,
+    Position,
+    SubAccountRef,
+)
+from watchdog.venues.bybit_stream import BybitPrivateStream, BybitStreamConfig
+from watchdog.venues.cancelling import cancel_until_none
 from watchdog.venues.credentials import Credentials, redact_key
 from watchdog.venues.errors import (
     DcpUnsupported,
-    OrdersRemain,
-    TimestampOutOfWindow,
     VenueProtocolError,
     VenueRejected,
 )
+from watchdog.venues.user_stream import Sink
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A signature no secret produces: the probe's answer then tells "key refused" (10003) from "key
 # accepted, signature wrong" (10004) without the watchdog ever holding the trader's secret.
@@ -76,14 +89,6 @@ class BybitEndpoint:
             raise ValueError(f"max_pages: must be >= 1, got {self.max_pages}")
 
 
-@dataclass(frozen=True, slots=True)
-class CancelReport:
-    """A verified cancel-everything: the venue listed no open order after ``rounds`` rounds."""
-
-    rounds: int
-    cancelled: tuple[str, ...]  # order ids the venue said it cancelled
-
-
 class Bybit:
     """One API key on one Bybit account. ``credentials`` may be None for public and probe calls."""
 
@@ -103,6 +108,7 @@ class Bybit:
         self._gate = rest.RateGate(
             self._clock, "still backing off until the venue's rate-limit reset"
         )
+        self._rate: Mapping[str, int] = {}
 
     def __repr__(self) -> str:
         return f"Bybit({self._endpoint.base_url!r}, credentials={self._credentials!r})"
@@ -110,6 +116,9 @@ class Bybit:
     @property
     def time_offset_ms(self) -> float:
         return self._offset_ms
+
+    def rate_counters(self) -> Mapping[str, int]:
+        return self._rate
 
     # --- time -----------------------------------------------------------------------------
 
@@ -123,33 +132,41 @@ class Bybit:
 
     # --- reads ----------------------------------------------------------------------------
 
-    async def open_orders(self, symbol: str | None = None) -> tuple[wire.BybitOrder, ...]:
-        """Every open order of one symbol, or of every settle coin the endpoint names."""
+    async def open_orders(self, symbol: str | None = None) -> tuple[OpenOrder, ...]:
+        """Every open order of one symbol, or of every settle coin the endpoint names (the
+        books are listed concurrently)."""
         scopes = [("symbol", symbol)] if symbol else [("settleCoin", c) for c in self._coins()]
-        out: list[wire.BybitOrder] = []
-        for scope in scopes:
-            out += await self._orders_in(scope)
-        return tuple(out)
+        books = await asyncio.gather(*(self._orders_in(scope) for scope in scopes))
+        return tuple(o for book in books for o in book)
 
-    async def _orders_in(self, scope: tuple[str, str]) -> list[wire.BybitOrder]:
-        out: list[wire.BybitOrder] = []
+    async def _orders_in(self, scope: tuple[str, str]) -> list[OpenOrder]:
+        limit = str(self._endpoint.page_limit)
+        return await self._paged("/v5/order/realtime", scope, limit, _orders_page)
+
+    async def _paged(
+        self,
+        path: str,
+        scope: tuple[str, str],
+        limit: str,
+        parse: Callable[[object], tuple[Sequence[T], str]],
+    ) -> list[T]:
+        """Every row of a cursor-paged list, until the cursor (or a page) is empty. A repeated
+        cursor or more than ``max_pages`` pages is an error: never a partial list as the whole."""
+        out: list[T] = []
         cursor = ""
         for _ in range(self._endpoint.max_pages):
-            params = [("category", wire.CATEGORY), scope, ("limit", str(self._endpoint.page_limit))]
+            params = [("category", wire.CATEGORY), scope, ("limit", limit)]
             if cursor:
                 params.append(("cursor", cursor))
-            page = wire.parse_orders_page(await self._get("/v5/order/realtime", params))
-            out += page.orders
-            if not page.next_cursor or not page.orders:
+            rows, following = parse(await self._get(path, params))
+            out += rows
+            if not following or not rows:
                 return out
-            if page.next_cursor == cursor:
-                # Stopping here would report a partial list as the whole: never.
-                raise VenueProtocolError(
-                    f"GET /v5/order/realtime: the venue repeated cursor {cursor!r}"
-                )
-            cursor = page.next_cursor
+            if following == cursor:
+                raise VenueProtocolError(f"GET {path}: the venue repeated cursor {cursor!r}")
+            cursor = following
         raise VenueProtocolError(
-            f"GET /v5/order/realtime: more than {self._endpoint.max_pages} pages for {scope[1]}"
+            f"GET {path}: more than {self._endpoint.max_pages} pages for {scope[1]}"
         )
 
     async def account(self) -> AccountView:
@@ -175,60 +192,37 @@ class Bybit:
         return tuple(out)
 
     async def _positions_in(self, scope: tuple[str, str]) -> list[Position]:
-        out: list[Position] = []
-        cursor = ""
-        for _ in range(self._endpoint.max_pages):
-            params = [("category", wire.CATEGORY), scope, ("limit", _POSITION_PAGE_LIMIT)]
-            if cursor:
-                params.append(("cursor", cursor))
-            page = wire.parse_positions_page(await self._get("/v5/position/list", params))
-            out += page.positions
-            if not page.next_cursor or not page.positions:
-                return out
-            if page.next_cursor == cursor:
-                # Stopping here would report a partial list as the whole: never.
-                raise VenueProtocolError(
-                    f"GET /v5/position/list: the venue repeated cursor {cursor!r}"
-                )
-            cursor = page.next_cursor
-        raise VenueProtocolError(
-            f"GET /v5/position/list: more than {self._endpoint.max_pages} pages for {scope[1]}"
-        )
+        return await self._paged("/v5/position/list", scope, _POSITION_PAGE_LIMIT, _positions_page)
 
     # --- cancels --------------------------------------------------------------------------
 
     async def cancel_all(self, symbol: str) -> str:
         """Cancel every open order of ``symbol``; the venue's answer, for the audit."""
+        return await self._cancel_in(("symbol", symbol))
+
+    async def _cancel_in(self, scope: tuple[str, str]) -> str:
         body = await self._post(
-            "/v5/order/cancel-all", {"category": wire.CATEGORY, "symbol": symbol}
+            "/v5/order/cancel-all", {"category": wire.CATEGORY, scope[0]: scope[1]}
         )
         ids = wire.parse_cancel_all(body)
-        return f"{symbol}: venue cancelled {len(ids)} order(s)"
+        return f"venue cancelled {len(ids)} order(s)" + (f": {', '.join(ids)}" if ids else "")
 
-    async def cancel_everything(self, max_rounds: int = 3) -> CancelReport:
-        """Cancel-all per settle coin, then list, until the venue lists no open order.
+    async def cancel_everything(
+        self, symbols: Sequence[str] = (), *, max_rounds: int = 3
+    ) -> CancelReport:
+        """Cancel-all per settle coin while listing, then list until the venue lists no order.
 
         Cancelling by settle coin reaches every symbol of the book, those the watchdog has never
-        seen included, in one request per coin; the listing after it is the verification, and
-        orders that landed in between get the next round. Raises ``OrdersRemain`` when orders
-        are still listed after ``max_rounds``.
+        seen included, in one request per coin (``symbols`` add nothing); the listing after it is
+        the verification, and orders that landed in between are cancelled per symbol. Raises
+        ``OrdersRemain`` when orders are still listed after ``max_rounds``.
         """
-        if max_rounds < 1:
-            raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
-        cancelled: list[str] = []
-        for round_no in range(1, max_rounds + 1):
-            for coin in self._coins():
-                body = await self._post(
-                    "/v5/order/cancel-all", {"category": wire.CATEGORY, "settleCoin": coin}
-                )
-                cancelled += wire.parse_cancel_all(body)
-            remaining = await self.open_orders()
-            if not remaining:
-                return CancelReport(round_no, tuple(cancelled))
-        raise OrdersRemain(
-            f"the venue still lists {len(remaining)} open order(s) after {max_rounds} rounds of "
-            f"cancel-all ({', '.join(sorted({o.symbol for o in remaining}))})",
-            remaining=len(remaining),
+        return await cancel_until_none(
+            [(coin, partial(self._cancel_in, ("settleCoin", coin))) for coin in self._coins()],
+            self.open_orders,
+            self.cancel_all,
+            covered=lambda _symbol: True,
+            max_rounds=max_rounds,
         )
 
     # --- disconnection protection (DCP) ---------------------------------------------------
@@ -270,14 +264,61 @@ class Bybit:
             )
         return after
 
+    async def dms_state(self) -> DmsState:
+        """The DCP as the venue reads it back; not configured for the account: unsupported."""
+        state = await self.dcp_state()
+        return _dms(state, "query-dcp-info")
+
+    async def arm_dms(self, window_ms: int, symbols: Sequence[str]) -> DmsState:
+        """``arm_dcp`` in whole seconds; an account without DCP is ``UNSUPPORTED`` (nothing
+        sent). DCP has no "off" in the API (its window is 3..300 s): 0 reads the state back."""
+        if window_ms == 0:
+            return await self.dms_state()
+        if window_ms % 1000:
+            raise ValueError(f"Bybit's DCP window is whole seconds, got {window_ms} ms")
+        try:
+            state = await self.arm_dcp(window_ms // 1000)
+        except DcpUnsupported as exc:
+            return DmsState(DmsMode.UNSUPPORTED, None, str(exc))
+        return _dms(state, "armed, read back")
+
+    # --- the private stream ---------------------------------------------------------------
+
+    def open_follower(
+        self, ws_url: str, sink: Sink, *, hold_dms: bool = True
+    ) -> BybitPrivateStream:
+        """The private stream on this adapter's key, ``expires`` judged on the venue's clock;
+        with ``hold_dms`` subscribed to ``dcp``: holding it open is what keeps the DCP from
+        counting down (without, the watchdog's death or a disconnect leaves DCP alone)."""
+        credentials = rest.require_credentials(self._credentials, "private stream")
+        return BybitPrivateStream(
+            credentials, BybitStreamConfig(ws_url, hold_dcp=hold_dms), sink, clock=self._clock,
+            time_offset_ms=lambda: self._offset_ms,
+        )  # fmt: skip
+
     # --- key management (master credentials) and the key probe ---------------------------
 
-    async def delete_sub_account_key(self, email: str, api_key: str) -> str:
+    async def delete_sub_account_key(self, ref: SubAccountRef) -> str:
         """Delete a sub-account's API key; must run on the master's credentials. Bybit names the
-        key alone: ``email`` only labels the audit line."""
-        body = await self._post("/v5/user/delete-sub-api", {"apikey": api_key})
+        key alone."""
+        body = await self._post("/v5/user/delete-sub-api", {"apikey": ref.api_key})
         wire.parse_empty_result(body, "delete-sub-api")
-        return f"deleted {redact_key(api_key)} of {email}"
+        return f"deleted {redact_key(ref.api_key)}"
+
+    async def confirm_manages(self, ref: SubAccountRef) -> str:
+        """The trader's key is listed under the trader's sub-account by this master key: it can
+        delete it (``GET /v5/user/sub-apikeys``)."""
+        if ref.uid is None:
+            raise ValueError("Bybit lists a sub-account's keys by its UID: the ref has none")
+        keys = wire.parse_sub_api_keys(
+            await self._get("/v5/user/sub-apikeys", [("subMemberId", ref.uid)])
+        )
+        if ref.api_key not in keys:
+            raise VenueRejected(
+                None, f"key {redact_key(ref.api_key)} is not among sub-account {ref.uid}'s keys",
+                http_status=200, endpoint="GET /v5/user/sub-apikeys",
+            )  # fmt: skip
+        return f"master manages sub-account {ref.uid} and its key {redact_key(ref.api_key)}"
 
     async def key_accepted(self, api_key: str) -> bool:
         """Does the venue still accept ``api_key``? Needs no secret of that key.
@@ -288,33 +329,23 @@ class Bybit:
         "unknown" is never reported as "refused".
         """
         params = [("accountType", "UNIFIED")]
-        for attempt in range(2):
-            try:
-                await self._send(
-                    "GET",
-                    "/v5/account/wallet-balance",
-                    wire.query_string(params),
-                    None,
-                    wire.auth_headers(
-                        api_key,
-                        self._timestamp_ms(),
-                        self._endpoint.recv_window_ms,
-                        _PROBE_SIGNATURE,
-                    ),
-                )
-            except TimestampOutOfWindow:
-                if attempt:
-                    raise
-                await self.sync_time()
-                continue
-            except VenueRejected as exc:
-                if exc.code in wire.KEY_GONE_CODES:
-                    return False
-                if exc.code in (wire.RET_INVALID_SIGNATURE, wire.RET_IP_MISMATCH):
-                    return True
-                raise
-            raise VenueProtocolError("wallet-balance probe: a zero signature was accepted")
-        raise AssertionError("unreachable: the loop returns or raises")
+
+        async def probe() -> object:
+            headers = wire.auth_headers(
+                api_key, self._timestamp_ms(), self._endpoint.recv_window_ms, _PROBE_SIGNATURE
+            )
+            query = wire.query_string(params)
+            return await self._send("GET", "/v5/account/wallet-balance", query, None, headers)
+
+        try:
+            await rest.resynced_once(probe, self.sync_time)
+        except VenueRejected as exc:
+            if exc.code in wire.KEY_GONE_CODES:
+                return False
+            if exc.code in (wire.RET_INVALID_SIGNATURE, wire.RET_IP_MISMATCH):
+                return True
+            raise
+        raise VenueProtocolError("wallet-balance probe: a zero signature was accepted")
 
     # --- transport ------------------------------------------------------------------------
 
@@ -332,22 +363,18 @@ class Bybit:
 
     async def _signed(self, method: str, path: str, query: str, body: str | None) -> object:
         """A signed call; on 10002 the clock is resynced and the call is made once more."""
-        endpoint = f"{method} {path}"
-        credentials = rest.require_credentials(self._credentials, endpoint)
-        for attempt in range(2):
+        credentials = rest.require_credentials(self._credentials, f"{method} {path}")
+
+        async def call() -> object:
             stamp = self._timestamp_ms()
             window = self._endpoint.recv_window_ms
             signature = credentials.sign(
                 wire.sign_payload(stamp, credentials.api_key, window, body or query)
             )
             headers = wire.auth_headers(credentials.api_key, stamp, window, signature)
-            try:
-                return await self._send(method, path, query, body, headers)
-            except TimestampOutOfWindow:
-                if attempt:
-                    raise
-                await self.sync_time()
-        raise AssertionError("unreachable: the loop returns or raises")
+            return await self._send(method, path, query, body, headers)
+
+        return await rest.resynced_once(call, self.sync_time)
 
     async def _send(
         self, method: str, path: str, query: str, body: str | None, headers: dict[str, str]
@@ -367,6 +394,7 @@ class Bybit:
             connect_timeout_s=self._endpoint.connect_timeout_s,
             endpoint=endpoint,
         )
+        self._rate = wire.rate_counters(resp_headers, self._rate)
         error = wire.error_for(status, answer, resp_headers, endpoint, now_ms=self._timestamp_ms())
         if error is not None:
             self._gate.note(error)
@@ -386,14 +414,14 @@ class Bybit:
         payload = {"category": wire.CATEGORY, "symbol": symbol, "orderLinkId": order_link_id}
         return self._acked_id(await self._post("/v5/order/cancel", payload), "cancel")
 
-    async def find_order(self, symbol: str, order_link_id: str) -> wire.BybitOrder | None:
+    async def find_order(self, symbol: str, order_link_id: str) -> OpenOrder | None:
         """One order by its client id, whatever its status: the live and recently closed ones
         (``realtime``), then the history. None when the venue knows no such order."""
         params = [("category", wire.CATEGORY), ("symbol", symbol), ("orderLinkId", order_link_id)]
         for path in ("/v5/order/realtime", "/v5/order/history"):
             page = wire.parse_orders_page(await self._get(path, params))
             for order in page.orders:
-                if order.order_link_id == order_link_id and order.symbol == symbol:
+                if order.client_order_id == order_link_id and order.symbol == symbol:
                     return order
         return None
 
@@ -403,3 +431,24 @@ class Bybit:
         if not isinstance(order_id, str) or not order_id:
             raise VenueProtocolError(f"{where}.result.orderId: expected a non-empty string")
         return order_id
+
+
+def _dms(state: wire.DcpState, how: str) -> DmsState:
+    if not state.configured:
+        return DmsState(
+            DmsMode.UNSUPPORTED, None,
+            "Bybit DCP is not configured for this account: unsupported here",
+        )  # fmt: skip
+    window_ms = None if state.window_s is None else state.window_s * 1000
+    mode = DmsMode.ARMED if state.status == "ON" else DmsMode.OFF
+    return DmsState(mode, window_ms, f"DCP {state.status} {state.window_s} s ({how})")
+
+
+def _orders_page(body: object) -> tuple[Sequence[OpenOrder], str]:
+    page = wire.parse_orders_page(body)
+    return page.orders, page.next_cursor
+
+
+def _positions_page(body: object) -> tuple[Sequence[Position], str]:
+    page = wire.parse_positions_page(body)
+    return page.positions, page.next_cursor

@@ -26,11 +26,9 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from watchdog.backoff import backoff_delay
 from watchdog.clock import Clock, SystemClock
 from watchdog.venues import _fields as f
 from watchdog.venues import bybit_wire as wire
-from watchdog.venues.base import Side
 from watchdog.venues.credentials import Credentials
 from watchdog.venues.errors import KeyRefused, VenueError, VenueProtocolError
 from watchdog.venues.user_events import (
@@ -43,8 +41,8 @@ from watchdog.venues.user_events import (
 from watchdog.venues.user_stream import (
     Sink,
     StreamConnected,
-    StreamDisconnected,
     StreamFault,
+    reconnecting,
 )
 
 log = logging.getLogger(__name__)
@@ -73,6 +71,9 @@ class BybitStreamConfig:
     reply_timeout_s: float = 5.0
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 15.0
+    # Subscribed to ``dcp``: the venue's DCP then watches this connection (it counts down once
+    # the last such connection is gone). False when the switch is off, so it is really off.
+    hold_dcp: bool = True
 
     def __post_init__(self) -> None:
         if not self.ws_url.startswith(("ws://", "wss://")):
@@ -135,11 +136,11 @@ def _order(o: dict[str, object], where: str) -> OrderUpdate | None:
         trade_time_ms=f.integer(o, "updatedTime", where),
         symbol=f.text(o, "symbol", where),
         client_order_id=f.text(o, "orderLinkId", where),
-        side=_side(o, where),
+        side=wire.side_of(o, where),
         order_type=f.text(o, "orderType", where).upper(),
         execution_type=execution_type,
         status=binance_status,
-        order_id=_non_empty(o, "orderId", where),
+        order_id=wire.non_empty(o, "orderId", where),
         orig_qty=f.decimal(o, "qty", where),
         price=price,
         last_qty=Decimal(0),
@@ -161,11 +162,11 @@ def _execution(o: dict[str, object], where: str) -> OrderUpdate | None:
         trade_time_ms=exec_time,
         symbol=f.text(o, "symbol", where),
         client_order_id=f.text(o, "orderLinkId", where),
-        side=_side(o, where),
+        side=wire.side_of(o, where),
         order_type=f.text(o, "orderType", where).upper(),
         execution_type="TRADE",
         status="FILLED" if leaves == 0 else "PARTIALLY_FILLED",
-        order_id=_non_empty(o, "orderId", where),
+        order_id=wire.non_empty(o, "orderId", where),
         orig_qty=orig,
         price=f.decimal(o, "orderPrice", where),
         last_qty=f.decimal(o, "execQty", where),
@@ -201,22 +202,6 @@ def _wallet(created: int, o: dict[str, object], where: str) -> AccountUpdate:
     return AccountUpdate(created, "WALLET", tuple(balances), ())
 
 
-def _side(o: dict[str, object], where: str) -> Side:
-    raw = f.text(o, "side", where)
-    if raw == "Buy":
-        return Side.BUY
-    if raw == "Sell":
-        return Side.SELL
-    raise VenueProtocolError(f"{where}.side: expected Buy or Sell, got {raw!r}")
-
-
-def _non_empty(o: dict[str, object], name: str, where: str) -> str:
-    value = f.text(o, name, where)
-    if not value:
-        raise VenueProtocolError(f"{where}.{name}: empty")
-    return value
-
-
 # --- the follower (I/O) ---------------------------------------------------------------------
 
 
@@ -243,23 +228,12 @@ class BybitPrivateStream:
         self._rng = rng or random.Random()
 
     async def run(self) -> None:
-        attempt = 0
-        while True:
-            try:
-                reason = await self._session(attempt)
-                attempt += 1
-            except (VenueError, OSError, TimeoutError, websockets.WebSocketException) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                attempt += 1
-            delay = backoff_delay(
-                attempt,
-                initial_s=self._config.backoff_initial_s,
-                max_s=self._config.backoff_max_s,
-                draw=self._rng.random,
-            )
-            log.warning("bybit_private_stream_down", extra={"reason": reason, "retry_in_s": delay})
-            self._sink(StreamDisconnected(reason=reason, retry_in_s=delay))
-            await asyncio.sleep(delay)
+        """Follow until cancelled; every failure ends in a reconnect, never in silence."""
+        await reconnecting(
+            self._session, self._sink, log, "bybit_private_stream_down",
+            initial_s=self._config.backoff_initial_s, max_s=self._config.backoff_max_s,
+            draw=self._rng.random,
+        )  # fmt: skip
 
     async def _session(self, attempt: int) -> str:
         async with connect(
@@ -270,7 +244,8 @@ class BybitPrivateStream:
             max_size=2**20,
         ) as ws:
             await self._request(ws, "auth", self._auth_args())
-            await self._request(ws, "subscribe", list(TOPICS))
+            topics: list[object] = [t for t in TOPICS if self._config.hold_dcp or t != "dcp"]
+            await self._request(ws, "subscribe", topics)
             self._sink(StreamConnected(attempt=attempt))
             liveness = _Liveness()
             async with asyncio.TaskGroup() as tg:

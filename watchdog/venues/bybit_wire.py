@@ -16,7 +16,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from watchdog.venues import _fields as f
-from watchdog.venues.base import Position, Side
+from watchdog.venues.base import OpenOrder, Position, Side
 from watchdog.venues.errors import (
     InvalidSignature,
     KeyRefused,
@@ -65,25 +65,8 @@ _RATE_LIMIT_CODES = frozenset({RET_TOO_MANY_VISITS, RET_IP_RATE_LIMIT})
 
 
 @dataclass(frozen=True, slots=True)
-class BybitOrder:
-    """One open order. Bybit's ids are opaque strings (UUIDs on the real venue), not integers."""
-
-    symbol: str
-    order_id: str
-    order_link_id: str
-    side: Side
-    order_type: str
-    status: str
-    price: Decimal
-    qty: Decimal
-    cum_exec_qty: Decimal
-    reduce_only: bool
-    created_ms: int
-
-
-@dataclass(frozen=True, slots=True)
 class OrdersPage:
-    orders: tuple[BybitOrder, ...]
+    orders: tuple[OpenOrder, ...]
     next_cursor: str  # "" on the last page
 
 
@@ -240,19 +223,19 @@ def parse_orders_page(body: object) -> OrdersPage:
     return OrdersPage(orders, _cursor(result, where))
 
 
-def _order(o: dict[str, object], where: str) -> BybitOrder:
-    return BybitOrder(
+def _order(o: dict[str, object], where: str) -> OpenOrder:
+    return OpenOrder(
         symbol=f.text(o, "symbol", where),
-        order_id=_non_empty(o, "orderId", where),
-        order_link_id=f.text(o, "orderLinkId", where),
-        side=_side(o, where),
+        order_id=non_empty(o, "orderId", where),
+        client_order_id=f.text(o, "orderLinkId", where),
+        side=side_of(o, where),
         order_type=f.text(o, "orderType", where),
         status=f.text(o, "orderStatus", where),
         price=f.decimal(o, "price", where),
-        qty=f.decimal(o, "qty", where),
-        cum_exec_qty=f.decimal(o, "cumExecQty", where),
+        orig_qty=f.decimal(o, "qty", where),
+        executed_qty=f.decimal(o, "cumExecQty", where),
         reduce_only=f.boolean(o, "reduceOnly", where),
-        created_ms=f.integer(o, "createdTime", where),
+        time_ms=f.integer(o, "createdTime", where),
     )
 
 
@@ -260,14 +243,16 @@ def _cursor(result: dict[str, object], where: str) -> str:
     return f.text(result, "nextPageCursor", where)
 
 
-def _non_empty(o: dict[str, object], name: str, where: str) -> str:
+def non_empty(o: dict[str, object], name: str, where: str) -> str:
+    """A text field that must not be blank (ids: an empty one names nothing)."""
     value = f.text(o, name, where)
     if not value:
         raise VenueProtocolError(f"{where}.{name}: empty")
     return value
 
 
-def _side(o: dict[str, object], where: str) -> Side:
+def side_of(o: dict[str, object], where: str) -> Side:
+    """Bybit's ``side`` (Buy, Sell), in REST rows and stream messages alike."""
     raw = f.text(o, "side", where)
     if raw == "Buy":
         return Side.BUY
@@ -284,7 +269,7 @@ def parse_cancel_all(body: object) -> tuple[str, ...]:
         raise VenueProtocolError(f"{where}.success: expected '1', got {result['success']!r}")
     rows = f.array(f.field(result, "list", where), f"{where}.list")
     return tuple(
-        _non_empty(f.obj(row, f"{where}.list[{i}]"), "orderId", f"{where}.list[{i}]")
+        non_empty(f.obj(row, f"{where}.list[{i}]"), "orderId", f"{where}.list[{i}]")
         for i, row in enumerate(rows)
     )
 
@@ -355,3 +340,25 @@ def parse_dcp_info(body: object) -> DcpState:
 def parse_empty_result(body: object, where: str) -> None:
     """Calls whose success carries nothing: the envelope must still say 0 with a result."""
     result_of(body, where)
+
+
+def parse_sub_api_keys(body: object) -> tuple[str, ...]:
+    """The key ids a sub-account holds (``/v5/user/sub-apikeys``)."""
+    where = "sub-apikeys.result"
+    result = result_of(body, "sub-apikeys")
+    rows = f.array(f.field(result, "result", where), f"{where}.result")
+    return tuple(
+        f.text(f.obj(row, f"{where}.result[{i}]"), "apiKey", f"{where}.result[{i}]")
+        for i, row in enumerate(rows)
+    )
+
+
+def rate_counters(headers: Mapping[str, str], last: Mapping[str, int]) -> dict[str, int]:
+    """The endpoint's limit and what is left of it (``X-Bapi-Limit``, ``X-Bapi-Limit-Status``),
+    kept from the last answer that carried them."""
+    out = dict(last)
+    for header, name in (("X-Bapi-Limit", "limit"), ("X-Bapi-Limit-Status", "limit_remaining")):
+        raw = headers.get(header)
+        if raw is not None and raw.isdigit():
+            out[name] = int(raw)
+    return out

@@ -104,6 +104,10 @@ class OrdersRemain(VenueError):
         super().__init__(msg)
 
 
+class DmsNotConfirmed(VenueError):
+    """The venue did not confirm the dead man's switch as asked (per symbol, in the message)."""
+
+
 class DcpUnsupported(VenueError):
     """The account has no disconnection protection configured: the venue cannot cancel for us
     if the watchdog dies. Unsupported here, never assumed armed."""

@@ -8,7 +8,8 @@ proxy's error page, and honouring the venue's rate-limit hold-off are not, so th
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 import aiohttp
 import orjson
@@ -18,11 +19,14 @@ from watchdog.clock import Clock
 from watchdog.venues.credentials import Credentials
 from watchdog.venues.errors import (
     RateLimited,
+    TimestampOutOfWindow,
     VenueError,
     VenueProtocolError,
     VenueTimeout,
     VenueUnavailable,
 )
+
+T = TypeVar("T")
 
 log = logging.getLogger("watchdog.venues")
 
@@ -62,6 +66,18 @@ def decode(raw: bytes, status: int, endpoint: str) -> object:
         if status >= 400:
             return None  # an error page (a proxy's HTML): the status alone decides
         raise VenueProtocolError(f"{endpoint}: answer is not JSON ({raw[:80]!r})") from None
+
+
+async def resynced_once(
+    call: Callable[[], Awaitable[T]], sync_time: Callable[[], Awaitable[object]]
+) -> T:
+    """``call``; when the venue says its timestamp is outside the window, learn the server's
+    time again and make the call once more (``call`` must stamp itself anew each time)."""
+    try:
+        return await call()
+    except TimestampOutOfWindow:
+        await sync_time()
+    return await call()
 
 
 def require_credentials(credentials: Credentials | None, endpoint: str) -> Credentials:

@@ -27,7 +27,7 @@ class OrderUpdate:
     order_type: str
     execution_type: str  # NEW, CANCELED, CALCULATED, EXPIRED, TRADE, AMENDMENT
     status: str  # NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, EXPIRED_IN_MATCH
-    order_id: int | str  # Binance: an integer; Bybit: an opaque string (a UUID)
+    order_id: str  # opaque: Binance's integer as text, Bybit's UUID
     orig_qty: Decimal
     price: Decimal
     last_qty: Decimal
@@ -100,7 +100,7 @@ def _order_update(message: dict[str, object]) -> OrderUpdate:
         order_type=f.text(o, "o", w),
         execution_type=f.text(o, "x", w),
         status=f.text(o, "X", w),
-        order_id=f.integer(o, "i", w),
+        order_id=str(f.integer(o, "i", w)),
         orig_qty=f.decimal(o, "q", w),
         price=f.decimal(o, "p", w),
         last_qty=f.decimal(o, "l", w),

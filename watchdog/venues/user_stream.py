@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -71,6 +71,35 @@ class UserStreamConfig:
             raise ValueError("backoff_max_s must be >= backoff_initial_s")
 
 
+async def reconnecting(
+    session: Callable[[int], Awaitable[str]],
+    sink: Sink,
+    logger: logging.Logger,
+    event: str,
+    *,
+    initial_s: float,
+    max_s: float,
+    draw: Callable[[], float],
+    routine: str | None = None,
+) -> None:
+    """Run one connection after another until cancelled: ``session(attempt)`` returns why its
+    connection ended, or raises; each end is logged as ``event``, told to the sink as
+    ``StreamDisconnected`` and followed by a jittered back-off, which a ``routine`` reason
+    resets (a venue that keeps closing on us is backed off; a routine renewal is not)."""
+    attempt = 0
+    while True:
+        try:
+            reason = await session(attempt)
+            attempt = 0 if reason == routine else attempt + 1
+        except (VenueError, OSError, TimeoutError, websockets.WebSocketException) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            attempt += 1
+        delay = backoff_delay(attempt, initial_s=initial_s, max_s=max_s, draw=draw)
+        logger.warning(event, extra={"reason": reason, "retry_in_s": delay})
+        sink(StreamDisconnected(reason=reason, retry_in_s=delay))
+        await asyncio.sleep(delay)
+
+
 class UserStreamFollower:
     def __init__(
         self,
@@ -87,24 +116,12 @@ class UserStreamFollower:
 
     async def run(self) -> None:
         """Follow until cancelled; every failure ends in a reconnect, never in silence."""
-        attempt = 0
-        while True:
-            try:
-                reason = await self._session(attempt)
-                # An expired key is routine; a venue that keeps closing on us gets backed off.
-                attempt = 0 if reason == "listenKeyExpired" else attempt + 1
-            except (VenueError, OSError, TimeoutError, websockets.WebSocketException) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                attempt += 1
-            delay = backoff_delay(
-                attempt,
-                initial_s=self._config.backoff_initial_s,
-                max_s=self._config.backoff_max_s,
-                draw=self._rng.random,
-            )
-            log.warning("user_stream_down", extra={"reason": reason, "retry_in_s": delay})
-            self._sink(StreamDisconnected(reason=reason, retry_in_s=delay))
-            await asyncio.sleep(delay)
+        # An expired key is routine; a venue that keeps closing on us gets backed off.
+        await reconnecting(
+            self._session, self._sink, log, "user_stream_down",
+            initial_s=self._config.backoff_initial_s, max_s=self._config.backoff_max_s,
+            draw=self._rng.random, routine="listenKeyExpired",
+        )  # fmt: skip
 
     async def _session(self, attempt: int) -> str:
         """One listen key, one connection: returns why it ended (expiry or close)."""

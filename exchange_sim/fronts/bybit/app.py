@@ -275,9 +275,9 @@ def _set_dcp(ctx: Ctx) -> Any:
 
 
 def _dcp_info(ctx: Ctx) -> Any:
-    """Only the configured main UID sees its configuration; sub-accounts get an empty list."""
-    account = ctx.sim.engine.accounts[ctx.account]
-    if not ctx.sim.config.dcp_enabled or not account.master:
+    """A configured account, main or sub, sees its own configuration; an account DCP was never
+    enabled for (here: ``dcp_enabled = false``, for every account) gets an empty list."""
+    if not ctx.sim.config.dcp_enabled:
         return {"dcpInfos": []}
     windows = ctx.front.dcp.windows.get(ctx.account, {})
     return {

@@ -106,6 +106,18 @@ def test_a_dead_mans_switch_failed_expired_late_or_never_confirmed_is_not_armed(
         assert words in missing.reason
 
 
+def test_a_switch_the_venue_does_not_have_is_missing_and_says_how_to_arm_without_it() -> None:
+    good = venue_trader()["dms"]
+    unsupported = {**good, "ok": False, "supported": False, "refreshed_at": None,
+                   "expires_at": None, "detail": "unsupported here: no DCP"}  # fmt: skip
+    (missing,) = trader_missing(venue_trader(dms=unsupported), NOW)
+    assert missing.part == "dms"
+    assert "unsupported here" in missing.reason
+    assert "turn it off in the config" in missing.reason
+    # Turned off by the operator: no switch to judge, the rest of the venue side still is.
+    assert trader_missing(venue_trader(dms=None), NOW) == []
+
+
 def test_every_missing_part_is_listed_daemon_first() -> None:
     broken = venue_trader(
         identity=UNTIED, venue_view={"at": None, "age_s": None, "max_blind_s": 5.0}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from demo import configs, write_config
 from watchdog.daemon.config import load_config
-from watchdog.daemon.venue.settings import KNOWN_VENUE_KEYS
+from watchdog.daemon.venue.settings import venue_keys
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
@@ -28,13 +28,13 @@ def test_the_example_config_is_valid_with_the_generated_secrets(tmp_path: Path) 
     assert config.alerts.webhooks == ()  # a local world sends nothing off the machine
     venue = trader.venue
     assert venue is not None
-    assert venue.trader_key == configs.world_keys().trader.api_key
+    assert venue.trader.api_key == configs.world_keys().trader.api_key
     assert venue.max_venue_blind_s == 5.0
 
 
 def test_the_example_venue_table_sets_every_key() -> None:
     data = tomllib.loads((EXAMPLES / "watchdog.toml").read_text())
-    assert set(data["traders"][0]["venue"]) == KNOWN_VENUE_KEYS
+    assert set(data["traders"][0]["venue"]) == venue_keys("binance_futures")
 
 
 def test_the_example_names_each_way_to_find_the_process() -> None:

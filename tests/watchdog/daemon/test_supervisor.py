@@ -31,9 +31,11 @@ from watchdog.daemon.kill import KillAction, KillContext, KillPipeline
 from watchdog.daemon.metrics import Metrics
 from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import Services, TraderSupervisor
+from watchdog.daemon.venue.kinds import connect_binance
 from watchdog.daemon.venue.settings import VenueSettings
 from watchdog.protocol import TraderState
 from watchdog.venues import Credentials, VenueEndpoint
+from watchdog.venues.base import SubAccountRef
 
 CONFIG = TraderConfig(
     id="alpha",
@@ -428,8 +430,10 @@ async def test_a_wall_clock_step_across_the_day_boundary_starts_one_audited_day(
 def _venue_settings(tmp_path: Path) -> VenueSettings:
     keys = Credentials("ACCOUNTKEY", "account-secret")
     return VenueSettings(
-        endpoint=VenueEndpoint("http://127.0.0.1:9"), stream=None, account=keys, master=keys,
-        trader_email="t@sub.example", trader_key="TRADERKEY", symbols=("BTCUSDT",), dms=None,
+        kind="binance_futures", ws_url=None,
+        connect=connect_binance(VenueEndpoint("http://127.0.0.1:9")),
+        account=keys, master=keys, trader=SubAccountRef("TRADERKEY", email="t@sub.example"),
+        symbols=("BTCUSDT",), dms=None,
         reconcile_period_s=1.0, selfcheck_period_s=60.0, flatten=False, max_venue_blind_s=5.0,
     )  # fmt: skip
 

@@ -16,6 +16,7 @@ from watchdog.venues import (
     OrderType,
     RateLimited,
     Side,
+    SubAccountRef,
     TimeInForce,
     TimestampOutOfWindow,
     VenueEndpoint,
@@ -83,7 +84,7 @@ async def test_signed_reads_carry_the_key_header_and_a_valid_signature(
 ) -> None:
     venue.defaults["GET /fapi/v1/openOrders"] = Reply(200, [ORDER])
     orders = await _adapter(venue, session).open_orders()
-    assert [o.order_id for o in orders] == [7]
+    assert [o.order_id for o in orders] == ["7"]
     (call,) = venue.calls("GET /fapi/v1/openOrders")
     assert call.api_key == KEY
     assert call.signature_ok is True
@@ -104,7 +105,7 @@ async def test_order_entry_sends_the_documented_parameters_in_order(
         reduce_only=True,
         client_order_id="abc-1",
     )
-    assert ack.order_id == 7
+    assert ack.order_id == "7"
     (call,) = venue.calls("POST /fapi/v1/order")
     assert call.signature_ok is True
     assert call.query.split("&recvWindow")[0] == (
@@ -229,7 +230,9 @@ async def test_sub_account_key_deletion_goes_to_the_sapi_url_signed_by_the_maste
     venue.defaults["DELETE /sapi/v1/sub-account/subAccountApi"] = Reply(200, {})
     endpoint = VenueEndpoint("http://127.0.0.1:9", sapi_url=venue.base_url)
     master = BinanceFutures(session, endpoint, Credentials(KEY, SECRET), clock=FakeClock())
-    detail = await master.delete_sub_account_key("trader@sub.example", "TRADERKEY0123456789")
+    detail = await master.delete_sub_account_key(
+        SubAccountRef("TRADERKEY0123456789", email="trader@sub.example")
+    )
     assert "TRAD…6789" in detail
     (call,) = venue.calls("DELETE /sapi/v1/sub-account/subAccountApi")
     assert call.signature_ok is True

@@ -103,8 +103,10 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
     await s.close()
 
 
-async def following(sim: SimProcess, key: SimKey, items: list[StreamItem]) -> asyncio.Task[None]:
-    config = BybitStreamConfig(f"{sim.ws_url}/v5/private", backoff_max_s=0.5)
+async def following(
+    sim: SimProcess, key: SimKey, items: list[StreamItem], *, hold_dcp: bool = True
+) -> asyncio.Task[None]:
+    config = BybitStreamConfig(f"{sim.ws_url}/v5/private", backoff_max_s=0.5, hold_dcp=hold_dcp)
     stream = BybitPrivateStream(Credentials(key.api_key, key.secret), config, items.append)
     task = asyncio.create_task(stream.run())
     await wait_until(
@@ -181,6 +183,19 @@ async def test_dcp_cancels_the_accounts_orders_once_its_last_stream_is_gone(
     await wait_until(lambda: sim.admin.open_orders("master") == [], within=15.0)
     journal = [e["endpoint"] for e in sim.admin.journal() if e["kind"] == "event"]
     assert "countdown_cancel_all" in journal
+
+
+async def test_a_stream_that_does_not_hold_dcp_is_not_watched_by_it(sim: SimProcess) -> None:
+    items: list[StreamItem] = []
+    bare = await following(sim, sim.master_key, items, hold_dcp=False)
+    held = await following(sim, sim.master_key, items)
+    await wait_until(lambda: sum(isinstance(i, StreamConnected) for i in items) == 2)
+    await stop(held)
+    # The stream still connected does not count: the venue arms DCP as the held one goes.
+    await wait_until(
+        lambda: any(e["endpoint"] == "dcp_armed" for e in sim.admin.journal()), within=15.0
+    )
+    await stop(bare)
 
 
 async def test_a_reply_that_is_not_json_is_a_disconnect_and_the_stream_keeps_trying() -> None:

@@ -119,7 +119,7 @@ def test_an_order_keeps_its_opaque_string_id_and_the_side_is_mapped() -> None:
     page = wire.parse_orders_page(ok({"list": [order()], "nextPageCursor": "c1"}))
     (o,) = page.orders
     assert o.order_id == "fd4300ae-7847-404e-b947-b46980a4d140"
-    assert (o.side.value, o.qty, page.next_cursor) == ("BUY", Decimal("0.01"), "c1")
+    assert (o.side.value, o.orig_qty, page.next_cursor) == ("BUY", Decimal("0.01"), "c1")
 
 
 @pytest.mark.parametrize(
@@ -268,9 +268,11 @@ async def test_a_listing_longer_than_max_pages_is_an_error(
 async def test_an_order_listed_after_a_cancel_round_gets_another_round(
     fake: FakeVenue, session: aiohttp.ClientSession
 ) -> None:
+    late = Reply(200, ok({"list": [order(orderId="late")], "nextPageCursor": ""}))
     fake.script(
         "GET /v5/order/realtime",
-        Reply(200, ok({"list": [order(orderId="late")], "nextPageCursor": ""})),
+        late,  # listed while the settle coin's cancel-all runs
+        late,  # still there after it: landed in between
         Reply(200, ok({"list": [], "nextPageCursor": ""})),
     )
     fake.script(
@@ -279,8 +281,12 @@ async def test_an_order_listed_after_a_cancel_round_gets_another_round(
         Reply(200, ok({"list": [{"orderId": "late"}], "success": "1"})),
     )
     report = await adapter(fake, session, settle_coins=("USDT",)).cancel_everything()
-    assert (report.rounds, report.cancelled) == (2, ("a", "late"))
-    assert len(fake.calls("GET /v5/order/realtime")) == 2
+    assert report.rounds == 2
+    assert report.answers == (
+        "USDT: venue cancelled 1 order(s): a",
+        "BTCUSDT: venue cancelled 1 order(s): late",
+    )
+    assert len(fake.calls("GET /v5/order/realtime")) == 3
 
 
 async def test_orders_that_survive_every_round_of_cancel_all_are_reported(
@@ -293,7 +299,8 @@ async def test_orders_that_survive_every_round_of_cancel_all_are_reported(
     with pytest.raises(OrdersRemain) as caught:
         await adapter(fake, session, settle_coins=("USDT",)).cancel_everything(max_rounds=2)
     assert caught.value.remaining == 1
-    assert len(fake.calls("POST /v5/order/cancel-all")) == 2
+    # the settle coin once, then the listed symbol after each of the two listings
+    assert len(fake.calls("POST /v5/order/cancel-all")) == 3
 
 
 async def test_a_probe_answer_other_than_refused_or_accepted_raises(

@@ -97,7 +97,7 @@ def test_open_orders_parse_into_exact_decimals() -> None:
     assert order.side is Side.SELL
     assert order.price == Decimal("30000.1")
     assert order.orig_qty == Decimal("0.010")
-    assert order.order_id == 42
+    assert order.order_id == "42"
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from watchdog.clock import Clock
 from watchdog.daemon.errors import KillStepError
 from watchdog.daemon.venue.retrying import Sleep, VenueCallFailed, call_venue
-from watchdog.venues.base import OpenOrder, OrderAck, OrderType, Position, Side, TimeInForce
+from watchdog.venues.base import (
+    CancelReport,
+    OpenOrder,
+    OrderAck,
+    OrderType,
+    Position,
+    Side,
+    SubAccountRef,
+    TimeInForce,
+)
 from watchdog.venues.credentials import redact_key
 from watchdog.venues.errors import VenueRejected
 
@@ -30,15 +39,20 @@ class OrderBook(Protocol):
 
     async def cancel_all(self, symbol: str) -> str: ...
 
+    async def cancel_everything(
+        self, symbols: Sequence[str] = (), *, max_rounds: int = 3
+    ) -> CancelReport: ...
+
 
 class KeyDeleter(Protocol):
-    async def delete_sub_account_key(self, email: str, api_key: str) -> str: ...
+    async def delete_sub_account_key(self, ref: SubAccountRef) -> str: ...
 
 
 class KeyProbe(Protocol):
     async def key_accepted(self, api_key: str) -> bool: ...
 
 
+@runtime_checkable
 class PositionExit(Protocol):
     async def position_risk(self, symbol: str | None = None) -> tuple[Position, ...]: ...
 
@@ -101,32 +115,14 @@ class CancelAllOrders(_VenueStep):
         self._max_rounds = max_rounds
 
     async def attempt(self) -> str:
-        # The configured symbols are cancelled while the list is fetched: one round trip
-        # to an empty book in the usual case. The cancels go out first (gather starts its
-        # tasks in order); the list then finds symbols nobody configured.
-        cancels = asyncio.gather(
-            *(self._cancel_one(self._book, s) for s in self._symbols), return_exceptions=True
+        # The venue cancels and lists its own way (per symbol, per settle coin); a transient
+        # failure reruns the whole verb, which is idempotent.
+        report = await self._call(
+            "cancel everything",
+            lambda: self._book.cancel_everything(self._symbols, max_rounds=self._max_rounds),
         )
-        listed = asyncio.gather(self._list(), return_exceptions=True)
-        answers, (listing,) = await asyncio.gather(cancels, listed)
-        # Every call has finished (none was abandoned): the first failure speaks for all.
-        notes: list[str] = []
-        for symbol, answer in zip(self._symbols, answers, strict=True):
-            if isinstance(answer, BaseException):
-                raise answer
-            notes.append(f"{symbol}: {answer}")
-        if isinstance(listing, BaseException):
-            raise listing
-        unknown = sorted({o.symbol for o in listing} - set(self._symbols))
-        if unknown:
-            notes += await self._cancel_symbols(self._book, unknown)
-        for _ in range(self._max_rounds):
-            still = await self._list()
-            if not still:
-                return "; ".join([*notes, "venue shows no open orders"])
-            symbols = sorted({o.symbol for o in still})
-            notes += await self._cancel_symbols(self._book, symbols)
-        raise KillStepError(f"orders still open after {self._max_rounds} rounds: {notes}")
+        rounds = f"venue shows no open orders (after {report.rounds} listing(s))"
+        return "; ".join([*report.answers, rounds])
 
     async def verify(self) -> bool:
         return not await self._list()
@@ -186,8 +182,7 @@ class RevokeTraderKey(_VenueStep):
         deleter: KeyDeleter,
         probe: KeyProbe,
         *,
-        email: str,
-        trader_key: str,
+        trader: SubAccountRef,
         clock: Clock,
         budget_s: float = 2.0,
         sleep: Sleep = asyncio.sleep,
@@ -195,14 +190,14 @@ class RevokeTraderKey(_VenueStep):
         super().__init__(clock, budget_s, sleep)
         self._deleter = deleter
         self._probe = probe
-        self._email = email
-        self._key = trader_key
+        self._trader = trader
+        self._key = trader.api_key
 
     async def attempt(self) -> str:
         what = f"delete key {redact_key(self._key)}"
         try:
             return await call_venue(
-                what, lambda: self._deleter.delete_sub_account_key(self._email, self._key),
+                what, lambda: self._deleter.delete_sub_account_key(self._trader),
                 clock=self._clock, budget_s=self._budget_s, sleep=self._sleep,
             )  # fmt: skip
         except VenueCallFailed as exc:

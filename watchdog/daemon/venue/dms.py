@@ -1,28 +1,29 @@
-"""The venue's dead man's switch: keep ``countdownCancelAll`` armed for every traded symbol.
+"""The venue's dead man's switch: keep it armed, as the venue itself confirms it.
 
 Three layers: the trader is watched by the watchdog, the watchdog by the venue. If the watchdog
-dies, or cannot reach the venue for a whole countdown, the venue cancels every open order of
-those symbols on its own. Refreshed every countdown/3 by default, so two refreshes in a row
-may fail before the venue acts. Disarmed only on a clean shutdown, and only when configured.
+dies, or cannot reach the venue for a whole window, the venue cancels open orders on its own
+(Binance: a countdown per traded symbol; Bybit: DCP, counted from the moment the watchdog's last
+private stream is gone). Refreshed every window/3 by default, so two refreshes in a row may fail
+before the venue acts. A venue or account without the switch answers "unsupported": reported,
+never taken as armed. Disarmed only on a clean shutdown, and only when configured.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from watchdog.clock import Clock
-from watchdog.venues.base import CountdownAck
+from watchdog.venues.base import DmsMode, DmsState
 from watchdog.venues.errors import VenueError
 
 log = logging.getLogger(__name__)
 
 
-class CountdownVenue(Protocol):
-    async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> CountdownAck: ...
+class DmsVenue(Protocol):
+    async def arm_dms(self, window_ms: int, symbols: Sequence[str]) -> DmsState: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +47,14 @@ class DmsSettings:
 class DmsStatus:
     ok: bool
     detail: str
-    refreshed_wall: float | None  # last time every symbol was confirmed armed
+    refreshed_wall: float | None  # last time the venue confirmed the switch armed
+    supported: bool = True  # False: the venue said it has no such switch for this account
 
 
 class DeadMansSwitch:
     def __init__(
         self,
-        venue: CountdownVenue,
+        venue: DmsVenue,
         symbols: Sequence[str],
         settings: DmsSettings,
         *,
@@ -90,13 +92,15 @@ class DeadMansSwitch:
         return self._last
 
     async def refresh(self) -> DmsStatus:
-        """Arm every symbol again; a symbol whose answer does not confirm it is a failure."""
+        """Arm again; anything but the venue confirming the window asked for is a failure."""
         sent = self._clock.wall()
-        status = await self._set_all(self._settings.countdown_ms)
+        status = await self._set(self._settings.countdown_ms, DmsMode.ARMED)
         if status.ok:
             self._refreshed_wall = self._clock.wall()
             self._expires_at = sent + self._settings.countdown_ms / 1000.0
             status = DmsStatus(True, status.detail, self._refreshed_wall)
+        elif not status.supported:
+            log.error("dms_unsupported", extra={"detail": status.detail})
         else:
             log.error("dms_refresh_failed", extra={"detail": status.detail})
         self._last = status
@@ -104,26 +108,23 @@ class DeadMansSwitch:
         return status
 
     async def disarm(self) -> DmsStatus:
-        status = await self._set_all(0)
+        status = await self._set(0, DmsMode.OFF)
         if status.ok:
             self._expires_at = None
-        self._on_status(DmsStatus(status.ok, f"disarm: {status.detail}", self._refreshed_wall))
+        self._on_status(
+            DmsStatus(status.ok, f"disarm: {status.detail}", self._refreshed_wall, status.supported)
+        )
         return status
 
-    async def _set_all(self, countdown_ms: int) -> DmsStatus:
-        results = await asyncio.gather(
-            *(self._set(s, countdown_ms) for s in self._symbols), return_exceptions=True
-        )
-        problems: list[str] = []
-        for symbol, result in zip(self._symbols, results, strict=True):
-            if isinstance(result, VenueError):
-                problems.append(f"{symbol}: {type(result).__name__}: {result}")
-            elif isinstance(result, BaseException):
-                raise result  # not a venue answer: a bug, let it surface
-            elif (result.symbol, result.countdown_ms) != (symbol, countdown_ms):
-                problems.append(f"{symbol}: venue confirmed {result.symbol} {result.countdown_ms}")
-        armed = f"{countdown_ms} ms on {', '.join(self._symbols)}"
-        return DmsStatus(not problems, "; ".join(problems) or armed, self._refreshed_wall)
-
-    async def _set(self, symbol: str, countdown_ms: int) -> CountdownAck:
-        return await self._venue.countdown_cancel_all(symbol, countdown_ms)
+    async def _set(self, window_ms: int, want: DmsMode) -> DmsStatus:
+        try:
+            state = await self._venue.arm_dms(window_ms, self._symbols)
+        except VenueError as exc:
+            return DmsStatus(False, f"{type(exc).__name__}: {exc}", self._refreshed_wall)
+        if state.mode is DmsMode.UNSUPPORTED:
+            detail = f"unsupported here: {state.detail}"
+            return DmsStatus(False, detail, self._refreshed_wall, supported=False)
+        if state.mode is not want or (want is DmsMode.ARMED and state.window_ms != window_ms):
+            detail = f"asked {want} {window_ms} ms, venue confirmed {state.mode} {state.window_ms}"
+            return DmsStatus(False, f"{detail}: {state.detail}", self._refreshed_wall)
+        return DmsStatus(True, state.detail, self._refreshed_wall)

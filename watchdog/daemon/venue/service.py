@@ -6,8 +6,10 @@ server time learnt) before the kill pipeline is built, so a kill resumed at star
 task group (self-check first, then the scheduled jobs and the user-data streams);
 ``close()`` at shutdown (disarm the dead man's switch only when configured).
 
-Jobs (APScheduler, coalesced, one instance each): reconcile (default every 1 s), dead man's
-switch refresh (countdown / 3), self-check (default every 60 s). Each successful
+Venue-neutral: the adapters come from the kind's registry entry (``kinds.py``) and are used
+through the ``Venue``/``KeyAdmin`` protocol only, so one daemon drives Binance and Bybit traders
+side by side. Jobs (APScheduler, coalesced, one instance each): reconcile (default every 1 s),
+dead man's switch refresh (window / 3), self-check (default every 60 s). Each successful
 reconciliation is a fresh venue view: the trader's engine HALTs it once the view is older than
 ``max_venue_blind_s`` (rule ``venue_blind``); the dead man's switch job runs regardless.
 ``status()`` reports the keys, the view and the switch as the daemon's status shows them.
@@ -32,24 +34,25 @@ from watchdog.daemon.kill import ActionFactory, KillAction, KillContext
 from watchdog.daemon.venue.actions import (
     CancelAllOrders,
     FlattenPositions,
+    PositionExit,
     RevokeTraderKey,
     SweepOpenOrders,
 )
 from watchdog.daemon.venue.dms import DeadMansSwitch, DmsStatus
 from watchdog.daemon.venue.reconcile import Reconciler, order_event
 from watchdog.daemon.venue.selfcheck import CredentialSelfCheck, SelfCheckResult
-from watchdog.daemon.venue.settings import VenueSettings
+from watchdog.daemon.venue.settings import VenueConfigError, VenueSettings
 from watchdog.daemon.wallstep import follow_wall_steps
 from watchdog.logs import bound, log_event
-from watchdog.venues.binance_futures import BinanceFutures, open_session
-from watchdog.venues.errors import VenueError, VenueRejected
+from watchdog.venues.base import Follower, VenueAdapter
+from watchdog.venues.binance_futures import open_session
+from watchdog.venues.errors import VenueError
 from watchdog.venues.user_events import AccountUpdate, OrderUpdate
 from watchdog.venues.user_stream import (
     StreamConnected,
     StreamDisconnected,
     StreamFault,
     StreamItem,
-    UserStreamFollower,
 )
 
 _log = logging.getLogger("watchdog.venue")
@@ -79,13 +82,12 @@ class VenueTrader:
 
     trader: str
     settings: VenueSettings
-    account: BinanceFutures
-    master: BinanceFutures
-    trader_key: str
+    account: VenueAdapter
+    master: VenueAdapter
     reconciler: Reconciler
     dms: DeadMansSwitch | None
     selfcheck: CredentialSelfCheck
-    follower: UserStreamFollower | None
+    follower: Follower | None
     listener: VenueListener | None = None
     pending: list[RiskEvent] = field(default_factory=list)  # before attach()
     stream_connected_before_attach: bool = False
@@ -120,6 +122,16 @@ class _VenueMetrics:
             "killswitch_venue_used_weight_1m", "The venue's X-MBX-USED-WEIGHT-1M, last seen",
             ["trader"], registry=r,
         )  # fmt: skip
+        self.rate = Gauge(
+            "killswitch_venue_rate_counter",
+            "The venue's own rate-limit counters from its last answer, by name",
+            ["trader", "counter"], registry=r,
+        )  # fmt: skip
+        self.dms_supported = Gauge(
+            "killswitch_venue_dms_supported",
+            "0 when the venue said its dead man's switch is unsupported for this account",
+            ["trader"], registry=r,
+        )  # fmt: skip
 
 
 class VenueService:
@@ -138,6 +150,7 @@ class VenueService:
         self._session: aiohttp.ClientSession | None = None
         self._traders: dict[str, VenueTrader] = {}
         self._scheduler: AsyncIOScheduler | None = None
+        self._dms_unsupported: set[str] = set()  # traders whose venue said "no such switch"
 
     @property
     def traders(self) -> Mapping[str, VenueTrader]:
@@ -243,14 +256,14 @@ class VenueService:
         if venue is None:
             return None
         return RevokeTraderKey(
-            venue.master, venue.account, email=venue.settings.trader_email,
-            trader_key=venue.trader_key, clock=ctx.clock,
-        )  # fmt: skip
+            venue.master, venue.account, trader=venue.settings.trader, clock=ctx.clock
+        )
 
     def _flatten_factory(self, ctx: KillContext) -> KillAction | None:
         venue = self._traders.get(ctx.trader.id)
         if venue is None or not venue.settings.flatten:
             return None
+        assert isinstance(venue.account, PositionExit)  # checked when the adapter was built
         return FlattenPositions(venue.account, clock=ctx.clock)
 
     # -- pieces --------------------------------------------------------------------------
@@ -258,8 +271,12 @@ class VenueService:
     def _build(
         self, trader: str, settings: VenueSettings, session: aiohttp.ClientSession
     ) -> VenueTrader:
-        account = BinanceFutures(session, settings.endpoint, settings.account, clock=self._clock)
-        master = BinanceFutures(session, settings.endpoint, settings.master, clock=self._clock)
+        account = settings.connect(session, settings.account, self._clock)
+        master = settings.connect(session, settings.master, self._clock)
+        if settings.flatten and not isinstance(account, PositionExit):
+            raise VenueConfigError(
+                f"traders {trader}: flatten: the {settings.kind} adapter enters no orders"
+            )
         holder: list[VenueTrader] = []
         reconciler = Reconciler(
             account, settings.symbols, clock=self._clock,
@@ -272,19 +289,18 @@ class VenueService:
                 on_status=lambda status: self._on_dms(trader, status),
             )  # fmt: skip
         selfcheck = CredentialSelfCheck(
-            _account_check(account), _master_check(master, settings.trader_email),
+            _account_check(account), _master_check(master, settings),
             clock=self._clock,
             on_result=lambda result: self._on_selfcheck(holder[0], result),
         )  # fmt: skip
         follower = None
-        if settings.stream is not None:
-            follower = UserStreamFollower(
-                account, settings.stream, lambda item: self._on_stream(holder[0], item)
+        if settings.ws_url is not None:
+            follower = account.open_follower(
+                settings.ws_url,
+                lambda item: self._on_stream(holder[0], item),
+                hold_dms=settings.dms is not None,
             )
-        venue = VenueTrader(
-            trader, settings, account, master, settings.trader_key,
-            reconciler, dms, selfcheck, follower,
-        )  # fmt: skip
+        venue = VenueTrader(trader, settings, account, master, reconciler, dms, selfcheck, follower)
         holder.append(venue)
         return venue
 
@@ -335,9 +351,10 @@ class VenueService:
 
     async def _reconcile(self, venue: VenueTrader) -> None:
         result = await venue.reconciler.run_once()
-        used = venue.account.rate.used_weight_1m
-        if used is not None:
-            self._metrics.used_weight.labels(venue.trader).set(used)
+        for name, value in venue.account.rate_counters().items():
+            self._metrics.rate.labels(venue.trader, name).set(value)
+            if name == "used_weight_1m":
+                self._metrics.used_weight.labels(venue.trader).set(value)
         if result.ok:
             venue.view_at = next(
                 (e.ts for e in result.events if isinstance(e, AccountSnapshot)), venue.view_at
@@ -363,9 +380,20 @@ class VenueService:
             venue.listener.on_venue(events)
 
     def _on_dms(self, trader: str, status: DmsStatus) -> None:
+        self._metrics.dms_supported.labels(trader).set(1 if status.supported else 0)
+        was_supported = trader not in self._dms_unsupported
+        if status.supported:
+            self._dms_unsupported.discard(trader)
+        else:
+            self._dms_unsupported.add(trader)
         if status.ok and status.refreshed_wall is not None:
             self._metrics.dms_refreshed.labels(trader).set(status.refreshed_wall)
-        elif not status.ok:
+        elif not status.supported:
+            # Loudly, once per change: the venue will not cancel if the watchdog dies, and the
+            # trader stays unarmed until the switch works or the operator turns it off.
+            if was_supported:
+                self._alerts.notify("venue_dms_unsupported", trader, detail=status.detail)
+        else:
             self._alerts.notify("venue_dms_refresh_failed", trader, detail=status.detail)
 
     def _on_selfcheck(self, venue: VenueTrader, result: SelfCheckResult) -> None:
@@ -408,6 +436,7 @@ def _dms_status(dms: DeadMansSwitch | None) -> dict[str, Any] | None:
     last = dms.last
     return {
         "ok": last is not None and last.ok,
+        "supported": last is None or last.supported,
         "detail": "never refreshed" if last is None else last.detail,
         "countdown_ms": dms.settings.countdown_ms,
         "refresh_s": dms.settings.refresh_interval_s,
@@ -416,7 +445,7 @@ def _dms_status(dms: DeadMansSwitch | None) -> dict[str, Any] | None:
     }
 
 
-def _account_check(account: BinanceFutures) -> Callable[[], Awaitable[str]]:
+def _account_check(account: VenueAdapter) -> Callable[[], Awaitable[str]]:
     async def check() -> str:
         view = await account.account()
         return f"account read, equity {view.equity}"
@@ -424,15 +453,9 @@ def _account_check(account: BinanceFutures) -> Callable[[], Awaitable[str]]:
     return check
 
 
-def _master_check(master: BinanceFutures, trader_email: str) -> Callable[[], Awaitable[str]]:
+def _master_check(master: VenueAdapter, settings: VenueSettings) -> Callable[[], Awaitable[str]]:
     async def check() -> str:
-        emails = await master.sub_account_emails()
-        if trader_email not in emails:
-            # The key works but cannot reach the trader's account: it could not delete its key.
-            raise VenueRejected(
-                None, f"sub-account {trader_email} is not managed by this master key",
-                http_status=200, endpoint="GET /sapi/v1/sub-account/list",
-            )  # fmt: skip
-        return f"master manages {trader_email}"
+        # The key works and still reaches the trader's key: otherwise it could not delete it.
+        return await master.confirm_manages(settings.trader)
 
     return check

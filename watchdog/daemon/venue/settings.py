@@ -7,24 +7,30 @@ The key files are read here, once (their format and mode checked by
 
 ```toml
 [traders.venue]
-kind = "binance_futures"
-base_url = "https://fapi.binance.com"        # REST /fapi
-sapi_url = "https://api.binance.com"         # REST /sapi (sub-account keys); default base_url
-ws_url = "wss://fstream.binance.com"         # user-data stream; omit to not follow it
+kind = "binance_futures"                     # or "bybit" (kinds.py: one entry per venue)
+base_url = "https://fapi.binance.com"        # REST
+ws_url = "wss://fstream.binance.com"         # the private stream; omit to not follow it
 account_credentials = "/run/credentials/watchdog/account"   # the watchdog's key on the account
 master_credentials = "/run/credentials/watchdog/master"     # the master key (deletes the trader's)
-trader_email = "trader-1@example.com"        # the trader's sub-account
 trader_key_file = "/run/credentials/watchdog/trader-key-id" # api_key only, no secret
 symbols = ["BTCUSDT", "ETHUSDT"]
-dms_countdown_ms = 10000                     # 0 disables the dead man's switch
-dms_refresh_s = 3.0                          # default countdown / 3
-dms_disarm_on_shutdown = false
 reconcile_period_s = 1.0
 max_venue_blind_s = 5.0                      # no fresh view for this long: HALTED venue_blind
 selfcheck_period_s = 60.0
 flatten = false
 recv_window_ms = 5000
 request_timeout_s = 2.0
+# binance_futures only
+sapi_url = "https://api.binance.com"         # REST /sapi (sub-account keys); default base_url
+trader_email = "trader-1@example.com"        # the trader's sub-account
+dms_countdown_ms = 10000                     # 0 disables the dead man's switch
+dms_refresh_s = 3.0                          # default countdown / 3
+dms_disarm_on_shutdown = false
+# bybit only
+trader_uid = "100200300"                     # the trader's sub-account UID
+settle_coins = ["USDT", "USDC"]              # the linear books cancelled and listed
+dcp_window_s = 10                            # 3..300; 0 = off (arm without a venue switch)
+dcp_refresh_s = 3.0                          # default window / 3
 ```
 """
 
@@ -35,16 +41,13 @@ from pathlib import Path
 
 from risk.tomltable import Table, wrong_type
 from watchdog.daemon.venue.dms import DmsSettings
+from watchdog.daemon.venue.kinds import HTTP, KINDS, Common, Connect, url
 from watchdog.errors import ConfigError
-from watchdog.venues.binance_futures import VenueEndpoint
+from watchdog.venues.base import SubAccountRef
 from watchdog.venues.credentials import Credentials, load_api_key_id, load_credentials
 from watchdog.venues.errors import CredentialsError
-from watchdog.venues.user_stream import UserStreamConfig
 
-KINDS = ("binance_futures",)
 DEFAULT_MAX_VENUE_BLIND_S = 5.0
-_HTTP = ("http", "https")
-_DMS_MIN_MS, _DMS_MAX_MS = 1_000, 3_600_000  # the venue's countdown range
 # A view may miss one reconciliation without going blind: a single slow read is not an outage.
 _BLIND_MIN_PERIODS = 2
 
@@ -55,12 +58,12 @@ class VenueConfigError(ConfigError):
 
 @dataclass(frozen=True, slots=True)
 class VenueSettings:
-    endpoint: VenueEndpoint
-    stream: UserStreamConfig | None
+    kind: str
+    connect: Connect  # the kind's adapter on the configured endpoint, for one key
+    ws_url: str | None  # the private stream; None: not followed
     account: Credentials  # the watchdog's own key on the trading account
     master: Credentials  # the master key: deletes the trader's key
-    trader_email: str
-    trader_key: str  # the trader's key id (never its secret)
+    trader: SubAccountRef  # the trader's key id (never its secret) and what names it
     symbols: tuple[str, ...]
     dms: DmsSettings | None
     reconcile_period_s: float
@@ -70,67 +73,52 @@ class VenueSettings:
     max_venue_blind_s: float = DEFAULT_MAX_VENUE_BLIND_S
 
 
-_KEYS = {
-    "kind", "base_url", "sapi_url", "ws_url", "account_credentials", "master_credentials",
-    "trader_email", "trader_key_file", "symbols", "dms_countdown_ms", "dms_refresh_s",
-    "dms_disarm_on_shutdown", "reconcile_period_s", "max_venue_blind_s", "selfcheck_period_s",
-    "flatten", "recv_window_ms", "request_timeout_s",
-}  # fmt: skip
-KNOWN_VENUE_KEYS = frozenset(_KEYS)  # every key of [traders.venue]: the example names them all
+_COMMON_KEYS = frozenset({
+    "kind", "base_url", "ws_url", "account_credentials", "master_credentials",
+    "trader_key_file", "symbols", "reconcile_period_s", "max_venue_blind_s",
+    "selfcheck_period_s", "flatten", "recv_window_ms", "request_timeout_s",
+})  # fmt: skip
+
+
+def venue_keys(kind: str) -> frozenset[str]:
+    """Every key ``[traders.venue]`` accepts for ``kind``: the example names them all."""
+    return _COMMON_KEYS | KINDS[kind].keys
 
 
 def parse_venue_settings(table: Table, *, base: Path | None = None) -> VenueSettings:
     """``table`` is the ``[traders.venue]`` table of a config file, which names it in every
     error; relative paths resolve against ``base`` (the config file's directory)."""
     t = replace(table, error=VenueConfigError)
-    t.reject_unknown(_KEYS)
-    t.choice("kind", KINDS, "binance_futures")
-    sapi_url = _url(t, "sapi_url", _HTTP) if t.has("sapi_url") else None
-    ws_url = _url(t, "ws_url", ("ws", "wss")) if t.has("ws_url") else None
-    endpoint = VenueEndpoint(
-        _url(t, "base_url", _HTTP),
-        sapi_url=sapi_url,
+    kind = KINDS[t.choice("kind", tuple(KINDS), "binance_futures")]
+    t.reject_unknown(_COMMON_KEYS | kind.keys)
+    ws_url = url(t, "ws_url", ("ws", "wss")) if t.has("ws_url") else None
+    common = Common(
+        url(t, "base_url", HTTP),
         recv_window_ms=t.integer("recv_window_ms", 5000, low=1, high=60_000),
         request_timeout_s=t.number("request_timeout_s", 2.0),
+        ws_url=ws_url,
     )
-    stream = UserStreamConfig(ws_url) if ws_url is not None else None
+    parsed = kind.parse(t, common, _key_id(t, "trader_key_file", base))
+    flatten = t.boolean("flatten", False)
+    if flatten and not kind.can_flatten:
+        raise t.fail(
+            "flatten", f"not available for kind {kind.name!r}: its adapter enters no orders"
+        )
     reconcile_period_s = t.number("reconcile_period_s", 1.0)
     return VenueSettings(
-        endpoint=endpoint,
-        stream=stream,
+        kind=kind.name,
+        connect=parsed.connect,
+        ws_url=ws_url,
         account=_credentials(t, "account_credentials", base),
         master=_credentials(t, "master_credentials", base),
-        trader_email=t.text("trader_email"),
-        trader_key=_key_id(t, "trader_key_file", base),
+        trader=parsed.trader,
         symbols=_symbols(t, "symbols"),
-        dms=_dms(t),
+        dms=parsed.dms,
         reconcile_period_s=reconcile_period_s,
         selfcheck_period_s=t.number("selfcheck_period_s", 60.0),
-        flatten=t.boolean("flatten", False),
+        flatten=flatten,
         max_venue_blind_s=_blind_limit(t, reconcile_period_s),
     )
-
-
-def _url(t: Table, key: str, schemes: tuple[str, ...]) -> str:
-    value = t.text(key)
-    if not value.startswith(tuple(f"{scheme}://" for scheme in schemes)):
-        raise t.fail(key, f"must start with {' or '.join(f'{s}://' for s in schemes)}")
-    return value
-
-
-def _dms(t: Table) -> DmsSettings | None:
-    key = "dms_countdown_ms"
-    countdown = t.integer(key, 10_000, high=_DMS_MAX_MS)
-    if not countdown:
-        return None
-    if countdown < _DMS_MIN_MS:
-        raise t.fail(
-            key, f"must be 0 (off) or >= {_DMS_MIN_MS} and <= {_DMS_MAX_MS}, got {countdown}"
-        )
-    refresh = t.optional_number("dms_refresh_s")
-    if refresh is not None and refresh >= countdown / 1000 / 2:
-        raise t.fail("dms_refresh_s", f"must be under half the countdown, got {refresh!r}")
-    return DmsSettings(countdown, refresh, t.boolean("dms_disarm_on_shutdown", False))
 
 
 def _blind_limit(t: Table, reconcile_period_s: float) -> float:

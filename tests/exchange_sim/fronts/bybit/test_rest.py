@@ -209,7 +209,7 @@ async def test_the_master_deletes_a_sub_key_and_it_is_refused_from_then_on(
     assert twice.code == 10001
 
 
-async def test_dcp_window_is_validated_and_read_back_by_the_main_uid(bybit: BybitClient) -> None:
+async def test_dcp_window_is_validated_and_read_back_per_account(bybit: BybitClient) -> None:
     sim = bybit.sim
     path = "/v5/order/disconnected-cancel-all"
     for bad in (2, 301, "x"):
@@ -221,8 +221,11 @@ async def test_dcp_window_is_validated_and_read_back_by_the_main_uid(bybit: Bybi
     assert info.result["dcpInfos"] == [
         {"product": "DERIVATIVES", "dcpStatus": "ON", "timeWindow": "40"}
     ]
+    # A configured sub-account reads its own window, the default until it sets one.
     sub = await bybit.get("/v5/account/query-dcp-info", sim.watchdog_key)
-    assert sub.result["dcpInfos"] == []
+    assert sub.result["dcpInfos"] == [
+        {"product": "DERIVATIVES", "dcpStatus": "ON", "timeWindow": "10"}
+    ]
 
 
 async def test_injected_faults_speak_bybit(bybit: BybitClient) -> None:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from watchdog.venues.base import (
     AccountView,
-    CountdownAck,
+    CancelReport,
+    DmsMode,
+    DmsState,
     OpenOrder,
     OrderAck,
     OrderType,
     Position,
     Side,
+    SubAccountRef,
     TimeInForce,
 )
+from watchdog.venues.cancelling import cancel_per_symbol
 from watchdog.venues.errors import VenueError
 
 
@@ -36,7 +41,7 @@ class FakeClock:
 
 
 def order(symbol: str, order_id: int = 1) -> OpenOrder:
-    return OpenOrder(symbol, order_id, f"c{order_id}", Side.BUY, "LIMIT", "NEW", Decimal(100),
+    return OpenOrder(symbol, str(order_id), f"c{order_id}", Side.BUY, "LIMIT", "NEW", Decimal(100),
                      Decimal(1), Decimal(0), False, 0)  # fmt: skip
 
 
@@ -50,7 +55,7 @@ class FakeBook:
     arrive_on_list: deque[OpenOrder] = field(default_factory=deque)  # in-flight orders
     positions: list[Position] = field(default_factory=list)
     equity: Decimal = Decimal(1000)
-    countdown_confirms: int | None = None  # None: echo what was asked
+    dms_confirms: DmsState | None = None  # None: confirm what was asked
     list_failures: deque[VenueError] = field(default_factory=deque)  # listing only
 
     def _fail(self) -> None:
@@ -73,6 +78,14 @@ class FakeBook:
         self._fail()
         self.orders.pop(symbol, None)
         return "200 done"
+
+    async def cancel_everything(
+        self, symbols: Sequence[str] = (), *, max_rounds: int = 3
+    ) -> CancelReport:
+        """The adapters' own loop, over this book's per-symbol cancel and list."""
+        return await cancel_per_symbol(
+            symbols, self.open_orders, self.cancel_all, max_rounds=max_rounds
+        )
 
     async def account(self) -> AccountView:
         self.calls.append("account")
@@ -100,14 +113,15 @@ class FakeBook:
         self.calls.append(f"order {symbol} {side} {order_type} {quantity} ro={reduce_only}")
         self._fail()
         self.positions = [p for p in self.positions if p.symbol != symbol]
-        return OrderAck(symbol, 9, "x", side, order_type.value, "FILLED", Decimal(0), quantity,
+        return OrderAck(symbol, "9", "x", side, order_type.value, "FILLED", Decimal(0), quantity,
                         quantity, None, reduce_only, None)  # fmt: skip
 
-    async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> CountdownAck:
-        self.calls.append(f"countdown {symbol} {countdown_ms}")
+    async def arm_dms(self, window_ms: int, symbols: Sequence[str]) -> DmsState:
+        self.calls.append(f"arm {window_ms} {','.join(symbols)}")
         self._fail()
-        confirmed = countdown_ms if self.countdown_confirms is None else self.countdown_confirms
-        return CountdownAck(symbol, confirmed)
+        if self.dms_confirms is not None:
+            return self.dms_confirms
+        return DmsState(DmsMode.ARMED if window_ms else DmsMode.OFF, window_ms or None, "ok")
 
 
 @dataclass
@@ -119,11 +133,11 @@ class FakeKeys:
     probe_failures: deque[VenueError] = field(default_factory=deque)
     calls: list[str] = field(default_factory=list)
 
-    async def delete_sub_account_key(self, email: str, api_key: str) -> str:
-        self.calls.append(f"delete {email} {api_key}")
+    async def delete_sub_account_key(self, ref: SubAccountRef) -> str:
+        self.calls.append(f"delete {ref.email} {ref.api_key}")
         if self.delete_failures:
             raise self.delete_failures.popleft()
-        self.live.discard(api_key)
+        self.live.discard(ref.api_key)
         return "{}"
 
     async def key_accepted(self, api_key: str) -> bool:

@@ -14,7 +14,7 @@ from watchdog.daemon.venue.actions import (
     RevokeTraderKey,
     SweepOpenOrders,
 )
-from watchdog.venues.base import Position
+from watchdog.venues.base import Position, SubAccountRef
 from watchdog.venues.errors import (
     KeyRefused,
     RateLimited,
@@ -112,7 +112,7 @@ async def test_a_failed_sweep_resumes_where_it_stopped() -> None:
 
 
 def _revoke(keys: FakeKeys, clock: FakeClock) -> RevokeTraderKey:
-    return RevokeTraderKey(keys, keys, email="t@sub", trader_key="TRADER", clock=clock,
+    return RevokeTraderKey(keys, keys, trader=SubAccountRef("TRADER", email="t@sub"), clock=clock,
                            sleep=clock.sleep)  # fmt: skip
 
 

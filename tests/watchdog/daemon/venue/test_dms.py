@@ -7,6 +7,7 @@ import pytest
 from tests.support.logs import JsonLines
 from tests.watchdog.daemon.venue.fakes import FakeBook, FakeClock
 from watchdog.daemon.venue.dms import DeadMansSwitch, DmsSettings, DmsStatus
+from watchdog.venues.base import DmsMode, DmsState
 from watchdog.venues.errors import VenueUnavailable
 
 
@@ -21,7 +22,7 @@ async def test_refresh_arms_every_symbol_and_records_when() -> None:
     status = await _dms(book, statuses, clock).refresh()
     assert status.ok
     assert status.refreshed_wall == clock.now
-    assert sorted(book.calls) == ["countdown BTCUSDT 10000", "countdown ETHUSDT 10000"]
+    assert book.calls == ["arm 10000 BTCUSDT,ETHUSDT"]
     assert statuses == [status]
 
 
@@ -39,18 +40,32 @@ async def test_one_failed_symbol_fails_the_refresh_and_keeps_the_last_good_time(
     assert dms.refreshed_wall == first
 
 
-async def test_a_confirmation_of_another_countdown_is_a_failure() -> None:
-    book = FakeBook(countdown_confirms=0)
+async def test_a_confirmation_of_another_window_is_a_failure() -> None:
+    book = FakeBook(dms_confirms=DmsState(DmsMode.ARMED, 5_000, "5 s"))
     statuses: list[DmsStatus] = []
     status = await _dms(book, statuses, FakeClock()).refresh()
     assert not status.ok
-    assert "venue confirmed BTCUSDT 0" in status.detail
+    assert "venue confirmed armed 5000" in status.detail
+
+
+async def test_an_unsupported_switch_is_reported_as_such_and_never_armed(
+    json_logs: JsonLines,
+) -> None:
+    book = FakeBook(dms_confirms=DmsState(DmsMode.UNSUPPORTED, None, "no DCP on this account"))
+    statuses: list[DmsStatus] = []
+    dms = _dms(book, statuses, FakeClock())
+    status = await dms.refresh()
+    assert (status.ok, status.supported) == (False, False)
+    assert "unsupported here: no DCP on this account" in status.detail
+    assert dms.expires_at is None
+    (line,) = json_logs()
+    assert (line["event"], line["level"]) == ("dms_unsupported", "error")
 
 
 async def test_disarm_sets_zero() -> None:
     book = FakeBook()
     await _dms(book, [], FakeClock()).disarm()
-    assert sorted(book.calls) == ["countdown BTCUSDT 0", "countdown ETHUSDT 0"]
+    assert book.calls == ["arm 0 BTCUSDT,ETHUSDT"]
 
 
 def test_refresh_defaults_to_a_third_of_the_countdown_and_bad_settings_are_refused() -> None:

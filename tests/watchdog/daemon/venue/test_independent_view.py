@@ -7,8 +7,10 @@ import os
 import signal
 from decimal import Decimal
 
+import pytest
+
 from harness.wait import wait_until
-from tests.watchdog.daemon.venue.world import venue_world
+from tests.watchdog.daemon.venue.world import VENUES, venue_world
 
 LOW_ORDER_RATE = """
 [traders.limits.order_rate]
@@ -18,8 +20,11 @@ cooldown_s = 5.0
 """
 
 
-def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view() -> None:
-    with venue_world(extra_config=LOW_ORDER_RATE) as world:
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view(
+    venue: str,
+) -> None:
+    with venue_world(venue=venue, extra_config=LOW_ORDER_RATE) as world:
         world.space.start_watchdog()
         world.space.start_trader(equity=100_000.0)  # heartbeats only: it says nothing of orders
         wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
@@ -30,8 +35,11 @@ def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view(
         assert started["detail"]["cause"] == "order_rate"
 
 
-def test_a_loss_only_the_venue_shows_kills_while_the_trader_reports_all_is_well() -> None:
-    with venue_world() as world:
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_loss_only_the_venue_shows_kills_while_the_trader_reports_all_is_well(
+    venue: str,
+) -> None:
+    with venue_world(venue=venue) as world:
         world.space.start_watchdog()
         world.space.start_trader(equity=100_000.0)  # and it keeps saying so: a lie, soon
         wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
@@ -43,8 +51,11 @@ def test_a_loss_only_the_venue_shows_kills_while_the_trader_reports_all_is_well(
         assert kills[0]["detail"]["cause"] == "daily_loss"
 
 
-def test_when_the_watchdog_dies_the_venues_countdown_cancels_the_orders() -> None:
-    with venue_world(countdown_ms=2_000) as world:
+@pytest.mark.parametrize("venue", VENUES)
+def test_when_the_watchdog_dies_the_venues_switch_cancels_the_orders(venue: str) -> None:
+    # Binance: the countdown runs out; Bybit: the DCP window passes after the watchdog's
+    # private stream (subscribed to dcp) is gone.
+    with venue_world(venue=venue, countdown_ms=3_000) as world:
         watchdog = world.space.start_watchdog()
         world.space.start_trader(equity=100_000.0)
         wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")

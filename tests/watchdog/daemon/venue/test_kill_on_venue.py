@@ -8,25 +8,17 @@ import os
 import signal
 import threading
 
+import pytest
+
 from harness.wait import wait_until
-from tests.watchdog.daemon.venue.world import VenueWorld, venue_world
+from tests.watchdog.daemon.venue.world import VENUES, venue_world
 
 VENUE_STEPS = {"venue_cancel_all", "venue_sweep", "venue_revoke_key"}
 
 
-def _armed_with_orders(world: VenueWorld, orders: int = 6) -> int:
-    world.space.start_watchdog()
-    trader = world.space.start_trader(equity=100_000.0)  # what the venue shows
-    wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
-    wait_until(lambda: world.space.trader()["pid"] == trader.pid, what="pid watched")
-    assert world.place_resting(orders) == orders
-    assert len(world.open_orders()) == orders
-    return trader.pid
-
-
 def test_trader_sigkill_cancels_everything_and_revokes_the_key_at_the_venue() -> None:
     with venue_world() as world:
-        pid = _armed_with_orders(world)
+        pid = world.arm_with_orders()
         os.kill(pid, signal.SIGKILL)
         world.wait_killed_clean()
         steps = world.audit_steps()
@@ -37,26 +29,36 @@ def test_trader_sigkill_cancels_everything_and_revokes_the_key_at_the_venue() ->
 
 def test_a_telemetry_breach_ends_the_same_way() -> None:
     with venue_world() as world:
-        pid = _armed_with_orders(world)
+        pid = world.arm_with_orders()
         os.kill(pid, signal.SIGUSR1)  # the bot now reports a 10% loss
         world.wait_killed_clean()
         (started,) = world.space.audit("kill_started")
         assert started["detail"]["cause"] == "daily_loss"
 
 
-def test_a_venue_answering_5xx_and_429_for_a_while_still_ends_clean() -> None:
-    with venue_world() as world:
-        pid = _armed_with_orders(world)
-        world.sim.admin.set_fault(fail_next={"count": 8, "kind": "5xx"})
-        world.sim.admin.set_fault(fail_next={"count": 8, "kind": "429"})
-        world.sim.admin.set_fault(fail_next={"count": 3, "kind": "-1021"})
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_venue_answering_5xx_429_and_garbage_for_a_while_still_ends_clean(venue: str) -> None:
+    with venue_world(venue=venue) as world:
+        pid = world.arm_with_orders()
+        since = world.sim.admin.last_seq()
+        # An outage, a rate limit, a clock out of the window, then answers the adapter cannot
+        # read (an unknown code, a proxy's HTML page, an empty body): each a typed error that
+        # the kill retries and audits, never a crash nor a success.
+        for kind, count in (("5xx", 8), ("429", 8), ("-1021", 3), ("unknown_code", 2),
+                            ("html", 2), ("empty", 2)):  # fmt: skip
+            world.sim.admin.set_fault(fail_next={"count": count, "kind": kind})
         os.kill(pid, signal.SIGKILL)
         world.wait_killed_clean()
+        faulted = [e for e in world.sim.admin.journal(since=since) if e.get("status") != 200]
+        assert faulted  # the faults were served
+        attempts = [e["detail"] for e in world.space.audit("kill_step_attempt")]
+        failed = [a for a in attempts if a["result"] == "failed" and a["step"].startswith("venue")]
+        assert failed  # each failure audited with the venue's answer, then retried
 
 
 def test_orders_placed_during_the_kill_are_swept() -> None:
     with venue_world() as world:
-        pid = _armed_with_orders(world, orders=2)
+        pid = world.arm_with_orders(orders=2)
         placed: list[int] = []
         # A second client keeps placing orders with the trader's key until the venue refuses it.
         flood = threading.Thread(target=lambda: placed.append(world.place_until_refused()))

@@ -68,7 +68,7 @@ async def test_cheap_per_symbol_reads_between_full_lists_keep_counting_other_sym
 
 
 def _update(execution: str, status: str) -> OrderUpdate:
-    return OrderUpdate(1, 1, "BTCUSDT", "c", Side.SELL, "LIMIT", execution, status, 5,
+    return OrderUpdate(1, 1, "BTCUSDT", "c", Side.SELL, "LIMIT", execution, status, "5",
                        Decimal(2), Decimal(100), Decimal("0.5"), Decimal(101), Decimal("0.5"),
                        False, Decimal("-1.5"))  # fmt: skip
 

@@ -15,9 +15,11 @@ from risk.events import AccountSnapshot, EventSource, RiskEvent
 from tests.support.logs import JsonLines
 from tests.watchdog.venues.fake_venue import FakeVenue, Reply, running
 from watchdog.clock import SystemClock
+from watchdog.daemon.venue.kinds import connect_binance
 from watchdog.daemon.venue.service import SELFCHECK_HOLD, VenueService
 from watchdog.daemon.venue.settings import VenueSettings
 from watchdog.venues import Credentials, VenueEndpoint
+from watchdog.venues.base import SubAccountRef
 
 ACCOUNT = Credentials("WATCHDOGACCOUNTKEY", "account-secret")
 MASTER = Credentials("WATCHDOGMASTERKEY0", "master-secret")
@@ -74,8 +76,9 @@ async def venue() -> AsyncIterator[FakeVenue]:
 
 def _settings(venue: FakeVenue, selfcheck_s: float = 60.0) -> VenueSettings:
     return VenueSettings(
-        endpoint=VenueEndpoint(venue.base_url), stream=None, account=ACCOUNT, master=MASTER,
-        trader_email=EMAIL, trader_key="TRADERKEY", symbols=("BTCUSDT",), dms=None,
+        kind="binance_futures", connect=connect_binance(VenueEndpoint(venue.base_url)), ws_url=None,
+        account=ACCOUNT, master=MASTER, trader=SubAccountRef("TRADERKEY", email=EMAIL),
+        symbols=("BTCUSDT",), dms=None,
         reconcile_period_s=0.05, selfcheck_period_s=selfcheck_s, flatten=False,
     )  # fmt: skip
 

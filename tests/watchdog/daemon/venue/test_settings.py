@@ -10,6 +10,7 @@ import pytest
 from risk.tomltable import Table
 from watchdog.daemon.venue.settings import VenueConfigError, VenueSettings, parse_venue_settings
 from watchdog.errors import ConfigError
+from watchdog.venues.base import SubAccountRef
 
 
 @pytest.fixture
@@ -51,9 +52,9 @@ def test_a_minimal_table_gets_safe_defaults(files: dict[str, str]) -> None:
     assert settings.reconcile_period_s == 1.0
     assert settings.max_venue_blind_s == 5.0
     assert settings.flatten is False
-    assert settings.endpoint.sapi_url is None
-    assert settings.stream is not None
-    assert settings.trader_key == "TRADERKEY"
+    assert settings.kind == "binance_futures"
+    assert settings.ws_url == "ws://127.0.0.1:1"
+    assert settings.trader == SubAccountRef("TRADERKEY", email="t@sub.example")
     assert settings.master.api_key == "MASTERKEY"
 
 
@@ -75,7 +76,7 @@ def test_a_credentials_file_open_to_others_refuses_to_arm(files: dict[str, str])
     ("extra", "message"),
     [
         ("colour = 1", r"venue\.colour: unknown key \(allowed: account_credentials"),
-        ("kind = 'okx'", r"venue\.kind: must be one of binance_futures, got 'okx'$"),
+        ("kind = 'okx'", r"venue\.kind: must be one of binance_futures, bybit, got 'okx'$"),
         ("reconcile_period_s = 0", r"venue\.reconcile_period_s: must be > 0, got 0$"),
         ("flatten = 'yes'", r"venue\.flatten: expected a boolean, got a string$"),
         (
@@ -139,3 +140,51 @@ def test_a_zero_countdown_disables_the_dead_mans_switch(files: dict[str, str]) -
 def test_the_blindness_limit_may_be_as_short_as_two_reconciliations(files: dict[str, str]) -> None:
     extra = "reconcile_period_s = 0.25\nmax_venue_blind_s = 0.5"
     assert parse(_table(files, extra)).max_venue_blind_s == 0.5
+
+
+def _bybit(files: dict[str, str], extra: str = "") -> dict[str, object]:
+    table = _table(files, f'kind = "bybit"\ntrader_uid = "100200"\n{extra}')
+    del table["trader_email"]
+    return table
+
+
+def test_a_bybit_table_names_the_key_by_uid_and_arms_dcp_in_seconds(files: dict[str, str]) -> None:
+    settings = parse(_bybit(files))
+    assert settings.kind == "bybit"
+    assert settings.trader == SubAccountRef("TRADERKEY", uid="100200")
+    assert settings.dms is not None
+    assert settings.dms.countdown_ms == 10_000
+    assert settings.dms.disarm_on_shutdown is False
+    assert parse(_bybit(files, "dcp_window_s = 0")).dms is None  # the operator's explicit "off"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("dcp_window_s = 2", r"venue\.dcp_window_s: must be 0 \(off\) or >= 3 and <= 300, got 2$"),
+        ("dcp_window_s = 301", r"venue\.dcp_window_s: must be >= 0 and <= 300, got 301$"),
+        ("dcp_refresh_s = 6", r"venue\.dcp_refresh_s: must be under half the window, got 6\.0$"),
+        ("dms_countdown_ms = 5000", r"venue\.dms_countdown_ms: unknown key"),
+        ("flatten = true", r"venue\.flatten: not available for kind 'bybit'"),
+        ("settle_coins = []", r"venue\.settle_coins: name at least one settle coin"),
+    ],
+)
+def test_bad_bybit_values_name_their_key(files: dict[str, str], extra: str, message: str) -> None:
+    with pytest.raises(VenueConfigError, match=message):
+        parse(_bybit(files, extra))
+
+
+def test_bybit_needs_the_trader_uid_and_a_private_stream_for_dcp(files: dict[str, str]) -> None:
+    table = _bybit(files)
+    del table["trader_uid"]
+    with pytest.raises(VenueConfigError, match=r"venue\.trader_uid: missing"):
+        parse(table)
+    with pytest.raises(VenueConfigError, match=r"venue\.trader_email: unknown key"):
+        parse({**_bybit(files), "trader_email": "t@sub.example"})
+    with pytest.raises(VenueConfigError, match=r"venue\.trader_uid: expected the sub-account's"):
+        parse({**_bybit(files), "trader_uid": "trader-1"})
+    table = _bybit(files)
+    del table["ws_url"]
+    with pytest.raises(VenueConfigError, match=r"venue\.ws_url: required while dcp_window_s > 0"):
+        parse(table)
+    assert parse({**table, "dcp_window_s": 0}).ws_url is None

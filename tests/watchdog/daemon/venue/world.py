@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from harness.sim import SimConfig, SimKey, SimProcess
+from harness.sim import OrderRefused, SimConfig, SimKey, SimProcess
 from harness.wait import wait_until
 from harness.watchdog_world import CONFIG, Workspace
 from watchdog.venues import (
@@ -29,30 +30,16 @@ from watchdog.venues import (
     open_session,
 )
 
-TRADER_ACCOUNT = "trader1"
-TRADER_EMAIL = "trader1@sub.sim"
+VENUES = ("binance", "bybit")
 
-VENUE_TABLE = """
-[traders.venue]
-base_url = "{base_url}"
-ws_url = "{ws_url}"
-account_credentials = "watchdog-account.cred"
-master_credentials = "watchdog-master.cred"
-trader_email = "{email}"
-trader_key_file = "trader-key-id"
-symbols = ["BTCUSDT", "ETHUSDT"]
-dms_countdown_ms = {countdown_ms}
-reconcile_period_s = 0.25
-selfcheck_period_s = 30.0
-request_timeout_s = 2.0
-"""
+TRADER_ACCOUNT = "trader1"
 
 # Far from the market so they rest: BTC trades at 60000, ETH at 3000 (sim defaults).
 RESTING = {"BTCUSDT": (Decimal("50000"), Decimal("0.002")),
            "ETHUSDT": (Decimal("2500"), Decimal("0.01"))}  # fmt: skip
 
 
-def _write_key(path: Path, key: SimKey, *, secret: bool = True) -> None:
+def write_key(path: Path, key: SimKey, *, secret: bool = True) -> None:
     text = f'api_key = "{key.api_key}"\n' + (f'secret = "{key.secret}"\n' if secret else "")
     path.write_text(text)
     path.chmod(0o600)
@@ -75,7 +62,30 @@ class VenueWorld:
 
     def place_resting(self, count: int) -> int:
         """Place `count` resting orders with the trader's key; returns how many were accepted."""
+        if self.sim.venue != "binance":
+            symbols = itertools.cycle(RESTING)
+            for _ in range(count):
+                symbol = next(symbols)
+                price, qty = RESTING[symbol]
+                self.sim.place_order(self.trader_key, symbol, "BUY", str(qty), str(price))
+            return count
         return asyncio.run(self._place(count, stop_on_refusal=False))
+
+    def place_until_refused(self, limit: int = 100_000) -> int:
+        """Place resting orders with the trader's key until the venue refuses the key."""
+        if self.sim.venue != "binance":
+            placed = 0
+            while placed < limit:
+                try:
+                    self.place_resting(1)
+                except OrderRefused as exc:
+                    if not exc.rate_limited:
+                        return placed
+                    time.sleep(0.05)  # a flooder, not a fool: it waits out the venue's pause
+                    continue
+                placed += 1
+            return limit
+        return asyncio.run(self._place(limit, stop_on_refusal=True))
 
     async def _place(self, count: int, *, stop_on_refusal: bool) -> int:
         session = open_session()
@@ -106,21 +116,19 @@ class VenueWorld:
             await session.close()
         return placed
 
-    def place_until_refused(self, limit: int = 100_000) -> int:
-        return asyncio.run(self._place(limit, stop_on_refusal=True))
-
     def market_buy(self, symbol: str, qty: Decimal) -> None:
-        asyncio.run(self._market_buy(symbol, qty))
+        self.sim.place_order(self.trader_key, symbol, "BUY", str(qty))
 
-    async def _market_buy(self, symbol: str, qty: Decimal) -> None:
-        session = open_session()
-        key = self.trader_key
-        client = BinanceFutures(session, VenueEndpoint(self.sim.base_url),
-                                Credentials(key.api_key, key.secret))  # fmt: skip
-        try:
-            await client.new_order(symbol, Side.BUY, OrderType.MARKET, qty)
-        finally:
-            await session.close()
+    def arm_with_orders(self, orders: int = 6) -> int:
+        """The watchdog and the trader bot started, the trader ACTIVE with ``orders`` resting
+        orders at the venue; the bot's pid."""
+        self.space.start_watchdog()
+        trader = self.space.start_trader(equity=100_000.0)  # what the venue shows
+        wait_until(lambda: self.space.state() == "ACTIVE", what="ACTIVE")
+        wait_until(lambda: self.space.trader()["pid"] == trader.pid, what="pid watched")
+        assert self.place_resting(orders) == orders
+        assert len(self.open_orders()) == orders
+        return trader.pid
 
     def audit_steps(self) -> dict[str, str]:
         return dict(self.space.trader()["kill"]["steps"])
@@ -135,26 +143,33 @@ class VenueWorld:
 @contextmanager
 def venue_world(
     *,
+    venue: str = "binance",
     countdown_ms: int = 10_000,
     extra_config: str = "",
     sim_config: SimConfig | None = None,
     master_secret: str | None = None,
 ) -> Iterator[VenueWorld]:
-    """``master_secret`` replaces the master key's secret in the watchdog's file (a bad key)."""
+    """``venue``: the sim's front (``binance``, ``bybit``); ``countdown_ms`` the dead man's
+    switch either way (Bybit's DCP in whole seconds, 0 off). ``master_secret`` replaces the
+    master key's secret in the watchdog's file (a bad key)."""
     # Unix socket paths are limited to 108 bytes: a short directory, not pytest's tmp_path.
     with tempfile.TemporaryDirectory(prefix="wdv-") as root_name:
         root = Path(root_name)
-        sim = SimProcess.start(root, sim_config)
+        sim = SimProcess.start(root, sim_config, venue=venue)
         try:
-            table = VENUE_TABLE.format(base_url=sim.base_url, ws_url=sim.ws_url,
-                                       email=TRADER_EMAIL, countdown_ms=countdown_ms)  # fmt: skip
-            space = Workspace(root, CONFIG + extra_config + table)
-            _write_key(root / "watchdog-account.cred", sim.key("watchdog"))
+            switch = (
+                {"dcp_window_s": countdown_ms // 1000}
+                if venue == "bybit"
+                else {"dms_countdown_ms": countdown_ms}
+            )
+            link = sim.venue_link(TRADER_ACCOUNT, **switch)
+            space = Workspace(root, CONFIG + extra_config + link.to_toml())
+            write_key(root / "watchdog-account.cred", sim.key("watchdog"))
             master = sim.master_key
             if master_secret is not None:
                 master = SimKey(master.label, master.api_key, master_secret, master.permissions)
-            _write_key(root / "watchdog-master.cred", master)
-            _write_key(root / "trader-key-id", sim.key("trader"), secret=False)
+            write_key(root / "watchdog-master.cred", master)
+            write_key(root / "trader-key-id", sim.key("trader"), secret=False)
             try:
                 yield VenueWorld(sim, space)
             finally:
