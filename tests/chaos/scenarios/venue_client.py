@@ -23,6 +23,7 @@ from watchdog.venues import (
     RateLimited,
     Side,
     VenueEndpoint,
+    VenueRejected,
     open_session,
 )
 
@@ -86,6 +87,11 @@ async def _flood(sim: SimProcess, limit: int) -> int:
                 return placed
             except RateLimited as exc:
                 await asyncio.sleep(exc.retry_after or 0.05)  # a flooder, not a fool
+                continue
+            except VenueRejected:
+                # The book is full (Bybit: 110020, too many active orders on the symbol): the
+                # flood has outrun the watchdog's reaction; keep at it until the key goes.
+                await asyncio.sleep(0.05)
                 continue
             placed += 1
     finally:
