@@ -87,8 +87,8 @@ def _config(slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits) -> s
                     account_credentials=f"{s.id}-watchdog.cred",
                     master_credentials="master.cred",
                     trader_key_file=f"{s.id}-trader.id",
-                    dms_countdown_ms=None,
-                    dcp_window_s=None,
+                    dms_countdown_ms=0,
+                    dcp_window_s=0,
                     selfcheck_period_s=60.0,
                 ),
             )

@@ -118,7 +118,7 @@ class WatchedTrader:
     heartbeat deadlines and any further rule tables (``{"bad_data": {"max_past_s": 300.0}}``)."""
 
     id: str
-    hmac_key_file: str
+    hmac_key_file: str | None  # None with telemetry = "none"
     limits_file: str | None = None
     profile: str = "standard"
     heartbeat: HeartbeatLimits | None = None
@@ -131,12 +131,16 @@ class WatchedTrader:
     revoke_credential: bool | None = None
     revoke_mode: str | None = None
     venue: VenueLink | None = None
+    telemetry: str | None = None  # "none": watched through its process and the venue alone
+    cmdline: str | None = None  # with telemetry = "none": what ties its pid
 
     def to_toml(self) -> str:
         text = toml_table(
             "[[traders]]",
             {
                 "id": self.id,
+                "telemetry": self.telemetry,
+                "cmdline": self.cmdline,
                 "hmac_key_file": self.hmac_key_file,
                 "limits_file": self.limits_file,
                 "pidfile": self.pidfile,

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,13 @@ ALPHA = WatchedTrader(
 )
 WORLD = WatchdogConfig(traders=(ALPHA,), log_level="debug")
 CONFIG = WORLD.to_toml()
+# The same trader as a bot that cannot be changed: it sends nothing, and its pid file's pid is
+# tied by this text in its command line (`Workspace.start_silent_bot`). It needs a venue table.
+SILENT_MARK = "killswitch-silent-bot"
+SILENT = WORLD.with_(
+    traders=(replace(ALPHA, hmac_key_file=None, telemetry="none", cmdline=SILENT_MARK),)
+)
+SILENT_CONFIG = SILENT.to_toml()
 
 
 class Workspace:
@@ -119,6 +127,15 @@ class Workspace:
             args += ["--orders", str(orders)]
         process = self._spawn(args, log="trader" if trader == "alpha" else f"trader-{trader}")
         wait_until(pidfile.exists, what=f"{trader} pid file")
+        return process
+
+    def start_silent_bot(self) -> subprocess.Popen[bytes]:
+        """A process that sends no telemetry (its orders are placed with its key from outside),
+        named by the pid file with `SILENT_MARK` in its command line."""
+        self.pidfile.unlink(missing_ok=True)
+        script = "import time\nwhile True:\n    time.sleep(3600)"
+        process = self._spawn(["-c", script, SILENT_MARK], log="silent-bot")
+        self.pidfile.write_text(f"{process.pid}\n")
         return process
 
     def cli(

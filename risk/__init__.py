@@ -4,7 +4,7 @@ Data in, decisions out, time passed in: see docs/design.md ("risk (pure)").
 """
 
 from risk.decision import Assessment, Decision, Maintenance, MaintenanceResult, RearmResult
-from risk.engine import RiskEngine
+from risk.engine import TELEMETRY_ONLY_RULES, RiskEngine
 from risk.errors import LimitsError, PersistedStateError, RiskError
 from risk.events import (
     AccountSnapshot,
@@ -24,6 +24,7 @@ from risk.state import TradingState, allows_cancel, allows_new_orders, allows_re
 
 __all__ = [
     "PROFILES",
+    "TELEMETRY_ONLY_RULES",
     "AccountSnapshot",
     "Assessment",
     "Decision",

@@ -40,7 +40,28 @@ from risk.rules.stale_data import StaleDataRule
 from risk.rules.venue_blind import VenueBlindRule
 from risk.state import TradingState
 
-__all__ = ["Maintenance", "MaintenanceResult", "PersistedRisk", "RearmResult", "RiskEngine"]
+__all__ = [
+    "TELEMETRY_ONLY_RULES",
+    "Maintenance",
+    "MaintenanceResult",
+    "PersistedRisk",
+    "RearmResult",
+    "RiskEngine",
+]
+
+# The rules only the trader's own telemetry feeds, and why each cannot judge without it. An
+# engine built with `telemetry=False` (a bot supervised by its process and the venue view
+# alone) leaves them out; every other rule runs on the watchdog's own venue view. A rule
+# added later that needs the trader's reports (key misuse compares them with the venue's
+# orders) belongs here too.
+TELEMETRY_ONLY_RULES: dict[str, str] = {
+    "heartbeat": "no heartbeats arrive: a hung trader is invisible (its death is still seen)",
+    "stale_data": "market-data ages come only from the trader's own feed reports",
+    "divergence": (
+        "nothing to compare the venue's view with: orders, open orders and positions the "
+        "trader never reported, key misuse included, go unjudged"
+    ),
+}
 
 _KILLED = TradingState.KILLED
 _HALTED = TradingState.HALTED
@@ -67,9 +88,11 @@ class RiskEngine:
         now: float,
         persisted: PersistedRisk | None = None,
         max_venue_blind_s: float | None = None,
+        telemetry: bool = True,
     ) -> None:
         """`max_venue_blind_s`: how old the venue's own view (VENUE account snapshots) may
-        grow before the trader is HALTED for it; None when the trader has no venue view."""
+        grow before the trader is HALTED for it; None when the trader has no venue view.
+        `telemetry=False`: the trader sends none; `TELEMETRY_ONLY_RULES` are left out."""
         if not 0.0 < now < _MAX_NOW:
             raise RiskError(f"RiskEngine: now must be wall seconds since the epoch, got {now!r}")
         self.limits = limits
@@ -89,7 +112,7 @@ class RiskEngine:
         self.venue_blind = VenueBlindRule(max_venue_blind_s, now)
         # Venue blindness first: among equal states the first rule is the reason shown, and
         # blindness is why the venue's measures (daily loss, drawdown) are unknown.
-        self.rules: tuple[Rule, ...] = (
+        rules: tuple[Rule, ...] = (
             *((self.venue_blind,) if max_venue_blind_s is not None else ()),
             self.daily_loss,
             self.drawdown,
@@ -102,6 +125,8 @@ class RiskEngine:
             self.divergence,
             self.bad_data,
         )
+        self.telemetry = telemetry
+        self.rules = rules if telemetry else _without_telemetry(rules)
         # The rules that measure the trader's own liveness: a maintenance window suspends them.
         self._liveness: tuple[Rule, ...] = (self.stale_data, self.heartbeat)
         # The rules in force: all of them outside a maintenance window.
@@ -331,7 +356,10 @@ class RiskEngine:
         return None
 
     def _silent_for(self, now: float) -> float | None:
-        """Seconds without a heartbeat, when that is long enough to warn about; else None."""
+        """Seconds without a heartbeat, when that is long enough to warn about; else None
+        (always None for a trader that sends no telemetry: its silence says nothing)."""
+        if not self.telemetry:
+            return None
         silent = now - self.heartbeat.last
         return silent if silent >= self.limits.heartbeat.warn_after_s else None
 
@@ -580,6 +608,10 @@ class RiskEngine:
 
     def _refuse(self, reason: str) -> RearmResult:
         return RearmResult(False, reason, self._assessment)
+
+
+def _without_telemetry(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    return tuple(rule for rule in rules if rule.name not in TELEMETRY_ONLY_RULES)
 
 
 def _plausible_now(now: object) -> bool:

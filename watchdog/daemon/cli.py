@@ -17,6 +17,7 @@ import datetime
 import getpass
 import math
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from risk.errors import RiskError
 from watchdog import logs
 from watchdog.daemon import statuspage
 from watchdog.daemon.config import Config, load_config
+from watchdog.daemon.coverage import coverage, coverage_text
 from watchdog.daemon.errors import ControlError
 from watchdog.errors import WatchdogError
 
@@ -199,18 +201,37 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(load_config(config_path(args.config, os.environ)), args.log_level)
     if args.command == "check-config":
-        path = config_path(args.config, os.environ)
-        config = load_config(path)
-        traders = [t.id for t in config.traders]
-        if args.json:
-            print(_dumps({"config": str(path), "ok": True, "traders": traders}))
-        else:
-            print(f"{path}: ok ({len(traders)} traders: {', '.join(traders)})")
-        return 0
+        return _check_config(config_path(args.config, os.environ), args.json)
     socket_path = control_socket(
         args, os.environ, Path.exists, lambda path: load_config(path).control_socket
     )
     return asyncio.run(_control(args, socket_path))
+
+
+def _heartbeat_text(trader: Mapping[str, Any]) -> str:
+    if trader.get("telemetry") == "none":
+        return "no telemetry (process and venue only)"
+    age = trader["heartbeat_age_s"]
+    return f"heartbeat {'never' if age is None else f'{age:.1f}s ago'}"
+
+
+def _check_config(path: Path, as_json: bool) -> int:
+    """Validate; for each trader without telemetry, say which rules judge it and which cannot."""
+    config = load_config(path)
+    traders = [t.id for t in config.traders]
+    now = time.time()
+    silent = [coverage(t, now) for t in config.traders if not t.telemetry_expected]
+    if as_json:
+        print(
+            _dumps(
+                {"config": str(path), "ok": True, "traders": traders, "without_telemetry": silent}
+            )
+        )
+        return 0
+    print(f"{path}: ok ({len(traders)} traders: {', '.join(traders)})")
+    for entry in silent:
+        print(coverage_text(entry))
+    return 0
 
 
 def _run(config: Config, log_level: str | None) -> int:
@@ -343,11 +364,10 @@ def _status_text(status: dict[str, Any]) -> str:
     ]
     lines.extend(_missing_lines([m for m in status["not_armed"] if m["trader"] is None], "  "))
     for trader in status["traders"]:
-        age = trader["heartbeat_age_s"]
         pid = trader["pid"]
         lines.append(
             f"  {trader['id']}: {trader['state']}{' (latched)' if trader['latched'] else ''}"
-            f", heartbeat {'never' if age is None else f'{age:.1f}s ago'}"
+            f", {_heartbeat_text(trader)}"
             f", pid {'unknown' if pid is None else pid}"
             f"; {'armed' if trader['armed'] else 'NOT ARMED'}"
         )

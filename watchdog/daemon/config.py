@@ -27,6 +27,9 @@ class ProcessTarget:
     pid: int | None = None
     pidfile: Path | None = None
     unit: str | None = None
+    # Without telemetry nothing else ties a pid or pid file's pid to the trader: its command
+    # line (arguments joined by spaces) must contain this text (docs/watchdog.md).
+    cmdline: str | None = None
 
     @property
     def configured(self) -> bool:
@@ -43,16 +46,25 @@ class TraderKill:
     revoke_mode: str = "replace"  # "replace" with a marker, or "remove"
 
 
+TELEMETRY_REQUIRED = "required"
+TELEMETRY_NONE = "none"  # supervised by its process and the venue view alone
+
+
 @dataclass(frozen=True)
 class TraderConfig:
     id: str
-    hmac_key: bytes = field(repr=False)
+    hmac_key: bytes | None = field(repr=False)  # None: telemetry = "none", no datagram taken
     limits: Limits
     process: ProcessTarget
     credential_file: Path | None
     kill_group: str | None
     kill: TraderKill
     venue: VenueSettings | None
+    telemetry: str = TELEMETRY_REQUIRED
+
+    @property
+    def telemetry_expected(self) -> bool:
+        return self.telemetry != TELEMETRY_NONE
 
     @property
     def max_send_age(self) -> float:
@@ -156,6 +168,8 @@ _TRADER = frozenset(
         "kill_group",
         "kill",
         "venue",
+        "telemetry",
+        "cmdline",
     }
 )
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -248,16 +262,40 @@ def _trader(table: Table, base: Path) -> TraderConfig:
     limits = _limits(table, base)
     _check_send_age(table, limits)
     kill = _trader_kill(table.table("kill"))
+    telemetry = table.choice("telemetry", (TELEMETRY_REQUIRED, TELEMETRY_NONE), TELEMETRY_REQUIRED)
+    venue = _venue(table.table("venue"))
+    if telemetry == TELEMETRY_NONE:
+        _check_without_telemetry(table, venue)
     return TraderConfig(
         id=trader_id,
-        hmac_key=_hmac_key(table, base),
+        hmac_key=_hmac_key(table, base) if telemetry == TELEMETRY_REQUIRED else None,
         limits=limits,
-        process=_process(table, base),
+        process=_process(table, base, telemetry),
         credential_file=_credential_file(table, base, kill),
         kill_group=table.optional_text("kill_group"),
         kill=kill,
-        venue=_venue(table.table("venue")),
+        venue=venue,
+        telemetry=telemetry,
     )
+
+
+def _check_without_telemetry(table: Table, venue: VenueSettings | None) -> None:
+    """`telemetry = "none"`: the process and the watchdog's own venue view must both be there,
+    or nothing would watch the trader; a key for datagrams that are refused is a mistake."""
+    if venue is None:
+        raise table.fail(
+            "telemetry",
+            '"none" needs a [traders.venue] table: without telemetry only the watchdog\'s own '
+            "venue view can judge the trader's risk",
+        )
+    if not any(table.has(key) for key in ("pid", "pidfile", "unit")):
+        raise table.fail(
+            "telemetry", '"none" needs one of pid, pidfile, unit: its process is watched instead'
+        )
+    if table.has("hmac_key_file"):
+        raise table.fail(
+            "hmac_key_file", 'not used with telemetry = "none" (its datagrams are refused)'
+        )
 
 
 def _credential_file(table: Table, base: Path, kill: TraderKill) -> Path | None:
@@ -318,7 +356,7 @@ def _check_send_age(table: Table, limits: Limits) -> None:
         )
 
 
-def _process(table: Table, base: Path) -> ProcessTarget:
+def _process(table: Table, base: Path, telemetry: str) -> ProcessTarget:
     given = [key for key in ("pid", "pidfile", "unit") if table.has(key)]
     if len(given) > 1:
         raise table.fail(given[1], f"give only one of pid, pidfile, unit (also got {given[0]})")
@@ -327,7 +365,24 @@ def _process(table: Table, base: Path) -> ProcessTarget:
         pid=table.integer("pid", low=2) if table.has("pid") else None,
         pidfile=_path(base, pidfile) if pidfile else None,
         unit=table.optional_text("unit"),
+        cmdline=_cmdline(table, telemetry, given),
     )
+
+
+def _cmdline(table: Table, telemetry: str, given: list[str]) -> str | None:
+    """What ties a pid or pid file's pid to a trader that sends no telemetry; a unit's main
+    pid needs nothing more, and a trader with telemetry is tied by its datagrams' sender."""
+    if telemetry == TELEMETRY_REQUIRED or given == ["unit"]:
+        if table.has("cmdline"):
+            raise table.fail("cmdline", 'only for telemetry = "none" with pid or pidfile')
+        return None
+    if not table.has("cmdline"):
+        raise table.fail(
+            "cmdline",
+            f'missing (required): with telemetry = "none" and {given[0]}, nothing else ties '
+            "the pid to the trader (a text its command line contains)",
+        )
+    return table.text("cmdline")
 
 
 def _trader_kill(table: Table) -> TraderKill:

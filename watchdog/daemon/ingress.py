@@ -41,6 +41,7 @@ from watchdog.protocol import (
     check_trader_id,
     decode_telemetry,
     encode_ack,
+    peek_header,
 )
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class IngressConfig:
     restored: Mapping[str, GuardMark] = field(default_factory=dict)
     burst_threshold: int = 50
     burst_window: float = 1.0
+    # Traders supervised without telemetry: their datagrams are refused as `telemetry_none`.
+    silent: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.unix_path is None and self.udp is None:
@@ -266,7 +269,7 @@ class Ingress:
             peer = self._peers[telemetry.header.trader_id]
             admission = peer.guard.admit(telemetry.header, self._clock.wall())
         except ProtocolError as exc:
-            self._reject(exc.reason)
+            self._reject(self._refusal(data, exc.reason))
             return
         header = telemetry.header
         if admission.reserve is not None and self._on_reserve is not None:
@@ -289,6 +292,13 @@ class Ingress:
                 return
         self.accepted_events += len(events)
         self._on_batch(header.trader_id, header.session_id, events, admission.session_changed)
+
+    def _refusal(self, data: bytes, reason: str) -> str:
+        """A datagram for a trader supervised without telemetry has no key to check it with;
+        it is counted under its own reason, so an operator sees who still sends."""
+        if reason == "unknown_trader" and peek_header(data).trader_id in self._config.silent:
+            return "telemetry_none"
+        return reason
 
     def _ack_error(self, error: OSError) -> None:
         # An ack to a trader that went away (ECONNREFUSED, ENOENT): liveness will notice.

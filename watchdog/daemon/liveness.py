@@ -24,7 +24,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ class Candidate:
     pid: int | None
     source: str  # "pid", "pidfile <path>", "unit <name>"
     problem: str = ""
+    cmdline: str | None = None  # its command line, read when the config ties by it
+    started: float | None = None  # the start time of the process whose command line it is
 
 
 def read_pidfile(path: Path) -> int | None:
@@ -128,10 +130,33 @@ async def resolve(target: ProcessTarget) -> Candidate:
 def resolve_local(target: ProcessTarget) -> Candidate:
     """A configured pid or a pid file: no subprocess, cheap enough for the datagram path."""
     if target.pid is not None:
-        return Candidate(target.pid, "pid")
-    if target.pidfile is not None:
-        return pidfile_candidate(target.pidfile)
-    return Candidate(None, "", "no pid, pidfile or unit is configured")
+        candidate = Candidate(target.pid, "pid")
+    elif target.pidfile is not None:
+        candidate = pidfile_candidate(target.pidfile)
+    else:
+        return Candidate(None, "", "no pid, pidfile or unit is configured")
+    return with_cmdline(candidate) if target.cmdline is not None else candidate
+
+
+def with_cmdline(candidate: Candidate) -> Candidate:
+    """The candidate with its process's command line and start time, or why they cannot be
+    read (no such process, a zombie, no permission): then nothing ties it."""
+    pid, source = candidate.pid, candidate.source
+    if pid is None:
+        return candidate
+    named = f"pid {pid} ({source})"
+    try:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return Candidate(pid, source, f"{named} names an exited process (a zombie)")
+            return replace(
+                candidate, cmdline=" ".join(process.cmdline()), started=process.create_time()
+            )
+    except psutil.NoSuchProcess:
+        return Candidate(pid, source, f"{named} names no running process")
+    except psutil.AccessDenied:
+        return Candidate(pid, source, f"{named}: its command line cannot be read (permission)")
 
 
 @dataclass(frozen=True)
@@ -140,7 +165,7 @@ class Identity:
 
     known: bool
     pid: int | None  # the tied process when known; the one the config names when not
-    via: str  # what ties it: "unit_main_pid" or "sender_pid"; "" when unknown
+    via: str  # what ties it: "unit_main_pid", "sender_pid" or "cmdline"; "" when unknown
     reason: str  # why it is unknown; "" when known
     required: bool = True  # False: no process configured, nothing to stop or watch
 
@@ -169,6 +194,8 @@ def tie(target: ProcessTarget, candidate: Candidate, sender: int | None) -> Iden
         return Identity(False, None, "", candidate.problem + heard)
     if target.unit is not None:
         return Identity(True, pid, "unit_main_pid", "")
+    if target.cmdline is not None:
+        return _tie_by_cmdline(target.cmdline, candidate)
     named = f"pid {pid} ({candidate.source})"
     if sender == _NOT_HEARD:
         why = f"nothing ties {named} to the trader yet: no telemetry from it"
@@ -182,6 +209,21 @@ def tie(target: ProcessTarget, candidate: Candidate, sender: int | None) -> Iden
     else:
         return Identity(True, pid, "sender_pid", "")
     return Identity(False, pid, "", why)
+
+
+def _tie_by_cmdline(expected: str, candidate: Candidate) -> Identity:
+    """A trader that sends no telemetry: its pid is the trader when that process runs and its
+    command line contains the configured text (read by `with_cmdline`)."""
+    pid, cmdline = candidate.pid, candidate.cmdline
+    if cmdline is None:
+        return Identity(False, pid, "", candidate.problem or f"pid {pid}: command line not read")
+    if expected not in cmdline:
+        why = (
+            f"pid {pid} ({candidate.source}) is not the trader: its command line "
+            f"does not contain {expected!r}"
+        )
+        return Identity(False, pid, "", why)
+    return Identity(True, pid, "cmdline", "")
 
 
 def pidfd_exited(fd: int) -> bool:
@@ -251,17 +293,47 @@ class ProcessWatch:
 
     def _settle(self, candidate: Candidate) -> None:
         identity = tie(self.target, candidate, self._sender)
+        if not identity.known and self._exit_observed(candidate):
+            return
         if identity.known and identity.pid is not None and self._needs_watch(identity.pid):
             self.close()
-            identity = self._watch(identity)
+            identity = self._watch(identity, candidate.started)
         elif not identity.known:
             self.close()
+        self._set_identity(identity)
+
+    def _set_identity(self, identity: Identity) -> None:
         if identity != self._identity:
             self._identity = identity
             level = logging.INFO if identity.known or not identity.required else logging.ERROR
             log_event(_log, level, "trader_process_identity", **identity.as_dict())
             if self._on_identity is not None:
                 self._on_identity(identity)
+
+    def untie_exited(self) -> None:
+        """The tied process has exited and no kill is verifying that exit (a re-arm, or a
+        planned stop that ended): the trader's process is unknown again until one is tied,
+        so a trader started again under the same pid file's old pid is never taken as
+        watched."""
+        pid = self._pid
+        if not self._identity.known or pid is None or self.alive():
+            return
+        self.close()
+        why = f"pid {pid}, the trader's tied process, has exited; no running process is tied"
+        self._set_identity(Identity(False, pid, "", why))
+
+    def _exit_observed(self, candidate: Candidate) -> bool:
+        """Tied by its command line, the trader's process was seen to exit, and the config
+        still names its pid: that exit stays the observed fact (the pid now names a zombie,
+        nothing, or a stranger, none of them the trader) until another process is tied."""
+        tied = self._pid
+        return (
+            self.target.cmdline is not None
+            and tied is not None
+            and candidate.pid == tied
+            and self._identity.known
+            and not self.alive()
+        )
 
     def _needs_watch(self, pid: int) -> bool:
         """A newly tied pid, or the tied pid now naming a later process (reused by a trader
@@ -270,8 +342,9 @@ class ProcessWatch:
             return True
         return self._exited and _create_time(pid) not in (None, self._started)
 
-    def _watch(self, identity: Identity) -> Identity:
-        """Pin the tied process (pidfd, or psutil) and check it is the one that was tied."""
+    def _watch(self, identity: Identity, checked_started: float | None = None) -> Identity:
+        """Pin the tied process (pidfd, or psutil) and check it is the one that was tied
+        (`checked_started`: the start time of the process whose command line was checked)."""
         pid = identity.pid
         assert pid is not None
         try:
@@ -282,6 +355,8 @@ class ProcessWatch:
         if identity.via == "sender_pid" and started > self._sender_wall + _PIDFILE_SLACK_S:
             why = f"pid {pid} was reused: its process started after the trader's last datagram"
             return Identity(False, pid, "", why)
+        if identity.via == "cmdline" and started != checked_started:
+            return Identity(False, pid, "", f"pid {pid} was reused after its command line was read")
         if self._use_pidfd:
             try:
                 fd = os.pidfd_open(pid)

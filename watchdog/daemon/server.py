@@ -233,12 +233,16 @@ class WatchdogServer:
         for trader, mark in restored.items():
             if trader in self.supervisors:
                 self.supervisors[trader].session_id = mark.session_id.hex()
+        # A trader under telemetry = "none" has no key: its datagrams are refused, counted
+        # as `telemetry_none`.
+        heard = [t for t in self.config.traders if t.hmac_key is not None]
         ingress_config = IngressConfig(
-            keys={t.id: t.hmac_key for t in self.config.traders},
+            keys={t.id: t.hmac_key for t in heard if t.hmac_key is not None},
             unix_path=settings.unix_socket,
             udp=udp,
-            max_send_age={t.id: t.max_send_age for t in self.config.traders},
+            max_send_age={t.id: t.max_send_age for t in heard},
             restored=restored,
+            silent=frozenset(t.id for t in self.config.traders if not t.telemetry_expected),
         )
         self._ingress = Ingress(
             ingress_config,
@@ -465,6 +469,7 @@ class WatchdogServer:
             "session": supervisor.session_id,
             "reported_state": _reported_status(supervisor.reported),
             "holds": supervisor.holds,
+            "telemetry": supervisor.config.telemetry,
             "heartbeat_age_s": None
             if view.heartbeat_age_s is None
             else round(view.heartbeat_age_s, 3),

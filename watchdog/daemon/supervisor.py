@@ -94,7 +94,11 @@ class TraderSupervisor:
         # Raises PersistedStateError for a corrupt row: the daemon then refuses to arm.
         blind_s = config.venue.max_venue_blind_s if config.venue is not None else None
         self.engine = RiskEngine(
-            config.limits, now=now, persisted=restore_persisted(row), max_venue_blind_s=blind_s
+            config.limits,
+            now=now,
+            persisted=restore_persisted(row),
+            max_venue_blind_s=blind_s,
+            telemetry=config.telemetry_expected,
         )
         # The engine alone starts a new day (at the configured reset through `next_due`, or in
         # its constructor for one missed while we were down); each new day is audited once.
@@ -104,6 +108,8 @@ class TraderSupervisor:
             config.process, self._on_process_exit, on_identity=self._on_identity
         )
         self._identity_alert: asyncio.TimerHandle | None = None
+        self._identity_check: asyncio.TimerHandle | None = None  # telemetry = "none" only
+        self._reattaching = False
         self._reattach_at = float("-inf")  # loop time of the last re-resolve asked by telemetry
         self.session_id: str | None = None
         self.reported: TraderState | None = None  # the trader's own last state report
@@ -153,6 +159,8 @@ class TraderSupervisor:
     async def start(self) -> None:
         """Watch the process and run the time-driven rules once (a restart may be overdue)."""
         await self.process.attach()
+        if not self.config.telemetry_expected:
+            self._schedule_identity_check()
         until = self.restored_maintenance_until
         if until is not None and self.engine.maintenance is None:
             # The window closed while the watchdog was down (or the trader is latched).
@@ -243,7 +251,31 @@ class TraderSupervisor:
             self._services.alerter.notify("session_while_latched", self.id, session=session_id)
 
     async def _reattach(self) -> None:
-        await self.process.attach()
+        if self._reattaching:
+            return  # one re-resolve at a time (a unit's takes a systemctl call)
+        self._reattaching = True
+        try:
+            await self.process.attach()
+        finally:
+            self._reattaching = False
+
+    def _schedule_identity_check(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._identity_check = loop.call_later(_REATTACH_EVERY_S, self._check_identity)
+
+    def _check_identity(self) -> None:
+        """A trader that sends no telemetry gives nothing else that prompts a new look at its
+        process: one not tied yet (its pid file not written yet), or started again after a
+        planned stop or a re-arm, is looked for again every second. A latched trader's exited
+        process is left as it is: the kill's stop step verifies that exit. Outside a kill and a
+        planned stop, an exited process is no longer the trader's: unknown, until one is tied.
+        """
+        self._schedule_identity_check()
+        if self.process.identity.known and (self.engine.latched or self.process.alive()):
+            return
+        if self.engine.maintenance is None:
+            self.process.untie_exited()
+        self._services.spawn(self._reattach())
 
     def on_sender(self, pid: int | None) -> None:
         """The kernel's sender pid of an authentic datagram: what ties the trader's process."""
@@ -549,7 +581,7 @@ class TraderSupervisor:
         self._handle(self.engine.evaluate(self._services.clock.wall()), "timer")
 
     def close(self) -> None:
-        for timer in (self._timer, self._identity_alert):
+        for timer in (self._timer, self._identity_alert, self._identity_check):
             if timer is not None:
                 timer.cancel()
         self._flush.close()

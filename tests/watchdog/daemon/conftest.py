@@ -59,3 +59,39 @@ def setgid_directory(path: Path, gid: int) -> Path:
     os.chown(path, -1, gid)
     path.chmod(0o2750)
     return path
+
+
+VENUE = """
+[traders.venue]
+base_url = "http://127.0.0.1:1"
+ws_url = "ws://127.0.0.1:1"
+account_credentials = "account.cred"
+master_credentials = "master.cred"
+trader_email = "t@sub.example"
+trader_key_file = "trader.id"
+symbols = ["BTCUSDT"]
+"""
+
+
+ALPHA = '[[traders]]\nid = "alpha"\nhmac_key_file = "alpha.key"\nlimits_file = "limits.toml"\n'
+
+
+def _trader(keys: str, venue: str = VENUE) -> str:
+    return f'[[traders]]\nid = "bot"\nlimits_file = "limits.toml"\n{keys}\n{venue}'
+
+
+@pytest.fixture
+def silent_config(config_file: Callable[..., Path]) -> Callable[..., Path]:
+    """A config whose trader `bot` has `keys` (after `alpha`, which sends telemetry, with
+    `with_alpha`), with the venue's credential files in place."""
+
+    def make(keys: str, venue: str = VENUE, *, with_alpha: bool = False) -> Path:
+        path = config_file(traders=(ALPHA if with_alpha else "") + _trader(keys, venue))
+        for name in ("account", "master"):
+            cred = path.parent / f"{name}.cred"
+            cred.write_text(f'api_key = "{name.upper()}KEY"\nsecret = "{name}-secret"\n')
+            cred.chmod(0o600)
+        (path.parent / "trader.id").write_text('api_key = "TRADERKEY"\n')
+        return path
+
+    return make

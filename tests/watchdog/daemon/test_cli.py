@@ -67,6 +67,14 @@ def test_a_trader_without_a_venue_side_shows_no_venue_lines() -> None:
     ]
 
 
+def test_a_trader_without_telemetry_shows_so_instead_of_a_heartbeat_age() -> None:
+    trader = {**_status()["traders"][0], "pid": 4242, "telemetry": "none",
+              "heartbeat_age_s": None, "armed": True, "not_armed": []}  # fmt: skip
+    text = _status_text(_status(store_healthy=True, store_error="", armed=True, not_armed=[],
+                                traders=[trader]))  # fmt: skip
+    assert "  alpha: HALTED, no telemetry (process and venue only), pid 4242; armed" in text
+
+
 # -- the status exit code and where a command asks --------------------------------------
 
 

@@ -41,3 +41,9 @@ def test_the_example_names_each_way_to_find_the_process() -> None:
     text = (EXAMPLES / "watchdog.toml").read_text()
     for key in ("pid", "pidfile", "unit"):
         assert re.search(rf"^#\s+{key} = ", text, re.MULTILINE), key
+
+
+def test_the_example_shows_supervision_without_telemetry() -> None:
+    text = (EXAMPLES / "watchdog.toml").read_text()
+    for key in ("telemetry", "cmdline"):
+        assert re.search(rf"^#\s+{key} = ", text, re.MULTILINE), key

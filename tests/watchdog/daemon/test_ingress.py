@@ -435,3 +435,16 @@ async def test_a_restored_ingress_refuses_what_its_predecessor_may_have_accepted
             await wait_until(lambda: len(rec.batches) == 1)
         assert ingress.rejects == {"replay": 1, "too_old": 1}
     assert rec.batches == [(TRADER, SESSION, [Heartbeat(ts=NOW)], False)]  # same session
+
+
+async def test_datagrams_for_a_trader_without_telemetry_are_refused_under_their_own_reason(
+    sock_path: Path,
+) -> None:
+    rec = Recorder()
+    config = IngressConfig(keys={}, unix_path=sock_path, silent=frozenset({TRADER}))
+    async with make_ingress(config, rec) as ing:
+        with sender(sock_path) as sock:
+            await send(sock, datagram([Heartbeat(ts=NOW)], seq=1))
+            await wait_until(lambda: sum(ing.rejects.values()) == 1)
+    assert ing.rejects == {"telemetry_none": 1}
+    assert (rec.batches, rec.senders, ing.accepted_datagrams) == ([], [], 0)

@@ -53,7 +53,9 @@ class _Trader:
     """This test plays trader `alpha`: authentic datagrams to the daemon, its acks read back."""
 
     def __init__(self, config: Config) -> None:
-        self.key = config.traders[0].hmac_key
+        key = config.traders[0].hmac_key
+        assert key is not None  # alpha sends telemetry
+        self.key = key
         self.session = new_session_id(time.time_ns(), bytes(8))
         self.seq = 0
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

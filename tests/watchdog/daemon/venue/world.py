@@ -148,10 +148,12 @@ def venue_world(
     extra_config: str = "",
     sim_config: SimConfig | None = None,
     master_secret: str | None = None,
+    config: str = CONFIG,
 ) -> Iterator[VenueWorld]:
     """``venue``: the sim's front (``binance``, ``bybit``); ``countdown_ms`` the dead man's
     switch either way (Bybit's DCP in whole seconds, 0 off). ``master_secret`` replaces the
-    master key's secret in the watchdog's file (a bad key)."""
+    master key's secret in the watchdog's file (a bad key). ``config``: the watchdog's config
+    before its venue table (one trader `alpha`)."""
     # Unix socket paths are limited to 108 bytes: a short directory, not pytest's tmp_path.
     with tempfile.TemporaryDirectory(prefix="wdv-") as root_name:
         root = Path(root_name)
@@ -163,7 +165,7 @@ def venue_world(
                 else {"dms_countdown_ms": countdown_ms}
             )
             link = sim.venue_link(TRADER_ACCOUNT, **switch)
-            space = Workspace(root, CONFIG + extra_config + link.to_toml())
+            space = Workspace(root, config + extra_config + link.to_toml())
             write_key(root / "watchdog-account.cred", sim.key("watchdog"))
             master = sim.master_key
             if master_secret is not None:
