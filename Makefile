@@ -4,11 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SCENARIO ?= trader-kill9
+VENUE ?= binance
 
 .PHONY: help venv lint typecheck contracts unit test demo bench clean
 
 help:
-	@echo "make demo [SCENARIO=...]  start sim, watchdog and trader; trip the kill switch; prove it at the venue"
+	@echo "make demo [SCENARIO=...] [VENUE=binance|bybit]  start sim, watchdog and trader; trip the kill switch; prove it at the venue"
 	@echo "make test                 lint, format check, mypy --strict, import contracts, full test suite"
 	@echo "make bench [QUICK=1]      every benchmark, JSON + Markdown report under bench-results/"
 
@@ -39,7 +40,7 @@ unit: $(STAMP)
 test: lint typecheck contracts unit
 
 demo: $(STAMP)
-	$(BIN)/python -m demo --scenario $(SCENARIO)
+	$(BIN)/python -m demo --scenario $(SCENARIO) --venue $(VENUE)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all $(if $(QUICK),--quick)

@@ -1,4 +1,5 @@
-"""``python -m demo [--scenario NAME] [--list] [--json] [--keep]`` (``make demo SCENARIO=NAME``).
+"""``python -m demo [--scenario NAME] [--venue binance|bybit] [--list] [--json] [--keep]``
+(``make demo SCENARIO=NAME VENUE=bybit``).
 
 Exit codes: 0 the scenario ended as it must and the venue proved it, 1 it did not (or a part
 failed to start: the logs' tails are printed), 2 usage, 130 interrupted.
@@ -16,6 +17,7 @@ from types import FrameType
 import cliargs
 from demo.runner import TRADE_S, Options, run
 from demo.scenarios import SCENARIOS
+from harness.sim import VENUES
 
 PROG = "demo"
 DEFAULT = "trader-kill9"
@@ -24,6 +26,8 @@ DEFAULT = "trader-kill9"
 def build_parser() -> argparse.ArgumentParser:
     parser = cliargs.parser(PROG, "Start the suite, trip the kill switch, prove it.")
     parser.add_argument("--scenario", default=DEFAULT, help=f"failure to inject ({DEFAULT})")
+    parser.add_argument("--venue", choices=VENUES, default="binance",
+                        help="the venue protocol every part speaks (binance)")  # fmt: skip
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     cliargs.add_json(parser)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir for inspection")
@@ -62,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"argument --trade-s: must be in (0, 600], got {args.trade_s:g}")
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        options = Options(trade_s=args.trade_s, keep=args.keep)
+        options = Options(trade_s=args.trade_s, keep=args.keep, venue=args.venue)
         if args.json:  # the narration goes to stderr, the one JSON object to stdout
             return run(scenario, options, sys.stderr, sys.stdout)
         return run(scenario, options, sys.stdout)

@@ -13,12 +13,15 @@ from dataclasses import dataclass
 
 from exchange_sim.config import DEFAULT_CONFIG, KeyConfig, SimConfig, parse_config
 from harness import configs as harness_configs
+from harness import sim
 
 TRADER_ID = "demo-mm"
 TRADER_ACCOUNT = "trader1"
 SYMBOLS = ("BTCUSDT", "ETHUSDT")  # the watchdog cancels on both; the trader quotes the first
 TRADED = SYMBOLS[0]
-REJECT_CODE = -2019  # the reject storm: a definite rejection ("Margin is insufficient.")
+# The reject storm: a definite rejection, the sim's code for "margin is insufficient" (each venue
+# front answers it in its own words: Binance -2019, Bybit 110007).
+REJECT_CODE = -2019
 DAILY_LOSS_QUOTE = 30.0  # USDT: far above a few seconds of quoting noise, far below a crash
 
 # The sim's default world with a faster market (fills within seconds) and rate limits that let
@@ -43,6 +46,8 @@ orders_per_minute = 30000
 retry_after_s = 5
 ban_after_429s = 20
 ban_s = 120
+bybit_orders_per_s = 1000
+bybit_ip_per_5s = 100000
 """
 
 
@@ -66,6 +71,7 @@ class WorldKeys:
     watchdog: KeyConfig
     master: KeyConfig
     trader_email: str
+    trader_uid: str  # how Bybit names the trader's sub-account
 
 
 def world_keys() -> WorldKeys:
@@ -83,7 +89,8 @@ def keys_of(config: SimConfig) -> WorldKeys:
         missing.append(f"an account named {TRADER_ACCOUNT}")
     if missing:
         raise ValueError(f"the sim world lacks {' and '.join(missing)}")
-    return WorldKeys(keys["trader"], keys["watchdog"], keys["master"], emails[0])
+    uid = sim.bybit_uid([a.name for a in config.accounts], TRADER_ACCOUNT)
+    return WorldKeys(keys["trader"], keys["watchdog"], keys["master"], emails[0], uid)
 
 
 def credentials_toml(key: KeyConfig, *, with_secret: bool = True) -> str:
@@ -143,8 +150,16 @@ class Endpoints:
     ws_url: str  # the sim's streams, e.g. ws://127.0.0.1:PORT
 
 
-def watchdog_toml(venue: Endpoints, trader_email: str) -> str:
+def watchdog_toml(venue: Endpoints, keys: WorldKeys, sim_venue: str = "binance") -> str:
     """Every path is relative to the run's directory, where the file is written."""
+    link = sim.venue_link(
+        sim_venue,
+        venue.base_url,
+        venue.ws_url,
+        email=keys.trader_email,
+        uid=keys.trader_uid,
+        symbols=SYMBOLS,
+    )
     trader = harness_configs.WatchedTrader(
         id=TRADER_ID,
         hmac_key_file="trader-hmac.key",
@@ -155,16 +170,17 @@ def watchdog_toml(venue: Endpoints, trader_email: str) -> str:
         stop_grace_s=1.0,
         revoke_credential=True,
         revoke_mode="replace",
-        venue=harness_configs.VenueLink(venue.base_url, venue.ws_url, trader_email, SYMBOLS),
+        venue=link,
     )
     return harness_configs.WatchdogConfig(
         traders=(trader,), shutdown_timeout_s=3.0, control_socket_mode="0600"
     ).to_toml()
 
 
-def trader_toml(venue: Endpoints, ingress_socket: str) -> str:
-    """The trader quotes ``TRADED`` two basis points from mid."""
+def trader_toml(venue: Endpoints, ingress_socket: str, sim_venue: str = "binance") -> str:
+    """The trader quotes ``TRADED`` two basis points from mid, in ``sim_venue``'s protocol."""
     return harness_configs.TraderConfig(
+        venue_kind=harness_configs.VENUE_KIND[sim_venue],
         base_url=venue.base_url,
         ws_url=venue.ws_url,
         watchdog_socket=ingress_socket,

@@ -29,6 +29,7 @@ OUTCOME_WITHIN_S = 45.0  # generous: a busy 2-core machine is slow, never this s
 class Options:
     trade_s: float = TRADE_S
     keep: bool = False
+    venue: str = "binance"  # the protocol the sim speaks, the trader trades and the watchdog kills
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Result:
     """What ``--json`` prints: one object, written once the run has ended either way."""
 
     scenario: str
+    venue: str
     outcome: str = "fail"
     reason: str = ""
     timeline: list[dict[str, Any]] = field(default_factory=list)
@@ -78,13 +80,13 @@ class Console:
 
 def run(scenario: Scenario, options: Options, out: TextIO, report: TextIO | None = None) -> int:
     """Run `scenario`, narrating to `out`; with `report` (``--json``), end with one JSON
-    object there: the scenario, its outcome ("pass" or "fail", with the reason) and the
-    kill timeline's stages in ms after the trigger."""
+    object there: the scenario, the venue, its outcome ("pass" or "fail", with the reason) and
+    the kill timeline's stages in ms after the trigger."""
     console = Console(out)
-    result = Result(scenario.name)
+    result = Result(scenario.name, options.venue)
     began = time.monotonic()
-    console.line(f"Kill-switch demo · {scenario.name}: {scenario.title}")
-    with World(keep=options.keep) as world:
+    console.line(f"Kill-switch demo · {scenario.name}: {scenario.title} · on {options.venue}")
+    with World(keep=options.keep, venue=options.venue) as world:
         try:
             _start(world, console)
             _trade(world, console, options.trade_s)
@@ -240,6 +242,7 @@ def _show_kill(world: World, console: Console, trigger: Trigger) -> list[timelin
         kill_timing=world.trader_status().get("kill_timing"),
         watchdog_key=world.keys.watchdog.api_key,
         trader_key=world.keys.trader.api_key,
+        venue=world.venue,
     )
     rows = timeline.kill_rows(evidence)
     console.section("Kill timeline  (ms after the trigger, CLOCK_MONOTONIC across processes)")

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-CANCEL_ALL = "DELETE /fapi/v1/allOpenOrders"
+from harness.sim import CANCEL_ALL_ENDPOINT
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Evidence:
     kill_timing: Mapping[str, Any] | None  # /status kill_timing
     watchdog_key: str
     trader_key: str
+    venue: str = "binance"  # the sim's protocol: the journal's endpoint names are its own
 
 
 # The milestones a kill must show, in the order a reader expects them.
@@ -85,13 +86,14 @@ def _watchdog_timing(timing: Mapping[str, Any] | None, since: float) -> list[Row
 def _journal_rows(ev: Evidence) -> list[Row]:
     rows: list[Row] = []
     after = [e for e in ev.journal if float(e["mono"]) >= ev.trigger_mono]
+    cancel_all = CANCEL_ALL_ENDPOINT[ev.venue]
     cancel = _first(
-        after, lambda e: e["endpoint"] == CANCEL_ALL and e.get("api_key") == ev.watchdog_key
+        after, lambda e: e["endpoint"] == cancel_all and e.get("api_key") == ev.watchdog_key
     )
     if cancel is not None:
         rows.append(
             Row(float(cancel["mono"]), "cancel-all sent",
-                f"{CANCEL_ALL} {cancel.get('detail') or ''}".strip(), "venue journal")
+                f"{cancel_all} {cancel.get('detail') or ''}".strip(), "venue journal")
         )  # fmt: skip
     deleted = _first(
         after, lambda e: e["endpoint"] == "key_deleted" and e.get("api_key") == ev.trader_key
@@ -99,7 +101,7 @@ def _journal_rows(ev: Evidence) -> list[Row]:
     if deleted is not None:
         rows.append(
             Row(float(deleted["mono"]), "trader key refused",
-                "key deleted with the master key: refused (-2015) from here on", "venue journal")
+                "key deleted with the master key: refused from here on", "venue journal")
         )  # fmt: skip
     return rows
 

@@ -18,8 +18,6 @@ from typing import Any
 
 from demo.errors import DemoError
 
-KEY_REFUSED_CODES = (-2015, -2014)
-
 
 class SimAdmin:
     """``/admin`` on the sim's loopback admin port; JSON in, JSON out."""
@@ -76,15 +74,12 @@ class Answer:
     status: int
     code: int | None  # the venue's error code, None on success
     msg: str
-
-    @property
-    def key_refused(self) -> bool:
-        return self.code in KEY_REFUSED_CODES
+    key_refused: bool = False  # the venue says the key is unknown or deleted
 
 
 class SignedClient:
-    """Signed REST with one key over one keep-alive connection (used by the order flood and
-    the proof's key probe). The signature is HMAC-SHA256 of exactly the query sent."""
+    """Signed REST with one key over one keep-alive connection, in one venue's words (used by
+    the order flood and the proof's key probe)."""
 
     def __init__(self, base_url: str, api_key: str, secret: str, timeout_s: float = 5.0) -> None:
         parsed = urllib.parse.urlsplit(base_url)
@@ -94,32 +89,98 @@ class SignedClient:
         self._api_key = api_key
         self._secret = secret.encode()
 
-    def request(self, method: str, path: str, params: dict[str, str]) -> Answer:
-        query = urllib.parse.urlencode(params | {"timestamp": str(int(time.time() * 1000))})
-        signature = hmac.new(self._secret, query.encode(), hashlib.sha256).hexdigest()
-        url = f"{path}?{query}&signature={signature}"
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None = None
+    ) -> tuple[int, bytes]:
         try:
-            self._conn.request(method, url, headers={"X-MBX-APIKEY": self._api_key})
+            self._conn.request(method, url, body=body, headers=headers)
             response = self._conn.getresponse()
-            body = response.read()
+            return response.status, response.read()
         except (OSError, http.client.HTTPException) as exc:
             self._conn.close()
-            raise DemoError(f"venue {method} {path} failed: {exc}") from None
-        return _answer(response.status, body)
-
-    def balance(self) -> Answer:
-        """A harmless signed read: does the venue still accept this key?"""
-        return self.request("GET", "/fapi/v2/balance", {})
+            raise DemoError(f"venue {method} {url.split('?')[0]} failed: {exc}") from None
 
     def close(self) -> None:
         self._conn.close()
 
 
-def _answer(status: int, body: bytes) -> Answer:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return Answer(status, None, body[:200].decode(errors="replace"))
-    if isinstance(payload, dict) and isinstance(payload.get("code"), int) and status >= 400:
-        return Answer(status, payload["code"], str(payload.get("msg", "")))
-    return Answer(status, None, "ok")
+class BinanceClient(SignedClient):
+    """Binance USDⓈ-M: HMAC-SHA256 of exactly the query sent, the key in ``X-MBX-APIKEY``."""
+
+    KEY_REFUSED_CODES = (-2015, -2014)
+
+    def request(self, method: str, path: str, params: dict[str, str]) -> Answer:
+        query = urllib.parse.urlencode(params | {"timestamp": str(int(time.time() * 1000))})
+        url = f"{path}?{query}&signature={self._sign(query)}"
+        status, body = self._send(method, url, {"X-MBX-APIKEY": self._api_key})
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return Answer(status, None, body[:200].decode(errors="replace"))
+        if isinstance(payload, dict) and isinstance(payload.get("code"), int) and status >= 400:
+            code = payload["code"]
+            return Answer(status, code, str(payload.get("msg", "")), code in self.KEY_REFUSED_CODES)
+        return Answer(status, None, "ok")
+
+    def place_limit_buy(self, symbol: str, price: str, qty: str, client_id: str) -> Answer:
+        return self.request("POST", "/fapi/v1/order", {
+            "symbol": symbol, "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+            "quantity": qty, "price": price, "newClientOrderId": client_id,
+        })  # fmt: skip
+
+    def balance(self) -> Answer:
+        """A harmless signed read: does the venue still accept this key?"""
+        return self.request("GET", "/fapi/v2/balance", {})
+
+
+class BybitClient(SignedClient):
+    """Bybit v5: ``X-BAPI-*`` headers, HMAC-SHA256 of timestamp + key + window + the query
+    string or the JSON body; every answer an envelope whose ``retCode`` 0 is success."""
+
+    KEY_REFUSED_CODES = (10003, 33004)
+    RECV_WINDOW = "5000"
+
+    def request(
+        self, method: str, path: str, query: str = "", body: dict[str, str] | None = None
+    ) -> Answer:
+        text = "" if body is None else json.dumps(body)
+        stamp = str(int(time.time() * 1000))
+        headers = {
+            "X-BAPI-API-KEY": self._api_key,
+            "X-BAPI-TIMESTAMP": stamp,
+            "X-BAPI-RECV-WINDOW": self.RECV_WINDOW,
+            "X-BAPI-SIGN": self._sign(f"{stamp}{self._api_key}{self.RECV_WINDOW}{text or query}"),
+            "Content-Type": "application/json",
+        }
+        url = f"{path}?{query}" if query else path
+        status, raw = self._send(method, url, headers, text.encode() if body is not None else None)
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            return Answer(status, None, raw[:200].decode(errors="replace"))
+        code = payload.get("retCode") if isinstance(payload, dict) else None
+        if not isinstance(code, int):
+            return Answer(status, None, raw[:200].decode(errors="replace"))
+        if code == 0:
+            return Answer(status, None, "ok")
+        return Answer(status, code, str(payload.get("retMsg", "")), code in self.KEY_REFUSED_CODES)
+
+    def place_limit_buy(self, symbol: str, price: str, qty: str, client_id: str) -> Answer:
+        return self.request("POST", "/v5/order/create", body={
+            "category": "linear", "symbol": symbol, "side": "Buy", "orderType": "Limit",
+            "timeInForce": "GTC", "qty": qty, "price": price, "orderLinkId": client_id,
+        })  # fmt: skip
+
+    def balance(self) -> Answer:
+        """A harmless signed read: does the venue still accept this key?"""
+        return self.request("GET", "/v5/account/wallet-balance", "accountType=UNIFIED")
+
+
+def signed_client(
+    venue: str, base_url: str, api_key: str, secret: str
+) -> BinanceClient | BybitClient:
+    kind = BybitClient if venue == "bybit" else BinanceClient
+    return kind(base_url, api_key, secret)

@@ -24,7 +24,7 @@ from typing import Any
 from demo import configs
 from demo.errors import DemoError, StartError
 from demo.procs import Proc, wait_for, wait_ready_file
-from demo.venue import SignedClient, SimAdmin
+from demo.venue import BinanceClient, BybitClient, SimAdmin, signed_client
 from harness.control import control_request, parse_metrics
 
 START_WITHIN_S = 60.0  # generous: a first run on a busy machine imports everything cold
@@ -46,10 +46,13 @@ class SimInfo:
 
 
 class World:
-    def __init__(self, *, keep: bool = False, limits: str = configs.LIMITS) -> None:
+    def __init__(
+        self, *, keep: bool = False, limits: str = configs.LIMITS, venue: str = "binance"
+    ) -> None:
         # A short path: Unix socket names are limited to 108 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="ksdemo-"))
         self.keep = keep
+        self.venue = venue  # the sim's protocol (exchange-sim --venue), spoken by every part
         self.limits = limits  # the limits file's text, for the watchdog and the trader
         self.keys = configs.world_keys()
         self.procs: dict[str, Proc] = {}
@@ -86,8 +89,8 @@ class World:
         ready = self.root / "sim.ready"
         proc = self._spawn(
             "sim",
-            ["-m", "exchange_sim", "--host", "127.0.0.1", "--port", "0", "--admin-port", "0",
-             "--config", str(config), "--ready-file", str(ready)],
+            ["-m", "exchange_sim", "--venue", self.venue, "--host", "127.0.0.1", "--port", "0",
+             "--admin-port", "0", "--config", str(config), "--ready-file", str(ready)],
         )  # fmt: skip
         info = wait_ready_file(ready, proc, START_WITHIN_S)
         port, admin_port = int(info["port"]), int(info["admin_port"])
@@ -112,7 +115,7 @@ class World:
     def start_watchdog(self) -> Proc:
         sim = self._require_sim()
         endpoints = configs.Endpoints(sim.base_url, sim.ws_url)
-        text = configs.watchdog_toml(endpoints, self.keys.trader_email)
+        text = configs.watchdog_toml(endpoints, self.keys, self.venue)
         config = _write(self.root / "watchdog.toml", text, 0o644)
         proc = self._spawn("watchdog", ["-m", "watchdog", "run", "--config", str(config)])
 
@@ -145,7 +148,7 @@ class World:
     def start_trader(self) -> Proc:
         sim = self._require_sim()
         endpoints = configs.Endpoints(sim.base_url, sim.ws_url)
-        text = configs.trader_toml(endpoints, str(self.root / "ingress.sock"))
+        text = configs.trader_toml(endpoints, str(self.root / "ingress.sock"), self.venue)
         config = _write(self.root / "trader.toml", text, 0o644)
         ready = self.root / "trader.ready"
         proc = self._spawn(
@@ -210,9 +213,9 @@ class World:
         with urllib.request.urlopen(url, timeout=2) as response:
             return parse_metrics(response.read().decode())
 
-    def trader_client(self) -> SignedClient:
+    def trader_client(self) -> BinanceClient | BybitClient:
         key = self.keys.trader
-        return SignedClient(self._require_sim().base_url, key.api_key, key.secret)
+        return signed_client(self.venue, self._require_sim().base_url, key.api_key, key.secret)
 
     def open_orders(self) -> list[dict[str, Any]]:
         return self.admin.open_orders(configs.TRADER_ACCOUNT)

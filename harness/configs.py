@@ -43,6 +43,11 @@ def credentials_toml(api_key: str, secret: str | None = None) -> str:
     return toml_table(None, {"api_key": api_key, "secret": secret})
 
 
+# The trader's [venue] kind and the watchdog's [traders.venue] kind (the same words) for each
+# protocol exchange_sim speaks (``--venue``).
+VENUE_KIND = {"binance": "binance_futures", "bybit": "bybit"}
+
+
 @dataclass(frozen=True)
 class VenueLink:
     """The watchdog's own path to the venue for one trader: ``[traders.venue]``.
@@ -253,11 +258,13 @@ class TraderConfig:
     telemetry_interval_s: float | None = None
     cpus: tuple[int, ...] | None = None  # [host] cpus: the CPUs the trader pins itself to
     metrics_host: str | None = "127.0.0.1"
+    venue_kind: str | None = None  # [venue] kind: VENUE_KIND of the sim's venue
 
     def to_toml(self) -> str:
         text = toml_table(
             "[venue]",
             {
+                "kind": self.venue_kind,
                 "base_url": self.base_url,
                 "ws_url": self.ws_url,
                 "credentials_file": self.credentials_file,

@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,17 @@ from typing import Any
 import aiohttp
 import yarl
 
-from harness.configs import VenueLink
+from harness.configs import VENUE_KIND, VenueLink
 from harness.procs import Child, start_module, wait_ready_file
 
 ADMIN_TIMEOUT_S = 10.0
+VENUES = ("binance", "bybit")  # the protocols the sim speaks (``exchange-sim --venue``)
+# How the sim's journal names an endpoint in each venue's protocol.
+NEW_ORDER_ENDPOINT = {"binance": "POST /fapi/v1/order", "bybit": "POST /v5/order/create"}
+CANCEL_ALL_ENDPOINT = {
+    "binance": "DELETE /fapi/v1/allOpenOrders",
+    "bybit": "POST /v5/order/cancel-all",
+}
 
 
 @dataclass(frozen=True)
@@ -213,6 +220,31 @@ def signed_query(key: SimKey, params: dict[str, Any], timestamp_ms: int | None =
     )
     payload = urllib.parse.urlencode(full)
     return f"{payload}&signature={sign(key.secret, payload)}"
+
+
+def bybit_uid(accounts: Sequence[str], account: str) -> str:
+    """The Bybit front's UID of ``account``: 1000001 + its place among the config's
+    ``accounts`` (documented in docs/exchange_sim.md)."""
+    return str(1_000_001 + list(accounts).index(account))
+
+
+def private_ws_url(venue: str, ws_url: str) -> str:
+    """The account's private stream as the watchdog's ``ws_url`` names it: Binance's base (the
+    listen key is appended), Bybit's private endpoint."""
+    return f"{ws_url}/v5/private" if venue == "bybit" else ws_url
+
+
+def venue_link(
+    venue: str, base_url: str, ws_url: str, *, email: str, uid: str, **fields: Any
+) -> VenueLink:
+    """The watchdog's ``[traders.venue]`` for a trader whose sub-account has ``email`` and
+    ``uid``, on a sim speaking ``venue`` at ``base_url`` and ``ws_url``; ``fields`` override the
+    link's defaults (a Bybit link arms DCP for 10 s by default)."""
+    named: dict[str, Any] = (
+        {"trader_uid": uid, "dcp_window_s": 10} if venue == "bybit" else {"trader_email": email}
+    )
+    private = private_ws_url(venue, ws_url)
+    return VenueLink(base_url, private, kind=VENUE_KIND[venue], **(named | fields))
 
 
 class AdminError(RuntimeError):
@@ -475,32 +507,22 @@ class SimProcess:
 
     @property
     def private_ws_url(self) -> str:
-        """The account's private stream as the watchdog's ``ws_url`` names it: Binance's base
-        (the listen key is appended), Bybit's private endpoint."""
-        return f"{self.ws_url}/v5/private" if self.venue == "bybit" else self.ws_url
+        return private_ws_url(self.venue, self.ws_url)
 
     @property
     def watchdog_kind(self) -> str:
         """The watchdog's ``[traders.venue] kind`` for this sim's front."""
-        return "bybit" if self.venue == "bybit" else "binance_futures"
+        return VENUE_KIND[self.venue]
 
     def uid(self, account: str) -> str:
-        """The Bybit front's UID of ``account``: 1000001 + its place in the config (documented
-        in docs/exchange_sim.md)."""
-        names = [a.name for a in self.config.accounts]
-        return str(1_000_001 + names.index(account))
+        """The Bybit front's UID of ``account``."""
+        return bybit_uid([a.name for a in self.config.accounts], account)
 
     def venue_link(self, account: str, **fields: Any) -> VenueLink:
-        """The watchdog's ``[traders.venue]`` for ``account``'s trader on this sim, either venue;
-        ``fields`` override the link's defaults (a Bybit link arms DCP for 10 s by default)."""
+        """The watchdog's ``[traders.venue]`` for ``account``'s trader on this sim."""
         email = next(a.email for a in self.config.accounts if a.name == account)
-        named: dict[str, Any] = (
-            {"trader_uid": self.uid(account), "dcp_window_s": 10}
-            if self.venue == "bybit"
-            else {"trader_email": email}
-        )
-        return VenueLink(
-            self.base_url, self.private_ws_url, kind=self.watchdog_kind, **(named | fields)
+        return venue_link(
+            self.venue, self.base_url, self.ws_url, email=email, uid=self.uid(account), **fields
         )
 
     def place_order(

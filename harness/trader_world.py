@@ -15,10 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.configs import TraderConfig, WatchdogConfig, WatchedTrader, credentials_toml
+from harness.configs import (
+    VENUE_KIND,
+    TraderConfig,
+    WatchdogConfig,
+    WatchedTrader,
+    credentials_toml,
+)
 from harness.control import parse_metrics
 from harness.procs import REPO, Child, start_module, stop_all, wait_ready_file
-from harness.sim import SimConfig, SimProcess
+from harness.sim import NEW_ORDER_ENDPOINT, SimConfig, SimProcess
 from harness.wait import wait_until
 
 TRADER_ID = "mm1"
@@ -82,6 +88,7 @@ def trader_config(sim: SimProcess, root: Path) -> TraderConfig:
         busy_poll=False,
         cpus=(),
         metrics_host=None,
+        venue_kind=VENUE_KIND[sim.venue],
     )
 
 
@@ -106,11 +113,13 @@ class TraderProc:
 
 
 class World:
-    """A sim, a watchdog and a trader wired together in ``root``."""
+    """A sim speaking ``venue``'s protocol, a watchdog and a trader wired together in ``root``."""
 
-    def __init__(self, root: Path, sim_config: SimConfig | None = None) -> None:
+    def __init__(
+        self, root: Path, sim_config: SimConfig | None = None, venue: str = "binance"
+    ) -> None:
         self.root = root
-        self.sim = SimProcess.start(root, sim_config or default_sim())
+        self.sim = SimProcess.start(root, sim_config or default_sim(), venue=venue)
         key = root / f"{TRADER_ID}.key"
         key.write_text(HMAC_KEY)
         key.chmod(0o600)
@@ -186,7 +195,7 @@ class World:
             e
             for e in self.sim.admin.journal(since=since)
             if e["kind"] == "request"
-            and e["endpoint"] == "POST /fapi/v1/order"
+            and e["endpoint"] == NEW_ORDER_ENDPOINT[self.sim.venue]
             and e["account"] == SIM_ACCOUNT
         ]
 
@@ -213,4 +222,6 @@ def default_sim() -> SimConfig:
         orders_per_10s=5000,
         orders_per_minute=30000,
         weight_per_minute=1_000_000,
+        bybit_orders_per_s=200,
+        bybit_ip_per_5s=20_000,
     )

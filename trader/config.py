@@ -16,6 +16,8 @@ from pathlib import Path
 from risk.tomltable import Table, loads, wrong_type
 from trader.errors import ConfigError
 
+VENUE_KINDS = ("binance_futures", "bybit")
+
 
 @dataclass(frozen=True, slots=True)
 class VenueConfig:
@@ -27,6 +29,7 @@ class VenueConfig:
     reconcile_interval_s: float = 0.5
     shutdown_timeout_s: float = 10.0
     fast_connections: int = 2  # order-entry fast path; 0 sends new orders through aiohttp
+    kind: str = "binance_futures"  # one of VENUE_KINDS: the protocol base_url and ws_url speak
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +180,7 @@ def _url(table: Table, key: str, schemes: tuple[str, ...]) -> str:
 
 def _venue(t: Table, base: Path) -> VenueConfig:
     t.reject_unknown(
-        ("base_url", "ws_url", "credentials_file", "request_timeout_s", "recv_window_ms",
+        ("kind", "base_url", "ws_url", "credentials_file", "request_timeout_s", "recv_window_ms",
          "reconcile_interval_s", "shutdown_timeout_s", "fast_connections")
     )  # fmt: skip
     return VenueConfig(
@@ -189,6 +192,7 @@ def _venue(t: Table, base: Path) -> VenueConfig:
         reconcile_interval_s=t.number("reconcile_interval_s", 0.5),
         shutdown_timeout_s=t.number("shutdown_timeout_s", 10.0),
         fast_connections=t.integer("fast_connections", 2, low=0, high=16),
+        kind=t.choice("kind", VENUE_KINDS, "binance_futures"),
     )
 
 

@@ -1,4 +1,8 @@
-"""bookTicker market data over one combined websocket stream, with staleness that fails safe.
+"""Top-of-book market data over one websocket stream, with staleness that fails safe.
+
+Binance's combined bookTicker stream is decoded here; another venue's stream plugs in its own
+decoder and the requests it wants written (``Greeting``: Bybit's subscription and ping, in
+``trader.bybit_feed``), and gets the same staleness machinery.
 
 The stream is read by ``trader.wsclient``: each message reaches ``BookFeed`` in the socket's own
 callback, and the listener decides (and writes orders) right there.
@@ -32,6 +36,7 @@ __all__ = [
     "BookTicker",
     "Clock",
     "FeedListener",
+    "Greeting",
     "Staleness",
     "Transition",
     "busy_poll",
@@ -81,6 +86,18 @@ def parse_book_ticker(raw: bytes | str) -> BookTicker:
     if (ticker.bid + ticker.ask + ticker.bid_qty + ticker.ask_qty) * 0.0 != 0.0:
         raise FeedError(f"bad bookTicker message: a number is not finite: {ticker}")
     return ticker
+
+
+@dataclass(frozen=True, slots=True)
+class Greeting:
+    """What a venue wants written on its market stream: requests once connected (a subscription)
+    and an application-level ping every ``ping_interval_s``. ``on_connect`` runs before the
+    requests go out: a decoder that keeps per-connection books resets them there."""
+
+    requests: tuple[bytes, ...]
+    ping: bytes
+    ping_interval_s: float
+    on_connect: Callable[[], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,10 +190,14 @@ class BookFeed:
         listener: FeedListener,
         clock: Clock,
         rng: random.Random | None = None,
-        decode: Callable[[bytes], BookTicker] = parse_book_ticker,
+        decode: Callable[[bytes], BookTicker | None] = parse_book_ticker,
+        greeting: Greeting | None = None,
     ) -> None:
         self._url = url
-        self._decode = decode  # raises FeedError on a message it cannot read
+        # Raises FeedError on a message it cannot read; None for a venue's answer to one of
+        # our requests (a subscription's ack, a pong): proof the connection lives, not a tick.
+        self._decode = decode
+        self._greeting = greeting
         self._config = config
         self._listener = listener
         self._clock = clock
@@ -225,10 +246,23 @@ class BookFeed:
         self.connects += 1
         self._last_conn_rx = self._clock.monotonic()
         try:
-            return await stream.wait_closed()
+            if self._greeting is None:
+                return await stream.wait_closed()
+            return await self._greeted(stream, self._greeting)
         finally:
             self._stream = None
             stream.abort()
+
+    async def _greeted(self, stream: StreamProtocol, greeting: Greeting) -> str:
+        greeting.on_connect()
+        for request in greeting.requests:
+            stream.send_text(request)
+        async with asyncio.TaskGroup() as tg:
+            pinging = tg.create_task(_keep_pinging(stream, greeting))
+            try:
+                return await stream.wait_closed()
+            finally:
+                pinging.cancel()
 
     def _on_message(self, raw: bytes, received_ns: int) -> None:
         """Called from the socket's callback for every message: the hot path starts here."""
@@ -238,6 +272,8 @@ class BookFeed:
         except FeedError as exc:
             self.bad_messages += 1
             log.warning("feed_message_dropped", extra={"error": str(exc)})
+            return
+        if ticker is None:
             return
         if not self._staleness.knows(ticker.symbol):
             self.bad_messages += 1
@@ -267,6 +303,13 @@ class BookFeed:
     def _emit(self, changes: list[Transition]) -> None:
         for change in changes:
             self._listener.on_feed_state(change)
+
+
+async def _keep_pinging(stream: StreamProtocol, greeting: Greeting) -> None:
+    """The venue's keep-alive on its own schedule; the silence timer, not this, finds a stall."""
+    while True:
+        await asyncio.sleep(greeting.ping_interval_s)
+        stream.send_text(greeting.ping)
 
 
 async def busy_poll() -> None:

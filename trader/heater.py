@@ -12,13 +12,13 @@ Every result is thrown away; nothing is sent, recorded or changed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import orjson
 
 from trader.app import Trader
 from trader.fastpath import OrderSigner
-from trader.feed import parse_book_ticker
+from trader.feed import BookTicker, parse_book_ticker
 from trader.strategy import Side
 from trader.venue import OrderRequest
 
@@ -39,12 +39,18 @@ class HotPathHeater:
         symbols: Sequence[str],
         signer: OrderSigner | None,
         interval_s: float,
+        *,
+        samples: Callable[[str], bytes] = sample_message,
+        decode: Callable[[bytes], BookTicker | None] = parse_book_ticker,
     ) -> None:
+        """``samples`` and ``decode``: the venue's own message and decoder (Binance's by
+        default); a decoder that keeps books must be one of the heater's own, never the feed's."""
         self._trader = trader
         self._symbols = tuple(symbols)
         self._signer = signer
         self._interval = interval_s
-        self._messages = tuple(sample_message(s) for s in self._symbols)
+        self._decode = decode
+        self._messages = tuple(samples(s) for s in self._symbols)
         self._request = OrderRequest(
             symbol=self._symbols[0], side=Side.BUY, price="100.00", qty="1.000",
             client_id="warm-0", reduce_only=False,
@@ -53,7 +59,7 @@ class HotPathHeater:
 
     def warm_once(self) -> None:
         for message in self._messages:
-            parse_book_ticker(message)
+            self._decode(message)
         requests = [r for symbol in self._symbols for r in self._trader.rehearse(symbol)]
         if self._signer is not None:
             # The requests a tick would send now; the sample one when no requote is due.

@@ -27,6 +27,7 @@ from trader.venue import (
     OrderReport,
     OrderRequest,
     OrderVenue,
+    PostOnlyWouldCross,
     UnknownOrder,
     VenueError,
     VenueRejected,
@@ -40,7 +41,6 @@ Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 _CID_SAFE = re.compile(r"[^A-Za-z0-9_]")
 _RETRY_INITIAL_S = 0.05  # first retry of a cancel or a query: 25-50 ms
-CODE_POST_ONLY_WOULD_CROSS = -5022
 
 
 @dataclass(slots=True, eq=False)
@@ -289,7 +289,7 @@ class OrderManager:
             self._throttle(exc.retry_after_s)
             self._forget(order)
             self._listener.order_rejected(order, "throttled (429)")
-        elif isinstance(exc, VenueRejected) and exc.code == CODE_POST_ONLY_WOULD_CROSS:
+        elif isinstance(exc, PostOnlyWouldCross):
             # The book moved between the tick and the venue: nothing went wrong, the quote
             # just expired. Counting it as a reject would feed the reject-ratio limits noise.
             self._forget(order)

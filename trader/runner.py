@@ -25,14 +25,15 @@ from risk import TradingState
 from trader.app import ShutdownResult, Trader
 from trader.config import TraderConfig
 from trader.errors import ConfigError
-from trader.fastpath import FastOrderEntry, FastPathConfig, OrderSigner
-from trader.feed import BookFeed, Clock, busy_poll, stream_url
+from trader.fastpath import FastOrderEntry
+from trader.feed import BookFeed, Clock, busy_poll
 from trader.heater import HotPathHeater
 from trader.host import HostVerifier, prepare_host
 from trader.instrument import Instrument
-from trader.metrics import FastPathMetrics, MetricsServer, TraderMetrics
+from trader.metrics import MetricsServer, TraderMetrics
 from trader.pretrade import PreTradeRisk, load_limits
-from trader.venue import BinanceOrderVenue, VenueError, open_order_session
+from trader.venue import VenueError, open_order_session
+from trader.venue_kind import WarmVenue, hot_path_heater, market_feed, order_entry
 from watchdog.client import ClientConfig, WatchdogClient, load_key
 from watchdog.errors import ConfigError as WatchdogConfigError
 from watchdog.sdnotify import SdNotifier
@@ -117,18 +118,12 @@ async def serve(
 
     client = WatchdogClient(client_config, clock=clock, on_state_change=on_state)
     try:
-        endpoint = wv.VenueEndpoint(
-            base_url=config.venue.base_url,
-            recv_window_ms=config.venue.recv_window_ms,
-            request_timeout_s=config.venue.request_timeout_s,
-        )
-        adapter = wv.BinanceFutures(session, endpoint, credentials, clock=clock)
-        venue = BinanceOrderVenue(adapter)
-        fast = _fast_entry(config, adapter, credentials, clock, metrics)
+        entry = order_entry(config, session, credentials, clock, metrics)
+        fast = entry.fast
         trader = Trader(
             instruments=instruments,
             strategy=config.strategy,
-            venue=venue,
+            venue=entry.venue,
             link=client,
             pretrade=PreTradeRisk(limits, now=clock.wall()),
             metrics=metrics,
@@ -142,7 +137,7 @@ async def serve(
         )
         holder.append(trader)
         await server.start()
-        await _warm_up(venue)
+        await _warm_up(entry.venue)
         await client.start()
         result = await _main_loop(config, options, trader, server.port, clock, fast, notifier)
     finally:
@@ -157,34 +152,7 @@ async def serve(
     return 0
 
 
-def _fast_entry(
-    config: TraderConfig,
-    adapter: wv.BinanceFutures,
-    credentials: wv.Credentials,
-    clock: Clock,
-    metrics: TraderMetrics,
-) -> FastOrderEntry | None:
-    """The order-entry fast path over its own connections, or None when configured off."""
-    venue = config.venue
-    if venue.fast_connections == 0:
-        return None
-
-    def timestamp_ms() -> int:
-        return int(clock.wall() * 1000.0 + adapter.time_offset_ms)
-
-    return FastOrderEntry(
-        venue.base_url,
-        OrderSigner(venue.base_url, credentials, venue.recv_window_ms),
-        timestamp_ms,
-        adapter.sync_time,
-        FastPathConfig(
-            connections=venue.fast_connections, request_timeout_s=venue.request_timeout_s
-        ),
-        FastPathMetrics(metrics),
-    )
-
-
-async def _warm_up(venue: BinanceOrderVenue) -> None:
+async def _warm_up(venue: WarmVenue) -> None:
     try:
         await venue.warm_up(4)
     except VenueError as exc:
@@ -204,7 +172,8 @@ async def _main_loop(
     stop = asyncio.Event()
     _install_signals(stop.set)
     symbols = [s.symbol for s in config.symbols]
-    feed = BookFeed(stream_url(config.venue.ws_url, symbols), symbols, config.feed, trader, clock)
+    venue = config.venue
+    feed = market_feed(venue.kind, venue.ws_url, symbols, config.feed, trader, clock)
     try:
         return await _trade(config, options, trader, fast, feed, stop, metrics_port, notifier)
     except Exception:
@@ -268,7 +237,7 @@ def _heater(
         return None
     signer = fast.signer if fast is not None else None
     symbols = [s.symbol for s in config.symbols]
-    return HotPathHeater(trader, symbols, signer, interval_ms / 1000.0)
+    return hot_path_heater(config.venue.kind, trader, symbols, signer, interval_ms / 1000.0)
 
 
 def _install_signals(on_stop: Callable[[], None]) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import contextvars
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
@@ -38,6 +38,23 @@ class VenueRejected(VenueError, ValueError):
         super().__init__(f"venue rejected the request: {code} {message}")
         self.code = code
         self.reason = message
+
+
+class PostOnlyWouldCross(VenueRejected):
+    """A post-only order the venue refused because it would have taken liquidity: the book
+    moved between the tick and the venue. Nothing went wrong; the quote just expired."""
+
+
+# Binance's code for it, and Bybit's: a generic parameter error (10001) whose message names
+# PostOnly, the only words that tell it apart.
+_BINANCE_POST_ONLY = -5022
+_BYBIT_PARAMS = 10001
+
+
+def _would_cross(exc: wv.VenueAnswerError) -> bool:
+    if exc.code == _BINANCE_POST_ONLY:
+        return True
+    return exc.code == _BYBIT_PARAMS and "PostOnly" in exc.msg
 
 
 class UnknownOrder(VenueRejected):
@@ -100,6 +117,21 @@ class AccountReport:
     unrealized_pnl: float
     positions: tuple[PositionReport, ...] = field(default_factory=tuple)
 
+    @classmethod
+    def of(cls, view: wv.AccountView) -> AccountReport:
+        """The order manager's floats from an adapter's exact account view."""
+        positions = tuple(
+            PositionReport(
+                p.symbol,
+                float(p.qty),
+                _float(p.mark_price),
+                float(p.unrealized_pnl),
+                float(p.entry_price),
+            )
+            for p in view.positions
+        )
+        return cls(float(view.equity), float(view.unrealized), positions)
+
     def position(self, symbol: str) -> float:
         found = self.find(symbol)
         return found.qty if found is not None else 0.0
@@ -142,11 +174,17 @@ async def _on_headers_sent(
     _params: aiohttp.TraceRequestHeadersSentParams,
 ) -> None:
     # aiohttp writes a body-less request synchronously right after this hook returns, so this
-    # is the last point before the bytes reach the socket that a client can observe.
+    # is the last point before the bytes reach the socket that a client can observe (a request
+    # with a JSON body, Bybit's, has its body written right after its headers).
     hook = _SENT_HOOK.get()
     if hook is not None:
         _SENT_HOOK.set(None)
         hook()
+
+
+def note_sent(on_sent: SentHook | None) -> None:
+    """Call ``on_sent`` when this task's next request on the order session is sent."""
+    _SENT_HOOK.set(on_sent)
 
 
 def _nodelay_socket(addr_info: tuple[Any, ...]) -> socket.socket:
@@ -205,7 +243,8 @@ def translated(definite: bool) -> Iterator[None]:
     except (wv.VenueRejected, wv.TimestampOutOfWindow) as exc:
         if not definite:
             raise VenueUnavailable(str(exc)) from exc
-        raise VenueRejected(exc.code or 0, exc.msg) from exc
+        kind = PostOnlyWouldCross if _would_cross(exc) else VenueRejected
+        raise kind(exc.code or 0, exc.msg) from exc
     except (wv.VenueUnavailable, wv.VenueProtocolError, wv.VenueAnswerError) as exc:
         raise VenueUnavailable(str(exc)) from exc
 
@@ -217,7 +256,7 @@ class BinanceOrderVenue:
         self._adapter = adapter
 
     async def place(self, order: OrderRequest, on_sent: SentHook | None = None) -> OrderReport:
-        _SENT_HOOK.set(on_sent)
+        note_sent(on_sent)
         with translated(definite=True):
             ack = await self._adapter.new_order(
                 order.symbol,
@@ -245,23 +284,26 @@ class BinanceOrderVenue:
 
     async def account(self) -> AccountReport:
         with translated(definite=False):
-            view = await self._adapter.account()
-        positions = tuple(
-            PositionReport(
-                p.symbol,
-                float(p.qty),
-                _float(p.mark_price),
-                float(p.unrealized_pnl),
-                float(p.entry_price),
-            )
-            for p in view.positions
-        )
-        return AccountReport(float(view.equity), float(view.unrealized), positions)
+            return AccountReport.of(await self._adapter.account())
 
     async def warm_up(self, connections: int) -> None:
         """Open keep-alive connections now, so the first orders do not pay for a handshake."""
-        with translated(definite=False):
-            async with asyncio.TaskGroup() as tg:
-                for _ in range(connections):
-                    tg.create_task(self._adapter.ping())
-            await self._adapter.sync_time()
+        await warm_connections(connections, self._adapter.ping, self._adapter.sync_time)
+
+
+async def warm_connections(
+    connections: int,
+    touch: Callable[[], Coroutine[Any, Any, object]],
+    sync_time: Callable[[], Awaitable[float]],
+) -> None:
+    """``connections`` concurrent cheap calls open as many keep-alive connections; then the
+    venue's clock is learnt. A failure is one venue error, never an exception group: the
+    caller treats an unreachable venue at start as a warning."""
+    with translated(definite=False):
+        touched = await asyncio.gather(
+            *(touch() for _ in range(connections)), return_exceptions=True
+        )
+        for outcome in touched:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        await sync_time()

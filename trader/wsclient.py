@@ -9,7 +9,9 @@ timestamp, straight to the feed: no queue, no task hop.
 What a market stream needs and no more: the client handshake (no extensions, no
 subprotocols), text/binary messages (fragmented ones reassembled), pings answered, a close
 answered and reported, everything else a protocol error that ends the connection. The peer's
-frames must not be masked; ours always are. A message larger than ``max_size`` ends the
+frames must not be masked; ours always are. The client writes only what a venue asks of a
+market stream: pongs, the close reply, and the venue's own text requests (``send_text``: a
+subscription, an application-level ping). A message larger than ``max_size`` ends the
 connection before it is buffered. An exception from the message handler is not swallowed: it
 ends the connection and is raised by ``wait_closed()`` to whoever runs the stream.
 """
@@ -73,11 +75,18 @@ def endpoint(url: str, key: bytes | None = None) -> Endpoint:
 
 def client_frame(opcode: int, payload: bytes, mask: bytes | None = None) -> bytes:
     """One masked, final client frame (control frames: at most 125 bytes)."""
-    if len(payload) > 125:
-        raise ValueError("client frames here are control frames: at most 125 bytes")
+    size = len(payload)
+    if opcode & 0x8 and size > 125:
+        raise ValueError("a control frame carries at most 125 bytes")
     key = mask if mask is not None else os.urandom(4)
     masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    return bytes((0x80 | opcode, 0x80 | len(payload))) + key + masked
+    if size <= 125:
+        head = bytes((0x80 | opcode, 0x80 | size))
+    elif size < 1 << 16:
+        head = bytes((0x80 | opcode, 0x80 | 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 0x80 | 127)) + size.to_bytes(8, "big")
+    return head + key + masked
 
 
 class StreamProtocol(asyncio.Protocol):
@@ -140,6 +149,11 @@ class StreamProtocol(asyncio.Protocol):
     def abort(self) -> None:
         if self._transport is not None:
             self._transport.abort()
+
+    def send_text(self, message: bytes) -> None:
+        """Write one text message (a venue's subscribe or ping request); dropped once closed."""
+        if self._transport is not None and not self.ended.done():
+            self._transport.write(client_frame(OP_TEXT, message))
 
     # -- internals -------------------------------------------------------------------------
 

@@ -52,14 +52,24 @@ def assert_clean(stdout: str) -> None:
     assert processes_under(root) == []
 
 
+# How each venue refuses a deleted key: Binance with HTTP 401 and -2015, Bybit with HTTP 200
+# and retCode 10003.
+KEY_REFUSED = {"binance": "HTTP 401 -2015", "bybit": "HTTP 200 10003"}
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit"])
 @pytest.mark.parametrize("scenario", KILLS)
-def test_a_kill_scenario_ends_with_an_empty_book_and_the_key_refused(scenario: str) -> None:
-    done = run_demo("--scenario", scenario, "--trade-s", "2")
+def test_a_kill_scenario_ends_with_an_empty_book_and_the_key_refused(
+    scenario: str, venue: str
+) -> None:
+    done = run_demo("--scenario", scenario, "--venue", venue, "--trade-s", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
+    assert out.splitlines()[0].endswith(f" · on {venue}")
     assert "watchdog armed: trader process known" in out  # its status said so, not a promise
     assert "ok   open orders at the venue: BTCUSDT 0, ETHUSDT 0" in out
-    assert re.search(r"ok   a signed request with the trader's key: HTTP 401 -2015", out)
+    refused = KEY_REFUSED[venue]
+    assert re.search(rf"ok   a signed request with the trader's key: {refused}", out)
     assert "ok   `watchdog status`: KILLED, latched=True" in out
     for milestone in ("trigger", "detection", "latch persisted", "cancel-all sent",
                       "no open orders", "trader key refused", "trader stopped"):  # fmt: skip
@@ -117,7 +127,12 @@ def test_a_run_as_json_prints_one_object_with_the_outcome_and_the_timeline() -> 
     done = run_demo("--scenario", KILLS[0], "--trade-s", "1", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)  # one object, nothing else: the narration is on stderr
-    assert (result["scenario"], result["outcome"], result["reason"]) == (KILLS[0], "pass", "")
+    assert (result["scenario"], result["venue"], result["outcome"], result["reason"]) == (
+        KILLS[0],
+        "binance",
+        "pass",
+        "",
+    )
     stages = [stage["stage"] for stage in result["timeline"]]
     assert set(KILL_MILESTONES) <= set(stages)
     assert result["timeline"][0] == {

@@ -70,6 +70,19 @@ def test_render_aligns_columns_with_signed_milliseconds() -> None:
     assert len(sources) == 1  # the source column is aligned too
 
 
+def test_the_cancel_all_is_found_under_the_venues_own_endpoint_name() -> None:
+    journal = [
+        {"mono": 100.010, "endpoint": "DELETE /fapi/v1/allOpenOrders", "api_key": WD},
+        {"mono": 100.030, "endpoint": "POST /v5/order/cancel-all", "api_key": WD},
+    ]
+    rows = kill_rows(evidence(journal=journal, venue="bybit"))
+    (cancel,) = [r for r in rows if r.milestone == "cancel-all sent"]
+    assert (round((cancel.mono - 100.0) * 1000, 3), cancel.detail) == (
+        30.0,
+        "POST /v5/order/cancel-all",
+    )
+
+
 def test_stages_are_the_rows_as_data_in_milliseconds_after_the_trigger() -> None:
     rows = kill_rows(evidence())
     data = stages(rows, 100.0)

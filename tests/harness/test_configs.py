@@ -74,10 +74,12 @@ def test_the_trader_reads_its_config_with_two_symbols_and_pinned_cpus(tmp_path: 
     config = TraderConfig(
         "http://127.0.0.1:1", "ws://127.0.0.1:1", str(tmp_path / "in.sock"), "t", "t.key"
     )
-    path.write_text(config.with_(symbols=(*config.symbols, ETHUSDT_QUOTE), cpus=(1,)).to_toml())
+    symbols = (*config.symbols, ETHUSDT_QUOTE)
+    path.write_text(config.with_(symbols=symbols, cpus=(1,), venue_kind="bybit").to_toml())
 
     loaded = load_trader_config(path)
 
     assert loaded.watchdog.trader_id == "t"
+    assert loaded.venue.kind == "bybit"
     assert [s.symbol for s in loaded.symbols] == ["BTCUSDT", "ETHUSDT"]
     assert tomllib.loads(path.read_text())["host"]["cpus"] == [1]

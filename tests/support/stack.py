@@ -35,23 +35,24 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import pytest
+
 from harness.configs import (
     BTCUSDT_QUOTE,
     ETHUSDT_QUOTE,
+    VENUE_KIND,
     TraderConfig,
-    VenueLink,
     WatchdogConfig,
     WatchedTrader,
     credentials_toml,
 )
 from harness.control import control_request, parse_metrics
 from harness.procs import Child, start_module, wait_ready_file
-from harness.sim import SimConfig, SimKey, SimProcess
+from harness.sim import CANCEL_ALL_ENDPOINT, VENUES, SimConfig, SimKey, SimProcess
 from harness.wait import wait_until
 
 TRADER = "alpha"
 TRADER_ACCOUNT = "trader1"
-TRADER_EMAIL = "trader1@sub.sim"
 HMAC_KEY_HEX = bytes(range(64, 104)).hex()
 POLL_S = 0.02
 
@@ -120,6 +121,11 @@ REAL_TRADER = TraderConfig(
     telemetry_interval_s=0.25,
 )
 
+# A scenario that touches the venue runs on each protocol the sim speaks: with the ``stack``
+# fixture, or as ``venue`` passed to ``StackSpec``.
+BOTH_VENUES = pytest.mark.parametrize("stack", VENUES, indirect=True)
+EACH_VENUE = pytest.mark.parametrize("venue", VENUES)
+
 POSTURE_QUOTE = 0
 WATCHDOG_KILLED = 4
 
@@ -128,11 +134,18 @@ WATCHDOG_KILLED = 4
 class StackSpec:
     """What a scenario changes about the stack."""
 
-    # The venue's weight limit is per IP, and on loopback the trader, the watchdog (its own
-    # reconciliation every 0.25 s) and the tests share one: five hosts' worth of weight.
+    # The venue's limits are per IP (and Bybit's order limit per account), and on loopback the
+    # trader, the watchdog (its own reconciliation every 0.25 s) and the tests share them: five
+    # hosts' worth of weight, and room for a flood the watchdog, not the venue, must stop.
     sim: SimConfig = field(
-        default_factory=lambda: SimConfig(retry_after_s=1, weight_per_minute=5 * 2400)
+        default_factory=lambda: SimConfig(
+            retry_after_s=1,
+            weight_per_minute=5 * 2400,
+            bybit_orders_per_s=1000,
+            bybit_ip_per_5s=100_000,
+        )
     )
+    venue: str = "binance"  # the protocol the sim speaks and the trader and watchdog use
     stop_process: bool = True  # False: the trader is out of the watchdog's reach (a zombie)
     dms_countdown_ms: int = 10_000
     drawdown_soft_pct: float = 10.0
@@ -331,7 +344,7 @@ class Stack:
 
     def _start(self) -> None:
         spec, root = self.spec, self.root
-        self.sim = sim = SimProcess.start(root, spec.sim)
+        self.sim = sim = SimProcess.start(root, spec.sim, venue=spec.venue)
         upstream = f"127.0.0.1:{sim.port}"
         for n, name in enumerate(p for p in spec.proxies if p in ("rest", "stream")):
             self.proxies[name] = _start_proxy(root, name, "tcp", upstream, spec.seed + n)
@@ -342,12 +355,9 @@ class Stack:
         _write_secret(root / "trader.cred", _secret_file(sim.trader_key))
         limits = LIMITS.format(dd_soft=spec.drawdown_soft_pct, dd_hard=spec.drawdown_hard_pct)
         (root / "limits.toml").write_text(limits)
-        venue = VenueLink(
-            base_url=sim.base_url,
-            ws_url=sim.ws_url,
-            trader_email=TRADER_EMAIL,
-            dms_countdown_ms=spec.dms_countdown_ms,
-            request_timeout_s=1.0,
+        # Binance's countdown is the spec's; Bybit's DCP keeps the link's window (whole seconds).
+        venue = sim.venue_link(
+            TRADER_ACCOUNT, dms_countdown_ms=spec.dms_countdown_ms, request_timeout_s=1.0
         )
         trader = WatchedTrader(
             id=TRADER,
@@ -412,6 +422,7 @@ class Stack:
         telemetry = self.proxies.get("telemetry")
         _write_secret(root / "trader-venue.cred", _secret_file(self.sim.trader_key))
         config = REAL_TRADER.with_(
+            venue_kind=VENUE_KIND[self.spec.venue],
             # New orders take the fast path's own connections to this same base URL: through
             # the REST proxy as well when there is one.
             base_url=f"http://{rest.url_host}" if rest else self.sim.base_url,
@@ -618,7 +629,8 @@ class Stack:
 
 
 def is_cancel_all(entry: dict[str, Any]) -> bool:
-    return entry.get("endpoint") == "DELETE /fapi/v1/allOpenOrders"
+    """A cancel-all in the journal of a sim speaking either venue's protocol."""
+    return entry.get("endpoint") in CANCEL_ALL_ENDPOINT.values()
 
 
 def is_key_deleted(entry: dict[str, Any]) -> bool:

@@ -105,6 +105,12 @@ def test_a_missing_required_key_is_named() -> None:
             r"host\.cpus: expected an array of CPU numbers \(integers >= 0\)$",
         ),
         ('ws_url = "ws://127.0.0.1:8080"', 'ws_url = "http://x"', r"venue\.ws_url: must start"),
+        (
+            'kind = "binance_futures"',
+            'kind = "okx"',
+            r"^t\.toml: venue\.kind: must be one of binance_futures, bybit, got 'okx'$",
+        ),
+        ('kind = "binance_futures"', "kind = 1", r"venue\.kind: expected a string, got an integer"),
         ('quote_qty = "0.002"', 'quote_qty = "0.0015"', r"quote_qty: must be a multiple"),
         (
             'max_position = "0.010"',
@@ -148,3 +154,12 @@ def test_no_symbols_is_an_error() -> None:
     text = example_text()[:start] + "[symbols]\n" + example_text()[end:]
     with pytest.raises(ConfigError, match="list at least one symbol"):
         parse(text)
+
+
+@pytest.mark.parametrize(("line", "kind"), [("", "binance_futures"), ('kind = "bybit"', "bybit")])
+def test_the_venue_kind_defaults_to_binance_futures_so_older_configs_keep_working(
+    line: str, kind: str
+) -> None:
+    text = example_text().replace('kind = "binance_futures"', line, 1)
+    config = parse_config(text, "t.toml", base=Path("/etc/trader"))
+    assert config.venue.kind == kind

@@ -15,7 +15,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from tests.trader.helpers import RealClock, RecordingFeedListener, wait_until
 from trader.config import FeedConfig
 from trader.errors import FeedError
-from trader.feed import BookFeed, BookTicker, Staleness, parse_book_ticker, stream_url
+from trader.feed import BookFeed, BookTicker, Greeting, Staleness, parse_book_ticker, stream_url
 
 FAST = FeedConfig(
     stale_after_s=0.4,
@@ -240,3 +240,38 @@ def test_staleness_is_pure_and_driven_by_the_times_it_is_given() -> None:
     assert [(c.symbol, c.fresh) for c in changes] == [("A", False)]
     s.message("A", now=11.1, wall=100.0, event_ms=99_000)
     assert not s.is_fresh("A")
+
+
+async def test_a_greeting_is_written_on_every_connection_and_its_ping_keeps_coming() -> None:
+    heard: list[list[str]] = []
+
+    async def record(ws: ServerConnection) -> None:
+        heard.append([])
+        if len(heard) == 1:
+            await ws.send("not json")  # answers are not ticks; this one is also bad
+            await ws.close()
+            return
+        async for message in ws:
+            heard[-1].append(str(message))
+
+    connects: list[int] = []
+    greeting = Greeting(
+        (b'{"op":"subscribe"}',), b'{"op":"ping"}', 0.05, lambda: connects.append(1)
+    )
+    async with serve(record, "127.0.0.1", 0, compression=None) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        feed = BookFeed(
+            f"ws://127.0.0.1:{port}/v5/public/linear",
+            ["BTCUSDT"],
+            FAST,
+            RecordingFeedListener(),
+            RealClock(),
+            greeting=greeting,
+        )
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(feed.run())
+            await wait_until(lambda: len(heard) == 2 and len(heard[1]) >= 3, what="pings")
+            task.cancel()
+    assert len(connects) == 2  # per connection: the decoder's books start again
+    assert heard[1][0] == '{"op":"subscribe"}'
+    assert set(heard[1][1:]) == {'{"op":"ping"}'}

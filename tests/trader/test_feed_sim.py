@@ -13,8 +13,9 @@ from prometheus_client import CollectorRegistry
 from harness.sim import AsyncSimAdmin, SimConfig, SimProcess
 from tests.trader.helpers import RealClock, RecordingFeedListener, wait_until
 from trader.config import FeedConfig
-from trader.feed import BookFeed, stream_url
+from trader.feed import BookFeed
 from trader.metrics import MetricsServer, TraderMetrics
+from trader.venue_kind import market_feed
 
 FAST = FeedConfig(
     stale_after_s=0.5,
@@ -25,9 +26,9 @@ FAST = FeedConfig(
 )
 
 
-@pytest.fixture
-def sim(tmp_path: Path) -> Iterator[SimProcess]:
-    process = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=20.0))
+@pytest.fixture(params=["binance", "bybit"])
+def sim(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimProcess]:
+    process = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=20.0), venue=request.param)
     try:
         yield process
     finally:
@@ -38,7 +39,7 @@ def sim(tmp_path: Path) -> Iterator[SimProcess]:
 async def feed(sim: SimProcess) -> AsyncIterator[tuple[BookFeed, RecordingFeedListener]]:
     listener = RecordingFeedListener()
     symbols = ["BTCUSDT", "ETHUSDT"]
-    book_feed = BookFeed(stream_url(sim.ws_url, symbols), symbols, FAST, listener, RealClock())
+    book_feed = market_feed(sim.venue, sim.ws_url, symbols, FAST, listener, RealClock())
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(book_feed.run())
         yield book_feed, listener

@@ -10,12 +10,15 @@ import pytest
 import watchdog.venues as wv
 from tests.trader.helpers import wait_until
 from tests.trader.test_app import AccountVenue, RecordingLink, build, quoting
+from trader import bybit_feed
+from trader.bybit_feed import BybitBooks
 from trader.config import load_config
 from trader.errors import ConfigError
 from trader.fastpath import OrderSigner
 from trader.feed import parse_book_ticker
 from trader.heater import HotPathHeater, sample_message
 from trader.strategy import Side, Top
+from trader.venue_kind import hot_path_heater
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "trader.toml"
 SIGNER = OrderSigner("http://127.0.0.1:1", wv.Credentials("K" * 64, "S" * 64), 5000)
@@ -24,6 +27,20 @@ SIGNER = OrderSigner("http://127.0.0.1:1", wv.Credentials("K" * 64, "S" * 64), 5
 def test_the_sample_message_is_a_real_book_ticker() -> None:
     ticker = parse_book_ticker(sample_message("ETHUSDT"))
     assert (ticker.symbol, ticker.bid, ticker.ask) == ("ETHUSDT", 100.0, 100.1)
+
+
+def test_the_bybit_sample_is_a_real_book_snapshot() -> None:
+    ticker = BybitBooks().decode(bybit_feed.sample_message("ETHUSDT"))
+    assert ticker is not None
+    assert (ticker.symbol, ticker.bid, ticker.ask) == ("ETHUSDT", 100.0, 100.1)
+
+
+@pytest.mark.parametrize("kind", ["binance_futures", "bybit"])
+def test_the_heater_decodes_its_venues_own_messages(kind: str) -> None:
+    # A venue's sample through another venue's decoder is a FeedError: warming would fail.
+    heater = hot_path_heater(kind, build(AccountVenue(), RecordingLink()), ["BTCUSDT"], None, 0.001)
+    heater.warm_once()
+    assert heater.rounds == 1
 
 
 async def test_warming_sends_records_and_changes_nothing() -> None:

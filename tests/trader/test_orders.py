@@ -20,6 +20,7 @@ from trader.venue import (
     AccountReport,
     OrderReport,
     OrderRequest,
+    PostOnlyWouldCross,
     SentHook,
     UnknownOrder,
     VenueRejected,
@@ -229,7 +230,7 @@ async def test_a_venue_rejection_forgets_the_order_and_reports_the_reason(setup:
 
 
 @pytest.mark.parametrize(
-    "answer", ["EXPIRED", VenueRejected(-5022, "Post Only order will be rejected.")]
+    "answer", ["EXPIRED", PostOnlyWouldCross(-5022, "Post Only order will be rejected.")]
 )
 async def test_a_post_only_order_that_would_cross_expires_and_is_no_reject(
     setup: Setup, answer: str | BaseException

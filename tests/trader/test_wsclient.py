@@ -70,6 +70,28 @@ async def test_messages_pings_and_close_against_a_real_server() -> None:
     assert reason == "closed: 1000 bye"
 
 
+@pytest.mark.parametrize("size", [3, 126, 70_000])  # each of RFC 6455's three length forms
+async def test_text_the_client_sends_reaches_a_real_server_whole(size: int) -> None:
+    message = b"x" * size
+    echoed: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def handler(ws: ServerConnection) -> None:
+        echoed.set_result(await ws.recv(decode=False))
+
+    async with serve(handler, "127.0.0.1", 0, compression=None, max_size=1 << 20) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        stream = await connect(f"ws://127.0.0.1:{port}/x", [])
+        stream.send_text(message)
+        async with asyncio.timeout(10):
+            assert await echoed == message
+        stream.abort()
+
+
+def test_a_control_frame_over_125_bytes_is_refused() -> None:
+    with pytest.raises(ValueError, match="125 bytes"):
+        client_frame(OP_PING, b"x" * 126)
+
+
 Script = Callable[[asyncio.StreamWriter], Awaitable[None]]
 
 

@@ -401,6 +401,37 @@ class Bybit:
             raise error
         return answer
 
+    # --- order entry: the reference trader's (the watchdog itself never places an order) ----
+
+    async def create_order(self, payload: Mapping[str, object]) -> str:
+        """Place one order (``payload``: ``/v5/order/create``'s body, ``category`` included);
+        the venue's order id. Bybit acknowledges with the ids alone: ``find_order`` reads the
+        status."""
+        return self._acked_id(await self._post("/v5/order/create", payload), "create")
+
+    async def cancel_order(self, symbol: str, order_link_id: str) -> str:
+        """Cancel one order by its client id; the venue's order id."""
+        payload = {"category": wire.CATEGORY, "symbol": symbol, "orderLinkId": order_link_id}
+        return self._acked_id(await self._post("/v5/order/cancel", payload), "cancel")
+
+    async def find_order(self, symbol: str, order_link_id: str) -> OpenOrder | None:
+        """One order by its client id, whatever its status: the live and recently closed ones
+        (``realtime``), then the history. None when the venue knows no such order."""
+        params = [("category", wire.CATEGORY), ("symbol", symbol), ("orderLinkId", order_link_id)]
+        for path in ("/v5/order/realtime", "/v5/order/history"):
+            page = wire.parse_orders_page(await self._get(path, params))
+            for order in page.orders:
+                if order.client_order_id == order_link_id and order.symbol == symbol:
+                    return order
+        return None
+
+    @staticmethod
+    def _acked_id(body: object, where: str) -> str:
+        order_id = wire.result_of(body, where).get("orderId")
+        if not isinstance(order_id, str) or not order_id:
+            raise VenueProtocolError(f"{where}.result.orderId: expected a non-empty string")
+        return order_id
+
 
 def _dms(state: wire.DcpState, how: str) -> DmsState:
     if not state.configured:

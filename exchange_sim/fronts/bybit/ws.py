@@ -275,7 +275,8 @@ def _public_topics(sim: Sim, session: _Session, op: str, req_id: Any, args: list
     else:
         sim.hub.unsubscribe(session.conn, names)
     session.reply(op, req_id if req_id is not None else "", True, "")
-    if op == "subscribe":
+    # A stalled market sends nothing, the first snapshot of a new subscriber included.
+    if op == "subscribe" and "market" not in sim.faults.stalled:
         for name in names:
             symbol = name.rsplit(".", 1)[1]
             quote = sim.engine.quotes[symbol]

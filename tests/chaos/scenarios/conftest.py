@@ -13,7 +13,8 @@ pytestmark = pytest.mark.chaos
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """A fresh default stack (no proxies), stopped after the test."""
-    with Stack.start(tmp_path, StackSpec()) as s:
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """A fresh default stack (no proxies) on Binance, or on the venue ``BOTH_VENUES`` passes;
+    stopped after the test."""
+    with Stack.start(tmp_path, StackSpec(venue=getattr(request, "param", "binance"))) as s:
         yield s

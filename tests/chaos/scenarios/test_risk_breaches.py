@@ -13,12 +13,20 @@ import pytest
 
 from harness.wait import wait_until
 from tests.chaos.scenarios.venue_client import flood_until_refused, market_order
-from tests.support.stack import Stack, StackSpec, is_key_deleted, record_timings
+from tests.support.stack import (
+    BOTH_VENUES,
+    EACH_VENUE,
+    Stack,
+    StackSpec,
+    is_key_deleted,
+    record_timings,
+)
 from watchdog.venues import Side
 
 pytestmark = pytest.mark.chaos
 
 
+@BOTH_VENUES
 def test_a_runaway_flood_with_the_traders_key_is_killed_by_the_venue_view(
     stack: Stack, tmp_path: Path
 ) -> None:
@@ -35,7 +43,7 @@ def test_a_runaway_flood_with_the_traders_key_is_killed_by_the_venue_view(
     assert deleted is not None
     record_timings(
         tmp_path,
-        "order_flood",
+        f"order_flood_{stack.spec.venue}",
         orders_placed=placed,
         flood_to_refused_s=refused - start,
         flood_to_key_deleted_s=deleted["mono"] - start,
@@ -44,19 +52,23 @@ def test_a_runaway_flood_with_the_traders_key_is_killed_by_the_venue_view(
 
 def test_a_reject_storm_halts_the_trader_without_a_kill(tmp_path: Path) -> None:
     """Overload answers (503/-1008, outcome unknown) as well as real rejections halt the
-    scripted bot, which counts both as rejects; no kill is due (no `kill_after_s`)."""
+    scripted bot, which counts both as rejects; no kill is due (no `kill_after_s`). On Binance
+    only: the scripted bot speaks Binance's protocol (the real trader's rejections below run on
+    both venues)."""
     with Stack.start(tmp_path, StackSpec(trader="scripted")) as stack:
         _reject_storm(stack, tmp_path)
 
 
+@EACH_VENUE
 def test_real_rejections_halt_the_real_trader_and_the_halt_clears_as_they_age_out(
-    tmp_path: Path,
+    tmp_path: Path, venue: str
 ) -> None:
     """The venue refuses every new order (-2019, margin insufficient): the trader reports each
     as a REJECT and the watchdog halts it. A halted trader places nothing, so no accepted
     order ends the run of rejects: the run leaves with the window (10 s here), the halt clears
     after its cool-down and trading resumes. No kill is due."""
-    with Stack.start(tmp_path, StackSpec()) as stack:
+    with Stack.start(tmp_path, StackSpec(venue=venue)) as stack:
+        # -2019 is the sim's "margin is insufficient"; Bybit's front answers it as 110007.
         start, halted = _halted_by_rejects(stack, {"code": -2019})
         stack.venue.admin.clear_faults()
         wait_until(lambda: stack.state() == "ACTIVE", within=40, what="the halt cleared")
@@ -64,7 +76,10 @@ def test_real_rejections_halt_the_real_trader_and_the_halt_clears_as_they_age_ou
         stack.wait_trading()
         stack.assert_no_kill()
         record_timings(
-            tmp_path, "reject_storm_real", to_halted_s=halted - start, to_clear_s=cleared - halted
+            tmp_path,
+            f"reject_storm_real_{venue}",
+            to_halted_s=halted - start,
+            to_clear_s=cleared - halted,
         )
 
 
@@ -102,6 +117,7 @@ def _reject_storm(stack: Stack, tmp_path: Path) -> None:
     record_timings(tmp_path, "reject_storm", to_halted_s=halted - start)
 
 
+@BOTH_VENUES
 def test_a_price_crash_through_the_daily_loss_limit_kills(stack: Stack, tmp_path: Path) -> None:
     stack.wait_trading()
     market_order(stack.venue, "BTCUSDT", Side.BUY, Decimal("1"))
@@ -110,11 +126,14 @@ def test_a_price_crash_through_the_daily_loss_limit_kills(stack: Stack, tmp_path
     stack.wait_killed_clean()
     (started,) = stack.audit("kill_started")
     assert started["detail"]["cause"] == "daily_loss"
-    record_timings(tmp_path, "price_crash", to_kill_finished_s=time.monotonic() - start)
+    record_timings(
+        tmp_path, f"price_crash_{stack.spec.venue}", to_kill_finished_s=time.monotonic() - start
+    )
 
 
-def test_a_drawdown_from_the_high_water_mark_kills(tmp_path: Path) -> None:
-    spec = StackSpec(drawdown_soft_pct=2.0, drawdown_hard_pct=4.0)
+@EACH_VENUE
+def test_a_drawdown_from_the_high_water_mark_kills(tmp_path: Path, venue: str) -> None:
+    spec = StackSpec(drawdown_soft_pct=2.0, drawdown_hard_pct=4.0, venue=venue)
     with Stack.start(tmp_path, spec) as stack:
         stack.wait_trading()
         market_order(stack.venue, "BTCUSDT", Side.BUY, Decimal("1"))
@@ -137,4 +156,4 @@ def test_a_drawdown_from_the_high_water_mark_kills(tmp_path: Path) -> None:
         stack.wait_killed_clean()
         (started,) = stack.audit("kill_started")
         assert started["detail"]["cause"] == "drawdown"
-        record_timings(tmp_path, "drawdown", to_kill_finished_s=time.monotonic() - start)
+        record_timings(tmp_path, f"drawdown_{venue}", to_kill_finished_s=time.monotonic() - start)

@@ -1,22 +1,29 @@
 """A second client holding the trader's key, acting behind the watchdog's back (no telemetry):
-a runaway copy of the bot, or the test moving the trader's positions."""
+a runaway copy of the bot, or the test moving the trader's positions. It speaks the protocol of
+the sim it is given (``SimProcess.venue``) through the suite's own adapter for that venue."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import uuid
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
+
+import aiohttp
 
 from harness.sim import SimProcess
 from watchdog.venues import (
     BinanceFutures,
+    Bybit,
+    BybitEndpoint,
     Credentials,
     KeyRefused,
     OrderType,
     RateLimited,
     Side,
     VenueEndpoint,
+    VenueRejected,
     open_session,
 )
 
@@ -26,13 +33,47 @@ RESTING = {
     "ETHUSDT": (Decimal("2500"), Decimal("0.01")),
 }
 
+# (symbol, side, qty, limit price or None for a market order, client id or None)
+Place = Callable[[str, Side, Decimal, Decimal | None, str | None], Awaitable[object]]
+
+
+def _placer(sim: SimProcess, session: aiohttp.ClientSession) -> Place:
+    key = sim.trader_key
+    credentials = Credentials(key.api_key, key.secret)
+    if sim.venue == "bybit":
+        bybit = Bybit(session, BybitEndpoint(sim.base_url), credentials)
+
+        async def place_on_bybit(
+            symbol: str, side: Side, qty: Decimal, price: Decimal | None, cid: str | None
+        ) -> object:
+            order: dict[str, object] = {
+                "category": "linear",
+                "symbol": symbol,
+                "side": "Buy" if side is Side.BUY else "Sell",
+                "orderType": "Market" if price is None else "Limit",
+                "qty": str(qty),
+            }
+            if price is not None:
+                order["price"] = str(price)
+            if cid is not None:
+                order["orderLinkId"] = cid
+            return await bybit.create_order(order)
+
+        return place_on_bybit
+    binance = BinanceFutures(session, VenueEndpoint(sim.base_url), credentials)
+
+    async def place_on_binance(
+        symbol: str, side: Side, qty: Decimal, price: Decimal | None, cid: str | None
+    ) -> object:
+        kind = OrderType.MARKET if price is None else OrderType.LIMIT
+        return await binance.new_order(symbol, side, kind, qty, price=price, client_order_id=cid)
+
+    return place_on_binance
+
 
 async def _flood(sim: SimProcess, limit: int) -> int:
     session = open_session()
-    key = sim.trader_key
-    venue = BinanceFutures(
-        session, VenueEndpoint(sim.base_url), Credentials(key.api_key, key.secret)
-    )
+    place = _placer(sim, session)
     placed = 0
     run = uuid.uuid4().hex[:8]
     symbols = itertools.cycle(RESTING)
@@ -41,18 +82,16 @@ async def _flood(sim: SimProcess, limit: int) -> int:
             symbol = next(symbols)
             price, qty = RESTING[symbol]
             try:
-                await venue.new_order(
-                    symbol,
-                    Side.BUY,
-                    OrderType.LIMIT,
-                    qty,
-                    price=price,
-                    client_order_id=f"flood-{run}-{n}",
-                )
+                await place(symbol, Side.BUY, qty, price, f"flood-{run}-{n}")
             except KeyRefused:
                 return placed
             except RateLimited as exc:
                 await asyncio.sleep(exc.retry_after or 0.05)  # a flooder, not a fool
+                continue
+            except VenueRejected:
+                # The book is full (Bybit: 110020, too many active orders on the symbol): the
+                # flood has outrun the watchdog's reaction; keep at it until the key goes.
+                await asyncio.sleep(0.05)
                 continue
             placed += 1
     finally:
@@ -67,12 +106,8 @@ def flood_until_refused(sim: SimProcess, limit: int = 20_000) -> int:
 
 async def _market(sim: SimProcess, symbol: str, side: Side, qty: Decimal) -> None:
     session = open_session()
-    key = sim.trader_key
-    venue = BinanceFutures(
-        session, VenueEndpoint(sim.base_url), Credentials(key.api_key, key.secret)
-    )
     try:
-        await venue.new_order(symbol, side, OrderType.MARKET, qty)
+        await _placer(sim, session)(symbol, side, qty, None, None)
     finally:
         await session.close()
 

@@ -47,10 +47,7 @@ def test_an_order_the_trader_never_reported_is_key_misuse_killed_naming_it() -> 
         price, qty = _far_bid(world)
         client = world.trader_client()  # someone else trading with the trader's key
         try:
-            answer = client.request("POST", "/fapi/v1/order", {
-                "symbol": configs.TRADED, "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-                "quantity": qty, "price": price, "newClientOrderId": "intruder-1",
-            })  # fmt: skip
+            answer = client.place_limit_buy(configs.TRADED, price, qty, "intruder-1")
         finally:
             client.close()
         assert answer.code is None, answer

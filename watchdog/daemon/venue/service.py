@@ -275,7 +275,7 @@ class VenueService:
         master = settings.connect(session, settings.master, self._clock)
         if settings.flatten and not isinstance(account, PositionExit):
             raise VenueConfigError(
-                f"traders {trader}: flatten: the {settings.kind} adapter enters no orders"
+                f"traders {trader}: flatten: the watchdog has no exits on {settings.kind} yet"
             )
         holder: list[VenueTrader] = []
         reconciler = Reconciler(

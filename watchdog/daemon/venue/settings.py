@@ -102,7 +102,7 @@ def parse_venue_settings(table: Table, *, base: Path | None = None) -> VenueSett
     flatten = t.boolean("flatten", False)
     if flatten and not kind.can_flatten:
         raise t.fail(
-            "flatten", f"not available for kind {kind.name!r}: its adapter enters no orders"
+            "flatten", f"not available for kind {kind.name!r}: the watchdog has no exits on it yet"
         )
     reconcile_period_s = t.number("reconcile_period_s", 1.0)
     return VenueSettings(

@@ -62,6 +62,24 @@ async def test_public_topics_start_with_a_snapshot_then_follow_the_market(
         assert (pong["op"], pong["ret_msg"]) == ("ping", "pong")
 
 
+async def test_a_stalled_market_sends_a_new_subscriber_nothing_until_it_resumes(
+    bybit_sim: SimProcess,
+) -> None:
+    bybit_sim.admin.streams("stall", "market")
+    try:
+        async with websockets.connect(f"{bybit_sim.ws_url}/v5/public/linear") as ws:
+            ack = await _op(ws, op="subscribe", args=["orderbook.1.BTCUSDT"])
+            assert ack["success"] is True
+            # Answers share the book's queue: a snapshot sent on subscribing would come first.
+            pong = await _op(ws, op="ping", req_id="p1")
+            assert (pong["op"], pong["ret_msg"]) == ("ping", "pong")
+            bybit_sim.admin.streams("resume", "market")
+            bybit_sim.admin.price_jump("BTCUSDT", 1.0)
+            assert (await _recv_topic(ws, "orderbook.1.BTCUSDT"))["type"] == "snapshot"
+    finally:
+        bybit_sim.admin.streams("resume", "market")
+
+
 async def test_private_auth_is_checked_before_any_topic(bybit_sim: SimProcess) -> None:
     key = bybit_sim.trader_key
     async with websockets.connect(f"{bybit_sim.ws_url}/v5/private") as ws:
