@@ -37,7 +37,10 @@ def test_a_runaway_flood_with_the_traders_key_is_killed_by_the_venue_view(
     refused = time.monotonic()
     stack.wait_killed_clean()
     (started,) = stack.audit("kill_started")
-    assert started["detail"]["cause"] in ("order_rate", "divergence")
+    # Orders the trader never reported: key misuse, or the venue's own book past its open-order
+    # limit if the flood fills it first. Either way the watchdog's view of the venue, not the
+    # trader's telemetry, ends it.
+    assert started["detail"]["cause"] in ("key_misuse", "open_orders")
     assert placed > 20  # over the 20/s window for the 1 s it takes to kill
     deleted = stack.first_journal(is_key_deleted, since)
     assert deleted is not None
