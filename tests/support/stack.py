@@ -95,6 +95,13 @@ soft = {{ pct = {dd_soft} }}
 hard = {{ pct = {dd_hard} }}
 cooldown_s = 1.0
 """
+TEST_MOVES_POSITIONS = """
+[key_misuse]
+enabled = false
+
+[order_size]
+max_notional = { quote = 100000000 }
+"""
 
 # The real trader, tuned to the scenarios' clocks: it fails closed (silence_timeout_s) well
 # before the watchdog's heartbeat halt and kill, and calls its feed stale (1 s of silence or
@@ -157,6 +164,10 @@ class StackSpec:
     # "real": `python -m trader run`; "scripted": tests.chaos.scenarios.bot, for behaviour no
     # well-behaved trader shows (a reckless zombie, telemetry whose session the test must know)
     trader: Literal["real", "scripted"] = "real"
+    # True: the test itself moves the trader's position with the trader's key (a market order
+    # the trader never reported), so key misuse and the per-order size limit, which would
+    # rightly kill for that order, are turned off to leave the rule under test to judge.
+    test_moves_positions: bool = False
 
     def with_(self, **changes: Any) -> StackSpec:
         return replace(self, **changes)
@@ -354,6 +365,8 @@ class Stack:
         _write_secret(root / "trader-key-id", credentials_toml(sim.trader_key.api_key))
         _write_secret(root / "trader.cred", _secret_file(sim.trader_key))
         limits = LIMITS.format(dd_soft=spec.drawdown_soft_pct, dd_hard=spec.drawdown_hard_pct)
+        if spec.test_moves_positions:
+            limits += TEST_MOVES_POSITIONS
         (root / "limits.toml").write_text(limits)
         # Binance's countdown is the spec's; Bybit's DCP keeps the link's window (whole seconds).
         venue = sim.venue_link(

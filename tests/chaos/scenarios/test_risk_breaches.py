@@ -120,23 +120,26 @@ def _reject_storm(stack: Stack, tmp_path: Path) -> None:
     record_timings(tmp_path, "reject_storm", to_halted_s=halted - start)
 
 
-@BOTH_VENUES
-def test_a_price_crash_through_the_daily_loss_limit_kills(stack: Stack, tmp_path: Path) -> None:
-    stack.wait_trading()
-    market_order(stack.venue, "BTCUSDT", Side.BUY, Decimal("1"))
-    start = time.monotonic()
-    stack.venue.admin.price_jump("BTCUSDT", -10)  # about -6000 on 100000: a 6% daily loss
-    stack.wait_killed_clean()
-    (started,) = stack.audit("kill_started")
-    assert started["detail"]["cause"] == "daily_loss"
-    record_timings(
-        tmp_path, f"price_crash_{stack.spec.venue}", to_kill_finished_s=time.monotonic() - start
-    )
+@EACH_VENUE
+def test_a_price_crash_through_the_daily_loss_limit_kills(tmp_path: Path, venue: str) -> None:
+    with Stack.start(tmp_path, StackSpec(venue=venue, test_moves_positions=True)) as stack:
+        stack.wait_trading()
+        market_order(stack.venue, "BTCUSDT", Side.BUY, Decimal("1"))
+        start = time.monotonic()
+        stack.venue.admin.price_jump("BTCUSDT", -10)  # about -6000 on 100000: a 6% daily loss
+        stack.wait_killed_clean()
+        (started,) = stack.audit("kill_started")
+        assert started["detail"]["cause"] == "daily_loss"
+        record_timings(
+            tmp_path, f"price_crash_{venue}", to_kill_finished_s=time.monotonic() - start
+        )
 
 
 @EACH_VENUE
 def test_a_drawdown_from_the_high_water_mark_kills(tmp_path: Path, venue: str) -> None:
-    spec = StackSpec(drawdown_soft_pct=2.0, drawdown_hard_pct=4.0, venue=venue)
+    spec = StackSpec(
+        drawdown_soft_pct=2.0, drawdown_hard_pct=4.0, venue=venue, test_moves_positions=True
+    )
     with Stack.start(tmp_path, spec) as stack:
         stack.wait_trading()
         market_order(stack.venue, "BTCUSDT", Side.BUY, Decimal("1"))
