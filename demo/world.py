@@ -161,16 +161,16 @@ class World:
         self.trader_metrics_port = int(info["metrics_port"])
         return proc
 
-    def start_ccxt_bot(self) -> Proc:
-        """The example ccxt bot (examples/ccxt_bot.py), not the reference trader, in the
-        trader's place: the same key, the same telemetry key, the same pid file."""
+    def start_ccxt_bot(self, *options: str) -> Proc:
+        """The example ccxt bot (examples/ccxt_bot.py, with its `options`), not the reference
+        trader, in the trader's place: the same key, the same telemetry key, the same pid file."""
         sim = self._require_sim()
         client = f'trader_id = "{configs.TRADER_ID}"\naddress = "{self.root / "ingress.sock"}"\n'
         _write(self.root / "client.toml", client + 'key_file = "trader-hmac.key"\n', 0o644)
         proc = self._spawn(
             "trader",
             [str(BOT_SCRIPT), "--client", "client.toml", "--credentials", "trader-venue.cred",
-             "--base-url", sim.base_url, "--status", str(self.bot_status_path)],
+             "--base-url", sim.base_url, "--status", str(self.bot_status_path), *options],
         )  # fmt: skip
         _write(self.root / "trader.pid", f"{proc.pid}\n", 0o644)
         wait_for(lambda: self.bot_status().get("placed", 0) > 0, START_WITHIN_S, "a ccxt order")

@@ -73,6 +73,10 @@ class Bot:
         path.with_suffix(".tmp").write_text(json.dumps(self.stats))
         path.with_suffix(".tmp").replace(path)
 
+    def tidy(self, orders: list[dict[str, Any]], cancel: Any) -> Any:
+        """Cancel the oldest order beyond two (what `cancel` returns, awaitable or not)."""
+        return cancel(orders[0]["id"], self.args.symbol) if len(orders) > 2 else None
+
     def pause(self) -> float:
         return 0.0 if self.args.flood else 0.5
 
@@ -80,14 +84,15 @@ class Bot:
         client = Client.from_file(self.args.client)  # supervision, line 1
         venue = supervise(exchange(self.args, ccxt), client)  # supervision, line 2
         venue.load_markets()
+        price, qty = self.bid(venue.fetch_bids_asks([self.args.symbol]))
         while True:
             try:
-                price, qty = self.bid(venue.fetch_bids_asks([self.args.symbol]))
+                if not self.args.flood:  # a flood does not look: it only places
+                    price, qty = self.bid(venue.fetch_bids_asks([self.args.symbol]))
                 venue.create_order(self.args.symbol, "limit", "buy", qty, price)
                 self.stats["placed"] += 1
-                orders = venue.fetch_open_orders(self.args.symbol)
-                if len(orders) > 2 and not self.args.flood:
-                    venue.cancel_order(orders[0]["id"], self.args.symbol)
+                if not self.args.flood:
+                    self.tidy(venue.fetch_open_orders(self.args.symbol), venue.cancel_order)
             except TradingHalted as exc:
                 self.saw_refusal(exc)
             except ccxt.BaseError as exc:
@@ -112,9 +117,11 @@ class Bot:
             price, qty = self.bid(await venue.fetch_bids_asks([self.args.symbol]))
             await venue.create_order(self.args.symbol, "limit", "buy", qty, price)
             self.stats["placed"] += 1
-            orders = await venue.fetch_open_orders(self.args.symbol)
-            if len(orders) > 2 and not self.args.flood:
-                await venue.cancel_order(orders[0]["id"], self.args.symbol)
+            cancelling = self.tidy(
+                await venue.fetch_open_orders(self.args.symbol), venue.cancel_order
+            )
+            if cancelling is not None:
+                await cancelling
         except TradingHalted as exc:
             self.saw_refusal(exc)
         except ccxt.BaseError as exc:
