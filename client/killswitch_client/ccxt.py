@@ -17,6 +17,8 @@ The exchange object keeps its class's interface (it becomes an instance of a sub
 - Every order or trade the bot reads back (`fetch_order`, `fetch_orders`, `fetch_open_orders`,
   `fetch_closed_orders`, `fetch_my_trades`, the answers to create and cancel) reports its new
   fills (FILL, the filled quantity since the last report of that order) and its cancellation.
+- `edit_order` / `edit_orders` need the state a new order needs (an edit may raise exposure);
+  an edited order keeps its client order id.
 - `create_orders` (a batch) is refused with ccxt's `NotSupported`: place orders one by one.
 
 Needs the `ccxt` extra: `pip install 'killswitch-client[ccxt]'`.
@@ -47,8 +49,9 @@ _ID_PARAMS = ("clientOrderId", "newClientOrderId", "orderLinkId", "clOrdId")
 _READS = (
     "fetch_order", "fetch_orders", "fetch_open_orders", "fetch_closed_orders",
     "fetch_canceled_orders", "fetch_my_trades", "cancel_order", "cancel_orders",
-    "cancel_all_orders",
+    "cancel_all_orders", "edit_order", "edit_orders",
 )  # fmt: skip
+_EDITS = frozenset({"edit_order", "edit_orders"})  # they may raise exposure: like a new order
 _ENDED = frozenset({"canceled", "cancelled", "expired", "rejected"})
 
 
@@ -94,6 +97,11 @@ class OrderReporter:
             0.0 if price is None else price, order_id=order_id,
         )  # fmt: skip
         return Placing(self, params, (symbol, side, amount, order_id))
+
+    def before(self, method: str) -> None:
+        """An edit may raise exposure: it needs the state a new order needs."""
+        if method in _EDITS:
+            self.client.check_order()
 
     # -- what the bot reads back ------------------------------------------------------------
 
@@ -233,6 +241,7 @@ def _sync_read(base: type, name: str) -> Callable[..., Any]:
     method = getattr(base, name)
 
     def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self.killswitch.before(name)
         result = method(self, *args, **kwargs)
         self.killswitch.saw(result)
         return result
@@ -257,6 +266,7 @@ def _async_read(base: type, name: str) -> Callable[..., Any]:
     method = getattr(base, name)
 
     async def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self.killswitch.before(name)
         result = await method(self, *args, **kwargs)
         self.killswitch.saw(result)
         return result
