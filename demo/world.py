@@ -161,9 +161,10 @@ class World:
         self.trader_metrics_port = int(info["metrics_port"])
         return proc
 
-    def start_ccxt_bot(self, *options: str) -> Proc:
+    def start_ccxt_bot(self, *options: str, python: str = sys.executable) -> Proc:
         """The example ccxt bot (examples/ccxt_bot.py, with its `options`), not the reference
-        trader, in the trader's place: the same key, the same telemetry key, the same pid file."""
+        trader, in the trader's place: the same key, the same telemetry key, the same pid file.
+        `python`: the interpreter (a bot's own environment, with only the client and ccxt)."""
         sim = self._require_sim()
         client = f'trader_id = "{configs.TRADER_ID}"\naddress = "{self.root / "ingress.sock"}"\n'
         _write(self.root / "client.toml", client + 'key_file = "trader-hmac.key"\n', 0o644)
@@ -171,6 +172,7 @@ class World:
             "trader",
             [str(BOT_SCRIPT), "--client", "client.toml", "--credentials", "trader-venue.cred",
              "--base-url", sim.base_url, "--status", str(self.bot_status_path), *options],
+            python,
         )  # fmt: skip
         _write(self.root / "trader.pid", f"{proc.pid}\n", 0o644)
         wait_for(lambda: self.bot_status().get("placed", 0) > 0, START_WITHIN_S, "a ccxt order")
@@ -191,8 +193,8 @@ class World:
             return {}
         return dict(value) if isinstance(value, dict) else {}
 
-    def _spawn(self, name: str, args: list[str]) -> Proc:
-        proc = Proc(name, [sys.executable, *args], self.root / f"{name}.log", cwd=self.root)
+    def _spawn(self, name: str, args: list[str], python: str = sys.executable) -> Proc:
+        proc = Proc(name, [python, *args], self.root / f"{name}.log", cwd=self.root)
         self.procs[name] = proc
         return proc
 

@@ -1,5 +1,6 @@
-"""The client as a bot installs it: a fresh virtual environment with only `./client`, and the
-unrelated PyPI package `watchdog` installed beside it, talking to a real ingress."""
+"""The client as a bot installs it: a fresh virtual environment with only `./client` (and
+then ccxt), the unrelated PyPI package `watchdog` installed beside it, talking to a real
+ingress, and the example ccxt bot trading under a real watchdog."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from demo.world import World
+from harness.wait import wait_until
 from risk.events import OrderEvent
 from tests.client.rig import Watchdog
 from tests.watchdog.wire import KEY, TRADER
@@ -29,7 +34,7 @@ while client.state is not TradingState.ACTIVE and time.monotonic() < deadline:
 state = client.state
 client.report_order("SUBMIT", "BTCUSDT", "BUY", 1, 100, order_id=sys.argv[4])
 client.close()
-heavy = ("aiohttp", "orjson", "psutil", "risk", "prometheus_client", "websockets")
+heavy = ("aiohttp", "orjson", "psutil", "risk", "prometheus_client", "websockets", "watchdog")
 print(json.dumps({
     "state": state.name,
     "loaded": sorted(name for name in heavy if name in sys.modules),
@@ -58,29 +63,37 @@ async def run_bot(python: Path, watchdog: Watchdog, key: Path, order_id: str) ->
     return report
 
 
+@pytest.fixture(scope="module")
+def fresh_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new virtual environment holding the client alone: its interpreter."""
+    root = tmp_path_factory.mktemp("fresh")
+    wheels, venv = root / "wheels", root / "venv"
+    # Built by the suite's environment, installed offline: the client needs nothing else.
+    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+        "-w", wheels, CLIENT_DIR, cwd=root)  # fmt: skip
+    run(sys.executable, "-m", "venv", venv, cwd=root)
+    python = venv / "bin" / "python"
+    run(python, "-m", "pip", "install", "-q", "--no-index", "--find-links", wheels,
+        "killswitch-client", cwd=root)  # fmt: skip
+    return python
+
+
 async def test_a_fresh_environment_with_only_the_client_runs_a_bot_beside_pypi_watchdog(
-    tmp_path: Path,
+    tmp_path: Path, fresh_python: Path
 ) -> None:
     watchdog = Watchdog(tmp_path / "wd.sock", SystemClock())  # the bot stamps real time
     ingress = await watchdog.start()
     try:
-        await _fresh_environment(tmp_path, watchdog)
+        await _beside_pypi_watchdog(tmp_path, fresh_python, watchdog)
     finally:
         await ingress.close()
 
 
-async def _fresh_environment(tmp_path: Path, watchdog: Watchdog) -> None:
+async def _beside_pypi_watchdog(tmp_path: Path, python: Path, watchdog: Watchdog) -> None:
     key = tmp_path / "bot.key"
     key.write_text(KEY.hex())
     key.chmod(0o600)
-    wheels, venv = tmp_path / "wheels", tmp_path / "venv"
-    # Built by the suite's environment, installed offline: the client needs nothing else.
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-        "-w", wheels, CLIENT_DIR, cwd=tmp_path)  # fmt: skip
-    run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
-    python = venv / "bin" / "python"
-    run(python, "-m", "pip", "install", "-q", "--no-index", "--find-links", wheels,
-        "killswitch-client", cwd=tmp_path)  # fmt: skip
+    venv = python.parents[1]
     alone = await run_bot(python, watchdog, key, "fresh-1")
     assert alone["state"] == "ACTIVE"
     assert alone["loaded"] == []  # standard library only: no daemon dependency came along
@@ -93,3 +106,20 @@ async def _fresh_environment(tmp_path: Path, watchdog: Watchdog) -> None:
     assert beside["state"] == "ACTIVE"
     ids = [e.order_id for e in watchdog.of(OrderEvent) if isinstance(e, OrderEvent)]
     assert ids == ["fresh-1", "fresh-2"]
+
+
+def test_the_example_ccxt_bot_trades_under_a_real_watchdog_from_a_client_and_ccxt_environment(
+    tmp_path: Path, fresh_python: Path
+) -> None:
+    run(fresh_python, "-m", "pip", "install", "-q", "ccxt", cwd=tmp_path)
+    with World() as world:
+        world.start_sim()
+        world.write_credentials()
+        world.start_watchdog()
+        world.start_ccxt_bot(python=str(fresh_python))
+        world.wait_armed()  # the watchdog knows the bot's process and hears its telemetry
+        wait_until(lambda: world.open_orders(), what="the bot's bids resting at the venue")
+        wait_until(
+            lambda: world.bot_status().get("state") == "ACTIVE", what="the bot's client ACTIVE"
+        )
+        assert world.trader_status()["state"] == "ACTIVE"  # its orders were all reported
