@@ -1,6 +1,6 @@
 """Benchmark: what the watchdog client costs the trading bot's event loop.
 
-A started `WatchdogClient` talks over a real Unix datagram socket to a sink that drains it
+A started `AsyncClient` talks over a real Unix datagram socket to a sink that drains it
 (on the same loop, outside the timed sections). Timed alone with `perf_counter_ns`:
 
 - `report_order`: the call a bot makes on each order step (validate, build, queue, schedule
@@ -10,6 +10,13 @@ A started `WatchdogClient` talks over a real Unix datagram socket to a sink that
 - `order_send`: `report_order` plus the flush that follows it on the next loop iteration
   (encode, HMAC, sendto): the whole cost of getting one order event onto the wire;
 - `heartbeat_flush`: one heartbeat with its usual load (account, 3 positions, feed, 2 orders).
+
+Beside them, the synchronous `Client` (the threaded one a ccxt bot uses), to the same sink:
+
+- `sync_report_order`: its `report_order`, which sends at once from the caller's thread
+  (validate, encode, HMAC, a non-blocking send): compare with `order_send`, the asyncio
+  client's whole cost for one order event;
+- `sync_report_account`: the same for an account snapshot.
 
 Each sample lets the loop run once in between (`await asyncio.sleep(0)`), as a real bot's loop
 would. Run: `python -m bench.client_send [--quick]`; prints one JSON object.
@@ -29,9 +36,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from killswitch_client import AsyncClient, Client, ClientConfig
+
 from bench._stats import percentile
 from risk import OrderEventKind, Side
-from watchdog.client import ClientConfig, WatchdogClient
 
 KEY = bytes(range(32))
 
@@ -76,10 +84,12 @@ async def run(samples: int) -> dict[str, float | int | str]:
         path = Path(tmp) / "wd.sock"
         sink = _sink(path, loop)
         config = ClientConfig("bench", KEY, str(path), heartbeat_interval=10.0, ack_timeout=20.0)
-        client = WatchdogClient(config)
+        client = AsyncClient(config)
         try:
             async with client:
                 result = await _measure(client, samples)
+            with Client(config) as threaded:
+                result.update(await _measure_sync(threaded, samples))
         finally:
             loop.remove_reader(sink.fileno())
             sink.close()
@@ -89,7 +99,7 @@ async def run(samples: int) -> dict[str, float | int | str]:
     return result
 
 
-async def _measure(client: WatchdogClient, samples: int) -> dict[str, float | int | str]:
+async def _measure(client: AsyncClient, samples: int) -> dict[str, float | int | str]:
     def order(i: int) -> None:
         client.report_order(OrderEventKind.SUBMIT, "BTCUSDT", Side.BUY, 0.01, 65_000.0 + i)
 
@@ -128,6 +138,23 @@ async def _measure(client: WatchdogClient, samples: int) -> dict[str, float | in
     result.update(_stats(heartbeats, "heartbeat_flush"))
     result["goal_report_p99_us"] = 10.0
     result["python"] = sys.version.split()[0]
+    return result
+
+
+async def _measure_sync(client: Client, samples: int) -> dict[str, float | int | str]:
+    def order(i: int) -> None:
+        client.report_order(OrderEventKind.SUBMIT, "BTCUSDT", Side.BUY, 0.01, 65_000.0 + i)
+
+    def account(i: int) -> None:
+        client.report_account(100_000.0 + i, 10.0, -3.5)
+
+    await _timed(min(samples, 2_000), order)  # warm up, as for the asyncio client
+    gc.collect()
+    result: dict[str, float | int | str] = {}
+    result.update(_stats(await _timed(samples, order), "sync_report_order"))
+    result.update(_stats(await _timed(samples, account), "sync_report_account"))
+    result["sync_dropped"] = client.counters.dropped
+    result["sync_datagrams_sent"] = client.counters.sent
     return result
 
 
