@@ -1,0 +1,168 @@
+"""The NautilusTrader adapter inside a real Nautilus backtest node, with a client that records
+what it is told and says what the test sets: which events become which reports, and how the
+watchdog's state moves the node's risk engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.enums import TradingState as NodeState
+
+from harness.nautilus_world import BALANCE_USDT, MID, Node
+from risk.state import TradingState
+
+
+@dataclass
+class RecordingClient:
+    """The client's surface the adapter uses: records reports, answers with `state`."""
+
+    state: TradingState = TradingState.ACTIVE
+    orders: list[tuple[str, str, str, float, float, str, str]] = field(default_factory=list)
+    accounts: list[tuple[float, float, float]] = field(default_factory=list)
+
+    def report_order(self, *step: Any, **details: str) -> None:
+        kind, symbol, side, qty, price = step
+        self.orders.append((kind, symbol, side, qty, price, details["reason"], details["order_id"]))
+
+    def report_account(self, equity: float, realized_pnl: float, unrealized_pnl: float) -> None:
+        self.accounts.append((equity, realized_pnl, unrealized_pnl))
+
+    def kinds(self, order_id: str) -> list[str]:
+        return [kind for kind, *_, oid in self.orders if oid == order_id]
+
+
+@pytest.fixture
+def client() -> RecordingClient:
+    return RecordingClient()
+
+
+@pytest.fixture
+def node(client: RecordingClient) -> Iterator[Node]:
+    node = Node(client)
+    node.advance()  # the node starts: the actor syncs the state and hears the account
+    yield node
+    node.close()
+
+
+def oid(order: Any) -> str:
+    return str(order.client_order_id.value)
+
+
+def test_the_account_the_node_started_with_is_reported_at_once(
+    node: Node, client: RecordingClient
+) -> None:
+    # The venue's account is registered before any actor starts; without it the watchdog
+    # would hold the trader HALTED for want of equity.
+    assert client.accounts[0] == (float(BALANCE_USDT), 0.0, 0.0)
+
+
+def test_a_resting_order_is_reported_submitted_then_acknowledged_then_canceled(
+    node: Node, client: RecordingClient
+) -> None:
+    order = node.strategy.limit_buy(MID * 0.9)
+    node.advance()
+    node.strategy.cancel_order(order)
+    node.advance()
+    assert client.kinds(oid(order)) == ["SUBMIT", "ACK", "CANCEL"]
+    submit = client.orders[[o[-1] for o in client.orders].index(oid(order))]
+    assert submit[:5] == ("SUBMIT", "BTCUSDT-PERP", "BUY", 0.001, MID * 0.9)
+
+
+def test_a_market_order_is_reported_with_its_fill_price_and_moves_the_equity(
+    node: Node, client: RecordingClient
+) -> None:
+    order = node.strategy.market(OrderSide.SELL)
+    node.advance()
+    kinds = client.kinds(oid(order))
+    assert kinds[0] == "SUBMIT"
+    assert kinds[-1] == "FILL"
+    fill = next(o for o in client.orders if o[0] == "FILL")
+    assert fill[2:5] == ("SELL", 0.001, MID)  # sold at the bid
+    assert next(o for o in client.orders if o[0] == "SUBMIT")[4] == 0.0  # at market
+    # The account's topic was first published before the actor subscribed: Nautilus's bus
+    # would not match a wildcard subscription made after that, and this update would be lost.
+    equity, realized, _ = client.accounts[-1]
+    assert realized < 0
+    assert equity < BALANCE_USDT
+
+
+def test_a_venue_rejection_is_reported_with_its_reason(node: Node, client: RecordingClient) -> None:
+    order = node.strategy.market(OrderSide.BUY, reduce_only=True)  # nothing to reduce
+    node.advance()
+    assert client.kinds(oid(order)) == ["SUBMIT", "REJECT"]
+    reject = next(o for o in client.orders if o[0] == "REJECT")
+    assert "reduce" in reject[5].lower()
+
+
+def test_a_halt_from_the_watchdog_denies_the_very_next_order_before_it_goes_out(
+    node: Node, client: RecordingClient
+) -> None:
+    client.state = TradingState.HALTED  # no timer has fired since: only the order can see it
+    order = node.strategy.limit_buy(MID * 0.9)
+    node.advance()
+    assert node.risk_engine.trading_state == NodeState.HALTED
+    assert client.kinds(oid(order)) == []  # never sent, so never reported
+    assert len(node.strategy.denied) == 1
+    assert "HALTED" in node.strategy.denied[0]
+
+
+def test_the_node_follows_the_watchdog_on_its_timer_and_cancels_still_pass(
+    node: Node, client: RecordingClient
+) -> None:
+    resting = node.strategy.limit_buy(MID * 0.9)
+    node.advance()
+    client.state = TradingState.HALTED
+    node.advance()
+    assert node.risk_engine.trading_state == NodeState.HALTED
+    node.strategy.cancel_order(resting)
+    node.advance()
+    assert client.kinds(oid(resting))[-1] == "CANCEL"
+    client.state = TradingState.WARN  # a warning trades on
+    node.advance()
+    assert node.risk_engine.trading_state == NodeState.ACTIVE
+
+
+def test_reducing_lets_only_orders_that_reduce_the_position_through(
+    node: Node, client: RecordingClient
+) -> None:
+    node.strategy.market(OrderSide.BUY)
+    node.advance()
+    client.state = TradingState.REDUCING
+    node.advance()
+    assert node.risk_engine.trading_state == NodeState.REDUCING
+    node.strategy.market(OrderSide.BUY)  # would add to the long position: denied
+    node.advance()
+    assert len(node.strategy.denied) == 1
+    closing = node.strategy.market(OrderSide.SELL, reduce_only=True)
+    node.advance()
+    assert client.kinds(oid(closing))[-1] == "FILL"
+
+
+def test_killed_latches_the_node_halted_whatever_the_client_says_next(
+    node: Node, client: RecordingClient
+) -> None:
+    client.state = TradingState.KILLED
+    node.advance()
+    client.state = TradingState.ACTIVE  # e.g. a re-armed watchdog: this node still stays down
+    order = node.strategy.limit_buy(MID * 0.9)
+    node.advance()
+    assert node.actor.killed
+    assert node.risk_engine.trading_state == NodeState.HALTED
+    assert client.kinds(oid(order)) == []
+
+
+def test_a_node_starts_halted_until_the_watchdog_says_otherwise(client: RecordingClient) -> None:
+    client.state = TradingState.HALTED  # what a client without a fresh ack says
+    node = Node(client)
+    try:
+        node.advance()
+        assert node.risk_engine.trading_state == NodeState.HALTED
+        client.state = TradingState.ACTIVE
+        node.advance()
+        assert node.risk_engine.trading_state == NodeState.ACTIVE
+    finally:
+        node.close()

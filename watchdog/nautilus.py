@@ -1,0 +1,229 @@
+"""NautilusTrader adapter: one `Actor` that puts a node (live or backtest) under the watchdog.
+
+It does two jobs, both inside the node's own event loop:
+
+1. **Reports.** It listens on the node's message bus to every strategy's order events and to
+   the account's state, and reports them through the watchdog client: SUBMIT when the
+   execution client sends the order (`OrderSubmitted`, with the client order id the venue
+   knows it by), ACK / REJECT / FILL / CANCEL from `OrderAccepted`, `OrderRejected`,
+   `OrderFilled`, `OrderCanceled` / `OrderExpired`, and an account snapshot from each
+   `AccountState` (equity = the settlement currency's total balance plus the portfolio's
+   unrealized PnL in it).
+2. **Obeys.** It sets the node's `RiskEngine` trading state from the watchdog's: ACTIVE and
+   WARN -> ACTIVE, REDUCING -> REDUCING, HALTED -> HALTED, and KILLED -> HALTED for good (a
+   latch in the adapter: nothing the client says afterwards lifts it). It re-reads the
+   client's state on a timer of the node's clock and, before the risk engine sees it, on
+   every new order (`OrderInitialized` is published before the strategy routes the order),
+   so an order placed after the watchdog halted is denied by the node itself. The client's
+   state fails closed (HALTED without a fresh ack), so a node whose watchdog is silent
+   halts too. Cancels are never blocked: the risk engine lets them through in every state.
+
+Nautilus ships no type stubs for its compiled modules: everything taken from it is `Any`,
+and what this module needs of the client and of the risk engine is written down as the
+`Reporter` and `StateTarget` protocols below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Protocol
+
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.common.config import ActorConfig
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.enums import TradingState as NodeState
+from nautilus_trader.model.events import (
+    AccountState,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderInitialized,
+    OrderRejected,
+    OrderSubmitted,
+)
+from nautilus_trader.model.identifiers import Venue
+
+STATE_TIMER = "killswitch-watchdog-state"
+
+# The watchdog's graded states, by name, as the node's risk engine can hold them. A name not
+# in this table (a newer watchdog's) halts: an unknown is never a reason to trade.
+NODE_STATES: dict[str, Any] = {
+    "ACTIVE": NodeState.ACTIVE,
+    "WARN": NodeState.ACTIVE,
+    "REDUCING": NodeState.REDUCING,
+    "HALTED": NodeState.HALTED,
+    "KILLED": NodeState.HALTED,
+}
+
+# The order events reported, by the watchdog's name for the step.
+REPORTED: dict[type, str] = {
+    OrderSubmitted: "SUBMIT",
+    OrderAccepted: "ACK",
+    OrderRejected: "REJECT",
+    OrderFilled: "FILL",
+    OrderCanceled: "CANCEL",
+    OrderExpired: "CANCEL",
+}
+
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class Reporter(Protocol):
+    """What the adapter uses of the watchdog client (`watchdog.client.WatchdogClient`)."""
+
+    @property
+    def state(self) -> Named: ...
+
+    def report_order(
+        self,
+        kind: str,
+        symbol: str,
+        side: str,
+        qty: float,
+        price: float,
+        /,
+        *,
+        reason: str = ...,
+        order_id: str = ...,
+    ) -> None: ...
+
+    def report_account(self, equity: float, realized_pnl: float, unrealized_pnl: float) -> None: ...
+
+
+class StateTarget(Protocol):
+    """The node's `RiskEngine` (`node.kernel.risk_engine`, `engine.kernel.risk_engine`)."""
+
+    @property
+    def trading_state(self) -> Any: ...
+
+    def set_trading_state(self, state: Any) -> None: ...
+
+
+def node_state(watchdog_state: str, killed: bool) -> Any:
+    """The node's trading state for the watchdog's; `killed`: a KILLED was seen before."""
+    if killed:
+        return NodeState.HALTED
+    return NODE_STATES.get(watchdog_state, NodeState.HALTED)
+
+
+def default_symbol(instrument_id: Any) -> str:
+    """`BTCUSDT.BINANCE` -> `BTCUSDT`: the instrument's symbol without its venue."""
+    return str(instrument_id.symbol.value)
+
+
+class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyped (Any)
+    """Reports a node's orders and account to the watchdog and holds its trading state.
+
+    `client`: a started watchdog client whose calls are made on this thread (the node's
+    loop for a live node). `risk_engine`: the node's risk engine, whose state this actor
+    owns while it runs. `symbol_of`: the symbol the watchdog knows an instrument by (the
+    venue's), `default_symbol` unless the node names it differently (`BTCUSDT-PERP`).
+    """
+
+    def __init__(
+        self,
+        client: Reporter,
+        risk_engine: StateTarget,
+        *,
+        state_interval: timedelta = timedelta(milliseconds=100),
+        symbol_of: Callable[[Any], str] = default_symbol,
+        config: ActorConfig | None = None,
+    ) -> None:
+        super().__init__(config or ActorConfig(component_id="KillswitchWatchdog"))
+        self._client = client
+        self._risk_engine = risk_engine
+        self._state_interval = state_interval
+        self._symbol_of = symbol_of
+        self._killed = False
+        self._account_topics: tuple[str, ...] = ()
+
+    @property
+    def killed(self) -> bool:
+        """The watchdog said KILLED while this actor ran: the node stays HALTED."""
+        return self._killed
+
+    # -- lifecycle (called by the node) ---------------------------------------------------
+
+    def on_start(self) -> None:
+        self.sync_state()
+        self.msgbus.subscribe(topic="events.order.*", handler=self._on_order_event)
+        self._subscribe_accounts()
+        self.clock.set_timer(STATE_TIMER, self._state_interval, callback=self._on_timer)
+
+    def on_stop(self) -> None:
+        self.clock.cancel_timer(STATE_TIMER)
+        self.msgbus.unsubscribe(topic="events.order.*", handler=self._on_order_event)
+        for topic in self._account_topics:
+            self.msgbus.unsubscribe(topic=topic, handler=self._on_account_state)
+
+    # -- the watchdog's state -> the node's -----------------------------------------------
+
+    def sync_state(self) -> None:
+        """Set the risk engine's state from the client's (fail-closed, KILLED latched)."""
+        name = self._client.state.name
+        self._killed = self._killed or name == "KILLED"
+        wanted = node_state(name, self._killed)
+        if self._risk_engine.trading_state != wanted:
+            self._risk_engine.set_trading_state(wanted)
+
+    def _on_timer(self, _event: Any) -> None:
+        self.sync_state()
+
+    # -- the node's events -> reports -----------------------------------------------------
+
+    def _on_order_event(self, event: Any) -> None:
+        if isinstance(event, OrderInitialized):
+            self.sync_state()  # before the risk engine judges this very order
+            return
+        kind = REPORTED.get(type(event))
+        if kind is None:
+            return
+        order = self.cache.order(event.client_order_id)
+        if order is None:  # the engine caches every order before its events: a broken node
+            self.log.error(f"killswitch: {kind} of {event.client_order_id} not in the cache")
+            return
+        if isinstance(event, OrderFilled):
+            qty, price = float(event.last_qty), float(event.last_px)
+        else:  # a market order has no price: 0, which the watchdog reads as "at market"
+            qty, price = float(order.quantity), float(order.price) if order.has_price else 0.0
+        self._client.report_order(
+            kind,
+            self._symbol_of(event.instrument_id),
+            "BUY" if order.side == OrderSide.BUY else "SELL",
+            qty,
+            price,
+            reason=str(event.reason) if isinstance(event, OrderRejected) else "",
+            order_id=event.client_order_id.value,
+        )
+
+    def _subscribe_accounts(self) -> None:
+        """Every account's state, those the node has already registered by their own topic.
+
+        The message bus matches a wildcard subscription only against topics first published
+        after it: an account registered before this actor started would go unheard."""
+        topics = {"events.account.*"} | {f"events.account.{a.id}" for a in self.cache.accounts()}
+        self._account_topics = tuple(sorted(topics))
+        for topic in self._account_topics:
+            self.msgbus.subscribe(topic=topic, handler=self._on_account_state)
+        for account in self.cache.accounts():  # the watchdog holds HALTED until it knows equity
+            self._on_account_state(account.last_event)
+
+    def _on_account_state(self, event: Any) -> None:
+        """Equity in the account's settlement currency: its balance plus unrealized PnL."""
+        if not isinstance(event, AccountState) or not event.balances:
+            return
+        balance = event.balances[0]
+        venue = Venue(event.account_id.get_issuer())
+        unrealized = _in_currency(self.portfolio.unrealized_pnls(venue), balance.currency)
+        realized = _in_currency(self.portfolio.realized_pnls(venue), balance.currency)
+        self._client.report_account(float(balance.total) + unrealized, realized, unrealized)
+
+
+def _in_currency(amounts: dict[Any, Any], currency: Any) -> float:
+    money = amounts.get(currency)
+    return 0.0 if money is None else float(money)
