@@ -32,15 +32,17 @@ BALANCE_USDT = 10_000
 
 
 class Trading(Strategy):  # type: ignore[misc]  # Strategy is compiled and untyped (Any)
-    """Places orders when told (`limit_buy`, `market`), or on every quote with `auto`: a
-    resting limit buy far below the bid (the previous one canceled) and a market order,
-    alternating sides so that no position builds up. Keeps the reasons of denied orders."""
+    """Places orders when told (`limit_buy`, `market`), or one on every quote with `auto`:
+    a resting limit buy far below the bid (the previous one canceled) or a market order,
+    in turn, the market orders alternating sides so that no position builds up. Counts the
+    orders sent and keeps the reasons of those the node denied."""
 
     def __init__(self, instrument: Any, *, auto: bool = False) -> None:
         super().__init__(StrategyConfig(strategy_id="Trading-001"))
         self.instrument = instrument
         self.auto = auto
         self.denied: list[str] = []
+        self.submitted = 0
         self._quotes = 0
 
     def on_start(self) -> None:
@@ -50,9 +52,14 @@ class Trading(Strategy):  # type: ignore[misc]  # Strategy is compiled and untyp
         if not self.auto:
             return
         self._quotes += 1
-        self.cancel_all_orders(self.instrument.id)
-        self.limit_buy(float(tick.bid_price) * 0.9)
-        self.market(OrderSide.BUY if self._quotes % 2 else OrderSide.SELL)
+        if self._quotes % 2:
+            self.cancel_all_orders(self.instrument.id)
+            self.limit_buy(float(tick.bid_price) * 0.9)
+        else:
+            self.market(OrderSide.BUY if self._quotes % 4 else OrderSide.SELL)
+
+    def on_order_submitted(self, _event: Any) -> None:
+        self.submitted += 1
 
     def on_order_denied(self, event: Any) -> None:
         self.denied.append(str(event.reason))
