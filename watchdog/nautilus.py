@@ -6,9 +6,9 @@ It does two jobs, both inside the node's own event loop:
    the account's state, and reports them through the watchdog client: SUBMIT when the
    execution client sends the order (`OrderSubmitted`, with the client order id the venue
    knows it by), ACK / REJECT / FILL / CANCEL from `OrderAccepted`, `OrderRejected`,
-   `OrderFilled`, `OrderCanceled` / `OrderExpired`, and an account snapshot from each
+   `OrderFilled`, `OrderCanceled` / `OrderExpired`, an account snapshot from each
    `AccountState` (equity = the settlement currency's total balance plus the portfolio's
-   unrealized PnL in it).
+   unrealized PnL in it), and the instrument's net position from each position event.
 2. **Obeys.** It sets the node's `RiskEngine` trading state from the watchdog's: ACTIVE and
    WARN -> ACTIVE, REDUCING -> REDUCING, HALTED -> HALTED, and KILLED -> HALTED for good (a
    latch in the adapter: nothing the client says afterwards lifts it). It re-reads the
@@ -42,6 +42,7 @@ from nautilus_trader.model.events import (
     OrderInitialized,
     OrderRejected,
     OrderSubmitted,
+    PositionEvent,
 )
 from nautilus_trader.model.identifiers import Venue
 
@@ -93,6 +94,8 @@ class Reporter(Protocol):
     ) -> None: ...
 
     def report_account(self, equity: float, realized_pnl: float, unrealized_pnl: float) -> None: ...
+
+    def report_position(self, symbol: str, qty: float, mark_price: float) -> None: ...
 
 
 class StateTarget(Protocol):
@@ -152,12 +155,14 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
     def on_start(self) -> None:
         self.sync_state()
         self.msgbus.subscribe(topic="events.order.*", handler=self._on_order_event)
+        self.msgbus.subscribe(topic="events.position.*", handler=self._on_position_event)
         self._subscribe_accounts()
         self.clock.set_timer(STATE_TIMER, self._state_interval, callback=self._on_timer)
 
     def on_stop(self) -> None:
         self.clock.cancel_timer(STATE_TIMER)
         self.msgbus.unsubscribe(topic="events.order.*", handler=self._on_order_event)
+        self.msgbus.unsubscribe(topic="events.position.*", handler=self._on_position_event)
         for topic in self._account_topics:
             self.msgbus.unsubscribe(topic=topic, handler=self._on_account_state)
 
@@ -200,6 +205,15 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
             reason=str(event.reason) if isinstance(event, OrderRejected) else "",
             order_id=event.client_order_id.value,
         )
+
+    def _on_position_event(self, event: Any) -> None:
+        """The instrument's net position (every position on it, hedging or netting), marked at
+        the price of the fill that moved it."""
+        if not isinstance(event, PositionEvent):
+            return
+        net = self.portfolio.net_position(event.instrument_id)
+        symbol = self._symbol_of(event.instrument_id)
+        self._client.report_position(symbol, float(net), float(event.last_px))
 
     def _subscribe_accounts(self) -> None:
         """Every account's state, those the node has already registered by their own topic.

@@ -23,6 +23,7 @@ class RecordingClient:
     state: TradingState = TradingState.ACTIVE
     orders: list[tuple[str, str, str, float, float, str, str]] = field(default_factory=list)
     accounts: list[tuple[float, float, float]] = field(default_factory=list)
+    positions: list[tuple[str, float, float]] = field(default_factory=list)
 
     def report_order(self, *step: Any, **details: str) -> None:
         kind, symbol, side, qty, price = step
@@ -30,6 +31,9 @@ class RecordingClient:
 
     def report_account(self, equity: float, realized_pnl: float, unrealized_pnl: float) -> None:
         self.accounts.append((equity, realized_pnl, unrealized_pnl))
+
+    def report_position(self, symbol: str, qty: float, mark_price: float) -> None:
+        self.positions.append((symbol, qty, mark_price))
 
     def kinds(self, order_id: str) -> list[str]:
         return [kind for kind, *_, oid in self.orders if oid == order_id]
@@ -88,6 +92,20 @@ def test_a_market_order_is_reported_with_its_fill_price_and_moves_the_equity(
     equity, realized, _ = client.accounts[-1]
     assert realized < 0
     assert equity < BALANCE_USDT
+
+
+def test_the_net_position_is_reported_as_fills_move_it(node: Node, client: RecordingClient) -> None:
+    node.strategy.market(OrderSide.SELL)
+    node.advance()
+    node.strategy.market(OrderSide.SELL)
+    node.advance()
+    node.strategy.market(OrderSide.BUY)
+    node.advance()
+    assert client.positions == [
+        ("BTCUSDT-PERP", -0.001, MID),
+        ("BTCUSDT-PERP", -0.002, MID),
+        ("BTCUSDT-PERP", -0.001, MID + 1),  # bought back at the ask
+    ]
 
 
 def test_a_venue_rejection_is_reported_with_its_reason(node: Node, client: RecordingClient) -> None:
