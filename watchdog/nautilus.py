@@ -107,9 +107,10 @@ class StateTarget(Protocol):
     def set_trading_state(self, state: Any) -> None: ...
 
 
-def node_state(watchdog_state: str, killed: bool) -> Any:
-    """The node's trading state for the watchdog's; `killed`: a KILLED was seen before."""
-    if killed:
+def node_state(watchdog_state: str, latched: bool) -> Any:
+    """The node's trading state for the watchdog's; `latched`: a KILLED was seen before, or
+    an order step could not be reported."""
+    if latched:
         return NodeState.HALTED
     return NODE_STATES.get(watchdog_state, NodeState.HALTED)
 
@@ -143,12 +144,18 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
         self._state_interval = state_interval
         self._symbol_of = symbol_of
         self._killed = False
+        self._held: str | None = None
         self._account_topics: tuple[str, ...] = ()
 
     @property
     def killed(self) -> bool:
         """The watchdog said KILLED while this actor ran: the node stays HALTED."""
         return self._killed
+
+    @property
+    def held(self) -> str | None:
+        """The order step that could not be reported, which holds the node HALTED."""
+        return self._held
 
     # -- lifecycle (called by the node) ---------------------------------------------------
 
@@ -172,7 +179,7 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
         """Set the risk engine's state from the client's (fail-closed, KILLED latched)."""
         name = self._client.state.name
         self._killed = self._killed or name == "KILLED"
-        wanted = node_state(name, self._killed)
+        wanted = node_state(name, self._killed or self._held is not None)
         if self._risk_engine.trading_state != wanted:
             self._risk_engine.set_trading_state(wanted)
 
@@ -188,23 +195,33 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
         kind = REPORTED.get(type(event))
         if kind is None:
             return
-        order = self.cache.order(event.client_order_id)
-        if order is None:  # the engine caches every order before its events: a broken node
-            self.log.error(f"killswitch: {kind} of {event.client_order_id} not in the cache")
-            return
-        if isinstance(event, OrderFilled):
-            qty, price = float(event.last_qty), float(event.last_px)
-        else:  # a market order has no price: 0, which the watchdog reads as "at market"
-            qty, price = float(order.quantity), float(order.price) if order.has_price else 0.0
+        if isinstance(event, OrderFilled):  # a fill says all about itself
+            side, qty, price = event.order_side, float(event.last_qty), float(event.last_px)
+        else:
+            order = self.cache.order(event.client_order_id)
+            if order is None:
+                self._hold(f"{kind} of {event.client_order_id.value}: the order is not cached")
+                return
+            # A market order has no price: 0, which the watchdog reads as "at market".
+            side, qty = order.side, float(order.quantity)
+            price = float(order.price) if order.has_price else 0.0
         self._client.report_order(
             kind,
             self._symbol_of(event.instrument_id),
-            "BUY" if order.side == OrderSide.BUY else "SELL",
+            "BUY" if side == OrderSide.BUY else "SELL",
             qty,
             price,
             reason=str(event.reason) if isinstance(event, OrderRejected) else "",
             order_id=event.client_order_id.value,
         )
+
+    def _hold(self, unreported: str) -> None:
+        """An order step the watchdog cannot be told: it would not know this node's orders
+        (and a venue acknowledgement it never heard of is key misuse, a kill), so the node
+        opens no more orders until it restarts. Says what could not be reported."""
+        self.log.error(f"killswitch: cannot report {unreported}; node held HALTED")
+        self._held = unreported
+        self.sync_state()
 
     def _on_position_event(self, event: Any) -> None:
         """The instrument's net position (every position on it, hedging or netting), marked at

@@ -9,8 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.enums import TradingState as NodeState
+from nautilus_trader.model.events import OrderAccepted
+from nautilus_trader.model.identifiers import AccountId, StrategyId, VenueOrderId
 
 from harness.nautilus_world import BALANCE_USDT, MID, Node
 from risk.state import TradingState
@@ -184,3 +187,33 @@ def test_a_node_starts_halted_until_the_watchdog_says_otherwise(client: Recordin
         assert node.risk_engine.trading_state == NodeState.ACTIVE
     finally:
         node.close()
+
+
+def test_an_order_step_that_cannot_be_reported_holds_the_node_halted(
+    node: Node, client: RecordingClient
+) -> None:
+    # An acknowledgement of an order this node never cached (so never reported as sent): the
+    # watchdog would see the venue's order without the trader's, so the node stops opening.
+    stray = node.strategy.order_factory.limit(
+        node.instrument.id,
+        OrderSide.BUY,
+        node.instrument.make_qty(0.001),
+        node.instrument.make_price(1),
+    )
+    accepted = OrderAccepted(
+        node.engine.trader_id,
+        StrategyId("Stray-001"),
+        node.instrument.id,
+        stray.client_order_id,
+        VenueOrderId("1"),
+        AccountId("BINANCE-001"),
+        UUID4(),
+        0,
+        0,
+    )
+    node.engine.kernel.msgbus.publish("events.order.Stray-001", accepted)
+    assert node.actor.held == f"ACK of {oid(stray)}: the order is not cached"
+    order = node.strategy.limit_buy(MID * 0.9)
+    node.advance()
+    assert node.risk_engine.trading_state == NodeState.HALTED
+    assert client.kinds(oid(order)) == []
