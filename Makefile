@@ -13,11 +13,12 @@ help:
 	@echo "make test                 lint, format check, mypy --strict, import contracts, full test suite"
 	@echo "make bench [QUICK=1]      every benchmark, JSON + Markdown report under bench-results/"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ required, found " + sys.version'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@# The client is its own distribution (client/): installed from this checkout, with the suite.
+	$(BIN)/python -m pip install --quiet -e ./client -e '.[test,bench]'
 	touch $(STAMP)
 
 venv: $(STAMP)

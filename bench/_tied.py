@@ -15,8 +15,13 @@ import time
 from functools import partial
 from pathlib import Path
 
-from risk.events import AccountSnapshot, Heartbeat
-from watchdog.protocol import encode_event, encode_telemetry, new_session_id
+from killswitch_client.protocol import (
+    AccountSnapshot,
+    Heartbeat,
+    encode_event,
+    encode_telemetry,
+    new_session_id,
+)
 
 
 def tied_sleeper(pidfile: Path, ingress: Path, key: bytes, trader: str) -> subprocess.Popen[bytes]:

@@ -1,6 +1,6 @@
 """Benchmark: what the watchdog client costs the trading bot's event loop.
 
-A started `WatchdogClient` talks over a real Unix datagram socket to a sink that drains it
+A started `AsyncClient` talks over a real Unix datagram socket to a sink that drains it
 (on the same loop, outside the timed sections). Timed alone with `perf_counter_ns`:
 
 - `report_order`: the call a bot makes on each order step (validate, build, queue, schedule
@@ -29,9 +29,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from killswitch_client import AsyncClient, ClientConfig
+
 from bench._stats import percentile
 from risk import OrderEventKind, Side
-from watchdog.client import ClientConfig, WatchdogClient
 
 KEY = bytes(range(32))
 
@@ -76,7 +77,7 @@ async def run(samples: int) -> dict[str, float | int | str]:
         path = Path(tmp) / "wd.sock"
         sink = _sink(path, loop)
         config = ClientConfig("bench", KEY, str(path), heartbeat_interval=10.0, ack_timeout=20.0)
-        client = WatchdogClient(config)
+        client = AsyncClient(config)
         try:
             async with client:
                 result = await _measure(client, samples)
@@ -89,7 +90,7 @@ async def run(samples: int) -> dict[str, float | int | str]:
     return result
 
 
-async def _measure(client: WatchdogClient, samples: int) -> dict[str, float | int | str]:
+async def _measure(client: AsyncClient, samples: int) -> dict[str, float | int | str]:
     def order(i: int) -> None:
         client.report_order(OrderEventKind.SUBMIT, "BTCUSDT", Side.BUY, 0.01, 65_000.0 + i)
 

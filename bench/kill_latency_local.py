@@ -29,14 +29,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from killswitch_client.protocol import (
+    AccountSnapshot,
+    Heartbeat,
+    encode_event,
+    encode_telemetry,
+    new_session_id,
+)
+
 from bench._stats import percentile
 from bench._tied import tied_sleeper
 from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader
 from harness.procs import REPO
 from harness.wait import wait_until
 from harness.watchdog_world import Workspace
-from risk.events import AccountSnapshot, Heartbeat
-from watchdog.protocol import encode_event, encode_telemetry, new_session_id
 
 KILL_AFTER_S = 0.5
 

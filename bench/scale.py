@@ -1,7 +1,7 @@
 """Benchmark: one watchdog supervising 1, 10, 50 and 100 clients: its CPU, ingest and ack time.
 
 For each N, a real watchdog process (one HMAC key per trader, a limits file, metrics on
-loopback) and N real `watchdog.client.WatchdogClient`s hosted in one or two sender processes
+loopback) and N real `killswitch_client.AsyncClient`s hosted in one or two sender processes
 (`python -m bench.scale --sender SPEC`). Each client heartbeats every 100 ms carrying an
 account, a position and a feed snapshot, and reports `--orders-per-s` orders (a submit and its
 ack, sent at once), with start times staggered over one heartbeat interval as independent
@@ -41,17 +41,29 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from killswitch_client import (
+    AsyncClient,
+    ClientConfig,
+    OrderEventKind,
+    Side,
+    TradingState,
+    load_key,
+)
+from killswitch_client.errors import ProtocolError
+from killswitch_client.protocol import (
+    AccountSnapshot,
+    Heartbeat,
+    decode_ack,
+    encode_event,
+    encode_telemetry,
+    new_session_id,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench._stats import summary
 from harness.configs import WatchdogConfig, WatchedTrader
 from harness.wait import wait_until
 from harness.watchdog_world import Workspace
-from risk import OrderEventKind, Side, TradingState
-from risk.events import AccountSnapshot, Heartbeat
-from watchdog.client import ClientConfig, WatchdogClient, load_key
-from watchdog.errors import ProtocolError
-from watchdog.protocol import decode_ack, encode_event, encode_telemetry, new_session_id
 
 HEARTBEAT_S = 0.1
 PROBE_INTERVAL_S = 0.02
@@ -140,7 +152,7 @@ async def _run_probe(probe: _Probe, path: str) -> None:
         transport.close()
 
 
-async def _drive(client: WatchdogClient, phase_s: float, orders_per_s: float) -> None:
+async def _drive(client: AsyncClient, phase_s: float, orders_per_s: float) -> None:
     """One bot's steady telemetry: snapshots every heartbeat, orders at a fixed rate."""
     await asyncio.sleep(phase_s)
     order_every = max(1, round(1 / (orders_per_s * HEARTBEAT_S))) if orders_per_s > 0 else 0
@@ -168,13 +180,13 @@ async def _start_clients(spec: SenderSpec, stack: contextlib.AsyncExitStack) -> 
         )
         # Stagger heartbeat phases over one interval, as independent bots would be.
         await asyncio.sleep(HEARTBEAT_S / max(1, len(spec.traders)) if i else 0)
-        client = await stack.enter_async_context(WatchdogClient(config))
+        client = await stack.enter_async_context(AsyncClient(config))
         client.report_account(EQUITY, 0.0, 0.0)
         clients.append(client)
     return clients
 
 
-async def _all_active(clients: Sequence[WatchdogClient], probe: _Probe | None) -> None:
+async def _all_active(clients: Sequence[AsyncClient], probe: _Probe | None) -> None:
     deadline = time.monotonic() + 60
     while not (
         all(c.state is TradingState.ACTIVE for c in clients) and (probe is None or probe.samples)
@@ -185,12 +197,12 @@ async def _all_active(clients: Sequence[WatchdogClient], probe: _Probe | None) -
         await asyncio.sleep(0.05)  # the clients' heartbeats and acks run meanwhile
 
 
-def _totals(clients: Sequence[WatchdogClient]) -> dict[str, int]:
+def _totals(clients: Sequence[AsyncClient]) -> dict[str, int]:
     fields = ("sent", "events_sent", "dropped", "send_errors", "invalid", "acks", "rejected_acks")
     return {f: sum(getattr(c.counters, f) for c in clients) for f in fields}
 
 
-async def _timeline(clients: Sequence[WatchdogClient], into: list[dict[str, float]]) -> None:
+async def _timeline(clients: Sequence[AsyncClient], into: list[dict[str, float]]) -> None:
     while True:
         into.append({"monotonic": time.monotonic(), **_totals(clients)})
         await asyncio.sleep(TIMELINE_S)

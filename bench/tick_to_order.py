@@ -18,7 +18,7 @@ The modes run in alternating rounds so drift on the shared machine hits all of t
 
 - path ``fast_path`` (``trader.fastpath``) or ``aiohttp_path`` (fast path off);
 - ``without_telemetry``: a link that is always ACTIVE and reports nothing;
-  ``with_telemetry``: the real ``WatchdogClient`` talking to a real watchdog process;
+  ``with_telemetry``: the real ``AsyncClient`` talking to a real watchdog process;
 - ``fast_path_warm``: fast path, telemetry, the hot-path cache heater on;
 - ``fast_path_busy_poll`` / ``fast_path_busy_poll_warm``: the same with ``[feed] busy_poll``
   (the event loop never sleeps), without and with the heater;
@@ -68,6 +68,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+from killswitch_client import AsyncClient
+from killswitch_client import TradingState as WatchdogState
 from prometheus_client import CollectorRegistry
 from yarl import URL
 
@@ -95,7 +97,6 @@ from trader.orders import TrackedOrder
 from trader.pretrade import PreTradeRisk, load_limits
 from trader.runner import _client_config
 from trader.venue import BinanceOrderVenue, OrderRequest, open_order_session
-from watchdog.client import WatchdogClient
 from watchdog.clock import SystemClock
 from watchdog.sdnotify import SdNotifier
 
@@ -163,7 +164,7 @@ def deployed_mode(config: TraderConfig) -> Mode:
 class SilentLink:
     """No watchdog: always ACTIVE, reports go nowhere (the baseline for the telemetry cost)."""
 
-    state = TradingState.ACTIVE
+    state = WatchdogState.ACTIVE
 
     def report_order(
         self,
@@ -368,9 +369,9 @@ def _fast_entry(
     return entry, signer
 
 
-async def _wait_active(client: WatchdogClient) -> None:
+async def _wait_active(client: AsyncClient) -> None:
     deadline = time.monotonic() + 30
-    while client.state is not TradingState.ACTIVE:
+    while client.state is not WatchdogState.ACTIVE:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the watchdog never acked ACTIVE: {client.last_ack}")
         await asyncio.sleep(0.02)
@@ -380,7 +381,7 @@ async def run_mode(config: TraderConfig, seconds: float, *, mode: Mode) -> Sampl
     clock = SystemClock()
     credentials = wv.load_credentials(config.venue.credentials_file)
     session = open_order_session()
-    client = WatchdogClient(_client_config(config), clock=clock) if mode.telemetry else None
+    client = AsyncClient(_client_config(config), clock=clock) if mode.telemetry else None
     try:
         endpoint = wv.VenueEndpoint(config.venue.base_url, request_timeout_s=2.0)
         adapter = wv.BinanceFutures(session, endpoint, credentials, clock=clock)

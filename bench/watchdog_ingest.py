@@ -43,26 +43,28 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+import killswitch_client.protocol as wire
 import psutil
-
-from bench._stats import percentile
-from bench.risk_eval import build_events
-from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader
-from harness.control import parse_metrics
-from harness.wait import wait_until
-from harness.watchdog_world import KEY as WORLD_KEY
-from harness.watchdog_world import Workspace
-from risk import PROFILES, RiskEngine
-from watchdog.clock import FakeClock
-from watchdog.daemon.ingress import Ingress, IngressConfig
-from watchdog.protocol import (
+from killswitch_client.protocol import (
     MAX_DATAGRAM,
-    TelemetryEvent,
     TraderState,
     encode_event,
     encode_telemetry,
     new_session_id,
 )
+from killswitch_client.states import OrderEventKind as WireKind
+from killswitch_client.states import Side as WireSide
+
+from bench._stats import percentile
+from bench.risk_eval import BenchEvent, build_events
+from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader
+from harness.control import parse_metrics
+from harness.wait import wait_until
+from harness.watchdog_world import KEY as WORLD_KEY
+from harness.watchdog_world import Workspace
+from risk import PROFILES, Heartbeat, OrderEvent, RiskEngine
+from watchdog.clock import FakeClock
+from watchdog.daemon.ingress import Ingress, IngressConfig, IngressEvent
 
 KEY = bytes(range(32))
 TRADER = "bench-trader"
@@ -93,7 +95,7 @@ def build_datagrams(
     for seq, first in enumerate(range(0, len(timed), batch), start=1):
         chunk = timed[first : first + batch]
         sent = chunk[-1][1]
-        encoded = [encode_event(event) for event, _ in chunk]
+        encoded = [encode_event(_to_wire(event)) for event, _ in chunk]
         data = encode_telemetry(key, trader, session, seq, sent, encoded)
         assert len(data) <= MAX_DATAGRAM, f"batch {batch} does not fit one datagram"
         datagrams.append(data)
@@ -101,15 +103,35 @@ def build_datagrams(
     return datagrams, times
 
 
+def _to_wire(event: BenchEvent) -> wire.TelemetryEvent:
+    """The risk benchmark's event as the client would report it."""
+    if isinstance(event, OrderEvent):
+        kind, side = WireKind(event.kind.value), WireSide(event.side.value)
+        return wire.OrderEvent(
+            event.ts,
+            kind,
+            event.symbol,
+            side,
+            event.qty,
+            event.price,
+            event.reason,
+            event.realized_pnl,
+            event.order_id,
+        )
+    if isinstance(event, Heartbeat):
+        return wire.Heartbeat(event.ts)
+    return wire.AccountSnapshot(event.ts, event.equity, event.realized_pnl, event.unrealized_pnl)
+
+
 def _run(datagrams: Sequence[bytes], times: Sequence[float], with_rules: bool) -> list[int]:
     clock = FakeClock(wall=START)
     engine = RiskEngine(PROFILES["standard"], now=START)
     apply = engine.apply
 
-    def count_only(tid: str, sid: bytes, events: Sequence[TelemetryEvent], new: bool) -> None:
+    def count_only(tid: str, sid: bytes, events: Sequence[IngressEvent], new: bool) -> None:
         return None
 
-    def through_rules(tid: str, sid: bytes, events: Sequence[TelemetryEvent], new: bool) -> None:
+    def through_rules(tid: str, sid: bytes, events: Sequence[IngressEvent], new: bool) -> None:
         now = clock.wall()
         for event in events:
             if not isinstance(event, TraderState):

@@ -86,7 +86,7 @@ host_step "user $TRADER_USER" -- ensure_user "$TRADER_USER" "$TELEMETRY_GROUP"
 # 2. The virtual environment, from this checkout (not editable: the checkout may go away).
 step "directory $PREFIX" -- install -d -m 0755 "$(r "$PREFIX")"
 step "virtual environment $VENV" -- "$PYTHON" -m venv "$(r "$VENV")"
-step "install the suite into the venv" -- "$(r "$VENV")/bin/python" -m pip install --quiet "$SRC"
+step "install the suite into the venv" -- "$(r "$VENV")/bin/python" -m pip install --quiet "$SRC/client" "$SRC"
 step "runbooks" -- cp -r "$SRC/runbooks" "$(r "$PREFIX")/"
 step "command links in /usr/local/bin" -- install -d -m 0755 "$(r /usr/local/bin)"
 for tool in watchdog trader sysprep; do

@@ -1,5 +1,5 @@
 """A NautilusTrader bot under a real watchdog: the node of `harness.nautilus_world`, trading on
-every quote, reporting through `WatchdogClient` and obeying through the adapter's actor.
+every quote, reporting through `AsyncClient` and obeying through the adapter's actor.
 
     python -m harness.nautilus_bot --trader T --key-file K --socket S --pidfile P --journal J
 
@@ -17,9 +17,10 @@ import os
 import signal
 from pathlib import Path
 
+from killswitch_client import AsyncClient
+
 from harness.nautilus_world import Node
 from harness.trader_bot import bot_parser, client_config
-from watchdog.client import WatchdogClient
 
 QUOTE_EVERY_S = 0.1
 
@@ -31,7 +32,7 @@ async def run(args: argparse.Namespace) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     args.pidfile.write_text(f"{os.getpid()}\n")
-    async with WatchdogClient(config) as client:
+    async with AsyncClient(config) as client:
         node = Node(client, auto=True)
         try:
             with args.journal.open("a", encoding="utf-8") as journal:

@@ -1,11 +1,11 @@
 """A NautilusTrader node under the watchdog: Nautilus's own backtest engine with one simulated
 venue (BINANCE, a USDT-margined BTCUSDT perpetual), a strategy, and the adapter's actor
-(`watchdog.nautilus.WatchdogActor`). The world of the adapter's tests and of its bot
+(`killswitch_client.nautilus.WatchdogActor`). The world of the adapter's tests and of its bot
 (`harness.nautilus_bot`).
 
 The engine runs in streaming mode, one batch of quotes at a time (`Node.advance`), so a test
 or the bot decides when time moves and can look at the node between batches. Nautilus types
-are untyped (`Any`): see `watchdog.nautilus`.
+are untyped (`Any`): see `killswitch_client.nautilus`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from killswitch_client.nautilus import Reporter, WatchdogActor
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig, StrategyConfig
 from nautilus_trader.model.currencies import USDT
@@ -23,8 +24,6 @@ from nautilus_trader.model.objects import Money
 from nautilus_trader.test_kit.providers import TestInstrumentProvider
 from nautilus_trader.trading.strategy import Strategy
 
-from watchdog.nautilus import Reporter, WatchdogActor
-
 START_S = 1_700_000_000  # the first quote's time, seconds since the epoch
 MID = 50_000.0
 QTY = Decimal("0.001")
@@ -32,10 +31,10 @@ BALANCE_USDT = 10_000
 
 
 class Trading(Strategy):  # type: ignore[misc]  # Strategy is compiled and untyped (Any)
-    """Places orders when told (`limit_buy`, `market`), or one on every quote with `auto`:
-    a resting limit buy far below the bid (the previous one canceled) or a market order,
-    in turn, the market orders alternating sides so that no position builds up. Counts the
-    orders sent and keeps the reasons of those the node denied."""
+    """Places orders when told (`limit_buy`, `market`), or one on every quote with `auto`: a
+    resting limit buy far below the bid, the previous one canceled (no position builds up,
+    so every new order is new exposure). Counts the orders sent and keeps the reasons of
+    those the node denied."""
 
     def __init__(self, instrument: Any, *, auto: bool = False) -> None:
         super().__init__(StrategyConfig(strategy_id="Trading-001"))
@@ -43,7 +42,6 @@ class Trading(Strategy):  # type: ignore[misc]  # Strategy is compiled and untyp
         self.auto = auto
         self.denied: list[str] = []
         self.submitted = 0
-        self._quotes = 0
 
     def on_start(self) -> None:
         self.subscribe_quote_ticks(self.instrument.id)
@@ -51,12 +49,8 @@ class Trading(Strategy):  # type: ignore[misc]  # Strategy is compiled and untyp
     def on_quote_tick(self, tick: Any) -> None:
         if not self.auto:
             return
-        self._quotes += 1
-        if self._quotes % 2:
-            self.cancel_all_orders(self.instrument.id)
-            self.limit_buy(float(tick.bid_price) * 0.9)
-        else:
-            self.market(OrderSide.BUY if self._quotes % 4 else OrderSide.SELL)
+        self.cancel_all_orders(self.instrument.id)
+        self.limit_buy(float(tick.bid_price) * 0.9)
 
     def on_order_submitted(self, _event: Any) -> None:
         self.submitted += 1

@@ -1,4 +1,4 @@
-"""A minimal bot for the integration tests: heartbeats through `WatchdogClient`, equity on demand.
+"""A minimal bot for the integration tests: heartbeats through `AsyncClient`, equity on demand.
 
     python -m harness.trader_bot --trader T --key-file K --socket S \
         --pidfile P [--equity 10000] [--orders N]
@@ -18,8 +18,9 @@ import os
 import signal
 from pathlib import Path
 
+from killswitch_client import AsyncClient, ClientConfig, load_key
+
 from risk.state import TradingState
-from watchdog.client import ClientConfig, WatchdogClient, load_key
 
 SELF_HALT_REASON = "halted itself: feed lost"
 
@@ -52,7 +53,7 @@ async def run(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGUSR1, breach.set)
     loop.add_signal_handler(signal.SIGUSR2, halted.set)
-    async with WatchdogClient(config) as client:
+    async with AsyncClient(config) as client:
         if args.equity is not None:
             client.report_account(args.equity, 0.0, 0.0)
         for _ in range(args.orders):

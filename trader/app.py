@@ -17,6 +17,8 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from killswitch_client import TradingState as WatchdogState
+
 from risk import (
     AccountSnapshot,
     FeedStatus,
@@ -42,10 +44,10 @@ log = logging.getLogger(__name__)
 
 
 class WatchdogLink(Protocol):
-    """What the trader needs of ``watchdog.client.WatchdogClient`` (structurally)."""
+    """What the trader needs of ``killswitch_client.AsyncClient`` (structurally)."""
 
     @property
-    def state(self) -> TradingState: ...
+    def state(self) -> WatchdogState: ...
 
     def report_order(
         self,
@@ -189,8 +191,13 @@ class Trader:
 
     def posture(self, symbol: str) -> Posture:
         return posture_for(
-            self.link.state, self.pretrade.state, self._fresh[symbol], self._stopping
+            self.watchdog_state, self.pretrade.state, self._fresh[symbol], self._stopping
         )
+
+    @property
+    def watchdog_state(self) -> TradingState:
+        """The client's state (the wire's enum) as the risk engine's: same names, same order."""
+        return TradingState(self.link.state)
 
     def requote_all(self) -> None:
         """Re-decide every symbol now (a state change must not wait for the next tick)."""
@@ -478,7 +485,7 @@ class Trader:
             last = self._last_rx.get(symbol)
             if last is not None:
                 self.metrics.feed_age.labels(symbol).set(now - last)
-        state = self.link.state
+        state = self.watchdog_state
         if state != self._watchdog_state:
             self.on_watchdog_state(self._watchdog_state, state)
         self.metrics.watchdog_state.set(int(state))

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+from killswitch_client import AsyncClient, ClientConfig, load_key
+from killswitch_client import ConfigError as ClientConfigError
+from killswitch_client import TradingState as WatchdogState
 from prometheus_client import CollectorRegistry
 
 import watchdog.venues as wv
@@ -34,8 +37,6 @@ from trader.metrics import MetricsServer, TraderMetrics
 from trader.pretrade import PreTradeRisk, load_limits
 from trader.venue import VenueError, open_order_session
 from trader.venue_kind import WarmVenue, hot_path_heater, market_feed, order_entry
-from watchdog.client import ClientConfig, WatchdogClient, load_key
-from watchdog.errors import ConfigError as WatchdogConfigError
 from watchdog.sdnotify import SdNotifier
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def _client_config(config: TraderConfig) -> ClientConfig:
             heartbeat_interval=w.heartbeat_interval_s,
             ack_timeout=w.silence_timeout_s,
         )
-    except WatchdogConfigError as exc:
+    except ClientConfigError as exc:
         raise ConfigError(f"watchdog: {exc}") from None
 
 
@@ -112,11 +113,11 @@ async def serve(
     server = MetricsServer(registry, config.metrics.host, config.metrics.port)
     holder: list[Trader] = []
 
-    def on_state(previous: TradingState, current: TradingState) -> None:
+    def on_state(previous: WatchdogState, current: WatchdogState) -> None:
         if holder:
-            holder[0].on_watchdog_state(previous, current)
+            holder[0].on_watchdog_state(TradingState(previous), TradingState(current))
 
-    client = WatchdogClient(client_config, clock=clock, on_state_change=on_state)
+    client = AsyncClient(client_config, clock=clock, on_state_change=on_state)
     try:
         entry = order_entry(config, session, credentials, clock, metrics)
         fast = entry.fast

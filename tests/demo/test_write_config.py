@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from killswitch_client.keyfile import load_key
 
 from demo import configs, write_config
-from watchdog.client import load_key
 from watchdog.venues.credentials import load_api_key_id, load_credentials
 
 NAMES = {

@@ -33,8 +33,9 @@ SUITE_REPOSITORY = "killswitch-suite"
 SUITE = "bookworm"
 ROOTFS_PACKAGES = ("python3", "python3-venv")
 # What goes into the suite image: a change to any of these rebuilds it.
-SOURCE_DIRS = ("risk", "watchdog", "trader", "sysprep", "exchange_sim")
+SOURCE_DIRS = ("client", "risk", "watchdog", "trader", "sysprep", "exchange_sim")
 SOURCE_FILES = ("pyproject.toml", "README.md")
+SUITE_SOURCES = (str(REPO_ROOT / "client"), str(REPO_ROOT))  # the two distributions
 MIRROR_ENV = "KILLSWITCH_DEBIAN_MIRROR"
 DEBOOTSTRAP_TIMEOUT_S = 1800.0
 BUILD_TIMEOUT_S = 1200.0
@@ -192,7 +193,8 @@ def ensure_suite_image(base: str = BASE_IMAGE) -> tuple[str, bool]:
         context = Path(scratch)
         shutil.copy(DOCKERFILE, context / "Dockerfile")
         _run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", str(REPO_ROOT), "-w", "wheels"],
+            # The client first: the suite depends on it, and it comes from this checkout.
+            [sys.executable, "-m", "pip", "wheel", "--quiet", *SUITE_SOURCES, "-w", "wheels"],
             cwd=context,
             timeout=BUILD_TIMEOUT_S,
         )

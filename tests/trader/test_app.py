@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from killswitch_client import TradingState as WatchdogState
 from prometheus_client import CollectorRegistry
 
 from risk import OrderEventKind, TradingState, parse_limits
@@ -32,7 +33,7 @@ class RecordingLink:
     """A watchdog link whose state the test sets and which records every report."""
 
     def __init__(self) -> None:
-        self.state = TradingState.ACTIVE
+        self.state = WatchdogState.ACTIVE
         self.reports: list[tuple[str, tuple[object, ...]]] = []
         self.order_ids: list[tuple[str, str]] = []  # (kind, client order id) per order report
         self.flushes = 0
@@ -159,7 +160,7 @@ async def test_each_order_report_names_the_client_order_id_the_venue_knows(
 
 async def test_a_halted_watchdog_cancels_everything_and_opens_nothing(running: Running) -> None:
     trader, venue, link = running
-    link.state = TradingState.HALTED
+    link.state = WatchdogState.HALTED
     trader.on_watchdog_state(TradingState.ACTIVE, TradingState.HALTED)
     await wait_until(lambda: not venue.resting, what="all cancelled")
     placed = venue.count("place")
@@ -170,7 +171,7 @@ async def test_a_halted_watchdog_cancels_everything_and_opens_nothing(running: R
 
 async def test_a_silent_watchdog_is_noticed_by_housekeeping_too(running: Running) -> None:
     trader, venue, link = running
-    link.state = TradingState.HALTED  # the client's fail-closed read, without a callback
+    link.state = WatchdogState.HALTED  # the client's fail-closed read, without a callback
     await trader.housekeep_once()
     await wait_until(lambda: not venue.resting, what="all cancelled")
     assert trader.metrics.registry.get_sample_value("trader_watchdog_state") == 3
@@ -191,7 +192,7 @@ async def test_reducing_leaves_only_a_reduce_only_exit(running: Running) -> None
     await trader.housekeep_once()
     await trader.housekeep_once()  # the same gap twice: adopted as the venue's truth
     assert trader.position("BTCUSDT") == pytest.approx(0.004)
-    link.state = TradingState.REDUCING
+    link.state = WatchdogState.REDUCING
     trader.on_watchdog_state(TradingState.ACTIVE, TradingState.REDUCING)
     await wait_until(
         lambda: (

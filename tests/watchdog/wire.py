@@ -1,4 +1,5 @@
-"""Shared by the wire tests: keys, ids, a strategy for valid events, and condition polling."""
+"""Shared by the wire tests: keys, ids, a strategy for valid events (as the protocol carries
+them), and condition polling."""
 
 from __future__ import annotations
 
@@ -8,21 +9,20 @@ import time
 from collections.abc import Callable
 
 from hypothesis import strategies as st
-
-from risk.events import (
+from killswitch_client.protocol import (
     MAX_ORDER_ID,
+    MAX_REASON,
+    MAX_SYMBOL,
     AccountSnapshot,
-    EventSource,
     FeedStatus,
     Heartbeat,
     OpenOrdersSnapshot,
     OrderEvent,
-    OrderEventKind,
     PositionSnapshot,
-    Side,
+    TelemetryEvent,
+    TraderState,
 )
-from risk.state import TradingState
-from watchdog.protocol import MAX_REASON, MAX_SYMBOL, TelemetryEvent, TraderState
+from killswitch_client.states import OrderEventKind, Side, TradingState
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -45,8 +45,6 @@ _reason = st.text(
 # Venues' client order ids are printable ASCII.
 _order_id = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=MAX_ORDER_ID)
 
-TEL = EventSource.TELEMETRY
-
 events: st.SearchStrategy[TelemetryEvent] = st.one_of(
     st.builds(Heartbeat, ts=_ts),
     st.builds(
@@ -55,11 +53,8 @@ events: st.SearchStrategy[TelemetryEvent] = st.one_of(
         equity=_num,
         realized_pnl=_num,
         unrealized_pnl=_num,
-        source=st.just(TEL),
     ),
-    st.builds(
-        PositionSnapshot, ts=_ts, symbol=_symbol, qty=_num, mark_price=_nonneg, source=st.just(TEL)
-    ),
+    st.builds(PositionSnapshot, ts=_ts, symbol=_symbol, qty=_num, mark_price=_nonneg),
     st.builds(
         OrderEvent,
         ts=_ts,
@@ -70,7 +65,6 @@ events: st.SearchStrategy[TelemetryEvent] = st.one_of(
         price=_nonneg,
         reason=_reason,
         realized_pnl=st.none() | _num,
-        source=st.just(TEL),
         order_id=_order_id,
     ),
     st.builds(FeedStatus, ts=_ts, symbol=_symbol, last_event_ts=_ts),
@@ -78,7 +72,6 @@ events: st.SearchStrategy[TelemetryEvent] = st.one_of(
         OpenOrdersSnapshot,
         ts=_ts,
         count=st.integers(min_value=0, max_value=2**63 - 1),
-        source=st.just(TEL),
     ),
     st.builds(TraderState, ts=_ts, state=st.sampled_from(TradingState), reason=_reason),
 )
@@ -94,7 +87,6 @@ def fill(ts: float = NOW, pnl: float | None = -12.5) -> OrderEvent:
         price=65_000.0,
         reason="",
         realized_pnl=pnl,
-        source=TEL,
     )
 
 

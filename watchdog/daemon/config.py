@@ -12,9 +12,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from killswitch_client.errors import ConfigError as KeyFileError
+from killswitch_client.keyfile import load_key
+
 from risk.limits import Limits, limits_from_mapping, parse_limits
 from risk.tomltable import Table, loads
-from watchdog.client import load_key
 from watchdog.daemon.socketgroup import creation_group, group_name
 from watchdog.daemon.venue.settings import VenueSettings, parse_venue_settings
 from watchdog.errors import ConfigError
@@ -325,7 +327,7 @@ def _hmac_key(table: Table, base: Path) -> bytes:
     path = _path(base, table.text("hmac_key_file"))
     try:
         return load_key(path)
-    except ConfigError as exc:
+    except KeyFileError as exc:
         raise table.fail("hmac_key_file", str(exc)) from None
 
 

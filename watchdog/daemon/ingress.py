@@ -27,30 +27,52 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from risk.events import OrderEvent
-from risk.state import TradingState
-from watchdog.clock import Clock
-from watchdog.daemon.unixcred import CredentialEndpoint
-from watchdog.errors import IngressError, ProtocolError
-from watchdog.protocol import (
+import killswitch_client.protocol as wire
+from killswitch_client.errors import ProtocolError
+from killswitch_client.protocol import (
     MIN_KEY_SIZE,
     Ack,
     GuardMark,
     SessionGuard,
-    TelemetryEvent,
     check_trader_id,
     decode_telemetry,
     encode_ack,
     peek_header,
 )
+from killswitch_client.states import OrderEventKind as WireKind
+from killswitch_client.states import Side as WireSide
+from killswitch_client.states import TradingState as WireState
+
+from risk.events import (
+    AccountSnapshot,
+    EventSource,
+    FeedStatus,
+    Heartbeat,
+    OpenOrdersSnapshot,
+    OrderEvent,
+    OrderEventKind,
+    PositionSnapshot,
+    Side,
+)
+from risk.state import TradingState
+from watchdog.clock import Clock
+from watchdog.daemon.unixcred import CredentialEndpoint
+from watchdog.errors import IngressError
 
 log = logging.getLogger(__name__)
 
 RECEIVE_BUFFER = 1 << 20  # absorbs a burst while the loop is busy deciding
 
 
+# What an accepted datagram delivers: the risk engine's events, and the trader's own state
+# report (recorded, not obeyed) as the protocol carries it.
+RiskEvent = (
+    Heartbeat | AccountSnapshot | PositionSnapshot | OrderEvent | FeedStatus | OpenOrdersSnapshot
+)
+IngressEvent = RiskEvent | wire.TraderState
+
 # on_batch(trader_id, session_id, events, session_changed): an accepted datagram's events.
-BatchHandler = Callable[[str, bytes, Sequence[TelemetryEvent], bool], None]
+BatchHandler = Callable[[str, bytes, Sequence[IngressEvent], bool], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,15 +303,16 @@ class Ingress:
             peer.transport, peer.address = transport, address
         if self._on_sender is not None:
             self._on_sender(header.trader_id, sender_pid)
-        events: Sequence[TelemetryEvent] = telemetry.events
         self.accepted_datagrams += 1
         if admission.late:
             # Newer snapshots were already applied and a late datagram is no sign of life;
             # its order events still count (a fill must never be lost).
             self.late_datagrams += 1
-            events = [event for event in events if isinstance(event, OrderEvent)]
+            events = [to_risk(e) for e in telemetry.events if isinstance(e, wire.OrderEvent)]
             if not events:
                 return
+        else:
+            events = [to_risk(event) for event in telemetry.events]
         self.accepted_events += len(events)
         self._on_batch(header.trader_id, header.session_id, events, admission.session_changed)
 
@@ -332,12 +355,58 @@ class Ingress:
         if peer.transport.is_closing():
             return False
         peer.ack_seq += 1
-        ack = Ack(state, limits_version, peer.guard.highest_seq, reason, self._clock.wall())
+        ack = Ack(
+            _WIRE_STATES[state], limits_version, peer.guard.highest_seq, reason, self._clock.wall()
+        )
         data = encode_ack(
             self._keys[trader_id], trader_id, peer.guard.session_id, peer.ack_seq, ack
         )
         peer.transport.sendto(data, peer.address)
         return True
+
+
+def to_risk(event: wire.TelemetryEvent) -> IngressEvent:
+    """The watchdog's edge: a protocol event as the risk engine's event (from telemetry).
+
+    The client owns the wire's types so that it needs only the standard library; the risk
+    engine owns its own. The trader's state report stays as the protocol carries it."""
+    if isinstance(event, wire.OrderEvent):
+        return OrderEvent(
+            ts=event.ts,
+            kind=_KINDS[event.kind],
+            symbol=event.symbol,
+            side=_SIDES[event.side],
+            qty=event.qty,
+            price=event.price,
+            reason=event.reason,
+            realized_pnl=event.realized_pnl,
+            source=EventSource.TELEMETRY,
+            order_id=event.order_id,
+        )
+    if isinstance(event, wire.Heartbeat):
+        return Heartbeat(ts=event.ts)
+    if isinstance(event, wire.AccountSnapshot):
+        return AccountSnapshot(
+            event.ts, event.equity, event.realized_pnl, event.unrealized_pnl, EventSource.TELEMETRY
+        )
+    if isinstance(event, wire.PositionSnapshot):
+        return PositionSnapshot(
+            event.ts, event.symbol, event.qty, event.mark_price, EventSource.TELEMETRY
+        )
+    if isinstance(event, wire.FeedStatus):
+        return FeedStatus(event.ts, event.symbol, event.last_event_ts)
+    if isinstance(event, wire.OpenOrdersSnapshot):
+        return OpenOrdersSnapshot(event.ts, event.count, EventSource.TELEMETRY)
+    return event
+
+
+# The same names on both sides: built once, by name, so a member added on one side only
+# fails at import rather than mid-stream.
+_KINDS: Mapping[str, OrderEventKind] = {kind.name: OrderEventKind[kind.name] for kind in WireKind}
+_SIDES: Mapping[str, Side] = {side.name: Side[side.name] for side in WireSide}
+_WIRE_STATES: Mapping[TradingState, WireState] = {
+    state: WireState[state.name] for state in TradingState
+}
 
 
 def _remove_stale_socket(path: Path) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from aiohttp import web
+from killswitch_client.protocol import GuardMark, TraderState
 
 from risk import Maintenance, RiskError, TradingState
 from watchdog.clock import Clock, SystemClock
@@ -42,7 +43,6 @@ from watchdog.daemon.supervisor import Services, TraderSupervisor
 from watchdog.daemon.venue.service import VenueService
 from watchdog.errors import IngressError
 from watchdog.logs import log_event
-from watchdog.protocol import GuardMark, TraderState
 from watchdog.sdnotify import SdNotifier
 
 _log = logging.getLogger("watchdog.server")

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from killswitch_client.protocol import SESSION_ID_SIZE, GuardMark
 
 from watchdog.daemon.errors import StoreError
-from watchdog.protocol import SESSION_ID_SIZE, GuardMark
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS traders (

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from killswitch_client.protocol import TraderState
+
 from risk import (
     Assessment,
     Decision,
@@ -37,7 +39,6 @@ from watchdog.daemon.riskflush import RiskFlush
 from watchdog.daemon.socketgroup import group_name, process_groups
 from watchdog.daemon.store import TraderRow
 from watchdog.logs import log_event
-from watchdog.protocol import TraderState
 
 _log = logging.getLogger("watchdog.supervisor")
 BLIND_RULE = "venue_blind"

@@ -3,7 +3,7 @@ maker and obeys its watchdog, so every scenario can watch what a well-behaved bo
 
     python -m tests.chaos.scenarios.bot --config bot.json
 
-It embeds `watchdog.client` (heartbeats, equity, feed age, order events), follows the venue's
+It embeds `killswitch_client` (heartbeats, equity, feed age, order events), follows the venue's
 bookTicker stream, and keeps `orders_per_symbol` resting buy orders per symbol (far below the
 market: they never fill) while both its watchdog allows new orders and its feed is fresh.
 Otherwise it cancels everything of its own and pauses; it resumes when both are fine again.
@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from killswitch_client import AsyncClient, ClientConfig, TradingState, load_key
 
-from risk.state import TradingState, allows_new_orders
-from watchdog.client import ClientConfig, WatchdogClient, load_key
 from watchdog.venues import (
     BinanceFutures,
     OrderType,
@@ -128,7 +127,7 @@ class Bot:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         try:
-            async with WatchdogClient(client_config) as client:
+            async with AsyncClient(client_config) as client:
                 self.status.session = client.session_id.hex()
                 async with asyncio.TaskGroup() as group:
                     tasks = [
@@ -178,7 +177,7 @@ class Bot:
 
     # -- telemetry --------------------------------------------------------------------------
 
-    async def _account(self, venue: BinanceFutures, client: WatchdogClient) -> None:
+    async def _account(self, venue: BinanceFutures, client: AsyncClient) -> None:
         while True:
             try:
                 view = await venue.account()
@@ -190,7 +189,7 @@ class Bot:
                 client.report_account(equity, 0.0, float(view.unrealized))
             await asyncio.sleep(0.25)
 
-    async def _report(self, client: WatchdogClient) -> None:
+    async def _report(self, client: AsyncClient) -> None:
         while True:
             for symbol, ms in self.last_event_ms.items():
                 client.report_feed(symbol, ms / 1000)
@@ -207,10 +206,10 @@ class Bot:
 
     # -- trading ------------------------------------------------------------------------------
 
-    async def _trade(self, venue: BinanceFutures, client: WatchdogClient) -> None:
+    async def _trade(self, venue: BinanceFutures, client: AsyncClient) -> None:
         while True:
             fresh = self.status.feed_fresh
-            allowed = allows_new_orders(client.state) and fresh and self.config.trade
+            allowed = client.state.allows_new_orders and fresh and self.config.trade
             if self.config.reckless and client.state is TradingState.KILLED:
                 self.status.attempts_while_killed += 1
                 await self._top_up(venue, client, reckless=True)
@@ -225,9 +224,7 @@ class Bot:
                 await self._cancel_mine(venue, client)
             await asyncio.sleep(0.05)
 
-    async def _top_up(
-        self, venue: BinanceFutures, client: WatchdogClient, *, reckless: bool
-    ) -> None:
+    async def _top_up(self, venue: BinanceFutures, client: AsyncClient, *, reckless: bool) -> None:
         for symbol in self.config.symbols:
             if self.mine[symbol] >= self.config.orders_per_symbol and not reckless:
                 continue
@@ -272,7 +269,7 @@ class Bot:
                 "ACK", symbol, "BUY", float(QTY[symbol]), float(price), order_id=order_id
             )
 
-    async def _cancel_mine(self, venue: BinanceFutures, client: WatchdogClient) -> None:
+    async def _cancel_mine(self, venue: BinanceFutures, client: AsyncClient) -> None:
         """Cancel every order of mine, a few tries per symbol: a venue that cannot be reached
         is the watchdog's and the venue's countdown's job, and must not freeze the bot."""
         self.status.cancel_rounds += 1

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from killswitch_client.protocol import Heartbeat, encode_event, encode_telemetry
 
 from harness.wait import wait_until
-from risk.events import Heartbeat
 from tests.support.stack import (
     EACH_VENUE,
     HMAC_KEY_HEX,
@@ -24,7 +24,6 @@ from tests.support.stack import (
     StackSpec,
     record_timings,
 )
-from watchdog.protocol import encode_event, encode_telemetry
 
 pytestmark = pytest.mark.chaos
 

@@ -15,26 +15,40 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from risk.events import Heartbeat
-from risk.state import TradingState
-from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, fill, send, wait_until
-from watchdog.clock import FakeClock
-from watchdog.daemon.ingress import BurstDetector, Ingress, IngressConfig, InvalidBurst
-from watchdog.errors import IngressError
-from watchdog.protocol import (
+from killswitch_client.protocol import (
     SEQ_BLOCK,
     GuardMark,
+    Heartbeat,
     TelemetryEvent,
     decode_ack,
     encode_event,
     encode_telemetry,
 )
+from killswitch_client.states import TradingState as WireState
+
+from risk.events import EventSource, OrderEvent, OrderEventKind, Side
+from risk.events import Heartbeat as RiskHeartbeat
+from risk.state import TradingState
+from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, fill, send, wait_until
+from watchdog.clock import FakeClock
+from watchdog.daemon.ingress import (
+    BurstDetector,
+    Ingress,
+    IngressConfig,
+    IngressEvent,
+    InvalidBurst,
+)
+from watchdog.errors import IngressError
+
+# fill() as the watchdog's risk engine receives it.
+RISK_FILL = OrderEvent(
+    NOW, OrderEventKind.FILL, "BTCUSDT", Side.SELL, 0.01, 65_000.0, "", -12.5, EventSource.TELEMETRY
+)
 
 
 @dataclass
 class Recorder:
-    batches: list[tuple[str, bytes, list[TelemetryEvent], bool]] = field(default_factory=list)
+    batches: list[tuple[str, bytes, list[IngressEvent], bool]] = field(default_factory=list)
     rejects: list[str] = field(default_factory=list)
     bursts: list[InvalidBurst] = field(default_factory=list)
     senders: list[tuple[str, int | None]] = field(default_factory=list)
@@ -46,7 +60,7 @@ class Recorder:
         self,
         trader_id: str,
         session_id: bytes,
-        events: Sequence[TelemetryEvent],
+        events: Sequence[IngressEvent],
         session_changed: bool,
     ) -> None:
         self.batches.append((trader_id, session_id, list(events), session_changed))
@@ -110,8 +124,9 @@ async def test_an_authentic_batch_is_delivered_with_the_session_change_flag(
         await send(sock, datagram([Heartbeat(ts=NOW), fill()], seq=1))
         await send(sock, datagram([Heartbeat(ts=NOW)], seq=2))
         await wait_until(lambda: len(rec.batches) == 2)
-    assert rec.batches[0] == (TRADER, SESSION, [Heartbeat(ts=NOW), fill()], True)
-    assert rec.batches[1] == (TRADER, SESSION, [Heartbeat(ts=NOW)], False)
+    # Delivered as the risk engine's events, from telemetry.
+    assert rec.batches[0] == (TRADER, SESSION, [RiskHeartbeat(ts=NOW), RISK_FILL], True)
+    assert rec.batches[1] == (TRADER, SESSION, [RiskHeartbeat(ts=NOW)], False)
     assert (ing.accepted_datagrams, ing.accepted_events, ing.rejects) == (2, 3, {})
 
 
@@ -165,7 +180,7 @@ async def test_a_late_datagram_delivers_only_its_order_events(
         await send(sock, datagram([Heartbeat(ts=NOW), fill()], seq=2))
         await send(sock, datagram([Heartbeat(ts=NOW)], seq=4))
         await wait_until(lambda: len(rec.batches) == 4)
-    assert rec.batches[2] == (TRADER, SESSION, [fill()], False)
+    assert rec.batches[2] == (TRADER, SESSION, [RISK_FILL], False)
 
 
 async def test_acks_go_back_to_the_last_authenticated_sender(
@@ -183,7 +198,7 @@ async def test_acks_go_back_to_the_last_authenticated_sender(
         with pytest.raises(BlockingIOError):
             forger.recv(2048)
     assert (frame.ack.state, frame.ack.limits_version, frame.ack.reason) == (
-        TradingState.REDUCING,
+        WireState.REDUCING,
         "v1",
         "dd",
     )
@@ -234,7 +249,7 @@ async def test_udp_on_loopback_works_the_same(tmp_path: Path) -> None:
             await wait_until(lambda: len(rec.batches) == 1)
             assert ing.send_ack(TRADER, TradingState.WARN, limits_version="v2")
             frame = decode_ack(await recv(sock), KEY, TRADER, SESSION)
-    assert frame.ack.state is TradingState.WARN
+    assert frame.ack.state is WireState.WARN
     assert rec.senders == [(TRADER, None)]  # UDP: the kernel cannot say who sent it
 
 
@@ -346,10 +361,10 @@ async def test_each_trader_is_authenticated_with_its_own_key_and_acked_on_its_ow
             frame = decode_ack(await recv(theirs), OTHER_KEY, other, SESSION)
             assert ing.send_ack(TRADER, TradingState.ACTIVE, limits_version="v1")
             assert decode_ack(await recv(mine), KEY, TRADER, SESSION).ack.state is (
-                TradingState.ACTIVE
+                WireState.ACTIVE
             )
     assert [batch[0] for batch in rec.batches] == [TRADER, other]
-    assert frame.ack.state is TradingState.HALTED
+    assert frame.ack.state is WireState.HALTED
 
 
 junk = st.one_of(
@@ -434,7 +449,7 @@ async def test_a_restored_ingress_refuses_what_its_predecessor_may_have_accepted
                 await send(sock, datagram([Heartbeat(ts=NOW)], seq=seq))
             await wait_until(lambda: len(rec.batches) == 1)
         assert ingress.rejects == {"replay": 1, "too_old": 1}
-    assert rec.batches == [(TRADER, SESSION, [Heartbeat(ts=NOW)], False)]  # same session
+    assert rec.batches == [(TRADER, SESSION, [RiskHeartbeat(ts=NOW)], False)]  # same session
 
 
 async def test_datagrams_for_a_trader_without_telemetry_are_refused_under_their_own_reason(

@@ -13,14 +13,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from killswitch_client.protocol import (
+    AccountSnapshot,
+    Ack,
+    Heartbeat,
+    decode_ack,
+    encode_event,
+    encode_telemetry,
+    new_session_id,
+)
 
-from risk import AccountSnapshot, Heartbeat
 from risk.limits import Limits
 from tests.watchdog.daemon.conftest import write_config
 from watchdog.daemon.config import Config, load_config
 from watchdog.daemon.errors import StartupError
 from watchdog.daemon.server import WatchdogServer
-from watchdog.protocol import Ack, decode_ack, encode_event, encode_telemetry, new_session_id
 
 
 async def test_a_control_socket_in_the_telemetry_group_refuses_to_arm() -> None:

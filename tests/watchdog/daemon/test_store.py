@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from killswitch_client.protocol import GuardMark
 
 from watchdog.daemon.errors import StoreError
 from watchdog.daemon.store import Store
-from watchdog.protocol import GuardMark
 
 
 def test_a_kill_latches_the_trader_and_records_its_steps(tmp_path: Path) -> None:

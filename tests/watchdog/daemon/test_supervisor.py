@@ -11,6 +11,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from killswitch_client.protocol import TraderState
+from killswitch_client.states import TradingState as WireState
+
 from risk import (
     AccountSnapshot,
     EventSource,
@@ -33,7 +36,6 @@ from watchdog.daemon.store import Store
 from watchdog.daemon.supervisor import Services, TraderSupervisor
 from watchdog.daemon.venue.kinds import connect_binance
 from watchdog.daemon.venue.settings import VenueSettings
-from watchdog.protocol import TraderState
 from watchdog.venues import Credentials, VenueEndpoint
 from watchdog.venues.base import SubAccountRef
 
@@ -386,9 +388,9 @@ async def test_the_traders_own_state_is_kept_audited_on_change_and_forgotten_on_
         rig = Rig(tmp_path, group)
         rig.telemetry("s1", changed=True)
         now = time.time()
-        for state in (TradingState.ACTIVE, TradingState.ACTIVE, TradingState.HALTED):
+        for state in (WireState.ACTIVE, WireState.ACTIVE, WireState.HALTED):
             rig.supervisor.on_trader_state(TraderState(now, state, "own check"))
-        assert rig.supervisor.reported == TraderState(now, TradingState.HALTED, "own check")
+        assert rig.supervisor.reported == TraderState(now, WireState.HALTED, "own check")
         assert rig.supervisor.view().reported_state == "HALTED"
         assert rig.supervisor.state == TradingState.ACTIVE  # recorded, not obeyed
         rig.telemetry("s2", changed=True)  # a new process has said nothing yet

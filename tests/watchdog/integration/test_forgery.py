@@ -7,16 +7,18 @@ import secrets
 import socket
 import time
 
-from harness.wait import wait_until
-from harness.watchdog_world import KEY, Workspace, metric
-from risk.events import AccountSnapshot, Heartbeat
-from watchdog.protocol import (
+from killswitch_client.protocol import (
+    AccountSnapshot,
     AckFrame,
+    Heartbeat,
     decode_ack,
     encode_event,
     encode_telemetry,
     new_session_id,
 )
+
+from harness.wait import wait_until
+from harness.watchdog_world import KEY, Workspace, metric
 
 WRONG_KEY = bytes(range(100, 140))
 

@@ -74,7 +74,7 @@ def test_a_nautilus_node_reports_obeys_a_halt_and_latches_a_kill(workspace: Work
     )
     assert later["submitted"] == halted["submitted"]  # nothing went out since
 
-    # A kill: the node latches HALTED, and stays so.
+    # A kill: the node latches HALTED (cancels only), and stays so.
     tripped = workspace.cli(
         *("trip", "--socket", str(workspace.control), "--trader", "alpha"),
         *("--reason", "kill the node"),

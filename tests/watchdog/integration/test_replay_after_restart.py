@@ -20,20 +20,21 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from harness.configs import HeartbeatLimits
-from harness.wait import wait_until
-from harness.watchdog_world import ALPHA, WORLD, Workspace, metric
-from risk.events import AccountSnapshot, Heartbeat
-from tests.support.faultproxy import DatagramRelay, Direction
-from watchdog.daemon.store import Store
-from watchdog.protocol import (
+from killswitch_client.protocol import (
     SEQ_BLOCK,
+    AccountSnapshot,
+    Heartbeat,
     encode_event,
     encode_telemetry,
     new_session_id,
     peek_header,
 )
+
+from harness.configs import HeartbeatLimits
+from harness.wait import wait_until
+from harness.watchdog_world import ALPHA, WORLD, Workspace, metric
+from tests.support.faultproxy import DatagramRelay, Direction
+from watchdog.daemon.store import Store
 
 MAX_SEND_AGE_S = 20.0  # warn_after_s below
 HEARTBEAT = HeartbeatLimits(

@@ -11,11 +11,11 @@ import socket
 import time
 from decimal import Decimal
 
+from killswitch_client.protocol import Heartbeat, encode_event, encode_telemetry, new_session_id
+
 from harness.wait import wait_until
 from harness.watchdog_world import ALPHA, SILENT_CONFIG, metric
-from risk.events import Heartbeat
 from tests.watchdog.daemon.venue.world import VenueWorld, venue_world
-from watchdog.protocol import encode_event, encode_telemetry, new_session_id
 
 assert ALPHA.heartbeat is not None
 # Longer than the heartbeat rule would let a telemetry-sending trader stay silent.

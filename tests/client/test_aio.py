@@ -6,15 +6,31 @@ import asyncio
 import contextlib
 import itertools
 import math
+import re
 import socket
 import statistics
-import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import killswitch_client.protocol as wire
 import pytest
+from killswitch_client import (
+    AsyncClient,
+    ClientConfig,
+    ConfigError,
+    ReportError,
+    TradingState,
+    load_key,
+)
+from killswitch_client.protocol import (
+    SEQ_BLOCK,
+    Ack,
+    GuardMark,
+    TelemetryEvent,
+    decode_telemetry,
+    encode_ack,
+)
 
 from risk.events import (
     AccountSnapshot,
@@ -24,81 +40,15 @@ from risk.events import (
     OrderEventKind,
     PositionSnapshot,
 )
-from risk.state import TradingState
+from risk.state import TradingState as RiskState
+from tests.client.rig import Watchdog, config
 from tests.watchdog.wire import KEY, NOW, OTHER_KEY, TRADER, wait_until
-from watchdog.client import ClientConfig, WatchdogClient, load_key
 from watchdog.clock import FakeClock
-from watchdog.daemon.ingress import Ingress, IngressConfig
-from watchdog.errors import ConfigError
-from watchdog.protocol import (
-    SEQ_BLOCK,
-    Ack,
-    GuardMark,
-    TelemetryEvent,
-    decode_telemetry,
-    encode_ack,
-)
-
-
-@dataclass
-class Watchdog:
-    """A real ingress that records batches and acks each one with `state` (None: no ack)."""
-
-    path: Path
-    clock: FakeClock
-    state: TradingState | None = TradingState.ACTIVE
-    batches: list[tuple[bytes, list[TelemetryEvent], bool]] = field(default_factory=list)
-    ingress: Ingress | None = None
-    arrivals: list[float] = field(default_factory=list)  # monotonic receive times
-
-    def on_batch(
-        self, trader_id: str, session: bytes, events: Sequence[TelemetryEvent], changed: bool
-    ) -> None:
-        self.batches.append((session, list(events), changed))
-        self.arrivals.append(time.monotonic())
-        if self.state is not None and self.ingress is not None:
-            self.ingress.send_ack(trader_id, self.state, limits_version="v1")
-
-    def events(self) -> list[TelemetryEvent]:
-        return [event for _, events, _ in self.batches for event in events]
-
-    def of(self, kind: type) -> list[TelemetryEvent]:
-        return [event for event in self.events() if isinstance(event, kind)]
-
-    async def start(self, **config: object) -> Ingress:
-        cfg = IngressConfig(
-            keys={TRADER: KEY},
-            max_send_age={TRADER: 10.0},
-            unix_path=self.path,
-            **config,  # type: ignore[arg-type]
-        )
-        self.ingress = Ingress(cfg, clock=self.clock, on_batch=self.on_batch)
-        await self.ingress.start()
-        return self.ingress
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(wall=NOW)
-
-
-@pytest.fixture
-async def watchdog(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Watchdog]:
-    dog = Watchdog(tmp_path / "wd.sock", clock)
-    await dog.start()
-    yield dog
-    assert dog.ingress is not None
-    await dog.ingress.close()
-
-
-def config(address: str | tuple[str, int], **overrides: object) -> ClientConfig:
-    values: dict[str, object] = {"heartbeat_interval": 0.02, "ack_timeout": 0.5}
-    values.update(overrides)
-    return ClientConfig(TRADER, KEY, address, **values)  # type: ignore[arg-type]
+from watchdog.daemon.ingress import Ingress, IngressConfig, IngressEvent
 
 
 async def test_heartbeats_arrive_at_the_configured_interval(watchdog: Watchdog) -> None:
-    async with WatchdogClient(config(str(watchdog.path)), clock=watchdog.clock) as client:
+    async with AsyncClient(config(str(watchdog.path)), clock=watchdog.clock) as client:
         await wait_until(lambda: len(watchdog.batches) >= 20)
     assert watchdog.batches[0][2] is True  # the first datagram starts the session
     assert {session for session, _, _ in watchdog.batches} == {client.session_id}
@@ -113,7 +63,7 @@ async def test_acks_set_the_state_and_silence_fails_closed_after_the_timeout(
     watchdog: Watchdog,
 ) -> None:
     changes: list[tuple[TradingState, TradingState]] = []
-    client = WatchdogClient(
+    client = AsyncClient(
         config(str(watchdog.path)),
         clock=watchdog.clock,
         on_state_change=lambda old, new: changes.append((old, new)),
@@ -140,13 +90,13 @@ async def test_acks_set_the_state_and_silence_fails_closed_after_the_timeout(
     ]
 
 
-def state_of(client: WatchdogClient) -> TradingState:
+def state_of(client: AsyncClient) -> TradingState:
     """Read the property through a call: the clock moved, mypy's narrowing must not stick."""
     return client.state
 
 
 async def test_killed_stays_killed_whatever_comes_next(watchdog: Watchdog) -> None:
-    async with WatchdogClient(config(str(watchdog.path)), clock=watchdog.clock) as client:
+    async with AsyncClient(config(str(watchdog.path)), clock=watchdog.clock) as client:
         watchdog.state = TradingState.KILLED
         await wait_until(lambda: client.state is TradingState.KILLED)
         watchdog.state = TradingState.ACTIVE
@@ -161,7 +111,7 @@ async def test_a_missing_watchdog_is_counted_and_the_client_recovers_when_it_app
     tmp_path: Path, clock: FakeClock
 ) -> None:
     dog = Watchdog(tmp_path / "wd.sock", clock)
-    async with WatchdogClient(config(str(dog.path), max_pending_orders=3), clock=clock) as client:
+    async with AsyncClient(config(str(dog.path), max_pending_orders=3), clock=clock) as client:
         await wait_until(lambda: client.counters.send_errors >= 3)
         for qty in range(1, 6):
             client.report_order("SUBMIT", "BTCUSDT", "BUY", qty, 100.0)
@@ -178,7 +128,7 @@ async def test_a_missing_watchdog_is_counted_and_the_client_recovers_when_it_app
 
 
 async def test_a_restarted_watchdog_is_found_again(watchdog: Watchdog) -> None:
-    async with WatchdogClient(config(str(watchdog.path)), clock=watchdog.clock) as client:
+    async with AsyncClient(config(str(watchdog.path)), clock=watchdog.clock) as client:
         await wait_until(lambda: client.state is TradingState.ACTIVE)
         assert watchdog.ingress is not None
         await watchdog.ingress.close()
@@ -193,7 +143,7 @@ async def test_snapshots_coalesce_latest_wins_per_kind_and_symbol(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     dog = Watchdog(tmp_path / "wd.sock", clock)
-    client = WatchdogClient(config(str(dog.path)), clock=clock)
+    client = AsyncClient(config(str(dog.path)), clock=clock)
     client.report_account(1000.0, 0.0, 0.0)
     client.report_account(990.0, -5.0, -5.0)
     client.report_position("BTCUSDT", 0.1, 65_000.0)
@@ -212,11 +162,11 @@ async def test_snapshots_coalesce_latest_wins_per_kind_and_symbol(
 
 
 @contextlib.asynccontextmanager
-async def _between_heartbeats(watchdog: Watchdog) -> AsyncIterator[WatchdogClient]:
+async def _between_heartbeats(watchdog: Watchdog) -> AsyncIterator[AsyncClient]:
     """A client whose first heartbeat has arrived and whose next one is 10 s away: whatever
     arrives within the tests' 5 s bounds was sent at once."""
     slow = config(str(watchdog.path), heartbeat_interval=10.0, ack_timeout=20.0)
-    async with WatchdogClient(slow, clock=watchdog.clock) as client:
+    async with AsyncClient(slow, clock=watchdog.clock) as client:
         await wait_until(lambda: len(watchdog.batches) == 1)
         yield client
 
@@ -264,19 +214,19 @@ async def test_what_can_breach_a_limit_goes_at_once_in_one_datagram_with_what_wa
 
 
 async def test_udp_on_loopback_carries_heartbeats_and_acks(clock: FakeClock) -> None:
-    batches: list[Sequence[TelemetryEvent]] = []
+    batches: list[Sequence[IngressEvent]] = []
     holder: list[Ingress] = []
 
-    def on_batch(tid: str, session: bytes, events: Sequence[TelemetryEvent], new: bool) -> None:
+    def on_batch(tid: str, session: bytes, events: Sequence[IngressEvent], new: bool) -> None:
         batches.append(events)
-        holder[0].send_ack(tid, TradingState.WARN, limits_version="v9")
+        holder[0].send_ack(tid, RiskState.WARN, limits_version="v9")
 
     cfg = IngressConfig(keys={TRADER: KEY}, max_send_age={TRADER: 10.0}, udp=("127.0.0.1", 0))
     async with Ingress(cfg, clock=clock, on_batch=on_batch) as ingress:
         holder.append(ingress)
         address = ingress.udp_address
         assert address is not None
-        async with WatchdogClient(config(address), clock=clock) as client:
+        async with AsyncClient(config(address), clock=clock) as client:
             await wait_until(lambda: client.state is TradingState.WARN)
             await wait_until(lambda: len(batches) >= 3)
     assert client.last_ack is not None
@@ -287,7 +237,7 @@ async def test_the_client_keeps_running_when_no_udp_watchdog_listens(clock: Fake
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         address = probe.getsockname()
-    async with WatchdogClient(config(address), clock=clock) as client:  # port now closed
+    async with AsyncClient(config(address), clock=clock) as client:  # port now closed
         await wait_until(lambda: client.counters.send_errors >= 2)
         client.report_order("SUBMIT", "BTCUSDT", "BUY", 1, 1)
         assert client.state is TradingState.HALTED
@@ -314,11 +264,11 @@ async def receive(sock: socket.socket) -> tuple[bytes, Any]:
 @contextlib.asynccontextmanager
 async def first_heard(
     fake_watchdog: tuple[socket.socket, str], clock: FakeClock, **options: Any
-) -> AsyncIterator[tuple[WatchdogClient, socket.socket, int, Any]]:
+) -> AsyncIterator[tuple[AsyncClient, socket.socket, int, Any]]:
     """A client of the fake watchdog once its first datagram arrived: the client, the fake's
     socket, that datagram's sequence number and the client's address to ack it to."""
     sock, path = fake_watchdog
-    async with WatchdogClient(config(path), clock=clock, **options) as client:
+    async with AsyncClient(config(path), clock=clock, **options) as client:
         data, peer = await receive(sock)
         yield client, sock, decode_telemetry(data, {TRADER: KEY}.get).header.seq, peer
 
@@ -360,36 +310,47 @@ async def test_a_failing_state_callback_does_not_stop_heartbeats(
             await receive(sock)
 
 
-async def test_invalid_reports_are_counted_never_raised_and_never_sent(
+async def test_an_invalid_report_raises_at_the_call_naming_what_was_wrong_and_sends_nothing(
     fake_watchdog: tuple[socket.socket, str], clock: FakeClock
 ) -> None:
     sock, path = fake_watchdog
-    async with WatchdogClient(config(path), clock=clock) as client:
-        client.report_account(math.nan, 0, 0)
-        client.report_account(1.0, math.inf, 0)
-        client.report_position("", 1, 1)
-        client.report_position("X" * 40, 1, 1)
-        client.report_position("BTCUSDT", 1, -1)
-        client.report_order("EXPLODE", "BTCUSDT", "BUY", 1, 1)
-        client.report_order("FILL", "BTCUSDT", "HOLD", 1, 1)
-        client.report_order("FILL", "BTCUSDT", "BUY", -1, 1)
-        client.report_order(["FILL"], "BTCUSDT", "BUY", 1, 1)  # type: ignore[arg-type]
-        client.report_order("FILL", "BTCUSDT", "BUY", True, 1)
-        client.report_order("ACK", "BTCUSDT", "BUY", 1, 1, order_id="x" * 65)
-        client.report_order("ACK", "BTCUSDT", "BUY", 1, 1, order_id="caf\u00e9")
-        client.report_feed("BTCUSDT", -5.0)
-        client.report_open_orders(-1)
-        client.report_state(7)  # type: ignore[arg-type]
-        client.report_account(1.0, 0, 0, ts=math.nan)
+    async with AsyncClient(config(path), clock=clock) as client:
+        bad: list[tuple[str, Callable[[], None]]] = [
+            ("equity nan", lambda: client.report_account(math.nan, 0, 0)),
+            ("realized_pnl inf", lambda: client.report_account(1.0, math.inf, 0)),
+            ("symbol ''", lambda: client.report_position("", 1, 1)),
+            ("symbol 'XXX", lambda: client.report_position("X" * 40, 1, 1)),
+            ("mark_price -1", lambda: client.report_position("BTCUSDT", 1, -1)),
+            ("kind 'EXPLODE'", lambda: client.report_order("EXPLODE", "BTCUSDT", "BUY", 1, 1)),
+            ("side 'HOLD'", lambda: client.report_order("FILL", "BTCUSDT", "HOLD", 1, 1)),
+            ("qty -1", lambda: client.report_order("FILL", "BTCUSDT", "BUY", -1, 1)),
+            ("kind ['FILL']", lambda: client.report_order(["FILL"], "BTCUSDT", "BUY", 1, 1)),  # type: ignore[arg-type]
+            ("qty True", lambda: client.report_order("FILL", "BTCUSDT", "BUY", True, 1)),
+            (
+                "order_id 'xxx",
+                lambda: client.report_order("ACK", "BTC", "BUY", 1, 1, order_id="x" * 65),
+            ),
+            (
+                "order_id 'caf",
+                lambda: client.report_order("ACK", "BTC", "BUY", 1, 1, order_id="caf\u00e9"),
+            ),
+            ("last_event_ts -5.0", lambda: client.report_feed("BTCUSDT", -5.0)),
+            ("count -1", lambda: client.report_open_orders(-1)),
+            ("7 is not a trading state", lambda: client.report_state(7)),
+            ("ts nan", lambda: client.report_account(1.0, 0, 0, ts=math.nan)),
+        ]
+        for needle, call in bad:
+            with pytest.raises(ReportError, match=re.escape(needle)):
+                call()
         client.report_order(
             "FILL", "BTCUSDT", "BUY", 1, 1, reason="bad\x00\nreason" * 50, order_id="mm1-7"
         )
-        assert client.counters.invalid == 16
-        orders: list[OrderEvent] = []
+        orders: list[wire.OrderEvent] = []
         while not orders:
             data, _ = await receive(sock)
-            orders = [e for e in decode(data) if isinstance(e, OrderEvent)]
+            orders = [e for e in decode(data) if isinstance(e, wire.OrderEvent)]
     assert [(o.reason, o.order_id) for o in orders] == [(("bad??reason" * 50)[:200], "mm1-7")]
+    assert client.counters.events_sent >= 1
 
 
 def decode(data: bytes) -> tuple[TelemetryEvent, ...]:
@@ -469,13 +430,12 @@ async def test_number_subclasses_such_as_numpy_floats_are_accepted(
         pass
 
     sock, path = fake_watchdog
-    async with WatchdogClient(config(path), clock=clock) as client:
+    async with AsyncClient(config(path), clock=clock) as client:
         client.report_account(Float64(1000.5), Float64(0), 0)
-        snapshots: list[AccountSnapshot] = []
+        snapshots: list[wire.AccountSnapshot] = []
         while not snapshots:
             data, _ = await receive(sock)
-            snapshots = [e for e in decode(data) if isinstance(e, AccountSnapshot)]
-    assert client.counters.invalid == 0
+            snapshots = [e for e in decode(data) if isinstance(e, wire.AccountSnapshot)]
     assert snapshots[0].equity == 1000.5
     assert type(snapshots[0].equity) is float
 
@@ -487,7 +447,7 @@ async def test_a_stale_socket_file_with_no_watchdog_is_counted_not_raised(
     dead = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     dead.bind(str(path))
     dead.close()  # the file stays: connecting to it is refused (ECONNREFUSED)
-    async with WatchdogClient(config(str(path)), clock=clock) as client:
+    async with AsyncClient(config(str(path)), clock=clock) as client:
         client.report_account(1.0, 0.0, 0.0)
         await wait_until(lambda: client.counters.send_errors >= 3)
         assert client.state is TradingState.HALTED
@@ -499,7 +459,7 @@ async def test_after_an_ack_silence_the_client_skips_a_block_so_a_restarted_watc
 ) -> None:
     dog = Watchdog(tmp_path / "wd.sock", clock)
     await dog.start()
-    async with WatchdogClient(config(str(dog.path)), clock=clock) as client:
+    async with AsyncClient(config(str(dog.path)), clock=clock) as client:
         await wait_until(lambda: client.state is TradingState.ACTIVE)
         assert dog.ingress is not None
         accepted = dog.ingress.marks()[TRADER]

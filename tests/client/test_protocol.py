@@ -10,21 +10,18 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from risk.events import MAX_ORDER_ID, Heartbeat, OrderEvent, OrderEventKind, Side
-from risk.state import TradingState
-from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, events, fill
-from watchdog.errors import (
+from killswitch_client.errors import (
     AuthError,
     MalformedError,
     ProtocolError,
     ReplayError,
     VersionError,
 )
-from watchdog.protocol import (
+from killswitch_client.protocol import (
     HEADER_SIZE,
     MAX_DATAGRAM,
     MAX_EVENTS,
+    MAX_ORDER_ID,
     MAX_REASON,
     MAX_SYMBOL,
     SEQ_BLOCK,
@@ -32,7 +29,9 @@ from watchdog.protocol import (
     Ack,
     GuardMark,
     Header,
+    Heartbeat,
     MessageType,
+    OrderEvent,
     SessionGuard,
     TelemetryEvent,
     decode_ack,
@@ -44,6 +43,9 @@ from watchdog.protocol import (
     pack_events,
     session_started,
 )
+from killswitch_client.states import OrderEventKind, Side, TradingState
+
+from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, events, fill
 
 
 def keys(trader_id: str) -> bytes | None:
@@ -235,7 +237,8 @@ def hdr(seq: int, session: bytes = SESSION, sent: float = NOW) -> Header:
 def reason_of(guard: SessionGuard, header: Header) -> str:
     with pytest.raises(ReplayError) as caught:
         guard.admit(header, NOW)
-    return caught.value.reason
+    reason: str = caught.value.reason
+    return reason
 
 
 def test_the_first_datagram_starts_a_session_and_higher_sequences_follow() -> None:

@@ -12,15 +12,14 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from risk.events import Heartbeat, OrderEvent
-from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, events
-from watchdog.errors import AuthError, ProtocolError, ReplayError
-from watchdog.protocol import (
+from killswitch_client.errors import AuthError, ProtocolError, ReplayError
+from killswitch_client.protocol import (
     HEADER_SIZE,
     MAX_DATAGRAM,
     MAX_SYMBOL,
     TAG_SIZE,
+    Heartbeat,
+    OrderEvent,
     SessionGuard,
     TelemetryEvent,
     decode_ack,
@@ -29,6 +28,8 @@ from watchdog.protocol import (
     encode_telemetry,
     pack_events,
 )
+
+from tests.watchdog.wire import KEY, NOW, OTHER_KEY, SESSION, TRADER, events
 
 FUZZ = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 

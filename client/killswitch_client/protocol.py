@@ -1,8 +1,10 @@
 """The telemetry wire protocol between a trading bot and its watchdog (spec: docs/protocol.md).
 
+The one home of the protocol: the client sends with it, the watchdog receives with it.
+
 Pure: bytes in, values out, no sockets and no clock reads (time is passed in). A datagram is
 
-    header (40 bytes) | trader id (1..64 bytes) | orjson payload | HMAC-SHA256 tag (32 bytes)
+    header (40 bytes) | trader id (1..64 bytes) | JSON payload | HMAC-SHA256 tag (32 bytes)
 
 and the tag covers everything before it. The receiver checks, in this order: size, magic,
 version, header fields, trader id -> key, tag, payload, and finally freshness (`SessionGuard`).
@@ -21,22 +23,9 @@ import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import orjson
-
-from risk.events import (
-    MAX_ORDER_ID,
-    AccountSnapshot,
-    EventSource,
-    FeedStatus,
-    Heartbeat,
-    OpenOrdersSnapshot,
-    OrderEvent,
-    OrderEventKind,
-    PositionSnapshot,
-    Side,
-)
-from risk.state import TradingState
-from watchdog.errors import AuthError, MalformedError, ReplayError, VersionError
+from killswitch_client import _json
+from killswitch_client.errors import AuthError, MalformedError, ReplayError, VersionError
+from killswitch_client.states import OrderEventKind, Side, TradingState
 
 MAGIC = b"KSWD"
 VERSION = 1
@@ -49,6 +38,7 @@ MAX_REASON = 200
 MAX_LIMITS_VERSION = 64
 MAX_EVENTS = 256
 MIN_KEY_SIZE = 32
+MAX_ORDER_ID = 64  # characters: venues allow 32-36, room to spare, bounded all the same
 
 _HEADER = struct.Struct("!4sBBBx16sQd")
 HEADER_SIZE = _HEADER.size  # 40
@@ -59,6 +49,69 @@ _TRADER_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")
 class MessageType(enum.IntEnum):
     TELEMETRY = 1  # trader -> watchdog
     ACK = 2  # watchdog -> trader
+
+
+# ---------------------------------------------------------------------------------------------
+# Events: what a bot reports. Every event carries `ts`, wall seconds since the epoch.
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """The bot is alive (the watchdog times liveness by arrival, not by `ts`)."""
+
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    """Marked account equity (including unrealized PnL) in quote currency."""
+
+    ts: float
+    equity: float
+    realized_pnl: float
+    unrealized_pnl: float
+
+
+@dataclass(frozen=True, slots=True)
+class PositionSnapshot:
+    """The whole position in one symbol: signed quantity (short < 0) and its mark price."""
+
+    ts: float
+    symbol: str
+    qty: float
+    mark_price: float
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One step of one order; `order_id` is the client order id the venue knows it by."""
+
+    ts: float
+    kind: OrderEventKind
+    symbol: str
+    side: Side
+    qty: float
+    price: float
+    reason: str = ""
+    realized_pnl: float | None = None
+    order_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """When the bot last heard from its market data feed for a symbol."""
+
+    ts: float
+    symbol: str
+    last_event_ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrdersSnapshot:
+    """How many orders the bot believes it has open."""
+
+    ts: float
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +193,7 @@ def check_trader_id(trader_id: str) -> str:
 
 def encode_event(event: TelemetryEvent) -> bytes:
     """One event as its JSON array (the client encodes once, then packs arrays into datagrams)."""
-    return orjson.dumps(_event_to_wire(event))
+    return _json.dumps(_event_to_wire(event))
 
 
 def _event_to_wire(event: TelemetryEvent) -> list[object]:
@@ -212,7 +265,7 @@ def encode_telemetry(
 
 
 def encode_ack(key: bytes, trader_id: str, session_id: bytes, ack_seq: int, ack: Ack) -> bytes:
-    payload = orjson.dumps([ack.state.name, ack.limits_version, ack.last_seq, ack.reason])
+    payload = _json.dumps([ack.state.name, ack.limits_version, ack.last_seq, ack.reason])
     return _seal(key, MessageType.ACK, trader_id, session_id, ack_seq, ack.ts, payload)
 
 
@@ -324,8 +377,8 @@ def decode_ack(data: bytes, key: bytes, trader_id: str, session_id: bytes) -> Ac
 
 def _load_payload(body: bytes, start: int) -> list[object]:
     try:
-        value = orjson.loads(body[start:])
-    except orjson.JSONDecodeError as exc:
+        value = _json.loads(body[start:])
+    except _json.DecodeError as exc:
         raise MalformedError("bad_payload", f"payload is not JSON: {exc}") from None
     if type(value) is not list:
         raise MalformedError("bad_payload", "payload must be a JSON array")
@@ -394,7 +447,6 @@ def _account(item: list[object]) -> AccountSnapshot:
         equity=_num(item[2], "equity"),
         realized_pnl=_num(item[3], "realized_pnl"),
         unrealized_pnl=_num(item[4], "unrealized_pnl"),
-        source=EventSource.TELEMETRY,
     )
 
 
@@ -404,7 +456,6 @@ def _position(item: list[object]) -> PositionSnapshot:
         symbol=_symbol(item[2]),
         qty=_num(item[3], "qty"),
         mark_price=_nonneg(item[4], "mark_price"),
-        source=EventSource.TELEMETRY,
     )
 
 
@@ -425,7 +476,6 @@ def _order(item: list[object]) -> OrderEvent:
         price=_nonneg(item[6], "price"),
         reason=_text(item[7], MAX_REASON, "reason"),
         realized_pnl=None if pnl is None else _num(pnl, "realized_pnl"),
-        source=EventSource.TELEMETRY,
         order_id=_order_id(item[9]) if len(item) > _ORD_WITHOUT_ID else "",
     )
 
@@ -459,7 +509,7 @@ def _open_orders(item: list[object]) -> OpenOrdersSnapshot:
     count = item[2]
     if type(count) is not int or not 0 <= count <= _U64_MAX:
         raise MalformedError("bad_payload", f"open order count {count!r} is not a u64")
-    return OpenOrdersSnapshot(ts=_nonneg(item[1], "ts"), count=count, source=EventSource.TELEMETRY)
+    return OpenOrdersSnapshot(ts=_nonneg(item[1], "ts"), count=count)
 
 
 def _trader_state(item: list[object]) -> TraderState:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from killswitch_client import TradingState
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.enums import TradingState as NodeState
@@ -16,7 +17,6 @@ from nautilus_trader.model.events import OrderAccepted
 from nautilus_trader.model.identifiers import AccountId, StrategyId, VenueOrderId
 
 from harness.nautilus_world import BALANCE_USDT, MID, Node
-from risk.state import TradingState
 
 
 @dataclass
@@ -147,20 +147,38 @@ def test_the_node_follows_the_watchdog_on_its_timer_and_cancels_still_pass(
     assert node.risk_engine.trading_state == NodeState.ACTIVE
 
 
-def test_reducing_lets_only_orders_that_reduce_the_position_through(
-    node: Node, client: RecordingClient
+@pytest.mark.parametrize(
+    "state", [TradingState.REDUCING, TradingState.HALTED], ids=lambda s: s.name
+)
+def test_reducing_and_halted_let_only_reduce_only_orders_through(
+    node: Node, client: RecordingClient, state: TradingState
 ) -> None:
+    # The watchdog's REDUCING and HALTED stop new exposure but never a reduce-only exit.
     node.strategy.market(OrderSide.BUY)
     node.advance()
-    client.state = TradingState.REDUCING
+    client.state = state
     node.advance()
-    assert node.risk_engine.trading_state == NodeState.REDUCING
-    node.strategy.market(OrderSide.BUY)  # would add to the long position: denied
+    assert node.risk_engine.trading_state == NodeState.HALTED
+    adding = node.strategy.market(OrderSide.BUY)
     node.advance()
-    assert len(node.strategy.denied) == 1
+    # Nautilus's REDUCING alone would let this one through: it reduces the long, but it is
+    # not flagged reduce-only, so nothing stops it from being larger than the position.
+    unflagged = node.strategy.market(OrderSide.SELL)
+    node.advance()
     closing = node.strategy.market(OrderSide.SELL, reduce_only=True)
     node.advance()
+    assert client.kinds(oid(adding)) == []
+    assert client.kinds(oid(unflagged)) == []
+    assert len(node.strategy.denied) == 2
     assert client.kinds(oid(closing))[-1] == "FILL"
+
+
+def test_a_flat_node_opens_nothing_while_reducing(node: Node, client: RecordingClient) -> None:
+    client.state = TradingState.REDUCING  # Nautilus's REDUCING would let a flat node open
+    opening = node.strategy.limit_buy(MID * 0.9)
+    node.advance()
+    assert client.kinds(oid(opening)) == []
+    assert len(node.strategy.denied) == 1
 
 
 def test_killed_latches_the_node_halted_whatever_the_client_says_next(
@@ -176,7 +194,18 @@ def test_killed_latches_the_node_halted_whatever_the_client_says_next(
     assert client.kinds(oid(order)) == []
 
 
-def test_a_node_starts_halted_until_the_watchdog_says_otherwise(client: RecordingClient) -> None:
+def test_a_kill_refuses_even_a_reduce_only_exit(node: Node, client: RecordingClient) -> None:
+    node.strategy.market(OrderSide.BUY)
+    node.advance()
+    client.state = TradingState.KILLED  # the watchdog is cancelling and flattening itself
+    node.advance()
+    exit_order = node.strategy.market(OrderSide.SELL, reduce_only=True)
+    node.advance()
+    assert client.kinds(oid(exit_order)) == []
+    assert "HALTED" in node.strategy.denied[-1]
+
+
+def test_a_node_opens_nothing_until_the_watchdog_says_so(client: RecordingClient) -> None:
     client.state = TradingState.HALTED  # what a client without a fresh ack says
     node = Node(client)
     try:

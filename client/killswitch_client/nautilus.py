@@ -9,14 +9,18 @@ It does two jobs, both inside the node's own event loop:
    `OrderFilled`, `OrderCanceled` / `OrderExpired`, an account snapshot from each
    `AccountState` (equity = the settlement currency's total balance plus the portfolio's
    unrealized PnL in it), and the instrument's net position from each position event.
-2. **Obeys.** It sets the node's `RiskEngine` trading state from the watchdog's: ACTIVE and
-   WARN -> ACTIVE, REDUCING -> REDUCING, HALTED -> HALTED, and KILLED -> HALTED for good (a
-   latch in the adapter: nothing the client says afterwards lifts it). It re-reads the
-   client's state on a timer of the node's clock and, before the risk engine sees it, on
-   every new order (`OrderInitialized` is published before the strategy routes the order),
-   so an order placed after the watchdog halted is denied by the node itself. The client's
-   state fails closed (HALTED without a fresh ack), so a node whose watchdog is silent
-   halts too. Cancels are never blocked: the risk engine lets them through in every state.
+2. **Obeys.** It sets the node's `RiskEngine` trading state to what the watchdog's state
+   allows (`TradingState.allows_new_orders`, `.allows_reduce_only`): ACTIVE and WARN ->
+   ACTIVE; REDUCING and HALTED -> HALTED, except for an order flagged reduce-only, which is
+   judged under Nautilus's REDUCING (the watchdog's promise: exits pass); KILLED -> HALTED
+   for every order, for good (a latch in the adapter: nothing the client says afterwards
+   lifts it). Nautilus's REDUCING alone would not do: it lets a flat node open a position
+   and an order flip one. The actor re-reads the client's state on a timer of the node's
+   clock and on every new order: `OrderInitialized` is published before the strategy routes
+   the order, so the state is set before the risk engine judges that very order, and an
+   order placed after the watchdog halted is denied by the node itself. The client's state
+   fails closed (HALTED without a fresh ack), so a node whose watchdog is silent stops
+   opening too. Cancels pass in every state.
 
 Nautilus ships no type stubs for its compiled modules: everything taken from it is `Any`,
 and what this module needs of the client and of the risk engine is written down as the
@@ -46,17 +50,9 @@ from nautilus_trader.model.events import (
 )
 from nautilus_trader.model.identifiers import Venue
 
-STATE_TIMER = "killswitch-watchdog-state"
+from killswitch_client.states import TradingState
 
-# The watchdog's graded states, by name, as the node's risk engine can hold them. A name not
-# in this table (a newer watchdog's) halts: an unknown is never a reason to trade.
-NODE_STATES: dict[str, Any] = {
-    "ACTIVE": NodeState.ACTIVE,
-    "WARN": NodeState.ACTIVE,
-    "REDUCING": NodeState.REDUCING,
-    "HALTED": NodeState.HALTED,
-    "KILLED": NodeState.HALTED,
-}
+STATE_TIMER = "killswitch-watchdog-state"
 
 # The order events reported, by the watchdog's name for the step.
 REPORTED: dict[type, str] = {
@@ -69,16 +65,11 @@ REPORTED: dict[type, str] = {
 }
 
 
-class Named(Protocol):
-    @property
-    def name(self) -> str: ...
-
-
 class Reporter(Protocol):
-    """What the adapter uses of the watchdog client (`watchdog.client.WatchdogClient`)."""
+    """What the adapter uses of a watchdog client (`Client`, `AsyncClient`)."""
 
     @property
-    def state(self) -> Named: ...
+    def state(self) -> TradingState: ...
 
     def report_order(
         self,
@@ -107,12 +98,14 @@ class StateTarget(Protocol):
     def set_trading_state(self, state: Any) -> None: ...
 
 
-def node_state(watchdog_state: str, latched: bool) -> Any:
-    """The node's trading state for the watchdog's; `latched`: a KILLED was seen before, or
-    an order step could not be reported."""
-    if latched:
+def node_state(state: TradingState, latched: bool, reduce_only: bool = False) -> Any:
+    """The node's trading state for the watchdog's, to judge an order flagged `reduce_only`
+    or any other; `latched`: a KILLED was seen before, or an order step was not reported."""
+    if latched or not state.allows_reduce_only:
         return NodeState.HALTED
-    return NODE_STATES.get(watchdog_state, NodeState.HALTED)
+    if state.allows_new_orders:
+        return NodeState.ACTIVE
+    return NodeState.REDUCING if reduce_only else NodeState.HALTED
 
 
 def default_symbol(instrument_id: Any) -> str:
@@ -175,11 +168,12 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
 
     # -- the watchdog's state -> the node's -----------------------------------------------
 
-    def sync_state(self) -> None:
-        """Set the risk engine's state from the client's (fail-closed, KILLED latched)."""
-        name = self._client.state.name
-        self._killed = self._killed or name == "KILLED"
-        wanted = node_state(name, self._killed or self._held is not None)
+    def sync_state(self, *, reduce_only: bool = False) -> None:
+        """Set the risk engine's state from the client's (fail-closed, KILLED latched), for
+        the order about to be judged when it is flagged `reduce_only`."""
+        state = self._client.state
+        self._killed = self._killed or state is TradingState.KILLED
+        wanted = node_state(state, self._killed or self._held is not None, reduce_only)
         if self._risk_engine.trading_state != wanted:
             self._risk_engine.set_trading_state(wanted)
 
@@ -190,7 +184,7 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
 
     def _on_order_event(self, event: Any) -> None:
         if isinstance(event, OrderInitialized):
-            self.sync_state()  # before the risk engine judges this very order
+            self.sync_state(reduce_only=event.reduce_only)  # before the risk engine judges it
             return
         kind = REPORTED.get(type(event))
         if kind is None:
