@@ -138,6 +138,10 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
         self._symbol_of = symbol_of
         self._killed = False
         self._held: str | None = None
+        # New-exposure orders placed while the watchdog forbade them, until the risk engine
+        # has judged them (a live node's engine takes commands from a queue): while any waits,
+        # no order is judged under REDUCING, which would let that one through.
+        self._unjudged: set[Any] = set()
         self._account_topics: tuple[str, ...] = ()
 
     @property
@@ -168,12 +172,16 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
 
     # -- the watchdog's state -> the node's -----------------------------------------------
 
-    def sync_state(self, *, reduce_only: bool = False) -> None:
-        """Set the risk engine's state from the client's (fail-closed, KILLED latched), for
-        the order about to be judged when it is flagged `reduce_only`."""
+    def sync_state(self, placed: Any = None) -> None:
+        """Set the risk engine's state from the client's (fail-closed, KILLED latched); for
+        the order about to be judged when `placed` is its `OrderInitialized`."""
         state = self._client.state
         self._killed = self._killed or state is TradingState.KILLED
-        wanted = node_state(state, self._killed or self._held is not None, reduce_only)
+        reduce_only = placed is not None and placed.reduce_only
+        if placed is not None and not reduce_only and not state.allows_new_orders:
+            self._unjudged.add(placed.client_order_id)
+        latched = self._killed or self._held is not None
+        wanted = node_state(state, latched, reduce_only and not self._unjudged)
         if self._risk_engine.trading_state != wanted:
             self._risk_engine.set_trading_state(wanted)
 
@@ -184,8 +192,9 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
 
     def _on_order_event(self, event: Any) -> None:
         if isinstance(event, OrderInitialized):
-            self.sync_state(reduce_only=event.reduce_only)  # before the risk engine judges it
+            self.sync_state(event)  # before the risk engine judges this very order
             return
+        self._unjudged.discard(event.client_order_id)  # denied, sent, or off to an emulator
         kind = REPORTED.get(type(event))
         if kind is None:
             return
