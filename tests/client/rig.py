@@ -11,7 +11,7 @@ from killswitch_client import ClientConfig, TradingState
 
 from risk.state import TradingState as RiskState
 from tests.watchdog.wire import KEY, TRADER
-from watchdog.clock import FakeClock
+from watchdog.clock import Clock
 from watchdog.daemon.ingress import Ingress, IngressConfig, IngressEvent
 
 
@@ -20,7 +20,7 @@ class Watchdog:
     """A real ingress that records batches and acks each one with `state` (None: no ack)."""
 
     path: Path
-    clock: FakeClock
+    clock: Clock
     state: TradingState | None = TradingState.ACTIVE
     batches: list[tuple[bytes, list[IngressEvent], bool]] = field(default_factory=list)
     ingress: Ingress | None = None

@@ -60,7 +60,7 @@ async def test_heartbeats_arrive_at_the_configured_interval(watchdog: Watchdog) 
 
 
 async def test_acks_set_the_state_and_silence_fails_closed_after_the_timeout(
-    watchdog: Watchdog,
+    watchdog: Watchdog, clock: FakeClock
 ) -> None:
     changes: list[tuple[TradingState, TradingState]] = []
     client = AsyncClient(
@@ -77,9 +77,9 @@ async def test_acks_set_the_state_and_silence_fails_closed_after_the_timeout(
         watchdog.state = None  # the watchdog goes silent
         silent_from = len(watchdog.batches)
         await wait_until(lambda: len(watchdog.batches) >= silent_from + 3)
-        watchdog.clock.advance(0.49)
+        clock.advance(0.49)
         assert state_of(client) is TradingState.REDUCING
-        watchdog.clock.advance(0.02)
+        clock.advance(0.02)
         assert state_of(client) is TradingState.HALTED
         await wait_until(lambda: changes[-1] == (TradingState.REDUCING, TradingState.HALTED))
         watchdog.state = TradingState.ACTIVE
@@ -95,7 +95,9 @@ def state_of(client: AsyncClient) -> TradingState:
     return client.state
 
 
-async def test_killed_stays_killed_whatever_comes_next(watchdog: Watchdog) -> None:
+async def test_killed_stays_killed_whatever_comes_next(
+    watchdog: Watchdog, clock: FakeClock
+) -> None:
     async with AsyncClient(config(str(watchdog.path)), clock=watchdog.clock) as client:
         watchdog.state = TradingState.KILLED
         await wait_until(lambda: client.state is TradingState.KILLED)
@@ -103,7 +105,7 @@ async def test_killed_stays_killed_whatever_comes_next(watchdog: Watchdog) -> No
         acks = client.counters.acks
         await wait_until(lambda: client.counters.acks > acks + 2)
         assert client.state is TradingState.KILLED
-        watchdog.clock.advance(60)
+        clock.advance(60)
         assert client.state is TradingState.KILLED
 
 
