@@ -138,9 +138,10 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
         self._symbol_of = symbol_of
         self._killed = False
         self._held: str | None = None
-        # New-exposure orders placed while the watchdog forbade them, until the risk engine
-        # has judged them (a live node's engine takes commands from a queue): while any waits,
-        # no order is judged under REDUCING, which would let that one through.
+        # Orders not flagged reduce-only, from their placing until the risk engine has judged
+        # them (a live node's engine takes commands from a queue, and the watchdog may halt
+        # meanwhile): while any waits, no order is judged under REDUCING, which would let
+        # that one through.
         self._unjudged: set[Any] = set()
         self._account_topics: tuple[str, ...] = ()
 
@@ -178,7 +179,7 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
         state = self._client.state
         self._killed = self._killed or state is TradingState.KILLED
         reduce_only = placed is not None and placed.reduce_only
-        if placed is not None and not reduce_only and not state.allows_new_orders:
+        if placed is not None and not reduce_only:
             self._unjudged.add(placed.client_order_id)
         latched = self._killed or self._held is not None
         wanted = node_state(state, latched, reduce_only and not self._unjudged)

@@ -248,20 +248,25 @@ def test_an_order_step_that_cannot_be_reported_holds_the_node_halted(
     assert client.kinds(oid(order)) == []
 
 
-def test_an_exit_waits_while_a_new_order_placed_in_a_halt_is_not_yet_judged(
-    node: Node, client: RecordingClient
+@pytest.mark.parametrize(
+    "placed_in", [TradingState.ACTIVE, TradingState.HALTED], ids=lambda s: s.name
+)
+def test_an_exit_waits_while_a_new_order_is_not_yet_judged(
+    node: Node, client: RecordingClient, placed_in: TradingState
 ) -> None:
-    # A live node's risk engine takes commands from a queue: an order placed while halted may
-    # still wait there when a reduce-only exit is placed after it. Judged under REDUCING (for
-    # the exit), the waiting one would pass if it reduced; so the node stays HALTED until it
-    # has been judged. Here its OrderInitialized is published with its command still unsent.
+    # A live node's risk engine takes commands from a queue: an order may still wait there
+    # when the watchdog halts and a reduce-only exit is placed after it. Judged under
+    # REDUCING (for the exit), the waiting one would pass if it reduced; so the node stays
+    # HALTED until it has been judged. Here its OrderInitialized is published with its
+    # command still unsent.
     node.strategy.market(OrderSide.BUY)
     node.advance()
-    client.state = TradingState.HALTED
+    client.state = placed_in
     waiting = node.strategy.order_factory.market(
         node.instrument.id, OrderSide.SELL, node.instrument.make_qty(0.001)
     )
     node.engine.kernel.msgbus.publish("events.order.Trading-001", waiting.init_event)
+    client.state = TradingState.HALTED
     exit_order = node.strategy.market(OrderSide.SELL, reduce_only=True)
     node.advance()
     assert client.kinds(oid(exit_order)) == []
