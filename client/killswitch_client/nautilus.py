@@ -100,7 +100,7 @@ class StateTarget(Protocol):
 
 def node_state(state: TradingState, latched: bool, reduce_only: bool = False) -> Any:
     """The node's trading state for the watchdog's, to judge an order flagged `reduce_only`
-    or any other; `latched`: a KILLED was seen before, or an order step was not reported."""
+    or any other; `latched`: a KILLED was seen before, or something was not reported."""
     if latched or not state.allows_reduce_only:
         return NodeState.HALTED
     if state.allows_new_orders:
@@ -152,7 +152,7 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
 
     @property
     def held(self) -> str | None:
-        """The order step that could not be reported, which holds the node HALTED."""
+        """What could not be reported, which holds the node HALTED."""
         return self._held
 
     # -- lifecycle (called by the node) ---------------------------------------------------
@@ -220,9 +220,10 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
         )
 
     def _hold(self, unreported: str) -> None:
-        """An order step the watchdog cannot be told: it would not know this node's orders
-        (and a venue acknowledgement it never heard of is key misuse, a kill), so the node
-        opens no more orders until it restarts. Says what could not be reported."""
+        """What the watchdog cannot be told holds the node: an order step (it would not know
+        this node's orders, and a venue acknowledgement it never heard of is key misuse, a
+        kill) or the equity. The node opens no more orders until it restarts; the log says
+        what could not be reported."""
         self.log.error(f"killswitch: cannot report {unreported}; node held HALTED")
         self._held = unreported
         self.sync_state()
@@ -250,13 +251,25 @@ class WatchdogActor(Actor):  # type: ignore[misc]  # Actor is compiled and untyp
 
     def _on_account_state(self, event: Any) -> None:
         """Equity in the account's settlement currency: its balance plus unrealized PnL."""
-        if not isinstance(event, AccountState) or not event.balances:
+        if not isinstance(event, AccountState):
             return
-        balance = event.balances[0]
+        balance = settlement_balance(event)
+        if balance is None:  # equity the watchdog could trust cannot be told
+            self._hold(f"the equity of account {event.account_id}: no single settlement currency")
+            return
         venue = Venue(event.account_id.get_issuer())
         unrealized = _in_currency(self.portfolio.unrealized_pnls(venue), balance.currency)
         realized = _in_currency(self.portfolio.realized_pnls(venue), balance.currency)
         self._client.report_account(float(balance.total) + unrealized, realized, unrealized)
+
+
+def settlement_balance(state: Any) -> Any:
+    """The balance equity is counted in: the base currency's, or the only one; None for an
+    account of several currencies and no base, whose equity needs prices to add up."""
+    balances = list(state.balances)
+    if state.base_currency is not None:
+        balances = [b for b in balances if b.currency == state.base_currency]
+    return balances[0] if len(balances) == 1 else None
 
 
 def _in_currency(amounts: dict[Any, Any], currency: Any) -> float:

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from killswitch_client import TradingState
 from nautilus_trader.core.uuid import UUID4
-from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.currencies import BTC, USDT
+from nautilus_trader.model.enums import AccountType, OrderSide
 from nautilus_trader.model.enums import TradingState as NodeState
-from nautilus_trader.model.events import OrderAccepted
+from nautilus_trader.model.events import AccountState, OrderAccepted
 from nautilus_trader.model.identifiers import AccountId, StrategyId, VenueOrderId
+from nautilus_trader.model.objects import AccountBalance, Money
 
 from harness.nautilus_world import BALANCE_USDT, MID, Node
 
@@ -271,3 +273,32 @@ def test_an_exit_waits_while_a_new_order_is_not_yet_judged(
     node.advance()
     assert client.kinds(oid(exit_order)) == []
     assert node.risk_engine.trading_state == NodeState.HALTED
+
+
+def test_an_account_of_several_currencies_without_a_base_holds_the_node_halted(
+    node: Node, client: RecordingClient
+) -> None:
+    # Its equity needs prices to add up: the watchdog would judge losses on a wrong figure.
+    several = AccountState(
+        AccountId("BINANCE-001"),
+        AccountType.CASH,
+        None,
+        True,
+        [balance(Money(1, BTC)), balance(Money(10_000, USDT))],
+        [],
+        {},
+        UUID4(),
+        0,
+        0,
+    )
+    reported = len(client.accounts)
+    node.engine.kernel.msgbus.publish("events.account.BINANCE-001", several)
+    assert len(client.accounts) == reported
+    assert node.actor.held == "the equity of account BINANCE-001: no single settlement currency"
+    order = node.strategy.limit_buy(MID * 0.9)
+    node.advance()
+    assert client.kinds(oid(order)) == []
+
+
+def balance(total: Money) -> AccountBalance:
+    return AccountBalance(total, Money(0, total.currency), total)
