@@ -62,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(
             f"argument --scenario: unknown {args.scenario!r} (known: {', '.join(SCENARIOS)})"
         )
+    if args.venue not in scenario.venues:
+        parser.error(
+            f"argument --venue: scenario {scenario.name} runs on {', '.join(scenario.venues)} "
+            f"only, not {args.venue}"
+        )
     if not 0 < args.trade_s <= 600:
         parser.error(f"argument --trade-s: must be in (0, 600], got {args.trade_s:g}")
     signal.signal(signal.SIGTERM, _interrupt)

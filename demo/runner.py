@@ -88,8 +88,11 @@ def run(scenario: Scenario, options: Options, out: TextIO, report: TextIO | None
     console.line(f"Kill-switch demo · {scenario.name}: {scenario.title} · on {options.venue}")
     with World(keep=options.keep, venue=options.venue) as world:
         try:
-            _start(world, console)
-            _trade(world, console, options.trade_s)
+            _start(world, console, scenario.bot)
+            if scenario.bot == "ccxt":
+                _bot_trades(world, console)
+            else:
+                _trade(world, console, options.trade_s)
             trigger = _inject(world, console, scenario)
             rows = _show_kill(world, console, trigger)
             result.timeline = timeline.stages(rows, trigger.mono)
@@ -117,7 +120,7 @@ def _where(world: World, console: Console, options: Options) -> None:
 # -- 1. start ------------------------------------------------------------------------------
 
 
-def _start(world: World, console: Console) -> None:
+def _start(world: World, console: Console, bot: str) -> None:
     console.section(f"Starting the suite as real processes  (files and logs: {world.root})")
     sim = world.start_sim()
     console.line(f"   exchange-sim  pid {world.proc('sim').pid:<7}  venue {sim.base_url}  "
@@ -126,9 +129,14 @@ def _start(world: World, console: Console) -> None:
     world.start_watchdog()
     console.line(f"   watchdog      pid {world.proc('watchdog').pid:<7}  up; its own keys "
                  "(account + master), state in state/watchdog.sqlite3")  # fmt: skip
-    world.start_trader()
-    console.line(f"   trader        pid {world.proc('trader').pid:<7}  quotes {configs.TRADED} "
-                 "with its own key, heartbeats to the watchdog")  # fmt: skip
+    if bot == "ccxt":
+        world.start_ccxt_bot()
+        console.line(f"   ccxt bot      pid {world.proc('trader').pid:<7}  examples/ccxt_bot.py: "
+                     "plain ccxt, two lines of killswitch_client")  # fmt: skip
+    else:
+        world.start_trader()
+        console.line(f"   trader        pid {world.proc('trader').pid:<7}  quotes "
+                     f"{configs.TRADED} with its own key, heartbeats to the watchdog")  # fmt: skip
     world.wait_armed()
     console.line("   watchdog armed: trader process known, own keys checked, venue view fresh, "
                  "dead man's switch confirmed")  # fmt: skip
@@ -155,6 +163,21 @@ def _trade(world: World, console: Console, trade_s: float) -> None:
             break
         time.sleep(0.25)
     console.status(_status_line(elapsed, snap, start_equity), final=True)
+
+
+def _bot_trades(world: World, console: Console) -> None:
+    """The ccxt bot has no metrics endpoint: its orders resting at the venue, and its own
+    client's state, show that it trades under supervision."""
+    console.section("The ccxt bot trades  (its status file · the venue)")
+
+    def resting() -> dict[str, Any] | None:
+        status = world.bot_status()
+        return status if status.get("state") == "ACTIVE" and world.open_orders() else None
+
+    status = wait_for(resting, 30.0, "the ccxt bot's orders to rest at the venue, ACTIVE")
+    resting_now = len(world.open_orders())
+    console.line(f"   bot: {status.get('placed')} orders placed, client state "
+                 f"{status.get('state')}; open orders at the venue {resting_now}")  # fmt: skip
 
 
 @dataclass(frozen=True)

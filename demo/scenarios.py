@@ -30,6 +30,8 @@ class Scenario:
     name: str
     title: str  # one line for --list and the header
     inject: Callable[[World], Trigger]
+    bot: str = "trader"  # who trades: the reference trader, or "ccxt": examples/ccxt_bot.py
+    venues: tuple[str, ...] = ("binance", "bybit")  # the sim protocols it runs on
 
 
 def _signal_trader(signum: signal.Signals, what: str) -> Callable[[World], Trigger]:
@@ -155,5 +157,8 @@ SCENARIOS: dict[str, Scenario] = {
                  _reject_storm),
         Scenario("feed-dead", "the market data feed stalls (halt, sustained: kill)",
                  _feed_dead),
+        Scenario("ccxt-bot", "a plain ccxt bot, supervised in two lines, hangs (SIGSTOP)",
+                 _signal_trader(signal.SIGSTOP, "SIGSTOP"), bot="ccxt",
+                 venues=("binance",)),  # the example bot speaks ccxt's binanceusdm
     )
 }  # fmt: skip

@@ -27,6 +27,7 @@ from demo.procs import Proc, wait_for, wait_ready_file
 from demo.venue import BinanceClient, BybitClient, SimAdmin, signed_client
 from harness.control import control_request, parse_metrics
 
+BOT_SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "ccxt_bot.py"
 START_WITHIN_S = 60.0  # generous: a first run on a busy machine imports everything cold
 
 
@@ -159,6 +160,36 @@ class World:
         info = wait_ready_file(ready, proc, START_WITHIN_S)
         self.trader_metrics_port = int(info["metrics_port"])
         return proc
+
+    def start_ccxt_bot(self) -> Proc:
+        """The example ccxt bot (examples/ccxt_bot.py), not the reference trader, in the
+        trader's place: the same key, the same telemetry key, the same pid file."""
+        sim = self._require_sim()
+        client = f'trader_id = "{configs.TRADER_ID}"\naddress = "{self.root / "ingress.sock"}"\n'
+        _write(self.root / "client.toml", client + 'key_file = "trader-hmac.key"\n', 0o644)
+        proc = self._spawn(
+            "trader",
+            [str(BOT_SCRIPT), "--client", "client.toml", "--credentials", "trader-venue.cred",
+             "--base-url", sim.base_url, "--status", str(self.bot_status_path)],
+        )  # fmt: skip
+        _write(self.root / "trader.pid", f"{proc.pid}\n", 0o644)
+        wait_for(lambda: self.bot_status().get("placed", 0) > 0, START_WITHIN_S, "a ccxt order")
+        return proc
+
+    @property
+    def bot_status_path(self) -> Path:
+        return self.root / "bot.json"
+
+    def bot_status(self) -> dict[str, Any]:
+        """What the ccxt bot last wrote: orders placed, refused, its client's state."""
+        proc = self.procs.get("trader")
+        if proc is not None and not proc.alive():
+            raise StartError(f"the ccxt bot exited with {proc.popen.returncode}")
+        try:
+            value = json.loads(self.bot_status_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return dict(value) if isinstance(value, dict) else {}
 
     def _spawn(self, name: str, args: list[str]) -> Proc:
         proc = Proc(name, [sys.executable, *args], self.root / f"{name}.log", cwd=self.root)

@@ -17,6 +17,7 @@ from demo.timeline import KILL_MILESTONES
 
 REPO = Path(__file__).resolve().parents[2]
 KILLS = list(SCENARIOS)
+RUNS = [(name, venue) for name, s in SCENARIOS.items() for venue in s.venues]
 
 
 def run_demo(*args: str, timeout: float = 150.0) -> subprocess.CompletedProcess[str]:
@@ -57,8 +58,7 @@ def assert_clean(stdout: str) -> None:
 KEY_REFUSED = {"binance": "HTTP 401 -2015", "bybit": "HTTP 200 10003"}
 
 
-@pytest.mark.parametrize("venue", ["binance", "bybit"])
-@pytest.mark.parametrize("scenario", KILLS)
+@pytest.mark.parametrize(("scenario", "venue"), RUNS)
 def test_a_kill_scenario_ends_with_an_empty_book_and_the_key_refused(
     scenario: str, venue: str
 ) -> None:
@@ -100,6 +100,15 @@ def test_an_unknown_scenario_is_a_one_line_usage_error() -> None:
     assert len(lines) == 1
     assert lines[0].startswith(
         "demo: error: argument --scenario: unknown 'meteor' (known: trader-kill9,"
+    )
+
+
+def test_a_scenario_on_a_venue_it_does_not_run_on_is_a_one_line_usage_error() -> None:
+    done = run_demo("--scenario", "ccxt-bot", "--venue", "bybit", timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "demo: error: argument --venue: scenario ccxt-bot runs on binance only, not bybit"
+        " (try: demo --help)"
     )
 
 

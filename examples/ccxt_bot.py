@@ -1,0 +1,142 @@
+"""A plain ccxt bot under the kill-switch watchdog: the two supervision lines are marked.
+
+It rests a small bid well under the market on one symbol, reads its orders back, and cancels
+the oldest when it has more than two. With `--flood` it places orders as fast as the venue
+takes them (a runaway loop). With `--async` it does the same through `ccxt.async_support`.
+
+    python examples/ccxt_bot.py --client client.toml --credentials venue.toml \
+        --base-url http://127.0.0.1:8000 --status bot.json
+
+`client.toml` holds `trader_id`, `address` (the watchdog's socket) and `key_file`;
+`venue.toml` the bot's own `api_key` and `secret`. `--base-url` points ccxt's Binance USD-M
+endpoints at exchange_sim (omit it for the real venue). Needs only
+`pip install 'killswitch-client[ccxt]'`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import ccxt
+import ccxt.async_support
+from killswitch_client import AsyncClient, Client, TradingHalted
+from killswitch_client.ccxt import supervise
+
+HOSTS = ("https://fapi.binance.com", "https://api.binance.com")
+
+
+def exchange(args: argparse.Namespace, module: Any) -> Any:
+    creds = tomllib.loads(Path(args.credentials).read_text())
+    venue = module.binanceusdm(
+        {"apiKey": creds["api_key"], "secret": creds["secret"], "enableRateLimit": False}
+    )
+    if args.base_url:
+        for name, url in list(venue.urls["api"].items()):
+            for host in HOSTS:
+                if isinstance(url, str) and url.startswith(host):
+                    venue.urls["api"][name] = args.base_url + url.removeprefix(host)
+        venue.options["fetchCurrencies"] = False  # exchange_sim is a futures venue only
+        venue.options["fetchMarkets"] = {"types": ["linear"]}
+    return venue
+
+
+class Bot:
+    """The strategy, written against ccxt alone: it knows nothing of the watchdog but the
+    exception a refused order raises."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.stats: dict[str, Any] = {"placed": 0, "refused": 0, "errors": 0, "last_error": ""}
+
+    def bid(self, book: dict[str, Any]) -> tuple[float, float]:
+        bid = float(book[self.args.symbol]["bid"])
+        price = round(bid * 0.85, 1)
+        return price, round(max(0.002, 120 / price), 3)
+
+    def saw_refusal(self, exc: TradingHalted) -> None:
+        self.stats["refused"] += 1
+        self.stats["last_error"] = str(exc)
+
+    def saw_error(self, exc: ccxt.BaseError) -> None:
+        self.stats["errors"] += 1
+        self.stats["last_error"] = f"{type(exc).__name__}: {exc}"[:200]
+
+    def write(self, state: str) -> None:
+        self.stats["state"] = state
+        path = Path(self.args.status)
+        path.with_suffix(".tmp").write_text(json.dumps(self.stats))
+        path.with_suffix(".tmp").replace(path)
+
+    def pause(self) -> float:
+        return 0.0 if self.args.flood else 0.5
+
+    def run(self) -> None:
+        client = Client.from_file(self.args.client)  # supervision, line 1
+        venue = supervise(exchange(self.args, ccxt), client)  # supervision, line 2
+        venue.load_markets()
+        while True:
+            try:
+                price, qty = self.bid(venue.fetch_bids_asks([self.args.symbol]))
+                venue.create_order(self.args.symbol, "limit", "buy", qty, price)
+                self.stats["placed"] += 1
+                orders = venue.fetch_open_orders(self.args.symbol)
+                if len(orders) > 2 and not self.args.flood:
+                    venue.cancel_order(orders[0]["id"], self.args.symbol)
+            except TradingHalted as exc:
+                self.saw_refusal(exc)
+            except ccxt.BaseError as exc:
+                self.saw_error(exc)
+            self.write(client.state.name)
+            time.sleep(self.pause())
+
+    async def run_async(self) -> None:
+        async with AsyncClient.from_file(self.args.client) as client:  # supervision, line 1
+            venue = supervise(exchange(self.args, ccxt.async_support), client)  # line 2
+            try:
+                await venue.load_markets()
+                while True:
+                    await self.step_async(venue)
+                    self.write(client.state.name)
+                    await asyncio.sleep(self.pause())
+            finally:
+                await venue.close()
+
+    async def step_async(self, venue: Any) -> None:
+        try:
+            price, qty = self.bid(await venue.fetch_bids_asks([self.args.symbol]))
+            await venue.create_order(self.args.symbol, "limit", "buy", qty, price)
+            self.stats["placed"] += 1
+            orders = await venue.fetch_open_orders(self.args.symbol)
+            if len(orders) > 2 and not self.args.flood:
+                await venue.cancel_order(orders[0]["id"], self.args.symbol)
+        except TradingHalted as exc:
+            self.saw_refusal(exc)
+        except ccxt.BaseError as exc:
+            self.saw_error(exc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--client", required=True, help="the watchdog client's TOML file")
+    parser.add_argument("--credentials", required=True, help="TOML: api_key, secret")
+    parser.add_argument("--base-url", default="", help="point ccxt at this venue (exchange_sim)")
+    parser.add_argument("--symbol", default="BTC/USDT:USDT")
+    parser.add_argument("--status", required=True, help="JSON file the bot rewrites each turn")
+    parser.add_argument("--flood", action="store_true", help="place orders without pause")
+    parser.add_argument("--async", dest="use_async", action="store_true")
+    args = parser.parse_args()
+    bot = Bot(args)
+    if args.use_async:
+        asyncio.run(bot.run_async())
+    else:
+        bot.run()
+
+
+if __name__ == "__main__":
+    main()
