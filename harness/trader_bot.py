@@ -25,14 +25,29 @@ from risk.state import TradingState
 SELF_HALT_REASON = "halted itself: feed lost"
 
 
-async def run(args: argparse.Namespace) -> None:
-    config = ClientConfig(
+def client_config(args: argparse.Namespace) -> ClientConfig:
+    """The client of a test bot: heartbeats every 50 ms, the short deadlines of the tests."""
+    return ClientConfig(
         trader_id=args.trader,
         key=load_key(args.key_file),
         address=args.socket,
         heartbeat_interval=0.05,
         ack_timeout=1.0,
     )
+
+
+def bot_parser() -> argparse.ArgumentParser:
+    """The options every test bot takes: who it is, its key, the ingress, its pid file."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trader", required=True)
+    parser.add_argument("--key-file", type=Path, required=True)
+    parser.add_argument("--socket", required=True)
+    parser.add_argument("--pidfile", type=Path, required=True)
+    return parser
+
+
+async def run(args: argparse.Namespace) -> None:
+    config = client_config(args)
     breach = asyncio.Event()
     halted = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -58,11 +73,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--trader", required=True)
-    parser.add_argument("--key-file", type=Path, required=True)
-    parser.add_argument("--socket", required=True)
-    parser.add_argument("--pidfile", type=Path, required=True)
+    parser = bot_parser()
     parser.add_argument("--equity", type=float, default=None)
     parser.add_argument("--orders", type=int, default=0)
     asyncio.run(run(parser.parse_args()))

@@ -107,24 +107,30 @@ class Workspace:
     ) -> subprocess.Popen[bytes]:
         """A trader bot sending to the ingress (or to `socket`, e.g. a relay in between), as
         ``trader`` (its key ``<trader>.key`` and pid file ``<trader>.pid`` in the workspace)."""
-        pidfile = self.root / f"{trader}.pid"
-        pidfile.unlink(missing_ok=True)
-        args = [
-            "-m",
-            "harness.trader_bot",
-            "--trader",
-            trader,
-            "--key-file",
-            str(self.root / f"{trader}.key"),
-            "--socket",
-            socket or str(self.ingress),
-            "--pidfile",
-            str(pidfile),
-        ]
+        args = self._bot_args("harness.trader_bot", trader, socket or str(self.ingress))
         if equity is not None:
             args += ["--equity", str(equity)]
         if orders:
             args += ["--orders", str(orders)]
+        return self._start_bot(args, trader)
+
+    def start_nautilus_bot(self, journal: Path) -> subprocess.Popen[bytes]:
+        """A NautilusTrader node (`harness.nautilus_bot`) as trader alpha, trading on every
+        quote and writing what its node did to ``journal``."""
+        args = self._bot_args("harness.nautilus_bot", "alpha", str(self.ingress))
+        return self._start_bot([*args, "--journal", str(journal)], "alpha")
+
+    def _bot_args(self, module: str, trader: str, socket: str) -> list[str]:
+        return [
+            *("-m", module, "--trader", trader),
+            *("--key-file", str(self.root / f"{trader}.key"), "--socket", socket),
+            *("--pidfile", str(self.root / f"{trader}.pid")),
+        ]
+
+    def _start_bot(self, args: list[str], trader: str) -> subprocess.Popen[bytes]:
+        """Start a bot and wait for its pid file (the watchdog ties the trader by it)."""
+        pidfile = self.root / f"{trader}.pid"
+        pidfile.unlink(missing_ok=True)
         process = self._spawn(args, log="trader" if trader == "alpha" else f"trader-{trader}")
         wait_until(pidfile.exists, what=f"{trader} pid file")
         return process
