@@ -198,7 +198,7 @@ async def _all_active(clients: Sequence[AsyncClient], probe: _Probe | None) -> N
 
 
 def _totals(clients: Sequence[AsyncClient]) -> dict[str, int]:
-    fields = ("sent", "events_sent", "dropped", "send_errors", "invalid", "acks", "rejected_acks")
+    fields = ("sent", "events_sent", "dropped", "send_errors", "acks", "rejected_acks")
     return {f: sum(getattr(c.counters, f) for c in clients) for f in fields}
 
 

@@ -66,14 +66,19 @@ def test_it_quotes_fills_and_reports_to_the_watchdog(world: World, tmp_path: Pat
     status = world.watchdog_cli("status", "--json")
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["traders"][0]["state"] == "ACTIVE"
-    # Type=notify: READY=1 once, when trading could start, then WATCHDOG=1 while healthy.
-    messages = []
-    with contextlib.suppress(BlockingIOError):
-        while True:
-            messages.append(notify.recv(256).decode())
+    # Type=notify: READY=1 once, when trading could start, then WATCHDOG=1 while healthy (every
+    # 0.5 s here: a fill can come sooner than the second one, so wait for it).
+    messages: list[str] = []
+
+    def keepalives() -> int:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                messages.append(notify.recv(256).decode())
+        return messages.count("WATCHDOG=1")
+
+    wait_until(lambda: keepalives() >= 2, what="two WATCHDOG=1 keepalives")
     notify.close()
     assert sum(m.startswith("READY=1") for m in messages) == 1
-    assert messages.count("WATCHDOG=1") >= 2
 
 
 class NotifyListener:
