@@ -11,9 +11,14 @@ injected by the sim on every REST answer). Scenarios:
 - ``sigkill``: the trader process is SIGKILLed (seen by its pidfd);
 - ``sigstop``: the trader is SIGSTOPped (seen by the heartbeat deadline, 0.8 s here; 5 s in
   the other scenarios, so a loaded machine does not kill a trader before its run);
-- ``telemetry``: the trader reports a 10% loss (daily-loss breach in telemetry);
-- ``venue_only``: the trader keeps reporting full equity while the venue marks a 6% loss
-  (a price jump); only the watchdog's reconciliation (every 0.25 s) sees it.
+- ``telemetry``: the trader reports a 10% loss (daily-loss breach in telemetry); the trigger
+  is the bot's report call (the monotonic time it writes to its ``--report-stamp`` file), not
+  the signal that asks for it;
+- ``venue_only``: the trader keeps reporting full equity while the venue moves a 6% loss (a
+  price jump); the watchdog follows the venue's market stream and marks the position itself.
+  The trigger is the sim's journal stamp of the jump; the run waits until two of the
+  watchdog's account reads have arrived after the position was bought, so the position is in
+  the view the jump is marked on.
 
 "No open orders" is when the venue processed the last of the kill's first cancel-alls (Binance:
 one per symbol with orders; Bybit: one per settle coin) that emptied the account (its arrival
@@ -37,7 +42,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +55,12 @@ from harness.wait import NotReachedError, wait_until
 SCENARIOS = ("sigkill", "sigstop", "telemetry", "venue_only")
 LATENCIES_MS = (0, 50)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
-# Resting far above the market: a falling price (venue_only) never fills them.
-RESTING = (("BTCUSDT", "90000", "0.002"), ("ETHUSDT", "4500", "0.01"))
+# Resting 2% above the mid: a falling price (venue_only) never fills them, and they stay inside
+# the price collar (5% from the venue's mid, which the watchdog's market stream gives it).
+# Each is worth about 250 (the venue refuses under 100), however far earlier jumps moved the price.
+RESTING = (("BTCUSDT", Decimal("0.001")), ("ETHUSDT", Decimal("0.01")))  # symbol, quantity step
+RESTING_ABOVE_MID = Decimal("1.02")
+RESTING_NOTIONAL = Decimal(250)
 HMAC_KEY = bytes(range(32, 72)).hex()
 GOALS_MS = {"sigkill_no_open_orders_p99": 20.0, "sigkill_key_refused_p99": 25.0}
 
@@ -63,6 +72,9 @@ class VenueCancels:
     endpoint: str
     first_round: int  # the cancel-alls the kill sends at once: they empty the account
 
+
+# The read the watchdog's reconciliation starts with, as the sim's journal names it.
+ACCOUNT_READ = {"binance": "GET /fapi/v2/account", "bybit": "GET /v5/account/wallet-balance"}
 
 CANCELS = {
     "binance": VenueCancels("DELETE /fapi/v1/allOpenOrders", len(SYMBOLS)),  # one per symbol
@@ -81,6 +93,12 @@ def _config(slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits) -> s
                 pidfile=f"{s.id}.pid",
                 stop_grace_s=0.5,
                 heartbeat=heartbeat,
+                # The sim places the resting orders on the trader's key; the bot reports none.
+                # venue_only buys its whole position in one order, priced at the venue's mid.
+                rules={
+                    "key_misuse": {"enabled": False},
+                    "order_size": {"max_notional": {"quote": 1_000_000.0}},
+                },
                 venue=sim.venue_link(
                     s.account,
                     symbols=SYMBOLS,
@@ -90,6 +108,7 @@ def _config(slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits) -> s
                     dms_countdown_ms=0,
                     dcp_window_s=0,
                     selfcheck_period_s=60.0,
+                    market_ws_url=sim.market_ws_url,
                 ),
             )
             for s in slots
@@ -185,7 +204,7 @@ def batch(
                     "-m", "harness.trader_bot", "--trader", s.id,
                     "--key-file", str(root / f"{s.id}.key"), "--socket",
                     str(root / "ingress.sock"), "--pidfile", str(root / f"{s.id}.pid"),
-                    "--equity", "100000",
+                    "--equity", "100000", "--report-stamp", str(_stamp(root, s)),
                 ], f"bot-{s.id}")  # fmt: skip
             wait_until(lambda: all((root / f"{s.id}.pid").exists() for s in slots), 60, "bots up")
             watchdog = _spawn(root, ["-m", "watchdog", "run", "--config",
@@ -213,8 +232,11 @@ def batch(
 
 
 def _place_resting(b: Batch, slot: Slot) -> None:
-    for symbol, price, qty in RESTING:
-        b.sim.place_order(slot.trader, symbol, "SELL", qty, price)
+    quotes = b.sim.admin.quotes()
+    for symbol, step in RESTING:
+        price = (Decimal(quotes[symbol]["mid"]) * RESTING_ABOVE_MID).quantize(Decimal(1))
+        qty = (RESTING_NOTIONAL / price).quantize(step, rounding=ROUND_UP)
+        b.sim.place_order(slot.trader, symbol, "SELL", str(qty), str(price))
 
 
 def _buy_for_six_percent(b: Batch, slot: Slot) -> None:
@@ -223,17 +245,42 @@ def _buy_for_six_percent(b: Batch, slot: Slot) -> None:
     b.sim.place_order(slot.trader, "BTCUSDT", "BUY", str(qty))
 
 
-def _trigger(b: Batch, slot: Slot, scenario: str) -> float:
-    """Fire the scenario; returns the trigger's monotonic time."""
+def _stamp(root: Path, slot: Slot) -> Path:
+    return root / f"{slot.id}.reported"
+
+
+def _reported_at(stamp: Path) -> float | None:
+    """The bot's report call, once its stamp is whole (a line ending in a newline)."""
+    text = stamp.read_text() if stamp.exists() else ""
+    return float(text) if text.endswith("\n") else None
+
+
+def _wait_for_reads(b: Batch, slot: Slot, since: int, reads: int = 2) -> None:
+    """Until ``reads`` of the watchdog's account reads have arrived after ``since``: the
+    position bought before is then in the read its marking starts from."""
+    endpoint = ACCOUNT_READ[b.sim.venue]
+
+    def seen() -> bool:
+        key = slot.watchdog.api_key
+        journal = b.sim.admin.journal(since=since)
+        return (
+            len([e for e in journal if e["endpoint"] == endpoint and e["api_key"] == key]) >= reads
+        )
+
+    wait_until(seen, 30, f"{slot.id}: the watchdog read the position")
+
+
+def _trigger(b: Batch, slot: Slot, scenario: str) -> float | None:
+    """Fire the scenario; returns the trigger's monotonic time (None: the bot stamps it)."""
     pid = b.bots[slot.id].pid
     if scenario == "sigkill":
-        began = time.monotonic()
+        began: float | None = time.monotonic()
         os.kill(pid, signal.SIGKILL)
     elif scenario == "sigstop":
         began = time.monotonic()
         os.kill(pid, signal.SIGSTOP)
     elif scenario == "telemetry":
-        began = time.monotonic()
+        began = None  # the report call, stamped by the bot
         os.kill(pid, signal.SIGUSR1)
     else:
         seq = b.sim.admin.last_seq()
@@ -254,9 +301,11 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
     venue = CANCELS[b.sim.venue]
     _place_resting(b, slot)
     if scenario == "venue_only":
+        bought = b.sim.admin.last_seq()
         _buy_for_six_percent(b, slot)
+        _wait_for_reads(b, slot, bought)
     seq = b.sim.admin.last_seq()
-    began = _trigger(b, slot, scenario)
+    triggered = _trigger(b, slot, scenario)
     cancels: list[float] = []
     deleted: list[float] = []
 
@@ -272,6 +321,9 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
         return len(cancels) >= venue.first_round and bool(deleted)
 
     wait_until(done, 30, f"{scenario}: cancels and key deletion for {slot.id}")
+    began = triggered
+    if began is None:
+        began = wait_until(lambda: _reported_at(_stamp(b.root, slot)), 10, "the report stamp")
     # The sim journals a request on arrival and applies injected latency before processing it:
     # the book is empty once the last cancel-all has waited out that latency.
     no_orders = sorted(cancels)[venue.first_round - 1] + latency_ms / 1000.0
