@@ -18,7 +18,12 @@ injected by the sim on every REST answer). Scenarios:
   price jump); the watchdog follows the venue's market stream and marks the position itself.
   The trigger is the sim's journal stamp of the jump; the run waits until two of the
   watchdog's account reads have arrived after the position was bought, so the position is in
-  the view the jump is marked on.
+  the view the jump is marked on;
+- ``rogue``: a second client floods resting orders with the trader's key while the trader
+  reports normally (none of them): key misuse (on only here; elsewhere the sim's resting orders
+  stand for the trader's own). The trigger is the venue's acknowledgement of the first rogue
+  order (its journal arrival plus the injected latency); ``rogue_orders_accepted_max`` is the
+  most orders the venue accepted from the rogue before it refused the key, over the runs.
 
 "No open orders" is when the venue processed the last of the kill's first cancel-alls (Binance:
 one per symbol with orders; Bybit: one per settle coin) that emptied the account (its arrival
@@ -49,10 +54,19 @@ from typing import Any
 from bench._stats import summary
 from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader, credentials_toml
 from harness.control import control_request
-from harness.sim import MASTER_ACCOUNT, SimAccount, SimConfig, SimKey, SimProcess
+from harness.sim import (
+    MASTER_ACCOUNT,
+    NEW_ORDER_ENDPOINT,
+    OrderRefused,
+    SimAccount,
+    SimConfig,
+    SimKey,
+    SimProcess,
+)
 from harness.wait import NotReachedError, wait_until
 
-SCENARIOS = ("sigkill", "sigstop", "telemetry", "venue_only")
+SCENARIOS = ("sigkill", "sigstop", "telemetry", "venue_only", "rogue")
+ROGUE_MAX_ORDERS = 5_000  # a rogue still accepted after this many: the watchdog never stopped it
 LATENCIES_MS = (0, 50)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 # Resting 2% above the mid: a falling price (venue_only) never fills them, and they stay inside
@@ -82,9 +96,12 @@ CANCELS = {
 }
 
 
-def _config(slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits) -> str:
+def _config(
+    slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits, key_misuse: bool
+) -> str:
     """One watched trader a slot, each with its own watchdog key on its own account; no
-    countdown cancel-all, so a kill's cancels are the watchdog's own."""
+    countdown cancel-all, so a kill's cancels are the watchdog's own. ``key_misuse`` off
+    where the sim's resting orders stand for the trader's own."""
     return WatchdogConfig(
         traders=tuple(
             WatchedTrader(
@@ -96,7 +113,7 @@ def _config(slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits) -> s
                 # The sim places the resting orders on the trader's key; the bot reports none.
                 # venue_only buys its whole position in one order, priced at the venue's mid.
                 rules={
-                    "key_misuse": {"enabled": False},
+                    "key_misuse": {"enabled": key_misuse},
                     "order_size": {"max_notional": {"quote": 1_000_000.0}},
                 },
                 venue=sim.venue_link(
@@ -174,7 +191,11 @@ def _write(path: Path, text: str) -> None:
 
 @contextmanager
 def batch(
-    slots: list[Slot], latency_ms: int, heartbeat_kill_s: float, venue: str = "binance"
+    slots: list[Slot],
+    latency_ms: int,
+    heartbeat_kill_s: float,
+    venue: str = "binance",
+    key_misuse: bool = False,
 ) -> Iterator[Batch]:
     """``heartbeat_kill_s``: tight for the SIGSTOP scenario (it measures that deadline), loose
     otherwise, so a loaded machine does not kill a trader before its run."""
@@ -186,7 +207,8 @@ def batch(
                          for s in slots)  # fmt: skip
         sim = SimProcess.start(root, SimConfig(accounts=(MASTER_ACCOUNT, *accounts),
                                                orders_per_10s=100_000, orders_per_minute=100_000,
-                                               weight_per_minute=1_000_000),
+                                               weight_per_minute=1_000_000,
+                                               bybit_orders_per_s=100_000),
                                venue=venue)  # fmt: skip
         bots: dict[str, subprocess.Popen[bytes]] = {}
         watchdog = None
@@ -198,7 +220,7 @@ def batch(
                 _write(root / f"{s.id}-watchdog.cred",
                        credentials_toml(s.watchdog.api_key, s.watchdog.secret))  # fmt: skip
                 _write(root / f"{s.id}-trader.id", credentials_toml(s.trader.api_key))
-            (root / "watchdog.toml").write_text(_config(slots, sim, heartbeat))
+            (root / "watchdog.toml").write_text(_config(slots, sim, heartbeat, key_misuse))
             for s in slots:
                 bots[s.id] = _spawn(root, [
                     "-m", "harness.trader_bot", "--trader", s.id,
@@ -231,12 +253,47 @@ def batch(
             sim.stop()
 
 
-def _place_resting(b: Batch, slot: Slot) -> None:
+def _resting_orders(b: Batch) -> list[tuple[str, str, str]]:
+    """(symbol, quantity, price) of one resting SELL per symbol."""
     quotes = b.sim.admin.quotes()
+    orders = []
     for symbol, step in RESTING:
         price = (Decimal(quotes[symbol]["mid"]) * RESTING_ABOVE_MID).quantize(Decimal(1))
         qty = (RESTING_NOTIONAL / price).quantize(step, rounding=ROUND_UP)
-        b.sim.place_order(slot.trader, symbol, "SELL", str(qty), str(price))
+        orders.append((symbol, str(qty), str(price)))
+    return orders
+
+
+def _place_resting(b: Batch, slot: Slot) -> None:
+    for symbol, qty, price in _resting_orders(b):
+        b.sim.place_order(slot.trader, symbol, "SELL", qty, price)
+
+
+def _flood(b: Batch, slot: Slot) -> int:
+    """A rogue client with the trader's key: resting orders one after another until the venue
+    refuses the key; how many the venue accepted. The trader reports none of them."""
+    orders = _resting_orders(b)
+    accepted = 0
+    while accepted < ROGUE_MAX_ORDERS:
+        symbol, qty, price = orders[accepted % len(orders)]
+        try:
+            b.sim.place_order(slot.trader, symbol, "SELL", qty, price)
+        except OrderRefused as exc:
+            if exc.rate_limited:
+                continue
+            return accepted
+        accepted += 1
+    raise RuntimeError(f"{slot.id}: {accepted} rogue orders accepted and the key still works")
+
+
+def _first_ack(b: Batch, slot: Slot, since: int, latency_ms: int) -> float:
+    """When the venue acknowledged the rogue's first order: its arrival in the journal plus
+    the injected latency, which the sim waits out before processing."""
+    endpoint = NEW_ORDER_ENDPOINT[b.sim.venue]
+    first = next(e for e in b.sim.admin.journal(since=since)
+                 if e["endpoint"] == endpoint and e["status"] == 200
+                 and e["api_key"] == slot.trader.api_key)  # fmt: skip
+    return float(first["mono"]) + latency_ms / 1000.0
 
 
 def _buy_for_six_percent(b: Batch, slot: Slot) -> None:
@@ -290,7 +347,14 @@ def _trigger(b: Batch, slot: Slot, scenario: str) -> float | None:
     return began
 
 
-def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[float, float] | None:
+@dataclass(frozen=True)
+class Kill:
+    no_orders_ms: float
+    key_refused_ms: float
+    rogue_accepted: int  # 0 but in the rogue scenario
+
+
+def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> Kill | None:
     """One kill; None when the trader was no longer ACTIVE before its run (machine load)."""
     pid = b.bots[slot.id].pid
     try:
@@ -299,13 +363,19 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
         return None
     wait_until(lambda: b.status()[slot.id]["pid"] == pid, 30, f"{slot.id} pid watched")
     venue = CANCELS[b.sim.venue]
-    _place_resting(b, slot)
+    if scenario != "rogue":
+        _place_resting(b, slot)
     if scenario == "venue_only":
         bought = b.sim.admin.last_seq()
         _buy_for_six_percent(b, slot)
         _wait_for_reads(b, slot, bought)
     seq = b.sim.admin.last_seq()
-    triggered = _trigger(b, slot, scenario)
+    rogue_accepted = 0
+    if scenario == "rogue":
+        rogue_accepted = _flood(b, slot)
+        triggered: float | None = _first_ack(b, slot, seq, latency_ms)
+    else:
+        triggered = _trigger(b, slot, scenario)
     cancels: list[float] = []
     deleted: list[float] = []
 
@@ -331,7 +401,7 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
     status = b.sim.admin.key_status(slot.trader.api_key)["status"]
     if status == "active":
         raise RuntimeError(f"{slot.id}: trader key still active after the kill")
-    return (no_orders - began) * 1000.0, (deleted[0] - began) * 1000.0
+    return Kill((no_orders - began) * 1000.0, (deleted[0] - began) * 1000.0, rogue_accepted)
 
 
 def _stats(prefix: str, values: list[float]) -> dict[str, float]:
@@ -344,10 +414,12 @@ def run(runs: int, batch_size: int, venue: str = "binance") -> dict[str, Any]:
         for scenario in SCENARIOS:
             no_orders: list[float] = []
             refused: list[float] = []
+            accepted: list[int] = []
             while len(no_orders) < runs:
                 slots = _slots(min(batch_size, runs - len(no_orders)))
                 heartbeat_kill_s = 0.8 if scenario == "sigstop" else 5.0
-                with batch(slots, latency, heartbeat_kill_s, venue) as b:
+                key_misuse = scenario == "rogue"
+                with batch(slots, latency, heartbeat_kill_s, venue, key_misuse) as b:
                     for slot in slots:
                         measured = _measure(b, slot, scenario, latency)
                         if measured is None:
@@ -355,11 +427,14 @@ def run(runs: int, batch_size: int, venue: str = "binance") -> dict[str, Any]:
                             if out["skipped_runs"] > runs:
                                 raise RuntimeError("too many traders lost before their run")
                             continue
-                        no_orders.append(measured[0])
-                        refused.append(measured[1])
+                        no_orders.append(measured.no_orders_ms)
+                        refused.append(measured.key_refused_ms)
+                        accepted.append(measured.rogue_accepted)
             name = scenario if latency == 0 else f"{scenario}_lat{latency}ms"
             out |= _stats(f"{name}_no_open_orders", no_orders)
             out |= _stats(f"{name}_key_refused", refused)
+            if scenario == "rogue":
+                out[f"{name}_orders_accepted_max"] = max(accepted)
     for goal, limit in GOALS_MS.items():
         out[f"goal_{goal}_ms"] = limit
     out["goals_met"] = all(out[f"{goal}_ms"] <= limit for goal, limit in GOALS_MS.items())
