@@ -208,7 +208,8 @@ def batch(
         sim = SimProcess.start(root, SimConfig(accounts=(MASTER_ACCOUNT, *accounts),
                                                orders_per_10s=100_000, orders_per_minute=100_000,
                                                weight_per_minute=1_000_000,
-                                               bybit_orders_per_s=100_000),
+                                               bybit_orders_per_s=100_000,
+                                               bybit_ip_per_5s=1_000_000),
                                venue=venue)  # fmt: skip
         bots: dict[str, subprocess.Popen[bytes]] = {}
         watchdog = None
