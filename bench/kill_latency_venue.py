@@ -11,9 +11,19 @@ injected by the sim on every REST answer). Scenarios:
 - ``sigkill``: the trader process is SIGKILLed (seen by its pidfd);
 - ``sigstop``: the trader is SIGSTOPped (seen by the heartbeat deadline, 0.8 s here; 5 s in
   the other scenarios, so a loaded machine does not kill a trader before its run);
-- ``telemetry``: the trader reports a 10% loss (daily-loss breach in telemetry);
-- ``venue_only``: the trader keeps reporting full equity while the venue marks a 6% loss
-  (a price jump); only the watchdog's reconciliation (every 0.25 s) sees it.
+- ``telemetry``: the trader reports a 10% loss (daily-loss breach in telemetry); the trigger
+  is the bot's report call (the monotonic time it writes to its ``--report-stamp`` file), not
+  the signal that asks for it;
+- ``venue_only``: the trader keeps reporting full equity while the venue moves a 6% loss (a
+  price jump); the watchdog follows the venue's market stream and marks the position itself.
+  The trigger is the sim's journal stamp of the jump; the run waits until two of the
+  watchdog's account reads have arrived after the position was bought, so the position is in
+  the view the jump is marked on;
+- ``rogue``: a second client floods resting orders with the trader's key while the trader
+  reports normally (none of them): key misuse (on only here; elsewhere the sim's resting orders
+  stand for the trader's own). The trigger is the venue's acknowledgement of the first rogue
+  order (its journal arrival plus the injected latency); ``rogue_orders_accepted_max`` is the
+  most orders the venue accepted from the rogue before it refused the key, over the runs.
 
 "No open orders" is when the venue processed the last of the kill's first cancel-alls (Binance:
 one per symbol with orders; Bybit: one per settle coin) that emptied the account (its arrival
@@ -37,21 +47,34 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 from bench._stats import summary
 from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader, credentials_toml
 from harness.control import control_request
-from harness.sim import MASTER_ACCOUNT, SimAccount, SimConfig, SimKey, SimProcess
+from harness.sim import (
+    MASTER_ACCOUNT,
+    NEW_ORDER_ENDPOINT,
+    OrderRefused,
+    SimAccount,
+    SimConfig,
+    SimKey,
+    SimProcess,
+)
 from harness.wait import NotReachedError, wait_until
 
-SCENARIOS = ("sigkill", "sigstop", "telemetry", "venue_only")
+SCENARIOS = ("sigkill", "sigstop", "telemetry", "venue_only", "rogue")
+ROGUE_MAX_ORDERS = 5_000  # a rogue still accepted after this many: the watchdog never stopped it
 LATENCIES_MS = (0, 50)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
-# Resting far above the market: a falling price (venue_only) never fills them.
-RESTING = (("BTCUSDT", "90000", "0.002"), ("ETHUSDT", "4500", "0.01"))
+# Resting 2% above the mid: a falling price (venue_only) never fills them, and they stay inside
+# the price collar (5% from the venue's mid, which the watchdog's market stream gives it).
+# Each is worth about 250 (the venue refuses under 100), however far earlier jumps moved the price.
+RESTING = (("BTCUSDT", Decimal("0.001")), ("ETHUSDT", Decimal("0.01")))  # symbol, quantity step
+RESTING_ABOVE_MID = Decimal("1.02")
+RESTING_NOTIONAL = Decimal(250)
 HMAC_KEY = bytes(range(32, 72)).hex()
 GOALS_MS = {"sigkill_no_open_orders_p99": 20.0, "sigkill_key_refused_p99": 25.0}
 
@@ -64,15 +87,21 @@ class VenueCancels:
     first_round: int  # the cancel-alls the kill sends at once: they empty the account
 
 
+# The read the watchdog's reconciliation starts with, as the sim's journal names it.
+ACCOUNT_READ = {"binance": "GET /fapi/v2/account", "bybit": "GET /v5/account/wallet-balance"}
+
 CANCELS = {
     "binance": VenueCancels("DELETE /fapi/v1/allOpenOrders", len(SYMBOLS)),  # one per symbol
     "bybit": VenueCancels("POST /v5/order/cancel-all", 2),  # one per settle coin: USDT, USDC
 }
 
 
-def _config(slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits) -> str:
+def _config(
+    slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits, key_misuse: bool
+) -> str:
     """One watched trader a slot, each with its own watchdog key on its own account; no
-    countdown cancel-all, so a kill's cancels are the watchdog's own."""
+    countdown cancel-all, so a kill's cancels are the watchdog's own. ``key_misuse`` off
+    where the sim's resting orders stand for the trader's own."""
     return WatchdogConfig(
         traders=tuple(
             WatchedTrader(
@@ -81,6 +110,12 @@ def _config(slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits) -> s
                 pidfile=f"{s.id}.pid",
                 stop_grace_s=0.5,
                 heartbeat=heartbeat,
+                # The sim places the resting orders on the trader's key; the bot reports none.
+                # venue_only buys its whole position in one order, priced at the venue's mid.
+                rules={
+                    "key_misuse": {"enabled": key_misuse},
+                    "order_size": {"max_notional": {"quote": 1_000_000.0}},
+                },
                 venue=sim.venue_link(
                     s.account,
                     symbols=SYMBOLS,
@@ -90,6 +125,7 @@ def _config(slots: list[Slot], sim: SimProcess, heartbeat: HeartbeatLimits) -> s
                     dms_countdown_ms=0,
                     dcp_window_s=0,
                     selfcheck_period_s=60.0,
+                    market_ws_url=sim.market_ws_url,
                 ),
             )
             for s in slots
@@ -155,7 +191,11 @@ def _write(path: Path, text: str) -> None:
 
 @contextmanager
 def batch(
-    slots: list[Slot], latency_ms: int, heartbeat_kill_s: float, venue: str = "binance"
+    slots: list[Slot],
+    latency_ms: int,
+    heartbeat_kill_s: float,
+    venue: str = "binance",
+    key_misuse: bool = False,
 ) -> Iterator[Batch]:
     """``heartbeat_kill_s``: tight for the SIGSTOP scenario (it measures that deadline), loose
     otherwise, so a loaded machine does not kill a trader before its run."""
@@ -167,7 +207,9 @@ def batch(
                          for s in slots)  # fmt: skip
         sim = SimProcess.start(root, SimConfig(accounts=(MASTER_ACCOUNT, *accounts),
                                                orders_per_10s=100_000, orders_per_minute=100_000,
-                                               weight_per_minute=1_000_000),
+                                               weight_per_minute=1_000_000,
+                                               bybit_orders_per_s=100_000,
+                                               bybit_ip_per_5s=1_000_000),
                                venue=venue)  # fmt: skip
         bots: dict[str, subprocess.Popen[bytes]] = {}
         watchdog = None
@@ -179,13 +221,13 @@ def batch(
                 _write(root / f"{s.id}-watchdog.cred",
                        credentials_toml(s.watchdog.api_key, s.watchdog.secret))  # fmt: skip
                 _write(root / f"{s.id}-trader.id", credentials_toml(s.trader.api_key))
-            (root / "watchdog.toml").write_text(_config(slots, sim, heartbeat))
+            (root / "watchdog.toml").write_text(_config(slots, sim, heartbeat, key_misuse))
             for s in slots:
                 bots[s.id] = _spawn(root, [
                     "-m", "harness.trader_bot", "--trader", s.id,
                     "--key-file", str(root / f"{s.id}.key"), "--socket",
                     str(root / "ingress.sock"), "--pidfile", str(root / f"{s.id}.pid"),
-                    "--equity", "100000",
+                    "--equity", "100000", "--report-stamp", str(_stamp(root, s)),
                 ], f"bot-{s.id}")  # fmt: skip
             wait_until(lambda: all((root / f"{s.id}.pid").exists() for s in slots), 60, "bots up")
             watchdog = _spawn(root, ["-m", "watchdog", "run", "--config",
@@ -212,9 +254,47 @@ def batch(
             sim.stop()
 
 
+def _resting_orders(b: Batch) -> list[tuple[str, str, str]]:
+    """(symbol, quantity, price) of one resting SELL per symbol."""
+    quotes = b.sim.admin.quotes()
+    orders = []
+    for symbol, step in RESTING:
+        price = (Decimal(quotes[symbol]["mid"]) * RESTING_ABOVE_MID).quantize(Decimal(1))
+        qty = (RESTING_NOTIONAL / price).quantize(step, rounding=ROUND_UP)
+        orders.append((symbol, str(qty), str(price)))
+    return orders
+
+
 def _place_resting(b: Batch, slot: Slot) -> None:
-    for symbol, price, qty in RESTING:
+    for symbol, qty, price in _resting_orders(b):
         b.sim.place_order(slot.trader, symbol, "SELL", qty, price)
+
+
+def _flood(b: Batch, slot: Slot) -> int:
+    """A rogue client with the trader's key: resting orders one after another until the venue
+    refuses the key; how many the venue accepted. The trader reports none of them."""
+    orders = _resting_orders(b)
+    accepted = 0
+    while accepted < ROGUE_MAX_ORDERS:
+        symbol, qty, price = orders[accepted % len(orders)]
+        try:
+            b.sim.place_order(slot.trader, symbol, "SELL", qty, price)
+        except OrderRefused as exc:
+            if exc.rate_limited:
+                continue
+            return accepted
+        accepted += 1
+    raise RuntimeError(f"{slot.id}: {accepted} rogue orders accepted and the key still works")
+
+
+def _first_ack(b: Batch, slot: Slot, since: int, latency_ms: int) -> float:
+    """When the venue acknowledged the rogue's first order: its arrival in the journal plus
+    the injected latency, which the sim waits out before processing."""
+    endpoint = NEW_ORDER_ENDPOINT[b.sim.venue]
+    first = next(e for e in b.sim.admin.journal(since=since)
+                 if e["endpoint"] == endpoint and e["status"] == 200
+                 and e["api_key"] == slot.trader.api_key)  # fmt: skip
+    return float(first["mono"]) + latency_ms / 1000.0
 
 
 def _buy_for_six_percent(b: Batch, slot: Slot) -> None:
@@ -223,17 +303,42 @@ def _buy_for_six_percent(b: Batch, slot: Slot) -> None:
     b.sim.place_order(slot.trader, "BTCUSDT", "BUY", str(qty))
 
 
-def _trigger(b: Batch, slot: Slot, scenario: str) -> float:
-    """Fire the scenario; returns the trigger's monotonic time."""
+def _stamp(root: Path, slot: Slot) -> Path:
+    return root / f"{slot.id}.reported"
+
+
+def _reported_at(stamp: Path) -> float | None:
+    """The bot's report call, once its stamp is whole (a line ending in a newline)."""
+    text = stamp.read_text() if stamp.exists() else ""
+    return float(text) if text.endswith("\n") else None
+
+
+def _wait_for_reads(b: Batch, slot: Slot, since: int, reads: int = 2) -> None:
+    """Until ``reads`` of the watchdog's account reads have arrived after ``since``: the
+    position bought before is then in the read its marking starts from."""
+    endpoint = ACCOUNT_READ[b.sim.venue]
+
+    def seen() -> bool:
+        key = slot.watchdog.api_key
+        journal = b.sim.admin.journal(since=since)
+        return (
+            len([e for e in journal if e["endpoint"] == endpoint and e["api_key"] == key]) >= reads
+        )
+
+    wait_until(seen, 30, f"{slot.id}: the watchdog read the position")
+
+
+def _trigger(b: Batch, slot: Slot, scenario: str) -> float | None:
+    """Fire the scenario; returns the trigger's monotonic time (None: the bot stamps it)."""
     pid = b.bots[slot.id].pid
     if scenario == "sigkill":
-        began = time.monotonic()
+        began: float | None = time.monotonic()
         os.kill(pid, signal.SIGKILL)
     elif scenario == "sigstop":
         began = time.monotonic()
         os.kill(pid, signal.SIGSTOP)
     elif scenario == "telemetry":
-        began = time.monotonic()
+        began = None  # the report call, stamped by the bot
         os.kill(pid, signal.SIGUSR1)
     else:
         seq = b.sim.admin.last_seq()
@@ -243,7 +348,14 @@ def _trigger(b: Batch, slot: Slot, scenario: str) -> float:
     return began
 
 
-def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[float, float] | None:
+@dataclass(frozen=True)
+class Kill:
+    no_orders_ms: float
+    key_refused_ms: float
+    rogue_accepted: int  # 0 but in the rogue scenario
+
+
+def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> Kill | None:
     """One kill; None when the trader was no longer ACTIVE before its run (machine load)."""
     pid = b.bots[slot.id].pid
     try:
@@ -252,11 +364,19 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
         return None
     wait_until(lambda: b.status()[slot.id]["pid"] == pid, 30, f"{slot.id} pid watched")
     venue = CANCELS[b.sim.venue]
-    _place_resting(b, slot)
+    if scenario != "rogue":
+        _place_resting(b, slot)
     if scenario == "venue_only":
+        bought = b.sim.admin.last_seq()
         _buy_for_six_percent(b, slot)
+        _wait_for_reads(b, slot, bought)
     seq = b.sim.admin.last_seq()
-    began = _trigger(b, slot, scenario)
+    rogue_accepted = 0
+    if scenario == "rogue":
+        rogue_accepted = _flood(b, slot)
+        triggered: float | None = _first_ack(b, slot, seq, latency_ms)
+    else:
+        triggered = _trigger(b, slot, scenario)
     cancels: list[float] = []
     deleted: list[float] = []
 
@@ -272,6 +392,9 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
         return len(cancels) >= venue.first_round and bool(deleted)
 
     wait_until(done, 30, f"{scenario}: cancels and key deletion for {slot.id}")
+    began = triggered
+    if began is None:
+        began = wait_until(lambda: _reported_at(_stamp(b.root, slot)), 10, "the report stamp")
     # The sim journals a request on arrival and applies injected latency before processing it:
     # the book is empty once the last cancel-all has waited out that latency.
     no_orders = sorted(cancels)[venue.first_round - 1] + latency_ms / 1000.0
@@ -279,7 +402,7 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> tuple[floa
     status = b.sim.admin.key_status(slot.trader.api_key)["status"]
     if status == "active":
         raise RuntimeError(f"{slot.id}: trader key still active after the kill")
-    return (no_orders - began) * 1000.0, (deleted[0] - began) * 1000.0
+    return Kill((no_orders - began) * 1000.0, (deleted[0] - began) * 1000.0, rogue_accepted)
 
 
 def _stats(prefix: str, values: list[float]) -> dict[str, float]:
@@ -292,10 +415,12 @@ def run(runs: int, batch_size: int, venue: str = "binance") -> dict[str, Any]:
         for scenario in SCENARIOS:
             no_orders: list[float] = []
             refused: list[float] = []
+            accepted: list[int] = []
             while len(no_orders) < runs:
                 slots = _slots(min(batch_size, runs - len(no_orders)))
                 heartbeat_kill_s = 0.8 if scenario == "sigstop" else 5.0
-                with batch(slots, latency, heartbeat_kill_s, venue) as b:
+                key_misuse = scenario == "rogue"
+                with batch(slots, latency, heartbeat_kill_s, venue, key_misuse) as b:
                     for slot in slots:
                         measured = _measure(b, slot, scenario, latency)
                         if measured is None:
@@ -303,11 +428,14 @@ def run(runs: int, batch_size: int, venue: str = "binance") -> dict[str, Any]:
                             if out["skipped_runs"] > runs:
                                 raise RuntimeError("too many traders lost before their run")
                             continue
-                        no_orders.append(measured[0])
-                        refused.append(measured[1])
+                        no_orders.append(measured.no_orders_ms)
+                        refused.append(measured.key_refused_ms)
+                        accepted.append(measured.rogue_accepted)
             name = scenario if latency == 0 else f"{scenario}_lat{latency}ms"
             out |= _stats(f"{name}_no_open_orders", no_orders)
             out |= _stats(f"{name}_key_refused", refused)
+            if scenario == "rogue":
+                out[f"{name}_orders_accepted_max"] = max(accepted)
     for goal, limit in GOALS_MS.items():
         out[f"goal_{goal}_ms"] = limit
     out["goals_met"] = all(out[f"{goal}_ms"] <= limit for goal, limit in GOALS_MS.items())

@@ -70,6 +70,9 @@ class VenueLink:
     kind: str = "binance_futures"
     trader_uid: str | None = None
     dcp_window_s: int | None = None
+    market_ws_url: str | None = None  # the public market stream the watchdog marks on
+    max_market_silence_s: float | None = None
+    max_venue_blind_s: float | None = None
 
     def __post_init__(self) -> None:
         needs = {"binance_futures": "trader_email", "bybit": "trader_uid"}.get(self.kind)
@@ -97,6 +100,9 @@ class VenueLink:
                 "reconcile_period_s": self.reconcile_period_s,
                 "selfcheck_period_s": self.selfcheck_period_s,
                 "request_timeout_s": self.request_timeout_s,
+                "market_ws_url": self.market_ws_url,
+                "max_market_silence_s": self.max_market_silence_s,
+                "max_venue_blind_s": self.max_venue_blind_s,
             },
         )
 

@@ -234,6 +234,12 @@ def private_ws_url(venue: str, ws_url: str) -> str:
     return f"{ws_url}/v5/private" if venue == "bybit" else ws_url
 
 
+def market_ws_url(venue: str, ws_url: str) -> str:
+    """The public market stream as the watchdog's ``market_ws_url`` names it: Binance's base
+    (the streams are appended), Bybit's public linear endpoint."""
+    return f"{ws_url}/v5/public/linear" if venue == "bybit" else ws_url
+
+
 def venue_link(
     venue: str, base_url: str, ws_url: str, *, email: str, uid: str, **fields: Any
 ) -> VenueLink:
@@ -508,6 +514,10 @@ class SimProcess:
     @property
     def private_ws_url(self) -> str:
         return private_ws_url(self.venue, self.ws_url)
+
+    @property
+    def market_ws_url(self) -> str:
+        return market_ws_url(self.venue, self.ws_url)
 
     @property
     def watchdog_kind(self) -> str:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from watchdog.venues.market_stream import MarketSink
     from watchdog.venues.user_stream import Sink
 
 
@@ -174,6 +175,13 @@ class Venue(Protocol):
     def open_follower(self, ws_url: str, sink: Sink, *, hold_dms: bool = True) -> Follower:
         """The private stream; ``hold_dms``: where the venue's switch watches the stream
         (Bybit's DCP), hold it; False when the switch is off."""
+        ...
+
+    def open_market_follower(
+        self, ws_url: str, symbols: Sequence[str], sink: MarketSink, *, silence_s: float
+    ) -> Follower:
+        """The public market stream's best bid and ask for ``symbols``; a socket that stays
+        open without a message for ``silence_s`` is reconnected (and told to the sink)."""
         ...
 
     def rate_counters(self) -> Mapping[str, int]:

@@ -49,6 +49,12 @@ from watchdog.venues.errors import (
     VenueProtocolError,
     VenueRejected,
 )
+from watchdog.venues.market_stream import (
+    BinanceBookTicker,
+    MarketFollower,
+    MarketSink,
+    MarketStreamConfig,
+)
 from watchdog.venues.user_stream import Sink, UserStreamConfig, UserStreamFollower
 
 log = logging.getLogger(__name__)
@@ -240,6 +246,13 @@ class BinanceFutures:
         """The user-data stream, on listen keys this adapter creates and keeps alive. Binance's
         switch is a REST countdown: the stream holds nothing (``hold_dms`` changes nothing)."""
         return UserStreamFollower(self, UserStreamConfig(ws_url), sink)
+
+    def open_market_follower(
+        self, ws_url: str, symbols: Sequence[str], sink: MarketSink, *, silence_s: float
+    ) -> MarketFollower:
+        """The combined ``<symbol>@bookTicker`` streams on the market base URL."""
+        market = BinanceBookTicker(ws_url, tuple(symbols))
+        return MarketFollower(market, MarketStreamConfig(silence_s=silence_s), sink)
 
     async def create_listen_key(self) -> str:
         return wire.parse_listen_key(await self._send("POST", "/fapi/v1/listenKey", (), "KEY"))

@@ -44,6 +44,12 @@ from watchdog.venues.errors import (
     VenueProtocolError,
     VenueRejected,
 )
+from watchdog.venues.market_stream import (
+    BybitTickers,
+    MarketFollower,
+    MarketSink,
+    MarketStreamConfig,
+)
 from watchdog.venues.user_stream import Sink
 
 log = logging.getLogger(__name__)
@@ -295,6 +301,13 @@ class Bybit:
             credentials, BybitStreamConfig(ws_url, hold_dcp=hold_dms), sink, clock=self._clock,
             time_offset_ms=lambda: self._offset_ms,
         )  # fmt: skip
+
+    def open_market_follower(
+        self, ws_url: str, symbols: Sequence[str], sink: MarketSink, *, silence_s: float
+    ) -> MarketFollower:
+        """``tickers.<SYMBOL>`` on the public linear endpoint (``ws_url`` names it whole)."""
+        market = BybitTickers(ws_url, symbols)
+        return MarketFollower(market, MarketStreamConfig(silence_s=silence_s), sink)
 
     # --- key management (master credentials) and the key probe ---------------------------
 

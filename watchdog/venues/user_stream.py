@@ -73,7 +73,7 @@ class UserStreamConfig:
 
 async def reconnecting(
     session: Callable[[int], Awaitable[str]],
-    sink: Sink,
+    sink: Callable[[StreamDisconnected], None],
     logger: logging.Logger,
     event: str,
     *,

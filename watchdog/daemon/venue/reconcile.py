@@ -56,6 +56,7 @@ class ReconcileResult:
     ok: bool
     detail: str
     events: tuple[RiskEvent, ...]
+    account: AccountView | None = None  # the read behind the events: the marking's basis
 
 
 def snapshot_events(
@@ -64,7 +65,7 @@ def snapshot_events(
     """Pure: one venue read as risk events. Every traded symbol gets a position, flat or not."""
     by_symbol = {p.symbol: p for p in account.positions}
     positions = [
-        PositionSnapshot(now, s, float(p.qty), _mark(p), EventSource.VENUE)
+        PositionSnapshot(now, s, float(p.qty), read_mark(p), EventSource.VENUE)
         if p is not None
         else PositionSnapshot(now, s, 0.0, 0.0, EventSource.VENUE)
         for s in dict.fromkeys([*symbols, *by_symbol])
@@ -76,7 +77,7 @@ def snapshot_events(
     return (account_event, OpenOrdersSnapshot(now, open_orders, EventSource.VENUE), *positions)
 
 
-def _mark(position: Position) -> float:
+def read_mark(position: Position) -> float:
     """USDⓈ-M contracts are linear: unrealized = (mark - entry) * qty, so mark follows."""
     if position.mark_price is not None:
         return float(position.mark_price)
@@ -137,7 +138,7 @@ class Reconciler:
             return ReconcileResult(False, detail, ())
         events = snapshot_events(self._clock.wall(), account, count, self._symbols)
         self._sink(events)
-        return ReconcileResult(True, f"equity {account.equity}, {count} open", events)
+        return ReconcileResult(True, f"equity {account.equity}, {count} open", events, account)
 
     async def _count(self, full: bool) -> int:
         if full:

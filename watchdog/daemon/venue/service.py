@@ -39,6 +39,7 @@ from watchdog.daemon.venue.actions import (
     SweepOpenOrders,
 )
 from watchdog.daemon.venue.dms import DeadMansSwitch, DmsStatus
+from watchdog.daemon.venue.marking import MarkedView
 from watchdog.daemon.venue.reconcile import Reconciler, order_event
 from watchdog.daemon.venue.selfcheck import CredentialSelfCheck, SelfCheckResult
 from watchdog.daemon.venue.settings import VenueConfigError, VenueSettings
@@ -47,6 +48,7 @@ from watchdog.logs import bound, log_event
 from watchdog.venues.base import Follower, VenueAdapter
 from watchdog.venues.binance_futures import open_session
 from watchdog.venues.errors import VenueError
+from watchdog.venues.market_stream import FRAMES_LOGGER, MarketItem, Tick
 from watchdog.venues.user_events import AccountUpdate, OrderUpdate
 from watchdog.venues.user_stream import (
     StreamConnected,
@@ -57,6 +59,7 @@ from watchdog.venues.user_stream import (
 
 _log = logging.getLogger("watchdog.venue")
 SELFCHECK_HOLD = "venue_selfcheck"
+MARKET_HOLD = "venue_market"
 RECONCILE_ALERT_AFTER = 5  # failed reconciliations in a row before an alert
 
 
@@ -88,11 +91,14 @@ class VenueTrader:
     dms: DeadMansSwitch | None
     selfcheck: CredentialSelfCheck
     follower: Follower | None
+    marked: MarkedView
+    market: Follower | None = None  # the public market stream; None: not followed
     listener: VenueListener | None = None
     pending: list[RiskEvent] = field(default_factory=list)  # before attach()
     stream_connected_before_attach: bool = False
     reconcile_failures: int = 0  # in a row
     view_at: float | None = None  # wall time of the last successful reconciliation's read
+    unpriced: set[str] = field(default_factory=set)  # not priced since the stream's last fault
 
 
 class _VenueMetrics:
@@ -126,6 +132,10 @@ class _VenueMetrics:
             "killswitch_venue_rate_counter",
             "The venue's own rate-limit counters from its last answer, by name",
             ["trader", "counter"], registry=r,
+        )  # fmt: skip
+        self.market_events = Counter(
+            "killswitch_venue_market_events", "Market stream items by kind",
+            ["trader", "kind"], registry=r,
         )  # fmt: skip
         self.dms_supported = Gauge(
             "killswitch_venue_dms_supported",
@@ -183,6 +193,8 @@ class VenueService:
         await asyncio.gather(*(self._selfcheck(v) for v in self._traders.values()))
         # Jobs run several times a second: their "running job" lines would drown the journal.
         logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+        # Market frames arrive many times a second per symbol: a debug line each would too.
+        logging.getLogger(FRAMES_LOGGER).setLevel(logging.INFO)
         self._scheduler = AsyncIOScheduler(timezone=datetime.UTC)
         for venue in self._traders.values():
             self._schedule(venue)
@@ -190,9 +202,10 @@ class VenueService:
         try:
             async with asyncio.TaskGroup() as group:
                 for venue in self._traders.values():
-                    if venue.follower is not None:
-                        with bound(trader=venue.trader):  # the task copies the context
-                            group.create_task(venue.follower.run())
+                    for follower in (venue.follower, venue.market):
+                        if follower is not None:
+                            with bound(trader=venue.trader):  # the task copies the context
+                                group.create_task(follower.run())
                 group.create_task(follow_wall_steps(self._clock, self._on_wall_step))
                 await asyncio.Event().wait()  # until the daemon cancels us
         finally:
@@ -300,7 +313,16 @@ class VenueService:
                 lambda item: self._on_stream(holder[0], item),
                 hold_dms=settings.dms is not None,
             )
-        venue = VenueTrader(trader, settings, account, master, reconciler, dms, selfcheck, follower)
+        venue = VenueTrader(
+            trader, settings, account, master, reconciler, dms, selfcheck, follower,
+            MarkedView(settings.max_venue_blind_s),
+        )  # fmt: skip
+        if settings.market_ws_url is not None:
+            venue.market = account.open_market_follower(
+                settings.market_ws_url, settings.symbols,
+                lambda item: self._on_market(venue, item),
+                silence_s=settings.max_market_silence_s,
+            )  # fmt: skip
         holder.append(venue)
         return venue
 
@@ -359,6 +381,8 @@ class VenueService:
             venue.view_at = next(
                 (e.ts for e in result.events if isinstance(e, AccountSnapshot)), venue.view_at
             )
+            if result.account is not None and venue.view_at is not None:
+                venue.marked.on_read(result.account, venue.view_at)
             self._metrics.reconcile_ok.labels(venue.trader).set(self._clock.wall())
             venue.reconcile_failures = 0
             return
@@ -428,6 +452,27 @@ class VenueService:
                       reason=item.reason)  # fmt: skip
         elif isinstance(item, AccountUpdate):
             pass  # equity and positions come from reconciliation, read in full each period
+
+    def _on_market(self, venue: VenueTrader, item: MarketItem) -> None:
+        """Mark the account at every price; a fault, a silence or a reconnect holds the trader
+        HALTED until every followed symbol is priced again (a gap is never a quiet market)."""
+        self._metrics.market_events.labels(venue.trader, type(item).__name__).inc()
+        if isinstance(item, Tick):
+            self._deliver(venue, venue.marked.on_price(item.symbol, item.bid, item.ask,
+                                                       self._clock.wall()))  # fmt: skip
+            if item.bid > 0.0 and item.ask > 0.0:
+                venue.unpriced.discard(item.symbol)
+            if not venue.unpriced and venue.listener is not None:
+                venue.listener.release(MARKET_HOLD)
+            return
+        if isinstance(item, StreamConnected):
+            venue.unpriced = set(venue.settings.symbols)  # the gap's prices are unknown
+            return
+        reason = item.reason
+        venue.unpriced = set(venue.settings.symbols)
+        log_event(_log, logging.WARNING, "venue_market_fault", trader=venue.trader, reason=reason)
+        if venue.listener is not None:
+            venue.listener.hold(MARKET_HOLD, f"venue market stream: {reason}")
 
 
 def _dms_status(dms: DeadMansSwitch | None) -> dict[str, Any] | None:

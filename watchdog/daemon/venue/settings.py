@@ -10,6 +10,8 @@ The key files are read here, once (their format and mode checked by
 kind = "binance_futures"                     # or "bybit" (kinds.py: one entry per venue)
 base_url = "https://fapi.binance.com"        # REST
 ws_url = "wss://fstream.binance.com"         # the private stream; omit to not follow it
+market_ws_url = "wss://fstream.binance.com"  # the public market stream; omit to not follow it
+max_market_silence_s = 2.0                   # no market message for this long: HALTED
 account_credentials = "/run/credentials/watchdog/account"   # the watchdog's key on the account
 master_credentials = "/run/credentials/watchdog/master"     # the master key (deletes the trader's)
 trader_key_file = "/run/credentials/watchdog/trader-key-id" # api_key only, no secret
@@ -48,6 +50,7 @@ from watchdog.venues.credentials import Credentials, load_api_key_id, load_crede
 from watchdog.venues.errors import CredentialsError
 
 DEFAULT_MAX_VENUE_BLIND_S = 5.0
+DEFAULT_MAX_MARKET_SILENCE_S = 2.0
 # A view may miss one reconciliation without going blind: a single slow read is not an outage.
 _BLIND_MIN_PERIODS = 2
 
@@ -71,12 +74,17 @@ class VenueSettings:
     flatten: bool
     # Without a fresh reconciliation for this long the view is blind: HALTED (venue_blind).
     max_venue_blind_s: float = DEFAULT_MAX_VENUE_BLIND_S
+    # The public market stream the watchdog marks the account on; None: not followed.
+    market_ws_url: str | None = None
+    # No market message for this long with the socket open: reconnect, HALTED until priced.
+    max_market_silence_s: float = DEFAULT_MAX_MARKET_SILENCE_S
 
 
 _COMMON_KEYS = frozenset({
     "kind", "base_url", "ws_url", "account_credentials", "master_credentials",
     "trader_key_file", "symbols", "reconcile_period_s", "max_venue_blind_s",
     "selfcheck_period_s", "flatten", "recv_window_ms", "request_timeout_s",
+    "market_ws_url", "max_market_silence_s",
 })  # fmt: skip
 
 
@@ -118,6 +126,8 @@ def parse_venue_settings(table: Table, *, base: Path | None = None) -> VenueSett
         selfcheck_period_s=t.number("selfcheck_period_s", 60.0),
         flatten=flatten,
         max_venue_blind_s=_blind_limit(t, reconcile_period_s),
+        market_ws_url=url(t, "market_ws_url", ("ws", "wss")) if t.has("market_ws_url") else None,
+        max_market_silence_s=t.number("max_market_silence_s", DEFAULT_MAX_MARKET_SILENCE_S),
     )
 
 

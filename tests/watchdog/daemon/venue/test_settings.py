@@ -54,6 +54,8 @@ def test_a_minimal_table_gets_safe_defaults(files: dict[str, str]) -> None:
     assert settings.flatten is False
     assert settings.kind == "binance_futures"
     assert settings.ws_url == "ws://127.0.0.1:1"
+    assert settings.market_ws_url is None  # the market stream is followed only when named
+    assert settings.max_market_silence_s == 2.0
     assert settings.trader == SubAccountRef("TRADERKEY", email="t@sub.example")
     assert settings.master.api_key == "MASTERKEY"
 
@@ -91,6 +93,7 @@ def test_a_credentials_file_open_to_others_refuses_to_arm(files: dict[str, str])
             r"venue\.max_venue_blind_s: expected a number, got a string$",
         ),
         ("max_venue_blind_s = inf", r"venue\.max_venue_blind_s: must be a finite number, got inf$"),
+        ("max_market_silence_s = 0", r"venue\.max_market_silence_s: must be > 0, got 0$"),
         (
             "max_venue_blind_s = 1.5",
             r"max_venue_blind_s: .*at least 2 x reconcile_period_s \(2 s\)",
@@ -104,7 +107,11 @@ def test_bad_values_name_their_key(files: dict[str, str], extra: str, message: s
 
 @pytest.mark.parametrize(
     ("key", "url", "schemes"),
-    [("base_url", "ftp://x", "http:// or https://"), ("ws_url", "http://x", "ws:// or wss://")],
+    [
+        ("base_url", "ftp://x", "http:// or https://"),
+        ("ws_url", "http://x", "ws:// or wss://"),
+        ("market_ws_url", "http://x", "ws:// or wss://"),
+    ],
 )
 def test_urls_must_name_their_scheme(
     files: dict[str, str], key: str, url: str, schemes: str

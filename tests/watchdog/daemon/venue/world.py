@@ -158,12 +158,15 @@ def venue_world(
     sim_config: SimConfig | None = None,
     master_secret: str | None = None,
     config: str = CONFIG,
+    link: dict[str, Any] | None = None,
+    market: str | bool = False,
 ) -> Iterator[VenueWorld]:
     """``venue``: the sim's front (``binance``, ``bybit``); ``countdown_ms`` the dead man's
     switch either way (Bybit's DCP in whole seconds, 0 off). ``master_secret`` replaces the
     master key's secret in the watchdog's file (a bad key). ``config``: the watchdog's config
     before its venue table (one trader `alpha`). ``extra_config`` replaces `NO_KEY_MISUSE`
-    (add it back to keep the rule off)."""
+    (add it back to keep the rule off). ``link``: more ``[traders.venue]`` fields.
+    ``market``: the watchdog follows a market stream: True the sim's own, a string that URL."""
     # Unix socket paths are limited to 108 bytes: a short directory, not pytest's tmp_path.
     with tempfile.TemporaryDirectory(prefix="wdv-") as root_name:
         root = Path(root_name)
@@ -174,8 +177,11 @@ def venue_world(
                 if venue == "bybit"
                 else {"dms_countdown_ms": countdown_ms}
             )
-            link = sim.venue_link(TRADER_ACCOUNT, **switch)
-            space = Workspace(root, config + extra_config + link.to_toml())
+            fields = dict(link or {})
+            if market:
+                fields["market_ws_url"] = sim.market_ws_url if market is True else market
+            venue_link = sim.venue_link(TRADER_ACCOUNT, **switch, **fields)
+            space = Workspace(root, config + extra_config + venue_link.to_toml())
             write_key(root / "watchdog-account.cred", sim.key("watchdog"))
             master = sim.master_key
             if master_secret is not None:
