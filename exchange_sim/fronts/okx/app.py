@@ -470,6 +470,16 @@ def _config(ctx: Ctx) -> list[Any]:
     ]
 
 
+def _currencies(ctx: Ctx) -> list[Any]:
+    """The funding account's currencies (what ccxt reads while loading markets): USDT and every
+    swap's base; the simulator moves no funds, so nothing can be deposited or withdrawn."""
+    names = {"USDT", *(c.sym.base_asset for c in ctx.front.instruments)}
+    wanted = ctx.params.get("ccy")
+    if wanted:
+        names &= set(wanted.split(","))
+    return [wire.currency_record(name) for name in sorted(names)]
+
+
 # ---------------------------------------------------------------------------- sub-accounts
 def _sub_key(ctx: Ctx) -> Key:
     """The sub-account named ``subAcct`` and its key ``apiKey`` (59506 when it has no such
@@ -552,6 +562,7 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
         e("GET /api/v5/account/balance", True, "read", _balance),
         e("GET /api/v5/account/positions", True, "read", _positions),
         e("GET /api/v5/account/config", True, "read", _config),
+        e("GET /api/v5/asset/currencies", True, "read", _currencies),
         e(
             "POST /api/v5/users/subaccount/delete-apikey",
             True,
@@ -620,21 +631,27 @@ def _authorize(sim: Sim, key: Key, endpoint: Endpoint) -> None:
         raise codes.permission()
 
 
-async def _read(request: web.Request, endpoint: Endpoint) -> tuple[str, Any]:
-    """The signed body (as sent; empty for GET) and the parameters (a batch: a list)."""
+async def _read(request: web.Request) -> tuple[str, bytes]:
+    """The signed body as text (empty for GET) and its bytes, exactly as sent."""
     if request.method == "GET":
-        return "", auth.query_params(request.rel_url.raw_query_string)
+        return "", b""
     if (request.content_length or 0) > MAX_BODY:
         raise codes.param("body")
     raw = await request.read()
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8"), raw
     except UnicodeDecodeError:
         raise codes.body_not_json() from None
+
+
+def _parse(request: web.Request, endpoint: Endpoint, raw: bytes) -> Any:
+    """The parameters: the query (GET), the body's object, or a batch call's list of them."""
+    if request.method == "GET":
+        return auth.query_params(request.rel_url.raw_query_string)
     doc = auth.body_doc(raw)
     if isinstance(doc, list) != endpoint.batch:
         raise codes.body_not_json()
-    return text, doc
+    return doc
 
 
 async def _handle(request: web.Request, endpoint: Endpoint | None, out: _Outcome) -> Answer:
@@ -644,10 +661,11 @@ async def _handle(request: web.Request, endpoint: Endpoint | None, out: _Outcome
         raise raw_answer(fail) or codes.injected_failure(fail)
     if endpoint is None:
         raise codes.method() if request.path in PATHS else codes.route()
-    body, doc = await _read(request, endpoint)
+    body, raw = await _read(request)
     key = None
     if endpoint.private:
         key = out.key = _authenticate(sim, request, endpoint, body)
+    doc = _parse(request, endpoint, raw)
     who = key.account if key is not None else (request.remote or "?")
     units = len(doc) if endpoint.batch else 1
     if not front.limiter.charge(who, endpoint.name, sim.now_ms(), max(1, units)):

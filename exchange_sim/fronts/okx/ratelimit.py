@@ -41,6 +41,7 @@ def limits(config: RateLimitConfig) -> dict[str, Limit]:
         "GET /api/v5/account/balance": Limit(10, 2000),
         "GET /api/v5/account/positions": Limit(10, 2000),
         "GET /api/v5/account/config": Limit(5, 2000),
+        "GET /api/v5/asset/currencies": Limit(6, 1000),
         "POST /api/v5/users/subaccount/delete-apikey": Limit(1, 1000),
         "POST /api/v5/users/subaccount/modify-apikey": Limit(1, 1000),
         "GET /api/v5/users/subaccount/apikey": Limit(20, 2000),

@@ -333,6 +333,40 @@ def balance_record(totals: dict[str, Decimal], update_ms: int) -> dict[str, Any]
     }
 
 
+def currency_record(ccy: str) -> dict[str, Any]:
+    """One currency of /api/v5/asset/currencies, on the simulator's only chain: no deposits,
+    no withdrawals."""
+    return {
+        "ccy": ccy,
+        "name": ccy,
+        "logoLink": "",
+        "chain": f"{ccy}-Simulated",
+        "ctAddr": "",
+        "canDep": False,
+        "canWd": False,
+        "canInternal": False,
+        "depEstOpenTime": "",
+        "wdEstOpenTime": "",
+        "minDep": "0",
+        "minWd": "0",
+        "maxWd": "0",
+        "wdTickSz": "8",
+        "wdQuota": "0",
+        "usedWdQuota": "0",
+        "fee": "0",
+        "minFee": "0",
+        "maxFee": "0",
+        "burningFeeRate": "",
+        "mainNet": True,
+        "needTag": False,
+        "minDepArrivalConfirm": "0",
+        "minWdUnlockConfirm": "0",
+        "depQuotaFixed": "",
+        "usedDepQuotaFixed": "",
+        "depQuoteDailyLayer2": "",
+    }
+
+
 def instrument_record(c: Contract, listed_ms: int) -> dict[str, Any]:
     s = c.sym
     return {
