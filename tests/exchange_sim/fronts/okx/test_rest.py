@@ -242,3 +242,18 @@ async def test_order_requests_beyond_the_limit_get_429(
         assert len(sim.admin.open_orders("trader1")) == 2
     finally:
         sim.stop()
+
+
+async def test_the_admin_faults_answer_in_okx_words(okx: OkxClient) -> None:
+    sim, key = okx.sim, okx.sim.trader_key
+    sim.admin.set_fault(reject_orders={"code": -2019})
+    assert (await okx.limit(key, "buy", "50000")).s_codes == ["51008"]
+    sim.admin.set_fault(reject_orders=True)
+    unknown = await okx.limit(key, "buy", "50000")
+    assert (unknown.status, unknown.code) == (500, "51149")  # the outcome is unknown
+    sim.admin.set_fault(reject_orders=False)
+    sim.admin.set_fault(fail_next={"count": 1, "kind": "5xx", "status": 503})
+    failed = await okx.get("/api/v5/account/balance", key)
+    assert (failed.status, failed.code) == (503, "50001")
+    assert (await okx.get("/api/v5/account/balance", key)).code == "0"
+    assert sim.admin.open_orders("trader1") == []
