@@ -178,7 +178,7 @@ def _login_failure(
         return 60005, "Invalid OK-ACCESS-KEY"
     if passphrase != key.config.passphrase:
         return 60024, "Wrong passphrase"
-    if not stamp.isdigit() or len(stamp) > 12:
+    if not auth.digits(stamp) or len(stamp) > 12:
         return 60004, "Invalid timestamp"
     if abs(int(stamp) * 1000 - sim.now_ms()) > auth.MAX_SKEW_MS:
         return 60006, "Timestamp request expired"

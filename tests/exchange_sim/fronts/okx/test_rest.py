@@ -257,3 +257,16 @@ async def test_the_admin_faults_answer_in_okx_words(okx: OkxClient) -> None:
     assert (failed.status, failed.code) == (503, "50001")
     assert (await okx.get("/api/v5/account/balance", key)).code == "0"
     assert sim.admin.open_orders("trader1") == []
+
+
+async def test_a_non_ascii_digit_is_not_a_number(okx: OkxClient) -> None:
+    """ "²" is a digit to str.isdigit() but no number to int(): a named error, never a 500."""
+    key = okx.sim.trader_key
+    order = await okx.get("/api/v5/trade/order", key, instId=BTC, ordId="\u00b2")
+    assert (order.status, order.code) == (200, "51603")
+    page = await okx.get("/api/v5/trade/orders-pending", key, limit="\u00b2")
+    assert (page.status, page.code) == (400, "51000")
+    book = await okx.get("/api/v5/market/books", instId=BTC, sz="\u00b2")
+    assert (book.status, book.code) == (400, "51000")
+    after = await okx.post("/api/v5/trade/cancel-all-after", key, {"timeOut": "\u00b2"})
+    assert (after.status, after.code) == (400, "51000")

@@ -93,6 +93,7 @@ async def test_a_stalled_market_answers_nothing_until_it_resumes(okx_sim: SimPro
         ({"passphrase": "NotTheOne1"}, "60024"),
         ({"apiKey": "Z" * 64}, "60005"),
         ({"timestamp": "soon"}, "60004"),
+        ({"timestamp": "\u00b2"}, "60004"),  # a digit to str.isdigit(), no number to int()
     ],
 )
 async def test_a_bad_login_is_refused_with_its_code(
