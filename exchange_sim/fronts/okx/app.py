@@ -83,7 +83,7 @@ class Ctx:
         return found
 
     def inst_type(self, required: bool) -> bool:
-        """Whether the calls asks about swaps (another known instType lists nothing here)."""
+        """Whether the call asks about swaps (another known instType lists nothing here)."""
         raw = self.params.get("instType")
         if raw is None:
             if required:

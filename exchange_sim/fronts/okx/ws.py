@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from typing import Any
 
 import orjson
@@ -26,7 +25,6 @@ MAX_MSG = 64 * 1024
 PUBLIC_CHANNELS = ("tickers", "bbo-tbt")
 PRIVATE_CHANNELS = ("orders", "positions", "account")
 INST_TYPES = ("SWAP", "ANY")
-_conn_ids = itertools.count(0xA4D3AE55)
 INSTRUMENTS = web.AppKey("okx_instruments", Instruments)
 
 
@@ -53,7 +51,7 @@ class _Session:
     def __init__(self, conn: Conn, private: bool) -> None:
         self.conn = conn
         self.private = private
-        self.conn_id = f"{next(_conn_ids):08x}"
+        self.conn_id = f"{id(conn) & 0xFFFFFFFF:08x}"  # unique while the connection lives
         self.key: Key | None = None
         self.channel: Channel | None = None
 

@@ -175,3 +175,27 @@ async def test_a_stalled_user_stream_holds_back_order_pushes(okx: OkxClient) -> 
             assert first["data"][0]["clOrdId"] == "seen"
         finally:
             sim.admin.streams("resume", "user")
+
+
+@pytest.mark.parametrize(("action", "closed_code"), [("close", 1001), ("reset", None)])
+async def test_the_admin_drops_okx_streams_like_any_other(
+    okx_sim: SimProcess, action: str, closed_code: int | None
+) -> None:
+    async with (
+        websockets.connect(f"{okx_sim.ws_url}/ws/v5/public") as market,
+        websockets.connect(f"{okx_sim.ws_url}/ws/v5/private") as user,
+    ):
+        await _op(market, "subscribe", {"channel": "tickers", "instId": BTC})
+        assert (await _op(user, "login", _login(okx_sim.watchdog_key)))["code"] == "0"
+        assert okx_sim.admin.streams(action, "all") == 2
+        for ws in (market, user):
+            with pytest.raises(websockets.ConnectionClosed) as dropped:
+                await _drain(ws)
+            received = dropped.value.rcvd
+            assert (received.code if received else None) == closed_code
+
+
+async def _drain(ws: websockets.ClientConnection) -> None:
+    """Read until the connection ends (raises ConnectionClosed then)."""
+    while True:
+        await asyncio.wait_for(ws.recv(), RECV_S)
