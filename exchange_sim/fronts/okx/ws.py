@@ -131,17 +131,17 @@ def _on_request(sim: Sim, request: web.Request, session: _Session, text: str) ->
         session.error(60012, f"Invalid request: {text[:64]}")
         return
     op, args = req["op"], req.get("args")
-    if not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args):
+    ops = ("login", "subscribe", "unsubscribe") if session.private else ("subscribe", "unsubscribe")
+    if op not in ops:
+        session.error(60019, f"Invalid op: {op[:32]}")
+    elif not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args):
         session.error(60013, f"Invalid args: {str(args)[:64]}")
-    elif op == "login" and session.private:
+    elif op == "login":
         _login(sim, request, session, args[0])
-    elif op in ("subscribe", "unsubscribe"):
-        if session.private:
-            _private_subscribe(sim, session, op, args)
-        else:
-            _public_subscribe(sim, request, session, op, args)
+    elif session.private:
+        _private_subscribe(sim, session, op, args)
     else:
-        session.error(60012, f"Invalid request: {text[:64]}")
+        _public_subscribe(sim, request, session, op, args)
 
 
 def _login(sim: Sim, request: web.Request, session: _Session, arg: dict[str, Any]) -> None:

@@ -62,6 +62,10 @@ async def test_public_channels_answer_then_follow_the_market(okx_sim: SimProcess
             jumped["ask"], BTC)  # fmt: skip
         bad = await _op(ws, "subscribe", {"channel": "tickers", "instId": "NOPE-USDT-SWAP"})
         assert (bad["event"], bad["code"]) == ("error", "60018")
+        login = await _op(ws, "login", _login(okx_sim.watchdog_key))
+        assert (login["event"], login["code"]) == ("error", "60019")  # public: no login op
+        await ws.send("{not json")
+        assert (await _recv(ws))["code"] == "60012"
         gone = await _op(ws, "unsubscribe", {"channel": "tickers", "instId": BTC})
         assert gone["event"] == "unsubscribe"
         await ws.send("ping")
