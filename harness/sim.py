@@ -692,7 +692,7 @@ class SimProcess:
         return VENUE_KIND[self.venue]
 
     def uid(self, account: str) -> str:
-        """The Bybit front's UID of ``account``."""
+        """The Bybit and OKX fronts' UID of ``account``."""
         return bybit_uid([a.name for a in self.config.accounts], account)
 
     def venue_link(self, account: str, **fields: Any) -> VenueLink:
