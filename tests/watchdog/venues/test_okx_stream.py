@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import hmac
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 import orjson
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
+from tests.watchdog.wire import wait_until
+from watchdog.clock import FakeClock
+from watchdog.venues.credentials import Credentials
 from watchdog.venues.errors import VenueProtocolError
 from watchdog.venues.market_stream import OkxTickers, Tick
-from watchdog.venues.okx_stream import decode_private, in_base_coin
+from watchdog.venues.okx_stream import (
+    OkxPrivateStream,
+    OkxStreamConfig,
+    decode_private,
+    in_base_coin,
+)
 from watchdog.venues.user_events import AccountUpdate, OrderUpdate
+from watchdog.venues.user_stream import StreamConnected, StreamDisconnected, StreamItem
 
 
 def push(channel: str, *rows: Mapping[str, object]) -> bytes:
@@ -115,3 +130,104 @@ def test_the_tickers_channel_subscribes_each_swap_and_reads_the_best_bid_and_ask
         wire.decode(orjson.dumps({"event": "error", "code": "60018", "msg": "bad"}))
     with pytest.raises(VenueProtocolError, match=r"tickers\.data: empty"):
         wire.decode(orjson.dumps({"arg": {}, "data": []}))
+
+
+# --- the follower on a local WebSocket server ------------------------------------------------
+
+KEY = Credentials("K" * 18, "S" * 32, passphrase="pass-phrase")
+
+
+async def value_of(symbol: str) -> Decimal:
+    return {"BTCUSDT": Decimal("0.01")}[symbol]
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def follower(port: int, items: list[StreamItem], **kw: float) -> OkxPrivateStream:
+    config = OkxStreamConfig(
+        f"ws://127.0.0.1:{port}/ws/v5/private", backoff_initial_s=0.01, backoff_max_s=0.05, **kw
+    )
+    return OkxPrivateStream(
+        KEY, config, items.append, value_of, clock=FakeClock(wall=1_700_000_000.0)
+    )
+
+
+async def answer_login_and_subscribe(ws: ServerConnection) -> list[dict[str, Any]]:
+    requests = []
+    for _ in ("login", "subscribe"):
+        request = orjson.loads(await ws.recv())
+        requests.append(request)
+        if request["op"] == "login":
+            await ws.send(orjson.dumps({"event": "login", "code": "0", "msg": ""}).decode())
+        else:
+            for arg in request["args"]:
+                await ws.send(orjson.dumps({"event": "subscribe", "arg": arg}).decode())
+    return requests
+
+
+async def test_the_follower_logs_in_subscribes_and_hands_on_orders_in_the_base_coin() -> None:
+    seen: list[list[dict[str, Any]]] = []
+
+    async def venue(ws: ServerConnection) -> None:
+        seen.append(await answer_login_and_subscribe(ws))
+        await ws.send(push("orders", order()).decode())
+        await ws.wait_closed()
+
+    async with serve(venue, "127.0.0.1", 0) as server:
+        items: list[StreamItem] = []
+        task = asyncio.create_task(follower(server.sockets[0].getsockname()[1], items).run())
+        await wait_until(lambda: len(items) >= 2)
+        await stop(task)
+    login, subscribe = seen[0]
+    (args,) = login["args"]
+    message = b"1700000000GET/users/self/verify"
+    digest = hmac.new(KEY.secret.encode(), message, hashlib.sha256).digest()
+    assert args == {"apiKey": KEY.api_key, "passphrase": "pass-phrase", "timestamp": "1700000000",
+                    "sign": base64.b64encode(digest).decode()}  # fmt: skip
+    assert [a["channel"] for a in subscribe["args"]] == ["orders", "positions", "account"]
+    connected, update = items[:2]
+    assert isinstance(connected, StreamConnected)
+    assert isinstance(update, OrderUpdate)
+    assert update.orig_qty == Decimal("0.04")
+
+
+async def test_a_refused_login_is_a_disconnect_naming_it_and_never_a_connect() -> None:
+    async def venue(ws: ServerConnection) -> None:
+        await ws.recv()
+        await ws.send(
+            orjson.dumps({"event": "error", "code": "60009", "msg": "Login failed."}).decode()
+        )
+        await ws.wait_closed()
+
+    async with serve(venue, "127.0.0.1", 0) as server:
+        items: list[StreamItem] = []
+        task = asyncio.create_task(follower(server.sockets[0].getsockname()[1], items).run())
+        await wait_until(lambda: len(items) >= 2)
+        await stop(task)
+    assert not any(isinstance(i, StreamConnected) for i in items)
+    first = items[0]
+    assert isinstance(first, StreamDisconnected)
+    assert "KeyRefused" in first.reason
+    assert "60009" in first.reason
+
+
+async def test_a_stalled_stream_is_seen_by_its_missing_pong_and_reconnected() -> None:
+    connections: list[ServerConnection] = []
+
+    async def silent(ws: ServerConnection) -> None:
+        connections.append(ws)
+        await answer_login_and_subscribe(ws)
+        await ws.wait_closed()  # open, and silent: not even a pong
+
+    async with serve(silent, "127.0.0.1", 0) as server:
+        items: list[StreamItem] = []
+        port = server.sockets[0].getsockname()[1]
+        task = asyncio.create_task(follower(port, items, ping_interval_s=0.2).run())
+        await wait_until(lambda: len(connections) >= 2)
+        await stop(task)
+    (down, *_) = [i for i in items if isinstance(i, StreamDisconnected)]
+    assert "stalled" in down.reason
