@@ -137,6 +137,7 @@ def _config(
                     trader_key_file=f"{s.id}-trader.id",
                     dms_countdown_ms=0,
                     dcp_window_s=0,
+                    dms_timeout_s=0,
                     selfcheck_period_s=60.0,
                     market_ws_url=sim.market_ws_url,
                 ),
