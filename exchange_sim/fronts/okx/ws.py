@@ -80,23 +80,42 @@ async def _serve(request: web.Request, private: bool) -> web.StreamResponse:
     await ws.prepare(request)
     kind = "user" if private else "market"
     conn = Conn(ws=ws, kind=kind, combined=False, topics=set() if private else None)
+    conn.sent_at = asyncio.get_running_loop().time()
     session = _Session(conn, private)
     sim.hub.add(conn)
     _note(sim, "ws_open", None, f"{kind} {request.path_qs[:120]}")
     try:
         async with asyncio.TaskGroup() as tg:
-            writer = tg.create_task(write_loop(conn, request))
+            helpers = [
+                tg.create_task(write_loop(conn, request)),
+                tg.create_task(_cut_when_idle(sim, conn, sim.config.okx_ws_idle_s)),
+            ]
             await _read_loop(sim, request, session)
             conn.done = True
             conn.wake.set()
-            if not writer.done():
-                writer.cancel()
+            for task in helpers:
+                if not task.done():
+                    task.cancel()
     finally:
         sim.hub.remove(conn)
         if session.channel is not None and session.channel.token in sim.channels:
             sim.close_channel(session.channel, "connection closed")
         _note(sim, "ws_close", None, f"{kind} {request.path_qs[:120]} code={ws.close_code}")
     return ws
+
+
+async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
+    """OKX closes a connection it has sent nothing on for 30 s (no subscription, no push, no
+    pong): a client that goes quiet must ``ping``. A stalled stream is not cut: a stall is a
+    venue gone silent, not one that hangs up."""
+    loop = asyncio.get_running_loop()
+    while not conn.done:
+        remaining = conn.sent_at + idle_s - loop.time()
+        if remaining <= 0 and conn.kind not in sim.faults.stalled:
+            sim.hub.close([conn], 1000, "idle: nothing sent")
+            _note(sim, "ws_idle_cut", None, f"{conn.kind} after {idle_s}s")
+            return
+        await asyncio.sleep(remaining if remaining > 0 else min(idle_s, 1.0))
 
 
 def _note(sim: Sim, what: str, account: str | None, detail: str) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
 
-from harness.sim import SimKey, SimProcess, okx_sign
+from harness.sim import SimConfig, SimKey, SimProcess, okx_sign
 from tests.exchange_sim.fronts.okx.client import BTC, OkxClient
 
 RECV_S = 10.0
@@ -203,3 +204,28 @@ async def _drain(ws: websockets.ClientConnection) -> None:
     """Read until the connection ends (raises ConnectionClosed then)."""
     while True:
         await asyncio.wait_for(ws.recv(), RECV_S)
+
+
+async def test_a_connection_the_venue_sent_nothing_on_is_cut(tmp_path: Path) -> None:
+    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=0, okx_ws_idle_s=0.5), venue="okx")
+    try:
+        async with websockets.connect(f"{sim.ws_url}/ws/v5/private") as quiet:
+            with pytest.raises(websockets.ConnectionClosed):
+                await _drain(quiet)
+        entry = sim.admin.wait_for_journal(lambda e: e["endpoint"] == "ws_idle_cut")
+        assert entry["detail"] == "user after 0.5s"
+    finally:
+        sim.stop()
+
+
+async def test_a_pinging_connection_stays_open(tmp_path: Path) -> None:
+    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=0, okx_ws_idle_s=0.5), venue="okx")
+    try:
+        async with websockets.connect(f"{sim.ws_url}/ws/v5/public") as client:
+            for _ in range(5):  # 1 s in all, twice the idle limit: every pong resets it
+                await asyncio.sleep(0.2)
+                await client.send("ping")
+                assert await _recv(client) == "pong"
+        assert not [e for e in sim.admin.journal() if e["endpoint"] == "ws_idle_cut"]
+    finally:
+        sim.stop()
