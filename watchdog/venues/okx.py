@@ -115,7 +115,6 @@ class Okx:
         self._gate = rest.RateGate(self._clock, "still backing off after the venue's rate limit")
         self._contracts: dict[str, Decimal] = {}
         self._dms = DmsState(DmsMode.OFF, None, "not armed by this watchdog")
-        self.cancel_requests = 0  # cancel-batch-orders requests sent, for the benchmark
 
     def __repr__(self) -> str:
         return f"Okx({self._endpoint.base_url!r}, credentials={self._credentials!r})"
@@ -267,7 +266,6 @@ class Okx:
 
     async def _cancel_batch(self, batch: Sequence[OpenOrder]) -> tuple[wire.BatchItem, ...]:
         payload = [{"instId": wire.inst_id(o.symbol), "ordId": o.order_id} for o in batch]
-        self.cancel_requests += 1
         body = await self._post("/api/v5/trade/cancel-batch-orders", payload, batch=True)
         return wire.parse_batch_cancel(body, sent=len(batch))
 
