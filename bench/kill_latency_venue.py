@@ -1,11 +1,13 @@
 """Kill latency at the venue: from a trigger to "venue shows no open orders" and to "trader key
 refused", read from exchange_sim's request journal (monotonic times on this host).
 
-    python -m bench.kill_latency_venue [--venue binance|bybit] [--quick] [--runs N] [--batch K]
+    python -m bench.kill_latency_venue [--venue binance|bybit|okx|all] [--quick] [--runs N]
+                                       [--batch K]
 
 Real processes on loopback: one exchange_sim (speaking ``--venue``'s protocol, Binance USDⓈ-M
-by default, or Bybit v5) with K sub-accounts, one watchdog supervising K traders (each a trader
-bot with its own sub-account key), for each scenario and each venue latency (0 and 50 ms
+by default, Bybit v5 or OKX v5; ``all``: each in turn, the keys prefixed with the venue) with K
+sub-accounts, one watchdog supervising K traders (each a trader bot with its own sub-account
+key), for each scenario and each venue latency (0 and 50 ms
 injected by the sim on every REST answer). Scenarios:
 
 - ``sigkill``: the trader process is SIGKILLed (seen by its pidfd);
@@ -26,17 +28,21 @@ injected by the sim on every REST answer). Scenarios:
   most orders the venue accepted from the rogue before it refused the key, over the runs.
 
 "No open orders" is when the venue processed the last of the kill's first cancel-alls (Binance:
-one per symbol with orders; Bybit: one per settle coin) that emptied the account (its arrival
+one per symbol with orders; Bybit: one per settle coin; OKX, which has no cancel-all: the batch
+cancel of the orders its listing found) that emptied the account (its arrival
 in the journal, plus the injected latency, which the sim applies before processing); "key
 refused" is the venue's ``key_deleted`` event. Each run is checked: the account ends with no
 open orders and the key refused. A trader that was no longer ACTIVE when its turn came is
-counted in ``skipped_runs`` and replaced. Prints one JSON object, with the same keys for either
-venue.
+counted in ``skipped_runs`` and replaced. Then ``cancel_sweep_*``: 45 orders resting on two
+symbols and one ``cancel_everything`` with the watchdog's key, its time and the requests it
+took (OKX cancels per order, 20 a request). Prints one JSON object, with the same keys for
+every venue.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -46,10 +52,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_UP, Decimal
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from bench._stats import summary
 from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader, credentials_toml
@@ -64,6 +72,17 @@ from harness.sim import (
     SimProcess,
 )
 from harness.wait import NotReachedError, wait_until
+from watchdog.venues import (
+    BinanceFutures,
+    Bybit,
+    BybitEndpoint,
+    Credentials,
+    Okx,
+    OkxEndpoint,
+    VenueAdapter,
+    VenueEndpoint,
+    open_session,
+)
 
 SCENARIOS = ("sigkill", "sigstop", "telemetry", "venue_only", "rogue")
 ROGUE_MAX_ORDERS = 5_000  # a rogue still accepted after this many: the watchdog never stopped it
@@ -76,6 +95,8 @@ RESTING = (("BTCUSDT", Decimal("0.001")), ("ETHUSDT", Decimal("0.01")))  # symbo
 RESTING_ABOVE_MID = Decimal("1.02")
 RESTING_NOTIONAL = Decimal(250)
 HMAC_KEY = bytes(range(32, 72)).hex()
+KEY_DELETION_PACE_S = {"okx": 1.05}  # the venue's one key change a second, and a margin
+SWEEP_ORDERS = 45  # three batches of 20 where the venue cancels per order
 GOALS_MS = {"sigkill_no_open_orders_p99": 20.0, "sigkill_key_refused_p99": 25.0}
 
 
@@ -88,11 +109,17 @@ class VenueCancels:
 
 
 # The read the watchdog's reconciliation starts with, as the sim's journal names it.
-ACCOUNT_READ = {"binance": "GET /fapi/v2/account", "bybit": "GET /v5/account/wallet-balance"}
+ACCOUNT_READ = {
+    "binance": "GET /fapi/v2/account",
+    "bybit": "GET /v5/account/wallet-balance",
+    "okx": "GET /api/v5/account/balance",
+}
 
 CANCELS = {
     "binance": VenueCancels("DELETE /fapi/v1/allOpenOrders", len(SYMBOLS)),  # one per symbol
     "bybit": VenueCancels("POST /v5/order/cancel-all", 2),  # one per settle coin: USDT, USDC
+    # No cancel-all: the pending orders are listed, then cancelled 20 a batch (one here).
+    "okx": VenueCancels("POST /api/v5/trade/cancel-batch-orders", 1),
 }
 
 
@@ -124,6 +151,7 @@ def _config(
                     trader_key_file=f"{s.id}-trader.id",
                     dms_countdown_ms=0,
                     dcp_window_s=0,
+                    dms_timeout_s=0,
                     selfcheck_period_s=60.0,
                     market_ws_url=sim.market_ws_url,
                 ),
@@ -164,6 +192,7 @@ class Batch:
     watchdog: subprocess.Popen[bytes]
     bots: dict[str, subprocess.Popen[bytes]]
     slots: list[Slot]
+    last_deletion: float = 0.0  # monotonic time of the batch's last key deletion
 
     def status(self) -> dict[str, dict[str, Any]]:
         body = control_request(self.root / "control.sock", "GET", "/status")
@@ -209,17 +238,17 @@ def batch(
                                                orders_per_10s=100_000, orders_per_minute=100_000,
                                                weight_per_minute=1_000_000,
                                                bybit_orders_per_s=100_000,
-                                               bybit_ip_per_5s=1_000_000),
+                                               bybit_ip_per_5s=1_000_000,
+                                               okx_orders_per_2s=100_000),
                                venue=venue)  # fmt: skip
         bots: dict[str, subprocess.Popen[bytes]] = {}
         watchdog = None
         try:
             master = sim.master_key
-            _write(root / "master.cred", credentials_toml(master.api_key, master.secret))
+            _write(root / "master.cred", _credentials(venue, master))
             for s in slots:
                 _write(root / f"{s.id}.key", HMAC_KEY)
-                _write(root / f"{s.id}-watchdog.cred",
-                       credentials_toml(s.watchdog.api_key, s.watchdog.secret))  # fmt: skip
+                _write(root / f"{s.id}-watchdog.cred", _credentials(venue, s.watchdog))
                 _write(root / f"{s.id}-trader.id", credentials_toml(s.trader.api_key))
             (root / "watchdog.toml").write_text(_config(slots, sim, heartbeat, key_misuse))
             for s in slots:
@@ -252,6 +281,12 @@ def batch(
                     process.kill()
                 process.wait(timeout=30)
             sim.stop()
+
+
+def _credentials(venue: str, key: SimKey) -> str:
+    """A key file as the watchdog reads it for ``venue`` (OKX's carries the passphrase)."""
+    passphrase = key.passphrase if venue == "okx" else None
+    return credentials_toml(key.api_key, key.secret, passphrase)
 
 
 def _resting_orders(b: Batch) -> list[tuple[str, str, str]]:
@@ -363,6 +398,7 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> Kill | Non
     except NotReachedError:
         return None
     wait_until(lambda: b.status()[slot.id]["pid"] == pid, 30, f"{slot.id} pid watched")
+    _pace_key_deletions(b)
     venue = CANCELS[b.sim.venue]
     if scenario != "rogue":
         _place_resting(b, slot)
@@ -402,7 +438,80 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> Kill | Non
     status = b.sim.admin.key_status(slot.trader.api_key)["status"]
     if status == "active":
         raise RuntimeError(f"{slot.id}: trader key still active after the kill")
+    b.last_deletion = deleted[0]
     return Kill((no_orders - began) * 1000.0, (deleted[0] - began) * 1000.0, rogue_accepted)
+
+
+def _pace_key_deletions(b: Batch) -> None:
+    """OKX deletes at most one sub-account key a second per master: the batch's traders share
+    one master, so a run waits out the previous run's second, or it would measure that wait."""
+    pace = KEY_DELETION_PACE_S.get(b.sim.venue, 0.0)
+    remaining = b.last_deletion + pace - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+def _sweep_adapter(venue: str, sim: SimProcess, session: aiohttp.ClientSession) -> VenueAdapter:
+    """The watchdog key's adapter on ``sim``, as the daemon builds it for ``venue``."""
+    key = sim.watchdog_key
+    credentials = Credentials(key.api_key, key.secret)
+    if venue == "okx":
+        return Okx(
+            session, OkxEndpoint(sim.base_url), replace(credentials, passphrase=key.passphrase)
+        )
+    if venue == "bybit":
+        return Bybit(session, BybitEndpoint(sim.base_url), credentials)  # the daemon's coins
+    return BinanceFutures(session, VenueEndpoint(sim.base_url), credentials)
+
+
+async def _timed_cancel(venue: str, sim: SimProcess) -> tuple[float, int]:
+    """``cancel_everything`` on the watchdog's key: its time (ms) and its rounds."""
+    async with open_session() as session:
+        adapter = _sweep_adapter(venue, sim, session)
+        await adapter.sync_time()
+        if isinstance(adapter, Okx):
+            # The daemon's reconciliation has read the contract values long before a kill.
+            await adapter.contract_value(SYMBOLS[0])
+        began = time.monotonic()
+        report = await adapter.cancel_everything(SYMBOLS)
+        return (time.monotonic() - began) * 1000.0, report.rounds
+
+
+def cancel_sweep(venue: str, orders: int = SWEEP_ORDERS) -> dict[str, float | int]:
+    """``orders`` resting on two symbols, then one ``cancel_everything`` with the watchdog's key:
+    its time and the requests it took, counted in the sim's journal (the cost of a venue
+    without an account-wide cancel-all, beside those with one)."""
+    with tempfile.TemporaryDirectory(prefix="ks-") as name:
+        sim = SimProcess.start(Path(name), SimConfig(
+            book_ticker_hz=0, orders_per_10s=100_000, orders_per_minute=100_000,
+            weight_per_minute=1_000_000, bybit_orders_per_s=100_000, bybit_ip_per_5s=1_000_000,
+            okx_orders_per_2s=100_000,
+        ), venue=venue)  # fmt: skip
+        try:
+            quotes = sim.admin.quotes()
+            for i in range(orders):
+                symbol, step = RESTING[i % len(RESTING)]
+                price = (Decimal(quotes[symbol]["mid"]) * RESTING_ABOVE_MID).quantize(Decimal(1))
+                qty = (RESTING_NOTIONAL / price).quantize(step, rounding=ROUND_UP)
+                sim.place_order(sim.trader_key, symbol, "SELL", str(qty), str(price))
+            seq = sim.admin.last_seq()
+            took_ms, rounds = asyncio.run(_timed_cancel(venue, sim))
+            mine = [e for e in sim.admin.journal(since=seq)
+                    if e.get("api_key") == sim.watchdog_key.api_key]  # fmt: skip
+            account = sim.account_of(sim.trader_key).name
+            if sim.admin.open_orders(account):
+                raise RuntimeError(f"{venue}: orders left after cancel_everything")
+            return {
+                "cancel_sweep_orders": orders,
+                "cancel_sweep_ms": round(took_ms, 2),
+                "cancel_sweep_rounds": rounds,
+                "cancel_sweep_cancel_requests": sum(
+                    1 for e in mine if e["endpoint"] == CANCELS[venue].endpoint
+                ),
+                "cancel_sweep_requests": len(mine),
+            }
+        finally:
+            sim.stop()
 
 
 def _stats(prefix: str, values: list[float]) -> dict[str, float]:
@@ -436,16 +545,29 @@ def run(runs: int, batch_size: int, venue: str = "binance") -> dict[str, Any]:
             out |= _stats(f"{name}_key_refused", refused)
             if scenario == "rogue":
                 out[f"{name}_orders_accepted_max"] = max(accepted)
+    out |= cancel_sweep(venue)
     for goal, limit in GOALS_MS.items():
         out[f"goal_{goal}_ms"] = limit
     out["goals_met"] = all(out[f"{goal}_ms"] <= limit for goal, limit in GOALS_MS.items())
     return out
 
 
+def run_all_venues(runs: int, batch_size: int) -> dict[str, Any]:
+    """Every venue in one run, each one's keys prefixed with its name, so the cancel sweep's
+    cost (``<venue>_cancel_sweep_*``) and the kill figures stand side by side."""
+    out: dict[str, Any] = {"venue": "all", "runs_per_scenario": runs}
+    for venue in CANCELS:
+        figures = run(runs, batch_size, venue)
+        out |= {f"{venue}_{key}": value for key, value in figures.items()
+                if key not in ("venue", "runs_per_scenario")}  # fmt: skip
+    out["goals_met"] = all(out[f"{venue}_goals_met"] for venue in CANCELS)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--venue", choices=tuple(CANCELS), default="binance",
-                        help="the sim's protocol, and the watchdog's adapter")  # fmt: skip
+    parser.add_argument("--venue", choices=(*CANCELS, "all"), default="binance",
+                        help="the sim's protocol, the adapter (all: each)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="5 runs per scenario")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--batch", type=int, default=10, help="traders per watchdog process")
@@ -453,7 +575,10 @@ def main() -> None:
     runs = 5 if args.quick else args.runs
     if runs < 1 or args.batch < 1:
         parser.error("--runs and --batch must be >= 1")
-    print(json.dumps(run(runs, args.batch, args.venue)))
+    if args.venue == "all":
+        print(json.dumps(run_all_venues(runs, args.batch)))
+    else:
+        print(json.dumps(run(runs, args.batch, args.venue)))
 
 
 if __name__ == "__main__":
