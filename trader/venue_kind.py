@@ -14,7 +14,7 @@ from typing import Protocol
 import aiohttp
 
 import watchdog.venues as wv
-from trader import bybit_feed
+from trader import bybit_feed, okx_feed
 from trader.app import Trader
 from trader.bybit_venue import BybitOrderVenue
 from trader.config import FeedConfig, TraderConfig
@@ -108,6 +108,15 @@ def hot_path_heater(
             samples=bybit_feed.sample_message,
             decode=books.decode,
         )
+    if kind == "okx":
+        return HotPathHeater(
+            trader,
+            symbols,
+            signer,
+            interval_s,
+            samples=okx_feed.sample_message,
+            decode=okx_feed.decode,
+        )
     return HotPathHeater(trader, symbols, signer, interval_s)
 
 
@@ -130,5 +139,15 @@ def market_feed(
             clock,
             decode=books.decode,
             greeting=books.greeting(symbols),
+        )
+    if kind == "okx":
+        return BookFeed(
+            okx_feed.stream_url(ws_url),
+            symbols,
+            config,
+            listener,
+            clock,
+            decode=okx_feed.decode,
+            greeting=okx_feed.greeting(symbols),
         )
     return BookFeed(stream_url(ws_url, symbols), symbols, config, listener, clock)
