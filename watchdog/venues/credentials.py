@@ -4,6 +4,7 @@ File format (TOML, UTF-8, mode 0600 or stricter; systemd ``LoadCredential=`` in 
 
     api_key = "the key id the venue shows"
     secret = "the HMAC secret"
+    passphrase = "the key's passphrase"   # OKX only: set when the key was created
 
 A key-id file (for the trader's key, which the watchdog must be able to name and revoke but
 never use) holds only ``api_key``. Unknown keys are errors.
@@ -11,6 +12,7 @@ never use) holds only ``api_key``. Unknown keys are errors.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import stat
@@ -27,17 +29,28 @@ _GROUP_OR_OTHER = stat.S_IRWXG | stat.S_IRWXO
 class Credentials:
     api_key: str
     secret: str = field(repr=False)
+    passphrase: str | None = field(default=None, repr=False)  # OKX's third factor
 
     def __repr__(self) -> str:
-        return f"Credentials(api_key={redact_key(self.api_key)!r}, secret=<hidden>)"
+        shown = ", passphrase=<hidden>" if self.passphrase is not None else ""
+        return f"Credentials(api_key={redact_key(self.api_key)!r}, secret=<hidden>{shown})"
 
     def sign(self, payload: str) -> str:
         """Hex HMAC-SHA256 of the exact bytes sent (query string), as the venue recomputes it."""
         return sign(self.secret, payload)
 
+    def sign_base64(self, payload: str) -> str:
+        """Base64 HMAC-SHA256 of the exact bytes sent (OKX's ``OK-ACCESS-SIGN``)."""
+        return sign_base64(self.secret, payload)
+
 
 def sign(secret: str, payload: str) -> str:
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def sign_base64(secret: str, payload: str) -> str:
+    digest = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
 
 
 def redact_key(api_key: str) -> str:
@@ -46,8 +59,14 @@ def redact_key(api_key: str) -> str:
 
 
 def load_credentials(path: Path) -> Credentials:
-    table = _read_table(path, allowed={"api_key", "secret"}, secret_inside=True)
-    return Credentials(api_key=_key_text(table, "api_key"), secret=_key_text(table, "secret"))
+    """A key and its secret; ``passphrase`` too where the venue has one (OKX: the adapter
+    refuses credentials without it)."""
+    table = _read_table(path, allowed={"api_key", "secret", "passphrase"}, secret_inside=True)
+    return Credentials(
+        api_key=_key_text(table, "api_key"),
+        secret=_key_text(table, "secret"),
+        passphrase=_key_text(table, "passphrase") if table.has("passphrase") else None,
+    )
 
 
 def load_api_key_id(path: Path) -> str:

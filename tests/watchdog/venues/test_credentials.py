@@ -32,10 +32,31 @@ def test_a_file_open_to_others_is_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_keys_are_errors(tmp_path: Path) -> None:
-    path = _write(tmp_path, 'api_key = "K"\nsecret = "S"\npassphrase = "x"\n')
+    path = _write(tmp_path, 'api_key = "K"\nsecret = "S"\nlabel = "x"\n')
     with pytest.raises(CredentialsError) as caught:
         load_credentials(path)
-    assert str(caught.value) == f"{path}: passphrase: unknown key (allowed: api_key, secret)"
+    assert str(caught.value) == (
+        f"{path}: label: unknown key (allowed: api_key, passphrase, secret)"
+    )
+
+
+def test_a_passphrase_is_read_when_present_and_never_shown(tmp_path: Path) -> None:
+    path = _write(tmp_path, f'api_key = "KEY123"\nsecret = "S"\npassphrase = "{SECRET}"\n')
+    creds = load_credentials(path)
+    assert creds.passphrase == SECRET
+    assert SECRET not in repr(creds)
+    assert "passphrase=<hidden>" in repr(creds)
+
+
+def test_a_file_without_a_passphrase_has_none(tmp_path: Path) -> None:
+    assert load_credentials(_write(tmp_path, 'api_key = "K"\nsecret = "S"\n')).passphrase is None
+
+
+def test_a_blank_passphrase_is_refused_by_name(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'api_key = "K"\nsecret = "S"\npassphrase = " x"\n')
+    with pytest.raises(CredentialsError) as caught:
+        load_credentials(path)
+    assert str(caught.value) == f"{path}: passphrase: must have no spaces around it"
 
 
 @pytest.mark.parametrize(
