@@ -6,10 +6,11 @@ throttled by the venue to one push per 100 ms at best, which a quoting strategy 
 stale price. A ``bbo-tbt`` message is the whole top level (``[price, size, 0, orders]`` for one
 bid and one ask), so no book is kept between messages: each one stands alone.
 
-OKX names a USDT- or USDC-margined perpetual swap ``BASE-QUOTE-SWAP`` (``trader.okx_symbols``):
-the trader's symbols stay its own (``BTCUSDT``) and are turned into ``instId``s only on the
-wire. Sizes in a ``bbo-tbt`` level are contracts (the instrument's ``ctVal`` each); the strategy
-reads prices only, so they are passed on as the venue sent them.
+OKX names a USDT-margined perpetual swap ``BASE-USDT-SWAP``: the trader's symbols stay the
+suite's (``BTCUSDT``) and become ``instId``s only on the wire, through the watchdog adapter's
+own mapping (``watchdog.venues.okx_wire``), so both sides name an instrument alike. Sizes in
+a ``bbo-tbt`` level are contracts (the instrument's ``ctVal`` each); the strategy reads prices
+only, so they are passed on as the venue sent them.
 
 The subscription is written once connected. OKX closes a connection that has been silent for
 30 s; the client's keepalive is the text ``ping``, answered with the text ``pong`` (not JSON),
@@ -26,7 +27,8 @@ import orjson
 
 from trader.errors import FeedError
 from trader.feed import BookTicker, Greeting
-from trader.okx_symbols import inst_id, symbol_of
+from watchdog.venues.errors import VenueProtocolError
+from watchdog.venues.okx_wire import inst_id, symbol_of
 
 PUBLIC_PATH = "/ws/v5/public"
 CHANNEL = "bbo-tbt"
@@ -104,7 +106,11 @@ def decode(raw: bytes) -> BookTicker | None:
     arg = message.arg
     if arg is None or arg.channel != CHANNEL or len(message.data) != 1:
         raise FeedError(f"bad OKX message: not one {CHANNEL} push")
-    return _ticker(arg.inst_id, message.data[0])
+    try:
+        symbol = symbol_of(arg.inst_id)
+    except VenueProtocolError as exc:
+        raise FeedError(f"bad OKX message: {exc}") from None
+    return _ticker(symbol, message.data[0])
 
 
 def _check_answer(message: _Message) -> None:
@@ -114,16 +120,16 @@ def _check_answer(message: _Message) -> None:
         raise FeedError("bad OKX message: neither a push nor an event")
 
 
-def _ticker(instrument: str, top: _Top) -> BookTicker:
+def _ticker(symbol: str, top: _Top) -> BookTicker:
     if not top.bids or not top.asks:
-        raise FeedError(f"bad OKX message: {instrument} has no bid or no ask")
+        raise FeedError(f"bad OKX message: {symbol} has no bid or no ask")
     bid, bid_qty = top.bids[0][0], top.bids[0][1]
     ask, ask_qty = top.asks[0][0], top.asks[0][1]
     # NaN or an infinity anywhere makes this NaN: one test for four numbers, as for Binance.
     if (bid + ask + bid_qty + ask_qty) * 0.0 != 0.0:
-        raise FeedError(f"bad OKX message: a number is not finite in {instrument}")
+        raise FeedError(f"bad OKX message: a number is not finite in {symbol}")
     return BookTicker(
-        symbol=symbol_of(instrument),
+        symbol=symbol,
         bid=bid,
         bid_qty=bid_qty,
         ask=ask,

@@ -46,14 +46,17 @@ class PostOnlyWouldCross(VenueRejected):
 
 
 # Binance's code for it, and Bybit's: a generic parameter error (10001) whose message names
-# PostOnly, the only words that tell it apart.
+# PostOnly, the only words that tell it apart. OKX's own (51019) is read on OKX's paths only.
 _BINANCE_POST_ONLY = -5022
 _BYBIT_PARAMS = 10001
+_OKX_POST_ONLY = 51019
 
 
 def _would_cross(exc: wv.VenueAnswerError) -> bool:
     if exc.code == _BINANCE_POST_ONLY:
         return True
+    if exc.code == _OKX_POST_ONLY:
+        return "/api/v5/" in exc.endpoint
     return exc.code == _BYBIT_PARAMS and "PostOnly" in exc.msg
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from trader import okx_feed
 from trader.errors import FeedError
-from trader.okx_symbols import inst_id, symbol_of
 
 
 def push(bids: list[list[str]], asks: list[list[str]], *, ts: str = "1234", **arg: str) -> bytes:
@@ -56,21 +55,20 @@ def test_answers_to_our_requests_are_not_ticks(answer: bytes) -> None:
     assert okx_feed.decode(answer) is None
 
 
-def test_a_spot_push_matches_none_of_the_traders_symbols() -> None:
-    message = push([["1", "1", "0", "1"]], [["2", "1", "0", "1"]], instId="BTC-USDT")
-    ticker = okx_feed.decode(message)
-    assert ticker is not None
-    assert ticker.symbol == "BTC-USDT"  # the feed drops a symbol it did not subscribe to
+@pytest.mark.parametrize("instrument", ["BTC-USDT", "BTC-USD-SWAP", "BTC-USDT-250328"])
+def test_a_push_for_an_instrument_that_is_no_usdt_swap_is_a_feed_error(instrument: str) -> None:
+    with pytest.raises(FeedError, match="USDT perpetual"):
+        okx_feed.decode(push([["1", "1", "0", "1"]], [["2", "1", "0", "1"]], instId=instrument))
 
 
 def test_the_subscription_and_the_keepalive_follow_okxs_requests() -> None:
-    greeting = okx_feed.greeting(["BTCUSDT", "ETHUSDC"])
+    greeting = okx_feed.greeting(["BTCUSDT", "ETHUSDT"])
     assert [orjson.loads(r) for r in greeting.requests] == [
         {
             "op": "subscribe",
             "args": [
                 {"channel": "bbo-tbt", "instId": "BTC-USDT-SWAP"},
-                {"channel": "bbo-tbt", "instId": "ETH-USDC-SWAP"},
+                {"channel": "bbo-tbt", "instId": "ETH-USDT-SWAP"},
             ],
         }
     ]
@@ -82,29 +80,3 @@ def test_the_okx_sample_is_a_real_push() -> None:
     ticker = okx_feed.decode(okx_feed.sample_message("ETHUSDT"))
     assert ticker is not None
     assert (ticker.symbol, ticker.bid, ticker.ask) == ("ETHUSDT", 100.0, 100.1)
-
-
-@pytest.mark.parametrize(
-    ("symbol", "instrument"),
-    [
-        ("BTCUSDT", "BTC-USDT-SWAP"),
-        ("ETHUSDC", "ETH-USDC-SWAP"),
-        ("1000PEPEUSDT", "1000PEPE-USDT-SWAP"),
-    ],
-)
-def test_symbols_and_instrument_ids_map_both_ways(symbol: str, instrument: str) -> None:
-    assert inst_id(symbol) == instrument
-    assert symbol_of(instrument) == symbol
-
-
-@pytest.mark.parametrize(
-    "instrument", ["BTC-USDT", "BTC-USD-SWAP", "BTC-USDT-250328", "-USDT-SWAP"]
-)
-def test_an_id_that_is_no_margined_swap_is_left_as_it_is(instrument: str) -> None:
-    assert symbol_of(instrument) == instrument
-
-
-@pytest.mark.parametrize("symbol", ["BTCEUR", "USDT"])
-def test_a_symbol_no_okx_swap_has_is_refused(symbol: str) -> None:
-    with pytest.raises(ValueError, match="ends with USDT or USDC"):
-        inst_id(symbol)
