@@ -24,7 +24,7 @@ from typing import Any
 from demo import configs
 from demo.errors import DemoError, StartError
 from demo.procs import Proc, wait_for, wait_ready_file
-from demo.venue import BinanceClient, BybitClient, SimAdmin, signed_client
+from demo.venue import BinanceClient, BybitClient, OkxClient, SimAdmin, signed_client
 from harness.control import control_request, parse_metrics
 
 BOT_SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "ccxt_bot.py"
@@ -246,7 +246,7 @@ class World:
         with urllib.request.urlopen(url, timeout=2) as response:
             return parse_metrics(response.read().decode())
 
-    def trader_client(self) -> BinanceClient | BybitClient:
+    def trader_client(self) -> BinanceClient | BybitClient | OkxClient:
         key = self.keys.trader
         return signed_client(self.venue, self._require_sim().base_url, key.api_key, key.secret)
 
