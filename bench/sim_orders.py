@@ -6,10 +6,12 @@ flight, HTTP pipelining). Orders are LIMIT IOC far below the market: every one g
 full path (key, timestamp, HMAC, filters, margin, matching, journal) and expires without
 accumulating state. Requests are signed before timing starts, so the figure is the server's.
 
-    python -m bench.sim_orders [--quick] [--orders N] [--pipeline K] [--venue binance|bybit]
+    python -m bench.sim_orders [--quick] [--orders N] [--pipeline K] [--venue binance|bybit|okx]
 
 ``--venue bybit`` runs the same orders through the Bybit v5 front (``POST /v5/order/create``,
-JSON body, X-BAPI-* headers); an answer counts only with HTTP 200 and retCode 0.
+JSON body, X-BAPI-* headers); an answer counts only with HTTP 200 and retCode 0. ``--venue okx``
+through the OKX v5 front (``POST /api/v5/trade/order``, 10 contracts of 0.01 BTC, OK-ACCESS-*
+headers); an answer counts only with HTTP 200 and code "0" (every item accepted).
 """
 
 from __future__ import annotations
@@ -25,17 +27,50 @@ import urllib.parse
 from pathlib import Path
 
 from bench._stats import percentile
-from harness.sim import SimConfig, SimKey, SimProcess, bybit_headers, sign
+from harness.sim import (
+    SimConfig,
+    SimKey,
+    SimProcess,
+    bybit_headers,
+    okx_headers,
+    okx_timestamp,
+    sign,
+)
 
-VENUES = ("binance", "bybit")
+VENUES = ("binance", "bybit", "okx")
+# OKX accepts a timestamp within 30 s either way: requests signed before the run are stamped
+# this far ahead, so a run of up to about 55 s stays inside the window.
+OKX_STAMP_AHEAD_MS = 25_000
 
 
 def _requests(key: SimKey, count: int, host: str, venue: str) -> list[bytes]:
-    return (
-        _bybit_requests(key, count, host)
-        if venue == "bybit"
-        else _binance_requests(key, count, host)
-    )
+    build = {"binance": _binance_requests, "bybit": _bybit_requests, "okx": _okx_requests}
+    return build[venue](key, count, host)
+
+
+def _okx_requests(key: SimKey, count: int, host: str) -> list[bytes]:
+    stamp = okx_timestamp(int(time.time() * 1000) + OKX_STAMP_AHEAD_MS)
+    path = "/api/v5/trade/order"
+    out = []
+    for i in range(count):
+        body = json.dumps(
+            {
+                "instId": "BTC-USDT-SWAP",
+                "tdMode": "cross",
+                "side": "buy",
+                "ordType": "ioc",
+                "sz": "10",
+                "px": "1000.0",
+                "clOrdId": f"bench{i}",
+            }
+        )
+        headers = okx_headers(key, "POST", path, body, timestamp=stamp)
+        lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        out.append(
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{lines}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode()
+        )
+    return out
 
 
 def _bybit_requests(key: SimKey, count: int, host: str) -> list[bytes]:
@@ -88,7 +123,8 @@ def _binance_requests(key: SimKey, count: int, host: str) -> list[bytes]:
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
-    """The HTTP status, or 0 for a Bybit refusal (HTTP 200 with a non-zero retCode)."""
+    """The HTTP status, or 0 for a refusal in an HTTP 200 (Bybit's non-zero retCode, OKX's
+    non-zero code)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
@@ -97,6 +133,8 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
             length = int(line[15:])
     body = await reader.readexactly(length)
     if body.startswith(b'{"retCode":') and not body.startswith(b'{"retCode":0,'):
+        return 0
+    if body.startswith(b'{"code":"') and not body.startswith(b'{"code":"0",'):
         return 0
     return status
 
@@ -142,6 +180,7 @@ async def run(orders: int, pipeline: int, venue: str = "binance") -> dict[str, o
         orders_per_minute=10**9,
         bybit_orders_per_s=10**9,
         bybit_ip_per_5s=10**9,
+        okx_orders_per_2s=10**8,
     )
     with tempfile.TemporaryDirectory() as tmp:
         sim = SimProcess.start(Path(tmp), config, venue=venue)

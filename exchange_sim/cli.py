@@ -88,7 +88,9 @@ def _ready_file(text: str) -> Path:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
-        description="Local exchange speaking a venue's protocol: Binance USD-M futures, Bybit v5.",
+        description=(
+            "Local exchange speaking a venue's protocol: Binance USD-M futures, Bybit v5, OKX v5."
+        ),
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = p.add_subparsers(dest="command", parser_class=_Parser)

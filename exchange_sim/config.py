@@ -6,6 +6,7 @@ venue that silently differs from what the test or the demo asked for.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import tomllib
@@ -19,6 +20,9 @@ from exchange_sim.errors import ConfigError
 
 PERMISSIONS = frozenset({"read", "trade", "master"})
 KEY_PATTERN = re.compile(r"[A-Za-z0-9]{64}")
+# OKX keys carry a passphrase chosen at creation; a key that names none gets this documented one.
+DEFAULT_PASSPHRASE = "SimPassphrase1"  # noqa: S105 (documented; opens only this loopback sim)
+PASSPHRASE_PATTERN = re.compile(r"[\x21-\x7e]{8,32}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,8 @@ class SymbolConfig:
     min_notional: Decimal
     leverage: int
     max_open_orders: int
+    # OKX: the base-asset quantity of one contract (ctVal); one step when not configured
+    contract_value: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,7 @@ class RateLimitConfig:
     ban_s: int
     bybit_orders_per_s: int = 10  # Bybit: create/amend/cancel/cancel-all per UID per second
     bybit_ip_per_5s: int = 600  # Bybit: requests per IP in any 5 s; beyond, HTTP 403
+    okx_orders_per_2s: int = 60  # OKX: order/amend/cancel requests per account and endpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,8 @@ class KeyConfig:
     api_key: str
     secret: str
     permissions: frozenset[str]
+    passphrase: str = DEFAULT_PASSPHRASE  # OKX: OK-ACCESS-PASSPHRASE
+    ips: tuple[str, ...] = ()  # the addresses the key is bound to; empty: not IP-bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,11 +255,38 @@ def _symbol(t: _Table, name: str) -> SymbolConfig:
         min_notional=t.dec("min_notional", "5"),
         leverage=t.integer("leverage", 20, 1, 125),
         max_open_orders=t.integer("max_open_orders", 200, 1, 1_000_000),
+        contract_value=t.dec("contract_value", None) if t.has("contract_value") else None,
     )
+    _check_contract_value(t, cfg)
     t.done()
     if not re.fullmatch(r"[A-Z0-9]{2,20}USDT", name):
         raise t.fail("", "symbol names are upper-case and end in USDT")
     return cfg
+
+
+def _check_contract_value(t: _Table, cfg: SymbolConfig) -> None:
+    """OKX sizes orders in contracts: a step must be a whole decimal number of contracts."""
+    value = cfg.contract_value
+    if value is None:
+        return
+    lot = cfg.step_size / value
+    exponent = lot.normalize().as_tuple().exponent
+    if lot * value != cfg.step_size or not isinstance(exponent, int) or exponent < -12:
+        raise t.fail("contract_value", "step_size must be a whole decimal number of contracts")
+
+
+def _ips(t: _Table) -> tuple[str, ...]:
+    raw = t.get("ips", [])
+    if not isinstance(raw, list):
+        raise t.fail("ips", f"expected an array of strings, got {_kind_of(raw)}")
+    for index, ip in enumerate(raw):
+        if not isinstance(ip, str):
+            raise t.fail(f"ips[{index}]", f"expected a string, got {_kind_of(ip)}")
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise t.fail(f"ips[{index}]", f"not an IP address: {ip!r}") from None
+    return tuple(raw)
 
 
 def _market(t: _Table, base: Path) -> MarketConfig:
@@ -291,11 +327,16 @@ def _key(t: _Table) -> KeyConfig:
         if not isinstance(perm, str) or perm not in PERMISSIONS:
             choices = ", ".join(sorted(PERMISSIONS))
             raise t.fail(f"permissions[{index}]", f"must be one of {choices}, got {perm!r}")
+    passphrase = t.text("passphrase", DEFAULT_PASSPHRASE)
+    if not PASSPHRASE_PATTERN.fullmatch(passphrase):
+        raise t.fail("passphrase", "must be 8 to 32 printable ASCII characters, no spaces")
     cfg = KeyConfig(
         label=t.text("label", api_key[:8]),
         api_key=api_key,
         secret=secret,
         permissions=frozenset(perms),
+        passphrase=passphrase,
+        ips=_ips(t),
     )
     t.done()
     return cfg
@@ -340,6 +381,7 @@ def parse_config(text: str, source: str, base: Path | None = None) -> SimConfig:
         ban_s=limits_t.integer("ban_s", 120, 1),
         bybit_orders_per_s=limits_t.integer("bybit_orders_per_s", 10, 1),
         bybit_ip_per_5s=limits_t.integer("bybit_ip_per_5s", 600, 1),
+        okx_orders_per_2s=limits_t.integer("okx_orders_per_2s", 60, 1),
     )
     limits_t.done()
     fees_t = root.table("fees")
@@ -434,6 +476,7 @@ ban_after_429s = 20
 ban_s = 120
 bybit_orders_per_s = 10
 bybit_ip_per_5s = 600
+okx_orders_per_2s = 60
 
 [symbols.BTCUSDT]
 price = "60000"
@@ -441,6 +484,7 @@ tick_size = "0.10"
 step_size = "0.001"
 min_notional = "100"
 leverage = 20
+contract_value = "0.01"
 
 [symbols.ETHUSDT]
 price = "3000"
@@ -448,6 +492,7 @@ tick_size = "0.01"
 step_size = "0.001"
 min_notional = "20"
 leverage = 20
+contract_value = "0.1"
 
 [accounts.master]
 email = "master@sim"
@@ -459,6 +504,7 @@ label = "master"
 api_key = "SimMasterKey0000000000000000000000000000000000000000000000000000"
 secret = "SimMasterSecret0000000000000000000000000000000000000000000000000"
 permissions = ["master", "read", "trade"]
+ips = ["127.0.0.1"]
 
 [accounts.trader1]
 email = "trader1@sub.sim"

@@ -37,15 +37,21 @@ def toml_table(header: str | None, values: Mapping[str, TomlValue | None]) -> st
     return "\n".join(lines) + "\n"
 
 
-def credentials_toml(api_key: str, secret: str | None = None) -> str:
-    """A venue credential file; without ``secret``, the file that only names a key (the
-    watchdog's record of which key is the trader's)."""
-    return toml_table(None, {"api_key": api_key, "secret": secret})
+def credentials_toml(api_key: str, secret: str | None = None, passphrase: str | None = None) -> str:
+    """A venue credential file (an OKX key's carries its ``passphrase``); without ``secret``, the
+    file that only names a key (the watchdog's record of which key is the trader's)."""
+    return toml_table(None, {"api_key": api_key, "secret": secret, "passphrase": passphrase})
 
 
 # The trader's [venue] kind and the watchdog's [traders.venue] kind (the same words) for each
 # protocol exchange_sim speaks (``--venue``).
-VENUE_KIND = {"binance": "binance_futures", "bybit": "bybit"}
+VENUE_KIND = {"binance": "binance_futures", "bybit": "bybit", "okx": "okx"}
+# The field each kind's link needs to name the trader's sub-account.
+_LINK_NEEDS = {
+    "binance_futures": "trader_email",
+    "bybit": "trader_uid",
+    "okx": "trader_sub_account",
+}
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,8 @@ class VenueLink:
     """The watchdog's own path to the venue for one trader: ``[traders.venue]``.
 
     ``kind`` names the venue; ``trader_email`` and ``dms_countdown_ms`` are Binance's keys,
-    ``trader_uid`` and ``dcp_window_s`` Bybit's (each kind's file names only its own).
+    ``trader_uid`` and ``dcp_window_s`` Bybit's, ``trader_sub_account`` OKX's (the sub-account
+    whose key the master deletes; each kind's file names only its own).
     """
 
     base_url: str
@@ -73,16 +80,17 @@ class VenueLink:
     market_ws_url: str | None = None  # the public market stream the watchdog marks on
     max_market_silence_s: float | None = None
     max_venue_blind_s: float | None = None
+    trader_sub_account: str | None = None
 
     def __post_init__(self) -> None:
-        needs = {"binance_futures": "trader_email", "bybit": "trader_uid"}.get(self.kind)
+        needs = _LINK_NEEDS.get(self.kind)
         if needs is None:
             raise ValueError(f"kind: no such venue kind {self.kind!r}")
         if getattr(self, needs) is None:
             raise ValueError(f"a {self.kind} link needs {needs}")
 
     def to_toml(self) -> str:
-        binance = self.kind == "binance_futures"
+        binance, bybit = self.kind == "binance_futures", self.kind == "bybit"
         return toml_table(
             "[traders.venue]",
             {
@@ -92,11 +100,12 @@ class VenueLink:
                 "account_credentials": self.account_credentials,
                 "master_credentials": self.master_credentials,
                 "trader_email": self.trader_email if binance else None,
-                "trader_uid": None if binance else self.trader_uid,
+                "trader_uid": self.trader_uid if bybit else None,
+                "trader_sub_account": self.trader_sub_account if self.kind == "okx" else None,
                 "trader_key_file": self.trader_key_file,
                 "symbols": list(self.symbols),
                 "dms_countdown_ms": self.dms_countdown_ms if binance else None,
-                "dcp_window_s": None if binance else self.dcp_window_s,
+                "dcp_window_s": self.dcp_window_s if bybit else None,
                 "reconcile_period_s": self.reconcile_period_s,
                 "selfcheck_period_s": self.selfcheck_period_s,
                 "request_timeout_s": self.request_timeout_s,

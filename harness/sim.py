@@ -10,7 +10,9 @@ client.
 
     bybit = SimProcess.start(tmp_path, venue="bybit")   # the same world behind the Bybit v5 front
     bybit_headers(bybit.trader_key, body)             # X-BAPI-* headers for a query or JSON body
-    sim.venue_link("trader1")                         # the watchdog's [traders.venue], either venue
+    okx = SimProcess.start(tmp_path, venue="okx")       # ... and behind the OKX v5 front
+    okx_headers(okx.trader_key, "POST", "/api/v5/trade/order", body)  # OK-ACCESS-* headers
+    sim.venue_link("trader1")                         # the watchdog's [traders.venue], any venue
     sim.place_order(sim.trader_key, "BTCUSDT", "BUY", "0.01", "50000")  # in the sim's protocol
 
 or, in a test, the ``sim_process`` fixture (``tests/support/sim.py``).
@@ -19,6 +21,8 @@ or, in a test, the ``sim_process`` fixture (``tests/support/sim.py``).
 from __future__ import annotations
 
 import asyncio
+import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -28,6 +32,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +43,8 @@ from harness.configs import VENUE_KIND, VenueLink
 from harness.procs import Child, start_module, wait_ready_file
 
 ADMIN_TIMEOUT_S = 10.0
-VENUES = ("binance", "bybit")  # the protocols the sim speaks (``exchange-sim --venue``)
-# How the sim's journal names an endpoint in each venue's protocol.
-NEW_ORDER_ENDPOINT = {"binance": "POST /fapi/v1/order", "bybit": "POST /v5/order/create"}
-CANCEL_ALL_ENDPOINT = {
-    "binance": "DELETE /fapi/v1/allOpenOrders",
-    "bybit": "POST /v5/order/cancel-all",
-}
+# Every key's OKX passphrase unless its config names another (docs/exchange_sim.md).
+DEFAULT_PASSPHRASE = "SimPassphrase1"
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class SimKey:
     api_key: str
     secret: str
     permissions: tuple[str, ...] = ("read", "trade")
+    passphrase: str = DEFAULT_PASSPHRASE  # OKX's OK-ACCESS-PASSPHRASE
+    ips: tuple[str, ...] = ()  # the addresses the key is bound to (OKX checks them)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class SimSymbol:
     step_size: str
     min_notional: str
     leverage: int = 20
+    contract_value: str | None = None  # OKX's ctVal; one step when None
 
 
 def _key(label: str, kind: str) -> str:
@@ -79,8 +82,13 @@ def _key(label: str, kind: str) -> str:
     return f"Sim{label}{kind}".ljust(64, "0")
 
 
+# The master key is bound to loopback: OKX manages sub-account keys only with an IP-bound master.
 MASTER_KEY = SimKey(
-    "master", _key("Master", "Key"), _key("Master", "Secret"), ("master", "read", "trade")
+    "master",
+    _key("Master", "Key"),
+    _key("Master", "Secret"),
+    ("master", "read", "trade"),
+    ips=("127.0.0.1",),
 )
 TRADER_KEY = SimKey("trader", _key("Trader", "Key"), _key("Trader", "Secret"))
 WATCHDOG_KEY = SimKey("watchdog", _key("Watchdog", "Key"), _key("Watchdog", "Secret"))
@@ -88,8 +96,8 @@ MASTER_ACCOUNT = SimAccount("master", "master@sim", "1000000", True, (MASTER_KEY
 TRADER_ACCOUNT = SimAccount(
     "trader1", "trader1@sub.sim", "100000", False, (TRADER_KEY, WATCHDOG_KEY)
 )
-BTCUSDT = SimSymbol("BTCUSDT", "60000", "0.10", "0.001", "100")
-ETHUSDT = SimSymbol("ETHUSDT", "3000", "0.01", "0.001", "20")
+BTCUSDT = SimSymbol("BTCUSDT", "60000", "0.10", "0.001", "100", contract_value="0.01")
+ETHUSDT = SimSymbol("ETHUSDT", "3000", "0.01", "0.001", "20", contract_value="0.1")
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,7 @@ class SimConfig:
     countdown_check_ms: float = 10.0
     bybit_orders_per_s: int = 10
     bybit_ip_per_5s: int = 600
+    okx_orders_per_2s: int = 60
     dcp_enabled: bool = True
     bybit_private_idle_s: float = 600.0
 
@@ -161,6 +170,7 @@ class SimConfig:
             f"ban_s = {self.ban_s}",
             f"bybit_orders_per_s = {self.bybit_orders_per_s}",
             f"bybit_ip_per_5s = {self.bybit_ip_per_5s}",
+            f"okx_orders_per_2s = {self.okx_orders_per_2s}",
         ]
         for s in self.symbols:
             lines += [
@@ -170,6 +180,7 @@ class SimConfig:
                 f"step_size = {q(s.step_size)}",
                 f"min_notional = {q(s.min_notional)}",
                 f"leverage = {s.leverage}",
+                *([f"contract_value = {q(s.contract_value)}"] if s.contract_value else []),
             ]
         for a in self.accounts:
             lines += [
@@ -185,6 +196,8 @@ class SimConfig:
                     f"api_key = {q(k.api_key)}",
                     f"secret = {q(k.secret)}",
                     f"permissions = {q(list(k.permissions))}",
+                    f"passphrase = {q(k.passphrase)}",
+                    f"ips = {q(list(k.ips))}",
                 ]
         return "\n".join(lines) + "\n"
 
@@ -228,27 +241,178 @@ def bybit_uid(accounts: Sequence[str], account: str) -> str:
     return str(1_000_001 + list(accounts).index(account))
 
 
+def okx_timestamp(ms: int | None = None) -> str:
+    """An OKX ``OK-ACCESS-TIMESTAMP``: ISO 8601 UTC with milliseconds (now by default)."""
+    ms = ms if ms is not None else int(time.time() * 1000)
+    moment = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def okx_sign(secret: str, text: str) -> str:
+    """OKX's signature: the Base64 of the HMAC-SHA256 of ``text``."""
+    return base64.b64encode(
+        hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()
+    ).decode()
+
+
+def okx_headers(
+    key: SimKey, method: str, path: str, body: str = "", timestamp: str | None = None
+) -> dict[str, str]:
+    """OKX v5 auth headers: ``path`` with its query string as sent, ``body`` the JSON as sent."""
+    stamp = timestamp if timestamp is not None else okx_timestamp()
+    return {
+        "OK-ACCESS-KEY": key.api_key,
+        "OK-ACCESS-SIGN": okx_sign(key.secret, f"{stamp}{method.upper()}{path}{body}"),
+        "OK-ACCESS-TIMESTAMP": stamp,
+        "OK-ACCESS-PASSPHRASE": key.passphrase,
+    }
+
+
+def okx_inst_id(symbol: str) -> str:
+    """The OKX front's swap for a sim symbol: BTCUSDT -> BTC-USDT-SWAP."""
+    return f"{symbol.removesuffix('USDT')}-USDT-SWAP"
+
+
+@dataclass(frozen=True)
+class LinkNames:
+    """How the watchdog's link names a trader's sub-account, whatever the venue asks for."""
+
+    account: str
+    email: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """One new order as the sim's protocol sends it: URL, body, headers."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One venue protocol of the sim as the harness drives it: a venue is one entry."""
+
+    new_order_endpoint: str  # how the journal names an order placement
+    cancel_all_endpoint: str  # ... and the watchdog's cancel sweep (OKX: per-order batches)
+    private_ws_path: str  # appended to the sim's ws URL (Binance: the listen key follows)
+    market_ws_path: str
+    link_fields: Callable[[LinkNames], dict[str, Any]]  # the named fields of its VenueLink
+    order: Callable[[str, SimConfig, SimKey, str, str, str, str | None], OrderRequest]
+    order_id: Callable[[dict[str, Any]], str | None]  # None: the answer is a refusal
+
+
+def _binance_order(
+    base_url: str, config: SimConfig, key: SimKey, symbol: str, side: str, qty: str,
+    price: str | None,
+) -> OrderRequest:  # fmt: skip
+    params = {"symbol": symbol, "side": side.upper(), "quantity": qty}
+    params |= (
+        {"type": "LIMIT", "timeInForce": "GTC", "price": price} if price else {"type": "MARKET"}
+    )
+    url = f"{base_url}/fapi/v1/order?{signed_query(key, params)}"
+    return OrderRequest(url, b"", {"X-MBX-APIKEY": key.api_key})
+
+
+def _bybit_order(
+    base_url: str, config: SimConfig, key: SimKey, symbol: str, side: str, qty: str,
+    price: str | None,
+) -> OrderRequest:  # fmt: skip
+    order = {"category": "linear", "symbol": symbol, "side": side.capitalize(), "qty": qty}
+    order |= {"orderType": "Limit", "price": price} if price else {"orderType": "Market"}
+    body = json.dumps(order)
+    headers = bybit_headers(key, body) | {"Content-Type": "application/json"}
+    return OrderRequest(f"{base_url}/v5/order/create", body.encode(), headers)
+
+
+def _okx_order(
+    base_url: str, config: SimConfig, key: SimKey, symbol: str, side: str, qty: str,
+    price: str | None,
+) -> OrderRequest:  # fmt: skip
+    """``qty`` in base units, sent as OKX's contracts of the symbol's ``contract_value``."""
+    sym = next(s for s in config.symbols if s.symbol == symbol)
+    ct_val = Decimal(sym.contract_value or sym.step_size)
+    contracts = format((Decimal(qty) / ct_val).normalize(), "f")
+    order = {"instId": okx_inst_id(symbol), "tdMode": "cross", "side": side.lower(),
+             "sz": contracts}  # fmt: skip
+    order |= {"ordType": "limit", "px": price} if price else {"ordType": "market"}
+    body = json.dumps(order)
+    path = "/api/v5/trade/order"
+    headers = okx_headers(key, "POST", path, body) | {"Content-Type": "application/json"}
+    return OrderRequest(f"{base_url}{path}", body.encode(), headers)
+
+
+def _okx_order_id(answer: dict[str, Any]) -> str | None:
+    data = answer.get("data") or [{}]
+    if answer.get("code") != "0" or data[0].get("sCode") != "0":
+        return None
+    return str(data[0]["ordId"])
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "binance": Protocol(
+        "POST /fapi/v1/order",
+        "DELETE /fapi/v1/allOpenOrders",
+        "",
+        "",
+        lambda n: {"trader_email": n.email},
+        _binance_order,
+        lambda a: str(a["orderId"]) if "orderId" in a else None,
+    ),
+    "bybit": Protocol(
+        "POST /v5/order/create",
+        "POST /v5/order/cancel-all",
+        "/v5/private",
+        "/v5/public/linear",
+        lambda n: {"trader_uid": n.uid, "dcp_window_s": 10},
+        _bybit_order,
+        lambda a: str(a["result"]["orderId"]) if a.get("retCode") == 0 else None,
+    ),
+    "okx": Protocol(
+        "POST /api/v5/trade/order",
+        "POST /api/v5/trade/cancel-batch-orders",
+        "/ws/v5/private",
+        "/ws/v5/public",
+        lambda n: {"trader_sub_account": n.account},
+        _okx_order,
+        _okx_order_id,
+    ),
+}
+VENUES = tuple(PROTOCOLS)  # the protocols the sim speaks (``exchange-sim --venue``)
+# How the sim's journal names an endpoint in each venue's protocol.
+NEW_ORDER_ENDPOINT = {venue: p.new_order_endpoint for venue, p in PROTOCOLS.items()}
+CANCEL_ALL_ENDPOINT = {venue: p.cancel_all_endpoint for venue, p in PROTOCOLS.items()}
+
+
 def private_ws_url(venue: str, ws_url: str) -> str:
     """The account's private stream as the watchdog's ``ws_url`` names it: Binance's base (the
-    listen key is appended), Bybit's private endpoint."""
-    return f"{ws_url}/v5/private" if venue == "bybit" else ws_url
+    listen key is appended), Bybit's and OKX's private endpoints."""
+    return ws_url + PROTOCOLS[venue].private_ws_path
 
 
 def market_ws_url(venue: str, ws_url: str) -> str:
     """The public market stream as the watchdog's ``market_ws_url`` names it: Binance's base
-    (the streams are appended), Bybit's public linear endpoint."""
-    return f"{ws_url}/v5/public/linear" if venue == "bybit" else ws_url
+    (the streams are appended), Bybit's public linear endpoint, OKX's public endpoint."""
+    return ws_url + PROTOCOLS[venue].market_ws_path
 
 
 def venue_link(
-    venue: str, base_url: str, ws_url: str, *, email: str, uid: str, **fields: Any
+    venue: str,
+    base_url: str,
+    ws_url: str,
+    *,
+    email: str,
+    uid: str,
+    sub_account: str = "",
+    **fields: Any,
 ) -> VenueLink:
-    """The watchdog's ``[traders.venue]`` for a trader whose sub-account has ``email`` and
-    ``uid``, on a sim speaking ``venue`` at ``base_url`` and ``ws_url``; ``fields`` override the
-    link's defaults (a Bybit link arms DCP for 10 s by default)."""
-    named: dict[str, Any] = (
-        {"trader_uid": uid, "dcp_window_s": 10} if venue == "bybit" else {"trader_email": email}
-    )
+    """The watchdog's ``[traders.venue]`` for a trader whose sub-account is ``sub_account``
+    (OKX names it so), with ``email`` (Binance) and ``uid`` (Bybit), on a sim speaking ``venue``
+    at ``base_url`` and ``ws_url``; ``fields`` override the link's defaults (a Bybit link arms
+    DCP for 10 s by default)."""
+    named = PROTOCOLS[venue].link_fields(LinkNames(sub_account, email, uid))
     private = private_ws_url(venue, ws_url)
     return VenueLink(base_url, private, kind=VENUE_KIND[venue], **(named | fields))
 
@@ -267,7 +431,8 @@ class OrderRefused(AdminError):
     @property
     def rate_limited(self) -> bool:
         """The venue asked for a pause (a flooder waits and goes on; a refused key is final)."""
-        return self.answer.get("retCode") in (10006, 10018) or self.answer.get("code") == -1003
+        code = self.answer.get("code")
+        return self.answer.get("retCode") in (10006, 10018) or code in (-1003, "50011")
 
 
 def _send(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
@@ -479,7 +644,7 @@ class SimProcess:
         deadline_s: float = 30.0,
         venue: str = "binance",
     ) -> SimProcess:
-        """Start a sim speaking ``venue``'s protocol (``binance`` or ``bybit``)."""
+        """Start a sim speaking ``venue``'s protocol (one of ``VENUES``)."""
         config = config or SimConfig()
         workdir = tmp_path / "exchange-sim"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -532,7 +697,13 @@ class SimProcess:
         """The watchdog's ``[traders.venue]`` for ``account``'s trader on this sim."""
         email = next(a.email for a in self.config.accounts if a.name == account)
         return venue_link(
-            self.venue, self.base_url, self.ws_url, email=email, uid=self.uid(account), **fields
+            self.venue,
+            self.base_url,
+            self.ws_url,
+            email=email,
+            uid=self.uid(account),
+            sub_account=account,
+            **fields,
         )
 
     def place_order(
@@ -541,24 +712,14 @@ class SimProcess:
         """An order with ``key``, sent in this sim's venue protocol as any client sends it (a
         limit order when ``price`` is given, else market); its venue order id. Raises
         ``OrderRefused`` with the venue's answer when refused."""
-        if self.venue == "bybit":
-            order = {"category": "linear", "symbol": symbol, "side": side.capitalize(), "qty": qty}
-            order |= {"orderType": "Limit", "price": price} if price else {"orderType": "Market"}
-            body = json.dumps(order)
-            headers = bybit_headers(key, body) | {"Content-Type": "application/json"}
-            answer = _send(f"{self.base_url}/v5/order/create", body.encode(), headers)
-            if answer.get("retCode") != 0:
-                raise OrderRefused(answer)
-            return str(answer["result"]["orderId"])
-        params = {"symbol": symbol, "side": side.upper(), "quantity": qty}
-        params |= (
-            {"type": "LIMIT", "timeInForce": "GTC", "price": price} if price else {"type": "MARKET"}
+        request = PROTOCOLS[self.venue].order(
+            self.base_url, self.config, key, symbol, side, qty, price
         )
-        url = f"{self.base_url}/fapi/v1/order?{signed_query(key, params)}"
-        answer = _send(url, b"", {"X-MBX-APIKEY": key.api_key})
-        if "orderId" not in answer:
+        answer = _send(request.url, request.body, request.headers)
+        order_id = PROTOCOLS[self.venue].order_id(answer)
+        if order_id is None:
             raise OrderRefused(answer)
-        return str(answer["orderId"])
+        return order_id
 
     @property
     def admin(self) -> SimAdmin:

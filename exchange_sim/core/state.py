@@ -9,6 +9,7 @@ engine queued to the front to render for the user-data channels, and owns the pe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import random
@@ -201,6 +202,34 @@ class Sim:
             api_key,
         )
         log.info("key_deleted", extra={"account": key.account, "label": key.config.label})
+        return key
+
+    def modify_key(
+        self,
+        key: Key,
+        *,
+        permissions: frozenset[str] | None = None,
+        ips: tuple[str, ...] | None = None,
+        label: str | None = None,
+    ) -> Key:
+        """Reset a sub-account key's permissions, bound addresses or label (what the venue's
+        "modify a sub-account key" call does); journaled as ``key_modified``."""
+        old = key.config
+        key.config = dataclasses.replace(
+            old,
+            permissions=old.permissions if permissions is None else permissions,
+            ips=old.ips if ips is None else ips,
+            label=old.label if label is None else label,
+        )
+        self.journal.event(
+            self.clock.monotonic(),
+            self.clock.wall(),
+            "key_modified",
+            key.account,
+            f"{key.config.label} permissions={','.join(sorted(key.config.permissions))}",
+            key.config.api_key,
+        )
+        log.info("key_modified", extra={"account": key.account, "label": key.config.label})
         return key
 
     # ------------------------------------------------------------------ countdowns

@@ -1,4 +1,4 @@
-"""The order benchmark runs against either front and counts only orders the venue accepted."""
+"""The order benchmark runs against each front and counts only orders the venue accepted."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).parents[2]
 
 
-@pytest.mark.parametrize("venue", ["binance", "bybit"])
+@pytest.mark.parametrize("venue", ["binance", "bybit", "okx"])
 def test_sim_orders_measures_each_front(venue: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench.sim_orders", "--orders", "60", "--pipeline", "4",

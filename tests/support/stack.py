@@ -50,6 +50,8 @@ from harness.control import control_request, parse_metrics
 from harness.procs import Child, start_module, wait_ready_file
 from harness.sim import CANCEL_ALL_ENDPOINT, VENUES, SimConfig, SimKey, SimProcess
 from harness.wait import wait_until
+from trader.config import VENUE_KINDS
+from watchdog.daemon.venue.kinds import KINDS
 
 TRADER = "alpha"
 TRADER_ACCOUNT = "trader1"
@@ -128,10 +130,11 @@ REAL_TRADER = TraderConfig(
     telemetry_interval_s=0.25,
 )
 
-# A scenario that touches the venue runs on each protocol the sim speaks: with the ``stack``
-# fixture, or as ``venue`` passed to ``StackSpec``.
-BOTH_VENUES = pytest.mark.parametrize("stack", VENUES, indirect=True)
-EACH_VENUE = pytest.mark.parametrize("venue", VENUES)
+# A scenario that touches the venue runs on each protocol the sim speaks that the trader and the
+# watchdog both drive: with the ``stack`` fixture, or as ``venue`` passed to ``StackSpec``.
+STACK_VENUES = tuple(v for v in VENUES if VENUE_KIND[v] in VENUE_KINDS and VENUE_KIND[v] in KINDS)
+BOTH_VENUES = pytest.mark.parametrize("stack", STACK_VENUES, indirect=True)
+EACH_VENUE = pytest.mark.parametrize("venue", STACK_VENUES)
 
 POSTURE_QUOTE = 0
 WATCHDOG_KILLED = 4

@@ -1,0 +1,240 @@
+"""OKX v5 WebSockets: the public stream (``tickers``, ``bbo-tbt``) and the private stream
+(``login``, then ``orders``, ``positions``, ``account``), with OKX's JSON ``op`` requests
+(subscribe, unsubscribe, login), their ``event`` answers and the text ``ping`` / ``pong``, from
+OKX's v5 WebSocket docs (overview, login, subscribe, public tickers and bbo-tbt, private orders,
+positions and account channels).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from exchange_sim.core.engine import Key
+from exchange_sim.core.market import Quote
+from exchange_sim.core.state import SIM, Channel, Sim
+from exchange_sim.core.streams import Conn, write_loop
+from exchange_sim.fronts.okx import auth, wire
+from exchange_sim.fronts.okx.contracts import Contract, Instruments
+
+MAX_MSG = 64 * 1024
+PUBLIC_CHANNELS = ("tickers", "bbo-tbt")
+PRIVATE_CHANNELS = ("orders", "positions", "account")
+INST_TYPES = ("SWAP", "ANY")
+_conn_ids = itertools.count(0xA4D3AE55)
+INSTRUMENTS = web.AppKey("okx_instruments", Instruments)
+
+
+def topic(channel: str, inst_id: str) -> str:
+    """The hub's name for a public subscription."""
+    return f"{channel}:{inst_id}"
+
+
+def public_push(channel: str, c: Contract, quote: Quote, now_ms: int, seq: int) -> bytes:
+    if channel == "tickers":
+        data = wire.ticker_record(c, quote, now_ms)
+    else:
+        data = wire.bbo_record(c, quote, now_ms, seq)
+    return orjson.dumps({"arg": {"channel": channel, "instId": c.inst_id}, "data": [data]})
+
+
+def private_push(arg: dict[str, str], rows: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps({"arg": arg, "data": rows})
+
+
+class _Session:
+    """One connection's protocol state (the hub's ``Conn`` carries the delivery state)."""
+
+    def __init__(self, conn: Conn, private: bool) -> None:
+        self.conn = conn
+        self.private = private
+        self.conn_id = f"{next(_conn_ids):08x}"
+        self.key: Key | None = None
+        self.channel: Channel | None = None
+
+    def event(self, event: str, **fields: Any) -> None:
+        self.send(orjson.dumps({"event": event, **fields, "connId": self.conn_id}))
+
+    def error(self, code: int, msg: str) -> None:
+        self.event("error", code=str(code), msg=msg)
+
+    def send(self, payload: bytes) -> None:
+        self.conn.queue.append((0.0, payload))
+        self.conn.wake.set()
+
+
+async def public_ws(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, private=False)
+
+
+async def private_ws(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, private=True)
+
+
+async def _serve(request: web.Request, private: bool) -> web.StreamResponse:
+    sim = request.app[SIM]
+    ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_MSG)
+    await ws.prepare(request)
+    kind = "user" if private else "market"
+    conn = Conn(ws=ws, kind=kind, combined=False, topics=set() if private else None)
+    session = _Session(conn, private)
+    sim.hub.add(conn)
+    _note(sim, "ws_open", None, f"{kind} {request.path_qs[:120]}")
+    try:
+        async with asyncio.TaskGroup() as tg:
+            writer = tg.create_task(write_loop(conn, request))
+            await _read_loop(sim, request, session)
+            conn.done = True
+            conn.wake.set()
+            if not writer.done():
+                writer.cancel()
+    finally:
+        sim.hub.remove(conn)
+        if session.channel is not None and session.channel.token in sim.channels:
+            sim.close_channel(session.channel, "connection closed")
+        _note(sim, "ws_close", None, f"{kind} {request.path_qs[:120]} code={ws.close_code}")
+    return ws
+
+
+def _note(sim: Sim, what: str, account: str | None, detail: str) -> None:
+    sim.journal.event(sim.clock.monotonic(), sim.clock.wall(), what, account, detail)
+
+
+async def _read_loop(sim: Sim, request: web.Request, session: _Session) -> None:
+    conn = session.conn
+    async for msg in conn.ws:
+        stalled = conn.kind in sim.faults.stalled  # a stalled stream answers nothing at all
+        if msg.type == WSMsgType.PING:
+            if not stalled:
+                with contextlib.suppress(ConnectionError):
+                    await conn.ws.pong(msg.data)
+        elif msg.type == WSMsgType.TEXT:
+            if msg.data == "ping":
+                if not stalled:
+                    conn.queue.append((0.0, b"pong"))
+                    conn.wake.set()
+            else:
+                _on_request(sim, request, session, msg.data)
+        elif msg.type == WSMsgType.CLOSE:
+            break
+
+
+def _on_request(sim: Sim, request: web.Request, session: _Session, text: str) -> None:
+    try:
+        req = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        req = None
+    if not isinstance(req, dict) or not isinstance(req.get("op"), str):
+        session.error(60012, f"Invalid request: {text[:64]}")
+        return
+    op, args = req["op"], req.get("args")
+    if not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args):
+        session.error(60013, f"Invalid args: {str(args)[:64]}")
+    elif op == "login" and session.private:
+        _login(sim, request, session, args[0])
+    elif op in ("subscribe", "unsubscribe"):
+        if session.private:
+            _private_subscribe(sim, session, op, args)
+        else:
+            _public_subscribe(sim, request, session, op, args)
+    else:
+        session.error(60012, f"Invalid request: {text[:64]}")
+
+
+def _login(sim: Sim, request: web.Request, session: _Session, arg: dict[str, Any]) -> None:
+    """``timestamp`` in seconds within 30 s of the venue's clock; ``sign`` the Base64
+    HMAC-SHA256 of ``timestamp + "GET" + "/users/self/verify"``."""
+    if session.key is not None:
+        session.error(60009, "Login failed: this connection is already logged in.")
+        return
+    fields = [arg.get(name) for name in ("apiKey", "passphrase", "timestamp", "sign")]
+    if not all(isinstance(f, str) and f for f in fields):
+        session.error(60013, "Invalid args: apiKey, passphrase, timestamp and sign are required")
+        return
+    api_key, passphrase, stamp, signature = (str(f) for f in fields)
+    key = sim.engine.keys.get(api_key)
+    failure = _login_failure(sim, request, key, passphrase, stamp, signature)
+    if failure is not None:
+        session.error(*failure)
+        _note(sim, "ws_login_refused", key.account if key else None, failure[1])
+        return
+    assert key is not None
+    session.key = key
+    session.channel = sim.open_channel(key)
+    sim.hub.join_user(session.conn, session.channel.token)
+    session.event("login", code="0", msg="")
+    _note(sim, "ws_login", key.account, key.config.label)
+
+
+def _login_failure(
+    sim: Sim, request: web.Request, key: Key | None, passphrase: str, stamp: str, signature: str
+) -> tuple[int, str] | None:
+    if key is None or key.deleted:
+        return 60005, "Invalid OK-ACCESS-KEY"
+    if passphrase != key.config.passphrase:
+        return 60024, "Wrong passphrase"
+    if not stamp.isdigit() or len(stamp) > 12:
+        return 60004, "Invalid timestamp"
+    if abs(int(stamp) * 1000 - sim.now_ms()) > auth.MAX_SKEW_MS:
+        return 60006, "Timestamp request expired"
+    if not auth.ws_login_valid(key.config.secret, stamp, signature):
+        return 60007, "Invalid sign"
+    remote = request.remote or "?"
+    if key.config.ips and remote not in key.config.ips:
+        return 60009, f"Login failed: your IP {remote} is not in the API key's whitelist."
+    return None
+
+
+def _private_subscribe(sim: Sim, session: _Session, op: str, args: list[dict[str, Any]]) -> None:
+    """Whole channels only: ``orders`` and ``positions`` for instType SWAP or ANY, ``account``
+    for every currency (per-instrument or per-currency subscriptions are not simulated)."""
+    if session.key is None:
+        session.error(60011, "Please log in")
+        return
+    for arg in args:
+        channel = arg.get("channel")
+        extra = set(arg) - {"channel", "instType", "extraParams"}
+        scoped = channel != "account" and arg.get("instType") not in INST_TYPES
+        if channel not in PRIVATE_CHANNELS or extra or scoped:
+            session.error(60018, f"Wrong URL or channel:{str(channel)[:32]} doesn't exist.")
+            return
+    wanted = session.conn.topics
+    assert wanted is not None
+    for arg in args:
+        if op == "subscribe":
+            wanted.add(arg["channel"])
+        else:
+            wanted.discard(arg["channel"])
+        session.event(op, arg=arg)
+
+
+def _public_subscribe(
+    sim: Sim, request: web.Request, session: _Session, op: str, args: list[dict[str, Any]]
+) -> None:
+    instruments = request.app[INSTRUMENTS]
+    names: list[tuple[str, Contract]] = []
+    for arg in args:
+        channel, inst_id = arg.get("channel"), arg.get("instId")
+        c = instruments.by_inst_id.get(inst_id) if isinstance(inst_id, str) else None
+        if channel not in PUBLIC_CHANNELS or c is None or set(arg) - {"channel", "instId"}:
+            detail = f"channel:{str(channel)[:32]},instId:{str(inst_id)[:32]}"
+            session.error(60018, f"Wrong URL or {detail} doesn't exist.")
+            return
+        names.append((str(channel), c))
+    topics = [topic(channel, c.inst_id) for channel, c in names]
+    if op == "subscribe":
+        sim.hub.subscribe(session.conn, topics)
+    else:
+        sim.hub.unsubscribe(session.conn, topics)
+    for arg in args:
+        session.event(op, arg=arg)
+    # A stalled market sends nothing, the first push of a new subscriber included.
+    if op == "subscribe" and "market" not in sim.faults.stalled:
+        for channel, c in names:
+            quote = sim.engine.quotes[c.sym.symbol]
+            session.send(public_push(channel, c, quote, sim.now_ms(), sim.update_id))

@@ -1,0 +1,27 @@
+"""Fixtures: a real simulator process speaking OKX v5, and a small client for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from harness.sim import SimConfig, SimProcess
+from tests.exchange_sim.fronts.okx.client import OkxClient
+
+
+@pytest.fixture
+def okx_sim(tmp_path: Path) -> Iterator[SimProcess]:
+    """An OKX-speaking simulator whose prices move only when a test jumps them."""
+    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=0), venue="okx")
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture
+def okx(okx_sim: SimProcess, session: aiohttp.ClientSession) -> OkxClient:
+    return OkxClient(okx_sim, session)
