@@ -37,6 +37,7 @@ venue.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -51,6 +52,8 @@ from decimal import ROUND_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bench._stats import summary
 from harness.configs import HeartbeatLimits, WatchdogConfig, WatchedTrader, credentials_toml
 from harness.control import control_request
@@ -64,6 +67,15 @@ from harness.sim import (
     SimProcess,
 )
 from harness.wait import NotReachedError, wait_until
+from watchdog.venues import (
+    BinanceFutures,
+    Bybit,
+    BybitEndpoint,
+    Credentials,
+    VenueAdapter,
+    VenueEndpoint,
+    open_session,
+)
 
 SCENARIOS = ("sigkill", "sigstop", "telemetry", "venue_only", "rogue")
 ROGUE_MAX_ORDERS = 5_000  # a rogue still accepted after this many: the watchdog never stopped it
@@ -76,6 +88,7 @@ RESTING = (("BTCUSDT", Decimal("0.001")), ("ETHUSDT", Decimal("0.01")))  # symbo
 RESTING_ABOVE_MID = Decimal("1.02")
 RESTING_NOTIONAL = Decimal(250)
 HMAC_KEY = bytes(range(32, 72)).hex()
+SWEEP_ORDERS = 45  # three batches of 20 where the venue cancels per order
 GOALS_MS = {"sigkill_no_open_orders_p99": 20.0, "sigkill_key_refused_p99": 25.0}
 
 
@@ -405,6 +418,61 @@ def _measure(b: Batch, slot: Slot, scenario: str, latency_ms: int) -> Kill | Non
     return Kill((no_orders - began) * 1000.0, (deleted[0] - began) * 1000.0, rogue_accepted)
 
 
+def _sweep_adapter(venue: str, sim: SimProcess, session: aiohttp.ClientSession) -> VenueAdapter:
+    """The watchdog key's adapter on ``sim``, as the daemon builds it for ``venue``."""
+    key = sim.watchdog_key
+    credentials = Credentials(key.api_key, key.secret)
+    if venue == "bybit":
+        return Bybit(session, BybitEndpoint(sim.base_url), credentials)  # the daemon's coins
+    return BinanceFutures(session, VenueEndpoint(sim.base_url), credentials)
+
+
+async def _timed_cancel(venue: str, sim: SimProcess) -> tuple[float, int]:
+    """``cancel_everything`` on the watchdog's key: its time (ms) and its rounds."""
+    async with open_session() as session:
+        adapter = _sweep_adapter(venue, sim, session)
+        await adapter.sync_time()
+        began = time.monotonic()
+        report = await adapter.cancel_everything(SYMBOLS)
+        return (time.monotonic() - began) * 1000.0, report.rounds
+
+
+def cancel_sweep(venue: str, orders: int = SWEEP_ORDERS) -> dict[str, float | int]:
+    """``orders`` resting on two symbols, then one ``cancel_everything`` with the watchdog's key:
+    its time and the requests it took, counted in the sim's journal (the cost of a venue
+    without an account-wide cancel-all, beside those with one)."""
+    with tempfile.TemporaryDirectory(prefix="ks-") as name:
+        sim = SimProcess.start(Path(name), SimConfig(
+            book_ticker_hz=0, orders_per_10s=100_000, orders_per_minute=100_000,
+            weight_per_minute=1_000_000, bybit_orders_per_s=100_000, bybit_ip_per_5s=1_000_000,
+        ), venue=venue)  # fmt: skip
+        try:
+            quotes = sim.admin.quotes()
+            for i in range(orders):
+                symbol, step = RESTING[i % len(RESTING)]
+                price = (Decimal(quotes[symbol]["mid"]) * RESTING_ABOVE_MID).quantize(Decimal(1))
+                qty = (RESTING_NOTIONAL / price).quantize(step, rounding=ROUND_UP)
+                sim.place_order(sim.trader_key, symbol, "SELL", str(qty), str(price))
+            seq = sim.admin.last_seq()
+            took_ms, rounds = asyncio.run(_timed_cancel(venue, sim))
+            mine = [e for e in sim.admin.journal(since=seq)
+                    if e.get("api_key") == sim.watchdog_key.api_key]  # fmt: skip
+            account = sim.account_of(sim.trader_key).name
+            if sim.admin.open_orders(account):
+                raise RuntimeError(f"{venue}: orders left after cancel_everything")
+            return {
+                "cancel_sweep_orders": orders,
+                "cancel_sweep_ms": round(took_ms, 2),
+                "cancel_sweep_rounds": rounds,
+                "cancel_sweep_cancel_requests": sum(
+                    1 for e in mine if e["endpoint"] == CANCELS[venue].endpoint
+                ),
+                "cancel_sweep_requests": len(mine),
+            }
+        finally:
+            sim.stop()
+
+
 def _stats(prefix: str, values: list[float]) -> dict[str, float]:
     return summary(values, prefix, "ms", digits=2)
 
@@ -436,6 +504,7 @@ def run(runs: int, batch_size: int, venue: str = "binance") -> dict[str, Any]:
             out |= _stats(f"{name}_key_refused", refused)
             if scenario == "rogue":
                 out[f"{name}_orders_accepted_max"] = max(accepted)
+    out |= cancel_sweep(venue)
     for goal, limit in GOALS_MS.items():
         out[f"goal_{goal}_ms"] = limit
     out["goals_met"] = all(out[f"{goal}_ms"] <= limit for goal, limit in GOALS_MS.items())

@@ -45,6 +45,7 @@ from watchdog.venues.errors import (
     is_retryable,
     retry_delay,
 )
+from watchdog.venues.okx import Okx, OkxEndpoint
 
 __all__ = [
     "AccountView",
@@ -64,6 +65,8 @@ __all__ = [
     "InvalidSignature",
     "KeyAdmin",
     "KeyRefused",
+    "Okx",
+    "OkxEndpoint",
     "OpenOrder",
     "OrderAck",
     "OrderType",

@@ -131,11 +131,12 @@ class DmsState:
 class SubAccountRef:
     """What a venue needs to name the trader's key for its deletion: Binance the sub-account's
     e-mail and the key, Bybit the key (the sub-account's UID lets the master's self-check find
-    the key in the sub-account's key list)."""
+    the key in the sub-account's key list), OKX the sub-account's name and the key."""
 
     api_key: str
     email: str | None = None
     uid: str | None = None
+    sub_account: str | None = None
 
 
 class Follower(Protocol):

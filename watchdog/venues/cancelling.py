@@ -35,7 +35,7 @@ async def cancel_until_none(
     # Every call has finished (none was abandoned): one failure speaks for all.
     failures = [a for a in (*answers, listing) if isinstance(a, BaseException)]
     if failures:
-        raise _strictest(failures)
+        raise strictest(failures)
     notes = [f"{label}: {answer}" for (label, _), answer in zip(first, answers, strict=True)]
     assert not isinstance(listing, BaseException)
     notes += await _cancel_symbols(
@@ -72,7 +72,7 @@ async def cancel_per_symbol(
     )
 
 
-def _strictest(failures: list[BaseException]) -> BaseException:
+def strictest(failures: list[BaseException]) -> BaseException:
     """The failure a retry must honour: a rate limit (the longest pause asked) before the rest,
     so that a concurrent 5xx never hides the venue's request to back off."""
     limited = [f for f in failures if isinstance(f, RateLimited)]

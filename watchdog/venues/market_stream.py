@@ -26,6 +26,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from watchdog.venues import _fields as f
 from watchdog.venues.errors import VenueProtocolError
+from watchdog.venues.okx_wire import inst_id as okx_inst_id
+from watchdog.venues.okx_wire import symbol_of as okx_symbol_of
 from watchdog.venues.user_stream import (
     StreamConnected,
     StreamDisconnected,
@@ -235,6 +237,47 @@ class BybitTickers:
             bid=price(ticker, "bid1Price", where),
             ask=price(ticker, "ask1Price", where),
             event_ms=f.integer(message, "ts", topic),
+        )
+
+
+class OkxTickers:
+    """OKX v5's public ``tickers`` channel, one per swap (``BTC-USDT-SWAP``): each push carries
+    the whole ticker, so nothing is merged. The venue wants a plain ``ping`` text and answers
+    ``pong``."""
+
+    def __init__(self, ws_url: str, symbols: Sequence[str]) -> None:
+        self._url = ws_url  # the public endpoint, e.g. wss://ws.okx.com:8443/ws/v5/public
+        self._args = [{"channel": "tickers", "instId": okx_inst_id(s)} for s in symbols]
+
+    def url(self) -> str:
+        return self._url
+
+    def requests(self) -> tuple[bytes, ...]:
+        return (orjson.dumps({"op": "subscribe", "args": self._args}),)
+
+    def ping(self) -> bytes | None:
+        return b"ping"
+
+    def decode(self, raw: str | bytes) -> Tick | None:
+        if raw in ("pong", b"pong"):
+            return None
+        message = _json(raw, "tickers")
+        if "event" in message:
+            if message.get("event") == "error":
+                raise VenueProtocolError(
+                    f"tickers: request refused: {message.get('code')!r} {message.get('msg')!r}"
+                )
+            return None  # a subscription answer
+        rows = f.array(f.field(message, "data", "tickers"), "tickers.data")
+        if not rows:
+            raise VenueProtocolError("tickers.data: empty")
+        where = f"tickers.data[{len(rows) - 1}]"
+        data = f.obj(rows[-1], where)  # the latest, when the venue sends more than one
+        return Tick(
+            symbol=okx_symbol_of(f.text(data, "instId", where)),
+            bid=price(data, "bidPx", where),
+            ask=price(data, "askPx", where),
+            event_ms=f.integer(data, "ts", where),
         )
 
 

@@ -25,6 +25,8 @@ class Recorded:
     query: str
     api_key: str | None
     signature_ok: bool | None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,11 @@ class FakeVenue:
     async def handle(self, request: web.Request) -> web.Response:
         query = request.rel_url.raw_query_string
         key = request.headers.get("X-MBX-APIKEY")
+        body = await request.read()
+        signature_ok = self._signature_ok(query, key)
+        headers = dict(request.headers)
         self.requests.append(
-            Recorded(request.method, request.path, query, key, self._signature_ok(query, key))
+            Recorded(request.method, request.path, query, key, signature_ok, headers, body)
         )
         route = f"{request.method} {request.path}"
         queue = self.scripts.get(route)

@@ -20,6 +20,8 @@ from watchdog.venues.binance_futures import BinanceFutures, VenueEndpoint
 from watchdog.venues.bybit import Bybit, BybitEndpoint
 from watchdog.venues.bybit_wire import DCP_WINDOW_MAX_S, DCP_WINDOW_MIN_S
 from watchdog.venues.credentials import Credentials
+from watchdog.venues.okx import Okx, OkxEndpoint
+from watchdog.venues.okx_wire import DMS_MAX_S, DMS_MIN_S
 
 Connect = Callable[[aiohttp.ClientSession, Credentials, Clock], VenueAdapter]
 HTTP = ("http", "https")
@@ -50,6 +52,7 @@ class VenueKind:
     # (table, common endpoint values, trader key id) -> the kind's settings
     parse: Callable[[Table, Common, str], KindSettings]
     can_flatten: bool  # the adapter enters orders (reduce-only market exits)
+    needs_passphrase: bool = False  # the venue's keys carry a passphrase (OKX)
 
 
 def connect_binance(endpoint: VenueEndpoint) -> Connect:
@@ -62,6 +65,13 @@ def connect_binance(endpoint: VenueEndpoint) -> Connect:
 def connect_bybit(endpoint: BybitEndpoint) -> Connect:
     def connect(session: aiohttp.ClientSession, keys: Credentials, clock: Clock) -> VenueAdapter:
         return Bybit(session, endpoint, keys, clock=clock)
+
+    return connect
+
+
+def connect_okx(endpoint: OkxEndpoint) -> Connect:
+    def connect(session: aiohttp.ClientSession, keys: Credentials, clock: Clock) -> VenueAdapter:
+        return Okx(session, endpoint, keys, clock=clock)
 
     return connect
 
@@ -136,14 +146,39 @@ def _dcp(t: Table, common: Common) -> DmsSettings | None:
     return DmsSettings(window * 1000, refresh, disarm_on_shutdown=False)
 
 
+def _okx(t: Table, common: Common, trader_key: str) -> KindSettings:
+    endpoint = OkxEndpoint(common.base_url, request_timeout_s=common.request_timeout_s)
+    sub = t.text("trader_sub_account")
+    if not sub.isalnum():
+        raise t.fail("trader_sub_account", f"expected the sub-account's name, got {sub!r}")
+    trader = SubAccountRef(trader_key, sub_account=sub)
+    return KindSettings(connect_okx(endpoint), trader, _cancel_after(t))
+
+
+def _cancel_after(t: Table) -> DmsSettings | None:
+    """OKX's account-wide countdown (cancel-all-after), refreshed by the watchdog."""
+    key = "dms_timeout_s"
+    timeout = t.integer(key, 30, high=DMS_MAX_S)
+    if not timeout:
+        return None
+    if timeout < DMS_MIN_S:
+        raise t.fail(key, f"must be 0 (off) or >= {DMS_MIN_S} and <= {DMS_MAX_S}, got {timeout}")
+    refresh = t.optional_number("dms_refresh_s")
+    if refresh is not None and refresh >= timeout / 2:
+        raise t.fail("dms_refresh_s", f"must be under half the timeout, got {refresh!r}")
+    return DmsSettings(timeout * 1000, refresh, t.boolean("dms_disarm_on_shutdown", False))
+
+
 _BINANCE_KEYS = ("sapi_url", "trader_email", "dms_countdown_ms", "dms_refresh_s",
                  "dms_disarm_on_shutdown")  # fmt: skip
 _BYBIT_KEYS = ("trader_uid", "settle_coins", "dcp_window_s", "dcp_refresh_s")
+_OKX_KEYS = ("trader_sub_account", "dms_timeout_s", "dms_refresh_s", "dms_disarm_on_shutdown")
 
 KINDS: dict[str, VenueKind] = {
     kind.name: kind
     for kind in (
         VenueKind("binance_futures", frozenset(_BINANCE_KEYS), _binance, can_flatten=True),
         VenueKind("bybit", frozenset(_BYBIT_KEYS), _bybit, can_flatten=False),
+        VenueKind("okx", frozenset(_OKX_KEYS), _okx, can_flatten=False, needs_passphrase=True),
     )
 }

@@ -7,7 +7,7 @@ The key files are read here, once (their format and mode checked by
 
 ```toml
 [traders.venue]
-kind = "binance_futures"                     # or "bybit" (kinds.py: one entry per venue)
+kind = "binance_futures"                     # or "bybit", "okx" (kinds.py: one entry per venue)
 base_url = "https://fapi.binance.com"        # REST
 ws_url = "wss://fstream.binance.com"         # the private stream; omit to not follow it
 market_ws_url = "wss://fstream.binance.com"  # the public market stream; omit to not follow it
@@ -33,6 +33,11 @@ trader_uid = "100200300"                     # the trader's sub-account UID
 settle_coins = ["USDT", "USDC"]              # the linear books cancelled and listed
 dcp_window_s = 10                            # 3..300; 0 = off (arm without a venue switch)
 dcp_refresh_s = 3.0                          # default window / 3
+# okx only (its key files also hold the key's passphrase)
+trader_sub_account = "trader1"               # the trader's sub-account name
+dms_timeout_s = 30                           # cancel-all-after: 10..120; 0 = off
+dms_refresh_s = 10.0                         # default timeout / 3
+dms_disarm_on_shutdown = false
 ```
 """
 
@@ -117,8 +122,8 @@ def parse_venue_settings(table: Table, *, base: Path | None = None) -> VenueSett
         kind=kind.name,
         connect=parsed.connect,
         ws_url=ws_url,
-        account=_credentials(t, "account_credentials", base),
-        master=_credentials(t, "master_credentials", base),
+        account=_credentials(t, "account_credentials", base, passphrase=kind.needs_passphrase),
+        master=_credentials(t, "master_credentials", base, passphrase=kind.needs_passphrase),
         trader=parsed.trader,
         symbols=_symbols(t, "symbols"),
         dms=parsed.dms,
@@ -153,11 +158,19 @@ def _file(t: Table, key: str, base: Path | None) -> Path:
     return path
 
 
-def _credentials(t: Table, key: str, base: Path | None) -> Credentials:
+def _credentials(t: Table, key: str, base: Path | None, *, passphrase: bool) -> Credentials:
+    """The key file; its ``passphrase`` is required where the kind's keys have one (OKX) and
+    refused elsewhere (it would be a secret kept for nothing, or a file meant for OKX)."""
+    path = _file(t, key, base)
     try:
-        return load_credentials(_file(t, key, base))
+        credentials = load_credentials(path)
     except CredentialsError as exc:
         raise t.fail(key, str(exc)) from None
+    if passphrase and credentials.passphrase is None:
+        raise t.fail(key, f"{path}: passphrase: missing (required: this venue's keys have one)")
+    if not passphrase and credentials.passphrase is not None:
+        raise t.fail(key, f"{path}: passphrase: not used by this venue; remove it")
+    return credentials
 
 
 def _key_id(t: Table, key: str, base: Path | None) -> str:

@@ -78,7 +78,7 @@ def test_a_credentials_file_open_to_others_refuses_to_arm(files: dict[str, str])
     ("extra", "message"),
     [
         ("colour = 1", r"venue\.colour: unknown key \(allowed: account_credentials"),
-        ("kind = 'okx'", r"venue\.kind: must be one of binance_futures, bybit, got 'okx'$"),
+        ("kind = 'kraken'", r"venue\.kind: must be one of binance_futures, bybit, okx, got 'k"),
         ("reconcile_period_s = 0", r"venue\.reconcile_period_s: must be > 0, got 0$"),
         ("flatten = 'yes'", r"venue\.flatten: expected a boolean, got a string$"),
         (
@@ -195,3 +195,79 @@ def test_bybit_needs_the_trader_uid_and_a_private_stream_for_dcp(files: dict[str
     with pytest.raises(VenueConfigError, match=r"venue\.ws_url: required while dcp_window_s > 0"):
         parse(table)
     assert parse({**table, "dcp_window_s": 0}).ws_url is None
+
+
+@pytest.fixture
+def okx_files(files: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    for name in ("account", "master"):
+        path = tmp_path / f"okx-{name}"
+        path.write_text(f'api_key = "{name.upper()}KEY"\nsecret = "s"\npassphrase = "p-{name}"\n')
+        path.chmod(0o600)
+        files[name] = str(path)
+    return files
+
+
+def _okx(files: dict[str, str], extra: str = "") -> dict[str, object]:
+    table = _table(files, f'kind = "okx"\ntrader_sub_account = "trader1"\n{extra}')
+    del table["trader_email"]
+    return table
+
+
+def test_an_okx_table_names_the_key_by_sub_account_and_counts_down_in_seconds(
+    okx_files: dict[str, str],
+) -> None:
+    settings = parse(_okx(okx_files))
+    assert settings.kind == "okx"
+    assert settings.trader == SubAccountRef("TRADERKEY", sub_account="trader1")
+    assert (settings.account.passphrase, settings.master.passphrase) == ("p-account", "p-master")
+    assert settings.dms is not None
+    assert (settings.dms.countdown_ms, settings.dms.refresh_interval_s) == (30_000, 10.0)
+    assert parse(_okx(okx_files, "dms_timeout_s = 0")).dms is None
+    assert parse(_okx(okx_files, "dms_timeout_s = 120")).dms is not None
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "dms_timeout_s = 9",
+            r"venue\.dms_timeout_s: must be 0 \(off\) or >= 10 and <= 120, got 9$",
+        ),
+        ("dms_timeout_s = 121", r"venue\.dms_timeout_s: must be >= 0 and <= 120, got 121$"),
+        ("dms_refresh_s = 15", r"venue\.dms_refresh_s: must be under half the timeout, got 15\.0$"),
+        ("dms_countdown_ms = 5000", r"venue\.dms_countdown_ms: unknown key"),
+        ("trader_uid = '1'", r"venue\.trader_uid: unknown key"),
+        ("flatten = true", r"venue\.flatten: not available for kind 'okx'"),
+    ],
+)
+def test_bad_okx_values_name_their_key(okx_files: dict[str, str], extra: str, message: str) -> None:
+    with pytest.raises(VenueConfigError, match=message):
+        parse(_okx(okx_files, extra))
+
+
+def test_okx_needs_the_sub_account_and_a_passphrase_in_each_key_file(
+    okx_files: dict[str, str], files: dict[str, str], tmp_path: Path
+) -> None:
+    table = _okx(okx_files)
+    del table["trader_sub_account"]
+    with pytest.raises(VenueConfigError, match=r"venue\.trader_sub_account: missing"):
+        parse(table)
+    with pytest.raises(VenueConfigError, match=r"venue\.trader_sub_account: expected the sub"):
+        parse({**_okx(okx_files), "trader_sub_account": "trader 1"})
+    plain = tmp_path / "plain"
+    plain.write_text('api_key = "K"\nsecret = "s"\n')
+    plain.chmod(0o600)
+    with pytest.raises(
+        VenueConfigError,
+        match=r"^w\.toml: traders\[0\]\.venue\.master_credentials: .*plain: passphrase: missing",
+    ):
+        parse({**_okx(okx_files), "master_credentials": str(plain)})
+
+
+def test_a_passphrase_in_a_key_file_for_another_venue_is_refused(
+    okx_files: dict[str, str],
+) -> None:
+    with pytest.raises(
+        VenueConfigError, match=r"venue\.account_credentials: .*passphrase: not used by this venue"
+    ):
+        parse(_table(okx_files))

@@ -1,0 +1,233 @@
+"""OKX's private and public WebSocket messages, decoded into the events the other venues produce."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
+from tests.watchdog.wire import wait_until
+from watchdog.clock import FakeClock
+from watchdog.venues.credentials import Credentials
+from watchdog.venues.errors import VenueProtocolError
+from watchdog.venues.market_stream import OkxTickers, Tick
+from watchdog.venues.okx_stream import (
+    OkxPrivateStream,
+    OkxStreamConfig,
+    decode_private,
+    in_base_coin,
+)
+from watchdog.venues.user_events import AccountUpdate, OrderUpdate
+from watchdog.venues.user_stream import StreamConnected, StreamDisconnected, StreamItem
+
+
+def push(channel: str, *rows: Mapping[str, object]) -> bytes:
+    return orjson.dumps({"arg": {"channel": channel, "instType": "SWAP"}, "data": list(rows)})
+
+
+def order(**changes: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "instType": "SWAP", "instId": "BTC-USDT-SWAP", "ordId": "7", "clOrdId": "c7",
+        "side": "sell", "ordType": "limit", "state": "live", "px": "50000", "sz": "4",
+        "accFillSz": "0", "fillSz": "0", "fillPx": "", "fillTime": "", "reduceOnly": "false",
+        "pnl": "0", "uTime": "1700000000100", "cTime": "1700000000000",
+    }  # fmt: skip
+    row.update(changes)
+    return row
+
+
+def test_a_live_order_is_new_and_a_cancelled_one_canceled() -> None:
+    (new,) = decode_private(push("orders", order()))
+    assert isinstance(new, OrderUpdate)
+    assert (new.execution_type, new.status, new.order_id, new.side.value) == (
+        "NEW", "NEW", "7", "SELL",
+    )  # fmt: skip
+    (gone,) = decode_private(push("orders", order(state="canceled")))
+    assert isinstance(gone, OrderUpdate)
+    assert gone.status == "CANCELED"
+
+
+def test_a_fill_is_one_trade_with_its_own_size_and_price() -> None:
+    fill = order(state="partially_filled", fillSz="1", fillPx="50001", accFillSz="1",
+                 fillTime="1700000000090", pnl="0.5")  # fmt: skip
+    (trade,) = decode_private(push("orders", fill))
+    assert isinstance(trade, OrderUpdate)
+    assert (trade.execution_type, trade.status) == ("TRADE", "PARTIALLY_FILLED")
+    assert (trade.last_qty, trade.last_price, trade.realized_pnl) == (
+        Decimal(1), Decimal(50001), Decimal("0.5"),
+    )  # fmt: skip
+    assert trade.trade_time_ms == 1_700_000_000_090
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"state": "filled"}, "'filled' without a fill"),
+        ({"state": "live", "fillSz": "1", "fillPx": "1", "fillTime": "1"}, "a fill of 1"),
+        ({"instId": "BTC-USD-SWAP"}, "instId"),
+        ({"side": "Buy"}, "side"),
+    ],
+)
+def test_an_order_push_that_does_not_add_up_is_a_protocol_error(
+    changes: dict[str, object], why: str
+) -> None:
+    with pytest.raises(VenueProtocolError, match=why):
+        decode_private(push("orders", order(**changes)))
+
+
+def test_positions_and_the_account_become_account_updates() -> None:
+    pos = {"instId": "ETH-USDT-SWAP", "posSide": "net", "pos": "-2", "avgPx": "3000",
+           "upl": "1", "markPx": "2999", "uTime": "1700000000200"}  # fmt: skip
+    (positions,) = decode_private(push("positions", pos))
+    assert isinstance(positions, AccountUpdate)
+    assert positions.reason == "POSITION"
+    assert (positions.positions[0].symbol, positions.positions[0].qty) == ("ETHUSDT", Decimal(-2))
+    account = {"uTime": "1700000000300", "totalEq": "1",
+               "details": [{"ccy": "USDT", "cashBal": "1000", "eq": "1001"}]}  # fmt: skip
+    (wallet,) = decode_private(orjson.dumps({"arg": {"channel": "account"}, "data": [account]}))
+    assert isinstance(wallet, AccountUpdate)
+    assert (wallet.reason, wallet.balances[0].wallet) == ("WALLET", Decimal(1000))
+
+
+def test_replies_pongs_and_other_channels_carry_no_event() -> None:
+    assert decode_private(b"pong") == ()
+    assert decode_private(orjson.dumps({"event": "login", "code": "0", "msg": ""})) == ()
+    assert decode_private(push("balance_and_position", {})) == ()
+
+
+async def test_sizes_are_turned_from_contracts_into_the_base_coin() -> None:
+    async def value(symbol: str) -> Decimal:
+        return {"BTCUSDT": Decimal("0.01")}[symbol]
+
+    (event,) = decode_private(push("orders", order(accFillSz="1")))
+    scaled = await in_base_coin(event, value)
+    assert isinstance(scaled, OrderUpdate)
+    assert (scaled.orig_qty, scaled.cum_qty) == (Decimal("0.04"), Decimal("0.01"))
+
+
+def test_the_tickers_channel_subscribes_each_swap_and_reads_the_best_bid_and_ask() -> None:
+    wire = OkxTickers("ws://127.0.0.1:1/ws/v5/public", ["BTCUSDT", "ETHUSDT"])
+    (request,) = wire.requests()
+    assert orjson.loads(request) == {"op": "subscribe", "args": [
+        {"channel": "tickers", "instId": "BTC-USDT-SWAP"},
+        {"channel": "tickers", "instId": "ETH-USDT-SWAP"},
+    ]}  # fmt: skip
+    assert wire.ping() == b"ping"
+    tick = {"instId": "BTC-USDT-SWAP", "bidPx": "49999", "askPx": "50001", "ts": "17"}
+    message = orjson.dumps({"arg": {"channel": "tickers"}, "data": [tick]})
+    assert wire.decode(message) == Tick("BTCUSDT", 49999.0, 50001.0, 17)
+    assert wire.decode(b"pong") is None
+    assert wire.decode(orjson.dumps({"event": "subscribe", "arg": {}})) is None
+    with pytest.raises(VenueProtocolError, match="refused"):
+        wire.decode(orjson.dumps({"event": "error", "code": "60018", "msg": "bad"}))
+    with pytest.raises(VenueProtocolError, match=r"tickers\.data: empty"):
+        wire.decode(orjson.dumps({"arg": {}, "data": []}))
+
+
+# --- the follower on a local WebSocket server ------------------------------------------------
+
+KEY = Credentials("K" * 18, "S" * 32, passphrase="pass-phrase")
+
+
+async def value_of(symbol: str) -> Decimal:
+    return {"BTCUSDT": Decimal("0.01")}[symbol]
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def follower(port: int, items: list[StreamItem], **kw: float) -> OkxPrivateStream:
+    config = OkxStreamConfig(
+        f"ws://127.0.0.1:{port}/ws/v5/private", backoff_initial_s=0.01, backoff_max_s=0.05, **kw
+    )
+    return OkxPrivateStream(
+        KEY, config, items.append, value_of, clock=FakeClock(wall=1_700_000_000.0)
+    )
+
+
+async def answer_login_and_subscribe(ws: ServerConnection) -> list[dict[str, Any]]:
+    requests = []
+    for _ in ("login", "subscribe"):
+        request = orjson.loads(await ws.recv())
+        requests.append(request)
+        if request["op"] == "login":
+            await ws.send(orjson.dumps({"event": "login", "code": "0", "msg": ""}).decode())
+        else:
+            for arg in request["args"]:
+                await ws.send(orjson.dumps({"event": "subscribe", "arg": arg}).decode())
+    return requests
+
+
+async def test_the_follower_logs_in_subscribes_and_hands_on_orders_in_the_base_coin() -> None:
+    seen: list[list[dict[str, Any]]] = []
+
+    async def venue(ws: ServerConnection) -> None:
+        seen.append(await answer_login_and_subscribe(ws))
+        await ws.send(push("orders", order()).decode())
+        await ws.wait_closed()
+
+    async with serve(venue, "127.0.0.1", 0) as server:
+        items: list[StreamItem] = []
+        task = asyncio.create_task(follower(server.sockets[0].getsockname()[1], items).run())
+        await wait_until(lambda: len(items) >= 2)
+        await stop(task)
+    login, subscribe = seen[0]
+    (args,) = login["args"]
+    message = b"1700000000GET/users/self/verify"
+    digest = hmac.new(KEY.secret.encode(), message, hashlib.sha256).digest()
+    assert args == {"apiKey": KEY.api_key, "passphrase": "pass-phrase", "timestamp": "1700000000",
+                    "sign": base64.b64encode(digest).decode()}  # fmt: skip
+    assert [a["channel"] for a in subscribe["args"]] == ["orders", "positions", "account"]
+    connected, update = items[:2]
+    assert isinstance(connected, StreamConnected)
+    assert isinstance(update, OrderUpdate)
+    assert update.orig_qty == Decimal("0.04")
+
+
+async def test_a_refused_login_is_a_disconnect_naming_it_and_never_a_connect() -> None:
+    async def venue(ws: ServerConnection) -> None:
+        await ws.recv()
+        await ws.send(
+            orjson.dumps({"event": "error", "code": "60009", "msg": "Login failed."}).decode()
+        )
+        await ws.wait_closed()
+
+    async with serve(venue, "127.0.0.1", 0) as server:
+        items: list[StreamItem] = []
+        task = asyncio.create_task(follower(server.sockets[0].getsockname()[1], items).run())
+        await wait_until(lambda: len(items) >= 2)
+        await stop(task)
+    assert not any(isinstance(i, StreamConnected) for i in items)
+    first = items[0]
+    assert isinstance(first, StreamDisconnected)
+    assert "KeyRefused" in first.reason
+    assert "60009" in first.reason
+
+
+async def test_a_stalled_stream_is_seen_by_its_missing_pong_and_reconnected() -> None:
+    connections: list[ServerConnection] = []
+
+    async def silent(ws: ServerConnection) -> None:
+        connections.append(ws)
+        await answer_login_and_subscribe(ws)
+        await ws.wait_closed()  # open, and silent: not even a pong
+
+    async with serve(silent, "127.0.0.1", 0) as server:
+        items: list[StreamItem] = []
+        port = server.sockets[0].getsockname()[1]
+        task = asyncio.create_task(follower(port, items, ping_interval_s=0.2).run())
+        await wait_until(lambda: len(connections) >= 2)
+        await stop(task)
+    (down, *_) = [i for i in items if isinstance(i, StreamDisconnected)]
+    assert "stalled" in down.reason
