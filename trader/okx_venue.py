@@ -7,8 +7,8 @@ are ``watchdog.venues.rest``'s. What is the trader's own here: order entry, and 
 - **Sizes.** OKX counts swaps in contracts (``sz``, ``accFillSz``, ``pos``), each the
   instrument's ``ctVal`` x ``ctMult`` of the base coin; the trader counts in the base coin, as
   on every venue. ``Contracts`` is the one place that converts, both ways, from the values the
-  venue lists (``/api/v5/public/instruments``, read once, before the first order): an amount
-  that is not a whole multiple of a step is refused before anything is sent, never rounded.
+  venue lists (``/api/v5/public/instruments``, read once, before the first order): a size the
+  contract value does not divide exactly is refused before anything is sent, never rounded.
 - **New orders** are post-only limit orders (``ordType=post_only``) with the client id as
   ``clOrdId`` (letters and digits, at most 32: ``trader.orders.ClientIds.alphanumeric``). OKX
   answers with the ids alone: the order is reported ``NEW``, reconciliation reads how it ended.
@@ -77,17 +77,20 @@ class Contracts:
         return found
 
     def to_contracts(self, symbol: str, qty: str) -> str:
-        """``qty`` of the base coin as OKX's ``sz``; a fraction of a contract is refused."""
+        """``qty`` of the base coin as OKX's ``sz`` (contracts, a fraction where the instrument's
+        lot allows: the venue judges its lot). A size the contract value does not divide exactly
+        is refused, never rounded: a rounded size is another order than the one decided."""
         value = self.value(symbol)
         try:
-            contracts = Decimal(qty) / value
+            base = Decimal(qty)
+            contracts = base / value
         except InvalidOperation:
             raise VenueRejected(0, f"{symbol}: quantity {qty!r} is not a number") from None
-        if contracts <= 0 or contracts != contracts.to_integral_value():
+        if not base.is_finite() or base <= 0 or contracts * value != base:
             raise VenueRejected(
-                0, f"{symbol}: {qty} is not a whole number of contracts of {value} (nothing sent)"
+                0, f"{symbol}: {qty} is no exact number of contracts of {value} (nothing sent)"
             )
-        return str(contracts.quantize(Decimal(1)))
+        return f"{contracts.normalize():f}"
 
     def to_base(self, symbol: str, contracts: Decimal) -> Decimal:
         return contracts * self.value(symbol)
