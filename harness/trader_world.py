@@ -126,7 +126,8 @@ class World:
         (root / "limits.toml").write_text(LIMITS)
         creds = root / "venue.key"
         trader_key = self.sim.trader_key
-        creds.write_text(credentials_toml(trader_key.api_key, trader_key.secret))
+        passphrase = trader_key.passphrase if venue == "okx" else None  # OKX's alone
+        creds.write_text(credentials_toml(trader_key.api_key, trader_key.secret, passphrase))
         creds.chmod(0o600)
         (root / "watchdog.toml").write_text(WATCHDOG)
         self.watchdog: Child | None = None
@@ -224,4 +225,5 @@ def default_sim() -> SimConfig:
         weight_per_minute=1_000_000,
         bybit_orders_per_s=200,
         bybit_ip_per_5s=20_000,
+        okx_orders_per_2s=400,
     )
