@@ -20,7 +20,7 @@ from harness.configs import (
     TraderConfig,
     WatchdogConfig,
     WatchedTrader,
-    credentials_toml,
+    venue_credentials_toml,
 )
 from harness.control import parse_metrics
 from harness.procs import REPO, Child, start_module, stop_all, wait_ready_file
@@ -126,8 +126,11 @@ class World:
         (root / "limits.toml").write_text(LIMITS)
         creds = root / "venue.key"
         trader_key = self.sim.trader_key
-        passphrase = trader_key.passphrase if venue == "okx" else None  # OKX's alone
-        creds.write_text(credentials_toml(trader_key.api_key, trader_key.secret, passphrase))
+        creds.write_text(
+            venue_credentials_toml(
+                venue, trader_key.api_key, trader_key.secret, trader_key.passphrase
+            )
+        )
         creds.chmod(0o600)
         (root / "watchdog.toml").write_text(WATCHDOG)
         self.watchdog: Child | None = None
