@@ -193,6 +193,7 @@ class OkxClient(SignedClient):
     def __init__(self, base_url: str, api_key: str, secret: str, passphrase: str) -> None:
         super().__init__(base_url, api_key, secret)
         self._passphrase = passphrase
+        self._contract_values: dict[str, Decimal] = {}  # read once per instrument
 
     def request(self, method: str, path: str, body: dict[str, str] | None = None) -> Answer:
         text = "" if body is None else json.dumps(body)
@@ -232,14 +233,19 @@ class OkxClient(SignedClient):
         return self.request("GET", "/api/v5/account/balance")
 
     def _contracts(self, instrument: str, qty: str) -> str:
+        value = self._contract_values.get(instrument)
+        if value is None:
+            value = self._contract_values[instrument] = self._contract_value(instrument)
+        return f"{(Decimal(qty) / value).normalize():f}"
+
+    def _contract_value(self, instrument: str) -> Decimal:
         path = f"/api/v5/public/instruments?instType=SWAP&instId={instrument}"
         status, raw = self._send("GET", path, {})
         try:
             [row] = json.loads(raw)["data"]
-            value = Decimal(row["ctVal"]) * Decimal(row["ctMult"])
+            return Decimal(row["ctVal"]) * Decimal(row["ctMult"])
         except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
             raise DemoError(f"venue GET {path}: no contract value (HTTP {status}): {exc}") from None
-        return str((Decimal(qty) / value).to_integral_value())
 
 
 def _okx_code(payload: object) -> int | None:

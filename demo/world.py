@@ -105,10 +105,11 @@ class World:
         """The trader's key for the trader; the watchdog's own two keys and the trader's key
         id (no secret) for the watchdog; one HMAC key both share for telemetry."""
         keys = self.keys
-        _write(self.root / "trader-venue.cred", configs.credentials_toml(keys.trader))
-        _write(self.root / "watchdog-account.cred", configs.credentials_toml(keys.watchdog))
-        _write(self.root / "watchdog-master.cred", configs.credentials_toml(keys.master))
-        trader_id = configs.credentials_toml(keys.trader, with_secret=False)
+        venue = self.venue
+        _write(self.root / "trader-venue.cred", configs.credentials_toml(keys.trader, venue))
+        _write(self.root / "watchdog-account.cred", configs.credentials_toml(keys.watchdog, venue))
+        _write(self.root / "watchdog-master.cred", configs.credentials_toml(keys.master, venue))
+        trader_id = configs.credentials_toml(keys.trader, venue, with_secret=False)
         _write(self.root / "trader-key-id", trader_id)
         _write(self.root / "trader-hmac.key", secrets.token_hex(32))
         _write(self.root / "limits.toml", self.limits, 0o644)
@@ -248,7 +249,8 @@ class World:
 
     def trader_client(self) -> BinanceClient | BybitClient | OkxClient:
         key = self.keys.trader
-        return signed_client(self.venue, self._require_sim().base_url, key.api_key, key.secret)
+        base_url = self._require_sim().base_url
+        return signed_client(self.venue, base_url, key.api_key, key.secret, key.passphrase)
 
     def open_orders(self) -> list[dict[str, Any]]:
         return self.admin.open_orders(configs.TRADER_ACCOUNT)

@@ -89,6 +89,8 @@ def trader_config(sim: SimProcess, root: Path) -> TraderConfig:
         cpus=(),
         metrics_host=None,
         venue_kind=VENUE_KIND[sim.venue],
+        # OKX allows 10 account reads (balance, positions) per 2 s per account.
+        reconcile_interval_s=0.5 if sim.venue == "okx" else 0.2,
     )
 
 
