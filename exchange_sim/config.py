@@ -114,6 +114,8 @@ class SimConfig:
     # Bybit cuts a private socket that neither pinged nor was sent anything for this long
     # (its documented default, 10 minutes; a client may ask for 30 s..10 min: max_active_time)
     bybit_private_idle_s: float = 600.0
+    # OKX closes a WebSocket it has sent nothing on for this long (its documented 30 s)
+    okx_ws_idle_s: float = 30.0
 
 
 class _Table:
@@ -402,6 +404,7 @@ def parse_config(text: str, source: str, base: Path | None = None) -> SimConfig:
         journal_size=root.integer("journal_size", 200_000, 100, 10_000_000),
         dcp_enabled=root.flag("dcp_enabled", True),
         bybit_private_idle_s=root.number("bybit_private_idle_s", 600.0, 0.05, 3600.0),
+        okx_ws_idle_s=root.number("okx_ws_idle_s", 30.0, 0.05, 3600.0),
     )
     root.done()
     _check_whole(cfg, source)
@@ -450,6 +453,7 @@ listen_key_validity_s = 3600
 countdown_check_ms = 10
 dcp_enabled = true
 bybit_private_idle_s = 600
+okx_ws_idle_s = 30
 
 [market]
 model = "random_walk"

@@ -133,6 +133,7 @@ class SimConfig:
     okx_orders_per_2s: int = 60
     dcp_enabled: bool = True
     bybit_private_idle_s: float = 600.0
+    okx_ws_idle_s: float = 30.0
 
     def to_toml(self) -> str:
         q = json.dumps  # a JSON string literal is a valid TOML basic string
@@ -142,6 +143,7 @@ class SimConfig:
             f"journal_size = {self.journal_size}",
             f"dcp_enabled = {'true' if self.dcp_enabled else 'false'}",
             f"bybit_private_idle_s = {self.bybit_private_idle_s}",
+            f"okx_ws_idle_s = {self.okx_ws_idle_s}",
             "[market]",
             f"seed = {self.seed}",
             f"book_ticker_hz = {self.book_ticker_hz}",
@@ -692,7 +694,7 @@ class SimProcess:
         return VENUE_KIND[self.venue]
 
     def uid(self, account: str) -> str:
-        """The Bybit front's UID of ``account``."""
+        """The Bybit and OKX fronts' UID of ``account``."""
         return bybit_uid([a.name for a in self.config.accounts], account)
 
     def venue_link(self, account: str, **fields: Any) -> VenueLink:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from harness.configs import (
     ETHUSDT_QUOTE,
     HeartbeatLimits,
@@ -38,6 +40,22 @@ def test_a_key_without_a_value_is_left_out_and_strings_are_escaped() -> None:
 def test_a_credential_file_without_a_secret_names_only_the_key() -> None:
     assert tomllib.loads(credentials_toml("K")) == {"api_key": "K"}
     assert tomllib.loads(credentials_toml("K", "S")) == {"api_key": "K", "secret": "S"}
+    with_passphrase = credentials_toml("K", "S", "P4ssphrase")
+    assert tomllib.loads(with_passphrase) == {
+        "api_key": "K",
+        "secret": "S",
+        "passphrase": "P4ssphrase",
+    }
+
+
+def test_an_okx_link_names_the_trader_sub_account_and_only_its_own_keys() -> None:
+    with pytest.raises(ValueError, match="trader_sub_account"):
+        VenueLink("http://127.0.0.1:1", "ws://127.0.0.1:1", kind="okx")
+    link = VenueLink("http://h:1", "ws://h:1/ws/v5/private", kind="okx", trader_sub_account="t1",
+                     trader_email="ignored@sub.sim", trader_uid="1", dcp_window_s=10)  # fmt: skip
+    venue = tomllib.loads(link.to_toml())["traders"]["venue"]
+    assert (venue["kind"], venue["trader_sub_account"]) == ("okx", "t1")
+    assert not {"trader_email", "trader_uid", "dms_countdown_ms", "dcp_window_s"} & set(venue)
 
 
 def test_the_daemon_reads_inline_limits_rules_the_kill_group_and_the_venue(tmp_path: Path) -> None:

@@ -83,9 +83,14 @@ def signature_valid(secret: str, payload: str, signature: str) -> bool:
 def parse_int(values: dict[str, str], name: str) -> int:
     """A mandatory integer parameter, or -1102 naming it."""
     raw = values.get(name, "")
-    if not raw or len(raw) > 20 or not (raw.isdigit() or (raw[0] == "-" and raw[1:].isdigit())):
+    if not raw or len(raw) > 20 or not (digits(raw) or (raw[0] == "-" and digits(raw[1:]))):
         raise codes.mandatory(name)
     return int(raw)
+
+
+def digits(raw: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
+    return raw.isascii() and raw.isdigit()
 
 
 def check_timestamp(values: dict[str, str], now_ms: int, max_window_ms: int) -> None:

@@ -66,7 +66,7 @@ class Ctx:
             raise codes.params("orderId or orderLinkId is required")
         if raw_id is None:
             return None, link_id
-        if not raw_id.isdigit() or len(raw_id) > 19:
+        if not auth.digits(raw_id) or len(raw_id) > 19:
             raise codes.order_not_found()
         return int(raw_id), link_id
 
@@ -86,9 +86,9 @@ class Ctx:
 
     def page(self) -> tuple[int, int]:
         limit_raw, cursor = self.params.get("limit", str(PAGE_DEFAULT)), self.params.get("cursor")
-        if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= PAGE_MAX:
+        if not auth.digits(limit_raw) or not 1 <= int(limit_raw) <= PAGE_MAX:
             raise codes.params(f"limit must be in [1, {PAGE_MAX}]")
-        if cursor is not None and (not cursor.isdigit() or len(cursor) > 9):
+        if cursor is not None and (not auth.digits(cursor) or len(cursor) > 9):
             raise codes.params("cursor invalid")
         return int(limit_raw), int(cursor or 0)
 
@@ -268,7 +268,7 @@ def _set_dcp(ctx: Ctx) -> Any:
     if product not in dcp.PRODUCTS:
         raise codes.params("product must be OPTIONS, DERIVATIVES or SPOT")
     raw = ctx.params["timeWindow"]
-    if not raw.isdigit() or not 3 <= int(raw) <= 300:
+    if not auth.digits(raw) or not 3 <= int(raw) <= 300:
         raise codes.params("timeWindow must be an integer in [3, 300]")
     ctx.front.dcp.set_window(ctx.account, product, int(raw))
     return {}

@@ -30,6 +30,11 @@ def sign(secret: str, text: str) -> str:
     return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
+def digits(raw: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
+    return raw.isascii() and raw.isdigit()
+
+
 def signature_valid(secret: str, text: str, signature: str) -> bool:
     """Constant-time; a non-ASCII signature is simply wrong (``compare_digest`` would raise)."""
     if not signature.isascii():
@@ -42,7 +47,7 @@ def signed_text(timestamp: str, api_key: str, recv_window: str | None, payload: 
 
 
 def _int(raw: str, what: str) -> int:
-    if not raw or len(raw) > 20 or not raw.isdigit():
+    if not raw or len(raw) > 20 or not digits(raw):
         raise codes.params(f"{what} must be an integer")
     return int(raw)
 

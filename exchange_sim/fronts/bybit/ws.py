@@ -199,7 +199,7 @@ def _auth(sim: Sim, session: _Session, req_id: Any, args: list[Any]) -> None:
     if key is None or key.deleted:
         session.reply("auth", req_id, False, "Invalid apikey")
         return
-    if not expires_raw.isdigit() or len(expires_raw) > 16 or int(expires_raw) <= sim.now_ms():
+    if not auth.digits(expires_raw) or len(expires_raw) > 16 or int(expires_raw) <= sim.now_ms():
         session.reply("auth", req_id, False, "Params Error: expires must be in the future")
         return
     if not auth.ws_auth_valid(key.config.secret, int(expires_raw), signature):

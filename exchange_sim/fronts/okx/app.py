@@ -83,7 +83,7 @@ class Ctx:
         return found
 
     def inst_type(self, required: bool) -> bool:
-        """Whether the calls asks about swaps (another known instType lists nothing here)."""
+        """Whether the call asks about swaps (another known instType lists nothing here)."""
         raw = self.params.get("instType")
         if raw is None:
             if required:
@@ -127,7 +127,7 @@ def _order_ref(values: dict[str, str]) -> tuple[int | None, str | None]:
         raise codes.order_ref_required()
     if raw_id is None:
         return None, cid
-    if not raw_id.isdigit() or len(raw_id) > 19:
+    if not auth.digits(raw_id) or len(raw_id) > 19:
         return 0, None
     return int(raw_id), None
 
@@ -164,7 +164,7 @@ def _tickers(ctx: Ctx) -> list[Any]:
 def _books(ctx: Ctx) -> list[Any]:
     c = ctx.contract()
     raw = ctx.params.get("sz", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 400:
+    if not auth.digits(raw) or not 1 <= int(raw) <= 400:
         raise codes.param("sz")
     quote = ctx.sim.engine.quotes[c.sym.symbol]
     return [wire.book_record(c, quote, ctx.sim.config.market, int(raw), ctx.now_ms)]
@@ -319,14 +319,14 @@ def _page(ctx: Ctx, orders: list[Order]) -> list[Order]:
     """Newest first; ``after`` (an ordId): older ones, ``before``: newer ones, at most ``limit``
     (100) of them, the nearest to the cursor."""
     raw_limit = ctx.params.get("limit", str(PAGE_MAX))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= PAGE_MAX:
+    if not auth.digits(raw_limit) or not 1 <= int(raw_limit) <= PAGE_MAX:
         raise codes.param("limit")
     limit = int(raw_limit)
     cursors: dict[str, int] = {}
     for name in ("after", "before"):
         raw = ctx.params.get(name)
         if raw:
-            if not raw.isdigit() or len(raw) > 19:
+            if not auth.digits(raw) or len(raw) > 19:
                 raise codes.param(name)
             cursors[name] = int(raw)
     orders.sort(key=lambda o: o.order_id, reverse=True)
@@ -378,7 +378,7 @@ def _cancel_after(ctx: Ctx) -> list[Any]:
     timer is not simulated."""
     raw = ctx.params["timeOut"]
     low, high = CANCEL_AFTER_S
-    if not raw.isdigit() or len(raw) > 4 or (int(raw) != 0 and not low <= int(raw) <= high):
+    if not auth.digits(raw) or len(raw) > 4 or (int(raw) != 0 and not low <= int(raw) <= high):
         raise codes.param("timeOut")
     if ctx.params.get("tag"):
         raise codes.param("tag")

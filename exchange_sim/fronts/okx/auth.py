@@ -37,6 +37,11 @@ def sign(secret: str, text: str) -> str:
     return base64.b64encode(digest).decode()
 
 
+def digits(raw: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
+    return raw.isascii() and raw.isdigit()
+
+
 def signature_valid(secret: str, text: str, signature: str) -> bool:
     """Constant-time; a non-ASCII signature is simply wrong (``compare_digest`` would raise)."""
     if not signature.isascii():

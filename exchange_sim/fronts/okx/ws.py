@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from typing import Any
 
 import orjson
@@ -26,7 +25,6 @@ MAX_MSG = 64 * 1024
 PUBLIC_CHANNELS = ("tickers", "bbo-tbt")
 PRIVATE_CHANNELS = ("orders", "positions", "account")
 INST_TYPES = ("SWAP", "ANY")
-_conn_ids = itertools.count(0xA4D3AE55)
 INSTRUMENTS = web.AppKey("okx_instruments", Instruments)
 
 
@@ -53,7 +51,7 @@ class _Session:
     def __init__(self, conn: Conn, private: bool) -> None:
         self.conn = conn
         self.private = private
-        self.conn_id = f"{next(_conn_ids):08x}"
+        self.conn_id = f"{id(conn) & 0xFFFFFFFF:08x}"  # unique while the connection lives
         self.key: Key | None = None
         self.channel: Channel | None = None
 
@@ -82,23 +80,42 @@ async def _serve(request: web.Request, private: bool) -> web.StreamResponse:
     await ws.prepare(request)
     kind = "user" if private else "market"
     conn = Conn(ws=ws, kind=kind, combined=False, topics=set() if private else None)
+    conn.sent_at = asyncio.get_running_loop().time()
     session = _Session(conn, private)
     sim.hub.add(conn)
     _note(sim, "ws_open", None, f"{kind} {request.path_qs[:120]}")
     try:
         async with asyncio.TaskGroup() as tg:
-            writer = tg.create_task(write_loop(conn, request))
+            helpers = [
+                tg.create_task(write_loop(conn, request)),
+                tg.create_task(_cut_when_idle(sim, conn, sim.config.okx_ws_idle_s)),
+            ]
             await _read_loop(sim, request, session)
             conn.done = True
             conn.wake.set()
-            if not writer.done():
-                writer.cancel()
+            for task in helpers:
+                if not task.done():
+                    task.cancel()
     finally:
         sim.hub.remove(conn)
         if session.channel is not None and session.channel.token in sim.channels:
             sim.close_channel(session.channel, "connection closed")
         _note(sim, "ws_close", None, f"{kind} {request.path_qs[:120]} code={ws.close_code}")
     return ws
+
+
+async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
+    """OKX closes a connection it has sent nothing on for 30 s (no subscription, no push, no
+    pong): a client that goes quiet must ``ping``. A stalled stream is not cut: a stall is a
+    venue gone silent, not one that hangs up."""
+    loop = asyncio.get_running_loop()
+    while not conn.done:
+        remaining = conn.sent_at + idle_s - loop.time()
+        if remaining <= 0 and conn.kind not in sim.faults.stalled:
+            sim.hub.close([conn], 1000, "idle: nothing sent")
+            _note(sim, "ws_idle_cut", None, f"{conn.kind} after {idle_s}s")
+            return
+        await asyncio.sleep(remaining if remaining > 0 else min(idle_s, 1.0))
 
 
 def _note(sim: Sim, what: str, account: str | None, detail: str) -> None:
@@ -133,17 +150,17 @@ def _on_request(sim: Sim, request: web.Request, session: _Session, text: str) ->
         session.error(60012, f"Invalid request: {text[:64]}")
         return
     op, args = req["op"], req.get("args")
-    if not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args):
+    ops = ("login", "subscribe", "unsubscribe") if session.private else ("subscribe", "unsubscribe")
+    if op not in ops:
+        session.error(60019, f"Invalid op: {op[:32]}")
+    elif not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args):
         session.error(60013, f"Invalid args: {str(args)[:64]}")
-    elif op == "login" and session.private:
+    elif op == "login":
         _login(sim, request, session, args[0])
-    elif op in ("subscribe", "unsubscribe"):
-        if session.private:
-            _private_subscribe(sim, session, op, args)
-        else:
-            _public_subscribe(sim, request, session, op, args)
+    elif session.private:
+        _private_subscribe(sim, session, op, args)
     else:
-        session.error(60012, f"Invalid request: {text[:64]}")
+        _public_subscribe(sim, request, session, op, args)
 
 
 def _login(sim: Sim, request: web.Request, session: _Session, arg: dict[str, Any]) -> None:
@@ -178,7 +195,7 @@ def _login_failure(
         return 60005, "Invalid OK-ACCESS-KEY"
     if passphrase != key.config.passphrase:
         return 60024, "Wrong passphrase"
-    if not stamp.isdigit() or len(stamp) > 12:
+    if not auth.digits(stamp) or len(stamp) > 12:
         return 60004, "Invalid timestamp"
     if abs(int(stamp) * 1000 - sim.now_ms()) > auth.MAX_SKEW_MS:
         return 60006, "Timestamp request expired"

@@ -184,3 +184,15 @@ async def test_a_non_ascii_signature_is_refused_with_1022_and_journaled(venue: V
     assert [(e["endpoint"], e["status"], e["code"]) for e in entries] == [
         ("GET /fapi/v1/openOrders", 400, -1022)
     ]
+
+
+async def test_a_non_ascii_digit_is_not_an_integer(venue: VenueClient) -> None:
+    """ "²" is a digit to str.isdigit() but no number to int(): a named error, never a 500."""
+    key = venue.sim.trader_key
+    query = venue.signed("GET", "/fapi/v1/order", key, {"symbol": "BTCUSDT", "orderId": "\u00b2"})
+    reply = await query
+    assert (reply.status, reply.code) == (400, -1102)
+    stamp = await venue.raw(
+        "GET", "/fapi/v1/openOrders", "timestamp=%C2%B2&signature=00", api_key=key.api_key
+    )
+    assert (stamp.status, stamp.code) == (400, -1102)

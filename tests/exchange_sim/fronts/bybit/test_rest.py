@@ -289,3 +289,17 @@ async def test_realtime_shows_recent_closed_orders_with_open_only_1(bybit: Bybit
         "/v5/order/realtime", key, category="linear", settleCoin="USDT", openOnly=7
     )
     assert bad.code == 10001
+
+
+async def test_a_non_ascii_digit_is_not_a_number(bybit: BybitClient) -> None:
+    """ "²" is a digit to str.isdigit() but no number to int(): a named error, never a 500."""
+    key = bybit.sim.trader_key
+    cancel = await bybit.post(
+        "/v5/order/cancel", key, category="linear", symbol="BTCUSDT", orderId="\u00b2"
+    )
+    assert (cancel.status, cancel.code) == (200, 110001)
+    page = await bybit.get("/v5/order/realtime", key, category="linear", settleCoin="USDT",
+                           limit="\u00b2")  # fmt: skip
+    assert (page.status, page.code) == (200, 10001)
+    window = await bybit.post("/v5/order/disconnected-cancel-all", key, timeWindow="\u00b2")
+    assert (window.status, window.code) == (200, 10001)

@@ -91,6 +91,8 @@ async def test_private_auth_is_checked_before_any_topic(bybit_sim: SimProcess) -
         assert (await _op(ws, op="auth", args=expired))["success"] is False
         non_ascii = [key.api_key, now_ms() + 5000, "é"]
         assert (await _op(ws, op="auth", args=non_ascii))["success"] is False
+        not_a_number = [key.api_key, "\u00b2", "0" * 64]  # a digit to str.isdigit() only
+        assert (await _op(ws, op="auth", args=not_a_number))["success"] is False
         ok = await _op(ws, op="auth", req_id="a", args=_auth_args(key))
         assert (ok["success"], ok["op"]) == (True, "auth")
         pong = await _op(ws, op="ping", req_id="p")

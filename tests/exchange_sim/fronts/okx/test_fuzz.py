@@ -38,7 +38,7 @@ routes = st.sampled_from(ROUTES)
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=40),
     st.sampled_from(["BTC-USDT-SWAP", "SWAP", "cross", "buy", "limit", "market", "1", "0.1",
-                     "50000", "10", "0", "-1", "1e3", "NaN"]),
+                     "50000", "10", "0", "-1", "1e3", "NaN", "\u00b2", "\u0663"]),
 )  # fmt: skip
 fields = st.sampled_from(
     ["instId", "instType", "tdMode", "side", "ordType", "sz", "px", "ordId", "clOrdId",

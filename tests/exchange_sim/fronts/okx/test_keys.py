@@ -25,6 +25,10 @@ async def test_the_master_lists_a_sub_accounts_keys(okx: OkxClient) -> None:
     }
     [config] = (await okx.get("/api/v5/account/config", sim.master_key)).data
     assert (config["ip"], config["perm"], config["type"]) == ("127.0.0.1", "read_only,trade", "0")
+    [trader] = (await okx.get("/api/v5/account/config", sim.trader_key)).data
+    ids = (trader["uid"], trader["mainUid"], trader["type"])
+    assert ids == (sim.uid("trader1"), sim.uid("master"), "1")
+    assert (trader["ip"], trader["label"], trader["posMode"]) == ("", "trader", "net_mode")
 
 
 async def test_a_deleted_key_is_refused_from_then_on(okx: OkxClient) -> None:

@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+import pytest
 
-from harness.sim import SimConfig, SimProcess
+from harness.sim import NEW_ORDER_ENDPOINT, OrderRefused, SimConfig, SimProcess
 from tests.exchange_sim.fronts.okx.client import BTC, ETH, OkxClient, Reply
 
 
@@ -257,3 +258,32 @@ async def test_the_admin_faults_answer_in_okx_words(okx: OkxClient) -> None:
     assert (failed.status, failed.code) == (503, "50001")
     assert (await okx.get("/api/v5/account/balance", key)).code == "0"
     assert sim.admin.open_orders("trader1") == []
+
+
+async def test_a_non_ascii_digit_is_not_a_number(okx: OkxClient) -> None:
+    """ "²" is a digit to str.isdigit() but no number to int(): a named error, never a 500."""
+    key = okx.sim.trader_key
+    order = await okx.get("/api/v5/trade/order", key, instId=BTC, ordId="\u00b2")
+    assert (order.status, order.code) == (200, "51603")
+    page = await okx.get("/api/v5/trade/orders-pending", key, limit="\u00b2")
+    assert (page.status, page.code) == (400, "51000")
+    book = await okx.get("/api/v5/market/books", instId=BTC, sz="\u00b2")
+    assert (book.status, book.code) == (400, "51000")
+    after = await okx.post("/api/v5/trade/cancel-all-after", key, {"timeOut": "\u00b2"})
+    assert (after.status, after.code) == (400, "51000")
+
+
+def test_the_harness_speaks_okx_for_orders_links_and_journal_names(okx_sim: SimProcess) -> None:
+    order_id = okx_sim.place_order(okx_sim.trader_key, "BTCUSDT", "BUY", "0.02", "50000")
+    [order] = okx_sim.admin.open_orders("trader1")
+    assert (str(order["orderId"]), order["origQty"]) == (order_id, "0.02")  # base, not contracts
+    with pytest.raises(OrderRefused) as refused:
+        okx_sim.place_order(okx_sim.trader_key, "BTCUSDT", "BUY", "50", "50000")
+    assert refused.value.answer["data"][0]["sCode"] == "51008"
+    assert not refused.value.rate_limited
+    entry = okx_sim.admin.wait_for_journal(lambda e: e["endpoint"] == NEW_ORDER_ENDPOINT["okx"])
+    assert entry["detail"] == f"BTCUSDT orderId={order_id} NEW"
+    link = okx_sim.venue_link("trader1")
+    assert (link.kind, link.trader_sub_account, link.ws_url) == (
+        "okx", "trader1", f"{okx_sim.ws_url}/ws/v5/private")  # fmt: skip
+    assert okx_sim.market_ws_url == f"{okx_sim.ws_url}/ws/v5/public"

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
 
-from harness.sim import SimKey, SimProcess, okx_sign
+from harness.sim import SimConfig, SimKey, SimProcess, okx_sign
 from tests.exchange_sim.fronts.okx.client import BTC, OkxClient
 
 RECV_S = 10.0
@@ -62,6 +63,10 @@ async def test_public_channels_answer_then_follow_the_market(okx_sim: SimProcess
             jumped["ask"], BTC)  # fmt: skip
         bad = await _op(ws, "subscribe", {"channel": "tickers", "instId": "NOPE-USDT-SWAP"})
         assert (bad["event"], bad["code"]) == ("error", "60018")
+        login = await _op(ws, "login", _login(okx_sim.watchdog_key))
+        assert (login["event"], login["code"]) == ("error", "60019")  # public: no login op
+        await ws.send("{not json")
+        assert (await _recv(ws))["code"] == "60012"
         gone = await _op(ws, "unsubscribe", {"channel": "tickers", "instId": BTC})
         assert gone["event"] == "unsubscribe"
         await ws.send("ping")
@@ -93,6 +98,7 @@ async def test_a_stalled_market_answers_nothing_until_it_resumes(okx_sim: SimPro
         ({"passphrase": "NotTheOne1"}, "60024"),
         ({"apiKey": "Z" * 64}, "60005"),
         ({"timestamp": "soon"}, "60004"),
+        ({"timestamp": "\u00b2"}, "60004"),  # a digit to str.isdigit(), no number to int()
     ],
 )
 async def test_a_bad_login_is_refused_with_its_code(
@@ -174,3 +180,52 @@ async def test_a_stalled_user_stream_holds_back_order_pushes(okx: OkxClient) -> 
             assert first["data"][0]["clOrdId"] == "seen"
         finally:
             sim.admin.streams("resume", "user")
+
+
+@pytest.mark.parametrize(("action", "closed_code"), [("close", 1001), ("reset", None)])
+async def test_the_admin_drops_okx_streams_like_any_other(
+    okx_sim: SimProcess, action: str, closed_code: int | None
+) -> None:
+    async with (
+        websockets.connect(f"{okx_sim.ws_url}/ws/v5/public") as market,
+        websockets.connect(f"{okx_sim.ws_url}/ws/v5/private") as user,
+    ):
+        await _op(market, "subscribe", {"channel": "tickers", "instId": BTC})
+        assert (await _op(user, "login", _login(okx_sim.watchdog_key)))["code"] == "0"
+        assert okx_sim.admin.streams(action, "all") == 2
+        for ws in (market, user):
+            with pytest.raises(websockets.ConnectionClosed) as dropped:
+                await _drain(ws)
+            received = dropped.value.rcvd
+            assert (received.code if received else None) == closed_code
+
+
+async def _drain(ws: websockets.ClientConnection) -> None:
+    """Read until the connection ends (raises ConnectionClosed then)."""
+    while True:
+        await asyncio.wait_for(ws.recv(), RECV_S)
+
+
+async def test_a_connection_the_venue_sent_nothing_on_is_cut(tmp_path: Path) -> None:
+    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=0, okx_ws_idle_s=0.5), venue="okx")
+    try:
+        async with websockets.connect(f"{sim.ws_url}/ws/v5/private") as quiet:
+            with pytest.raises(websockets.ConnectionClosed):
+                await _drain(quiet)
+        entry = sim.admin.wait_for_journal(lambda e: e["endpoint"] == "ws_idle_cut")
+        assert entry["detail"] == "user after 0.5s"
+    finally:
+        sim.stop()
+
+
+async def test_a_pinging_connection_stays_open(tmp_path: Path) -> None:
+    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=0, okx_ws_idle_s=0.5), venue="okx")
+    try:
+        async with websockets.connect(f"{sim.ws_url}/ws/v5/public") as client:
+            for _ in range(5):  # 1 s in all, twice the idle limit: every pong resets it
+                await asyncio.sleep(0.2)
+                await client.send("ping")
+                assert await _recv(client) == "pong"
+        assert not [e for e in sim.admin.journal() if e["endpoint"] == "ws_idle_cut"]
+    finally:
+        sim.stop()
