@@ -65,8 +65,9 @@ class VenueLink:
     """The watchdog's own path to the venue for one trader: ``[traders.venue]``.
 
     ``kind`` names the venue; ``trader_email`` and ``dms_countdown_ms`` are Binance's keys,
-    ``trader_uid`` and ``dcp_window_s`` Bybit's, ``trader_sub_account`` OKX's (the sub-account
-    whose key the master deletes; each kind's file names only its own).
+    ``trader_uid`` and ``dcp_window_s`` Bybit's, ``trader_sub_account`` and ``dms_timeout_s``
+    OKX's (the sub-account whose key the master deletes, the cancel-all-after window; each
+    kind's file names only its own).
     """
 
     base_url: str
@@ -87,6 +88,7 @@ class VenueLink:
     max_market_silence_s: float | None = None
     max_venue_blind_s: float | None = None
     trader_sub_account: str | None = None
+    dms_timeout_s: int | None = None  # OKX's cancel-all-after; None: the watchdog's default
 
     def __post_init__(self) -> None:
         needs = _LINK_NEEDS.get(self.kind)
@@ -112,6 +114,7 @@ class VenueLink:
                 "symbols": list(self.symbols),
                 "dms_countdown_ms": self.dms_countdown_ms if binance else None,
                 "dcp_window_s": self.dcp_window_s if bybit else None,
+                "dms_timeout_s": self.dms_timeout_s if self.kind == "okx" else None,
                 "reconcile_period_s": self.reconcile_period_s,
                 "selfcheck_period_s": self.selfcheck_period_s,
                 "request_timeout_s": self.request_timeout_s,

@@ -3,28 +3,45 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 
+from harness.sim import (
+    MASTER_ACCOUNT,
+    MASTER_KEY,
+    TRADER_ACCOUNT,
+    SimConfig,
+    SimKey,
+    SimProcess,
+)
 from tests.watchdog.venues.fake_venue import FakeVenue, Recorded, Reply, running
+from tests.watchdog.wire import wait_until as async_wait_until
 from watchdog.clock import FakeClock
 from watchdog.venues import (
     Credentials,
     DmsMode,
     DmsNotConfirmed,
+    DmsState,
+    KeyRefused,
     OrdersRemain,
     RateLimited,
+    Side,
     SubAccountRef,
     VenueProtocolError,
     VenueRejected,
+    VenueTimeout,
     VenueUnavailable,
     open_session,
 )
@@ -349,3 +366,271 @@ async def test_the_account_is_the_usdt_balance_and_positions_in_the_base_coin(
     )  # fmt: skip
     (p,) = view.positions
     assert (p.symbol, p.qty, p.mark_price) == ("BTCUSDT", Decimal("-0.05"), Decimal(49800))
+
+
+# --- against a real exchange_sim speaking OKX v5 on loopback ----------------------------------
+
+LISTING = "GET /api/v5/trade/orders-pending"
+
+
+class SkewedClock:
+    """A wall clock far from the venue's: the adapter must learn the offset to be accepted."""
+
+    def __init__(self, skew_s: float) -> None:
+        self.skew_s = skew_s
+
+    def wall(self) -> float:
+        return time.time() + self.skew_s
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[SimProcess]:
+    process = SimProcess.start(
+        tmp_path, SimConfig(book_ticker_hz=0, okx_orders_per_2s=10_000), venue="okx"
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def on_sim(sim: SimProcess, session: aiohttp.ClientSession, key: SimKey | None, **kw: Any) -> Okx:
+    credentials = Credentials(key.api_key, key.secret, key.passphrase) if key else None
+    clock = kw.pop("clock", None)
+    return Okx(session, OkxEndpoint(sim.base_url, **kw), credentials, clock=clock)
+
+
+def trader_ref(sim: SimProcess) -> SubAccountRef:
+    return SubAccountRef(sim.trader_key.api_key, sub_account="trader1")
+
+
+def rest(sim: SimProcess, count: int, symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")) -> None:
+    """``count`` resting sells with the trader's key, taking turns on ``symbols``, far above."""
+    prices = {"BTCUSDT": 70_000, "ETHUSDT": 3_500}
+    qty = {"BTCUSDT": "0.01", "ETHUSDT": "0.1"}
+    for i in range(count):
+        symbol = symbols[i % len(symbols)]
+        sim.place_order(sim.trader_key, symbol, "SELL", qty[symbol], str(prices[symbol] + i))
+
+
+def requests_since(sim: SimProcess, seq: int) -> list[str]:
+    return [e["endpoint"] for e in sim.admin.journal(since=seq) if e["kind"] == "request"]
+
+
+async def test_a_skewed_clock_is_resynced_on_50102_and_the_call_then_succeeds(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    venue = on_sim(sim, session, sim.watchdog_key, clock=SkewedClock(-3600.0))
+    assert await venue.open_orders() == ()
+    assert 3_590_000 < venue.time_offset_ms < 3_610_000
+
+
+async def test_open_orders_pages_through_both_swaps_in_the_base_coin(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    rest(sim, 5)
+    venue = on_sim(sim, session, sim.watchdog_key, page_limit=2)
+    orders = await venue.open_orders()
+    assert len(orders) == 5
+    assert len({o.order_id for o in orders}) == 5
+    eth = next(o for o in orders if o.symbol == "ETHUSDT")
+    assert (eth.side, eth.orig_qty, eth.status) == (Side.SELL, Decimal("0.1"), "live")
+    assert {o.order_id for o in await venue.open_orders("ETHUSDT")} == {
+        o.order_id for o in orders if o.symbol == "ETHUSDT"
+    }
+
+
+async def test_cancel_everything_sends_45_orders_in_three_batches_then_lists_none(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    rest(sim, 45)
+    venue = on_sim(sim, session, sim.watchdog_key)
+    seq = sim.admin.last_seq()
+    report = await venue.cancel_everything()
+    assert report.rounds == 2
+    assert report.answers == ("3 batch(es): 45 cancelled, 0 already gone",)
+    assert sim.admin.open_orders("trader1") == []
+    requests = requests_since(sim, seq)
+    # The public instruments once (contract values), a listing, three batches, the listing
+    # that verifies: the last request of a success is always a list.
+    assert requests.count(BATCH) == 3
+    assert requests[-1] == LISTING
+    assert requests.count(LISTING) == 2
+    assert venue.cancel_requests == 3
+
+
+async def test_cancel_all_cancels_one_swap_and_leaves_the_other(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    rest(sim, 4)
+    venue = on_sim(sim, session, sim.watchdog_key)
+    assert "2 cancelled" in await venue.cancel_all("BTCUSDT")
+    assert {o.symbol for o in await venue.open_orders()} == {"ETHUSDT"}
+
+
+async def test_the_account_view_has_the_usdt_balance_and_the_signed_position(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    sim.place_order(sim.trader_key, "ETHUSDT", "SELL", "0.5")
+    venue = on_sim(sim, session, sim.watchdog_key)
+    view = await venue.account()
+    (position,) = view.positions
+    assert (position.symbol, position.qty) == ("ETHUSDT", Decimal("-0.5"))
+    assert position.mark_price is not None
+    assert position.mark_price > 0
+    assert Decimal(0) < view.available < view.equity
+    assert await venue.position_risk("BTCUSDT") == ()
+
+
+async def test_the_master_deletes_the_trader_key_and_the_probe_then_sees_it_refused(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    master = on_sim(sim, session, sim.master_key)
+    ref = trader_ref(sim)
+    assert await master.key_accepted(ref.api_key) is True
+    assert "manages sub-account trader1" in await master.confirm_manages(ref)
+    audit = await master.delete_sub_account_key(ref)
+    assert ref.api_key not in audit
+    assert await master.key_accepted(ref.api_key) is False
+    assert sim.admin.key_status(ref.api_key)["status"] == "deleted"
+    with pytest.raises(KeyRefused):
+        await on_sim(sim, session, sim.trader_key).open_orders()
+    with pytest.raises(VenueRejected):
+        await master.confirm_manages(ref)  # the master no longer lists it
+
+
+async def test_the_probe_needs_no_secret_and_never_calls_a_key_refused_when_it_is_not(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    no_credentials = on_sim(sim, session, None)
+    assert await no_credentials.key_accepted(sim.trader_key.api_key) is True
+    assert await no_credentials.key_accepted("NoSuchKey".ljust(64, "0")) is False
+
+
+async def test_a_key_without_master_rights_cannot_delete_and_the_key_stays_accepted(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    watchdog = on_sim(sim, session, sim.watchdog_key)
+    with pytest.raises(VenueRejected):
+        await watchdog.delete_sub_account_key(trader_ref(sim))
+    with pytest.raises(VenueRejected, match="not the master's"):
+        await watchdog.confirm_manages(trader_ref(sim))
+    assert await watchdog.key_accepted(sim.trader_key.api_key) is True
+
+
+async def test_a_master_bound_to_no_ip_is_refused_by_name_at_the_self_check(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    unbound = replace(MASTER_ACCOUNT, keys=(replace(MASTER_KEY, ips=()),))
+    config = SimConfig(book_ticker_hz=0, accounts=(unbound, TRADER_ACCOUNT))
+    sim = SimProcess.start(tmp_path, config, venue="okx")
+    try:
+        master = on_sim(sim, session, sim.master_key)
+        with pytest.raises(VenueRejected, match="bound to no IP address"):
+            await master.confirm_manages(trader_ref(sim))
+        with pytest.raises(VenueRejected):  # and the venue itself refuses it the deletion
+            await master.delete_sub_account_key(trader_ref(sim))
+        assert sim.admin.key_status(sim.trader_key.api_key)["status"] == "active"
+    finally:
+        sim.stop()
+
+
+async def test_the_switch_is_armed_refreshed_read_back_and_disarmed(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    venue = on_sim(sim, session, sim.watchdog_key)
+    armed = await venue.arm_dms(60_000, [])
+    assert (armed.mode, armed.window_ms) == (DmsMode.ARMED, 60_000)
+    (countdown,) = sim.admin.countdowns()
+    assert countdown["symbol"] is None  # account-wide
+    refreshed = await once_the_venue_takes_it(lambda: venue.arm_dms(10_000, []))
+    assert refreshed.window_ms == 10_000
+    assert await venue.dms_state() == refreshed
+    off = await once_the_venue_takes_it(lambda: venue.arm_dms(0, []))
+    assert off.mode is DmsMode.OFF
+    assert sim.admin.countdowns() == []
+
+
+async def once_the_venue_takes_it(call: Callable[[], Awaitable[DmsState]]) -> DmsState:
+    """cancel-all-after takes one request a second per account: ask until the venue takes it
+    (a refusal is a 429; anything else is raised), within a deadline."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            return await call()
+        except RateLimited:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+async def test_the_venue_cancels_every_order_when_the_switch_is_not_refreshed(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    rest(sim, 4)
+    venue = on_sim(sim, session, sim.watchdog_key)
+    await venue.arm_dms(10_000, [])
+    await async_wait_until(lambda: sim.admin.open_orders("trader1") == [], within=20.0)
+    fired = [e for e in sim.admin.journal() if e["endpoint"] == "countdown_cancel_all"]
+    assert len(fired) == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ({"kind": "html", "status": 502}, VenueUnavailable),
+        ({"kind": "empty"}, VenueProtocolError),
+        ({"kind": "unknown_code"}, VenueRejected),
+        ({"kind": "5xx", "status": 503}, VenueUnavailable),
+        ({"kind": "429"}, RateLimited),
+    ],
+)
+async def test_each_bad_answer_is_a_typed_error(
+    sim: SimProcess, session: aiohttp.ClientSession, fault: dict[str, Any], error: type
+) -> None:
+    sim.admin.set_fault(fail_next={"count": 1, "endpoint": LISTING, **fault})
+    with pytest.raises(error):
+        await on_sim(sim, session, sim.watchdog_key).open_orders("BTCUSDT")
+
+
+async def test_a_bad_answer_to_a_batch_cancel_is_an_error_never_a_cancel(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    rest(sim, 2)
+    for kind in ("empty", "unknown_code"):
+        sim.admin.set_fault(fail_next={"count": 1, "endpoint": BATCH, "kind": kind})
+        with pytest.raises((VenueProtocolError, VenueRejected)):
+            await on_sim(sim, session, sim.watchdog_key).cancel_everything()
+    assert len(sim.admin.open_orders("trader1")) == 2
+
+
+async def test_an_unknown_code_keeps_the_code_and_the_venues_words(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    sim.admin.set_fault(fail_next={"count": 1, "kind": "unknown_code", "endpoint": LISTING})
+    with pytest.raises(VenueRejected) as caught:
+        await on_sim(sim, session, sim.watchdog_key).open_orders()
+    assert caught.value.code == 99999
+    assert type(caught.value) is VenueRejected
+
+
+async def test_a_timestamp_fault_is_resynced_and_retried_once(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    venue = on_sim(sim, session, sim.watchdog_key)
+    await venue.contract_value("BTCUSDT")
+    sim.admin.set_fault(fail_next={"count": 1, "kind": "-1021", "endpoint": LISTING})
+    seq = sim.admin.last_seq()
+    assert await venue.open_orders("BTCUSDT") == ()
+    assert requests_since(sim, seq)[-3:] == [LISTING, "GET /api/v5/public/time", LISTING]
+
+
+async def test_no_answer_in_time_is_a_timeout(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    sim.admin.set_fault(rest_latency={"fixed_ms": 2000})
+    with pytest.raises(VenueTimeout):
+        await on_sim(sim, session, sim.watchdog_key, request_timeout_s=0.2).open_orders()

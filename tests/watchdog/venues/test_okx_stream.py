@@ -6,19 +6,24 @@ import asyncio
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from harness.sim import SimConfig, SimKey, SimProcess
 from tests.watchdog.wire import wait_until
 from watchdog.clock import FakeClock
+from watchdog.venues import SubAccountRef, open_session
 from watchdog.venues.credentials import Credentials
 from watchdog.venues.errors import VenueProtocolError
-from watchdog.venues.market_stream import OkxTickers, Tick
+from watchdog.venues.market_stream import MarketItem, OkxTickers, Tick
+from watchdog.venues.okx import Okx, OkxEndpoint
 from watchdog.venues.okx_stream import (
     OkxPrivateStream,
     OkxStreamConfig,
@@ -141,6 +146,10 @@ async def value_of(symbol: str) -> Decimal:
     return {"BTCUSDT": Decimal("0.01")}[symbol]
 
 
+def order_updates(items: list[StreamItem]) -> list[OrderUpdate]:
+    return [i for i in items if isinstance(i, OrderUpdate)]
+
+
 async def stop(task: asyncio.Task[None]) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -231,3 +240,97 @@ async def test_a_stalled_stream_is_seen_by_its_missing_pong_and_reconnected() ->
         await stop(task)
     (down, *_) = [i for i in items if isinstance(i, StreamDisconnected)]
     assert "stalled" in down.reason
+
+
+# --- against exchange_sim's OKX front ------------------------------------------------------------
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[SimProcess]:
+    process = SimProcess.start(
+        tmp_path, SimConfig(book_ticker_hz=20, okx_orders_per_2s=1000), venue="okx"
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    s = open_session()
+    yield s
+    await s.close()
+
+
+def okx_on(sim: SimProcess, session: aiohttp.ClientSession, key: SimKey) -> Okx:
+    return Okx(
+        session, OkxEndpoint(sim.base_url), Credentials(key.api_key, key.secret, key.passphrase)
+    )
+
+
+async def test_the_stream_reports_new_fill_and_cancel_in_the_base_coin(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    venue = okx_on(sim, session, sim.watchdog_key)
+    await venue.sync_time()
+    items: list[StreamItem] = []
+    task = asyncio.create_task(venue.open_follower(sim.private_ws_url, items.append).run())
+    try:
+        await wait_until(lambda: bool(items))
+        assert isinstance(items[0], StreamConnected), items
+        resting = sim.place_order(sim.trader_key, "BTCUSDT", "SELL", "0.01", "70000")
+        sim.place_order(sim.trader_key, "ETHUSDT", "SELL", "0.5")
+        await venue.cancel_all("BTCUSDT")
+        await wait_until(lambda: (
+            any(u.execution_type == "CANCELED" for u in order_updates(items))
+            and any(isinstance(i, AccountUpdate) and i.positions for i in items)
+        ))  # fmt: skip
+    finally:
+        await stop(task)
+    btc = [u for u in order_updates(items) if u.order_id == resting]
+    assert [u.execution_type for u in btc] == ["NEW", "CANCELED"]
+    assert btc[0].orig_qty == Decimal("0.01")
+    (fill,) = [u for u in order_updates(items) if u.execution_type == "TRADE"]
+    assert (fill.symbol, fill.status, fill.last_qty) == ("ETHUSDT", "FILLED", Decimal("0.5"))
+    positions = [p for i in items if isinstance(i, AccountUpdate) for p in i.positions]
+    assert positions[-1].qty == Decimal("-0.5")
+    assert any(isinstance(i, AccountUpdate) and i.balances for i in items)
+
+
+async def test_a_deleted_key_is_refused_at_login_and_never_connects(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    trader = sim.trader_key
+    master = okx_on(sim, session, sim.master_key)
+    await master.delete_sub_account_key(SubAccountRef(trader.api_key, sub_account="trader1"))
+    items: list[StreamItem] = []
+    venue = okx_on(sim, session, trader)
+    task = asyncio.create_task(venue.open_follower(sim.private_ws_url, items.append).run())
+    try:
+        await wait_until(lambda: len(items) >= 2)
+    finally:
+        await stop(task)
+    assert not any(isinstance(i, StreamConnected) for i in items)
+    first = items[0]
+    assert isinstance(first, StreamDisconnected)
+    assert "KeyRefused" in first.reason
+
+
+async def test_the_tickers_give_the_best_bid_and_ask_of_each_swap(
+    sim: SimProcess, session: aiohttp.ClientSession
+) -> None:
+    venue = okx_on(sim, session, sim.watchdog_key)
+    ticks: list[MarketItem] = []
+    follower = venue.open_market_follower(
+        sim.market_ws_url, ["BTCUSDT", "ETHUSDT"], ticks.append, silence_s=5.0
+    )
+    task = asyncio.create_task(follower.run())
+    try:
+        await wait_until(lambda: {t.symbol for t in ticks if isinstance(t, Tick)} == {
+            "BTCUSDT", "ETHUSDT"})  # fmt: skip
+    finally:
+        await stop(task)
+    assert isinstance(ticks[0], StreamConnected)
+    for tick in (t for t in ticks if isinstance(t, Tick)):
+        assert 0 < tick.bid < tick.ask

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from watchdog.venues import (
     open_session,
 )
 
-VENUES = ("binance", "bybit")
+VENUES = ("binance", "bybit", "okx")
 
 TRADER_ACCOUNT = "trader1"
 
@@ -39,8 +39,10 @@ RESTING = {"BTCUSDT": (Decimal("50000"), Decimal("0.002")),
            "ETHUSDT": (Decimal("2500"), Decimal("0.01"))}  # fmt: skip
 
 
-def write_key(path: Path, key: SimKey, *, secret: bool = True) -> None:
+def write_key(path: Path, key: SimKey, *, secret: bool = True, passphrase: bool = False) -> None:
+    """A key file; ``passphrase`` adds the key's (OKX's key files carry it, no other's may)."""
     text = f'api_key = "{key.api_key}"\n' + (f'secret = "{key.secret}"\n' if secret else "")
+    text += f'passphrase = "{key.passphrase}"\n' if passphrase else ""
     path.write_text(text)
     path.chmod(0o600)
 
@@ -161,32 +163,33 @@ def venue_world(
     link: dict[str, Any] | None = None,
     market: str | bool = False,
 ) -> Iterator[VenueWorld]:
-    """``venue``: the sim's front (``binance``, ``bybit``); ``countdown_ms`` the dead man's
-    switch either way (Bybit's DCP in whole seconds, 0 off). ``master_secret`` replaces the
-    master key's secret in the watchdog's file (a bad key). ``config``: the watchdog's config
-    before its venue table (one trader `alpha`). ``extra_config`` replaces `NO_KEY_MISUSE`
-    (add it back to keep the rule off). ``link``: more ``[traders.venue]`` fields.
+    """``venue``: the sim's front (``binance``, ``bybit``, ``okx``); ``countdown_ms`` the dead
+    man's switch each way (Bybit's DCP and OKX's cancel-all-after in whole seconds, 0 off).
+    ``master_secret`` replaces the master key's secret in the watchdog's file (a bad key).
+    ``config``: the watchdog's config before its venue table (one trader `alpha`).
+    ``extra_config`` replaces `NO_KEY_MISUSE` (add it back to keep the rule off). ``link``:
+    more ``[traders.venue]`` fields.
     ``market``: the watchdog follows a market stream: True the sim's own, a string that URL."""
     # Unix socket paths are limited to 108 bytes: a short directory, not pytest's tmp_path.
     with tempfile.TemporaryDirectory(prefix="wdv-") as root_name:
         root = Path(root_name)
         sim = SimProcess.start(root, sim_config, venue=venue)
         try:
-            switch = (
-                {"dcp_window_s": countdown_ms // 1000}
-                if venue == "bybit"
-                else {"dms_countdown_ms": countdown_ms}
-            )
+            switch = {
+                "bybit": {"dcp_window_s": countdown_ms // 1000},
+                "okx": {"dms_timeout_s": countdown_ms // 1000},
+            }.get(venue, {"dms_countdown_ms": countdown_ms})
             fields = dict(link or {})
             if market:
                 fields["market_ws_url"] = sim.market_ws_url if market is True else market
             venue_link = sim.venue_link(TRADER_ACCOUNT, **switch, **fields)
             space = Workspace(root, config + extra_config + venue_link.to_toml())
-            write_key(root / "watchdog-account.cred", sim.key("watchdog"))
+            okx = venue == "okx"
+            write_key(root / "watchdog-account.cred", sim.key("watchdog"), passphrase=okx)
             master = sim.master_key
             if master_secret is not None:
-                master = SimKey(master.label, master.api_key, master_secret, master.permissions)
-            write_key(root / "watchdog-master.cred", master)
+                master = replace(master, secret=master_secret)
+            write_key(root / "watchdog-master.cred", master, passphrase=okx)
             write_key(root / "trader-key-id", sim.key("trader"), secret=False)
             try:
                 yield VenueWorld(sim, space)
