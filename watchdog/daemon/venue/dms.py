@@ -2,10 +2,11 @@
 
 Three layers: the trader is watched by the watchdog, the watchdog by the venue. If the watchdog
 dies, or cannot reach the venue for a whole window, the venue cancels open orders on its own
-(Binance: a countdown per traded symbol; Bybit: DCP, counted from the moment the watchdog's last
-private stream is gone). Refreshed every window/3 by default, so two refreshes in a row may fail
-before the venue acts. A venue or account without the switch answers "unsupported": reported,
-never taken as armed. Disarmed only on a clean shutdown, and only when configured.
+(Binance: a countdown per traded symbol; OKX: one account-wide cancel-all-after countdown;
+Bybit: DCP, counted from the moment the watchdog's last private stream is gone). Refreshed every
+window/3 by default, so two refreshes in a row may fail before the venue acts. A venue or
+account without the switch answers "unsupported": reported, never taken as armed. Disarmed only
+on a clean shutdown, and only when configured.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ task group (self-check first, then the scheduled jobs and the user-data streams)
 ``close()`` at shutdown (disarm the dead man's switch only when configured).
 
 Venue-neutral: the adapters come from the kind's registry entry (``kinds.py``) and are used
-through the ``Venue``/``KeyAdmin`` protocol only, so one daemon drives Binance and Bybit traders
-side by side. Jobs (APScheduler, coalesced, one instance each): reconcile (default every 1 s),
-dead man's switch refresh (window / 3), self-check (default every 60 s). Each successful
+through the ``Venue``/``KeyAdmin`` protocol only, so one daemon drives Binance, Bybit and OKX
+traders side by side. Jobs (APScheduler, coalesced, one instance each): reconcile (default every
+1 s), dead man's switch refresh (window / 3), self-check (default every 60 s). Each successful
 reconciliation is a fresh venue view: the trader's engine HALTs it once the view is older than
 ``max_venue_blind_s`` (rule ``venue_blind``); the dead man's switch job runs regardless.
 ``status()`` reports the keys, the view and the switch as the daemon's status shows them.

@@ -88,8 +88,9 @@ def test_a_loss_only_the_venue_shows_kills_while_the_trader_reports_all_is_well(
 @pytest.mark.parametrize("venue", VENUES)
 def test_when_the_watchdog_dies_the_venues_switch_cancels_the_orders(venue: str) -> None:
     # Binance: the countdown runs out; Bybit: the DCP window passes after the watchdog's
-    # private stream (subscribed to dcp) is gone.
-    with venue_world(venue=venue, countdown_ms=3_000) as world:
+    # private stream (subscribed to dcp) is gone; OKX: cancel-all-after runs out (10 s at least).
+    countdown_ms = 10_000 if venue == "okx" else 3_000
+    with venue_world(venue=venue, countdown_ms=countdown_ms) as world:
         watchdog = world.space.start_watchdog()
         world.space.start_trader(equity=100_000.0)
         wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
