@@ -9,7 +9,7 @@ VENUE ?= binance
 .PHONY: help venv lint typecheck contracts unit test demo bench clean
 
 help:
-	@echo "make demo [SCENARIO=...] [VENUE=binance|bybit]  start sim, watchdog and trader; trip the kill switch; prove it at the venue"
+	@echo "make demo [SCENARIO=...] [VENUE=binance|bybit|okx]  start sim, watchdog and trader; trip the kill switch; prove it at the venue"
 	@echo "make test                 lint, format check, mypy --strict, import contracts, full test suite"
 	@echo "make bench [QUICK=1]      every benchmark, JSON + Markdown report under bench-results/"
 

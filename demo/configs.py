@@ -48,6 +48,7 @@ ban_after_429s = 20
 ban_s = 120
 bybit_orders_per_s = 1000
 bybit_ip_per_5s = 100000
+okx_orders_per_2s = 2000
 """
 
 
@@ -93,8 +94,12 @@ def keys_of(config: SimConfig) -> WorldKeys:
     return WorldKeys(keys["trader"], keys["watchdog"], keys["master"], emails[0], uid)
 
 
-def credentials_toml(key: KeyConfig, *, with_secret: bool = True) -> str:
-    return harness_configs.credentials_toml(key.api_key, key.secret if with_secret else None)
+def credentials_toml(key: KeyConfig, venue: str, *, with_secret: bool = True) -> str:
+    """A key's file for ``venue``; an OKX key's carries its passphrase (and only an OKX one:
+    the watchdog refuses a passphrase where the venue has none)."""
+    if not with_secret:
+        return harness_configs.credentials_toml(key.api_key)
+    return harness_configs.venue_credentials_toml(venue, key.api_key, key.secret, key.passphrase)
 
 
 _LIMITS = """# Demo limits: the standard profile, with deadlines short enough to watch.
@@ -158,6 +163,7 @@ def watchdog_toml(venue: Endpoints, keys: WorldKeys, sim_venue: str = "binance")
         venue.ws_url,
         email=keys.trader_email,
         uid=keys.trader_uid,
+        sub_account=TRADER_ACCOUNT,
         symbols=SYMBOLS,
     )
     trader = harness_configs.WatchedTrader(
@@ -188,7 +194,8 @@ def trader_toml(venue: Endpoints, ingress_socket: str, sim_venue: str = "binance
         key_file="trader-hmac.key",
         credentials_file="trader-venue.cred",
         symbols=(harness_configs.BTCUSDT_QUOTE,),
-        reconcile_interval_s=0.25,
+        # OKX allows 10 account reads per 2 s per account, shared with the watchdog.
+        reconcile_interval_s=0.5 if sim_venue == "okx" else 0.25,
         shutdown_timeout_s=5.0,
         half_spread_bps=2.0,
         telemetry_interval_s=0.5,

@@ -31,7 +31,7 @@ class Scenario:
     title: str  # one line for --list and the header
     inject: Callable[[World], Trigger]
     bot: str = "trader"  # who trades: the reference trader, or "ccxt": examples/ccxt_bot.py
-    venues: tuple[str, ...] = ("binance", "bybit")  # the sim protocols it runs on
+    venues: tuple[str, ...] = ("binance", "bybit", "okx")  # the sim protocols it runs on
 
 
 def _signal_trader(signum: signal.Signals, what: str) -> Callable[[World], Trigger]:

@@ -53,6 +53,18 @@ KILL_MILESTONES = (
 )
 
 
+# A venue whose cancels go order by order (OKX: no cancel-all call) sends none when the
+# watchdog's listing shows an empty book: that verified listing stands for the cancel.
+NOTHING_TO_CANCEL = "nothing to cancel"
+_STANDS_FOR = {"cancel-all sent": NOTHING_TO_CANCEL}
+# Every request that cancels orders, in each venue's words (a dead man's switch refresh, which
+# cancels nothing now, is not one).
+_ORDER_CANCELS = frozenset(
+    {*CANCEL_ALL_ENDPOINT.values(), "DELETE /fapi/v1/order", "POST /v5/order/cancel",
+     "POST /api/v5/trade/cancel-order"}
+)  # fmt: skip
+
+
 def kill_rows(ev: Evidence) -> list[Row]:
     """Every milestone found in the evidence, in time order. Missing ones are left out (the
     proof names them; the timeline never invents a stamp)."""
@@ -60,12 +72,31 @@ def kill_rows(ev: Evidence) -> list[Row]:
     rows += _watchdog_timing(ev.kill_timing, ev.trigger_mono)
     rows += _journal_rows(ev)
     rows += _audit_rows(ev)
+    rows += _nothing_to_cancel(rows, ev)
     return sorted(rows, key=lambda r: r.mono)
 
 
 def missing(rows: Iterable[Row], wanted: Sequence[str] = KILL_MILESTONES) -> list[str]:
     seen = {r.milestone for r in rows}
-    return [m for m in wanted if m not in seen]
+    return [m for m in wanted if m not in seen and _STANDS_FOR.get(m) not in seen]
+
+
+def _nothing_to_cancel(rows: Sequence[Row], ev: Evidence) -> list[Row]:
+    """The empty book's row: the cancel step verified while the watchdog's key sent no cancel
+    of any kind after the trigger (a cancel-all venue always sends its call)."""
+    milestones = {r.milestone: r for r in rows}
+    verified = milestones.get("no open orders")
+    if verified is None or "cancel-all sent" in milestones:
+        return []
+    cancels = [
+        e for e in ev.journal
+        if float(e["mono"]) >= ev.trigger_mono and e.get("api_key") == ev.watchdog_key
+        and e["endpoint"] in _ORDER_CANCELS
+    ]  # fmt: skip
+    if cancels:
+        return []
+    detail = "the venue listed no open order: no cancel was due (it cancels order by order)"
+    return [Row(verified.mono, NOTHING_TO_CANCEL, detail, "watchdog audit")]
 
 
 def _watchdog_timing(timing: Mapping[str, Any] | None, since: float) -> list[Row]:

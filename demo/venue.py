@@ -5,6 +5,7 @@ The proof uses these, not the suite's adapters: what the venue itself says is th
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import http.client
@@ -14,6 +15,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from demo.errors import DemoError
@@ -179,8 +182,99 @@ class BybitClient(SignedClient):
         return self.request("GET", "/v5/account/wallet-balance", "accountType=UNIFIED")
 
 
+class OkxClient(SignedClient):
+    """OKX v5: ``OK-ACCESS-*`` headers, base64 HMAC-SHA256 of timestamp + method + path with its
+    query + body, the key's passphrase; every answer an envelope whose ``code`` "0" is success
+    (a single order's failure is its item's ``sCode``). Sizes are contracts: a quantity in the
+    base coin is converted with the instrument's contract value, read from the venue."""
+
+    KEY_REFUSED_CODES = (50111, 50119)  # invalid OK-ACCESS-KEY; the key does not exist
+
+    def __init__(self, base_url: str, api_key: str, secret: str, passphrase: str) -> None:
+        super().__init__(base_url, api_key, secret)
+        self._passphrase = passphrase
+        self._contract_values: dict[str, Decimal] = {}  # read once per instrument
+
+    def request(self, method: str, path: str, body: dict[str, str] | None = None) -> Answer:
+        text = "" if body is None else json.dumps(body)
+        now = datetime.now(tz=UTC)
+        stamp = f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
+        digest = hmac.new(self._secret, f"{stamp}{method}{path}{text}".encode(), hashlib.sha256)
+        headers = {
+            "OK-ACCESS-KEY": self._api_key,
+            "OK-ACCESS-SIGN": base64.b64encode(digest.digest()).decode(),
+            "OK-ACCESS-TIMESTAMP": stamp,
+            "OK-ACCESS-PASSPHRASE": self._passphrase,
+            "Content-Type": "application/json",
+        }
+        status, raw = self._send(method, path, headers, text.encode() if body is not None else None)
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            return Answer(status, None, raw[:200].decode(errors="replace"))
+        code = _okx_code(payload)
+        if code is None:
+            return Answer(status, None, raw[:200].decode(errors="replace"))
+        if code == 0:
+            return Answer(status, None, "ok")
+        return Answer(status, code, _okx_msg(payload), code in self.KEY_REFUSED_CODES)
+
+    def place_limit_buy(self, symbol: str, price: str, qty: str, client_id: str) -> Answer:
+        """``clOrdId`` takes letters and digits only: the client id's others are dropped."""
+        instrument = f"{symbol.removesuffix('USDT')}-USDT-SWAP"
+        return self.request("POST", "/api/v5/trade/order", body={
+            "instId": instrument, "tdMode": "cross", "side": "buy", "ordType": "limit",
+            "px": price, "sz": self._contracts(instrument, qty),
+            "clOrdId": "".join(c for c in client_id if c.isalnum()),
+        })  # fmt: skip
+
+    def balance(self) -> Answer:
+        """A harmless signed read: does the venue still accept this key?"""
+        return self.request("GET", "/api/v5/account/balance")
+
+    def _contracts(self, instrument: str, qty: str) -> str:
+        value = self._contract_values.get(instrument)
+        if value is None:
+            value = self._contract_values[instrument] = self._contract_value(instrument)
+        return f"{(Decimal(qty) / value).normalize():f}"
+
+    def _contract_value(self, instrument: str) -> Decimal:
+        path = f"/api/v5/public/instruments?instType=SWAP&instId={instrument}"
+        status, raw = self._send("GET", path, {})
+        try:
+            [row] = json.loads(raw)["data"]
+            return Decimal(row["ctVal"]) * Decimal(row["ctMult"])
+        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+            raise DemoError(f"venue GET {path}: no contract value (HTTP {status}): {exc}") from None
+
+
+def _okx_code(payload: object) -> int | None:
+    code = payload.get("code") if isinstance(payload, dict) else None
+    if not isinstance(code, str) or not code.isdigit():
+        return None
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if code != "0" and isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict):
+        item = data[0].get("sCode")  # a single order's refusal is its item's
+        if isinstance(item, str) and item.isdigit() and item != "0":
+            return int(item)
+    return int(code)
+
+
+def _okx_msg(payload: dict[str, Any]) -> str:
+    data = payload.get("data")
+    if isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict):
+        item = data[0].get("sMsg")
+        if isinstance(item, str) and item:
+            return item
+    return str(payload.get("msg", ""))
+
+
 def signed_client(
-    venue: str, base_url: str, api_key: str, secret: str
-) -> BinanceClient | BybitClient:
+    venue: str, base_url: str, api_key: str, secret: str, passphrase: str | None = None
+) -> BinanceClient | BybitClient | OkxClient:
+    if venue == "okx":
+        if passphrase is None:
+            raise DemoError("an OKX key needs its passphrase")
+        return OkxClient(base_url, api_key, secret, passphrase)
     kind = BybitClient if venue == "bybit" else BinanceClient
     return kind(base_url, api_key, secret)

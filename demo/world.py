@@ -24,7 +24,7 @@ from typing import Any
 from demo import configs
 from demo.errors import DemoError, StartError
 from demo.procs import Proc, wait_for, wait_ready_file
-from demo.venue import BinanceClient, BybitClient, SimAdmin, signed_client
+from demo.venue import BinanceClient, BybitClient, OkxClient, SimAdmin, signed_client
 from harness.control import control_request, parse_metrics
 
 BOT_SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "ccxt_bot.py"
@@ -105,10 +105,11 @@ class World:
         """The trader's key for the trader; the watchdog's own two keys and the trader's key
         id (no secret) for the watchdog; one HMAC key both share for telemetry."""
         keys = self.keys
-        _write(self.root / "trader-venue.cred", configs.credentials_toml(keys.trader))
-        _write(self.root / "watchdog-account.cred", configs.credentials_toml(keys.watchdog))
-        _write(self.root / "watchdog-master.cred", configs.credentials_toml(keys.master))
-        trader_id = configs.credentials_toml(keys.trader, with_secret=False)
+        venue = self.venue
+        _write(self.root / "trader-venue.cred", configs.credentials_toml(keys.trader, venue))
+        _write(self.root / "watchdog-account.cred", configs.credentials_toml(keys.watchdog, venue))
+        _write(self.root / "watchdog-master.cred", configs.credentials_toml(keys.master, venue))
+        trader_id = configs.credentials_toml(keys.trader, venue, with_secret=False)
         _write(self.root / "trader-key-id", trader_id)
         _write(self.root / "trader-hmac.key", secrets.token_hex(32))
         _write(self.root / "limits.toml", self.limits, 0o644)
@@ -246,9 +247,10 @@ class World:
         with urllib.request.urlopen(url, timeout=2) as response:
             return parse_metrics(response.read().decode())
 
-    def trader_client(self) -> BinanceClient | BybitClient:
+    def trader_client(self) -> BinanceClient | BybitClient | OkxClient:
         key = self.keys.trader
-        return signed_client(self.venue, self._require_sim().base_url, key.api_key, key.secret)
+        base_url = self._require_sim().base_url
+        return signed_client(self.venue, base_url, key.api_key, key.secret, key.passphrase)
 
     def open_orders(self) -> list[dict[str, Any]]:
         return self.admin.open_orders(configs.TRADER_ACCOUNT)

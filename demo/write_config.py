@@ -37,12 +37,13 @@ def secret_files(keys: configs.WorldKeys, hmac_key_hex: str) -> dict[str, tuple[
     ``watchdog-account.cred`` and ``watchdog-master.cred``, and ``trader-key-id`` (the
     trader's key id, no secret) to delete at the venue.
     """
+    venue = "binance"  # the example configs' venue: their key files carry no passphrase
     return {
         "trader-hmac.key": (hmac_key_hex + "\n", 0o600),
-        "trader-venue.cred": (configs.credentials_toml(keys.trader), 0o600),
-        "watchdog-account.cred": (configs.credentials_toml(keys.watchdog), 0o600),
-        "watchdog-master.cred": (configs.credentials_toml(keys.master), 0o600),
-        "trader-key-id": (configs.credentials_toml(keys.trader, with_secret=False), 0o600),
+        "trader-venue.cred": (configs.credentials_toml(keys.trader, venue), 0o600),
+        "watchdog-account.cred": (configs.credentials_toml(keys.watchdog, venue), 0o600),
+        "watchdog-master.cred": (configs.credentials_toml(keys.master, venue), 0o600),
+        "trader-key-id": (configs.credentials_toml(keys.trader, venue, with_secret=False), 0o600),
     }
 
 

@@ -43,6 +43,12 @@ def credentials_toml(api_key: str, secret: str | None = None, passphrase: str | 
     return toml_table(None, {"api_key": api_key, "secret": secret, "passphrase": passphrase})
 
 
+def venue_credentials_toml(venue: str, api_key: str, secret: str, passphrase: str) -> str:
+    """A key's credential file for a sim speaking ``venue``: the passphrase on OKX alone (the
+    watchdog refuses one where the venue has none)."""
+    return credentials_toml(api_key, secret, passphrase if venue == "okx" else None)
+
+
 # The trader's [venue] kind and the watchdog's [traders.venue] kind (the same words) for each
 # protocol exchange_sim speaks (``--venue``).
 VENUE_KIND = {"binance": "binance_futures", "bybit": "bybit", "okx": "okx"}

@@ -377,7 +377,9 @@ PROTOCOLS: dict[str, Protocol] = {
         "POST /api/v5/trade/cancel-batch-orders",
         "/ws/v5/private",
         "/ws/v5/public",
-        lambda n: {"trader_sub_account": n.account},
+        # OKX counts account reads (balance, positions) at 10 per 2 s per account, and the
+        # trader reads them too: the watchdog reconciles every 0.5 s, not 0.25.
+        lambda n: {"trader_sub_account": n.account, "reconcile_period_s": 0.5},
         _okx_order,
         _okx_order_id,
     ),

@@ -20,7 +20,7 @@ from harness.configs import (
     TraderConfig,
     WatchdogConfig,
     WatchedTrader,
-    credentials_toml,
+    venue_credentials_toml,
 )
 from harness.control import parse_metrics
 from harness.procs import REPO, Child, start_module, stop_all, wait_ready_file
@@ -89,6 +89,8 @@ def trader_config(sim: SimProcess, root: Path) -> TraderConfig:
         cpus=(),
         metrics_host=None,
         venue_kind=VENUE_KIND[sim.venue],
+        # OKX allows 10 account reads (balance, positions) per 2 s per account.
+        reconcile_interval_s=0.5 if sim.venue == "okx" else 0.2,
     )
 
 
@@ -126,7 +128,11 @@ class World:
         (root / "limits.toml").write_text(LIMITS)
         creds = root / "venue.key"
         trader_key = self.sim.trader_key
-        creds.write_text(credentials_toml(trader_key.api_key, trader_key.secret))
+        creds.write_text(
+            venue_credentials_toml(
+                venue, trader_key.api_key, trader_key.secret, trader_key.passphrase
+            )
+        )
         creds.chmod(0o600)
         (root / "watchdog.toml").write_text(WATCHDOG)
         self.watchdog: Child | None = None
@@ -224,4 +230,5 @@ def default_sim() -> SimConfig:
         weight_per_minute=1_000_000,
         bybit_orders_per_s=200,
         bybit_ip_per_5s=20_000,
+        okx_orders_per_2s=400,
     )

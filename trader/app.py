@@ -121,6 +121,7 @@ class Trader:
         request_timeout_s: float,
         reconcile_interval_s: float,
         fast: FastEntry | None = None,
+        alphanumeric_ids: bool = False,
     ) -> None:
         self.instruments = instruments
         self._params = {
@@ -151,6 +152,7 @@ class Trader:
             session=session,
             request_timeout_s=request_timeout_s,
             fast=fast,
+            alphanumeric_ids=alphanumeric_ids,
         )
         self.feed: BookFeed | None = None
         self._tops: dict[str, Top | None] = dict.fromkeys(instruments)

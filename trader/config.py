@@ -15,8 +15,9 @@ from pathlib import Path
 
 from risk.tomltable import Table, loads, wrong_type
 from trader.errors import ConfigError
+from watchdog.venues import okx_wire
 
-VENUE_KINDS = ("binance_futures", "bybit")
+VENUE_KINDS = ("binance_futures", "bybit", "okx")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +125,11 @@ def parse_config(text: str, source: str, *, base: Path) -> TraderConfig:
     root.reject_unknown(
         ("venue", "feed", "symbols", "strategy", "risk", "watchdog", "host", "metrics")
     )
+    venue = _venue(root.table("venue", required=True), base)
     return TraderConfig(
-        venue=_venue(root.table("venue", required=True), base),
+        venue=venue,
         feed=_feed(root.table("feed")),
-        symbols=_symbols(root.table("symbols", required=True)),
+        symbols=_symbols(root.table("symbols", required=True), venue.kind),
         strategy=_strategy(root.table("strategy")),
         risk=_risk(root.table("risk", required=True), base),
         watchdog=_watchdog(root.table("watchdog", required=True), base),
@@ -214,11 +216,13 @@ def _feed(t: Table) -> FeedConfig:
     return feed
 
 
-def _symbols(t: Table) -> tuple[SymbolConfig, ...]:
+def _symbols(t: Table, kind: str) -> tuple[SymbolConfig, ...]:
     specs: list[SymbolConfig] = []
     for name in t.data:
         if not (name.isascii() and name.isalnum() and name.isupper()):
             raise t.fail(name, "symbol names are upper-case letters and digits, e.g. BTCUSDT")
+        if kind == "okx" and not name.endswith(okx_wire.QUOTE):
+            raise t.fail(name, f"OKX trades {okx_wire.QUOTE}-margined swaps: e.g. BTCUSDT")
         s = t.table(name, required=True)
         s.reject_unknown(("tick_size", "lot_size", "quote_qty", "max_position"))
         spec = SymbolConfig(

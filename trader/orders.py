@@ -40,6 +40,40 @@ log = logging.getLogger(__name__)
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 _CID_SAFE = re.compile(r"[^A-Za-z0-9_]")
+_ALNUM = re.compile(r"[^A-Za-z0-9]")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIds:
+    """How one run names its orders: ``owner`` marks the trader's orders across restarts (a new
+    run adopts and cancels what an old one left), ``prefix`` this run's, then a count."""
+
+    owner: str
+    prefix: str
+
+    @classmethod
+    def dashed(cls, trader_id: str, session: str) -> ClientIds:
+        """``<trader_id>-<session>-<n>``: Binance's charset ``[.A-Z:/a-z0-9_-]{1,36}``, Bybit's."""
+        owner = _CID_SAFE.sub("", trader_id)[:12] + "-"
+        return cls(owner, f"{owner}{_CID_SAFE.sub('', session)[:8]}-")
+
+    @classmethod
+    def alphanumeric(cls, trader_id: str, session: str) -> ClientIds:
+        """``<len><trader_id><session><n>``, letters and digits only, at most 32 (OKX's
+        ``clOrdId``). Without a separator, the trader id's length (two digits) goes first, so
+        that no trader's owner is the start of another's (``mm1`` is not ``mm12``'s)."""
+        tag = _ALNUM.sub("", trader_id)[:12]
+        owner = f"{len(tag):02d}{tag}"
+        return cls(owner, f"{owner}{_ALNUM.sub('', session)[:8]}")
+
+    def nth(self, n: int) -> str:
+        """The ``n``th order's id (0: the heater's, never sent)."""
+        return f"{self.prefix}{n}"
+
+    def is_own(self, client_id: str) -> bool:
+        return client_id.startswith(self.owner)
+
+
 _RETRY_INITIAL_S = 0.05  # first retry of a cancel or a query: 25-50 ms
 
 
@@ -121,6 +155,7 @@ class OrderManager:
         max_backoff_s: float = 2.0,
         fast: FastEntry | None = None,
         rng: random.Random | None = None,
+        alphanumeric_ids: bool = False,
     ) -> None:
         self._venue = venue
         self._fast = fast
@@ -131,10 +166,8 @@ class OrderManager:
         self._timeout = request_timeout_s
         self._max_backoff = max_backoff_s
         self._rng = rng or random.Random()
-        # Binance client ids: [.A-Z:/a-z0-9_-]{1,36}. The owner prefix survives restarts so a
-        # new run recognises (and cancels) orders an old run left behind.
-        self._owner = _CID_SAFE.sub("", trader_id)[:12] + "-"
-        self._prefix = f"{self._owner}{_CID_SAFE.sub('', session)[:8]}-"
+        ids = ClientIds.alphanumeric if alphanumeric_ids else ClientIds.dashed
+        self._ids = ids(trader_id, session)
         self._seq = itertools.count(1)
         self._orders: dict[str, TrackedOrder] = {}
         self._empty = asyncio.Event()
@@ -152,7 +185,7 @@ class OrderManager:
         return list(self._orders.values())
 
     def is_own(self, client_id: str) -> bool:
-        return client_id.startswith(self._owner)
+        return self._ids.is_own(client_id)
 
     def throttled(self) -> bool:
         return self._clock.monotonic() < self._throttled_until
@@ -200,7 +233,7 @@ class OrderManager:
     def rehearse(self, instrument: Instrument, quote: Quote) -> OrderRequest:
         """The request a quote would go out as, built exactly as on a tick and thrown away:
         keeps the hot path warm (trader.heater). Tracks nothing, uses no client id."""
-        return self._build(instrument, quote, f"{self._prefix}0")[1]
+        return self._build(instrument, quote, self._ids.nth(0))[1]
 
     def _build(
         self, instrument: Instrument, quote: Quote, client_id: str
@@ -228,7 +261,7 @@ class OrderManager:
 
     def _write(self, instrument: Instrument, quote: Quote) -> _Written:
         """Track the order and, on the fast path, write its bytes now (None: aiohttp later)."""
-        order, request = self._build(instrument, quote, f"{self._prefix}{next(self._seq)}")
+        order, request = self._build(instrument, quote, self._ids.nth(next(self._seq)))
         self._track(order)
         self.submitted += 1
         pending = self._fast.try_place(request) if self._fast is not None else None

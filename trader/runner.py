@@ -73,10 +73,17 @@ def _client_config(config: TraderConfig) -> ClientConfig:
 
 
 def _credentials(config: TraderConfig) -> wv.Credentials:
+    path = config.venue.credentials_file
     try:
-        return wv.load_credentials(config.venue.credentials_file)
+        credentials = wv.load_credentials(path)
     except wv.CredentialsError as exc:
         raise ConfigError(f"venue.credentials_file: {exc}") from None
+    if config.venue.kind == "okx" and credentials.passphrase is None:
+        # OKX signs with a passphrase as well: without it every request would be refused.
+        raise ConfigError(
+            f"venue.credentials_file: {path}: passphrase: missing (required for kind okx)"
+        )
+    return credentials
 
 
 def check_files(config: TraderConfig) -> None:
@@ -135,6 +142,7 @@ async def serve(
             request_timeout_s=config.venue.request_timeout_s,
             reconcile_interval_s=config.venue.reconcile_interval_s,
             fast=fast,
+            alphanumeric_ids=entry.alphanumeric_ids,
         )
         holder.append(trader)
         await server.start()

@@ -46,14 +46,19 @@ class PostOnlyWouldCross(VenueRejected):
 
 
 # Binance's code for it, and Bybit's: a generic parameter error (10001) whose message names
-# PostOnly, the only words that tell it apart.
+# PostOnly, the only words that tell it apart. OKX's, read on OKX's paths only: its own code
+# (51019), or its generic parameter error (51000) naming post_only, as the simulator answers.
 _BINANCE_POST_ONLY = -5022
 _BYBIT_PARAMS = 10001
+_OKX_POST_ONLY = 51019
+_OKX_PARAMS = 51000
 
 
 def _would_cross(exc: wv.VenueAnswerError) -> bool:
     if exc.code == _BINANCE_POST_ONLY:
         return True
+    if "/api/v5/" in exc.endpoint:
+        return exc.code == _OKX_POST_ONLY or (exc.code == _OKX_PARAMS and "post_only" in exc.msg)
     return exc.code == _BYBIT_PARAMS and "PostOnly" in exc.msg
 
 

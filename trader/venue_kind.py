@@ -14,7 +14,7 @@ from typing import Protocol
 import aiohttp
 
 import watchdog.venues as wv
-from trader import bybit_feed
+from trader import bybit_feed, okx_feed
 from trader.app import Trader
 from trader.bybit_venue import BybitOrderVenue
 from trader.config import FeedConfig, TraderConfig
@@ -22,6 +22,7 @@ from trader.fastpath import FastOrderEntry, FastPathConfig, OrderSigner
 from trader.feed import BookFeed, Clock, FeedListener, stream_url
 from trader.heater import HotPathHeater
 from trader.metrics import FastPathMetrics, TraderMetrics
+from trader.okx_venue import OkxOrderVenue
 from trader.venue import BinanceOrderVenue, OrderVenue
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class WarmVenue(OrderVenue, Protocol):
 class OrderEntry:
     venue: WarmVenue
     fast: FastOrderEntry | None  # None: every new order goes through the aiohttp session
+    alphanumeric_ids: bool = False  # client order ids of letters and digits only (OKX's)
 
 
 def order_entry(
@@ -46,9 +48,14 @@ def order_entry(
     metrics: TraderMetrics,
 ) -> OrderEntry:
     v = config.venue
+    if v.kind in ("bybit", "okx") and v.fast_connections:
+        log.info("order_entry_without_fast_path", extra={"venue": v.kind})
+    if v.kind == "okx":
+        okx = OkxOrderVenue(
+            session, v.base_url, credentials, clock=clock, request_timeout_s=v.request_timeout_s
+        )
+        return OrderEntry(okx, None, alphanumeric_ids=True)
     if v.kind == "bybit":
-        if v.fast_connections:
-            log.info("order_entry_without_fast_path", extra={"venue": v.kind})
         endpoint = wv.BybitEndpoint(
             v.base_url, recv_window_ms=v.recv_window_ms, request_timeout_s=v.request_timeout_s
         )
@@ -108,6 +115,15 @@ def hot_path_heater(
             samples=bybit_feed.sample_message,
             decode=books.decode,
         )
+    if kind == "okx":
+        return HotPathHeater(
+            trader,
+            symbols,
+            signer,
+            interval_s,
+            samples=okx_feed.sample_message,
+            decode=okx_feed.decode,
+        )
     return HotPathHeater(trader, symbols, signer, interval_s)
 
 
@@ -130,5 +146,15 @@ def market_feed(
             clock,
             decode=books.decode,
             greeting=books.greeting(symbols),
+        )
+    if kind == "okx":
+        return BookFeed(
+            okx_feed.stream_url(ws_url),
+            symbols,
+            config,
+            listener,
+            clock,
+            decode=okx_feed.decode,
+            greeting=okx_feed.greeting(symbols),
         )
     return BookFeed(stream_url(ws_url, symbols), symbols, config, listener, clock)

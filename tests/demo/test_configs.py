@@ -43,13 +43,15 @@ def test_a_longer_run_changes_only_the_daily_loss_limit() -> None:
         demo.heartbeat, demo.order_rate, demo.rejects, demo.stale_data)  # fmt: skip
 
 
-@pytest.mark.parametrize(("venue", "kind"), [("binance", "binance_futures"), ("bybit", "bybit")])
+@pytest.mark.parametrize(
+    ("venue", "kind"), [("binance", "binance_futures"), ("bybit", "bybit"), ("okx", "okx")]
+)
 def test_the_trader_config_loads_for_each_venue(tmp_path: Path, venue: str, kind: str) -> None:
     endpoints = configs.Endpoints("http://127.0.0.1:1", "ws://127.0.0.1:1")
     (tmp_path / "trader.toml").write_text(configs.trader_toml(endpoints, "/tmp/x.sock", venue))
     (tmp_path / "limits.toml").write_text(configs.LIMITS)
     cred = tmp_path / "trader-venue.cred"
-    cred.write_text(configs.credentials_toml(configs.world_keys().trader))
+    cred.write_text(configs.credentials_toml(configs.world_keys().trader, venue))
     cred.chmod(0o600)
     (tmp_path / "trader-hmac.key").write_text("ab" * 32)
     (tmp_path / "trader-hmac.key").chmod(0o600)
@@ -62,6 +64,7 @@ def test_the_trader_config_loads_for_each_venue(tmp_path: Path, venue: str, kind
     [
         ("binance", "binance_futures", {"trader_email": "trader1@sub.sim"}, "ws://127.0.0.1:1"),
         ("bybit", "bybit", {"trader_uid": "1000002"}, "ws://127.0.0.1:1/v5/private"),
+        ("okx", "okx", {"trader_sub_account": "trader1"}, "ws://127.0.0.1:1/ws/v5/private"),
     ],
 )
 def test_the_watchdog_config_names_the_trader_and_its_venue(

@@ -89,3 +89,25 @@ def test_stages_are_the_rows_as_data_in_milliseconds_after_the_trigger() -> None
     assert [d["stage"] for d in data] == [r.milestone for r in rows]
     assert data[0] == {"stage": "trigger", "ms": 0.0, "source": "demo", "detail": "SIGKILL"}
     assert data[-1]["ms"] == 50.0
+
+
+def test_an_empty_book_on_a_per_order_venue_stands_for_the_cancel_without_inventing_one() -> None:
+    journal = [
+        {"mono": 100.010, "endpoint": "POST /api/v5/trade/cancel-all-after", "api_key": WD},
+        {"mono": 100.025, "endpoint": "key_deleted", "api_key": TR},
+    ]
+    rows = kill_rows(evidence(journal=journal, venue="okx"))
+    (empty,) = [r for r in rows if r.milestone == "nothing to cancel"]
+    assert round((empty.mono - 100.0) * 1000, 3) == 50.0  # the verified listing's own stamp
+    assert "cancel-all sent" not in {r.milestone for r in rows}
+    assert missing(rows) == []
+
+
+def test_a_cancel_that_went_out_is_never_reported_as_nothing_to_cancel() -> None:
+    journal = [
+        {"mono": 100.020, "endpoint": "POST /api/v5/trade/cancel-order", "api_key": WD},
+        {"mono": 100.025, "endpoint": "key_deleted", "api_key": TR},
+    ]
+    rows = kill_rows(evidence(journal=journal, venue="okx"))
+    assert "nothing to cancel" not in {r.milestone for r in rows}
+    assert missing(rows) == ["cancel-all sent"]

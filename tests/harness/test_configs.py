@@ -17,9 +17,11 @@ from harness.configs import (
     WatchedTrader,
     credentials_toml,
     toml_table,
+    venue_credentials_toml,
 )
 from trader.config import load_config as load_trader_config
 from watchdog.daemon.config import load_config as load_watchdog_config
+from watchdog.venues import load_credentials
 
 HEARTBEAT = HeartbeatLimits(interval_s=0.05, warn_after_s=0.4, halt_after_s=0.8, kill_after_s=1.5)
 
@@ -101,3 +103,10 @@ def test_the_trader_reads_its_config_with_two_symbols_and_pinned_cpus(tmp_path: 
     assert loaded.venue.kind == "bybit"
     assert [s.symbol for s in loaded.symbols] == ["BTCUSDT", "ETHUSDT"]
     assert tomllib.loads(path.read_text())["host"]["cpus"] == [1]
+
+
+def test_a_key_file_carries_its_passphrase_on_okx_alone(tmp_path: Path) -> None:
+    for venue, passphrase in (("okx", "words"), ("binance", None), ("bybit", None)):
+        path = tmp_path / f"{venue}.key"
+        _secret(path, venue_credentials_toml(venue, "K", "S", "words"))
+        assert load_credentials(path).passphrase == passphrase

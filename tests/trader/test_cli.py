@@ -60,6 +60,22 @@ def test_check_refuses_credentials_open_to_others(tmp_path: Path) -> None:
     assert "chmod 600" in result.stderr
 
 
+def test_an_okx_trader_without_a_passphrase_is_refused_before_any_request(
+    tmp_path: Path,
+) -> None:
+    path = valid_files(tmp_path)
+    path.write_text(EXAMPLE.replace('kind = "binance_futures"', 'kind = "okx"', 1))
+    creds = tmp_path / "local" / "trader-venue.cred"
+    result = run("check-config", "--config", str(path))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"trader: error: venue.credentials_file: {creds}: passphrase: missing "
+        "(required for kind okx)"
+    )
+    creds.write_text('api_key = "key"\nsecret = "secret"\npassphrase = "words"\n')
+    assert run("check-config", "--config", str(path)).returncode == 0
+
+
 def test_an_unknown_key_is_one_line_naming_its_path_and_exit_1(tmp_path: Path) -> None:
     path = write(tmp_path, EXAMPLE.replace("[strategy]", "[strategy]\nspred = 1"))
     result = run("run", "--config", str(path))

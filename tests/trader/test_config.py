@@ -107,8 +107,8 @@ def test_a_missing_required_key_is_named() -> None:
         ('ws_url = "ws://127.0.0.1:8080"', 'ws_url = "http://x"', r"venue\.ws_url: must start"),
         (
             'kind = "binance_futures"',
-            'kind = "okx"',
-            r"^t\.toml: venue\.kind: must be one of binance_futures, bybit, got 'okx'$",
+            'kind = "kraken"',
+            r"^t\.toml: venue\.kind: must be one of binance_futures, bybit, okx, got 'kraken'$",
         ),
         ('kind = "binance_futures"', "kind = 1", r"venue\.kind: expected a string, got an integer"),
         ('quote_qty = "0.002"', 'quote_qty = "0.0015"', r"quote_qty: must be a multiple"),
@@ -156,10 +156,22 @@ def test_no_symbols_is_an_error() -> None:
         parse(text)
 
 
-@pytest.mark.parametrize(("line", "kind"), [("", "binance_futures"), ('kind = "bybit"', "bybit")])
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [("", "binance_futures"), ('kind = "bybit"', "bybit"), ('kind = "okx"', "okx")],
+)
 def test_the_venue_kind_defaults_to_binance_futures_so_older_configs_keep_working(
     line: str, kind: str
 ) -> None:
     text = example_text().replace('kind = "binance_futures"', line, 1)
     config = parse_config(text, "t.toml", base=Path("/etc/trader"))
     assert config.venue.kind == kind
+
+
+def test_an_okx_symbol_must_name_a_usdt_margined_swap() -> None:
+    text = example_text().replace('kind = "binance_futures"', 'kind = "okx"', 1)
+    with pytest.raises(ConfigError) as caught:
+        parse(text.replace("[symbols.BTCUSDT]", "[symbols.BTCEUR]", 1))
+    assert str(caught.value) == (
+        "t.toml: symbols.BTCEUR: OKX trades USDT-margined swaps: e.g. BTCUSDT"
+    )

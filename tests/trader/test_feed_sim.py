@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from harness.sim import AsyncSimAdmin, SimConfig, SimProcess
+from harness.sim import VENUES, AsyncSimAdmin, SimConfig, SimProcess
 from tests.trader.helpers import RealClock, RecordingFeedListener, wait_until
 from trader.config import FeedConfig
 from trader.feed import BookFeed
@@ -26,7 +26,7 @@ FAST = FeedConfig(
 )
 
 
-@pytest.fixture(params=["binance", "bybit"])
+@pytest.fixture(params=VENUES)
 def sim(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimProcess]:
     process = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=20.0), venue=request.param)
     try:

@@ -35,7 +35,7 @@ def test_the_bybit_sample_is_a_real_book_snapshot() -> None:
     assert (ticker.symbol, ticker.bid, ticker.ask) == ("ETHUSDT", 100.0, 100.1)
 
 
-@pytest.mark.parametrize("kind", ["binance_futures", "bybit"])
+@pytest.mark.parametrize("kind", ["binance_futures", "bybit", "okx"])
 def test_the_heater_decodes_its_venues_own_messages(kind: str) -> None:
     # A venue's sample through another venue's decoder is a FeedError: warming would fail.
     heater = hot_path_heater(kind, build(AccountVenue(), RecordingLink()), ["BTCUSDT"], None, 0.001)

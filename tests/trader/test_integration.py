@@ -14,13 +14,14 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.sim import VENUES
 from harness.trader_world import World
 from harness.wait import wait_until
 
 
 @pytest.fixture
 def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
-    """The Binance world; ``BOTH_VENUES`` runs a test on Bybit's as well."""
+    """The Binance world; ``EVERY_VENUE`` runs a test on Bybit's and OKX's as well."""
     w = World(tmp_path, venue=getattr(request, "param", "binance"))
     try:
         yield w
@@ -28,9 +29,9 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         w.stop()
 
 
-# What the trader does the same way on either venue: quote, fill, report, fail safe on a dead
+# What the trader does the same way on every venue: quote, fill, report, fail safe on a dead
 # feed, end flat. The rest is venue-neutral (the watchdog link, systemd, busy polling).
-BOTH_VENUES = pytest.mark.parametrize("world", ["binance", "bybit"], indirect=True)
+EVERY_VENUE = pytest.mark.parametrize("world", VENUES, indirect=True)
 
 
 def started(world: World) -> World:
@@ -40,7 +41,7 @@ def started(world: World) -> World:
     return world
 
 
-@BOTH_VENUES
+@EVERY_VENUE
 def test_it_quotes_fills_and_reports_to_the_watchdog(world: World, tmp_path: Path) -> None:
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
@@ -125,7 +126,7 @@ def test_a_slow_venue_does_not_starve_the_systemd_keepalive(world: World, tmp_pa
 
 
 @pytest.mark.parametrize("death", ["close", "reset", "stall"])
-@BOTH_VENUES
+@EVERY_VENUE
 def test_each_feed_death_cancels_and_pauses_then_it_resumes(world: World, death: str) -> None:
     started(world)
     stale = 'trader_feed_stale_total{symbol="BTCUSDT"}'
@@ -143,7 +144,7 @@ def test_each_feed_death_cancels_and_pauses_then_it_resumes(world: World, death:
     wait_until(world.quoting, what=f"quoting again after {death}")
 
 
-@BOTH_VENUES
+@EVERY_VENUE
 def test_killing_the_watchdog_stops_trading_fail_closed(world: World) -> None:
     started(world)
     assert world.watchdog is not None
@@ -183,7 +184,7 @@ def test_a_watchdog_trip_halts_trading_and_it_stays_flat(world: World) -> None:
     assert world.t.metric("trader_feed_connects_total") == connects
 
 
-@BOTH_VENUES
+@EVERY_VENUE
 def test_sigterm_cancels_every_own_order_and_exits_zero(world: World) -> None:
     started(world)
     assert world.open_orders()

@@ -14,7 +14,7 @@ import pytest
 from tests.trader.helpers import RealClock, wait_until
 from trader.config import SymbolConfig
 from trader.instrument import Instrument
-from trader.orders import OrderManager, TrackedOrder
+from trader.orders import ClientIds, OrderManager, TrackedOrder
 from trader.strategy import Plan, Quote, Side
 from trader.venue import (
     AccountReport,
@@ -320,3 +320,37 @@ async def test_an_untracked_own_order_at_the_venue_is_adopted_and_cancelled(setu
     await wait_until(lambda: ("cancel", "mm1x-old-7") in venue.calls)
     await wait_until(lambda: manager.orders() == [])
     assert ("cancel", "other-bot-1") not in venue.calls
+
+
+def test_alphanumeric_client_ids_fit_okx_and_name_their_trader_alone() -> None:
+    ids = ClientIds.alphanumeric("mm-1/x", "a1b2c3d4e5")
+    first = ids.nth(1)
+    assert first == "04mm1xa1b2c3d41"
+    assert first.isalnum()
+    longest = ClientIds.alphanumeric("t" * 40, "f" * 16).nth(9_999_999_999)
+    assert longest.isalnum()  # OKX's clOrdId: letters and digits, at most 32
+    assert len(longest) == 32
+    assert ids.is_own(ClientIds.alphanumeric("mm1x", "other").nth(7))  # another run, same trader
+    # Without a separator, a trader whose id starts with another's must not claim its orders.
+    assert not ClientIds.alphanumeric("mm1", "s").is_own(ClientIds.alphanumeric("mm12", "s").nth(1))
+    assert not ClientIds.alphanumeric("mm12", "s").is_own(
+        ClientIds.alphanumeric("mm1", "2s").nth(1)
+    )
+
+
+async def test_a_manager_for_okx_sends_alphanumeric_client_ids() -> None:
+    venue, recorder = FakeVenue(), Recorder()
+    async with asyncio.TaskGroup() as tg:
+        manager = OrderManager(
+            venue, {"BTCUSDT": BTC}, recorder, RealClock(), tg.create_task,
+            trader_id="mm-1", session="abc", request_timeout_s=0.5, alphanumeric_ids=True,
+        )  # fmt: skip
+        manager.execute("BTCUSDT", Plan((), (BID,)), tick_ns=1)
+        await wait_until(lambda: recorder.kinds().count("acked") == 1)
+        [cid] = [cid for kind, cid in venue.calls if kind == "place"]
+        assert cid == "03mm1abc1"
+        assert manager.is_own(cid)
+        venue.hold.set()
+        manager.cancel_all("teardown")
+        async with asyncio.timeout(10):
+            await manager.wait_no_orders()

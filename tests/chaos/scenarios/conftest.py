@@ -14,7 +14,7 @@ pytestmark = pytest.mark.chaos
 
 @pytest.fixture
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
-    """A fresh default stack (no proxies) on Binance, or on the venue ``BOTH_VENUES`` passes;
-    stopped after the test."""
+    """A fresh default stack (no proxies) on Binance, or on the venue ``BOTH_VENUES`` or
+    ``WITH_OKX`` passes; stopped after the test."""
     with Stack.start(tmp_path, StackSpec(venue=getattr(request, "param", "binance"))) as s:
         yield s

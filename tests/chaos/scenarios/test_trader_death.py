@@ -1,6 +1,11 @@
 """The trader dies or hangs: the watchdog cancels everything at the venue and revokes the key;
 a trader that wakes up after the kill must not trade. The real trader in each, except the
-reckless zombie (a scripted bot that ignores KILLED, to prove the venue refuses its key)."""
+reckless zombie (a scripted bot that ignores KILLED, to prove the venue refuses its key).
+
+On OKX as well: the SIGKILL, the kill every venue must carry out end to end (its per-order
+sweep and its key deletion). Not on OKX: the hang and the wake-up after the kill, which are the
+heartbeat's and the client's (venue-neutral once the kill above works there), kept off OKX for
+CI time; the zombie speaks Binance's protocol only."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from harness.wait import wait_until
 from tests.support.stack import (
     BOTH_VENUES,
     EACH_VENUE,
+    WITH_OKX,
     Stack,
     StackSpec,
     is_cancel_all,
@@ -37,7 +43,7 @@ def _kill_timings(stack: Stack, fault_mono: float, since: int) -> dict[str, floa
     }
 
 
-@BOTH_VENUES
+@WITH_OKX
 def test_trader_sigkill_ends_with_an_empty_book_and_a_dead_key(
     stack: Stack, tmp_path: Path
 ) -> None:

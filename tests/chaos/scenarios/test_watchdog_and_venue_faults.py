@@ -1,6 +1,10 @@
 """The kill must finish whatever breaks during it: the watchdog killed with -9 at seeded random
 points of the pipeline and restarted, a venue answering 5xx / 429 / timeouts, a skewed clock
-(-1021), and a flood of forged, replayed and malformed telemetry while the trader hangs."""
+(-1021), and a flood of forged, replayed and malformed telemetry while the trader hangs.
+
+On OKX as well: 5xx and 429 during the kill (below, why those two). Not on OKX, for CI time:
+the watchdog killed mid-kill (the resume is the pipeline's, the same over every adapter), the
+timeouts (an unknown outcome, as the 5xx is) and the telemetry flood (no venue in it)."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from killswitch_client.protocol import Heartbeat, encode_event, encode_telemetry
 
 from harness.wait import wait_until
 from tests.support.stack import (
+    CHAOS_VENUES,
     EACH_VENUE,
     HMAC_KEY_HEX,
     TRADER,
@@ -74,23 +79,28 @@ def test_a_watchdog_killed_mid_kill_finishes_the_kill_after_restart(
         )
 
 
-@EACH_VENUE
+_KILL_FAULTS: dict[str, dict[str, object]] = {
+    "5xx": {"fail_next": {"count": 12, "kind": "5xx"}},
+    "429": {"fail_next": {"count": 6, "kind": "429"}},
+    # The sim's "-1021" is each venue's timestamp refusal (Bybit: retCode 10002).
+    "clock_skew": {"fail_next": {"count": 6, "kind": "-1021"}},
+}
+
+
+# Every fault on Binance and Bybit; on OKX the two that matter most to a kill that is a
+# per-order sweep (list, then cancel in batches of 20, many requests): an unknown outcome (5xx)
+# and the venue's pause (429). The clock skew is the same resync on every adapter.
 @pytest.mark.parametrize(
-    ("name", "fault"),
-    [
-        ("5xx", {"fail_next": {"count": 12, "kind": "5xx"}}),
-        ("429", {"fail_next": {"count": 6, "kind": "429"}}),
-        # The sim's "-1021" is each venue's timestamp refusal (Bybit: retCode 10002).
-        ("clock_skew", {"fail_next": {"count": 6, "kind": "-1021"}}),
-    ],
+    ("venue", "name"),
+    [(v, name) for v in CHAOS_VENUES for name in _KILL_FAULTS] + [("okx", "5xx"), ("okx", "429")],
 )
 def test_a_venue_failing_during_the_kill_still_ends_clean(
-    tmp_path: Path, name: str, fault: dict[str, object], venue: str
+    tmp_path: Path, name: str, venue: str
 ) -> None:
     with Stack.start(tmp_path, StackSpec(venue=venue)) as stack:
         stack.wait_trading()
         since = stack.venue.admin.last_seq()
-        stack.venue.admin.set_fault(**fault)
+        stack.venue.admin.set_fault(**_KILL_FAULTS[name])
         start = _sigkill_trader(stack)
         stack.wait_killed_clean()
         failed = [

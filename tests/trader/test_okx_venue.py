@@ -1,0 +1,44 @@
+"""OKX's contracts and the trader's base-coin sizes: the one place they change units."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from trader.okx_venue import Contracts
+from trader.venue import VenueRejected
+
+CONTRACTS = Contracts(
+    {"BTCUSDT": Decimal("0.01"), "ETHUSDT": Decimal("0.1"), "XUSDT": Decimal("0.03")}
+)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "qty", "sz"),
+    [("BTCUSDT", "0.020", "2"), ("ETHUSDT", "1.0", "10"), ("BTCUSDT", "0.003", "0.3")],
+)
+def test_a_base_quantity_is_sent_as_exact_contracts(symbol: str, qty: str, sz: str) -> None:
+    assert CONTRACTS.to_contracts(symbol, qty) == sz
+
+
+def test_contracts_read_from_the_venue_are_the_base_coin_again() -> None:
+    assert CONTRACTS.to_base("BTCUSDT", Decimal(3)) == Decimal("0.03")
+
+
+@pytest.mark.parametrize(
+    ("symbol", "qty", "match"),
+    [
+        ("BTCUSDT", "0", "no exact number of contracts of 0.01"),
+        ("BTCUSDT", "-0.01", "no exact number"),
+        ("BTCUSDT", "NaN", "no exact number"),
+        ("BTCUSDT", "x", "not a number"),
+        ("XUSDT", "0.01", "no exact number of contracts of 0.03"),
+        ("SOLUSDT", "1", "OKX lists no USDT swap for SOLUSDT"),
+    ],
+)
+def test_a_size_that_is_no_exact_number_of_contracts_is_refused_before_sending(
+    symbol: str, qty: str, match: str
+) -> None:
+    with pytest.raises(VenueRejected, match=match):
+        CONTRACTS.to_contracts(symbol, qty)
