@@ -42,7 +42,9 @@ class OrderMatch:
     are never excused: that is how someone else trading the key looks.
 
     The report side (key misuse): the ids the trader reported (the latest `MAX_REPORTED`),
-    and the venue ACKs no report has matched yet, oldest first; the rule gives their window.
+    and the venue ACKs no report has matched yet, oldest first: first `unreported` (the
+    trader has not been heard since the ACK was `window` old), then `overheard` (it has: the
+    order is misuse unless its report arrives by the deadline kept with it).
     """
 
     __slots__ = (
@@ -51,6 +53,7 @@ class OrderMatch:
         "_last_key",
         "dropped",
         "in_flight",
+        "overheard",
         "reported",
         "seen",
         "unmatched",
@@ -66,6 +69,9 @@ class OrderMatch:
         # reconnects must still be judged.
         self.reported: dict[str, None] = {}  # ids the trader reported, oldest first
         self.unreported: dict[str, float] = {}  # venue ACKs no report matched yet -> arrival
+        # Venue ACKs still unreported when the trader was heard `window` after them -> the
+        # instant their report is due (that hearing + `window`), oldest first.
+        self.overheard: dict[str, float] = {}
         self.unnamed = 0  # venue ACKs without a client id: no report can ever match them
 
     def restart(self, started: float) -> None:
@@ -93,7 +99,9 @@ class OrderMatch:
             reported[order_id] = None
             if len(reported) > MAX_REPORTED:
                 del reported[next(iter(reported))]
-        return self.unreported.pop(order_id, None) is not None
+        if self.unreported.pop(order_id, None) is not None:
+            return True
+        return self.overheard.pop(order_id, None) is not None
 
     def on_venue_order(self, order_id: str, now: float) -> bool:
         """The venue acknowledged `order_id`; True when no report has authorised it (yet).
@@ -109,21 +117,44 @@ class OrderMatch:
 
     def forget_unreported(self) -> None:
         self.unreported.clear()
+        self.overheard.clear()
         self.unnamed = 0
 
-    def unreported_past(self, now: float, window: float) -> list[str]:
-        """Venue ACKs with no report more than `window` after their arrival."""
+    def hear(self, now: float, window: float) -> bool:
+        """The trader was heard at `now`: each venue ACK at least `window` older and still
+        unreported gets until `now + window` for its report (the rest of that flush may be on
+        its way). True when any did."""
+        unreported = self.unreported
+        if not unreported:
+            return False
+        heard = []
+        for key, at in unreported.items():
+            if now < at + window:
+                break
+            heard.append(key)
+        if not heard:
+            return False
+        deadline = now + window
+        overheard = self.overheard
+        for key in heard:
+            del unreported[key]
+            overheard[key] = deadline
+        return True
+
+    def overheard_past(self, now: float) -> list[str]:
+        """Venue ACKs whose report deadline (see `hear`) is behind `now`."""
         past = []
-        for key, at in self.unreported.items():
-            if now <= at + window:
+        for key, deadline in self.overheard.items():
+            if now <= deadline:
                 break
             past.append(key)
         return past
 
-    def unreported_due(self, window: float) -> float:
-        """The first instant the oldest waiting venue ACK is past `window`; INF when none."""
-        for at in self.unreported.values():
-            return nextafter(at + window, INF)
+    def overheard_due(self) -> float:
+        """The first instant the oldest heard-over venue ACK is past its deadline; INF when
+        none is (an order waiting for the trader to be heard is judged by no clock)."""
+        for deadline in self.overheard.values():
+            return nextafter(deadline, INF)
         return INF
 
     # --- the ACK side (divergence) ----------------------------------------------------------
