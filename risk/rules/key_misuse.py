@@ -46,7 +46,7 @@ class KeyMisuseRule:
 
     def on_report(self, order_id: str, now: float) -> bool:
         """A TELEMETRY SUBMIT or ACK: it authorises its order, even after the venue's ACK."""
-        return self.orders.on_report(order_id) and self.evaluate(now)
+        return self.orders.on_report(order_id, now) and self.evaluate(now)
 
     def on_venue_ack(self, order_id: str, now: float) -> bool:
         return self.orders.on_venue_order(order_id, now) and self.evaluate(now)

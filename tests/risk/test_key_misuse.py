@@ -4,10 +4,12 @@ flight (the report a little after the venue's ACK) is not."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from risk import OrderEventKind, RiskEngine, TradingState
+from risk.rules.order_match import LAG_EDGES_S
 
 from .helpers import (
     LIVE_HEARTBEAT,
@@ -199,6 +201,23 @@ def test_every_profile_turns_it_on() -> None:
     assert eng.key_misuse is not None
     assert "key_misuse" in eng.utilisation()
     assert rules_of(eng) == set()
+
+
+def test_how_far_reports_lead_the_venue_acks_is_measured_where_it_is_judged() -> None:
+    eng = engine()
+    report(eng, T0, "first")
+    venue_ack(eng, T0 + 0.002, "first")  # the report led by 2 ms
+    venue_ack(eng, T0 + 0.01, "acked-first")
+    report(eng, T0 + 0.013, "acked-first")  # the ACK led by 3 ms
+    report(eng, T0 + 0.014, "acked-first", ACK)  # a second report matches nothing more
+    assert eng.key_misuse is not None
+    lead = eng.key_misuse.orders.lead
+    assert (lead.orders, lead.ack_first) == (2, 1)
+    assert lead.worst_s == pytest.approx(0.003, abs=1e-6)  # wall seconds near T0
+    assert [edge for edge, n in zip(LAG_EDGES_S, lead.counts, strict=True) if n] == [0.005]
+    shown = lead.as_dict()
+    assert shown["ack_first_max_ms"] == 3.0
+    assert [5.0, 1] in shown["ack_first_lag_ms"]  # type: ignore[operator]  # a list of pairs
 
 
 # --- the matching under reordering ---------------------------------------------------------
