@@ -188,6 +188,19 @@ async def test_an_order_event_goes_out_at_once_not_at_the_next_heartbeat(
     ]
 
 
+async def test_a_submit_is_on_the_socket_before_report_order_returns(watchdog: Watchdog) -> None:
+    # The bot reports a SUBMIT and then writes its order: the order must not reach the venue
+    # (and its ACK the watchdog) while the report waits for a later loop iteration.
+    async with _between_heartbeats(watchdog) as client:
+        client.report_feed("BTCUSDT", NOW)  # what waited goes with it, in order
+        sent = client.counters.sent
+        client.report_order(OrderEventKind.SUBMIT, "BTCUSDT", "BUY", 1, 65_000.0, order_id="o-1")
+        assert client.counters.sent == sent + 1  # handed to the socket, no loop iteration yet
+        await wait_until(lambda: bool(watchdog.of(OrderEvent)), within=5.0)
+    (_, events, _) = watchdog.batches[1]
+    assert [type(e) for e in events] == [FeedStatus, OrderEvent]
+
+
 async def test_an_account_snapshot_goes_out_at_once_not_at_the_next_heartbeat(
     watchdog: Watchdog,
 ) -> None:
