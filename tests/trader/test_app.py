@@ -23,7 +23,7 @@ from trader.metrics import TraderMetrics
 from trader.pretrade import PreTradeRisk
 from trader.runner import RunOptions, _main_loop
 from trader.strategy import Side
-from trader.venue import AccountReport, OrderRequest, PositionReport
+from trader.venue import AccountReport, OrderReport, OrderRequest, PositionReport, SentHook
 from watchdog.sdnotify import SdNotifier
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "trader.toml"
@@ -147,6 +147,34 @@ async def test_it_quotes_both_sides_and_reports_each_order(running: Running) -> 
     kinds = [k for k, *_ in link.kinds("order")]
     assert kinds[0] == OrderEventKind.SUBMIT  # a submit always precedes its answer
     assert kinds.count(OrderEventKind.SUBMIT) == kinds.count(OrderEventKind.ACK) == 2
+
+
+class WitnessVenue(AccountVenue):
+    """Records, as each order reaches it, the SUBMITs the watchdog link had been given."""
+
+    def __init__(self, link: RecordingLink) -> None:
+        super().__init__()
+        self.link = link
+        self.announced_first: list[bool] = []
+
+    async def place(self, order: OrderRequest, on_sent: SentHook | None = None) -> OrderReport:
+        submitted = (str(OrderEventKind.SUBMIT), order.client_id) in self.link.order_ids
+        self.announced_first.append(submitted)
+        return await super().place(order, on_sent)
+
+
+async def test_the_watchdog_hears_of_each_order_before_the_venue_gets_it() -> None:
+    link = RecordingLink()
+    venue = WitnessVenue(link)
+    trader = build(venue, link)
+    async with asyncio.TaskGroup() as tg:
+        trader.attach(tg, None)
+        await trader.housekeep_once()
+        trader.on_feed_state(Transition("BTCUSDT", True, "fresh"))
+        trader.on_ticker(tick(), time.perf_counter_ns())
+        await wait_until(lambda: len(venue.resting) == 2, what="two quotes")
+        await trader.shutdown(5.0)
+    assert venue.announced_first == [True, True]
 
 
 async def test_each_order_report_names_the_client_order_id_the_venue_knows(
