@@ -443,7 +443,7 @@ class RiskEngine:
         kind, source = e.kind, e.source
         misuse = self.key_misuse
         if misuse is not None and source is _TELEMETRY:
-            changed = misuse.on_heard(now) or changed
+            changed = self._heard(e.ts, now) or changed
         new_order = False  # the trader's SUBMIT or the venue's ACK: the per-order rules judge it
         if kind is _SUBMIT:
             if source is _TELEMETRY:
@@ -500,7 +500,7 @@ class RiskEngine:
         if e.source is _VENUE:  # the collar measures against the venue, never the trader
             self.price_collar.on_market(e.symbol, e.bid, e.ask, e.ts)
             return changed
-        return self._heard(now) or changed
+        return self._heard(e.ts, now) or changed
 
     def _on_account(self, e: AccountSnapshot, now: float) -> bool:
         try:
@@ -521,7 +521,7 @@ class RiskEngine:
             if self.venue_blind.blind:
                 return changed  # observed too long ago: not a measure either
         else:
-            changed = self._heard(now) or changed
+            changed = self._heard(e.ts, now) or changed
         daily = self.daily_loss
         start = daily.day_start_equity
         changed = daily.on_equity(e.source, e.equity) or changed
@@ -537,7 +537,7 @@ class RiskEngine:
         if not ok:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
-        changed = self._heard(now) or changed
+        changed = self._heard(e.ts, now) or changed
         return self.heartbeat.on_heartbeat(e.ts, now) or changed
 
     def _on_position(self, e: PositionSnapshot, now: float) -> bool:
@@ -545,7 +545,7 @@ class RiskEngine:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
         if e.source is _TELEMETRY:
-            changed = self._heard(now) or changed
+            changed = self._heard(e.ts, now) or changed
         changed = self.position.on_position(e.source, e.symbol, e.qty, e.mark_price, now) or changed
         return self.divergence.on_position(e.source, e.symbol, e.qty, now) or changed
 
@@ -553,7 +553,7 @@ class RiskEngine:
         if diagnose(e, now, self.limits.bad_data) is not None:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
-        changed = self._heard(now) or changed  # only the trader reports its feed
+        changed = self._heard(e.ts, now) or changed  # only the trader reports its feed
         return self.stale_data.on_feed(e.symbol, e.last_event_ts, now) or changed
 
     def _on_open_orders(self, e: OpenOrdersSnapshot, now: float) -> bool:
@@ -561,13 +561,14 @@ class RiskEngine:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
         if e.source is _TELEMETRY:
-            changed = self._heard(now) or changed
+            changed = self._heard(e.ts, now) or changed
         return self.divergence.on_open_orders(e.source, e.count, now) or changed
 
-    def _heard(self, now: float) -> bool:
-        """A good fact from the trader arrived: key misuse may judge what it left unreported."""
+    def _heard(self, ts: float, now: float) -> bool:
+        """A good fact from the trader, stamped `ts`, arrived: key misuse may judge what it
+        left unreported before then (the stamp bounded by arrival, as heartbeats are)."""
         misuse = self.key_misuse
-        return misuse is not None and misuse.on_heard(now)
+        return misuse is not None and misuse.on_heard(ts if ts < now else now, now)
 
     # --- bad data ----------------------------------------------------------------------------
 

@@ -7,9 +7,11 @@ reason naming the order ids.
 
 Only a trader that is heard can be judged this way. A report long before the venue's ACK
 authorises it (a slow venue); data in flight is not misuse: the order is judged only once the
-trader is heard (a heartbeat or any report arriving) at least `reorder_s` after the venue's
-ACK, and even then its report may still arrive up to `reorder_s` after that hearing (the rest
-of a flush that took several datagrams). While the trader is silent nothing here judges it: a
+trader is heard from in a report it made (by its own stamp, bounded by arrival) at least
+`reorder_s` after the venue's ACK arrived, and even then its report may still arrive up to
+`reorder_s` after that hearing (the rest of a flush that took several datagrams, a datagram
+the link reordered). A report made before that instant proves nothing: a delayed link delivers
+it late, with the SUBMIT still behind it. While the trader is silent nothing here judges it: a
 cut telemetry link carries no reports, so the orders placed during the cut are not misuse but
 the heartbeat deadline's to judge. No clock wakes this rule for an order waiting to be heard.
 
@@ -51,10 +53,11 @@ class KeyMisuseRule:
     def on_venue_ack(self, order_id: str, now: float) -> bool:
         return self.orders.on_venue_order(order_id, now) and self.evaluate(now)
 
-    def on_heard(self, now: float) -> bool:
-        """The trader was heard (a heartbeat or any report arrived): from here, the orders it
-        left unreported for `reorder_s` are judged (see the module docstring)."""
-        return self.orders.hear(now, self.window) and self.evaluate(now)
+    def on_heard(self, sent: float, now: float) -> bool:
+        """The trader was heard (a heartbeat or any report arrived at `now`, made at `sent`):
+        the orders it left unreported for `reorder_s` before `sent` are judged (see the module
+        docstring)."""
+        return self.orders.hear(sent, now, self.window) and self.evaluate(now)
 
     def evaluate(self, now: float) -> bool:
         orders = self.orders

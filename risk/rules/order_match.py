@@ -172,16 +172,17 @@ class OrderMatch:
         self.overheard.clear()
         self.unnamed = 0
 
-    def hear(self, now: float, window: float) -> bool:
-        """The trader was heard at `now`: each venue ACK at least `window` older and still
-        unreported gets until `now + window` for its report (the rest of that flush may be on
-        its way). True when any did."""
+    def hear(self, sent: float, now: float, window: float) -> bool:
+        """The trader was heard at `now`, in a report it made at `sent`: each venue ACK at
+        least `window` older than `sent` and still unreported gets until `now + window` for its
+        report (the rest of that flush, or a datagram the link reordered, may be on its way).
+        True when any did."""
         unreported = self.unreported
         if not unreported:
             return False
         heard = []
         for key, at in unreported.items():
-            if now < at + window:
+            if sent < at + window:
                 break
             heard.append(key)
         if not heard:

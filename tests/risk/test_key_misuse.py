@@ -88,6 +88,16 @@ def test_a_report_up_to_the_window_after_the_hearing_that_judges_it_is_in_time()
     assert eng.evaluate(T0 + 60).state is TradingState.ACTIVE
 
 
+def test_a_late_datagram_made_before_the_window_ended_judges_nothing() -> None:
+    # A link that delays everything 1.6 s, in order: the heartbeat the trader made before the
+    # venue's ACK arrives long after it, and the SUBMIT the trader made next arrives after that.
+    eng = engine()
+    venue_ack(eng, T0, "slow-link")
+    eng.apply(beat(T0 - 0.6), T0 + 1.0)
+    eng.apply(order(T0 - 0.001, SUBMIT, source=TELEMETRY, order_id="slow-link"), T0 + 1.599)
+    assert eng.evaluate(T0 + 60).state is TradingState.ACTIVE
+
+
 def test_a_cut_link_with_orders_placed_during_the_cut_ends_as_the_heartbeat_kill() -> None:
     # The trader's telemetry link is cut at T0 + 1: the orders it places until its own
     # fail-closed halt reach the venue, their reports do not. It is never heard again.
