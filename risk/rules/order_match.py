@@ -26,20 +26,23 @@ LAG_EDGES_S = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.
 class ReportLead:
     """How much earlier each order's first report reached the watchdog than the venue's ACK of
     it (negative: the ACK came first): what `reorder_s` must cover, measured where it is
-    judged. Orders reported first are counted; those the ACK beat are kept as a histogram of
-    their lag (`LAG_EDGES_S`) and the worst one."""
+    judged. Orders reported first are counted with their closest call (the smallest lead);
+    those the ACK beat are kept as a histogram of their lag (`LAG_EDGES_S`) and the worst one."""
 
-    __slots__ = ("ack_first", "counts", "orders", "worst_s")
+    __slots__ = ("ack_first", "closest_s", "counts", "orders", "worst_s")
 
     def __init__(self) -> None:
         self.orders = 0  # venue ACKs matched with a report, either way round
         self.ack_first = 0  # of them, the ones the venue's ACK reached the watchdog first
+        self.closest_s = INF  # the smallest lead of a report over its venue ACK
         self.worst_s = 0.0  # the largest lag of a report behind its venue ACK
         self.counts = [0] * len(LAG_EDGES_S)  # ACK-first lags, by upper edge
 
     def record(self, lead_s: float) -> None:
         self.orders += 1
         if lead_s >= 0.0:
+            if lead_s < self.closest_s:
+                self.closest_s = lead_s
             return
         lag = -lead_s
         self.ack_first += 1
@@ -52,6 +55,9 @@ class ReportLead:
         return {
             "orders": self.orders,
             "ack_first": self.ack_first,
+            "report_first_min_ms": None
+            if self.closest_s == INF
+            else round(self.closest_s * 1000.0, 3),
             "ack_first_max_ms": round(self.worst_s * 1000.0, 3),
             "ack_first_lag_ms": [
                 [None if edge == INF else edge * 1000.0, count]

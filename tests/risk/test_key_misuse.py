@@ -226,6 +226,7 @@ def test_how_far_reports_lead_the_venue_acks_is_measured_where_it_is_judged() ->
     assert lead.worst_s == pytest.approx(0.003, abs=1e-6)  # wall seconds near T0
     assert [edge for edge, n in zip(LAG_EDGES_S, lead.counts, strict=True) if n] == [0.005]
     shown = lead.as_dict()
+    assert shown["report_first_min_ms"] == 2.0
     assert shown["ack_first_max_ms"] == 3.0
     assert [5.0, 1] in shown["ack_first_lag_ms"]  # type: ignore[operator]  # a list of pairs
 
