@@ -26,7 +26,7 @@ from .helpers import (
 
 ACK = OrderEventKind.ACK
 SUBMIT = OrderEventKind.SUBMIT
-REORDER_S = 0.5
+REORDER_S = limits().key_misuse.reorder_s  # the profile's window
 
 
 def venue_ack(eng: RiskEngine, t: float, order_id: str) -> TradingState:
