@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk import OrderEventKind, RiskEngine, TradingState
+from risk import Heartbeat, OrderEvent, OrderEventKind, RiskEngine, TradingState
 from risk.rules.order_match import LAG_EDGES_S
 
 from .helpers import (
@@ -341,3 +341,49 @@ def test_a_flood_of_unreported_orders_is_counted_and_only_its_first_ids_named() 
     assert decision.reason.endswith("flood-0, flood-1, flood-2, flood-3, flood-4, 495 more")
     assert eng.key_misuse is not None
     assert len(eng.key_misuse.misused) == 100
+
+
+# A link that delays each datagram on its own (a relay, UDP): a SUBMIT sent before its order
+# may arrive after datagrams the trader sent later. Up to twice the window is tolerated.
+DELAY = st.floats(min_value=0.0, max_value=2 * REORDER_S * 0.999, allow_nan=False)
+SENT_ORDERS = st.lists(
+    st.tuples(
+        st.floats(min_value=0.0, max_value=3.0, allow_nan=False),  # the SUBMIT made
+        st.floats(min_value=0.0, max_value=0.05, allow_nan=False),  # until the venue's ACK
+        DELAY,  # the SUBMIT's datagram on the way
+    ),
+    min_size=1,
+    max_size=20,
+)
+DELAYED_BEATS = st.lists(
+    st.tuples(st.floats(min_value=0.0, max_value=4.0, allow_nan=False), DELAY), max_size=40
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(SENT_ORDERS, DELAYED_BEATS)
+def test_a_trader_whose_link_reorders_by_up_to_twice_the_window_is_never_killed(
+    orders: list[tuple[float, float, float]], beats: list[tuple[float, float]]
+) -> None:
+    # (arrival, side: 0 trader / 1 venue, made, order id or "" for a heartbeat)
+    events: list[tuple[float, int, float, str]] = []
+    for i, (made, venue_s, delay) in enumerate(orders):
+        events.append((_at(made) + delay, 0, _at(made), f"o{i}"))
+        events.append((_at(made) + venue_s, 1, _at(made) + venue_s, f"o{i}"))
+    events += [(_at(made) + delay, 0, _at(made), "") for made, delay in beats]
+    events.sort(key=lambda e: (e[0], e[1]))
+    eng = engine()
+    states: list[TradingState] = []
+    for arrival, venue_side, made, order_id in events:
+        run_dues_before(eng, arrival, lambda _: states.append(eng.state))
+        event: OrderEvent | Heartbeat
+        if venue_side:
+            event = order(made, ACK, source=VENUE, order_id=order_id)
+        elif order_id:
+            event = order(made, SUBMIT, source=TELEMETRY, order_id=order_id)
+        else:
+            event = beat(made)
+        states.append(eng.apply(event, arrival).state)
+    heard(eng, _at(10.0))
+    states.append(eng.evaluate(_at(20.0)).state)
+    assert TradingState.KILLED not in states
