@@ -83,6 +83,8 @@ class WatchdogLink(Protocol):
 
     def flush(self, *, heartbeat: bool = True) -> None: ...
 
+    def rehearse_report(self, symbol: str, order_id: str) -> None: ...
+
 
 def posture_for(
     watchdog: TradingState, local: TradingState, feed_fresh: bool, stopping: bool

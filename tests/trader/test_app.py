@@ -37,6 +37,7 @@ class RecordingLink:
         self.reports: list[tuple[str, tuple[object, ...]]] = []
         self.order_ids: list[tuple[str, str]] = []  # (kind, client order id) per order report
         self.flushes = 0
+        self.rehearsed: list[tuple[str, str]] = []
 
     def report_order(
         self,
@@ -77,6 +78,9 @@ class RecordingLink:
 
     def flush(self, *, heartbeat: bool = True) -> None:
         self.flushes += 1
+
+    def rehearse_report(self, symbol: str, order_id: str) -> None:
+        self.rehearsed.append((symbol, order_id))  # a heater's warm-up: no report
 
     def kinds(self, kind: str) -> list[tuple[object, ...]]:
         return [args for k, args in self.reports if k == kind]
