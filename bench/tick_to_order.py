@@ -205,6 +205,9 @@ class SilentLink:
     def flush(self, *, heartbeat: bool = True) -> None:
         return None
 
+    def rehearse_report(self, symbol: str, order_id: str) -> None:
+        return None
+
 
 class TimedSigner(OrderSigner):
     """The production signer, noting when the first request of a tick starts and ends."""

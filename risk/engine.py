@@ -116,6 +116,9 @@ class RiskEngine:
         self.stale_data = StaleDataRule(limits.stale_data, warn)
         self.heartbeat = HeartbeatRule(limits.heartbeat, now)
         orders = OrderMatch(limits.divergence.reorder_s)  # one matching, two rules
+        # Venue ACKs waiting for the trader to be heard (the same dict, never replaced): while
+        # it is empty, which is almost always, a fact from the trader costs key misuse nothing.
+        self._unheard = orders.unreported
         self.divergence = DivergenceRule(limits.divergence, orders)
         # Off only when the limits say so, or for a trader that sends no telemetry (nothing to
         # compare): then nothing feeds it and it is not composed.
@@ -442,6 +445,8 @@ class RiskEngine:
         changed = self._good(e, now) if self._bad_pending() else False
         kind, source = e.kind, e.source
         misuse = self.key_misuse
+        if source is _TELEMETRY and self._unheard:
+            changed = self._heard(e.ts, now) or changed
         new_order = False  # the trader's SUBMIT or the venue's ACK: the per-order rules judge it
         if kind is _SUBMIT:
             if source is _TELEMETRY:
@@ -497,6 +502,9 @@ class RiskEngine:
         changed = self._good(e, now) if self._bad_pending() else False
         if e.source is _VENUE:  # the collar measures against the venue, never the trader
             self.price_collar.on_market(e.symbol, e.bid, e.ask, e.ts)
+            return changed
+        if self._unheard:
+            changed = self._heard(e.ts, now) or changed
         return changed
 
     def _on_account(self, e: AccountSnapshot, now: float) -> bool:
@@ -517,6 +525,8 @@ class RiskEngine:
             changed = self.venue_blind.on_view(e.ts, now) or changed
             if self.venue_blind.blind:
                 return changed  # observed too long ago: not a measure either
+        elif self._unheard:
+            changed = self._heard(e.ts, now) or changed
         daily = self.daily_loss
         start = daily.day_start_equity
         changed = daily.on_equity(e.source, e.equity) or changed
@@ -532,12 +542,16 @@ class RiskEngine:
         if not ok:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
+        if self._unheard:
+            changed = self._heard(e.ts, now) or changed
         return self.heartbeat.on_heartbeat(e.ts, now) or changed
 
     def _on_position(self, e: PositionSnapshot, now: float) -> bool:
         if diagnose(e, now, self.limits.bad_data) is not None:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
+        if e.source is _TELEMETRY and self._unheard:
+            changed = self._heard(e.ts, now) or changed
         changed = self.position.on_position(e.source, e.symbol, e.qty, e.mark_price, now) or changed
         return self.divergence.on_position(e.source, e.symbol, e.qty, now) or changed
 
@@ -545,13 +559,23 @@ class RiskEngine:
         if diagnose(e, now, self.limits.bad_data) is not None:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
+        if self._unheard:  # only the trader reports its feed
+            changed = self._heard(e.ts, now) or changed
         return self.stale_data.on_feed(e.symbol, e.last_event_ts, now) or changed
 
     def _on_open_orders(self, e: OpenOrdersSnapshot, now: float) -> bool:
         if diagnose(e, now, self.limits.bad_data) is not None:
             return self._bad(e, now)
         changed = self._good(e, now) if self._bad_pending() else False
+        if e.source is _TELEMETRY and self._unheard:
+            changed = self._heard(e.ts, now) or changed
         return self.divergence.on_open_orders(e.source, e.count, now) or changed
+
+    def _heard(self, ts: float, now: float) -> bool:
+        """A good fact from the trader, stamped `ts`, arrived: key misuse may judge what it
+        left unreported before then (the stamp bounded by arrival, as heartbeats are)."""
+        misuse = self.key_misuse
+        return misuse is not None and misuse.on_heard(ts if ts < now else now, now)
 
     # --- bad data ----------------------------------------------------------------------------
 

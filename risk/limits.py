@@ -159,7 +159,8 @@ class DivergenceLimits:
 @dataclass(frozen=True, slots=True)
 class KeyMisuseLimits:
     """A venue ACK of an order the trader never reported (no SUBMIT or ACK with its client
-    order id within `reorder_s` either way) is key misuse: KILLED. Off only when written so."""
+    order id before it, nor by `reorder_s` after the trader is heard from `reorder_s` after
+    it) is key misuse: KILLED. Off only when written so."""
 
     enabled: bool
     reorder_s: float
@@ -284,7 +285,7 @@ def _profile(
             "grade": "halted",
             "reorder_s": 2.0,
         },
-        "key_misuse": {"enabled": True, "reorder_s": 0.5},
+        "key_misuse": {"enabled": True, "reorder_s": 0.25},
         "order_size": {
             "max_notional": {"pct": order_pct},
             "symbols": {},

@@ -83,6 +83,8 @@ class WatchdogLink(Protocol):
 
     def flush(self, *, heartbeat: bool = True) -> None: ...
 
+    def rehearse_report(self, symbol: str, order_id: str) -> None: ...
+
 
 def posture_for(
     watchdog: TradingState, local: TradingState, feed_fresh: bool, stopping: bool
@@ -310,9 +312,14 @@ class Trader:
 
     # -- order listener --------------------------------------------------------------------
 
+    def order_submitting(self, order: TrackedOrder) -> None:
+        # Sent before the order goes out (the client sends a SUBMIT in the call): the watchdog
+        # hears of every order before the venue can acknowledge it.
+        self._tell_watchdog(OrderEventKind.SUBMIT, order, order.qty, order.price)
+
     def order_submitted(self, order: TrackedOrder) -> None:
         self.metrics.orders.labels(order.symbol, order.side.value).inc()
-        self._report(OrderEventKind.SUBMIT, order, order.qty, order.price)
+        self._apply_pretrade(OrderEventKind.SUBMIT, order, order.qty, order.price)
 
     def order_sent(self, order: TrackedOrder, tick_ns: int | None) -> None:
         if tick_ns is not None:
@@ -355,23 +362,46 @@ class Trader:
         reason: str = "",
         realized_pnl: float | None = None,
     ) -> None:
-        side = RiskSide(order.side.value)
+        self._tell_watchdog(kind, order, qty, price, reason=reason, realized_pnl=realized_pnl)
+        self._apply_pretrade(kind, order, qty, price, reason=reason, realized_pnl=realized_pnl)
+
+    def _tell_watchdog(
+        self,
+        kind: OrderEventKind,
+        order: TrackedOrder,
+        qty: float,
+        price: float,
+        *,
+        reason: str = "",
+        realized_pnl: float | None = None,
+    ) -> None:
         self.link.report_order(
             kind,
             order.symbol,
-            side,
+            RiskSide(order.side.value),
             qty,
             price,
             reason=reason,
             realized_pnl=realized_pnl,
             order_id=order.client_id,
         )
+
+    def _apply_pretrade(
+        self,
+        kind: OrderEventKind,
+        order: TrackedOrder,
+        qty: float,
+        price: float,
+        *,
+        reason: str = "",
+        realized_pnl: float | None = None,
+    ) -> None:
         now = self._clock.wall()
         event = OrderEvent(
             now,
             kind,
             order.symbol,
-            side,
+            RiskSide(order.side.value),
             qty,
             price,
             reason,

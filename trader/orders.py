@@ -110,6 +110,10 @@ class TrackedOrder:
 
 
 class OrderListener(Protocol):
+    def order_submitting(self, order: TrackedOrder) -> None:
+        """Just before the order's bytes go out: what must precede the order at the venue
+        (the watchdog's SUBMIT report). Keep it short: it is on the hot path."""
+
     def order_submitted(self, order: TrackedOrder) -> None: ...
 
     def order_sent(self, order: TrackedOrder, tick_ns: int | None) -> None:
@@ -264,6 +268,8 @@ class OrderManager:
         order, request = self._build(instrument, quote, self._ids.nth(next(self._seq)))
         self._track(order)
         self.submitted += 1
+        # Announced to the watchdog before the bytes: its SUBMIT must not trail the venue's ACK.
+        self._listener.order_submitting(order)
         pending = self._fast.try_place(request) if self._fast is not None else None
         if pending is not None:
             # The bytes are written: this is the end of tick-to-order on the fast path.
@@ -282,7 +288,7 @@ class OrderManager:
             self._spawn(self._await_answer(order, pending.report()))
         else:
             self._spawn(self._send(order, request, tick_ns))
-        # Bookkeeping (telemetry, in-process risk) runs after the request is written (the fast
+        # Bookkeeping (metrics, in-process risk) runs after the request is written (the fast
         # path above, or the send task's first step): never between the signal and the bytes.
         asyncio.get_running_loop().call_soon(self._announce, order)
 

@@ -6,8 +6,11 @@ shells around this core that decide when buffered telemetry leaves and how.
 1. Reporting never blocks. `report_*` validate (an invalid value raises `ReportError` at the
    call: nothing is sent), buffer and return; snapshots coalesce (latest wins per kind and
    symbol), order events queue in a bounded buffer (the oldest is dropped and counted when
-   full). What can breach a limit (order events, account and position snapshots) asks the
-   shell to send soon; the rest goes out with the next heartbeat.
+   full). A SUBMIT leaves in the call, with whatever waited: the bot reports it before its
+   order goes out, and the watchdog judges an order the venue acknowledges without one as
+   key misuse, so it must never trail the order. What else can breach a limit (order events,
+   account and position snapshots) asks the shell to send soon; the rest goes out with the
+   next heartbeat.
 2. `state` fails closed: the watchdog's last acked state, HALTED when no ack arrived within
    `ack_timeout` (or none yet), and KILLED once KILLED was acked, for good.
 """
@@ -145,6 +148,10 @@ class ClientCore(ABC):
     def _urgent(self) -> None:
         """A report that can breach a limit was buffered: the shell sends it soon."""
 
+    def _send_now(self) -> None:
+        """A SUBMIT was buffered: send it, with whatever waited, before the call returns."""
+        self.flush(heartbeat=False)
+
     # -- state ----------------------------------------------------------------------------
 
     @property
@@ -202,7 +209,8 @@ class ClientCore(ABC):
         ts: float | None = None,
         order_id: str = "",
     ) -> None:
-        """An order's step (submit, ack, reject with reason, fill, cancel): sent at once.
+        """An order's step (submit, ack, reject with reason, fill, cancel): sent at once (a
+        SUBMIT before this returns: call it before the order goes out).
 
         `order_id` is the client order id the venue knows the order by: with it the watchdog
         matches this report with the venue's own event for the same order."""
@@ -230,7 +238,31 @@ class ClientCore(ABC):
                 self._orders.popleft()
                 self.counters.dropped += 1
             self._orders.append(event)
-        self._urgent()
+        if kind_ is OrderEventKind.SUBMIT:
+            self._send_now()
+        else:
+            self._urgent()
+
+    def rehearse_report(self, symbol: str, order_id: str) -> None:
+        """Run what reporting a SUBMIT costs (validate, encode, authenticate a datagram) and
+        throw the result away: nothing is buffered, sent, counted or sequenced. A bot's heater
+        calls it between orders, so that the SUBMIT sent before an order does not run cold."""
+        event = OrderEvent(
+            ts=self._stamp(None, "rehearse_report"),
+            kind=OrderEventKind.SUBMIT,
+            symbol=_symbol(symbol, "rehearse_report"),
+            side=Side.BUY,
+            qty=_nonneg(1.0, "rehearse_report: qty"),
+            price=_nonneg(1.0, "rehearse_report: price"),
+            reason=_clean(""),
+            realized_pnl=None,
+            order_id=_order_id(order_id),
+        )
+        config = self.config
+        for group in pack_events([encode_event(event)], config.trader_id):
+            encode_telemetry(
+                config.key, config.trader_id, self.session_id, self._seq, event.ts, group
+            )
 
     def report_account(
         self,

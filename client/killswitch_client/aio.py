@@ -1,9 +1,10 @@
 """`AsyncClient`: the client for a bot that runs an asyncio event loop.
 
-Heartbeats run as a task on the bot's loop. What can breach a limit leaves at the next loop
-iteration (`loop.call_soon`) when the socket is writable, with everything else buffered by
-then: the reports of one iteration share one datagram. Send errors (no watchdog socket,
-refused) are counted and the socket is reopened on the next heartbeat.
+Heartbeats run as a task on the bot's loop. A SUBMIT leaves in the `report_order` call (the
+order it announces must not reach the venue first). What else can breach a limit leaves at
+the next loop iteration (`loop.call_soon`) when the socket is writable, with everything else
+buffered by then: the reports of one iteration share one datagram. Send errors (no watchdog
+socket, refused) are counted and the socket is reopened on the next heartbeat.
 
 Call it from the event loop's thread (`Client` is the one for threads).
 """

@@ -7,6 +7,7 @@ its id). Both allow the same kind of reorder window: data in flight is neither.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from math import nextafter
 
 from risk.rules._common import INF
@@ -16,6 +17,53 @@ _TRADER = 0
 MAX_UNMATCHED = 10_000  # per side: beyond it the oldest is dropped and counted as unmatched
 MAX_REPORTED = 10_000  # order ids the trader reported, kept to authorise a late venue ACK
 _NAMED = 5  # order ids a reason names before "+N more"
+
+
+# Upper edges (seconds) of the histogram of how late a report came after the venue's ACK.
+LAG_EDGES_S = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, INF)
+
+
+class ReportLead:
+    """How much earlier each order's first report reached the watchdog than the venue's ACK of
+    it (negative: the ACK came first): what `reorder_s` must cover, measured where it is
+    judged. Orders reported first are counted with their closest call (the smallest lead);
+    those the ACK beat are kept as a histogram of their lag (`LAG_EDGES_S`) and the worst one."""
+
+    __slots__ = ("ack_first", "closest_s", "counts", "orders", "worst_s")
+
+    def __init__(self) -> None:
+        self.orders = 0  # venue ACKs matched with a report, either way round
+        self.ack_first = 0  # of them, the ones the venue's ACK reached the watchdog first
+        self.closest_s = INF  # the smallest lead of a report over its venue ACK
+        self.worst_s = 0.0  # the largest lag of a report behind its venue ACK
+        self.counts = [0] * len(LAG_EDGES_S)  # ACK-first lags, by upper edge
+
+    def record(self, lead_s: float) -> None:
+        self.orders += 1
+        if lead_s >= 0.0:
+            if lead_s < self.closest_s:
+                self.closest_s = lead_s
+            return
+        lag = -lead_s
+        self.ack_first += 1
+        if lag > self.worst_s:
+            self.worst_s = lag
+        self.counts[bisect_left(LAG_EDGES_S, lag)] += 1
+
+    def as_dict(self) -> dict[str, object]:
+        """For a status report: the lags in ms, each bucket by its upper edge."""
+        return {
+            "orders": self.orders,
+            "ack_first": self.ack_first,
+            "report_first_min_ms": None
+            if self.closest_s == INF
+            else round(self.closest_s * 1000.0, 3),
+            "ack_first_max_ms": round(self.worst_s * 1000.0, 3),
+            "ack_first_lag_ms": [
+                [None if edge == INF else edge * 1000.0, count]
+                for edge, count in zip(LAG_EDGES_S, self.counts, strict=True)
+            ],
+        }
 
 
 def name_ids(ids: list[str], total: int) -> str:
@@ -42,7 +90,9 @@ class OrderMatch:
     are never excused: that is how someone else trading the key looks.
 
     The report side (key misuse): the ids the trader reported (the latest `MAX_REPORTED`),
-    and the venue ACKs no report has matched yet, oldest first; the rule gives their window.
+    and the venue ACKs no report has matched yet, oldest first: first `unreported` (the
+    trader has not been heard since the ACK was `window` old), then `overheard` (it has: the
+    order is misuse unless its report arrives by the deadline kept with it).
     """
 
     __slots__ = (
@@ -51,6 +101,8 @@ class OrderMatch:
         "_last_key",
         "dropped",
         "in_flight",
+        "lead",
+        "overheard",
         "reported",
         "seen",
         "unmatched",
@@ -64,8 +116,12 @@ class OrderMatch:
         self.restart(started)
         # The report side outlives a restart: a rogue order pending when the venue's stream
         # reconnects must still be judged.
-        self.reported: dict[str, None] = {}  # ids the trader reported, oldest first
+        self.reported: dict[str, float] = {}  # ids the trader reported -> arrival, oldest first
         self.unreported: dict[str, float] = {}  # venue ACKs no report matched yet -> arrival
+        # Venue ACKs still unreported when the trader was heard `window` after them -> (their
+        # arrival, the instant their report is due: that hearing + `window`), oldest first.
+        self.overheard: dict[str, tuple[float, float]] = {}
+        self.lead = ReportLead()
         self.unnamed = 0  # venue ACKs without a client id: no report can ever match them
 
     def restart(self, started: float) -> None:
@@ -80,8 +136,9 @@ class OrderMatch:
 
     # --- the report side (key misuse) -------------------------------------------------------
 
-    def on_report(self, order_id: str) -> bool:
-        """The trader reported `order_id` (a SUBMIT or an ACK): it authorises that order.
+    def on_report(self, order_id: str, now: float) -> bool:
+        """The trader reported `order_id` (a SUBMIT or an ACK) at `now`: it authorises that
+        order.
 
         True when it matched a venue ACK still waiting for its report. A report without an id
         authorises nothing: it cannot say which order it is.
@@ -90,16 +147,25 @@ class OrderMatch:
             return False
         reported = self.reported
         if order_id not in reported:
-            reported[order_id] = None
+            reported[order_id] = now
             if len(reported) > MAX_REPORTED:
                 del reported[next(iter(reported))]
-        return self.unreported.pop(order_id, None) is not None
+        acked = self.unreported.pop(order_id, None)
+        if acked is None:
+            heard = self.overheard.pop(order_id, None)
+            if heard is None:
+                return False
+            acked = heard[0]
+        self.lead.record(acked - now)
+        return True
 
     def on_venue_order(self, order_id: str, now: float) -> bool:
         """The venue acknowledged `order_id`; True when no report has authorised it (yet).
 
         An order without a client id cannot be matched: it is counted in `unnamed` at once."""
-        if order_id in self.reported:
+        reported = self.reported.get(order_id)
+        if reported is not None:
+            self.lead.record(now - reported)
             return False
         if order_id:
             self.unreported.setdefault(order_id, now)
@@ -109,21 +175,44 @@ class OrderMatch:
 
     def forget_unreported(self) -> None:
         self.unreported.clear()
+        self.overheard.clear()
         self.unnamed = 0
 
-    def unreported_past(self, now: float, window: float) -> list[str]:
-        """Venue ACKs with no report more than `window` after their arrival."""
+    def hear(self, sent: float, now: float, window: float) -> bool:
+        """The trader was heard at `now`, in a report it made at `sent`: each venue ACK at
+        least `window` older than `sent` and still unreported gets until `now + window` for its
+        report (the rest of that flush, or a datagram the link reordered, may be on its way).
+        True when any did."""
+        unreported = self.unreported
+        if not unreported:
+            return False
+        heard = []
+        for key, at in unreported.items():
+            if sent < at + window:
+                break
+            heard.append(key)
+        if not heard:
+            return False
+        deadline = now + window
+        overheard = self.overheard
+        for key in heard:
+            overheard[key] = (unreported.pop(key), deadline)
+        return True
+
+    def overheard_past(self, now: float) -> list[str]:
+        """Venue ACKs whose report deadline (see `hear`) is behind `now`."""
         past = []
-        for key, at in self.unreported.items():
-            if now <= at + window:
+        for key, (_, deadline) in self.overheard.items():
+            if now <= deadline:
                 break
             past.append(key)
         return past
 
-    def unreported_due(self, window: float) -> float:
-        """The first instant the oldest waiting venue ACK is past `window`; INF when none."""
-        for at in self.unreported.values():
-            return nextafter(at + window, INF)
+    def overheard_due(self) -> float:
+        """The first instant the oldest heard-over venue ACK is past its deadline; INF when
+        none is (an order waiting for the trader to be heard is judged by no clock)."""
+        for _, deadline in self.overheard.values():
+            return nextafter(deadline, INF)
         return INF
 
     # --- the ACK side (divergence) ----------------------------------------------------------

@@ -188,6 +188,33 @@ async def test_an_order_event_goes_out_at_once_not_at_the_next_heartbeat(
     ]
 
 
+async def test_a_submit_is_on_the_socket_before_report_order_returns(watchdog: Watchdog) -> None:
+    # The bot reports a SUBMIT and then writes its order: the order must not reach the venue
+    # (and its ACK the watchdog) while the report waits for a later loop iteration.
+    async with _between_heartbeats(watchdog) as client:
+        client.report_feed("BTCUSDT", NOW)  # what waited goes with it, in order
+        sent = client.counters.sent
+        client.report_order(OrderEventKind.SUBMIT, "BTCUSDT", "BUY", 1, 65_000.0, order_id="o-1")
+        assert client.counters.sent == sent + 1  # handed to the socket, no loop iteration yet
+        await wait_until(lambda: bool(watchdog.of(OrderEvent)), within=5.0)
+    (_, events, _) = watchdog.batches[1]
+    assert [type(e) for e in events] == [FeedStatus, OrderEvent]
+
+
+async def test_a_rehearsed_report_sends_buffers_and_counts_nothing(watchdog: Watchdog) -> None:
+    async with _between_heartbeats(watchdog) as client:
+        sent, seq = client.counters.sent, client._seq
+        for i in range(100):
+            client.rehearse_report("BTCUSDT", f"warm-{i}")
+        for _ in range(3):
+            await asyncio.sleep(0)  # nothing scheduled either
+        assert (client.counters.sent, client._seq) == (sent, seq)
+        assert client._take(heartbeat=False) == []
+        with pytest.raises(ReportError, match="symbol"):
+            client.rehearse_report("", "warm")  # validated like a real report
+    assert len(watchdog.batches) == 1  # the first heartbeat only
+
+
 async def test_an_account_snapshot_goes_out_at_once_not_at_the_next_heartbeat(
     watchdog: Watchdog,
 ) -> None:

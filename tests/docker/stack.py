@@ -90,13 +90,6 @@ cooldown_s = 0.5
 max_age_s = {STALE_AFTER_S}
 cooldown_s = 0.5
 
-# These scenarios cut the trader's telemetry link while it trades: the orders it places in the
-# cut reach the venue unreported. Key misuse still judges an order while its trader is silent
-# (README, "what is not done"), so its window is set past the heartbeat kill here: the cut is
-# the heartbeat's to judge, after the trader's own fail-closed cancel.
-[key_misuse]
-reorder_s = {2 * KILL_AFTER_S}
-
 [consecutive_losses]
 max_count = 1000
 pause_s = 1.0

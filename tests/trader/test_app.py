@@ -23,7 +23,7 @@ from trader.metrics import TraderMetrics
 from trader.pretrade import PreTradeRisk
 from trader.runner import RunOptions, _main_loop
 from trader.strategy import Side
-from trader.venue import AccountReport, OrderRequest, PositionReport
+from trader.venue import AccountReport, OrderReport, OrderRequest, PositionReport, SentHook
 from watchdog.sdnotify import SdNotifier
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "trader.toml"
@@ -37,6 +37,7 @@ class RecordingLink:
         self.reports: list[tuple[str, tuple[object, ...]]] = []
         self.order_ids: list[tuple[str, str]] = []  # (kind, client order id) per order report
         self.flushes = 0
+        self.rehearsed: list[tuple[str, str]] = []
 
     def report_order(
         self,
@@ -77,6 +78,9 @@ class RecordingLink:
 
     def flush(self, *, heartbeat: bool = True) -> None:
         self.flushes += 1
+
+    def rehearse_report(self, symbol: str, order_id: str) -> None:
+        self.rehearsed.append((symbol, order_id))  # a heater's warm-up: no report
 
     def kinds(self, kind: str) -> list[tuple[object, ...]]:
         return [args for k, args in self.reports if k == kind]
@@ -147,6 +151,34 @@ async def test_it_quotes_both_sides_and_reports_each_order(running: Running) -> 
     kinds = [k for k, *_ in link.kinds("order")]
     assert kinds[0] == OrderEventKind.SUBMIT  # a submit always precedes its answer
     assert kinds.count(OrderEventKind.SUBMIT) == kinds.count(OrderEventKind.ACK) == 2
+
+
+class WitnessVenue(AccountVenue):
+    """Records, as each order reaches it, the SUBMITs the watchdog link had been given."""
+
+    def __init__(self, link: RecordingLink) -> None:
+        super().__init__()
+        self.link = link
+        self.announced_first: list[bool] = []
+
+    async def place(self, order: OrderRequest, on_sent: SentHook | None = None) -> OrderReport:
+        submitted = (str(OrderEventKind.SUBMIT), order.client_id) in self.link.order_ids
+        self.announced_first.append(submitted)
+        return await super().place(order, on_sent)
+
+
+async def test_the_watchdog_hears_of_each_order_before_the_venue_gets_it() -> None:
+    link = RecordingLink()
+    venue = WitnessVenue(link)
+    trader = build(venue, link)
+    async with asyncio.TaskGroup() as tg:
+        trader.attach(tg, None)
+        await trader.housekeep_once()
+        trader.on_feed_state(Transition("BTCUSDT", True, "fresh"))
+        trader.on_ticker(tick(), time.perf_counter_ns())
+        await wait_until(lambda: len(venue.resting) == 2, what="two quotes")
+        await trader.shutdown(5.0)
+    assert venue.announced_first == [True, True]
 
 
 async def test_each_order_report_names_the_client_order_id_the_venue_knows(

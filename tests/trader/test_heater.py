@@ -56,6 +56,9 @@ async def test_warming_sends_records_and_changes_nothing() -> None:
         assert link.reports == reports
         assert trader.orders.submitted == submitted
         assert heater.rounds == 200
+        # The SUBMIT report each order is preceded by was rehearsed too, never reported.
+        assert len(link.rehearsed) >= 200
+        assert {symbol for symbol, _ in link.rehearsed} == {"BTCUSDT"}
 
 
 async def test_a_rehearsal_decides_the_quotes_a_moved_market_would_get() -> None:

@@ -103,6 +103,9 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, str, object]] = []
 
+    def order_submitting(self, order: TrackedOrder) -> None:
+        self.events.append(("submitting", order.client_id, None))
+
     def order_submitted(self, order: TrackedOrder) -> None:
         self.events.append(("submitted", order.client_id, None))
 
@@ -165,9 +168,11 @@ async def test_a_plan_places_orders_with_own_client_ids_and_reports_each_step(se
 async def test_the_send_starts_before_any_bookkeeping_runs(setup: Setup) -> None:
     manager, _venue, recorder = setup
     manager.execute("BTCUSDT", Plan((), (BID,)), tick_ns=1)
-    assert recorder.events == []  # nothing ran synchronously: the send task goes first
+    # Only the watchdog's SUBMIT ran synchronously (it must precede the order); then the send
+    # task goes first.
+    assert recorder.kinds() == ["submitting"]
     await wait_until(lambda: "submitted" in recorder.kinds())
-    assert recorder.kinds()[0] == "sent"
+    assert recorder.kinds()[:3] == ["submitting", "sent", "submitted"]
 
 
 class LoggedPlace:
@@ -207,8 +212,12 @@ async def test_every_order_of_a_tick_is_written_before_any_follow_up_work() -> N
             trader_id="mm1", session="abc", request_timeout_s=0.5, fast=entry,
         )  # fmt: skip
         manager.execute("BTCUSDT", Plan((), (BID, ASK)), tick_ns=7)
-        # Both sets of bytes first; then each order's sent hook and answer task.
-        assert recorder.kinds() == ["write", "write", "sent", "spawn", "sent", "spawn"]
+        # Each order's SUBMIT just before its bytes, both sets of bytes first; then each
+        # order's sent hook and answer task.
+        assert recorder.kinds() == [
+            *("submitting", "write", "submitting", "write"),
+            *("sent", "spawn", "sent", "spawn"),
+        ]
         first, second = manager.orders()
         # Each order is stamped when its own bytes went out, not when its follow-up ran.
         assert first.written_ns <= entry.written_at[1] <= second.written_ns
@@ -225,7 +234,7 @@ async def test_a_venue_rejection_forgets_the_order_and_reports_the_reason(setup:
     manager.execute("BTCUSDT", Plan((), (BID,)), None)
     await wait_until(lambda: "rejected" in recorder.kinds())
     assert manager.orders() == []
-    assert recorder.kinds() == ["sent", "submitted", "rejected"]
+    assert recorder.kinds() == ["submitting", "sent", "submitted", "rejected"]
     assert "-2019" in str(recorder.events[-1][2])
 
 

@@ -484,6 +484,7 @@ class WatchdogServer:
                 for d in supervisor.decisions
             ],
             "utilisation": view.utilisation,
+            "report_lead": _report_lead(supervisor),
             "next_daily_reset": supervisor.next_daily_reset,
             "kill": kill,
             "kill_timing": self._kill_timing(supervisor.id),
@@ -511,6 +512,13 @@ class WatchdogServer:
             os._exit(1)
         log_event(_log, logging.INFO, "signal", signal=signal.Signals(signum).name)
         self.should_exit.set()
+
+
+def _report_lead(supervisor: TraderSupervisor) -> dict[str, object] | None:
+    """How far the trader's order reports lead the venue's ACKs (what `reorder_s` must
+    cover); None where key misuse is off."""
+    misuse = supervisor.engine.key_misuse
+    return None if misuse is None else misuse.orders.lead.as_dict()
 
 
 def _maintenance_status(window: Maintenance | None) -> dict[str, Any] | None:

@@ -43,6 +43,8 @@ def test_an_order_the_trader_never_reported_is_key_misuse_killed_naming_it() -> 
         world.start_watchdog()
         world.start_trader()
         wait_for(lambda: world.trader_status()["state"] == "ACTIVE", 60, "ACTIVE")
+        # The trader's own orders were matched with their reports, either way round.
+        wait_for(lambda: world.trader_status()["report_lead"]["orders"] > 0, 60, "orders matched")
         since = time.time()
         price, qty = _far_bid(world)
         client = world.trader_client()  # someone else trading with the trader's key
