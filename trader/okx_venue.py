@@ -8,7 +8,8 @@ are ``watchdog.venues.rest``'s. What is the trader's own here: order entry, and 
   instrument's ``ctVal`` x ``ctMult`` of the base coin; the trader counts in the base coin, as
   on every venue. ``Contracts`` is the one place that converts, both ways, from the values the
   venue lists (``/api/v5/public/instruments``, read once, before the first order): a size the
-  contract value does not divide exactly is refused before anything is sent, never rounded.
+  contract value does not divide exactly is refused before anything is sent, never rounded;
+  an order whose contract values could not be read is refused too (nothing was sent).
 - **New orders** are post-only limit orders (``ordType=post_only``) with the client id as
   ``clOrdId`` (letters and digits, at most 32: ``trader.orders.ClientIds.alphanumeric``). OKX
   answers with the ids alone: the order is reported ``NEW``, reconciliation reads how it ended.
@@ -126,7 +127,12 @@ class OkxOrderVenue:
     # --- OrderVenue -------------------------------------------------------------------------
 
     async def place(self, order: OrderRequest, on_sent: SentHook | None = None) -> OrderReport:
-        contracts = await self.contracts()
+        try:
+            contracts = await self.contracts()
+        except VenueUnavailable as exc:
+            # The order itself never left: a definite refusal, so no cancel or query follows
+            # for an order the venue cannot have.
+            raise VenueRejected(0, f"contract values unread, nothing was sent: {exc}") from exc
         payload = {
             "instId": wire.inst_id(order.symbol),
             "tdMode": TD_MODE,

@@ -6,8 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from trader.okx_venue import Contracts
-from trader.venue import VenueRejected
+from tests.watchdog.venues.fake_venue import FakeVenue, Reply, running
+from trader.okx_venue import Contracts, OkxOrderVenue
+from trader.strategy import Side
+from trader.venue import OrderRequest, VenueRejected
+from watchdog.clock import FakeClock
+from watchdog.venues import Credentials, open_session
 
 CONTRACTS = Contracts(
     {"BTCUSDT": Decimal("0.01"), "ETHUSDT": Decimal("0.1"), "XUSDT": Decimal("0.03")}
@@ -42,3 +46,24 @@ def test_a_size_that_is_no_exact_number_of_contracts_is_refused_before_sending(
 ) -> None:
     with pytest.raises(VenueRejected, match=match):
         CONTRACTS.to_contracts(symbol, qty)
+
+
+async def test_an_order_whose_contract_values_cannot_be_read_is_refused_as_never_sent() -> None:
+    """A failed instruments read sends nothing: a definite refusal, not an unknown outcome the
+    order manager would cancel and query."""
+    sent: list[bool] = []
+    async with running(FakeVenue(secrets={})) as fake:
+        fake.defaults["GET /api/v5/public/instruments"] = Reply(503, {"msg": "down"})
+        session = open_session()
+        try:
+            venue = OkxOrderVenue(
+                session, fake.base_url, Credentials("K", "S", passphrase="p"),
+                clock=FakeClock(wall=1_700_000_000.0), request_timeout_s=5.0,
+            )  # fmt: skip
+            order = OrderRequest("BTCUSDT", Side.BUY, "50000", "0.01", "c1", reduce_only=False)
+            with pytest.raises(VenueRejected, match=r"nothing was sent: .*HTTP 503"):
+                await venue.place(order, lambda: sent.append(True))
+        finally:
+            await session.close()
+    assert fake.calls("POST /api/v5/trade/order") == []
+    assert sent == []
