@@ -8,7 +8,8 @@ are ``watchdog.venues.rest``'s. What is the trader's own here: order entry, and 
   instrument's ``ctVal`` x ``ctMult`` of the base coin; the trader counts in the base coin, as
   on every venue. ``Contracts`` is the one place that converts, both ways, from the values the
   venue lists (``/api/v5/public/instruments``, read once, before the first order): a size the
-  contract value does not divide exactly is refused before anything is sent, never rounded.
+  contract value does not divide exactly is refused before anything is sent, never rounded;
+  an order whose contract values could not be read is refused too (nothing was sent).
 - **New orders** are post-only limit orders (``ordType=post_only``) with the client id as
   ``clOrdId`` (letters and digits, at most 32: ``trader.orders.ClientIds.alphanumeric``). OKX
   answers with the ids alone: the order is reported ``NEW``, reconciliation reads how it ended.
@@ -23,6 +24,7 @@ are ``watchdog.venues.rest``'s. What is the trader's own here: order entry, and 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
@@ -50,6 +52,7 @@ from watchdog.clock import Clock
 from watchdog.venues import okx_wire as wire
 from watchdog.venues import rest
 
+log = logging.getLogger(__name__)
 # OKX's order states in the words the order manager reads (Binance's).
 _STATUS = {
     "live": "NEW",
@@ -126,7 +129,12 @@ class OkxOrderVenue:
     # --- OrderVenue -------------------------------------------------------------------------
 
     async def place(self, order: OrderRequest, on_sent: SentHook | None = None) -> OrderReport:
-        contracts = await self.contracts()
+        try:
+            contracts = await self.contracts()
+        except VenueUnavailable as exc:
+            # The order itself never left: a definite refusal, so no cancel or query follows
+            # for an order the venue cannot have.
+            raise VenueRejected(0, f"contract values unread, nothing was sent: {exc}") from exc
         payload = {
             "instId": wire.inst_id(order.symbol),
             "tdMode": TD_MODE,
@@ -170,9 +178,13 @@ class OkxOrderVenue:
         return await self._report(found[0])
 
     async def open_orders(self) -> list[OrderReport]:
+        """The pending orders on the USDT swaps the trader trades. One on any other instrument
+        (an inverse swap) was not placed by this trader: it is logged by name, never read as
+        its own (the watchdog counts it, and a kill cancels it)."""
         with translated(definite=False):
             orders = await self._pending()
-        return [await self._report(o) for o in orders]
+        _note_others("okx_orders_on_other_instruments", [o.symbol for o in orders])
+        return [await self._report(o) for o in orders if wire.valued(o.symbol)]
 
     async def account(self) -> AccountReport:
         with translated(definite=False):
@@ -183,10 +195,12 @@ class OkxOrderVenue:
                 await self._get("/api/v5/account/positions", [("instType", wire.INST_TYPE)])
             )
             contracts = await self.contracts()
+        held = [p for p in positions if p.qty != 0]
+        _note_others("okx_positions_on_other_instruments", [p.symbol for p in held])
         return AccountReport(
             float(balance.equity),
             float(balance.unrealized),
-            tuple(_position(p, contracts) for p in positions if p.qty != 0),
+            tuple(_position(p, contracts) for p in held if wire.valued(p.symbol)),
         )
 
     async def warm_up(self, connections: int) -> None:
@@ -331,6 +345,13 @@ class OkxOrderVenue:
             self._gate.note(error)
             raise error
         return answer
+
+
+def _note_others(event: str, symbols: Sequence[str]) -> None:
+    """Name the instruments a read showed that the trader does not trade (their instIds)."""
+    others = sorted({s for s in symbols if not wire.valued(s)})
+    if others:
+        log.warning(event, extra={"instruments": others})
 
 
 def _position(p: wv.Position, contracts: Contracts) -> PositionReport:

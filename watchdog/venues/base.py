@@ -87,6 +87,9 @@ class AccountView:
     unrealized: Decimal
     available: Decimal
     positions: tuple[Position, ...]  # non-zero positions only
+    # Instruments with a position the adapter cannot value (not in equity nor in positions):
+    # an unknown, which the daemon halts on by name. Empty on venues that value everything.
+    unvalued: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

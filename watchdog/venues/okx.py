@@ -155,17 +155,18 @@ class Okx:
     # --- reads ----------------------------------------------------------------------------
 
     async def open_orders(self, symbol: str | None = None) -> tuple[OpenOrder, ...]:
-        """Every pending swap order (of one symbol), newest first, every page; sizes in the
-        base coin."""
+        """Every pending order (of one symbol), newest first, every page. Without a symbol, on
+        every instrument the account has, not only USDT swaps: the kill must see them all.
+        USDT swaps are sized in the base coin; any other instrument keeps OKX's units and its
+        ``instId`` as the symbol (``wire.listed_symbol``)."""
         raw = await self._pending(symbol)
         return tuple([await self._order_in_coin(o) for o in raw])
 
     async def _pending(self, symbol: str | None) -> list[OpenOrder]:
         """Pages of ``orders-pending`` (in contracts) until one is short; a repeated or missing
-        cursor or more than ``max_pages`` pages is an error: never a partial list as the whole."""
-        base = [("instType", wire.INST_TYPE)] + (
-            [("instId", wire.inst_id(symbol))] if symbol else []
-        )
+        cursor or more than ``max_pages`` pages is an error: never a partial list as the whole.
+        No ``instType`` without a symbol: OKX then lists every instrument type."""
+        base = _scope(symbol)
         limit = self._endpoint.page_limit
         out: list[OpenOrder] = []
         after = ""
@@ -182,43 +183,57 @@ class Okx:
         raise VenueProtocolError(f"orders-pending: more than {self._endpoint.max_pages} pages")
 
     async def _order_in_coin(self, o: OpenOrder) -> OpenOrder:
+        if not wire.valued(o.symbol):
+            return o  # OKX's own units: the suite cannot value this instrument
         value = await self.contract_value(o.symbol)
         return replace(o, orig_qty=o.orig_qty * value, executed_qty=o.executed_qty * value)
 
     async def account(self) -> AccountView:
-        """The USDT balance and the non-zero positions (two reads; equity includes UPL)."""
+        """The USDT balance and the non-zero positions (two reads; equity includes UPL).
+
+        Positions are read on every instrument type. One the suite cannot value (an inverse
+        swap, a future, margin, an option: its PnL is not in the USDT equity) is left out of
+        ``positions`` and named in ``unvalued``, which the daemon halts on."""
         balance = wire.parse_balance(
             await self._get("/api/v5/account/balance", [("ccy", wire.QUOTE)])
         )
-        positions = await self.position_risk()
+        rows = wire.parse_positions(await self._get("/api/v5/account/positions", []))
+        held = [p for p in rows if p.qty != 0]
         return AccountView(
             equity=balance.equity,
             wallet=balance.cash,
             unrealized=balance.unrealized,
             available=balance.available,
-            positions=tuple(p for p in positions if p.qty != 0),
+            positions=tuple([await self._in_coin(p) for p in held if wire.valued(p.symbol)]),
+            unvalued=tuple(sorted({p.symbol for p in held if not wire.valued(p.symbol)})),
         )
 
+    async def _in_coin(self, p: Position) -> Position:
+        return replace(p, qty=await self._scaled(p.symbol, p.qty))
+
     async def position_risk(self, symbol: str | None = None) -> tuple[Position, ...]:
-        """Swap positions with their mark price, sizes in the base coin."""
+        """USDT swap positions with their mark price, sizes in the base coin (positions on
+        instruments the suite cannot value are ``account()``'s ``unvalued``)."""
         params = [("instType", wire.INST_TYPE)]
         if symbol:
             params.append(("instId", wire.inst_id(symbol)))
         rows = wire.parse_positions(await self._get("/api/v5/account/positions", params))
-        return tuple([replace(p, qty=await self._scaled(p.symbol, p.qty)) for p in rows])
+        return tuple([await self._in_coin(p) for p in rows if wire.valued(p.symbol)])
 
     # --- cancels --------------------------------------------------------------------------
 
     async def cancel_all(self, symbol: str) -> str:
-        """Cancel every pending order of ``symbol`` (listed, then cancelled in batches); the
-        venue's answers, for the audit. Verification is the caller's next listing."""
+        """Cancel every pending order of ``symbol`` (listed, then cancelled in batches); a
+        symbol ``open_orders`` gave, an instrument's ``instId`` included. The venue's answers,
+        for the audit. Verification is the caller's next listing."""
         return await self._cancel_listed(await self._pending(symbol))
 
     async def cancel_everything(
         self, symbols: Sequence[str] = (), *, max_rounds: int = 3
     ) -> CancelReport:
-        """List every pending swap order and cancel it, listing again until the venue lists
-        none (``symbols`` add nothing: the listing covers every instrument). Raises
+        """List every pending order, on every instrument, and cancel it by ``instId`` and
+        ``ordId``, listing again until the venue lists none (``symbols`` add nothing: the
+        listing covers every instrument). Raises
         ``OrdersRemain`` when orders are still listed after ``max_rounds`` rounds of cancels."""
         if max_rounds < 1:
             raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
@@ -265,7 +280,7 @@ class Okx:
         return f"{len(batches)} batch(es): {done} cancelled, {gone} already gone"
 
     async def _cancel_batch(self, batch: Sequence[OpenOrder]) -> tuple[wire.BatchItem, ...]:
-        payload = [{"instId": wire.inst_id(o.symbol), "ordId": o.order_id} for o in batch]
+        payload = [{"instId": wire.listed_inst_id(o.symbol), "ordId": o.order_id} for o in batch]
         body = await self._post("/api/v5/trade/cancel-batch-orders", payload, batch=True)
         return wire.parse_batch_cancel(body, sent=len(batch))
 
@@ -453,6 +468,15 @@ class Okx:
             self._gate.note(error)
             raise error
         return answer
+
+
+def _scope(symbol: str | None) -> list[tuple[str, str]]:
+    """The listing's filter: none for every instrument, else the symbol's ``instId``."""
+    if symbol is None:
+        return []
+    if wire.valued(symbol):
+        return [("instType", wire.INST_TYPE), ("instId", wire.inst_id(symbol))]
+    return [("instId", symbol)]
 
 
 def _sub_account(ref: SubAccountRef) -> str:

@@ -121,7 +121,7 @@ def _order(o: dict[str, object], where: str) -> OrderUpdate:
     return OrderUpdate(
         event_time_ms=updated,
         trade_time_ms=f.integer(o, "fillTime", where) if fill > 0 else updated,
-        symbol=wire.symbol_of(f.text(o, "instId", where)),
+        symbol=wire.listed_symbol(f.text(o, "instId", where)),
         client_order_id=f.text(o, "clOrdId", where),
         side=wire.side_of(o, where),
         order_type=order_type.upper(),
@@ -166,15 +166,19 @@ def _account(o: dict[str, object], where: str) -> AccountUpdate:
 
 
 async def in_base_coin(event: UserEvent, contract_value: ContractValue) -> UserEvent:
-    """``event`` with its sizes in the base coin instead of contracts."""
-    if isinstance(event, OrderUpdate):
+    """``event`` with its sizes in the base coin instead of contracts; an instrument the suite
+    cannot value (``wire.valued``) keeps OKX's units under its ``instId``."""
+    if isinstance(event, OrderUpdate) and wire.valued(event.symbol):
         v = await contract_value(event.symbol)
         return replace(
             event, orig_qty=event.orig_qty * v, last_qty=event.last_qty * v,
             cum_qty=event.cum_qty * v,
         )  # fmt: skip
     if isinstance(event, AccountUpdate) and event.positions:
-        scaled = [replace(p, qty=p.qty * await contract_value(p.symbol)) for p in event.positions]
+        scaled = [
+            replace(p, qty=p.qty * await contract_value(p.symbol)) if wire.valued(p.symbol) else p
+            for p in event.positions
+        ]
         return replace(event, positions=tuple(scaled))
     return event
 

@@ -1,6 +1,10 @@
 """OKX v5 wire format (USDT-margined perpetual swaps, ``instType=SWAP``), pure: signatures, the
 envelope, parsing, errors, and the instrument names.
 
+The suite trades and values USDT swaps only, but an account may hold orders and positions on any
+other instrument: those are parsed too, under OKX's own ``instId`` (``listed_symbol``), so a kill
+sees and cancels them and the account view names them instead of failing on them.
+
 Written from OKX's public v5 documentation (docs/venues.md lists the pages). No sockets and no
 clock: the adapter passes every timestamp in, so each function is tested with fixed inputs.
 
@@ -112,6 +116,30 @@ def symbol_of(instrument: str) -> str:
             f"instId: expected a USDT perpetual like 'BTC-USDT-SWAP', got {instrument!r}"
         )
     return f"{parts[0]}{QUOTE}"
+
+
+def listed_symbol(instrument: str) -> str:
+    """The symbol of a listed order or position: ``symbol_of`` for a USDT swap; any other
+    instrument (an inverse swap, a future, spot, an option) keeps OKX's ``instId``. An account
+    may hold one, and the kill must still see and cancel it. Its name holds a "-", which no
+    suite symbol does, so ``valued`` tells the two apart."""
+    if not instrument:
+        raise VenueProtocolError("instId: empty")
+    parts = instrument.split("-")
+    if len(parts) == 3 and parts[1:] == [QUOTE, INST_TYPE] and parts[0].isalnum():
+        return symbol_of(instrument)
+    return instrument
+
+
+def valued(symbol: str) -> bool:
+    """Whether a symbol ``listed_symbol`` gave is a USDT swap, whose sizes and PnL the suite
+    reads in the base coin and USDT; any other instrument is one it cannot value."""
+    return "-" not in symbol
+
+
+def listed_inst_id(symbol: str) -> str:
+    """The ``instId`` of a symbol ``listed_symbol`` gave: what a cancel of a listed order names."""
+    return inst_id(symbol) if valued(symbol) else symbol
 
 
 # --- signing --------------------------------------------------------------------------------
@@ -261,7 +289,7 @@ def parse_orders(body: object) -> tuple[OpenOrder, ...]:
 def _order(o: dict[str, object], where: str) -> OpenOrder:
     order_type = f.text(o, "ordType", where)
     return OpenOrder(
-        symbol=symbol_of(f.text(o, "instId", where)),
+        symbol=listed_symbol(f.text(o, "instId", where)),
         order_id=non_empty(o, "ordId", where),
         client_order_id=f.text(o, "clOrdId", where),
         side=side_of(o, where),
@@ -385,13 +413,15 @@ def _position(o: dict[str, object], where: str) -> Position:
         pos = abs(pos)
     elif side != "net":
         raise VenueProtocolError(f"{where}.posSide: expected net, long or short, got {side!r}")
-    flat = pos == 0
+    symbol = listed_symbol(f.text(o, "instId", where))
+    # Prices of an instrument the suite cannot value are never read: "" reads as 0 there.
+    blank_ok = pos == 0 or not valued(symbol)
     return Position(
-        symbol=symbol_of(f.text(o, "instId", where)),
+        symbol=symbol,
         qty=pos,
-        entry_price=_price(o, "avgPx", where, blank_ok=flat),
-        unrealized_pnl=_price(o, "upl", where, blank_ok=flat),
-        mark_price=_price(o, "markPx", where, blank_ok=flat),
+        entry_price=_price(o, "avgPx", where, blank_ok=blank_ok),
+        unrealized_pnl=_price(o, "upl", where, blank_ok=blank_ok),
+        mark_price=_price(o, "markPx", where, blank_ok=blank_ok),
     )
 
 

@@ -142,9 +142,9 @@ async def test_pending_orders_are_read_page_after_page_and_sized_in_the_base_coi
     assert [o.order_id for o in listed] == ["5", "4", "3", "2", "1"]
     assert (listed[0].orig_qty, listed[-1].orig_qty) == (Decimal("0.03"), Decimal("0.7"))
     assert [c.query for c in fake.calls(PENDING)] == [
-        "instType=SWAP&limit=2",
-        "instType=SWAP&limit=2&after=4",
-        "instType=SWAP&limit=2&after=2",
+        "limit=2",
+        "limit=2&after=4",
+        "limit=2&after=2",
     ]
 
 
@@ -365,6 +365,70 @@ async def test_the_account_is_the_usdt_balance_and_positions_in_the_base_coin(
     )  # fmt: skip
     (p,) = view.positions
     assert (p.symbol, p.qty, p.mark_price) == ("BTCUSDT", Decimal("-0.05"), Decimal(49800))
+
+
+# Instruments an OKX account may hold that the suite neither trades nor values.
+FOREIGN = ("BTC-USD-SWAP", "BTC-USDT-250328", "ETH-USDT")
+
+
+async def test_a_kill_cancels_pending_orders_on_every_instrument_by_inst_id(
+    fake: FakeVenue, session: aiohttp.ClientSession
+) -> None:
+    """An inverse swap, a future or a spot order on the account never makes the listing fail:
+    every pending order is cancelled by its own instId and ordId, and the kill is verified by
+    a listing of every instrument type that shows none."""
+    resting = [order("1"), *(order(str(i), inst) for i, inst in enumerate(FOREIGN, start=2))]
+    fake.script(PENDING, ok(resting), ok([]))
+    fake.script(BATCH, ok(items("0", "0", "0", "0")))
+    report = await adapter(fake, session).cancel_everything()
+    assert report.rounds == 2
+    (batch,) = fake.calls(BATCH)
+    assert orjson.loads(batch.body) == [
+        {"instId": "BTC-USDT-SWAP", "ordId": "1"},
+        {"instId": "BTC-USD-SWAP", "ordId": "2"},
+        {"instId": "BTC-USDT-250328", "ordId": "3"},
+        {"instId": "ETH-USDT", "ordId": "4"},
+    ]
+    assert [c.query for c in fake.calls(PENDING)] == ["limit=100", "limit=100"]
+
+
+async def test_open_orders_on_other_instruments_are_listed_in_okx_units_under_their_inst_id(
+    fake: FakeVenue, session: aiohttp.ClientSession
+) -> None:
+    fake.script(PENDING, ok([order("1", sz="3"), order("2", "BTC-USD-SWAP", sz="3")]))
+    listed = await adapter(fake, session).open_orders()
+    assert [(o.symbol, o.orig_qty) for o in listed] == [
+        ("BTCUSDT", Decimal("0.03")), ("BTC-USD-SWAP", Decimal(3)),
+    ]  # fmt: skip
+
+
+async def test_the_sweep_cancels_an_other_instruments_orders_by_its_inst_id(
+    fake: FakeVenue, session: aiohttp.ClientSession
+) -> None:
+    fake.script(PENDING, ok([order("9", "BTC-USD-SWAP")]))
+    fake.script(BATCH, ok(items("0")))
+    assert "1 cancelled" in await adapter(fake, session).cancel_all("BTC-USD-SWAP")
+    (listing,) = fake.calls(PENDING)
+    assert listing.query == "instId=BTC-USD-SWAP&limit=100"
+    assert orjson.loads(fake.calls(BATCH)[0].body) == [{"instId": "BTC-USD-SWAP", "ordId": "9"}]
+
+
+async def test_the_account_view_names_positions_it_cannot_value_and_keeps_the_rest(
+    fake: FakeVenue, session: aiohttp.ClientSession
+) -> None:
+    usdt = {"ccy": "USDT", "eq": "1010", "cashBal": "1000", "upl": "10", "availEq": "900"}
+    fake.script("GET /api/v5/account/balance", ok([{"details": [usdt]}]))
+    ours = {"instId": "BTC-USDT-SWAP", "posSide": "net", "pos": "2", "avgPx": "50000",
+            "upl": "10", "markPx": "50100"}  # fmt: skip
+    inverse = {**ours, "instId": "BTC-USD-SWAP", "pos": "-7", "markPx": ""}
+    future = {**ours, "instId": "ETH-USD-250328", "pos": "0", "avgPx": "", "upl": "", "markPx": ""}
+    fake.script("GET /api/v5/account/positions", ok([inverse, ours, future]))
+    view = await adapter(fake, session).account()
+    assert [(p.symbol, p.qty) for p in view.positions] == [("BTCUSDT", Decimal("0.02"))]
+    assert view.unvalued == ("BTC-USD-SWAP",)
+    assert view.equity == Decimal(1010)
+    (read,) = fake.calls("GET /api/v5/account/positions")
+    assert read.query == ""  # every instrument type, not only swaps
 
 
 # --- against a real exchange_sim speaking OKX v5 on loopback ----------------------------------

@@ -77,7 +77,7 @@ def test_a_fill_is_one_trade_with_its_own_size_and_price() -> None:
     [
         ({"state": "filled"}, "'filled' without a fill"),
         ({"state": "live", "fillSz": "1", "fillPx": "1", "fillTime": "1"}, "a fill of 1"),
-        ({"instId": "BTC-USD-SWAP"}, "instId"),
+        ({"instId": ""}, "instId"),
         ({"side": "Buy"}, "side"),
     ],
 )
@@ -116,6 +116,23 @@ async def test_sizes_are_turned_from_contracts_into_the_base_coin() -> None:
     scaled = await in_base_coin(event, value)
     assert isinstance(scaled, OrderUpdate)
     assert (scaled.orig_qty, scaled.cum_qty) == (Decimal("0.04"), Decimal("0.01"))
+
+
+async def test_an_inverse_swap_order_is_an_event_under_its_inst_id_in_okx_units() -> None:
+    """An order on an instrument the suite cannot value still reaches the daemon (key misuse
+    and the order rate count it), never a fault that drops it."""
+
+    async def value(symbol: str) -> Decimal:
+        raise AssertionError(f"no contract value is asked for {symbol}")
+
+    (event,) = decode_private(push("orders", order(instId="BTC-USD-SWAP")))
+    scaled = await in_base_coin(event, value)
+    assert isinstance(scaled, OrderUpdate)
+    assert (scaled.symbol, scaled.orig_qty, scaled.execution_type) == (
+        "BTC-USD-SWAP",
+        Decimal(4),
+        "NEW",
+    )
 
 
 def test_the_tickers_channel_subscribes_each_swap_and_reads_the_best_bid_and_ask() -> None:

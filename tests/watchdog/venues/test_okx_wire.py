@@ -201,12 +201,25 @@ def test_a_market_order_may_have_no_price_and_a_limit_order_may_not() -> None:
         ({"ordId": ""}, r"orders-pending.data\[0\].ordId: empty"),
         ({"sz": "1e"}, r"orders-pending.data\[0\].sz"),
         ({"reduceOnly": "yes"}, r"orders-pending.data\[0\].reduceOnly"),
-        ({"instId": "BTC-USD-SWAP"}, "instId: expected a USDT perpetual"),
+        ({"instId": ""}, "instId: empty"),
     ],
 )
 def test_a_bad_order_field_is_named(changes: dict[str, object], where: str) -> None:
     with pytest.raises(VenueProtocolError, match=where):
         wire.parse_orders(ok([order(**changes)]))
+
+
+@pytest.mark.parametrize(
+    "instrument", ["BTC-USD-SWAP", "BTC-USDT-250328", "ETH-USDC-SWAP", "BTC-USDT"]
+)
+def test_an_order_on_an_instrument_the_suite_does_not_value_is_read_under_its_inst_id(
+    instrument: str,
+) -> None:
+    (o,) = wire.parse_orders(ok([order(instId=instrument)]))
+    assert o.symbol == instrument
+    assert not wire.valued(o.symbol)
+    assert wire.listed_inst_id(o.symbol) == instrument
+    assert wire.listed_inst_id("BTCUSDT") == "BTC-USDT-SWAP"
 
 
 def test_an_envelope_without_data_is_no_empty_list() -> None:

@@ -60,6 +60,7 @@ from watchdog.venues.user_stream import (
 _log = logging.getLogger("watchdog.venue")
 SELFCHECK_HOLD = "venue_selfcheck"
 MARKET_HOLD = "venue_market"
+UNVALUED_HOLD = "venue_unvalued"
 RECONCILE_ALERT_AFTER = 5  # failed reconciliations in a row before an alert
 
 
@@ -99,6 +100,7 @@ class VenueTrader:
     reconcile_failures: int = 0  # in a row
     view_at: float | None = None  # wall time of the last successful reconciliation's read
     unpriced: set[str] = field(default_factory=set)  # not priced since the stream's last fault
+    unvalued: tuple[str, ...] = ()  # held on instruments the venue view cannot value
 
 
 class _VenueMetrics:
@@ -381,8 +383,10 @@ class VenueService:
             venue.view_at = next(
                 (e.ts for e in result.events if isinstance(e, AccountSnapshot)), venue.view_at
             )
-            if result.account is not None and venue.view_at is not None:
-                venue.marked.on_read(result.account, venue.view_at)
+            if result.account is not None:
+                self._judge_unvalued(venue, result.account.unvalued)
+                if venue.view_at is not None:
+                    venue.marked.on_read(result.account, venue.view_at)
             self._metrics.reconcile_ok.labels(venue.trader).set(self._clock.wall())
             venue.reconcile_failures = 0
             return
@@ -393,6 +397,20 @@ class VenueService:
             self._alerts.notify(
                 "venue_reconcile_failing", venue.trader, failures=failures, detail=result.detail
             )
+
+    def _judge_unvalued(self, venue: VenueTrader, unvalued: tuple[str, ...]) -> None:
+        """A position the view cannot value is an unknown: HALTED by name, alerted once per
+        change, released when the venue shows none."""
+        if venue.listener is None or unvalued == venue.unvalued:
+            return
+        venue.unvalued = unvalued
+        if not unvalued:
+            venue.listener.release(UNVALUED_HOLD)
+            return
+        names = ", ".join(unvalued)
+        reason = f"venue view: positions the watchdog cannot value: {names}"
+        self._alerts.notify("venue_unvalued_positions", venue.trader, detail=reason)
+        venue.listener.hold(UNVALUED_HOLD, reason)
 
     async def _selfcheck(self, venue: VenueTrader) -> SelfCheckResult:
         return await venue.selfcheck.run_once()
