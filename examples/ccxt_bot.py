@@ -35,12 +35,18 @@ EXCHANGES = {"binance": "binanceusdm", "bybit": "bybit"}  # --venue: ccxt's exch
 
 def exchange(args: argparse.Namespace, module: Any) -> Any:
     creds = tomllib.loads(Path(args.credentials).read_text())
-    venue = getattr(module, EXCHANGES[args.venue])(
-        {"apiKey": creds["api_key"], "secret": creds["secret"], "enableRateLimit": False}
+    return make_exchange(module, args.venue, creds["api_key"], creds["secret"], args.base_url)
+
+
+def make_exchange(module: Any, venue: str, api_key: str, secret: str, base_url: str = "") -> Any:
+    """ccxt's exchange for `venue` from `module` (`ccxt` or `ccxt.async_support`), at
+    `base_url` (exchange_sim) when given."""
+    built = getattr(module, EXCHANGES[venue])(
+        {"apiKey": api_key, "secret": secret, "enableRateLimit": False}
     )
-    if args.base_url:
-        (at_sim_bybit if args.venue == "bybit" else at_sim_binance)(venue, args.base_url)
-    return venue
+    if base_url:
+        (at_sim_bybit if venue == "bybit" else at_sim_binance)(built, base_url)
+    return built
 
 
 def at_sim_binance(venue: Any, base_url: str) -> None:
