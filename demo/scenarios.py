@@ -159,6 +159,6 @@ SCENARIOS: dict[str, Scenario] = {
                  _feed_dead),
         Scenario("ccxt-bot", "a plain ccxt bot, supervised in two lines, hangs (SIGSTOP)",
                  _signal_trader(signal.SIGSTOP, "SIGSTOP"), bot="ccxt",
-                 venues=("binance",)),  # the example bot speaks ccxt's binanceusdm
+                 venues=("binance", "bybit")),  # ccxt's binanceusdm and bybit
     )
 }  # fmt: skip

@@ -172,7 +172,8 @@ class World:
         proc = self._spawn(
             "trader",
             [str(BOT_SCRIPT), "--client", "client.toml", "--credentials", "trader-venue.cred",
-             "--base-url", sim.base_url, "--status", str(self.bot_status_path), *options],
+             "--venue", self.venue, "--base-url", sim.base_url,
+             "--status", str(self.bot_status_path), *options],
             python,
         )  # fmt: skip
         _write(self.root / "trader.pid", f"{proc.pid}\n", 0o644)

@@ -8,8 +8,9 @@ takes them (a runaway loop). With `--async` it does the same through `ccxt.async
         --base-url http://127.0.0.1:8000 --status bot.json
 
 `client.toml` holds `trader_id`, `address` (the watchdog's socket) and `key_file`;
-`venue.toml` the bot's own `api_key` and `secret`. `--base-url` points ccxt's Binance USD-M
-endpoints at exchange_sim (omit it for the real venue). Needs only
+`venue.toml` the bot's own `api_key` and `secret`. `--venue` picks ccxt's exchange: `binance`
+(`binanceusdm`, USDⓈ-M futures) or `bybit` (`bybit`, v5 linear perpetuals). `--base-url`
+points its endpoints at exchange_sim (omit it for the real venue). Needs only
 `pip install 'killswitch-client[ccxt]'`.
 """
 
@@ -29,21 +30,46 @@ from killswitch_client import AsyncClient, Client, TradingHalted
 from killswitch_client.ccxt import supervise
 
 HOSTS = ("https://fapi.binance.com", "https://api.binance.com")
+EXCHANGES = {"binance": "binanceusdm", "bybit": "bybit"}  # --venue: ccxt's exchange class
 
 
 def exchange(args: argparse.Namespace, module: Any) -> Any:
     creds = tomllib.loads(Path(args.credentials).read_text())
-    venue = module.binanceusdm(
-        {"apiKey": creds["api_key"], "secret": creds["secret"], "enableRateLimit": False}
+    return make_exchange(module, args.venue, creds["api_key"], creds["secret"], args.base_url)
+
+
+def make_exchange(module: Any, venue: str, api_key: str, secret: str, base_url: str = "") -> Any:
+    """ccxt's exchange for `venue` from `module` (`ccxt` or `ccxt.async_support`), at
+    `base_url` (exchange_sim) when given."""
+    built = getattr(module, EXCHANGES[venue])(
+        {"apiKey": api_key, "secret": secret, "enableRateLimit": False}
     )
-    if args.base_url:
-        for name, url in list(venue.urls["api"].items()):
-            for host in HOSTS:
-                if isinstance(url, str) and url.startswith(host):
-                    venue.urls["api"][name] = args.base_url + url.removeprefix(host)
-        venue.options["fetchCurrencies"] = False  # exchange_sim is a futures venue only
-        venue.options["fetchMarkets"] = {"types": ["linear"]}
-    return venue
+    if base_url:
+        (at_sim_bybit if venue == "bybit" else at_sim_binance)(built, base_url)
+    return built
+
+
+def at_sim_binance(venue: Any, base_url: str) -> None:
+    """ccxt's Binance USD-M endpoints on exchange_sim, a futures venue only."""
+    for name, url in list(venue.urls["api"].items()):
+        for host in HOSTS:
+            if isinstance(url, str) and url.startswith(host):
+                venue.urls["api"][name] = base_url + url.removeprefix(host)
+    venue.options["fetchCurrencies"] = False
+    venue.options["fetchMarkets"] = {"types": ["linear"]}
+
+
+def at_sim_bybit(venue: Any, base_url: str) -> None:
+    """ccxt's Bybit endpoints on exchange_sim: linear perpetuals of a unified account only."""
+    for name in venue.urls["api"]:
+        venue.urls["api"][name] = base_url
+    venue.has["fetchCurrencies"] = False  # no asset (coin) endpoints there
+    venue.options["fetchMarkets"] = {"types": ["linear"]}
+    venue.options["defaultType"] = "swap"
+    # What ccxt would otherwise ask the account endpoints before the first order: the sim's
+    # accounts are unified trading accounts.
+    venue.options["enableUnifiedAccount"] = True
+    venue.options["enableUnifiedMargin"] = False
 
 
 class Bot:
@@ -132,6 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--client", required=True, help="the watchdog client's TOML file")
     parser.add_argument("--credentials", required=True, help="TOML: api_key, secret")
+    parser.add_argument("--venue", choices=sorted(EXCHANGES), default="binance")
     parser.add_argument("--base-url", default="", help="point ccxt at this venue (exchange_sim)")
     parser.add_argument("--symbol", default="BTC/USDT:USDT")
     parser.add_argument("--status", required=True, help="JSON file the bot rewrites each turn")

@@ -31,25 +31,40 @@ BALANCE_USDT = 10_000
 
 
 class Trading(Strategy):  # type: ignore[misc]  # Strategy is compiled and untyped (Any)
-    """Places orders when told (`limit_buy`, `market`), or one on every quote with `auto`: a
-    resting limit buy far below the bid, the previous one canceled (no position builds up,
-    so every new order is new exposure). Counts the orders sent and keeps the reasons of
-    those the node denied."""
+    """Places orders when told (`limit_buy`, `market`), or with `auto` one on every quote
+    (at most one each `every_s` of the quotes' time): a resting limit buy far below the bid,
+    the previous one canceled (no position builds up, so every new order is new exposure).
+    Counts the orders sent and keeps the reasons of those the node denied.
 
-    def __init__(self, instrument: Any, *, auto: bool = False) -> None:
+    The instrument is the node's (`instrument_id`, from its cache): a backtest adds it before
+    the strategy, a live node loads it from the venue when its clients connect."""
+
+    def __init__(
+        self, instrument_id: Any, *, auto: bool = False, qty: Decimal = QTY, every_s: float = 0.0
+    ) -> None:
         super().__init__(StrategyConfig(strategy_id="Trading-001"))
-        self.instrument = instrument
+        self.instrument_id = instrument_id
         self.auto = auto
+        self.qty = qty
+        self.every_ns = int(every_s * 1_000_000_000)
         self.denied: list[str] = []
         self.submitted = 0
+        self._placed_ns: int | None = None
+
+    @property
+    def instrument(self) -> Any:
+        return self.cache.instrument(self.instrument_id)
 
     def on_start(self) -> None:
-        self.subscribe_quote_ticks(self.instrument.id)
+        self.subscribe_quote_ticks(self.instrument_id)
 
     def on_quote_tick(self, tick: Any) -> None:
         if not self.auto:
             return
-        self.cancel_all_orders(self.instrument.id)
+        if self._placed_ns is not None and tick.ts_event - self._placed_ns < self.every_ns:
+            return
+        self._placed_ns = tick.ts_event
+        self.cancel_all_orders(self.instrument_id)
         self.limit_buy(float(tick.bid_price) * 0.9)
 
     def on_order_submitted(self, _event: Any) -> None:
@@ -60,9 +75,9 @@ class Trading(Strategy):  # type: ignore[misc]  # Strategy is compiled and untyp
 
     def limit_buy(self, price: float) -> Any:
         order = self.order_factory.limit(
-            self.instrument.id,
+            self.instrument_id,
             OrderSide.BUY,
-            self.instrument.make_qty(QTY),
+            self.instrument.make_qty(self.qty),
             self.instrument.make_price(price),
         )
         self.submit_order(order)
@@ -70,7 +85,7 @@ class Trading(Strategy):  # type: ignore[misc]  # Strategy is compiled and untyp
 
     def market(self, side: Any, *, reduce_only: bool = False) -> Any:
         order = self.order_factory.market(
-            self.instrument.id, side, self.instrument.make_qty(QTY), reduce_only=reduce_only
+            self.instrument_id, side, self.instrument.make_qty(self.qty), reduce_only=reduce_only
         )
         self.submit_order(order)
         return order
@@ -94,7 +109,7 @@ class Node:
         )
         self.instrument: Any = TestInstrumentProvider.btcusdt_perp_binance()
         self.engine.add_instrument(self.instrument)
-        self.strategy = Trading(self.instrument, auto=auto)
+        self.strategy = Trading(self.instrument.id, auto=auto)
         self.actor = WatchdogActor(client, self.risk_engine)
         self.engine.add_actor(self.actor)
         self.engine.add_strategy(self.strategy)

@@ -114,11 +114,12 @@ class Workspace:
             args += ["--orders", str(orders)]
         return self._start_bot(args, trader)
 
-    def start_nautilus_bot(self, journal: Path) -> subprocess.Popen[bytes]:
-        """A NautilusTrader node (`harness.nautilus_bot`) as trader alpha, trading on every
-        quote and writing what its node did to ``journal``."""
+    def start_nautilus_bot(self, journal: Path, *options: str) -> subprocess.Popen[bytes]:
+        """A NautilusTrader node (`harness.nautilus_bot` with `options`: `--live ...` for a
+        live node on exchange_sim) as trader alpha, trading on every quote and writing what
+        its node did to ``journal``."""
         args = self._bot_args("harness.nautilus_bot", "alpha", str(self.ingress))
-        return self._start_bot([*args, "--journal", str(journal)], "alpha")
+        return self._start_bot([*args, "--journal", str(journal), *options], "alpha")
 
     def _bot_args(self, module: str, trader: str, socket: str) -> list[str]:
         return [

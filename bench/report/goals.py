@@ -45,6 +45,8 @@ GOALS = (
     Goal("sim: market data fan-out", "sim_stream", "msgs_per_s", False, 20_000, "msgs/s", 3),
     Goal("client: report_order on the bot's loop, p99", "client_send", "report_order_p99_us",
          True, 10.0, "µs", 4),
+    Goal("client: the threaded Client's report_order, sent at once, p99", "client_send",
+         "sync_report_order_p99_us", True, 10.0, "µs", 15),
     Goal("watchdog ingest, all rules on, one core", "watchdog_ingest", "with_rules_events_per_s",
          False, 100_000, "events/s", 4),
     Goal("watchdog ingest through its Unix socket, 10 events per datagram", "watchdog_ingest",

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, Self
 
+from killswitch_client import _json
 from killswitch_client.config import ClientConfig, resolve_config
 from killswitch_client.errors import ProtocolError, ReportError, TradingHalted
 from killswitch_client.protocol import (
@@ -36,20 +37,19 @@ from killswitch_client.protocol import (
     MAX_REASON,
     MAX_SYMBOL,
     SEQ_BLOCK,
-    AccountSnapshot,
     AckFrame,
     FeedStatus,
     Heartbeat,
     OpenOrdersSnapshot,
-    OrderEvent,
-    PositionSnapshot,
-    TelemetryEvent,
     TraderState,
+    account_array,
     decode_ack,
     encode_event,
     encode_telemetry,
     new_session_id,
+    order_array,
     pack_events,
+    position_array,
 )
 from killswitch_client.states import OrderEventKind, Side, TradingState
 
@@ -110,8 +110,9 @@ class ClientCore(ABC):
         self.session_id = new_session_id(started_ns, secrets.token_bytes(8))
         self._on_state_change = on_state_change
         self._lock = threading.RLock()
-        self._snapshots: dict[_SnapshotKey, TelemetryEvent] = {}
-        self._orders: deque[OrderEvent] = deque()
+        # Encoded as reported (JSON arrays): a flush only packs, seals and sends them.
+        self._snapshots: dict[_SnapshotKey, bytes] = {}
+        self._orders: deque[bytes] = deque()
         self._seq = 0
         self._sent_at: deque[float] = deque(maxlen=SENT_HISTORY)  # monotonic, per sequence
         self._last_ack: AckFrame | None = None
@@ -220,18 +221,18 @@ class ClientCore(ABC):
         side_ = _SIDES.get(side) if isinstance(side, str) else None
         if side_ is None:
             raise ReportError(f"report_order: side {side!r} must be BUY or SELL")
-        event = OrderEvent(
-            ts=self._stamp(ts, "report_order"),
-            kind=kind_,
-            symbol=_symbol(symbol, "report_order"),
-            side=side_,
-            qty=_nonneg(qty, "report_order: qty"),
-            price=_nonneg(price, "report_order: price"),
-            reason=_clean(reason),
-            realized_pnl=None
-            if realized_pnl is None
-            else _num(realized_pnl, "report_order: realized_pnl"),
-            order_id=_order_id(order_id),
+        event = _json.dumps(
+            order_array(
+                self._stamp(ts, "report_order"),
+                kind_,
+                _symbol(symbol, "report_order"),
+                side_,
+                _nonneg(qty, "report_order: qty"),
+                _nonneg(price, "report_order: price"),
+                _clean(reason),
+                None if realized_pnl is None else _num(realized_pnl, "report_order: realized_pnl"),
+                _order_id(order_id),
+            )
         )
         with self._lock:
             if len(self._orders) >= self.config.max_pending_orders:
@@ -272,25 +273,25 @@ class ClientCore(ABC):
         *,
         ts: float | None = None,
     ) -> None:
-        event = AccountSnapshot(
-            ts=self._stamp(ts, "report_account"),
-            equity=_num(equity, "report_account: equity"),
-            realized_pnl=_num(realized_pnl, "report_account: realized_pnl"),
-            unrealized_pnl=_num(unrealized_pnl, "report_account: unrealized_pnl"),
+        event = account_array(
+            self._stamp(ts, "report_account"),
+            _num(equity, "report_account: equity"),
+            _num(realized_pnl, "report_account: realized_pnl"),
+            _num(unrealized_pnl, "report_account: unrealized_pnl"),
         )
-        self._put_snapshot(("acct", ""), event)
+        self._put_snapshot(("acct", ""), _json.dumps(event))
         self._urgent()  # equity moves daily loss and drawdown: a breach must not wait
 
     def report_position(
         self, symbol: str, qty: float, mark_price: float, *, ts: float | None = None
     ) -> None:
-        event = PositionSnapshot(
-            ts=self._stamp(ts, "report_position"),
-            symbol=_symbol(symbol, "report_position"),
-            qty=_num(qty, "report_position: qty"),
-            mark_price=_nonneg(mark_price, "report_position: mark_price"),
+        event = position_array(
+            self._stamp(ts, "report_position"),
+            _symbol(symbol, "report_position"),
+            _num(qty, "report_position: qty"),
+            _nonneg(mark_price, "report_position: mark_price"),
         )
-        self._put_snapshot(("pos", symbol), event)
+        self._put_snapshot(("pos", symbol), _json.dumps(event))
         self._urgent()  # a position can breach its notional limits
 
     def report_feed(self, symbol: str, last_event_ts: float, *, ts: float | None = None) -> None:
@@ -299,13 +300,13 @@ class ClientCore(ABC):
             symbol=_symbol(symbol, "report_feed"),
             last_event_ts=_nonneg(last_event_ts, "report_feed: last_event_ts"),
         )
-        self._put_snapshot(("feed", symbol), event)
+        self._put_snapshot(("feed", symbol), encode_event(event))
 
     def report_open_orders(self, count: int, *, ts: float | None = None) -> None:
         if type(count) is not int or not 0 <= count < 2**63:
             raise ReportError(f"report_open_orders: count {count!r} is not an int >= 0")
         event = OpenOrdersSnapshot(ts=self._stamp(ts, "report_open_orders"), count=count)
-        self._put_snapshot(("open", ""), event)
+        self._put_snapshot(("open", ""), encode_event(event))
 
     def report_state(
         self, state: TradingState | int, reason: str = "", *, ts: float | None = None
@@ -316,13 +317,13 @@ class ClientCore(ABC):
         event = TraderState(
             ts=self._stamp(ts, "report_state"), state=TradingState(state), reason=_clean(reason)
         )
-        self._put_snapshot(("state", ""), event)
+        self._put_snapshot(("state", ""), encode_event(event))
 
     def _stamp(self, ts: float | None, call: str) -> float:
         """The event's time: now by default."""
         return self._clock.wall() if ts is None else _nonneg(ts, f"{call}: ts")
 
-    def _put_snapshot(self, key: _SnapshotKey, event: TelemetryEvent) -> None:
+    def _put_snapshot(self, key: _SnapshotKey, event: bytes) -> None:
         with self._lock:
             snapshots = self._snapshots
             if key not in snapshots and len(snapshots) >= self.config.max_snapshot_keys:
@@ -335,16 +336,16 @@ class ClientCore(ABC):
     def _take(self, *, heartbeat: bool) -> list[list[bytes]]:
         """Drain the buffers (with a heartbeat first if asked) into datagram-sized groups of
         encoded events. Call with the lock held."""
-        events: list[TelemetryEvent] = []
+        events: list[bytes] = []
         if heartbeat:
-            events.append(Heartbeat(ts=self._clock.wall()))
+            events.append(encode_event(Heartbeat(ts=self._clock.wall())))
         events.extend(self._snapshots.values())
         events.extend(self._orders)
         self._snapshots.clear()
         self._orders.clear()
         if not events:
             return []
-        return pack_events([encode_event(event) for event in events], self.config.trader_id)
+        return pack_events(events, self.config.trader_id)
 
     def _seal(self, group: list[bytes]) -> bytes:
         """The next datagram for `group`: a new sequence number, its send time recorded."""

@@ -20,6 +20,15 @@ The exchange object keeps its class's interface (it becomes an instance of a sub
 - `edit_order` / `edit_orders` need the state a new order needs (an edit may raise exposure);
   an edited order keeps its client order id.
 - `create_orders` (a batch) is refused with ccxt's `NotSupported`: place orders one by one.
+- The account and positions the bot reads are reported as the reference trader reports its
+  own: `fetch_balance` gives the account (equity = the wallet balance plus unrealized PnL in
+  `equity_currency`, read from the venue's own answer: ccxt's unified `total` is the marked
+  equity on one venue and the bare wallet on another; realized PnL = the wallet's change
+  since the wrapper first saw it), on the venues whose answer it knows (`binanceusdm`,
+  `bybit`); `fetch_positions` / `fetch_position` give each symbol's net position (signed,
+  in the base asset) at its mark price, and 0 for a symbol asked for (or reported open
+  before) that the venue no longer lists. What the answer leaves unknown is not reported,
+  and the log says what.
 
 Needs the `ccxt` extra: `pip install 'killswitch-client[ccxt]'`.
 """
@@ -51,34 +60,41 @@ _READS = (
     "fetch_canceled_orders", "fetch_my_trades", "cancel_order", "cancel_orders",
     "cancel_all_orders", "edit_order", "edit_orders",
 )  # fmt: skip
+_ACCOUNT_READS = ("fetch_balance", "fetch_positions", "fetch_position")
 _EDITS = frozenset({"edit_order", "edit_orders"})  # they may raise exposure: like a new order
 _ENDED = frozenset({"canceled", "cancelled", "expired", "rejected"})
 
 
-def supervise(exchange: ExchangeT, client: ClientCore) -> ExchangeT:
+def supervise(
+    exchange: ExchangeT, client: ClientCore, *, equity_currency: str = "USDT"
+) -> ExchangeT:
     """Supervise `exchange` (in place) with `client` (a `Client` or an `AsyncClient`) and
-    return it."""
+    return it. `equity_currency`: the currency the account's equity is reported in."""
     base = type(exchange)
     if isinstance(getattr(exchange, "killswitch", None), OrderReporter):
         raise ValueError("this exchange is already supervised")
     make = _async_methods if inspect.iscoroutinefunction(base.create_order) else _sync_methods  # type: ignore[attr-defined]
     exchange.__class__ = type(f"Supervised{base.__name__}", (base,), make(base))
-    exchange.killswitch = OrderReporter(client, exchange)  # type: ignore[attr-defined]
+    exchange.killswitch = OrderReporter(client, exchange, equity_currency)  # type: ignore[attr-defined]
     return exchange
 
 
 class OrderReporter:
     """What the wrapped methods report, and the fills already reported per order."""
 
-    def __init__(self, client: ClientCore, exchange: Any) -> None:
+    def __init__(self, client: ClientCore, exchange: Any, equity_currency: str = "USDT") -> None:
         self.client = client
         self._exchange = exchange
+        self._currency = equity_currency
         self._prefix = "ks" + secrets.token_hex(4)
         self._numbers = itertools.count(1)
         self._filled: dict[str, float] = {}  # venue order id -> quantity reported as filled
         self._ended: set[str] = set()
         self._trades: set[str] = set()
         self._trade_sum: dict[str, float] = {}
+        self._first_wallet: float | None = None  # realized PnL counts from here
+        self._open_positions: set[str] = set()  # venue symbols last reported not flat
+        self._warned: set[str] = set()
 
     # -- create ---------------------------------------------------------------------------
 
@@ -104,6 +120,17 @@ class OrderReporter:
             self.client.check_order()
 
     # -- what the bot reads back ------------------------------------------------------------
+
+    def answered(self, method: str, result: Any, args: tuple[Any, ...], kwargs: Any) -> None:
+        """Report what the answer to `method` called with `args` / `kwargs` shows."""
+        if method == "fetch_balance":
+            self._balance(result)
+        elif method == "fetch_positions":
+            self._positions(result, _symbols_asked(_argument(args, kwargs, "symbols")))
+        elif method == "fetch_position":
+            self._positions([result], _symbols_asked(_argument(args, kwargs, "symbol")))
+        else:
+            self.saw(result)
 
     def saw(self, result: Any) -> None:
         """Report what is new in orders or trades the exchange returned."""
@@ -145,6 +172,93 @@ class OrderReporter:
             OrderEventKind.FILL, item.get("symbol"), item.get("side"), new, price,
             _client_id(item),
         )  # fmt: skip
+
+    # -- the account and positions -----------------------------------------------------------
+
+    def _balance(self, balance: Any) -> None:
+        """The account from a `fetch_balance` answer: equity, realized and unrealized PnL."""
+        exchange_id = str(getattr(self._exchange, "id", ""))
+        read = _WALLETS.get(exchange_id)
+        info = balance.get("info") if isinstance(balance, Mapping) else None
+        wallet = read(info, self._currency) if read is not None else None
+        if wallet is None:
+            self._unreported(
+                f"the account: no {self._currency} wallet balance and unrealized PnL in "
+                f"{exchange_id or 'this exchange'}'s balance answer"
+            )
+            return
+        balance_now, unrealized = wallet
+        if self._first_wallet is None:
+            self._first_wallet = balance_now
+        try:
+            self.client.report_account(
+                balance_now + unrealized, balance_now - self._first_wallet, unrealized
+            )
+        except ReportError as exc:
+            log.warning("killswitch ccxt: account not reported: %s", exc)
+
+    def _positions(self, positions: Any, asked: list[str] | None) -> None:
+        """Each symbol's net position from a `fetch_positions` answer; a symbol asked for
+        (every one reported open before, when none was named) that the answer does not list
+        is flat."""
+        if not isinstance(positions, list):
+            return
+        net: dict[str, float] = {}
+        marks: dict[str, float] = {}
+        unknown: set[str] = set()  # listed, but not how much: neither a size nor flat
+        for position in positions:
+            row = self._position(position)
+            if isinstance(row, str):
+                unknown.add(row)
+                continue
+            if row is None:
+                continue
+            market, qty, mark = row
+            net[market] = net.get(market, 0.0) + qty
+            if mark > 0:
+                marks[market] = mark
+        names = self._open_positions if asked is None else {self._market_id(s) for s in asked}
+        for market in names - net.keys() - unknown:
+            net[market] = 0.0
+        for market in unknown:
+            net.pop(market, None)  # a partial sum of a hedged pair is no position either
+        for market, qty in net.items():
+            if qty and market not in marks:
+                self._unreported(f"the {market} position: no mark price in the answer")
+                continue
+            self._report_position(market, qty, marks.get(market, 0.0))
+
+    def _position(self, position: Any) -> tuple[str, float, float] | str | None:
+        """(venue symbol, signed quantity in the base asset, mark price) of one ccxt position;
+        the venue symbol alone (logged) when the answer leaves its size unknown; None for what
+        is no position."""
+        if not isinstance(position, Mapping) or not position.get("symbol"):
+            return None
+        market = self._market_id(str(position["symbol"]))
+        contracts, size = _known(position.get("contracts")), _known(position.get("contractSize"))
+        if contracts is None or size is None:
+            self._unreported(f"a {market} position: its size is not in the answer")
+            return market
+        sign = -1.0 if position.get("side") == "short" else 1.0
+        return market, sign * contracts * size, _number(position.get("markPrice"))
+
+    def _report_position(self, market: str, qty: float, mark: float) -> None:
+        try:
+            self.client.report_position(market, qty, mark)
+        except ReportError as exc:
+            log.warning("killswitch ccxt: position not reported: %s", exc)
+            return
+        if qty:
+            self._open_positions.add(market)
+        else:
+            self._open_positions.discard(market)
+
+    def _unreported(self, what: str) -> None:
+        """Say once what could not be reported (the watchdog's own venue view still judges
+        it)."""
+        if what not in self._warned:
+            self._warned.add(what)
+            log.warning("killswitch ccxt: not reported: %s", what)
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -216,6 +330,71 @@ def _number(value: object) -> float:
     return 0.0
 
 
+def _known(value: object) -> float | None:
+    """A number the answer gives, None when it does not (unknown is not zero)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _decimal(row: Mapping[str, Any], key: str) -> float | None:
+    """A venue's decimal string (or number) as a float; None when missing or not a number."""
+    value = row.get(key)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    return _known(value)
+
+
+def _argument(args: tuple[Any, ...], kwargs: Any, name: str) -> Any:
+    """The first argument of a ccxt method, given by position or by name."""
+    return args[0] if args else kwargs.get(name)
+
+
+def _symbols_asked(symbols: Any) -> list[str] | None:
+    """The unified symbols a position query named; None when it asked for every one."""
+    if isinstance(symbols, str):
+        return [symbols]
+    if isinstance(symbols, list | tuple):
+        return [str(s) for s in symbols]
+    return None
+
+
+def _both(wallet: float | None, unrealized: float | None) -> tuple[float, float] | None:
+    return None if wallet is None or unrealized is None else (wallet, unrealized)
+
+
+def _binance_usdm_wallet(info: Any, currency: str) -> tuple[float, float] | None:
+    """The futures account (`GET /fapi/v2/account`): its `assets`, one per currency."""
+    assets = info.get("assets") if isinstance(info, Mapping) else None
+    for asset in assets if isinstance(assets, list) else ():
+        if isinstance(asset, Mapping) and asset.get("asset") == currency:
+            return _both(_decimal(asset, "walletBalance"), _decimal(asset, "unrealizedProfit"))
+    return None
+
+
+def _bybit_wallet(info: Any, currency: str) -> tuple[float, float] | None:
+    """The wallet balance (`GET /v5/account/wallet-balance`): each account's `coin` list."""
+    result = info.get("result") if isinstance(info, Mapping) else None
+    accounts = result.get("list") if isinstance(result, Mapping) else None
+    for account in accounts if isinstance(accounts, list) else ():
+        coins = account.get("coin") if isinstance(account, Mapping) else None
+        for coin in coins if isinstance(coins, list) else ():
+            if isinstance(coin, Mapping) and coin.get("coin") == currency:
+                return _both(_decimal(coin, "walletBalance"), _decimal(coin, "unrealisedPnl"))
+    return None
+
+
+# How each venue's own balance answer (ccxt's `info`) gives one currency's wallet balance and
+# unrealized PnL, by ccxt exchange id.
+_WALLETS: dict[str, Callable[[Any, str], tuple[float, float] | None]] = {
+    "binanceusdm": _binance_usdm_wallet,
+    "bybit": _bybit_wallet,
+}
+
+
 def _client_id(item: Mapping[str, Any]) -> str:
     value = item.get("clientOrderId")
     return value if isinstance(value, str) and value.isascii() and len(value) <= 64 else ""
@@ -243,7 +422,7 @@ def _sync_read(base: type, name: str) -> Callable[..., Any]:
     def read(self: Any, *args: Any, **kwargs: Any) -> Any:
         self.killswitch.before(name)
         result = method(self, *args, **kwargs)
-        self.killswitch.saw(result)
+        self.killswitch.answered(name, result, args, kwargs)
         return result
 
     return read
@@ -268,7 +447,7 @@ def _async_read(base: type, name: str) -> Callable[..., Any]:
     async def read(self: Any, *args: Any, **kwargs: Any) -> Any:
         self.killswitch.before(name)
         result = await method(self, *args, **kwargs)
-        self.killswitch.saw(result)
+        self.killswitch.answered(name, result, args, kwargs)
         return result
 
     return read
@@ -280,7 +459,8 @@ def _methods(
     read: Callable[[type, str], Callable[..., Any]],
 ) -> dict[str, Callable[..., Any]]:
     methods = {"create_order": create_order, "create_orders": _refuse_batch}
-    methods.update({name: read(base, name) for name in _READS if hasattr(base, name)})
+    names = (*_READS, *_ACCOUNT_READS)
+    methods.update({name: read(base, name) for name in names if hasattr(base, name)})
     return methods
 
 

@@ -15,6 +15,7 @@ Nothing after the tag check runs on unauthenticated bytes, and every rejection i
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
 import math
@@ -196,26 +197,51 @@ def encode_event(event: TelemetryEvent) -> bytes:
     return _json.dumps(_event_to_wire(event))
 
 
+def order_array(
+    ts: float,
+    kind: OrderEventKind,
+    symbol: str,
+    side: Side,
+    qty: float,
+    price: float,
+    reason: str,
+    realized_pnl: float | None,
+    order_id: str,
+) -> list[object]:
+    """An order event's JSON array, from its fields: a client encodes its hottest reports
+    without building the event first (`encode_event` of an `OrderEvent` is the same)."""
+    return ["ord", ts, kind.name, symbol, side.value, qty, price, reason, realized_pnl, order_id]
+
+
+def account_array(ts: float, equity: float, realized: float, unrealized: float) -> list[object]:
+    """An account snapshot's JSON array, from its fields (see `order_array`)."""
+    return ["acct", ts, equity, realized, unrealized]
+
+
+def position_array(ts: float, symbol: str, qty: float, mark_price: float) -> list[object]:
+    """A position snapshot's JSON array, from its fields (see `order_array`)."""
+    return ["pos", ts, symbol, qty, mark_price]
+
+
 def _event_to_wire(event: TelemetryEvent) -> list[object]:
     if isinstance(event, OrderEvent):
-        return [
-            "ord",
+        return order_array(
             event.ts,
-            event.kind.name,
+            event.kind,
             event.symbol,
-            event.side.value,
+            event.side,
             event.qty,
             event.price,
             event.reason,
             event.realized_pnl,
             event.order_id,
-        ]
+        )
     if isinstance(event, Heartbeat):
         return ["hb", event.ts]
     if isinstance(event, AccountSnapshot):
-        return ["acct", event.ts, event.equity, event.realized_pnl, event.unrealized_pnl]
+        return account_array(event.ts, event.equity, event.realized_pnl, event.unrealized_pnl)
     if isinstance(event, PositionSnapshot):
-        return ["pos", event.ts, event.symbol, event.qty, event.mark_price]
+        return position_array(event.ts, event.symbol, event.qty, event.mark_price)
     if isinstance(event, FeedStatus):
         return ["feed", event.ts, event.symbol, event.last_event_ts]
     if isinstance(event, OpenOrdersSnapshot):
@@ -235,6 +261,8 @@ def pack_events(encoded: Iterable[bytes], trader_id: str) -> list[list[bytes]]:
     bounded); it raises ValueError so a sender bug surfaces in tests.
     """
     budget = MAX_DATAGRAM - telemetry_overhead(trader_id)
+    if isinstance(encoded, list) and len(encoded) == 1 and len(encoded[0]) <= budget:
+        return [encoded]  # the usual urgent report: one event, one datagram
     groups: list[list[bytes]] = []
     current: list[bytes] = []
     used = 0
@@ -284,7 +312,32 @@ def _seal(
     )
     if len(body) + TAG_SIZE > MAX_DATAGRAM:
         raise ValueError(f"datagram of {len(body) + TAG_SIZE} bytes is over {MAX_DATAGRAM}")
-    return body + hmac.digest(key, body, hashlib.sha256)
+    return body + hmac_sha256(key, body)
+
+
+_BLOCK = 64  # SHA-256's block size: RFC 2104 pads the key to it
+
+
+@functools.lru_cache(maxsize=256)
+def _pads(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """SHA-256 states with the key's inner and outer pads already absorbed (RFC 2104)."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer
+
+
+def hmac_sha256(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256 of `message`, as `hmac.digest(key, message, "sha256")` computes it, from
+    the key's padded states prepared once: a third of the cost on every datagram."""
+    inner_pad, outer_pad = _pads(key)
+    inner = inner_pad.copy()
+    inner.update(message)
+    outer = outer_pad.copy()
+    outer.update(inner.digest())
+    return outer.digest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,7 +385,7 @@ _SIDES: Mapping[str, Side] = dict(Side.__members__)
 def _verify(data: bytes, key: bytes) -> bytes:
     """Check the tag in constant time; return the payload bytes."""
     body, tag = data[:-TAG_SIZE], data[-TAG_SIZE:]
-    if not hmac.compare_digest(hmac.digest(key, body, hashlib.sha256), tag):
+    if not hmac.compare_digest(hmac_sha256(key, body), tag):
         raise AuthError("bad_hmac", "HMAC tag does not match: forged, corrupted or wrong key")
     return body
 

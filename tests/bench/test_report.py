@@ -107,7 +107,7 @@ def test_the_report_judges_every_goal_and_says_why_a_figure_is_missing(tmp_path:
     )
     assert "missing: benchmark failed: timed out after 300 s" in text
     assert "missing: benchmark not run" in text  # sim_orders is absent from this run
-    assert "3 met, 2 missed, 15 missing" in text
+    assert "3 met, 2 missed, 16 missing" in text
 
 
 def test_the_report_shows_the_machine_the_baselines_and_the_scale_curve(tmp_path: Path) -> None:

@@ -1,27 +1,38 @@
 """`killswitch_client.ccxt.supervise` with the real ccxt package, the example bot as a real
 process, exchange_sim and a real watchdog: a bot that is killed, one that hangs (the asyncio
-flavour), one that floods. The venue's own records are the proof."""
+flavour), one that floods. The venue's own records are the proof. Then the account and
+positions the wrapper reports from what the bot reads, judged by a watchdog that has no other
+view of the venue."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import importlib.util
+import json
 import signal
 import socket
+import tempfile
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import ccxt
+import ccxt.async_support
 import killswitch_client.protocol as wire
 import pytest
-from killswitch_client import Client, ClientConfig, TradingHalted
-from killswitch_client.ccxt import supervise
+from killswitch_client import AsyncClient, Client, ClientConfig, TradingHalted, TradingState
+from killswitch_client.ccxt import OrderReporter, supervise
 from killswitch_client.protocol import decode_telemetry
 
 from demo import configs
 from demo.world import World
-from harness.sim import NEW_ORDER_ENDPOINT
+from harness.configs import HeartbeatLimits, TomlValue
+from harness.sim import NEW_ORDER_ENDPOINT, SimConfig, SimProcess
 from harness.wait import wait_until
+from harness.watchdog_world import ALPHA, WORLD, Workspace
 from tests.watchdog.wire import KEY, TRADER
 
 BTC = "BTC/USDT:USDT"
@@ -37,9 +48,11 @@ MARKET = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def world() -> Iterator[World]:
-    with World() as built:
+@pytest.fixture(params=["binance", "bybit"])
+def world(request: pytest.FixtureRequest) -> Iterator[World]:
+    """The suite on exchange_sim speaking each venue's protocol; the example bot speaks it
+    through ccxt's own exchange for that venue (`binanceusdm`, `bybit`)."""
+    with World(venue=request.param) as built:
         built.start_sim()
         built.write_credentials()
         built.start_watchdog()
@@ -79,7 +92,7 @@ def assert_killed_at_the_venue(world: World) -> None:
 
 
 def orders_at_the_venue(world: World) -> int:
-    endpoint = NEW_ORDER_ENDPOINT["binance"]
+    endpoint = NEW_ORDER_ENDPOINT[world.venue]
     journal = world.admin.journal()
     return sum(
         1
@@ -116,8 +129,8 @@ def test_a_flooding_bot_is_stopped_by_its_own_wrapper_once_the_watchdog_says_so(
     world: World,
 ) -> None:
     world.start_ccxt_bot("--flood")
-    refused = wait_until(
-        lambda: world.bot_status().get("refused", 0) > 0 and world.bot_status(),
+    wait_until(
+        lambda: world.bot_status().get("refused", 0) > 0,
         within=60,
         what="create_order refused by the client (TradingHalted)",
     )
@@ -125,9 +138,13 @@ def test_a_flooding_bot_is_stopped_by_its_own_wrapper_once_the_watchdog_says_so(
     assert rules & {"order_rate", "open_orders"}, rules
     assert "key_misuse" not in rules  # every order that left was reported first
     # Every order the venue took was one the bot placed through the wrapper: none slipped
-    # past a refusal (the bot counts a placed order once the venue answered it).
-    attempts = refused["placed"] + refused["errors"]
-    assert orders_at_the_venue(world) <= attempts + 1  # +1: the one in flight at the read
+    # past a refusal (the bot counts a placed order once the venue answered it). The bot goes
+    # on between the reads (a refusal may be brief): the venue first, then the bot's count,
+    # which by then includes every order the venue had answered (read from its file: a
+    # sustained breach may have killed the bot meanwhile).
+    at_the_venue = orders_at_the_venue(world)
+    now = json.loads(world.bot_status_path.read_text())
+    assert at_the_venue <= now["placed"] + now["errors"] + 1  # +1: one in flight at the read
 
 
 # -- without a venue: what the wrapper refuses or reports before anything is answered ----------
@@ -186,3 +203,208 @@ def test_a_reduce_only_order_passes_halted_and_a_network_error_is_reported_as_no
         ("SUBMIT", "BTCUSDT", "SELL", 0.0)
     ]
     assert sent[0].order_id.startswith("ks")  # the id the wrapper set as clientOrderId
+
+
+# -- the account and positions the bot reads, reported: a watchdog with no venue view judges ---
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ccxt_bot.py"
+# The symbol's position limit: the test's one market order (0.01 BTC, ~600 USDT) breaches it.
+POSITION_LIMIT: dict[str, dict[str, TomlValue]] = {
+    "position": {"max_symbol_notional": {"quote": 300.0}, "cooldown_s": 0.5}
+}
+LENIENT = HeartbeatLimits(interval_s=0.1, warn_after_s=2.0, halt_after_s=4.0, kill_after_s=8.0)
+# The Bybit front serves at most 50 positions a page; ccxt asks for 200 unless told.
+POSITION_PARAMS = {"binance": {}, "bybit": {"limit": 50}}
+
+
+def example_bot() -> Any:
+    """The example bot's module: its own way of pointing ccxt at exchange_sim."""
+    spec = importlib.util.spec_from_file_location("ccxt_bot", EXAMPLE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class SyncBot:
+    """A supervised ccxt exchange and its threaded `Client`, called from the test's thread."""
+
+    def __init__(self, venue: str, sim: SimProcess, space: Workspace) -> None:
+        self.client = Client(
+            trader_id="alpha", address=str(space.ingress), key_file=space.root / "alpha.key"
+        )
+        key = sim.trader_key
+        made = example_bot().make_exchange(ccxt, venue, key.api_key, key.secret, sim.base_url)
+        self.exchange = supervise(made, self.client)
+
+    def call(self, method: str, *args: Any) -> Any:
+        return getattr(self.exchange, method)(*args)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class AsyncBot:
+    """The same through `ccxt.async_support` and `AsyncClient`, on an event loop of its own
+    (a thread), called from the test's thread."""
+
+    def __init__(self, venue: str, sim: SimProcess, space: Workspace) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.client = AsyncClient(
+            trader_id="alpha", address=str(space.ingress), key_file=space.root / "alpha.key"
+        )
+        self._run(self.client.start())
+        key = sim.trader_key
+        made = example_bot().make_exchange(
+            ccxt.async_support, venue, key.api_key, key.secret, sim.base_url
+        )
+        self.exchange = supervise(made, self.client)
+
+    def _run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    def call(self, method: str, *args: Any) -> Any:
+        async def called() -> Any:
+            return await getattr(self.exchange, method)(*args)
+
+        return self._run(called())
+
+    def close(self) -> None:
+        self._run(self.exchange.close())
+        self._run(self.client.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=30)
+        self.loop.close()
+
+
+@dataclass
+class Judged:
+    """A sim speaking `venue`, and a watchdog that judges trader alpha by its telemetry alone."""
+
+    venue: str
+    sim: SimProcess
+    space: Workspace
+
+    def decided(self, rule: str) -> bool:
+        return any(d["rule"] == rule for d in self.space.trader()["decisions"])
+
+
+@pytest.fixture(params=["binance", "bybit"])
+def judged(request: pytest.FixtureRequest) -> Iterator[Judged]:
+    with tempfile.TemporaryDirectory(prefix="wd-") as name:  # a short Unix socket path
+        root = Path(name)
+        sim = SimProcess.start(root, SimConfig(book_ticker_hz=0), venue=request.param)
+        trader = replace(
+            ALPHA,
+            pidfile=None,
+            credential_file=None,
+            heartbeat=LENIENT,
+            rules=POSITION_LIMIT,
+        )
+        space = Workspace(root, WORLD.with_(traders=(trader,)).to_toml())
+        try:
+            space.start_watchdog()
+            yield Judged(request.param, sim, space)
+        finally:
+            space.cleanup()
+            sim.stop()
+
+
+@pytest.mark.parametrize("flavour", [SyncBot, AsyncBot], ids=["sync", "async"])
+def test_the_account_and_positions_the_bot_reads_are_reported(
+    judged: Judged, flavour: type[SyncBot] | type[AsyncBot]
+) -> None:
+    space, params = judged.space, POSITION_PARAMS[judged.venue]
+    bot = flavour(judged.venue, judged.sim, space)
+    try:
+        bot.call("load_markets")
+        # Heard, but its equity unknown: the watchdog holds the bot.
+        wait_until(lambda: space.trader()["heartbeat_age_s"] is not None, what="heartbeats")
+        assert space.state() != "ACTIVE"
+        bot.call("fetch_balance")
+        wait_until(lambda: space.state() == "ACTIVE", what="ACTIVE once the equity is known")
+        # ... and the bot's client has heard it (an ack), or its order would be refused.
+        wait_until(lambda: bot.client.state is TradingState.ACTIVE, what="the client ACTIVE")
+
+        bot.call("create_order", BTC, "market", "buy", 0.01)
+        bot.call("fetch_positions", [BTC], params)
+        wait_until(lambda: judged.decided("position"), what="the position over its limit")
+        assert space.state() == "REDUCING"
+
+        bot.call("create_order", BTC, "market", "sell", 0.01, None, {"reduceOnly": True})
+        bot.call("fetch_positions", None, params)  # the venue no longer lists it: flat
+        wait_until(lambda: space.state() == "ACTIVE", what="ACTIVE once flat")
+    finally:
+        bot.close()
+
+
+# -- what an answer leaves unknown is not reported ---------------------------------------------
+
+
+class Recorder:
+    """The reporting calls the wrapper makes, recorded (a client without a watchdog)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def report_account(self, *values: float) -> None:
+        self.calls.append(("account", values))
+
+    def report_position(self, *values: Any) -> None:
+        self.calls.append(("position", values))
+
+
+@dataclass
+class Venue:
+    """What the wrapper reads of an exchange: its ccxt id and its markets."""
+
+    id: str
+    markets: dict[str, Any]
+
+
+def reporter(exchange_id: str = "binanceusdm") -> tuple[OrderReporter, Recorder]:
+    recorder = Recorder()
+    venue = Venue(exchange_id, {BTC: MARKET})
+    return OrderReporter(recorder, venue), recorder  # type: ignore[arg-type]
+
+
+def position(**fields: Any) -> dict[str, Any]:
+    return {"symbol": BTC, "contracts": 0.01, "contractSize": 1.0, "side": "long",
+            "markPrice": 60_000.0} | fields  # fmt: skip
+
+
+def test_hedged_rows_net_and_an_unknown_size_or_mark_is_not_reported() -> None:
+    wrapper, recorder = reporter()
+    hedged = [position(contracts=0.03), position(side="short", contracts=0.01)]
+    wrapper.answered("fetch_positions", hedged, (None,), {})
+    assert recorder.calls == [("position", ("BTCUSDT", pytest.approx(0.02), 60_000.0))]
+    recorder.calls.clear()
+    wrapper.answered("fetch_positions", [position(contracts=None)], ([BTC],), {})
+    wrapper.answered(
+        "fetch_positions", [position(), position(side="short", contracts=None)], (), {}
+    )
+    wrapper.answered("fetch_position", position(markPrice=None), (BTC,), {})
+    assert recorder.calls == []  # neither a size, nor flat, nor a mark is assumed
+
+
+def test_an_account_is_reported_only_from_an_answer_that_gives_its_equity() -> None:
+    wrapper, recorder = reporter()
+    asset = {"asset": "USDT", "walletBalance": "1000.5", "unrealizedProfit": "-0.5"}
+    wrapper.answered("fetch_balance", {"info": {"assets": [asset]}}, (), {})
+    wrapper.answered(
+        "fetch_balance", {"info": {"assets": [asset | {"walletBalance": "990.5"}]}}, (), {}
+    )
+    assert recorder.calls == [("account", (1000.0, 0.0, -0.5)), ("account", (990.0, -10.0, -0.5))]
+    recorder.calls.clear()
+    wrapper.answered("fetch_balance", {"info": {"assets": [asset | {"asset": "USDC"}]}}, (), {})
+    wrapper.answered(
+        "fetch_balance", {"info": {"assets": [asset | {"unrealizedProfit": None}]}}, (), {}
+    )
+    other, others = reporter("okx")
+    other.answered(
+        "fetch_balance", {"info": {"assets": [asset]}, "USDT": {"total": 1000.5}}, (), {}
+    )
+    assert recorder.calls == others.calls == []

@@ -26,6 +26,7 @@ from killswitch_client.protocol import (
     decode_telemetry,
     encode_event,
     encode_telemetry,
+    hmac_sha256,
     pack_events,
 )
 
@@ -171,3 +172,12 @@ def test_replayed_and_reordered_real_datagrams_are_each_accepted_at_most_once(
         admitted.append(telemetry.header.seq)
     assert len(admitted) == len(set(admitted))
     assert admitted[0] == order[0]
+
+
+@given(key=st.binary(min_size=32, max_size=200), message=st.binary(max_size=1400))
+def test_the_tag_is_the_standard_hmac_sha256_for_any_key_and_message(
+    key: bytes, message: bytes
+) -> None:
+    # Keys longer than SHA-256's block are hashed first (RFC 2104): both sides of 64 bytes.
+    assert hmac_sha256(key, message) == hmac.digest(key, message, hashlib.sha256)
+    assert hmac_sha256(key, message) == hmac.digest(key, message, hashlib.sha256)  # cached pads

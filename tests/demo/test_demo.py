@@ -14,10 +14,16 @@ import pytest
 
 from demo.scenarios import SCENARIOS
 from demo.timeline import KILL_MILESTONES
+from harness.sim import VENUES
 
 REPO = Path(__file__).resolve().parents[2]
 KILLS = list(SCENARIOS)
 RUNS = [(name, venue) for name, s in SCENARIOS.items() for venue in s.venues]
+# Each scenario on each venue the demo speaks that it does not run on (none, while every
+# scenario runs on every venue).
+UNSUPPORTED = [
+    (name, venue) for name, s in SCENARIOS.items() for venue in VENUES if venue not in s.venues
+]
 
 
 def run_demo(*args: str, timeout: float = 150.0) -> subprocess.CompletedProcess[str]:
@@ -105,11 +111,15 @@ def test_an_unknown_scenario_is_a_one_line_usage_error() -> None:
     )
 
 
-def test_a_scenario_on_a_venue_it_does_not_run_on_is_a_one_line_usage_error() -> None:
-    done = run_demo("--scenario", "ccxt-bot", "--venue", "bybit", timeout=60)
+@pytest.mark.parametrize(("name", "venue"), UNSUPPORTED)
+def test_a_scenario_on_a_venue_it_does_not_run_on_is_a_one_line_usage_error(
+    name: str, venue: str
+) -> None:
+    done = run_demo("--scenario", name, "--venue", venue, timeout=60)
     assert done.returncode == 2
+    runs_on = ", ".join(SCENARIOS[name].venues)
     assert done.stderr.strip() == (
-        "demo: error: argument --venue: scenario ccxt-bot runs on binance only, not bybit"
+        f"demo: error: argument --venue: scenario {name} runs on {runs_on} only, not {venue}"
         " (try: demo --help)"
     )
 

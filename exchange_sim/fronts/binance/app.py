@@ -138,7 +138,15 @@ def _symbol_info(s: SymbolConfig) -> dict[str, Any]:
         "baseAssetPrecision": 8,
         "quotePrecision": 8,
         "underlyingType": "COIN",
+        "underlyingSubType": [],
+        "settlePlan": 0,
         "triggerProtect": "0.0500",
+        # No tiered margin and no liquidation here: the maintenance rate and the liquidation
+        # fee are zero; the initial margin rate follows the symbol's leverage.
+        "maintMarginPercent": "0",
+        "requiredMarginPercent": fmt(Decimal(100) / s.leverage),
+        "liquidationFee": "0",
+        "marketTakeBound": "0",
         "filters": [
             {
                 "filterType": "PRICE_FILTER",
@@ -349,6 +357,28 @@ def _leverage_bracket(ctx: Ctx) -> Any:
     return [_bracket(s) for s in ctx.sim.engine.symbols.values()]
 
 
+def _symbol_config(ctx: Ctx) -> Any:
+    """Each symbol's margin settings: the simulator margins every account cross, at the
+    symbol's leverage, up to its one bracket's cap."""
+    sym = ctx.symbol(required=False)
+    symbols = [sym] if sym is not None else list(ctx.sim.engine.symbols.values())
+    return [
+        {
+            "symbol": s.symbol,
+            "marginType": "CROSSED",
+            "isAutoAddMargin": False,
+            "leverage": s.leverage,
+            "maxNotionalValue": str(_BRACKET_CAP),
+        }
+        for s in symbols
+    ]
+
+
+def _position_mode(ctx: Ctx) -> Any:
+    """One-way mode: the simulator keeps one position per symbol (``positionSide`` BOTH)."""
+    return {"dualSidePosition": False}
+
+
 def _balance(ctx: Ctx) -> Any:
     a = _assets(ctx)
     return [
@@ -477,6 +507,8 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
         e("GET /fapi/v2/positionRisk", "SIGNED", "read", 5, _position_risk),
         e("GET /fapi/v3/positionRisk", "SIGNED", "read", 5, _position_risk),
         e("GET /fapi/v1/leverageBracket", "SIGNED", "read", 1, _leverage_bracket),
+        e("GET /fapi/v1/symbolConfig", "SIGNED", "read", 5, _symbol_config),
+        e("GET /fapi/v1/positionSide/dual", "SIGNED", "read", 30, _position_mode),
         e("GET /fapi/v2/balance", "SIGNED", "read", 5, _balance),
         e("GET /fapi/v3/balance", "SIGNED", "read", 5, _balance),
         e("POST /fapi/v1/listenKey", "USER_STREAM", None, 1, _listen_key_create),
@@ -685,6 +717,7 @@ async def ws_single(request: web.Request) -> web.StreamResponse:
                 combined=False,
                 lk=lk.token,
                 api_key=lk.api_key,
+                topics={PLAIN},
             )
         streams = [_stream_name(sim, s) for s in name.split("/") if s]
     except VenueError as err:
@@ -695,13 +728,30 @@ async def ws_single(request: web.Request) -> web.StreamResponse:
 
 
 async def ws_combined(request: web.Request) -> web.StreamResponse:
+    """Market streams, and a listen key among them: the account's user data, each event
+    wrapped like the market's (``{"stream": <listenKey>, "data": ...}``)."""
     sim = request.app[SIM]
+    names = [s for s in request.query.get("streams", "").split("/") if s]
+    keys = [sim.channels[n] for n in names if n in sim.channels]
     try:
-        raw = request.query.get("streams", "")
-        streams = [_stream_name(sim, s) for s in raw.split("/") if s]
+        if len(keys) > 1:
+            raise VenueError(-1121, "Invalid stream name: one listen key per connection.", 400)
+        streams = [_stream_name(sim, s) for s in names if s not in sim.channels]
     except VenueError as err:
         return _error_response(err)
-    return await _serve(request, sim, kind="market", streams=streams, combined=True)
+    if not keys:
+        return await _serve(request, sim, kind="market", streams=streams, combined=True)
+    lk = keys[0]
+    return await _serve(
+        request,
+        sim,
+        kind="user",
+        streams=streams,
+        combined=True,
+        lk=lk.token,
+        api_key=lk.api_key,
+        topics={_combined_topic(lk.token)},
+    )
 
 
 async def _serve(
@@ -713,11 +763,18 @@ async def _serve(
     combined: bool,
     lk: str | None = None,
     api_key: str | None = None,
+    topics: set[str] | None = None,
 ) -> web.StreamResponse:
     ws = web.WebSocketResponse(autoping=False, max_msg_size=64 * 1024)
     await ws.prepare(request)
     conn = Conn(
-        ws=ws, kind=kind, combined=combined, api_key=api_key, channel=lk, streams=set(streams)
+        ws=ws,
+        kind=kind,
+        combined=combined,
+        api_key=api_key,
+        channel=lk,
+        streams=set(streams),
+        topics=topics,
     )
     sim.hub.add(conn)
     sim.journal.event(
@@ -749,7 +806,7 @@ async def _read_loop(sim: Sim, conn: Conn) -> None:
             if conn.kind not in sim.faults.stalled:
                 with contextlib.suppress(ConnectionError):
                     await conn.ws.pong(msg.data)
-        elif msg.type == WSMsgType.TEXT and conn.kind == "market":
+        elif msg.type == WSMsgType.TEXT and (conn.kind == "market" or conn.combined):
             _on_control(sim, conn, msg.data)
         elif msg.type == WSMsgType.CLOSE:
             break
@@ -790,6 +847,15 @@ def _control_reply(sim: Sim, conn: Conn, req: dict[str, Any]) -> dict[str, Any]:
 
 def _book_ticker_stream(symbol: str) -> str:
     return f"{symbol.lower()}@bookTicker"
+
+
+# User-data topics (``Conn.topics``): a ``/ws/<listenKey>`` socket hears each event as it is;
+# a combined one hears it wrapped with its own listen key as the stream's name.
+PLAIN = ""
+
+
+def _combined_topic(token: str) -> str:
+    return f"combined:{token}"
 
 
 class BinanceFront:
@@ -841,7 +907,17 @@ class BinanceFront:
             hub.publish_market("!bookTicker", raw, b'{"stream":"!bookTicker","data":' + raw + b"}")
 
     def render_user_event(self, event: UserEvent) -> list[tuple[str, bytes]]:
-        return [("", orjson.dumps(user_event(event)))]
+        raw = orjson.dumps(user_event(event))
+        out = [(PLAIN, raw)]
+        hub = self.sim.hub
+        for channel in self.sim.channels.values():
+            token = channel.token
+            if channel.account == event.account and any(
+                c.combined for c in hub.user.get(token, ())
+            ):
+                wrapped = b'{"stream":"' + token.encode() + b'","data":' + raw + b"}"
+                out.append((_combined_topic(token), wrapped))
+        return out
 
     def expiry_notice(self, channel: Channel, now_ms: int) -> bytes | None:
         return orjson.dumps({"e": "listenKeyExpired", "E": now_ms, "listenKey": channel.token})

@@ -198,3 +198,37 @@ async def test_a_replayed_market_streams_the_recorded_tickers(
         await ws.close()
     finally:
         sim.stop()
+
+
+async def test_a_listen_key_in_a_combined_stream_hears_its_events_wrapped(
+    venue: VenueClient, session: aiohttp.ClientSession
+) -> None:
+    sim = venue.sim
+    token = await venue.listen_key(sim.trader_key)
+    combined = await session.ws_connect(f"{sim.ws_url}/stream?streams={token}")
+    plain = await session.ws_connect(f"{sim.ws_url}/ws/{token}")
+    await venue.limit(sim.trader_key, "BUY", "50000")
+    wrapped = await combined.receive_json(timeout=10)
+    bare = await plain.receive_json(timeout=10)
+    assert set(wrapped) == {"stream", "data"}
+    assert wrapped["stream"] == token
+    assert wrapped["data"] == bare  # the same event; the single socket hears it as it is
+    assert bare["e"] == "ORDER_TRADE_UPDATE"
+    await combined.close()
+    await plain.close()
+
+
+async def test_a_combined_stream_takes_one_listen_key_beside_market_streams(
+    venue: VenueClient, session: aiohttp.ClientSession
+) -> None:
+    sim = venue.sim
+    trader = await venue.listen_key(sim.trader_key)
+    watchdog = await venue.listen_key(sim.watchdog_key)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        await session.ws_connect(f"{sim.ws_url}/stream?streams={trader}/{watchdog}")
+    assert err.value.status == 400
+    both = await session.ws_connect(f"{sim.ws_url}/stream?streams=btcusdt@bookTicker/{trader}")
+    await venue.limit(sim.trader_key, "BUY", "50000")
+    event = await both.receive_json(timeout=10)
+    assert (event["stream"], event["data"]["e"]) == (trader, "ORDER_TRADE_UPDATE")
+    await both.close()
