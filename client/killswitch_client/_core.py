@@ -248,21 +248,23 @@ class ClientCore(ABC):
         """Run what reporting a SUBMIT costs (validate, encode, authenticate a datagram) and
         throw the result away: nothing is buffered, sent, counted or sequenced. A bot's heater
         calls it between orders, so that the SUBMIT sent before an order does not run cold."""
-        event = OrderEvent(
-            ts=self._stamp(None, "rehearse_report"),
-            kind=OrderEventKind.SUBMIT,
-            symbol=_symbol(symbol, "rehearse_report"),
-            side=Side.BUY,
-            qty=_nonneg(1.0, "rehearse_report: qty"),
-            price=_nonneg(1.0, "rehearse_report: price"),
-            reason=_clean(""),
-            realized_pnl=None,
-            order_id=_order_id(order_id),
+        event = _json.dumps(
+            order_array(
+                self._stamp(None, "rehearse_report"),
+                OrderEventKind.SUBMIT,
+                _symbol(symbol, "rehearse_report"),
+                Side.BUY,
+                _nonneg(1.0, "rehearse_report: qty"),
+                _nonneg(1.0, "rehearse_report: price"),
+                _clean(""),
+                None,
+                _order_id(order_id),
+            )
         )
         config = self.config
-        for group in pack_events([encode_event(event)], config.trader_id):
+        for group in pack_events([event], config.trader_id):
             encode_telemetry(
-                config.key, config.trader_id, self.session_id, self._seq, event.ts, group
+                config.key, config.trader_id, self.session_id, self._seq, self._clock.wall(), group
             )
 
     def report_account(
