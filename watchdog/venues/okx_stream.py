@@ -19,12 +19,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import orjson
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from watchdog.clock import Clock, SystemClock
 from watchdog.venues import _fields as f
 from watchdog.venues import okx_wire as wire
+from watchdog.venues import private_ws
 from watchdog.venues.credentials import Credentials
 from watchdog.venues.errors import KeyRefused, VenueError, VenueProtocolError
 from watchdog.venues.user_events import (
@@ -34,7 +34,7 @@ from watchdog.venues.user_events import (
     PositionUpdate,
     UserEvent,
 )
-from watchdog.venues.user_stream import Sink, StreamConnected, StreamFault, reconnecting
+from watchdog.venues.user_stream import Sink, StreamConnected, reconnecting
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def decode_private(raw: str | bytes) -> tuple[UserEvent, ...]:
     """The user events one push carries, sizes in contracts (none for replies and pongs)."""
     if raw in ("pong", b"pong"):
         return ()
-    o = f.obj(_json(raw, "okx private stream"), "message")
+    o = f.obj(private_ws.loads(raw, "okx private stream"), "message")
     if "event" in o:
         return ()  # a login or subscribe answer: the follower reads those itself
     arg = f.obj(f.field(o, "arg", "message"), "message.arg")
@@ -94,13 +94,6 @@ def decode_private(raw: str | bytes) -> tuple[UserEvent, ...]:
     if channel == "positions":
         return tuple(_positions(items))
     return tuple(_account(item, at) for item, at in items)
-
-
-def _json(raw: str | bytes, where: str) -> object:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise VenueProtocolError(f"{where}: not JSON ({raw[:80]!r})") from None
 
 
 def _order(o: dict[str, object], where: str) -> OrderUpdate:
@@ -218,24 +211,14 @@ class OkxPrivateStream:
         )  # fmt: skip
 
     async def _session(self, attempt: int) -> str:
-        async with connect(
-            self._config.ws_url,
-            open_timeout=self._config.reply_timeout_s,
-            ping_interval=None,  # the venue wants its own "ping" text, sent below
-            close_timeout=self._config.reply_timeout_s,
-            max_size=2**20,
-        ) as ws:
+        async with private_ws.open_private(self._config.ws_url, self._config.reply_timeout_s) as ws:
             await self._request(ws, "login", [self._login_args()], replies=1)
             await self._request(ws, "subscribe", list(CHANNELS), replies=len(CHANNELS))
             self._sink(StreamConnected(attempt=attempt))
-            liveness = _Liveness()
-            async with asyncio.TaskGroup() as tg:
-                pinger = tg.create_task(self._ping(ws, liveness))
-                try:
-                    closed = await self._read(ws, liveness)
-                finally:
-                    pinger.cancel()
-            return liveness.stalled or closed
+            return await private_ws.follow(
+                ws, self._decode, self._sink,
+                ping="ping", ping_interval_s=self._config.ping_interval_s,
+            )  # fmt: skip
 
     def _login_args(self) -> dict[str, str]:
         now_s = int((self._clock.wall() * 1000.0 + self._time_offset_ms()) // 1000)
@@ -256,7 +239,7 @@ class OkxPrivateStream:
             async for raw in ws:
                 if raw in ("pong", b"pong"):
                     continue
-                reply = f.obj(_json(raw, f"ws {op} reply"), f"{op} reply")
+                reply = f.obj(private_ws.loads(raw, f"ws {op} reply"), f"{op} reply")
                 event = reply.get("event")
                 if event == "error":
                     msg = f"{reply.get('code')!r} {reply.get('msg')!r}"
@@ -272,46 +255,5 @@ class OkxPrivateStream:
                         return
         raise VenueProtocolError(f"ws {op}: the venue closed before replying")
 
-    async def _read(self, ws: ClientConnection, liveness: _Liveness) -> str:
-        """Read until the connection ends; says why. A reset or an abnormal close is returned,
-        not raised: raised inside the task group it would end the follower for good."""
-        try:
-            async for raw in ws:
-                liveness.heard = True
-                try:
-                    events = [
-                        await in_base_coin(e, self._contract_value) for e in decode_private(raw)
-                    ]
-                except VenueProtocolError as exc:
-                    self._sink(StreamFault(reason=str(exc)))
-                    continue
-                for event in events:
-                    self._sink(event)
-        except websockets.ConnectionClosed as exc:
-            return f"connection lost ({exc})"
-        return f"closed by the venue (code {ws.close_code})"
-
-    async def _ping(self, ws: ClientConnection, liveness: _Liveness) -> None:
-        """Ping; a whole interval without a word from the venue (not even the pong) is a stall:
-        close, so the read loop ends and the follower reconnects."""
-        try:
-            while True:
-                liveness.heard = False
-                await ws.send("ping")
-                await asyncio.sleep(self._config.ping_interval_s)
-                if not liveness.heard:
-                    liveness.stalled = (
-                        f"stalled: no message, not even a pong, in {self._config.ping_interval_s}s"
-                    )
-                    await ws.close(code=1011, reason="no pong")
-                    return
-        except websockets.ConnectionClosed:
-            return  # the read loop sees the close and says why
-
-
-@dataclass(slots=True)
-class _Liveness:
-    """What the pinger and the reader of one connection share."""
-
-    heard: bool = False
-    stalled: str = ""
+    async def _decode(self, raw: str | bytes) -> list[UserEvent]:
+        return [await in_base_coin(e, self._contract_value) for e in decode_private(raw)]
