@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from functools import partial
 from typing import Any
 
 import orjson
@@ -17,11 +18,11 @@ from aiohttp import WSMsgType, web
 
 from exchange_sim.core.engine import Key
 from exchange_sim.core.state import SIM, Channel, Sim
-from exchange_sim.core.streams import Conn, write_loop
+from exchange_sim.core.streams import Conn
 from exchange_sim.fronts.bybit import auth, wire
 from exchange_sim.fronts.bybit.dcp import DCP
+from exchange_sim.fronts.common.ws import note, serve
 
-MAX_MSG = 64 * 1024
 PRIVATE_TOPICS = frozenset({"order", "execution", "position", "wallet"})
 DCP_TOPICS = frozenset({"dcp", "dcp.future"})
 CATEGORISED = frozenset({"order", "execution", "position"})  # also as <topic>.linear
@@ -80,30 +81,11 @@ async def _serve(
     request: web.Request, private: bool, idle_s: float | None = None
 ) -> web.StreamResponse:
     sim = request.app[SIM]
-    ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_MSG)
-    await ws.prepare(request)
-    kind = "user" if private else "market"
-    conn = Conn(ws=ws, kind=kind, combined=False, topics=set() if private else None)
-    conn.sent_at = asyncio.get_running_loop().time()
-    session = _Session(conn, private)
-    sim.hub.add(conn)
-    _note(sim, "ws_open", None, f"{kind} {request.path_qs[:120]}")
-    try:
-        async with asyncio.TaskGroup() as tg:
-            helpers = [tg.create_task(write_loop(conn, request))]
-            if idle_s is not None:
-                helpers.append(tg.create_task(_cut_when_idle(sim, conn, idle_s)))
-            await _read_loop(sim, request, session)
-            conn.done = True
-            conn.wake.set()
-            for task in helpers:
-                if not task.done():
-                    task.cancel()
-    finally:
-        sim.hub.remove(conn)
-        _ended(sim, request, session)
-        _note(sim, "ws_close", None, f"{kind} {request.path_qs[:120]} code={ws.close_code}")
-    return ws
+    cutter = None if idle_s is None else partial(_cut_when_idle, sim, idle_s=idle_s)
+    return await serve(
+        request, private, partial(_Session, private=private),
+        partial(_read_loop, sim, request), partial(_ended, sim, request), cutter,
+    )  # fmt: skip
 
 
 async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
@@ -114,13 +96,9 @@ async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
         remaining = conn.sent_at + idle_s - loop.time()
         if remaining <= 0:
             sim.hub.close([conn], 1000, "idle: no ping and nothing sent")
-            _note(sim, "ws_idle_cut", None, f"after {idle_s}s")
+            note(sim, "ws_idle_cut", None, f"after {idle_s}s")
             return
         await asyncio.sleep(remaining)
-
-
-def _note(sim: Sim, what: str, account: str | None, detail: str) -> None:
-    sim.journal.event(sim.clock.monotonic(), sim.clock.wall(), what, account, detail)
 
 
 def _ended(sim: Sim, request: web.Request, session: _Session) -> None:
@@ -133,7 +111,7 @@ def _ended(sim: Sim, request: web.Request, session: _Session) -> None:
     window = request.app[DCP].leave(account, session.conn_id)
     if window is not None:
         sim.engine.set_countdown(account, None, window * 1000, sim.clock.monotonic())
-        _note(sim, "dcp_armed", account, f"{window}s")
+        note(sim, "dcp_armed", account, f"{window}s")
 
 
 async def _read_loop(sim: Sim, request: web.Request, session: _Session) -> None:
@@ -209,7 +187,7 @@ def _auth(sim: Sim, session: _Session, req_id: Any, args: list[Any]) -> None:
     session.channel = sim.open_channel(key)
     sim.hub.join_user(session.conn, session.channel.token)
     session.reply("auth", req_id, True, "")
-    _note(sim, "ws_auth", key.account, key.config.label)
+    note(sim, "ws_auth", key.account, key.config.label)
 
 
 def _private_topics(
@@ -257,7 +235,7 @@ def _watch_dcp(sim: Sim, request: web.Request, session: _Session, watching: bool
     window = dcp.leave(account, session.conn_id)
     if window is not None:
         sim.engine.set_countdown(account, None, window * 1000, sim.clock.monotonic())
-        _note(sim, "dcp_armed", account, f"{window}s")
+        note(sim, "dcp_armed", account, f"{window}s")
 
 
 def _public_topics(sim: Sim, session: _Session, op: str, req_id: Any, args: list[Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from functools import partial
 from typing import Any
 
 import orjson
@@ -17,11 +18,11 @@ from aiohttp import WSMsgType, web
 from exchange_sim.core.engine import Key
 from exchange_sim.core.market import Quote
 from exchange_sim.core.state import SIM, Channel, Sim
-from exchange_sim.core.streams import Conn, write_loop
+from exchange_sim.core.streams import Conn
+from exchange_sim.fronts.common.ws import note, serve
 from exchange_sim.fronts.okx import auth, wire
 from exchange_sim.fronts.okx.contracts import Contract, Instruments
 
-MAX_MSG = 64 * 1024
 PUBLIC_CHANNELS = ("tickers", "bbo-tbt")
 PRIVATE_CHANNELS = ("orders", "positions", "account")
 INST_TYPES = ("SWAP", "ANY")
@@ -76,32 +77,17 @@ async def private_ws(request: web.Request) -> web.StreamResponse:
 
 async def _serve(request: web.Request, private: bool) -> web.StreamResponse:
     sim = request.app[SIM]
-    ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_MSG)
-    await ws.prepare(request)
-    kind = "user" if private else "market"
-    conn = Conn(ws=ws, kind=kind, combined=False, topics=set() if private else None)
-    conn.sent_at = asyncio.get_running_loop().time()
-    session = _Session(conn, private)
-    sim.hub.add(conn)
-    _note(sim, "ws_open", None, f"{kind} {request.path_qs[:120]}")
-    try:
-        async with asyncio.TaskGroup() as tg:
-            helpers = [
-                tg.create_task(write_loop(conn, request)),
-                tg.create_task(_cut_when_idle(sim, conn, sim.config.okx_ws_idle_s)),
-            ]
-            await _read_loop(sim, request, session)
-            conn.done = True
-            conn.wake.set()
-            for task in helpers:
-                if not task.done():
-                    task.cancel()
-    finally:
-        sim.hub.remove(conn)
-        if session.channel is not None and session.channel.token in sim.channels:
-            sim.close_channel(session.channel, "connection closed")
-        _note(sim, "ws_close", None, f"{kind} {request.path_qs[:120]} code={ws.close_code}")
-    return ws
+    return await serve(
+        request, private, partial(_Session, private=private),
+        partial(_read_loop, sim, request), partial(_ended, sim),
+        partial(_cut_when_idle, sim, idle_s=sim.config.okx_ws_idle_s),
+    )  # fmt: skip
+
+
+def _ended(sim: Sim, session: _Session) -> None:
+    """A private connection's channel goes with it."""
+    if session.channel is not None and session.channel.token in sim.channels:
+        sim.close_channel(session.channel, "connection closed")
 
 
 async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
@@ -113,13 +99,9 @@ async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
         remaining = conn.sent_at + idle_s - loop.time()
         if remaining <= 0 and conn.kind not in sim.faults.stalled:
             sim.hub.close([conn], 1000, "idle: nothing sent")
-            _note(sim, "ws_idle_cut", None, f"{conn.kind} after {idle_s}s")
+            note(sim, "ws_idle_cut", None, f"{conn.kind} after {idle_s}s")
             return
         await asyncio.sleep(remaining if remaining > 0 else min(idle_s, 1.0))
-
-
-def _note(sim: Sim, what: str, account: str | None, detail: str) -> None:
-    sim.journal.event(sim.clock.monotonic(), sim.clock.wall(), what, account, detail)
 
 
 async def _read_loop(sim: Sim, request: web.Request, session: _Session) -> None:
@@ -178,14 +160,14 @@ def _login(sim: Sim, request: web.Request, session: _Session, arg: dict[str, Any
     failure = _login_failure(sim, request, key, passphrase, stamp, signature)
     if failure is not None:
         session.error(*failure)
-        _note(sim, "ws_login_refused", key.account if key else None, failure[1])
+        note(sim, "ws_login_refused", key.account if key else None, failure[1])
         return
     assert key is not None
     session.key = key
     session.channel = sim.open_channel(key)
     sim.hub.join_user(session.conn, session.channel.token)
     session.event("login", code="0", msg="")
-    _note(sim, "ws_login", key.account, key.config.label)
+    note(sim, "ws_login", key.account, key.config.label)
 
 
 def _login_failure(
