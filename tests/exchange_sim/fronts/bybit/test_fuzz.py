@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from websockets.sync.client import connect as ws_connect
 
 from harness.sim import SimConfig, SimProcess, bybit_headers
+from tests.support.sim import running_sim
 
 FUZZ = settings(
     max_examples=150,
@@ -49,11 +50,10 @@ header_text = st.text(st.characters(codec="latin-1", exclude_characters=CONTROL)
 @pytest.fixture(scope="module")
 def fuzz_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
     tmp: Path = tmp_path_factory.mktemp("bybit-fuzz")
-    sim = SimProcess.start(
+    with running_sim(
         tmp, SimConfig(book_ticker_hz=0, bybit_orders_per_s=10**6), venue="bybit"
-    )
-    yield sim
-    sim.stop()
+    ) as sim:
+        yield sim
 
 
 def _send(
