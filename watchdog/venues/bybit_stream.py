@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 import orjson
 from websockets.asyncio.client import ClientConnection
 
-from watchdog.clock import Clock, SystemClock
 from watchdog.venues import _fields as f
 from watchdog.venues import bybit_wire as wire
 from watchdog.venues import private_ws
-from watchdog.venues.credentials import Credentials
 from watchdog.venues.errors import KeyRefused, VenueError, VenueProtocolError
 from watchdog.venues.user_events import (
     AccountUpdate,
@@ -38,7 +34,6 @@ from watchdog.venues.user_events import (
     PositionUpdate,
     UserEvent,
 )
-from watchdog.venues.user_stream import Sink, StreamConnected, reconnecting
 
 log = logging.getLogger(__name__)
 
@@ -193,50 +188,24 @@ def _wallet(created: int, o: dict[str, object], where: str) -> AccountUpdate:
 # --- the follower (I/O) ---------------------------------------------------------------------
 
 
-class BybitPrivateStream:
+class BybitPrivateStream(private_ws.PrivateStream[BybitStreamConfig]):
     """Follow the account's private stream until cancelled; every failure ends in a reconnect."""
 
-    def __init__(
-        self,
-        credentials: Credentials,
-        config: BybitStreamConfig,
-        sink: Sink,
-        *,
-        clock: Clock | None = None,
-        time_offset_ms: Callable[[], float] | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        """``time_offset_ms``: the venue's time minus local wall time, e.g. a synced REST
-        adapter's ``time_offset_ms``: ``expires`` is judged on the venue's clock."""
-        self._credentials = credentials
-        self._config = config
-        self._sink = sink
-        self._clock = clock or SystemClock()
-        self._time_offset_ms = time_offset_ms or (lambda: 0.0)
-        self._rng = rng or random.Random()
+    _ping = '{"op":"ping"}'
+    _down_event = "bybit_private_stream_down"
+    _log = log
 
-    async def run(self) -> None:
-        """Follow until cancelled; every failure ends in a reconnect, never in silence."""
-        await reconnecting(
-            self._session, self._sink, log, "bybit_private_stream_down",
-            initial_s=self._config.backoff_initial_s, max_s=self._config.backoff_max_s,
-            draw=self._rng.random,
-        )  # fmt: skip
+    async def _subscribe(self, ws: ClientConnection) -> None:
+        await self._request(ws, "auth", self._auth_args())
+        topics: list[object] = [t for t in TOPICS if self._config.hold_dcp or t != "dcp"]
+        await self._request(ws, "subscribe", topics)
 
-    async def _session(self, attempt: int) -> str:
-        async with private_ws.open_private(self._config.ws_url, self._config.reply_timeout_s) as ws:
-            await self._request(ws, "auth", self._auth_args())
-            topics: list[object] = [t for t in TOPICS if self._config.hold_dcp or t != "dcp"]
-            await self._request(ws, "subscribe", topics)
-            self._sink(StreamConnected(attempt=attempt))
-            return await private_ws.follow(
-                ws, _decode, self._sink,
-                ping='{"op":"ping"}', ping_interval_s=self._config.ping_interval_s,
-            )  # fmt: skip
+    async def _decode(self, raw: str | bytes) -> tuple[UserEvent, ...]:
+        return decode_private(raw)
 
     def _auth_args(self) -> list[object]:
-        now_ms = self._clock.wall() * 1000.0 + self._time_offset_ms()
-        expires = int(now_ms + self._config.auth_expiry_s * 1000.0)
+        """``expires`` is judged on the venue's clock."""
+        expires = int(self._venue_now_ms() + self._config.auth_expiry_s * 1000.0)
         signature = self._credentials.sign(wire.ws_auth_payload(expires))
         return [self._credentials.api_key, expires, signature]
 
@@ -255,7 +224,3 @@ class BybitPrivateStream:
                     raise KeyRefused(None, msg, http_status=101, endpoint="ws auth")
                 raise VenueError(f"ws {op}: refused: {msg}")
         raise VenueProtocolError(f"ws {op}: the venue closed before replying")
-
-
-async def _decode(raw: str | bytes) -> tuple[UserEvent, ...]:
-    return decode_private(raw)

@@ -21,7 +21,7 @@ from decimal import Decimal
 import orjson
 from websockets.asyncio.client import ClientConnection
 
-from watchdog.clock import Clock, SystemClock
+from watchdog.clock import Clock
 from watchdog.venues import _fields as f
 from watchdog.venues import okx_wire as wire
 from watchdog.venues import private_ws
@@ -34,7 +34,7 @@ from watchdog.venues.user_events import (
     PositionUpdate,
     UserEvent,
 )
-from watchdog.venues.user_stream import Sink, StreamConnected, reconnecting
+from watchdog.venues.user_stream import Sink
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,13 @@ async def in_base_coin(event: UserEvent, contract_value: ContractValue) -> UserE
 # --- the follower (I/O) ---------------------------------------------------------------------
 
 
-class OkxPrivateStream:
-    """Follow the account's private stream until cancelled; every failure ends in a reconnect."""
+class OkxPrivateStream(private_ws.PrivateStream[OkxStreamConfig]):
+    """Follow the account's private stream until cancelled; every failure ends in a reconnect.
+    Sizes reach the sink in the base coin (``contract_value`` per symbol)."""
+
+    _ping = "ping"
+    _down_event = "okx_private_stream_down"
+    _log = log
 
     def __init__(
         self,
@@ -189,39 +194,24 @@ class OkxPrivateStream:
         time_offset_ms: Callable[[], float] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        """``time_offset_ms``: the venue's time minus local wall time (a synced REST adapter's
-        ``time_offset_ms``): the login's timestamp is judged on the venue's clock."""
         if credentials.passphrase is None:
             raise ValueError("OKX credentials need the key's passphrase (passphrase = ...)")
-        self._credentials = credentials
+        super().__init__(
+            credentials, config, sink, clock=clock, time_offset_ms=time_offset_ms, rng=rng
+        )
         self._passphrase = credentials.passphrase
-        self._config = config
-        self._sink = sink
         self._contract_value = contract_value
-        self._clock = clock or SystemClock()
-        self._time_offset_ms = time_offset_ms or (lambda: 0.0)
-        self._rng = rng or random.Random()
 
-    async def run(self) -> None:
-        """Follow until cancelled; every failure ends in a reconnect, never in silence."""
-        await reconnecting(
-            self._session, self._sink, log, "okx_private_stream_down",
-            initial_s=self._config.backoff_initial_s, max_s=self._config.backoff_max_s,
-            draw=self._rng.random,
-        )  # fmt: skip
+    async def _subscribe(self, ws: ClientConnection) -> None:
+        await self._request(ws, "login", [self._login_args()], replies=1)
+        await self._request(ws, "subscribe", list(CHANNELS), replies=len(CHANNELS))
 
-    async def _session(self, attempt: int) -> str:
-        async with private_ws.open_private(self._config.ws_url, self._config.reply_timeout_s) as ws:
-            await self._request(ws, "login", [self._login_args()], replies=1)
-            await self._request(ws, "subscribe", list(CHANNELS), replies=len(CHANNELS))
-            self._sink(StreamConnected(attempt=attempt))
-            return await private_ws.follow(
-                ws, self._decode, self._sink,
-                ping="ping", ping_interval_s=self._config.ping_interval_s,
-            )  # fmt: skip
+    async def _decode(self, raw: str | bytes) -> list[UserEvent]:
+        return [await in_base_coin(e, self._contract_value) for e in decode_private(raw)]
 
     def _login_args(self) -> dict[str, str]:
-        now_s = int((self._clock.wall() * 1000.0 + self._time_offset_ms()) // 1000)
+        """The timestamp, in whole seconds, is judged on the venue's clock."""
+        now_s = int(self._venue_now_ms() // 1000)
         return {
             "apiKey": self._credentials.api_key,
             "passphrase": self._passphrase,
@@ -254,6 +244,3 @@ class OkxPrivateStream:
                     if replies == 0:
                         return
         raise VenueProtocolError(f"ws {op}: the venue closed before replying")
-
-    async def _decode(self, raw: str | bytes) -> list[UserEvent]:
-        return [await in_base_coin(e, self._contract_value) for e in decode_private(raw)]

@@ -1,29 +1,112 @@
-"""One connection of a venue's private WebSocket that wants its own application-level ping
-(Bybit's ``{"op": "ping"}``, OKX's ``"ping"``): how it is opened, read and kept honest.
+"""A follower of a venue's private WebSocket that wants its own application-level ping
+(Bybit's ``{"op": "ping"}``, OKX's ``"ping"``): how it reconnects, and how one connection is
+opened, read and kept honest.
 
 The venues differ in how a connection authenticates, subscribes and what its pushes mean; those
-stay in each venue's stream module. What is the same is the life of the connection once it is
-subscribed: read every message into the sink, ping every interval, and treat an interval
-without a word from the venue (not even the pong) as a stall. One copy of that loop serves
-every such venue, so a fix to it reaches all of them.
+stay in each venue's stream module (``PrivateStream._subscribe`` and ``_decode``). What is the
+same is the rest: reconnect with jittered back-off after any failure, read every message into
+the sink, ping every interval, and treat an interval without a word from the venue (not even
+the pong) as a stall. One copy of that serves every such venue, so a fix reaches all of them.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
+import logging
+import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from watchdog.clock import Clock, SystemClock
+from watchdog.venues.credentials import Credentials
 from watchdog.venues.errors import VenueProtocolError
 from watchdog.venues.user_events import UserEvent
-from watchdog.venues.user_stream import Sink, StreamFault
+from watchdog.venues.user_stream import Sink, StreamConnected, StreamFault, reconnecting
 
 # The user events one raw message carries; VenueProtocolError for a message it cannot read.
 Decode = Callable[[str | bytes], Awaitable[Iterable[UserEvent]]]
+
+
+class StreamSettings(Protocol):
+    """What every private-stream config says (each venue's adds its own)."""
+
+    @property
+    def ws_url(self) -> str: ...
+    @property
+    def ping_interval_s(self) -> float: ...
+    @property
+    def reply_timeout_s(self) -> float: ...
+    @property
+    def backoff_initial_s(self) -> float: ...
+    @property
+    def backoff_max_s(self) -> float: ...
+
+
+C = TypeVar("C", bound=StreamSettings)
+
+
+class PrivateStream(abc.ABC, Generic[C]):
+    """Follow the account's private stream until cancelled; every failure ends in a reconnect.
+    A venue says how a connection logs in and subscribes, what its pushes mean, its ping, and
+    the event logged when a connection is lost."""
+
+    _ping: ClassVar[str]
+    _down_event: ClassVar[str]
+    _log: ClassVar[logging.Logger]
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        config: C,
+        sink: Sink,
+        *,
+        clock: Clock | None = None,
+        time_offset_ms: Callable[[], float] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        """``time_offset_ms``: the venue's time minus local wall time (a synced REST adapter's
+        ``time_offset_ms``): a login's time is judged on the venue's clock."""
+        self._credentials = credentials
+        self._config = config
+        self._sink = sink
+        self._clock = clock or SystemClock()
+        self._time_offset_ms = time_offset_ms or (lambda: 0.0)
+        self._rng = rng or random.Random()
+
+    async def run(self) -> None:
+        """Follow until cancelled; every failure ends in a reconnect, never in silence."""
+        await reconnecting(
+            self._session, self._sink, self._log, self._down_event,
+            initial_s=self._config.backoff_initial_s, max_s=self._config.backoff_max_s,
+            draw=self._rng.random,
+        )  # fmt: skip
+
+    def _venue_now_ms(self) -> float:
+        return self._clock.wall() * 1000.0 + self._time_offset_ms()
+
+    async def _session(self, attempt: int) -> str:
+        async with open_private(self._config.ws_url, self._config.reply_timeout_s) as ws:
+            await self._subscribe(ws)
+            self._sink(StreamConnected(attempt=attempt))
+            return await follow(
+                ws, self._decode, self._sink,
+                ping=self._ping, ping_interval_s=self._config.ping_interval_s,
+            )  # fmt: skip
+
+    @abc.abstractmethod
+    async def _subscribe(self, ws: ClientConnection) -> None:
+        """Log in and subscribe; raise (``KeyRefused`` for a refused login) unless both are
+        answered yes."""
+
+    @abc.abstractmethod
+    async def _decode(self, raw: str | bytes) -> Iterable[UserEvent]:
+        """The user events one message carries; ``VenueProtocolError`` if it cannot be read."""
 
 
 def open_private(url: str, reply_timeout_s: float) -> connect:
