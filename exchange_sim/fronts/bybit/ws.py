@@ -8,20 +8,19 @@ private/order, execution, position, wallet, dcp).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from functools import partial
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from exchange_sim.core.engine import Key
 from exchange_sim.core.state import SIM, Channel, Sim
 from exchange_sim.core.streams import Conn
 from exchange_sim.fronts.bybit import auth, wire
 from exchange_sim.fronts.bybit.dcp import DCP
-from exchange_sim.fronts.common.ws import note, serve
+from exchange_sim.fronts.common.ws import note, op_request, serve
 
 PRIVATE_TOPICS = frozenset({"order", "execution", "position", "wallet"})
 DCP_TOPICS = frozenset({"dcp", "dcp.future"})
@@ -84,7 +83,7 @@ async def _serve(
     cutter = None if idle_s is None else partial(_cut_when_idle, sim, idle_s=idle_s)
     return await serve(
         request, private, partial(_Session, private=private),
-        partial(_read_loop, sim, request), partial(_ended, sim, request), cutter,
+        partial(_on_request, sim, request), partial(_ended, sim, request), cutter,
     )  # fmt: skip
 
 
@@ -114,25 +113,9 @@ def _ended(sim: Sim, request: web.Request, session: _Session) -> None:
         note(sim, "dcp_armed", account, f"{window}s")
 
 
-async def _read_loop(sim: Sim, request: web.Request, session: _Session) -> None:
-    conn = session.conn
-    async for msg in conn.ws:
-        if msg.type == WSMsgType.PING:
-            if conn.kind not in sim.faults.stalled:
-                with contextlib.suppress(ConnectionError):
-                    await conn.ws.pong(msg.data)
-        elif msg.type == WSMsgType.TEXT:
-            _on_request(sim, request, session, msg.data)
-        elif msg.type == WSMsgType.CLOSE:
-            break
-
-
 def _on_request(sim: Sim, request: web.Request, session: _Session, text: str) -> None:
-    try:
-        req = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        req = None
-    if not isinstance(req, dict) or not isinstance(req.get("op"), str):
+    req = op_request(text)
+    if req is None:
         session.reply("", None, False, "Invalid request: not a JSON object with an op")
         return
     op, req_id, args = req["op"], req.get("req_id"), req.get("args", [])

@@ -1,13 +1,16 @@
 """One WebSocket connection's life in a front: registered with the hub, written to by the
-core's write loop, read by the front, and journaled when it opens and closes."""
+core's write loop, its frames read (protocol pings answered, text handed to the front), and
+journaled when it opens and closes."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+import contextlib
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from aiohttp import web
+import orjson
+from aiohttp import WSMsgType, web
 
 from exchange_sim.core.state import SIM, Sim
 from exchange_sim.core.streams import Conn, write_loop
@@ -21,13 +24,14 @@ async def serve(
     request: web.Request,
     private: bool,
     session_of: Callable[[Conn], S],
-    read: Callable[[S], Awaitable[None]],
+    on_text: Callable[[S, str], None],
     ended: Callable[[S], None],
     idle_cut: Callable[[Conn], Coroutine[Any, Any, None]] | None = None,
 ) -> web.WebSocketResponse:
-    """Serve one connection until its reader ends. ``session_of`` makes the front's protocol
-    state, ``read`` answers the client, ``ended`` releases what the session held once the hub
-    has let the connection go; ``idle_cut`` runs beside it when the venue cuts idle ones."""
+    """Serve one connection until the client closes it. ``session_of`` makes the front's
+    protocol state, ``on_text`` answers each text frame, ``ended`` releases what the session
+    held once the hub has let the connection go; ``idle_cut`` runs beside it when the venue
+    cuts idle connections."""
     sim = request.app[SIM]
     ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_MSG)
     await ws.prepare(request)
@@ -42,7 +46,7 @@ async def serve(
             helpers = [tg.create_task(write_loop(conn, request))]
             if idle_cut is not None:
                 helpers.append(tg.create_task(idle_cut(conn)))
-            await read(session)
+            await _read(sim, conn, session, on_text)
             conn.done = True
             conn.wake.set()
             for task in helpers:
@@ -58,3 +62,26 @@ async def serve(
 def note(sim: Sim, what: str, account: str | None, detail: str) -> None:
     """One journal line about a connection."""
     sim.journal.event(sim.clock.monotonic(), sim.clock.wall(), what, account, detail)
+
+
+def op_request(text: str) -> dict[str, Any] | None:
+    """A client's request: a JSON object with a string ``op``; None for anything else."""
+    try:
+        req = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(req, dict) or not isinstance(req.get("op"), str):
+        return None
+    return req
+
+
+async def _read(sim: Sim, conn: Conn, session: S, on_text: Callable[[S, str], None]) -> None:
+    async for msg in conn.ws:
+        if msg.type == WSMsgType.PING:
+            if conn.kind not in sim.faults.stalled:  # a stalled stream answers nothing at all
+                with contextlib.suppress(ConnectionError):
+                    await conn.ws.pong(msg.data)
+        elif msg.type == WSMsgType.TEXT:
+            on_text(session, msg.data)
+        elif msg.type == WSMsgType.CLOSE:
+            break

@@ -8,18 +8,17 @@ positions and account channels).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from functools import partial
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from exchange_sim.core.engine import Key
 from exchange_sim.core.market import Quote
 from exchange_sim.core.state import SIM, Channel, Sim
 from exchange_sim.core.streams import Conn
-from exchange_sim.fronts.common.ws import note, serve
+from exchange_sim.fronts.common.ws import note, op_request, serve
 from exchange_sim.fronts.okx import auth, wire
 from exchange_sim.fronts.okx.contracts import Contract, Instruments
 
@@ -79,7 +78,7 @@ async def _serve(request: web.Request, private: bool) -> web.StreamResponse:
     sim = request.app[SIM]
     return await serve(
         request, private, partial(_Session, private=private),
-        partial(_read_loop, sim, request), partial(_ended, sim),
+        partial(_on_text, sim, request), partial(_ended, sim),
         partial(_cut_when_idle, sim, idle_s=sim.config.okx_ws_idle_s),
     )  # fmt: skip
 
@@ -104,31 +103,16 @@ async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
         await asyncio.sleep(remaining if remaining > 0 else min(idle_s, 1.0))
 
 
-async def _read_loop(sim: Sim, request: web.Request, session: _Session) -> None:
-    conn = session.conn
-    async for msg in conn.ws:
-        stalled = conn.kind in sim.faults.stalled  # a stalled stream answers nothing at all
-        if msg.type == WSMsgType.PING:
-            if not stalled:
-                with contextlib.suppress(ConnectionError):
-                    await conn.ws.pong(msg.data)
-        elif msg.type == WSMsgType.TEXT:
-            if msg.data == "ping":
-                if not stalled:
-                    conn.queue.append((0.0, b"pong"))
-                    conn.wake.set()
-            else:
-                _on_request(sim, request, session, msg.data)
-        elif msg.type == WSMsgType.CLOSE:
-            break
+def _on_text(sim: Sim, request: web.Request, session: _Session, text: str) -> None:
+    if text != "ping":
+        _on_request(sim, request, session, text)
+    elif session.conn.kind not in sim.faults.stalled:  # a stalled stream answers nothing at all
+        session.send(b"pong")
 
 
 def _on_request(sim: Sim, request: web.Request, session: _Session, text: str) -> None:
-    try:
-        req = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        req = None
-    if not isinstance(req, dict) or not isinstance(req.get("op"), str):
+    req = op_request(text)
+    if req is None:
         session.error(60012, f"Invalid request: {text[:64]}")
         return
     op, args = req["op"], req.get("args")
