@@ -15,12 +15,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from exchange_sim.core.engine import Key
-from exchange_sim.core.state import SIM, Channel, Sim
+from exchange_sim.core.state import SIM, Sim
 from exchange_sim.core.streams import Conn
 from exchange_sim.fronts.bybit import auth, wire
 from exchange_sim.fronts.bybit.dcp import DCP
-from exchange_sim.fronts.common.ws import note, op_request, serve
+from exchange_sim.fronts.common.ws import Session, note, op_request, serve
 
 PRIVATE_TOPICS = frozenset({"order", "execution", "position", "wallet"})
 DCP_TOPICS = frozenset({"dcp", "dcp.future"})
@@ -33,15 +32,10 @@ def public_topics(symbol: str) -> tuple[str, str]:
     return f"orderbook.1.{symbol}", f"tickers.{symbol}"
 
 
-class _Session:
-    """One connection's protocol state (the hub's ``Conn`` carries the delivery state)."""
-
+class _Session(Session):
     def __init__(self, conn: Conn, private: bool) -> None:
-        self.conn = conn
-        self.private = private
+        super().__init__(conn, private)
         self.conn_id = id(conn)  # unique while the connection lives, which is all it must be
-        self.key: Key | None = None
-        self.channel: Channel | None = None
         self.watching_dcp = False
 
     def reply(self, op: str, req_id: Any, success: bool, ret_msg: str) -> None:
@@ -54,10 +48,6 @@ class _Session:
         if req_id is not None:
             body["req_id"] = req_id
         self.send(orjson.dumps(body))
-
-    def send(self, payload: bytes) -> None:
-        self.conn.queue.append((0.0, payload))
-        self.conn.wake.set()
 
 
 async def public_ws(request: web.Request) -> web.StreamResponse:
@@ -101,9 +91,7 @@ async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
 
 
 def _ended(sim: Sim, request: web.Request, session: _Session) -> None:
-    """A private connection's channel goes with it; DCP arms when the last watcher is gone."""
-    if session.channel is not None and session.channel.token in sim.channels:
-        sim.close_channel(session.channel, "connection closed")
+    """DCP arms when the last connection watching it is gone."""
     if session.key is None or not session.watching_dcp:
         return
     account = session.key.account

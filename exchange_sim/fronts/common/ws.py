@@ -12,12 +12,29 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import WSMsgType, web
 
-from exchange_sim.core.state import SIM, Sim
+from exchange_sim.core.engine import Key
+from exchange_sim.core.state import SIM, Channel, Sim
 from exchange_sim.core.streams import Conn, write_loop
 
 MAX_MSG = 64 * 1024
 
-S = TypeVar("S")
+
+class Session:
+    """One connection's protocol state (the hub's ``Conn`` carries the delivery state): the key
+    that logged in on it and the private channel it holds, which goes with the connection."""
+
+    def __init__(self, conn: Conn, private: bool) -> None:
+        self.conn = conn
+        self.private = private
+        self.key: Key | None = None
+        self.channel: Channel | None = None
+
+    def send(self, payload: bytes) -> None:
+        self.conn.queue.append((0.0, payload))
+        self.conn.wake.set()
+
+
+S = TypeVar("S", bound=Session)
 
 
 async def serve(
@@ -25,13 +42,13 @@ async def serve(
     private: bool,
     session_of: Callable[[Conn], S],
     on_text: Callable[[S, str], None],
-    ended: Callable[[S], None],
+    ended: Callable[[S], None] | None = None,
     idle_cut: Callable[[Conn], Coroutine[Any, Any, None]] | None = None,
 ) -> web.WebSocketResponse:
     """Serve one connection until the client closes it. ``session_of`` makes the front's
-    protocol state, ``on_text`` answers each text frame, ``ended`` releases what the session
-    held once the hub has let the connection go; ``idle_cut`` runs beside it when the venue
-    cuts idle connections."""
+    protocol state, ``on_text`` answers each text frame; once the hub has let the connection
+    go and its channel is closed, ``ended`` releases what else the session held. ``idle_cut``
+    runs beside it when the venue cuts idle connections."""
     sim = request.app[SIM]
     ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_MSG)
     await ws.prepare(request)
@@ -54,7 +71,10 @@ async def serve(
                     task.cancel()
     finally:
         sim.hub.remove(conn)
-        ended(session)
+        if session.channel is not None and session.channel.token in sim.channels:
+            sim.close_channel(session.channel, "connection closed")
+        if ended is not None:
+            ended(session)
         note(sim, "ws_close", None, f"{kind} {request.path_qs[:120]} code={ws.close_code}")
     return ws
 

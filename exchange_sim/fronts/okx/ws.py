@@ -16,9 +16,9 @@ from aiohttp import web
 
 from exchange_sim.core.engine import Key
 from exchange_sim.core.market import Quote
-from exchange_sim.core.state import SIM, Channel, Sim
+from exchange_sim.core.state import SIM, Sim
 from exchange_sim.core.streams import Conn
-from exchange_sim.fronts.common.ws import note, op_request, serve
+from exchange_sim.fronts.common.ws import Session, note, op_request, serve
 from exchange_sim.fronts.okx import auth, wire
 from exchange_sim.fronts.okx.contracts import Contract, Instruments
 
@@ -45,25 +45,16 @@ def private_push(arg: dict[str, str], rows: list[dict[str, Any]]) -> bytes:
     return orjson.dumps({"arg": arg, "data": rows})
 
 
-class _Session:
-    """One connection's protocol state (the hub's ``Conn`` carries the delivery state)."""
-
+class _Session(Session):
     def __init__(self, conn: Conn, private: bool) -> None:
-        self.conn = conn
-        self.private = private
+        super().__init__(conn, private)
         self.conn_id = f"{id(conn) & 0xFFFFFFFF:08x}"  # unique while the connection lives
-        self.key: Key | None = None
-        self.channel: Channel | None = None
 
     def event(self, event: str, **fields: Any) -> None:
         self.send(orjson.dumps({"event": event, **fields, "connId": self.conn_id}))
 
     def error(self, code: int, msg: str) -> None:
         self.event("error", code=str(code), msg=msg)
-
-    def send(self, payload: bytes) -> None:
-        self.conn.queue.append((0.0, payload))
-        self.conn.wake.set()
 
 
 async def public_ws(request: web.Request) -> web.StreamResponse:
@@ -78,15 +69,9 @@ async def _serve(request: web.Request, private: bool) -> web.StreamResponse:
     sim = request.app[SIM]
     return await serve(
         request, private, partial(_Session, private=private),
-        partial(_on_text, sim, request), partial(_ended, sim),
-        partial(_cut_when_idle, sim, idle_s=sim.config.okx_ws_idle_s),
+        partial(_on_text, sim, request),
+        idle_cut=partial(_cut_when_idle, sim, idle_s=sim.config.okx_ws_idle_s),
     )  # fmt: skip
-
-
-def _ended(sim: Sim, session: _Session) -> None:
-    """A private connection's channel goes with it."""
-    if session.channel is not None and session.channel.token in sim.channels:
-        sim.close_channel(session.channel, "connection closed")
 
 
 async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
