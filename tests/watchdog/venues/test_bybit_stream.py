@@ -10,11 +10,17 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 
 from harness.sim import SimConfig, SimKey, SimProcess
 from tests.support.sim import SkewedClock, running_sim
-from tests.watchdog.venues.streams import order_updates, refused_before_connecting, stop
+from tests.watchdog.venues.streams import (
+    fake_venue,
+    order_updates,
+    refused_before_connecting,
+    running,
+    stop,
+)
 from tests.watchdog.venues.test_bybit import place
 from tests.watchdog.wire import wait_until
 from watchdog.venues import Credentials, Side, VenueProtocolError
@@ -185,16 +191,14 @@ async def test_a_reply_that_is_not_json_is_a_disconnect_and_the_stream_keeps_try
         await ws.send("<html>bad gateway</html>")
         await ws.wait_closed()
 
-    async with serve(handler, "127.0.0.1", 0) as server:
-        port = server.sockets[0].getsockname()[1]
+    async with fake_venue(handler) as port:
         config = BybitStreamConfig(
             f"ws://127.0.0.1:{port}", backoff_initial_s=0.01, backoff_max_s=0.05
         )
         items: list[StreamItem] = []
         stream = BybitPrivateStream(Credentials("K" * 18, "S" * 36), config, items.append)
-        task = asyncio.create_task(stream.run())
-        await wait_until(lambda: len(connections) >= 2)
-        await stop(task)
+        async with running(stream):
+            await wait_until(lambda: len(connections) >= 2)
     first = items[0]
     assert isinstance(first, StreamDisconnected)
     assert "not JSON" in first.reason
@@ -234,8 +238,7 @@ async def test_a_stalled_stream_is_seen_by_its_missing_pong_and_reconnected() ->
             await ws.send(orjson.dumps({"op": op, "success": True, "ret_msg": ""}).decode())
         await ws.wait_closed()  # open, and silent: not even a pong
 
-    async with serve(silent_after_subscribe, "127.0.0.1", 0) as server:
-        port = server.sockets[0].getsockname()[1]
+    async with fake_venue(silent_after_subscribe) as port:
         config = BybitStreamConfig(
             f"ws://127.0.0.1:{port}",
             ping_interval_s=0.2,
@@ -245,9 +248,8 @@ async def test_a_stalled_stream_is_seen_by_its_missing_pong_and_reconnected() ->
         )
         items: list[StreamItem] = []
         stream = BybitPrivateStream(Credentials("K" * 18, "S" * 36), config, items.append)
-        task = asyncio.create_task(stream.run())
-        await wait_until(lambda: len(connections) >= 2)
-        await stop(task)
+        async with running(stream):
+            await wait_until(lambda: len(connections) >= 2)
     (down, *_) = [i for i in items if isinstance(i, StreamDisconnected)]
     assert "stalled" in down.reason
 

@@ -14,11 +14,17 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 
 from harness.sim import SimConfig, SimKey, SimProcess
 from tests.support.sim import running_sim
-from tests.watchdog.venues.streams import order_updates, refused_before_connecting, stop
+from tests.watchdog.venues.streams import (
+    fake_venue,
+    order_updates,
+    refused_before_connecting,
+    running,
+    stop,
+)
 from tests.watchdog.wire import wait_until
 from watchdog.clock import FakeClock
 from watchdog.venues import SubAccountRef
@@ -178,11 +184,9 @@ async def test_the_follower_logs_in_subscribes_and_hands_on_orders_in_the_base_c
         await ws.send(push("orders", order()).decode())
         await ws.wait_closed()
 
-    async with serve(venue, "127.0.0.1", 0) as server:
-        items: list[StreamItem] = []
-        task = asyncio.create_task(follower(server.sockets[0].getsockname()[1], items).run())
+    items: list[StreamItem] = []
+    async with fake_venue(venue) as port, running(follower(port, items)):
         await wait_until(lambda: len(items) >= 2)
-        await stop(task)
     login, subscribe = seen[0]
     (args,) = login["args"]
     message = b"1700000000GET/users/self/verify"
@@ -204,11 +208,9 @@ async def test_a_refused_login_is_a_disconnect_naming_it_and_never_a_connect() -
         )
         await ws.wait_closed()
 
-    async with serve(venue, "127.0.0.1", 0) as server:
-        items: list[StreamItem] = []
-        task = asyncio.create_task(follower(server.sockets[0].getsockname()[1], items).run())
+    items: list[StreamItem] = []
+    async with fake_venue(venue) as port, running(follower(port, items)):
         await wait_until(lambda: len(items) >= 2)
-        await stop(task)
     assert "60009" in refused_before_connecting(items).reason
 
 
@@ -220,12 +222,9 @@ async def test_a_stalled_stream_is_seen_by_its_missing_pong_and_reconnected() ->
         await answer_login_and_subscribe(ws)
         await ws.wait_closed()  # open, and silent: not even a pong
 
-    async with serve(silent, "127.0.0.1", 0) as server:
-        items: list[StreamItem] = []
-        port = server.sockets[0].getsockname()[1]
-        task = asyncio.create_task(follower(port, items, ping_interval_s=0.2).run())
+    items: list[StreamItem] = []
+    async with fake_venue(silent) as port, running(follower(port, items, ping_interval_s=0.2)):
         await wait_until(lambda: len(connections) >= 2)
-        await stop(task)
     (down, *_) = [i for i in items if isinstance(i, StreamDisconnected)]
     assert "stalled" in down.reason
 
