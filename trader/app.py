@@ -315,11 +315,11 @@ class Trader:
     def order_submitting(self, order: TrackedOrder) -> None:
         # Sent before the order goes out (the client sends a SUBMIT in the call): the watchdog
         # hears of every order before the venue can acknowledge it.
-        self._tell_watchdog(OrderEventKind.SUBMIT, order, order.qty, order.price)
+        self._tell_watchdog(self._event(OrderEventKind.SUBMIT, order, order.qty, order.price))
 
     def order_submitted(self, order: TrackedOrder) -> None:
         self.metrics.orders.labels(order.symbol, order.side.value).inc()
-        self._apply_pretrade(OrderEventKind.SUBMIT, order, order.qty, order.price)
+        self._apply_pretrade(self._event(OrderEventKind.SUBMIT, order, order.qty, order.price))
 
     def order_sent(self, order: TrackedOrder, tick_ns: int | None) -> None:
         if tick_ns is not None:
@@ -327,17 +327,17 @@ class Trader:
 
     def order_acked(self, order: TrackedOrder, round_trip_s: float) -> None:
         self.metrics.order_round_trip.observe(round_trip_s)
-        self._report(OrderEventKind.ACK, order, order.qty, order.price)
+        self._report(self._event(OrderEventKind.ACK, order, order.qty, order.price))
 
     def order_rejected(self, order: TrackedOrder, reason: str) -> None:
         self.metrics.rejects.labels(order.symbol, "venue").inc()
-        self._report(OrderEventKind.REJECT, order, order.qty, order.price, reason=reason)
+        self._report(self._event(OrderEventKind.REJECT, order, order.qty, order.price, reason))
         log.warning("order_rejected", extra={"client_id": order.client_id, "reason": reason})
 
     def order_cancelled(self, order: TrackedOrder, reason: str) -> None:
         self.metrics.cancels.labels(order.symbol).inc()
         remaining = max(order.qty - order.filled, 0.0)
-        self._report(OrderEventKind.CANCEL, order, remaining, order.price, reason=reason)
+        self._report(self._event(OrderEventKind.CANCEL, order, remaining, order.price, reason))
         self._requote(order.symbol, None)
 
     def order_filled(self, order: TrackedOrder, qty: float, price: float) -> None:
@@ -348,67 +348,39 @@ class Trader:
         self._lots[symbol] = self.instruments[symbol].lots(self._holdings[symbol].qty)
         self.metrics.fills.labels(symbol, order.side.value).inc()
         self.metrics.position.labels(symbol).set(self._holdings[symbol].qty)
-        self._report(OrderEventKind.FILL, order, qty, price, realized_pnl=pnl)
+        self._report(self._event(OrderEventKind.FILL, order, qty, price, realized_pnl=pnl))
         log.info("fill", extra={"client_id": order.client_id, "qty": qty, "price": price})
         self._requote(symbol, None)
 
-    def _report(
+    def _event(
         self,
         kind: OrderEventKind,
         order: TrackedOrder,
         qty: float,
         price: float,
-        *,
         reason: str = "",
+        *,
         realized_pnl: float | None = None,
-    ) -> None:
-        self._tell_watchdog(kind, order, qty, price, reason=reason, realized_pnl=realized_pnl)
-        self._apply_pretrade(kind, order, qty, price, reason=reason, realized_pnl=realized_pnl)
+    ) -> OrderEvent:
+        """One step of ``order``'s life, as both the watchdog and pre-trade risk hear it."""
+        side = RiskSide(order.side.value)
+        return OrderEvent(
+            self._clock.wall(), kind, order.symbol, side, qty, price, reason, realized_pnl,
+            order_id=order.client_id,
+        )  # fmt: skip
 
-    def _tell_watchdog(
-        self,
-        kind: OrderEventKind,
-        order: TrackedOrder,
-        qty: float,
-        price: float,
-        *,
-        reason: str = "",
-        realized_pnl: float | None = None,
-    ) -> None:
+    def _report(self, event: OrderEvent) -> None:
+        self._tell_watchdog(event)
+        self._apply_pretrade(event)
+
+    def _tell_watchdog(self, event: OrderEvent) -> None:
         self.link.report_order(
-            kind,
-            order.symbol,
-            RiskSide(order.side.value),
-            qty,
-            price,
-            reason=reason,
-            realized_pnl=realized_pnl,
-            order_id=order.client_id,
-        )
+            event.kind, event.symbol, event.side, event.qty, event.price,
+            reason=event.reason, realized_pnl=event.realized_pnl, order_id=event.order_id,
+        )  # fmt: skip
 
-    def _apply_pretrade(
-        self,
-        kind: OrderEventKind,
-        order: TrackedOrder,
-        qty: float,
-        price: float,
-        *,
-        reason: str = "",
-        realized_pnl: float | None = None,
-    ) -> None:
-        now = self._clock.wall()
-        event = OrderEvent(
-            now,
-            kind,
-            order.symbol,
-            RiskSide(order.side.value),
-            qty,
-            price,
-            reason,
-            realized_pnl,
-            order_id=order.client_id,
-        )
-        self.pretrade.apply(event, now)
+    def _apply_pretrade(self, event: OrderEvent) -> None:
+        self.pretrade.apply(event, event.ts)
 
     # -- periodic: reconcile with the venue, report, keep systemd informed ------------------
 

@@ -21,7 +21,7 @@ import msgspec
 import orjson
 
 from trader.errors import FeedError
-from trader.feed import BookTicker, Greeting
+from trader.feed import BookTicker, Greeting, finite_top
 
 PUBLIC_PATH = "/v5/public/linear"
 PING = b'{"op":"ping"}'
@@ -131,16 +131,5 @@ def _top(
     if not bids or not asks:
         raise FeedError(f"bad Bybit book message: {symbol} has no bid or no ask")
     bid, ask = max(bids), min(asks)
-    bid_qty, ask_qty = bids[bid], asks[ask]
-    # NaN or an infinity anywhere makes this NaN: one test for four numbers, as for Binance.
-    if (bid + ask + bid_qty + ask_qty) * 0.0 != 0.0:
-        raise FeedError(f"bad Bybit book message: a number is not finite in {symbol}")
-    return BookTicker(
-        symbol=symbol,
-        bid=bid,
-        bid_qty=bid_qty,
-        ask=ask,
-        ask_qty=ask_qty,
-        event_ms=ts,
-        update_id=update_id,
-    )
+    where = "bad Bybit book message"
+    return finite_top(where, symbol, (bid, bids[bid]), (ask, asks[ask]), ts, update_id)

@@ -88,6 +88,22 @@ def parse_book_ticker(raw: bytes | str) -> BookTicker:
     return ticker
 
 
+def finite_top(
+    where: str,
+    symbol: str,
+    bid: tuple[float, float],
+    ask: tuple[float, float],
+    event_ms: int,
+    update_id: int,
+) -> BookTicker:
+    """The top of ``symbol``'s book from its best (price, size) levels, for the venues whose
+    feed keeps the book itself; a number that is not finite is a ``FeedError`` that starts
+    with ``where`` (the same one-test check as ``parse_book_ticker``)."""
+    if (bid[0] + ask[0] + bid[1] + ask[1]) * 0.0 != 0.0:
+        raise FeedError(f"{where}: a number is not finite in {symbol}")
+    return BookTicker(symbol, bid[0], bid[1], ask[0], ask[1], event_ms, update_id)
+
+
 @dataclass(frozen=True, slots=True)
 class Greeting:
     """What a venue wants written on its market stream: requests once connected (a subscription)

@@ -26,7 +26,7 @@ import msgspec
 import orjson
 
 from trader.errors import FeedError
-from trader.feed import BookTicker, Greeting
+from trader.feed import BookTicker, Greeting, finite_top
 from watchdog.venues.errors import VenueProtocolError
 from watchdog.venues.okx_wire import inst_id, symbol_of
 
@@ -123,17 +123,5 @@ def _check_answer(message: _Message) -> None:
 def _ticker(symbol: str, top: _Top) -> BookTicker:
     if not top.bids or not top.asks:
         raise FeedError(f"bad OKX message: {symbol} has no bid or no ask")
-    bid, bid_qty = top.bids[0][0], top.bids[0][1]
-    ask, ask_qty = top.asks[0][0], top.asks[0][1]
-    # NaN or an infinity anywhere makes this NaN: one test for four numbers, as for Binance.
-    if (bid + ask + bid_qty + ask_qty) * 0.0 != 0.0:
-        raise FeedError(f"bad OKX message: a number is not finite in {symbol}")
-    return BookTicker(
-        symbol=symbol,
-        bid=bid,
-        bid_qty=bid_qty,
-        ask=ask,
-        ask_qty=ask_qty,
-        event_ms=top.ts,
-        update_id=top.seq_id,
-    )
+    bid, ask = (top.bids[0][0], top.bids[0][1]), (top.asks[0][0], top.asks[0][1])
+    return finite_top("bad OKX message", symbol, bid, ask, top.ts, top.seq_id)

@@ -10,7 +10,7 @@ import pytest
 
 from harness.sim import SimConfig, SimProcess
 from tests.exchange_sim.venue_client import VenueClient
-from tests.support.sim import sim_process
+from tests.support.sim import running_sim, sim_process
 
 __all__ = ["sim_process"]
 
@@ -24,11 +24,8 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 def frozen_sim(tmp_path: Path) -> Iterator[SimProcess]:
     """A simulator whose prices move only when a test jumps them: exact, race-free quotes."""
-    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=0))
-    try:
+    with running_sim(tmp_path, SimConfig(book_ticker_hz=0)) as sim:
         yield sim
-    finally:
-        sim.stop()
 
 
 @pytest.fixture

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import yarl
-from multidict import CIMultiDictProxy
 
 from harness.sim import SimKey, SimProcess, sign, signed_query
+from tests.exchange_sim.http_reply import HttpReply, send
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: Any
-    headers: CIMultiDictProxy[str]
-
+class Reply(HttpReply):
     @property
     def code(self) -> int | None:
         return self.body.get("code") if isinstance(self.body, dict) else None
@@ -36,17 +29,11 @@ class VenueClient:
         body: str | None = None,
         api_key: str | None = None,
     ) -> Reply:
-        url = yarl.URL(f"{self.sim.base_url}{path}{'?' + query if query else ''}", encoded=True)
+        url = f"{self.sim.base_url}{path}{'?' + query if query else ''}"
         headers = {"X-MBX-APIKEY": api_key} if api_key is not None else {}
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        async with self.session.request(method, url, data=body, headers=headers) as resp:
-            text = await resp.text()
-            try:
-                parsed = await resp.json(content_type=None)
-            except ValueError:
-                parsed = text
-            return Reply(resp.status, parsed, resp.headers)
+        return await send(self.session, Reply, method, url, body, headers)
 
     async def signed(
         self, method: str, path: str, key: SimKey, params: dict[str, Any] | None = None

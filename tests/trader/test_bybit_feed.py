@@ -9,6 +9,7 @@ import pytest
 
 from trader.bybit_feed import BybitBooks, stream_url, subscriptions
 from trader.errors import FeedError
+from trader.feed import BookTicker
 
 
 def book(kind: str, bids: list[list[str]], asks: list[list[str]], *, ts: int = 1000) -> bytes:
@@ -18,15 +19,7 @@ def book(kind: str, bids: list[list[str]], asks: list[list[str]], *, ts: int = 1
 
 def test_a_snapshot_is_the_top_of_book_with_the_venue_time() -> None:
     ticker = BybitBooks().decode(book("snapshot", [["100.5", "2"]], [["100.6", "3"]], ts=1234))
-    assert ticker is not None
-    assert (ticker.symbol, ticker.bid, ticker.bid_qty, ticker.ask, ticker.ask_qty) == (
-        "BTCUSDT",
-        100.5,
-        2.0,
-        100.6,
-        3.0,
-    )
-    assert (ticker.event_ms, ticker.update_id) == (1234, 7)
+    assert ticker == BookTicker("BTCUSDT", 100.5, 2.0, 100.6, 3.0, event_ms=1234, update_id=7)
 
 
 def test_a_delta_removes_zero_sized_levels_and_sets_the_others() -> None:

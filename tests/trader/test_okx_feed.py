@@ -9,6 +9,7 @@ import pytest
 
 from trader import okx_feed
 from trader.errors import FeedError
+from trader.feed import BookTicker
 
 
 def push(bids: list[list[str]], asks: list[list[str]], *, ts: str = "1234", **arg: str) -> bytes:
@@ -19,15 +20,7 @@ def push(bids: list[list[str]], asks: list[list[str]], *, ts: str = "1234", **ar
 
 def test_a_push_is_the_top_of_book_under_the_traders_symbol_with_the_venue_time() -> None:
     ticker = okx_feed.decode(push([["100.5", "2", "0", "1"]], [["100.6", "3", "0", "4"]]))
-    assert ticker is not None
-    assert (ticker.symbol, ticker.bid, ticker.bid_qty, ticker.ask, ticker.ask_qty) == (
-        "BTCUSDT",
-        100.5,
-        2.0,
-        100.6,
-        3.0,
-    )
-    assert (ticker.event_ms, ticker.update_id) == (1234, 7)
+    assert ticker == BookTicker("BTCUSDT", 100.5, 2.0, 100.6, 3.0, event_ms=1234, update_id=7)
 
 
 @pytest.mark.parametrize(

@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 import orjson
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
-from watchdog.clock import Clock, SystemClock
 from watchdog.venues import _fields as f
 from watchdog.venues import bybit_wire as wire
-from watchdog.venues.credentials import Credentials
+from watchdog.venues import private_ws
 from watchdog.venues.errors import KeyRefused, VenueError, VenueProtocolError
 from watchdog.venues.user_events import (
     AccountUpdate,
@@ -37,12 +33,6 @@ from watchdog.venues.user_events import (
     OrderUpdate,
     PositionUpdate,
     UserEvent,
-)
-from watchdog.venues.user_stream import (
-    Sink,
-    StreamConnected,
-    StreamFault,
-    reconnecting,
 )
 
 log = logging.getLogger(__name__)
@@ -89,7 +79,7 @@ class BybitStreamConfig:
 
 def decode_private(raw: str | bytes) -> tuple[UserEvent, ...]:
     """The user events one message carries (none for replies, pongs and unfollowed topics)."""
-    o = f.obj(_json(raw, "bybit private stream"), "message")
+    o = f.obj(private_ws.loads(raw, "bybit private stream"), "message")
     if "topic" not in o:
         return ()  # an op reply (auth, subscribe, pong): the follower reads those itself
     topic = f.text(o, "topic", "message").split(".")[0]
@@ -108,13 +98,6 @@ def decode_private(raw: str | bytes) -> tuple[UserEvent, ...]:
         positions = tuple(_position(item, at) for item, at in linear)
         return (AccountUpdate(created, "POSITION", (), positions),) if positions else ()
     return tuple(_wallet(created, item, at) for item, at in zip(items, where, strict=True))
-
-
-def _json(raw: str | bytes, where: str) -> object:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise VenueProtocolError(f"{where}: not JSON ({raw[:80]!r})") from None
 
 
 def _linear(o: dict[str, object], where: str) -> bool:
@@ -205,60 +188,24 @@ def _wallet(created: int, o: dict[str, object], where: str) -> AccountUpdate:
 # --- the follower (I/O) ---------------------------------------------------------------------
 
 
-class BybitPrivateStream:
+class BybitPrivateStream(private_ws.PrivateStream[BybitStreamConfig]):
     """Follow the account's private stream until cancelled; every failure ends in a reconnect."""
 
-    def __init__(
-        self,
-        credentials: Credentials,
-        config: BybitStreamConfig,
-        sink: Sink,
-        *,
-        clock: Clock | None = None,
-        time_offset_ms: Callable[[], float] | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        """``time_offset_ms``: the venue's time minus local wall time, e.g. a synced REST
-        adapter's ``time_offset_ms``: ``expires`` is judged on the venue's clock."""
-        self._credentials = credentials
-        self._config = config
-        self._sink = sink
-        self._clock = clock or SystemClock()
-        self._time_offset_ms = time_offset_ms or (lambda: 0.0)
-        self._rng = rng or random.Random()
+    _ping = '{"op":"ping"}'
+    _down_event = "bybit_private_stream_down"
+    _log = log
 
-    async def run(self) -> None:
-        """Follow until cancelled; every failure ends in a reconnect, never in silence."""
-        await reconnecting(
-            self._session, self._sink, log, "bybit_private_stream_down",
-            initial_s=self._config.backoff_initial_s, max_s=self._config.backoff_max_s,
-            draw=self._rng.random,
-        )  # fmt: skip
+    async def _subscribe(self, ws: ClientConnection) -> None:
+        await self._request(ws, "auth", self._auth_args())
+        topics: list[object] = [t for t in TOPICS if self._config.hold_dcp or t != "dcp"]
+        await self._request(ws, "subscribe", topics)
 
-    async def _session(self, attempt: int) -> str:
-        async with connect(
-            self._config.ws_url,
-            open_timeout=self._config.reply_timeout_s,
-            ping_interval=None,  # the venue wants its own {"op": "ping"}, sent below
-            close_timeout=self._config.reply_timeout_s,  # a stalled venue never answers a close
-            max_size=2**20,
-        ) as ws:
-            await self._request(ws, "auth", self._auth_args())
-            topics: list[object] = [t for t in TOPICS if self._config.hold_dcp or t != "dcp"]
-            await self._request(ws, "subscribe", topics)
-            self._sink(StreamConnected(attempt=attempt))
-            liveness = _Liveness()
-            async with asyncio.TaskGroup() as tg:
-                pinger = tg.create_task(self._ping(ws, liveness))
-                try:
-                    closed = await self._read(ws, liveness)
-                finally:
-                    pinger.cancel()
-            return liveness.stalled or closed
+    async def _decode(self, raw: str | bytes) -> tuple[UserEvent, ...]:
+        return decode_private(raw)
 
     def _auth_args(self) -> list[object]:
-        now_ms = self._clock.wall() * 1000.0 + self._time_offset_ms()
-        expires = int(now_ms + self._config.auth_expiry_s * 1000.0)
+        """``expires`` is judged on the venue's clock."""
+        expires = int(self._venue_now_ms() + self._config.auth_expiry_s * 1000.0)
         signature = self._credentials.sign(wire.ws_auth_payload(expires))
         return [self._credentials.api_key, expires, signature]
 
@@ -267,7 +214,7 @@ class BybitPrivateStream:
         await ws.send(orjson.dumps({"op": op, "args": args, "req_id": op}).decode())
         async with asyncio.timeout(self._config.reply_timeout_s):
             async for raw in ws:
-                reply = f.obj(_json(raw, f"ws {op} reply"), f"{op} reply")
+                reply = f.obj(private_ws.loads(raw, f"ws {op} reply"), f"{op} reply")
                 if reply.get("op") != op:
                     continue  # a topic message can only follow a subscribe: none yet
                 if f.boolean(reply, "success", f"{op} reply"):
@@ -277,45 +224,3 @@ class BybitPrivateStream:
                     raise KeyRefused(None, msg, http_status=101, endpoint="ws auth")
                 raise VenueError(f"ws {op}: refused: {msg}")
         raise VenueProtocolError(f"ws {op}: the venue closed before replying")
-
-    async def _read(self, ws: ClientConnection, liveness: _Liveness) -> str:
-        """Read until the connection ends; says why. A reset or an abnormal close is returned,
-        not raised: raised inside the task group it would end the follower for good."""
-        try:
-            async for raw in ws:
-                liveness.heard = True
-                try:
-                    events = decode_private(raw)
-                except VenueProtocolError as exc:
-                    self._sink(StreamFault(reason=str(exc)))
-                    continue
-                for event in events:
-                    self._sink(event)
-        except websockets.ConnectionClosed as exc:
-            return f"connection lost ({exc})"
-        return f"closed by the venue (code {ws.close_code})"
-
-    async def _ping(self, ws: ClientConnection, liveness: _Liveness) -> None:
-        """Ping; a whole interval without a word from the venue (not even the pong) is a stall:
-        close, so the read loop ends and the follower reconnects."""
-        try:
-            while True:
-                liveness.heard = False
-                await ws.send('{"op":"ping"}')
-                await asyncio.sleep(self._config.ping_interval_s)
-                if not liveness.heard:
-                    liveness.stalled = (
-                        f"stalled: no message, not even a pong, in {self._config.ping_interval_s}s"
-                    )
-                    await ws.close(code=1011, reason="no pong")
-                    return
-        except websockets.ConnectionClosed:
-            return  # the read loop sees the close and says why
-
-
-@dataclass(slots=True)
-class _Liveness:
-    """What the pinger and the reader of one connection share."""
-
-    heard: bool = False
-    stalled: str = ""

@@ -19,12 +19,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import orjson
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
-from watchdog.clock import Clock, SystemClock
+from watchdog.clock import Clock
 from watchdog.venues import _fields as f
 from watchdog.venues import okx_wire as wire
+from watchdog.venues import private_ws
 from watchdog.venues.credentials import Credentials
 from watchdog.venues.errors import KeyRefused, VenueError, VenueProtocolError
 from watchdog.venues.user_events import (
@@ -34,7 +34,7 @@ from watchdog.venues.user_events import (
     PositionUpdate,
     UserEvent,
 )
-from watchdog.venues.user_stream import Sink, StreamConnected, StreamFault, reconnecting
+from watchdog.venues.user_stream import Sink
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def decode_private(raw: str | bytes) -> tuple[UserEvent, ...]:
     """The user events one push carries, sizes in contracts (none for replies and pongs)."""
     if raw in ("pong", b"pong"):
         return ()
-    o = f.obj(_json(raw, "okx private stream"), "message")
+    o = f.obj(private_ws.loads(raw, "okx private stream"), "message")
     if "event" in o:
         return ()  # a login or subscribe answer: the follower reads those itself
     arg = f.obj(f.field(o, "arg", "message"), "message.arg")
@@ -94,13 +94,6 @@ def decode_private(raw: str | bytes) -> tuple[UserEvent, ...]:
     if channel == "positions":
         return tuple(_positions(items))
     return tuple(_account(item, at) for item, at in items)
-
-
-def _json(raw: str | bytes, where: str) -> object:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise VenueProtocolError(f"{where}: not JSON ({raw[:80]!r})") from None
 
 
 def _order(o: dict[str, object], where: str) -> OrderUpdate:
@@ -186,8 +179,13 @@ async def in_base_coin(event: UserEvent, contract_value: ContractValue) -> UserE
 # --- the follower (I/O) ---------------------------------------------------------------------
 
 
-class OkxPrivateStream:
-    """Follow the account's private stream until cancelled; every failure ends in a reconnect."""
+class OkxPrivateStream(private_ws.PrivateStream[OkxStreamConfig]):
+    """Follow the account's private stream until cancelled; every failure ends in a reconnect.
+    Sizes reach the sink in the base coin (``contract_value`` per symbol)."""
+
+    _ping = "ping"
+    _down_event = "okx_private_stream_down"
+    _log = log
 
     def __init__(
         self,
@@ -200,49 +198,24 @@ class OkxPrivateStream:
         time_offset_ms: Callable[[], float] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        """``time_offset_ms``: the venue's time minus local wall time (a synced REST adapter's
-        ``time_offset_ms``): the login's timestamp is judged on the venue's clock."""
         if credentials.passphrase is None:
             raise ValueError("OKX credentials need the key's passphrase (passphrase = ...)")
-        self._credentials = credentials
+        super().__init__(
+            credentials, config, sink, clock=clock, time_offset_ms=time_offset_ms, rng=rng
+        )
         self._passphrase = credentials.passphrase
-        self._config = config
-        self._sink = sink
         self._contract_value = contract_value
-        self._clock = clock or SystemClock()
-        self._time_offset_ms = time_offset_ms or (lambda: 0.0)
-        self._rng = rng or random.Random()
 
-    async def run(self) -> None:
-        """Follow until cancelled; every failure ends in a reconnect, never in silence."""
-        await reconnecting(
-            self._session, self._sink, log, "okx_private_stream_down",
-            initial_s=self._config.backoff_initial_s, max_s=self._config.backoff_max_s,
-            draw=self._rng.random,
-        )  # fmt: skip
+    async def _subscribe(self, ws: ClientConnection) -> None:
+        await self._request(ws, "login", [self._login_args()], replies=1)
+        await self._request(ws, "subscribe", list(CHANNELS), replies=len(CHANNELS))
 
-    async def _session(self, attempt: int) -> str:
-        async with connect(
-            self._config.ws_url,
-            open_timeout=self._config.reply_timeout_s,
-            ping_interval=None,  # the venue wants its own "ping" text, sent below
-            close_timeout=self._config.reply_timeout_s,
-            max_size=2**20,
-        ) as ws:
-            await self._request(ws, "login", [self._login_args()], replies=1)
-            await self._request(ws, "subscribe", list(CHANNELS), replies=len(CHANNELS))
-            self._sink(StreamConnected(attempt=attempt))
-            liveness = _Liveness()
-            async with asyncio.TaskGroup() as tg:
-                pinger = tg.create_task(self._ping(ws, liveness))
-                try:
-                    closed = await self._read(ws, liveness)
-                finally:
-                    pinger.cancel()
-            return liveness.stalled or closed
+    async def _decode(self, raw: str | bytes) -> list[UserEvent]:
+        return [await in_base_coin(e, self._contract_value) for e in decode_private(raw)]
 
     def _login_args(self) -> dict[str, str]:
-        now_s = int((self._clock.wall() * 1000.0 + self._time_offset_ms()) // 1000)
+        """The timestamp, in whole seconds, is judged on the venue's clock."""
+        now_s = int(self._venue_now_ms() // 1000)
         return {
             "apiKey": self._credentials.api_key,
             "passphrase": self._passphrase,
@@ -260,7 +233,7 @@ class OkxPrivateStream:
             async for raw in ws:
                 if raw in ("pong", b"pong"):
                     continue
-                reply = f.obj(_json(raw, f"ws {op} reply"), f"{op} reply")
+                reply = f.obj(private_ws.loads(raw, f"ws {op} reply"), f"{op} reply")
                 event = reply.get("event")
                 if event == "error":
                     msg = f"{reply.get('code')!r} {reply.get('msg')!r}"
@@ -275,47 +248,3 @@ class OkxPrivateStream:
                     if replies == 0:
                         return
         raise VenueProtocolError(f"ws {op}: the venue closed before replying")
-
-    async def _read(self, ws: ClientConnection, liveness: _Liveness) -> str:
-        """Read until the connection ends; says why. A reset or an abnormal close is returned,
-        not raised: raised inside the task group it would end the follower for good."""
-        try:
-            async for raw in ws:
-                liveness.heard = True
-                try:
-                    events = [
-                        await in_base_coin(e, self._contract_value) for e in decode_private(raw)
-                    ]
-                except VenueProtocolError as exc:
-                    self._sink(StreamFault(reason=str(exc)))
-                    continue
-                for event in events:
-                    self._sink(event)
-        except websockets.ConnectionClosed as exc:
-            return f"connection lost ({exc})"
-        return f"closed by the venue (code {ws.close_code})"
-
-    async def _ping(self, ws: ClientConnection, liveness: _Liveness) -> None:
-        """Ping; a whole interval without a word from the venue (not even the pong) is a stall:
-        close, so the read loop ends and the follower reconnects."""
-        try:
-            while True:
-                liveness.heard = False
-                await ws.send("ping")
-                await asyncio.sleep(self._config.ping_interval_s)
-                if not liveness.heard:
-                    liveness.stalled = (
-                        f"stalled: no message, not even a pong, in {self._config.ping_interval_s}s"
-                    )
-                    await ws.close(code=1011, reason="no pong")
-                    return
-        except websockets.ConnectionClosed:
-            return  # the read loop sees the close and says why
-
-
-@dataclass(slots=True)
-class _Liveness:
-    """What the pinger and the reader of one connection share."""
-
-    heard: bool = False
-    stalled: str = ""

@@ -9,7 +9,6 @@ request it received whatever happens to it.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from aiohttp import web
 from exchange_sim.config import SymbolConfig
 from exchange_sim.core.engine import Key
 from exchange_sim.core.events import OrderEvent, UserEvent
-from exchange_sim.core.faults import RawAnswer, raw_answer
+from exchange_sim.core.faults import raw_answer
 from exchange_sim.core.market import Quote
 from exchange_sim.core.orders import Order
 from exchange_sim.core.refusals import REJECTION_CODES, Refused
@@ -29,9 +28,9 @@ from exchange_sim.core.state import SIM, Channel, Sim
 from exchange_sim.errors import VenueError
 from exchange_sim.fronts.bybit import auth, codes, dcp, wire, ws
 from exchange_sim.fronts.bybit.ratelimit import RateLimiter
+from exchange_sim.fronts.common.rest import Answered, Outcome, by_route, journaled
 
 MAX_BODY = 64 * 1024
-CLIENT_GONE = 499  # the journal's status for a request whose client left before the answer
 PAGE_DEFAULT, PAGE_MAX = 20, 50
 RECENT_CLOSED = 500  # closed orders /v5/order/realtime still shows (openOnly=1)
 
@@ -424,21 +423,10 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
         e("GET /v5/user/sub-apikeys", True, "master", _sub_apikeys, required=("subMemberId",)),
         e("GET /v5/user/query-api", True, None, _query_api),
     ]
-    out: dict[tuple[str, str], Endpoint] = {}
-    for endpoint in table:
-        method, path = endpoint.name.split(" ", 1)
-        out[(method, path)] = endpoint
-    return out
+    return by_route(table)
 
 
 ENDPOINTS = _endpoints()
-
-
-@dataclass(slots=True)
-class _Outcome:
-    key: Key | None = None
-    headers: dict[str, str] | None = None
-    detail: str = ""
 
 
 def _authenticate(sim: Sim, request: web.Request, endpoint: Endpoint, payload: str) -> Key:
@@ -478,7 +466,7 @@ async def _read(request: web.Request) -> tuple[str, dict[str, str]]:
     return text, auth.body_params(body)
 
 
-async def _handle(request: web.Request, endpoint: Endpoint | None, out: _Outcome) -> Any:
+async def _handle(request: web.Request, endpoint: Endpoint | None, out: Outcome) -> Any:
     sim, front = request.app[SIM], request.app[FRONT]
     fail = sim.faults.take_failure(endpoint.name if endpoint else "")
     if fail is not None:
@@ -518,46 +506,20 @@ def _envelope(code: int, msg: str, result: Any, now_ms: int) -> bytes:
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
-    """Answer one REST request; journal it whatever happens (a refusal, a client that left
-    during an injected latency, a bug)."""
+    """Answer one REST request in Bybit's envelope; journal it whatever happens."""
     sim = request.app[SIM]
-    arrival, wall = sim.clock.monotonic(), sim.clock.wall()
-    method, path = request.method, request.path
-    endpoint = ENDPOINTS.get((method, path))
-    out = _Outcome()
-    status, code, body = 500, None, b""
-    content_type = "application/json"
-    try:
-        latency = sim.faults.rest_latency
-        if latency is not None:
-            await asyncio.sleep(latency.sample_s(sim.rng))
+    endpoint = ENDPOINTS.get((request.method, request.path))
+    out = Outcome()
+
+    async def handle() -> Answered:
         result = await _handle(request, endpoint, out)
-        status, body = 200, _envelope(0, "OK", result, sim.now_ms())
-    except RawAnswer as raw:
-        status, body, content_type, out.detail = raw.status, raw.body, raw.content_type, str(raw)
-    except VenueError as err:
-        status, code = err.status, err.code
-        body = _envelope(err.code, err.msg, {}, sim.now_ms())
-    except ConnectionError:  # the client left while its body was still awaited
-        status, out.detail = CLIENT_GONE, "client disconnected before the answer"
-    except asyncio.CancelledError:
-        status, out.detail = CLIENT_GONE, "client disconnected before the answer"
-        raise
-    finally:
-        sim.journal.record(
-            mono=arrival,
-            wall=wall,
-            kind="request",
-            method=method,
-            path=path,
-            endpoint=endpoint.name if endpoint else f"{method} {path}",
-            api_key=request.headers.get("X-BAPI-API-KEY"),
-            account=out.key.account if out.key is not None else None,
-            status=status,
-            code=code,
-            detail=out.detail,
-        )
-    return web.Response(body=body, status=status, headers=out.headers, content_type=content_type)
+        return Answered(_envelope(0, "OK", result, sim.now_ms()))
+
+    def refusal(err: VenueError) -> bytes:
+        return _envelope(err.code, err.msg, {}, sim.now_ms())
+
+    name = endpoint.name if endpoint else None
+    return await journaled(request, name, "X-BAPI-API-KEY", out, handle, refusal)
 
 
 class BybitFront:

@@ -15,15 +15,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from typing import Any
-from urllib.parse import unquote_plus
 
 import orjson
 
+from exchange_sim.errors import VenueError
 from exchange_sim.fronts.bybit import codes
+from exchange_sim.fronts.common import params
 
 DEFAULT_RECV_WINDOW_MS = 5000
-MAX_PARAMS = 64
-MAX_VALUE_LEN = 1024
 
 
 def sign(secret: str, text: str) -> str:
@@ -67,19 +66,10 @@ def ws_auth_valid(secret: str, expires: int, signature: str) -> bool:
 
 def query_params(raw: str) -> dict[str, str]:
     """A GET query string: every name once, values percent-decoded."""
-    values: dict[str, str] = {}
-    for part in raw.split("&"):
-        if not part:
-            continue
-        name_raw, _, value_raw = part.partition("=")
-        try:
-            name = unquote_plus(name_raw, errors="strict")
-            value = unquote_plus(value_raw, errors="strict")
-        except UnicodeDecodeError:
-            raise codes.params(f"illegal characters in {name_raw[:32]!r}") from None
-        _check(name, value, values)
-        values[name] = value
-    return values
+    try:
+        return params.query_params(raw)
+    except params.BadParam as bad:
+        raise _refusal(bad) from None
 
 
 def body_params(raw: bytes) -> dict[str, str]:
@@ -92,27 +82,21 @@ def body_params(raw: bytes) -> dict[str, str]:
         raise codes.params("the body is not valid JSON") from None
     if not isinstance(doc, dict):
         raise codes.params("the body must be a JSON object")
-    values: dict[str, str] = {}
-    for name, value in doc.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, int | float | str):
-            text = str(value)
-        else:
-            raise codes.params(f"{str(name)[:32]} must be a string, a number or a boolean")
-        _check(name, text, values)
-        values[name] = text
-    return values
+    try:
+        return params.scalar_params(doc)
+    except params.BadParam as bad:
+        raise _refusal(bad) from None
 
 
-def _check(name: str, value: str, seen: dict[str, str]) -> None:
-    if not name or not name.isascii() or not name.isprintable():
-        raise codes.params(f"illegal parameter name {name[:32]!r}")
-    if len(value) > MAX_VALUE_LEN or not value.isprintable():
-        raise codes.params(f"illegal characters in {name}")
-    if name in seen:
-        raise codes.params(f"duplicate parameter {name}")
-    if len(seen) >= MAX_PARAMS:
-        raise codes.params("too many parameters")
+def _refusal(bad: params.BadParam) -> VenueError:
+    """Bybit answers every broken parameter rule with 10001, in its own words."""
+    name = bad.name
+    words = {
+        "undecodable": f"illegal characters in {name[:32]!r}",
+        "bad_name": f"illegal parameter name {name[:32]!r}",
+        "bad_value": f"illegal characters in {name}",
+        "duplicate": f"duplicate parameter {name}",
+        "too_many": "too many parameters",
+        "not_scalar": f"{name[:32]} must be a string, a number or a boolean",
+    }
+    return codes.params(words[bad.rule])

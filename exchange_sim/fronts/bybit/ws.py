@@ -8,20 +8,19 @@ private/order, execution, position, wallet, dcp).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
+from functools import partial
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from exchange_sim.core.engine import Key
-from exchange_sim.core.state import SIM, Channel, Sim
-from exchange_sim.core.streams import Conn, write_loop
+from exchange_sim.core.state import SIM, Sim
+from exchange_sim.core.streams import Conn
 from exchange_sim.fronts.bybit import auth, wire
 from exchange_sim.fronts.bybit.dcp import DCP
+from exchange_sim.fronts.common.ws import Session, note, op_request, serve
 
-MAX_MSG = 64 * 1024
 PRIVATE_TOPICS = frozenset({"order", "execution", "position", "wallet"})
 DCP_TOPICS = frozenset({"dcp", "dcp.future"})
 CATEGORISED = frozenset({"order", "execution", "position"})  # also as <topic>.linear
@@ -33,15 +32,10 @@ def public_topics(symbol: str) -> tuple[str, str]:
     return f"orderbook.1.{symbol}", f"tickers.{symbol}"
 
 
-class _Session:
-    """One connection's protocol state (the hub's ``Conn`` carries the delivery state)."""
-
+class _Session(Session):
     def __init__(self, conn: Conn, private: bool) -> None:
-        self.conn = conn
-        self.private = private
+        super().__init__(conn, private)
         self.conn_id = id(conn)  # unique while the connection lives, which is all it must be
-        self.key: Key | None = None
-        self.channel: Channel | None = None
         self.watching_dcp = False
 
     def reply(self, op: str, req_id: Any, success: bool, ret_msg: str) -> None:
@@ -54,10 +48,6 @@ class _Session:
         if req_id is not None:
             body["req_id"] = req_id
         self.send(orjson.dumps(body))
-
-    def send(self, payload: bytes) -> None:
-        self.conn.queue.append((0.0, payload))
-        self.conn.wake.set()
 
 
 async def public_ws(request: web.Request) -> web.StreamResponse:
@@ -80,30 +70,11 @@ async def _serve(
     request: web.Request, private: bool, idle_s: float | None = None
 ) -> web.StreamResponse:
     sim = request.app[SIM]
-    ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_MSG)
-    await ws.prepare(request)
-    kind = "user" if private else "market"
-    conn = Conn(ws=ws, kind=kind, combined=False, topics=set() if private else None)
-    conn.sent_at = asyncio.get_running_loop().time()
-    session = _Session(conn, private)
-    sim.hub.add(conn)
-    _note(sim, "ws_open", None, f"{kind} {request.path_qs[:120]}")
-    try:
-        async with asyncio.TaskGroup() as tg:
-            helpers = [tg.create_task(write_loop(conn, request))]
-            if idle_s is not None:
-                helpers.append(tg.create_task(_cut_when_idle(sim, conn, idle_s)))
-            await _read_loop(sim, request, session)
-            conn.done = True
-            conn.wake.set()
-            for task in helpers:
-                if not task.done():
-                    task.cancel()
-    finally:
-        sim.hub.remove(conn)
-        _ended(sim, request, session)
-        _note(sim, "ws_close", None, f"{kind} {request.path_qs[:120]} code={ws.close_code}")
-    return ws
+    cutter = None if idle_s is None else partial(_cut_when_idle, sim, idle_s=idle_s)
+    return await serve(
+        request, private, partial(_Session, private=private),
+        partial(_on_request, sim, request), partial(_ended, sim, request), cutter,
+    )  # fmt: skip
 
 
 async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
@@ -114,47 +85,25 @@ async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
         remaining = conn.sent_at + idle_s - loop.time()
         if remaining <= 0:
             sim.hub.close([conn], 1000, "idle: no ping and nothing sent")
-            _note(sim, "ws_idle_cut", None, f"after {idle_s}s")
+            note(sim, "ws_idle_cut", None, f"after {idle_s}s")
             return
         await asyncio.sleep(remaining)
 
 
-def _note(sim: Sim, what: str, account: str | None, detail: str) -> None:
-    sim.journal.event(sim.clock.monotonic(), sim.clock.wall(), what, account, detail)
-
-
 def _ended(sim: Sim, request: web.Request, session: _Session) -> None:
-    """A private connection's channel goes with it; DCP arms when the last watcher is gone."""
-    if session.channel is not None and session.channel.token in sim.channels:
-        sim.close_channel(session.channel, "connection closed")
+    """DCP arms when the last connection watching it is gone."""
     if session.key is None or not session.watching_dcp:
         return
     account = session.key.account
     window = request.app[DCP].leave(account, session.conn_id)
     if window is not None:
         sim.engine.set_countdown(account, None, window * 1000, sim.clock.monotonic())
-        _note(sim, "dcp_armed", account, f"{window}s")
-
-
-async def _read_loop(sim: Sim, request: web.Request, session: _Session) -> None:
-    conn = session.conn
-    async for msg in conn.ws:
-        if msg.type == WSMsgType.PING:
-            if conn.kind not in sim.faults.stalled:
-                with contextlib.suppress(ConnectionError):
-                    await conn.ws.pong(msg.data)
-        elif msg.type == WSMsgType.TEXT:
-            _on_request(sim, request, session, msg.data)
-        elif msg.type == WSMsgType.CLOSE:
-            break
+        note(sim, "dcp_armed", account, f"{window}s")
 
 
 def _on_request(sim: Sim, request: web.Request, session: _Session, text: str) -> None:
-    try:
-        req = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        req = None
-    if not isinstance(req, dict) or not isinstance(req.get("op"), str):
+    req = op_request(text)
+    if req is None:
         session.reply("", None, False, "Invalid request: not a JSON object with an op")
         return
     op, req_id, args = req["op"], req.get("req_id"), req.get("args", [])
@@ -209,7 +158,7 @@ def _auth(sim: Sim, session: _Session, req_id: Any, args: list[Any]) -> None:
     session.channel = sim.open_channel(key)
     sim.hub.join_user(session.conn, session.channel.token)
     session.reply("auth", req_id, True, "")
-    _note(sim, "ws_auth", key.account, key.config.label)
+    note(sim, "ws_auth", key.account, key.config.label)
 
 
 def _private_topics(
@@ -257,7 +206,7 @@ def _watch_dcp(sim: Sim, request: web.Request, session: _Session, watching: bool
     window = dcp.leave(account, session.conn_id)
     if window is not None:
         sim.engine.set_countdown(account, None, window * 1000, sim.clock.monotonic())
-        _note(sim, "dcp_armed", account, f"{window}s")
+        note(sim, "dcp_armed", account, f"{window}s")
 
 
 def _public_topics(sim: Sim, session: _Session, op: str, req_id: Any, args: list[Any]) -> None:

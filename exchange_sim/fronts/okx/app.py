@@ -10,7 +10,6 @@ every request it received whatever happens to it. Trade calls answer per item (`
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,18 +20,18 @@ from aiohttp import web
 
 from exchange_sim.core.engine import Key
 from exchange_sim.core.events import OrderEvent, UserEvent
-from exchange_sim.core.faults import RawAnswer, raw_answer
+from exchange_sim.core.faults import raw_answer
 from exchange_sim.core.market import Quote
 from exchange_sim.core.orders import Order
 from exchange_sim.core.refusals import REJECTION_CODES, Reason, Refused
 from exchange_sim.core.state import SIM, Channel, Sim
 from exchange_sim.errors import VenueError
+from exchange_sim.fronts.common.rest import Answered, Outcome, by_route, journaled
 from exchange_sim.fronts.okx import auth, codes, wire, ws
 from exchange_sim.fronts.okx.contracts import Contract, Instruments
 from exchange_sim.fronts.okx.ratelimit import RateLimiter
 
 MAX_BODY = 64 * 1024
-CLIENT_GONE = 499  # the journal's status for a request whose client left before the answer
 PAGE_MAX = 100
 BATCH_MAX = 20  # orders per batch-orders / cancel-batch-orders call
 CANCEL_AFTER_S = (10, 120)  # cancel-all-after: timeOut 0 disarms, else within these seconds
@@ -50,11 +49,9 @@ class Answer:
 
 
 @dataclass(slots=True)
-class _Outcome:
-    """What the journal says about a request: who sent it, which orders it touched."""
+class _Outcome(Outcome):
+    """What the journal says about a request, and which orders it touched."""
 
-    key: Key | None = None
-    detail: str = ""
     orders: list[Order] = field(default_factory=list)
 
 
@@ -579,11 +576,7 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
         ),
         e("GET /api/v5/users/subaccount/apikey", True, "master", _list_apikeys, ("subAcct",)),
     ]
-    out: dict[tuple[str, str], Endpoint] = {}
-    for endpoint in table:
-        method, path = endpoint.name.split(" ", 1)
-        out[(method, path)] = endpoint
-    return out
+    return by_route(table)
 
 
 ENDPOINTS = _endpoints()
@@ -686,47 +679,19 @@ def _envelope(code: int, msg: str, data: list[Any]) -> bytes:
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
-    """Answer one REST request; journal it whatever happens (a refusal, a client that left
-    during an injected latency, a bug)."""
-    sim = request.app[SIM]
-    arrival, wall = sim.clock.monotonic(), sim.clock.wall()
-    method, path = request.method, request.path
-    endpoint = ENDPOINTS.get((method, path))
+    """Answer one REST request in OKX's envelope; journal it whatever happens."""
+    endpoint = ENDPOINTS.get((request.method, request.path))
     out = _Outcome()
-    status, code, body = 500, None, b""
-    content_type = "application/json"
-    try:
-        latency = sim.faults.rest_latency
-        if latency is not None:
-            await asyncio.sleep(latency.sample_s(sim.rng))
+
+    async def handle() -> Answered:
         answer = await _handle(request, endpoint, out)
-        status, body = 200, _envelope(answer.code, answer.msg, answer.data)
-        code = answer.code or None
-    except RawAnswer as raw:
-        status, body, content_type, out.detail = raw.status, raw.body, raw.content_type, str(raw)
-    except VenueError as err:
-        status, code = err.status, err.code
-        body = _envelope(err.code, err.msg, [])
-    except ConnectionError:  # the client left while its body was still awaited
-        status, out.detail = CLIENT_GONE, "client disconnected before the answer"
-    except asyncio.CancelledError:
-        status, out.detail = CLIENT_GONE, "client disconnected before the answer"
-        raise
-    finally:
-        sim.journal.record(
-            mono=arrival,
-            wall=wall,
-            kind="request",
-            method=method,
-            path=path,
-            endpoint=endpoint.name if endpoint else f"{method} {path}",
-            api_key=request.headers.get("OK-ACCESS-KEY"),
-            account=out.key.account if out.key is not None else None,
-            status=status,
-            code=code,
-            detail=out.detail,
-        )
-    return web.Response(body=body, status=status, content_type=content_type)
+        return Answered(_envelope(answer.code, answer.msg, answer.data), answer.code or None)
+
+    def refusal(err: VenueError) -> bytes:
+        return _envelope(err.code, err.msg, [])
+
+    name = endpoint.name if endpoint else None
+    return await journaled(request, name, "OK-ACCESS-KEY", out, handle, refusal)
 
 
 class OkxFront:

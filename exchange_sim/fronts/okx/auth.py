@@ -18,15 +18,14 @@ import hmac
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus
 
 import orjson
 
+from exchange_sim.errors import VenueError
+from exchange_sim.fronts.common import params
 from exchange_sim.fronts.okx import codes
 
 MAX_SKEW_MS = 30_000
-MAX_PARAMS = 64
-MAX_VALUE_LEN = 1024
 MAX_ITEMS = 100  # array bodies (batch calls): each endpoint enforces its own, lower, limit
 WS_VERIFY_PATH = "/users/self/verify"
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
@@ -81,19 +80,10 @@ def ws_login_valid(secret: str, timestamp: str, signature: str) -> bool:
 
 def query_params(raw: str) -> dict[str, str]:
     """A GET query string: every name once, values percent-decoded."""
-    values: dict[str, str] = {}
-    for part in raw.split("&"):
-        if not part:
-            continue
-        name_raw, _, value_raw = part.partition("=")
-        try:
-            name = unquote_plus(name_raw, errors="strict")
-            value = unquote_plus(value_raw, errors="strict")
-        except UnicodeDecodeError:
-            raise codes.param(name_raw[:32]) from None
-        _check(name, value, values)
-        values[name] = value
-    return values
+    try:
+        return params.query_params(raw)
+    except params.BadParam as bad:
+        raise _refusal(bad) from None
 
 
 def body_doc(raw: bytes) -> Any:
@@ -115,25 +105,12 @@ def object_params(doc: Any) -> dict[str, str]:
     """One JSON object of scalars as strings (null means absent; booleans as true/false)."""
     if not isinstance(doc, dict):
         raise codes.body_not_json()
-    values: dict[str, str] = {}
-    for name, value in doc.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, int | float | str):
-            text = str(value)
-        else:
-            raise codes.param(str(name)[:32])
-        _check(name, text, values)
-        values[name] = text
-    return values
+    try:
+        return params.scalar_params(doc)
+    except params.BadParam as bad:
+        raise _refusal(bad) from None
 
 
-def _check(name: str, value: str, seen: dict[str, str]) -> None:
-    if not name or not name.isascii() or not name.isprintable():
-        raise codes.param(repr(name[:32]))
-    if len(value) > MAX_VALUE_LEN or not value.isprintable():
-        raise codes.param(name[:32])
-    if name in seen or len(seen) >= MAX_PARAMS:
-        raise codes.param(name[:32])
+def _refusal(bad: params.BadParam) -> VenueError:
+    """OKX answers every broken parameter rule with 51000, naming the parameter."""
+    return codes.param(repr(bad.name[:32]) if bad.rule == "bad_name" else bad.name[:32])

@@ -8,20 +8,20 @@ positions and account channels).
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from functools import partial
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from exchange_sim.core.engine import Key
 from exchange_sim.core.market import Quote
-from exchange_sim.core.state import SIM, Channel, Sim
-from exchange_sim.core.streams import Conn, write_loop
+from exchange_sim.core.state import SIM, Sim
+from exchange_sim.core.streams import Conn
+from exchange_sim.fronts.common.ws import Session, note, op_request, serve
 from exchange_sim.fronts.okx import auth, wire
 from exchange_sim.fronts.okx.contracts import Contract, Instruments
 
-MAX_MSG = 64 * 1024
 PUBLIC_CHANNELS = ("tickers", "bbo-tbt")
 PRIVATE_CHANNELS = ("orders", "positions", "account")
 INST_TYPES = ("SWAP", "ANY")
@@ -45,25 +45,16 @@ def private_push(arg: dict[str, str], rows: list[dict[str, Any]]) -> bytes:
     return orjson.dumps({"arg": arg, "data": rows})
 
 
-class _Session:
-    """One connection's protocol state (the hub's ``Conn`` carries the delivery state)."""
-
+class _Session(Session):
     def __init__(self, conn: Conn, private: bool) -> None:
-        self.conn = conn
-        self.private = private
+        super().__init__(conn, private)
         self.conn_id = f"{id(conn) & 0xFFFFFFFF:08x}"  # unique while the connection lives
-        self.key: Key | None = None
-        self.channel: Channel | None = None
 
     def event(self, event: str, **fields: Any) -> None:
         self.send(orjson.dumps({"event": event, **fields, "connId": self.conn_id}))
 
     def error(self, code: int, msg: str) -> None:
         self.event("error", code=str(code), msg=msg)
-
-    def send(self, payload: bytes) -> None:
-        self.conn.queue.append((0.0, payload))
-        self.conn.wake.set()
 
 
 async def public_ws(request: web.Request) -> web.StreamResponse:
@@ -76,32 +67,11 @@ async def private_ws(request: web.Request) -> web.StreamResponse:
 
 async def _serve(request: web.Request, private: bool) -> web.StreamResponse:
     sim = request.app[SIM]
-    ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_MSG)
-    await ws.prepare(request)
-    kind = "user" if private else "market"
-    conn = Conn(ws=ws, kind=kind, combined=False, topics=set() if private else None)
-    conn.sent_at = asyncio.get_running_loop().time()
-    session = _Session(conn, private)
-    sim.hub.add(conn)
-    _note(sim, "ws_open", None, f"{kind} {request.path_qs[:120]}")
-    try:
-        async with asyncio.TaskGroup() as tg:
-            helpers = [
-                tg.create_task(write_loop(conn, request)),
-                tg.create_task(_cut_when_idle(sim, conn, sim.config.okx_ws_idle_s)),
-            ]
-            await _read_loop(sim, request, session)
-            conn.done = True
-            conn.wake.set()
-            for task in helpers:
-                if not task.done():
-                    task.cancel()
-    finally:
-        sim.hub.remove(conn)
-        if session.channel is not None and session.channel.token in sim.channels:
-            sim.close_channel(session.channel, "connection closed")
-        _note(sim, "ws_close", None, f"{kind} {request.path_qs[:120]} code={ws.close_code}")
-    return ws
+    return await serve(
+        request, private, partial(_Session, private=private),
+        partial(_on_text, sim, request),
+        idle_cut=partial(_cut_when_idle, sim, idle_s=sim.config.okx_ws_idle_s),
+    )  # fmt: skip
 
 
 async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
@@ -113,40 +83,21 @@ async def _cut_when_idle(sim: Sim, conn: Conn, idle_s: float) -> None:
         remaining = conn.sent_at + idle_s - loop.time()
         if remaining <= 0 and conn.kind not in sim.faults.stalled:
             sim.hub.close([conn], 1000, "idle: nothing sent")
-            _note(sim, "ws_idle_cut", None, f"{conn.kind} after {idle_s}s")
+            note(sim, "ws_idle_cut", None, f"{conn.kind} after {idle_s}s")
             return
         await asyncio.sleep(remaining if remaining > 0 else min(idle_s, 1.0))
 
 
-def _note(sim: Sim, what: str, account: str | None, detail: str) -> None:
-    sim.journal.event(sim.clock.monotonic(), sim.clock.wall(), what, account, detail)
-
-
-async def _read_loop(sim: Sim, request: web.Request, session: _Session) -> None:
-    conn = session.conn
-    async for msg in conn.ws:
-        stalled = conn.kind in sim.faults.stalled  # a stalled stream answers nothing at all
-        if msg.type == WSMsgType.PING:
-            if not stalled:
-                with contextlib.suppress(ConnectionError):
-                    await conn.ws.pong(msg.data)
-        elif msg.type == WSMsgType.TEXT:
-            if msg.data == "ping":
-                if not stalled:
-                    conn.queue.append((0.0, b"pong"))
-                    conn.wake.set()
-            else:
-                _on_request(sim, request, session, msg.data)
-        elif msg.type == WSMsgType.CLOSE:
-            break
+def _on_text(sim: Sim, request: web.Request, session: _Session, text: str) -> None:
+    if text != "ping":
+        _on_request(sim, request, session, text)
+    elif session.conn.kind not in sim.faults.stalled:  # a stalled stream answers nothing at all
+        session.send(b"pong")
 
 
 def _on_request(sim: Sim, request: web.Request, session: _Session, text: str) -> None:
-    try:
-        req = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        req = None
-    if not isinstance(req, dict) or not isinstance(req.get("op"), str):
+    req = op_request(text)
+    if req is None:
         session.error(60012, f"Invalid request: {text[:64]}")
         return
     op, args = req["op"], req.get("args")
@@ -178,14 +129,14 @@ def _login(sim: Sim, request: web.Request, session: _Session, arg: dict[str, Any
     failure = _login_failure(sim, request, key, passphrase, stamp, signature)
     if failure is not None:
         session.error(*failure)
-        _note(sim, "ws_login_refused", key.account if key else None, failure[1])
+        note(sim, "ws_login_refused", key.account if key else None, failure[1])
         return
     assert key is not None
     session.key = key
     session.channel = sim.open_channel(key)
     sim.hub.join_user(session.conn, session.channel.token)
     session.event("login", code="0", msg="")
-    _note(sim, "ws_login", key.account, key.config.label)
+    note(sim, "ws_login", key.account, key.config.label)
 
 
 def _login_failure(

@@ -23,7 +23,6 @@ from watchdog.venues import (
     VenueProtocolError,
     VenueTimeout,
     VenueUnavailable,
-    open_session,
 )
 
 KEY = "WATCHDOGKEY0123456789"
@@ -47,13 +46,6 @@ async def venue() -> AsyncIterator[FakeVenue]:
     async with running(FakeVenue(secrets={KEY: SECRET})) as v:
         v.defaults["GET /fapi/v1/time"] = Reply(200, {"serverTime": 1_700_000_000_000})
         yield v
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    s = open_session()
-    yield s
-    await s.close()
 
 
 def _adapter(

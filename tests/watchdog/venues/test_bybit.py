@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,17 +13,16 @@ import pytest
 import yarl
 
 from harness.sim import SimConfig, SimKey, SimProcess, bybit_headers
+from tests.support.sim import SkewedClock, running_sim
+from tests.watchdog.venues.bad_answers import BAD_ANSWERS
 from watchdog.venues import (
     Credentials,
     DcpUnsupported,
     KeyRefused,
     RateLimited,
     Side,
-    VenueProtocolError,
     VenueRejected,
     VenueTimeout,
-    VenueUnavailable,
-    open_session,
 )
 from watchdog.venues.base import SubAccountRef
 from watchdog.venues.bybit import Bybit, BybitEndpoint
@@ -32,35 +30,12 @@ from watchdog.venues.bybit import Bybit, BybitEndpoint
 ORDERS_PER_S = 1000  # the tests place orders in bursts; the venue's own limit is not under test
 
 
-class SkewedClock:
-    """A wall clock far from the venue's: the adapter must learn the offset to be accepted."""
-
-    def __init__(self, skew_s: float) -> None:
-        self.skew_s = skew_s
-
-    def wall(self) -> float:
-        return time.time() + self.skew_s
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[SimProcess]:
-    process = SimProcess.start(
+    with running_sim(
         tmp_path, SimConfig(book_ticker_hz=0, bybit_orders_per_s=ORDERS_PER_S), venue="bybit"
-    )
-    try:
+    ) as process:
         yield process
-    finally:
-        process.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    s = open_session()
-    yield s
-    await s.close()
 
 
 def adapter(
@@ -261,16 +236,7 @@ async def test_a_dcp_window_outside_3_to_300_s_is_refused_before_sending(
 # --- bad answers -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        ({"kind": "html", "status": 502}, VenueUnavailable),
-        ({"kind": "empty"}, VenueProtocolError),
-        ({"kind": "unknown_code"}, VenueRejected),
-        ({"kind": "5xx", "status": 503}, VenueUnavailable),
-        ({"kind": "429"}, RateLimited),
-    ],
-)
+@pytest.mark.parametrize(("fault", "error"), BAD_ANSWERS)
 async def test_each_bad_answer_is_a_typed_error(
     sim: SimProcess, session: aiohttp.ClientSession, fault: dict[str, Any], error: type
 ) -> None:

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
 import orjson
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 
 from harness.sim import SimConfig, SimKey, SimProcess
-from tests.watchdog.venues.test_bybit import SkewedClock, place
+from tests.support.sim import SkewedClock, running_sim
+from tests.watchdog.venues.streams import (
+    fake_venue,
+    order_updates,
+    refused_before_connecting,
+    running,
+    stop,
+)
+from tests.watchdog.venues.test_bybit import place
 from tests.watchdog.wire import wait_until
-from watchdog.venues import Credentials, Side, VenueProtocolError, open_session
+from watchdog.venues import Credentials, Side, VenueProtocolError
 from watchdog.venues.bybit import Bybit, BybitEndpoint
 from watchdog.venues.bybit_stream import BybitPrivateStream, BybitStreamConfig, decode_private
 from watchdog.venues.user_events import AccountUpdate, OrderUpdate
@@ -87,20 +95,10 @@ def test_a_message_that_is_not_json_is_an_error() -> None:
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[SimProcess]:
-    process = SimProcess.start(
+    with running_sim(
         tmp_path, SimConfig(book_ticker_hz=0, bybit_orders_per_s=1000), venue="bybit"
-    )
-    try:
+    ) as process:
         yield process
-    finally:
-        process.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    s = open_session()
-    yield s
-    await s.close()
 
 
 async def following(
@@ -113,16 +111,6 @@ async def following(
         lambda: any(isinstance(i, StreamConnected | StreamDisconnected) for i in items)
     )
     return task
-
-
-async def stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-
-def order_updates(items: list[StreamItem]) -> list[OrderUpdate]:
-    return [i for i in items if isinstance(i, OrderUpdate)]
 
 
 async def test_the_stream_reports_new_fill_and_cancel_and_the_account_changes(
@@ -163,10 +151,7 @@ async def test_a_refused_auth_is_a_disconnect_naming_it_and_never_a_connect(
     bad = SimKey("bad", sim.watchdog_key.api_key, "W" * 64)
     task = await following(sim, bad, items)
     await stop(task)
-    assert not any(isinstance(i, StreamConnected) for i in items)
-    first = items[0]
-    assert isinstance(first, StreamDisconnected)
-    assert "KeyRefused" in first.reason
+    refused_before_connecting(items)
 
 
 async def test_dcp_cancels_the_accounts_orders_once_its_last_stream_is_gone(
@@ -206,16 +191,14 @@ async def test_a_reply_that_is_not_json_is_a_disconnect_and_the_stream_keeps_try
         await ws.send("<html>bad gateway</html>")
         await ws.wait_closed()
 
-    async with serve(handler, "127.0.0.1", 0) as server:
-        port = server.sockets[0].getsockname()[1]
+    async with fake_venue(handler) as port:
         config = BybitStreamConfig(
             f"ws://127.0.0.1:{port}", backoff_initial_s=0.01, backoff_max_s=0.05
         )
         items: list[StreamItem] = []
         stream = BybitPrivateStream(Credentials("K" * 18, "S" * 36), config, items.append)
-        task = asyncio.create_task(stream.run())
-        await wait_until(lambda: len(connections) >= 2)
-        await stop(task)
+        async with running(stream):
+            await wait_until(lambda: len(connections) >= 2)
     first = items[0]
     assert isinstance(first, StreamDisconnected)
     assert "not JSON" in first.reason
@@ -255,8 +238,7 @@ async def test_a_stalled_stream_is_seen_by_its_missing_pong_and_reconnected() ->
             await ws.send(orjson.dumps({"op": op, "success": True, "ret_msg": ""}).decode())
         await ws.wait_closed()  # open, and silent: not even a pong
 
-    async with serve(silent_after_subscribe, "127.0.0.1", 0) as server:
-        port = server.sockets[0].getsockname()[1]
+    async with fake_venue(silent_after_subscribe) as port:
         config = BybitStreamConfig(
             f"ws://127.0.0.1:{port}",
             ping_interval_s=0.2,
@@ -266,9 +248,8 @@ async def test_a_stalled_stream_is_seen_by_its_missing_pong_and_reconnected() ->
         )
         items: list[StreamItem] = []
         stream = BybitPrivateStream(Credentials("K" * 18, "S" * 36), config, items.append)
-        task = asyncio.create_task(stream.run())
-        await wait_until(lambda: len(connections) >= 2)
-        await stop(task)
+        async with running(stream):
+            await wait_until(lambda: len(connections) >= 2)
     (down, *_) = [i for i in items if isinstance(i, StreamDisconnected)]
     assert "stalled" in down.reason
 

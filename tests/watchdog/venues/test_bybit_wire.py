@@ -24,7 +24,6 @@ from watchdog.venues import (
     VenueProtocolError,
     VenueRejected,
     VenueUnavailable,
-    open_session,
 )
 from watchdog.venues import bybit_wire as wire
 from watchdog.venues.bybit import Bybit, BybitEndpoint
@@ -224,13 +223,6 @@ def test_dcp_is_configured_only_when_the_venue_lists_derivatives(
 async def fake() -> AsyncIterator[FakeVenue]:
     async with running(FakeVenue(secrets={})) as venue:
         yield venue
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    s = open_session()
-    yield s
-    await s.close()
 
 
 def adapter(fake: FakeVenue, session: aiohttp.ClientSession, **kw: Any) -> Bybit:

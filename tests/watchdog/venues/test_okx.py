@@ -26,6 +26,8 @@ from harness.sim import (
     SimKey,
     SimProcess,
 )
+from tests.support.sim import SkewedClock, running_sim
+from tests.watchdog.venues.bad_answers import BAD_ANSWERS
 from tests.watchdog.venues.fake_venue import FakeVenue, Recorded, Reply, running
 from tests.watchdog.wire import wait_until as async_wait_until
 from watchdog.clock import FakeClock
@@ -43,7 +45,6 @@ from watchdog.venues import (
     VenueRejected,
     VenueTimeout,
     VenueUnavailable,
-    open_session,
 )
 from watchdog.venues.okx import Okx, OkxEndpoint
 
@@ -86,13 +87,6 @@ async def fake() -> AsyncIterator[FakeVenue]:
     async with running(FakeVenue(secrets={})) as venue:
         venue.defaults["GET /api/v5/public/instruments"] = INSTRUMENTS
         yield venue
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    s = open_session()
-    yield s
-    await s.close()
 
 
 def adapter(fake: FakeVenue, session: aiohttp.ClientSession, **kw: Any) -> Okx:
@@ -436,28 +430,12 @@ async def test_the_account_view_names_positions_it_cannot_value_and_keeps_the_re
 LISTING = "GET /api/v5/trade/orders-pending"
 
 
-class SkewedClock:
-    """A wall clock far from the venue's: the adapter must learn the offset to be accepted."""
-
-    def __init__(self, skew_s: float) -> None:
-        self.skew_s = skew_s
-
-    def wall(self) -> float:
-        return time.time() + self.skew_s
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[SimProcess]:
-    process = SimProcess.start(
+    with running_sim(
         tmp_path, SimConfig(book_ticker_hz=0, okx_orders_per_2s=10_000), venue="okx"
-    )
-    try:
+    ) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def on_sim(sim: SimProcess, session: aiohttp.ClientSession, key: SimKey | None, **kw: Any) -> Okx:
@@ -640,16 +618,7 @@ async def test_the_venue_cancels_every_order_when_the_switch_is_not_refreshed(
     assert len(fired) == 1
 
 
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        ({"kind": "html", "status": 502}, VenueUnavailable),
-        ({"kind": "empty"}, VenueProtocolError),
-        ({"kind": "unknown_code"}, VenueRejected),
-        ({"kind": "5xx", "status": 503}, VenueUnavailable),
-        ({"kind": "429"}, RateLimited),
-    ],
-)
+@pytest.mark.parametrize(("fault", "error"), BAD_ANSWERS)
 async def test_each_bad_answer_is_a_typed_error(
     sim: SimProcess, session: aiohttp.ClientSession, fault: dict[str, Any], error: type
 ) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,12 +14,20 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 
 from harness.sim import SimConfig, SimKey, SimProcess
+from tests.support.sim import running_sim
+from tests.watchdog.venues.streams import (
+    fake_venue,
+    order_updates,
+    refused_before_connecting,
+    running,
+    stop,
+)
 from tests.watchdog.wire import wait_until
 from watchdog.clock import FakeClock
-from watchdog.venues import SubAccountRef, open_session
+from watchdog.venues import SubAccountRef
 from watchdog.venues.credentials import Credentials
 from watchdog.venues.errors import VenueProtocolError
 from watchdog.venues.market_stream import MarketItem, OkxTickers, Tick
@@ -163,16 +171,6 @@ async def value_of(symbol: str) -> Decimal:
     return {"BTCUSDT": Decimal("0.01")}[symbol]
 
 
-def order_updates(items: list[StreamItem]) -> list[OrderUpdate]:
-    return [i for i in items if isinstance(i, OrderUpdate)]
-
-
-async def stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-
 def follower(port: int, items: list[StreamItem], **kw: float) -> OkxPrivateStream:
     config = OkxStreamConfig(
         f"ws://127.0.0.1:{port}/ws/v5/private", backoff_initial_s=0.01, backoff_max_s=0.05, **kw
@@ -203,11 +201,9 @@ async def test_the_follower_logs_in_subscribes_and_hands_on_orders_in_the_base_c
         await ws.send(push("orders", order()).decode())
         await ws.wait_closed()
 
-    async with serve(venue, "127.0.0.1", 0) as server:
-        items: list[StreamItem] = []
-        task = asyncio.create_task(follower(server.sockets[0].getsockname()[1], items).run())
+    items: list[StreamItem] = []
+    async with fake_venue(venue) as port, running(follower(port, items)):
         await wait_until(lambda: len(items) >= 2)
-        await stop(task)
     login, subscribe = seen[0]
     (args,) = login["args"]
     message = b"1700000000GET/users/self/verify"
@@ -229,16 +225,10 @@ async def test_a_refused_login_is_a_disconnect_naming_it_and_never_a_connect() -
         )
         await ws.wait_closed()
 
-    async with serve(venue, "127.0.0.1", 0) as server:
-        items: list[StreamItem] = []
-        task = asyncio.create_task(follower(server.sockets[0].getsockname()[1], items).run())
+    items: list[StreamItem] = []
+    async with fake_venue(venue) as port, running(follower(port, items)):
         await wait_until(lambda: len(items) >= 2)
-        await stop(task)
-    assert not any(isinstance(i, StreamConnected) for i in items)
-    first = items[0]
-    assert isinstance(first, StreamDisconnected)
-    assert "KeyRefused" in first.reason
-    assert "60009" in first.reason
+    assert "60009" in refused_before_connecting(items).reason
 
 
 async def test_a_stalled_stream_is_seen_by_its_missing_pong_and_reconnected() -> None:
@@ -249,12 +239,9 @@ async def test_a_stalled_stream_is_seen_by_its_missing_pong_and_reconnected() ->
         await answer_login_and_subscribe(ws)
         await ws.wait_closed()  # open, and silent: not even a pong
 
-    async with serve(silent, "127.0.0.1", 0) as server:
-        items: list[StreamItem] = []
-        port = server.sockets[0].getsockname()[1]
-        task = asyncio.create_task(follower(port, items, ping_interval_s=0.2).run())
+    items: list[StreamItem] = []
+    async with fake_venue(silent) as port, running(follower(port, items, ping_interval_s=0.2)):
         await wait_until(lambda: len(connections) >= 2)
-        await stop(task)
     (down, *_) = [i for i in items if isinstance(i, StreamDisconnected)]
     assert "stalled" in down.reason
 
@@ -264,20 +251,10 @@ async def test_a_stalled_stream_is_seen_by_its_missing_pong_and_reconnected() ->
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[SimProcess]:
-    process = SimProcess.start(
+    with running_sim(
         tmp_path, SimConfig(book_ticker_hz=20, okx_orders_per_2s=1000), venue="okx"
-    )
-    try:
+    ) as process:
         yield process
-    finally:
-        process.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    s = open_session()
-    yield s
-    await s.close()
 
 
 def okx_on(sim: SimProcess, session: aiohttp.ClientSession, key: SimKey) -> Okx:
@@ -328,10 +305,7 @@ async def test_a_deleted_key_is_refused_at_login_and_never_connects(
         await wait_until(lambda: len(items) >= 2)
     finally:
         await stop(task)
-    assert not any(isinstance(i, StreamConnected) for i in items)
-    first = items[0]
-    assert isinstance(first, StreamDisconnected)
-    assert "KeyRefused" in first.reason
+    refused_before_connecting(items)
 
 
 async def test_the_tickers_give_the_best_bid_and_ask_of_each_swap(

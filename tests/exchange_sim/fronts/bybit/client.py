@@ -5,22 +5,15 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import yarl
-from multidict import CIMultiDictProxy
 
 from harness.sim import SimKey, SimProcess, bybit_headers
+from tests.exchange_sim.http_reply import HttpReply, send
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: Any
-    headers: CIMultiDictProxy[str]
-
+class Reply(HttpReply):
     @property
     def code(self) -> int | None:
         return self.body.get("retCode") if isinstance(self.body, dict) else None
@@ -38,16 +31,11 @@ class BybitClient:
     async def raw(
         self, method: str, path: str, query: str = "", body: str | None = None, **headers: str
     ) -> Reply:
-        url = yarl.URL(f"{self.sim.base_url}{path}{'?' + query if query else ''}", encoded=True)
+        url = f"{self.sim.base_url}{path}{'?' + query if query else ''}"
         hdrs = dict(headers)
         if body is not None:
             hdrs["Content-Type"] = "application/json"
-        async with self.session.request(method, url, data=body, headers=hdrs) as resp:
-            try:
-                parsed = await resp.json(content_type=None)
-            except ValueError:
-                parsed = await resp.text()
-            return Reply(resp.status, parsed, resp.headers)
+        return await send(self.session, Reply, method, url, body, hdrs)
 
     async def get(
         self, path: str, key: SimKey | None = None, timestamp_ms: int | None = None, **params: Any

@@ -10,16 +10,14 @@ import pytest
 
 from harness.sim import SimConfig, SimProcess
 from tests.exchange_sim.fronts.bybit.client import BybitClient
+from tests.support.sim import running_sim
 
 
 @pytest.fixture
 def bybit_sim(tmp_path: Path) -> Iterator[SimProcess]:
     """A Bybit-speaking simulator whose prices move only when a test jumps them."""
-    sim = SimProcess.start(tmp_path, SimConfig(book_ticker_hz=0), venue="bybit")
-    try:
+    with running_sim(tmp_path, SimConfig(book_ticker_hz=0), venue="bybit") as sim:
         yield sim
-    finally:
-        sim.stop()
 
 
 @pytest.fixture

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import yarl
-from multidict import CIMultiDictProxy
 
 from harness.sim import SimKey, SimProcess, okx_headers
+from tests.exchange_sim.http_reply import HttpReply, send
 
 BTC = "BTC-USDT-SWAP"
 ETH = "ETH-USDT-SWAP"
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: Any
-    headers: CIMultiDictProxy[str]
-
+class Reply(HttpReply):
     @property
     def code(self) -> str | None:
         return self.body.get("code") if isinstance(self.body, dict) else None
@@ -45,16 +38,10 @@ class OkxClient:
     async def raw(
         self, method: str, path_qs: str, body: str | None = None, **headers: str
     ) -> Reply:
-        url = yarl.URL(f"{self.sim.base_url}{path_qs}", encoded=True)
         hdrs = dict(headers)
         if body is not None:
             hdrs["Content-Type"] = "application/json"
-        async with self.session.request(method, url, data=body, headers=hdrs) as resp:
-            try:
-                parsed = await resp.json(content_type=None)
-            except ValueError:
-                parsed = await resp.text()
-            return Reply(resp.status, parsed, resp.headers)
+        return await send(self.session, Reply, method, f"{self.sim.base_url}{path_qs}", body, hdrs)
 
     async def get(self, path: str, key: SimKey | None = None, **params: Any) -> Reply:
         query = urllib.parse.urlencode(params)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from websockets.sync.client import connect as ws_connect
 
 from harness.sim import SimConfig, SimProcess, okx_headers
+from tests.support.sim import running_sim
 
 FUZZ = settings(
     max_examples=150,
@@ -58,9 +59,8 @@ AUTH_CODES = {
 @pytest.fixture(scope="module")
 def fuzz_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
     tmp: Path = tmp_path_factory.mktemp("okx-fuzz")
-    sim = SimProcess.start(tmp, SimConfig(book_ticker_hz=0, okx_orders_per_2s=10**6), venue="okx")
-    yield sim
-    sim.stop()
+    with running_sim(tmp, SimConfig(book_ticker_hz=0, okx_orders_per_2s=10**6), venue="okx") as sim:
+        yield sim
 
 
 def _send(

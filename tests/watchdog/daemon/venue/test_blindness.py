@@ -12,6 +12,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from harness.wait import wait_until
 from tests.watchdog.daemon.venue.world import VenueWorld, venue_world
 from watchdog.daemon.venue.settings import DEFAULT_MAX_VENUE_BLIND_S
@@ -91,3 +93,27 @@ def test_a_watchdog_that_cannot_read_the_venue_halts_keeps_the_dms_and_recovers(
         assert world.space.trader()["decisions"] == []
         wait_until(lambda: _alerts(world, "venue_view_restored"), what="restored alert")
         assert world.space.audit("kill_started") == []
+
+
+# Each venue's signed reads the watchdog's view is built from, and a dead man's switch it takes.
+BYBIT_READS = ("GET /v5/account/wallet-balance", "GET /v5/order/realtime")
+OKX_READS = ("GET /api/v5/account/balance", "GET /api/v5/trade/orders-pending")
+OTHER_VENUES = [("bybit", BYBIT_READS, 10_000), ("okx", OKX_READS, 30_000)]
+
+
+@pytest.mark.parametrize(("venue", "signed_reads", "countdown_ms"), OTHER_VENUES)
+def test_a_watchdog_blind_to_bybit_or_okx_halts_and_recovers(
+    venue: str, signed_reads: tuple[str, ...], countdown_ms: int
+) -> None:
+    with venue_world(venue=venue, countdown_ms=countdown_ms) as world:
+        world.space.start_watchdog()
+        world.space.start_trader(equity=100_000.0)
+        wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
+        for endpoint in signed_reads:
+            world.sim.admin.set_fault(fail_next={"count": 1_000_000, "endpoint": endpoint})
+        wait_until(
+            lambda: _blind(world), within=DEFAULT_MAX_VENUE_BLIND_S + MARGIN_S,
+            what="HALTED venue_blind",
+        )  # fmt: skip
+        world.sim.admin.clear_faults()
+        wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE once the venue answers")

@@ -14,9 +14,8 @@ from harness.configs import WatchdogConfig, WatchedTrader
 from harness.sim import SimProcess
 from harness.wait import wait_until
 from harness.watchdog_world import ALPHA, KEY, Workspace
-from tests.watchdog.daemon.venue.world import TRADER_ACCOUNT, VenueWorld, write_key
+from tests.watchdog.daemon.venue.world import TRADER_ACCOUNT, VENUE_STEPS, VenueWorld, write_key
 
-VENUE_STEPS = {"venue_cancel_all", "venue_sweep", "venue_revoke_key"}
 # The test rests orders with each trader's key and reports none: key misuse off, or it kills.
 NO_KEY_MISUSE = {"key_misuse": {"enabled": False}}
 TRADERS = {"binance": "alpha", "bybit": "beta", "okx": "gamma"}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 import tempfile
 import time
 import uuid
@@ -31,6 +33,8 @@ from watchdog.venues import (
 )
 
 VENUES = ("binance", "bybit", "okx")
+# The kill pipeline's steps that act at the venue: each must end verified, never assumed.
+VENUE_STEPS = frozenset({"venue_cancel_all", "venue_sweep", "venue_revoke_key"})
 
 TRADER_ACCOUNT = "trader1"
 
@@ -140,6 +144,16 @@ class VenueWorld:
         wait_until(self.space.kill_finished, within=60, what="kill verified")
         assert self.open_orders() == []
         assert self.key_deleted()
+
+    def sigkill_ends_clean(self, pid: int) -> list[dict[str, Any]]:
+        """SIGKILL the bot; the kill ends clean with every venue step verified. What the sim
+        journaled meanwhile, for a test to say how the venue was driven."""
+        since = self.sim.admin.last_seq()
+        os.kill(pid, signal.SIGKILL)
+        self.wait_killed_clean()
+        steps = self.audit_steps()
+        assert {s: steps[s] for s in VENUE_STEPS} == dict.fromkeys(VENUE_STEPS, "verified")
+        return self.sim.admin.journal(since=since)
 
 
 # The bot reports no orders, and the scripted client trades with the trader's key: unless a
