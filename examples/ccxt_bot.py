@@ -8,8 +8,9 @@ takes them (a runaway loop). With `--async` it does the same through `ccxt.async
         --base-url http://127.0.0.1:8000 --status bot.json
 
 `client.toml` holds `trader_id`, `address` (the watchdog's socket) and `key_file`;
-`venue.toml` the bot's own `api_key` and `secret`. `--venue` picks ccxt's exchange: `binance`
-(`binanceusdm`, USDⓈ-M futures) or `bybit` (`bybit`, v5 linear perpetuals). `--base-url`
+`venue.toml` the bot's own `api_key` and `secret` (and, for OKX, the key's `passphrase`).
+`--venue` picks ccxt's exchange: `binance` (`binanceusdm`, USDⓈ-M futures), `bybit` (`bybit`,
+v5 linear perpetuals) or `okx` (`okx`, v5 USDT swaps, sized in contracts). `--base-url`
 points its endpoints at exchange_sim (omit it for the real venue). Needs only
 `pip install 'killswitch-client[ccxt]'`.
 """
@@ -30,22 +31,30 @@ from killswitch_client import AsyncClient, Client, TradingHalted
 from killswitch_client.ccxt import supervise
 
 HOSTS = ("https://fapi.binance.com", "https://api.binance.com")
-EXCHANGES = {"binance": "binanceusdm", "bybit": "bybit"}  # --venue: ccxt's exchange class
+EXCHANGES = {"binance": "binanceusdm", "bybit": "bybit", "okx": "okx"}  # --venue: ccxt's class
 
 
 def exchange(args: argparse.Namespace, module: Any) -> Any:
     creds = tomllib.loads(Path(args.credentials).read_text())
-    return make_exchange(module, args.venue, creds["api_key"], creds["secret"], args.base_url)
+    passphrase = creds.get("passphrase", "")
+    if args.venue == "okx" and not passphrase:
+        raise SystemExit(f"{args.credentials}: passphrase: an OKX key needs its passphrase")
+    return make_exchange(
+        module, args.venue, creds["api_key"], creds["secret"], args.base_url, passphrase
+    )
 
 
-def make_exchange(module: Any, venue: str, api_key: str, secret: str, base_url: str = "") -> Any:
+def make_exchange(
+    module: Any, venue: str, api_key: str, secret: str, base_url: str = "", passphrase: str = ""
+) -> Any:
     """ccxt's exchange for `venue` from `module` (`ccxt` or `ccxt.async_support`), at
-    `base_url` (exchange_sim) when given."""
+    `base_url` (exchange_sim) when given. `passphrase`: an OKX key's (ccxt's `password`)."""
+    config = {"apiKey": api_key, "secret": secret, "enableRateLimit": False}
     built = getattr(module, EXCHANGES[venue])(
-        {"apiKey": api_key, "secret": secret, "enableRateLimit": False}
+        config | ({"password": passphrase} if passphrase else {})
     )
     if base_url:
-        (at_sim_bybit if venue == "bybit" else at_sim_binance)(built, base_url)
+        AT_SIM[venue](built, base_url)
     return built
 
 
@@ -72,6 +81,16 @@ def at_sim_bybit(venue: Any, base_url: str) -> None:
     venue.options["enableUnifiedMargin"] = False
 
 
+def at_sim_okx(venue: Any, base_url: str) -> None:
+    """ccxt's OKX endpoints on exchange_sim: USDT swaps only."""
+    venue.urls["api"]["rest"] = base_url
+    venue.options["fetchMarkets"] = {"types": ["swap"]}
+    venue.options["defaultType"] = "swap"
+
+
+AT_SIM = {"binance": at_sim_binance, "bybit": at_sim_bybit, "okx": at_sim_okx}
+
+
 class Bot:
     """The strategy, written against ccxt alone: it knows nothing of the watchdog but the
     exception a refused order raises."""
@@ -80,10 +99,21 @@ class Bot:
         self.args = args
         self.stats: dict[str, Any] = {"placed": 0, "refused": 0, "errors": 0, "last_error": ""}
 
-    def bid(self, book: dict[str, Any]) -> tuple[float, float]:
+    def quotes(self, venue: Any) -> Any:
+        """The symbol's best bid and ask (what ccxt returns, awaitable or not): OKX has no
+        bids-and-asks call, its tickers carry them."""
+        if venue.has.get("fetchBidsAsks"):
+            return venue.fetch_bids_asks([self.args.symbol])
+        return venue.fetch_tickers([self.args.symbol])
+
+    def bid(self, book: dict[str, Any], venue: Any) -> tuple[float, float]:
+        """A bid 15% under the market for about 120 USDT (at least 0.002 of the base asset),
+        in ccxt's amount: contracts of the market's `contractSize` on a contract market."""
         bid = float(book[self.args.symbol]["bid"])
         price = round(bid * 0.85, 1)
-        return price, round(max(0.002, 120 / price), 3)
+        market = venue.market(self.args.symbol)
+        size = float(market["contractSize"]) if market.get("contract") else 1.0
+        return price, round(max(0.002, 120 / price) / size, 3)
 
     def saw_refusal(self, exc: TradingHalted) -> None:
         self.stats["refused"] += 1
@@ -110,11 +140,11 @@ class Bot:
         client = Client.from_file(self.args.client)  # supervision, line 1
         venue = supervise(exchange(self.args, ccxt), client)  # supervision, line 2
         venue.load_markets()
-        price, qty = self.bid(venue.fetch_bids_asks([self.args.symbol]))
+        price, qty = self.bid(self.quotes(venue), venue)
         while True:
             try:
                 if not self.args.flood:  # a flood does not look: it only places
-                    price, qty = self.bid(venue.fetch_bids_asks([self.args.symbol]))
+                    price, qty = self.bid(self.quotes(venue), venue)
                 venue.create_order(self.args.symbol, "limit", "buy", qty, price)
                 self.stats["placed"] += 1
                 if not self.args.flood:
@@ -140,7 +170,7 @@ class Bot:
 
     async def step_async(self, venue: Any) -> None:
         try:
-            price, qty = self.bid(await venue.fetch_bids_asks([self.args.symbol]))
+            price, qty = self.bid(await self.quotes(venue), venue)
             await venue.create_order(self.args.symbol, "limit", "buy", qty, price)
             self.stats["placed"] += 1
             cancelling = self.tidy(
@@ -157,7 +187,9 @@ class Bot:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--client", required=True, help="the watchdog client's TOML file")
-    parser.add_argument("--credentials", required=True, help="TOML: api_key, secret")
+    parser.add_argument(
+        "--credentials", required=True, help="TOML: api_key, secret (OKX: passphrase)"
+    )
     parser.add_argument("--venue", choices=sorted(EXCHANGES), default="binance")
     parser.add_argument("--base-url", default="", help="point ccxt at this venue (exchange_sim)")
     parser.add_argument("--symbol", default="BTC/USDT:USDT")

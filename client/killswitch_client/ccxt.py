@@ -12,6 +12,10 @@ The exchange object keeps its class's interface (it becomes an instance of a sub
   `clientOrderId` when the bot did not), sends, and reports ACK, or REJECT when the venue
   refused (a ccxt `ExchangeError`); a network error is an unknown, reported as nothing: the
   watchdog's own view of the venue settles it.
+- Quantities are reported in the base asset: a contract market's ccxt amounts (contracts of
+  the market's `contractSize`, 0.01 BTC on OKX's BTC swap) are converted; an order on a
+  contract market whose size ccxt does not know is refused with `ReportError` before it is
+  sent.
 - Cancels always pass (`cancel_order`, `cancel_all_orders`, ...), and what they return is
   reported like any order the wrapper sees.
 - Every order or trade the bot reads back (`fetch_order`, `fetch_orders`, `fetch_open_orders`,
@@ -25,9 +29,10 @@ The exchange object keeps its class's interface (it becomes an instance of a sub
   `equity_currency`, read from the venue's own answer: ccxt's unified `total` is the marked
   equity on one venue and the bare wallet on another; realized PnL = the wallet's change
   since the wrapper first saw it), on the venues whose answer it knows (`binanceusdm`,
-  `bybit`); `fetch_positions` / `fetch_position` give each symbol's net position (signed,
-  in the base asset) at its mark price, and 0 for a symbol asked for (or reported open
-  before) that the venue no longer lists. What the answer leaves unknown is not reported,
+  `bybit`, `okx`: there the equity is the currency's `eq`); `fetch_positions` /
+  `fetch_position` give each symbol's net position (signed, in the base asset) at its mark
+  price, and 0 for a symbol asked for (or reported open before) that the venue no longer
+  lists. What the answer leaves unknown is not reported,
   and the log says what.
 
 Needs the `ccxt` extra: `pip install 'killswitch-client[ccxt]'`.
@@ -106,11 +111,12 @@ class OrderReporter:
         self.client.check_order(reduce_only=bool(params.get("reduceOnly")))
         order_id = next((str(params[k]) for k in _ID_PARAMS if params.get(k)), "")
         if not order_id:
-            order_id = f"{self._prefix}-{next(self._numbers)}"
+            # Letters and digits alone: OKX's clOrdId takes nothing else.
+            order_id = f"{self._prefix}{next(self._numbers)}"
             params["clientOrderId"] = order_id
         self.client.report_order(
-            OrderEventKind.SUBMIT, self._market_id(symbol), _side(side), amount,
-            0.0 if price is None else price, order_id=order_id,
+            OrderEventKind.SUBMIT, self._market_id(symbol), _side(side),
+            self._base_qty(symbol, amount), 0.0 if price is None else price, order_id=order_id,
         )  # fmt: skip
         return Placing(self, params, (symbol, side, amount, order_id))
 
@@ -270,11 +276,23 @@ class OrderReporter:
         bot's call still returns what the venue said."""
         try:
             self.client.report_order(
-                kind, self._market_id(str(symbol)), _side(str(side)), qty, price,
-                reason=reason, order_id=order_id,
+                kind, self._market_id(str(symbol)), _side(str(side)),
+                self._base_qty(str(symbol), qty), price, reason=reason, order_id=order_id,
             )  # fmt: skip
         except ReportError as exc:
             log.warning("killswitch ccxt: %s not reported: %s", kind, exc)
+
+    def _base_qty(self, symbol: str, amount: float) -> float:
+        """An order's ccxt amount in the base asset (what the watchdog counts): a contract
+        market's amounts are contracts of `contractSize` (0.01 BTC on OKX's BTC swap)."""
+        markets = getattr(self._exchange, "markets", None) or {}
+        market = markets.get(symbol)
+        if not isinstance(market, Mapping) or not market.get("contract"):
+            return amount
+        size = _known(market.get("contractSize"))
+        if size is None or size <= 0:
+            raise ReportError(f"ccxt market {symbol}: its contract size is unknown")
+        return amount * size
 
     def _market_id(self, symbol: str) -> str:
         """The venue's own symbol (what the watchdog sees at the venue): BTCUSDT."""
@@ -375,6 +393,20 @@ def _binance_usdm_wallet(info: Any, currency: str) -> tuple[float, float] | None
     return None
 
 
+def _okx_wallet(info: Any, currency: str) -> tuple[float, float] | None:
+    """The trading account (`GET /api/v5/account/balance`): each account's `details`, one per
+    currency. Its equity is the currency's `eq`: the wallet is `eq` less its unrealized `upl`."""
+    accounts = info.get("data") if isinstance(info, Mapping) else None
+    for account in accounts if isinstance(accounts, list) else ():
+        details = account.get("details") if isinstance(account, Mapping) else None
+        for detail in details if isinstance(details, list) else ():
+            if isinstance(detail, Mapping) and detail.get("ccy") == currency:
+                equity, unrealized = _decimal(detail, "eq"), _decimal(detail, "upl")
+                wallet = None if equity is None or unrealized is None else equity - unrealized
+                return _both(wallet, unrealized)
+    return None
+
+
 def _bybit_wallet(info: Any, currency: str) -> tuple[float, float] | None:
     """The wallet balance (`GET /v5/account/wallet-balance`): each account's `coin` list."""
     result = info.get("result") if isinstance(info, Mapping) else None
@@ -392,6 +424,7 @@ def _bybit_wallet(info: Any, currency: str) -> tuple[float, float] | None:
 _WALLETS: dict[str, Callable[[Any, str], tuple[float, float] | None]] = {
     "binanceusdm": _binance_usdm_wallet,
     "bybit": _bybit_wallet,
+    "okx": _okx_wallet,
 }
 
 

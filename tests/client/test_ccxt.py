@@ -25,6 +25,7 @@ import killswitch_client.protocol as wire
 import pytest
 from killswitch_client import AsyncClient, Client, ClientConfig, TradingHalted, TradingState
 from killswitch_client.ccxt import OrderReporter, supervise
+from killswitch_client.errors import ReportError
 from killswitch_client.protocol import decode_telemetry
 
 from demo import configs
@@ -48,10 +49,13 @@ MARKET = {
 }  # fmt: skip
 
 
-@pytest.fixture(params=["binance", "bybit"])
+VENUES = ["binance", "bybit", "okx"]
+
+
+@pytest.fixture(params=VENUES)
 def world(request: pytest.FixtureRequest) -> Iterator[World]:
     """The suite on exchange_sim speaking each venue's protocol; the example bot speaks it
-    through ccxt's own exchange for that venue (`binanceusdm`, `bybit`)."""
+    through ccxt's own exchange for that venue (`binanceusdm`, `bybit`, `okx`)."""
     with World(venue=request.param) as built:
         built.start_sim()
         built.write_credentials()
@@ -214,7 +218,8 @@ POSITION_LIMIT: dict[str, dict[str, TomlValue]] = {
 }
 LENIENT = HeartbeatLimits(interval_s=0.1, warn_after_s=2.0, halt_after_s=4.0, kill_after_s=8.0)
 # The Bybit front serves at most 50 positions a page; ccxt asks for 200 unless told.
-POSITION_PARAMS = {"binance": {}, "bybit": {"limit": 50}}
+POSITION_PARAMS = {"binance": {}, "bybit": {"limit": 50}, "okx": {}}
+ORDER_BTC = 0.01  # the test's market order, in BTC (ccxt's amount: contracts of contractSize)
 
 
 def example_bot() -> Any:
@@ -227,6 +232,11 @@ def example_bot() -> Any:
     return module
 
 
+def passphrase(venue: str, sim: SimProcess) -> str:
+    """The trader key's passphrase where the venue has one (OKX)."""
+    return sim.trader_key.passphrase if venue == "okx" else ""
+
+
 class SyncBot:
     """A supervised ccxt exchange and its threaded `Client`, called from the test's thread."""
 
@@ -235,7 +245,9 @@ class SyncBot:
             trader_id="alpha", address=str(space.ingress), key_file=space.root / "alpha.key"
         )
         key = sim.trader_key
-        made = example_bot().make_exchange(ccxt, venue, key.api_key, key.secret, sim.base_url)
+        made = example_bot().make_exchange(
+            ccxt, venue, key.api_key, key.secret, sim.base_url, passphrase(venue, sim)
+        )
         self.exchange = supervise(made, self.client)
 
     def call(self, method: str, *args: Any) -> Any:
@@ -259,8 +271,9 @@ class AsyncBot:
         self._run(self.client.start())
         key = sim.trader_key
         made = example_bot().make_exchange(
-            ccxt.async_support, venue, key.api_key, key.secret, sim.base_url
-        )
+            ccxt.async_support, venue, key.api_key, key.secret, sim.base_url,
+            passphrase(venue, sim),
+        )  # fmt: skip
         self.exchange = supervise(made, self.client)
 
     def _run(self, coroutine: Any) -> Any:
@@ -292,7 +305,7 @@ class Judged:
         return any(d["rule"] == rule for d in self.space.trader()["decisions"])
 
 
-@pytest.fixture(params=["binance", "bybit"])
+@pytest.fixture(params=VENUES)
 def judged(request: pytest.FixtureRequest) -> Iterator[Judged]:
     with tempfile.TemporaryDirectory(prefix="wd-") as name:  # a short Unix socket path
         root = Path(name)
@@ -329,12 +342,13 @@ def test_the_account_and_positions_the_bot_reads_are_reported(
         # ... and the bot's client has heard it (an ack), or its order would be refused.
         wait_until(lambda: bot.client.state is TradingState.ACTIVE, what="the client ACTIVE")
 
-        bot.call("create_order", BTC, "market", "buy", 0.01)
+        amount = ORDER_BTC / bot.exchange.market(BTC)["contractSize"]
+        bot.call("create_order", BTC, "market", "buy", amount)
         bot.call("fetch_positions", [BTC], params)
         wait_until(lambda: judged.decided("position"), what="the position over its limit")
         assert space.state() == "REDUCING"
 
-        bot.call("create_order", BTC, "market", "sell", 0.01, None, {"reduceOnly": True})
+        bot.call("create_order", BTC, "market", "sell", amount, None, {"reduceOnly": True})
         bot.call("fetch_positions", None, params)  # the venue no longer lists it: flat
         wait_until(lambda: space.state() == "ACTIVE", what="ACTIVE once flat")
     finally:
@@ -356,6 +370,12 @@ class Recorder:
     def report_position(self, *values: Any) -> None:
         self.calls.append(("position", values))
 
+    def check_order(self, *, reduce_only: bool = False) -> None:
+        """Every order may go (the state checks have tests of their own above)."""
+
+    def report_order(self, kind: Any, *values: Any, order_id: str = "", reason: str = "") -> None:
+        self.calls.append((str(kind), (*values, order_id)))
+
 
 @dataclass
 class Venue:
@@ -365,9 +385,11 @@ class Venue:
     markets: dict[str, Any]
 
 
-def reporter(exchange_id: str = "binanceusdm") -> tuple[OrderReporter, Recorder]:
+def reporter(
+    exchange_id: str = "binanceusdm", market: dict[str, Any] = MARKET
+) -> tuple[OrderReporter, Recorder]:
     recorder = Recorder()
-    venue = Venue(exchange_id, {BTC: MARKET})
+    venue = Venue(exchange_id, {BTC: market})
     return OrderReporter(recorder, venue), recorder  # type: ignore[arg-type]
 
 
@@ -403,8 +425,47 @@ def test_an_account_is_reported_only_from_an_answer_that_gives_its_equity() -> N
     wrapper.answered(
         "fetch_balance", {"info": {"assets": [asset | {"unrealizedProfit": None}]}}, (), {}
     )
-    other, others = reporter("okx")
+    other, others = reporter("kraken")  # a venue whose balance answer the wrapper does not know
     other.answered(
         "fetch_balance", {"info": {"assets": [asset]}, "USDT": {"total": 1000.5}}, (), {}
     )
     assert recorder.calls == others.calls == []
+
+
+def okx_balance(eq: str | None, upl: str | None) -> dict[str, Any]:
+    """ccxt's `okx` balance answer: OKX's own (`GET /api/v5/account/balance`) as its `info`."""
+    detail = {"ccy": "USDT", "eq": eq, "upl": upl, "cashBal": "1"}  # cashBal: not the wallet
+    return {"info": {"code": "0", "data": [{"details": [detail]}]}, "USDT": {"total": 5.0}}
+
+
+def test_an_okx_account_is_its_usdt_eq_and_realized_pnl_the_change_of_eq_less_upl() -> None:
+    wrapper, recorder = reporter("okx")
+    wrapper.answered("fetch_balance", okx_balance("1000.5", "-0.5"), (), {})
+    wrapper.answered("fetch_balance", okx_balance("990.5", "-2.5"), (), {})
+    wrapper.answered("fetch_balance", okx_balance("990.5", None), (), {})
+    wrapper.answered("fetch_balance", okx_balance(None, "-0.5"), (), {})
+    assert recorder.calls == [("account", (1000.5, 0.0, -0.5)), ("account", (990.5, -8.0, -2.5))]
+
+
+OKX_BTC_SWAP = MARKET | {"id": "BTC-USDT-SWAP", "contractSize": 0.01}
+
+
+def test_a_contract_markets_amounts_are_reported_in_the_base_asset() -> None:
+    wrapper, recorder = reporter("okx", OKX_BTC_SWAP)
+    with wrapper.placing(BTC, "buy", 2, 50_000.0, None) as placing:
+        order_id = placing.params["clientOrderId"]
+        answer = {"id": "7", "symbol": BTC, "side": "buy", "price": 50_000.0, "filled": 0.5}
+        placing.answer(answer | {"clientOrderId": order_id})
+    assert order_id.isalnum()  # OKX's clOrdId takes letters and digits alone
+    assert recorder.calls == [
+        ("SUBMIT", ("BTC-USDT-SWAP", "BUY", 0.02, 50_000.0, order_id)),
+        ("ACK", ("BTC-USDT-SWAP", "BUY", 0.02, 50_000.0, order_id)),
+        ("FILL", ("BTC-USDT-SWAP", "BUY", pytest.approx(0.005), 50_000.0, order_id)),
+    ]
+
+
+def test_an_order_on_a_contract_market_of_unknown_size_is_refused_before_it_is_sent() -> None:
+    wrapper, recorder = reporter("okx", OKX_BTC_SWAP | {"contractSize": None})
+    with pytest.raises(ReportError, match="contract size is unknown"):
+        wrapper.placing(BTC, "buy", 2, 50_000.0, None)
+    assert recorder.calls == []
