@@ -31,7 +31,6 @@ class Scenario:
     title: str  # one line for --list and the header
     inject: Callable[[World], Trigger]
     bot: str = "trader"  # who trades: the reference trader, or "ccxt": examples/ccxt_bot.py
-    venues: tuple[str, ...] = ("binance", "bybit", "okx")  # the sim protocols it runs on
 
 
 def _signal_trader(signum: signal.Signals, what: str) -> Callable[[World], Trigger]:
@@ -158,7 +157,6 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("feed-dead", "the market data feed stalls (halt, sustained: kill)",
                  _feed_dead),
         Scenario("ccxt-bot", "a plain ccxt bot, supervised in two lines, hangs (SIGSTOP)",
-                 _signal_trader(signal.SIGSTOP, "SIGSTOP"), bot="ccxt",
-                 venues=("binance", "bybit")),  # ccxt's binanceusdm and bybit
+                 _signal_trader(signal.SIGSTOP, "SIGSTOP"), bot="ccxt"),
     )
 }  # fmt: skip
