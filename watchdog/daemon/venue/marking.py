@@ -15,16 +15,30 @@ good price. A basis older than ``max_basis_age_s`` marks nothing either: the eng
 ``venue_blind`` rule sees the reconciliation's age, and equity on a stale basis is not a view.
 The account snapshot carries the basis's observation time, so a busy market never makes an old
 read look fresh.
+
+Between reads the private stream moves the basis (``on_update``): a fill the venue reports is
+marked at the next price, not at the next read. Only updates that carry wallet and position
+together are applied (Binance's ``ACCOUNT_UPDATE``, per asset and per symbol in one event), so
+the basis stays consistent with itself; an update of a position alone or of a wallet alone
+(Bybit's and OKX's separate topics) waits for the read (docs/venues.md says why). The stream's
+values are absolute (a quantity, an entry, a wallet), so an update that a read already holds
+changes nothing when applied again; one the venue stamped before the read began, or before an
+update already applied to the same symbol or asset, never overwrites the newer value. The read
+replaces the whole basis: it stays the backstop that corrects the view.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from risk.events import AccountSnapshot, EventSource, MarketEvent, PositionSnapshot, RiskEvent
 from watchdog.daemon.venue.reconcile import read_mark
 from watchdog.venues.base import AccountView
+from watchdog.venues.user_events import AccountUpdate, PositionUpdate
+
+SETTLEMENT_ASSET = "USDT"  # the wallet the marking counts: USDT-margined linear contracts
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +50,61 @@ class _Held:
 
 @dataclass(frozen=True, slots=True)
 class _Basis:
-    observed: float
+    observed: float  # wall time of the read: the basis's age, whatever the stream adds
     wallet: float
     held: dict[str, _Held]
+    read_ms: float  # venue time the read began: a stream update stamped earlier is in it
+    stamps: dict[str, int]  # venue time of the last stream update applied, per symbol or asset
+
+
+class MalformedUpdate(ValueError):
+    """A stream update whose values cannot be a position or a wallet: an unknown, not a view."""
+
+
+def apply_update(basis: _Basis, update: AccountUpdate) -> _Basis:
+    """Pure: the basis moved by one stream update (wallet and positions together), skipping each
+    symbol or asset the view already knows from later. Raises ``MalformedUpdate`` naming what was
+    wrong; then nothing of the update is applied."""
+    if update.balances == () or update.positions == ():
+        return basis  # one side alone would mix a wallet and a position of different moments
+    _check(update)
+    t = update.event_time_ms
+    if t < basis.read_ms:
+        return basis
+    wallet, held, stamps = basis.wallet, dict(basis.held), dict(basis.stamps)
+    for b in update.balances:
+        if b.asset == SETTLEMENT_ASSET and t >= stamps.get(b.asset, t):
+            wallet = float(b.wallet)
+            stamps[b.asset] = t
+    for p in update.positions:
+        if t >= stamps.get(p.symbol, t):
+            _move(held, p)
+            stamps[p.symbol] = t
+    return replace(basis, wallet=wallet, held=held, stamps=stamps)
+
+
+def _move(held: dict[str, _Held], p: PositionUpdate) -> None:
+    if p.qty == 0:
+        held.pop(p.symbol, None)
+        return
+    venue_mark = float(p.entry_price + p.unrealized_pnl / p.qty)
+    held[p.symbol] = _Held(float(p.qty), float(p.entry_price), venue_mark)
+
+
+def _check(update: AccountUpdate) -> None:
+    where = f"account update at {update.event_time_ms}"
+    for b in update.balances:
+        if not b.wallet.is_finite():
+            raise MalformedUpdate(f"{where}: wallet of {b.asset}: not a finite number: {b.wallet}")
+    for p in update.positions:
+        for name, value in (("qty", p.qty), ("entry", p.entry_price),
+                            ("unrealized", p.unrealized_pnl)):  # fmt: skip
+            if not value.is_finite():
+                raise MalformedUpdate(f"{where}: {p.symbol}: {name}: not a finite number: {value}")
+        if p.entry_price < 0 or (p.qty != 0 and p.entry_price == Decimal(0)):
+            raise MalformedUpdate(
+                f"{where}: {p.symbol}: entry {p.entry_price} for a position of {p.qty}"
+            )
 
 
 class MarkedView:
@@ -47,14 +113,20 @@ class MarkedView:
         self._basis: _Basis | None = None
         self._mids: dict[str, float] = {}
 
-    def on_read(self, view: AccountView, observed: float) -> None:
-        """A successful reconciliation's account read, observed at ``observed`` (wall)."""
+    def on_read(self, view: AccountView, observed: float, began_ms: float) -> None:
+        """A successful reconciliation's account read, observed at ``observed`` (wall), asked
+        for at ``began_ms`` on the venue's clock."""
         held = {
             p.symbol: _Held(float(p.qty), float(p.entry_price), read_mark(p))
             for p in view.positions
             if p.qty != 0
         }
-        self._basis = _Basis(observed, float(view.wallet), held)
+        self._basis = _Basis(observed, float(view.wallet), held, began_ms, {})
+
+    def on_update(self, update: AccountUpdate) -> None:
+        """A private-stream account update; ``MalformedUpdate`` leaves the basis as it was."""
+        if self._basis is not None:
+            self._basis = apply_update(self._basis, update)
 
     def on_price(self, symbol: str, bid: float, ask: float, now: float) -> tuple[RiskEvent, ...]:
         """The price as the venue's market event, and the account marked at it when it can be."""

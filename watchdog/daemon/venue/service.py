@@ -39,7 +39,7 @@ from watchdog.daemon.venue.actions import (
     SweepOpenOrders,
 )
 from watchdog.daemon.venue.dms import DeadMansSwitch, DmsStatus
-from watchdog.daemon.venue.marking import MarkedView
+from watchdog.daemon.venue.marking import MalformedUpdate, MarkedView
 from watchdog.daemon.venue.reconcile import Reconciler, order_event
 from watchdog.daemon.venue.selfcheck import CredentialSelfCheck, SelfCheckResult
 from watchdog.daemon.venue.settings import VenueConfigError, VenueSettings
@@ -61,6 +61,7 @@ _log = logging.getLogger("watchdog.venue")
 SELFCHECK_HOLD = "venue_selfcheck"
 MARKET_HOLD = "venue_market"
 UNVALUED_HOLD = "venue_unvalued"
+STREAM_HOLD = "venue_user_stream"
 RECONCILE_ALERT_AFTER = 5  # failed reconciliations in a row before an alert
 
 
@@ -101,6 +102,7 @@ class VenueTrader:
     view_at: float | None = None  # wall time of the last successful reconciliation's read
     unpriced: set[str] = field(default_factory=set)  # not priced since the stream's last fault
     unvalued: tuple[str, ...] = ()  # held on instruments the venue view cannot value
+    stream_unknown_ms: float | None = None  # venue time the stream last lost an update
 
 
 class _VenueMetrics:
@@ -374,6 +376,7 @@ class VenueService:
         )  # fmt: skip
 
     async def _reconcile(self, venue: VenueTrader) -> None:
+        began_ms = self._clock.wall() * 1000.0 + venue.account.time_offset_ms
         result = await venue.reconciler.run_once()
         for name, value in venue.account.rate_counters().items():
             self._metrics.rate.labels(venue.trader, name).set(value)
@@ -386,7 +389,8 @@ class VenueService:
             if result.account is not None:
                 self._judge_unvalued(venue, result.account.unvalued)
                 if venue.view_at is not None:
-                    venue.marked.on_read(result.account, venue.view_at)
+                    venue.marked.on_read(result.account, venue.view_at, began_ms)
+                    self._release_stream_hold(venue, began_ms)
             self._metrics.reconcile_ok.labels(venue.trader).set(self._clock.wall())
             venue.reconcile_failures = 0
             return
@@ -411,6 +415,28 @@ class VenueService:
         reason = f"venue view: positions the watchdog cannot value: {names}"
         self._alerts.notify("venue_unvalued_positions", venue.trader, detail=reason)
         venue.listener.hold(UNVALUED_HOLD, reason)
+
+    def _release_stream_hold(self, venue: VenueTrader, began_ms: float) -> None:
+        """A read asked for after the stream lost an update holds everything it missed."""
+        if venue.stream_unknown_ms is None or began_ms <= venue.stream_unknown_ms:
+            return
+        venue.stream_unknown_ms = None
+        if venue.listener is not None:
+            venue.listener.release(STREAM_HOLD)
+
+    def _stream_unknown(self, venue: VenueTrader, reason: str) -> None:
+        """An update the stream carried but the view could not take: HALTED, by name, until
+        the next read fills the gap."""
+        venue.stream_unknown_ms = self._clock.wall() * 1000.0 + venue.account.time_offset_ms
+        log_event(_log, logging.WARNING, "venue_stream_fault", trader=venue.trader, reason=reason)
+        self._alerts.notify("venue_stream_fault", venue.trader, detail=reason)
+        if venue.listener is not None:
+            venue.listener.hold(STREAM_HOLD, f"venue user stream: {reason}")
+        if self._scheduler is not None:  # read now, not at the next period: the gap is open
+            job = self._scheduler.get_job(f"venue-reconcile-{venue.trader}")
+            if job is not None:
+                now = datetime.datetime.fromtimestamp(self._clock.wall(), tz=datetime.UTC)
+                job.modify(next_run_time=now)
 
     async def _selfcheck(self, venue: VenueTrader) -> SelfCheckResult:
         return await venue.selfcheck.run_once()
@@ -466,10 +492,16 @@ class VenueService:
         elif isinstance(item, StreamDisconnected):
             self._metrics.stream_connected.labels(venue.trader).set(0)
         elif isinstance(item, StreamFault):
-            log_event(_log, logging.WARNING, "venue_stream_fault", trader=venue.trader,
-                      reason=item.reason)  # fmt: skip
+            self._stream_unknown(venue, item.reason)
         elif isinstance(item, AccountUpdate):
-            pass  # equity and positions come from reconciliation, read in full each period
+            self._on_account_update(venue, item)
+
+    def _on_account_update(self, venue: VenueTrader, update: AccountUpdate) -> None:
+        """Move the marking's basis at once: the next price marks the fill."""
+        try:
+            venue.marked.on_update(update)
+        except MalformedUpdate as exc:
+            self._stream_unknown(venue, str(exc))
 
     def _on_market(self, venue: VenueTrader, item: MarketItem) -> None:
         """Mark the account at every price; a fault, a silence or a reconnect holds the trader

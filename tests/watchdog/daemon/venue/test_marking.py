@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+import pytest
+
 from risk.events import AccountSnapshot, EventSource, MarketEvent, PositionSnapshot
-from watchdog.daemon.venue.marking import MarkedView
+from watchdog.daemon.venue.marking import MalformedUpdate, MarkedView
 from watchdog.venues.base import AccountView, Position
+from watchdog.venues.user_events import AccountUpdate, BalanceUpdate, PositionUpdate
 
 READ_AT = 1_000.0
+READ_MS = 1_000_000.0  # the venue time the read began
 
 
 def _view(*positions: Position, wallet: str = "100000") -> AccountView:
@@ -25,7 +29,7 @@ def _long_btc() -> Position:
 
 def test_a_price_marks_the_held_position_and_the_account_at_the_mid() -> None:
     marked = MarkedView(max_basis_age_s=5.0)
-    marked.on_read(_view(_long_btc()), READ_AT)
+    marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
     market, account, position = marked.on_price("BTCUSDT", 41_999.0, 42_001.0, READ_AT + 0.5)
     assert market == MarketEvent(READ_AT + 0.5, "BTCUSDT", 41_999.0, 42_001.0, EventSource.VENUE)
     assert isinstance(account, AccountSnapshot)
@@ -39,7 +43,7 @@ def test_a_price_marks_the_held_position_and_the_account_at_the_mid() -> None:
 def test_a_symbol_not_priced_yet_keeps_the_venues_own_mark_from_the_read() -> None:
     marked = MarkedView(max_basis_age_s=5.0)
     eth = Position("ETHUSDT", Decimal("-1"), Decimal("3000"), Decimal("-10"), None)  # mark 3010
-    marked.on_read(_view(_long_btc(), eth), READ_AT)
+    marked.on_read(_view(_long_btc(), eth), READ_AT, READ_MS)
     _, account, position = marked.on_price("BTCUSDT", 60_000.0, 60_000.0, READ_AT)
     assert isinstance(account, AccountSnapshot)
     assert account.unrealized_pnl == -10.0  # BTC at its entry, ETH at the read's 3010
@@ -48,7 +52,7 @@ def test_a_symbol_not_priced_yet_keeps_the_venues_own_mark_from_the_read() -> No
 
 def test_a_flat_symbols_price_marks_the_account_without_a_position() -> None:
     marked = MarkedView(max_basis_age_s=5.0)
-    marked.on_read(_view(_long_btc()), READ_AT)
+    marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
     events = marked.on_price("ETHUSDT", 2_999.0, 3_001.0, READ_AT)
     assert [type(e) for e in events] == [MarketEvent, AccountSnapshot]
 
@@ -60,14 +64,14 @@ def test_before_any_read_a_price_is_only_a_market_event() -> None:
 
 def test_a_stale_basis_marks_nothing() -> None:
     marked = MarkedView(max_basis_age_s=5.0)
-    marked.on_read(_view(_long_btc()), READ_AT)
+    marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
     events = marked.on_price("BTCUSDT", 1.0, 2.0, READ_AT + 5.01)
     assert [type(e) for e in events] == [MarketEvent]
 
 
 def test_a_price_that_is_not_a_price_marks_nothing_and_forgets_the_last_mark() -> None:
     marked = MarkedView(max_basis_age_s=5.0)
-    marked.on_read(_view(_long_btc()), READ_AT)
+    marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
     marked.on_price("BTCUSDT", 50_000.0, 50_000.0, READ_AT)
     for bid in (math.nan, 0.0, -1.0, math.inf):
         events = marked.on_price("BTCUSDT", bid, 60_000.0, READ_AT)
@@ -75,3 +79,105 @@ def test_a_price_that_is_not_a_price_marks_nothing_and_forgets_the_last_mark() -
     _, account = marked.on_price("ETHUSDT", 3_000.0, 3_000.0, READ_AT)
     assert isinstance(account, AccountSnapshot)
     assert account.unrealized_pnl == 2.0  # BTC back at the read's mark, not at 50000
+
+
+def _fill(
+    at_ms: float,
+    qty: str,
+    entry: str,
+    wallet: str = "99990",
+    *,
+    symbol: str = "BTCUSDT",
+    unrealized: str = "0",
+) -> AccountUpdate:
+    """Binance's ACCOUNT_UPDATE for a fill: the wallet and the position in one event."""
+    return AccountUpdate(
+        int(at_ms),
+        "ORDER",
+        (BalanceUpdate("USDT", Decimal(wallet), Decimal(wallet), Decimal(0)),),
+        (PositionUpdate(symbol, Decimal(qty), Decimal(entry), Decimal(unrealized)),),
+    )
+
+
+def _equity(marked: MarkedView, bid: float, ask: float, now: float) -> float:
+    account = marked.on_price("BTCUSDT", bid, ask, now)[1]
+    assert isinstance(account, AccountSnapshot)
+    return account.equity
+
+
+def test_a_fill_on_the_stream_is_marked_at_the_next_price_before_any_read() -> None:
+    marked = MarkedView(max_basis_age_s=5.0)
+    marked.on_read(_view(), READ_AT, READ_MS)  # flat
+    marked.on_update(_fill(READ_MS + 100, "1", "60000"))  # bought 1 BTC, paid 10 in fees
+    _, account, position = marked.on_price("BTCUSDT", 53_999.0, 54_001.0, READ_AT + 0.5)
+    assert isinstance(account, AccountSnapshot)
+    assert account.equity == 99_990.0 + (54_000.0 - 60_000.0) * 1.0
+    assert account.ts == READ_AT  # the stream never makes the read look fresh
+    assert position == PositionSnapshot(READ_AT + 0.5, "BTCUSDT", 1.0, 54_000.0, EventSource.VENUE)
+
+
+def test_a_position_closed_on_the_stream_is_no_longer_marked() -> None:
+    marked = MarkedView(max_basis_age_s=5.0)
+    marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
+    marked.on_update(_fill(READ_MS + 100, "0", "0", wallet="100050"))  # sold at a profit of 50
+    events = marked.on_price("BTCUSDT", 40_000.0, 40_000.0, READ_AT + 0.5)
+    assert [type(e) for e in events] == [MarketEvent, AccountSnapshot]
+    assert _equity(marked, 40_000.0, 40_000.0, READ_AT + 0.5) == 100_050.0
+
+
+def test_an_update_the_venue_stamped_before_the_read_began_does_not_roll_the_read_back() -> None:
+    marked = MarkedView(max_basis_age_s=5.0)
+    marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
+    marked.on_update(_fill(READ_MS - 1, "5", "60000", wallet="1"))  # already in the read
+    assert _equity(marked, 60_000.0, 60_000.0, READ_AT) == 100_000.0
+
+
+def test_an_older_stream_update_arriving_late_does_not_roll_a_newer_one_back() -> None:
+    marked = MarkedView(max_basis_age_s=5.0)
+    marked.on_read(_view(), READ_AT, READ_MS)
+    marked.on_update(_fill(READ_MS + 200, "2", "60000", wallet="99980"))
+    marked.on_update(_fill(READ_MS + 100, "1", "60000", wallet="99990"))
+    assert _equity(marked, 59_000.0, 59_000.0, READ_AT) == 99_980.0 - 2_000.0
+
+
+def test_the_next_read_replaces_what_the_stream_moved() -> None:
+    marked = MarkedView(max_basis_age_s=5.0)
+    marked.on_read(_view(), READ_AT, READ_MS)
+    marked.on_update(_fill(READ_MS + 100, "1", "60000"))
+    marked.on_read(_view(wallet="99000"), READ_AT + 1, READ_MS + 1_000)  # the venue says flat
+    assert _equity(marked, 59_000.0, 59_000.0, READ_AT + 1) == 99_000.0
+
+
+def test_a_wallet_alone_or_a_position_alone_waits_for_the_read() -> None:
+    marked = MarkedView(max_basis_age_s=5.0)
+    marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
+    wallet_only = AccountUpdate(
+        int(READ_MS + 100), "WALLET",
+        (BalanceUpdate("USDT", Decimal("1"), Decimal("1"), None),), (),
+    )  # fmt: skip
+    position_only = AccountUpdate(
+        int(READ_MS + 100), "POSITION", (),
+        (PositionUpdate("BTCUSDT", Decimal("9"), Decimal("1"), Decimal(0)),),
+    )  # fmt: skip
+    marked.on_update(wallet_only)
+    marked.on_update(position_only)
+    assert _equity(marked, 60_000.0, 60_000.0, READ_AT) == 100_000.0
+
+
+@pytest.mark.parametrize(
+    ("update", "named"),
+    [
+        (_fill(READ_MS + 100, "NaN", "60000"), "BTCUSDT: qty: not a finite number"),
+        (_fill(READ_MS + 100, "1", "0"), "BTCUSDT: entry 0 for a position of 1"),
+        (_fill(READ_MS + 100, "1", "-5"), "BTCUSDT: entry -5"),
+        (_fill(READ_MS + 100, "1", "60000", wallet="Infinity"), "wallet of USDT"),
+    ],
+)
+def test_a_malformed_update_is_refused_by_name_and_leaves_the_view_as_it_was(
+    update: AccountUpdate, named: str
+) -> None:
+    marked = MarkedView(max_basis_age_s=5.0)
+    marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
+    with pytest.raises(MalformedUpdate, match=named):
+        marked.on_update(update)
+    assert _equity(marked, 60_000.0, 60_000.0, READ_AT) == 100_000.0
