@@ -167,10 +167,8 @@ def test_a_wallet_alone_or_a_position_alone_waits_for_the_read() -> None:
 @pytest.mark.parametrize(
     ("update", "named"),
     [
-        (_fill(READ_MS + 100, "NaN", "60000"), "BTCUSDT: qty: not a finite number"),
         (_fill(READ_MS + 100, "1", "0"), "BTCUSDT: entry 0 for a position of 1"),
         (_fill(READ_MS + 100, "1", "-5"), "BTCUSDT: entry -5"),
-        (_fill(READ_MS + 100, "1", "60000", wallet="Infinity"), "wallet of USDT"),
     ],
 )
 def test_a_malformed_update_is_refused_by_name_and_leaves_the_view_as_it_was(

@@ -4,19 +4,27 @@ reconciliation feeds the supervisor, and alerts say what failed."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry
+from websockets.asyncio.server import ServerConnection, serve
 
 from risk.events import AccountSnapshot, EventSource, RiskEvent
 from tests.support.logs import JsonLines
 from tests.watchdog.venues.fake_venue import FakeVenue, Reply, running
 from watchdog.clock import SystemClock
 from watchdog.daemon.venue.kinds import connect_binance, connect_okx
-from watchdog.daemon.venue.service import SELFCHECK_HOLD, UNVALUED_HOLD, VenueService
+from watchdog.daemon.venue.service import (
+    SELFCHECK_HOLD,
+    STREAM_HOLD,
+    UNVALUED_HOLD,
+    VenueService,
+)
 from watchdog.daemon.venue.settings import VenueSettings
 from watchdog.venues import Credentials, VenueEndpoint
 from watchdog.venues.base import SubAccountRef
@@ -217,3 +225,44 @@ async def test_a_position_the_view_cannot_value_halts_by_name_until_it_is_gone()
     assert kind == "venue_unvalued_positions"
     assert "cannot value: BTC-USD-SWAP" in str(detail["detail"])
     assert len(calls("GET /api/v5/account/positions")) >= 2
+
+
+def _account_update(position: dict[str, str]) -> bytes:
+    return orjson.dumps({"e": "ACCOUNT_UPDATE", "E": int(time.time() * 1000), "T": 0, "a": {
+        "m": "ORDER", "B": [{"a": "USDT", "wb": "990", "cw": "990", "bc": "0"}],
+        "P": [{"s": "BTCUSDT", "up": "0", "mt": "cross", "iw": "0", "ps": "BOTH", **position}],
+    }})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("position", "named"),
+    [
+        ({"pa": "1", "ep": "0"}, "BTCUSDT: entry 0 for a position of 1"),
+        ({"pa": "one", "ep": "60000"}, "ACCOUNT_UPDATE.a.P[0].pa: expected a decimal"),
+    ],
+)
+async def test_a_malformed_account_update_holds_by_name_until_a_read_asked_for_at_once(
+    venue: FakeVenue, position: dict[str, str], named: str
+) -> None:
+    """The view has lost an update: an unknown, HALTED by name and alerted; the next read (asked
+    for at once, not at the next period, 30 s away) holds what was lost and releases it."""
+    venue.defaults["POST /fapi/v1/listenKey"] = Reply(200, {"listenKey": "k"})
+    venue.defaults["PUT /fapi/v1/listenKey"] = Reply(200, {})
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(_account_update(position).decode())
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        settings = dataclasses.replace(
+            _settings(venue), ws_url=f"ws://127.0.0.1:{port}", reconcile_period_s=30.0
+        )
+        listener, alerts = Listener(), Alerts()
+        await _serve(settings, listener, alerts,
+                     lambda: listener.log[-1:] == [f"release {STREAM_HOLD}"],
+                     "held, then released by a read")  # fmt: skip
+    assert listener.log.count(f"hold {STREAM_HOLD}") == 1
+    (detail,) = [d for k, d in alerts.sent if k == "venue_stream_fault"]
+    assert named in str(detail["detail"])
+    assert len(venue.calls("GET /fapi/v2/account")) >= 2  # the start's read, and the one asked for
