@@ -17,14 +17,14 @@ The account snapshot carries the basis's observation time, so a busy market neve
 read look fresh.
 
 Between reads the private stream moves the basis (``on_update``): a fill the venue reports is
-marked at the next price, not at the next read. Only updates that carry wallet and position
-together are applied (Binance's ``ACCOUNT_UPDATE``, per asset and per symbol in one event), so
-the basis stays consistent with itself; an update of a position alone or of a wallet alone
-(Bybit's and OKX's separate topics) waits for the read (docs/venues.md says why). The stream's
-values are absolute (a quantity, an entry, a wallet), so an update that a read already holds
-changes nothing when applied again; one the venue stamped before the read began, or before an
-update already applied to the same symbol or asset, never overwrites the newer value. The read
-replaces the whole basis: it stays the backstop that corrects the view.
+marked at the next price, not at the next read. What is applied keeps the basis consistent with
+itself (``apply_update``; docs/venues.md says it per venue): a wallet and positions the venue
+sends in one event (Binance's ``ACCOUNT_UPDATE``) together; a position sent alone (Bybit's and
+OKX's own topics) only when it grows, as its fill moved the wallet by no more than the fee; a
+wallet alone never. The stream's values are absolute (a quantity, an entry, a wallet), so an
+update a read already holds changes nothing when applied again; one the venue stamped before the
+read began, or before an update already applied to the same symbol or asset, never overwrites
+the newer value. The read replaces the whole basis: it stays the backstop that corrects it.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class _Basis:
     held: dict[str, _Held]
     read_ms: float  # venue time the read began: a stream update stamped earlier is in it
     stamps: dict[str, int]  # venue time of the last stream update applied, per symbol or asset
+    stale: frozenset[str] = frozenset()  # moved on the stream in a way only the read can apply
 
 
 class MalformedUpdate(ValueError):
@@ -62,25 +63,42 @@ class MalformedUpdate(ValueError):
 
 
 def apply_update(basis: _Basis, update: AccountUpdate) -> _Basis:
-    """Pure: the basis moved by one stream update (wallet and positions together), skipping each
-    symbol or asset the view already knows from later. Raises ``MalformedUpdate`` naming what was
-    wrong; then nothing of the update is applied."""
-    if update.balances == () or update.positions == ():
-        return basis  # one side alone would mix a wallet and a position of different moments
+    """Pure: the basis moved by one stream update, skipping each symbol or asset the view already
+    knows from later. Raises ``MalformedUpdate`` naming what was wrong; then nothing of the update
+    is applied.
+
+    Wallet and positions together (Binance): both, at once. Positions alone (Bybit's and OKX's
+    own topics): only a position that grows or stays, whose fill moved the wallet by its fee
+    alone; a position that shrinks or turns realized PnL into the wallet, which this update does
+    not carry, so the symbol waits for the read. A wallet alone: never (its cause, a fee or a
+    realized PnL, is not in it)."""
     _check(update)
     t = update.event_time_ms
-    if t < basis.read_ms:
+    if t < basis.read_ms or update.positions == ():
         return basis
+    together = update.balances != ()
     wallet, held, stamps = basis.wallet, dict(basis.held), dict(basis.stamps)
+    stale = set(basis.stale)
     for b in update.balances:
         if b.asset == SETTLEMENT_ASSET and t >= stamps.get(b.asset, t):
             wallet = float(b.wallet)
             stamps[b.asset] = t
     for p in update.positions:
-        if t >= stamps.get(p.symbol, t):
+        if t < stamps.get(p.symbol, t) or p.symbol in stale:
+            continue
+        if together or _grows(held.get(p.symbol), p.qty):
             _move(held, p)
             stamps[p.symbol] = t
-    return replace(basis, wallet=wallet, held=held, stamps=stamps)
+        else:
+            stale.add(p.symbol)
+    return replace(basis, wallet=wallet, held=held, stamps=stamps, stale=frozenset(stale))
+
+
+def _grows(before: _Held | None, qty: Decimal) -> bool:
+    """Opens, adds to or keeps a position: no PnL realized, so the wallet moved by the fee only."""
+    if before is None or qty == 0:
+        return before is None
+    return (before.qty > 0) == (qty > 0) and abs(float(qty)) >= abs(before.qty)
 
 
 def _move(held: dict[str, _Held], p: PositionUpdate) -> None:

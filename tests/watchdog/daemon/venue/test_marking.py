@@ -148,20 +148,41 @@ def test_the_next_read_replaces_what_the_stream_moved() -> None:
     assert _equity(marked, 59_000.0, 59_000.0, READ_AT + 1) == 99_000.0
 
 
-def test_a_wallet_alone_or_a_position_alone_waits_for_the_read() -> None:
+def _position_only(at_ms: float, qty: str, entry: str) -> AccountUpdate:
+    """Bybit's ``position`` topic, OKX's ``positions`` channel: the position, no wallet."""
+    position = PositionUpdate("BTCUSDT", Decimal(qty), Decimal(entry), Decimal(0))
+    return AccountUpdate(int(at_ms), "POSITION", (), (position,))
+
+
+def test_a_wallet_alone_waits_for_the_read() -> None:
     marked = MarkedView(max_basis_age_s=5.0)
     marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
     wallet_only = AccountUpdate(
         int(READ_MS + 100), "WALLET",
         (BalanceUpdate("USDT", Decimal("1"), Decimal("1"), None),), (),
     )  # fmt: skip
-    position_only = AccountUpdate(
-        int(READ_MS + 100), "POSITION", (),
-        (PositionUpdate("BTCUSDT", Decimal("9"), Decimal("1"), Decimal(0)),),
-    )  # fmt: skip
     marked.on_update(wallet_only)
-    marked.on_update(position_only)
     assert _equity(marked, 60_000.0, 60_000.0, READ_AT) == 100_000.0
+
+
+def test_a_position_alone_that_grows_is_marked_at_once() -> None:
+    marked = MarkedView(max_basis_age_s=5.0)
+    marked.on_read(_view(_long_btc()), READ_AT, READ_MS)  # 0.2 at 60000
+    marked.on_update(_position_only(READ_MS + 100, "1.2", "55000"))  # bought 1 more at 54000
+    assert _equity(marked, 50_000.0, 50_000.0, READ_AT) == 100_000.0 - 5_000.0 * 1.2
+
+
+def test_a_position_alone_that_shrinks_leaves_the_symbol_to_the_read() -> None:
+    # Its realized PnL went to a wallet this update does not carry: marking the smaller
+    # position on the old wallet would show a loss (or a gain) that is not there.
+    marked = MarkedView(max_basis_age_s=5.0)
+    marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
+    marked.on_update(_position_only(READ_MS + 100, "0.1", "60000"))
+    marked.on_update(_position_only(READ_MS + 200, "3", "59000"))  # grows, on a stale basis
+    assert _equity(marked, 50_000.0, 50_000.0, READ_AT) == 100_000.0 - 10_000.0 * 0.2
+    marked.on_read(_view(wallet="99000"), READ_AT + 1, READ_MS + 1_000)
+    marked.on_update(_position_only(READ_MS + 1_100, "1", "50000"))  # the read cleared it
+    assert _equity(marked, 49_000.0, 49_000.0, READ_AT + 1) == 99_000.0 - 1_000.0
 
 
 @pytest.mark.parametrize(

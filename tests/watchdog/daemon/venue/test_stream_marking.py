@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from harness.wait import wait_until
-from tests.watchdog.daemon.venue.world import NO_KEY_MISUSE, VenueWorld, venue_world
+from tests.watchdog.daemon.venue.world import NO_KEY_MISUSE, VENUES, VenueWorld, venue_world
 
 SLOW_RECONCILE = {"reconcile_period_s": 30.0, "max_venue_blind_s": 120.0}
 WITHIN_S = 5.0  # far from the next reconciliation (30 s): only the stream can explain it
 # A whole bitcoin in one order is this test's fill, not the per-order rule's breach.
 BIG_ORDERS = NO_KEY_MISUSE + "\n[traders.limits.order_size]\nmax_notional = { quote = 1e9 }\n"
-STREAM_VENUES = ("binance",)  # the venues whose stream carries wallet and position together
+STREAM_VENUES = VENUES
 
 
 def _decision(world: VenueWorld, rule: str) -> dict[str, Any] | None:
