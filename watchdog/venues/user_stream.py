@@ -43,9 +43,12 @@ class StreamDisconnected:
 
 @dataclass(frozen=True, slots=True)
 class StreamFault:
-    """Something the follower survived but the daemon should count (bad message, keep-alive)."""
+    """Something the follower survived but the daemon should count (bad message, keep-alive).
+    ``lost_update``: a message the venue sent was not read, so a view built on the stream
+    misses it (a failed keep-alive loses nothing: the listen key stays valid for an hour)."""
 
     reason: str
+    lost_update: bool = True
 
 
 StreamItem = UserEvent | StreamConnected | StreamDisconnected | StreamFault
@@ -165,5 +168,5 @@ class UserStreamFollower:
                 delay = self._config.keepalive_s
             except VenueError as exc:
                 # The key stays valid for an hour: retry soon rather than drop the stream.
-                self._sink(StreamFault(reason=f"keep-alive failed: {exc}"))
+                self._sink(StreamFault(f"keep-alive failed: {exc}", lost_update=False))
                 delay = self._config.keepalive_retry_s

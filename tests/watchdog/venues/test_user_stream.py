@@ -27,10 +27,11 @@ from watchdog.venues.user_stream import (
 class Keys:
     """Listen keys from a script: each create hands out the next key, or raises."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, *, refuse_keepalives: bool = False) -> None:
         self.created: list[str] = []
         self.keepalives = 0
         self.fail_first = fail_first
+        self.refuse_keepalives = refuse_keepalives
 
     async def create_listen_key(self) -> str:
         if self.fail_first:
@@ -41,6 +42,8 @@ class Keys:
 
     async def keepalive_listen_key(self) -> None:
         self.keepalives += 1
+        if self.refuse_keepalives:
+            raise VenueUnavailable("HTTP 503", endpoint="PUT /fapi/v1/listenKey")
 
 
 Script = Callable[[ServerConnection, str], "asyncio.Future[None] | object"]
@@ -106,6 +109,7 @@ async def test_events_are_decoded_and_faults_reported_not_fatal(
     assert isinstance(items[0], StreamConnected)
     assert isinstance(items[1], OrderUpdate)
     assert "not JSON" in items[2].reason  # type: ignore[union-attr]
+    assert items[2].lost_update  # type: ignore[union-attr]
     assert paths == ["/ws/key0"]
 
 
@@ -148,6 +152,22 @@ async def test_the_key_is_kept_alive_while_connected(
     follower = UserStreamFollower(keys, _config(url, keepalive_s=0.05), items.append)
     await _follow(follower, items, lambda _: keys.keepalives >= 3)
     assert keys.created == ["key0"]
+
+
+async def test_a_failed_keep_alive_is_a_fault_that_lost_no_update(
+    ws_server: tuple[str, list[str], dict[str, object]],
+) -> None:
+    # The listen key stays valid for an hour: the stream's view missed nothing to halt on.
+    url, _, _ = ws_server
+    keys = Keys(refuse_keepalives=True)
+    items: list[StreamItem] = []
+    follower = UserStreamFollower(
+        keys, _config(url, keepalive_s=0.05, keepalive_retry_s=0.05), items.append
+    )
+    await _follow(follower, items, lambda _: keys.keepalives >= 2)
+    faults = [x for x in items if isinstance(x, StreamFault) and "keep-alive" in x.reason]
+    assert faults
+    assert not any(f.lost_update for f in faults)
 
 
 def test_a_non_websocket_url_is_refused() -> None:

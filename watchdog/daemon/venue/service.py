@@ -491,8 +491,11 @@ class VenueService:
                 venue.listener.venue_stream_connected()
         elif isinstance(item, StreamDisconnected):
             self._metrics.stream_connected.labels(venue.trader).set(0)
-        elif isinstance(item, StreamFault):
+        elif isinstance(item, StreamFault) and item.lost_update:
             self._stream_unknown(venue, item.reason)
+        elif isinstance(item, StreamFault):
+            log_event(_log, logging.WARNING, "venue_stream_fault", trader=venue.trader,
+                      reason=item.reason)  # fmt: skip
         elif isinstance(item, AccountUpdate):
             self._on_account_update(venue, item)
 
