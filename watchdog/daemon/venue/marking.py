@@ -17,7 +17,8 @@ The account snapshot carries the basis's observation time, so a busy market neve
 read look fresh.
 
 Between reads the private stream moves the basis (``on_update``): a fill the venue reports is
-marked at the next price, not at the next read. What is applied keeps the basis consistent with
+judged at once (the account and the positions it moved, at the last prices) and marked at every
+price after it, not from the next read. What is applied keeps the basis consistent with
 itself (``apply_update``; docs/venues.md says it per venue): a wallet and positions the venue
 sends in one event (Binance's ``ACCOUNT_UPDATE``) together; a position sent alone (Bybit's and
 OKX's own topics) only when it grows, as its fill moved the wallet by no more than the fee; a
@@ -135,10 +136,28 @@ class MarkedView:
         }
         self._basis = _Basis(observed, float(view.wallet), held, began_ms, {})
 
-    def on_update(self, update: AccountUpdate) -> None:
-        """A private-stream account update; ``MalformedUpdate`` leaves the basis as it was."""
-        if self._basis is not None:
-            self._basis = apply_update(self._basis, update)
+    def on_update(self, update: AccountUpdate, now: float) -> tuple[RiskEvent, ...]:
+        """A private-stream account update; the account and each position it moved, marked at
+        once (a fill past a limit is judged at the fill). ``MalformedUpdate`` leaves the basis
+        as it was."""
+        before = self._basis
+        if before is None:
+            return ()
+        after = apply_update(before, update)
+        self._basis = after
+        moved = [
+            p.symbol
+            for p in update.positions
+            if after.held.get(p.symbol) != before.held.get(p.symbol)
+        ]
+        if not moved or now - after.observed > self._max_age:
+            return ()
+        positions = [
+            PositionSnapshot(now, s, h.qty if h else 0.0, self._mark(s, h), EventSource.VENUE)
+            for s in moved
+            for h in (after.held.get(s),)
+        ]
+        return (self._account(after), *positions)
 
     def on_price(self, symbol: str, bid: float, ask: float, now: float) -> tuple[RiskEvent, ...]:
         """The price as the venue's market event, and the account marked at it when it can be."""
@@ -151,14 +170,23 @@ class MarkedView:
         self._mids[symbol] = mid
         if basis is None or now - basis.observed > self._max_age:
             return (market,)
-        unrealized = sum(
-            (self._mids.get(s, h.venue_mark) - h.entry) * h.qty for s, h in basis.held.items()
-        )
-        account = AccountSnapshot(
-            basis.observed, basis.wallet + unrealized, 0.0, unrealized, EventSource.VENUE
-        )
+        account = self._account(basis)
         held = basis.held.get(symbol)
         if held is None:
             return (market, account)
         position = PositionSnapshot(now, symbol, held.qty, mid, EventSource.VENUE)
         return (market, account, position)
+
+    def _mark(self, symbol: str, held: _Held | None) -> float:
+        mid = self._mids.get(symbol)
+        if mid is not None:
+            return mid
+        return 0.0 if held is None else held.venue_mark
+
+    def _account(self, basis: _Basis) -> AccountSnapshot:
+        unrealized = sum(
+            (self._mids.get(s, h.venue_mark) - h.entry) * h.qty for s, h in basis.held.items()
+        )
+        return AccountSnapshot(
+            basis.observed, basis.wallet + unrealized, 0.0, unrealized, EventSource.VENUE
+        )

@@ -500,11 +500,14 @@ class VenueService:
             self._on_account_update(venue, item)
 
     def _on_account_update(self, venue: VenueTrader, update: AccountUpdate) -> None:
-        """Move the marking's basis at once: the next price marks the fill."""
+        """Move the marking's basis at once: the fill is judged now, and marked at each price."""
         try:
-            venue.marked.on_update(update)
+            events = venue.marked.on_update(update, self._clock.wall())
         except MalformedUpdate as exc:
             self._stream_unknown(venue, str(exc))
+            return
+        if events:
+            self._deliver(venue, events)
 
     def _on_market(self, venue: VenueTrader, item: MarketItem) -> None:
         """Mark the account at every price; a fault, a silence or a reconnect holds the trader

@@ -108,7 +108,7 @@ def _equity(marked: MarkedView, bid: float, ask: float, now: float) -> float:
 def test_a_fill_on_the_stream_is_marked_at_the_next_price_before_any_read() -> None:
     marked = MarkedView(max_basis_age_s=5.0)
     marked.on_read(_view(), READ_AT, READ_MS)  # flat
-    marked.on_update(_fill(READ_MS + 100, "1", "60000"))  # bought 1 BTC, paid 10 in fees
+    marked.on_update(_fill(READ_MS + 100, "1", "60000"), READ_AT)  # bought 1 BTC, paid 10 in fees
     _, account, position = marked.on_price("BTCUSDT", 53_999.0, 54_001.0, READ_AT + 0.5)
     assert isinstance(account, AccountSnapshot)
     assert account.equity == 99_990.0 + (54_000.0 - 60_000.0) * 1.0
@@ -116,10 +116,31 @@ def test_a_fill_on_the_stream_is_marked_at_the_next_price_before_any_read() -> N
     assert position == PositionSnapshot(READ_AT + 0.5, "BTCUSDT", 1.0, 54_000.0, EventSource.VENUE)
 
 
+def test_a_fill_on_the_stream_is_judged_at_the_fill_marked_at_the_last_price() -> None:
+    marked = MarkedView(max_basis_age_s=5.0)
+    marked.on_read(_view(), READ_AT, READ_MS)
+    marked.on_price("BTCUSDT", 54_999.0, 55_001.0, READ_AT + 0.1)
+    account, position = marked.on_update(_fill(READ_MS + 200, "1", "60000"), READ_AT + 0.2)
+    assert isinstance(account, AccountSnapshot)
+    assert account.equity == 99_990.0 - 5_000.0
+    assert position == PositionSnapshot(READ_AT + 0.2, "BTCUSDT", 1.0, 55_000.0, EventSource.VENUE)
+    closed = marked.on_update(_fill(READ_MS + 300, "0", "0", wallet="95000"), READ_AT + 0.3)
+    assert closed[1] == PositionSnapshot(READ_AT + 0.3, "BTCUSDT", 0.0, 55_000.0, EventSource.VENUE)
+
+
+def test_an_update_that_moves_nothing_says_nothing() -> None:
+    marked = MarkedView(max_basis_age_s=5.0)
+    marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
+    assert marked.on_update(_fill(READ_MS - 1, "5", "60000"), READ_AT) == ()  # in the read
+    assert marked.on_update(_position_only(READ_MS + 1, "0.1", "60000"), READ_AT) == ()  # shrinks
+
+
 def test_a_position_closed_on_the_stream_is_no_longer_marked() -> None:
     marked = MarkedView(max_basis_age_s=5.0)
     marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
-    marked.on_update(_fill(READ_MS + 100, "0", "0", wallet="100050"))  # sold at a profit of 50
+    marked.on_update(
+        _fill(READ_MS + 100, "0", "0", wallet="100050"), READ_AT
+    )  # sold at a profit of 50
     events = marked.on_price("BTCUSDT", 40_000.0, 40_000.0, READ_AT + 0.5)
     assert [type(e) for e in events] == [MarketEvent, AccountSnapshot]
     assert _equity(marked, 40_000.0, 40_000.0, READ_AT + 0.5) == 100_050.0
@@ -128,22 +149,22 @@ def test_a_position_closed_on_the_stream_is_no_longer_marked() -> None:
 def test_an_update_the_venue_stamped_before_the_read_began_does_not_roll_the_read_back() -> None:
     marked = MarkedView(max_basis_age_s=5.0)
     marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
-    marked.on_update(_fill(READ_MS - 1, "5", "60000", wallet="1"))  # already in the read
+    marked.on_update(_fill(READ_MS - 1, "5", "60000", wallet="1"), READ_AT)  # already in the read
     assert _equity(marked, 60_000.0, 60_000.0, READ_AT) == 100_000.0
 
 
 def test_an_older_stream_update_arriving_late_does_not_roll_a_newer_one_back() -> None:
     marked = MarkedView(max_basis_age_s=5.0)
     marked.on_read(_view(), READ_AT, READ_MS)
-    marked.on_update(_fill(READ_MS + 200, "2", "60000", wallet="99980"))
-    marked.on_update(_fill(READ_MS + 100, "1", "60000", wallet="99990"))
+    marked.on_update(_fill(READ_MS + 200, "2", "60000", wallet="99980"), READ_AT)
+    marked.on_update(_fill(READ_MS + 100, "1", "60000", wallet="99990"), READ_AT)
     assert _equity(marked, 59_000.0, 59_000.0, READ_AT) == 99_980.0 - 2_000.0
 
 
 def test_the_next_read_replaces_what_the_stream_moved() -> None:
     marked = MarkedView(max_basis_age_s=5.0)
     marked.on_read(_view(), READ_AT, READ_MS)
-    marked.on_update(_fill(READ_MS + 100, "1", "60000"))
+    marked.on_update(_fill(READ_MS + 100, "1", "60000"), READ_AT)
     marked.on_read(_view(wallet="99000"), READ_AT + 1, READ_MS + 1_000)  # the venue says flat
     assert _equity(marked, 59_000.0, 59_000.0, READ_AT + 1) == 99_000.0
 
@@ -161,14 +182,16 @@ def test_a_wallet_alone_waits_for_the_read() -> None:
         int(READ_MS + 100), "WALLET",
         (BalanceUpdate("USDT", Decimal("1"), Decimal("1"), None),), (),
     )  # fmt: skip
-    marked.on_update(wallet_only)
+    marked.on_update(wallet_only, READ_AT)
     assert _equity(marked, 60_000.0, 60_000.0, READ_AT) == 100_000.0
 
 
 def test_a_position_alone_that_grows_is_marked_at_once() -> None:
     marked = MarkedView(max_basis_age_s=5.0)
     marked.on_read(_view(_long_btc()), READ_AT, READ_MS)  # 0.2 at 60000
-    marked.on_update(_position_only(READ_MS + 100, "1.2", "55000"))  # bought 1 more at 54000
+    marked.on_update(
+        _position_only(READ_MS + 100, "1.2", "55000"), READ_AT
+    )  # bought 1 more at 54000
     assert _equity(marked, 50_000.0, 50_000.0, READ_AT) == 100_000.0 - 5_000.0 * 1.2
 
 
@@ -177,11 +200,13 @@ def test_a_position_alone_that_shrinks_leaves_the_symbol_to_the_read() -> None:
     # position on the old wallet would show a loss (or a gain) that is not there.
     marked = MarkedView(max_basis_age_s=5.0)
     marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
-    marked.on_update(_position_only(READ_MS + 100, "0.1", "60000"))
-    marked.on_update(_position_only(READ_MS + 200, "3", "59000"))  # grows, on a stale basis
+    marked.on_update(_position_only(READ_MS + 100, "0.1", "60000"), READ_AT)
+    marked.on_update(
+        _position_only(READ_MS + 200, "3", "59000"), READ_AT
+    )  # grows, on a stale basis
     assert _equity(marked, 50_000.0, 50_000.0, READ_AT) == 100_000.0 - 10_000.0 * 0.2
     marked.on_read(_view(wallet="99000"), READ_AT + 1, READ_MS + 1_000)
-    marked.on_update(_position_only(READ_MS + 1_100, "1", "50000"))  # the read cleared it
+    marked.on_update(_position_only(READ_MS + 1_100, "1", "50000"), READ_AT)  # the read cleared it
     assert _equity(marked, 49_000.0, 49_000.0, READ_AT + 1) == 99_000.0 - 1_000.0
 
 
@@ -198,5 +223,5 @@ def test_a_malformed_update_is_refused_by_name_and_leaves_the_view_as_it_was(
     marked = MarkedView(max_basis_age_s=5.0)
     marked.on_read(_view(_long_btc()), READ_AT, READ_MS)
     with pytest.raises(MalformedUpdate, match=named):
-        marked.on_update(update)
+        marked.on_update(update, READ_AT)
     assert _equity(marked, 60_000.0, 60_000.0, READ_AT) == 100_000.0
