@@ -22,7 +22,9 @@ the watchdog's acks as they come. The rate is counted from what the watchdog pro
 `killswitch_telemetry_events_total`): from the first measured datagram sent to the moment the
 watchdog has taken them all. The flow is stamped with the real time, so at these rates the
 order-rate windows are widened and the heartbeat deadlines outlast the run: every rule is
-evaluated on every event, none trips (the trader must still be ACTIVE at the end).
+evaluated on every event, none trips (the trader must still be ACTIVE at the end). Both are
+pinned as deployed (deploy/systemd: the watchdog on CPU 0, the trader on CPU 1): the watchdog
+process to CPU 0 and this sender to CPU 1, when the machine has both (`socket_pinned`).
 Run: `python -m bench.watchdog_ingest [--quick] [--batch N]`; prints one JSON object.
 """
 
@@ -33,6 +35,7 @@ import contextlib
 import dataclasses
 import gc
 import json
+import os
 import secrets
 import socket
 import statistics
@@ -40,7 +43,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import killswitch_client.protocol as wire
@@ -279,7 +282,26 @@ def _measure(
     return _Run(time.perf_counter() - start, _cpu_s(watchdog) - cpu, sender, acks)
 
 
-def run_socket(events: int, batch: int) -> dict[str, float | int | str]:
+WATCHDOG_CPU, TRADER_CPU = 0, 1  # deploy/systemd's CPUAffinity= for each unit
+
+
+@contextlib.contextmanager
+def _pinned_as_deployed(watchdog: psutil.Process) -> Iterator[bool]:
+    """The watchdog on its unit's CPU, this sender on the trader's; False (nothing pinned) on a
+    machine without both. The sender's own affinity is restored after."""
+    mine = os.sched_getaffinity(0)
+    if not {WATCHDOG_CPU, TRADER_CPU} <= os.sched_getaffinity(watchdog.pid):
+        yield False
+        return
+    watchdog.cpu_affinity([WATCHDOG_CPU])
+    os.sched_setaffinity(0, {TRADER_CPU})
+    try:
+        yield True
+    finally:
+        os.sched_setaffinity(0, mine)
+
+
+def run_socket(events: int, batch: int) -> dict[str, float | int | str | bool]:
     """Events/s a running watchdog takes through its Unix socket, acks included."""
     session = new_session_id(time.time_ns(), secrets.token_bytes(8))
     key = bytes.fromhex(WORLD_KEY)
@@ -297,10 +319,11 @@ def run_socket(events: int, batch: int) -> dict[str, float | int | str]:
             port = int(space.request("GET", "/status")["metrics_port"])
             sock.bind("")  # autobind: the address the watchdog acks to
             sock.connect(str(space.ingress))
-            warm_up_acks = _send(sock, warm_up)
-            wait_until(lambda: _taken(port, len(warm_up) * batch), what="warm-up taken")
-            wait_until(lambda: space.state() == "ACTIVE", what="trader ACTIVE")
-            run = _measure(sock, port, watchdog, measured, len(datagrams) * batch)
+            with _pinned_as_deployed(watchdog) as pinned:
+                warm_up_acks = _send(sock, warm_up)
+                wait_until(lambda: _taken(port, len(warm_up) * batch), what="warm-up taken")
+                wait_until(lambda: space.state() == "ACTIVE", what="trader ACTIVE")
+                run = _measure(sock, port, watchdog, measured, len(datagrams) * batch)
             state = space.state()
             run.acks += warm_up_acks + _read_acks(sock)
         finally:
@@ -308,14 +331,14 @@ def run_socket(events: int, batch: int) -> dict[str, float | int | str]:
             space.cleanup()
     if state != "ACTIVE":
         raise RuntimeError(f"the trader ended {state}: the flow tripped a limit")
-    return run.figures(len(measured) * batch)
+    return {**run.figures(len(measured) * batch), "pinned": pinned}
 
 
-def run(events: int, batch: int, socket_events: int) -> dict[str, float | int | str]:
+def run(events: int, batch: int, socket_events: int) -> dict[str, float | int | str | bool]:
     datagrams, times = build_datagrams(events, batch)
     events = (events // batch) * batch  # a short last datagram would skew the per-event rate
     datagrams, times = datagrams[: events // batch], times[: events // batch]
-    result: dict[str, float | int | str] = {
+    result: dict[str, float | int | str | bool] = {
         "events_count": events,
         "batch_events_count": batch,
         "datagram_bytes": round(statistics.mean(len(d) for d in datagrams)),

@@ -302,28 +302,35 @@ class Protocol:
     private_ws_path: str  # appended to the sim's ws URL (Binance: the listen key follows)
     market_ws_path: str
     link_fields: Callable[[LinkNames], dict[str, Any]]  # the named fields of its VenueLink
-    order: Callable[[str, SimConfig, SimKey, str, str, str, str | None], OrderRequest]
+    # (base url, config, key, symbol, side, qty, price or None: market, client order id or None)
+    order: Callable[
+        [str, SimConfig, SimKey, str, str, str, str | None, str | None], OrderRequest
+    ]
     order_id: Callable[[dict[str, Any]], str | None]  # None: the answer is a refusal
 
 
 def _binance_order(
     base_url: str, config: SimConfig, key: SimKey, symbol: str, side: str, qty: str,
-    price: str | None,
+    price: str | None, client_id: str | None,
 ) -> OrderRequest:  # fmt: skip
     params = {"symbol": symbol, "side": side.upper(), "quantity": qty}
     params |= (
         {"type": "LIMIT", "timeInForce": "GTC", "price": price} if price else {"type": "MARKET"}
     )
+    if client_id:
+        params["newClientOrderId"] = client_id
     url = f"{base_url}/fapi/v1/order?{signed_query(key, params)}"
     return OrderRequest(url, b"", {"X-MBX-APIKEY": key.api_key})
 
 
 def _bybit_order(
     base_url: str, config: SimConfig, key: SimKey, symbol: str, side: str, qty: str,
-    price: str | None,
+    price: str | None, client_id: str | None,
 ) -> OrderRequest:  # fmt: skip
     order = {"category": "linear", "symbol": symbol, "side": side.capitalize(), "qty": qty}
     order |= {"orderType": "Limit", "price": price} if price else {"orderType": "Market"}
+    if client_id:
+        order["orderLinkId"] = client_id
     body = json.dumps(order)
     headers = bybit_headers(key, body) | {"Content-Type": "application/json"}
     return OrderRequest(f"{base_url}/v5/order/create", body.encode(), headers)
@@ -331,7 +338,7 @@ def _bybit_order(
 
 def _okx_order(
     base_url: str, config: SimConfig, key: SimKey, symbol: str, side: str, qty: str,
-    price: str | None,
+    price: str | None, client_id: str | None,
 ) -> OrderRequest:  # fmt: skip
     """``qty`` in base units, sent as OKX's contracts of the symbol's ``contract_value``."""
     sym = next(s for s in config.symbols if s.symbol == symbol)
@@ -340,6 +347,8 @@ def _okx_order(
     order = {"instId": okx_inst_id(symbol), "tdMode": "cross", "side": side.lower(),
              "sz": contracts}  # fmt: skip
     order |= {"ordType": "limit", "px": price} if price else {"ordType": "market"}
+    if client_id:
+        order["clOrdId"] = client_id
     body = json.dumps(order)
     path = "/api/v5/trade/order"
     headers = okx_headers(key, "POST", path, body) | {"Content-Type": "application/json"}
@@ -711,13 +720,20 @@ class SimProcess:
         )
 
     def place_order(
-        self, key: SimKey, symbol: str, side: str, qty: str, price: str | None = None
+        self,
+        key: SimKey,
+        symbol: str,
+        side: str,
+        qty: str,
+        price: str | None = None,
+        client_id: str | None = None,
     ) -> str:
         """An order with ``key``, sent in this sim's venue protocol as any client sends it (a
-        limit order when ``price`` is given, else market); its venue order id. Raises
-        ``OrderRefused`` with the venue's answer when refused."""
+        limit order when ``price`` is given, else market; with ``client_id``, alphanumeric,
+        as its client order id); its venue order id. Raises ``OrderRefused`` with the venue's
+        answer when refused."""
         request = PROTOCOLS[self.venue].order(
-            self.base_url, self.config, key, symbol, side, qty, price
+            self.base_url, self.config, key, symbol, side, qty, price, client_id
         )
         answer = _send(request.url, request.body, request.headers)
         order_id = PROTOCOLS[self.venue].order_id(answer)

@@ -236,6 +236,11 @@ class RiskEngine:
             self._rebuild()
         return self._assessment
 
+    def question(self) -> int:
+        """A key-misuse question to ask the trader now (0: none); see `KeyMisuseRule`."""
+        misuse = self.key_misuse
+        return 0 if misuse is None else misuse.question(self._now)
+
     def evaluate(self, now: float) -> Assessment:
         """Advance the time-driven rules to `now` (call at `Assessment.next_due`)."""
         if self._check_now(now):
@@ -544,6 +549,8 @@ class RiskEngine:
         changed = self._good(e, now) if self._bad_pending() else False
         if self._unheard:
             changed = self._heard(e.ts, now) or changed
+        if e.answers and self.key_misuse is not None:
+            changed = self.key_misuse.on_answer(e.answers, now) or changed
         return self.heartbeat.on_heartbeat(e.ts, now) or changed
 
     def _on_position(self, e: PositionSnapshot, now: float) -> bool:

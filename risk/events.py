@@ -34,9 +34,13 @@ class Side(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """The trader is alive. The engine times liveness by arrival (`now`), not by `ts`."""
+    """The trader is alive. The engine times liveness by arrival (`now`), not by `ts`.
+
+    `answers`: the key-misuse question this heartbeat answers (0: none); the ingress passes it
+    on only when no datagram before it is missing (see `KeyMisuseRule.on_answer`)."""
 
     ts: float
+    answers: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,10 +160,14 @@ class DivergenceLimits:
 class KeyMisuseLimits:
     """A venue ACK of an order the trader never reported (no SUBMIT or ACK with its client
     order id before it, nor by `reorder_s` after the trader is heard from `reorder_s` after
-    it) is key misuse: KILLED. Off only when written so."""
+    it) is key misuse: KILLED. Off only when written so. With `ask_trader`, the watchdog asks
+    the trader's client at once, and an answer with nothing missing before it settles the
+    order without waiting for `reorder_s` (for a bot that reports each SUBMIT before sending
+    its order, as the client's adapters do)."""
 
     enabled: bool
     reorder_s: float
+    ask_trader: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +289,7 @@ def _profile(
             "grade": "halted",
             "reorder_s": 2.0,
         },
-        "key_misuse": {"enabled": True, "reorder_s": 0.25},
+        "key_misuse": {"enabled": True, "reorder_s": 0.25, "ask_trader": True},
         "order_size": {
             "max_notional": {"pct": order_pct},
             "symbols": {},
@@ -520,7 +524,11 @@ def _divergence(t: Table) -> DivergenceLimits:
 
 
 def _key_misuse(t: Table) -> KeyMisuseLimits:
-    return KeyMisuseLimits(enabled=t.boolean("enabled"), reorder_s=_zero_or_more(t, "reorder_s"))
+    return KeyMisuseLimits(
+        enabled=t.boolean("enabled"),
+        reorder_s=_zero_or_more(t, "reorder_s"),
+        ask_trader=t.boolean("ask_trader"),
+    )
 
 
 def _order_size(t: Table) -> OrderSizeLimits:
@@ -583,7 +591,7 @@ _SECTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
         "divergence": _keys(
             "open_orders", "position_qty", "order_count", "grace_s", "grade", "reorder_s"
         ),
-        "key_misuse": _keys("enabled", "reorder_s"),
+        "key_misuse": _keys("enabled", "reorder_s", "ask_trader"),
         "order_size": _keys("max_notional", "symbols", "kill_multiple", "cooldown_s"),
         "price_collar": _keys(
             "collar_pct", "max_mid_age_s", "require_mid", "kill_multiple", "cooldown_s"

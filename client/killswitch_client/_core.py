@@ -120,6 +120,7 @@ class ClientCore(ABC):
         self._killed = False
         self._notified_state = TradingState.HALTED
         self._jump_armed = False  # an ack arrived since the last sequence jump
+        self._answering = 0  # the watchdog's question the next flush answers (0: none)
         self._init_shell()
 
     @classmethod
@@ -337,14 +338,20 @@ class ClientCore(ABC):
 
     def _take(self, *, heartbeat: bool) -> list[list[bytes]]:
         """Drain the buffers (with a heartbeat first if asked) into datagram-sized groups of
-        encoded events. Call with the lock held."""
+        encoded events. Call with the lock held.
+
+        An answer to the watchdog's question is a heartbeat after everything else: whatever
+        the bot reported before it leaves in the same datagram or an earlier one."""
         events: list[bytes] = []
-        if heartbeat:
+        answers, self._answering = self._answering, 0
+        if heartbeat and not answers:
             events.append(encode_event(Heartbeat(ts=self._clock.wall())))
         events.extend(self._snapshots.values())
         events.extend(self._orders)
         self._snapshots.clear()
         self._orders.clear()
+        if answers:
+            events.append(encode_event(Heartbeat(ts=self._clock.wall(), answers=answers)))
         if not events:
             return []
         return pack_events(events, self.config.trader_id)
@@ -358,6 +365,13 @@ class ClientCore(ABC):
         return encode_telemetry(
             config.key, config.trader_id, self.session_id, self._seq, self._clock.wall(), group
         )
+
+    def _lose(self) -> None:
+        """A datagram the shell could not send: its sequence number is used all the same, so
+        the watchdog sees that something is missing (and never takes a later answer as proof
+        that nothing is in flight). Call with the lock held."""
+        self._seq += 1
+        self._sent_at.append(self._clock.monotonic())
 
     def _jump_if_unheard(self) -> None:
         """After an ack silence, skip a block of sequence numbers (once per silence).
@@ -382,23 +396,30 @@ class ClientCore(ABC):
             self.counters.rejected_acks += 1
             return
         with self._lock:
-            self._take_ack(frame)
+            taken = self._take_ack(frame)
+            if taken and frame.ack.ask:
+                # The watchdog saw the venue acknowledge an order it has no report of: answer
+                # at once, after what is buffered (see `_take`), so it knows none is in flight.
+                self._answering = frame.ack.ask
+        if taken and frame.ack.ask:
+            self.flush(heartbeat=False)
         self._check_state()
 
-    def _take_ack(self, frame: AckFrame) -> None:
+    def _take_ack(self, frame: AckFrame) -> bool:
         if frame.ack.state is TradingState.KILLED:
             self._killed = True  # authentic and for this session: latch even if out of order
         previous = self._last_ack
         sent_at = self._sent_time(frame.ack.last_seq)
         if sent_at is None or (previous is not None and frame.order_key <= previous.order_key):
             self.counters.rejected_acks += 1  # replayed, reordered, or claims unsent data
-            return
+            return False
         self.counters.acks += 1
         self._last_ack = frame
         self._jump_armed = True
         # Fresh as of when the acked telemetry left, not when the ack was read: an ack that
         # sat in the socket while the bot was busy proves nothing about the watchdog now.
         self._last_ack_at = max(self._last_ack_at, sent_at)
+        return True
 
     def _sent_time(self, seq: int) -> float | None:
         """When datagram `seq` was sent (monotonic), None if never sent or long forgotten."""

@@ -92,6 +92,7 @@ class AsyncClient(ClientCore):
     def _send(self, transport: asyncio.DatagramTransport, group: list[bytes]) -> None:
         if _buffered(transport) > self.config.max_write_buffer:
             self.counters.dropped += len(group)
+            self._lose()
             return
         transport.sendto(self._seal(group))  # errors come back through error_received
         if self._broken:

@@ -44,6 +44,7 @@ MAX_ORDER_ID = 64  # characters: venues allow 32-36, room to spare, bounded all 
 _HEADER = struct.Struct("!4sBBBx16sQd")
 HEADER_SIZE = _HEADER.size  # 40
 _U64_MAX = 2**64 - 1
+MAX_QUESTION = 2**32 - 1  # an ack's `ask`, a heartbeat's `answers`
 _TRADER_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")
 
 
@@ -58,9 +59,15 @@ class MessageType(enum.IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """The bot is alive (the watchdog times liveness by arrival, not by `ts`)."""
+    """The bot is alive (the watchdog times liveness by arrival, not by `ts`).
+
+    `answers`: the number of the watchdog's question this heartbeat answers (0: none). The
+    client answers an ack that asks (`Ack.ask`) at once, with this heartbeat after everything
+    it had to send: everything the bot reported before it is in this datagram or an earlier one.
+    """
 
     ts: float
+    answers: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +164,10 @@ class Telemetry:
 class Ack:
     """The watchdog's answer: its state for this trader and what it has seen.
 
-    `ts` is the watchdog's wall time when it sent the ack (the header's send time).
+    `ts` is the watchdog's wall time when it sent the ack (the header's send time). `ask`, when
+    not 0, is a question the client answers at once (a heartbeat with `answers=ask`): the
+    watchdog saw the venue acknowledge an order it has no report of, and the answer shows
+    whether that report is still in flight (see docs/protocol.md).
     """
 
     state: TradingState
@@ -165,6 +175,7 @@ class Ack:
     last_seq: int
     reason: str
     ts: float
+    ask: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +248,7 @@ def _event_to_wire(event: TelemetryEvent) -> list[object]:
             event.order_id,
         )
     if isinstance(event, Heartbeat):
-        return ["hb", event.ts]
+        return ["hb", event.ts, event.answers] if event.answers else ["hb", event.ts]
     if isinstance(event, AccountSnapshot):
         return account_array(event.ts, event.equity, event.realized_pnl, event.unrealized_pnl)
     if isinstance(event, PositionSnapshot):
@@ -293,7 +304,10 @@ def encode_telemetry(
 
 
 def encode_ack(key: bytes, trader_id: str, session_id: bytes, ack_seq: int, ack: Ack) -> bytes:
-    payload = _json.dumps([ack.state.name, ack.limits_version, ack.last_seq, ack.reason])
+    fields: list[object] = [ack.state.name, ack.limits_version, ack.last_seq, ack.reason]
+    if ack.ask:
+        fields.append(ack.ask)
+    payload = _json.dumps(fields)
     return _seal(key, MessageType.ACK, trader_id, session_id, ack_seq, ack.ts, payload)
 
 
@@ -416,15 +430,18 @@ def decode_ack(data: bytes, key: bytes, trader_id: str, session_id: bytes) -> Ac
     if header.session_id != session_id:
         raise ReplayError("stale_session", "ack for another session of this trader")
     item = _load_payload(body, HEADER_SIZE + len(trader_id))
-    if len(item) != 4:
-        raise MalformedError("bad_payload", "ack must be [state, limits_version, last_seq, reason]")
+    if len(item) not in (4, 5):
+        raise MalformedError(
+            "bad_payload", "ack must be [state, limits_version, last_seq, reason(, ask)]"
+        )
     state = _state(item[0])
     limits_version = _text(item[1], MAX_LIMITS_VERSION, "limits_version")
     last_seq = item[2]
     if type(last_seq) is not int or not 0 <= last_seq <= _U64_MAX:
         raise MalformedError("bad_payload", f"last_seq {last_seq!r} is not a u64")
     reason = _text(item[3], MAX_REASON, "reason")
-    ack = Ack(state, limits_version, last_seq, reason, header.sent_ts)
+    ask = _question(item[4]) if len(item) == 5 else 0
+    ack = Ack(state, limits_version, last_seq, reason, header.sent_ts, ask)
     return AckFrame(header.session_id, header.seq, ack)
 
 
@@ -491,7 +508,15 @@ def _state(value: object) -> TradingState:
 
 
 def _heartbeat(item: list[object]) -> Heartbeat:
-    return Heartbeat(ts=_nonneg(item[1], "ts"))
+    answers = _question(item[2]) if len(item) == 3 else 0
+    return Heartbeat(ts=_nonneg(item[1], "ts"), answers=answers)
+
+
+def _question(value: object) -> int:
+    """A question's number: 1..2**32-1 (0 is "none", and is never written)."""
+    if type(value) is not int or not 0 < value <= MAX_QUESTION:
+        raise MalformedError("bad_payload", f"question {value!r} is not in 1..{MAX_QUESTION}")
+    return value
 
 
 def _account(item: list[object]) -> AccountSnapshot:
@@ -574,7 +599,7 @@ def _trader_state(item: list[object]) -> TraderState:
 
 
 _DECODERS: Mapping[object, tuple[tuple[int, ...], Callable[[list[object]], TelemetryEvent]]] = {
-    "hb": ((2,), _heartbeat),
+    "hb": ((2, 3), _heartbeat),
     "acct": ((5,), _account),
     "pos": ((5,), _position),
     "ord": ((_ORD_WITHOUT_ID, _ORD_WITHOUT_ID + 1), _order),
@@ -687,6 +712,14 @@ class SessionGuard:
     @property
     def highest_seq(self) -> int:
         return self._highest
+
+    def complete(self) -> bool:
+        """Every sequence of this session up to the highest was accepted, as far back as the
+        window reaches (sequences start at 1; beyond the window a datagram is `too_old`, lost
+        for good). A missing one may still be in flight: what it carries is unknown."""
+        span = min(self._window, self._highest - 1) + 1
+        want = (1 << span) - 1
+        return self._seen & want == want
 
     def exact_mark(self) -> GuardMark | None:
         """The tightest mark (the highest accepted sequence), for a clean shutdown."""

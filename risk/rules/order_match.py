@@ -199,6 +199,24 @@ class OrderMatch:
             overheard[key] = (unreported.pop(key), deadline)
         return True
 
+    def answered(self, asked: float) -> list[str]:
+        """The venue ACKs that arrived by `asked` and are still unreported, oldest first, now
+        taken: the trader answered a question asked at `asked` with nothing missing before its
+        answer, so no report of them is in flight (see `KeyMisuseRule.on_answer`)."""
+        overheard = self.overheard
+        found = [key for key, (at, _) in overheard.items() if at <= asked]
+        for key in found:
+            del overheard[key]
+        unreported = self.unreported
+        first = len(found)
+        for key, at in unreported.items():
+            if at > asked:
+                break
+            found.append(key)
+        for key in found[first:]:
+            del unreported[key]
+        return found
+
     def overheard_past(self, now: float) -> list[str]:
         """Venue ACKs whose report deadline (see `hear`) is behind `now`."""
         past = []

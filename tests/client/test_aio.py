@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import math
 import re
@@ -199,6 +200,34 @@ async def test_a_submit_is_on_the_socket_before_report_order_returns(watchdog: W
         await wait_until(lambda: bool(watchdog.of(OrderEvent)), within=5.0)
     (_, events, _) = watchdog.batches[1]
     assert [type(e) for e in events] == [FeedStatus, OrderEvent]
+
+
+async def test_a_question_in_an_ack_is_answered_at_once_after_what_waited(
+    watchdog: Watchdog,
+) -> None:
+    # Key misuse settles an order at the answer: it must trail everything reported before it.
+    async with _between_heartbeats(watchdog) as client:
+        client.report_feed("BTCUSDT", NOW)  # waits for the next heartbeat, 10 s away...
+        assert watchdog.ingress is not None
+        watchdog.ingress.send_ack(TRADER, RiskState.ACTIVE, limits_version="v1", ask=7)
+        await wait_until(lambda: len(watchdog.batches) == 2, within=5.0)  # ...but goes now
+        for _ in range(3):
+            await asyncio.sleep(0)
+    events = watchdog.batches[1][1]
+    assert [type(e) for e in events] == [FeedStatus, Heartbeat]
+    assert [e.answers for e in events if isinstance(e, Heartbeat)] == [7]
+    assert len(watchdog.batches) == 2  # answered once; the plain acks after it ask nothing
+
+
+async def test_a_datagram_the_socket_could_not_take_still_uses_its_sequence(
+    watchdog: Watchdog,
+) -> None:
+    # A hole the watchdog can see: an answer after it proves nothing about what was lost.
+    async with _between_heartbeats(watchdog) as client:
+        seq, dropped = client._seq, client.counters.dropped
+        client.config = dataclasses.replace(client.config, max_write_buffer=-1)
+        client.report_order(OrderEventKind.SUBMIT, "BTCUSDT", "BUY", 1, 65_000.0, order_id="o-1")
+        assert (client._seq, client.counters.dropped) == (seq + 1, dropped + 1)
 
 
 async def test_a_rehearsed_report_sends_buffers_and_counts_nothing(watchdog: Watchdog) -> None:

@@ -139,6 +139,11 @@ def test_pack_events_caps_the_event_count_per_datagram() -> None:
         (raw(b'[["hb", -1]]'), MalformedError, "bad_payload"),
         (raw(b'[["hb", true]]'), MalformedError, "bad_payload"),
         (raw(b'[["hb", 1e400]]'), MalformedError, "bad_payload"),
+        (raw(b'[["hb", 1, 0]]'), MalformedError, "bad_payload"),  # 0 is never written
+        (raw(b'[["hb", 1, 4294967296]]'), MalformedError, "bad_payload"),
+        (raw(b'[["hb", 1, 2.0]]'), MalformedError, "bad_payload"),
+        (raw(b'[["hb", 1, true]]'), MalformedError, "bad_payload"),
+        (raw(b'[["hb", 1, 2, 3]]'), MalformedError, "bad_payload"),
         (raw(b'[["warp", 1]]'), MalformedError, "bad_payload"),
         (raw(b'[["acct", 1, "1", 0, 0]]'), MalformedError, "bad_payload"),
         (raw(b'[["pos", 1, "", 1, 1]]'), MalformedError, "bad_payload"),
@@ -213,6 +218,21 @@ def test_an_ack_round_trips_with_its_ordering_key() -> None:
     frame = decode_ack(encode_ack(KEY, TRADER, SESSION, 9, an_ack()), KEY, TRADER, SESSION)
     assert frame.ack == an_ack()
     assert (frame.session_id, frame.ack_seq, frame.order_key) == (SESSION, 9, (5, 9))
+
+
+def test_an_ack_carries_a_question_only_when_it_asks_one() -> None:
+    asked = Ack(TradingState.ACTIVE, "limits-v3", 5, "", NOW, ask=2**32 - 1)
+    assert decode_ack(encode_ack(KEY, TRADER, SESSION, 1, asked), KEY, TRADER, SESSION).ack == asked
+    plain = encode_ack(KEY, TRADER, SESSION, 1, an_ack())
+    assert b'"all clear"]' in plain  # four fields: what an older client reads
+
+
+@pytest.mark.parametrize("ask", [b"0", b"-1", b"4294967296", b"1.5", b"true", b'"1"'])
+def test_an_ack_with_a_question_that_is_not_a_positive_u32_is_refused(ask: bytes) -> None:
+    header = struct.pack("!4sBBBx16sQd", b"KSWD", 1, 2, len(TRADER), SESSION, 1, NOW)
+    data = reseal(header + TRADER.encode() + b'["ACTIVE", "v", 1, "", ' + ask + b"]")
+    with pytest.raises(MalformedError, match="question"):
+        decode_ack(data, KEY, TRADER, SESSION)
 
 
 def test_an_ack_for_another_session_or_trader_or_key_is_refused() -> None:
@@ -369,6 +389,34 @@ def test_the_guard_accepts_exactly_the_unseen_sequences_within_the_window(
         assert expected, seq
         accepted.add(seq)
         highest = max(highest, seq)
+
+
+def test_a_session_is_complete_while_no_sequence_below_the_highest_is_missing() -> None:
+    guard = SessionGuard(window=4, max_skew=10.0)
+    guard.admit(hdr(1), NOW)
+    assert guard.complete()
+    guard.admit(hdr(3), NOW)
+    assert not guard.complete()  # 2 may still be on its way
+    guard.admit(hdr(2), NOW)
+    assert guard.complete()
+    guard.admit(hdr(9), NOW)  # 4..8 missing, within the window
+    assert not guard.complete()
+    for seq in (5, 6, 7, 8):
+        guard.admit(hdr(seq), NOW)
+    assert guard.complete()  # 4 is beyond the window: too old to arrive, lost for good
+
+
+def test_a_session_seen_from_a_later_first_sequence_is_not_complete_until_the_window_passes() -> (
+    None
+):
+    guard = SessionGuard(window=4, max_skew=10.0)
+    guard.admit(hdr(3), NOW)  # 1 and 2 may still be on their way
+    assert not guard.complete()
+    for seq in (4, 5, 6, 7):
+        guard.admit(hdr(seq), NOW)
+    assert guard.complete()
+    restored = SessionGuard(window=4, max_skew=10.0, restored=GuardMark(SESSION, 100))
+    assert restored.complete()  # what its predecessor accepted is refused anyway
 
 
 def test_the_largest_valid_event_fits_one_datagram_even_with_the_longest_trader_id() -> None:

@@ -19,7 +19,8 @@ from killswitch_client import (
     parse_address,
 )
 
-from risk.events import OrderEvent
+from risk.events import FeedStatus, Heartbeat, OrderEvent
+from risk.state import TradingState as RiskState
 from tests.client.rig import Watchdog, config
 from tests.watchdog.wire import KEY, TRADER, wait_until
 from watchdog.clock import FakeClock
@@ -65,6 +66,21 @@ async def test_reports_from_many_threads_all_arrive_once(
     assert sorted(ids) == sorted(f"t{n}-{i}" for n in range(4) for i in range(50))
     assert watchdog.ingress is not None
     assert watchdog.ingress.rejects == {}  # no sequence was used twice across threads
+
+
+async def test_a_question_in_an_ack_is_answered_at_once_from_the_clients_thread(
+    watchdog: Watchdog,
+) -> None:
+    slow = config(str(watchdog.path), heartbeat_interval=10.0, ack_timeout=20.0)
+    with Client(slow, clock=watchdog.clock) as client:
+        await wait_until(lambda: len(watchdog.batches) == 1)
+        client.report_feed("BTCUSDT", 1.0)  # waits for the next heartbeat, 10 s away...
+        assert watchdog.ingress is not None
+        watchdog.ingress.send_ack(TRADER, RiskState.ACTIVE, limits_version="v1", ask=3)
+        await wait_until(lambda: len(watchdog.batches) == 2, within=5.0)  # ...but goes now
+    events = watchdog.batches[1][1]
+    assert [type(e) for e in events] == [FeedStatus, Heartbeat]
+    assert [e.answers for e in events if isinstance(e, Heartbeat)] == [3]
 
 
 async def test_killed_latches_and_orders_are_refused_as_each_state_defines(

@@ -387,3 +387,144 @@ def test_a_trader_whose_link_reorders_by_up_to_twice_the_window_is_never_killed(
     heard(eng, _at(10.0))
     states.append(eng.evaluate(_at(20.0)).state)
     assert TradingState.KILLED not in states
+
+
+# --- the question: an answer with nothing missing before it settles an order at once ----------
+
+
+def answer(eng: RiskEngine, t: float, question: int) -> TradingState:
+    """The trader's answer (the ingress passes one on only when nothing is missing before it)."""
+    return eng.apply(Heartbeat(ts=t, answers=question), t).state
+
+
+def test_an_unreported_ack_is_asked_about_and_killed_at_the_answer_naming_it() -> None:
+    eng = engine()
+    venue_ack(eng, T0, "rogue-1")
+    question = eng.question()
+    assert question == 1
+    assert eng.question() == 0  # one question out at a time
+    assert answer(eng, T0 + 0.0004, question) is TradingState.KILLED  # not a window later
+    (decision,) = [d for d in eng.assessment.decisions if d.rule == "key_misuse"]
+    assert "rogue-1" in decision.reason
+    assert "answer" in decision.reason
+
+
+def test_a_report_that_arrives_before_the_answer_settles_its_order() -> None:
+    eng = engine()
+    venue_ack(eng, T0, "mine")  # the venue's ACK overtook the SUBMIT
+    question = eng.question()
+    report(eng, T0 + 0.0002, "mine")  # the SUBMIT, sent before the order, arrives first
+    assert answer(eng, T0 + 0.0003, question) is TradingState.ACTIVE
+    assert eng.question() == 0  # nothing left to ask about
+    heard(eng, T0 + 1)
+    assert eng.evaluate(T0 + 60).state is TradingState.ACTIVE
+
+
+def test_an_answer_settles_only_the_acks_that_arrived_before_its_question() -> None:
+    eng = engine()
+    venue_ack(eng, T0, "first")
+    first = eng.question()
+    report(eng, T0 + 0.0001, "first")
+    venue_ack(eng, T0 + 0.0002, "rogue")  # after the question: its answer cannot speak for it
+    assert eng.question() == 0  # the first question is still out
+    assert answer(eng, T0 + 0.0003, first) is TradingState.ACTIVE
+    second = eng.question()
+    assert second == first + 1
+    assert answer(eng, T0 + 0.0005, second) is TradingState.KILLED
+    assert eng.key_misuse is not None
+    assert eng.key_misuse.misused == ["rogue"]
+
+
+def test_an_old_repeated_or_unknown_answer_proves_nothing() -> None:
+    eng = engine()
+    venue_ack(eng, T0, "in-flight")
+    question = eng.question()
+    assert answer(eng, T0 + 0.0001, question + 7) is TradingState.ACTIVE  # never asked
+    report(eng, T0 + 0.0002, "in-flight")
+    assert answer(eng, T0 + 0.0003, question) is TradingState.ACTIVE
+    venue_ack(eng, T0 + 0.0004, "later")
+    assert answer(eng, T0 + 0.0005, question) is TradingState.ACTIVE  # answered already
+
+
+def test_an_unanswered_question_is_asked_again_after_the_window() -> None:
+    eng = engine()
+    venue_ack(eng, T0, "a")
+    first = eng.question()
+    venue_ack(eng, T0 + 0.001, "b")
+    assert eng.question() == 0
+    heard(eng, T0 + REORDER_S / 2)  # the engine's clock moves with what it is given
+    assert eng.question() == 0
+    heard(eng, T0 + REORDER_S)
+    assert eng.question() == first + 1  # the answer was lost (a datagram missing before it)
+
+
+def test_with_ask_trader_off_nothing_is_asked_and_the_window_judges() -> None:
+    eng = engine(limits(key_misuse={"enabled": True, "reorder_s": REORDER_S, "ask_trader": False}))
+    venue_ack(eng, T0, "rogue")
+    assert eng.question() == 0
+    assert answer(eng, T0 + 0.001, 1) is TradingState.ACTIVE
+    assert killed_by_misuse(eng, T0) is TradingState.KILLED
+
+
+def test_an_ack_without_a_client_id_needs_no_question() -> None:
+    eng = engine()
+    assert venue_ack(eng, T0, "") is TradingState.KILLED
+    assert eng.question() == 0
+
+
+# The trader's link is first in, first out (a Unix socket): a question reaches the client
+# `reply_s` after it was asked and its answer arrives `link_s` after that, behind every
+# datagram the client sent before it. Each order's SUBMIT leaves before the order does.
+ASKED_ORDERS = st.lists(
+    st.tuples(
+        st.floats(min_value=0.0, max_value=2.0, allow_nan=False),  # the SUBMIT sent
+        st.floats(min_value=0.0001, max_value=0.05, allow_nan=False),  # until the venue's ACK
+        st.booleans(),  # a rogue's order: no SUBMIT at all
+    ),
+    min_size=1,
+    max_size=15,
+)
+LINK = st.floats(min_value=0.0, max_value=0.01, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ASKED_ORDERS, LINK, LINK)
+def test_answers_kill_every_rogue_order_and_never_a_reported_one(
+    orders: list[tuple[float, float, bool]], link_s: float, reply_s: float
+) -> None:
+    # (arrival, what, payload): what 0 = SUBMIT, 1 = venue ACK, 2 = the question reaches the
+    # client (it answers), 3 = the answer arrives.
+    pending: list[tuple[float, int, object]] = []
+    for i, (sent, venue_s, rogue) in enumerate(orders):
+        if not rogue:
+            pending.append((_at(sent) + link_s, 0, f"o{i}"))
+        pending.append((_at(sent) + venue_s, 1, f"o{i}"))
+    eng = engine()
+    killed_at: float | None = None
+    while pending:
+        pending.sort(key=lambda e: (e[0], e[1]))
+        at, what, payload = pending.pop(0)
+        if what == 0:
+            report(eng, at, str(payload))
+        elif what == 1:
+            venue_ack(eng, at, str(payload))
+        elif what == 2:
+            # FIFO: the answer trails every SUBMIT the client sent before it.
+            pending.append((at + link_s, 3, payload))
+            continue
+        else:
+            assert isinstance(payload, int)
+            answer(eng, at, payload)
+        if killed_at is None and eng.state is TradingState.KILLED:
+            killed_at = at
+        question = eng.question()
+        if question:
+            pending.append((at + reply_s, 2, question))
+    rogues = {f"o{i}" for i, (_, _, rogue) in enumerate(orders) if rogue}
+    assert eng.key_misuse is not None
+    assert set(eng.key_misuse.misused) == rogues
+    if rogues:
+        first_ack = min(_at(s) + v for s, v, rogue in orders if rogue)
+        assert killed_at is not None
+        # Judged by answers, not by the window: at most a few question round trips.
+        assert killed_at <= first_ack + 2 * (reply_s + link_s) + 1e-9

@@ -46,7 +46,7 @@ _reason = st.text(
 _order_id = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=MAX_ORDER_ID)
 
 events: st.SearchStrategy[TelemetryEvent] = st.one_of(
-    st.builds(Heartbeat, ts=_ts),
+    st.builds(Heartbeat, ts=_ts, answers=st.integers(0, 2**32 - 1)),
     st.builds(
         AccountSnapshot,
         ts=_ts,

@@ -313,6 +313,10 @@ class Ingress:
                 return
         else:
             events = [to_risk(event) for event in telemetry.events]
+            if not peer.guard.complete():
+                # A datagram before this one is missing: it may still carry a report, so an
+                # answer here proves nothing (key misuse waits out its window instead).
+                events = [_unanswered(event) for event in events]
         self.accepted_events += len(events)
         self._on_batch(header.trader_id, header.session_id, events, admission.session_changed)
 
@@ -340,9 +344,16 @@ class Ingress:
     # -- acks ---------------------------------------------------------------------------
 
     def send_ack(
-        self, trader_id: str, state: TradingState, *, limits_version: str, reason: str = ""
+        self,
+        trader_id: str,
+        state: TradingState,
+        *,
+        limits_version: str,
+        reason: str = "",
+        ask: int = 0,
     ) -> bool:
-        """Send the watchdog's state to the trader's last accepted address.
+        """Send the watchdog's state to the trader's last accepted address (with `ask`, a
+        question the client answers at once).
 
         Returns False (nothing sent) when the trader has not been heard from yet. Never
         blocks: the datagram goes out now or is queued by the transport.
@@ -356,7 +367,12 @@ class Ingress:
             return False
         peer.ack_seq += 1
         ack = Ack(
-            _WIRE_STATES[state], limits_version, peer.guard.highest_seq, reason, self._clock.wall()
+            _WIRE_STATES[state],
+            limits_version,
+            peer.guard.highest_seq,
+            reason,
+            self._clock.wall(),
+            ask,
         )
         data = encode_ack(
             self._keys[trader_id], trader_id, peer.guard.session_id, peer.ack_seq, ack
@@ -384,7 +400,7 @@ def to_risk(event: wire.TelemetryEvent) -> IngressEvent:
             order_id=event.order_id,
         )
     if isinstance(event, wire.Heartbeat):
-        return Heartbeat(ts=event.ts)
+        return Heartbeat(ts=event.ts, answers=event.answers)
     if isinstance(event, wire.AccountSnapshot):
         return AccountSnapshot(
             event.ts, event.equity, event.realized_pnl, event.unrealized_pnl, EventSource.TELEMETRY
@@ -397,6 +413,12 @@ def to_risk(event: wire.TelemetryEvent) -> IngressEvent:
         return FeedStatus(event.ts, event.symbol, event.last_event_ts)
     if isinstance(event, wire.OpenOrdersSnapshot):
         return OpenOrdersSnapshot(event.ts, event.count, EventSource.TELEMETRY)
+    return event
+
+
+def _unanswered(event: IngressEvent) -> IngressEvent:
+    if isinstance(event, Heartbeat) and event.answers:
+        return Heartbeat(ts=event.ts)
     return event
 
 

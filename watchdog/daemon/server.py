@@ -120,6 +120,7 @@ class WatchdogServer:
             self.metrics,
             self._killer,
             self._push_state,
+            self._ask,
             self._group_kill,
             self._spawn,
             self._control_gid(),
@@ -348,7 +349,7 @@ class WatchdogServer:
         if supervisor is not None:
             supervisor.on_sender(pid)
 
-    def _push_state(self, trader_id: str, state: TradingState) -> None:
+    def _push_state(self, trader_id: str, state: TradingState, ask: int = 0) -> None:
         if self._ingress is None:
             return
         supervisor = self.supervisors[trader_id]
@@ -358,7 +359,12 @@ class WatchdogServer:
             state,
             limits_version=supervisor.config.limits_version,
             reason=reason[:200],
+            ask=ask,
         )
+
+    def _ask(self, trader_id: str, question: int) -> None:
+        """An ack that asks the trader's client to answer at once (key misuse's question)."""
+        self._push_state(trader_id, self.supervisors[trader_id].state, question)
 
     def _save_mark(self, trader: str, mark: GuardMark) -> None:
         """Synchronous, before the datagram counts. A failed write halts every trader (the

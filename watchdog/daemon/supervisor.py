@@ -67,6 +67,7 @@ class Services:
     metrics: Metrics
     killer: KillPipeline
     push_state: Callable[[str, TradingState], None]  # ack the trader with its new state
+    ask: Callable[[str, int], None]  # (trader, question): an ack that asks the client to answer
     group_kill: Callable[[str, str], None]  # (kill group, reason): kill the group's others
     spawn: Spawn  # start a task in the daemon's task group
     control_gid: int | None = None  # the control socket's group when it may connect
@@ -183,7 +184,14 @@ class TraderSupervisor:
             assessment = self.engine.apply(event, now)
         if assessment is not None:
             self._handle(assessment, "telemetry")
+        self._ask()
         self._flush.soon()
+
+    def _ask(self) -> None:
+        """Ask the trader about a venue ACK it has not reported (key misuse), if one is due."""
+        question = self.engine.question()
+        if question:
+            self._services.ask(self.id, question)
 
     def _beat(self, sent: float, now: float) -> None:
         """The heartbeat age shown is counted from the send time, as the engine counts it."""
@@ -218,6 +226,7 @@ class TraderSupervisor:
             assessment = self.engine.apply(event, now)
         if assessment is not None:
             self._handle(assessment, "venue")
+        self._ask()
         self._flush.soon()
 
     def hold(self, key: str, reason: str) -> None:

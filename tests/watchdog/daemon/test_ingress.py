@@ -183,6 +183,39 @@ async def test_a_late_datagram_delivers_only_its_order_events(
     assert rec.batches[2] == (TRADER, SESSION, [RISK_FILL], False)
 
 
+async def test_an_answer_is_passed_on_only_when_no_datagram_before_it_is_missing(
+    ingress: tuple[Ingress, Recorder], sock_path: Path
+) -> None:
+    # Key misuse settles an order at the trader's answer only if nothing sent before the
+    # answer can still be on its way: a missing sequence may carry the order's SUBMIT.
+    _, rec = ingress
+    with sender(sock_path) as sock:
+        await send(sock, datagram([Heartbeat(ts=NOW)], seq=1))
+        await send(sock, datagram([Heartbeat(ts=NOW, answers=5)], seq=2))
+        await send(sock, datagram([Heartbeat(ts=NOW, answers=6)], seq=4))  # 3 is missing
+        await send(sock, datagram([fill()], seq=3))  # arrives late: the hole is filled
+        await send(sock, datagram([Heartbeat(ts=NOW, answers=7)], seq=5))
+        await wait_until(lambda: len(rec.batches) == 5)
+    answers = [
+        e.answers for _, _, events, _ in rec.batches for e in events if isinstance(e, RiskHeartbeat)
+    ]
+    assert answers == [0, 5, 0, 7]
+
+
+async def test_an_ack_can_carry_a_question(
+    ingress: tuple[Ingress, Recorder], sock_path: Path
+) -> None:
+    ing, rec = ingress
+    with sender(sock_path) as trader:
+        await send(trader, datagram([Heartbeat(ts=NOW)], seq=1))
+        await wait_until(lambda: len(rec.batches) == 1)
+        assert ing.send_ack(TRADER, TradingState.ACTIVE, limits_version="v1", ask=42)
+        asked = decode_ack(await recv(trader), KEY, TRADER, SESSION)
+        assert ing.send_ack(TRADER, TradingState.ACTIVE, limits_version="v1")
+        plain = decode_ack(await recv(trader), KEY, TRADER, SESSION)
+    assert (asked.ack.ask, plain.ack.ask) == (42, 0)
+
+
 async def test_acks_go_back_to_the_last_authenticated_sender(
     ingress: tuple[Ingress, Recorder], sock_path: Path
 ) -> None:

@@ -94,6 +94,7 @@ class Rig:
     ) -> None:
         self.store = Store(tmp_path / "w.sqlite3", busy_timeout_ms=10)
         self.pushed: list[TradingState] = []
+        self.asked: list[int] = []  # key-misuse questions the supervisor asked the trader
         self.gate = Gate()
         self.group = group
         clock = clock or SystemClock()
@@ -111,7 +112,8 @@ class Rig:
         )  # fmt: skip
         self.services = Services(
             clock, durable, alerter, metrics, killer,
-            lambda trader, state: self.pushed.append(state), lambda group, reason: None,
+            lambda trader, state: self.pushed.append(state),
+            lambda trader, question: self.asked.append(question), lambda group, reason: None,
             self.spawn, control_gid,
         )  # fmt: skip
         self.supervisor = TraderSupervisor(config, self.services, self.store.trader(config.id))

@@ -38,6 +38,30 @@ def test_orders_the_trader_never_reported_are_key_misuse_and_killed(venue: str) 
         assert "acknowledged 1 order(s) the trader never reported" in started["detail"]["reason"]
 
 
+# A window no test outlasts: only the trader's answer to the watchdog's question can judge.
+LONG_REORDER_WINDOW = """
+[traders.limits.key_misuse]
+enabled = true
+reorder_s = 120.0
+ask_trader = true
+"""
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_the_traders_answer_settles_an_unreported_order_without_waiting_for_the_window(
+    venue: str,
+) -> None:
+    with venue_world(venue=venue, extra_config=LONG_REORDER_WINDOW) as world:
+        world.space.start_watchdog()
+        world.space.start_trader(equity=100_000.0)  # its client answers the watchdog's question
+        wait_until(lambda: world.space.state() == "ACTIVE", what="ACTIVE")
+        assert world.place_resting(1) == 1  # a rogue client with the trader's key
+        world.wait_killed_clean()  # within 30 s: a window of 120 s could not have judged it
+        (started,) = world.space.audit("kill_started")
+        assert started["detail"]["cause"] == "key_misuse"
+        assert "settled by the trader's answer" in started["detail"]["reason"]
+
+
 @pytest.mark.parametrize("venue", VENUES)
 def test_a_client_flooding_orders_without_telemetry_is_killed_by_the_venue_view(
     venue: str,

@@ -70,10 +70,15 @@ class VenueWorld:
         """Place `count` resting orders with the trader's key; returns how many were accepted."""
         if self.sim.venue != "binance":
             symbols = itertools.cycle(RESTING)
-            for _ in range(count):
+            run = uuid.uuid4().hex[:8]
+            for n in range(count):
                 symbol = next(symbols)
                 price, qty = RESTING[symbol]
-                self.sim.place_order(self.trader_key, symbol, "BUY", str(qty), str(price))
+                # A client order id, as a copy of the bot would set: the hard case for key
+                # misuse (an order without one is unreported at once).
+                self.sim.place_order(
+                    self.trader_key, symbol, "BUY", str(qty), str(price), f"s{run}{n}"
+                )
             return count
         return asyncio.run(self._place(count, stop_on_refusal=False))
 
