@@ -105,3 +105,21 @@ def test_a_flip_that_turns_a_long_into_a_losing_short_kills_before_the_next_read
         (started,) = world.space.audit("kill_started")
         assert started["detail"]["cause"] == "daily_loss"
         world.wait_killed_clean()
+
+
+def test_a_flip_the_counter_cannot_follow_is_read_at_once_not_at_the_next_period() -> None:
+    # OKX's realizedPnl counts the new short alone: the long's close is in no field of the
+    # push, so the symbol waits for a read, which is asked for at once.
+    with venue_world(
+        venue="okx", link=SLOW_RECONCILE, market=True, extra_config=BIG_ORDERS
+    ) as world:
+        _started(world)
+        world.market_buy("BTCUSDT", Decimal("1"))
+        world.sim.place_order(world.trader_key, "BTCUSDT", "SELL", "2")  # short 1 now
+        flipped = time.monotonic()
+        world.sim.admin.price_jump("BTCUSDT", 10)
+        wait_until(lambda: world.space.state() == "KILLED", within=WITHIN_S, what="KILLED")
+        assert time.monotonic() - flipped < WITHIN_S
+        (started,) = world.space.audit("kill_started")
+        assert started["detail"]["cause"] == "daily_loss"
+        world.wait_killed_clean()
