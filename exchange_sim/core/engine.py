@@ -36,6 +36,12 @@ class Position:
     qty: Decimal = ZERO  # signed: one-way mode, positionSide BOTH
     entry: Decimal = ZERO
     update_ms: int = 0
+    # Realized PnL net of fees, as the venues count it: over the symbol's whole history, and
+    # over the current position alone (since ``opened_ms``, when it opened from flat or flipped).
+    realized_total: Decimal = ZERO
+    realized_open: Decimal = ZERO
+    fees_open: Decimal = ZERO  # the part of ``realized_open`` that is fees (paid: positive)
+    opened_ms: int = 0
 
 
 @dataclass(slots=True)
@@ -371,8 +377,8 @@ class Exchange:
     ) -> None:
         rate = self._fees.maker if maker else self._fees.taker
         for f in fills:
-            realized = self._apply_fill(account, order.symbol, order.side, f, now_ms)
             fee = f.qty * f.price * rate
+            realized = self._apply_fill(account, order.symbol, order.side, f, fee, now_ms)
             account.wallet += realized - fee
             order.executed_qty += f.qty
             order.cum_quote += f.qty * f.price
@@ -387,25 +393,37 @@ class Exchange:
         self._emit_account(account, order.symbol, now_ms)
 
     def _apply_fill(
-        self, account: Account, symbol: str, side: str, f: Fill, now_ms: int
+        self, account: Account, symbol: str, side: str, f: Fill, fee: Decimal, now_ms: int
     ) -> Decimal:
+        """Move the position by one fill; the realized PnL it makes (before ``fee``)."""
         pos = account.positions[symbol]
         signed = f.qty if side == "BUY" else -f.qty
         realized = ZERO
         if pos.qty == 0 or (pos.qty > 0) == (signed > 0):
+            if pos.qty == 0:
+                _open(pos, now_ms)
             new_qty = pos.qty + signed
             pos.entry = (pos.entry * abs(pos.qty) + f.price * f.qty) / abs(new_qty)
             pos.qty = new_qty
+            pos.realized_open -= fee
+            pos.fees_open += fee
         else:
             closing = min(f.qty, abs(pos.qty))
             direction = 1 if pos.qty > 0 else -1
             realized = closing * (f.price - pos.entry) * direction
+            closing_fee = fee * closing / f.qty
+            pos.realized_open += realized - closing_fee
+            pos.fees_open += closing_fee
             new_qty = pos.qty + signed
             if new_qty == 0:
                 pos.entry = ZERO
             elif (new_qty > 0) != (pos.qty > 0):
                 pos.entry = f.price
+                _open(pos, now_ms)  # a flip: the rest of the fill opens a new position
+                pos.realized_open = closing_fee - fee
+                pos.fees_open = fee - closing_fee
             pos.qty = new_qty
+        pos.realized_total += realized - fee
         pos.update_ms = now_ms
         account.update_ms = now_ms
         return realized
@@ -491,8 +509,19 @@ class Exchange:
                 pos.entry,
                 self.unrealized(pos),
                 now_ms,
+                pos.realized_total,
+                pos.realized_open,
+                pos.fees_open,
+                pos.opened_ms,
             )
         )
+
+
+def _open(pos: Position, now_ms: int) -> None:
+    """A position opens (from flat, or the far side of a flip): its own counter starts."""
+    pos.opened_ms = now_ms
+    pos.realized_open = ZERO
+    pos.fees_open = ZERO
 
 
 def _cap(fills: list[Fill], limit: Decimal) -> list[Fill]:

@@ -35,7 +35,9 @@ class OrderEvent:
 
 @dataclass(frozen=True, slots=True)
 class PositionEvent:
-    """The account's wallet and one symbol's position after a fill."""
+    """The account's wallet and one symbol's position after a fill, with the position's
+    realized PnL net of fees: over the symbol's history, and since ``opened_ms`` (of which
+    ``fees_open`` are fees)."""
 
     account: str
     symbol: str
@@ -44,6 +46,10 @@ class PositionEvent:
     entry: Decimal
     unrealized: Decimal
     now_ms: int
+    realized_total: Decimal
+    realized_open: Decimal
+    fees_open: Decimal
+    opened_ms: int
 
 
 UserEvent = OrderEvent | PositionEvent

@@ -68,6 +68,17 @@ class OrderAck:
 
 
 @dataclass(frozen=True, slots=True)
+class RealizedPnl:
+    """The venue's own counter of a symbol's realized PnL (fees and funding included): what
+    the wallet has been moved by. ``since_ms`` None: over the symbol's whole history (Bybit's
+    ``cumRealisedPnl``); else over the position the venue opened then (OKX's ``realizedPnl``
+    with its ``cTime``), a counter that starts again with each new position."""
+
+    total: Decimal
+    since_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Position:
     """One symbol's position; ``qty`` is signed (negative = short)."""
 
@@ -76,6 +87,7 @@ class Position:
     entry_price: Decimal
     unrealized_pnl: Decimal
     mark_price: Decimal | None  # the account endpoint does not carry it; positionRisk does
+    realized: RealizedPnl | None = None  # on venues whose position rows carry the counter
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,6 +171,7 @@ def _position(o: dict[str, object], where: str) -> PositionUpdate:
         qty=-size if side == "Sell" else size,
         entry_price=Decimal(0) if flat_without_price else f.decimal(o, "entryPrice", where),
         unrealized_pnl=f.decimal(o, "unrealisedPnl", where),
+        realized=wire.realized_of(o, where),
     )
 
 

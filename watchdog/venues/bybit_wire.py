@@ -16,7 +16,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from watchdog.venues import _fields as f
-from watchdog.venues.base import OpenOrder, Position, Side
+from watchdog.venues.base import OpenOrder, Position, RealizedPnl, Side
 from watchdog.venues.errors import (
     InvalidSignature,
     KeyRefused,
@@ -315,7 +315,17 @@ def _position(o: dict[str, object], where: str) -> Position:
         entry_price=_price(o, "avgPrice", where, flat=flat),
         unrealized_pnl=f.decimal(o, "unrealisedPnl", where),
         mark_price=_price(o, "markPrice", where, flat=flat),
+        realized=realized_of(o, where),
     )
+
+
+def realized_of(o: dict[str, object], where: str) -> RealizedPnl | None:
+    """``cumRealisedPnl``: the symbol's realized PnL over its whole history, fees and funding
+    included, in a position row and a ``position`` push alike. Absent or "" (the venue's
+    blank): not known, None; anything else must be a decimal."""
+    if o.get("cumRealisedPnl", "") == "":
+        return None
+    return RealizedPnl(f.decimal(o, "cumRealisedPnl", where), since_ms=None)
 
 
 def _price(o: dict[str, object], name: str, where: str, *, flat: bool) -> Decimal:

@@ -141,7 +141,7 @@ def _positions(items: list[tuple[dict[str, object], str]]) -> list[AccountUpdate
     body = {"code": "0", "data": [item for item, _ in items]}
     stamp = max(f.integer(item, "uTime", at) for item, at in items)
     positions = tuple(
-        PositionUpdate(p.symbol, p.qty, p.entry_price, p.unrealized_pnl)
+        PositionUpdate(p.symbol, p.qty, p.entry_price, p.unrealized_pnl, p.realized)
         for p in wire.parse_positions(body)
     )
     return [AccountUpdate(stamp, "POSITION", (), positions)]

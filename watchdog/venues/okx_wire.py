@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from watchdog.venues import _fields as f
-from watchdog.venues.base import OpenOrder, Position, Side
+from watchdog.venues.base import OpenOrder, Position, RealizedPnl, Side
 from watchdog.venues.errors import (
     InvalidSignature,
     KeyRefused,
@@ -422,7 +422,17 @@ def _position(o: dict[str, object], where: str) -> Position:
         entry_price=_price(o, "avgPx", where, blank_ok=blank_ok),
         unrealized_pnl=_price(o, "upl", where, blank_ok=blank_ok),
         mark_price=_price(o, "markPx", where, blank_ok=blank_ok),
+        realized=realized_of(o, where),
     )
+
+
+def realized_of(o: dict[str, object], where: str) -> RealizedPnl | None:
+    """``realizedPnl``: the position's realized PnL since it opened at ``cTime`` (pnl, fees,
+    funding, liquidation penalty, settlement), in a position row and a ``positions`` push
+    alike. Absent or "": not known, None; otherwise a decimal, anchored at an integer cTime."""
+    if o.get("realizedPnl", "") == "":
+        return None
+    return RealizedPnl(f.decimal(o, "realizedPnl", where), f.integer(o, "cTime", where))
 
 
 def parse_contract_values(body: object) -> dict[str, Decimal]:

@@ -13,7 +13,7 @@ from decimal import Decimal
 import orjson
 
 from watchdog.venues import _fields as f
-from watchdog.venues.base import Side
+from watchdog.venues.base import RealizedPnl, Side
 from watchdog.venues.errors import VenueProtocolError
 
 
@@ -51,6 +51,9 @@ class PositionUpdate:
     qty: Decimal
     entry_price: Decimal
     unrealized_pnl: Decimal
+    # Bybit's and OKX's position pushes carry the wallet's move as this counter; Binance's
+    # ACCOUNT_UPDATE carries the wallet itself instead (None).
+    realized: RealizedPnl | None = None
 
 
 @dataclass(frozen=True, slots=True)

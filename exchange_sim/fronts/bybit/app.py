@@ -249,6 +249,7 @@ def _positions(ctx: Ctx) -> Any:
                 engine.mark(name),
                 engine.unrealized(pos),
                 pos.update_ms,
+                (pos.realized_total, pos.realized_open),
             )
         )
     return _paged(ctx, rows)
@@ -567,8 +568,9 @@ class BybitFront:
         engine = self.sim.engine
         sym = engine.symbols[event.symbol]
         position = wire.position_record(
-            sym, event.qty, event.entry, engine.mark(event.symbol), event.unrealized, now
-        )
+            sym, event.qty, event.entry, engine.mark(event.symbol), event.unrealized, now,
+            (event.realized_total, event.realized_open),
+        )  # fmt: skip
         wallet = wire.wallet_record(self.sim.account_totals(event.account))
         return [
             (

@@ -170,9 +170,19 @@ def execution_record(o: Order, t: Trade, mark: Decimal, now_ms: int) -> dict[str
 
 
 def position_record(
-    sym: SymbolConfig, qty: Decimal, entry: Decimal, mark: Decimal, upnl: Decimal, ms: int
+    sym: SymbolConfig,
+    qty: Decimal,
+    entry: Decimal,
+    mark: Decimal,
+    upnl: Decimal,
+    ms: int,
+    realized: tuple[Decimal, Decimal],
 ) -> dict[str, Any]:
-    """One symbol's one-way position as /v5/position/list and the ``position`` topic show it."""
+    """One symbol's one-way position as /v5/position/list and the ``position`` topic show it.
+
+    ``realized``: the symbol's realized PnL net of fees over all its history
+    (``cumRealisedPnl``) and over the position now held (``curRealisedPnl``)."""
+    cumulative, current = realized
     margin = abs(qty) * mark / sym.leverage
     return {
         "positionIdx": 0,
@@ -200,8 +210,8 @@ def position_record(
         "stopLoss": "0",
         "trailingStop": "0",
         "unrealisedPnl": fmt(upnl),
-        "curRealisedPnl": "0",
-        "cumRealisedPnl": "0",
+        "curRealisedPnl": fmt(current),
+        "cumRealisedPnl": fmt(cumulative),
         "isReduceOnly": False,
         "createdTime": "0",
         "updatedTime": str(ms),

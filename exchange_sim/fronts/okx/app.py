@@ -417,7 +417,15 @@ def _positions(ctx: Ctx) -> list[Any]:
         upnl = engine.unrealized(pos)
         rows.append(
             wire.position_record(
-                c, pos_id, pos.qty, pos.entry, mark, upnl, pos.update_ms, pos.update_ms
+                c,
+                pos_id,
+                pos.qty,
+                pos.entry,
+                mark,
+                upnl,
+                pos.opened_ms,
+                pos.update_ms,
+                (pos.realized_open, pos.fees_open),
             )
         )
     return rows
@@ -758,8 +766,9 @@ class OkxFront:
         mark = engine.mark(event.symbol)
         pos_id = self.pos_id(event.account, c)
         position = wire.position_record(
-            c, pos_id, event.qty, event.entry, mark, event.unrealized, now, now
-        )
+            c, pos_id, event.qty, event.entry, mark, event.unrealized, event.opened_ms, now,
+            (event.realized_open, event.fees_open),
+        )  # fmt: skip
         arg = {"channel": "positions", "instType": "SWAP", "uid": uid}
         return [("positions", ws.private_push(arg, [position])), account]
 

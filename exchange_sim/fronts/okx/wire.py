@@ -192,8 +192,14 @@ def position_record(
     upnl: Decimal,
     created_ms: int,
     update_ms: int,
+    realized: tuple[Decimal, Decimal],
 ) -> dict[str, Any]:
-    """One net-mode cross position as /api/v5/account/positions and ``positions`` show it."""
+    """One net-mode cross position as /api/v5/account/positions and ``positions`` show it.
+
+    ``realized``: the position's realized PnL net of fees since it opened at ``created_ms``,
+    and the fees in it: ``realizedPnl`` = ``pnl`` + ``fee`` (the sim has no funding,
+    liquidation penalty or settlement to add)."""
+    net, fees = realized
     margin = abs(qty) * mark / c.sym.leverage
     notional = abs(qty) * mark
     return {
@@ -249,10 +255,10 @@ def position_record(
         "maxSpotInUseAmt": "",
         "bizRefId": "",
         "bizRefType": "",
-        "realizedPnl": "0",
+        "realizedPnl": fmt(net),
         "settledPnl": "",
-        "pnl": "0",
-        "fee": "0",
+        "pnl": fmt(net + fees),
+        "fee": fmt(-fees),
         "fundingFee": "0",
         "liqPenalty": "0",
         "closeOrderAlgo": [],

@@ -24,6 +24,7 @@ from tests.watchdog.venues.streams import (
 from tests.watchdog.venues.test_bybit import place
 from tests.watchdog.wire import wait_until
 from watchdog.venues import Credentials, Side, VenueProtocolError
+from watchdog.venues.base import RealizedPnl
 from watchdog.venues.bybit import Bybit, BybitEndpoint
 from watchdog.venues.bybit_stream import BybitPrivateStream, BybitStreamConfig, decode_private
 from watchdog.venues.user_events import AccountUpdate, OrderUpdate
@@ -274,3 +275,17 @@ def test_only_linear_positions_are_followed() -> None:
     assert isinstance(update, AccountUpdate)
     assert [p.qty for p in update.positions] == [Decimal("-0.2")]
     assert decode_private(message("position", row | {"category": "option"})) == ()
+
+
+def test_a_position_push_carries_the_symbols_realized_pnl_and_refuses_a_malformed_one() -> None:
+    row = {"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "size": "0.2"}
+    row |= {"entryPrice": "60000", "unrealisedPnl": "1", "cumRealisedPnl": "-40.1"}
+    (update,) = decode_private(message("position", row))
+    assert isinstance(update, AccountUpdate)
+    assert update.positions[0].realized == RealizedPnl(Decimal("-40.1"), since_ms=None)
+    (bare,) = decode_private(message("position", {k: v for k, v in row.items()
+                                                  if k != "cumRealisedPnl"}))  # fmt: skip
+    assert isinstance(bare, AccountUpdate)
+    assert bare.positions[0].realized is None
+    with pytest.raises(VenueProtocolError, match=r"position\.data\[0\]\.cumRealisedPnl"):
+        decode_private(message("position", row | {"cumRealisedPnl": "lots"}))

@@ -26,6 +26,7 @@ from watchdog.venues import (
     VenueUnavailable,
 )
 from watchdog.venues import bybit_wire as wire
+from watchdog.venues.base import RealizedPnl
 from watchdog.venues.bybit import Bybit, BybitEndpoint
 
 NOW_MS = 1_700_000_000_000
@@ -166,6 +167,23 @@ def test_a_flat_position_may_have_no_prices_but_an_open_one_may_not() -> None:
         wire.parse_positions_page(ok({"list": [position(avgPrice="")], "nextPageCursor": ""}))
     with pytest.raises(VenueProtocolError, match="needs Buy or Sell"):
         wire.parse_positions_page(ok({"list": [position(side="")], "nextPageCursor": ""}))
+
+
+def test_a_position_row_carries_the_symbols_realized_pnl_counter() -> None:
+    (p,) = wire.parse_positions_page(
+        ok({"list": [position(cumRealisedPnl="-12.5")], "nextPageCursor": ""})
+    ).positions
+    assert p.realized == RealizedPnl(Decimal("-12.5"), since_ms=None)  # over all its history
+    for absent in ({}, {"cumRealisedPnl": ""}):
+        (p,) = wire.parse_positions_page(
+            ok({"list": [position(**absent)], "nextPageCursor": ""})
+        ).positions
+        assert p.realized is None  # not known: the marking waits for the read
+    for bad in (None, "abc", "NaN", 1.5):
+        with pytest.raises(VenueProtocolError, match=r"list\[0\]\.cumRealisedPnl"):
+            wire.parse_positions_page(
+                ok({"list": [position(cumRealisedPnl=bad)], "nextPageCursor": ""})
+            )
 
 
 def wallet(**changes: object) -> dict[str, object]:

@@ -28,6 +28,7 @@ from tests.watchdog.venues.streams import (
 from tests.watchdog.wire import wait_until
 from watchdog.clock import FakeClock
 from watchdog.venues import SubAccountRef
+from watchdog.venues.base import RealizedPnl
 from watchdog.venues.credentials import Credentials
 from watchdog.venues.errors import VenueProtocolError
 from watchdog.venues.market_stream import MarketItem, OkxTickers, Tick
@@ -108,6 +109,17 @@ def test_positions_and_the_account_become_account_updates() -> None:
     (wallet,) = decode_private(orjson.dumps({"arg": {"channel": "account"}, "data": [account]}))
     assert isinstance(wallet, AccountUpdate)
     assert (wallet.reason, wallet.balances[0].wallet) == ("WALLET", Decimal(1000))
+
+
+def test_a_position_push_carries_its_realized_pnl_and_refuses_a_malformed_one() -> None:
+    pos = {"instId": "BTC-USDT-SWAP", "posSide": "net", "pos": "3", "avgPx": "60000",
+           "upl": "1", "markPx": "60001", "uTime": "1700000000200",
+           "realizedPnl": "-9.5", "cTime": "1700000000100"}  # fmt: skip
+    (update,) = decode_private(push("positions", pos))
+    assert isinstance(update, AccountUpdate)
+    assert update.positions[0].realized == RealizedPnl(Decimal("-9.5"), 1_700_000_000_100)
+    with pytest.raises(VenueProtocolError, match=r"positions\.data\[0\]\.realizedPnl"):
+        decode_private(push("positions", pos | {"realizedPnl": "?"}))
 
 
 def test_replies_pongs_and_other_channels_carry_no_event() -> None:

@@ -23,6 +23,7 @@ from watchdog.venues import (
     VenueUnavailable,
 )
 from watchdog.venues import okx_wire as wire
+from watchdog.venues.base import RealizedPnl
 
 NOW_MS = 1_700_000_000_123
 
@@ -300,6 +301,21 @@ def test_a_flat_position_may_leave_its_prices_blank_an_open_one_may_not() -> Non
         wire.parse_positions(ok([position(avgPx="")]))
     with pytest.raises(VenueProtocolError, match=r"positions.data\[0\].posSide"):
         wire.parse_positions(ok([position(posSide="both")]))
+
+
+def test_a_position_row_carries_its_realized_pnl_since_it_opened() -> None:
+    (p,) = wire.parse_positions(ok([position(realizedPnl="-3.25", cTime="1700000000000")]))
+    assert p.realized == RealizedPnl(Decimal("-3.25"), since_ms=1_700_000_000_000)
+    for absent in ({}, {"realizedPnl": ""}):
+        (p,) = wire.parse_positions(ok([position(**absent)]))
+        assert p.realized is None  # not known: the marking waits for the read
+    for bad in (None, "abc", "Infinity", 1.5):
+        with pytest.raises(VenueProtocolError, match=r"data\[0\]\.realizedPnl"):
+            wire.parse_positions(ok([position(realizedPnl=bad, cTime="1")]))
+    anchors: list[dict[str, object]] = [{}, {"cTime": None}, {"cTime": "soon"}]
+    for anchor in anchors:  # a counter with no start cannot say what moved since
+        with pytest.raises(VenueProtocolError, match=r"data\[0\]\.cTime"):
+            wire.parse_positions(ok([position(realizedPnl="1", **anchor)]))
 
 
 def test_contract_values_are_read_for_usdt_swaps_only() -> None:

@@ -19,13 +19,27 @@ read look fresh.
 Between reads the private stream moves the basis (``on_update``): a fill the venue reports is
 judged at once (the account and the positions it moved, at the last prices) and marked at every
 price after it, not from the next read. What is applied keeps the basis consistent with
-itself (``apply_update``; docs/venues.md says it per venue): a wallet and positions the venue
-sends in one event (Binance's ``ACCOUNT_UPDATE``) together; a position sent alone (Bybit's and
-OKX's own topics) only when it grows, as its fill moved the wallet by no more than the fee; a
-wallet alone never. The stream's values are absolute (a quantity, an entry, a wallet), so an
-update a read already holds changes nothing when applied again; one the venue stamped before the
-read began, or before an update already applied to the same symbol or asset, never overwrites
-the newer value. The read replaces the whole basis: it stays the backstop that corrects it.
+itself (``apply_update``; docs/venues.md says it per venue):
+
+- a wallet and positions the venue sends in one event (Binance's ``ACCOUNT_UPDATE``): together;
+- a position sent alone (Bybit's ``position`` topic, OKX's ``positions`` channel) with the
+  venue's realized-PnL counter (``RealizedPnl``: Bybit's ``cumRealisedPnl``, OKX's
+  ``realizedPnl`` since the position's ``cTime``): the position, and the wallet moved by the
+  counter's change since the basis, whatever the fill did (opened, added, shrank, closed,
+  flipped). The basis keeps each symbol's counter as of the read (the REST position rows carry
+  it) or of the last update applied. A position the venue opened after the read began (OKX:
+  its ``cTime``) has a counter that started at zero, so all of it is the wallet's move;
+- a position alone whose change the counter cannot give (no counter, or one counting another
+  position than the basis holds: an OKX flip, a Bybit symbol flat at the read): as before, only
+  when it grows or stays, since its fill moved the wallet by no more than the fee; one that
+  shrinks waits for the read (the symbol is left alone until then), never a guess;
+- a wallet alone: never (its cause, a fee or a realized PnL, is not in it).
+
+The stream's values are absolute (a quantity, an entry, a wallet, a counter), so an update a
+read already holds changes nothing when applied again: the counter has not moved since the
+basis. One the venue stamped before the read began, or before an update already applied to the
+same symbol or asset, never overwrites the newer value. The read replaces the whole basis: it
+stays the backstop that corrects it.
 """
 
 from __future__ import annotations
@@ -36,7 +50,7 @@ from decimal import Decimal
 
 from risk.events import AccountSnapshot, EventSource, MarketEvent, PositionSnapshot, RiskEvent
 from watchdog.daemon.venue.reconcile import read_mark
-from watchdog.venues.base import AccountView
+from watchdog.venues.base import AccountView, RealizedPnl
 from watchdog.venues.user_events import AccountUpdate, PositionUpdate
 
 SETTLEMENT_ASSET = "USDT"  # the wallet the marking counts: USDT-margined linear contracts
@@ -56,6 +70,9 @@ class _Basis:
     held: dict[str, _Held]
     read_ms: float  # venue time the read began: a stream update stamped earlier is in it
     stamps: dict[str, int]  # venue time of the last stream update applied, per symbol or asset
+    # Each symbol's realized-PnL counter as the wallet holds it: from the read, then from each
+    # update applied. The wallet moves by the counter's change since then.
+    realized: dict[str, RealizedPnl]
     stale: frozenset[str] = frozenset()  # moved on the stream in a way only the read can apply
 
 
@@ -68,18 +85,18 @@ def apply_update(basis: _Basis, update: AccountUpdate) -> _Basis:
     knows from later. Raises ``MalformedUpdate`` naming what was wrong; then nothing of the update
     is applied.
 
-    Wallet and positions together (Binance): both, at once. Positions alone (Bybit's and OKX's
-    own topics): only a position that grows or stays, whose fill moved the wallet by its fee
-    alone; a position that shrinks or turns realized PnL into the wallet, which this update does
-    not carry, so the symbol waits for the read. A wallet alone: never (its cause, a fee or a
-    realized PnL, is not in it)."""
+    Wallet and positions together (Binance): both, at once. A position alone (Bybit's and OKX's
+    own topics): with the wallet moved by its realized-PnL counter's change since the basis;
+    without a usable counter, only a position that grows or stays (its fill moved the wallet by
+    its fee alone), and one that shrinks leaves its symbol to the read. A wallet alone: never
+    (its cause, a fee or a realized PnL, is not in it)."""
     _check(update)
     t = update.event_time_ms
     if t < basis.read_ms or update.positions == ():
         return basis
     together = update.balances != ()
     wallet, held, stamps = basis.wallet, dict(basis.held), dict(basis.stamps)
-    stale = set(basis.stale)
+    realized, stale = dict(basis.realized), set(basis.stale)
     for b in update.balances:
         if b.asset == SETTLEMENT_ASSET and t >= stamps.get(b.asset, t):
             wallet = float(b.wallet)
@@ -87,12 +104,36 @@ def apply_update(basis: _Basis, update: AccountUpdate) -> _Basis:
     for p in update.positions:
         if t < stamps.get(p.symbol, t) or p.symbol in stale:
             continue
-        if together or _grows(held.get(p.symbol), p.qty):
-            _move(held, p)
-            stamps[p.symbol] = t
-        else:
+        change = None if together else _wallet_change(basis.read_ms, realized, held, p)
+        if not together and change is None and not _grows(held.get(p.symbol), p.qty):
             stale.add(p.symbol)
-    return replace(basis, wallet=wallet, held=held, stamps=stamps, stale=frozenset(stale))
+            continue
+        wallet += float(change or 0)
+        _move(held, p)
+        stamps[p.symbol] = t
+        if p.realized is None:
+            realized.pop(p.symbol, None)
+        else:
+            realized[p.symbol] = p.realized
+    return replace(
+        basis, wallet=wallet, held=held, stamps=stamps, realized=realized, stale=frozenset(stale)
+    )
+
+
+def _wallet_change(
+    read_ms: float, realized: dict[str, RealizedPnl], held: dict[str, _Held], p: PositionUpdate
+) -> Decimal | None:
+    """How far the update's fills moved the wallet, by the venue's own counter; None when the
+    counter cannot say (absent, or counting a position the basis does not know from its start)."""
+    now = p.realized
+    if now is None:
+        return None
+    then = realized.get(p.symbol)
+    if then is not None and then.since_ms == now.since_ms:
+        return now.total - then.total
+    if p.symbol not in held and now.since_ms is not None and now.since_ms >= read_ms:
+        return now.total  # opened after the read began: its counter started at zero then
+    return None
 
 
 def _grows(before: _Held | None, qty: Decimal) -> bool:
@@ -134,7 +175,8 @@ class MarkedView:
             for p in view.positions
             if p.qty != 0
         }
-        self._basis = _Basis(observed, float(view.wallet), held, began_ms, {})
+        realized = {p.symbol: p.realized for p in view.positions if p.realized is not None}
+        self._basis = _Basis(observed, float(view.wallet), held, began_ms, {}, realized)
 
     def on_update(self, update: AccountUpdate, now: float) -> tuple[RiskEvent, ...]:
         """A private-stream account update; the account and each position it moved, marked at
@@ -150,7 +192,8 @@ class MarkedView:
             for p in update.positions
             if after.held.get(p.symbol) != before.held.get(p.symbol)
         ]
-        if not moved or now - after.observed > self._max_age:
+        changed = moved or after.wallet != before.wallet  # funding moves the wallet alone
+        if not changed or now - after.observed > self._max_age:
             return ()
         positions = [
             PositionSnapshot(now, s, h.qty if h else 0.0, self._mark(s, h), EventSource.VENUE)
@@ -158,6 +201,10 @@ class MarkedView:
             for h in (after.held.get(s),)
         ]
         return (self._account(after), *positions)
+
+    def waiting_for_read(self) -> frozenset[str]:
+        """The symbols the stream moved in a way only the next read can apply."""
+        return frozenset() if self._basis is None else self._basis.stale
 
     def on_price(self, symbol: str, bid: float, ask: float, now: float) -> tuple[RiskEvent, ...]:
         """The price as the venue's market event, and the account marked at it when it can be."""

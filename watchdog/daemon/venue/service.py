@@ -432,7 +432,10 @@ class VenueService:
         self._alerts.notify("venue_stream_fault", venue.trader, detail=reason)
         if venue.listener is not None:
             venue.listener.hold(STREAM_HOLD, f"venue user stream: {reason}")
-        if self._scheduler is not None:  # read now, not at the next period: the gap is open
+        self._read_now(venue)  # not at the next period: the gap is open
+
+    def _read_now(self, venue: VenueTrader) -> None:
+        if self._scheduler is not None:
             job = self._scheduler.get_job(f"venue-reconcile-{venue.trader}")
             if job is not None:
                 now = datetime.datetime.fromtimestamp(self._clock.wall(), tz=datetime.UTC)
@@ -500,7 +503,9 @@ class VenueService:
             self._on_account_update(venue, item)
 
     def _on_account_update(self, venue: VenueTrader, update: AccountUpdate) -> None:
-        """Move the marking's basis at once: the fill is judged now, and marked at each price."""
+        """Move the marking's basis at once: the fill is judged now, and marked at each price.
+        A position the update could not move (its wallet change unknown) is read at once."""
+        waiting = venue.marked.waiting_for_read()
         try:
             events = venue.marked.on_update(update, self._clock.wall())
         except MalformedUpdate as exc:
@@ -508,6 +513,11 @@ class VenueService:
             return
         if events:
             self._deliver(venue, events)
+        left = venue.marked.waiting_for_read() - waiting
+        if left:
+            log_event(_log, logging.INFO, "venue_view_waits_for_read", trader=venue.trader,
+                      symbols=sorted(left))  # fmt: skip
+            self._read_now(venue)
 
     def _on_market(self, venue: VenueTrader, item: MarketItem) -> None:
         """Mark the account at every price; a fault, a silence or a reconnect holds the trader

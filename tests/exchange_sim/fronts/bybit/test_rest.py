@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
@@ -104,6 +105,55 @@ async def test_a_market_fill_shows_in_position_and_wallet(bybit: BybitClient) ->
     [account] = wallet.result["list"]
     assert float(account["totalWalletBalance"]) < 100_000  # the taker fee was charged
     assert account["coin"][0]["coin"] == "USDT"
+
+
+async def _market(bybit: BybitClient, side: str, qty: str) -> None:
+    reply = await bybit.post(
+        "/v5/order/create", bybit.sim.trader_key, category="linear", symbol="ETHUSDT",
+        side=side, orderType="Market", qty=qty,
+    )  # fmt: skip
+    assert reply.code == 0, reply.body
+
+
+async def _eth_position(bybit: BybitClient) -> dict[str, str]:
+    listed = await bybit.get(
+        "/v5/position/list", bybit.sim.trader_key, category="linear", symbol="ETHUSDT"
+    )
+    [pos] = listed.result["list"]
+    return dict(pos)
+
+
+async def _wallet(bybit: BybitClient) -> Decimal:
+    wallet = await bybit.get("/v5/account/wallet-balance", bybit.sim.trader_key,
+                             accountType="UNIFIED")  # fmt: skip
+    return Decimal(wallet.result["list"][0]["totalWalletBalance"])
+
+
+async def test_cum_realised_pnl_moves_with_the_wallet_through_a_shrink_a_flip_and_a_close(
+    bybit: BybitClient,
+) -> None:
+    # What the watchdog relies on: every fill moves the wallet by exactly what it adds to the
+    # symbol's cumRealisedPnl (fees included), so a position push carries its wallet change.
+    start = await _wallet(bybit)
+    steps = [("Buy", "0.2", "Buy", "0.2"), ("Sell", "0.05", "Buy", "0.15"),
+             ("Sell", "0.25", "Sell", "0.1"), ("Buy", "0.1", "", "0")]  # fmt: skip
+    for side, qty, held_side, held in steps:
+        await _market(bybit, side, qty)
+        pos = await _eth_position(bybit)
+        assert (pos["side"], pos["size"]) == (held_side, held)
+        assert Decimal(pos["cumRealisedPnl"]) == await _wallet(bybit) - start
+    assert Decimal(pos["cumRealisedPnl"]) < 0  # four taker fees, at a price that barely moved
+
+
+async def test_cur_realised_pnl_restarts_with_each_position(bybit: BybitClient) -> None:
+    await _market(bybit, "Buy", "0.2")
+    opened = await _eth_position(bybit)
+    assert Decimal(opened["curRealisedPnl"]) == Decimal(opened["cumRealisedPnl"]) < 0  # the fee
+    await _market(bybit, "Sell", "0.2")
+    await _market(bybit, "Sell", "0.1")  # a new short, from flat
+    short = await _eth_position(bybit)
+    assert Decimal(short["curRealisedPnl"]) < 0  # its own opening fee only
+    assert Decimal(short["cumRealisedPnl"]) < Decimal(short["curRealisedPnl"])
 
 
 async def test_an_order_beyond_the_balance_is_110007(bybit: BybitClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,11 @@ async def test_private_topics_carry_orders_fills_positions_and_balance(
         position = await _recv_topic(ws, "position")
         assert (position["data"][0]["side"], position["data"][0]["size"]) == ("Sell", "0.1")
         wallet = await _recv_topic(ws, "wallet")
-        assert float(wallet["data"][0]["totalWalletBalance"]) < 100_000
+        paid = Decimal(wallet["data"][0]["totalWalletBalance"]) - 100_000
+        assert paid < 0
+        # The push carries the symbol's realized PnL, the fee included: the wallet's move.
+        assert Decimal(position["data"][0]["cumRealisedPnl"]) == paid
+        assert Decimal(position["data"][0]["curRealisedPnl"]) == paid
 
 
 async def test_dcp_cancels_every_order_once_the_last_watcher_is_gone(

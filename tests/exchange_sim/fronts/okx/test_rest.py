@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
@@ -110,6 +111,48 @@ async def test_a_fill_moves_the_position_and_the_balance(okx: OkxClient) -> None
     [order] = (await okx.get("/api/v5/trade/orders-history", key, instType="SWAP")).data
     assert (order["state"], order["accFillSz"], order["ordType"]) == ("filled", "3", "market")
     assert float(order["fee"]) < 0  # OKX shows a charged fee as negative
+
+
+async def _market(okx: OkxClient, side: str, contracts: str) -> None:
+    reply = await okx.post(
+        "/api/v5/trade/order", okx.sim.trader_key,
+        {"instId": BTC, "tdMode": "cross", "side": side, "ordType": "market", "sz": contracts},
+    )  # fmt: skip
+    assert reply.s_codes == ["0"], reply.body
+
+
+async def _cash(okx: OkxClient) -> Decimal:
+    [balance] = (await okx.get("/api/v5/account/balance", okx.sim.trader_key)).data
+    return Decimal(balance["details"][0]["cashBal"])
+
+
+async def _btc_positions(okx: OkxClient) -> list[dict[str, str]]:
+    rows = (await okx.get("/api/v5/account/positions", okx.sim.trader_key, instType="SWAP")).data
+    return [dict(p) for p in rows if p["instId"] == BTC]
+
+
+async def test_realized_pnl_is_the_positions_own_and_moves_with_the_balance(
+    okx: OkxClient,
+) -> None:
+    # What the watchdog relies on: while a position lives, each fill moves the balance by
+    # exactly what it adds to the position's realizedPnl (pnl + fee); a new position (from
+    # flat, or the far side of a flip) starts its own, with a new cTime.
+    start = await _cash(okx)
+    await _market(okx, "buy", "20")
+    [opened] = await _btc_positions(okx)
+    assert Decimal(opened["realizedPnl"]) == await _cash(okx) - start < 0  # the opening fee
+    await _market(okx, "sell", "5")
+    [shrunk] = await _btc_positions(okx)
+    assert (shrunk["pos"], shrunk["cTime"]) == ("15", opened["cTime"])
+    assert Decimal(shrunk["realizedPnl"]) == await _cash(okx) - start
+    assert Decimal(shrunk["realizedPnl"]) == Decimal(shrunk["pnl"]) + Decimal(shrunk["fee"])
+    await _market(okx, "sell", "25")
+    [flipped] = await _btc_positions(okx)
+    assert flipped["pos"] == "-10"
+    assert int(flipped["cTime"]) >= int(opened["cTime"])
+    # The new short's own: its share of the flip's fee, none of the long's close.
+    assert Decimal(flipped["pnl"]) == 0
+    assert Decimal(flipped["realizedPnl"]) == Decimal(flipped["fee"]) < 0
 
 
 async def _place_many(okx: OkxClient, count: int, start: float = 40000.0) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +143,14 @@ async def test_private_channels_push_every_order_fill_position_and_balance_chang
         while "filled" not in states:
             states.append((await _recv_channel(ws, "orders"))["data"][0]["state"])
         position = await _recv_channel(ws, "positions")
-        assert (position["data"][0]["pos"], position["data"][0]["instId"]) == ("-1", BTC)
+        [pushed] = position["data"]
+        assert (pushed["pos"], pushed["instId"]) == ("-1", BTC)
         balance = await _recv_channel(ws, "account")
-        assert float(balance["data"][0]["details"][0]["cashBal"]) < 100_000
+        paid = Decimal(balance["data"][0]["details"][0]["cashBal"]) - 100_000
+        assert paid < 0
+        # The push carries the position's realized PnL, the fee included: the balance's move.
+        assert Decimal(pushed["realizedPnl"]) == Decimal(pushed["fee"]) == paid
+        assert Decimal(pushed["pnl"]) == 0
 
 
 async def test_deleting_the_key_closes_its_private_connection(

@@ -21,6 +21,9 @@ WITHIN_S = 5.0  # far from the next reconciliation (30 s): only the stream can e
 # A whole bitcoin in one order is this test's fill, not the per-order rule's breach.
 BIG_ORDERS = NO_KEY_MISUSE + "\n[traders.limits.order_size]\nmax_notional = { quote = 1e9 }\n"
 STREAM_VENUES = VENUES
+# Venues whose position push comes without its wallet: the push's realized-PnL counter says
+# how far a fill that shrinks, closes or flips the position moved the wallet.
+SPLIT_VENUES = ("bybit", "okx")
 
 
 def _decision(world: VenueWorld, rule: str) -> dict[str, Any] | None:
@@ -64,3 +67,59 @@ def test_a_fill_past_the_position_limit_is_acted_on_before_the_next_read(venue: 
         assert time.monotonic() - filled < WITHIN_S
         assert decision["reason"].startswith("BTCUSDT notional (venue)")
         assert world.space.audit("kill_started") == []
+
+
+@pytest.mark.parametrize("venue", SPLIT_VENUES)
+def test_a_partial_close_that_realizes_a_loss_kills_before_the_next_read(venue: str) -> None:
+    # The close's loss is in no price the watchdog saw (its market stream is stalled): only the
+    # position push's counter says the wallet lost it.
+    with venue_world(
+        venue=venue, link=SLOW_RECONCILE, market=True, extra_config=BIG_ORDERS
+    ) as world:
+        _started(world)  # the watchdog's read: flat
+        world.market_buy("BTCUSDT", Decimal("1"))
+        wait_until(lambda: _decision(world, "position"), within=WITHIN_S, what="the long marked")
+        assert world.sim.admin.streams("stall", "market") >= 1
+        world.sim.admin.price_jump("BTCUSDT", -10)
+        closed = time.monotonic()
+        world.sim.place_order(world.trader_key, "BTCUSDT", "SELL", "0.9")  # about -5400 realized
+        wait_until(lambda: world.space.state() == "KILLED", within=WITHIN_S, what="KILLED")
+        assert time.monotonic() - closed < WITHIN_S
+        (started,) = world.space.audit("kill_started")
+        assert started["detail"]["cause"] == "daily_loss"
+        world.wait_killed_clean()
+
+
+def test_a_flip_that_turns_a_long_into_a_losing_short_kills_before_the_next_read() -> None:
+    # Bybit's counter spans the symbol's history, so a flip moves the wallet like any fill.
+    with venue_world(
+        venue="bybit", link=SLOW_RECONCILE, market=True, extra_config=BIG_ORDERS
+    ) as world:
+        _started(world)
+        world.market_buy("BTCUSDT", Decimal("1"))
+        world.sim.place_order(world.trader_key, "BTCUSDT", "SELL", "2")  # short 1 now
+        flipped = time.monotonic()
+        world.sim.admin.price_jump("BTCUSDT", 10)  # about -6000 on the short, +6000 on a long
+        wait_until(lambda: world.space.state() == "KILLED", within=WITHIN_S, what="KILLED")
+        assert time.monotonic() - flipped < WITHIN_S
+        (started,) = world.space.audit("kill_started")
+        assert started["detail"]["cause"] == "daily_loss"
+        world.wait_killed_clean()
+
+
+def test_a_flip_the_counter_cannot_follow_is_read_at_once_not_at_the_next_period() -> None:
+    # OKX's realizedPnl counts the new short alone: the long's close is in no field of the
+    # push, so the symbol waits for a read, which is asked for at once.
+    with venue_world(
+        venue="okx", link=SLOW_RECONCILE, market=True, extra_config=BIG_ORDERS
+    ) as world:
+        _started(world)
+        world.market_buy("BTCUSDT", Decimal("1"))
+        world.sim.place_order(world.trader_key, "BTCUSDT", "SELL", "2")  # short 1 now
+        flipped = time.monotonic()
+        world.sim.admin.price_jump("BTCUSDT", 10)
+        wait_until(lambda: world.space.state() == "KILLED", within=WITHIN_S, what="KILLED")
+        assert time.monotonic() - flipped < WITHIN_S
+        (started,) = world.space.audit("kill_started")
+        assert started["detail"]["cause"] == "daily_loss"
+        world.wait_killed_clean()
