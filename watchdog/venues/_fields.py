@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from watchdog.venues.base import Side
 from watchdog.venues.errors import VenueProtocolError
 
 
@@ -37,6 +38,24 @@ def text(o: dict[str, object], name: str, where: str) -> str:
     return value
 
 
+def non_empty(o: dict[str, object], name: str, where: str) -> str:
+    """A text field that must not be blank (ids: an empty one names nothing)."""
+    value = text(o, name, where)
+    if not value:
+        raise VenueProtocolError(f"{where}.{name}: empty")
+    return value
+
+
+def side(o: dict[str, object], where: str, *, buy: str, sell: str) -> Side:
+    """``side`` in the venue's own words for a buy and a sell; any other word is an error."""
+    raw = text(o, "side", where)
+    if raw == buy:
+        return Side.BUY
+    if raw == sell:
+        return Side.SELL
+    raise VenueProtocolError(f"{where}.side: expected {buy} or {sell}, got {raw!r}")
+
+
 def integer(o: dict[str, object], name: str, where: str) -> int:
     value = field(o, name, where)
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -59,6 +78,15 @@ def decimal(o: dict[str, object], name: str, where: str) -> Decimal:
     if not number.is_finite():
         raise VenueProtocolError(f"{where}.{name}: expected a finite decimal, got {value!r}")
     return number
+
+
+def decimal_or_blank(o: dict[str, object], name: str, where: str, *, blank_ok: bool) -> Decimal:
+    """``decimal``, except that where ``blank_ok`` a "" reads as 0: a venue sends "" for a
+    figure it does not have (a flat position's prices, a market order's price). Anywhere else
+    "" is an error like any other non-decimal."""
+    if blank_ok and o.get(name) == "":
+        return Decimal(0)
+    return decimal(o, name, where)
 
 
 def boolean(o: dict[str, object], name: str, where: str) -> bool:

@@ -180,11 +180,7 @@ def parse_order(body: object, where: str) -> OrderAck:
 
 
 def _side(o: dict[str, object], where: str) -> Side:
-    raw = f.text(o, "side", where)
-    try:
-        return Side(raw)
-    except ValueError:
-        raise VenueProtocolError(f"{where}.side: expected BUY or SELL, got {raw!r}") from None
+    return f.side(o, where, buy="BUY", sell="SELL")
 
 
 def parse_cancel_all(body: object) -> str:
