@@ -2,11 +2,13 @@
 
 A kill switch that reads ``"price": null`` as zero, or a missing ``positions`` as "no positions",
 would report "flat" when it cannot know. Every reader here raises ``VenueProtocolError``
-with the field's path instead.
+with the field's path instead. ``retry_after``, the one header every venue's error reading
+shares, is the exception: see its docstring.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from watchdog.venues.base import Side
@@ -106,6 +108,20 @@ def optional_boolean(o: dict[str, object], name: str, where: str) -> bool | None
 
 def optional_integer(o: dict[str, object], name: str, where: str) -> int | None:
     return integer(o, name, where) if name in o else None
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """A plain ``Retry-After`` in seconds. One the adapter cannot read (a date, a negative
+    number) is no pause at all rather than an error: the refusal it came with is still a
+    ``RateLimited``, and the caller then paces itself (``backoff_delay``)."""
+    raw = headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
 
 
 def _kind(value: object) -> str:

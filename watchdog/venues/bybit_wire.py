@@ -185,14 +185,7 @@ def retry_after_seconds(headers: Mapping[str, str], now_ms: int) -> float | None
     reset = headers.get("X-Bapi-Limit-Reset-Timestamp")
     if reset is not None and reset.isdigit():
         return max(0.0, (int(reset) - now_ms) / 1000.0)
-    raw = headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+    return f.retry_after(headers)
 
 
 # --- parsing --------------------------------------------------------------------------------

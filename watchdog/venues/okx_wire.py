@@ -200,7 +200,8 @@ def error_for(
     if status == 429 or code in _RATE_LIMIT_CODES:
         return RateLimited(
             code, msg, http_status=status, endpoint=endpoint,
-            retry_after=retry_after_seconds(headers),
+            # OKX documents no reset header; a proxy's plain Retry-After is honoured.
+            retry_after=f.retry_after(headers),
         )  # fmt: skip
     if status >= 500 or status == 408 or code in _UNAVAILABLE_CODES:
         # Outcome UNKNOWN: the venue may have executed the request.
@@ -235,18 +236,6 @@ def _msg(body: object) -> str:
         if isinstance(msg, str) and msg:
             return msg
     return "no msg in the answer"
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """OKX documents no reset header; a proxy's plain Retry-After is honoured when present."""
-    raw = headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
 
 
 # --- parsing --------------------------------------------------------------------------------

@@ -41,3 +41,20 @@ def test_a_blank_figure_reads_as_zero_only_where_the_caller_allows_it() -> None:
         f.decimal_or_blank({"px": ""}, "px", "row", blank_ok=False)
     with pytest.raises(VenueProtocolError, match=r"^row\.px: missing$"):
         f.decimal_or_blank({}, "px", "row", blank_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"Retry-After": "3"}, 3.0),
+        ({"Retry-After": "1.5"}, 1.5),
+        ({"Retry-After": "0"}, 0.0),
+        ({}, None),
+        ({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, None),
+        ({"Retry-After": "-1"}, None),
+    ],
+)
+def test_a_retry_after_is_a_pause_only_when_it_reads_as_seconds(
+    headers: dict[str, str], seconds: float | None
+) -> None:
+    assert f.retry_after(headers) == seconds
