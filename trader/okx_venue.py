@@ -44,6 +44,8 @@ from trader.venue import (
     UnknownOrder,
     VenueRejected,
     VenueUnavailable,
+    acknowledged,
+    cancel_and_read_back,
     note_sent,
     translated,
     warm_connections,
@@ -147,25 +149,10 @@ class OkxOrderVenue:
         note_sent(on_sent)
         with translated(definite=True):
             await self._one_item("POST", "/api/v5/trade/order", payload)
-        return OrderReport(
-            order.symbol,
-            order.client_id,
-            order.side,
-            "NEW",
-            float(order.price),
-            float(order.qty),
-            0.0,
-            0.0,
-        )
+        return acknowledged(order)
 
     async def cancel(self, symbol: str, client_id: str) -> OrderReport:
-        payload = {"instId": wire.inst_id(symbol), "clOrdId": client_id}
-        with translated(definite=True):
-            await self._one_item("POST", "/api/v5/trade/cancel-order", payload)
-        report = await self.query(symbol, client_id)
-        if not report.final:
-            raise VenueUnavailable(f"cancel of {client_id} accepted, yet the venue lists it open")
-        return report
+        return await cancel_and_read_back(symbol, client_id, self._cancel_order, self.query)
 
     async def query(self, symbol: str, client_id: str) -> OrderReport:
         params = [("instId", wire.inst_id(symbol)), ("clOrdId", client_id)]
@@ -264,6 +251,10 @@ class OkxOrderVenue:
             executed_qty=float(contracts.to_base(order.symbol, order.executed_qty)),
             avg_price=0.0,  # a post-only limit order fills at its price
         )
+
+    async def _cancel_order(self, symbol: str, client_id: str) -> None:
+        payload = {"instId": wire.inst_id(symbol), "clOrdId": client_id}
+        await self._one_item("POST", "/api/v5/trade/cancel-order", payload)
 
     async def _one_item(self, method: str, path: str, payload: Mapping[str, object]) -> None:
         """A single-order request: OKX answers code "1" with the item's own sCode on failure."""
