@@ -303,9 +303,7 @@ class Protocol:
     market_ws_path: str
     link_fields: Callable[[LinkNames], dict[str, Any]]  # the named fields of its VenueLink
     # (base url, config, key, symbol, side, qty, price or None: market, client order id or None)
-    order: Callable[
-        [str, SimConfig, SimKey, str, str, str, str | None, str | None], OrderRequest
-    ]
+    order: Callable[[str, SimConfig, SimKey, str, str, str, str | None, str | None], OrderRequest]
     order_id: Callable[[dict[str, Any]], str | None]  # None: the answer is a refusal
 
 

@@ -24,6 +24,8 @@ from trader.venue import (
     SentHook,
     UnknownOrder,
     VenueUnavailable,
+    acknowledged,
+    cancel_and_read_back,
     note_sent,
     translated,
     warm_connections,
@@ -85,24 +87,10 @@ class BybitOrderVenue:
         }
         with translated(definite=True):
             await self._adapter.create_order(payload)
-        return OrderReport(
-            order.symbol,
-            order.client_id,
-            order.side,
-            "NEW",
-            float(order.price),
-            float(order.qty),
-            0.0,
-            0.0,
-        )
+        return acknowledged(order)
 
     async def cancel(self, symbol: str, client_id: str) -> OrderReport:
-        with translated(definite=True):
-            await self._adapter.cancel_order(symbol, client_id)
-        report = await self.query(symbol, client_id)
-        if not report.final:
-            raise VenueUnavailable(f"cancel of {client_id} accepted, yet the venue lists it open")
-        return report
+        return await cancel_and_read_back(symbol, client_id, self._adapter.cancel_order, self.query)
 
     async def query(self, symbol: str, client_id: str) -> OrderReport:
         with translated(definite=True):

@@ -27,11 +27,11 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from urllib.parse import quote
 
 import aiohttp
 import orjson
-from yarl import URL
 
 import watchdog.venues as wv
 from trader.strategy import Side
@@ -44,6 +44,8 @@ from trader.venue import (
     UnknownOrder,
     VenueRejected,
     VenueUnavailable,
+    acknowledged,
+    cancel_and_read_back,
     note_sent,
     translated,
     warm_connections,
@@ -114,15 +116,14 @@ class OkxOrderVenue:
     ) -> None:
         if credentials.passphrase is None:
             raise ValueError("OKX signs with a passphrase: the credentials file has none")
-        self._session = session
-        self._base_url = base_url.rstrip("/")
         self._credentials = credentials
         self._passphrase = credentials.passphrase
         self._clock = clock
-        self._request_timeout_s = request_timeout_s
-        self._connect_timeout_s = connect_timeout_s
         self._offset_ms = 0.0
-        self._gate = rest.RateGate(clock, "still backing off after the venue's rate limit")
+        gate = rest.RateGate(clock, "still backing off after the venue's rate limit")
+        self._link = rest.Link(
+            session, base_url.rstrip("/"), request_timeout_s, connect_timeout_s, gate
+        )
         self._contracts: Contracts | None = None
         self._learning = asyncio.Lock()
 
@@ -148,25 +149,10 @@ class OkxOrderVenue:
         note_sent(on_sent)
         with translated(definite=True):
             await self._one_item("POST", "/api/v5/trade/order", payload)
-        return OrderReport(
-            order.symbol,
-            order.client_id,
-            order.side,
-            "NEW",
-            float(order.price),
-            float(order.qty),
-            0.0,
-            0.0,
-        )
+        return acknowledged(order)
 
     async def cancel(self, symbol: str, client_id: str) -> OrderReport:
-        payload = {"instId": wire.inst_id(symbol), "clOrdId": client_id}
-        with translated(definite=True):
-            await self._one_item("POST", "/api/v5/trade/cancel-order", payload)
-        report = await self.query(symbol, client_id)
-        if not report.final:
-            raise VenueUnavailable(f"cancel of {client_id} accepted, yet the venue lists it open")
-        return report
+        return await cancel_and_read_back(symbol, client_id, self._cancel_order, self.query)
 
     async def query(self, symbol: str, client_id: str) -> OrderReport:
         params = [("instId", wire.inst_id(symbol)), ("clOrdId", client_id)]
@@ -266,6 +252,10 @@ class OkxOrderVenue:
             avg_price=0.0,  # a post-only limit order fills at its price
         )
 
+    async def _cancel_order(self, symbol: str, client_id: str) -> None:
+        payload = {"instId": wire.inst_id(symbol), "clOrdId": client_id}
+        await self._one_item("POST", "/api/v5/trade/cancel-order", payload)
+
     async def _one_item(self, method: str, path: str, payload: Mapping[str, object]) -> None:
         """A single-order request: OKX answers code "1" with the item's own sCode on failure."""
         body = await self._send(method, path, [], orjson.dumps(payload).decode(), batch=True)
@@ -301,10 +291,11 @@ class OkxOrderVenue:
         # Percent-encoded once: the signature covers the path exactly as it is sent.
         query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params)
         request_path = f"{path}?{query}" if query else path
+        judge = partial(wire.error_for, batch=batch)
 
         async def call() -> object:
             headers = self._headers(method, request_path, body) if signed else {}
-            return await self._roundtrip(method, request_path, body, headers, batch=batch)
+            return await self._link.send(method, path, query, body, headers, judge)
 
         if not signed:
             return await call()
@@ -316,35 +307,6 @@ class OkxOrderVenue:
             wire.sign_payload(stamp, method, request_path, body or "")
         )
         return wire.auth_headers(self._credentials.api_key, stamp, signature, self._passphrase)
-
-    async def _roundtrip(
-        self,
-        method: str,
-        request_path: str,
-        body: str | None,
-        headers: dict[str, str],
-        *,
-        batch: bool,
-    ) -> object:
-        endpoint = f"{method} {request_path.partition('?')[0]}"
-        self._gate.check(endpoint)
-        if body is not None:
-            headers = {**headers, "Content-Type": "application/json"}
-        status, answer_headers, answer = await rest.roundtrip(
-            self._session,
-            method,
-            URL(f"{self._base_url}{request_path}", encoded=True),
-            headers=headers,
-            body=None if body is None else body.encode(),
-            request_timeout_s=self._request_timeout_s,
-            connect_timeout_s=self._connect_timeout_s,
-            endpoint=endpoint,
-        )
-        error = wire.error_for(status, answer, answer_headers, endpoint, batch=batch)
-        if error is not None:
-            self._gate.note(error)
-            raise error
-        return answer
 
 
 def _note_others(event: str, symbols: Sequence[str]) -> None:

@@ -254,6 +254,38 @@ def translated(definite: bool) -> Iterator[None]:
         raise VenueUnavailable(str(exc)) from exc
 
 
+def acknowledged(order: OrderRequest) -> OrderReport:
+    """A new order as a venue that acknowledges it with the ids alone (Bybit, OKX) has said:
+    resting (``NEW``), nothing filled. Reconciliation reads how it ended."""
+    return OrderReport(
+        order.symbol,
+        order.client_id,
+        order.side,
+        "NEW",
+        float(order.price),
+        float(order.qty),
+        0.0,
+        0.0,
+    )
+
+
+async def cancel_and_read_back(
+    symbol: str,
+    client_id: str,
+    cancel: Callable[[str, str], Awaitable[object]],
+    query: Callable[[str, str], Awaitable[OrderReport]],
+) -> OrderReport:
+    """Cancel on a venue that acknowledges a cancel with the ids alone (Bybit, OKX), then read
+    the order back, so fills that landed before the cancel are counted. An order still listed
+    as resting is an unknown outcome (the order manager retries), never taken as cancelled."""
+    with translated(definite=True):
+        await cancel(symbol, client_id)
+    report = await query(symbol, client_id)
+    if not report.final:
+        raise VenueUnavailable(f"cancel of {client_id} accepted, yet the venue lists it open")
+    return report
+
+
 class BinanceOrderVenue:
     """``OrderVenue`` over ``watchdog.venues.BinanceFutures`` (post-only GTX limit orders)."""
 

@@ -20,6 +20,7 @@ from trader.runner import watchdog_address
 from trader.strategy import Side
 from trader.venue import (
     BinanceOrderVenue,
+    OrderReport,
     OrderRequest,
     OrderVenue,
     PostOnlyWouldCross,
@@ -27,6 +28,8 @@ from trader.venue import (
     VenueRejected,
     VenueThrottled,
     VenueUnavailable,
+    acknowledged,
+    cancel_and_read_back,
     open_order_session,
 )
 from watchdog.clock import SystemClock
@@ -198,3 +201,50 @@ def test_credentials_files_are_checked_by_the_venue_loader(tmp_path: Path) -> No
     path.chmod(0o644)
     with pytest.raises(wv.CredentialsError, match="chmod 600"):
         wv.load_credentials(path)
+
+
+def test_an_order_acknowledged_with_its_ids_alone_rests_with_nothing_filled() -> None:
+    order = OrderRequest("BTCUSDT", Side.SELL, "60000.5", "0.002", "mm1a", reduce_only=False)
+    assert acknowledged(order) == OrderReport(
+        "BTCUSDT", "mm1a", Side.SELL, "NEW", 60000.5, 0.002, 0.0, 0.0
+    )
+
+
+class ReadBack:
+    """A venue's cancel and query as the read-back sees them: records each call, answers
+    ``status`` to a query and raises ``refusal`` (when set) from the cancel."""
+
+    def __init__(self, status: str, refusal: wv.VenueError | None = None) -> None:
+        self.status = status
+        self.refusal = refusal
+        self.calls: list[tuple[str, str, str]] = []
+
+    async def cancel(self, symbol: str, client_id: str) -> None:
+        self.calls.append(("cancel", symbol, client_id))
+        if self.refusal is not None:
+            raise self.refusal
+
+    async def query(self, symbol: str, client_id: str) -> OrderReport:
+        self.calls.append(("query", symbol, client_id))
+        return OrderReport(symbol, client_id, Side.BUY, self.status, 1.0, 2.0, 0.5, 1.0)
+
+
+async def test_a_cancel_is_what_the_venue_reads_back_after_it() -> None:
+    venue = ReadBack("CANCELED")
+    report = await cancel_and_read_back("BTCUSDT", "mm1c", venue.cancel, venue.query)
+    assert (report.status, report.executed_qty) == ("CANCELED", 0.5)
+    assert venue.calls == [("cancel", "BTCUSDT", "mm1c"), ("query", "BTCUSDT", "mm1c")]
+
+
+async def test_an_order_still_resting_after_its_cancel_is_an_unknown_outcome() -> None:
+    venue = ReadBack("PARTIALLY_FILLED")
+    with pytest.raises(VenueUnavailable, match="cancel of mm1c accepted, yet the venue lists it"):
+        await cancel_and_read_back("BTCUSDT", "mm1c", venue.cancel, venue.query)
+
+
+async def test_a_refused_cancel_is_the_order_managers_error_and_nothing_is_read_back() -> None:
+    gone = wv.UnknownOrder(110001, "order not exists", http_status=200, endpoint="POST /c")
+    venue = ReadBack("NEW", refusal=gone)
+    with pytest.raises(UnknownOrder):
+        await cancel_and_read_back("BTCUSDT", "mm1c", venue.cancel, venue.query)
+    assert venue.calls == [("cancel", "BTCUSDT", "mm1c")]

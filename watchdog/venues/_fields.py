@@ -2,13 +2,16 @@
 
 A kill switch that reads ``"price": null`` as zero, or a missing ``positions`` as "no positions",
 would report "flat" when it cannot know. Every reader here raises ``VenueProtocolError``
-with the field's path instead.
+with the field's path instead. ``retry_after``, the one header every venue's error reading
+shares, is the exception: see its docstring.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
+from watchdog.venues.base import Side
 from watchdog.venues.errors import VenueProtocolError
 
 
@@ -37,6 +40,24 @@ def text(o: dict[str, object], name: str, where: str) -> str:
     return value
 
 
+def non_empty(o: dict[str, object], name: str, where: str) -> str:
+    """A text field that must not be blank (ids: an empty one names nothing)."""
+    value = text(o, name, where)
+    if not value:
+        raise VenueProtocolError(f"{where}.{name}: empty")
+    return value
+
+
+def side(o: dict[str, object], where: str, *, buy: str, sell: str) -> Side:
+    """``side`` in the venue's own words for a buy and a sell; any other word is an error."""
+    raw = text(o, "side", where)
+    if raw == buy:
+        return Side.BUY
+    if raw == sell:
+        return Side.SELL
+    raise VenueProtocolError(f"{where}.side: expected {buy} or {sell}, got {raw!r}")
+
+
 def integer(o: dict[str, object], name: str, where: str) -> int:
     value = field(o, name, where)
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -61,6 +82,15 @@ def decimal(o: dict[str, object], name: str, where: str) -> Decimal:
     return number
 
 
+def decimal_or_blank(o: dict[str, object], name: str, where: str, *, blank_ok: bool) -> Decimal:
+    """``decimal``, except that where ``blank_ok`` a "" reads as 0: a venue sends "" for a
+    figure it does not have (a flat position's prices, a market order's price). Anywhere else
+    "" is an error like any other non-decimal."""
+    if blank_ok and o.get(name) == "":
+        return Decimal(0)
+    return decimal(o, name, where)
+
+
 def boolean(o: dict[str, object], name: str, where: str) -> bool:
     value = field(o, name, where)
     if not isinstance(value, bool):
@@ -78,6 +108,20 @@ def optional_boolean(o: dict[str, object], name: str, where: str) -> bool | None
 
 def optional_integer(o: dict[str, object], name: str, where: str) -> int | None:
     return integer(o, name, where) if name in o else None
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """A plain ``Retry-After`` in seconds. One the adapter cannot read (a date, a negative
+    number) is no pause at all rather than an error: the refusal it came with is still a
+    ``RateLimited``, and the caller then paces itself (``backoff_delay``)."""
+    raw = headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
 
 
 def _kind(value: object) -> str:

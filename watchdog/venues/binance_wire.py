@@ -82,17 +82,6 @@ def rate_state(headers: Mapping[str, str], previous: RateState) -> RateState:
     )
 
 
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    raw = headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
-
-
 def error_for(
     status: int, body: object, headers: Mapping[str, str], endpoint: str
 ) -> VenueError | None:
@@ -104,7 +93,7 @@ def error_for(
             msg,
             http_status=status,
             endpoint=endpoint,
-            retry_after=retry_after_seconds(headers),
+            retry_after=f.retry_after(headers),
         )
     if status == 429 or code == CODE_TOO_MANY_REQUESTS:
         return RateLimited(
@@ -112,7 +101,7 @@ def error_for(
             msg,
             http_status=status,
             endpoint=endpoint,
-            retry_after=retry_after_seconds(headers),
+            retry_after=f.retry_after(headers),
         )
     if status >= 500 or status == 408:
         # The docs: a 5xx means the outcome is UNKNOWN; it may have been executed.
@@ -180,11 +169,7 @@ def parse_order(body: object, where: str) -> OrderAck:
 
 
 def _side(o: dict[str, object], where: str) -> Side:
-    raw = f.text(o, "side", where)
-    try:
-        return Side(raw)
-    except ValueError:
-        raise VenueProtocolError(f"{where}.side: expected BUY or SELL, got {raw!r}") from None
+    return f.side(o, where, buy="BUY", sell="SELL")
 
 
 def parse_cancel_all(body: object) -> str:

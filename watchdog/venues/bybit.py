@@ -22,7 +22,6 @@ from typing import TypeVar
 
 import aiohttp
 import orjson
-from yarl import URL
 
 from watchdog.clock import Clock, SystemClock
 from watchdog.venues import bybit_wire as wire
@@ -41,6 +40,7 @@ from watchdog.venues.cancelling import cancel_until_none
 from watchdog.venues.credentials import Credentials, redact_key
 from watchdog.venues.errors import (
     DcpUnsupported,
+    VenueError,
     VenueProtocolError,
     VenueRejected,
 )
@@ -106,13 +106,13 @@ class Bybit:
         *,
         clock: Clock | None = None,
     ) -> None:
-        self._session = session
         self._endpoint = endpoint
         self._credentials = credentials
         self._clock = clock or SystemClock()
         self._offset_ms = 0.0
-        self._gate = rest.RateGate(
-            self._clock, "still backing off until the venue's rate-limit reset"
+        gate = rest.RateGate(self._clock, "still backing off until the venue's rate-limit reset")
+        self._link = rest.Link(
+            session, endpoint.base_url, endpoint.request_timeout_s, endpoint.connect_timeout_s, gate
         )
         self._rate: Mapping[str, int] = {}
 
@@ -392,27 +392,15 @@ class Bybit:
     async def _send(
         self, method: str, path: str, query: str, body: str | None, headers: dict[str, str]
     ) -> object:
-        endpoint = f"{method} {path}"
-        self._gate.check(endpoint)
-        if body is not None:
-            headers = {**headers, "Content-Type": "application/json"}
-        url = URL(f"{self._endpoint.base_url}{path}" + (f"?{query}" if query else ""), encoded=True)
-        status, resp_headers, answer = await rest.roundtrip(
-            self._session,
-            method,
-            url,
-            headers=headers,
-            body=None if body is None else body.encode(),
-            request_timeout_s=self._endpoint.request_timeout_s,
-            connect_timeout_s=self._endpoint.connect_timeout_s,
-            endpoint=endpoint,
-        )
-        self._rate = wire.rate_counters(resp_headers, self._rate)
-        error = wire.error_for(status, answer, resp_headers, endpoint, now_ms=self._timestamp_ms())
-        if error is not None:
-            self._gate.note(error)
-            raise error
-        return answer
+        return await self._link.send(method, path, query, body, headers, self._judged)
+
+    def _judged(
+        self, status: int, answer: object, headers: Mapping[str, str], endpoint: str
+    ) -> VenueError | None:
+        """Bybit's reading of an answer. The rate counters are kept from every answer that
+        carries them, a refusal's too; a rate limit's pause is judged on the venue's clock."""
+        self._rate = wire.rate_counters(headers, self._rate)
+        return wire.error_for(status, answer, headers, endpoint, now_ms=self._timestamp_ms())
 
     # --- order entry: the reference trader's (the watchdog itself never places an order) ----
 

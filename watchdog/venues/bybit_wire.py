@@ -185,14 +185,7 @@ def retry_after_seconds(headers: Mapping[str, str], now_ms: int) -> float | None
     reset = headers.get("X-Bapi-Limit-Reset-Timestamp")
     if reset is not None and reset.isdigit():
         return max(0.0, (int(reset) - now_ms) / 1000.0)
-    raw = headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+    return f.retry_after(headers)
 
 
 # --- parsing --------------------------------------------------------------------------------
@@ -243,22 +236,13 @@ def _cursor(result: dict[str, object], where: str) -> str:
     return f.text(result, "nextPageCursor", where)
 
 
-def non_empty(o: dict[str, object], name: str, where: str) -> str:
-    """A text field that must not be blank (ids: an empty one names nothing)."""
-    value = f.text(o, name, where)
-    if not value:
-        raise VenueProtocolError(f"{where}.{name}: empty")
-    return value
+# Ids: the stream parser reads them through this module too.
+non_empty = f.non_empty
 
 
 def side_of(o: dict[str, object], where: str) -> Side:
     """Bybit's ``side`` (Buy, Sell), in REST rows and stream messages alike."""
-    raw = f.text(o, "side", where)
-    if raw == "Buy":
-        return Side.BUY
-    if raw == "Sell":
-        return Side.SELL
-    raise VenueProtocolError(f"{where}.side: expected Buy or Sell, got {raw!r}")
+    return f.side(o, where, buy="Buy", sell="Sell")
 
 
 def parse_cancel_all(body: object) -> tuple[str, ...]:
@@ -308,13 +292,13 @@ def _position(o: dict[str, object], where: str) -> Position:
     side = f.text(o, "side", where)
     if size and side not in ("Buy", "Sell"):
         raise VenueProtocolError(f"{where}.side: a position of {size} needs Buy or Sell")
-    flat = size == 0
+    flat = size == 0  # a flat position may carry "" for a price it does not have
     return Position(
         symbol=f.text(o, "symbol", where),
         qty=-size if side == "Sell" else size,
-        entry_price=_price(o, "avgPrice", where, flat=flat),
+        entry_price=f.decimal_or_blank(o, "avgPrice", where, blank_ok=flat),
         unrealized_pnl=f.decimal(o, "unrealisedPnl", where),
-        mark_price=_price(o, "markPrice", where, flat=flat),
+        mark_price=f.decimal_or_blank(o, "markPrice", where, blank_ok=flat),
         realized=realized_of(o, where),
     )
 
@@ -326,13 +310,6 @@ def realized_of(o: dict[str, object], where: str) -> RealizedPnl | None:
     if o.get("cumRealisedPnl", "") == "":
         return None
     return RealizedPnl(f.decimal(o, "cumRealisedPnl", where), since_ms=None)
-
-
-def _price(o: dict[str, object], name: str, where: str, *, flat: bool) -> Decimal:
-    """A flat position may carry "" for a price it does not have; an open one may not."""
-    if flat and o.get(name) == "":
-        return Decimal(0)
-    return f.decimal(o, name, where)
 
 
 def parse_dcp_info(body: object) -> DcpState:

@@ -22,11 +22,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import partial
 from urllib.parse import quote
 
 import aiohttp
 import orjson
-from yarl import URL
 
 from watchdog.clock import Clock, SystemClock
 from watchdog.venues import okx_wire as wire
@@ -107,12 +107,14 @@ class Okx:
     ) -> None:
         if credentials is not None and credentials.passphrase is None:
             raise ValueError("OKX credentials need the key's passphrase (passphrase = ...)")
-        self._session = session
         self._endpoint = endpoint
         self._credentials = credentials
         self._clock = clock or SystemClock()
         self._offset_ms = 0.0
-        self._gate = rest.RateGate(self._clock, "still backing off after the venue's rate limit")
+        gate = rest.RateGate(self._clock, "still backing off after the venue's rate limit")
+        self._link = rest.Link(
+            session, endpoint.base_url, endpoint.request_timeout_s, endpoint.connect_timeout_s, gate
+        )
         self._contracts: dict[str, Decimal] = {}
         self._dms = DmsState(DmsMode.OFF, None, "not armed by this watchdog")
 
@@ -448,26 +450,8 @@ class Okx:
         *,
         batch: bool = False,
     ) -> object:
-        endpoint = f"{method} {path}"
-        self._gate.check(endpoint)
-        if body is not None:
-            headers = {**headers, "Content-Type": "application/json"}
-        url = URL(f"{self._endpoint.base_url}{path}" + (f"?{query}" if query else ""), encoded=True)
-        status, resp_headers, answer = await rest.roundtrip(
-            self._session,
-            method,
-            url,
-            headers=headers,
-            body=None if body is None else body.encode(),
-            request_timeout_s=self._endpoint.request_timeout_s,
-            connect_timeout_s=self._endpoint.connect_timeout_s,
-            endpoint=endpoint,
-        )
-        error = wire.error_for(status, answer, resp_headers, endpoint, batch=batch)
-        if error is not None:
-            self._gate.note(error)
-            raise error
-        return answer
+        judge = partial(wire.error_for, batch=batch)
+        return await self._link.send(method, path, query, body, headers, judge)
 
 
 def _scope(symbol: str | None) -> list[tuple[str, str]]:

@@ -200,7 +200,8 @@ def error_for(
     if status == 429 or code in _RATE_LIMIT_CODES:
         return RateLimited(
             code, msg, http_status=status, endpoint=endpoint,
-            retry_after=retry_after_seconds(headers),
+            # OKX documents no reset header; a proxy's plain Retry-After is honoured.
+            retry_after=f.retry_after(headers),
         )  # fmt: skip
     if status >= 500 or status == 408 or code in _UNAVAILABLE_CODES:
         # Outcome UNKNOWN: the venue may have executed the request.
@@ -235,18 +236,6 @@ def _msg(body: object) -> str:
         if isinstance(msg, str) and msg:
             return msg
     return "no msg in the answer"
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """OKX documents no reset header; a proxy's plain Retry-After is honoured when present."""
-    raw = headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
 
 
 # --- parsing --------------------------------------------------------------------------------
@@ -295,7 +284,8 @@ def _order(o: dict[str, object], where: str) -> OpenOrder:
         side=side_of(o, where),
         order_type=order_type,
         status=f.text(o, "state", where),
-        price=_price(o, "px", where, blank_ok=order_type == "market"),
+        # A market order has "" for the price it does not have; others may not.
+        price=f.decimal_or_blank(o, "px", where, blank_ok=order_type == "market"),
         orig_qty=f.decimal(o, "sz", where),
         executed_qty=f.decimal(o, "accFillSz", where),
         reduce_only=flag(o, "reduceOnly", where),
@@ -303,22 +293,13 @@ def _order(o: dict[str, object], where: str) -> OpenOrder:
     )
 
 
-def non_empty(o: dict[str, object], name: str, where: str) -> str:
-    """A text field that must not be blank (ids: an empty one names nothing)."""
-    value = f.text(o, name, where)
-    if not value:
-        raise VenueProtocolError(f"{where}.{name}: empty")
-    return value
+# Ids: the stream parser reads them through this module too.
+non_empty = f.non_empty
 
 
 def side_of(o: dict[str, object], where: str) -> Side:
     """OKX's ``side`` (buy, sell), in REST rows and stream messages alike."""
-    raw = f.text(o, "side", where)
-    if raw == "buy":
-        return Side.BUY
-    if raw == "sell":
-        return Side.SELL
-    raise VenueProtocolError(f"{where}.side: expected buy or sell, got {raw!r}")
+    return f.side(o, where, buy="buy", sell="sell")
 
 
 def flag(o: dict[str, object], name: str, where: str) -> bool:
@@ -329,13 +310,6 @@ def flag(o: dict[str, object], name: str, where: str) -> bool:
     if raw in ("false", False):
         return False
     raise VenueProtocolError(f"{where}.{name}: expected 'true' or 'false', got {raw!r}")
-
-
-def _price(o: dict[str, object], name: str, where: str, *, blank_ok: bool) -> Decimal:
-    """A market order or a flat position has "" for a price it does not have; others may not."""
-    if blank_ok and o.get(name) == "":
-        return Decimal(0)
-    return f.decimal(o, name, where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,9 +393,9 @@ def _position(o: dict[str, object], where: str) -> Position:
     return Position(
         symbol=symbol,
         qty=pos,
-        entry_price=_price(o, "avgPx", where, blank_ok=blank_ok),
-        unrealized_pnl=_price(o, "upl", where, blank_ok=blank_ok),
-        mark_price=_price(o, "markPx", where, blank_ok=blank_ok),
+        entry_price=f.decimal_or_blank(o, "avgPx", where, blank_ok=blank_ok),
+        unrealized_pnl=f.decimal_or_blank(o, "upl", where, blank_ok=blank_ok),
+        mark_price=f.decimal_or_blank(o, "markPx", where, blank_ok=blank_ok),
         realized=realized_of(o, where),
     )
 

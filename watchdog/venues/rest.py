@@ -3,12 +3,15 @@
 The signing and the envelope are each venue's own (its wire module); sending the bytes with
 bounded time, turning a transport failure into a typed error, reading a body that may be a
 proxy's error page, and honouring the venue's rate-limit hold-off are not, so they live here once.
+``Link.send`` is that whole path for a venue that takes JSON bodies (Bybit, OKX): the caller
+brings the headers it signed and its envelope's reading of the answer.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 import aiohttp
@@ -31,6 +34,9 @@ T = TypeVar("T")
 log = logging.getLogger("watchdog.venues")
 
 Answer = tuple[int, Mapping[str, str], object]  # HTTP status, headers, decoded JSON (or None)
+# A venue's reading of an answer (status, decoded body, headers, endpoint): the error it
+# means, or None for a success to be parsed. The wire modules' ``error_for``.
+Judge = Callable[[int, object, Mapping[str, str], str], VenueError | None]
 
 
 async def roundtrip(
@@ -109,3 +115,49 @@ class RateGate:
                 "venue_rate_limited",
                 extra={"endpoint": error.endpoint, "retry_after_s": error.retry_after},
             )
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One adapter's way to its venue: the process's session, the venue's base URL, the
+    bounds on each request's time, and the adapter's own rate gate."""
+
+    session: aiohttp.ClientSession
+    base_url: str
+    request_timeout_s: float
+    connect_timeout_s: float
+    gate: RateGate
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        body: str | None,
+        headers: Mapping[str, str],
+        judge: Judge,
+    ) -> object:
+        """One request: refused here while the venue's last rate limit lasts, a body sent as
+        JSON, ``query`` (already percent-encoded, as signed) sent as it is. The answer is read
+        by ``judge``; an error it names is noted by the gate, so a rate limit holds the next
+        calls back, and raised. A success is the decoded body, for the wire module to parse."""
+        endpoint = f"{method} {path}"
+        self.gate.check(endpoint)
+        if body is not None:
+            headers = {**headers, "Content-Type": "application/json"}
+        url = URL(f"{self.base_url}{path}" + (f"?{query}" if query else ""), encoded=True)
+        status, answer_headers, answer = await roundtrip(
+            self.session,
+            method,
+            url,
+            headers=headers,
+            body=None if body is None else body.encode(),
+            request_timeout_s=self.request_timeout_s,
+            connect_timeout_s=self.connect_timeout_s,
+            endpoint=endpoint,
+        )
+        error = judge(status, answer, answer_headers, endpoint)
+        if error is not None:
+            self.gate.note(error)
+            raise error
+        return answer

@@ -126,7 +126,7 @@ def test_an_order_keeps_its_opaque_string_id_and_the_side_is_mapped() -> None:
     ("changes", "where"),
     [
         ({"price": None}, "realtime.result.list[0].price"),
-        ({"side": "BUY"}, "realtime.result.list[0].side"),
+        ({"side": "BUY"}, "realtime.result.list[0].side: expected Buy or Sell, got 'BUY'"),
         ({"orderId": ""}, "realtime.result.list[0].orderId: empty"),
         ({"qty": "1e"}, "realtime.result.list[0].qty"),
     ],
@@ -163,7 +163,7 @@ def test_a_flat_position_may_have_no_prices_but_an_open_one_may_not() -> None:
     flat = position(side="", size="0", avgPrice="", markPrice="")
     (p,) = wire.parse_positions_page(ok({"list": [flat], "nextPageCursor": ""})).positions
     assert p.qty == 0
-    with pytest.raises(VenueProtocolError, match="avgPrice"):
+    with pytest.raises(VenueProtocolError, match=r"\[0\]\.avgPrice: expected a decimal, got ''"):
         wire.parse_positions_page(ok({"list": [position(avgPrice="")], "nextPageCursor": ""}))
     with pytest.raises(VenueProtocolError, match="needs Buy or Sell"):
         wire.parse_positions_page(ok({"list": [position(side="")], "nextPageCursor": ""}))

@@ -108,7 +108,7 @@ def test_open_orders_parse_into_exact_decimals() -> None:
         ("price", "abc", "openOrders[0].price: expected a decimal, got 'abc'"),
         ("price", "NaN", "openOrders[0].price: expected a finite decimal"),
         ("orderId", True, "openOrders[0].orderId: expected an integer, got bool"),
-        ("side", "UP", "openOrders[0].side: expected BUY or SELL"),
+        ("side", "UP", "openOrders[0].side: expected BUY or SELL, got 'UP'"),
         ("reduceOnly", "false", "openOrders[0].reduceOnly: expected true/false, got str"),
     ],
 )
