@@ -8,6 +8,7 @@ shares, is the exception: see its docstring.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
@@ -110,18 +111,30 @@ def optional_integer(o: dict[str, object], name: str, where: str) -> int | None:
     return integer(o, name, where) if name in o else None
 
 
+MAX_PAUSE_S = 60.0  # the longest a venue's answer may hold the adapter back
+
+
 def retry_after(headers: Mapping[str, str]) -> float | None:
     """A plain ``Retry-After`` in seconds. One the adapter cannot read (a date, a negative
-    number) is no pause at all rather than an error: the refusal it came with is still a
-    ``RateLimited``, and the caller then paces itself (``backoff_delay``)."""
+    number, inf or nan) is no pause at all rather than an error: the refusal it came with is
+    still a ``RateLimited``, and the caller then paces itself (``backoff_delay``)."""
     raw = headers.get("Retry-After")
     if raw is None:
         return None
     try:
-        seconds = float(raw)
+        return pause(float(raw))
     except ValueError:
         return None
-    return seconds if seconds >= 0 else None
+
+
+def pause(seconds: float) -> float | None:
+    """A pause a venue asked for, capped at ``MAX_PAUSE_S``; None when it is not a number of
+    seconds. The rate gate holds every call back for that long, the kill's included: a header
+    that is wrong (a broken proxy's, a hostile one's) must not keep the kill from trying again
+    for hours. A venue's real, longer ban refuses the early try anyway."""
+    if not 0.0 <= seconds < math.inf:
+        return None
+    return min(seconds, MAX_PAUSE_S)
 
 
 def _kind(value: object) -> str:

@@ -184,7 +184,7 @@ def retry_after_seconds(headers: Mapping[str, str], now_ms: int) -> float | None
     """The pause the venue implies: its limit's reset time, or a plain Retry-After."""
     reset = headers.get("X-Bapi-Limit-Reset-Timestamp")
     if reset is not None and reset.isdigit():
-        return max(0.0, (int(reset) - now_ms) / 1000.0)
+        return f.pause(max(0.0, (int(reset) - now_ms) / 1000.0))
     return f.retry_after(headers)
 
 

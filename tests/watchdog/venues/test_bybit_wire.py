@@ -92,6 +92,13 @@ def test_the_rate_limit_pause_runs_to_the_venues_reset_time() -> None:
     assert found.retry_after == 1.5
 
 
+def test_a_reset_time_a_day_away_holds_the_adapter_back_a_minute_at_most() -> None:
+    headers = {"X-Bapi-Limit-Reset-Timestamp": str(NOW_MS + 86_400_000)}
+    found = wire.error_for(200, refused(10006), headers, "GET /x", now_ms=NOW_MS)
+    assert isinstance(found, RateLimited)
+    assert found.retry_after == 60.0
+
+
 def test_server_time_comes_from_time_nano() -> None:
     body = ok({"timeSecond": "1700000000", "timeNano": "1700000000123456789"})
     assert wire.parse_server_time_ms(body) == 1_700_000_000_123

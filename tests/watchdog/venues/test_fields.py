@@ -52,6 +52,9 @@ def test_a_blank_figure_reads_as_zero_only_where_the_caller_allows_it() -> None:
         ({}, None),
         ({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, None),
         ({"Retry-After": "-1"}, None),
+        ({"Retry-After": "inf"}, None),
+        ({"Retry-After": "nan"}, None),
+        ({"Retry-After": "86400"}, f.MAX_PAUSE_S),  # never holds the kill back for a day
     ],
 )
 def test_a_retry_after_is_a_pause_only_when_it_reads_as_seconds(
