@@ -389,7 +389,11 @@ class VenueService:
             if result.account is not None:
                 self._judge_unvalued(venue, result.account.unvalued)
                 if venue.view_at is not None:
-                    venue.marked.on_read(result.account, venue.view_at, began_ms)
+                    # The read may lack stream updates that came while it was in flight: the
+                    # view applies them again, and what they move is judged after the read's own.
+                    replayed = venue.marked.on_read(result.account, venue.view_at, began_ms)
+                    if replayed:
+                        self._deliver(venue, replayed)
                     self._release_stream_hold(venue, began_ms)
             self._metrics.reconcile_ok.labels(venue.trader).set(self._clock.wall())
             venue.reconcile_failures = 0
