@@ -103,6 +103,9 @@ class VenueTrader:
     unpriced: set[str] = field(default_factory=set)  # not priced since the stream's last fault
     unvalued: tuple[str, ...] = ()  # held on instruments the venue view cannot value
     stream_unknown_ms: float | None = None  # venue time the stream last lost an update
+    reading: bool = False  # a reconciliation is in flight
+    read_again: bool = False  # a read was asked for at once while it was
+    waiting_after_read: frozenset[str] = frozenset()  # what the last read left to a read
 
 
 class _VenueMetrics:
@@ -376,6 +379,19 @@ class VenueService:
         )  # fmt: skip
 
     async def _reconcile(self, venue: VenueTrader) -> None:
+        """One read, then one more while a read was asked for at once during the last: the read
+        in flight may have begun before what asked (many requests, one more read)."""
+        venue.reading = True
+        try:
+            venue.read_again = False
+            await self._read(venue)
+            while venue.read_again:
+                venue.read_again = False
+                await self._read(venue)
+        finally:
+            venue.reading = False
+
+    async def _read(self, venue: VenueTrader) -> None:
         began_ms = self._clock.wall() * 1000.0 + venue.account.time_offset_ms
         result = await venue.reconciler.run_once()
         for name, value in venue.account.rate_counters().items():
@@ -395,6 +411,7 @@ class VenueService:
                     if replayed:
                         self._deliver(venue, replayed)
                     self._release_stream_hold(venue, began_ms)
+                    self._after_read_waits(venue)
             self._metrics.reconcile_ok.labels(venue.trader).set(self._clock.wall())
             venue.reconcile_failures = 0
             return
@@ -405,6 +422,15 @@ class VenueService:
             self._alerts.notify(
                 "venue_reconcile_failing", venue.trader, failures=failures, detail=result.detail
             )
+
+    def _after_read_waits(self, venue: VenueTrader) -> None:
+        """Updates the read may lack, applied again on it, can leave symbols to a read begun
+        after them: one more, at once. Not a third when two reads in a row leave the same
+        symbols (the venue's stamps ahead of the read's begin): the periodic read takes it."""
+        waiting = venue.marked.waiting_for_read()
+        if waiting != venue.waiting_after_read:
+            self._wait_for_read(venue, waiting)
+        venue.waiting_after_read = waiting
 
     def _judge_unvalued(self, venue: VenueTrader, unvalued: tuple[str, ...]) -> None:
         """A position the view cannot value is an unknown: HALTED by name, alerted once per
@@ -439,6 +465,11 @@ class VenueService:
         self._read_now(venue)  # not at the next period: the gap is open
 
     def _read_now(self, venue: VenueTrader) -> None:
+        if venue.reading:
+            # The scheduler would skip the job (one instance) and wait a whole period: the read
+            # in flight runs one more itself when it ends.
+            venue.read_again = True
+            return
         if self._scheduler is not None:
             job = self._scheduler.get_job(f"venue-reconcile-{venue.trader}")
             if job is not None:
@@ -517,10 +548,14 @@ class VenueService:
             return
         if events:
             self._deliver(venue, events)
-        left = venue.marked.waiting_for_read() - waiting
-        if left:
+        self._wait_for_read(venue, venue.marked.waiting_for_read() - waiting)
+
+    def _wait_for_read(self, venue: VenueTrader, symbols: frozenset[str]) -> None:
+        """Symbols only a read can move (a push the counter cannot follow, an update the view
+        could not keep): read at once, not at the next period."""
+        if symbols:
             log_event(_log, logging.INFO, "venue_view_waits_for_read", trader=venue.trader,
-                      symbols=sorted(left))  # fmt: skip
+                      symbols=sorted(symbols))  # fmt: skip
             self._read_now(venue)
 
     def _on_market(self, venue: VenueTrader, item: MarketItem) -> None:
