@@ -89,6 +89,24 @@ def test_a_position_push_between_a_reads_begin_and_its_answer_survives_the_read(
     assert _marked(54_000.0, marked) == (99_970.0 - 3_013.5 - 3_000.0, 0.5)
 
 
+def test_a_push_only_a_later_read_can_apply_still_waits_for_one_after_an_earlier_read() -> None:
+    # An OKX flip opens a new position whose counter starts again: the long's close is in no
+    # field of the push. A read that began before the flip cannot have settled it.
+    marked = MarkedView(max_basis_age_s=60.0)
+    long = _view("1", "60000", "99970", RealizedPnl(Decimal(-30), OPENED_MS))
+    marked.on_read(long, READ_AT, FIRST_MS)
+    flipped_ms = BEGAN_MS + 100
+    flip = _pushed(flipped_ms, "-1", "54000", RealizedPnl(Decimal(-27), flipped_ms))
+    marked.on_update(flip, READ_AT)
+    assert marked.waiting_for_read() == {"BTCUSDT"}
+    marked.on_read(long, READ_AT + 1, BEGAN_MS)  # answered before the flip
+    assert marked.waiting_for_read() == {"BTCUSDT"}
+    short = _view("-1", "54000", "93943", RealizedPnl(Decimal(-27), flipped_ms))
+    marked.on_read(short, READ_AT + 2, flipped_ms + 1)
+    assert marked.waiting_for_read() == frozenset()
+    assert _marked(60_000.0, marked) == (93_943.0 - 6_000.0, -1.0)
+
+
 def test_an_update_the_read_already_holds_changes_nothing() -> None:
     bybit = MarkedView(max_basis_age_s=60.0)
     bybit.on_read(_view("1", "60000", "99970", RealizedPnl(Decimal(-30), None)), READ_AT, FIRST_MS)
