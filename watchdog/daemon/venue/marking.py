@@ -197,6 +197,8 @@ class MarkedView:
         # Symbols of updates the cap dropped, with the newest such stamp: a read that began
         # before it may lack that update, and the view no longer holds it to apply again.
         self._lost: dict[str, int] = {}
+        self._read_left: frozenset[str] = frozenset()  # what the last read left to a read
+        self._ask: frozenset[str] = frozenset()
 
     def on_read(self, view: AccountView, observed: float, began_ms: float) -> tuple[RiskEvent, ...]:
         """A successful reconciliation's account read, observed at ``observed`` (wall), asked
@@ -210,14 +212,28 @@ class MarkedView:
         self._kept = deque(u for u in self._kept if u.event_time_ms >= began_ms)
         self._lost = {s: t for s, t in self._lost.items() if t >= began_ms}
         if self._lost:
+            self._left_by_read()
             return ()
         read = _read_basis(view, observed, began_ms)
         basis = read
         for update in sorted(self._kept, key=_stamp):
             basis = apply_update(basis, update)
         self._basis = basis
+        self._left_by_read()
         symbols = dict.fromkeys(p.symbol for u in self._kept for p in u.positions)
         return self._judged(read, basis, symbols, observed)
+
+    def _left_by_read(self) -> None:
+        left = self.waiting_for_read()
+        self._ask = frozenset() if left == self._read_left else left
+        self._read_left = left
+
+    def left_to_a_read(self) -> frozenset[str]:
+        """The symbols the last read left to a read begun after it (updates it may lack that
+        only a read can apply), worth a read at once; none when the read before it left the
+        same ones: the venue stamped them ahead of the reads' begins, reads back to back would
+        not settle them, and the periodic read takes them instead."""
+        return self._ask
 
     def on_update(self, update: AccountUpdate, now: float) -> tuple[RiskEvent, ...]:
         """A private-stream account update; the account and each position it moved, marked at

@@ -105,7 +105,6 @@ class VenueTrader:
     stream_unknown_ms: float | None = None  # venue time the stream last lost an update
     reading: bool = False  # a reconciliation is in flight
     read_again: bool = False  # a read was asked for at once while it was
-    waiting_after_read: frozenset[str] = frozenset()  # what the last read left to a read
 
 
 class _VenueMetrics:
@@ -411,7 +410,7 @@ class VenueService:
                     if replayed:
                         self._deliver(venue, replayed)
                     self._release_stream_hold(venue, began_ms)
-                    self._after_read_waits(venue)
+                    self._wait_for_read(venue, venue.marked.left_to_a_read())
             self._metrics.reconcile_ok.labels(venue.trader).set(self._clock.wall())
             venue.reconcile_failures = 0
             return
@@ -422,15 +421,6 @@ class VenueService:
             self._alerts.notify(
                 "venue_reconcile_failing", venue.trader, failures=failures, detail=result.detail
             )
-
-    def _after_read_waits(self, venue: VenueTrader) -> None:
-        """Updates the read may lack, applied again on it, can leave symbols to a read begun
-        after them: one more, at once. Not a third when two reads in a row leave the same
-        symbols (the venue's stamps ahead of the read's begin): the periodic read takes it."""
-        waiting = venue.marked.waiting_for_read()
-        if waiting != venue.waiting_after_read:
-            self._wait_for_read(venue, waiting)
-        venue.waiting_after_read = waiting
 
     def _judge_unvalued(self, venue: VenueTrader, unvalued: tuple[str, ...]) -> None:
         """A position the view cannot value is an unknown: HALTED by name, alerted once per

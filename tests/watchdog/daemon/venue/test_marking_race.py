@@ -100,11 +100,26 @@ def test_a_push_only_a_later_read_can_apply_still_waits_for_one_after_an_earlier
     marked.on_update(flip, READ_AT)
     assert marked.waiting_for_read() == {"BTCUSDT"}
     marked.on_read(long, READ_AT + 1, BEGAN_MS)  # answered before the flip
-    assert marked.waiting_for_read() == {"BTCUSDT"}
+    assert marked.waiting_for_read() == marked.left_to_a_read() == {"BTCUSDT"}
     short = _view("-1", "54000", "93943", RealizedPnl(Decimal(-27), flipped_ms))
     marked.on_read(short, READ_AT + 2, flipped_ms + 1)
-    assert marked.waiting_for_read() == frozenset()
+    assert marked.waiting_for_read() == marked.left_to_a_read() == frozenset()
     assert _marked(60_000.0, marked) == (93_943.0 - 6_000.0, -1.0)
+
+
+def test_reads_that_began_before_a_push_stamped_ahead_ask_for_one_more_not_for_ever() -> None:
+    # The venue's stamp is ahead of every read's begin (its clock, or the offset learnt from
+    # it, is off): reads back to back would never settle it, so the second read asks for none.
+    marked = MarkedView(max_basis_age_s=60.0)
+    long = _view("1", "60000", "99970", RealizedPnl(Decimal(-30), OPENED_MS))
+    marked.on_read(long, READ_AT, FIRST_MS)
+    ahead_ms = BEGAN_MS + 3_600_000
+    marked.on_update(_pushed(ahead_ms, "-1", "54000", RealizedPnl(Decimal(-27), ahead_ms)), READ_AT)
+    marked.on_read(long, READ_AT + 1, BEGAN_MS)
+    assert marked.left_to_a_read() == {"BTCUSDT"}
+    marked.on_read(long, READ_AT + 2, BEGAN_MS + 1)
+    assert marked.left_to_a_read() == frozenset()
+    assert marked.waiting_for_read() == {"BTCUSDT"}  # still: the periodic read takes it
 
 
 def test_an_update_the_read_already_holds_changes_nothing() -> None:
