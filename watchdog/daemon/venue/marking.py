@@ -252,11 +252,12 @@ class MarkedView:
 
     def _keep(self, update: AccountUpdate) -> None:
         """Keep a position update for the next read. The cap is safe because nothing it drops is
-        forgotten silently: the dropped update was applied to the basis already, and a read that
-        began before its stamp does not replace that basis (``on_read``); the symbols wait for a
-        read that began after it, which the daemon asks for at once. What is kept is the updates
-        since the newest read began, a reconciliation period and a read's time (about a second
-        by default): the cap is far above an account's fills in that time."""
+        forgotten silently: the dropped update was applied to the basis already (if there is
+        one), a read that began before its stamp does not replace that basis (``on_read``), and
+        its symbols wait for a read that began after it, which the daemon asks for at once. What
+        is kept is the updates since the newest read began, a reconciliation period and a read's
+        time (about a second by default): the cap is far above an account's fills in that time,
+        and applying all of it again costs a few milliseconds."""
         if not update.positions:
             return  # a wallet alone moves nothing (``apply_update``): nothing to apply again
         if len(self._kept) == KEPT_UPDATES:
