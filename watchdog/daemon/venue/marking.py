@@ -38,13 +38,23 @@ itself (``apply_update``; docs/venues.md says it per venue):
 The stream's values are absolute (a quantity, an entry, a wallet, a counter), so an update a
 read already holds changes nothing when applied again: the counter has not moved since the
 basis. One the venue stamped before the read began, or before an update already applied to the
-same symbol or asset, never overwrites the newer value. The read replaces the whole basis: it
-stays the backstop that corrects it.
+same symbol or asset, never overwrites the newer value.
+
+Each read replaces the whole basis: it stays the backstop that corrects it. A read is not an
+instant, though: one that began before an update and was answered after it may or may not hold
+that update's fill. So the view keeps the updates stamped at or after the newest read's begin,
+and a new read is the basis with those stamped at or after its own begin applied again on top,
+in the venue's time order: the newest read, then every update it may lack. One the read holds
+changes nothing (above). What is kept is capped; an update the cap drops is not forgotten
+silently: a read that began before it keeps the stream-moved basis and names the symbols as
+waiting for a read (``waiting_for_read``) until one began after it.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -54,6 +64,7 @@ from watchdog.venues.base import AccountView, RealizedPnl
 from watchdog.venues.user_events import AccountUpdate, PositionUpdate
 
 SETTLEMENT_ASSET = "USDT"  # the wallet the marking counts: USDT-margined linear contracts
+KEPT_UPDATES = 1024  # stream updates kept for the next read to apply again (``MarkedView._keep``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +162,20 @@ def _move(held: dict[str, _Held], p: PositionUpdate) -> None:
     held[p.symbol] = _Held(float(p.qty), float(p.entry_price), venue_mark)
 
 
+def _read_basis(view: AccountView, observed: float, began_ms: float) -> _Basis:
+    held = {
+        p.symbol: _Held(float(p.qty), float(p.entry_price), read_mark(p))
+        for p in view.positions
+        if p.qty != 0
+    }
+    realized = {p.symbol: p.realized for p in view.positions if p.realized is not None}
+    return _Basis(observed, float(view.wallet), held, began_ms, {}, realized)
+
+
+def _stamp(update: AccountUpdate) -> int:
+    return update.event_time_ms
+
+
 def _check(update: AccountUpdate) -> None:
     """The decoder has checked that each value is a finite number; this, that it is a position."""
     for p in update.positions:
@@ -166,32 +191,87 @@ class MarkedView:
         self._max_age = max_basis_age_s
         self._basis: _Basis | None = None
         self._mids: dict[str, float] = {}
+        # The position updates stamped at or after the newest read's begin, in arrival order:
+        # the next read may have been answered before them, so it applies them again.
+        self._kept: deque[AccountUpdate] = deque()
+        # Symbols of updates the cap dropped, with the newest such stamp: a read that began
+        # before it may lack that update, and the view no longer holds it to apply again.
+        self._lost: dict[str, int] = {}
+        self._read_left: frozenset[str] = frozenset()  # what the last read left to a read
+        self._ask: frozenset[str] = frozenset()
 
-    def on_read(self, view: AccountView, observed: float, began_ms: float) -> None:
+    def on_read(self, view: AccountView, observed: float, began_ms: float) -> tuple[RiskEvent, ...]:
         """A successful reconciliation's account read, observed at ``observed`` (wall), asked
-        for at ``began_ms`` on the venue's clock."""
-        held = {
-            p.symbol: _Held(float(p.qty), float(p.entry_price), read_mark(p))
-            for p in view.positions
-            if p.qty != 0
-        }
-        realized = {p.symbol: p.realized for p in view.positions if p.realized is not None}
-        self._basis = _Basis(observed, float(view.wallet), held, began_ms, {}, realized)
+        for at ``began_ms`` on the venue's clock: the new basis, with every stream update
+        stamped at or after ``began_ms`` applied again on top (in the venue's time order), since
+        the read may have been answered before them. Returns the account and each position
+        those updates moved on the read, marked, when they moved any.
+
+        A read that began before an update the cap dropped keeps the stream-moved basis it has
+        (``waiting_for_read`` names the symbols) until a read that began after it."""
+        self._kept = deque(u for u in self._kept if u.event_time_ms >= began_ms)
+        self._lost = {s: t for s, t in self._lost.items() if t >= began_ms}
+        if self._lost:
+            self._left_by_read()
+            return ()
+        read = _read_basis(view, observed, began_ms)
+        basis = read
+        for update in sorted(self._kept, key=_stamp):
+            basis = apply_update(basis, update)
+        self._basis = basis
+        self._left_by_read()
+        symbols = dict.fromkeys(p.symbol for u in self._kept for p in u.positions)
+        return self._judged(read, basis, symbols, observed)
+
+    def _left_by_read(self) -> None:
+        left = self.waiting_for_read()
+        self._ask = frozenset() if left == self._read_left else left
+        self._read_left = left
+
+    def left_to_a_read(self) -> frozenset[str]:
+        """The symbols the last read left to a read begun after it (updates it may lack that
+        only a read can apply), worth a read at once; none when the read before it left the
+        same ones: the venue stamped them ahead of the reads' begins, reads back to back would
+        not settle them, and the periodic read takes them instead."""
+        return self._ask
 
     def on_update(self, update: AccountUpdate, now: float) -> tuple[RiskEvent, ...]:
         """A private-stream account update; the account and each position it moved, marked at
-        once (a fill past a limit is judged at the fill). ``MalformedUpdate`` leaves the basis
+        once (a fill past a limit is judged at the fill). ``MalformedUpdate`` leaves the view
         as it was."""
         before = self._basis
         if before is None:
+            _check(update)
+            self._keep(update)  # the first read may have been answered before it
             return ()
         after = apply_update(before, update)
+        if update.event_time_ms >= before.read_ms:
+            self._keep(update)
         self._basis = after
-        moved = [
-            p.symbol
-            for p in update.positions
-            if after.held.get(p.symbol) != before.held.get(p.symbol)
-        ]
+        return self._judged(before, after, (p.symbol for p in update.positions), now)
+
+    def _keep(self, update: AccountUpdate) -> None:
+        """Keep a position update for the next read. The cap is safe because nothing it drops is
+        forgotten silently: the dropped update was applied to the basis already (if there is
+        one), a read that began before its stamp does not replace that basis (``on_read``), and
+        its symbols wait for a read that began after it, which the daemon asks for at once. What
+        is kept is the updates since the newest read began, a reconciliation period and a read's
+        time (about a second by default): the cap is far above an account's fills in that time,
+        and applying all of it again costs a few milliseconds."""
+        if not update.positions:
+            return  # a wallet alone moves nothing (``apply_update``): nothing to apply again
+        if len(self._kept) == KEPT_UPDATES:
+            dropped = self._kept.popleft()
+            for p in dropped.positions:
+                self._lost[p.symbol] = max(self._lost.get(p.symbol, 0), dropped.event_time_ms)
+        self._kept.append(update)
+
+    def _judged(
+        self, before: _Basis, after: _Basis, symbols: Iterable[str], now: float
+    ) -> tuple[RiskEvent, ...]:
+        """The account and each of ``symbols`` whose position moved from ``before`` to
+        ``after``, marked at the last prices; nothing when nothing moved or the basis is stale."""
+        moved = [s for s in symbols if after.held.get(s) != before.held.get(s)]
         changed = moved or after.wallet != before.wallet  # funding moves the wallet alone
         if not changed or now - after.observed > self._max_age:
             return ()
@@ -203,8 +283,10 @@ class MarkedView:
         return (self._account(after), *positions)
 
     def waiting_for_read(self) -> frozenset[str]:
-        """The symbols the stream moved in a way only the next read can apply."""
-        return frozenset() if self._basis is None else self._basis.stale
+        """The symbols the stream moved in a way only the next read can apply, and those of
+        updates the cap dropped that only a read begun after them holds."""
+        stale = frozenset() if self._basis is None else self._basis.stale
+        return stale | frozenset(self._lost)
 
     def on_price(self, symbol: str, bid: float, ask: float, now: float) -> tuple[RiskEvent, ...]:
         """The price as the venue's market event, and the account marked at it when it can be."""

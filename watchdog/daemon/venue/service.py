@@ -103,6 +103,8 @@ class VenueTrader:
     unpriced: set[str] = field(default_factory=set)  # not priced since the stream's last fault
     unvalued: tuple[str, ...] = ()  # held on instruments the venue view cannot value
     stream_unknown_ms: float | None = None  # venue time the stream last lost an update
+    reading: bool = False  # a reconciliation is in flight
+    read_again: bool = False  # a read was asked for at once while it was
 
 
 class _VenueMetrics:
@@ -376,6 +378,19 @@ class VenueService:
         )  # fmt: skip
 
     async def _reconcile(self, venue: VenueTrader) -> None:
+        """One read, then one more while a read was asked for at once during the last: the read
+        in flight may have begun before what asked (many requests, one more read)."""
+        venue.reading = True
+        try:
+            venue.read_again = False
+            await self._read(venue)
+            while venue.read_again:
+                venue.read_again = False
+                await self._read(venue)
+        finally:
+            venue.reading = False
+
+    async def _read(self, venue: VenueTrader) -> None:
         began_ms = self._clock.wall() * 1000.0 + venue.account.time_offset_ms
         result = await venue.reconciler.run_once()
         for name, value in venue.account.rate_counters().items():
@@ -389,8 +404,13 @@ class VenueService:
             if result.account is not None:
                 self._judge_unvalued(venue, result.account.unvalued)
                 if venue.view_at is not None:
-                    venue.marked.on_read(result.account, venue.view_at, began_ms)
+                    # The read may lack stream updates that came while it was in flight: the
+                    # view applies them again, and what they move is judged after the read's own.
+                    replayed = venue.marked.on_read(result.account, venue.view_at, began_ms)
+                    if replayed:
+                        self._deliver(venue, replayed)
                     self._release_stream_hold(venue, began_ms)
+                    self._wait_for_read(venue, venue.marked.left_to_a_read())
             self._metrics.reconcile_ok.labels(venue.trader).set(self._clock.wall())
             venue.reconcile_failures = 0
             return
@@ -435,6 +455,11 @@ class VenueService:
         self._read_now(venue)  # not at the next period: the gap is open
 
     def _read_now(self, venue: VenueTrader) -> None:
+        if venue.reading:
+            # The scheduler would skip the job (one instance) and wait a whole period: the read
+            # in flight runs one more itself when it ends.
+            venue.read_again = True
+            return
         if self._scheduler is not None:
             job = self._scheduler.get_job(f"venue-reconcile-{venue.trader}")
             if job is not None:
@@ -513,10 +538,14 @@ class VenueService:
             return
         if events:
             self._deliver(venue, events)
-        left = venue.marked.waiting_for_read() - waiting
-        if left:
+        self._wait_for_read(venue, venue.marked.waiting_for_read() - waiting)
+
+    def _wait_for_read(self, venue: VenueTrader, symbols: frozenset[str]) -> None:
+        """Symbols only a read can move (a push the counter cannot follow, an update the view
+        could not keep): read at once, not at the next period."""
+        if symbols:
             log_event(_log, logging.INFO, "venue_view_waits_for_read", trader=venue.trader,
-                      symbols=sorted(left))  # fmt: skip
+                      symbols=sorted(symbols))  # fmt: skip
             self._read_now(venue)
 
     def _on_market(self, venue: VenueTrader, item: MarketItem) -> None:

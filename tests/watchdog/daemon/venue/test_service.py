@@ -4,17 +4,25 @@ reconciliation feeds the supervisor, and alerts say what failed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 from websockets.asyncio.server import ServerConnection, serve
 
-from risk.events import AccountSnapshot, EventSource, RiskEvent
+from risk.events import (
+    AccountSnapshot,
+    EventSource,
+    OpenOrdersSnapshot,
+    PositionSnapshot,
+    RiskEvent,
+)
 from tests.support.logs import JsonLines
 from tests.watchdog.venues.fake_venue import FakeVenue, Reply, running
 from watchdog.clock import SystemClock
@@ -266,3 +274,115 @@ async def test_a_malformed_account_update_holds_by_name_until_a_read_asked_for_a
     (detail,) = [d for k, d in alerts.sent if k == "venue_stream_fault"]
     assert named in str(detail["detail"])
     assert len(venue.calls("GET /fapi/v2/account")) >= 2  # the start's read, and the one asked for
+
+
+ACCOUNT_READ = "GET /fapi/v2/account"
+
+
+@dataclasses.dataclass
+class HeldVenue(FakeVenue):
+    """Answers the account read from its `held_from`-th request on only once `answer` is set:
+    a reconciliation in flight for as long as the test wants (the start's self-check is the
+    first account read, the first reconciliation the second)."""
+
+    held_from: int = 2
+    answer: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        response = await super().handle(request)  # recorded now: the read is in flight
+        route = f"{request.method} {request.path}"
+        if route == ACCOUNT_READ and len(self.calls(ACCOUNT_READ)) >= self.held_from:
+            await self.answer.wait()
+        return response
+
+
+@contextlib.asynccontextmanager
+async def _streaming(
+    venue: FakeVenue, script: Callable[[ServerConnection], Awaitable[None]]
+) -> AsyncIterator[VenueSettings]:
+    """A user-data stream on loopback playing `script`; reconciliation every 30 s, so any read
+    within the test's deadline after the first was asked for at once."""
+    venue.defaults["POST /fapi/v1/listenKey"] = Reply(200, {"listenKey": "k"})
+    venue.defaults["PUT /fapi/v1/listenKey"] = Reply(200, {})
+
+    async def handler(ws: ServerConnection) -> None:
+        await script(ws)
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        yield dataclasses.replace(
+            _settings(venue), ws_url=f"ws://127.0.0.1:{port}", reconcile_period_s=30.0
+        )
+
+
+async def test_reads_asked_for_while_a_read_is_in_flight_run_once_more_when_it_ends() -> None:
+    """Two stream faults while the first reconciliation is in flight: that read began before
+    them, so it cannot release the hold; one more read (not two, not the next period's, 30 s
+    away) runs as soon as it ends, and releases it."""
+    secrets = {ACCOUNT.api_key: ACCOUNT.secret, MASTER.api_key: MASTER.secret}
+    held = HeldVenue(secrets=secrets)
+    async with running(held) as venue:
+        _answer_like_the_fixture(venue)
+        listener, alerts = Listener(), Alerts()
+        faults = f"hold {STREAM_HOLD}"
+
+        async def two_faults_during_the_read(ws: ServerConnection) -> None:
+            await _until(lambda: len(venue.calls(ACCOUNT_READ)) >= 2, "a read in flight")
+            for _ in range(2):
+                await ws.send(_account_update({"pa": "1", "ep": "0"}).decode())
+
+        def released_after_both() -> bool:
+            if listener.log.count(faults) == 2:
+                held.answer.set()
+            return listener.log[-1:] == [f"release {STREAM_HOLD}"]
+
+        async with _streaming(venue, two_faults_during_the_read) as settings:
+            await _serve(settings, listener, alerts, released_after_both, "released by a read")
+    assert len(venue.calls(ACCOUNT_READ)) == 3  # the self-check, the read in flight, one more
+
+
+async def test_a_fill_on_the_stream_while_a_read_is_in_flight_outlives_the_read() -> None:
+    """The venue answers a read from its state before a fill its stream has already sent: the
+    view keeps the fill, and the last the engine hears after that read is the fill's account and
+    position, not the read's."""
+    secrets = {ACCOUNT.api_key: ACCOUNT.secret, MASTER.api_key: MASTER.secret}
+    held = HeldVenue(secrets=secrets, held_from=3)
+    async with running(held) as venue:
+        _answer_like_the_fixture(venue)
+        listener, alerts = Listener(), Alerts()
+
+        def equity_of_the_fill() -> bool:
+            return any(isinstance(e, AccountSnapshot) and e.equity == 990.0
+                       for e in listener.events)  # fmt: skip
+
+        async def a_fill_during_a_read(ws: ServerConnection) -> None:
+            def read() -> bool:
+                return any(isinstance(e, OpenOrdersSnapshot) for e in listener.events)
+
+            await _until(read, "the first reconciliation")
+            await ws.send(_account_update({"pa": "1", "ep": "0"}).decode())  # asks for a read
+            await _until(lambda: len(venue.calls(ACCOUNT_READ)) >= 3, "that read in flight")
+            await ws.send(_account_update({"pa": "1", "ep": "60000"}).decode())
+
+        def answered_after_the_fill() -> bool:
+            if equity_of_the_fill():
+                held.answer.set()
+            return listener.log[-1:] == [f"release {STREAM_HOLD}"]
+
+        async with _streaming(venue, a_fill_during_a_read) as settings:
+            await _serve(settings, listener, alerts, answered_after_the_fill, "the read answered")
+    accounts = [e for e in listener.events if isinstance(e, AccountSnapshot)]
+    positions = [e for e in listener.events if isinstance(e, PositionSnapshot)]
+    assert [a.equity for a in accounts[-2:]] == [1000.0, 990.0]  # the read's, then the fill's
+    assert positions[-1].symbol == "BTCUSDT"
+    assert positions[-1].qty == 1.0
+
+
+def _answer_like_the_fixture(venue: FakeVenue) -> None:
+    venue.defaults["GET /fapi/v1/time"] = Reply(200, {"serverTime": int(time.time() * 1000)})
+    venue.defaults[ACCOUNT_READ] = Reply(200, ACCOUNT_BODY)
+    venue.defaults["GET /fapi/v1/openOrders"] = Reply(200, [])
+    venue.defaults["GET /sapi/v1/sub-account/list"] = Reply(
+        200, {"subAccounts": [{"email": EMAIL}]}
+    )
